@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Debian packages the tests use as real parts: a browser, squashfs images, an
+# mDNS publisher, an SSH server, FAT32 sticks, network namespaces, baselines.
+# Installs what is missing when run as root; otherwise lists what to install.
+set -euo pipefail
+pkgs=(chromium squashfs-tools avahi-daemon avahi-utils openssh-server openssh-client rsync dosfstools iproute2 curl util-linux)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "installing Debian packages for the tests: ${missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "warning: missing Debian packages (tests that need them are skipped): ${missing[*]}" >&2
+  echo "         install them with: sudo apt-get install ${missing[*]}" >&2
+fi
