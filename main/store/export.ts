@@ -1,0 +1,102 @@
+/**
+ * Export of a revision as a pvr export tarball: `json` first (the original
+ * bytes, or the filtered state in canonical form with `parts`), then each
+ * object once as `objects/<sha>`. Deterministic: fixed header fields and a
+ * fixed order, so the same revision always gives the same bytes. Written to a
+ * temporary name beside the target, fsynced, then renamed.
+ */
+import { createWriteStream } from 'node:fs'
+import { open, rename, rm, stat } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import { createGzip, constants as zc } from 'node:zlib'
+import { randomBytes } from 'node:crypto'
+import tar from 'tar-stream'
+import { AbortedError, IncompleteRevisionError } from '../../shared/errors.js'
+import { canonicalBytes, filterParts, objectRefs, uniqueShas } from '../../shared/state/index.js'
+import type { Library } from './library.js'
+
+export interface ExportOptions {
+  parts?: string[]
+  /** gzip or not; default from the file name (.tgz, .gz). */
+  gzip?: boolean
+  /** Only these objects are written (the state still names them all); for USB --for-device. */
+  onlyObjects?: ReadonlySet<string>
+  signal?: AbortSignal
+  onProgress?: (p: { bytes: number, totalBytes: number }) => void
+}
+
+export interface ExportPlan {
+  json: Uint8Array
+  objects: Array<{ sha: string, size: number }>
+  bytes: number
+}
+
+export function isGzipName (file: string): boolean {
+  return /\.(tgz|gz)$/i.test(file)
+}
+
+const FIXED = { mode: 0o644, uid: 0, gid: 0, uname: '', gname: '', mtime: new Date(0), type: 'file' as const }
+
+/** What an export would write: the json bytes and the objects, in order. */
+export function planExport (lib: Library, id: string, opts: Pick<ExportOptions, 'parts' | 'onlyObjects'> = {}): ExportPlan {
+  const info = lib.get(id)
+  const state = lib.state(id)
+  let json = state.raw
+  let refs = objectRefs(state)
+  if (opts.parts !== undefined && opts.parts.length > 0) {
+    const filtered = filterParts(state, opts.parts)
+    json = canonicalBytes(filtered)
+    refs = objectRefs(filtered)
+  }
+  const shas = uniqueShas(refs)
+  const missing = shas.filter(s => !lib.isPresent(s))
+  if (missing.length > 0) {
+    throw new IncompleteRevisionError(`revision ${info?.name ?? id}: ${missing.length} object(s) missing from the library (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}); pull them from a peer or import them first`, { missing })
+  }
+  const objects = shas
+    .filter(s => opts.onlyObjects === undefined || opts.onlyObjects.has(s))
+    .map(sha => ({ sha, size: lib.objectSize(sha) ?? 0 }))
+  return { json, objects, bytes: json.length + objects.reduce((a, o) => a + o.size, 0) }
+}
+
+/** Write the tarball; returns the bytes of the finished file. */
+export async function exportRevision (lib: Library, id: string, file: string, opts: ExportOptions = {}): Promise<{ file: string, bytes: number, objects: number }> {
+  const plan = planExport(lib, id, opts)
+  const gzip = opts.gzip ?? isGzipName(file)
+  const tmp = join(dirname(file), `.${basename(file)}.${randomBytes(4).toString('hex')}.part`)
+  const pack = tar.pack()
+  const out = createWriteStream(tmp, { flags: 'wx', highWaterMark: 1 << 20 })
+  const stages: NodeJS.ReadWriteStream[] = gzip ? [createGzip({ level: zc.Z_BEST_SPEED, chunkSize: 1 << 20 })] : []
+  const piping = pipeline(pack, ...stages, out)
+  let done = 0
+  try {
+    await entry(pack, { ...FIXED, name: 'json', size: plan.json.length }, Buffer.from(plan.json))
+    done += plan.json.length
+    for (const o of plan.objects) {
+      if (opts.signal?.aborted === true) throw new AbortedError(`export to ${file}: cancelled`)
+      const w = pack.entry({ ...FIXED, name: `objects/${o.sha}`, size: o.size })
+      for await (const chunk of lib.objects.read(o.sha, { signal: opts.signal })) {
+        done += (chunk as Buffer).length
+        opts.onProgress?.({ bytes: done, totalBytes: plan.bytes })
+        if (!w.write(chunk)) await new Promise<void>(resolve => w.once('drain', resolve))
+      }
+      await new Promise<void>((resolve, reject) => w.end((err?: Error | null) => err != null ? reject(err) : resolve()))
+    }
+    pack.finalize()
+    await piping
+    const fh = await open(tmp, 'r+')
+    try { await fh.sync() } finally { await fh.close() }
+    await rename(tmp, file)
+    return { file, bytes: (await stat(file)).size, objects: plan.objects.length }
+  } catch (err) {
+    pack.destroy()
+    await piping.catch(() => {})
+    await rm(tmp, { force: true })
+    throw err
+  }
+}
+
+function entry (pack: tar.Pack, header: tar.Headers, body: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => pack.entry(header, body, (err) => err != null ? reject(err) : resolve()))
+}

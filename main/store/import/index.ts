@@ -1,0 +1,144 @@
+/**
+ * Import of a revision from a path: export tarball (plain or gzip), pvr
+ * checkout, `json` + `objects/` directory, or a bare state JSON. All or
+ * nothing: on any error no revision is recorded and objects this import added
+ * are removed again.
+ */
+import { readFile, stat } from 'node:fs/promises'
+import { AbortedError, BadInputError, ObjectHashMismatchError, StateTooLargeError } from '../../../shared/errors.js'
+import type { Logger } from '../../../shared/log.js'
+import { assertValidState, objectRefs, parseState, STATE_MAX_BYTES } from '../../../shared/state/index.js'
+import type { Library } from '../library.js'
+import { readExportTarball, sniffFile, type ProgressFn } from './tar.js'
+import { directorySource, findObjectFile, type StateSource } from './sources.js'
+
+export interface ImportOptions {
+  name?: string
+  /** Extra directory of `<sha>` files (for a bare state JSON or to override). */
+  objectsDir?: string
+  /** Recorded as the revision's source (default: the path). */
+  source?: string
+  signal?: AbortSignal
+  onProgress?: ProgressFn
+}
+
+export interface ImportResult {
+  id: string
+  name: string | undefined
+  /** Unique objects the revision references. */
+  objects: number
+  /** Shas still missing (revision incomplete when non-empty). */
+  missing: string[]
+  /** Sum of the sizes of its objects that are present. */
+  bytes: number
+  /** True when the revision was already in the library (nothing changed but maybe a name). */
+  existed: boolean
+  /** Bytes of objects newly written to the store. */
+  newBytes: number
+}
+
+export class Importer {
+  private readonly log: Logger
+  constructor (private readonly c: { library: Library, log: Logger }) {
+    this.log = c.log.child('import')
+  }
+
+  async importPath (path: string, opts: ImportOptions = {}): Promise<ImportResult> {
+    let st
+    try { st = await stat(path) } catch (err) {
+      throw new BadInputError(`${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`)
+    }
+    if (st.isDirectory()) return await this.importFromSource(await directorySource(path, opts.objectsDir), opts, path)
+    if (!st.isFile()) throw new BadInputError(`${path}: not a file or directory`)
+    const kind = await sniffFile(path)
+    if (kind === 'json') return await this.importFromSource({ kind: 'json', stateFile: path, objectDirs: opts.objectsDir === undefined ? [] : [opts.objectsDir] }, opts, path)
+    return await this.importTarball(path, st.size, opts)
+  }
+
+  private async importTarball (file: string, size: number, opts: ImportOptions): Promise<ImportResult> {
+    const lib = this.c.library
+    const read = await readExportTarball(file, lib.objects, { signal: opts.signal, onProgress: opts.onProgress, totalBytes: size })
+    try {
+      const parsed = parseState(read.json, `${file}: json entry`)
+      assertValidState(parsed, `${file}: json entry`)
+      const refs = objectRefs(parsed)
+      const present = new Map<string, number>()
+      for (const r of refs) {
+        const inTar = read.objects.get(r.sha)
+        if (inTar !== undefined) present.set(r.sha, inTar)
+        else if (!lib.isPresent(r.sha)) {
+          const onDisk = await lib.objects.size(r.sha)
+          if (onDisk !== undefined) present.set(r.sha, onDisk)
+        }
+      }
+      if (opts.signal?.aborted === true) throw new AbortedError(`${file}: import cancelled`)
+      const res = lib.addRevision({ raw: parsed.raw, parsed, name: opts.name, source: opts.source ?? file, present })
+      // Objects of the archive that the state does not name: not ours to keep.
+      const referenced = new Set(refs.map(r => r.sha))
+      let newBytes = 0
+      for (const sha of read.written) {
+        if (!referenced.has(sha)) await lib.objects.remove(sha)
+        else newBytes += read.objects.get(sha) ?? 0
+      }
+      return this.result(res.id, res.name, res.existed, newBytes)
+    } catch (err) {
+      for (const sha of read.written) {
+        if (!this.c.library.isPresent(sha)) await lib.objects.remove(sha)
+      }
+      throw err
+    }
+  }
+
+  private async importFromSource (src: StateSource, opts: ImportOptions, label: string): Promise<ImportResult> {
+    const lib = this.c.library
+    const st = await stat(src.stateFile)
+    if (st.size > STATE_MAX_BYTES) throw new StateTooLargeError(`${src.stateFile}: ${st.size} bytes, over the ${STATE_MAX_BYTES}-byte cap for a state`)
+    const raw = new Uint8Array(await readFile(src.stateFile))
+    const parsed = parseState(raw, src.stateFile)
+    assertValidState(parsed, src.stateFile)
+    const refs = objectRefs(parsed)
+    const keysBySha = new Map<string, string[]>()
+    for (const r of refs) keysBySha.set(r.sha, [...(keysBySha.get(r.sha) ?? []), r.key])
+    const present = new Map<string, number>()
+    const written: string[] = []
+    let newBytes = 0
+    const total = [...keysBySha.keys()].length
+    let done = 0
+    try {
+      for (const [sha, keys] of keysBySha) {
+        if (opts.signal?.aborted === true) throw new AbortedError(`${label}: import cancelled`)
+        done++
+        opts.onProgress?.({ bytes: done, totalBytes: total })
+        if (lib.isPresent(sha)) continue
+        const onDisk = await lib.objects.size(sha)
+        if (onDisk !== undefined) { present.set(sha, onDisk); continue }
+        const candidates = await findObjectFile(src, sha, keys)
+        let lastErr: unknown
+        for (const file of candidates) {
+          try {
+            const put = await lib.objects.putFile(sha, file, { source: file, signal: opts.signal })
+            present.set(sha, put.size)
+            if (!put.existed) { written.push(sha); newBytes += put.size }
+            lastErr = undefined
+            break
+          } catch (err) {
+            lastErr = err
+            if (!(err instanceof ObjectHashMismatchError)) throw err
+          }
+        }
+        if (lastErr !== undefined) throw lastErr
+      }
+      const res = lib.addRevision({ raw, parsed, name: opts.name, source: opts.source ?? label, present })
+      return this.result(res.id, res.name, res.existed, newBytes)
+    } catch (err) {
+      for (const sha of written) await lib.objects.remove(sha)
+      throw err
+    }
+  }
+
+  private result (id: string, name: string | undefined, existed: boolean, newBytes: number): ImportResult {
+    const info = this.c.library.get(id)
+    if (info === undefined) throw new Error(`revision ${id} vanished`)
+    return { id, name: name ?? info.names[0], objects: info.objects, missing: this.c.library.missing(id), bytes: info.bytes, existed, newBytes }
+  }
+}

@@ -1,0 +1,300 @@
+/**
+ * Library: the revision index (SQLite) over the object pool. All writes are
+ * synchronous transactions done after the I/O (house rule 7): callers put
+ * objects into the ObjectStore first, then record them here.
+ */
+import { EventEmitter } from 'node:events'
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { AmbiguousRevisionError, UnknownRevisionError, UsageError } from '../../shared/errors.js'
+import type { Logger } from '../../shared/log.js'
+import { objectRefs, parseState, revisionId, type ParsedState } from '../../shared/state/index.js'
+import { openDatabase, type Db } from './db.js'
+import { ObjectStore } from './objects.js'
+import { Queries } from './queries.js'
+
+export interface RevisionInfo {
+  id: string
+  /** The most recent name, or the short id when it has none. */
+  name: string
+  names: string[]
+  spec: string
+  source: string
+  importedAt: number
+  complete: boolean
+  /** Unique objects the revision references. */
+  objects: number
+  /** Unique objects not in the store. */
+  missing: number
+  /** Sum of the known sizes of its unique objects. */
+  bytes: number
+}
+
+export interface RevisionObject {
+  key: string
+  sha: string
+  size: number | null
+  present: boolean
+}
+
+export interface AddRevisionResult {
+  id: string
+  existed: boolean
+  /** Shas the revision references that are not in the store. */
+  missing: string[]
+  name: string | undefined
+}
+
+export interface LibraryStats {
+  revisions: number
+  objects: number
+  storedBytes: number
+  logicalBytes: number
+}
+
+export interface LibraryEvents {
+  revision: [{ id: string, complete: boolean }]
+  object: [{ sha: string, size: number }]
+}
+
+export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._@+:-]{0,127}$/
+
+export function checkRevisionName (name: string): string {
+  if (!NAME_RE.test(name) || /^[0-9a-f]{8,64}$/.test(name)) {
+    throw new UsageError(`revision name ${JSON.stringify(name)}: use 1-128 letters, digits and . _ @ + : - (starting with a letter or digit), not something that looks like an id`)
+  }
+  return name
+}
+
+export class Library extends EventEmitter<LibraryEvents> {
+  readonly home: string
+  readonly objects: ObjectStore
+  private readonly log: Logger
+  private _db?: Db
+  private q?: Queries
+
+  constructor (components: { log: Logger }, opts: { home: string }) {
+    super()
+    this.home = opts.home
+    this.log = components.log.child('store')
+    this.objects = new ObjectStore({ log: this.log }, this.home)
+  }
+
+  get db (): Db {
+    if (this._db === undefined) throw new Error('Library not started')
+    return this._db
+  }
+
+  private get queries (): Queries {
+    if (this.q === undefined) throw new Error('Library not started')
+    return this.q
+  }
+
+  async start (): Promise<void> {
+    if (this._db !== undefined) return
+    await mkdir(this.home, { recursive: true })
+    await this.objects.start()
+    this._db = openDatabase(join(this.home, 'index.db'), this.log)
+    this.q = new Queries(this._db)
+  }
+
+  async stop (): Promise<void> {
+    await this.objects.stop()
+    this._db?.close()
+    this._db = undefined
+    this.q = undefined
+  }
+
+  /** A full id, a unique id prefix of 8+ hex characters, or a name. */
+  resolve (ref: string): RevisionInfo {
+    const q = this.queries
+    const byName = q.revisionByName.get(ref) as { revision_id: string } | undefined
+    if (byName !== undefined) return this.mustGet(byName.revision_id)
+    if (/^[0-9a-f]{8,64}$/.test(ref)) {
+      const rows = q.revisionsByPrefix.all(ref + '%') as Array<{ id: string }>
+      if (rows.length === 1) return this.mustGet(rows[0].id)
+      if (rows.length > 1) {
+        throw new AmbiguousRevisionError(`revision ${ref}: the prefix matches ${rows.length} revisions (${rows.map(r => r.id.slice(0, 12)).join(', ')}); give more characters`, { matches: rows.map(r => r.id) })
+      }
+    } else if (/^[0-9a-fA-F]{1,7}$/.test(ref)) {
+      throw new UnknownRevisionError(`revision ${ref}: not a name, and an id prefix needs at least 8 hex characters`)
+    }
+    throw new UnknownRevisionError(`revision ${ref}: no revision with that name or id in the library (see fieldsync ls)`)
+  }
+
+  get (id: string): RevisionInfo | undefined {
+    const row = this.queries.revisionInfo.get(id) as RevisionRow | undefined
+    return row === undefined ? undefined : this.toInfo(row)
+  }
+
+  private mustGet (id: string): RevisionInfo {
+    const r = this.get(id)
+    if (r === undefined) throw new UnknownRevisionError(`revision ${id}: not in the library`)
+    return r
+  }
+
+  list (): RevisionInfo[] {
+    return (this.queries.revisionList.all() as RevisionRow[]).map(r => this.toInfo(r))
+  }
+
+  /** The stored state (original bytes), parsed. */
+  state (id: string): ParsedState {
+    const row = this.queries.revisionState.get(id) as { state: Buffer } | undefined
+    if (row === undefined) throw new UnknownRevisionError(`revision ${id}: not in the library`)
+    return parseState(new Uint8Array(row.state), `revision ${id.slice(0, 12)}`)
+  }
+
+  objectsOf (id: string): RevisionObject[] {
+    return (this.queries.revisionObjects.all(id) as Array<{ key: string, sha: string, size: number | null, present: number }>)
+      .map(r => ({ key: r.key, sha: r.sha, size: r.size, present: r.present === 1 }))
+  }
+
+  missing (id: string): string[] {
+    return (this.queries.revisionMissing.all(id) as Array<{ sha: string }>).map(r => r.sha)
+  }
+
+  /** Size of an object as recorded (present or not), or null if unknown. */
+  objectSize (sha: string): number | null {
+    const r = this.queries.objectGet.get(sha) as { size: number | null } | undefined
+    return r?.size ?? null
+  }
+
+  isPresent (sha: string): boolean {
+    const r = this.queries.objectGet.get(sha) as { present: number } | undefined
+    return r?.present === 1
+  }
+
+  /** Which of `shas` are present in the store (per the index). */
+  presentAmong (shas: Iterable<string>): Set<string> {
+    const out = new Set<string>()
+    for (const s of shas) if (this.isPresent(s)) out.add(s)
+    return out
+  }
+
+  /**
+   * Record a revision. `present` gives the sizes of objects just written to
+   * (or verified in) the store by the caller. Objects already known present
+   * need not be listed. Idempotent: an existing revision only gains the name.
+   */
+  addRevision (input: { raw: Uint8Array, parsed?: ParsedState, name?: string, source: string, present?: ReadonlyMap<string, number> }): AddRevisionResult {
+    const parsed = input.parsed ?? parseState(input.raw, input.source)
+    const id = revisionId(parsed)
+    const refs = objectRefs(parsed)
+    if (input.name !== undefined) checkRevisionName(input.name)
+    const q = this.queries
+    const now = Date.now()
+    let existed = false
+    const newlyComplete: string[] = []
+    this.db.transaction(() => {
+      for (const [sha, size] of input.present ?? []) q.objectSetPresent.run({ sha, size })
+      existed = q.revisionExists.get(id) !== undefined
+      if (!existed) {
+        q.revisionInsert.run({ id, state: Buffer.from(parsed.raw), spec: parsed.spec, source: input.source, imported_at: now })
+        for (const r of refs) {
+          q.objectEnsure.run({ sha: r.sha })
+          q.revisionObjectInsert.run({ revision_id: id, key: r.key, sha: r.sha })
+        }
+      }
+      if (input.name !== undefined) q.nameUpsert.run({ name: input.name, revision_id: id, created_at: now })
+      if (this.refreshComplete(id)) newlyComplete.push(id)
+    }).immediate()
+    const missing = this.missing(id)
+    const info = this.mustGet(id)
+    if (!existed || newlyComplete.length > 0) this.emit('revision', { id, complete: info.complete })
+    for (const [sha, size] of input.present ?? []) this.emit('object', { sha, size })
+    return { id, existed, missing, name: input.name ?? (info.names[0]) }
+  }
+
+  /** Record that `sha` is now in the store (after a verified put); completes revisions. */
+  objectPresent (sha: string, size: number): string[] {
+    const q = this.queries
+    const completed: string[] = []
+    this.db.transaction(() => {
+      q.objectSetPresent.run({ sha, size })
+      for (const r of q.revisionsUsing.all(sha) as Array<{ revision_id: string }>) {
+        if (this.refreshComplete(r.revision_id)) completed.push(r.revision_id)
+      }
+    }).immediate()
+    this.emit('object', { sha, size })
+    for (const id of completed) this.emit('revision', { id, complete: true })
+    return completed
+  }
+
+  /** Record that `sha` is gone or corrupt; its revisions become incomplete. */
+  objectAbsent (sha: string): string[] {
+    const q = this.queries
+    const affected = (q.revisionsUsing.all(sha) as Array<{ revision_id: string }>).map(r => r.revision_id)
+    this.db.transaction(() => {
+      q.objectSetAbsent.run({ sha })
+      for (const id of affected) this.refreshComplete(id)
+    }).immediate()
+    for (const id of affected) this.emit('revision', { id, complete: false })
+    return affected
+  }
+
+  /** Recompute `complete`; returns true when it went from 0 to 1. */
+  private refreshComplete (id: string): boolean {
+    const q = this.queries
+    const missing = (q.revisionMissingCount.get(id) as { n: number }).n
+    const before = (q.revisionComplete.get(id) as { complete: number }).complete
+    const now = missing === 0 ? 1 : 0
+    if (now !== before) q.revisionSetComplete.run({ id, complete: now })
+    return now === 1 && before === 0
+  }
+
+  removeName (name: string): void {
+    this.queries.nameDelete.run(name)
+  }
+
+  /** Remove a revision from the index (objects stay until gc). */
+  removeRevision (id: string): void {
+    this.db.transaction(() => { this.queries.revisionDelete.run(id) }).immediate()
+    this.emit('revision', { id, complete: false })
+  }
+
+  stats (): LibraryStats {
+    return this.queries.stats() as LibraryStats
+  }
+
+  /** Objects the index knows as present, with sizes. */
+  presentObjects (): Array<{ sha: string, size: number }> {
+    return this.queries.objectsPresent.all() as Array<{ sha: string, size: number }>
+  }
+
+  /** Shas that no revision references. */
+  unreferencedObjects (): string[] {
+    return (this.queries.objectsUnreferenced.all() as Array<{ sha: string }>).map(r => r.sha)
+  }
+
+  forgetObject (sha: string): void {
+    this.queries.objectDelete.run(sha)
+  }
+
+  private toInfo (r: RevisionRow): RevisionInfo {
+    const names = r.names === null ? [] : r.names.split('\n')
+    return {
+      id: r.id,
+      name: names[0] ?? r.id.slice(0, 12),
+      names,
+      spec: r.spec,
+      source: r.source,
+      importedAt: r.imported_at,
+      complete: r.complete === 1,
+      objects: r.objects,
+      missing: r.missing,
+      bytes: r.bytes,
+    }
+  }
+}
+
+interface RevisionRow {
+  id: string
+  spec: string
+  source: string
+  imported_at: number
+  complete: number
+  names: string | null
+  objects: number
+  missing: number
+  bytes: number
+}

@@ -1,0 +1,3 @@
+/** Migration 005: tables for usb (filled in by the usb work; empty is a valid no-op). */
+export const sql = `
+`

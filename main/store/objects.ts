@@ -1,0 +1,237 @@
+/**
+ * ObjectStore: the flat object pool `<home>/objects/<sha256>`, laid out like
+ * pvr's (so `PVR_OBJECTS_DIR=<home>/objects pvr ...` works). Every write goes
+ * to a temporary file under `<home>/tmp`, is hashed while written, fsynced and
+ * renamed into place only when its sha256 matches its name (house rule 6).
+ */
+import { createHash, type Hash } from 'node:crypto'
+import { createReadStream, constants as fsc } from 'node:fs'
+import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Readable } from 'node:stream'
+import { randomBytes } from 'node:crypto'
+import { AbortedError, ObjectHashMismatchError, ObjectMissingError } from '../../shared/errors.js'
+import { assertSha256Hex, isSha256Hex } from '../../shared/ids.js'
+import type { Logger } from '../../shared/log.js'
+
+export interface PutResult {
+  sha: string
+  size: number
+  /** true when the object was already in the store (nothing written). */
+  existed: boolean
+}
+
+export type VerifyResult = 'ok' | 'corrupt' | 'missing'
+
+const WRITE_CHUNK = 4 << 20
+
+/**
+ * A streaming writer for one object: feed it bytes with `write`, then
+ * `commit()` checks the hash and renames into place, or `abort()` drops it.
+ */
+export class ObjectWriter {
+  readonly sha: string
+  private readonly hash: Hash = createHash('sha256')
+  private size = 0
+  private done = false
+  private pending: Buffer[] = []
+  private pendingBytes = 0
+
+  constructor (private readonly store: ObjectStore, sha: string, private readonly fh: FileHandle, readonly tmpPath: string, private readonly source: string) {
+    this.sha = sha
+  }
+
+  get bytesWritten (): number { return this.size }
+
+  /** Append bytes. Small chunks are gathered so that the disk sees large writes. */
+  async write (chunk: Uint8Array): Promise<void> {
+    if (this.done) throw new Error('ObjectWriter: write after commit/abort')
+    const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+    this.hash.update(b)
+    this.size += b.length
+    this.pending.push(b)
+    this.pendingBytes += b.length
+    if (this.pendingBytes >= WRITE_CHUNK) await this.flush()
+  }
+
+  private async flush (): Promise<void> {
+    if (this.pendingBytes === 0) return
+    const bufs = this.pending
+    this.pending = []
+    this.pendingBytes = 0
+    await this.fh.writev(bufs)
+  }
+
+  /** Verify and rename into place. Throws ObjectHashMismatchError (file removed) on a bad hash. */
+  async commit (): Promise<PutResult> {
+    if (this.done) throw new Error('ObjectWriter: commit twice')
+    try {
+      await this.flush()
+      const got = this.hash.digest('hex')
+      if (got !== this.sha) {
+        throw new ObjectHashMismatchError(`${this.source}: object ${this.sha} has bytes whose sha256 is ${got}`, { sha: this.sha, actual: got })
+      }
+      await this.fh.sync()
+      await this.fh.close()
+      this.done = true
+      await rename(this.tmpPath, this.store.path(this.sha))
+      return { sha: this.sha, size: this.size, existed: false }
+    } catch (err) {
+      await this.abort()
+      throw err
+    }
+  }
+
+  async abort (): Promise<void> {
+    if (!this.done) {
+      this.done = true
+      await this.fh.close().catch(() => {})
+    }
+    await rm(this.tmpPath, { force: true })
+  }
+}
+
+export class ObjectStore {
+  readonly dir: string
+  readonly tmpDir: string
+  private readonly log: Logger
+
+  constructor (components: { log: Logger }, readonly home: string) {
+    this.dir = join(home, 'objects')
+    this.tmpDir = join(home, 'tmp')
+    this.log = components.log.child('objects')
+  }
+
+  async start (): Promise<void> {
+    await mkdir(this.dir, { recursive: true })
+    await mkdir(this.tmpDir, { recursive: true })
+    // Temporary files of a killed process are never valid objects: drop them.
+    for (const name of await readdir(this.tmpDir)) {
+      if (name.startsWith('put-')) await rm(join(this.tmpDir, name), { force: true })
+    }
+  }
+
+  async stop (): Promise<void> {}
+
+  path (sha: string): string {
+    return join(this.dir, assertSha256Hex(sha, 'object'))
+  }
+
+  /** Size of a stored object, or undefined if absent. */
+  async size (sha: string): Promise<number | undefined> {
+    try {
+      const s = await stat(this.path(sha))
+      return s.isFile() ? s.size : undefined
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+      throw err
+    }
+  }
+
+  async has (sha: string): Promise<boolean> {
+    return (await this.size(sha)) !== undefined
+  }
+
+  /** Open a writer for `sha`. `source` names the input in error messages. */
+  async writer (sha: string, source: string): Promise<ObjectWriter> {
+    assertSha256Hex(sha, source)
+    const tmp = join(this.tmpDir, `put-${sha.slice(0, 16)}-${randomBytes(6).toString('hex')}`)
+    const fh = await open(tmp, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o644)
+    return new ObjectWriter(this, sha, fh, tmp, source)
+  }
+
+  /**
+   * Store an object from a stream. When it already exists the stream is
+   * drained (and still verified, so a bad source is reported).
+   */
+  async put (sha: string, input: AsyncIterable<Uint8Array> | Readable, opts: { source: string, signal?: AbortSignal }): Promise<PutResult> {
+    if (await this.has(sha)) {
+      // Already stored: verify the incoming bytes anyway (a bad source is reported) without writing them.
+      const h = createHash('sha256')
+      let size = 0
+      for await (const chunk of input) {
+        if (opts.signal?.aborted === true) throw new AbortedError(`${opts.source}: cancelled`)
+        h.update(chunk as Uint8Array)
+        size += (chunk as Uint8Array).length
+      }
+      const got = h.digest('hex')
+      if (got !== sha) throw new ObjectHashMismatchError(`${opts.source}: object ${sha} has bytes whose sha256 is ${got}`, { sha, actual: got })
+      return { sha, size, existed: true }
+    }
+    const w = await this.writer(sha, opts.source)
+    try {
+      for await (const chunk of input) {
+        if (opts.signal?.aborted === true) throw new AbortedError(`${opts.source}: cancelled`)
+        await w.write(chunk as Uint8Array)
+      }
+    } catch (err) {
+      await w.abort()
+      throw err
+    }
+    return await w.commit()
+  }
+
+  /** Copy a file into the store, verifying its hash. */
+  async putFile (sha: string, file: string, opts: { source?: string, signal?: AbortSignal } = {}): Promise<PutResult> {
+    const existing = await this.size(sha)
+    if (existing !== undefined) return { sha, size: existing, existed: true }
+    return await this.put(sha, createReadStream(file, { highWaterMark: 1 << 20, signal: opts.signal }), { source: opts.source ?? file, signal: opts.signal })
+  }
+
+  /** A read stream over an object, optionally a byte range [start, end). */
+  read (sha: string, range: { start?: number, end?: number, signal?: AbortSignal } = {}): Readable {
+    const end = range.end === undefined ? undefined : range.end - 1
+    if (end !== undefined && end < (range.start ?? 0)) return createReadStream('/dev/null')
+    return createReadStream(this.path(sha), { start: range.start, end, highWaterMark: 1 << 20, signal: range.signal })
+  }
+
+  /** Re-hash one object. */
+  async verify (sha: string, signal?: AbortSignal): Promise<VerifyResult> {
+    let fh: FileHandle
+    try {
+      fh = await open(this.path(sha), 'r')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'missing'
+      throw err
+    }
+    try {
+      const h = createHash('sha256')
+      const buf = Buffer.allocUnsafe(1 << 20)
+      for (;;) {
+        if (signal?.aborted === true) throw new AbortedError('verify cancelled')
+        const { bytesRead } = await fh.read(buf, 0, buf.length, null)
+        if (bytesRead === 0) break
+        h.update(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead))
+      }
+      return h.digest('hex') === sha ? 'ok' : 'corrupt'
+    } finally {
+      await fh.close()
+    }
+  }
+
+  /** Every sha in the pool (files with other names are ignored). */
+  async list (): Promise<string[]> {
+    return (await readdir(this.dir)).filter(isSha256Hex)
+  }
+
+  async remove (sha: string): Promise<void> {
+    await rm(this.path(sha), { force: true })
+  }
+
+  /** Move a corrupt object aside to `<home>/corrupt/<sha>.<time>`; returns the new path. */
+  async quarantine (sha: string): Promise<string> {
+    const dir = join(this.home, 'corrupt')
+    await mkdir(dir, { recursive: true })
+    const dest = join(dir, `${sha}.${Date.now()}`)
+    await rename(this.path(sha), dest)
+    this.log('quarantined %s to %s', sha, dest)
+    return dest
+  }
+
+  /** Assert presence, with a clear error. */
+  async require (sha: string, what: string): Promise<number> {
+    const s = await this.size(sha)
+    if (s === undefined) throw new ObjectMissingError(`${what}: object ${sha} is not in the library`, { sha })
+    return s
+  }
+}
