@@ -36,7 +36,7 @@ export function isGzipName (file: string): boolean {
   return /\.(tgz|gz)$/i.test(file)
 }
 
-const FIXED = { mode: 0o644, uid: 0, gid: 0, uname: '', gname: '', mtime: new Date(0), type: 'file' as const }
+const FIXED = { mode: 0o644, uid: 0, gid: 0, uname: '', gname: '', mtime: new Date(0), type: 'file' as const, linkname: '', devmajor: 0, devminor: 0 }
 
 /** What an export would write: the json bytes and the objects, in order. */
 export function planExport (lib: Library, id: string, opts: Pick<ExportOptions, 'parts' | 'onlyObjects'> = {}): ExportPlan {
@@ -68,7 +68,7 @@ export async function exportRevision (lib: Library, id: string, file: string, op
   const pack = tar.pack()
   const out = createWriteStream(tmp, { flags: 'wx', highWaterMark: 1 << 20 })
   const stages: NodeJS.ReadWriteStream[] = gzip ? [createGzip({ level: zc.Z_BEST_SPEED, chunkSize: 1 << 20 })] : []
-  const piping = pipeline(pack, ...stages, out)
+  const piping = (pipeline as (...s: unknown[]) => Promise<void>)(pack, ...stages, out)
   let done = 0
   try {
     await entry(pack, { ...FIXED, name: 'json', size: plan.json.length }, Buffer.from(plan.json))
@@ -97,6 +97,6 @@ export async function exportRevision (lib: Library, id: string, file: string, op
   }
 }
 
-function entry (pack: tar.Pack, header: tar.Headers, body: Buffer): Promise<void> {
+function entry (pack: tar.Pack, header: Partial<tar.Header> & { name: string }, body: Buffer): Promise<void> {
   return new Promise((resolve, reject) => pack.entry(header, body, (err) => err != null ? reject(err) : resolve()))
 }

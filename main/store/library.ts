@@ -266,6 +266,11 @@ export class Library extends EventEmitter<LibraryEvents> {
     return (this.queries.objectsUnreferenced.all() as Array<{ sha: string }>).map(r => r.sha)
   }
 
+  /** Ids of the revisions that reference `sha`. */
+  referencedBy (sha: string): string[] {
+    return (this.queries.revisionsUsing.all(sha) as Array<{ revision_id: string }>).map(r => r.revision_id)
+  }
+
   forgetObject (sha: string): void {
     this.queries.objectDelete.run(sha)
   }

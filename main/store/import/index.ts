@@ -73,6 +73,7 @@ export class Importer {
       }
       if (opts.signal?.aborted === true) throw new AbortedError(`${file}: import cancelled`)
       const res = lib.addRevision({ raw: parsed.raw, parsed, name: opts.name, source: opts.source ?? file, present })
+      this.log('imported %s from %s (%d objects written)', res.id, file, read.written.size)
       // Objects of the archive that the state does not name: not ours to keep.
       const referenced = new Set(refs.map(r => r.sha))
       let newBytes = 0
@@ -129,6 +130,7 @@ export class Importer {
         if (lastErr !== undefined) throw lastErr
       }
       const res = lib.addRevision({ raw, parsed, name: opts.name, source: opts.source ?? label, present })
+      this.log('imported %s from %s (%d objects written)', res.id, label, written.length)
       return this.result(res.id, res.name, res.existed, newBytes)
     } catch (err) {
       for (const sha of written) await lib.objects.remove(sha)

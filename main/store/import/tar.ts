@@ -104,7 +104,7 @@ export async function readExportTarball (file: string, store: ObjectStore, opts:
         const sha = name.slice('objects/'.length)
         if (!isSha256Hex(sha)) throw new BadObjectNameError(`${file}: entry ${JSON.stringify(h.name)}: an object's name must be its sha256 (64 lowercase hex characters)`, { entry: h.name })
         const existedBefore = await store.has(sha)
-        const put = await store.put(sha, entry, { source: `${file}: entry ${h.name}`, signal: opts.signal })
+        const put = await store.put(sha, entry as unknown as AsyncIterable<Uint8Array>, { source: `${file}: entry ${h.name}`, signal: opts.signal })
         result.objects.set(sha, put.size)
         if (!existedBefore && !put.existed) result.written.add(sha)
         continue

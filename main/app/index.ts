@@ -1,0 +1,71 @@
+/**
+ * The composition root (house rule 2): constructs the services with exactly
+ * the collaborators they need and starts/stops them in order. Used by the
+ * CLI, the browser mode and Electron alike. Services that load heavy modules
+ * (the libp2p node) are added by the front end that needs them, so that a
+ * quick command like `fieldsync ls` starts fast.
+ */
+import type { Logger } from '../../shared/log.js'
+import { Library } from '../store/library.js'
+import { Importer } from '../store/import/index.js'
+
+export interface Service {
+  start: () => Promise<void>
+  stop: () => Promise<void>
+}
+
+export interface AppOptions {
+  home: string
+  log: Logger
+}
+
+export class App {
+  readonly home: string
+  readonly log: Logger
+  readonly library: Library
+  readonly importer: Importer
+  private readonly services: Service[] = []
+  private readonly named = new Map<string, Service>()
+  private started = false
+
+  constructor (opts: AppOptions) {
+    this.home = opts.home
+    this.log = opts.log
+    this.library = new Library({ log: opts.log }, { home: opts.home })
+    this.importer = new Importer({ library: this.library, log: opts.log })
+    this.services.push(this.library)
+  }
+
+  /** Add a service; started now if the app runs, stopped with it (in reverse order). */
+  async add<T extends Service> (name: string, svc: T): Promise<T> {
+    if (this.named.has(name)) throw new Error(`service ${name} added twice`)
+    this.named.set(name, svc)
+    this.services.push(svc)
+    if (this.started) await svc.start()
+    return svc
+  }
+
+  service<T extends Service> (name: string): T | undefined {
+    return this.named.get(name) as T | undefined
+  }
+
+  async start (): Promise<void> {
+    for (const s of this.services) await s.start()
+    this.started = true
+  }
+
+  async stop (): Promise<void> {
+    this.started = false
+    for (const s of [...this.services].reverse()) {
+      try { await s.stop() } catch (err) { this.log.error('stopping a service failed: %s', err) }
+    }
+  }
+}
+
+export async function openApp (opts: AppOptions): Promise<App> {
+  const app = new App(opts)
+  await app.start()
+  return app
+}
+
+export { defaultHome } from './paths.js'

@@ -1,0 +1,8 @@
+/** Every command group registers here: one line each. */
+import type { Command } from 'commander'
+import type { Cli } from '../cli.js'
+import { register as library } from './library.js'
+
+export function registerAll (program: Command, cli: Cli): void {
+  library(program, cli)
+}

@@ -1,0 +1,125 @@
+/** Library commands: import, export, ls, show, diff, stats, verify, gc. */
+import type { Command } from 'commander'
+import { resolve } from 'node:path'
+import { diffStates, summarizeState } from '../../../shared/state/index.js'
+import { exportRevision } from '../../store/export.js'
+import { verifyLibrary, collectGarbage } from '../../store/maintenance.js'
+import type { Cli } from '../cli.js'
+import { formatBytes, table } from '../output.js'
+
+function collect (v: string, prev: string[] = []): string[] { return [...prev, v] }
+
+export function register (program: Command, cli: Cli): void {
+  program.command('import <path>')
+    .description('import a revision: pvr export tarball (.tar/.tgz), pvr checkout, json+objects/ folder, or a state JSON')
+    .option('--name <name>', 'name the revision')
+    .option('--objects <dir>', 'folder of <sha256> files to take objects from')
+    .action(cli.action<{ name?: string, objects?: string }>(async (ctx, path: string) => {
+      const app = await ctx.app()
+      const bar = ctx.progress('import', 'bytes')
+      const res = await app.importer.importPath(resolve(path), { name: ctx.opts.name, objectsDir: ctx.opts.objects, signal: ctx.signal, onProgress: p => bar.update(p.bytes, p.totalBytes) })
+      bar.stop()
+      const what = res.missing.length === 0 ? 'complete' : `INCOMPLETE: ${res.missing.length} object(s) missing`
+      const text = res.existed
+        ? `already in the library: ${res.id.slice(0, 12)} ${res.name ?? ''} (nothing imported)`
+        : `imported ${res.id.slice(0, 12)} ${res.name ?? ''}: ${res.objects} objects, ${formatBytes(res.bytes)} (${formatBytes(res.newBytes)} new), ${what}` +
+          (res.missing.length > 0 ? '\n  missing: ' + res.missing.join('\n           ') : '')
+      return { json: { id: res.id, name: res.name ?? null, objects: res.objects, missing: res.missing.length, missingObjects: res.missing, bytes: res.bytes, existed: res.existed }, text }
+    }))
+
+  program.command('export <rev> <file>')
+    .description('write a pvr export tarball (gzip when the name ends in .tgz or .gz)')
+    .option('--parts <part>', 'only this part (repeat for several); #spec is always kept', collect)
+    .action(cli.action<{ parts?: string[] }>(async (ctx, rev: string, file: string) => {
+      const app = await ctx.app()
+      const info = app.library.resolve(rev)
+      const bar = ctx.progress('export', 'bytes')
+      const res = await exportRevision(app.library, info.id, resolve(file), { parts: ctx.opts.parts, signal: ctx.signal, onProgress: p => bar.update(p.bytes, p.totalBytes) })
+      bar.stop()
+      return { json: { id: info.id, file: res.file, bytes: res.bytes, objects: res.objects }, text: `exported ${info.name} to ${res.file}: ${res.objects} objects, ${formatBytes(res.bytes)}` }
+    }))
+
+  program.command('ls')
+    .description('list the revisions in the library')
+    .action(cli.action(async (ctx) => {
+      const app = await ctx.app()
+      const revs = app.library.list()
+      const json = revs.map(r => ({ id: r.id, name: r.name, names: r.names, spec: r.spec, objects: r.objects, missing: r.missing, bytes: r.bytes, complete: r.complete, source: r.source, importedAt: new Date(r.importedAt).toISOString() }))
+      const text = revs.length === 0
+        ? 'the library is empty: import a revision with `fieldsync import <tarball|checkout|state.json>`'
+        : table(revs.map(r => [r.id.slice(0, 12), r.name, formatBytes(r.bytes), `${r.objects}`, r.complete ? 'complete' : `INCOMPLETE (${r.missing} missing)`, new Date(r.importedAt).toISOString().slice(0, 16).replace('T', ' ')]), ['ID', 'NAME', 'SIZE', 'OBJECTS', 'STATUS', 'IMPORTED'])
+      return { json, text }
+    }))
+
+  program.command('show <rev>')
+    .description('show a revision: BSP, containers, objects and sizes')
+    .action(cli.action(async (ctx, rev: string) => {
+      const app = await ctx.app()
+      const info = app.library.resolve(rev)
+      const state = app.library.state(info.id)
+      const objs = app.library.objectsOf(info.id)
+      const sizes = new Map(objs.map(o => [o.sha, o.size]))
+      const sum = summarizeState(state, sha => sizes.get(sha) ?? null)
+      const present = new Set(objs.filter(o => o.present).map(o => o.sha))
+      const json = {
+        id: info.id, name: info.name, names: info.names, spec: info.spec, complete: info.complete, source: info.source, bytes: info.bytes,
+        bsp: sum.bsp, containers: sum.containers, other: sum.other,
+        objects: objs.map(o => ({ key: o.key, sha: o.sha, size: o.size, present: o.present })),
+        signatures: sum.signatures,
+      }
+      const lines = [
+        `${info.name}  ${info.id}`,
+        `spec ${info.spec}, ${info.objects} objects, ${formatBytes(info.bytes)}, ${info.complete ? 'complete' : `INCOMPLETE: ${info.missing} missing`}`,
+        `source ${info.source}, imported ${new Date(info.importedAt).toISOString()}`,
+      ]
+      if (sum.bsp !== null) lines.push(`bsp: ${formatBytes(sum.bsp.bytes)}`, ...sum.bsp.objects.map(o => `  ${o.key}  ${formatBytes(o.size)}${present.has(o.sha) ? '' : '  MISSING'}`))
+      for (const c of sum.containers) lines.push(`container ${c.name}: ${formatBytes(c.bytes)}`, ...c.objects.map(o => `  ${o.key}  ${formatBytes(o.size)}${present.has(o.sha) ? '' : '  MISSING'}`))
+      if (sum.other.length > 0) lines.push('other:', ...sum.other.map(o => `  ${o.key}  ${formatBytes(o.size)}${present.has(o.sha) ? '' : '  MISSING'}`))
+      if (sum.signatures.length > 0) lines.push(`signatures: ${sum.signatures.join(', ')}`)
+      return { json, text: lines.join('\n') }
+    }))
+
+  program.command('diff <a> <b>')
+    .description('what changes from revision a to revision b, and the bytes a device running a needs')
+    .action(cli.action(async (ctx, a: string, b: string) => {
+      const app = await ctx.app()
+      const ra = app.library.resolve(a)
+      const rb = app.library.resolve(b)
+      const d = diffStates(app.library.state(ra.id), app.library.state(rb.id), sha => app.library.objectSize(sha))
+      const lines = [`${ra.name} -> ${rb.name}`, ...d.added.map(k => `+ ${k}`), ...d.removed.map(k => `- ${k}`), ...d.changed.map(k => `~ ${k}`),
+        `${d.added.length} added, ${d.removed.length} removed, ${d.changed.length} changed; a device running ${ra.name} needs ${d.transferObjects.length} object(s), ${formatBytes(d.transferBytes)}`]
+      return { json: { added: d.added, removed: d.removed, changed: d.changed, transferBytes: d.transferBytes, transferObjects: d.transferObjects }, text: lines.join('\n') }
+    }))
+
+  program.command('stats')
+    .description('revisions, objects, and what deduplication saves')
+    .action(cli.action(async (ctx) => {
+      const app = await ctx.app()
+      const s = app.library.stats()
+      return { json: s, text: `${s.revisions} revisions, ${s.objects} objects\nstored ${formatBytes(s.storedBytes)} on disk for ${formatBytes(s.logicalBytes)} of revisions (${formatBytes(Math.max(0, s.logicalBytes - s.storedBytes))} saved by deduplication)\nlibrary: ${ctx.home}` }
+    }))
+
+  program.command('verify')
+    .description('re-hash every object; report corrupt and missing ones')
+    .option('--repair', 'move corrupt objects aside and mark their revisions incomplete')
+    .action(cli.action<{ repair?: boolean }>(async (ctx) => {
+      const app = await ctx.app()
+      const bar = ctx.progress('verify', 'bytes')
+      const r = await verifyLibrary(app.library, { repair: ctx.opts.repair === true, signal: ctx.signal, onProgress: p => bar.update(p.bytes, p.totalBytes) })
+      bar.stop()
+      const ok = r.corrupt.length === 0 && r.missing.length === 0
+      const lines = [`checked ${r.checked} objects: ${r.corrupt.length} corrupt, ${r.missing.length} missing`]
+      for (const s of r.corrupt) lines.push(`  corrupt ${s}${ctx.opts.repair === true ? ' (moved aside)' : ''}`)
+      for (const s of r.missing) lines.push(`  missing ${s}`)
+      if (!ok && ctx.opts.repair !== true) lines.push('run `fieldsync verify --repair` to move corrupt objects aside; pull or import the revisions again to restore them')
+      return { json: r, text: lines.join('\n'), exitCode: ok || ctx.opts.repair === true ? 0 : 1 }
+    }))
+
+  program.command('gc')
+    .description('remove objects that no revision uses')
+    .action(cli.action(async (ctx) => {
+      const app = await ctx.app()
+      const r = await collectGarbage(app.library, { signal: ctx.signal })
+      return { json: r, text: `removed ${r.removed} objects, ${formatBytes(r.bytes)} freed` }
+    }))
+}

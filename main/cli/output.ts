@@ -1,0 +1,46 @@
+/** Human output helpers for the CLI: sizes, tables, progress bars on a TTY. */
+import cliProgress from 'cli-progress'
+
+export function formatBytes (n: number | null | undefined): string {
+  if (n === null || n === undefined) return '?'
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let v = n
+  let i = 0
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++ }
+  return i === 0 ? `${v} B` : `${v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`
+}
+
+export function table (rows: string[][], head: string[]): string {
+  const all = [head, ...rows]
+  const widths = head.map((_, c) => Math.max(...all.map(r => (r[c] ?? '').length)))
+  return all.map(r => r.map((cell, c) => c === r.length - 1 ? cell : cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n')
+}
+
+export interface ProgressSink {
+  update: (done: number, total: number, detail?: string) => void
+  stop: () => void
+}
+
+/** A progress bar on stderr when it is a terminal (and --json is off); otherwise nothing. */
+export function progressBar (label: string, opts: { unit: 'bytes' | 'items', enabled: boolean }): ProgressSink {
+  if (!opts.enabled || process.stderr.isTTY !== true) return { update: () => {}, stop: () => {} }
+  const bar = new cliProgress.SingleBar({
+    stream: process.stderr,
+    format: `${label} [{bar}] {percentage}% {done}/{all} {rate} ETA {eta_formatted} {detail}`,
+    hideCursor: true,
+    clearOnComplete: true,
+    etaBuffer: 50,
+  }, cliProgress.Presets.shades_classic)
+  const started = Date.now()
+  let running = false
+  const fmt = (n: number) => opts.unit === 'bytes' ? formatBytes(n) : String(n)
+  return {
+    update (done, total, detail = '') {
+      const secs = (Date.now() - started) / 1000
+      const rate = secs > 0 && opts.unit === 'bytes' ? `${formatBytes(done / secs)}/s` : ''
+      const payload = { done: fmt(done), all: fmt(total), rate, detail }
+      if (!running) { bar.start(total, done, payload); running = true } else { bar.setTotal(total); bar.update(done, payload) }
+    },
+    stop () { if (running) bar.stop(); running = false },
+  }
+}

@@ -1,0 +1,189 @@
+/** The CLI contract and bad input, through the real `fieldsync` process. */
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { readdir, readFile, writeFile, mkdir, truncate, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import Database from 'better-sqlite3'
+import tar from 'tar-stream'
+import { createGzip } from 'node:zlib'
+import { pipeline } from 'node:stream/promises'
+import { createWriteStream } from 'node:fs'
+import { runCli } from '../helpers/cli.js'
+import { cliBin, fixturesDir, upstreamDir } from '../helpers/paths.js'
+import { tempDir } from '../helpers/tmp.js'
+import { buildState, smallObject, writeTarball } from '../helpers/revisions.js'
+
+async function stats (home: string) {
+  const r = await runCli(['stats', '--json'], { home })
+  assert.equal(r.code, 0, r.stderr)
+  return r.json()
+}
+
+/** A tarball with arbitrary entries, to build hostile archives. */
+async function rawTar (file: string, entries: Array<{ header: Record<string, unknown>, body?: Buffer }>, gzip = false) {
+  const pack = tar.pack()
+  const done = (pipeline as (...s: unknown[]) => Promise<void>)(pack, ...(gzip ? [createGzip()] : []), createWriteStream(file))
+  for (const e of entries) {
+    await new Promise<void>((res, rej) => pack.entry(e.header as any, e.body ?? Buffer.alloc(0), (err) => err ? rej(err) : res()))
+  }
+  pack.finalize()
+  await done
+}
+
+describe('cli: library commands', () => {
+  it('imports, lists, shows, diffs, exports with --json documents', async (t) => {
+    const home = await tempDir(t)
+    const out = await tempDir(t)
+    const imp = await runCli(['import', join(upstreamDir, 'pvwificonnect.tgz'), '--name', 'wifi', '--json'], { home })
+    assert.equal(imp.code, 0, imp.stderr)
+    const j = imp.json()
+    assert.deepEqual(Object.keys(j).slice(0, 5), ['id', 'name', 'objects', 'missing', 'bytes'])
+    assert.equal(j.name, 'wifi')
+    assert.equal(j.missing, 0)
+    assert.equal(j.objects, 3)
+    const again = await runCli(['import', join(upstreamDir, 'pvwificonnect.tgz')], { home })
+    assert.equal(again.code, 0)
+    assert.match(again.stdout, /already in the library/)
+    await runCli(['import', join(upstreamDir, 'watchdog_pinger.tar'), '--name', 'wd'], { home })
+    const ls = (await runCli(['ls', '--json'], { home })).json()
+    assert.equal(ls.length, 2)
+    for (const r of ls) for (const k of ['id', 'name', 'spec', 'objects', 'missing', 'bytes', 'importedAt']) assert.ok(k in r, k)
+    const show = await runCli(['show', j.id.slice(0, 10), '--json'], { home })
+    assert.equal(show.code, 0, show.stderr)
+    const sj = show.json()
+    assert.equal(sj.id, j.id)
+    assert.equal(sj.complete, true)
+    assert.ok(Array.isArray(sj.containers) && sj.containers.some((c: any) => c.name === 'pvwificonnect'))
+    assert.ok(sj.objects.every((o: any) => typeof o.key === 'string' && o.sha.length === 64 && typeof o.size === 'number'))
+    const diff = (await runCli(['diff', 'wifi', 'wd', '--json'], { home })).json()
+    assert.ok(diff.added.length > 0 && diff.removed.length > 0)
+    assert.equal(typeof diff.transferBytes, 'number')
+    assert.ok(diff.transferBytes > 0)
+    const ex = await runCli(['export', 'wifi', join(out, 'wifi.tgz'), '--json'], { home })
+    assert.equal(ex.code, 0, ex.stderr)
+    const parts = await runCli(['export', 'wd', join(out, 'part.tar'), '--parts', 'bsp', '--json'], { home })
+    assert.ok(parts.code === 0 || parts.json().error.code === 'E_BAD_INPUT', parts.stderr)
+    const v = (await runCli(['verify', '--json'], { home })).json()
+    assert.deepEqual(v, { checked: 6, corrupt: [], missing: [] })
+  })
+
+  it('usage errors exit 2; unknown revisions exit 1 with a code', async (t) => {
+    const home = await tempDir(t)
+    assert.equal((await runCli(['frobnicate'], { home })).code, 2)
+    assert.equal((await runCli(['ls', '--bogus'], { home })).code, 2)
+    const r = await runCli(['show', 'nope', '--json'], { home })
+    assert.equal(r.code, 1)
+    assert.equal(r.json().error.code, 'E_UNKNOWN_REVISION')
+    assert.match(r.stderr, /nope/)
+    const v = await runCli(['--version'], { home })
+    assert.equal(v.code, 0)
+    assert.match(v.stdout, /^\d+\.\d+\.\d+/)
+  })
+
+  it('an ambiguous id prefix is refused', async (t) => {
+    const home = await tempDir(t)
+    const imp = (await runCli(['import', join(upstreamDir, 'pvwificonnect.tgz'), '--json'], { home })).json()
+    // a second revision whose id shares the first 10 hex digits (made directly in the index)
+    const db = new Database(join(home, 'index.db'))
+    db.prepare("INSERT INTO revisions (id, state, spec, source, imported_at, complete) SELECT ?, state, spec, source, imported_at, 1 FROM revisions WHERE id = ?").run(imp.id.slice(0, 10) + 'f'.repeat(54), imp.id)
+    db.close()
+    const r = await runCli(['show', imp.id.slice(0, 10), '--json'], { home })
+    assert.equal(r.code, 1)
+    assert.equal(r.json().error.code, 'E_AMBIGUOUS_REVISION')
+    assert.equal((await runCli(['show', imp.id.slice(0, 11), '--json'], { home })).code, 0)
+  })
+
+  describe('bad input gets a clear error and changes nothing', async () => {
+    const cases: Array<[string, (dir: string, ok: { json: string, objs: Array<{ sha: string, path: string }> }) => Promise<string>, string]> = [
+      ['an entry escaping with ../', async (d, ok) => { const f = join(d, 'x.tar'); await rawTar(f, [{ header: { name: 'json' }, body: Buffer.from(ok.json) }, { header: { name: '../evil' }, body: Buffer.from('x') }]); return f }, 'E_UNSAFE_ENTRY'],
+      ['an absolute entry', async (d, ok) => { const f = join(d, 'x.tar'); await rawTar(f, [{ header: { name: '/etc/evil' }, body: Buffer.from('x') }, { header: { name: 'json' }, body: Buffer.from(ok.json) }]); return f }, 'E_UNSAFE_ENTRY'],
+      ['a symlink', async (d, ok) => { const f = join(d, 'x.tar'); await rawTar(f, [{ header: { name: 'json' }, body: Buffer.from(ok.json) }, { header: { name: 'objects/link', type: 'symlink', linkname: '/etc/passwd' } }]); return f }, 'E_UNSAFE_ENTRY'],
+      ['a hard link', async (d, ok) => { const f = join(d, 'x.tar'); await rawTar(f, [{ header: { name: 'json' }, body: Buffer.from(ok.json) }, { header: { name: 'objects/x', type: 'link', linkname: 'json' } }]); return f }, 'E_UNSAFE_ENTRY'],
+      ['a device', async (d, ok) => { const f = join(d, 'x.tar'); await rawTar(f, [{ header: { name: 'json' }, body: Buffer.from(ok.json) }, { header: { name: 'dev', type: 'character-device', devmajor: 1, devminor: 3 } }]); return f }, 'E_UNSAFE_ENTRY'],
+      ['a fifo', async (d, ok) => { const f = join(d, 'x.tar'); await rawTar(f, [{ header: { name: 'json' }, body: Buffer.from(ok.json) }, { header: { name: 'fifo', type: 'fifo' } }]); return f }, 'E_UNSAFE_ENTRY'],
+      ['an object whose bytes do not match its name', async (d, ok) => { const f = join(d, 'x.tar'); await rawTar(f, [{ header: { name: 'json' }, body: Buffer.from(ok.json) }, { header: { name: `objects/${ok.objs[0].sha}` }, body: Buffer.from('not the bytes') }]); return f }, 'E_OBJECT_HASH_MISMATCH'],
+      ['an object name that is not a sha256', async (d, ok) => { const f = join(d, 'x.tar'); await rawTar(f, [{ header: { name: 'json' }, body: Buffer.from(ok.json) }, { header: { name: 'objects/ABCDEF' }, body: Buffer.from('x') }]); return f }, 'E_BAD_OBJECT_NAME'],
+      ['invalid state JSON', async (d) => { const f = join(d, 'x.tar'); await rawTar(f, [{ header: { name: 'json' }, body: Buffer.from('{"#spec": "pantavisor-service-system@1", ') }]); return f }, 'E_INVALID_STATE'],
+      ['a state that breaks a rule', async (d) => { const f = join(d, 'bad.json'); await writeFile(f, JSON.stringify({ '#spec': 'pantavisor-service-system@1', 'bsp/run.json': { linux: 'kernel.img' }, 'bsp/kernel.img': 'a'.repeat(64) })); return f }, 'E_INVALID_STATE'],
+      ['an oversized state', async (d) => { const f = join(d, 'x.tar'); await rawTar(f, [{ header: { name: 'json' }, body: Buffer.alloc(17 << 20, 0x20) }]); return f }, 'E_STATE_TOO_LARGE'],
+      ['a truncated gzip', async (d, ok) => { const f = join(d, 'x.tgz'); await writeTarball(f, ok.json, ok.objs, { gzip: true }); await truncate(f, Math.floor((await stat(f)).size * 0.6)); return f }, 'E_BAD_ARCHIVE'],
+      ['a corrupt gzip', async (d, ok) => { const f = join(d, 'x.tgz'); await writeTarball(f, ok.json, ok.objs, { gzip: true }); const b = await readFile(f); for (let i = 40; i < 80; i++) b[i] ^= 0x5a; await writeFile(f, b); return f }, 'E_BAD_ARCHIVE'],
+      ['a tarball without json', async (d, ok) => { const f = join(d, 'x.tar'); await rawTar(f, [{ header: { name: `objects/${ok.objs[0].sha}` }, body: await readFile(ok.objs[0].path) }]); return f }, 'E_BAD_ARCHIVE'],
+      ['a checkout without .pvr/json', async (d) => { const c = join(d, 'co'); await mkdir(join(c, '.pvr'), { recursive: true }); return c }, 'E_BAD_INPUT'],
+      ['a file that is not an archive', async (d) => { const f = join(d, 'x.bin'); await writeFile(f, Buffer.alloc(4096, 7)); return f }, 'E_BAD_ARCHIVE'],
+      ['a path that does not exist', async (d) => join(d, 'nope.tgz'), 'E_BAD_INPUT'],
+    ]
+    for (const [what, make, code] of cases) {
+      it(`${what}: exit 1, ${code}, stats unchanged`, async (t) => {
+        const home = await tempDir(t)
+        const d = await tempDir(t)
+        await runCli(['import', join(upstreamDir, 'watchdog_pinger.tar')], { home })
+        const before = await stats(home)
+        const k = await smallObject(d, 'k', 'kernel'); const i = await smallObject(d, 'i', 'initrd')
+        const c = await smallObject(d, 'c', 'conf'); const r = await smallObject(d, 'r', 'rootfs')
+        const state = JSON.stringify(buildState({ kernel: k, initrd: i, containers: [{ name: 'app', root: r, config: c }] }))
+        const input = await make(d, { json: state, objs: [k, i, c, r] })
+        const res = await runCli(['import', input, '--json'], { home })
+        assert.equal(res.code, 1, res.stdout + res.stderr)
+        assert.equal(res.json().error.code, code, res.stderr)
+        assert.ok(res.stderr.includes(input) || res.stderr.includes('nope'), `the message names the input: ${res.stderr}`)
+        assert.equal(res.stderr.trim().split('\n').length, 1, 'one line')
+        assert.deepEqual(await stats(home), before)
+        assert.deepEqual((await readdir(join(home, 'objects'))).length, before.objects)
+        assert.deepEqual(await readdir(join(home, 'tmp')), [])
+      })
+    }
+  })
+
+  it('kill -9 during an import leaves a clean library that a re-run completes', async (t) => {
+    const home = await tempDir(t)
+    const d = await tempDir(t)
+    // a few large objects so the import takes a while
+    const objs = []
+    for (let n = 0; n < 4; n++) {
+      const p = join(d, `o${n}`)
+      const buf = createHash('sha512').update(String(n)).digest()
+      await writeFile(p, Buffer.alloc(48 << 20).fill(buf))
+      objs.push({ sha: createHash('sha256').update(await readFile(p)).digest('hex'), path: p })
+    }
+    const state: Record<string, string> = { '#spec': 'pantavisor-service-system@1' }
+    objs.forEach((o, n) => { state[`_config/app/blob${n}`] = o.sha })
+    const tarball = join(d, 'big.tar')
+    await writeTarball(tarball, JSON.stringify(state), objs)
+    await runCli(['stats'], { home })
+    for (const waitFor of ['first', 'second']) {
+      const child = spawn(process.execPath, [cliBin, '--home', home, 'import', tarball], { stdio: 'ignore' })
+      // kill while an object is being written (a temporary file exists)
+      const deadline = Date.now() + 30_000
+      let seen = 0
+      for (;;) {
+        const tmp = await readdir(join(home, 'tmp')).catch(() => [])
+        if (tmp.length > 0) { seen++; if (waitFor === 'first' || seen > 1) break }
+        if (Date.now() > deadline) throw new Error('import never wrote a temporary file')
+        await new Promise(r => setImmediate(r))
+      }
+      child.kill('SIGKILL')
+      await new Promise(r => child.on('close', r))
+      const v = await runCli(['verify', '--json'], { home })
+      assert.equal(v.code, 0, v.stdout)
+      assert.deepEqual(v.json().corrupt, [])
+      assert.equal((await stats(home)).revisions, 0)
+    }
+    const r = await runCli(['import', tarball, '--json'], { home })
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.json().missing, 0)
+    assert.equal((await runCli(['verify', '--json'], { home })).json().checked, 4)
+    assert.deepEqual(await readdir(join(home, 'tmp')), [])
+  })
+
+  it('the seed state imports incomplete and ls shows it', async (t) => {
+    const home = await tempDir(t)
+    const r = await runCli(['import', join(fixturesDir, 'seed-awconnect-rpi64.json'), '--name', 'seed', '--json'], { home })
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(r.json().missing, 8)
+    const ls = await runCli(['ls'], { home })
+    assert.match(ls.stdout, /INCOMPLETE \(8 missing\)/)
+  })
+})
