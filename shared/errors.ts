@@ -33,6 +33,7 @@ export const ErrorCodes = {
   SignatureInvalid: 'E_SIGNATURE_INVALID',
   PolicyRefused: 'E_POLICY_REFUSED',
   Forbidden: 'E_FORBIDDEN',
+  NotAvailable: 'E_NOT_AVAILABLE',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
@@ -100,6 +101,7 @@ export const InstallFailedError = define('InstallFailedError', ErrorCodes.Instal
 export const SignatureInvalidError = define('SignatureInvalidError', ErrorCodes.SignatureInvalid)
 export const PolicyRefusedError = define('PolicyRefusedError', ErrorCodes.PolicyRefused)
 export const ForbiddenError = define('ForbiddenError', ErrorCodes.Forbidden)
+export const NotAvailableError = define('NotAvailableError', ErrorCodes.NotAvailable)
 
 /** Rebuild an error that crossed IPC or the wire. */
 export function errorFromWire (w: WireError): FieldsyncError {
