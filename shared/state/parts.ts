@@ -1,7 +1,8 @@
 /** `export --parts`: keep some parts of a state. */
 import { BadInputError } from '../errors.js'
 import { compareKeys } from './canonical.js'
-import { stateJson, type StateInput } from './types.js'
+import { decodeUtf8, parseJsonText } from './rawjson.js'
+import { isParsedState, stateJson, type StateInput } from './types.js'
 
 export interface FilterPartsOptions {
   /**
@@ -19,6 +20,12 @@ function setKey (o: Record<string, unknown>, k: string, v: unknown): void {
   else o[k] = v
 }
 
+function exactJson (state: StateInput): Record<string, unknown> {
+  if (!isParsedState(state)) return stateJson(state)
+  const text = decodeUtf8(state.raw)
+  return text === null ? state.json : parseJsonText(text, { rawNumbers: true, goStrings: true }) as Record<string, unknown>
+}
+
 function matches (key: string, part: string): boolean {
   if (key === part) return true
   return key.startsWith(part.endsWith('/') ? part : part + '/')
@@ -30,9 +37,13 @@ function matches (key: string, part: string): boolean {
  * or a full key) and, unless disabled, each directory part's `_config/<part>/`
  * keys and `_sigs/<part>.json`. Throws BadInputError if a part matches nothing.
  * No parts: the whole state.
+ *
+ * From a ParsedState the values come from the raw bytes with numbers kept as
+ * written (JsonNumber), so that `canonicalBytes(filterParts(...))` is exactly
+ * what pvr writes, big integers included.
  */
 export function filterParts (state: StateInput, parts: string[], opts: FilterPartsOptions = {}): Record<string, unknown> {
-  const json = stateJson(state)
+  const json = exactJson(state)
   const keys = Object.keys(json).sort(compareKeys)
   const keep = new Set<string>()
   for (const raw of parts) {
