@@ -24,7 +24,7 @@ export function register (program: Command, cli: Cli): void {
         ? `already in the library: ${res.id.slice(0, 12)} ${res.name ?? ''} (nothing imported)`
         : `imported ${res.id.slice(0, 12)} ${res.name ?? ''}: ${res.objects} objects, ${formatBytes(res.bytes)} (${formatBytes(res.newBytes)} new), ${what}` +
           (res.missing.length > 0 ? '\n  missing: ' + res.missing.join('\n           ') : '')
-      return { json: { id: res.id, name: res.name ?? null, objects: res.objects, missing: res.missing.length, missingObjects: res.missing, bytes: res.bytes, existed: res.existed }, text }
+      return { json: { id: res.id, name: res.name ?? null, objects: res.objects, missing: res.missing.length, bytes: res.bytes, missingObjects: res.missing, existed: res.existed }, text }
     }))
 
   program.command('export <rev> <file>')
