@@ -10,7 +10,6 @@ import { SPEC_SYSTEM1, specProblem } from './parse.js'
 import { isPlainObject, isSha, stateJson, type ParsedState, type StateInput } from './types.js'
 import { validateBsp } from './validate-bsp.js'
 import { validateContainers } from './validate-containers.js'
-import { containerNames } from './summary.js'
 
 export type { ValidationIssue }
 
@@ -99,7 +98,9 @@ export function validateState (state: StateInput, opts: ValidateOptions = {}): V
   }
   if (json['#spec'] === SPEC_SYSTEM1) {
     validateBsp(il)
-    validateContainers(il, containerNames(json))
+    // every <dir>/run.json is a manifest to the device, inline or not (a sha there is an error)
+    const dirs = sorted.flatMap(k => { const m = /^([^/]+)\/run\.json$/.exec(k); return m !== null && m[1] !== 'bsp' ? [m[1]] : [] })
+    validateContainers(il, dirs)
   }
   const issues = opts.warnings === true ? il.list : il.list.filter(i => i.severity !== 'warning')
   const order = new Map(sorted.map((k, i) => [k, i]))
