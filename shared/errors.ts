@@ -34,6 +34,7 @@ export const ErrorCodes = {
   PolicyRefused: 'E_POLICY_REFUSED',
   Forbidden: 'E_FORBIDDEN',
   NotAvailable: 'E_NOT_AVAILABLE',
+  StickCorrupt: 'E_STICK_CORRUPT',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
@@ -102,6 +103,7 @@ export const SignatureInvalidError = define('SignatureInvalidError', ErrorCodes.
 export const PolicyRefusedError = define('PolicyRefusedError', ErrorCodes.PolicyRefused)
 export const ForbiddenError = define('ForbiddenError', ErrorCodes.Forbidden)
 export const NotAvailableError = define('NotAvailableError', ErrorCodes.NotAvailable)
+export const StickCorruptError = define('StickCorruptError', ErrorCodes.StickCorrupt)
 
 /** Rebuild an error that crossed IPC or the wire. */
 export function errorFromWire (w: WireError): FieldsyncError {
