@@ -1,0 +1,27 @@
+/** What every handler gets: the app, the event bus, transfers, uploads. */
+import type { Channel, Req, Res } from '../../../shared/api/contract.js'
+import type { Capabilities, SignatureStatus } from '../../../shared/api/types.js'
+import type { Logger } from '../../../shared/log.js'
+import type { App } from '../index.js'
+import type { ApiEventBus } from './events.js'
+import type { TransferRegistry } from './transfers.js'
+import type { Uploads } from './uploads.js'
+
+export interface CallContext {
+  /** Aborted when the caller goes away (not used for transfers, which outlive a page reload). */
+  signal?: AbortSignal
+}
+
+export type Handler<C extends Channel> = (req: Req<C>, ctx: CallContext) => Promise<Res<C>>
+export type HandlerMap = { [C in Channel]: Handler<C> }
+
+export interface HandlerDeps {
+  app: App
+  log: Logger
+  events: ApiEventBus
+  transfers: TransferRegistry
+  uploads: Uploads
+  mode: 'electron' | 'browser'
+  capabilities: () => Capabilities
+  signature: (id: string) => SignatureStatus
+}

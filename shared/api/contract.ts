@@ -1,0 +1,136 @@
+/**
+ * THE contract between the UI and main (house rule 1), as Podman Desktop's
+ * ipc-invoke-channel-map.ts: one map of channel -> request/response types,
+ * one map of event -> payload, and a validator for every request. The
+ * preload, the main-side handlers, the HTTP server of browser mode and the
+ * renderer client are all typed from this file.
+ *
+ * Every request is one JSON object (possibly empty); every response is JSON.
+ * Errors cross as {code, message} (shared/errors.ts).
+ */
+import type { WireError } from '../errors.js'
+import type * as T from './types.js'
+import { absPath, arrayOf, bool, exactlyOne, object, oneOf, opaqueId, optional, revisionName, revRef, str, type Check } from './validate.js'
+
+export interface ApiChannels {
+  'app.info': { req: T.Empty, res: T.AppInfo }
+  'fs.list': { req: { path?: string, files?: boolean }, res: T.DirListing }
+
+  'library.list': { req: T.Empty, res: T.LibraryList }
+  'library.show': { req: { rev: string }, res: T.RevisionDetail }
+  'library.diff': { req: { a: string, b: string }, res: T.RevisionDiff }
+  'library.import': { req: { path?: string, upload?: string, name?: string }, res: T.ImportResult }
+  'library.export': { req: { rev: string, folder: string, gzip?: boolean }, res: T.ExportResult }
+  'library.rename': { req: { rev: string, name: string }, res: T.RevisionSummary }
+  'library.remove': { req: { rev: string }, res: { removed: string } }
+
+  'transfers.list': { req: T.Empty, res: T.TransferInfo[] }
+  'transfers.cancel': { req: { id: string }, res: { cancelled: boolean } }
+  'transfers.clear': { req: T.Empty, res: { cleared: number } }
+
+  'peers.status': { req: T.Empty, res: T.PeersStatus }
+  'peers.add': { req: { addr: string }, res: { peerId: string } }
+  'peers.pull': { req: { rev: string, from?: string[] }, res: T.PullResult }
+  'team.create': { req: { name?: string }, res: { code: string } }
+  'team.join': { req: { code: string }, res: { joined: boolean } }
+
+  'devices.list': { req: T.Empty, res: T.DeviceInfo[] }
+  'devices.add': { req: { address: string }, res: T.DeviceInfo }
+  'devices.plan': { req: { rev: string, device: string, via?: 'pvr-sdk' | 'ssh' }, res: T.InstallPlan }
+  'devices.install': { req: { rev: string, device: string, via?: 'pvr-sdk' | 'ssh', name?: string, commit?: boolean }, res: T.InstallResult }
+  'devices.history': { req: { device: string }, res: T.InstallRecord[] }
+
+  'usb.export': { req: { revs: string[], folder: string, forDevice?: string, forPeer?: string }, res: T.UsbExportResult }
+  'usb.import': { req: { folder: string }, res: T.UsbImportResult }
+  'usb.inventory': { req: { folder: string }, res: T.UsbInventoryResult }
+}
+
+export type Channel = keyof ApiChannels
+export type Req<C extends Channel> = ApiChannels[C]['req']
+export type Res<C extends Channel> = ApiChannels[C]['res']
+
+export interface ApiEvents {
+  /** A revision was added, completed, became incomplete, renamed or removed. */
+  revision: { id: string, complete: boolean, removed?: boolean }
+  /** An object entered the store. */
+  object: { sha: string, size: number }
+  transfer: T.TransferInfo
+  peer: { peer: T.PeerInfo | null, id: string, gone: boolean }
+  device: { device: T.DeviceInfo }
+  install: T.InstallProgress
+  /** Capabilities changed (e.g. the LAN node started). */
+  capabilities: T.Capabilities
+}
+
+export type EventName = keyof ApiEvents
+
+const via = oneOf(['pvr-sdk', 'ssh'] as const)
+const deviceRef = str({ max: 255, pattern: /^[A-Za-z0-9._:[\]-]+$/, what: 'a device id, name or address' })
+const address = str({ max: 255, pattern: /^[A-Za-z0-9._:[\]-]+$/, what: 'a host, host:port or [ipv6]:port' })
+const peerId = str({ max: 128, pattern: /^[1-9A-HJ-NP-Za-km-z]+$/, what: 'a peer id (base58)' })
+const multiaddr = str({ max: 512, pattern: /^\/[A-Za-z0-9._:/-]+$/, what: 'a multiaddr such as /ip4/10.0.0.5/tcp/4001/p2p/12D3...' })
+const joinCode = str({ max: 512, pattern: /^[A-Za-z0-9_=:.+/-]+$/, what: 'a join code as printed by team create' })
+const teamName = str({ max: 64, pattern: /^[\p{L}\p{N} ._-]+$/u, what: 'letters, digits, spaces and . _ -' })
+
+/** A validator for every channel's request: main runs it before any handler. */
+export const requestValidators: { [C in Channel]: Check<Req<C>> } = {
+  'app.info': object({}),
+  'fs.list': object({ path: optional(absPath), files: optional(bool) }),
+
+  'library.list': object({}),
+  'library.show': object({ rev: revRef }),
+  'library.diff': object({ a: revRef, b: revRef }),
+  'library.import': exactlyOne(object({ path: optional(absPath), upload: optional(opaqueId), name: optional(revisionName) }), ['path', 'upload']),
+  'library.export': object({ rev: revRef, folder: absPath, gzip: optional(bool) }),
+  'library.rename': object({ rev: revRef, name: revisionName }),
+  'library.remove': object({ rev: revRef }),
+
+  'transfers.list': object({}),
+  'transfers.cancel': object({ id: opaqueId }),
+  'transfers.clear': object({}),
+
+  'peers.status': object({}),
+  'peers.add': object({ addr: multiaddr }),
+  'peers.pull': object({ rev: revRef, from: optional(arrayOf(peerId, { max: 64 })) }),
+  'team.create': object({ name: optional(teamName) }),
+  'team.join': object({ code: joinCode }),
+
+  'devices.list': object({}),
+  'devices.add': object({ address }),
+  'devices.plan': object({ rev: revRef, device: deviceRef, via: optional(via) }),
+  'devices.install': object({ rev: revRef, device: deviceRef, via: optional(via), name: optional(str({ max: 64, pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, what: 'a step name of letters, digits, . _ -' })), commit: optional(bool) }),
+  'devices.history': object({ device: deviceRef }),
+
+  'usb.export': object({ revs: arrayOf(revRef, { min: 1, max: 64 }), folder: absPath, forDevice: optional(absPath), forPeer: optional(absPath) }),
+  'usb.import': object({ folder: absPath }),
+  'usb.inventory': object({ folder: absPath }),
+}
+
+/** Every channel, in contract order. */
+export const CHANNELS = Object.freeze(Object.keys(requestValidators)) as readonly Channel[]
+
+const eventNames: { [E in EventName]: true } = { revision: true, object: true, transfer: true, peer: true, device: true, install: true, capabilities: true }
+export const EVENTS = Object.freeze(Object.keys(eventNames)) as readonly EventName[]
+
+export function isChannel (c: unknown): c is Channel {
+  return typeof c === 'string' && Object.hasOwn(requestValidators, c)
+}
+
+export function isEventName (e: unknown): e is EventName {
+  return typeof e === 'string' && Object.hasOwn(eventNames, e)
+}
+
+/** Validate a request for `channel`: returns it typed or throws a BadInputError. */
+export function validateRequest<C extends Channel> (channel: C, req: unknown): Req<C> {
+  return requestValidators[channel](req, channel)
+}
+
+/** What every invoke answers, over IPC and HTTP alike: errors never cross as thrown exceptions. */
+export type Envelope<T> = { ok: true, value: T } | { ok: false, error: WireError }
+
+/** The one header that carries browser mode's secret token. */
+export const TOKEN_HEADER = 'x-fieldsync-token'
+/** Electron IPC channel names (the contract's channels ride inside them). */
+export const IPC_INVOKE = 'fieldsync:invoke'
+export const IPC_EVENT = 'fieldsync:event'
+export const IPC_SUBSCRIBE = 'fieldsync:subscribe'

@@ -1,0 +1,284 @@
+/**
+ * The data that crosses the UI <-> main boundary (plain JSON: no classes, no
+ * Dates, no Maps). Times are epoch milliseconds; sizes are bytes.
+ */
+import type { WireError } from '../errors.js'
+
+export type Empty = Record<string, never>
+
+/** What this run of the core can do: a screen shows "not available" for what is false. */
+export interface Capabilities {
+  peers: boolean
+  devices: boolean
+  usb: boolean
+  trust: boolean
+  /** The renderer can turn a dropped/picked File into a local path (Electron). */
+  filePaths: boolean
+  /** The renderer can upload a File's bytes to the core (browser mode). */
+  upload: boolean
+}
+
+export interface AppInfo {
+  version: string
+  mode: 'electron' | 'browser'
+  home: string
+  platform: string
+  /** A sensible default folder for exports (the user's Downloads or home). */
+  defaultFolder: string
+  capabilities: Capabilities
+}
+
+export type SignatureState = 'unavailable' | 'unsigned' | 'valid' | 'warning' | 'invalid'
+
+export interface SignatureStatus {
+  state: SignatureState
+  /** One line: "signed by pv-developer-01 (Pantavisor Dev CA), all keys covered", "unsigned", "INVALID: ...". */
+  summary: string
+}
+
+export interface RevisionSummary {
+  id: string
+  name: string
+  names: string[]
+  spec: string
+  source: string
+  importedAt: number
+  complete: boolean
+  objects: number
+  missing: number
+  bytes: number
+  signature: SignatureStatus
+}
+
+export interface LibraryStats {
+  revisions: number
+  objects: number
+  /** Bytes on disk (each object once). */
+  storedBytes: number
+  /** Sum of the revisions' sizes (what it would take without deduplication). */
+  logicalBytes: number
+}
+
+export interface LibraryList {
+  revisions: RevisionSummary[]
+  stats: LibraryStats
+}
+
+export interface ObjectDetail {
+  key: string
+  sha: string
+  size: number | null
+  present: boolean
+  /** How many other revisions in the library reference this object. */
+  sharedWith: number
+}
+
+export interface PartDetail {
+  /** "bsp", a container name, or "other". */
+  name: string
+  kind: 'bsp' | 'container' | 'other'
+  /** Sum of the known sizes of its unique objects. */
+  bytes: number
+  /** Of those, bytes of objects other revisions also use. */
+  sharedBytes: number
+  objects: ObjectDetail[]
+  group?: string
+  statusGoal?: string
+}
+
+export interface RevisionDetail {
+  revision: RevisionSummary
+  parts: PartDetail[]
+  /** _sigs/*.json keys. */
+  signatures: string[]
+  keys: number
+  sharedBytes: number
+}
+
+export interface DiffEntry {
+  key: string
+  /** Size of the object the key names (in b for added/changed, in a for removed), when it names one. */
+  bytes: number | null
+}
+
+export interface RevisionDiff {
+  a: { id: string, name: string }
+  b: { id: string, name: string }
+  added: DiffEntry[]
+  removed: DiffEntry[]
+  changed: DiffEntry[]
+  /** Bytes of the objects b needs that a does not have: what a device running a must receive. */
+  transferBytes: number
+  transferObjects: number
+  unknownSizes: number
+}
+
+export interface ImportResult {
+  id: string
+  name: string | null
+  objects: number
+  missing: number
+  bytes: number
+  newBytes: number
+  existed: boolean
+}
+
+export interface ExportResult {
+  file: string
+  bytes: number
+  objects: number
+}
+
+export interface DirEntry { name: string, kind: 'dir' | 'file', size: number | null }
+
+export interface DirListing {
+  path: string
+  parent: string | null
+  entries: DirEntry[]
+  /** Mount points that look like removable drives (USB sticks), for quick picks. */
+  places: Array<{ label: string, path: string }>
+}
+
+// --- transfers --------------------------------------------------------------
+
+export type TransferKind = 'upload' | 'import' | 'export' | 'pull' | 'install' | 'usb-export' | 'usb-import'
+export type TransferState = 'running' | 'done' | 'failed' | 'cancelled'
+
+export interface TransferInfo {
+  id: string
+  kind: TransferKind
+  /** e.g. "pull pvwificonnect", "install pvwificonnect on rpi-kitchen". */
+  label: string
+  state: TransferState
+  bytes: number
+  totalBytes: number | null
+  /** Bytes per second over the last few seconds. */
+  rate: number
+  etaSeconds: number | null
+  startedAt: number
+  endedAt: number | null
+  /** Per-peer share of a pull. */
+  peers: Array<{ peer: string, bytes: number }>
+  /** Current step in words (e.g. "TESTING: waiting for the containers"). */
+  detail: string | null
+  cancellable: boolean
+  error: WireError | null
+}
+
+// --- peers ------------------------------------------------------------------
+
+export interface PeerRevision {
+  id: string
+  name: string
+  names: string[]
+  bytes: number
+  complete: boolean
+  /** 'none': not in our library; 'partial': we have it but incomplete; 'complete'. */
+  local: 'none' | 'partial' | 'complete'
+}
+
+export interface PeerInfo {
+  id: string
+  name: string
+  addrs: string[]
+  team: boolean
+  connected: boolean
+  lastSeen: number
+  revisions: number
+  /** Revisions the peer has complete that this laptop lacks or has incomplete. */
+  lacking: PeerRevision[]
+}
+
+export interface PeersStatus {
+  node: { peerId: string, name: string, addrs: string[], mdns: boolean } | null
+  team: { joined: boolean, name: string | null }
+  peers: PeerInfo[]
+}
+
+export interface PullResult {
+  id: string
+  objects: number
+  bytes: number
+  fromPeers: Record<string, number>
+  seconds: number
+}
+
+// --- devices ----------------------------------------------------------------
+
+export type InstallStatus = 'NEW' | 'QUEUED' | 'DOWNLOADING' | 'INPROGRESS' | 'TESTING' | 'DONE' | 'UPDATED' | 'ERROR' | 'WONTGO'
+
+export interface DeviceInfo {
+  deviceId: string
+  name: string
+  addrs: string[]
+  port: number | null
+  claimed: boolean | null
+  pvrSdk: boolean
+  revision: string | null
+  status: string | null
+  lastSeen: number
+  source: 'mdns' | 'manual'
+}
+
+export interface InstallPlan {
+  device: string
+  revision: { id: string, name: string }
+  via: 'pvr-sdk' | 'ssh'
+  objectsTotal: number
+  objectsToSend: number
+  bytesToSend: number
+  estimatedSeconds: number | null
+  freeBytes: number | null
+  step: string
+  /** Reasons the install would be refused (empty when it can go ahead). */
+  problems: string[]
+}
+
+export interface InstallResult {
+  device: string
+  revision: string
+  step: string
+  status: InstallStatus
+  statusMsg: string
+  bytesSent: number
+  objectsSent: number
+  seconds: number
+}
+
+export interface InstallRecord {
+  device: string
+  revision: string
+  revisionName: string | null
+  step: string | null
+  status: string
+  statusMsg: string | null
+  bytesSent: number
+  startedAt: number
+  endedAt: number | null
+}
+
+export interface InstallProgress {
+  transferId: string
+  device: string
+  phase: 'preflight' | 'upload' | 'step' | 'run' | 'progress' | 'final'
+  status: InstallStatus | null
+  statusMsg: string | null
+  /** The device's own progress, 0-100. */
+  progress: number | null
+}
+
+// --- usb --------------------------------------------------------------------
+
+export interface UsbExportResult {
+  dir: string
+  files: Array<{ name: string, bytes: number }>
+  bytes: number
+}
+
+export interface UsbImportResult {
+  revisions: Array<{ id: string, name: string | null, complete: boolean }>
+  objects: number
+  bytes: number
+}
+
+export interface UsbInventoryResult { file: string, objects: number }
