@@ -24,6 +24,7 @@ export interface PutResult {
 export type VerifyResult = 'ok' | 'corrupt' | 'missing'
 
 const WRITE_CHUNK = 4 << 20
+const MAX_INFLIGHT = 4
 
 /**
  * A streaming writer for one object: feed it bytes with `write`, then
@@ -36,6 +37,8 @@ export class ObjectWriter {
   private done = false
   private pending: Buffer[] = []
   private pendingBytes = 0
+  private position = 0
+  private inflight: Array<Promise<unknown>> = []
 
   constructor (private readonly store: ObjectStore, sha: string, private readonly fh: FileHandle, readonly tmpPath: string, private readonly source: string) {
     this.sha = sha
@@ -54,37 +57,69 @@ export class ObjectWriter {
     if (this.pendingBytes >= WRITE_CHUNK) await this.flush()
   }
 
+  /**
+   * Hand the gathered chunks to the disk at their offset without waiting, so
+   * that hashing the next chunks overlaps the writes; at most MAX_INFLIGHT
+   * writes are outstanding, which bounds memory.
+   */
   private async flush (): Promise<void> {
     if (this.pendingBytes === 0) return
     const bufs = this.pending
+    const at = this.position
+    this.position += this.pendingBytes
     this.pending = []
     this.pendingBytes = 0
-    await this.fh.writev(bufs)
+    const w = this.fh.writev(bufs, at)
+    w.catch(() => {}) // observed when awaited below
+    this.inflight.push(w)
+    if (this.inflight.length >= MAX_INFLIGHT) await this.inflight.shift()
+  }
+
+  private async drain (): Promise<void> {
+    await this.flush()
+    while (this.inflight.length > 0) await this.inflight.shift()
   }
 
   /** Verify and rename into place. Throws ObjectHashMismatchError (file removed) on a bad hash. */
   async commit (): Promise<PutResult> {
+    return await (await this.verified())()
+  }
+
+  /**
+   * Check the hash once every byte is written; returns the second half of the
+   * commit (fsync, rename) so that a caller may overlap it with the next
+   * object's bytes. Throws ObjectHashMismatchError (file removed) on a bad hash.
+   */
+  async verified (): Promise<() => Promise<PutResult>> {
     if (this.done) throw new Error('ObjectWriter: commit twice')
     try {
-      await this.flush()
+      await this.drain()
       const got = this.hash.digest('hex')
       if (got !== this.sha) {
         throw new ObjectHashMismatchError(`${this.source}: object ${this.sha} has bytes whose sha256 is ${got}`, { sha: this.sha, actual: got })
       }
-      await this.fh.sync()
-      await this.fh.close()
-      this.done = true
-      await rename(this.tmpPath, this.store.path(this.sha))
-      return { sha: this.sha, size: this.size, existed: false }
     } catch (err) {
       await this.abort()
       throw err
+    }
+    return async () => {
+      try {
+        await this.fh.sync()
+        await this.fh.close()
+        this.done = true
+        await rename(this.tmpPath, this.store.path(this.sha))
+        return { sha: this.sha, size: this.size, existed: false }
+      } catch (err) {
+        await this.abort()
+        throw err
+      }
     }
   }
 
   async abort (): Promise<void> {
     if (!this.done) {
       this.done = true
+      await Promise.allSettled(this.inflight)
       await this.fh.close().catch(() => {})
     }
     await rm(this.tmpPath, { force: true })
@@ -145,6 +180,16 @@ export class ObjectStore {
    * drained (and still verified, so a bad source is reported).
    */
   async put (sha: string, input: AsyncIterable<Uint8Array> | Readable, opts: { source: string, signal?: AbortSignal }): Promise<PutResult> {
+    const r = await this.putVerified(sha, input, opts)
+    return await r.persist()
+  }
+
+  /**
+   * Like put, but returns once the bytes are written and their hash checked;
+   * `persist()` then fsyncs and renames into place (idempotent). Lets an
+   * importer overlap one object's fsync with the next object's bytes.
+   */
+  async putVerified (sha: string, input: AsyncIterable<Uint8Array> | Readable, opts: { source: string, signal?: AbortSignal }): Promise<{ size: number, existed: boolean, persist: () => Promise<PutResult> }> {
     if (await this.has(sha)) {
       // Already stored: verify the incoming bytes anyway (a bad source is reported) without writing them.
       const h = createHash('sha256')
@@ -156,7 +201,7 @@ export class ObjectStore {
       }
       const got = h.digest('hex')
       if (got !== sha) throw new ObjectHashMismatchError(`${opts.source}: object ${sha} has bytes whose sha256 is ${got}`, { sha, actual: got })
-      return { sha, size, existed: true }
+      return { size, existed: true, persist: async () => ({ sha, size, existed: true }) }
     }
     const w = await this.writer(sha, opts.source)
     try {
@@ -168,7 +213,9 @@ export class ObjectStore {
       await w.abort()
       throw err
     }
-    return await w.commit()
+    const finish = await w.verified()
+    let p: Promise<PutResult> | undefined
+    return { size: w.bytesWritten, existed: false, persist: async () => await (p ??= finish()) }
   }
 
   /** Copy a file into the store, verifying its hash. */

@@ -70,6 +70,7 @@ export async function readExportTarball (file: string, store: ObjectStore, opts:
   const result: TarReadResult = { json: new Uint8Array(0), objects: new Map(), written: new Set() }
   let sawJson = false
   let read = 0
+  const persisting = new Map<string, Promise<unknown>>()
   const counter = new Transform({
     highWaterMark: 1 << 20,
     transform (chunk: Buffer, _enc, cb) {
@@ -103,18 +104,26 @@ export async function readExportTarball (file: string, store: ObjectStore, opts:
       if (name.startsWith('objects/')) {
         const sha = name.slice('objects/'.length)
         if (!isSha256Hex(sha)) throw new BadObjectNameError(`${file}: entry ${JSON.stringify(h.name)}: an object's name must be its sha256 (64 lowercase hex characters)`, { entry: h.name })
-        const existedBefore = await store.has(sha)
-        const put = await store.put(sha, entry as unknown as AsyncIterable<Uint8Array>, { source: `${file}: entry ${h.name}`, signal: opts.signal })
+        if (persisting.has(sha)) await persisting.get(sha) // a duplicate entry: let the first copy land
+        const put = await store.putVerified(sha, entry as unknown as AsyncIterable<Uint8Array>, { source: `${file}: entry ${h.name}`, signal: opts.signal })
         result.objects.set(sha, put.size)
-        if (!existedBefore && !put.existed) result.written.add(sha)
+        if (!put.existed) {
+          result.written.add(sha)
+          // fsync + rename while the next entry streams in
+          const p = put.persist()
+          p.catch(() => {})
+          persisting.set(sha, p)
+        }
         continue
       }
       entry.resume() // another regular file (e.g. a README): not ours, skip it
     }
     await piping
+    await Promise.all(persisting.values())
   } catch (err) {
     extract.destroy()
     await piping.catch(() => {})
+    await Promise.allSettled(persisting.values())
     // Leave the store as it was: drop what this read added.
     for (const sha of result.written) await store.remove(sha)
     throw wrapArchiveError(err, file)
