@@ -35,6 +35,7 @@ export const ErrorCodes = {
   Forbidden: 'E_FORBIDDEN',
   NotAvailable: 'E_NOT_AVAILABLE',
   StickCorrupt: 'E_STICK_CORRUPT',
+  Disconnected: 'E_DISCONNECTED',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
@@ -104,6 +105,7 @@ export const PolicyRefusedError = define('PolicyRefusedError', ErrorCodes.Policy
 export const ForbiddenError = define('ForbiddenError', ErrorCodes.Forbidden)
 export const NotAvailableError = define('NotAvailableError', ErrorCodes.NotAvailable)
 export const StickCorruptError = define('StickCorruptError', ErrorCodes.StickCorrupt)
+export const DisconnectedError = define('DisconnectedError', ErrorCodes.Disconnected)
 
 /** Rebuild an error that crossed IPC or the wire. */
 export function errorFromWire (w: WireError): FieldsyncError {
