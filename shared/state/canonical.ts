@@ -24,7 +24,10 @@ const SIGNIFICANT_DIGITS = /^(?:0(?:\.0*|)|)([0-9.]+?)(?:0*\.?0*|)(?:E|$)/d
 const VALID_NUMBER = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/
 
 /** Normalize a valid JSON number literal (port of canonicaljson-go's normalizeNumber). */
+const PLAIN_INTEGER = /^-?(?:0|[1-9][0-9]*)$/
+
 export function normalizeNumber (literal: string): string {
+  if (PLAIN_INTEGER.test(literal)) return literal === '-0' ? '0' : literal // the common case, same result
   if (!VALID_NUMBER.test(literal)) throw new InvalidStateError(`canonical JSON: invalid number literal ${JSON.stringify(literal)}`)
   let s = literal.replace(EXP_NORMALIZER, (_m, a?: string, b?: string, c?: string) => `E${a ?? ''}${b ?? ''}${c ?? ''}`)
   const negative = s[0] === '-'
@@ -115,46 +118,49 @@ export function compareKeys (a: string, b: string): number {
   return a.length - b.length
 }
 
-function write (v: unknown, out: string[], depth: number): void {
+const ABOVE_SURROGATES = /[\uD800-\uFFFF]/
+
+/** Sort keys in canonical order (UTF-16 order is the same when no key has a unit at or above U+D800). */
+export function sortKeys (keys: string[]): string[] {
+  for (const k of keys) if (ABOVE_SURROGATES.test(k)) return keys.sort(compareKeys)
+  return keys.sort()
+}
+
+function write (v: unknown, depth: number): string {
   if (depth > JSON_MAX_DEPTH + 1) throw new InvalidStateError(`canonical JSON: value nested deeper than ${JSON_MAX_DEPTH} levels (or circular)`)
   switch (typeof v) {
-    case 'string': out.push(quoteString(v)); return
-    case 'number': out.push(formatNumber(v)); return
-    case 'bigint': out.push(v.toString()); return
-    case 'boolean': out.push(v ? 'true' : 'false'); return
+    case 'string': return quoteString(v)
+    case 'number': return formatNumber(v)
+    case 'bigint': return v.toString()
+    case 'boolean': return v ? 'true' : 'false'
     case 'object': break
     default: throw new InvalidStateError(`canonical JSON: cannot encode a value of type ${typeof v}`)
   }
-  if (v === null) { out.push('null'); return }
-  if (v instanceof JsonNumber) { out.push(normalizeNumber(v.raw)); return }
+  if (v === null) return 'null'
+  if (v instanceof JsonNumber) return normalizeNumber(v.raw)
   if (Array.isArray(v)) {
-    out.push('[')
+    let out = '['
     for (let i = 0; i < v.length; i++) {
-      if (i > 0) out.push(',')
+      if (i > 0) out += ','
       const e = v[i]
-      if (e === undefined || typeof e === 'function' || typeof e === 'symbol') out.push('null')
-      else write(e, out, depth + 1)
+      out += e === undefined || typeof e === 'function' || typeof e === 'symbol' ? 'null' : write(e, depth + 1)
     }
-    out.push(']')
-    return
+    return out + ']'
   }
   const o = v as Record<string, unknown>
-  const keys = Object.keys(o).filter(k => o[k] !== undefined).sort(compareKeys)
-  out.push('{')
+  const keys = sortKeys(Object.keys(o).filter(k => o[k] !== undefined))
+  let out = '{'
   for (let i = 0; i < keys.length; i++) {
-    if (i > 0) out.push(',')
-    out.push(quoteString(keys[i]), ':')
-    write(o[keys[i]], out, depth + 1)
+    if (i > 0) out += ','
+    out += quoteString(keys[i]) + ':' + write(o[keys[i]], depth + 1)
   }
-  out.push('}')
+  return out + '}'
 }
 
 /** Canonical JSON text of a value (undefined members are left out, as JSON.stringify does). */
 export function canonicalJson (value: unknown): string {
   if (value === undefined) throw new InvalidStateError('canonical JSON: cannot encode undefined')
-  const out: string[] = []
-  write(value, out, 0)
-  return out.join('')
+  return write(value, 0)
 }
 
 /**

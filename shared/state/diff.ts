@@ -1,5 +1,5 @@
 /** What changes between two revisions, and what a device running one needs to move to the other. */
-import { canonicalJson, compareKeys } from './canonical.js'
+import { canonicalJson, sortKeys } from './canonical.js'
 import { objectRefs } from './objects.js'
 import { stateJson, type StateInput } from './types.js'
 
@@ -30,11 +30,11 @@ export function diffStates (a: StateInput, b: StateInput, sizeOf: SizeOf): State
   const added: string[] = []
   const removed: string[] = []
   const changed: string[] = []
-  for (const k of Object.keys(jb).sort(compareKeys)) {
+  for (const k of sortKeys(Object.keys(jb))) {
     if (!Object.hasOwn(ja, k)) added.push(k)
     else if (!sameValue(ja[k], jb[k])) changed.push(k)
   }
-  for (const k of Object.keys(ja).sort(compareKeys)) if (!Object.hasOwn(jb, k)) removed.push(k)
+  for (const k of sortKeys(Object.keys(ja))) if (!Object.hasOwn(jb, k)) removed.push(k)
   const have = new Set(objectRefs(ja).map(r => r.sha))
   const transferObjects: string[] = []
   const unknownSizes: string[] = []

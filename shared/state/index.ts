@@ -1,7 +1,7 @@
 /** The state JSON model: parse, canonical form and identity, validation, summary, diff, parts. */
 export { STATE_MAX_BYTES, KNOWN_SPECS, SPEC_SYSTEM1, SPEC_MULTI1, SPEC_EMBED1, parseState, rawMembers, specProblem, describeValue } from './parse.js'
 export { isParsedState, stateJson, isSha, isPlainObject, type ParsedState, type StateInput } from './types.js'
-export { canonicalJson, canonicalBytes, canonicalizeJsonText, revisionId, normalizeNumber, formatNumber, quoteString, compareKeys } from './canonical.js'
+export { canonicalJson, canonicalBytes, canonicalizeJsonText, revisionId, normalizeNumber, formatNumber, quoteString, compareKeys, sortKeys } from './canonical.js'
 export { JsonNumber, JsonSyntaxError, parseJsonText, firstInvalidUtf8, decodeUtf8, JSON_MAX_DEPTH, type RawMember, type JsonParseOptions } from './rawjson.js'
 export { objectRefs, uniqueShas, type ObjectRef } from './objects.js'
 export { validateState, assertValidState, keyPathProblem, localRevisionNameProblem, validateLocalRevisionName, base64UrlToText, SIG_ALGS, type ValidationIssue, type ValidateOptions } from './validate.js'

@@ -1,5 +1,5 @@
 /** Object references of a state: keys whose value is a sha256. */
-import { compareKeys } from './canonical.js'
+import { sortKeys } from './canonical.js'
 import { isSha, stateJson, type StateInput } from './types.js'
 
 export interface ObjectRef { key: string, sha: string }
@@ -8,7 +8,7 @@ export interface ObjectRef { key: string, sha: string }
 export function objectRefs (state: StateInput): ObjectRef[] {
   const json = stateJson(state)
   const out: ObjectRef[] = []
-  for (const key of Object.keys(json).sort(compareKeys)) {
+  for (const key of sortKeys(Object.keys(json))) {
     if (key === '#spec') continue
     const v = json[key]
     if (isSha(v)) out.push({ key, sha: v })

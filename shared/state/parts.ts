@@ -1,6 +1,6 @@
 /** `export --parts`: keep some parts of a state. */
 import { BadInputError } from '../errors.js'
-import { compareKeys } from './canonical.js'
+import { sortKeys } from './canonical.js'
 import { decodeUtf8, parseJsonText } from './rawjson.js'
 import { isParsedState, stateJson, type StateInput } from './types.js'
 
@@ -44,7 +44,7 @@ function matches (key: string, part: string): boolean {
  */
 export function filterParts (state: StateInput, parts: string[], opts: FilterPartsOptions = {}): Record<string, unknown> {
   const json = exactJson(state)
-  const keys = Object.keys(json).sort(compareKeys)
+  const keys = sortKeys(Object.keys(json))
   const keep = new Set<string>()
   for (const raw of parts) {
     if (typeof raw !== 'string' || raw === '' || raw === '/') throw new BadInputError(`--parts: ${JSON.stringify(raw)} is not a part name`)

@@ -1,5 +1,5 @@
 /** What a revision is made of: BSP, containers, objects and their sizes. */
-import { compareKeys } from './canonical.js'
+import { sortKeys } from './canonical.js'
 import { objectRefs, type ObjectRef } from './objects.js'
 import { isPlainObject, stateJson, type StateInput } from './types.js'
 
@@ -68,7 +68,7 @@ export function containerNames (state: StateInput): string[] {
     const m = /^([^/]+)\/run\.json$/.exec(k)
     if (m !== null && m[1] !== 'bsp' && isPlainObject(json[k])) names.push(m[1])
   }
-  return names.sort(compareKeys)
+  return sortKeys(names)
 }
 
 export function summarizeState (state: StateInput, sizeOf: SizeOf): StateSummary {
@@ -102,8 +102,17 @@ export function summarizeState (state: StateInput, sizeOf: SizeOf): StateSummary
     }
   }
 
+  const byDir = new Map<string, ObjectInfo[]>()
+  for (const o of objects) {
+    const slash = o.key.indexOf('/')
+    if (slash === -1) continue
+    const dir = o.key.slice(0, slash)
+    const list = byDir.get(dir)
+    if (list === undefined) byDir.set(dir, [o])
+    else list.push(o)
+  }
   const containers: ContainerSummary[] = names.map(name => {
-    const co = objects.filter(o => o.key.startsWith(name + '/'))
+    const co = byDir.get(name) ?? []
     const run = json[`${name}/run.json`] as Record<string, unknown>
     const c: ContainerSummary = { name, objects: co, bytes: knownBytes(co) }
     const group = str(run, 'group') ?? str(run, 'runlevel')
@@ -115,8 +124,9 @@ export function summarizeState (state: StateInput, sizeOf: SizeOf): StateSummary
     return c
   })
 
-  const other = objects.filter(o => !o.key.startsWith('bsp/') && !containerSet.has(o.key.split('/')[0]))
-  const signatures = Object.keys(json).filter(k => k.startsWith('_sigs/') && k.endsWith('.json')).sort(compareKeys)
+  const inContainer = (key: string): boolean => key.includes('/') && containerSet.has(key.slice(0, key.indexOf('/')))
+  const other = objects.filter(o => !o.key.startsWith('bsp/') && !inContainer(o.key))
+  const signatures = sortKeys(Object.keys(json).filter(k => k.startsWith('_sigs/') && k.endsWith('.json')))
   const spec = typeof json['#spec'] === 'string' ? json['#spec'] : ''
   const unknown = new Set(objects.filter(o => o.size === null).map(o => o.sha))
   return { spec, bsp, containers, other, objects, signatures, bytes: knownBytes(objects), unknownSizes: unknown.size }

@@ -4,7 +4,7 @@
  * Pantavisor's parser really does. See issues.ts for the issue shape.
  */
 import { InvalidStateError } from '../errors.js'
-import { compareKeys } from './canonical.js'
+import { sortKeys } from './canonical.js'
 import { IssueList, describeValue, q, type ValidationIssue } from './issues.js'
 import { SPEC_SYSTEM1, specProblem } from './parse.js'
 import { isPlainObject, isSha, stateJson, type ParsedState, type StateInput } from './types.js'
@@ -78,7 +78,7 @@ function signature (il: IssueList, key: string): void {
 /** All issues of a state (errors only unless `warnings`), in canonical key order of the key they name. */
 export function validateState (state: StateInput, opts: ValidateOptions = {}): ValidationIssue[] {
   const json = stateJson(state)
-  const sorted = Object.keys(json).sort(compareKeys)
+  const sorted = sortKeys(Object.keys(json))
   const il = new IssueList(new Set(sorted), json)
   const specIssue = specProblem(json['#spec'])
   if (specIssue !== null) il.error('#spec', '1', specIssue.replace(/^"#spec" /, ''))
