@@ -1,0 +1,125 @@
+/**
+ * verifyStateSignatures: the device's pv_signature_verify on the stored bytes
+ * of a state, with a report of who signed what. Pure (no I/O): the trust
+ * anchors and the policy come in, a SignatureReport goes out.
+ *
+ * As on the device: every top-level value whose `#spec` is `pvs@2` is a
+ * signature (wherever it sits; not only under `_sigs/`), every signature is
+ * checked (no early exit), coverage accumulates over the signatures, and
+ * `strict`/`audit` then require every key outside `_sigs/` to be matched by
+ * some include or exclude glob. `audit` forgives uncovered keys only: an
+ * invalid signature still fails (upstream code; its documentation says
+ * otherwise).
+ */
+import { InvalidStateError } from '../../shared/errors.js'
+import { tokenize, topLevelPairs } from './jsmn.js'
+import { stateEntries } from './payload.js'
+import { checkSignature, parsePvs } from './signature.js'
+import { DEFAULT_POLICY, type DeviceResult, type SignatureCheck, type SignatureReport, type VerifyOptions } from './types.js'
+
+/** The device's messages (pv_signature_sign_state_str), used as the start of `reason`. */
+export const DEVICE_MESSAGES = {
+  invalid: 'Signature validation failed',
+  uncovered: 'State not fully covered by signatures',
+} as const
+
+const decoder = new TextDecoder('utf-8', { fatal: true })
+
+function listSome (keys: string[], max = 3): string {
+  return keys.slice(0, max).join(', ') + (keys.length > max ? `, … (${keys.length - max} more)` : '')
+}
+
+export function signerLabel (s: SignatureCheck): string {
+  const sg = s.signer
+  if (sg === null) return s.key
+  if (sg.kind === 'pinned-key') return `key ${sg.name}`
+  return sg.anchor !== null && sg.anchor !== sg.name ? `${sg.name} (${sg.anchor})` : sg.name
+}
+
+/** The one-line summary for `show`/`ls`. */
+export function summarize (r: Pick<SignatureReport, 'signatures' | 'uncovered'>): string {
+  const bad = r.signatures.filter(s => !s.ok)
+  if (bad.length > 0) {
+    return `INVALID: ${bad[0].key}: ${bad[0].message ?? bad[0].failure}` + (bad.length > 1 ? ` (and ${bad.length - 1} more invalid)` : '')
+  }
+  if (r.signatures.length === 0) return 'unsigned'
+  const signers = [...new Set(r.signatures.map(signerLabel))]
+  const cover = r.uncovered.length === 0
+    ? 'all keys covered'
+    : `${r.uncovered.length} key${r.uncovered.length === 1 ? '' : 's'} not covered: ${listSome(r.uncovered)}`
+  return `signed by ${signers.join(', ')}, ${cover}`
+}
+
+/** Verify every pvs@2 signature of a stored state (raw bytes as imported) and apply the policy. */
+export function verifyStateSignatures (raw: Uint8Array | string, opts: VerifyOptions): SignatureReport {
+  const policy = opts.policy ?? DEFAULT_POLICY
+  const now = opts.now ?? new Date()
+  let text: string
+  try {
+    text = typeof raw === 'string' ? raw : decoder.decode(raw)
+  } catch {
+    throw new InvalidStateError('state JSON: not UTF-8 text; cannot check its signatures')
+  }
+  const toks = tokenize(text)
+  const pairs = toks === null ? null : topLevelPairs(text, toks)
+  if (pairs === null) throw new InvalidStateError('state JSON: not a JSON object; cannot check its signatures')
+  const entries = stateEntries(pairs)
+  const signatures: SignatureCheck[] = []
+  const ignored: SignatureReport['ignored'] = []
+  for (const e of entries) {
+    const isSig = e.key.startsWith('_sigs/')
+    if (e.type !== 'object' && e.type !== 'array') {
+      if (isSig) ignored.push({ key: e.key, reason: 'not a JSON object: the device does not read it as a signature' })
+      continue
+    }
+    const p = parsePvs(e.raw)
+    if (p === null) {
+      if (isSig) ignored.push({ key: e.key, reason: '#spec is not "pvs@2": the device does not read it as a signature' })
+      continue
+    }
+    if ('skip' in p) {
+      ignored.push({ key: e.key, reason: p.skip })
+      continue
+    }
+    signatures.push(checkSignature(e.key, p.pvs, { entries, trust: opts.trust, now }))
+  }
+  const inAny = new Set(signatures.flatMap(s => s.covers))
+  const exAny = new Set(signatures.flatMap(s => s.excludes))
+  const covered = entries.filter(e => inAny.has(e.key)).map(e => e.key)
+  const excluded = entries.filter(e => exAny.has(e.key) && !inAny.has(e.key)).map(e => e.key)
+  const uncovered = entries.filter(e => !e.rawKey.startsWith('_sigs/') && !e.covered).map(e => e.key)
+  const invalid = signatures.filter(s => !s.ok)
+
+  let result: DeviceResult = 'ok'
+  let reason: string | null = null
+  const warnings: string[] = ignored.map(i => `${i.key}: ${i.reason}`)
+  if (policy === 'disabled') {
+    warnings.push('policy "disabled": the device does not check signatures; the report shows what it would find otherwise')
+  } else if (invalid.length > 0) {
+    result = 'invalid'
+    reason = `${DEVICE_MESSAGES.invalid}: ${invalid.map(s => `${s.key}: ${s.message ?? s.failure}`).join('; ')}`
+  } else if ((policy === 'strict' || policy === 'audit') && uncovered.length > 0) {
+    if (policy === 'strict') {
+      result = 'uncovered'
+      reason = `${DEVICE_MESSAGES.uncovered}: ${uncovered.length} key(s) no signature covers: ${listSome(uncovered, 5)}`
+    } else {
+      warnings.push(`audit: ${uncovered.length} key(s) no signature covers (${listSome(uncovered, 5)}); the device logs this and accepts the state`)
+    }
+  }
+  const partial = { signatures, uncovered }
+  return {
+    policy,
+    result,
+    pass: result === 'ok',
+    reason,
+    signed: signatures.length > 0,
+    signatures,
+    ignored,
+    covered,
+    excluded,
+    uncovered,
+    warnings,
+    summary: summarize(partial),
+    checkedAt: now.toISOString(),
+  }
+}
