@@ -1,6 +1,6 @@
 /** The CLI contract and bad input, through the real `fieldsync` process. */
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { readdir, readFile, writeFile, mkdir, truncate, stat } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -63,8 +63,15 @@ describe('cli: library commands', () => {
     assert.ok(diff.transferBytes > 0)
     const ex = await runCli(['export', 'wifi', join(out, 'wifi.tgz'), '--json'], { home })
     assert.equal(ex.code, 0, ex.stderr)
-    const parts = await runCli(['export', 'wd', join(out, 'part.tar'), '--parts', 'bsp', '--json'], { home })
-    assert.ok(parts.code === 0 || parts.json().error.code === 'E_BAD_INPUT', parts.stderr)
+    const parts = await runCli(['export', 'wd', join(out, 'part.tar'), '--parts', 'watchdog_pinger', '--json'], { home })
+    assert.equal(parts.code, 0, parts.stderr)
+    const partJson = JSON.parse(execFileSync('tar', ['-xOf', join(out, 'part.tar'), 'json'], { encoding: 'utf8' }))
+    assert.equal(partJson['#spec'], 'pantavisor-service-system@1')
+    assert.ok(Object.keys(partJson).every(k => k === '#spec' || k.startsWith('watchdog_pinger/')))
+    const none = await runCli(['export', 'wd', join(out, 'none.tar'), '--parts', 'nothing', '--json'], { home })
+    assert.equal(none.code, 1)
+    assert.equal(none.json().error.code, 'E_BAD_INPUT')
+    await assert.rejects(stat(join(out, 'none.tar')))
     const v = (await runCli(['verify', '--json'], { home })).json()
     assert.deepEqual(v, { checked: 6, corrupt: [], missing: [] })
   })
