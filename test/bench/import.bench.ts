@@ -29,7 +29,7 @@ async function main (): Promise<void> {
   const work = join(process.env.BENCH_DIR ?? tmpdir(), `fieldsync-bench-import-${process.pid}`)
   await mkdir(work, { recursive: true })
   try {
-    const objs = []
+    const objs: Array<{ path: string, sha: string, size: number }> = []
     for (let i = 0; i < SIZES.length; i++) objs.push(await makeSquashfs(work, `c${i}`, SIZES[i] * MB, `bench-${i}`))
     const state: Record<string, unknown> = { '#spec': 'pantavisor-service-system@1' }
     objs.forEach((o, i) => {

@@ -148,7 +148,7 @@ describe('cli: library commands', () => {
     const home = await tempDir(t)
     const d = await tempDir(t)
     // a few large objects so the import takes a while
-    const objs = []
+    const objs: Array<{ sha: string, path: string }> = []
     for (let n = 0; n < 4; n++) {
       const p = join(d, `o${n}`)
       const buf = createHash('sha512').update(String(n)).digest()
