@@ -55,8 +55,8 @@ export function makeCert (dir: string, cn: string, key: KeyObject, opts: { issue
   const md = `-${opts.md ?? 'sha256'}`
   const days = String(opts.days ?? 365)
   if (opts.issuer === undefined) {
-    execFileSync('openssl', ['req', '-x509', '-new', '-key', keyFile, '-out', certFile, '-subj', `/CN=${cn}`, md, '-days', days, '-extensions', 'v3', '-config', '/dev/stdin'],
-      { input: `[req]\ndistinguished_name=dn\n[dn]\n[v3]\n${ext}`, stdio: ['pipe', 'ignore', 'pipe'] })
+    writeFileSync(`${base}.cnf`, `[req]\ndistinguished_name=dn\n[dn]\n[v3]\n${ext}`)
+    execFileSync('openssl', ['req', '-x509', '-new', '-key', keyFile, '-out', certFile, '-subj', `/CN=${cn}`, md, '-days', days, '-extensions', 'v3', '-config', `${base}.cnf`], { stdio: ['ignore', 'ignore', 'pipe'] })
   } else {
     const csr = `${base}.csr`
     execFileSync('openssl', ['req', '-new', '-key', keyFile, '-out', csr, '-subj', `/CN=${cn}`], { stdio: ['ignore', 'ignore', 'pipe'] })
