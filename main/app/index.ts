@@ -8,6 +8,7 @@
 import type { Logger } from '../../shared/log.js'
 import { Library } from '../store/library.js'
 import { Importer } from '../store/import/index.js'
+import { TrustStore } from '../trust/index.js'
 
 export interface Service {
   start: () => Promise<void>
@@ -24,6 +25,8 @@ export class App {
   readonly log: Logger
   readonly library: Library
   readonly importer: Importer
+  /** CA bundles, pinned keys and the signature policy (main/trust). */
+  readonly trust: TrustStore
   private readonly services: Service[] = []
   private readonly named = new Map<string, Service>()
   private started = false
@@ -34,6 +37,8 @@ export class App {
     this.library = new Library({ log: opts.log }, { home: opts.home })
     this.importer = new Importer({ library: this.library, log: opts.log })
     this.services.push(this.library)
+    this.trust = new TrustStore({ log: opts.log }, { home: opts.home })
+    this.services.push(this.trust)
   }
 
   /** Add a service; started now if the app runs, stopped with it (in reverse order). */

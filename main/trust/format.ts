@@ -12,7 +12,7 @@ export function formatReport (r: SignatureReport, opts: { keys?: boolean } = {})
   out.push(`${r.pass ? 'PASS' : 'FAIL'} under policy "${r.policy}": ${r.summary}`)
   if (r.reason !== null) out.push(`  reason: ${r.reason}`)
   for (const s of r.signatures) {
-    out.push('', `${s.key}: ${s.ok ? 'valid' : `INVALID (${s.failure})`}${s.alg !== null ? `, ${s.alg}` : ''}${s.signer !== null ? `, signed by ${signerLabel(s)}` : ''}`)
+    out.push('', `${s.key}: ${s.ok ? 'valid' : `INVALID (${s.failure})`}${s.alg !== null ? `, ${s.alg}` : ''}${s.signer !== null ? `, ${s.ok ? 'signed by' : 'signer'} ${signerLabel(s)}` : ''}`)
     if (!s.ok && s.message !== null) out.push(`  ${s.message}`)
     if (s.signer?.kind === 'x5c') {
       out.push('  chain:')

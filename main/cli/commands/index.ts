@@ -3,8 +3,10 @@ import type { Command } from 'commander'
 import type { Cli } from '../cli.js'
 import { register as library } from './library.js'
 import { register as ui } from './ui.js'
+import { register as trust } from './trust.js'
 
 export function registerAll (program: Command, cli: Cli): void {
   library(program, cli)
   ui(program, cli)
+  trust(program, cli)
 }
