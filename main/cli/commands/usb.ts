@@ -1,0 +1,93 @@
+/** USB stick commands: export, inventory, import, verify (main/usb). */
+import { Option, type Command } from 'commander'
+import { resolve } from 'node:path'
+import { UsageError } from '../../../shared/errors.js'
+import { UsbExporter, UsbImporter, verifyStick, writeLibraryInventory } from '../../usb/index.js'
+import type { Cli } from '../cli.js'
+import { formatBytes, table } from '../output.js'
+
+function positiveInt (v: string): number {
+  const n = Number(v)
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${v}: a positive number of bytes`)
+  return n
+}
+
+export function register (program: Command, cli: Cli): void {
+  const usb = program.command('usb').description('carry revisions on a USB stick: to devices (install.sh) and between laptops')
+
+  usb.command('export')
+    .argument('<rev...>', 'revisions (names or ids), then the stick folder last')
+    .usage('[options] <rev>... <dir>')
+    .description('write revisions onto a stick: pvr export tarballs, install.sh, README.txt, SHA256SUMS and a manifest')
+    .option('--for-device <inventory>', "only the objects this device lacks (its GET /objects answer: install.sh --inventory)")
+    .option('--for-peer <inventory>', 'only the objects another laptop lacks (its fieldsync usb inventory file)')
+    .addOption(new Option('--split-size <bytes>', 'largest file written (FAT32: under 4 GiB)').argParser(positiveInt).hideHelp())
+    .addOption(new Option('--no-drop-cache', 'read back from the page cache instead of the medium').hideHelp())
+    .action(cli.action<{ forDevice?: string, forPeer?: string, splitSize?: number, dropCache?: boolean }>(async (ctx, args: string[]) => {
+      if (args.length < 2) throw new UsageError('usb export: give one or more revisions, then the stick folder')
+      const dir = resolve(args[args.length - 1])
+      const revs = args.slice(0, -1)
+      const app = await ctx.app()
+      const exporter = new UsbExporter({ library: app.library, log: ctx.log, trust: app.trust })
+      const bar = ctx.progress('usb export', 'bytes')
+      const res = await exporter.export({
+        revisions: revs,
+        dir,
+        forDevice: ctx.opts.forDevice === undefined ? undefined : resolve(ctx.opts.forDevice),
+        forPeer: ctx.opts.forPeer === undefined ? undefined : resolve(ctx.opts.forPeer),
+        splitSize: ctx.opts.splitSize,
+        dropCache: ctx.opts.dropCache,
+        signal: ctx.signal,
+        onProgress: p => { bar.update(p.bytes, p.totalBytes, p.phase === 'verify' ? 'reading back' : p.file) },
+      })
+      bar.stop()
+      const rows = res.revisions.map(r => [r.name, r.files.length === 1 ? r.files[0] : `${r.tarball} (${r.files.length} parts)`, formatBytes(r.bytes),
+        r.included === r.objects ? `${r.objects} objects` : `${r.included} of ${r.objects} objects (${res.mode === 'device' ? 'the device lacks them' : 'the other laptop lacks them'})`])
+      const next = res.mode === 'peer'
+        ? 'on the other laptop: fieldsync usb import <stick>'
+        : `on the device: sh install.sh ${res.revisions[0]?.name ?? 'NAME'}  (in the stick's folder; README.txt says more)`
+      const text = [`wrote ${res.revisions.length} revision(s) to ${res.dir}: ${formatBytes(res.bytes)}, written, read back and verified`, table(rows, ['NAME', 'FILE', 'SIZE', 'OBJECTS']), next].join('\n')
+      return { json: res, text }
+    }))
+
+  usb.command('inventory <dir>')
+    .description("write this library's object list onto a stick, so that another laptop fills it with what this one lacks")
+    .action(cli.action(async (ctx, dirArg: string) => {
+      const dir = resolve(dirArg)
+      const app = await ctx.app()
+      const res = await writeLibraryInventory(app.library, dir, { signal: ctx.signal })
+      return {
+        json: { dir, ...res },
+        text: `wrote ${res.file} (${res.objects} objects, ${formatBytes(res.bytes)}) to ${dir}\non the other laptop: fieldsync usb export --for-peer ${resolve(dir, res.file)} <rev>... ${dir}`,
+      }
+    }))
+
+  usb.command('import <dir>')
+    .description('import every revision on a stick; every file is checked against the manifest and every object verified on the way in')
+    .action(cli.action(async (ctx, dirArg: string) => {
+      const dir = resolve(dirArg)
+      const app = await ctx.app()
+      const importer = new UsbImporter({ library: app.library, importer: app.importer, log: ctx.log })
+      const bar = ctx.progress('usb import', 'bytes')
+      const res = await importer.import(dir, { signal: ctx.signal, onProgress: p => { bar.update(p.bytes, p.totalBytes, p.file) } })
+      bar.stop()
+      const rows = res.revisions.map(r => [r.name, r.id.slice(0, 12), r.status, r.error?.message ?? `${r.newObjects.length} new objects, ${formatBytes(r.newBytes)}${r.complete ? '' : `, INCOMPLETE: ${r.missing.length} missing`}`])
+      const text = [`${res.ok ? 'imported' : 'imported with errors'} from ${dir}: ${res.newObjects} new objects, ${formatBytes(res.newBytes)}`, table(rows, ['NAME', 'ID', 'STATUS', 'DETAIL'])].join('\n')
+      return { json: res, text, exitCode: res.ok ? 0 : 1 }
+    }))
+
+  usb.command('verify <dir>')
+    .description("check a stick against its manifest: every file there, with its size and sha256")
+    .action(cli.action(async (ctx, dirArg: string) => {
+      const dir = resolve(dirArg)
+      const bar = ctx.progress('usb verify', 'bytes')
+      const r = await verifyStick(dir, { signal: ctx.signal, onProgress: p => { bar.update(p.bytes, p.bytes > 0 ? Math.max(p.bytes, p.totalBytes) : p.totalBytes, p.file) } })
+      bar.stop()
+      const bad = r.files.filter(f => f.verdict !== 'ok')
+      const lines = [`${r.ok ? 'OK' : 'DAMAGED'}: ${r.files.length} files, ${formatBytes(r.bytes)} checked on ${dir}`]
+      for (const f of bad) lines.push(`  ${f.verdict.toUpperCase()}  ${f.path}${f.verdict === 'size' ? ` (${f.actualBytes} bytes, expected ${f.bytes})` : ''}`)
+      for (const rev of r.revisions) if (!rev.ok) lines.push(`  revision ${rev.name} cannot be installed or imported from this stick: export it again`)
+      if (r.leftovers.length > 0) lines.push(`  ${r.leftovers.length} unfinished file(s) of an interrupted export (${r.leftovers.join(', ')}); the next export removes them`)
+      return { json: r, text: lines.join('\n'), exitCode: r.ok ? 0 : 1 }
+    }))
+}

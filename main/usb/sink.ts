@@ -1,0 +1,218 @@
+/**
+ * Safe writes onto a stick: a file is written under a temporary dot-name
+ * (split into parts of at most `splitSize` bytes), hashed on the way out,
+ * fsynced, read back from the medium and hashed again; only the caller's
+ * `commit` renames the parts to their final names and fsyncs the folder.
+ * A stick pulled out mid-write holds only dot-named `.tmp` files, which
+ * `verify` reports and the next export removes.
+ */
+import { createHash, randomBytes } from 'node:crypto'
+import { spawn } from 'node:child_process'
+import { chmod, open, rename, rm, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import { AbortedError, StickCorruptError } from '../../shared/errors.js'
+import { mapFsError } from './errors.js'
+
+export const TMP_PREFIX = '.fieldsync-'
+export const TMP_SUFFIX = '.tmp'
+
+export interface WrittenPart {
+  tmp: string
+  bytes: number
+  sha256: string
+}
+
+export interface SinkOptions {
+  splitSize: number
+  signal?: AbortSignal
+  /** Called with the bytes of each buffer once written. */
+  onWritten?: (n: number) => void
+  /** Called with the bytes of each buffer read back. */
+  onReadBack?: (n: number) => void
+  /** Ask the kernel to drop its cached pages before reading back (default true). */
+  dropCache?: boolean
+}
+
+/** A temporary name in `dir` for a file that becomes `final` on commit. */
+export function tmpName (dir: string, final: string): string {
+  return join(dir, `${TMP_PREFIX}${final}.${randomBytes(4).toString('hex')}${TMP_SUFFIX}`)
+}
+
+/**
+ * Evict a file's pages from the page cache so that the read-back reads the
+ * medium, not memory: GNU dd's `iflag=nocache count=0` is
+ * posix_fadvise(POSIX_FADV_DONTNEED) on the whole file. Best effort: where
+ * dd is missing or not GNU, the read-back reads what the kernel has cached.
+ */
+export function dropCache (file: string): Promise<boolean> {
+  return new Promise(resolve => {
+    const child = spawn('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none'], { stdio: 'ignore' })
+    child.on('error', () => { resolve(false) })
+    child.on('close', code => { resolve(code === 0) })
+  })
+}
+
+/** Read a file back and return its sha256 and length. */
+export async function hashFile (file: string, opts: { signal?: AbortSignal, onBytes?: (n: number) => void, dropCache?: boolean } = {}): Promise<{ sha256: string, bytes: number }> {
+  if (opts.dropCache !== false) await dropCache(file)
+  const h = createHash('sha256')
+  let bytes = 0
+  const fh = await open(file, 'r')
+  try {
+    const size = 4 << 20
+    let bufs = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)]
+    let pos = 0
+    let pending = fh.read(bufs[0], 0, size, pos)
+    for (;;) {
+      const { bytesRead } = await pending
+      if (bytesRead === 0) break
+      if (opts.signal?.aborted === true) throw new AbortedError(`reading ${file}: cancelled`)
+      pos += bytesRead
+      pending = fh.read(bufs[1], 0, size, pos)
+      h.update(bufs[0].subarray(0, bytesRead))
+      bytes += bytesRead
+      opts.onBytes?.(bytesRead)
+      bufs = [bufs[1], bufs[0]]
+    }
+  } finally {
+    await fh.close()
+  }
+  return { sha256: h.digest('hex'), bytes }
+}
+
+/**
+ * A file written in parts. `write` hands over a buffer that the caller no
+ * longer touches; one write is in flight while the next buffer is prepared.
+ * Each finished part is fsynced and read back in the background.
+ */
+export class PartedFileWriter {
+  readonly parts: WrittenPart[] = []
+  private fh?: FileHandle
+  private hash = createHash('sha256')
+  private partBytes = 0
+  private pending: Promise<void> = Promise.resolve()
+  private readonly readBacks: Array<Promise<void>> = []
+  private readonly tmps: string[] = []
+  private closed = false
+
+  constructor (private readonly dir: string, private readonly final: string, private readonly opts: SinkOptions) {
+    if (!(opts.splitSize > 0)) throw new RangeError('split size must be positive')
+  }
+
+  private async openPart (): Promise<void> {
+    const tmp = tmpName(this.dir, this.final)
+    this.tmps.push(tmp)
+    try {
+      this.fh = await open(tmp, 'wx')
+    } catch (err) { throw mapFsError(err, this.dir) }
+    this.hash = createHash('sha256')
+    this.partBytes = 0
+  }
+
+  async write (buf: Buffer): Promise<void> {
+    if (this.opts.signal?.aborted === true) throw new AbortedError(`writing ${this.final}: cancelled`)
+    let off = 0
+    while (off < buf.length) {
+      if (this.fh === undefined) await this.openPart()
+      const n = Math.min(buf.length - off, this.opts.splitSize - this.partBytes)
+      const piece = buf.subarray(off, off + n)
+      await this.pending
+      const fh = this.fh as FileHandle
+      const at = this.partBytes
+      this.pending = writeAll(fh, piece, at).then(() => { this.opts.onWritten?.(piece.length) }, err => { throw mapFsError(err, this.dir) })
+      this.pending.catch(() => {}) // surfaced by the next await
+      this.hash.update(piece)
+      this.partBytes += n
+      off += n
+      if (this.partBytes === this.opts.splitSize) await this.closePart()
+    }
+  }
+
+  private async closePart (): Promise<void> {
+    const fh = this.fh
+    if (fh === undefined) return
+    await this.pending
+    this.fh = undefined
+    try {
+      await fh.sync()
+    } catch (err) { throw mapFsError(err, this.dir) } finally { await fh.close() }
+    const part: WrittenPart = { tmp: this.tmps[this.tmps.length - 1], bytes: this.partBytes, sha256: this.hash.digest('hex') }
+    this.parts.push(part)
+    const rb = hashFile(part.tmp, { signal: this.opts.signal, onBytes: this.opts.onReadBack, dropCache: this.opts.dropCache }).then(back => {
+      if (back.sha256 !== part.sha256 || back.bytes !== part.bytes) {
+        throw new StickCorruptError(`${this.final}: the stick gave back different bytes than were written (${back.bytes} bytes, sha256 ${back.sha256.slice(0, 12)} instead of ${part.bytes} bytes, ${part.sha256.slice(0, 12)}): the stick may be failing or report a false capacity; try another stick`, { file: this.final })
+      }
+    })
+    rb.catch(() => {})
+    this.readBacks.push(rb)
+  }
+
+  /** Close the last part and wait for every read-back; returns the parts (still under temporary names). */
+  async finish (): Promise<WrittenPart[]> {
+    if (this.fh === undefined && this.parts.length === 0) await this.openPart() // an empty file still has one part
+    await this.closePart()
+    this.closed = true
+    await Promise.all(this.readBacks)
+    return this.parts
+  }
+
+  /** Remove every temporary part (after an error). */
+  async abort (): Promise<void> {
+    if (this.fh !== undefined) {
+      await this.pending.catch(() => {})
+      await this.fh.close().catch(() => {})
+      this.fh = undefined
+    }
+    await Promise.allSettled(this.readBacks)
+    for (const t of this.tmps) await rm(t, { force: true }).catch(() => {})
+    this.closed = true
+  }
+
+  get finished (): boolean { return this.closed }
+}
+
+async function writeAll (fh: FileHandle, buf: Buffer, position: number): Promise<void> {
+  let off = 0
+  while (off < buf.length) {
+    const { bytesWritten } = await fh.write(buf, off, buf.length - off, position + off)
+    off += bytesWritten
+  }
+}
+
+/** Rename temporary files to their final names, then fsync the folder. */
+export async function commitFiles (dir: string, moves: Array<{ tmp: string, final: string }>): Promise<void> {
+  try {
+    for (const m of moves) await rename(m.tmp, join(dir, m.final))
+    await syncDir(dir)
+  } catch (err) { throw mapFsError(err, dir) }
+}
+
+export async function syncDir (dir: string): Promise<void> {
+  let fh: FileHandle | undefined
+  try {
+    fh = await open(dir, 'r')
+    await fh.sync()
+  } catch (err) {
+    // Some file systems (and Windows) cannot fsync a folder; the renames stand.
+    const code = (err as NodeJS.ErrnoException).code
+    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM' && code !== 'EBADF' && code !== 'ENOTSUP') throw err
+  } finally {
+    await fh?.close()
+  }
+}
+
+/** Write a small file safely: temporary name, fsync, read back, rename, folder fsync. */
+export async function writeSmallFile (dir: string, final: string, content: string | Uint8Array, opts: { signal?: AbortSignal, mode?: number } = {}): Promise<{ bytes: number, sha256: string }> {
+  const data = typeof content === 'string' ? Buffer.from(content) : Buffer.from(content)
+  const w = new PartedFileWriter(dir, final, { splitSize: Math.max(1, data.length), signal: opts.signal, dropCache: false })
+  try {
+    if (data.length > 0) await w.write(data)
+    const [part] = await w.finish()
+    await commitFiles(dir, [{ tmp: part.tmp, final }])
+    if (opts.mode !== undefined) await chmod(join(dir, final), opts.mode).catch(() => {}) // FAT has no modes
+    return { bytes: part.bytes, sha256: part.sha256 }
+  } catch (err) {
+    await w.abort()
+    throw err
+  }
+}

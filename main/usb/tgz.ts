@@ -1,0 +1,165 @@
+/**
+ * A pvr export tarball as a .tgz whose gzip member uses only stored deflate
+ * blocks (RFC 1951 BTYPE 00): objects are squashfs images, already
+ * compressed, and deflate would cost far more time than it saves. Any gzip
+ * reader (busybox tar z, gunzip, Node) reads it. Stored blocks have a fixed
+ * size, so the file's exact length follows from the tar's: the free-space
+ * check knows the bytes before anything is written.
+ *
+ * The tar part matches main/store/export.ts byte for byte (ustar headers
+ * with fixed fields, `json` first, `objects/<sha>` once each, two zero
+ * blocks at the end): gunzipped, the file equals `fieldsync export x.tar`.
+ */
+import { crc32 } from 'node:zlib'
+
+const BLOCK = 65535
+const BLOCK_HDR = 5
+const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0x03])
+const GZIP_TRAILER = 8
+const ZEROS = Buffer.alloc(1024)
+
+export interface TarEntry { name: string, size: number }
+
+/** Bytes of the tar stream for these entries (headers, padded data, end blocks). */
+export function tarSize (entries: readonly TarEntry[]): number {
+  let n = 1024
+  for (const e of entries) n += 512 + pad512(e.size)
+  return n
+}
+
+/** Exact bytes of the .tgz for a tar stream of `tarBytes`. */
+export function tgzSize (tarBytes: number): number {
+  const blocks = Math.floor(tarBytes / BLOCK) + 1
+  return GZIP_HEADER.length + tarBytes + BLOCK_HDR * blocks + GZIP_TRAILER
+}
+
+export function pad512 (n: number): number { return Math.ceil(n / 512) * 512 }
+
+function octal (buf: Buffer, value: number, off: number, digits: number): void {
+  const s = value.toString(8)
+  if (s.length > digits) throw new RangeError(`tar field ${value} does not fit ${digits} octal digits`)
+  buf.write(s.padStart(digits, '0') + ' ', off, 'latin1')
+}
+
+/** A ustar header as tar-stream writes it with the fixed fields of the library's export. */
+export function tarHeader (entry: TarEntry & { type?: 'file' | 'directory' }): Buffer {
+  const h = Buffer.alloc(512)
+  if (Buffer.byteLength(entry.name) > 100) throw new RangeError(`tar entry name ${entry.name} is over 100 bytes`)
+  h.write(entry.name, 0, 'utf8')
+  const dir = entry.type === 'directory'
+  octal(h, dir ? 0o755 : 0o644, 100, 6)
+  octal(h, 0, 108, 6)
+  octal(h, 0, 116, 6)
+  if (entry.size.toString(8).length > 11) {
+    // GNU base-256 for sizes of 8 GiB and more (tar-stream, GNU tar and busybox read it).
+    h[124] = 0x80
+    let v = entry.size
+    for (let i = 11; i > 0; i--) { h[124 + i] = v % 256; v = Math.floor(v / 256) }
+  } else {
+    octal(h, entry.size, 124, 11)
+  }
+  octal(h, 0, 136, 11)
+  h[156] = dir ? 0x35 : 0x30
+  h.write('ustar\0', 257, 'latin1')
+  h.write('00', 263, 'latin1')
+  octal(h, 0, 329, 6)
+  octal(h, 0, 337, 6)
+  let sum = 8 * 32
+  for (let i = 0; i < 148; i++) sum += h[i]
+  for (let i = 156; i < 512; i++) sum += h[i]
+  octal(h, sum, 148, 6)
+  return h
+}
+
+/**
+ * Encodes a byte stream as one gzip member of stored blocks of exactly
+ * 65535 bytes (the last one shorter, possibly empty, with BFINAL set).
+ * Output goes into staging buffers of about `chunk` bytes handed to `flush`,
+ * which may hold on to them (a fresh buffer is used after each flush).
+ */
+export class StoredGzipEncoder {
+  private buf: Buffer
+  private pos = 0
+  /** Offset in `buf` of the current block's header. */
+  private blockStart = 0
+  private inBlock = 0
+  private crc = 0
+  private isize = 0
+  private readonly cap: number
+
+  constructor (private readonly flush: (b: Buffer) => Promise<void>, chunk = 4 << 20) {
+    this.cap = Math.max(1, Math.floor(chunk / (BLOCK + BLOCK_HDR))) * (BLOCK + BLOCK_HDR) + GZIP_HEADER.length + GZIP_TRAILER
+    this.buf = Buffer.allocUnsafe(this.cap)
+    GZIP_HEADER.copy(this.buf, 0)
+    this.pos = GZIP_HEADER.length
+    this.openBlock()
+  }
+
+  private openBlock (): void {
+    this.blockStart = this.pos
+    this.pos += BLOCK_HDR
+    this.inBlock = 0
+  }
+
+  private closeBlock (final: boolean): void {
+    const b = this.buf
+    const o = this.blockStart
+    b[o] = final ? 1 : 0
+    b.writeUInt16LE(this.inBlock, o + 1)
+    b.writeUInt16LE(this.inBlock ^ 0xffff, o + 3)
+  }
+
+  async write (data: Uint8Array): Promise<void> {
+    this.crc = crc32(data, this.crc)
+    this.isize = (this.isize + data.length) % 0x100000000
+    let off = 0
+    while (off < data.length) {
+      const n = Math.min(BLOCK - this.inBlock, data.length - off)
+      this.buf.set(data.subarray(off, off + n), this.pos)
+      this.pos += n
+      this.inBlock += n
+      off += n
+      if (this.inBlock === BLOCK) {
+        this.closeBlock(false)
+        if (this.pos + BLOCK + BLOCK_HDR + GZIP_TRAILER > this.cap) {
+          const full = this.buf.subarray(0, this.pos)
+          this.buf = Buffer.allocUnsafe(this.cap)
+          this.pos = 0
+          await this.flush(full)
+        }
+        this.openBlock()
+      }
+    }
+  }
+
+  async end (): Promise<void> {
+    this.closeBlock(true)
+    this.buf.writeUInt32LE(this.crc >>> 0, this.pos)
+    this.buf.writeUInt32LE(this.isize, this.pos + 4)
+    this.pos += GZIP_TRAILER
+    const last = this.buf.subarray(0, this.pos)
+    this.pos = 0
+    await this.flush(last)
+  }
+}
+
+/** Writes tar entries through a StoredGzipEncoder. */
+export class TgzWriter {
+  constructor (private readonly gz: StoredGzipEncoder) {}
+
+  async header (entry: TarEntry & { type?: 'file' | 'directory' }): Promise<void> {
+    await this.gz.write(tarHeader(entry))
+  }
+
+  async data (chunk: Uint8Array): Promise<void> { await this.gz.write(chunk) }
+
+  async padTo (size: number): Promise<void> {
+    const p = pad512(size) - size
+    if (p > 0) await this.gz.write(ZEROS.subarray(0, p))
+  }
+
+  async finish (): Promise<void> {
+    await this.gz.write(ZEROS)
+    await this.gz.end()
+  }
+}
