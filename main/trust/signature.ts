@@ -3,7 +3,7 @@
  * signature.c's pv_signature_verify_pvs.
  */
 import { createPublicKey } from 'node:crypto'
-import { certFromDer, sha256hex, unsupportedKey, validityAt, keyDescription, type TrustCert } from './certs.js'
+import { certFromDer, unsupportedKey, validityAt, keyDescription, type TrustCert } from './certs.js'
 import { verifyChain } from './chain.js'
 import { arrayStrings, getValue, tokenize } from './jsmn.js'
 import { b64Device, b64urlDevice, hashForAlg, verifyWithKey } from './jws.js'
@@ -154,8 +154,7 @@ export function checkSignature (key: string, pvs: PvsValue, ctx: CheckContext): 
   if (jwk !== null && jwk.tok.type === 'object') {
     try {
       const embedded = createPublicKey({ key: JSON.parse(jwk.raw), format: 'jwk' })
-      const spki = (k: import('node:crypto').KeyObject): string => sha256hex(k.export({ type: 'spki', format: 'der' }))
-      if (spki(embedded) !== spki(good.key)) check.notes.push('the embedded "jwk" is not the signing key; the device ignores "jwk"')
+      if (!embedded.equals(good.key)) check.notes.push('the embedded "jwk" is not the signing key; the device ignores "jwk"')
     } catch {
       check.notes.push('the embedded "jwk" is not a usable key; the device ignores "jwk"')
     }
