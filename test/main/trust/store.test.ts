@@ -4,13 +4,14 @@
  * holds the upstream signed revision.
  */
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { generateKeyPairSync } from 'node:crypto'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { ErrorCodes } from '../../../shared/errors.js'
 import { silentLogger } from '../../../shared/log.js'
-import { TrustStore } from '../../../main/trust/index.js'
+import { signatureSummary, TrustStore } from '../../../main/trust/index.js'
 import { runCli } from '../../helpers/cli.js'
 import { upstreamDir } from '../../helpers/paths.js'
 import { tempDir } from '../../helpers/tmp.js'
@@ -97,6 +98,20 @@ describe('TrustStore', () => {
     await s.remove(res.added[0].fingerprint)
     assert.deepEqual(s.list().map(e => e.subject), ['CN=CA Two'])
     assert.match(await readFile(join(home, 'trust', 'ca', 'bundle.pem'), 'utf8'), /^-----BEGIN CERTIFICATE-----/)
+  })
+
+  it('check() applies the library policy and throws PolicyRefusedError; signatureSummary never throws', async (t) => {
+    const home = await tempDir(t)
+    const s = await store(home)
+    const raw = execFileSync('tar', ['-xzOf', join(upstreamDir, 'pvwificonnect.tgz'), 'json'])
+    assert.match(signatureSummary(raw, s), /^INVALID: .*trust store is empty/)
+    await s.add(devCa)
+    assert.equal(s.check(raw).pass, true)
+    assert.equal(signatureSummary(raw, s), 'signed by pv-developer-01 (Pantavisor Dev CA), 1 key not covered: #spec')
+    assert.equal(signatureSummary('not json', s), 'INVALID: state JSON: not a JSON object; cannot check its signatures')
+    await s.setPolicy('strict')
+    assert.throws(() => s.check(raw), (e: { code?: string, details?: { result?: string } }) => e.code === ErrorCodes.PolicyRefused && e.details?.result === 'uncovered')
+    assert.equal(s.check(raw, 'lenient').pass, true)
   })
 
   it('keeps the policy in <home>/trust/config.json and refuses unknown modes', async (t) => {
