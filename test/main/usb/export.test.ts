@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import { gunzipSync } from 'node:zlib'
+import { ErrorCodes } from '../../../shared/errors.js'
+import { silentLogger } from '../../../shared/log.js'
+import { exportRevision } from '../../../main/store/export.js'
+import { UsbExporter, UsbImporter, readManifest, verifyStick, MANIFEST_FILE } from '../../../main/usb/index.js'
+import { upstreamDir } from '../../helpers/paths.js'
+import { tempDir } from '../../helpers/tmp.js'
+import { addRevision, makeParts, newApp, tarList } from './helpers.js'
+
+async function setup (t: Parameters<typeof tempDir>[0]) {
+  const app = await newApp(t)
+  const src = await tempDir(t)
+  const p = await makeParts(src)
+  const c = (i: number) => ({ name: `app${i}`, root: p.roots[i], config: p.configs[i] })
+  const a = await addRevision(app, src, 'rev-a', { kernel: p.kernel, initrd: p.initrd, containers: [c(0), c(1)] })
+  const b = await addRevision(app, src, 'rev-b', { kernel: p.kernel, initrd: p.initrd, containers: [c(0), c(2), c(3)] })
+  const stick = await tempDir(t, 'fieldsync-stick-')
+  const exporter = new UsbExporter({ library: app.library, log: silentLogger(), trust: app.trust })
+  return { app, src, p, a, b, stick, exporter }
+}
+
+describe('usb export', () => {
+  it('writes a tarball per revision (gunzipped: the library\'s own tar), install.sh, README, SHA256SUMS, manifest', async (t) => {
+    const { app, a, b, stick, exporter } = await setup(t)
+    const res = await exporter.export({ revisions: ['rev-a', 'rev-b'], dir: stick })
+    assert.deepEqual(res.revisions.map(r => r.name), ['rev-a', 'rev-b'])
+    const files = (await readdir(stick)).sort()
+    assert.deepEqual(files, ['README.txt', 'SHA256SUMS', MANIFEST_FILE, 'install.sh', 'rev-a.json', 'rev-a.objects', 'rev-a.pvrexport.tgz', 'rev-b.json', 'rev-b.objects', 'rev-b.pvrexport.tgz'].sort())
+    execFileSync('sha256sum', ['-c', '--quiet', 'SHA256SUMS'], { cwd: stick })
+    const tarFile = join(await tempDir(t), 'a.tar')
+    await exportRevision(app.library, a, tarFile)
+    assert.deepEqual(gunzipSync(await readFile(join(stick, 'rev-a.pvrexport.tgz'))), await readFile(tarFile))
+    const m = await readManifest(stick)
+    assert.ok(m !== undefined)
+    assert.deepEqual(m.revisions.map(r => [r.id, r.mode, r.parts.length, r.included === r.objects.length]), [[a, 'full', 1, true], [b, 'full', 1, true]])
+    assert.equal((await stat(join(stick, 'rev-a.pvrexport.tgz'))).size, m.revisions[0].bytes)
+    assert.deepEqual((await readFile(join(stick, 'rev-b.objects'), 'utf8')).trim().split('\n').sort(), app.library.objectsOf(b).map(o => o.sha).filter((s, i, l) => l.indexOf(s) === i).sort())
+    assert.deepEqual(await readFile(join(stick, 'rev-a.json')), Buffer.from(app.library.state(a).raw))
+    assert.equal((await verifyStick(stick)).ok, true)
+  })
+
+  it('splits a tarball over the split size into parts that join to the unsplit file', async (t) => {
+    const { stick, exporter } = await setup(t)
+    const whole = await tempDir(t)
+    await exporter.export({ revisions: ['rev-a'], dir: whole })
+    const res = await exporter.export({ revisions: ['rev-a'], dir: stick, splitSize: 100_000 })
+    const parts = res.revisions[0].files
+    assert.ok(parts.length > 3)
+    assert.equal(parts[0], 'rev-a.pvrexport.tgz.part000')
+    const joined = Buffer.concat(await Promise.all(parts.map(p => readFile(join(stick, p)))))
+    assert.deepEqual(joined, await readFile(join(whole, 'rev-a.pvrexport.tgz')))
+    for (const p of parts.slice(0, -1)) assert.equal((await stat(join(stick, p))).size, 100_000)
+    assert.equal((await verifyStick(stick)).ok, true)
+    // exporting again unsplit replaces the parts
+    await exporter.export({ revisions: ['rev-a'], dir: stick })
+    assert.deepEqual((await readdir(stick)).filter(f => f.includes('.pvrexport.tgz')), ['rev-a.pvrexport.tgz'])
+    assert.equal((await verifyStick(stick)).ok, true)
+  })
+
+  it('--for-device: only the objects the device lacks; the state still names them all', async (t) => {
+    const { app, p, b, stick, exporter } = await setup(t)
+    const inv = join(stick, 'device-inventory.json')
+    // the device's GET /objects answer: sizes as strings
+    await writeFile(inv, JSON.stringify([p.kernel, p.initrd, p.roots[0], p.configs[0]].map(o => ({ sha256: o.sha, size: String(o.size) }))) + '\n')
+    const res = await exporter.export({ revisions: ['rev-b'], dir: stick, forDevice: inv })
+    const objs = tarList(join(stick, 'rev-b.pvrexport.tgz')).filter(n => n.startsWith('objects/') && n !== 'objects/').map(n => n.slice(8)).sort()
+    assert.deepEqual(objs, [p.roots[2].sha, p.roots[3].sha, p.configs[2].sha, p.configs[3].sha].sort())
+    assert.equal(res.revisions[0].included, 4)
+    assert.equal(res.revisions[0].objects, app.library.get(b)?.objects)
+    const json = execFileSync('tar', ['-xzOf', join(stick, 'rev-b.pvrexport.tgz'), 'json'])
+    assert.deepEqual(json, Buffer.from(app.library.state(b).raw))
+  })
+
+  it('--for-device when the device has everything: json and an empty objects/ folder (pvcontrol wants one)', async (t) => {
+    const { app, a, stick, exporter } = await setup(t)
+    const inv = join(stick, 'inv.json')
+    await writeFile(inv, JSON.stringify(app.library.objectsOf(a).map(o => ({ sha256: o.sha, size: String(o.size) }))))
+    await exporter.export({ revisions: ['rev-a'], dir: stick, forDevice: inv })
+    assert.deepEqual(tarList(join(stick, 'rev-a.pvrexport.tgz')), ['json', 'objects/'])
+  })
+
+  it('keeps revisions already on the stick and adds new ones', async (t) => {
+    const { stick, exporter } = await setup(t)
+    await exporter.export({ revisions: ['rev-a'], dir: stick })
+    await exporter.export({ revisions: ['rev-b'], dir: stick })
+    const m = await readManifest(stick)
+    assert.deepEqual(m?.revisions.map(r => r.name), ['rev-a', 'rev-b'])
+    execFileSync('sha256sum', ['-c', '--quiet', 'SHA256SUMS'], { cwd: stick })
+    assert.equal((await verifyStick(stick)).ok, true)
+  })
+
+  it('a cancelled export leaves no tarball and no temporary file', async (t) => {
+    const { stick, exporter } = await setup(t)
+    const ac = new AbortController()
+    await assert.rejects(exporter.export({ revisions: ['rev-a', 'rev-b'], dir: stick, signal: ac.signal, onProgress: p => { if (p.bytes > 200_000) ac.abort() } }), (e: { code?: string, name?: string }) => e.code === ErrorCodes.Aborted || e.name === 'AbortError')
+    assert.deepEqual(await readdir(stick), [])
+  })
+
+  it('refuses a revision the signature policy refuses, before writing anything', async (t) => {
+    const app = await newApp(t)
+    await app.importer.importPath(join(upstreamDir, 'pvwificonnect.tgz'), { name: 'wifi' })
+    const stick = await tempDir(t)
+    const exporter = new UsbExporter({ library: app.library, log: silentLogger(), trust: app.trust })
+    await assert.rejects(exporter.export({ revisions: ['wifi'], dir: stick }), { code: ErrorCodes.PolicyRefused })
+    assert.deepEqual(await readdir(stick), [])
+    await app.trust.add(join(upstreamDir, 'pantavisor-dev-ca.crt'))
+    await exporter.export({ revisions: ['wifi'], dir: stick })
+    assert.equal((await verifyStick(stick)).ok, true)
+  })
+
+  it('bad input: unknown revision, incomplete revision, bad inventory, both inventories', async (t) => {
+    const { app, stick, exporter, src } = await setup(t)
+    await assert.rejects(exporter.export({ revisions: ['nope'], dir: stick }), { code: ErrorCodes.UnknownRevision })
+    const inv = join(src, 'inv.json')
+    await writeFile(inv, '[{"sha256":"XYZ","size":"1"}]')
+    await assert.rejects(exporter.export({ revisions: ['rev-a'], dir: stick, forDevice: inv }), { code: ErrorCodes.BadInput })
+    await assert.rejects(exporter.export({ revisions: ['rev-a'], dir: stick, forDevice: inv, forPeer: inv }), { code: ErrorCodes.Usage })
+    await assert.rejects(exporter.export({ revisions: ['rev-a'], dir: join(stick, 'missing') }), { code: ErrorCodes.BadInput })
+    const sha = app.library.objectsOf(app.library.resolve('rev-a').id)[0].sha
+    await app.library.objects.remove(sha)
+    app.library.objectAbsent(sha)
+    await assert.rejects(exporter.export({ revisions: ['rev-a'], dir: stick }), { code: ErrorCodes.IncompleteRevision })
+    assert.deepEqual(await readdir(stick), [])
+  })
+
+  it('a stick written by export imports into another library', async (t) => {
+    const { a, b, stick, exporter } = await setup(t)
+    await exporter.export({ revisions: ['rev-a', 'rev-b'], dir: stick, splitSize: 150_000 })
+    const other = await newApp(t)
+    const res = await new UsbImporter({ library: other.library, importer: other.importer, log: silentLogger() }).import(stick)
+    assert.equal(res.ok, true)
+    assert.deepEqual(res.revisions.map(r => [r.id, r.status, r.complete]), [[a, 'imported', true], [b, 'imported', true]])
+    assert.deepEqual(other.library.resolve('rev-b').id, b)
+  })
+})
