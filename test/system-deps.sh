@@ -3,7 +3,7 @@
 # mDNS publisher, an SSH server, FAT32 sticks, network namespaces, baselines.
 # Installs what is missing when run as root; otherwise lists what to install.
 set -euo pipefail
-pkgs=(chromium squashfs-tools avahi-daemon avahi-utils openssh-server openssh-client rsync dosfstools iproute2 curl util-linux time)
+pkgs=(chromium squashfs-tools avahi-daemon avahi-utils openssh-server openssh-client rsync dosfstools iproute2 curl util-linux time openssl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -6,6 +6,7 @@ import { exportRevision } from '../../store/export.js'
 import { verifyLibrary, collectGarbage } from '../../store/maintenance.js'
 import type { Cli } from '../cli.js'
 import { formatBytes, table } from '../output.js'
+import { revisionSignatureSummary } from './trust.js'
 
 function collect (v: string, prev: string[] = []): string[] { return [...prev, v] }
 
@@ -44,10 +45,11 @@ export function register (program: Command, cli: Cli): void {
     .action(cli.action(async (ctx) => {
       const app = await ctx.app()
       const revs = app.library.list()
-      const json = revs.map(r => ({ id: r.id, name: r.name, names: r.names, spec: r.spec, objects: r.objects, missing: r.missing, bytes: r.bytes, complete: r.complete, source: r.source, importedAt: new Date(r.importedAt).toISOString() }))
+      const sigs = new Map(revs.map(r => [r.id, revisionSignatureSummary(app, r.id)]))
+      const json = revs.map(r => ({ id: r.id, name: r.name, names: r.names, spec: r.spec, objects: r.objects, missing: r.missing, bytes: r.bytes, complete: r.complete, source: r.source, importedAt: new Date(r.importedAt).toISOString(), signature: sigs.get(r.id) }))
       const text = revs.length === 0
         ? 'the library is empty: import a revision with `fieldsync import <tarball|checkout|state.json>`'
-        : table(revs.map(r => [r.id.slice(0, 12), r.name, formatBytes(r.bytes), `${r.objects}`, r.complete ? 'complete' : `INCOMPLETE (${r.missing} missing)`, new Date(r.importedAt).toISOString().slice(0, 16).replace('T', ' ')]), ['ID', 'NAME', 'SIZE', 'OBJECTS', 'STATUS', 'IMPORTED'])
+        : table(revs.map(r => [r.id.slice(0, 12), r.name, formatBytes(r.bytes), `${r.objects}`, r.complete ? 'complete' : `INCOMPLETE (${r.missing} missing)`, new Date(r.importedAt).toISOString().slice(0, 16).replace('T', ' '), sigs.get(r.id) ?? '']), ['ID', 'NAME', 'SIZE', 'OBJECTS', 'STATUS', 'IMPORTED', 'SIGNATURES'])
       return { json, text }
     }))
 
@@ -66,16 +68,17 @@ export function register (program: Command, cli: Cli): void {
         bsp: sum.bsp, containers: sum.containers, other: sum.other,
         objects: objs.map(o => ({ key: o.key, sha: o.sha, size: o.size, present: o.present })),
         signatures: sum.signatures,
+        signature: revisionSignatureSummary(app, info.id),
       }
       const lines = [
         `${info.name}  ${info.id}`,
         `spec ${info.spec}, ${info.objects} objects, ${formatBytes(info.bytes)}, ${info.complete ? 'complete' : `INCOMPLETE: ${info.missing} missing`}`,
         `source ${info.source}, imported ${new Date(info.importedAt).toISOString()}`,
+        `signatures: ${json.signature}`,
       ]
       if (sum.bsp !== null) lines.push(`bsp: ${formatBytes(sum.bsp.bytes)}`, ...sum.bsp.objects.map(o => `  ${o.key}  ${formatBytes(o.size)}${present.has(o.sha) ? '' : '  MISSING'}`))
       for (const c of sum.containers) lines.push(`container ${c.name}: ${formatBytes(c.bytes)}`, ...c.objects.map(o => `  ${o.key}  ${formatBytes(o.size)}${present.has(o.sha) ? '' : '  MISSING'}`))
       if (sum.other.length > 0) lines.push('other:', ...sum.other.map(o => `  ${o.key}  ${formatBytes(o.size)}${present.has(o.sha) ? '' : '  MISSING'}`))
-      if (sum.signatures.length > 0) lines.push(`signatures: ${sum.signatures.join(', ')}`)
       return { json, text: lines.join('\n') }
     }))
 
