@@ -5,10 +5,12 @@ import { register as library } from './library.js'
 import { register as ui } from './ui.js'
 import { register as trust } from './trust.js'
 import { register as usb } from './usb.js'
+import { register as peers } from './peers.js'
 
 export function registerAll (program: Command, cli: Cli): void {
   library(program, cli)
   ui(program, cli)
   trust(program, cli)
   usb(program, cli)
+  peers(program, cli)
 }

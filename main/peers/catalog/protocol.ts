@@ -1,0 +1,162 @@
+/**
+ * The catalog protocol, in one place (house rule 1): its id, messages, size
+ * limits, deadlines and codecs. A stream carries one request and its answer.
+ *
+ *   hello    JSON {t:'hello', name, catalog}        -> JSON {name, revisions, catalog}
+ *   list     JSON {t:'list'}                        -> JSON {revisions: RemoteRevision[]}
+ *   state    JSON {t:'state', id}                   -> BYTES the state JSON, original bytes
+ *   have     JSON {t:'have', n} + BYTES n*32 shas   -> BYTES bitfield(n) + u64 BE size per set bit
+ *   announce JSON {t:'announce', catalog}           -> JSON {ok:true}   (our catalog changed)
+ *   any failure                                     -> ERROR {code, message}
+ */
+import { ProtocolError } from '../../../shared/errors.js'
+import { bytesToHex, hexToBytes, isSha256Hex } from '../../../shared/ids.js'
+import { STATE_MAX_BYTES } from '../../../shared/state/index.js'
+import { isObject, isSafeUint } from '../wire.js'
+
+export const CATALOG_PROTOCOL = '/fieldsync/catalog/1.0.0'
+
+export const CatalogLimits = {
+  /** A JSON request frame. */
+  requestBytes: 4096,
+  /** Shas per `have` request (the client batches larger lists). */
+  haveShas: 16384,
+  /** A `list` answer: thousands of revisions fit. */
+  listBytes: 8 << 20,
+  revisions: 20000,
+  namesPerRevision: 64,
+  nameChars: 128,
+  peerNameChars: 64,
+  stateBytes: STATE_MAX_BYTES,
+  helloBytes: 4096,
+  errorBytes: 4096,
+  /** Concurrent catalog streams one peer may open to us. */
+  inboundStreams: 16,
+} as const
+
+export const CatalogTimeouts = {
+  /** Whole request, answer included (state JSON is at most 16 MiB). */
+  requestMs: 15_000,
+} as const
+
+export type CatalogRequest =
+  | { t: 'hello', name: string, catalog: string }
+  | { t: 'list' }
+  | { t: 'state', id: string }
+  | { t: 'have', n: number }
+  | { t: 'announce', catalog: string }
+
+export interface Hello { name: string, revisions: number, catalog: string }
+
+/** A revision as a peer lists it. */
+export interface RemoteRevision {
+  id: string
+  names: string[]
+  /** Sum of the known sizes of its objects. */
+  bytes: number
+  objects: number
+  complete: boolean
+}
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._@+:-]{0,127}$/
+const CATALOG_RE = /^[0-9a-f]{0,64}$/
+
+function bad (what: string): never {
+  throw new ProtocolError(`catalog: ${what}`)
+}
+
+export function cleanPeerName (v: unknown): string {
+  if (typeof v !== 'string') bad('a peer name is not a string')
+  // Printable only, no control characters, bounded.
+  const s = v.replace(/[\p{C}]/gu, '').trim().slice(0, CatalogLimits.peerNameChars)
+  return s
+}
+
+export function validateRequest (v: unknown): CatalogRequest {
+  if (!isObject(v) || typeof v.t !== 'string') bad('a request without a type')
+  switch (v.t) {
+    case 'hello':
+      if (typeof v.catalog !== 'string' || !CATALOG_RE.test(v.catalog)) bad('hello: bad catalog version')
+      return { t: 'hello', name: cleanPeerName(v.name), catalog: v.catalog }
+    case 'list': return { t: 'list' }
+    case 'state':
+      if (!isSha256Hex(v.id)) bad('state: the id is not a sha256')
+      return { t: 'state', id: v.id }
+    case 'have':
+      if (!isSafeUint(v.n, CatalogLimits.haveShas) || v.n === 0) bad(`have: n must be 1..${CatalogLimits.haveShas}`)
+      return { t: 'have', n: v.n }
+    case 'announce':
+      if (typeof v.catalog !== 'string' || !CATALOG_RE.test(v.catalog)) bad('announce: bad catalog version')
+      return { t: 'announce', catalog: v.catalog }
+    default: bad(`unknown request type ${JSON.stringify(v.t).slice(0, 40)}`)
+  }
+}
+
+export function validateHello (v: unknown): Hello {
+  if (!isObject(v)) bad('hello answer is not an object')
+  if (!isSafeUint(v.revisions, CatalogLimits.revisions)) bad('hello answer: bad revision count')
+  if (typeof v.catalog !== 'string' || !CATALOG_RE.test(v.catalog)) bad('hello answer: bad catalog version')
+  return { name: cleanPeerName(v.name), revisions: v.revisions, catalog: v.catalog }
+}
+
+export function validateList (v: unknown): RemoteRevision[] {
+  if (!isObject(v) || !Array.isArray(v.revisions)) bad('list answer has no revisions array')
+  if (v.revisions.length > CatalogLimits.revisions) bad('list answer: too many revisions')
+  return v.revisions.map((r: unknown, i: number) => {
+    if (!isObject(r) || !isSha256Hex(r.id)) bad(`list answer: revision ${i} has no valid id`)
+    if (!Array.isArray(r.names) || r.names.length > CatalogLimits.namesPerRevision || !r.names.every(n => typeof n === 'string' && NAME_RE.test(n))) bad(`list answer: revision ${i} has bad names`)
+    if (!isSafeUint(r.bytes) || !isSafeUint(r.objects, 1_000_000) || typeof r.complete !== 'boolean') bad(`list answer: revision ${i} has bad sizes or flags`)
+    return { id: r.id, names: r.names as string[], bytes: r.bytes, objects: r.objects, complete: r.complete }
+  })
+}
+
+export function encodeShas (shas: readonly string[]): Uint8Array {
+  const out = new Uint8Array(shas.length * 32)
+  shas.forEach((s, i) => out.set(hexToBytes(s), i * 32))
+  return out
+}
+
+export function decodeShas (b: Uint8Array, n: number): string[] {
+  if (b.byteLength !== n * 32) bad(`have: expected ${n * 32} bytes of shas, got ${b.byteLength}`)
+  const out: string[] = []
+  for (let i = 0; i < n; i++) out.push(bytesToHex(b.subarray(i * 32, i * 32 + 32)))
+  return out
+}
+
+/** Answer to `have`: a bitfield (bit i set = holds sha i) then the size of each held object. */
+export function encodeHave (sizes: ReadonlyArray<number | undefined>): Uint8Array {
+  const held = sizes.filter(s => s !== undefined).length
+  const bits = Math.ceil(sizes.length / 8)
+  const out = new Uint8Array(bits + held * 8)
+  const dv = new DataView(out.buffer)
+  let at = bits
+  sizes.forEach((s, i) => {
+    if (s === undefined) return
+    out[i >> 3] |= 1 << (i & 7)
+    dv.setBigUint64(at, BigInt(s))
+    at += 8
+  })
+  return out
+}
+
+export function haveAnswerMax (n: number): number { return Math.ceil(n / 8) + n * 8 }
+
+export function decodeHave (b: Uint8Array, shas: readonly string[]): Map<string, number> {
+  const bits = Math.ceil(shas.length / 8)
+  if (b.byteLength < bits) bad('have answer is shorter than its bitfield')
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength)
+  const out = new Map<string, number>()
+  let at = bits
+  for (let i = 0; i < shas.length; i++) {
+    if ((b[i >> 3] & (1 << (i & 7))) === 0) continue
+    if (at + 8 > b.byteLength) bad('have answer: sizes are missing')
+    const size = dv.getBigUint64(at)
+    at += 8
+    if (size > BigInt(Number.MAX_SAFE_INTEGER)) bad('have answer: an object size is out of range')
+    out.set(shas[i], Number(size))
+  }
+  if (at !== b.byteLength) bad('have answer has trailing bytes')
+  // Unused high bits of the last bitfield byte must be zero.
+  if (shas.length % 8 !== 0 && (b[bits - 1] >> (shas.length % 8)) !== 0) bad('have answer sets bits past the list')
+  return out
+}

@@ -1,0 +1,32 @@
+/** The node's settings and tuning, in one place. */
+
+export const NodeTuning = {
+  /** Not the IPFS tag: only Fieldsync nodes answer, so `peers` lists no strangers' IPFS daemons. */
+  mdnsServiceTag: '_fieldsync._udp.local',
+  /** mDNS query interval: a new peer shows up within ~1 s (issue: within 2 s). */
+  mdnsIntervalMs: 1000,
+  dialTimeoutMs: 5000,
+  /** Wait before redialing a peer whose dial failed (outsiders, unreachable). */
+  redialBackoffMs: 15_000,
+  /** How often the node checks whether another process changed the library. */
+  catalogPollMs: 1000,
+  maxConnections: 200,
+  yamuxInitialWindow: 256 << 10,
+  yamuxMaxWindow: 16 << 20,
+} as const
+
+export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0']
+
+export interface PeerNodeOptions {
+  home: string
+  /** Listen addresses; [] for a node that only dials (pull, peers). */
+  listen?: string[]
+  /** mDNS discovery and announcement (default on). */
+  mdns?: boolean
+  /** Our display name (default: the hostname). */
+  name?: string
+  /** Multiaddrs to dial at start (where multicast is blocked). */
+  peers?: string[]
+  /** TEST ONLY: see ObjectsServerDeps.testCorruptRanges. */
+  testCorruptRanges?: boolean
+}

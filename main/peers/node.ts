@@ -1,0 +1,286 @@
+/**
+ * PeerNode: the LAN node. A libp2p host (loaded lazily) that proves the team
+ * secret in its Noise handshake, serves the catalog and objects protocols to
+ * team peers, finds peers by mDNS or by address, and keeps a table of them.
+ */
+import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import { EventEmitter } from 'node:events'
+import { hostname } from 'node:os'
+import { NotInTeamError, PeerUnavailableError, UsageError } from '../../shared/errors.js'
+import type { Logger } from '../../shared/log.js'
+import type { Library } from '../store/library.js'
+import { CatalogClient } from './catalog/client.js'
+import { catalogVersion, helloOf, localCatalog, serveCatalog } from './catalog/handler.js'
+import { CATALOG_PROTOCOL, CatalogLimits, type RemoteRevision } from './catalog/protocol.js'
+import { DEFAULT_LISTEN, NodeTuning, type PeerNodeOptions } from './config.js'
+import { loadOrCreatePeerKey } from './identity.js'
+import type { Stack } from './libp2p.js'
+import { ObjectsClient } from './objects/client.js'
+import { serveObjects } from './objects/handler.js'
+import { OBJECTS_PROTOCOL, ObjectsLimits } from './objects/protocol.js'
+import { PeerTable, type PeerInfo, type PeerTableEvents } from './peer-table.js'
+import { BlockList } from './blocklist.js'
+import { TeamStore, teamPrologue, type TeamInfo } from './team.js'
+
+export class PeerNode extends EventEmitter<PeerTableEvents> {
+  readonly table = new PeerTable()
+  readonly catalog: CatalogClient
+  readonly objects: ObjectsClient
+  readonly name: string
+  readonly blocks: BlockList
+  /** Bytes we served, per peer. */
+  readonly served = new Map<string, number>()
+  private readonly library: Library
+  private readonly log: Logger
+  private stack?: Stack
+  private lib?: typeof import('./libp2p.js')
+  private team?: TeamInfo
+  private ac = new AbortController()
+  private poll?: NodeJS.Timeout
+  private lastDataVersion = -1
+  private announced = ''
+  private readonly helloInFlight = new Map<string, Promise<void>>()
+
+  constructor (components: { library: Library, log: Logger }, private readonly opts: PeerNodeOptions) {
+    super()
+    this.library = components.library
+    this.log = components.log.child('peers')
+    this.name = opts.name ?? hostname()
+    this.blocks = new BlockList(components.library)
+    const open = (peer: string, protocol: string, signal: AbortSignal) => this.openStream(peer, protocol, signal)
+    this.catalog = new CatalogClient(open)
+    this.objects = new ObjectsClient(open)
+    this.table.on('peer', p => this.emit('peer', p))
+    this.table.on('catalog', c => this.emit('catalog', c))
+  }
+
+  get started (): boolean { return this.stack !== undefined }
+
+  get peerId (): string {
+    if (this.stack === undefined) throw new Error('PeerNode not started')
+    return this.stack.peerId.toString()
+  }
+
+  get teamInfo (): TeamInfo | undefined { return this.team }
+
+  addrs (): string[] {
+    return this.stack?.getMultiaddrs().map(a => a.toString()) ?? []
+  }
+
+  async start (): Promise<void> {
+    if (this.stack !== undefined) return
+    this.team = await new TeamStore(this.opts.home).require()
+    this.ac = new AbortController()
+    this.lib = await import('./libp2p.js')
+    const privateKey = await loadOrCreatePeerKey(this.opts.home, this.log)
+    const stack = await this.lib.createStack({
+      privateKey,
+      prologue: teamPrologue(this.team.secret),
+      listen: this.opts.listen ?? DEFAULT_LISTEN,
+      mdns: this.opts.mdns !== false,
+      isBlocked: (p) => this.blocks.has(p),
+      agent: 'fieldsync/1',
+    })
+    this.stack = stack
+    const stop = this.ac.signal
+    await stack.handle(CATALOG_PROTOCOL, (stream: Stream, conn: Connection) => {
+      void serveCatalog({
+        library: this.library,
+        log: this.log.child('catalog'),
+        name: () => this.name,
+        onPeerCatalog: (peer, info) => { this.onPeerCatalog(peer, info) },
+      }, stream, conn.remotePeer.toString(), stop)
+    }, { maxInboundStreams: CatalogLimits.inboundStreams })
+    await stack.handle(OBJECTS_PROTOCOL, (stream: Stream, conn: Connection) => {
+      void serveObjects({
+        library: this.library,
+        log: this.log.child('objects'),
+        onSent: (peer, n) => { this.served.set(peer, (this.served.get(peer) ?? 0) + n) },
+        testCorruptRanges: this.opts.testCorruptRanges,
+      }, stream, conn.remotePeer.toString(), stop)
+    }, { maxInboundStreams: ObjectsLimits.inboundStreams, maxOutboundStreams: ObjectsLimits.inboundStreams })
+    stack.addEventListener('connection:open', (evt) => { this.onConnection(evt.detail) })
+    stack.addEventListener('peer:disconnect', (evt) => { this.onDisconnect(evt.detail) })
+    stack.addEventListener('peer:discovery', (evt) => { this.onDiscovery(evt.detail.id, evt.detail.multiaddrs.map(m => m.toString())) })
+    stack.addEventListener('peer:identify', (evt) => {
+      const id = evt.detail.peerId.toString()
+      this.table.update(id, r => { for (const a of evt.detail.listenAddrs) r.addrs.add(a.toString()) })
+    })
+    await stack.start()
+    this.library.on('revision', this.onLocalChange)
+    this.poll = setInterval(() => { this.checkLocalChange() }, NodeTuning.catalogPollMs)
+    this.poll.unref()
+    this.log('node %s listening on %s', this.peerId, this.addrs().join(' '))
+    for (const a of this.opts.peers ?? []) {
+      this.dial(a, AbortSignal.any([stop, AbortSignal.timeout(NodeTuning.dialTimeoutMs)])).catch(err => {
+        this.log.error('dialing %s failed: %s', a, (err as Error).message)
+      })
+    }
+  }
+
+  async stop (): Promise<void> {
+    this.ac.abort()
+    if (this.poll !== undefined) clearInterval(this.poll)
+    this.library.off('revision', this.onLocalChange)
+    const s = this.stack
+    this.stack = undefined
+    if (s !== undefined) await s.stop()
+  }
+
+  peers (): PeerInfo[] { return this.table.list() }
+
+  /** Connected team peers usable for objects. */
+  teamPeers (): string[] { return this.table.teamPeers() }
+
+  /** A peer's catalog (fetched when unknown or `refresh`). */
+  async catalogOf (peer: string, signal: AbortSignal, refresh = false): Promise<RemoteRevision[]> {
+    const r = this.table.get(peer)
+    if (!refresh && r?.catalog !== undefined) return r.catalog
+    const revs = await this.catalog.list(peer, signal)
+    this.table.setCatalog(peer, revs, catalogVersion(revs))
+    return revs
+  }
+
+  /** Dial a multiaddr (with or without /p2p/<id>); resolves with the peer id once the team handshake passed. */
+  async dial (addr: string, signal: AbortSignal): Promise<string> {
+    const stack = this.requireStack()
+    let ma
+    try { ma = this.lib!.parseMultiaddr(addr) } catch { throw new UsageError(`peer address ${JSON.stringify(addr)}: not a multiaddr (e.g. /ip4/192.168.1.20/tcp/4001/p2p/12D3Koo...)`) }
+    try {
+      const conn = await stack.dial(ma, { signal })
+      const id = conn.remotePeer.toString()
+      this.table.update(id, r => { r.addrs.add(addr.replace(/\/p2p\/[^/]+$/, '')) })
+      await this.hello(id, signal)
+      return id
+    } catch (err) {
+      throw this.classifyDialError(err, addr)
+    }
+  }
+
+  /** Resolves at the next catalog a peer gives us, or when the signal ends. */
+  async nextCatalog (signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return
+    await new Promise<void>(resolve => {
+      const done = () => { this.off('catalog', done); signal.removeEventListener('abort', done); resolve() }
+      this.on('catalog', done)
+      signal.addEventListener('abort', done, { once: true })
+    })
+  }
+
+  /** Stop talking to a peer: persist, and hang up now. */
+  async block (peer: string): Promise<void> {
+    this.blocks.add(peer)
+    if (this.stack !== undefined) await this.stack.hangUp(this.lib!.parsePeerId(peer)).catch(() => {})
+  }
+
+  /** Mark a peer that sent bytes which did not hash; it is not used for objects again. */
+  markLiar (peer: string): void {
+    this.log.error('peer %s sent corrupt object data: no longer used for objects', peer)
+    this.table.update(peer, r => { r.liar = true })
+  }
+
+  private requireStack (): Stack {
+    if (this.stack === undefined) throw new Error('PeerNode not started')
+    return this.stack
+  }
+
+  private async openStream (peer: string, protocol: string, signal: AbortSignal): Promise<Stream> {
+    const stack = this.requireStack()
+    try {
+      return await stack.dialProtocol(this.lib!.parsePeerId(peer), protocol, { signal })
+    } catch (err) {
+      if (signal.aborted) throw err
+      throw new PeerUnavailableError(`peer ${peer}: cannot open ${protocol}: ${(err as Error).message}`, { peer }, { cause: err })
+    }
+  }
+
+  private classifyDialError (err: unknown, addr: string): Error {
+    const e = err as Error
+    if (e?.name === 'EncryptionFailedError' || /chacha20poly1305|handshake/i.test(e?.message ?? '')) {
+      return new NotInTeamError(`peer ${addr}: the secure handshake failed, so it is not in our team (different team secret), or it blocked us`, { addr }, { cause: err })
+    }
+    if (e !== undefined && 'code' in e && typeof (e as { code: unknown }).code === 'string' && (e as { code: string }).code.startsWith('E_')) return e
+    return new PeerUnavailableError(`peer ${addr}: cannot connect: ${e?.message ?? String(err)}`, { addr }, { cause: err })
+  }
+
+  private onConnection (conn: Connection): void {
+    const id = conn.remotePeer.toString()
+    // Noise with our team prologue succeeded: the peer holds the team secret.
+    this.table.update(id, r => { r.team = true; r.connected = true; if (conn.direction === 'outbound') r.addrs.add(conn.remoteAddr.toString()) })
+    void this.hello(id, this.ac.signal).catch(err => { this.log('hello to %s failed: %s', id, (err as Error).message) })
+  }
+
+  private onDisconnect (peerId: PeerId): void {
+    const id = peerId.toString()
+    if (this.table.get(id) === undefined) return
+    const still = this.stack?.getConnections(peerId).length ?? 0
+    if (still === 0) this.table.update(id, r => { r.connected = false })
+  }
+
+  private onDiscovery (peerId: PeerId, addrs: string[]): void {
+    const id = peerId.toString()
+    if (this.stack === undefined || id === this.peerId || this.blocks.has(id)) return
+    const r = this.table.update(id, rec => { for (const a of addrs) rec.addrs.add(a) })
+    if (r.connected || Date.now() - r.lastDialFailure < NodeTuning.redialBackoffMs) return
+    const signal = AbortSignal.any([this.ac.signal, AbortSignal.timeout(NodeTuning.dialTimeoutMs)])
+    this.stack.dial(peerId, { signal }).catch((err: unknown) => {
+      const e = this.classifyDialError(err, id)
+      this.log('dialing discovered peer %s failed: %s', id, e.message)
+      this.table.update(id, rec => {
+        rec.lastDialFailure = Date.now()
+        if (e instanceof NotInTeamError && rec.team !== true) rec.team = false
+      })
+    })
+  }
+
+  /** Exchange names and catalog versions; list the peer's catalog when it changed. */
+  private async hello (peer: string, signal: AbortSignal): Promise<void> {
+    const running = this.helloInFlight.get(peer)
+    if (running !== undefined) return await running
+    const p = this.doHello(peer, signal).finally(() => { this.helloInFlight.delete(peer) })
+    this.helloInFlight.set(peer, p)
+    return await p
+  }
+
+  private async doHello (peer: string, signal: AbortSignal): Promise<void> {
+    {
+      const mine = helloOf(this.library, this.name)
+      const h = await this.catalog.hello(peer, { name: mine.name, catalog: mine.catalog }, signal)
+      this.table.update(peer, r => { r.name = h.name || r.name; r.revisions = h.revisions })
+      const rec = this.table.get(peer)
+      if (rec?.catalogVersion !== h.catalog || rec.catalog === undefined) await this.catalogOf(peer, signal, true)
+    }
+  }
+
+  private onPeerCatalog (peer: string, info: { name?: string, catalog: string }): void {
+    const rec = this.table.update(peer, r => { if (info.name !== undefined && info.name !== '') r.name = info.name })
+    if (rec.catalogVersion !== info.catalog && this.stack !== undefined) {
+      this.catalogOf(peer, this.ac.signal, true).catch(err => { this.log('listing %s failed: %s', peer, (err as Error).message) })
+    }
+  }
+
+  private readonly onLocalChange = (): void => { this.announce() }
+
+  private checkLocalChange (): void {
+    try {
+      const v = this.library.db.pragma('data_version', { simple: true }) as number
+      if (v === this.lastDataVersion) return
+      this.lastDataVersion = v
+      this.announce()
+    } catch (err) {
+      this.log('library poll failed: %s', (err as Error).message)
+    }
+  }
+
+  /** Tell connected team peers that our catalog changed. */
+  private announce (): void {
+    if (this.stack === undefined) return
+    const version = catalogVersion(localCatalog(this.library))
+    if (version === this.announced) return
+    this.announced = version
+    for (const p of this.teamPeers()) {
+      const signal = AbortSignal.any([this.ac.signal, AbortSignal.timeout(5000)])
+      this.catalog.announce(p, version, signal).catch(err => { this.log('announce to %s failed: %s', p, (err as Error).message) })
+    }
+  }
+}

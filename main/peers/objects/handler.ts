@@ -1,0 +1,75 @@
+/** Serving object ranges from the store, with backpressure, to team peers only. */
+import type { Stream } from '@libp2p/interface'
+import { open } from 'node:fs/promises'
+import { BadInputError, ObjectMissingError, toWireError } from '../../../shared/errors.js'
+import type { Logger } from '../../../shared/log.js'
+import type { Library } from '../../store/library.js'
+import { decodeJson, errorFrame, FrameKind, jsonFrame, send, StreamReader } from '../wire.js'
+import { ObjectsLimits, ObjectsTimeouts, validateRangeRequest } from './protocol.js'
+
+export interface ObjectsServerDeps {
+  library: Library
+  log: Logger
+  /** Bytes sent to each peer (for stats and tests). */
+  onSent?: (peer: string, bytes: number) => void
+  /**
+   * TEST ONLY (FIELDSYNC_TEST_CORRUPT_RANGES=1 on `serve`): flip one byte in
+   * every range served, to play a lying peer in tests. Never set otherwise.
+   */
+  testCorruptRanges?: boolean
+}
+
+export async function serveObjects (deps: ObjectsServerDeps, stream: Stream, peer: string, stop: AbortSignal): Promise<void> {
+  const what = `objects request from ${peer.slice(-8)}`
+  const reader = new StreamReader(stream, what, 64 << 10)
+  let fh: Awaited<ReturnType<typeof open>> | undefined
+  let headerSent = false
+  try {
+    const head = AbortSignal.any([stop, AbortSignal.timeout(ObjectsTimeouts.headerMs)])
+    const f = await reader.readFrame(ObjectsLimits.requestBytes, head)
+    if (f.kind !== FrameKind.Json) throw new BadInputError(`${what}: the request is not a JSON frame`)
+    const req = validateRangeRequest(decodeJson(f.payload, what))
+    if (!deps.library.isPresent(req.sha)) throw new ObjectMissingError(`object ${req.sha}: not in this library`, { sha: req.sha })
+    try {
+      fh = await open(deps.library.objects.path(req.sha), 'r')
+    } catch {
+      throw new ObjectMissingError(`object ${req.sha}: not readable in this library`, { sha: req.sha })
+    }
+    const size = (await fh.stat()).size
+    if (req.offset + req.length > size) throw new BadInputError(`${what}: ${req.length} bytes at ${req.offset} lie beyond the object's ${size} bytes`)
+    headerSent = true
+    await send(stream, jsonFrame({ size, offset: req.offset, length: req.length }), head)
+    let pos = req.offset
+    const end = req.offset + req.length
+    let first = true
+    while (pos < end) {
+      // A stalled reader is dropped after the idle timeout.
+      const sig = AbortSignal.any([stop, AbortSignal.timeout(ObjectsTimeouts.idleMs)])
+      const n = Math.min(ObjectsLimits.sendChunkBytes, end - pos)
+      const buf = Buffer.allocUnsafe(n)
+      const { bytesRead } = await fh.read(buf, 0, n, pos)
+      if (bytesRead !== n) throw new ObjectMissingError(`object ${req.sha}: the file shrank while being sent`)
+      if (first && deps.testCorruptRanges === true) buf[0] ^= 0xff
+      first = false
+      await send(stream, buf, sig)
+      pos += n
+      deps.onSent?.(peer, n)
+    }
+    await stream.close({ signal: AbortSignal.any([stop, AbortSignal.timeout(ObjectsTimeouts.idleMs)]) })
+  } catch (err) {
+    const w = toWireError(err)
+    deps.log('%s failed: %s', what, w.message)
+    try {
+      if (!headerSent && stream.writeStatus === 'writable') {
+        stream.send(errorFrame(w.code, w.message))
+        await stream.close({ signal: AbortSignal.timeout(1000) })
+      } else {
+        stream.abort(err instanceof Error ? err : new Error(String(err)))
+      }
+    } catch {
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    }
+  } finally {
+    await fh?.close().catch(() => {})
+  }
+}

@@ -1,0 +1,330 @@
+/**
+ * ObjectFetcher: fetches a set of objects from every team peer that holds
+ * them, in parallel. Objects are cut into ranges that go to whichever peer
+ * has a free slot, so a large object is spread over several peers. A range
+ * that fails goes back to the queue (its safely written prefix is kept); a
+ * peer that fails repeatedly or vanishes is dropped and its ranges go to
+ * others. An object whose hash does not match is fetched again from one peer
+ * at a time: a single-source attempt that fails proves that peer lied, one
+ * that succeeds gives the truth to compare every earlier piece against.
+ */
+import { AbortedError, ErrorCodes, isCode, ObjectHashMismatchError, ObjectMissingError, PeerUnavailableError } from '../../../shared/errors.js'
+import type { Logger } from '../../../shared/log.js'
+import type { Library } from '../../store/library.js'
+import type { PeerNode } from '../node.js'
+import { PartialStore, type PartialFile } from './partials.js'
+import type { ProgressTracker, PullEvent } from './progress.js'
+import { splitRanges, type Range } from './ranges.js'
+import { PullTuning } from './tuning.js'
+
+export interface WantedObject { sha: string, size: number, holders: Set<string> }
+
+interface Piece { range: Range, avoid?: string }
+interface Contribution { range: Range, peer: string }
+
+interface Obj {
+  sha: string
+  size: number
+  holders: Set<string>
+  file?: PartialFile
+  opening?: Promise<PartialFile>
+  queue: Piece[]
+  inflight: number
+  contributions: Contribution[]
+  /** Pieces of failed attempts: who sent them and what they hashed to. */
+  history: Array<{ range: Range, peer: string, digest: string }>
+  attempts: number
+  /** After a bad hash: the one peer this attempt may use. */
+  singleSource?: string
+  tried: Set<string>
+  state: 'pending' | 'finishing' | 'done' | 'failed'
+  error?: Error
+}
+
+interface PeerState { failures: number, dropped: boolean, slots: number }
+
+const RESUMED = '(resumed)'
+
+export class ObjectFetcher {
+  private readonly objs: Obj[] = []
+  private readonly peers = new Map<string, PeerState>()
+  private readonly workers: Array<Promise<void>> = []
+  private wake: () => void = () => {}
+  private changed: Promise<void>
+  private readonly partials: PartialStore
+
+  constructor (private readonly c: { library: Library, node: PeerNode, log: Logger },
+    private readonly o: { id: string, signal: AbortSignal, progress: ProgressTracker, emit: (e: PullEvent) => void }) {
+    this.partials = new PartialStore(c.library)
+    this.changed = new Promise(resolve => { this.wake = resolve })
+  }
+
+  private notify (): void {
+    const w = this.wake
+    this.changed = new Promise(resolve => { this.wake = resolve })
+    w()
+  }
+
+  /** Plan: open nothing yet, but count what partial files already hold. Returns bytes still to fetch. */
+  async plan (wanted: WantedObject[]): Promise<number> {
+    await this.partials.start()
+    let need = 0
+    for (const w of [...wanted].sort((a, b) => b.size - a.size)) {
+      const prev = this.partials.load(w.sha)
+      const done = prev !== undefined && prev.size === w.size ? prev.done : []
+      const doneBytes = done.reduce((n, r) => n + r[1] - r[0], 0)
+      need += w.size - doneBytes
+      this.objs.push({ sha: w.sha, size: w.size, holders: new Set(w.holders), queue: [], inflight: 0, contributions: [], history: [], attempts: 0, tried: new Set(), state: 'pending' })
+    }
+    return need
+  }
+
+  /** A peer that appeared during the pull, with what it holds. */
+  addPeer (peer: string, have: ReadonlyMap<string, number>): void {
+    if (this.peers.get(peer)?.dropped === true) return
+    let added = false
+    for (const o of this.objs) {
+      if (o.state === 'pending' && have.get(o.sha) === o.size && !o.holders.has(peer)) { o.holders.add(peer); added = true }
+    }
+    if (added || this.peers.has(peer)) this.startPeer(peer)
+    this.notify()
+  }
+
+  async run (): Promise<void> {
+    // Open partial files first: their remaining ranges become the queue.
+    for (const o of this.objs) {
+      const f = await this.openFile(o)
+      o.queue = splitRanges(f.missing(), PullTuning.rangeBytes).map(range => ({ range }))
+      if (o.queue.length === 0) void this.finish(o)
+    }
+    const all = new Set<string>()
+    for (const o of this.objs) for (const h of o.holders) all.add(h)
+    for (const p of all) this.startPeer(p)
+    for (;;) {
+      this.failOrphans()
+      if (this.objs.every(o => o.state === 'done' || o.state === 'failed')) break
+      if (this.o.signal.aborted) break
+      await Promise.race([this.changed, new Promise(resolve => this.o.signal.addEventListener('abort', resolve, { once: true }))])
+    }
+    this.notify()
+    await Promise.allSettled(this.workers)
+    for (const o of this.objs) await o.file?.close()
+    if (this.o.signal.aborted) throw new AbortedError(`pull ${this.o.id.slice(0, 12)}: cancelled (partial objects are kept; pull again to resume)`)
+    const failed = this.objs.filter(o => o.state === 'failed')
+    if (failed.length > 0) throw failed[0].error ?? new ObjectMissingError(`object ${failed[0].sha}: could not be fetched`)
+  }
+
+  private startPeer (peer: string): void {
+    if (!this.peers.has(peer)) this.peers.set(peer, { failures: 0, dropped: false, slots: 0 })
+    const st = this.peers.get(peer)!
+    if (st.dropped) return
+    while (st.slots < PullTuning.slotsPerPeer) {
+      st.slots++
+      this.workers.push(this.worker(peer))
+    }
+  }
+
+  private dropPeer (peer: string, reason: string): void {
+    const st = this.peers.get(peer)
+    if (st === undefined || st.dropped) return
+    st.dropped = true
+    this.c.log('pull %s: dropping peer %s: %s', this.o.id.slice(0, 12), peer, reason)
+    this.o.emit({ type: 'peer-dropped', id: this.o.id, peer, reason })
+    for (const o of this.objs) {
+      o.holders.delete(peer)
+      if (o.singleSource === peer) this.pickSingleSource(o)
+    }
+    this.notify()
+  }
+
+  /** After a bad hash: the least suspect peer not tried yet sends the whole object. */
+  private pickSingleSource (o: Obj): boolean {
+    if (o.singleSource !== undefined) o.tried.add(o.singleSource)
+    const candidates = [...o.holders].filter(h => this.peers.get(h)?.dropped !== true && !this.isLiar(h) && !o.tried.has(h))
+    if (candidates.length === 0) { o.singleSource = undefined; return false }
+    const sent = new Map<string, number>()
+    for (const h of o.history) sent.set(h.peer, (sent.get(h.peer) ?? 0) + h.range[1] - h.range[0])
+    candidates.sort((a, b) => (sent.get(a) ?? 0) - (sent.get(b) ?? 0))
+    o.singleSource = candidates[0]
+    return true
+  }
+
+  /** Objects nobody can give any more fail (the rest of the pull goes on). */
+  private failOrphans (): void {
+    for (const o of this.objs) {
+      if (o.state !== 'pending' || o.inflight > 0 || o.queue.length === 0) continue
+      const live = [...o.holders].filter(h => this.peers.get(h)?.dropped !== true && !this.isLiar(h))
+      if (live.length === 0) {
+        o.state = 'failed'
+        o.error ??= new PeerUnavailableError(`object ${o.sha}: no team peer that has it can send it any more (partial bytes are kept; pull again later)`, { sha: o.sha })
+      }
+    }
+  }
+
+  private isLiar (peer: string): boolean { return this.c.node.table.get(peer)?.liar === true }
+
+  private next (peer: string): { o: Obj, piece: Piece } | undefined {
+    for (const o of this.objs) {
+      if (o.state !== 'pending' || o.queue.length === 0 || !o.holders.has(peer)) continue
+      if (o.singleSource !== undefined && o.singleSource !== peer) continue
+      const others = [...o.holders].some(h => h !== peer && this.peers.get(h)?.dropped !== true && !this.isLiar(h))
+      const i = o.queue.findIndex(p => p.avoid !== peer || !others)
+      if (i < 0) continue
+      const [piece] = o.queue.splice(i, 1)
+      return { o, piece }
+    }
+    return undefined
+  }
+
+  private async worker (peer: string): Promise<void> {
+    const st = this.peers.get(peer)!
+    while (!this.o.signal.aborted && !st.dropped && !this.isLiar(peer)) {
+      const job = this.next(peer)
+      if (job === undefined) {
+        const useful = this.objs.some(o => (o.state === 'pending' || o.state === 'finishing') && o.holders.has(peer))
+        if (!useful) break
+        await this.changed
+        continue
+      }
+      await this.fetchPiece(peer, st, job.o, job.piece)
+    }
+    st.slots--
+  }
+
+  private async openFile (o: Obj): Promise<PartialFile> {
+    if (o.file !== undefined) return o.file
+    o.opening ??= this.partials.open(o.sha, o.size)
+    o.file = await o.opening
+    return o.file
+  }
+
+  private async fetchPiece (peer: string, st: PeerState, o: Obj, piece: Piece): Promise<void> {
+    o.inflight++
+    const [start, end] = piece.range
+    const file = await this.openFile(o)
+    const w = file.writer(start)
+    let got = 0
+    try {
+      await this.c.node.objects.fetch(peer, { sha: o.sha, offset: start, length: end - start }, {
+        write: (chunk) => {
+          got += chunk.byteLength
+          this.o.progress.add(peer, chunk.byteLength)
+          return w.write(chunk)
+        },
+      }, this.o.signal, o.size)
+      await w.drain()
+      file.markDone(piece.range)
+      o.contributions.push({ range: piece.range, peer })
+      st.failures = 0
+    } catch (err) {
+      const safe = await w.settle()
+      if (safe > 0) {
+        file.markDone([start, start + safe])
+        o.contributions.push({ range: [start, start + safe], peer })
+      }
+      if (start + safe < end) o.queue.unshift({ range: [start + safe, end], avoid: piece.avoid })
+      this.o.progress.wasted(got - safe)
+      if (!this.o.signal.aborted) this.onFetchError(peer, st, o, err)
+    } finally {
+      o.inflight--
+    }
+    if (o.state === 'pending' && o.queue.length === 0 && o.inflight === 0 && file.complete) await this.finish(o)
+    this.notify()
+  }
+
+  private onFetchError (peer: string, st: PeerState, o: Obj, err: unknown): void {
+    const msg = (err as Error)?.message ?? String(err)
+    this.c.log('pull %s: %s', this.o.id.slice(0, 12), msg)
+    if (isCode(err, ErrorCodes.ObjectMissing) || isCode(err, ErrorCodes.NotFound)) {
+      o.holders.delete(peer)
+      if (o.singleSource === peer) o.singleSource = undefined
+      return
+    }
+    if (isCode(err, ErrorCodes.PeerUnavailable)) { this.dropPeer(peer, msg); return }
+    st.failures++
+    if (st.failures >= PullTuning.maxPeerFailures) this.dropPeer(peer, `${st.failures} failed requests in a row; last: ${msg}`)
+  }
+
+  private async finish (o: Obj): Promise<void> {
+    if (o.state !== 'pending') return
+    o.state = 'finishing'
+    const file = await this.openFile(o)
+    try {
+      const digest = await file.digest(this.o.signal)
+      if (digest === o.sha) {
+        await this.convictLiars(o, file)
+        await file.adopt(this.c.library.objects.path(o.sha))
+        o.file = undefined
+        this.c.library.objectPresent(o.sha, o.size)
+        this.o.progress.objectDone()
+        this.o.emit({ type: 'object', id: this.o.id, sha: o.sha, size: o.size })
+        o.state = 'done'
+      } else {
+        await this.badHash(o, file, digest)
+      }
+    } catch (err) {
+      if (this.o.signal.aborted) { o.state = 'pending'; return }
+      o.state = 'failed'
+      o.error = err as Error
+    } finally {
+      this.notify()
+    }
+  }
+
+  /** With the true bytes in hand, any earlier piece that differs convicts its sender. */
+  private async convictLiars (o: Obj, file: PartialFile): Promise<void> {
+    if (o.history.length === 0) return
+    const truth = await file.pieceDigests(o.history.map(h => h.range))
+    o.history.forEach((h, i) => { if (h.digest !== truth[i] && h.peer !== RESUMED) this.convict(h.peer, o.sha) })
+  }
+
+  private convict (peer: string, sha: string): void {
+    if (this.isLiar(peer)) return
+    this.c.node.markLiar(peer)
+    this.o.emit({ type: 'liar', id: this.o.id, peer, sha })
+    this.dropPeer(peer, `sent bytes of ${sha} that do not hash`)
+  }
+
+  private async badHash (o: Obj, file: PartialFile, digest: string): Promise<void> {
+    o.attempts++
+    // Bytes from before this run (a resumed partial) have no known sender.
+    const known = o.contributions
+    const pieces: Contribution[] = [...known]
+    const covered = known.map(c => c.range)
+    for (const r of file.done) {
+      // Any done range not covered by this run's contributions came from a resumed file.
+      const uncovered = covered.length === 0 ? [r] : subtract(r, covered)
+      for (const u of uncovered) pieces.push({ range: u, peer: RESUMED })
+    }
+    const digests = await file.pieceDigests(pieces.map(p => p.range))
+    pieces.forEach((p, i) => o.history.push({ range: p.range, peer: p.peer, digest: digests[i] }))
+    const senders = new Set(pieces.map(p => p.peer))
+    this.c.log.error('pull %s: object %s hashed to %s (attempt %d, from %s)', this.o.id.slice(0, 12), o.sha, digest, o.attempts, [...senders].join(', '))
+    // Every byte came from one peer: it lied.
+    if (senders.size === 1 && !senders.has(RESUMED)) this.convict([...senders][0], o.sha)
+    this.o.progress.wasted(o.size)
+    await file.reset()
+    o.contributions = []
+    if (o.attempts >= PullTuning.maxAttempts + o.holders.size || !this.pickSingleSource(o)) {
+      o.state = 'failed'
+      o.error = new ObjectHashMismatchError(`object ${o.sha}: the bytes the team peers sent do not hash to its name (last: ${digest}); the peers that lied are no longer used`, { sha: o.sha, actual: digest })
+      return
+    }
+    o.queue = splitRanges([[0, o.size]], PullTuning.rangeBytes).map(range => ({ range }))
+    o.state = 'pending'
+  }
+}
+
+function subtract (r: Range, cover: readonly Range[]): Range[] {
+  let parts: Range[] = [r]
+  for (const [cs, ce] of cover) {
+    parts = parts.flatMap(([s, e]) => {
+      if (ce <= s || cs >= e) return [[s, e] as Range]
+      const out: Range[] = []
+      if (cs > s) out.push([s, cs])
+      if (ce < e) out.push([ce, e])
+      return out
+    })
+  }
+  return parts
+}

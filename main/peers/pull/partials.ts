@@ -1,0 +1,207 @@
+/**
+ * Partial objects: `<home>/partial/<sha>` plus the byte ranges already written
+ * (table peer_partials). Ranges are recorded once their bytes are handed to
+ * the kernel, so a process killed with -9 loses at most the ranges in flight.
+ * The file is hashed as its contiguous prefix grows, so little is left to
+ * hash when the last range lands; the object enters the store only if the
+ * hash matches (then fsync, then rename: house rule 6).
+ */
+import { createHash, type Hash } from 'node:crypto'
+import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+import { AbortedError } from '../../../shared/errors.js'
+import { assertSha256Hex } from '../../../shared/ids.js'
+import type { Library } from '../../store/library.js'
+import { addRange, mergeRanges, missingRanges, parseRanges, prefixEnd, type Range } from './ranges.js'
+import { PullTuning } from './tuning.js'
+
+export class PartialStore {
+  readonly dir: string
+
+  constructor (private readonly library: Library) {
+    this.dir = join(library.home, 'partial')
+  }
+
+  async start (): Promise<void> {
+    await mkdir(this.dir, { recursive: true })
+  }
+
+  path (sha: string): string { return join(this.dir, assertSha256Hex(sha, 'partial object')) }
+
+  load (sha: string): { size: number, done: Range[] } | undefined {
+    const row = this.library.db.prepare('SELECT size, done FROM peer_partials WHERE sha = ?').get(sha) as { size: number, done: string } | undefined
+    if (row === undefined) return undefined
+    let v: unknown
+    try { v = JSON.parse(row.done) } catch { return undefined }
+    const done = parseRanges(v, row.size)
+    return done === undefined ? undefined : { size: row.size, done }
+  }
+
+  save (sha: string, size: number, done: Range[]): void {
+    this.library.db.prepare('INSERT INTO peer_partials (sha, size, done, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(sha) DO UPDATE SET size = excluded.size, done = excluded.done, updated_at = excluded.updated_at')
+      .run(sha, size, JSON.stringify(done), Date.now())
+  }
+
+  async remove (sha: string): Promise<void> {
+    this.library.db.prepare('DELETE FROM peer_partials WHERE sha = ?').run(sha)
+    await rm(this.path(sha), { force: true })
+  }
+
+  /** Open (or resume) the partial file of `sha`. A size change starts over. */
+  async open (sha: string, size: number): Promise<PartialFile> {
+    const prev = this.load(sha)
+    let done: Range[] = prev !== undefined && prev.size === size ? prev.done : []
+    const file = this.path(sha)
+    let fh: FileHandle
+    try {
+      fh = await open(file, 'r+')
+      if ((await fh.stat()).size < size && done.length > 0) {
+        // The file is shorter than the ranges claim (disk trouble): keep what it holds.
+        const len = (await fh.stat()).size
+        done = mergeRanges(done.map(([s, e]) => [s, Math.min(e, len)] as Range))
+      }
+    } catch {
+      done = []
+      fh = await open(file, 'w+', 0o644)
+    }
+    if (prev === undefined || prev.size !== size) this.save(sha, size, done)
+    return new PartialFile(this, sha, size, fh, done)
+  }
+}
+
+/** Writes one range's bytes at their offsets, in batches, a bounded number of writes in flight. */
+export class RangeWriter {
+  private pending: Uint8Array[] = []
+  private pendingBytes = 0
+  private pos: number
+  private inflight: Array<Promise<unknown>> = []
+  /** Bytes handed to the file so far (contiguous from the range start). */
+  flushed = 0
+
+  constructor (private readonly fh: FileHandle, readonly start: number) {
+    this.pos = start
+  }
+
+  async write (chunk: Uint8Array): Promise<void> {
+    this.pending.push(chunk)
+    this.pendingBytes += chunk.byteLength
+    if (this.pendingBytes >= PullTuning.writeBatchBytes) await this.flush(false)
+  }
+
+  private async flush (all: boolean): Promise<void> {
+    if (this.pendingBytes > 0) {
+      const bufs = this.pending
+      const at = this.pos
+      const n = this.pendingBytes
+      this.pos += n
+      this.pending = []
+      this.pendingBytes = 0
+      const w = this.fh.writev(bufs, at).then(() => { this.flushed += n })
+      w.catch(() => {})
+      this.inflight.push(w)
+    }
+    while (this.inflight.length > (all ? 0 : PullTuning.writesInFlight)) await this.inflight.shift()
+  }
+
+  /** Wait until every byte written so far is in the file. */
+  async drain (): Promise<void> { await this.flush(true) }
+
+  /** After a failure: wait for writes already started; returns bytes safely written. */
+  async settle (): Promise<number> {
+    this.pending = []
+    this.pendingBytes = 0
+    await Promise.allSettled(this.inflight)
+    this.inflight = []
+    return this.flushed
+  }
+}
+
+export class PartialFile {
+  private hash: Hash = createHash('sha256')
+  private hashed = 0
+  private pump: Promise<void> | undefined
+  private readonly buf = Buffer.allocUnsafe(1 << 20)
+
+  constructor (private readonly store: PartialStore, readonly sha: string, readonly size: number, private readonly fh: FileHandle, private doneRanges: Range[]) {}
+
+  get done (): readonly Range[] { return this.doneRanges }
+  get doneBytes (): number { return this.doneRanges.reduce((n, r) => n + r[1] - r[0], 0) }
+  get complete (): boolean { return missingRanges(this.size, this.doneRanges).length === 0 }
+  missing (): Range[] { return missingRanges(this.size, this.doneRanges) }
+
+  writer (start: number): RangeWriter { return new RangeWriter(this.fh, start) }
+
+  /** Record bytes [start, end) as written; the hasher follows the contiguous prefix. */
+  markDone (r: Range): void {
+    if (r[1] <= r[0]) return
+    this.doneRanges = addRange(this.doneRanges, r)
+    this.store.save(this.sha, this.size, this.doneRanges)
+    this.kick()
+  }
+
+  private kick (): void {
+    if (this.pump !== undefined) return
+    this.pump = this.advance().finally(() => { this.pump = undefined })
+    this.pump.catch(() => {})
+  }
+
+  private async advance (): Promise<void> {
+    for (;;) {
+      const target = prefixEnd(this.doneRanges)
+      if (this.hashed >= target) return
+      const n = Math.min(this.buf.length, target - this.hashed)
+      const { bytesRead } = await this.fh.read(this.buf, 0, n, this.hashed)
+      if (bytesRead === 0) throw new Error(`partial ${this.sha}: file shorter than recorded`)
+      this.hash.update(this.buf.subarray(0, bytesRead))
+      this.hashed += bytesRead
+    }
+  }
+
+  /** The sha256 of the whole file (every range must be done). */
+  async digest (signal: AbortSignal): Promise<string> {
+    while (this.hashed < this.size) {
+      if (signal.aborted) throw new AbortedError(`hashing ${this.sha}: cancelled`)
+      if (this.pump === undefined) this.kick()
+      await this.pump
+    }
+    return this.hash.copy().digest('hex')
+  }
+
+  /** sha256 of each of `pieces`, read back from the file (used to find who lied). */
+  async pieceDigests (pieces: readonly Range[]): Promise<string[]> {
+    const out: string[] = []
+    for (const [s, e] of pieces) {
+      const h = createHash('sha256')
+      for (let at = s; at < e;) {
+        const { bytesRead } = await this.fh.read(this.buf, 0, Math.min(this.buf.length, e - at), at)
+        if (bytesRead === 0) break
+        h.update(this.buf.subarray(0, bytesRead))
+        at += bytesRead
+      }
+      out.push(h.digest('hex'))
+    }
+    return out
+  }
+
+  /** Start over (after a bad hash): nothing counts as written. */
+  async reset (): Promise<void> {
+    if (this.pump !== undefined) await this.pump.catch(() => {})
+    this.doneRanges = []
+    this.hash = createHash('sha256')
+    this.hashed = 0
+    this.store.save(this.sha, this.size, [])
+  }
+
+  /** fsync and rename into the store (caller checked the digest). */
+  async adopt (dest: string): Promise<void> {
+    await this.fh.sync()
+    await this.fh.close()
+    await rename(this.store.path(this.sha), dest)
+    await this.store.remove(this.sha)
+  }
+
+  async close (): Promise<void> {
+    if (this.pump !== undefined) await this.pump.catch(() => {})
+    await this.fh.close().catch(() => {})
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * Puller: gets a revision from team peers. The state JSON comes first and
+ * must hash (canonically) to the id asked for; the revision enters the
+ * library at once, incomplete; then the missing objects come from every team
+ * peer that has them (ObjectFetcher), and the revision completes when the
+ * last one is in place.
+ */
+import { EventEmitter } from 'node:events'
+import { ErrorCodes, isCode, ObjectMissingError, PeerUnavailableError, ProtocolError, UnknownRevisionError } from '../../../shared/errors.js'
+import type { Logger } from '../../../shared/log.js'
+import { parseState, revisionId, type ParsedState } from '../../../shared/state/index.js'
+import type { Library } from '../../store/library.js'
+import type { RemoteRevision } from '../catalog/protocol.js'
+import type { PeerNode } from '../node.js'
+import { ObjectFetcher, type WantedObject } from './fetcher.js'
+import { ProgressTracker, type PullEvent } from './progress.js'
+import { resolveRevision } from './resolve.js'
+import { PullTuning } from './tuning.js'
+
+export interface PullOptions {
+  /** Only these peers (ids, id suffixes or names). */
+  from?: string[]
+  signal: AbortSignal
+  onProgress?: (e: PullEvent) => void
+}
+
+export interface PullResult {
+  id: string
+  /** Objects fetched. */
+  objects: number
+  /** Object bytes received from peers (resumed bytes excluded). */
+  bytes: number
+  fromPeers: Record<string, number>
+  seconds: number
+}
+
+export class Puller extends EventEmitter<{ event: [PullEvent] }> {
+  private readonly library: Library
+  private readonly node: PeerNode
+  private readonly log: Logger
+  private readonly running = new Map<string, Promise<PullResult>>()
+
+  constructor (components: { library: Library, node: PeerNode, log: Logger }) {
+    super()
+    this.library = components.library
+    this.node = components.node
+    this.log = components.log.child('peers:pull')
+  }
+
+  async start (): Promise<void> {}
+  async stop (): Promise<void> {}
+
+  /** Team peers to use, waiting for discovery when none is known yet. */
+  private async gatherPeers (from: string[] | undefined, signal: AbortSignal): Promise<string[]> {
+    const pick = (): string[] => this.node.teamPeers().filter(p => this.node.table.get(p)?.catalog !== undefined && matches(this.node, p, from))
+    if (pick().length === 0) {
+      const wait = AbortSignal.any([signal, AbortSignal.timeout(PullTuning.discoveryWaitMs)])
+      while (pick().length === 0 && !wait.aborted) await this.node.nextCatalog(wait)
+      if (signal.aborted) return []
+      // A moment for the others to show up too.
+      await new Promise(resolve => setTimeout(resolve, PullTuning.settleMs))
+    }
+    return pick()
+  }
+
+  async pull (rev: string, opts: PullOptions): Promise<PullResult> {
+    const started = Date.now()
+    const emit = (e: PullEvent) => { this.emit('event', e); opts.onProgress?.(e) }
+    const peers = await this.gatherPeers(opts.from, opts.signal)
+    const catalogs = new Map<string, RemoteRevision[]>()
+    for (const p of peers) {
+      const c = this.node.table.get(p)?.catalog
+      if (c !== undefined) catalogs.set(p, c)
+    }
+    if (peers.length === 0 && opts.from !== undefined && opts.from.length > 0) {
+      throw new PeerUnavailableError(`none of the peers ${opts.from.join(', ')} is connected (see \`fieldsync peers\`)`)
+    }
+    const target = resolveRevision(this.library, rev, catalogs)
+    const id = target.id
+    // One pull per revision at a time in this process.
+    const already = this.running.get(id)
+    if (already !== undefined) return await already
+    const p = this.pullResolved(id, target.names, target.holders, peers, { ...opts, onProgress: emit }, started)
+    this.running.set(id, p)
+    try { return await p } finally { this.running.delete(id) }
+  }
+
+  private async pullResolved (id: string, names: string[], holders: string[], peers: string[], opts: PullOptions, started: number): Promise<PullResult> {
+    const emit = opts.onProgress ?? (() => {})
+    const local = this.library.get(id)
+    if (local?.complete === true) return { id, objects: 0, bytes: 0, fromPeers: {}, seconds: (Date.now() - started) / 1000 }
+    if (local === undefined) {
+      const { raw, parsed, from } = await this.fetchState(id, holders, opts.signal)
+      const name = names.find(n => this.nameFree(n))
+      this.library.addRevision({ raw, parsed, name, source: `peer:${from}` })
+      this.log('pull %s: state from %s, added as %s', id.slice(0, 12), from, name ?? '(no name)')
+    }
+    // Objects the store has but the index does not know (another process finished them): record.
+    const missing: string[] = []
+    for (const sha of this.library.missing(id)) {
+      const size = await this.library.objects.size(sha)
+      if (size !== undefined) this.library.objectPresent(sha, size)
+      else missing.push(sha)
+    }
+    const wanted = await this.whoHas(missing, peers, opts.signal)
+    const progress = new ProgressTracker(id, 0, wanted.length, emit)
+    const fetcher = new ObjectFetcher({ library: this.library, node: this.node, log: this.log }, { id, signal: opts.signal, progress, emit })
+    progress.totalBytes = await fetcher.plan(wanted.filter(w => w.holders.size > 0))
+    emit({ type: 'resolved', id, name: this.library.get(id)?.name ?? null, objects: wanted.length, bytes: progress.totalBytes, peers })
+    const nobody = wanted.filter(w => w.holders.size === 0)
+    const onCatalog = ({ peer }: { peer: string }) => {
+      if (peers.includes(peer) || !matches(this.node, peer, opts.from)) return
+      peers.push(peer)
+      this.node.catalog.have(peer, wanted.map(w => w.sha), opts.signal).then(h => { fetcher.addPeer(peer, h) }, () => {})
+    }
+    this.node.on('catalog', onCatalog)
+    try {
+      await fetcher.run()
+    } finally {
+      this.node.off('catalog', onCatalog)
+      progress.flush()
+    }
+    if (nobody.length > 0) {
+      throw new ObjectMissingError(`revision ${id.slice(0, 12)}: ${nobody.length} object(s) are on no connected team peer (e.g. ${nobody[0].sha}); the rest was pulled, pull again when a peer that has them is around`, { missing: nobody.map(n => n.sha) })
+    }
+    return { id, objects: wanted.length, bytes: progress.bytes, fromPeers: progress.fromPeers(), seconds: (Date.now() - started) / 1000 }
+  }
+
+  private nameFree (name: string): boolean {
+    try {
+      this.library.resolve(name)
+      return false
+    } catch (err) {
+      return isCode(err, ErrorCodes.UnknownRevision)
+    }
+  }
+
+  /** The state JSON from the first holder whose bytes hash to `id`. */
+  private async fetchState (id: string, holders: string[], signal: AbortSignal): Promise<{ raw: Uint8Array, parsed: ParsedState, from: string }> {
+    let last: unknown
+    for (const peer of holders) {
+      try {
+        const raw = await this.node.catalog.state(peer, id, signal)
+        const parsed = parseState(raw, `state of ${id.slice(0, 12)} from peer ${peer}`)
+        const got = revisionId(parsed)
+        if (got !== id) throw new ProtocolError(`peer ${peer} sent a state whose canonical sha256 is ${got}, not ${id}`)
+        return { raw, parsed, from: peer }
+      } catch (err) {
+        if (signal.aborted) throw err
+        this.log.error('pull %s: state from %s refused: %s', id.slice(0, 12), peer, (err as Error).message)
+        last = err
+      }
+    }
+    if (last !== undefined) throw last
+    throw new UnknownRevisionError(`revision ${id}: no connected team peer has it`)
+  }
+
+  /** Ask every peer which of `shas` it holds; sizes must agree (the majority wins, others are not used for it). */
+  private async whoHas (shas: string[], peers: string[], signal: AbortSignal): Promise<WantedObject[]> {
+    const answers = await Promise.all(peers.map(async p => {
+      try { return { p, have: await this.node.catalog.have(p, shas, signal) } } catch (err) {
+        if (signal.aborted) throw err
+        this.log('have from %s failed: %s', p, (err as Error).message)
+        return { p, have: new Map<string, number>() }
+      }
+    }))
+    return shas.map(sha => {
+      const bySize = new Map<number, string[]>()
+      for (const a of answers) {
+        const s = a.have.get(sha)
+        if (s !== undefined) bySize.set(s, [...(bySize.get(s) ?? []), a.p])
+      }
+      const best = [...bySize.entries()].sort((a, b) => b[1].length - a[1].length)[0]
+      return { sha, size: best?.[0] ?? 0, holders: new Set(best?.[1] ?? []) }
+    })
+  }
+}
+
+/** Does `peer` match one of the --from selectors (id, id suffix of 6+, or name)? */
+export function matches (node: PeerNode, peer: string, from: string[] | undefined): boolean {
+  if (from === undefined || from.length === 0) return true
+  const name = node.table.get(peer)?.name?.toLowerCase()
+  return from.some(f => f === peer || (f.length >= 6 && peer.endsWith(f)) || (name !== undefined && f.toLowerCase() === name))
+}

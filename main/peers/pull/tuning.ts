@@ -1,0 +1,22 @@
+/** The puller's knobs, in one place. */
+export const PullTuning = {
+  /** Objects are fetched in ranges of this size (cut on multiples of it); the most a kill -9 loses per range in flight. */
+  rangeBytes: 8 << 20,
+  /** Ranges fetched at once from one peer. */
+  slotsPerPeer: 3,
+  /** File writes gather this much before one writev. */
+  writeBatchBytes: 1 << 20,
+  writesInFlight: 2,
+  /** Whole-object attempts before giving up on an object that never hashes right. */
+  maxAttempts: 3,
+  /** A peer whose fetches fail this many times in a row is dropped from the pull. */
+  maxPeerFailures: 3,
+  /** Without --peer, how long to wait for mDNS to find team peers. */
+  discoveryWaitMs: 6000,
+  /** After the first peer shows up, a short grace to gather the others. */
+  settleMs: 700,
+  /** Progress events at most this often. */
+  progressIntervalMs: 250,
+  /** Window of the moving rate. */
+  rateWindowMs: 3000,
+} as const

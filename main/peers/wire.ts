@@ -1,0 +1,205 @@
+/**
+ * Framing shared by the peer protocols: frames are `[u32 BE length][u8 kind]
+ * [payload]`, every read is capped by the caller and bounded by an
+ * AbortSignal; raw data after a header frame is read with backpressure (the
+ * stream is paused while our buffer is above its high-water mark, so yamux
+ * stops granting window and the sender stops).
+ *
+ * Only types are imported from libp2p: this module loads without it.
+ */
+import type { Stream } from '@libp2p/interface'
+import { AbortedError, FieldsyncError, ProtocolError, TimeoutError } from '../../shared/errors.js'
+
+export const FrameKind = { Json: 1, Bytes: 2, Error: 3 } as const
+export type FrameKindValue = (typeof FrameKind)[keyof typeof FrameKind]
+
+export const FRAME_HEADER = 5
+
+export interface Frame { kind: FrameKindValue, payload: Uint8Array }
+
+export function encodeFrame (kind: FrameKindValue, payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(FRAME_HEADER + payload.byteLength)
+  new DataView(out.buffer).setUint32(0, payload.byteLength)
+  out[4] = kind
+  out.set(payload, FRAME_HEADER)
+  return out
+}
+
+export function jsonFrame (value: unknown): Uint8Array {
+  return encodeFrame(FrameKind.Json, new TextEncoder().encode(JSON.stringify(value)))
+}
+
+export function errorFrame (code: string, message: string): Uint8Array {
+  return encodeFrame(FrameKind.Error, new TextEncoder().encode(JSON.stringify({ code, message: message.slice(0, 1000) })))
+}
+
+/** Send, waiting for 'drain' when the stream's buffer is full (backpressure). */
+export async function send (stream: Stream, data: Uint8Array, signal: AbortSignal): Promise<void> {
+  if (!stream.send(data)) await stream.onDrain({ signal })
+}
+
+/** Turn a raced abort into our typed errors. */
+export function abortReason (signal: AbortSignal, what: string): Error {
+  const r: unknown = signal.reason
+  if (r instanceof Error && r.name === 'TimeoutError') return new TimeoutError(`${what}: no answer in time`)
+  if (r instanceof Error && 'code' in r) return r
+  return new AbortedError(`${what}: cancelled`)
+}
+
+interface Waiter { resolve: () => void }
+
+/**
+ * Reads a libp2p stream through its 'message' events into a bounded queue.
+ * When more than `highWater` bytes wait unread the stream is paused.
+ */
+export class StreamReader {
+  private readonly chunks: Uint8Array[] = []
+  private head = 0
+  private queued = 0
+  private ended = false
+  private error: Error | undefined
+  private waiter: Waiter | undefined
+  private paused = false
+  /** Bytes received so far (payload of this stream). */
+  received = 0
+
+  constructor (private readonly stream: Stream, private readonly what: string, private readonly highWater = 4 << 20) {
+    // Paused streams still receive up to one yamux window: leave room for it.
+    stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, 32 << 20)
+    stream.addEventListener('message', (evt) => {
+      const d = evt.data
+      if (d instanceof Uint8Array) this.push(d)
+      else for (const b of d) this.push(b)
+      if (!this.paused && this.queued > this.highWater) { this.paused = true; stream.pause() }
+      this.wake()
+    })
+    stream.addEventListener('remoteCloseWrite', () => { this.ended = true; this.wake() })
+    stream.addEventListener('close', (evt) => {
+      if (evt.error !== undefined && !this.ended) this.error = evt.error
+      this.ended = true
+      this.wake()
+    })
+  }
+
+  private push (b: Uint8Array): void {
+    if (b.byteLength === 0) return
+    this.chunks.push(b)
+    this.queued += b.byteLength
+    this.received += b.byteLength
+  }
+
+  private wake (): void {
+    const w = this.waiter
+    this.waiter = undefined
+    w?.resolve()
+  }
+
+  private async wait (signal: AbortSignal): Promise<void> {
+    if (signal.aborted) throw abortReason(signal, this.what)
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = () => { this.waiter = undefined; reject(abortReason(signal, this.what)) }
+      signal.addEventListener('abort', onAbort, { once: true })
+      this.waiter = { resolve: () => { signal.removeEventListener('abort', onAbort); resolve() } }
+    })
+  }
+
+  private take (max: number): Uint8Array {
+    const c = this.chunks[this.head]
+    let out: Uint8Array
+    if (c.byteLength <= max) {
+      out = c
+      this.chunks[this.head++] = undefined as unknown as Uint8Array
+      if (this.head > 1024) { this.chunks.splice(0, this.head); this.head = 0 }
+    } else {
+      out = c.subarray(0, max)
+      this.chunks[this.head] = c.subarray(max)
+    }
+    this.queued -= out.byteLength
+    if (this.paused && this.queued <= this.highWater / 2) { this.paused = false; this.stream.resume() }
+    return out
+  }
+
+  private failIfEnded (need: number): void {
+    if (this.error !== undefined) throw new ProtocolError(`${this.what}: the stream failed: ${this.error.message}`, undefined, { cause: this.error })
+    throw new ProtocolError(`${this.what}: the stream ended ${need} byte(s) early`)
+  }
+
+  /** Exactly `n` bytes, copied into one buffer (for small headers and frames). */
+  async readExactly (n: number, signal: AbortSignal): Promise<Uint8Array> {
+    const out = new Uint8Array(n)
+    let got = 0
+    while (got < n) {
+      if (this.queued === 0) {
+        if (this.ended) this.failIfEnded(n - got)
+        await this.wait(signal)
+        continue
+      }
+      const c = this.take(n - got)
+      out.set(c, got)
+      got += c.byteLength
+    }
+    return out
+  }
+
+  /** One frame whose payload is at most `max` bytes; anything larger is a protocol error. */
+  async readFrame (max: number, signal: AbortSignal): Promise<Frame> {
+    const h = await this.readExactly(FRAME_HEADER, signal)
+    const len = new DataView(h.buffer, h.byteOffset, FRAME_HEADER).getUint32(0)
+    const kind = h[4]
+    if (kind !== FrameKind.Json && kind !== FrameKind.Bytes && kind !== FrameKind.Error) {
+      throw new ProtocolError(`${this.what}: unknown frame kind ${kind}`)
+    }
+    if (len > max) throw new ProtocolError(`${this.what}: a frame of ${len} bytes is over the limit of ${max}`)
+    return { kind: kind as FrameKindValue, payload: await this.readExactly(len, signal) }
+  }
+
+  /**
+   * Exactly `n` raw bytes, yielded as they arrive without copying. `idleMs`
+   * bounds the wait for each chunk (a stalled peer is dropped).
+   */
+  async * data (n: number, signal: AbortSignal, idleMs: number): AsyncGenerator<Uint8Array> {
+    let left = n
+    while (left > 0) {
+      if (this.queued === 0) {
+        if (this.ended) this.failIfEnded(left)
+        const idle = AbortSignal.timeout(idleMs)
+        await this.wait(AbortSignal.any([signal, idle]))
+        continue
+      }
+      const c = this.take(left)
+      left -= c.byteLength
+      yield c
+    }
+  }
+
+  /** True when the remote closed its end and nothing is left to read. */
+  get atEnd (): boolean { return this.ended && this.queued === 0 }
+}
+
+export function decodeJson (payload: Uint8Array, what: string): unknown {
+  try {
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload))
+  } catch {
+    throw new ProtocolError(`${what}: a message is not valid JSON`)
+  }
+}
+
+export function isObject (v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+export function isSafeUint (v: unknown, max = Number.MAX_SAFE_INTEGER): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= max
+}
+
+/** Rebuild the error a peer sent (codes are checked; messages are capped and marked as the peer's). */
+export function decodeErrorFrame (payload: Uint8Array, what: string): FieldsyncError {
+  const v = decodeJson(payload, what)
+  if (!isObject(v) || typeof v.code !== 'string' || !/^E_[A-Z_]{1,40}$/.test(v.code) || typeof v.message !== 'string') {
+    return new ProtocolError(`${what}: the peer sent a malformed error`)
+  }
+  return new FieldsyncError(v.code, `${what}: the peer answered: ${v.message.replace(/[\p{C}]/gu, ' ').slice(0, 500)}`)
+}
+
+/** Opens a stream to a peer for a protocol (the node provides it; tests may too). */
+export type StreamOpener = (peer: string, protocol: string, signal: AbortSignal) => Promise<Stream>
