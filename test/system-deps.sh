@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Debian packages the tests use as real parts: a browser, squashfs images, an
-# mDNS publisher, an SSH server, FAT32 sticks, network namespaces, baselines.
+# mDNS publisher, an SSH server, FAT32 sticks (fusefat where the kernel has no
+# vfat), busybox sh for install.sh, network namespaces, baselines.
 # Installs what is missing when run as root; otherwise lists what to install.
 set -euo pipefail
-pkgs=(chromium squashfs-tools avahi-daemon avahi-utils openssh-server openssh-client rsync dosfstools iproute2 curl util-linux time openssl)
+pkgs=(chromium squashfs-tools avahi-daemon avahi-utils openssh-server openssh-client rsync dosfstools iproute2 curl util-linux time openssl busybox fusefat)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

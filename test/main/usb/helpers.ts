@@ -84,7 +84,7 @@ export async function fatStick (t: T, mib: number, opts: { readOnly?: boolean, p
   const mnt = join(work, 'mnt')
   await mkdir(mnt)
   await run('truncate', ['-s', `${mib}M`, image])
-  await run('mkfs.vfat', ['-F', '32', '-n', 'FIELDSYNC', image])
+  await run('mkfs.vfat', ['-F', '32', image])
   const mountIt = async (ro: boolean): Promise<Stick['how'] | string> => {
     if (kernelVfat !== false) {
       try {
