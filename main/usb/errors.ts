@@ -1,9 +1,16 @@
 /** File-system errors on a stick, turned into typed errors that say what to do. */
-import { BadInputError, FieldsyncError, NoSpaceError, ReadOnlyError } from '../../shared/errors.js'
+import { BadInputError, FieldsyncError, NoSpaceError, ReadOnlyError, StickCorruptError } from '../../shared/errors.js'
 
-export function mapFsError (err: unknown, dir: string): unknown {
+/**
+ * `writing`: the error came from writing file data (not from creating a
+ * file): FUSE FAT drivers (fusefat) answer EPERM, not ENOSPC, when full.
+ */
+export function mapFsError (err: unknown, dir: string, writing = false): unknown {
   if (err instanceof FieldsyncError) return err
   const e = err as NodeJS.ErrnoException
+  if (writing && e?.code === 'EPERM') {
+    return new NoSpaceError(`${dir}: the stick refused to take more data (${e.message}; FUSE FAT drivers answer this when the stick is full); free some space or use a bigger stick`, { dir }, { cause: err })
+  }
   switch (e?.code) {
     case 'ENOSPC':
     case 'EDQUOT':
@@ -14,6 +21,8 @@ export function mapFsError (err: unknown, dir: string): unknown {
       return new ReadOnlyError(`${dir}: not allowed to write there (${e.message}); check the mount options and permissions`, { dir }, { cause: err })
     case 'EFBIG':
       return new BadInputError(`${dir}: the file system refuses a file that large (${e.message}); use a smaller --split-size`, { dir }, { cause: err })
+    case 'EIO':
+      return new StickCorruptError(`${dir}: input/output error on the stick (${e.message}): it may be failing or was pulled out; try another stick`, { dir }, { cause: err })
     case 'ENOENT':
       return new BadInputError(`${dir}: no such folder (is the stick mounted?)`, { dir }, { cause: err })
     default:

@@ -119,7 +119,7 @@ export class PartedFileWriter {
       await this.pending
       const fh = this.fh as FileHandle
       const at = this.partBytes
-      this.pending = writeAll(fh, piece, at).then(() => { this.opts.onWritten?.(piece.length) }, err => { throw mapFsError(err, this.dir) })
+      this.pending = writeAll(fh, piece, at).then(() => { this.opts.onWritten?.(piece.length) }, err => { throw mapFsError(err, this.dir, true) })
       this.pending.catch(() => {}) // surfaced by the next await
       this.hash.update(piece)
       this.partBytes += n
@@ -135,7 +135,7 @@ export class PartedFileWriter {
     this.fh = undefined
     try {
       await fh.sync()
-    } catch (err) { throw mapFsError(err, this.dir) } finally { await fh.close() }
+    } catch (err) { throw mapFsError(err, this.dir, true) } finally { await fh.close() }
     const part: WrittenPart = { tmp: this.tmps[this.tmps.length - 1], bytes: this.partBytes, sha256: this.hash.digest('hex') }
     this.parts.push(part)
     const rb = hashFile(part.tmp, { signal: this.opts.signal, onBytes: this.opts.onReadBack, dropCache: this.opts.dropCache }).then(back => {
