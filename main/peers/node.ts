@@ -153,7 +153,12 @@ export class PeerNode extends EventEmitter<PeerTableEvents> {
       await this.hello(id, signal)
       return id
     } catch (err) {
-      throw this.classifyDialError(err, addr)
+      const e = this.classifyDialError(err, addr)
+      const id = /\/p2p\/([^/]+)$/.exec(addr)?.[1]
+      if (id !== undefined && e instanceof NotInTeamError) {
+        this.table.update(id, r => { r.addrs.add(addr.replace(/\/p2p\/[^/]+$/, '')); r.lastDialFailure = Date.now(); if (r.team !== true) r.team = false })
+      }
+      throw e
     }
   }
 

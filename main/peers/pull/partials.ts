@@ -78,7 +78,7 @@ export class RangeWriter {
   /** Bytes handed to the file so far (contiguous from the range start). */
   flushed = 0
 
-  constructor (private readonly fh: FileHandle, readonly start: number) {
+  constructor (private readonly fh: FileHandle, readonly start: number, private readonly onFlushed: (r: Range) => void) {
     this.pos = start
   }
 
@@ -96,7 +96,7 @@ export class RangeWriter {
       this.pos += n
       this.pending = []
       this.pendingBytes = 0
-      const w = this.fh.writev(bufs, at).then(() => { this.flushed += n })
+      const w = this.fh.writev(bufs, at).then(() => { this.flushed += n; this.onFlushed([at, at + n]) })
       w.catch(() => {})
       this.inflight.push(w)
     }
@@ -121,6 +121,7 @@ export class PartialFile {
   private hashed = 0
   private pump: Promise<void> | undefined
   private readonly buf = Buffer.allocUnsafe(1 << 20)
+  private unsaved = 0
 
   constructor (private readonly store: PartialStore, readonly sha: string, readonly size: number, private readonly fh: FileHandle, private doneRanges: Range[]) {}
 
@@ -129,14 +130,25 @@ export class PartialFile {
   get complete (): boolean { return missingRanges(this.size, this.doneRanges).length === 0 }
   missing (): Range[] { return missingRanges(this.size, this.doneRanges) }
 
-  writer (start: number): RangeWriter { return new RangeWriter(this.fh, start) }
+  /** A writer for a range starting at `start`; what it writes counts as done as soon as the kernel has it. */
+  writer (start: number): RangeWriter { return new RangeWriter(this.fh, start, r => { this.markDone(r, false) }) }
 
-  /** Record bytes [start, end) as written; the hasher follows the contiguous prefix. */
-  markDone (r: Range): void {
+  /**
+   * Record bytes [start, end) as written; the hasher follows the contiguous
+   * prefix. Saved to the database at once with `persist`, else every
+   * `PullTuning.persistEveryBytes` (so a kill -9 loses little).
+   */
+  markDone (r: Range, persist = true): void {
     if (r[1] <= r[0]) return
     this.doneRanges = addRange(this.doneRanges, r)
-    this.store.save(this.sha, this.size, this.doneRanges)
+    this.unsaved += r[1] - r[0]
+    if (persist || this.unsaved >= PullTuning.persistEveryBytes) this.persist()
     this.kick()
+  }
+
+  persist (): void {
+    this.unsaved = 0
+    this.store.save(this.sha, this.size, this.doneRanges)
   }
 
   private kick (): void {
@@ -201,6 +213,7 @@ export class PartialFile {
   }
 
   async close (): Promise<void> {
+    if (this.unsaved > 0) this.persist()
     if (this.pump !== undefined) await this.pump.catch(() => {})
     await this.fh.close().catch(() => {})
   }

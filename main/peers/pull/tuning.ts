@@ -7,6 +7,8 @@ export const PullTuning = {
   /** File writes gather this much before one writev. */
   writeBatchBytes: 1 << 20,
   writesInFlight: 2,
+  /** Progress of a partial object is saved at least every this many bytes (and at each range's end). */
+  persistEveryBytes: 1 << 20,
   /** Whole-object attempts before giving up on an object that never hashes right. */
   maxAttempts: 3,
   /** A peer whose fetches fail this many times in a row is dropped from the pull. */
