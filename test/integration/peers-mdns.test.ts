@@ -37,7 +37,7 @@ describe('peers: mDNS between two network namespaces', () => {
       return
     }
     t.after(() => {
-      for (const n of [na, nb]) { try { ip('netns', 'del', n) } catch {} }
+      for (const n of [na, nb]) { try { ip('netns', 'del', n) } catch { /* already gone */ } }
     })
     ip('link', 'add', va, 'type', 'veth', 'peer', 'name', vb)
     ip('link', 'set', va, 'netns', na)
