@@ -1,12 +1,16 @@
 /**
  * Safe writes onto a stick: a file is written under a temporary dot-name
- * (split into parts of at most `splitSize` bytes), hashed on the way out,
- * fsynced, read back from the medium and hashed again; only the caller's
+ * (split into parts of at most `splitSize` bytes) with a CRC-32 of what was
+ * written, fsynced, then read back from the medium (the page cache dropped
+ * first) and hashed: the sha256 recorded is that of the bytes the stick gave
+ * back, and the read-back's CRC-32 must equal the write's (a sha256 on both
+ * sides would cost a second full pass for the same check). Only the caller's
  * `commit` renames the parts to their final names and fsyncs the folder.
  * A stick pulled out mid-write holds only dot-named `.tmp` files, which
  * `verify` reports and the next export removes.
  */
 import { createHash, randomBytes } from 'node:crypto'
+import { crc32 } from 'node:zlib'
 import { spawn } from 'node:child_process'
 import { chmod, open, rename, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -52,10 +56,11 @@ export function dropCache (file: string): Promise<boolean> {
   })
 }
 
-/** Read a file back and return its sha256 and length. */
-export async function hashFile (file: string, opts: { signal?: AbortSignal, onBytes?: (n: number) => void, dropCache?: boolean } = {}): Promise<{ sha256: string, bytes: number }> {
+/** Read a file back and return its sha256, length and (with `crc`) CRC-32. */
+export async function hashFile (file: string, opts: { signal?: AbortSignal, onBytes?: (n: number) => void, dropCache?: boolean, crc?: boolean } = {}): Promise<{ sha256: string, bytes: number, crc32: number }> {
   if (opts.dropCache !== false) await dropCache(file)
   const h = createHash('sha256')
+  let crc = 0
   let bytes = 0
   const fh = await open(file, 'r')
   try {
@@ -70,6 +75,7 @@ export async function hashFile (file: string, opts: { signal?: AbortSignal, onBy
       pos += bytesRead
       pending = fh.read(bufs[1], 0, size, pos)
       h.update(bufs[0].subarray(0, bytesRead))
+      if (opts.crc === true) crc = crc32(bufs[0].subarray(0, bytesRead), crc)
       bytes += bytesRead
       opts.onBytes?.(bytesRead)
       bufs = [bufs[1], bufs[0]]
@@ -77,7 +83,7 @@ export async function hashFile (file: string, opts: { signal?: AbortSignal, onBy
   } finally {
     await fh.close()
   }
-  return { sha256: h.digest('hex'), bytes }
+  return { sha256: h.digest('hex'), bytes, crc32: crc >>> 0 }
 }
 
 /**
@@ -88,7 +94,7 @@ export async function hashFile (file: string, opts: { signal?: AbortSignal, onBy
 export class PartedFileWriter {
   readonly parts: WrittenPart[] = []
   private fh?: FileHandle
-  private hash = createHash('sha256')
+  private crc = 0
   private partBytes = 0
   private pending: Promise<void> = Promise.resolve()
   private readonly readBacks: Array<Promise<void>> = []
@@ -105,7 +111,7 @@ export class PartedFileWriter {
     try {
       this.fh = await open(tmp, 'wx')
     } catch (err) { throw mapFsError(err, this.dir) }
-    this.hash = createHash('sha256')
+    this.crc = 0
     this.partBytes = 0
   }
 
@@ -121,7 +127,7 @@ export class PartedFileWriter {
       const at = this.partBytes
       this.pending = writeAll(fh, piece, at).then(() => { this.opts.onWritten?.(piece.length) }, err => { throw mapFsError(err, this.dir, true) })
       this.pending.catch(() => {}) // surfaced by the next await
-      this.hash.update(piece)
+      this.crc = crc32(piece, this.crc)
       this.partBytes += n
       off += n
       if (this.partBytes === this.opts.splitSize) await this.closePart()
@@ -136,13 +142,16 @@ export class PartedFileWriter {
     try {
       await fh.sync()
     } catch (err) { throw mapFsError(err, this.dir, true) } finally { await fh.close() }
-    const part: WrittenPart = { tmp: this.tmps[this.tmps.length - 1], bytes: this.partBytes, sha256: this.hash.digest('hex') }
+    const tmp = this.tmps[this.tmps.length - 1]
+    const written = { bytes: this.partBytes, crc32: this.crc >>> 0 }
+    const part: WrittenPart = { tmp, bytes: written.bytes, sha256: '' }
     this.parts.push(part)
-    const rb = hashFile(part.tmp, { signal: this.opts.signal, onBytes: this.opts.onReadBack, dropCache: this.opts.dropCache }).then(back => {
-      if (back.sha256 !== part.sha256 || back.bytes !== part.bytes) {
-        throw new StickCorruptError(`${this.final}: the stick gave back different bytes than were written (${back.bytes} bytes, sha256 ${back.sha256.slice(0, 12)} instead of ${part.bytes} bytes, ${part.sha256.slice(0, 12)}): the stick may be failing or report a false capacity; try another stick`, { file: this.final })
+    const rb = hashFile(tmp, { signal: this.opts.signal, onBytes: this.opts.onReadBack, dropCache: this.opts.dropCache, crc: true }).then(back => {
+      if (back.crc32 !== written.crc32 || back.bytes !== written.bytes) {
+        throw new StickCorruptError(`${this.final}: the stick gave back different bytes than were written (${back.bytes} bytes, CRC-32 ${back.crc32.toString(16)} instead of ${written.bytes} bytes, ${written.crc32.toString(16)}): the stick may be failing or report a false capacity; try another stick`, { file: this.final })
       }
-    })
+      part.sha256 = back.sha256
+    }, err => { throw mapFsError(err, this.dir) })
     rb.catch(() => {})
     this.readBacks.push(rb)
   }

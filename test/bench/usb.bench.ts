@@ -1,0 +1,80 @@
+/**
+ * `fieldsync usb export` of a ~1 GiB revision (real squashfs images) to a
+ * folder, beside `cp` of the same object files to a folder in the same run.
+ * The export's time includes its fsync, its read-back (page cache dropped
+ * first, so the bytes come from the disk) and its hashing; `cp` is shown
+ * alone and followed by `sync` of its files. Goal: cp time / export time
+ * >= 0.8.
+ */
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { silentLogger } from '../../shared/log.js'
+import { App } from '../../main/app/index.js'
+import { cliBin } from '../helpers/paths.js'
+import { makeSquashfs } from '../helpers/revisions.js'
+import { median, mbps, report, timeCmd, verdict } from './lib.js'
+
+const MB = 1 << 20
+const SIZES = (process.env.BENCH_USB_MB ?? '448,320,160,96').split(',').map(Number)
+const RUNS = Number(process.env.BENCH_RUNS ?? 3)
+
+async function main (): Promise<void> {
+  const work = join(process.env.BENCH_DIR ?? tmpdir(), `fieldsync-bench-usb-${process.pid}`)
+  await mkdir(work, { recursive: true })
+  try {
+    const objs: Array<{ path: string, sha: string, size: number }> = []
+    for (let i = 0; i < SIZES.length; i++) objs.push(await makeSquashfs(work, `c${i}`, SIZES[i] * MB, `usb-bench-${i}`))
+    const state: Record<string, unknown> = { '#spec': 'pantavisor-service-system@1' }
+    objs.forEach((o, i) => {
+      state[`c${i}/run.json`] = { '#spec': 'service-manifest-run@1', config: 'lxc.container.conf', name: `c${i}`, 'root-volume': 'root.squashfs', type: 'lxc', volumes: [] }
+      state[`c${i}/root.squashfs`] = o.sha
+      state[`c${i}/lxc.container.conf`] = objs[objs.length - 1].sha
+    })
+    const srcDir = join(work, 'src')
+    await mkdir(join(srcDir, 'objects'), { recursive: true })
+    await writeFile(join(srcDir, 'json'), JSON.stringify(state))
+    for (const o of objs) await rename(o.path, join(srcDir, 'objects', o.sha))
+    const home = join(work, 'home')
+    const app = new App({ home, log: silentLogger() })
+    await app.start()
+    await app.importer.importPath(srcDir, { name: 'bench' })
+    await app.stop()
+    await rm(srcDir, { recursive: true, force: true })
+    const files = objs.map(o => join(home, 'objects', o.sha))
+    const bytes = objs.reduce((a, o) => a + o.size, 0)
+    const tCp: number[] = []
+    const tCpSync: number[] = []
+    const tUsb: number[] = []
+    const tUsbCached: number[] = []
+    const out = join(work, 'out')
+    for (let r = 0; r < RUNS; r++) {
+      for (const [list, cmd] of [[tCp, 'cp "$@" "$D"/'], [tCpSync, 'cp "$@" "$D"/ && sync "$D"/*']] as const) {
+        await rm(out, { recursive: true, force: true }); await mkdir(out)
+        await timeCmd('sync', [])
+        list.push((await timeCmd('sh', ['-c', cmd, 'cp', ...files], { env: { D: out } })).seconds)
+      }
+      for (const [list, extra] of [[tUsb, []], [tUsbCached, ['--no-drop-cache']]] as const) {
+        await rm(out, { recursive: true, force: true }); await mkdir(out)
+        await timeCmd('sync', [])
+        list.push((await timeCmd(process.execPath, [cliBin, '--home', home, 'usb', 'export', ...extra, 'bench', out])).seconds)
+      }
+    }
+    const cp = median(tCp)
+    const cps = median(tCpSync)
+    const usb = median(tUsb)
+    const usbc = median(tUsbCached)
+    report(`usb export of a ${(bytes / MB).toFixed(0)} MiB revision (${objs.length} squashfs objects) to a folder; median of ${RUNS}`, [
+      ['fieldsync usb export (fsync, read-back from disk)', `${usb.toFixed(2)} s  ${mbps(bytes, usb)}`],
+      ['fieldsync usb export (read-back from page cache)', `${usbc.toFixed(2)} s  ${mbps(bytes, usbc)}`],
+      ['cp of the same files', `${cp.toFixed(2)} s  ${mbps(bytes, cp)}`],
+      ['cp + sync of the same files', `${cps.toFixed(2)} s  ${mbps(bytes, cps)}`],
+      ['cp / export', `${(cp / usb).toFixed(2)}x  (goal >= 0.8x: ${verdict(cp / usb >= 0.8)})`],
+      ['(cp + sync) / export', `${(cps / usb).toFixed(2)}x  (goal >= 0.8x: ${verdict(cps / usb >= 0.8)})`],
+    ])
+  } finally {
+    await rm(work, { recursive: true, force: true })
+  }
+}
+
+await main()
