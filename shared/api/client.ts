@@ -14,7 +14,7 @@ import { CHANNELS, isEventName, type ApiEvents, type Channel, type Envelope, typ
 
 type Ns<C extends string> = C extends `${infer N}.${string}` ? N : never
 type Method<C extends string> = C extends `${string}.${infer M}` ? M : never
-type Args<C extends Channel> = object extends Req<C> ? [req?: Req<C>] : [req: Req<C>]
+type Args<C extends Channel> = Record<never, never> extends Req<C> ? [req?: Req<C>] : [req: Req<C>]
 
 export type Listener<E extends EventName> = (payload: ApiEvents[E]) => void
 export type Subscribe = <E extends EventName>(event: E, fn: Listener<E>) => () => void

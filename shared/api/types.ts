@@ -150,6 +150,8 @@ export interface TransferInfo {
   /** e.g. "pull pvwificonnect", "install pvwificonnect on rpi-kitchen". */
   label: string
   state: TransferState
+  /** What `bytes`/`totalBytes` count: bytes, or items (objects) when the size is not known up front. */
+  unit: 'bytes' | 'items'
   bytes: number
   totalBytes: number | null
   /** Bytes per second over the last few seconds. */

@@ -30,9 +30,9 @@ class Transfer implements TransferHandle {
   private lastEmit = 0
   private timer: NodeJS.Timeout | undefined
 
-  constructor (private readonly registry: TransferRegistry, kind: TransferKind, label: string, totalBytes: number | null, cancellable: boolean) {
+  constructor (private readonly registry: TransferRegistry, kind: TransferKind, label: string, totalBytes: number | null, cancellable: boolean, unit: 'bytes' | 'items') {
     const now = Date.now()
-    this.info = { id: this.id, kind, label, state: 'running', bytes: 0, totalBytes, rate: 0, etaSeconds: null, startedAt: now, endedAt: null, peers: [], detail: null, cancellable, error: null }
+    this.info = { id: this.id, kind, label, state: 'running', unit, bytes: 0, totalBytes, rate: 0, etaSeconds: null, startedAt: now, endedAt: null, peers: [], detail: null, cancellable, error: null }
     this.samples.push([now, 0])
   }
 
@@ -104,8 +104,8 @@ export class TransferRegistry {
    * Run `fn` as a transfer. Its signal aborts on cancel or on stop(), and when
    * `signal` (the caller's) aborts, if given.
    */
-  async run<R> (kind: TransferKind, label: string, fn: (t: TransferHandle) => Promise<R>, opts: { totalBytes?: number | null, cancellable?: boolean, signal?: AbortSignal } = {}): Promise<R> {
-    const t = new Transfer(this, kind, label, opts.totalBytes ?? null, opts.cancellable ?? true)
+  async run<R> (kind: TransferKind, label: string, fn: (t: TransferHandle) => Promise<R>, opts: { totalBytes?: number | null, cancellable?: boolean, signal?: AbortSignal, unit?: 'bytes' | 'items' } = {}): Promise<R> {
+    const t = new Transfer(this, kind, label, opts.totalBytes ?? null, opts.cancellable ?? true, opts.unit ?? 'bytes')
     this.transfers.set(t.id, t)
     this.prune()
     const onOuter = () => { t.ac.abort(new AbortedError(`${label}: cancelled`)) }

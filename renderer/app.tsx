@@ -1,0 +1,126 @@
+/** The shell: navigation, connection state, theme, toasts, and the screen for the current route. */
+import { useEffect, useState } from 'preact/hooks'
+import type { AppInfo } from '../shared/api/types.js'
+import type { ConnectionState } from './api.js'
+import { InfoContext } from './app-context.js'
+import { useClient, useEvent, useRoute, useTransfers } from './hooks.js'
+import { DevicesScreen } from './screens/devices.js'
+import { InstallWizard } from './screens/install.js'
+import { LibraryScreen } from './screens/library.js'
+import { PeersScreen } from './screens/peers.js'
+import { RevisionScreen } from './screens/revision.js'
+import { TransfersScreen } from './screens/transfers.js'
+import { UsbScreen } from './screens/usb.js'
+import { ErrorBox, ToastContext, Toasts, useToasts } from './ui.js'
+
+type Theme = 'auto' | 'light' | 'dark' | 'contrast'
+const THEMES: Array<[Theme, string]> = [['auto', 'Auto'], ['light', 'Light'], ['dark', 'Dark'], ['contrast', 'High contrast']]
+
+function useTheme (): [Theme, (t: Theme) => void] {
+  const [theme, setTheme] = useState<Theme>(() => (localStorage.getItem('fieldsync.theme') as Theme | null) ?? 'auto')
+  useEffect(() => {
+    document.documentElement.dataset.theme = theme
+    localStorage.setItem('fieldsync.theme', theme)
+  }, [theme])
+  return [theme, setTheme]
+}
+
+function Nav (p: { route: string, running: number, info: AppInfo }) {
+  const items: Array<[string, string, string | null]> = [
+    ['library', 'Library', null],
+    ['peers', 'Peers', p.info.capabilities.peers ? null : 'not yet'],
+    ['devices', 'Devices', p.info.capabilities.devices ? null : 'not yet'],
+    ['transfers', 'Transfers', p.running > 0 ? String(p.running) : null],
+    ['usb', 'USB', p.info.capabilities.usb ? null : 'not yet'],
+  ]
+  return (
+    <nav class='nav' aria-label='Screens'>
+      <ul>
+        {items.map(([id, label, tag]) => (
+          <li key={id}>
+            <a href={`#/${id}`} class={`nav-item${p.route === id ? ' nav-current' : ''}`} aria-current={p.route === id ? 'page' : undefined}>
+              <span>{label}</span>
+              {tag !== null && <span class={`nav-tag${id === 'transfers' ? ' nav-tag-live' : ''}`} aria-label={id === 'transfers' ? `${tag} running` : tag}>{tag}</span>}
+            </a>
+          </li>
+        ))}
+      </ul>
+    </nav>
+  )
+}
+
+function Connection (p: { state: ConnectionState }) {
+  if (p.state === 'connected') return null
+  return (
+    <div class={`banner banner-${p.state === 'connecting' ? 'info' : 'bad'}`} role='status'>
+      {p.state === 'connecting' ? 'Connecting to the Fieldsync core…' : 'Lost the connection to the Fieldsync core. Is `fieldsync ui` still running? Retrying…'}
+    </div>
+  )
+}
+
+export function App () {
+  const client = useClient()
+  const route = useRoute()
+  const [theme, setTheme] = useTheme()
+  const [toasts, notify, dismiss] = useToasts()
+  const [info, setInfo] = useState<AppInfo | null>(null)
+  const [infoError, setInfoError] = useState<unknown>(null)
+  const [conn, setConn] = useState<ConnectionState>(client.connection())
+  const transfers = useTransfers()
+
+  useEffect(() => {
+    const load = () => { client.api.app.info().then(i => { setInfo(i); setInfoError(null) }, setInfoError) }
+    load()
+    const off = client.onConnection(s => { setConn(s); if (s === 'connected') load() })
+    setConn(client.connection())
+    return off
+  }, [client])
+  useEvent('capabilities', (c) => { setInfo(i => i === null ? i : { ...i, capabilities: c }) })
+
+  const screen = route[0] ?? 'library'
+  useEffect(() => {
+    const names: Record<string, string> = { library: 'Library', revision: 'Revision', peers: 'Peers', devices: 'Devices', transfers: 'Transfers', usb: 'USB' }
+    document.title = `${names[screen] ?? 'Fieldsync'} · Fieldsync`
+  }, [screen])
+
+  const running = transfers.filter(t => t.state === 'running').length
+  let body
+  if (info === null) {
+    body = infoError !== null ? <div class='screen'><ErrorBox error={infoError} title='Cannot reach the Fieldsync core' /></div> : <div class='screen'><p class='muted'>Loading…</p></div>
+  } else {
+    switch (screen) {
+      case 'revision': body = <RevisionScreen id={route[1] ?? ''} compare={route[2]} />; break
+      case 'peers': body = <PeersScreen />; break
+      case 'devices': body = route[1] === 'install' ? <InstallWizard rev={route[2]} device={route[3]} transfers={transfers} /> : <DevicesScreen />; break
+      case 'transfers': body = <TransfersScreen transfers={transfers} />; break
+      case 'usb': body = <UsbScreen rev={route[1]} />; break
+      default: body = <LibraryScreen transfers={transfers} />
+    }
+  }
+
+  return (
+    <ToastContext.Provider value={notify}>
+      <InfoContext.Provider value={info}>
+        <div class='shell'>
+          <a class='skip' href='#main'>Skip to content</a>
+          <aside class='sidebar'>
+            <div class='brand'><span class='brand-mark' aria-hidden='true'>◆</span> Fieldsync</div>
+            {info !== null && <Nav route={screen === 'revision' ? 'library' : screen} running={running} info={info} />}
+            <div class='sidebar-foot'>
+              <label class='small' for='theme'>Display</label>
+              <select id='theme' class='input input-small' value={theme} onChange={(e) => { setTheme((e.target as HTMLSelectElement).value as Theme) }}>
+                {THEMES.map(([v, l]) => <option key={v} value={v}>{l}</option>)}
+              </select>
+              {info !== null && <div class='muted small version' title={info.home}>v{info.version} · {info.mode === 'electron' ? 'desktop' : 'browser mode'}</div>}
+            </div>
+          </aside>
+          <main id='main' class='main' tabIndex={-1}>
+            <Connection state={conn} />
+            {body}
+          </main>
+          <Toasts toasts={toasts} dismiss={dismiss} />
+        </div>
+      </InfoContext.Provider>
+    </ToastContext.Provider>
+  )
+}

@@ -1,0 +1,49 @@
+/** Numbers for people: sizes, rates, durations, times, ids. */
+
+export function bytes (n: number | null | undefined): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return '?'
+  const units = ['B', 'KB', 'MB', 'GB', 'TB']
+  let v = n
+  let i = 0
+  while (Math.abs(v) >= 1000 && i < units.length - 1) { v /= 1000; i++ }
+  return i === 0 ? `${Math.round(v)} B` : `${v.toFixed(Math.abs(v) >= 100 ? 0 : 1)} ${units[i]}`
+}
+
+export function rate (bps: number): string {
+  return bps > 0 ? `${bytes(bps)}/s` : '—'
+}
+
+export function duration (secs: number | null | undefined): string {
+  if (secs === null || secs === undefined || !Number.isFinite(secs)) return '—'
+  const s = Math.max(0, Math.round(secs))
+  if (s < 60) return `${s} s`
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60 > 0 ? `${s % 60} s` : ''}`.trim()
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`
+}
+
+export function ago (t: number | null | undefined, now = Date.now()): string {
+  if (t === null || t === undefined) return '—'
+  const s = Math.round((now - t) / 1000)
+  if (s < 10) return 'just now'
+  if (s < 60) return `${s} s ago`
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`
+  if (s < 86400) return `${Math.floor(s / 3600)} h ago`
+  return new Date(t).toISOString().slice(0, 10)
+}
+
+export function dateTime (t: number): string {
+  const d = new Date(t)
+  const p = (n: number) => String(n).padStart(2, '0')
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`
+}
+
+export function shortId (id: string): string { return id.slice(0, 12) }
+
+export function plural (n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`
+}
+
+export function percent (done: number, total: number | null): number | null {
+  if (total === null || total <= 0) return null
+  return Math.max(0, Math.min(100, (done / total) * 100))
+}

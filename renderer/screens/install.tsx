@@ -1,0 +1,141 @@
+/** The install wizard: pick revision and device → preflight plan → confirm → upload and device progress to a final state. */
+import { useState } from 'preact/hooks'
+import type { InstallPlan, InstallProgress, InstallResult, TransferInfo } from '../../shared/api/types.js'
+import { useInfo } from '../app-context.js'
+import { bytes, duration, plural, rate, shortId } from '../format.js'
+import { go, useApi, useEvent, useResource } from '../hooks.js'
+import { Badge, Button, ErrorBox, NotAvailable, ProgressBar } from '../ui.js'
+import { statusTone } from './devices.js'
+
+const STAGES = ['NEW', 'INPROGRESS', 'TESTING'] as const
+const FINAL = new Set(['DONE', 'UPDATED', 'ERROR', 'WONTGO'])
+
+function Timeline (p: { status: string | null }) {
+  const reached = p.status === null ? -1 : FINAL.has(p.status) ? STAGES.length : STAGES.indexOf(p.status as typeof STAGES[number])
+  return (
+    <ol class='timeline' aria-label='Device progress'>
+      {STAGES.map((s, i) => <li key={s} class={i < reached ? 'tl-done' : i === reached ? 'tl-current' : 'tl-todo'}>{s}</li>)}
+      <li class={p.status !== null && FINAL.has(p.status) ? `tl-final tl-${statusTone(p.status)}` : 'tl-todo'}>{p.status !== null && FINAL.has(p.status) ? p.status : 'DONE / UPDATED'}</li>
+    </ol>
+  )
+}
+
+export function InstallWizard (p: { rev?: string, device?: string, transfers: TransferInfo[] }) {
+  const api = useApi()
+  const info = useInfo()
+  const lib = useResource(a => a.library.list(), [], ['revision'])
+  const devs = useResource(a => info.capabilities.devices ? a.devices.list() : Promise.resolve([]), [info.capabilities.devices], ['device'])
+  const [rev, setRev] = useState(p.rev !== undefined && p.rev !== '-' ? p.rev : '')
+  const [device, setDevice] = useState(p.device ?? '')
+  const [via, setVia] = useState<'' | 'pvr-sdk' | 'ssh'>('')
+  const [commit, setCommit] = useState(false)
+  const [plan, setPlan] = useState<InstallPlan | null>(null)
+  const [busy, setBusy] = useState(false)
+  const [error, setError] = useState<unknown>(null)
+  const [running, setRunning] = useState(false)
+  const [progress, setProgress] = useState<InstallProgress | null>(null)
+  const [result, setResult] = useState<InstallResult | null>(null)
+
+  useEvent('install', (e) => { if (running && (e.device === device || e.device === plan?.device)) setProgress(e) })
+
+  if (!info.capabilities.devices) return <div class='screen'><NotAvailable title='Installs are not available yet'><p>Installing onto devices over the network is not in this build yet.</p></NotAvailable></div>
+
+  const complete = (lib.data?.revisions ?? []).filter(r => r.complete)
+  const check = () => {
+    setBusy(true); setError(null); setPlan(null)
+    api.devices.plan({ rev, device, via: via === '' ? undefined : via }).then(setPlan, setError).finally(() => { setBusy(false) })
+  }
+  const install = () => {
+    if (plan === null) return
+    setRunning(true); setError(null); setProgress(null); setResult(null)
+    api.devices.install({ rev, device, via: plan.via, commit }).then(setResult, setError).finally(() => { setRunning(false) })
+  }
+  const transfer = progress !== null ? p.transfers.find(t => t.id === progress.transferId) : undefined
+  const status = result?.status ?? progress?.status ?? null
+  const step = running || result !== null ? 3 : plan !== null ? 2 : 1
+
+  return (
+    <div class='screen'>
+      <nav class='crumbs' aria-label='Breadcrumb'><a href='#/devices'>Devices</a> <span aria-hidden='true'>›</span> <span>Install</span></nav>
+      <header class='screen-head'><div><h1>Install a revision</h1>
+        <ol class='steps' aria-label='Steps'>
+          {['Choose', 'Check the plan', 'Install'].map((s, i) => <li key={s} class={i + 1 === step ? 'step-current' : i + 1 < step ? 'step-done' : ''} aria-current={i + 1 === step ? 'step' : undefined}>{i + 1}. {s}</li>)}
+        </ol>
+      </div></header>
+
+      <section class='card' aria-labelledby='choose-title'>
+        <h2 id='choose-title'>1. Choose</h2>
+        <div class='grid-2'>
+          <div class='field'>
+            <label for='inst-rev'>Revision</label>
+            <select id='inst-rev' class='input' value={rev} disabled={running} onChange={(e) => { setRev((e.target as HTMLSelectElement).value); setPlan(null) }}>
+              <option value=''>choose a complete revision…</option>
+              {complete.map(r => <option key={r.id} value={r.id}>{r.name} ({shortId(r.id)}, {bytes(r.bytes)})</option>)}
+            </select>
+          </div>
+          <div class='field'>
+            <label for='inst-dev'>Device</label>
+            <select id='inst-dev' class='input' value={device} disabled={running} onChange={(e) => { setDevice((e.target as HTMLSelectElement).value); setPlan(null) }}>
+              <option value=''>choose a device…</option>
+              {(devs.data ?? []).map(d => <option key={d.deviceId} value={d.deviceId}>{d.name} ({d.addrs[0] ?? d.deviceId})</option>)}
+            </select>
+          </div>
+          <div class='field'>
+            <label for='inst-via'>Connection</label>
+            <select id='inst-via' class='input' value={via} disabled={running} onChange={(e) => { setVia((e.target as HTMLSelectElement).value as '' | 'pvr-sdk' | 'ssh'); setPlan(null) }}>
+              <option value=''>automatic</option><option value='pvr-sdk'>pvr-sdk (HTTP)</option><option value='ssh'>SSH</option>
+            </select>
+          </div>
+          <label class='check'><input type='checkbox' checked={commit} disabled={running} onChange={(e) => { setCommit((e.target as HTMLInputElement).checked) }} /> Commit: reboot into it and keep it as a rollback point</label>
+        </div>
+        <div class='row'><Button kind={plan === null ? 'primary' : 'plain'} busy={busy} disabled={rev === '' || device === '' || running} onClick={check}>Check the plan</Button></div>
+      </section>
+
+      {plan !== null && (
+        <section class='card' aria-labelledby='plan-title' data-testid='install-plan'>
+          <h2 id='plan-title'>2. Plan</h2>
+          <dl class='facts'>
+            <div><dt>Send</dt><dd class='strong'>{bytes(plan.bytesToSend)} in {plural(plan.objectsToSend, 'object')}</dd></div>
+            <div><dt>Already on the device</dt><dd>{plan.objectsTotal - plan.objectsToSend} of {plan.objectsTotal} objects</dd></div>
+            <div><dt>Estimated time</dt><dd>{duration(plan.estimatedSeconds)}</dd></div>
+            <div><dt>Free on the device</dt><dd>{plan.freeBytes === null ? 'unknown' : bytes(plan.freeBytes)}</dd></div>
+            <div><dt>Step</dt><dd class='mono'>{plan.step}</dd></div>
+            <div><dt>Via</dt><dd>{plan.via}</dd></div>
+          </dl>
+          {plan.problems.length > 0 && <div class='alert alert-bad' role='alert'><div class='alert-title'>This install would be refused</div><ul>{plan.problems.map(x => <li key={x}>{x}</li>)}</ul></div>}
+          <div class='row'>
+            <Button kind='primary' disabled={plan.problems.length > 0 || running} busy={running} onClick={install}>Install {plan.revision.name} now</Button>
+            <span class='muted'>The device runs it as soon as every object is there.</span>
+          </div>
+        </section>
+      )}
+
+      {(running || result !== null || progress !== null) && (
+        <section class='card' aria-labelledby='run-title' data-testid='install-run'>
+          <h2 id='run-title'>3. Install</h2>
+          {transfer !== undefined && (
+            <div class='active-row'>
+              <span class='active-label'>Upload</span>
+              <ProgressBar done={transfer.bytes} total={transfer.totalBytes} label='upload progress' tone={transfer.state === 'failed' ? 'bad' : 'info'} />
+              <span class='muted num'>{bytes(transfer.bytes)}{transfer.totalBytes !== null ? ` of ${bytes(transfer.totalBytes)}` : ''} · {rate(transfer.rate)} · ETA {duration(transfer.etaSeconds)}</span>
+            </div>
+          )}
+          <Timeline status={status} />
+          <div class='row'>
+            {status !== null && <Badge tone={statusTone(status)}><span data-testid='install-status'>{status}</span></Badge>}
+            {progress?.progress != null && <span class='muted'>{progress.progress}%</span>}
+            <span>{result?.statusMsg ?? progress?.statusMsg ?? (running ? 'working…' : '')}</span>
+          </div>
+          {result !== null && (
+            <div class={`alert alert-${statusTone(result.status) === 'ok' ? 'ok' : 'bad'}`} role='status'>
+              <div class='alert-title'>{result.status === 'DONE' || result.status === 'UPDATED' ? 'Installed' : 'Not installed'}: {result.status}</div>
+              <div class='alert-body'>{result.statusMsg} — sent {bytes(result.bytesSent)} ({plural(result.objectsSent, 'object')}) in {duration(result.seconds)}; step <code>{result.step}</code>.</div>
+              <div class='alert-actions'><Button small onClick={() => { go('devices') }}>Back to devices</Button></div>
+            </div>
+          )}
+        </section>
+      )}
+      {error !== null && <ErrorBox error={error} title={plan === null ? 'Cannot make a plan' : 'Install failed'} />}
+    </div>
+  )
+}

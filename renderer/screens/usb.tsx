@@ -1,0 +1,102 @@
+/** USB: write revisions to a stick (for a device or a colleague's laptop), read one back, write our inventory. */
+import { useState } from 'preact/hooks'
+import { useInfo } from '../app-context.js'
+import { FolderPicker } from '../folder-picker.js'
+import { bytes, plural, shortId } from '../format.js'
+import { useApi, useResource } from '../hooks.js'
+import { Button, ErrorBox, NotAvailable, useNotify } from '../ui.js'
+
+type Target = 'all' | 'device' | 'peer'
+
+function PathField (p: { id: string, label: string, value: string, onChange: (v: string) => void, files?: boolean, help?: string }) {
+  const [picking, setPicking] = useState(false)
+  return (
+    <div class='field'>
+      <label for={p.id}>{p.label}</label>
+      <div class='row'>
+        <input id={p.id} class='input mono grow' value={p.value} onInput={(e) => { p.onChange((e.target as HTMLInputElement).value) }} spellcheck={false} />
+        <Button onClick={() => { setPicking(true) }}>Choose…</Button>
+      </div>
+      {p.help !== undefined && <p class='help'>{p.help}</p>}
+      <FolderPicker open={picking} title={p.label} files={p.files} start={p.value === '' ? undefined : p.value} accept={n => n.endsWith('.json')}
+        onClose={() => { setPicking(false) }} onPick={(v) => { p.onChange(v); setPicking(false) }} />
+    </div>
+  )
+}
+
+export function UsbScreen (p: { rev?: string }) {
+  const info = useInfo()
+  const api = useApi()
+  const notify = useNotify()
+  const lib = useResource(a => a.library.list(), [], ['revision'])
+  const [chosen, setChosen] = useState<Set<string>>(new Set(p.rev !== undefined ? [p.rev] : []))
+  const [folder, setFolder] = useState('')
+  const [target, setTarget] = useState<Target>('all')
+  const [inventory, setInventory] = useState('')
+  const [importFolder, setImportFolder] = useState('')
+  const [busy, setBusy] = useState<string | null>(null)
+  const [error, setError] = useState<unknown>(null)
+
+  if (!info.capabilities.usb) {
+    return (
+      <div class='screen'>
+        <header class='screen-head'><div><h1>USB</h1><p class='subtitle'>Carry revisions on a stick to devices and laptops without a network.</p></div></header>
+        <NotAvailable title='USB sticks are not available yet'>
+          <p>Writing sticks with <code>install.sh</code>, manifests and device inventories is not in this build of Fieldsync yet.</p>
+          <p>Meanwhile, <strong>Library › Export</strong> writes a pvr export tarball to any folder, a mounted stick included; on the device, <code>pvcontrol steps install</code> accepts it.</p>
+        </NotAvailable>
+      </div>
+    )
+  }
+
+  const complete = (lib.data?.revisions ?? []).filter(r => r.complete)
+  const total = complete.filter(r => chosen.has(r.id)).reduce((a, r) => a + r.bytes, 0)
+  const run = (what: string, fn: () => Promise<string>) => {
+    setBusy(what); setError(null)
+    fn().then(body => { notify({ tone: 'ok', title: what, body }) }, setError).finally(() => { setBusy(null) })
+  }
+  const toggle = (id: string) => { setChosen(s => { const n = new Set(s); if (n.has(id)) n.delete(id); else n.add(id); return n }) }
+
+  return (
+    <div class='screen'>
+      <header class='screen-head'><div><h1>USB</h1><p class='subtitle'>Carry revisions on a stick to devices and laptops without a network.</p></div></header>
+      {error !== null && <ErrorBox error={error} title={`${busy ?? 'USB'} failed`} />}
+      <section class='card' aria-labelledby='usb-export-title'>
+        <h2 id='usb-export-title'>Write to a stick</h2>
+        <fieldset class='fieldset'>
+          <legend>Revisions</legend>
+          {complete.length === 0 && <p class='muted'>No complete revision in the library.</p>}
+          <ul class='checklist'>
+            {complete.map(r => (
+              <li key={r.id}><label class='check'><input type='checkbox' checked={chosen.has(r.id)} onChange={() => { toggle(r.id) }} /> <span class='strong'>{r.name}</span> <code class='mono muted'>{shortId(r.id)}</code> <span class='muted'>{bytes(r.bytes)}</span></label></li>
+            ))}
+          </ul>
+        </fieldset>
+        <PathField id='usb-folder' label='Stick or folder' value={folder} onChange={setFolder} help='A mounted stick shows under “Drive:” in Choose….' />
+        <fieldset class='fieldset'>
+          <legend>Only what the other side lacks</legend>
+          <label class='check'><input type='radio' name='usb-target' checked={target === 'all'} onChange={() => { setTarget('all') }} /> Everything (any device or laptop)</label>
+          <label class='check'><input type='radio' name='usb-target' checked={target === 'device'} onChange={() => { setTarget('device') }} /> For one device: use its inventory (<code>install.sh --inventory</code>)</label>
+          <label class='check'><input type='radio' name='usb-target' checked={target === 'peer'} onChange={() => { setTarget('peer') }} /> For a colleague's laptop: use its inventory</label>
+          {target !== 'all' && <PathField id='usb-inventory' label='Inventory file' value={inventory} onChange={setInventory} files />}
+        </fieldset>
+        <div class='row'>
+          <Button kind='primary' busy={busy === 'Write to stick'} disabled={chosen.size === 0 || folder === '' || (target !== 'all' && inventory === '')}
+            onClick={() => { run('Write to stick', async () => { const r = await api.usb.export({ revs: [...chosen], folder, forDevice: target === 'device' ? inventory : undefined, forPeer: target === 'peer' ? inventory : undefined }); return `${plural(r.files.length, 'file')}, ${bytes(r.bytes)} in ${r.dir}` }) }}>
+            Write {plural(chosen.size, 'revision')}{total > 0 ? ` (${bytes(total)})` : ''}
+          </Button>
+          <span class='muted'>Progress shows under Transfers.</span>
+        </div>
+      </section>
+      <section class='card' aria-labelledby='usb-import-title'>
+        <h2 id='usb-import-title'>Read a stick</h2>
+        <PathField id='usb-import' label='Stick or folder' value={importFolder} onChange={setImportFolder} />
+        <div class='row'>
+          <Button kind='primary' busy={busy === 'Import from stick'} disabled={importFolder === ''} onClick={() => { run('Import from stick', async () => { const r = await api.usb.import({ folder: importFolder }); return `${plural(r.revisions.length, 'revision')}, ${plural(r.objects, 'object')}, ${bytes(r.bytes)}` }) }}>Import from stick</Button>
+          <Button busy={busy === 'Write inventory'} disabled={importFolder === ''} onClick={() => { run('Write inventory', async () => { const r = await api.usb.inventory({ folder: importFolder }); return `${r.file} (${plural(r.objects, 'object')})` }) }}>Write this laptop's inventory</Button>
+        </div>
+        <p class='help'>A colleague fills a stick with what your inventory says you lack; import it here afterwards. Every object is checked on the way in.</p>
+      </section>
+    </div>
+  )
+}

@@ -1,0 +1,164 @@
+/** Small building blocks: buttons, badges, progress, errors, dialogs, toasts. */
+import { createContext, type ComponentChildren } from 'preact'
+import { useCallback, useContext, useEffect, useRef, useState } from 'preact/hooks'
+import { ErrorCodes } from '../shared/errors.js'
+import { percent } from './format.js'
+
+export function Button (p: { children: ComponentChildren, onClick?: () => void, kind?: 'primary' | 'danger' | 'plain' | 'quiet', disabled?: boolean, type?: 'button' | 'submit', title?: string, small?: boolean, busy?: boolean, label?: string, testId?: string }) {
+  return (
+    <button
+      type={p.type ?? 'button'}
+      class={`btn btn-${p.kind ?? 'plain'}${p.small === true ? ' btn-small' : ''}`}
+      onClick={p.onClick}
+      disabled={p.disabled === true || p.busy === true}
+      title={p.title}
+      aria-label={p.label}
+      aria-busy={p.busy === true ? 'true' : undefined}
+      data-testid={p.testId}
+    >
+      {p.busy === true && <span class='spinner' aria-hidden='true' />}
+      {p.children}
+    </button>
+  )
+}
+
+export type Tone = 'ok' | 'warn' | 'bad' | 'info' | 'muted'
+
+export function Badge (p: { tone: Tone, children: ComponentChildren, title?: string }) {
+  return <span class={`badge badge-${p.tone}`} title={p.title}>{p.children}</span>
+}
+
+export function ProgressBar (p: { done: number, total: number | null, tone?: Tone, label: string }) {
+  const pct = percent(p.done, p.total)
+  const ref = useRef<HTMLDivElement>(null)
+  useEffect(() => { if (ref.current !== null) ref.current.style.width = pct === null ? '' : `${pct}%` }, [pct])
+  return (
+    <div class={`progress${pct === null ? ' progress-indeterminate' : ''} progress-${p.tone ?? 'info'}`} role='progressbar' aria-label={p.label}
+      aria-valuemin={0} aria-valuemax={100} aria-valuenow={pct === null ? undefined : Math.round(pct)}>
+      <div class='progress-fill' ref={ref} />
+    </div>
+  )
+}
+
+const HINTS: Record<string, string> = {
+  [ErrorCodes.NotAvailable]: 'This part of Fieldsync is not in this build yet.',
+  [ErrorCodes.Disconnected]: 'Check that Fieldsync (the app or `fieldsync ui`) is still running, then reload this page.',
+  [ErrorCodes.Forbidden]: 'Open the full URL that `fieldsync ui` printed in this run; it carries the access token.',
+  [ErrorCodes.IncompleteRevision]: 'Pull the missing objects from a peer, or import the revision again from a complete export.',
+  [ErrorCodes.BadArchive]: 'Choose a pvr export tarball (.tgz or .tar), a pvr checkout folder, or a state JSON.',
+  [ErrorCodes.InvalidState]: 'The state JSON breaks a Pantavisor rule: fix it with pvr and export again.',
+  [ErrorCodes.ObjectHashMismatch]: 'A file is corrupt: get a fresh copy of it.',
+  [ErrorCodes.NoSpace]: 'Free some space (remove revisions you no longer need), or choose another drive.',
+  [ErrorCodes.ReadOnly]: 'The drive is read-only: unlock the stick or choose another folder.',
+  [ErrorCodes.UnknownRevision]: 'It may have been removed meanwhile: go back to the library.',
+  [ErrorCodes.Aborted]: 'It was cancelled; start it again when ready.',
+  [ErrorCodes.DeviceUnreachable]: 'Check that the device is powered and on this network, and its address.',
+  [ErrorCodes.PeerUnavailable]: 'The colleague left or cannot be reached: pull from another peer.',
+  [ErrorCodes.SignatureInvalid]: 'Get a correctly signed revision, or change the policy if you trust it.',
+  [ErrorCodes.PolicyRefused]: 'Get a correctly signed revision, or change the policy if you trust it.',
+  [ErrorCodes.Internal]: 'This is a bug. Run with DEBUG=fieldsync* for details and report it.',
+}
+
+export function errorParts (err: unknown): { code: string, message: string, hint: string | null } {
+  const e = err as { code?: unknown, message?: unknown } | null
+  const code = typeof e?.code === 'string' ? e.code : ErrorCodes.Internal
+  const message = typeof e?.message === 'string' ? e.message : String(err)
+  return { code, message, hint: HINTS[code] ?? null }
+}
+
+export function ErrorBox (p: { error: unknown, title?: string, onRetry?: () => void }) {
+  const { code, message, hint } = errorParts(p.error)
+  return (
+    <div class='alert alert-bad' role='alert' data-code={code}>
+      <div class='alert-title'>{p.title ?? 'Something went wrong'} <code class='code-chip'>{code}</code></div>
+      <div class='alert-body'>{message}</div>
+      {hint !== null && <div class='alert-hint'>What to do: {hint}</div>}
+      {p.onRetry !== undefined && <div class='alert-actions'><Button small onClick={p.onRetry}>Try again</Button></div>}
+    </div>
+  )
+}
+
+/** A whole screen's capability missing in this build/run: say so plainly, no fake data. */
+export function NotAvailable (p: { title: string, children: ComponentChildren }) {
+  return (
+    <section class='not-available' aria-labelledby='na-title' data-testid='not-available'>
+      <h2 id='na-title'>{p.title}</h2>
+      <div class='na-body'>{p.children}</div>
+    </section>
+  )
+}
+
+export function Empty (p: { title: string, children?: ComponentChildren }) {
+  return (
+    <div class='empty'>
+      <div class='empty-title'>{p.title}</div>
+      {p.children !== undefined && <div class='empty-body'>{p.children}</div>}
+    </div>
+  )
+}
+
+export function Dialog (p: { title: string, open: boolean, onClose: () => void, children: ComponentChildren, wide?: boolean }) {
+  const ref = useRef<HTMLDialogElement>(null)
+  useEffect(() => {
+    const d = ref.current
+    if (d === null) return
+    if (p.open && !d.open) d.showModal()
+    if (!p.open && d.open) d.close()
+  }, [p.open])
+  return (
+    <dialog ref={ref} class={`dialog${p.wide === true ? ' dialog-wide' : ''}`} onClose={p.onClose} onCancel={p.onClose} aria-label={p.title}>
+      {p.open && (
+        <div class='dialog-inner'>
+          <header class='dialog-head'>
+            <h2>{p.title}</h2>
+            <button type='button' class='icon-btn' onClick={p.onClose} aria-label='Close'>×</button>
+          </header>
+          {p.children}
+        </div>
+      )}
+    </dialog>
+  )
+}
+
+export interface Toast { id: number, tone: Tone, title: string, body?: string }
+type Notify = (t: Omit<Toast, 'id'>) => void
+export const ToastContext = createContext<Notify>(() => {})
+export function useNotify (): Notify { return useContext(ToastContext) }
+
+export function useToasts (): [Toast[], Notify, (id: number) => void] {
+  const [toasts, setToasts] = useState<Toast[]>([])
+  const next = useRef(1)
+  const dismiss = useCallback((id: number) => { setToasts(ts => ts.filter(t => t.id !== id)) }, [])
+  const notify = useCallback<Notify>((t) => {
+    const id = next.current++
+    setToasts(ts => [...ts.slice(-3), { ...t, id }])
+    if (t.tone !== 'bad') setTimeout(() => { dismiss(id) }, 6000)
+  }, [dismiss])
+  return [toasts, notify, dismiss]
+}
+
+export function Toasts (p: { toasts: Toast[], dismiss: (id: number) => void }) {
+  return (
+    <div class='toasts' aria-live='polite'>
+      {p.toasts.map(t => (
+        <div key={t.id} class={`toast toast-${t.tone}`} role={t.tone === 'bad' ? 'alert' : 'status'}>
+          <div class='toast-text'>
+            <div class='toast-title'>{t.title}</div>
+            {t.body !== undefined && <div class='toast-body'>{t.body}</div>}
+          </div>
+          <button type='button' class='icon-btn' onClick={() => { p.dismiss(t.id) }} aria-label='Dismiss'>×</button>
+        </div>
+      ))}
+    </div>
+  )
+}
+
+export function Copy (p: { text: string, label: string }) {
+  const [done, setDone] = useState(false)
+  return (
+    <button type='button' class='icon-btn copy-btn' aria-label={p.label} title={p.label}
+      onClick={() => { void navigator.clipboard?.writeText(p.text).then(() => { setDone(true); setTimeout(() => { setDone(false) }, 1500) }, () => {}) }}>
+      {done ? 'Copied' : 'Copy'}
+    </button>
+  )
+}
