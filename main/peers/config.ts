@@ -1,4 +1,6 @@
 /** The node's settings and tuning, in one place. */
+import type { CatalogTimeoutsT } from './catalog/protocol.js'
+import type { ObjectsTimeoutsT } from './objects/protocol.js'
 
 export const NodeTuning = {
   /** Not the IPFS tag: only Fieldsync nodes answer, so `peers` lists no strangers' IPFS daemons. */
@@ -29,4 +31,6 @@ export interface PeerNodeOptions {
   peers?: string[]
   /** TEST ONLY: see ObjectsServerDeps.testCorruptRanges. */
   testCorruptRanges?: boolean
+  /** Protocol deadlines (default: the protocols' constants; tests shorten them). */
+  timeouts?: { catalog?: CatalogTimeoutsT, objects?: ObjectsTimeoutsT }
 }

@@ -4,7 +4,7 @@
  */
 import type { PrivateKey } from '@libp2p/interface'
 import { randomBytes } from 'node:crypto'
-import { chmod, link, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BadInputError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
@@ -27,6 +27,7 @@ export async function loadOrCreatePeerKey (home: string, log: Logger): Promise<P
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
   }
   const key = await generateKeyPair('Ed25519')
+  await mkdir(home, { recursive: true })
   // Write to a temp name, then link: two processes starting at once agree on one key.
   const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`
   await writeFile(tmp, privateKeyToProtobuf(key), { mode: 0o600 })

@@ -48,8 +48,8 @@ export class PeerNode extends EventEmitter<PeerTableEvents> {
     this.name = opts.name ?? hostname()
     this.blocks = new BlockList(components.library)
     const open = (peer: string, protocol: string, signal: AbortSignal) => this.openStream(peer, protocol, signal)
-    this.catalog = new CatalogClient(open)
-    this.objects = new ObjectsClient(open)
+    this.catalog = new CatalogClient(open, opts.timeouts?.catalog)
+    this.objects = new ObjectsClient(open, opts.timeouts?.objects)
     this.table.on('peer', p => this.emit('peer', p))
     this.table.on('catalog', c => this.emit('catalog', c))
   }
@@ -89,6 +89,7 @@ export class PeerNode extends EventEmitter<PeerTableEvents> {
         log: this.log.child('catalog'),
         name: () => this.name,
         onPeerCatalog: (peer, info) => { this.onPeerCatalog(peer, info) },
+        timeouts: this.opts.timeouts?.catalog,
       }, stream, conn.remotePeer.toString(), stop)
     }, { maxInboundStreams: CatalogLimits.inboundStreams })
     await stack.handle(OBJECTS_PROTOCOL, (stream: Stream, conn: Connection) => {
@@ -97,6 +98,7 @@ export class PeerNode extends EventEmitter<PeerTableEvents> {
         log: this.log.child('objects'),
         onSent: (peer, n) => { this.served.set(peer, (this.served.get(peer) ?? 0) + n) },
         testCorruptRanges: this.opts.testCorruptRanges,
+        timeouts: this.opts.timeouts?.objects,
       }, stream, conn.remotePeer.toString(), stop)
     }, { maxInboundStreams: ObjectsLimits.inboundStreams, maxOutboundStreams: ObjectsLimits.inboundStreams })
     stack.addEventListener('connection:open', (evt) => { this.onConnection(evt.detail) })

@@ -2,16 +2,16 @@
 import { ProtocolError } from '../../../shared/errors.js'
 import { decodeErrorFrame, decodeJson, encodeFrame, FrameKind, jsonFrame, send, StreamReader, type Frame, type StreamOpener } from '../wire.js'
 import {
-  CATALOG_PROTOCOL, CatalogLimits, CatalogTimeouts, decodeHave, encodeShas, haveAnswerMax,
+  CATALOG_PROTOCOL, CatalogLimits, CatalogTimeouts, type CatalogTimeoutsT, decodeHave, encodeShas, haveAnswerMax,
   validateHello, validateList, type CatalogRequest, type Hello, type RemoteRevision,
 } from './protocol.js'
 
 export class CatalogClient {
-  constructor (private readonly open: StreamOpener) {}
+  constructor (private readonly open: StreamOpener, private readonly timeouts: CatalogTimeoutsT = CatalogTimeouts) {}
 
   private async request (peer: string, req: CatalogRequest, extra: Uint8Array | undefined, answerMax: number, signal: AbortSignal): Promise<Frame> {
     const what = `catalog ${req.t} to ${peer.slice(-8)}`
-    const sig = AbortSignal.any([signal, AbortSignal.timeout(CatalogTimeouts.requestMs)])
+    const sig = AbortSignal.any([signal, AbortSignal.timeout(this.timeouts.requestMs)])
     const stream = await this.open(peer, CATALOG_PROTOCOL, sig)
     try {
       const reader = new StreamReader(stream, what, 1 << 20)

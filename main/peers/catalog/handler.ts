@@ -5,7 +5,7 @@ import { BadInputError, toWireError, UnknownRevisionError } from '../../../share
 import type { Logger } from '../../../shared/log.js'
 import type { Library } from '../../store/library.js'
 import { decodeJson, errorFrame, encodeFrame, FrameKind, jsonFrame, send, StreamReader } from '../wire.js'
-import { CatalogLimits, CatalogTimeouts, decodeShas, encodeHave, validateRequest, type Hello, type RemoteRevision } from './protocol.js'
+import { CatalogLimits, CatalogTimeouts, decodeShas, encodeHave, validateRequest, type CatalogTimeoutsT, type Hello, type RemoteRevision } from './protocol.js'
 
 export interface CatalogServerDeps {
   library: Library
@@ -14,6 +14,8 @@ export interface CatalogServerDeps {
   name: () => string
   /** A peer said hello or announced a changed catalog. */
   onPeerCatalog: (peer: string, info: { name?: string, catalog: string }) => void
+  /** Defaults: CatalogTimeouts (tests shorten them). */
+  timeouts?: CatalogTimeoutsT
 }
 
 /** Our revisions as peers see them. */
@@ -35,7 +37,7 @@ export function helloOf (library: Library, name: string): Hello {
 
 export async function serveCatalog (deps: CatalogServerDeps, stream: Stream, peer: string, stop: AbortSignal): Promise<void> {
   const what = `catalog request from ${peer.slice(-8)}`
-  const signal = AbortSignal.any([stop, AbortSignal.timeout(CatalogTimeouts.requestMs)])
+  const signal = AbortSignal.any([stop, AbortSignal.timeout((deps.timeouts ?? CatalogTimeouts).requestMs)])
   const reader = new StreamReader(stream, what, 1 << 20)
   try {
     const f = await reader.readFrame(CatalogLimits.requestBytes, signal)

@@ -37,7 +37,9 @@ export const CatalogLimits = {
 export const CatalogTimeouts = {
   /** Whole request, answer included (state JSON is at most 16 MiB). */
   requestMs: 15_000,
-} as const
+}
+
+export type CatalogTimeoutsT = { -readonly [K in keyof typeof CatalogTimeouts]: number }
 
 export type CatalogRequest =
   | { t: 'hello', name: string, catalog: string }

@@ -1,7 +1,7 @@
 /** Fetching one range of an object from a team peer. */
 import { ProtocolError } from '../../../shared/errors.js'
 import { decodeErrorFrame, decodeJson, FrameKind, jsonFrame, send, StreamReader, type StreamOpener } from '../wire.js'
-import { OBJECTS_PROTOCOL, ObjectsLimits, ObjectsTimeouts, validateRangeHeader, type RangeHeader, type RangeRequest } from './protocol.js'
+import { OBJECTS_PROTOCOL, ObjectsLimits, ObjectsTimeouts, validateRangeHeader, type ObjectsTimeoutsT, type RangeHeader, type RangeRequest } from './protocol.js'
 
 export interface RangeSink {
   /** Called with the bytes in order; may await (backpressure reaches the sender). */
@@ -9,7 +9,7 @@ export interface RangeSink {
 }
 
 export class ObjectsClient {
-  constructor (private readonly open: StreamOpener) {}
+  constructor (private readonly open: StreamOpener, private readonly timeouts: ObjectsTimeoutsT = ObjectsTimeouts) {}
 
   /**
    * Fetch `req` into `sink`. Resolves with the header when every byte arrived;
@@ -18,7 +18,7 @@ export class ObjectsClient {
    */
   async fetch (peer: string, req: RangeRequest, sink: RangeSink, signal: AbortSignal, expectSize?: number): Promise<RangeHeader> {
     const what = `object ${req.sha.slice(0, 12)} range ${req.offset}+${req.length} from ${peer.slice(-8)}`
-    const head = AbortSignal.any([signal, AbortSignal.timeout(ObjectsTimeouts.headerMs)])
+    const head = AbortSignal.any([signal, AbortSignal.timeout(this.timeouts.headerMs)])
     const stream = await this.open(peer, OBJECTS_PROTOCOL, head)
     try {
       const reader = new StreamReader(stream, what, ObjectsLimits.receiveHighWater)
@@ -29,7 +29,7 @@ export class ObjectsClient {
       if (f.kind !== FrameKind.Json) throw new ProtocolError(`${what}: expected a JSON header`)
       const h = validateRangeHeader(decodeJson(f.payload, what), req)
       if (expectSize !== undefined && h.size !== expectSize) throw new ProtocolError(`${what}: the peer now says the object has ${h.size} bytes, not ${expectSize}`)
-      for await (const chunk of reader.data(req.length, signal, ObjectsTimeouts.idleMs)) {
+      for await (const chunk of reader.data(req.length, signal, this.timeouts.idleMs)) {
         const p = sink.write(chunk)
         if (p !== undefined) await p
       }

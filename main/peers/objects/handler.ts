@@ -5,7 +5,7 @@ import { BadInputError, ObjectMissingError, toWireError } from '../../../shared/
 import type { Logger } from '../../../shared/log.js'
 import type { Library } from '../../store/library.js'
 import { decodeJson, errorFrame, FrameKind, jsonFrame, send, StreamReader } from '../wire.js'
-import { ObjectsLimits, ObjectsTimeouts, validateRangeRequest } from './protocol.js'
+import { ObjectsLimits, ObjectsTimeouts, validateRangeRequest, type ObjectsTimeoutsT } from './protocol.js'
 
 export interface ObjectsServerDeps {
   library: Library
@@ -17,6 +17,8 @@ export interface ObjectsServerDeps {
    * every range served, to play a lying peer in tests. Never set otherwise.
    */
   testCorruptRanges?: boolean
+  /** Defaults: ObjectsTimeouts (tests shorten them). */
+  timeouts?: ObjectsTimeoutsT
 }
 
 export async function serveObjects (deps: ObjectsServerDeps, stream: Stream, peer: string, stop: AbortSignal): Promise<void> {
@@ -24,8 +26,9 @@ export async function serveObjects (deps: ObjectsServerDeps, stream: Stream, pee
   const reader = new StreamReader(stream, what, 64 << 10)
   let fh: Awaited<ReturnType<typeof open>> | undefined
   let headerSent = false
+  const to = deps.timeouts ?? ObjectsTimeouts
   try {
-    const head = AbortSignal.any([stop, AbortSignal.timeout(ObjectsTimeouts.headerMs)])
+    const head = AbortSignal.any([stop, AbortSignal.timeout(to.headerMs)])
     const f = await reader.readFrame(ObjectsLimits.requestBytes, head)
     if (f.kind !== FrameKind.Json) throw new BadInputError(`${what}: the request is not a JSON frame`)
     const req = validateRangeRequest(decodeJson(f.payload, what))
@@ -44,7 +47,7 @@ export async function serveObjects (deps: ObjectsServerDeps, stream: Stream, pee
     let first = true
     while (pos < end) {
       // A stalled reader is dropped after the idle timeout.
-      const sig = AbortSignal.any([stop, AbortSignal.timeout(ObjectsTimeouts.idleMs)])
+      const sig = AbortSignal.any([stop, AbortSignal.timeout(to.idleMs)])
       const n = Math.min(ObjectsLimits.sendChunkBytes, end - pos)
       const buf = Buffer.allocUnsafe(n)
       const { bytesRead } = await fh.read(buf, 0, n, pos)
@@ -55,7 +58,7 @@ export async function serveObjects (deps: ObjectsServerDeps, stream: Stream, pee
       pos += n
       deps.onSent?.(peer, n)
     }
-    await stream.close({ signal: AbortSignal.any([stop, AbortSignal.timeout(ObjectsTimeouts.idleMs)]) })
+    await stream.close({ signal: AbortSignal.any([stop, AbortSignal.timeout(to.idleMs)]) })
   } catch (err) {
     const w = toWireError(err)
     deps.log('%s failed: %s', what, w.message)

@@ -36,7 +36,9 @@ export const ObjectsTimeouts = {
   headerMs: 10_000,
   /** Longest silence while bytes are due: a stalled peer is dropped. */
   idleMs: 15_000,
-} as const
+}
+
+export type ObjectsTimeoutsT = { -readonly [K in keyof typeof ObjectsTimeouts]: number }
 
 export interface RangeRequest { sha: string, offset: number, length: number }
 export interface RangeHeader { size: number, offset: number, length: number }
