@@ -1,9 +1,12 @@
 #!/usr/bin/env node
-// Bundles renderer/ (Preact, TSX) into dist/renderer/ with index.html and the stylesheet.
+// Bundles renderer/ (Preact, TSX) into dist/renderer/ with index.html and the stylesheet,
+// and Electron's preload (with the shared/ code it imports) into one CommonJS file:
+// a sandboxed preload can neither be an ES module nor require files.
 // Usage: node scripts/build-renderer.mjs [--watch] [--dev]
 import { build, context } from 'esbuild'
 import { mkdir, copyFile, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import process from 'node:process'
 
 const root = path.resolve(import.meta.dirname, '..')
 const src = path.join(root, 'renderer')
@@ -32,6 +35,17 @@ const html = await readFile(path.join(src, 'index.html'), 'utf8')
 await writeFile(path.join(out, 'index.html'), html)
 await copyFile(path.join(src, 'styles.css'), path.join(out, 'styles.css'))
 
+const preload = {
+  entryPoints: [path.join(root, 'main', 'electron', 'preload.cts')],
+  outfile: path.join(root, 'dist', 'main', 'electron', 'preload.bundle.cjs'),
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: ['node20'],
+  external: ['electron'],
+  logLevel: 'warning',
+}
+
 if (watch) {
   const ctx = await context(options)
   await ctx.watch()
@@ -39,3 +53,4 @@ if (watch) {
 } else {
   await build(options)
 }
+await build(preload)

@@ -13,40 +13,50 @@ function TeamPanel (p: { status: PeersStatus }) {
   const [join, setJoin] = useState('')
   const [name, setName] = useState('')
   const [error, setError] = useState<unknown>(null)
+  const [switching, setSwitching] = useState(false)
+  const joined = p.status.team.joined
+  const forms = (
+    <div class='team-forms'>
+      {!joined && (
+        <form class='form' onSubmit={(e) => {
+          e.preventDefault(); setError(null)
+          api.team.create(name === '' ? {} : { name }).then(r => { setCode(r.code); notify({ tone: 'ok', title: `Team ${r.name ?? ''} created`, body: 'Give the join code to your colleagues.' }) }, setError)
+        }}>
+          <label for='team-name'>Start a new team</label>
+          <div class='row'>
+            <input id='team-name' class='input grow' placeholder='team name (optional), e.g. north-sites' value={name} onInput={(e) => { setName((e.target as HTMLInputElement).value) }} />
+            <Button type='submit' kind='primary'>Create team</Button>
+          </div>
+        </form>
+      )}
+      <form class='form' onSubmit={(e) => {
+        e.preventDefault(); setError(null)
+        api.team.join({ code: join.trim() }).then((r) => { setJoin(''); setSwitching(false); notify({ tone: 'ok', title: `Joined team ${r.name ?? ''}` }) }, setError)
+      }}>
+        <label for='team-code'>{joined ? 'Switch to another team' : 'Join a colleague\'s team'}</label>
+        <div class='row'>
+          <input id='team-code' class='input grow mono' placeholder='fs1-…' value={join} onInput={(e) => { setJoin((e.target as HTMLInputElement).value) }} required />
+          <Button type='submit' kind={joined ? 'plain' : 'primary'}>Join</Button>
+        </div>
+      </form>
+    </div>
+  )
   return (
     <section class='card' aria-labelledby='team-title'>
       <header class='card-head'>
         <h2 id='team-title'>Team</h2>
-        {p.status.team.joined ? <Badge tone='ok'>{p.status.team.name ?? 'joined'}</Badge> : <Badge tone='warn'>no team</Badge>}
+        {joined ? <Badge tone='ok'>{p.status.team.name ?? 'joined'}</Badge> : <Badge tone='warn'>no team yet</Badge>}
+        <span class='grow' />
+        {joined && <Button small onClick={() => { api.team.show().then(r => { setCode(r.code) }, setError) }}>Invite a colleague…</Button>}
+        {joined && !switching && <Button small kind='quiet' onClick={() => { setSwitching(true) }}>Switch team…</Button>}
       </header>
-      <p class='muted'>Only laptops of the same team see each other's revisions and exchange bytes.</p>
-      <div class='team-forms'>
-        <form class='form' onSubmit={(e) => {
-          e.preventDefault(); setError(null)
-          api.team.create(name === '' ? {} : { name }).then(r => { setCode(r.code); notify({ tone: 'ok', title: 'Team created', body: 'Give the join code to your colleagues.' }) }, setError)
-        }}>
-          <label for='team-name'>Create a team</label>
-          <div class='row'>
-            <input id='team-name' class='input grow' placeholder='name (optional)' value={name} onInput={(e) => { setName((e.target as HTMLInputElement).value) }} />
-            <Button type='submit'>Create</Button>
-          </div>
-        </form>
-        <form class='form' onSubmit={(e) => {
-          e.preventDefault(); setError(null)
-          api.team.join({ code: join.trim() }).then(() => { setJoin(''); notify({ tone: 'ok', title: 'Joined the team' }) }, setError)
-        }}>
-          <label for='team-code'>Join with a code</label>
-          <div class='row'>
-            <input id='team-code' class='input grow mono' placeholder='paste the join code' value={join} onInput={(e) => { setJoin((e.target as HTMLInputElement).value) }} required />
-            <Button type='submit' kind='primary'>Join</Button>
-          </div>
-        </form>
-      </div>
+      <p class='muted'>Only laptops of the same team see each other's revisions and exchange bytes; everything between them is encrypted with the team secret.</p>
+      {(!joined || switching) && forms}
       {code !== null && (
         <div class='callout'>
-          <div class='strong'>Join code</div>
+          <div class='strong'>Join code — keep it among the team</div>
           <div class='row'><code class='mono code-block grow' data-testid='join-code'>{code}</code><Copy text={code} label='Copy the join code' /></div>
-          <div class='muted'>Colleagues paste it under “Join with a code”, or run <code>fieldsync team join &lt;code&gt;</code>.</div>
+          <div class='muted'>On a colleague's laptop: Peers › Join, or <code>fieldsync team join &lt;code&gt;</code>.</div>
         </div>
       )}
       {error !== null && <ErrorBox error={error} title='Team' />}
@@ -121,7 +131,7 @@ export function PeersScreen () {
     <div class='screen'>
       <header class='screen-head'>
         <div><h1>Peers</h1><p class='subtitle'>Colleagues' laptops on this network, and what they carry that you do not.</p></div>
-        <form class='toolbar' onSubmit={(e) => {
+        <form class='toolbar' hidden={s?.state !== 'running'} onSubmit={(e) => {
           e.preventDefault()
           api.peers.add({ addr: addr.trim() }).then(r => { setAddr(''); notify({ tone: 'ok', title: 'Peer added', body: r.peerId }) }, er => { notify({ tone: 'bad', title: 'Cannot reach that peer', body: errorParts(er).message }) })
         }}>
@@ -134,14 +144,23 @@ export function PeersScreen () {
       {s != null && (
         <>
           <section class='card node' aria-label='This laptop'>
-            {s.node === null
-              ? <p class='muted'>The LAN node is not running.</p>
-              : <div class='row wrap'><span class='strong'>This laptop: {s.node.name}</span> <code class='mono muted small'>{s.node.peerId}</code> <Badge tone={s.node.mdns ? 'ok' : 'muted'}>{s.node.mdns ? 'mDNS on' : 'mDNS off'}</Badge> <span class='muted small'>{s.node.addrs.join('  ')}</span></div>}
+            {s.node !== null && (
+              <div class='row wrap'>
+                <span class='dot dot-ok' aria-hidden='true' /><span class='strong'>This laptop: {s.node.name}</span>
+                <Badge tone={s.node.mdns ? 'ok' : 'muted'} title={s.node.mdns ? 'finds colleagues by multicast DNS' : 'started with --no-mdns: add peers by address'}>{s.node.mdns ? 'discovery on' : 'discovery off'}</Badge>
+                <code class='mono muted small' title={s.node.addrs.join('\n')}>{s.node.peerId}</code>
+              </div>
+            )}
+            {s.state === 'no-team' && <p class='muted'>The LAN node starts as soon as this laptop is in a team.</p>}
+            {s.state === 'starting' && <p class='muted'>Starting the LAN node…</p>}
+            {s.state === 'failed' && s.error !== null && <ErrorBox error={s.error} title='The LAN node did not start' />}
           </section>
           <TeamPanel status={s} />
           <section class='section' aria-labelledby='peers-title'>
             <h2 id='peers-title'>On this network</h2>
-            {s.peers.length === 0
+            {s.state !== 'running'
+              ? <p class='muted'>Peers show here once the LAN node runs.</p>
+              : s.peers.length === 0
               ? <Empty title='No peers seen yet'>Colleagues appear here within seconds when their Fieldsync runs on the same network. Where multicast is blocked, add one by address.</Empty>
               : <ul class='peers'>{s.peers.map(x => <PeerCard key={x.id} peer={x} />)}</ul>}
           </section>

@@ -7,6 +7,7 @@ import { go, useApi, useResource } from '../hooks.js'
 import { Badge, Button, Copy, Dialog, ErrorBox, useNotify } from '../ui.js'
 import { DiffPanel } from './diff.js'
 import { ExportDialog } from './export-dialog.js'
+import { SignaturesPanel } from './signatures.js'
 import { CompleteBadge, SignatureBadge } from './library.js'
 
 const PALETTE = 8
@@ -143,6 +144,11 @@ export function RevisionScreen (p: { id: string, compare?: string }) {
       </section>
 
       <DiffPanel revision={r} compare={p.compare} />
+
+      <section class='section' aria-labelledby='sigs-title'>
+        <h2 id='sigs-title'>Signatures</h2>
+        <SignaturesPanel report={d.signatureReport} keys={d.keys} />
+      </section>
 
       <section class='section' aria-labelledby='parts-title'>
         <h2 id='parts-title'>BSP and containers</h2>

@@ -1,10 +1,11 @@
 /** USB: write revisions to a stick (for a device or a colleague's laptop), read one back, write our inventory. */
 import { useState } from 'preact/hooks'
+import type { UsbExportResult, UsbImportResult } from '../../shared/api/types.js'
 import { useInfo } from '../app-context.js'
 import { FolderPicker } from '../folder-picker.js'
 import { bytes, plural, shortId } from '../format.js'
 import { useApi, useResource } from '../hooks.js'
-import { Button, ErrorBox, NotAvailable, useNotify } from '../ui.js'
+import { Badge, Button, ErrorBox, NotAvailable, useNotify } from '../ui.js'
 
 type Target = 'all' | 'device' | 'peer'
 
@@ -36,6 +37,8 @@ export function UsbScreen (p: { rev?: string }) {
   const [importFolder, setImportFolder] = useState('')
   const [busy, setBusy] = useState<string | null>(null)
   const [error, setError] = useState<unknown>(null)
+  const [exported, setExported] = useState<UsbExportResult | null>(null)
+  const [imported, setImported] = useState<UsbImportResult | null>(null)
 
   if (!info.capabilities.usb) {
     return (
@@ -82,19 +85,46 @@ export function UsbScreen (p: { rev?: string }) {
         </fieldset>
         <div class='row'>
           <Button kind='primary' busy={busy === 'Write to stick'} disabled={chosen.size === 0 || folder === '' || (target !== 'all' && inventory === '')}
-            onClick={() => { run('Write to stick', async () => { const r = await api.usb.export({ revs: [...chosen], folder, forDevice: target === 'device' ? inventory : undefined, forPeer: target === 'peer' ? inventory : undefined }); return `${plural(r.files.length, 'file')}, ${bytes(r.bytes)} in ${r.dir}` }) }}>
+            onClick={() => { run('Write to stick', async () => { const r = await api.usb.export({ revs: [...chosen], folder, forDevice: target === 'device' ? inventory : undefined, forPeer: target === 'peer' ? inventory : undefined }); setExported(r); return `${plural(r.revisions.length, 'revision')}, ${bytes(r.bytes)} written and read back in ${r.dir}` }) }}>
             Write {plural(chosen.size, 'revision')}{total > 0 ? ` (${bytes(total)})` : ''}
           </Button>
           <span class='muted'>Progress shows under Transfers.</span>
         </div>
+        {exported !== null && (
+          <div class='callout' data-testid='usb-export-result'>
+            <div class='strong'>Written to {exported.dir} and read back: {bytes(exported.bytes)}</div>
+            <table class='table table-compact'>
+              <thead><tr><th scope='col'>Revision</th><th scope='col'>Files</th><th scope='col' class='num'>Size</th><th scope='col'>Objects</th></tr></thead>
+              <tbody>{exported.revisions.map(r => (
+                <tr key={r.id}><td class='strong'>{r.name}</td><td class='mono small'>{r.files.join(', ')}</td><td class='num'>{bytes(r.bytes)}</td><td>{r.included === r.objects ? r.objects : `${r.included} of ${r.objects} (the other side lacks them)`}</td></tr>
+              ))}</tbody>
+            </table>
+            <p class='muted'>{exported.mode === 'peer' ? 'On the other laptop: USB › Read a stick.' : `On the device, in the stick's folder: sh install.sh ${exported.revisions[0]?.name ?? 'NAME'} (README.txt on the stick says more).`}</p>
+          </div>
+        )}
       </section>
       <section class='card' aria-labelledby='usb-import-title'>
         <h2 id='usb-import-title'>Read a stick</h2>
         <PathField id='usb-import' label='Stick or folder' value={importFolder} onChange={setImportFolder} />
         <div class='row'>
-          <Button kind='primary' busy={busy === 'Import from stick'} disabled={importFolder === ''} onClick={() => { run('Import from stick', async () => { const r = await api.usb.import({ folder: importFolder }); return `${plural(r.revisions.length, 'revision')}, ${plural(r.objects, 'object')}, ${bytes(r.bytes)}` }) }}>Import from stick</Button>
+          <Button kind='primary' busy={busy === 'Import from stick'} disabled={importFolder === ''} onClick={() => { run('Import from stick', async () => { const r = await api.usb.import({ folder: importFolder }); setImported(r); return `${plural(r.revisions.length, 'revision')}: ${plural(r.newObjects, 'new object')}, ${bytes(r.newBytes)}` }) }}>Import from stick</Button>
           <Button busy={busy === 'Write inventory'} disabled={importFolder === ''} onClick={() => { run('Write inventory', async () => { const r = await api.usb.inventory({ folder: importFolder }); return `${r.file} (${plural(r.objects, 'object')})` }) }}>Write this laptop's inventory</Button>
         </div>
+        {imported !== null && (
+          <div class={`callout${imported.ok ? '' : ' callout-bad'}`} data-testid='usb-import-result'>
+            <div class='strong'>{imported.ok ? 'Imported' : 'Imported with errors'}: {plural(imported.newObjects, 'new object')}, {bytes(imported.newBytes)}</div>
+            <table class='table table-compact'>
+              <thead><tr><th scope='col'>Revision</th><th scope='col'>Result</th><th scope='col'>Detail</th></tr></thead>
+              <tbody>{imported.revisions.map(r => (
+                <tr key={r.id}>
+                  <td class='strong'>{r.name}</td>
+                  <td><Badge tone={r.status === 'imported' ? 'ok' : r.status === 'existed' ? 'muted' : 'bad'}>{r.status}</Badge></td>
+                  <td>{r.error !== null ? r.error.message : `${plural(r.newObjects, 'new object')}, ${bytes(r.newBytes)}${r.complete ? '' : `; incomplete: ${r.missing} missing`}`}</td>
+                </tr>
+              ))}</tbody>
+            </table>
+          </div>
+        )}
         <p class='help'>A colleague fills a stick with what your inventory says you lack; import it here afterwards. Every object is checked on the way in.</p>
       </section>
     </div>

@@ -31,8 +31,9 @@ export interface ApiChannels {
   'peers.status': { req: T.Empty, res: T.PeersStatus }
   'peers.add': { req: { addr: string }, res: { peerId: string } }
   'peers.pull': { req: { rev: string, from?: string[] }, res: T.PullResult }
-  'team.create': { req: { name?: string }, res: { code: string } }
-  'team.join': { req: { code: string }, res: { joined: boolean } }
+  'team.create': { req: { name?: string, replace?: boolean }, res: { code: string, name: string | null } }
+  'team.join': { req: { code: string }, res: { name: string | null } }
+  'team.show': { req: T.Empty, res: { code: string | null, name: string | null } }
 
   'devices.list': { req: T.Empty, res: T.DeviceInfo[] }
   'devices.add': { req: { address: string }, res: T.DeviceInfo }
@@ -92,8 +93,9 @@ export const requestValidators: { [C in Channel]: Check<Req<C>> } = {
   'peers.status': object({}),
   'peers.add': object({ addr: multiaddr }),
   'peers.pull': object({ rev: revRef, from: optional(arrayOf(peerId, { max: 64 })) }),
-  'team.create': object({ name: optional(teamName) }),
+  'team.create': object({ name: optional(teamName), replace: optional(bool) }),
   'team.join': object({ code: joinCode }),
+  'team.show': object({}),
 
   'devices.list': object({}),
   'devices.add': object({ address }),

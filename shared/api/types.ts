@@ -86,8 +86,33 @@ export interface PartDetail {
   statusGoal?: string
 }
 
+export interface SignatureDetail {
+  key: string
+  ok: boolean
+  /** Leaf certificate CN or pinned key name, with its trust anchor. */
+  signer: string | null
+  alg: string | null
+  message: string | null
+  /** Keys the signature covers. */
+  covers: string[]
+  notes: string[]
+}
+
+/** The full verdict, as `fieldsync verify-sig` gives it. */
+export interface SignatureReportView {
+  policy: string
+  pass: boolean
+  reason: string | null
+  signatures: SignatureDetail[]
+  uncovered: string[]
+  excluded: string[]
+  warnings: string[]
+}
+
 export interface RevisionDetail {
   revision: RevisionSummary
+  /** null when signature checks are not available. */
+  signatureReport: SignatureReportView | null
   parts: PartDetail[]
   /** _sigs/*.json keys. */
   signatures: string[]
@@ -192,6 +217,9 @@ export interface PeerInfo {
 }
 
 export interface PeersStatus {
+  /** no-team: create or join one to start the node; failed: see error. */
+  state: 'no-team' | 'starting' | 'running' | 'failed'
+  error: WireError | null
   node: { peerId: string, name: string, addrs: string[], mdns: boolean } | null
   team: { joined: boolean, name: string | null }
   peers: PeerInfo[]
@@ -273,14 +301,19 @@ export interface InstallProgress {
 
 export interface UsbExportResult {
   dir: string
-  files: Array<{ name: string, bytes: number }>
+  /** full: every object; device: what one device lacks; peer: what another laptop lacks. */
+  mode: 'full' | 'device' | 'peer'
+  revisions: Array<{ name: string, id: string, files: string[], bytes: number, objects: number, included: number }>
+  /** Bytes written (and read back). */
   bytes: number
 }
 
 export interface UsbImportResult {
-  revisions: Array<{ id: string, name: string | null, complete: boolean }>
-  objects: number
-  bytes: number
+  dir: string
+  ok: boolean
+  revisions: Array<{ name: string, id: string, status: 'imported' | 'existed' | 'corrupt' | 'failed', error: WireError | null, newObjects: number, newBytes: number, missing: number, complete: boolean }>
+  newObjects: number
+  newBytes: number
 }
 
-export interface UsbInventoryResult { file: string, objects: number }
+export interface UsbInventoryResult { file: string, objects: number, bytes: number }

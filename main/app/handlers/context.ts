@@ -1,9 +1,10 @@
 /** What every handler gets: the app, the event bus, transfers, uploads. */
 import type { Channel, Req, Res } from '../../../shared/api/contract.js'
-import type { Capabilities, SignatureStatus } from '../../../shared/api/types.js'
+import type { Capabilities, SignatureReportView, SignatureStatus } from '../../../shared/api/types.js'
 import type { Logger } from '../../../shared/log.js'
 import type { App } from '../index.js'
 import type { ApiEventBus } from './events.js'
+import type { LanService } from './node.js'
 import type { TransferRegistry } from './transfers.js'
 import type { Uploads } from './uploads.js'
 
@@ -24,4 +25,7 @@ export interface HandlerDeps {
   mode: 'electron' | 'browser'
   capabilities: () => Capabilities
   signature: (id: string) => SignatureStatus
+  signatureReport: (id: string) => SignatureReportView | null
+  /** The LAN node service, when this front end runs one. */
+  lan: () => LanService | undefined
 }

@@ -6,19 +6,51 @@
  * services themselves.
  */
 import { isChannel, validateRequest, type Channel, type Envelope, type Req } from '../../../shared/api/contract.js'
-import type { Capabilities, SignatureStatus } from '../../../shared/api/types.js'
+import type { Capabilities, SignatureReportView, SignatureStatus } from '../../../shared/api/types.js'
 import { ErrorCodes, NotFoundError, toWireError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
+import { verifyStateSignatures, type SignatureReport } from '../../trust/index.js'
 import type { App } from '../index.js'
 import type { CallContext, HandlerDeps, HandlerMap } from './context.js'
 import { deviceHandlers } from './devices.js'
 import { ApiEventBus } from './events.js'
 import { libraryHandlers } from './library.js'
+import { LanService, type LanOptions } from './node.js'
 import { peerHandlers } from './peers.js'
 import { systemHandlers } from './system.js'
 import { TransferRegistry } from './transfers.js'
 import { Uploads } from './uploads.js'
 import { usbHandlers } from './usb.js'
+
+const SIG_CACHE_MS = 10_000
+
+function statusOf (r: SignatureReport): SignatureStatus {
+  if (!r.signed) return { state: 'unsigned', summary: r.summary }
+  if (!r.pass || r.signatures.some(s => !s.ok)) return { state: 'invalid', summary: r.reason !== null && !r.summary.startsWith('INVALID') ? `${r.summary}: ${r.reason}` : r.summary }
+  const notes = [...r.warnings, ...r.signatures.flatMap(s => s.notes)]
+  if (notes.length > 0 || r.uncovered.length > 0) return { state: 'warning', summary: notes.length > 0 ? `${r.summary}; ${notes[0]}` : r.summary }
+  return { state: 'valid', summary: r.summary }
+}
+
+function viewOf (r: SignatureReport): SignatureReportView {
+  return {
+    policy: r.policy,
+    pass: r.pass,
+    reason: r.reason,
+    signatures: r.signatures.map(s => ({
+      key: s.key,
+      ok: s.ok,
+      signer: s.signer === null ? null : `${s.signer.name}${s.signer.anchor !== null ? ` (${s.signer.anchor})` : ''}`,
+      alg: s.alg,
+      message: s.message,
+      covers: s.covers,
+      notes: s.notes,
+    })),
+    uncovered: r.uncovered,
+    excluded: r.excluded,
+    warnings: r.warnings,
+  }
+}
 
 export interface ApiCoreOptions {
   mode: 'electron' | 'browser'
@@ -31,7 +63,8 @@ export class ApiCore {
   private readonly handlers: HandlerMap
   private readonly log: Logger
   private readonly unsubscribe: Array<() => void> = []
-  private readonly sigCache = new Map<string, SignatureStatus>()
+  private readonly sigCache = new Map<string, { at: number, status: SignatureStatus, view: SignatureReportView | null }>()
+  private lan: LanService | undefined
 
   constructor (private readonly c: { app: App, log: Logger }, private readonly opts: ApiCoreOptions) {
     this.log = c.log.child('api')
@@ -46,6 +79,8 @@ export class ApiCore {
       mode: opts.mode,
       capabilities: () => this.capabilities(),
       signature: (id) => this.signature(id),
+      signatureReport: (id) => this.report(id)?.view ?? null,
+      lan: () => this.lan,
     }
     this.handlers = {
       ...systemHandlers(deps),
@@ -58,25 +93,47 @@ export class ApiCore {
 
   capabilities (): Capabilities {
     return {
-      peers: false,
+      peers: this.lan !== undefined,
       devices: false,
-      usb: false,
-      trust: false,
+      usb: true,
+      trust: true,
       filePaths: this.opts.mode === 'electron',
       upload: this.opts.mode === 'browser',
     }
   }
 
-  /** Signature status of a stored revision (states never change, so it is cached). */
+  /**
+   * Run the LAN node inside this app (browser mode and Electron do; the
+   * node starts now if this laptop is in a team, or when it joins one).
+   */
+  async enableLan (opts: LanOptions): Promise<LanService> {
+    if (this.lan !== undefined) return this.lan
+    const lan = new LanService({ app: this.c.app, events: this.events, log: this.c.log }, opts)
+    this.lan = lan
+    await this.c.app.add('ui.lan', lan)
+    this.events.emit('capabilities', this.capabilities())
+    return lan
+  }
+
+  /** Signature status of a stored revision, verified against the trust store (cached briefly: anchors can change). */
   private signature (id: string): SignatureStatus {
+    return this.report(id)?.status ?? { state: 'invalid', summary: 'INVALID: cannot read the stored state' }
+  }
+
+  private report (id: string): { status: SignatureStatus, view: SignatureReportView | null } | undefined {
     const hit = this.sigCache.get(id)
-    if (hit !== undefined) return hit
-    const keys = this.c.app.library.state(id).keys.filter(k => k.startsWith('_sigs/') && k.endsWith('.json'))
-    const s: SignatureStatus = keys.length === 0
-      ? { state: 'unsigned', summary: 'unsigned' }
-      : { state: 'unavailable', summary: `${keys.length} signature${keys.length === 1 ? '' : 's'}, not verified (signature checks are not in this build yet)` }
-    this.sigCache.set(id, s)
-    return s
+    if (hit !== undefined && Date.now() - hit.at < SIG_CACHE_MS) return hit
+    let raw: Uint8Array
+    try { raw = this.c.app.library.state(id).raw } catch { return undefined }
+    let entry: { at: number, status: SignatureStatus, view: SignatureReportView | null }
+    try {
+      const r = verifyStateSignatures(raw, { trust: this.c.app.trust.anchors(), policy: this.c.app.trust.policy() })
+      entry = { at: Date.now(), status: statusOf(r), view: viewOf(r) }
+    } catch (err) {
+      entry = { at: Date.now(), status: { state: 'invalid', summary: `INVALID: ${(err as Error).message}` }, view: null }
+    }
+    this.sigCache.set(id, entry)
+    return entry
   }
 
   async start (): Promise<void> {

@@ -82,7 +82,7 @@ export function libraryHandlers (d: HandlerDeps): LibraryHandlers {
         const bytes = sum.other.reduce((a, o) => { if (seen.has(o.sha)) return a; seen.add(o.sha); return a + (o.size ?? 0) }, 0)
         parts.push({ name: 'other', kind: 'other', bytes, sharedBytes: sharedBytesOf(sum.other), objects: sum.other.map(detail) })
       }
-      return { revision: summary(d, info), parts, signatures: sum.signatures, keys: state.keys.length, sharedBytes: sharedBytesOf(sum.objects) }
+      return { revision: summary(d, info), signatureReport: d.signatureReport(info.id), parts, signatures: sum.signatures, keys: state.keys.length, sharedBytes: sharedBytesOf(sum.objects) }
     },
 
     async 'library.diff' ({ a, b }) {

@@ -1,17 +1,83 @@
-/** peers.* and team.*: the LAN node (main/peers). */
+/** peers.* and team.*: the LAN node (main/peers) as the UI drives it. */
+import { NotAvailableError, NotInTeamError, PeerUnavailableError, UsageError } from '../../../shared/errors.js'
 import type { HandlerDeps, HandlerMap } from './context.js'
-import { unavailable } from './unavailable.js'
+import type { LanService } from './node.js'
 
-type PeerHandlers = Pick<HandlerMap, 'peers.status' | 'peers.add' | 'peers.pull' | 'team.create' | 'team.join'>
+type PeerHandlers = Pick<HandlerMap, 'peers.status' | 'peers.add' | 'peers.pull' | 'team.create' | 'team.join' | 'team.show'>
 
-const NOT_YET = 'the LAN node is not available in this build yet (peers are being built); share revisions by USB or import files meanwhile'
+const DIAL_MS = 10_000
 
-export function peerHandlers (_d: HandlerDeps): PeerHandlers {
+export function peerHandlers (d: HandlerDeps): PeerHandlers {
+  const lan = (): LanService => {
+    const l = d.lan()
+    if (l === undefined) throw new NotAvailableError('the LAN node does not run in this window (start it with `fieldsync ui`, or the desktop app)')
+    return l
+  }
+  const running = () => {
+    const l = lan()
+    const s = l.services
+    if (s !== undefined) return s
+    if (l.state === 'no-team') throw new NotInTeamError('this laptop is in no team yet: create a team, or join one with the code a colleague gives you')
+    throw new PeerUnavailableError(`the LAN node is not running${l.error !== null ? `: ${l.error.message}` : ''}`)
+  }
+  const peerName = (id: string) => running().node.table.get(id)?.name ?? id
+
   return {
-    'peers.status': unavailable('peers.status', NOT_YET),
-    'peers.add': unavailable('peers.add', NOT_YET),
-    'peers.pull': unavailable('peers.pull', NOT_YET),
-    'team.create': unavailable('team.create', NOT_YET),
-    'team.join': unavailable('team.join', NOT_YET),
+    async 'peers.status' () { return await lan().status() },
+
+    async 'peers.add' ({ addr }, ctx) {
+      const s = running()
+      const signal = AbortSignal.any([AbortSignal.timeout(DIAL_MS), ...(ctx.signal !== undefined ? [ctx.signal] : [])])
+      return { peerId: await s.node.dial(addr, signal) }
+    },
+
+    async 'peers.pull' ({ rev, from }) {
+      const s = running()
+      const label = `pull ${rev.length === 64 ? rev.slice(0, 12) : rev}`
+      return await d.transfers.run('pull', label, async (t) => await s.puller.pull(rev, {
+        from,
+        signal: t.signal,
+        onProgress: (e) => {
+          switch (e.type) {
+            case 'resolved':
+              t.rename(`pull ${e.name ?? e.id.slice(0, 12)}`)
+              t.detail(`${e.objects} object(s) to fetch from ${e.peers.length} peer(s)`)
+              t.progress(0, e.bytes)
+              break
+            case 'progress':
+              t.progress(e.bytes, e.totalBytes)
+              for (const [peer, p] of Object.entries(e.peers)) t.peer(peerName(peer), p.bytes)
+              break
+            case 'peer-dropped': t.detail(`${peerName(e.peer)} dropped: ${e.reason}`); break
+            case 'liar': t.detail(`${peerName(e.peer)} sent corrupt bytes: no longer used`); break
+            default: break
+          }
+        },
+      }))
+    },
+
+    async 'team.create' ({ name, replace }) {
+      const l = lan()
+      const existing = await l.teamStore.load()
+      if (existing !== null && replace !== true) throw new UsageError(`this laptop is already in team ${existing.name ?? existing.id}; its join code is under "Invite a colleague"`)
+      const { team, code } = await l.teamStore.create({ name, force: replace === true })
+      await l.restart()
+      d.events.emit('peer', { id: '', peer: null, gone: false })
+      return { code, name: team.name }
+    },
+
+    async 'team.join' ({ code }) {
+      const l = lan()
+      const team = await l.teamStore.join(code)
+      await l.restart()
+      d.events.emit('peer', { id: '', peer: null, gone: false })
+      return { name: team.name ?? team.id }
+    },
+
+    async 'team.show' () {
+      const l = lan()
+      const team = await l.teamStore.load()
+      return { code: team === null ? null : l.teamStore.code(team), name: team === null ? null : team.name ?? team.id }
+    },
   }
 }

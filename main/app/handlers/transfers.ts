@@ -20,6 +20,8 @@ export interface TransferHandle {
   /** Set a peer's running byte count (pulls). */
   peer: (peer: string, bytes: number) => void
   detail: (text: string | null) => void
+  /** A better label once known (e.g. the revision's name after it is resolved). */
+  rename: (label: string) => void
 }
 
 class Transfer implements TransferHandle {
@@ -62,6 +64,11 @@ class Transfer implements TransferHandle {
 
   detail (text: string | null): void {
     this.info.detail = text
+    this.emitNow()
+  }
+
+  rename (label: string): void {
+    this.info.label = label
     this.emitNow()
   }
 

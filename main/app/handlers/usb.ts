@@ -1,15 +1,53 @@
-/** usb.*: sticks for devices and for other laptops (main/usb). */
+/** usb.*: sticks for devices and for other laptops (main/usb), run as transfers. */
+import { basename } from 'node:path'
+import { UsbExporter, UsbImporter, writeLibraryInventory } from '../../usb/index.js'
 import type { HandlerDeps, HandlerMap } from './context.js'
-import { unavailable } from './unavailable.js'
 
 type UsbHandlers = Pick<HandlerMap, 'usb.export' | 'usb.import' | 'usb.inventory'>
 
-const NOT_YET = 'USB sticks are not available in this build yet; use Library > Export to write a tarball to the stick meanwhile'
-
-export function usbHandlers (_d: HandlerDeps): UsbHandlers {
+export function usbHandlers (d: HandlerDeps): UsbHandlers {
+  const app = d.app
   return {
-    'usb.export': unavailable('usb.export', NOT_YET),
-    'usb.import': unavailable('usb.import', NOT_YET),
-    'usb.inventory': unavailable('usb.inventory', NOT_YET),
+    async 'usb.export' ({ revs, folder, forDevice, forPeer }) {
+      const exporter = new UsbExporter({ library: app.library, log: d.log, trust: app.trust })
+      const names = revs.map(r => { try { return app.library.resolve(r).name } catch { return r } })
+      const res = await d.transfers.run('usb-export', `write ${names.join(', ')} to ${basename(folder) || folder}`, async (t) => await exporter.export({
+        revisions: revs,
+        dir: folder,
+        forDevice,
+        forPeer,
+        signal: t.signal,
+        onProgress: p => {
+          t.progress(p.bytes, p.totalBytes)
+          t.detail(p.phase === 'verify' ? `reading back ${p.file}` : `writing ${p.file}`)
+        },
+      }))
+      return {
+        dir: res.dir,
+        mode: res.mode,
+        revisions: res.revisions.map(r => ({ name: r.name, id: r.id, files: r.files, bytes: r.bytes, objects: r.objects, included: r.included })),
+        bytes: res.bytes,
+      }
+    },
+
+    async 'usb.import' ({ folder }) {
+      const importer = new UsbImporter({ library: app.library, importer: app.importer, log: d.log })
+      const res = await d.transfers.run('usb-import', `read stick ${basename(folder) || folder}`, async (t) => await importer.import(folder, {
+        signal: t.signal,
+        onProgress: p => { t.progress(p.bytes, p.totalBytes); t.detail(p.file) },
+      }))
+      return {
+        dir: res.dir,
+        ok: res.ok,
+        revisions: res.revisions.map(r => ({ name: r.name, id: r.id, status: r.status, error: r.error ?? null, newObjects: r.newObjects.length, newBytes: r.newBytes, missing: r.missing.length, complete: r.complete })),
+        newObjects: res.newObjects,
+        newBytes: res.newBytes,
+      }
+    },
+
+    async 'usb.inventory' ({ folder }, ctx) {
+      const res = await writeLibraryInventory(app.library, folder, { signal: ctx.signal })
+      return { file: res.file, objects: res.objects, bytes: res.bytes }
+    },
   }
 }

@@ -1,5 +1,6 @@
 /** `fieldsync ui`: browser mode. The core runs in this process; the UI opens in the default browser. */
 import type { Command } from 'commander'
+import '../../polyfills.js'
 import { UsageError } from '../../../shared/errors.js'
 import { ApiCore } from '../../app/handlers/index.js'
 import { WebServer, openBrowser } from '../../web/index.js'
@@ -24,10 +25,12 @@ export function register (program: Command, cli: Cli): void {
       const app = await ctx.app()
       const core = new ApiCore({ app, log: ctx.log }, { mode: 'browser' })
       await core.start()
+      const lan = await core.enableLan({ mdns: ctx.opts.mdns, peers: ctx.opts.peer })
       const web = new WebServer({ core, log: ctx.log }, { port: ctx.opts.port ?? 0 })
       try {
         await web.start()
-        if ((ctx.opts.peer ?? []).length > 0) process.stderr.write('fieldsync: --peer ignored: the LAN node is not in this build yet\n')
+        if (lan.state === 'no-team') process.stderr.write('fieldsync: this laptop is in no team yet: the LAN node starts once you create or join one (Peers screen)\n')
+        else if (lan.state === 'failed') process.stderr.write(`fieldsync: the LAN node did not start: ${lan.error?.message ?? 'unknown error'}\n`)
         process.stdout.write(`Fieldsync is running at ${web.url}\n`)
         const opened = ctx.opts.open && await openBrowser(web.url)
         process.stderr.write(opened
