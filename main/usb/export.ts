@@ -17,6 +17,7 @@ import { DEFAULT_SPLIT_SIZE, MAX_SPLIT_SIZE, MANIFEST_FILE, SCRIPT_FILE, README_
 import { readManifest, sumsText, type Manifest, type StickFile, type StickMode, type StickRevision } from './manifest.js'
 import { INSTALL_SH } from './install-sh.js'
 import { readmeText } from './readme.js'
+import { ReadBackThread } from './readback.js'
 import { commitFiles, PartedFileWriter, TMP_PREFIX, TMP_SUFFIX, writeSmallFile, type WrittenPart } from './sink.js'
 import { assertFits, checkWritable, freeSpace, onDiskBytes } from './space.js'
 import { StoredGzipEncoder, TgzWriter, tarSize, tgzSize, type TarEntry } from './tgz.js'
@@ -155,9 +156,12 @@ export class UsbExporter {
     await removeLeftovers(dir)
     const total = plan.tarballBytes * 2
     let written = 0
-    let readBack = 0
+    let readBackBytes = 0
     const writers: PartedFileWriter[] = []
     const done: Array<{ r: PlannedRevision, parts: WrittenPart[] }> = []
+    // Read back on another core while writing; without a worker, each part is read back after it.
+    let readBack: ReadBackThread | undefined
+    try { readBack = new ReadBackThread() } catch (err) { this.log('no read-back thread (%s): reading back after writing', (err as Error).message) }
     try {
       for (const r of plan.revisions) {
         if (opts.signal?.aborted === true) throw new AbortedError(`usb export to ${dir}: cancelled`)
@@ -166,8 +170,9 @@ export class UsbExporter {
           splitSize: plan.splitSize,
           signal: opts.signal,
           dropCache: opts.dropCache,
-          onWritten: n => { written += n; opts.onProgress?.({ phase: 'write', bytes: written + readBack, totalBytes: total, file }) },
-          onReadBack: n => { readBack += n; opts.onProgress?.({ phase: 'verify', bytes: written + readBack, totalBytes: total, file }) },
+          readBack,
+          onWritten: n => { written += n; opts.onProgress?.({ phase: 'write', bytes: written + readBackBytes, totalBytes: total, file }) },
+          onReadBack: n => { readBackBytes += n; opts.onProgress?.({ phase: 'verify', bytes: written + readBackBytes, totalBytes: total, file }) },
         })
         writers.push(w)
         const parts = await this.writeTarball(r, w, opts.signal)
@@ -178,6 +183,8 @@ export class UsbExporter {
     } catch (err) {
       for (const w of writers) await w.abort()
       throw err
+    } finally {
+      await readBack?.stop()
     }
     return await this.commit(dir, plan, done, opts.signal)
   }

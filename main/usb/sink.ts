@@ -16,6 +16,7 @@ import { chmod, open, rename, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AbortedError, StickCorruptError } from '../../shared/errors.js'
 import { mapFsError } from './errors.js'
+import type { ReadBackThread } from './readback.js'
 
 export const TMP_PREFIX = '.fieldsync-'
 export const TMP_SUFFIX = '.tmp'
@@ -35,7 +36,12 @@ export interface SinkOptions {
   onReadBack?: (n: number) => void
   /** Ask the kernel to drop its cached pages before reading back (default true). */
   dropCache?: boolean
+  /** Read back on this thread while writing (else each part is read back after it is written). */
+  readBack?: ReadBackThread
 }
+
+/** With a read-back thread: fdatasync and hand over every this many bytes. */
+const FOLLOW_EVERY = 64 << 20
 
 /** A temporary name in `dir` for a file that becomes `final` on commit. */
 export function tmpName (dir: string, final: string): string {
@@ -96,6 +102,9 @@ export class PartedFileWriter {
   private fh?: FileHandle
   private crc = 0
   private partBytes = 0
+  private followId = 0
+  private syncing?: Promise<void>
+  private synced = 0
   private pending: Promise<void> = Promise.resolve()
   private readonly readBacks: Array<Promise<void>> = []
   private readonly tmps: string[] = []
@@ -113,6 +122,8 @@ export class PartedFileWriter {
     } catch (err) { throw mapFsError(err, this.dir) }
     this.crc = 0
     this.partBytes = 0
+    this.synced = 0
+    if (this.opts.readBack !== undefined) this.followId = this.opts.readBack.open(tmp, this.opts.dropCache !== false, this.opts.onReadBack)
   }
 
   async write (buf: Buffer): Promise<void> {
@@ -131,6 +142,15 @@ export class PartedFileWriter {
       this.partBytes += n
       off += n
       if (this.partBytes === this.opts.splitSize) await this.closePart()
+      else if (this.opts.readBack !== undefined && this.partBytes - this.synced >= FOLLOW_EVERY && this.syncing === undefined) {
+        // fdatasync in the background (writing goes on); the read-back follows once it is done.
+        const upTo = this.partBytes
+        const rb = this.opts.readBack
+        const id = this.followId
+        this.synced = upTo
+        this.syncing = this.pending.then(() => fh.datasync()).then(() => { rb.synced(id, upTo); this.syncing = undefined }, err => { throw mapFsError(err, this.dir, true) })
+        this.syncing.catch(() => {})
+      }
     }
   }
 
@@ -138,6 +158,7 @@ export class PartedFileWriter {
     const fh = this.fh
     if (fh === undefined) return
     await this.pending
+    await this.syncing
     this.fh = undefined
     try {
       await fh.sync()
@@ -146,7 +167,10 @@ export class PartedFileWriter {
     const written = { bytes: this.partBytes, crc32: this.crc >>> 0 }
     const part: WrittenPart = { tmp, bytes: written.bytes, sha256: '' }
     this.parts.push(part)
-    const rb = hashFile(tmp, { signal: this.opts.signal, onBytes: this.opts.onReadBack, dropCache: this.opts.dropCache, crc: true }).then(back => {
+    const reading = this.opts.readBack !== undefined
+      ? this.opts.readBack.end(this.followId, written.bytes)
+      : hashFile(tmp, { signal: this.opts.signal, onBytes: this.opts.onReadBack, dropCache: this.opts.dropCache, crc: true })
+    const rb = reading.then(back => {
       if (back.crc32 !== written.crc32 || back.bytes !== written.bytes) {
         throw new StickCorruptError(`${this.final}: the stick gave back different bytes than were written (${back.bytes} bytes, CRC-32 ${back.crc32.toString(16)} instead of ${written.bytes} bytes, ${written.crc32.toString(16)}): the stick may be failing or report a false capacity; try another stick`, { file: this.final })
       }
@@ -168,7 +192,9 @@ export class PartedFileWriter {
   /** Remove every temporary part (after an error). */
   async abort (): Promise<void> {
     if (this.fh !== undefined) {
+      if (this.opts.readBack !== undefined) this.opts.readBack.close(this.followId)
       await this.pending.catch(() => {})
+      await this.syncing?.catch(() => {})
       await this.fh.close().catch(() => {})
       this.fh = undefined
     }
