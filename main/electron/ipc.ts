@@ -3,21 +3,12 @@
  * event channel. Every call is checked for its sender (our window's main
  * frame, on our scheme) before ApiCore validates its argument and runs it.
  */
-import { ipcMain, type BrowserWindow, type IpcMainInvokeEvent } from 'electron'
+import { ipcMain, type BrowserWindow } from 'electron'
 import { IPC_EVENT, IPC_INVOKE, type Envelope } from '../../shared/api/contract.js'
 import { ErrorCodes } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 import type { ApiCore } from '../app/handlers/index.js'
-import { APP_ORIGIN } from './scheme.js'
-
-/** True when the call comes from our window's top frame showing our own pages. */
-export function trustedSender (event: Pick<IpcMainInvokeEvent, 'senderFrame' | 'sender'>, window: Pick<BrowserWindow, 'webContents'>): boolean {
-  const frame = event.senderFrame
-  if (frame === null || frame === undefined) return false
-  if (event.sender !== window.webContents) return false
-  if (frame !== window.webContents.mainFrame) return false
-  return frame.url.startsWith(`${APP_ORIGIN}/`)
-}
+import { trustedSender } from './sender.js'
 
 export function bindIpc (c: { core: ApiCore, window: BrowserWindow, log: Logger }): () => void {
   ipcMain.handle(IPC_INVOKE, async (event, channel: unknown, req: unknown): Promise<Envelope<unknown>> => {

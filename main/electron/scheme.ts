@@ -4,7 +4,7 @@ import { readdir, readFile } from 'node:fs/promises'
 import { extname, join } from 'node:path'
 
 export const APP_SCHEME = 'app'
-export const APP_ORIGIN = 'app://fieldsync'
+export { APP_ORIGIN } from './sender.js'
 
 export const CSP = [
   "default-src 'none'",

@@ -10,7 +10,7 @@
  */
 import type { WireError } from '../errors.js'
 import type * as T from './types.js'
-import { absPath, arrayOf, bool, exactlyOne, object, oneOf, opaqueId, optional, revisionName, revRef, str, type Check } from './validate.js'
+import { absPath, arrayOf, bool, exactlyOne, object, oneOf, optional, revisionName, revRef, str, type Check } from './validate.js'
 
 export interface ApiChannels {
   'app.info': { req: T.Empty, res: T.AppInfo }
@@ -65,6 +65,7 @@ export interface ApiEvents {
 
 export type EventName = keyof ApiEvents
 
+const hexId = str({ max: 64, pattern: /^[0-9a-f]{8,64}$/, what: 'an id of 8-64 lowercase hex digits' })
 const via = oneOf(['pvr-sdk', 'ssh'] as const)
 const deviceRef = str({ max: 255, pattern: /^[A-Za-z0-9._:[\]-]+$/, what: 'a device id, name or address' })
 const address = str({ max: 255, pattern: /^[A-Za-z0-9._:[\]-]+$/, what: 'a host, host:port or [ipv6]:port' })
@@ -81,13 +82,13 @@ export const requestValidators: { [C in Channel]: Check<Req<C>> } = {
   'library.list': object({}),
   'library.show': object({ rev: revRef }),
   'library.diff': object({ a: revRef, b: revRef }),
-  'library.import': exactlyOne(object({ path: optional(absPath), upload: optional(opaqueId), name: optional(revisionName) }), ['path', 'upload']),
+  'library.import': exactlyOne(object({ path: optional(absPath), upload: optional(hexId), name: optional(revisionName) }), ['path', 'upload']),
   'library.export': object({ rev: revRef, folder: absPath, gzip: optional(bool) }),
   'library.rename': object({ rev: revRef, name: revisionName }),
   'library.remove': object({ rev: revRef }),
 
   'transfers.list': object({}),
-  'transfers.cancel': object({ id: opaqueId }),
+  'transfers.cancel': object({ id: hexId }),
   'transfers.clear': object({}),
 
   'peers.status': object({}),
