@@ -1,0 +1,128 @@
+/**
+ * Peers through the UI: join a team from the Peers screen, see a colleague's
+ * laptop (a real `fieldsync serve --no-mdns` process on loopback) with what it
+ * has that we lack, pull with one click, watch the transfer, find the
+ * revision complete in the library.
+ */
+import assert from 'node:assert/strict'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { runCli } from '../helpers/cli.js'
+import { cliBin, upstreamDir } from '../helpers/paths.js'
+import { tempDir } from '../helpers/tmp.js'
+import { chromiumMissing, openBrowser, screenshot, startUi, type BrowserSession, type UiProcess } from './helpers.js'
+
+const skip = chromiumMissing()
+
+async function startServe (home: string): Promise<{ child: ChildProcess, peerId: string, addr: string }> {
+  const child = spawn(process.execPath, [cliBin, '--home', home, '--json', 'serve', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--name', 'colleague-laptop'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stderr?.on('data', (d: Buffer) => { err += d.toString() })
+  const info = await new Promise<{ peerId: string, addrs: string[] }>((resolve, reject) => {
+    const t = setTimeout(() => { reject(new Error(`serve printed nothing in 20 s: ${err}`)) }, 20_000)
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString()
+      const nl = out.indexOf('\n')
+      if (nl >= 0) { clearTimeout(t); resolve(JSON.parse(out.slice(0, nl))) }
+    })
+    child.once('exit', (code) => { clearTimeout(t); reject(new Error(`serve exited ${code}: ${err}`)) })
+  })
+  const addr = info.addrs.find(a => a.startsWith('/ip4/127.0.0.1/')) ?? info.addrs[0]
+  return { child, peerId: info.peerId, addr: addr.includes('/p2p/') ? addr : `${addr}/p2p/${info.peerId}` }
+}
+
+async function stop (child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const done = new Promise<void>(resolve => child.once('exit', () => { resolve() }))
+  child.kill('SIGTERM')
+  const t = setTimeout(() => { child.kill('SIGKILL') }, 8000)
+  await done
+  clearTimeout(t)
+}
+
+describe('peers screen in browser mode', { skip: skip ?? false, timeout: 120_000 }, () => {
+  let ui: UiProcess
+  let b: BrowserSession
+  let serve: { child: ChildProcess, peerId: string, addr: string }
+  let code: string
+  let wifiId: string
+  const cleanups: Array<() => Promise<void>> = []
+
+  before(async () => {
+    const work = await tempDir({ after: (fn: () => Promise<void>) => { cleanups.push(fn) } })
+    const colleague = join(work, 'colleague')
+    const created = await runCli(['--json', 'team', 'create', '--name', 'north-sites'], { home: colleague })
+    assert.equal(created.code, 0, created.stderr)
+    code = created.json().code
+    const imp = await runCli(['--json', 'import', join(upstreamDir, 'pvwificonnect.tgz'), '--name', 'pvwificonnect'], { home: colleague })
+    assert.equal(imp.code, 0, imp.stderr)
+    wifiId = imp.json().id
+    assert.equal((await runCli(['import', join(upstreamDir, 'watchdog_pinger.tar'), '--name', 'watchdog_pinger'], { home: colleague })).code, 0)
+    serve = await startServe(colleague)
+    // This laptop already has watchdog_pinger: the colleague only offers pvwificonnect.
+    const mine = join(work, 'mine')
+    assert.equal((await runCli(['import', join(upstreamDir, 'watchdog_pinger.tar'), '--name', 'watchdog_pinger'], { home: mine })).code, 0)
+    ui = await startUi(mine, ['--peer', serve.addr])
+    b = await openBrowser()
+  })
+  after(async () => {
+    await b?.close()
+    await ui?.stop()
+    if (serve !== undefined) await stop(serve.child)
+    for (const c of cleanups) await c()
+  })
+
+  it('offers to create or join a team when this laptop is in none', async () => {
+    const { page } = b
+    await page.goto(ui.url)
+    await page.getByRole('link', { name: /^Peers/ }).click()
+    await page.getByText('no team yet').waitFor()
+    await page.getByRole('button', { name: 'Create team' }).waitFor()
+    await screenshot(page, '10-peers-no-team')
+  })
+
+  it('joins the team with a code; the node starts and the colleague appears with what we lack', async () => {
+    const { page } = b
+    await page.locator('#team-code').fill(code)
+    await page.getByRole('button', { name: 'Join', exact: true }).click()
+    await page.getByText('Joined team north-sites').waitFor({ timeout: 20_000 })
+    const card = page.locator(`[data-peer="${serve.peerId}"]`)
+    await card.waitFor({ timeout: 20_000 })
+    await card.getByRole('button', { name: 'Pull pvwificonnect' }).waitFor({ timeout: 20_000 })
+    const text = await card.innerText()
+    assert.match(text, /colleague-laptop/)
+    assert.doesNotMatch(text, /watchdog_pinger/, 'what we already have is not offered')
+    await screenshot(page, '11-peers')
+  })
+
+  it('pulls with one click; the transfer shows the peer share; the revision is complete here', async () => {
+    const { page } = b
+    await page.locator(`[data-peer="${serve.peerId}"]`).getByRole('button', { name: 'Pull pvwificonnect' }).click()
+    await page.getByText('Pulled pvwificonnect').waitFor({ timeout: 60_000 })
+    await page.locator(`[data-peer="${serve.peerId}"]`).getByText('Nothing here that this laptop lacks').waitFor({ timeout: 20_000 })
+    await page.getByRole('link', { name: /^Transfers/ }).click()
+    const t = page.locator('[data-testid="transfer"][data-kind="pull"]')
+    await t.waitFor()
+    assert.equal(await t.getAttribute('data-state'), 'done')
+    assert.match(await t.innerText(), /colleague-laptop/)
+    await screenshot(page, '12-transfers-pull')
+    const ls = await runCli(['--json', 'show', wifiId], { home: ui.home })
+    assert.equal(ls.code, 0, ls.stderr)
+    assert.equal(ls.json().complete, true)
+    await page.getByRole('link', { name: 'Library' }).first().click()
+    await page.getByRole('link', { name: 'pvwificonnect', exact: true }).waitFor()
+  })
+
+  it('shows the join code to invite a colleague', async () => {
+    const { page } = b
+    await page.getByRole('link', { name: /^Peers/ }).click()
+    await page.getByRole('button', { name: 'Invite a colleague…' }).click()
+    assert.equal(await page.getByTestId('join-code').innerText(), code)
+  })
+
+  it('raised no page errors', () => {
+    assert.deepEqual(b.errors.filter(e => !/Failed to load resource/.test(e)), [])
+  })
+})
