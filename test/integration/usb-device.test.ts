@@ -65,6 +65,7 @@ describe('usb: install.sh on a device', () => {
       const { home } = await library(t)
       const stick = await tempDir(t, 'fieldsync-stick-')
       const dev = await startDevice(t, await tempDir(t))
+      t.diagnostic(`device: ${dev.kind}`)
       const ex = await runCli(['usb', 'export', 'rev-a', stick], { home })
       assert.equal(ex.code, 0, ex.stderr)
       const r = await sh([...shell, join(stick, 'install.sh'), 'rev-a'], env(dev.sock, shell))
@@ -83,6 +84,7 @@ describe('usb: install.sh on a device', () => {
     const { home } = await library(t)
     const stick = await tempDir(t, 'fieldsync-stick-')
     const dev = await startDevice(t, await tempDir(t))
+    t.diagnostic(`device: ${dev.kind}`)
     assert.equal((await runCli(['usb', 'export', 'rev-a', stick], { home })).code, 0)
     assert.equal((await sh([...shell, join(stick, 'install.sh'), 'rev-a'], env(dev.sock, shell))).code, 0)
     const inv = await sh([...shell, join(stick, 'install.sh'), '--inventory'], env(dev.sock, shell))
@@ -106,6 +108,7 @@ describe('usb: install.sh on a device', () => {
     const { home } = await library(t)
     const stick = await tempDir(t, 'fieldsync-stick-')
     const dev = await startDevice(t, await tempDir(t))
+    t.diagnostic(`device: ${dev.kind}`)
     assert.equal((await runCli(['usb', 'export', 'rev-b', stick], { home })).code, 0)
     const r = await sh(['sh', PVCONTROL, 'steps', 'install', join(stick, 'rev-b.pvrexport.tgz'), 'locals/from-pvcontrol'], { SOCKET: dev.sock, CURL_CMD: 'curl', TMPDIR: await tempDir(t) })
     assert.equal(r.code, 0, r.err)
@@ -122,6 +125,7 @@ describe('usb: install.sh on a device', () => {
     const { home } = await library(t)
     const stick = await tempDir(t, 'fieldsync-stick-')
     const dev = await startDevice(t, await tempDir(t))
+    t.diagnostic(`device: ${dev.kind}`)
     // an inventory that claims the device has everything of rev-a: the tarball carries no object
     const state = (await runCli(['--json', 'show', 'rev-a'], { home })).json() as { objects: Array<{ sha: string, size: number }> }
     await writeFile(join(stick, 'other-device.json'), JSON.stringify(state.objects.map(o => ({ sha256: o.sha, size: String(o.size) }))))

@@ -5,7 +5,7 @@
  * pantavisor.md §4 for the requests install.sh and pvcontrol make
  * (GET/PUT /objects, GET/PUT /steps, progress, POST /commands LOCAL_RUN).
  */
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
@@ -32,8 +32,18 @@ export function call (sock: string, method: string, path: string, body?: Buffer)
   })
 }
 
+let simulator: boolean | undefined
+
+/** The build has `fieldsync device-sim` with the flags these tests use. */
 export function hasSimulator (): boolean {
-  return existsSync(join(repoRoot, 'dist', 'main', 'devices', 'sim'))
+  if (simulator === undefined) {
+    simulator = false
+    if (existsSync(join(repoRoot, 'dist', 'main', 'devices', 'sim'))) {
+      const r = spawnSync(process.execPath, [cliBin, 'device-sim', '--help'], { encoding: 'utf8', timeout: 20_000 })
+      simulator = r.status === 0 && ['--dir', '--socket', '--no-mdns', '--fast'].every(f => r.stdout.includes(f))
+    }
+  }
+  return simulator
 }
 
 export async function startDevice (t: { after: (fn: () => Promise<void> | void) => void }, dir: string): Promise<Device> {
