@@ -76,4 +76,45 @@ describe('peers: pull between processes', { concurrency: false }, () => {
     await sc.stop()
     assert.equal(sc.proc.exitCode, 0, sc.stderr())
   })
+
+  it('serve --mirror pulls what a team peer has and it lacks, including revisions added later', async (t) => {
+    if (!hasMksquashfs()) { t.skip('mksquashfs not installed'); return }
+    const dir = await tempDir(t)
+    const [a, c] = await teamHomes(dir, 2)
+    const r1 = await makeRevision(join(dir, 'src'), 'one', 2 << 20)
+    const r2 = await makeRevision(join(dir, 'src'), 'two', 2 << 20)
+    const id1 = await importRev(a, r1, 'one')
+    const sa = await serve(t, a)
+    await serve(t, c, { args: ['--mirror', '--peer', sa.addr] })
+    const until = async (id: string) => {
+      for (let i = 0; i < 100; i++) {
+        if ((await lsHome(c)).find(x => x.id === id)?.complete === true) return true
+        await new Promise(resolve => setTimeout(resolve, 200))
+      }
+      return false
+    }
+    assert.ok(await until(id1), 'mirrored the first revision')
+    // Imported into a's library by another process while both nodes run: a announces, c mirrors.
+    const id2 = await importRev(a, r2, 'two')
+    assert.ok(await until(id2), 'mirrored the revision added later')
+    assert.deepEqual((await verifyHome(c)).corrupt, [])
+  })
+
+  it('a blocked peer gets no connection', async (t) => {
+    const dir = await tempDir(t)
+    const [a, c] = await teamHomes(dir, 2)
+    const sa = await serve(t, a)
+    await serve(t, c, { args: ['--peer', sa.addr] })
+    const peersOfC = async () => (await runCli(['peers', '--json'], { home: c })).json() as Array<{ id: string, connected: boolean }>
+    for (let i = 0; i < 50 && !(await peersOfC()).some(p => p.id === sa.peerId && p.connected); i++) await new Promise(resolve => setTimeout(resolve, 100))
+    const b = await runCli(['peers', 'block', sa.peerId, '--json'], { home: c })
+    assert.equal(b.code, 0, b.stderr)
+    assert.equal((await peersOfC()).find(p => p.id === sa.peerId)?.connected, false)
+    // Neither c's node (through its serve) nor a fresh node on c's library can reach it now.
+    const d = await runCli(['pull', 'anything', '--peer', sa.addr, '--json'], { home: c })
+    assert.equal(d.code, 1)
+    assert.equal(d.json().error.code, 'E_PEER_UNAVAILABLE')
+    const bad = await runCli(['peers', 'block', 'not-a-peer', '--json'], { home: c })
+    assert.equal(bad.json().error.code, 'E_BAD_INPUT')
+  })
 })

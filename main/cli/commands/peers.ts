@@ -90,16 +90,19 @@ export function register (program: Command, cli: Cli): void {
       const sock = await connectControl(ctx.home)
       if (sock !== undefined) {
         // A `serve` runs on this library: it does the work.
+        const dialErrors: Error[] = []
         for (const a of ctx.opts.peer ?? []) {
           const s2 = await connectControl(ctx.home)
-          if (s2 !== undefined) await controlRequest(s2, { op: 'dial', addr: a }, ctx.signal).catch(err => { ctx.log.error('peer %s: %s', a, (err as Error).message) })
+          if (s2 !== undefined) await controlRequest(s2, { op: 'dial', addr: a }, ctx.signal).catch(err => { dialErrors.push(err as Error) })
         }
+        // Every peer asked for is unreachable: say why now rather than after a discovery wait.
+        if (dialErrors.length > 0 && dialErrors.length === (ctx.opts.peer ?? []).length) { sock.destroy(); throw dialErrors[0] }
         result = await controlRequest(sock, { op: 'pull', rev, from: ctx.opts.from }, ctx.signal, e => { onProgress(e as PullEvent) }) as PullResult
       } else {
         const app = await ctx.app()
         const s = await startNode(ctx, app, { listen: [] })
         const given = ctx.opts.peer ?? []
-        if (given.length > 0 && s.dialErrors.length === given.length && ctx.opts.mdns === false) throw s.dialErrors[0]
+        if (given.length > 0 && s.dialErrors.length === given.length) throw s.dialErrors[0]
         try {
           result = await s.puller.pull(rev, { from: ctx.opts.from, signal: ctx.signal, onProgress })
         } catch (err) {
