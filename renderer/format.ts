@@ -15,6 +15,7 @@ export function rate (bps: number): string {
 
 export function duration (secs: number | null | undefined): string {
   if (secs === null || secs === undefined || !Number.isFinite(secs)) return '—'
+  if (secs < 1) return 'under 1 s'
   const s = Math.max(0, Math.round(secs))
   if (s < 60) return `${s} s`
   if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60 > 0 ? `${s % 60} s` : ''}`.trim()

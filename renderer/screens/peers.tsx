@@ -148,8 +148,17 @@ export function PeersScreen () {
               <div class='row wrap'>
                 <span class='dot dot-ok' aria-hidden='true' /><span class='strong'>This laptop: {s.node.name}</span>
                 <Badge tone={s.node.mdns ? 'ok' : 'muted'} title={s.node.mdns ? 'finds colleagues by multicast DNS' : 'started with --no-mdns: add peers by address'}>{s.node.mdns ? 'discovery on' : 'discovery off'}</Badge>
-                <code class='mono muted small' title={s.node.addrs.join('\n')}>{s.node.peerId}</code>
+                <code class='mono muted small'>{s.node.peerId}</code>
               </div>
+            )}
+            {s.node !== null && s.node.addrs.length > 0 && (
+              <details class='small'>
+                <summary>Address for colleagues whose discovery is blocked</summary>
+                <ul class='key-list'>{s.node.addrs.filter(a => !a.includes('/ip4/127.') && !a.includes('/ip6/::1')).concat(s.node.addrs.filter(a => a.includes('/ip4/127.'))).slice(0, 6).map(a => {
+                  const full = a.includes('/p2p/') ? a : `${a}/p2p/${s.node?.peerId ?? ''}`
+                  return <li key={a} class='row'><code class='mono'>{full}</code><Copy text={full} label='Copy this address' /></li>
+                })}</ul>
+              </details>
             )}
             {s.state === 'no-team' && <p class='muted'>The LAN node starts as soon as this laptop is in a team.</p>}
             {s.state === 'starting' && <p class='muted'>Starting the LAN node…</p>}

@@ -18,6 +18,7 @@ function PeerShare (p: { peers: TransferInfo['peers'] }) {
   if (p.peers.length === 0 || total === 0) return null
   return (
     <div class='peer-share'>
+      <div class='small muted'>From peers</div>
       <div class='share-bar' role='img' aria-label={p.peers.map(x => `${x.peer}: ${bytes(x.bytes)}`).join(', ')}>
         {p.peers.map((x, i) => <div key={x.peer} class={`seg seg-${i % 8}`} style={{ flexGrow: x.bytes }} />)}
       </div>

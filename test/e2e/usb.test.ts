@@ -1,0 +1,103 @@
+/**
+ * USB through the UI: write revisions onto a "stick" folder (tarballs,
+ * install.sh, manifest), and read a stick another laptop wrote (every object
+ * verified on the way in); the library updates live.
+ */
+import assert from 'node:assert/strict'
+import { mkdir, readdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { runCli } from '../helpers/cli.js'
+import { upstreamDir } from '../helpers/paths.js'
+import { tempDir } from '../helpers/tmp.js'
+import { chromiumMissing, openBrowser, screenshot, startUi, type BrowserSession, type UiProcess } from './helpers.js'
+
+const skip = chromiumMissing()
+
+describe('USB screen in browser mode', { skip: skip ?? false, timeout: 120_000 }, () => {
+  let ui: UiProcess
+  let b: BrowserSession
+  let work: string
+  const cleanups: Array<() => Promise<void>> = []
+
+  before(async () => {
+    work = await tempDir({ after: (fn: () => Promise<void>) => { cleanups.push(fn) } })
+    const mine = join(work, 'mine')
+    for (const [f, n] of [['pvwificonnect.tgz', 'pvwificonnect'], ['watchdog_pinger.tar', 'watchdog_pinger']]) {
+      const r = await runCli(['import', join(upstreamDir, f), '--name', n], { home: mine })
+      assert.equal(r.code, 0, r.stderr)
+    }
+    // Trust the Pantavisor Dev CA (pvwificonnect is signed by a certificate it issued): the export checks signatures.
+    const trust = await runCli(['trust', 'add', join(upstreamDir, 'pantavisor-dev-ca.crt')], { home: mine })
+    assert.equal(trust.code, 0, trust.stderr)
+    // Another laptop writes a stick with a revision this one lacks.
+    const other = join(work, 'other')
+    const state = join(work, 'wifi-unsigned.json')
+    const { execFileSync } = await import('node:child_process')
+    const json = JSON.parse(execFileSync('tar', ['-xzOf', join(upstreamDir, 'pvwificonnect.tgz'), 'json'], { encoding: 'utf8' })) as Record<string, unknown>
+    delete json['_sigs/pvwificonnect.json']
+    const { writeFile } = await import('node:fs/promises')
+    await writeFile(state, JSON.stringify(json))
+    assert.equal((await runCli(['import', join(upstreamDir, 'pvwificonnect.tgz')], { home: other })).code, 0)
+    assert.equal((await runCli(['import', state, '--name', 'wifi-unsigned'], { home: other })).code, 0)
+    await mkdir(join(work, 'stick-in'))
+    const w = await runCli(['usb', 'export', 'wifi-unsigned', join(work, 'stick-in')], { home: other })
+    assert.equal(w.code, 0, w.stderr)
+    await mkdir(join(work, 'stick-out'))
+    ui = await startUi(mine)
+    b = await openBrowser()
+  })
+  after(async () => {
+    await b?.close()
+    await ui?.stop()
+    for (const c of cleanups) await c()
+  })
+
+  it('writes chosen revisions to a stick folder, read back and verified', async () => {
+    const { page } = b
+    await page.goto(ui.url)
+    await page.getByRole('link', { name: /^USB/ }).click()
+    await page.getByRole('heading', { name: 'Write to a stick' }).waitFor()
+    await page.getByRole('checkbox', { name: /pvwificonnect/ }).check()
+    await page.getByRole('checkbox', { name: /watchdog_pinger/ }).check()
+    await page.locator('#usb-folder').fill(join(work, 'stick-out'))
+    await page.getByRole('button', { name: /^Write 2 revisions/ }).click()
+    const result = page.getByTestId('usb-export-result')
+    await result.or(page.locator('.alert-bad')).first().waitFor({ timeout: 60_000 })
+    assert.equal(await page.locator('.alert-bad').count(), 0, await page.locator('.alert-bad').allInnerTexts().then(t => t.join('\n')))
+    assert.match(await result.innerText(), /install\.sh pvwificonnect|install\.sh watchdog_pinger/)
+    const files = await readdir(join(work, 'stick-out'))
+    for (const f of ['install.sh', 'README.txt', 'pvwificonnect.pvrexport.tgz', 'watchdog_pinger.pvrexport.tgz']) assert.ok(files.includes(f), `${f} on the stick (${files.join(', ')})`)
+    const verify = await runCli(['usb', 'verify', join(work, 'stick-out')], { home: ui.home })
+    assert.equal(verify.code, 0, verify.stdout + verify.stderr)
+    await screenshot(page, '13-usb-write')
+  })
+
+  it('reads a stick another laptop wrote: the new revision arrives complete', async () => {
+    const { page } = b
+    await page.locator('#usb-import').fill(join(work, 'stick-in'))
+    await page.getByRole('button', { name: 'Import from stick' }).click()
+    const result = page.getByTestId('usb-import-result')
+    await result.waitFor({ timeout: 60_000 })
+    const text = await result.innerText()
+    assert.match(text, /wifi-unsigned/)
+    assert.match(text, /imported|existed/)
+    await screenshot(page, '14-usb-read')
+    await page.getByRole('link', { name: 'Library' }).first().click()
+    await page.getByRole('link', { name: 'wifi-unsigned', exact: true }).waitFor()
+  })
+
+  it('shows a typed error for a folder that is not a stick', async () => {
+    const { page } = b
+    await page.getByRole('link', { name: /^USB/ }).click()
+    await page.locator('#usb-import').fill(work)
+    await page.getByRole('button', { name: 'Import from stick' }).click()
+    const alert = page.locator('.alert-bad')
+    await alert.waitFor()
+    assert.ok((await alert.getAttribute('data-code'))?.startsWith('E_'))
+  })
+
+  it('raised no page errors', () => {
+    assert.deepEqual(b.errors.filter(e => !/Failed to load resource/.test(e)), [])
+  })
+})
