@@ -105,7 +105,14 @@ export function RevisionScreen (p: { id: string, compare?: string }) {
   const [naming, setNaming] = useState(false)
   const [confirmRemove, setConfirmRemove] = useState(false)
   const d = res.data
-  if (res.error !== undefined && d === undefined) return <div class='screen'><ErrorBox error={res.error} title='Cannot open this revision' onRetry={res.reload} /></div>
+  if (res.error !== undefined && d === undefined) {
+    return (
+      <div class='screen'>
+        <nav class='crumbs' aria-label='Breadcrumb'><a href='#/library'>Library</a></nav>
+        <ErrorBox error={res.error} title='Cannot open this revision' onRetry={res.reload} />
+      </div>
+    )
+  }
   if (d === undefined) return <div class='screen'><p class='muted'>Loading…</p></div>
   const r = d.revision
   const remove = () => {
