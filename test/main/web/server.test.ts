@@ -172,6 +172,36 @@ describe('browser mode server', { timeout: 60_000 }, () => {
     assert.equal(noToken.status, 403)
   })
 
+  it('lists a running upload as a transfer with progress, and cancels it', async () => {
+    const req = request({ host: '127.0.0.1', port: web.port, method: 'POST', path: '/api/upload?name=slow.tgz', headers: { 'x-fieldsync-token': web.token, 'content-type': 'application/octet-stream', 'content-length': String(10 << 20) } })
+    const answered = new Promise<Res>((resolve, reject) => {
+      req.on('response', (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => { const body = Buffer.concat(chunks).toString(); resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) }) })
+      })
+      req.on('error', reject)
+    })
+    req.write(Buffer.alloc(1 << 20))
+    let t: any
+    for (let i = 0; i < 100 && t?.bytes !== 1 << 20; i++) {
+      await new Promise(resolve => setTimeout(resolve, 20))
+      t = (await api('transfers.list', {})).json().value.find((x: any) => x.kind === 'upload' && x.label === 'upload slow.tgz')
+    }
+    assert.equal(t.state, 'running')
+    assert.equal(t.totalBytes, 10 << 20)
+    assert.equal(t.bytes, 1 << 20)
+    const c = await api('transfers.cancel', { id: t.id })
+    assert.deepEqual(c.json(), { ok: true, value: { cancelled: true } })
+    const res = await answered
+    assert.equal(res.json().error.code, 'E_ABORTED')
+    req.destroy()
+    const after = (await api('transfers.list', {})).json().value.find((x: any) => x.id === t.id)
+    assert.equal(after.state, 'cancelled')
+    assert.equal(after.error.code, 'E_ABORTED')
+    assert.deepEqual((await api('transfers.cancel', { id: t.id })).json().value, { cancelled: false })
+  })
+
   it('sends events over SSE to a client with the token only', async () => {
     const refused = await raw(web.port, { path: '/api/events', headers: { host: `127.0.0.1:${web.port}` } })
     assert.equal(refused.status, 403)

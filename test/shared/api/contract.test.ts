@@ -1,0 +1,93 @@
+/** The contract's validators: a valid request for every channel passes unchanged; bad ones fail with E_BAD_INPUT naming the argument. */
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { CHANNELS, EVENTS, isChannel, isEventName, validateRequest, type Channel, type Req } from '../../../shared/api/contract.js'
+import { ErrorCodes, isCode } from '../../../shared/errors.js'
+
+const SHA = 'a'.repeat(64)
+
+// One valid request per channel: the type makes a missing channel a compile error.
+const examples: { [C in Channel]: Req<C> } = {
+  'app.info': {},
+  'fs.list': { path: '/media/tech', files: true },
+  'library.list': {},
+  'library.show': { rev: 'pvwificonnect' },
+  'library.diff': { a: SHA, b: 'site-gateway-1.5' },
+  'library.import': { path: '/home/tech/Downloads/x.tgz', name: 'x' },
+  'library.export': { rev: SHA.slice(0, 12), folder: 'C:\\Users\\tech', gzip: false },
+  'library.rename': { rev: 'x', name: 'site-a@2026.05' },
+  'library.remove': { rev: 'x' },
+  'transfers.list': {},
+  'transfers.cancel': { id: '0a1b2c3d4e5f' },
+  'transfers.clear': {},
+  'peers.status': {},
+  'peers.add': { addr: '/ip4/10.0.0.5/tcp/4001/p2p/12D3KooWNKW6xifHewLTs8o2meBfz89cZtedLMv1wNFADmovnQps' },
+  'peers.pull': { rev: 'pvwificonnect', from: ['12D3KooWNKW6xifHewLTs8o2meBfz89cZtedLMv1wNFADmovnQps'] },
+  'team.create': { name: 'north sites', replace: false },
+  'team.join': { code: 'fs1-abcde-fghij.bm9ydGg' },
+  'team.show': {},
+  'devices.list': {},
+  'devices.add': { address: '[fe80::1]:8222' },
+  'devices.plan': { rev: 'x', device: '10.0.0.7', via: 'pvr-sdk' },
+  'devices.install': { rev: 'x', device: 'd3v1c3', via: 'ssh', name: 'site-a', commit: true },
+  'devices.history': { device: 'd3v1c3' },
+  'usb.export': { revs: ['a', 'b'], folder: '/media/stick', forDevice: '/media/stick/inventory.json' },
+  'usb.import': { folder: '/media/stick' },
+  'usb.inventory': { folder: '/media/stick' },
+}
+
+function refuses (channel: Channel, req: unknown, path: RegExp): void {
+  assert.throws(() => validateRequest(channel, req), (err: unknown) => {
+    assert.ok(isCode(err, ErrorCodes.BadInput), String(err))
+    assert.match((err as Error).message, path)
+    return true
+  })
+}
+
+describe('API contract', () => {
+  it('has a valid example for every channel, passed through unchanged', () => {
+    assert.deepEqual(Object.keys(examples).sort(), [...CHANNELS].sort())
+    for (const c of CHANNELS) assert.deepEqual(validateRequest(c, examples[c]), examples[c], c)
+  })
+
+  it('channel and event names are closed sets', () => {
+    assert.equal(isChannel('library.list'), true)
+    for (const x of ['constructor', '__proto__', 'toString', 'library', '', 5]) assert.equal(isChannel(x), false, String(x))
+    assert.equal(isEventName('revision'), true)
+    assert.equal(isEventName('hasOwnProperty'), false)
+    assert.ok(EVENTS.includes('transfer'))
+  })
+
+  it('refuses wrong types, missing and unknown arguments', () => {
+    refuses('library.show', { rev: 42 }, /library\.show\.rev: expected a string/)
+    refuses('library.show', {}, /library\.show\.rev/)
+    refuses('library.show', null, /expected an object/)
+    refuses('library.show', { rev: 'x', sql: 'drop' }, /library\.show\.sql: unknown argument/)
+    refuses('library.list', [], /expected an object/)
+    refuses('transfers.clear', { x: 1 }, /unknown argument/)
+  })
+
+  it('refuses paths that are not absolute and names that do not fit', () => {
+    refuses('library.export', { rev: 'x', folder: 'stick' }, /folder: must be an absolute path/)
+    refuses('library.import', { path: '../../etc/passwd' }, /path: must be an absolute path/)
+    refuses('library.rename', { rev: 'x', name: '-x' }, /name/)
+    refuses('library.rename', { rev: 'x', name: 'a'.repeat(200) }, /at most 128/)
+    refuses('library.show', { rev: 'x\u0000y' }, /NUL/)
+    refuses('fs.list', { path: 'relative' }, /absolute/)
+  })
+
+  it('import takes exactly one of path and upload', () => {
+    refuses('library.import', {}, /exactly one of path, upload/)
+    refuses('library.import', { path: '/a', upload: 'abcdef0123' }, /exactly one/)
+    refuses('library.import', { upload: 'XYZ' }, /hex/)
+  })
+
+  it('checks enums, lists and ids', () => {
+    refuses('devices.plan', { rev: 'x', device: 'd', via: 'ftp' }, /via: must be one of pvr-sdk, ssh/)
+    refuses('usb.export', { revs: [], folder: '/s' }, /at least 1/)
+    refuses('usb.export', { revs: [1], folder: '/s' }, /revs\[0\]/)
+    refuses('transfers.cancel', { id: '../x' }, /hex/)
+    refuses('peers.add', { addr: 'http://evil' }, /multiaddr/)
+    refuses('devices.install', { rev: 'x', device: 'd', commit: 'yes' }, /commit: expected true or false/)
+  })
+})
