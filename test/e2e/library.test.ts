@@ -28,6 +28,9 @@ describe('library screens in browser mode', { skip: skip ?? false, timeout: 120_
   before(async () => {
     work = await tempDir({ after: (fn: () => Promise<void>) => { cleanups.push(fn) } })
     gw = await makeGateway(join(work, 'gen'))
+    // The technician trusts the Pantavisor Dev CA, which issued pvwificonnect's signing certificate.
+    const trust = await runCli(['trust', 'add', join(upstreamDir, 'pantavisor-dev-ca.crt')], { home: join(work, 'home') })
+    assert.equal(trust.code, 0, trust.stderr)
     ui = await startUi(join(work, 'home'))
     b = await openBrowser()
   })
@@ -120,6 +123,10 @@ describe('library screens in browser mode', { skip: skip ?? false, timeout: 120_
     assert.match(parts, /pvwificonnect\/root\.squashfs/)
     assert.match(await page.locator('.facts').innerText(), /Shared with other revisions/)
     assert.match(await page.locator('.legend').innerText(), /shared/)
+    const sigs = await page.locator('.sigs').innerText()
+    assert.match(sigs, /pv-developer-01/)
+    assert.match(sigs, /RS256/)
+    assert.match(sigs, /_sigs\/pvwificonnect\.json/)
     await screenshot(page, '04-revision')
   })
 
