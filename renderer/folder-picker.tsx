@@ -44,9 +44,9 @@ export function FolderPicker (p: { open: boolean, title: string, start?: string,
           </form>
           {error !== null && <ErrorBox error={error} title='Cannot open that folder' />}
           <ul class='picker-list' role='listbox' aria-label='Folder contents'>
-            {entries.length === 0 && <li class='picker-empty'>{p.files === true ? 'Nothing to choose here' : 'No sub-folders'}</li>}
+            {entries.length === 0 && <li role='none' class='picker-empty'>{p.files === true ? 'Nothing to choose here' : 'No sub-folders'}</li>}
             {entries.map(e => (
-              <li key={e.name}>
+              <li key={e.name} role='none'>
                 <button type='button' role='option' aria-selected={file === e.name}
                   class={`picker-entry picker-${e.kind}${file === e.name ? ' picker-selected' : ''}`}
                   onClick={() => { if (e.kind === 'dir') open(join(e.name)); else setFile(e.name) }}

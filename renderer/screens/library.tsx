@@ -15,6 +15,12 @@ export function SignatureBadge (p: { state: SignatureState, summary: string }) {
   return <Badge tone={SIG_TONE[p.state]} title={p.summary}>{SIG_TEXT[p.state]}</Badge>
 }
 
+/** The size, marked as a lower bound while objects are missing. */
+export function revisionSize (r: RevisionSummary): string {
+  if (r.missing === 0) return bytes(r.bytes)
+  return r.bytes === 0 ? 'unknown' : `≥ ${bytes(r.bytes)}`
+}
+
 export function CompleteBadge (p: { r: RevisionSummary }) {
   return p.r.complete
     ? <Badge tone='ok' title={`all ${p.r.objects} objects are in the library`}>Complete</Badge>
@@ -136,15 +142,14 @@ export function LibraryScreen (p: { transfers: TransferInfo[] }) {
         <div class='table-wrap'>
           <table class='table' aria-label='Revisions'>
             <thead>
-              <tr><th scope='col'>Name</th><th scope='col'>ID</th><th scope='col' class='num'>Size</th><th scope='col' class='num'>Objects</th><th scope='col'>Status</th><th scope='col'>Signature</th><th scope='col'>Source</th><th scope='col'>Imported</th><th scope='col'><span class='sr-only'>Actions</span></th></tr>
+              <tr><th scope='col'>Name</th><th scope='col'>ID</th><th scope='col' class='num'>Size</th><th scope='col'>Status</th><th scope='col'>Signature</th><th scope='col'>Source</th><th scope='col'>Imported</th><th scope='col'><span class='sr-only'>Actions</span></th></tr>
             </thead>
             <tbody>
               {revs.map(r => (
                 <tr key={r.id} data-testid='revision-row' data-id={r.id}>
                   <td><a class='strong' href={`#/revision/${r.id}`}>{r.name}</a>{r.names.length > 1 && <span class='muted'> +{r.names.length - 1}</span>}</td>
                   <td><code class='mono' title={r.id}>{shortId(r.id)}</code></td>
-                  <td class='num'>{bytes(r.bytes)}</td>
-                  <td class='num'>{r.objects}</td>
+                  <td class='num' title={`${plural(r.objects, 'object')}${r.missing > 0 ? `, ${r.missing} missing (their sizes are not known yet)` : ''}`}>{revisionSize(r)}</td>
                   <td><CompleteBadge r={r} /></td>
                   <td><SignatureBadge state={r.signature.state} summary={r.signature.summary} /></td>
                   <td class='ellipsis' title={r.source}>{r.source}</td>

@@ -8,7 +8,7 @@ import { Badge, Button, Copy, Dialog, ErrorBox, useNotify } from '../ui.js'
 import { DiffPanel } from './diff.js'
 import { ExportDialog } from './export-dialog.js'
 import { SignaturesPanel } from './signatures.js'
-import { CompleteBadge, SignatureBadge } from './library.js'
+import { CompleteBadge, SignatureBadge, revisionSize } from './library.js'
 
 const PALETTE = 8
 
@@ -137,7 +137,7 @@ export function RevisionScreen (p: { id: string, compare?: string }) {
       {res.error !== undefined && <ErrorBox error={res.error} title='Showing older data: reload failed' onRetry={res.reload} />}
       <dl class='facts'>
         <div><dt>Spec</dt><dd class='mono'>{r.spec}</dd></div>
-        <div><dt>Size</dt><dd>{bytes(r.bytes)} in {plural(r.objects, 'object')}</dd></div>
+        <div><dt>Size</dt><dd>{revisionSize(r)} in {plural(r.objects, 'object')}{r.missing > 0 ? `, ${r.missing} missing` : ''}</dd></div>
         <div><dt>Shared with other revisions</dt><dd>{bytes(d.sharedBytes)}</dd></div>
         <div><dt>Keys</dt><dd>{d.keys}{d.signatures.length > 0 ? ` (${plural(d.signatures.length, 'signature')})` : ''}</dd></div>
         <div><dt>Source</dt><dd class='ellipsis' title={r.source}>{r.source}</dd></div>

@@ -183,6 +183,21 @@ describe('library screens in browser mode', { skip: skip ?? false, timeout: 120_
     await screenshot(page, '06-transfers')
   })
 
+  it('imports a file chosen in the folder picker: a bare state JSON whose objects are elsewhere is incomplete', async () => {
+    const { page } = b
+    await page.getByRole('link', { name: 'Library' }).first().click()
+    await page.getByRole('button', { name: 'Import from folder…' }).click()
+    const dialog = page.getByRole('dialog', { name: 'Import from this computer' })
+    await dialog.locator('#picker-path').fill(upstreamDir)
+    await dialog.getByRole('button', { name: 'Go' }).click()
+    await dialog.getByRole('option', { name: /initial_state\.json/ }).click()
+    await screenshot(page, '10-folder-picker')
+    await dialog.getByRole('button', { name: 'Import file' }).click()
+    const row = page.locator('[data-testid="revision-row"]', { hasText: 'initial_state' })
+    await row.waitFor({ timeout: 30_000 })
+    assert.match(await row.innerText(), /Incomplete · \d+ missing/)
+  })
+
   it('shows a typed error with what to do when an import fails', async () => {
     const { page } = b
     await page.getByRole('link', { name: 'Library' }).first().click()

@@ -41,6 +41,8 @@ export function register (program: Command, cli: Cli): void {
           else ctx.signal.addEventListener('abort', () => { resolve() }, { once: true })
         })
         process.stderr.write('stopping\n')
+        // If something in the LAN stack keeps the event loop alive after stop, do not hang the terminal.
+        setTimeout(() => { process.exit(process.exitCode ?? 0) }, 10_000).unref()
       } finally {
         await web.stop()
         await core.stop()
