@@ -6,6 +6,7 @@ import { register as ui } from './ui.js'
 import { register as trust } from './trust.js'
 import { register as usb } from './usb.js'
 import { register as peers } from './peers.js'
+import { register as devices } from './devices.js'
 
 export function registerAll (program: Command, cli: Cli): void {
   library(program, cli)
@@ -13,4 +14,5 @@ export function registerAll (program: Command, cli: Cli): void {
   trust(program, cli)
   usb(program, cli)
   peers(program, cli)
+  devices(program, cli)
 }

@@ -1,0 +1,217 @@
+/** Device commands: `devices` (discovery), `devices show`, `install`, and the simulator. */
+import { Option, type Command } from 'commander'
+import { join } from 'node:path'
+import { NotFoundError, toWireError, UsageError } from '../../../shared/errors.js'
+import type { DeviceInfo, InstallPlan, InstallResult } from '../../../shared/api/types.js'
+import {
+  Discovery, DeviceStore, Installer, KnownDevices, parseAddress, PvrSdkDriver, pvrBaseUrl, PVR_SDK_PORT, SshDriver, SSH_DEFAULT_PORT,
+  type DeviceDriver, type DeviceRecord, type InstallEvent, type Via,
+} from '../../devices/index.js'
+import type { App } from '../../app/index.js'
+import type { Cli, CommandContext } from '../cli.js'
+import { formatBytes, table } from '../output.js'
+import { registerDeviceSim } from './device-sim.js'
+
+function seconds (v: string): number {
+  const n = Number(v)
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${v}: a number of seconds`)
+  return n
+}
+
+function collect (v: string, prev: string[] = []): string[] { return [...prev, v] }
+
+function publicDevice (d: DeviceInfo | DeviceRecord): Record<string, unknown> {
+  return { deviceId: d.deviceId, name: d.name, addrs: d.addrs, port: d.port, claimed: d.claimed, pvrSdk: d.pvrSdk, revision: d.revision, status: d.status }
+}
+
+function deviceLine (d: DeviceInfo): string {
+  const claim = d.claimed === null ? '' : d.claimed ? 'claimed' : 'unclaimed'
+  return table([[d.name, d.deviceId, d.addrs.join(','), d.pvrSdk ? 'pvr-sdk' : '-', d.revision ?? '-', d.status ?? '-', claim]], ['NAME', 'DEVICE', 'ADDRESS', 'HTTP', 'REVISION', 'STATUS', ''])
+}
+
+/** An address rather than a device id or nick: an IP, a dotted host name, host:port or localhost. */
+function looksLikeAddress (s: string): boolean {
+  return /^\[.*\](:\d+)?$/.test(s) || /^[\d.]+(:\d+)?$/.test(s) || /:\d+$/.test(s) || s.includes('.') || s === 'localhost'
+}
+
+interface InstallOpts {
+  device?: string
+  via?: Via
+  name?: string
+  commit?: boolean
+  dryRun?: boolean
+  message?: string
+  timeout?: number
+  ignoreSpace?: boolean
+  poll?: number
+  sshUser?: string
+  sshPort?: number
+  sshKey?: string
+  sshPasswordEnv?: string
+  sshSocket?: string
+}
+
+interface Target { driver: DeviceDriver, deviceId: string }
+
+async function target (ctx: CommandContext<InstallOpts>, app: App, store: DeviceStore): Promise<Target> {
+  const o = ctx.opts
+  const ref = o.device
+  if (ref === undefined) throw new UsageError('install: name the device with --device <id|name|address>')
+  const sshAsked = o.sshKey !== undefined || o.sshPasswordEnv !== undefined
+  let host: string
+  let port: number | null = null
+  let rec: DeviceRecord | undefined
+  if (looksLikeAddress(ref)) {
+    const a = parseAddress(ref, 0)
+    host = a.host
+    port = a.port === 0 ? null : a.port
+    rec = store.find(host)[0]
+  } else {
+    const hits = store.find(ref)
+    if (hits.length > 1) throw new UsageError(`--device ${ref}: ${hits.length} devices match (${hits.map(h => h.deviceId).join(', ')}); give the full id or an address`)
+    rec = hits[0]
+    if (rec === undefined) {
+      ctx.say(`looking for ${ref} on the network...`)
+      const found = await new Discovery({ log: ctx.log }).browse({ timeoutMs: 3000, signal: ctx.signal })
+      for (const d of found) store.upsert(d)
+      rec = store.find(ref)[0]
+      if (rec === undefined) throw new NotFoundError(`--device ${ref}: no such device seen (fieldsync devices lists them); give its address instead, e.g. --device 10.0.0.7`)
+    }
+    if (rec.addrs.length === 0) throw new NotFoundError(`--device ${ref}: no address known for it; give its address`)
+    host = rec.addrs[0]
+  }
+  const via: Via = o.via ?? (sshAsked ? 'ssh' : 'pvr-sdk')
+  const deviceId = rec?.deviceId ?? `${host}`
+  if (via === 'pvr-sdk') {
+    return { driver: new PvrSdkDriver(pvrBaseUrl(host, port ?? PVR_SDK_PORT)), deviceId }
+  }
+  const password = o.sshPasswordEnv === undefined ? undefined : process.env[o.sshPasswordEnv]
+  if (o.sshPasswordEnv !== undefined && password === undefined) throw new UsageError(`--ssh-password-env ${o.sshPasswordEnv}: that environment variable is not set`)
+  const driver = new SshDriver({
+    host,
+    port: o.sshPort ?? port ?? rec?.port ?? SSH_DEFAULT_PORT,
+    username: o.sshUser ?? 'root',
+    privateKeyFile: o.sshKey,
+    password,
+    agent: o.sshKey === undefined && password === undefined ? process.env.SSH_AUTH_SOCK : undefined,
+    socket: o.sshSocket,
+    known: new KnownDevices(join(app.home, 'known_devices')),
+    onHostKey: (k) => {
+      process.stderr.write(k.pinned === 'new'
+        ? `fieldsync: ${k.host}:${k.port} shows SSH host key ${k.type} ${k.fingerprint}: pinned (first use)\n`
+        : `fieldsync: ${k.host}:${k.port} host key ${k.fingerprint} matches the pinned one\n`)
+    },
+  })
+  return { driver, deviceId }
+}
+
+function render (ctx: CommandContext<InstallOpts>): (e: InstallEvent) => void {
+  const bar = ctx.progress('upload', 'bytes')
+  return (e) => {
+    if (e.type === 'upload') { bar.update(e.bytes, e.totalBytes, `${e.index + 1}/${e.count}`); return }
+    bar.stop()
+    if (ctx.json) return
+    if (e.type === 'phase') process.stderr.write(`${e.message}\n`)
+    else if (e.type === 'retry') process.stderr.write(`retrying ${e.what}: ${e.reason}\n`)
+    else if (e.type === 'progress') process.stderr.write(`  ${e.status}${e.progress === null ? '' : ` ${e.progress}%`} ${e.statusMsg}\n`)
+  }
+}
+
+function planText (p: InstallPlan): string {
+  return [
+    `plan: ${p.revision.name} (${p.revision.id.slice(0, 12)}) to ${p.device} via ${p.via} as ${p.step}`,
+    `  send ${p.objectsToSend} of ${p.objectsTotal} objects, ${formatBytes(p.bytesToSend)}; device free: ${formatBytes(p.freeBytes)}`,
+    `  about ${p.estimatedSeconds ?? '?'} s (upload at an assumed LAN rate, then the device's run)`,
+    ...p.problems.map(x => `  PROBLEM: ${x}`),
+  ].join('\n')
+}
+
+export function register (program: Command, cli: Cli): void {
+  const devices = program.command('devices')
+    .description('find Pantavisor devices on the LAN (mDNS like pv-avahi, and addresses you name)')
+    .option('--timeout <seconds>', 'how long to listen for mDNS answers', seconds, 3)
+    .option('--device <host[:port]>', 'also probe this address (repeatable)', collect)
+    .option('--no-mdns', 'do not browse mDNS (only --device addresses)')
+    .action(cli.action<{ timeout: number, device?: string[], mdns?: boolean }>(async (ctx) => {
+      const app = await ctx.app()
+      const store = new DeviceStore(app.library.db)
+      const seen: DeviceInfo[] = []
+      const list = await new Discovery({ log: ctx.log }).browse({
+        timeoutMs: ctx.opts.timeout * 1000,
+        addresses: ctx.opts.device,
+        mdns: ctx.opts.mdns !== false,
+        signal: ctx.signal,
+        onDevice: (d) => { seen.push(d); store.upsert(d); if (!ctx.json) process.stderr.write(`found ${d.name} (${d.deviceId}) at ${d.addrs.join(', ')}\n`) },
+      })
+      const rows = list.map(d => [d.name, d.deviceId, d.addrs.join(','), d.pvrSdk ? 'pvr-sdk' : '-', d.revision ?? '-', d.status ?? '-', d.claimed === null ? '' : d.claimed ? 'claimed' : 'unclaimed'])
+      return {
+        json: list.map(publicDevice),
+        text: list.length === 0 ? 'no devices answered (multicast blocked? name one with --device ADDRESS)' : table(rows, ['NAME', 'DEVICE', 'ADDRESS', 'HTTP', 'REVISION', 'STATUS', '']),
+      }
+    }))
+
+  devices.command('show <device>')
+    .description("a device's details and its install history")
+    .action(cli.action(async (ctx, ref: string) => {
+      const app = await ctx.app()
+      const store = new DeviceStore(app.library.db)
+      const rec = store.find(ref)[0]
+      const id = rec?.deviceId ?? ref
+      const installs = store.installs(id)
+      if (rec === undefined && installs.length === 0) throw new NotFoundError(`${ref}: no device or install history by that id, name or address`)
+      const rows = installs.map(i => [new Date(i.startedAt).toISOString().replace(/\.\d+Z$/, 'Z'), i.revisionName ?? i.revisionId.slice(0, 12), i.step ?? '-', i.via, i.status, formatBytes(i.bytesSent), (i.statusMsg ?? '').slice(0, 80)])
+      const head = rec === undefined ? `device ${id} (not seen by discovery)` : deviceLine({ ...rec, name: rec.name ?? rec.deviceId, lastSeen: rec.lastSeen })
+      return {
+        json: { device: rec === undefined ? null : publicDevice(rec), installs },
+        text: [head, '', installs.length === 0 ? 'no installs recorded' : table(rows, ['WHEN', 'REVISION', 'STEP', 'VIA', 'STATUS', 'SENT', 'MESSAGE'])].join('\n'),
+      }
+    }))
+
+  program.command('install <rev>')
+    .description('install a revision onto a device: only the objects it lacks, then step locals/NAME, run, and follow its progress')
+    .requiredOption('--device <device>', 'device id, name, or address (host or host:port)')
+    .addOption(new Option('--via <driver>', 'how to reach it (default: pvr-sdk, or ssh when SSH credentials are given)').choices(['pvr-sdk', 'ssh']))
+    .option('--name <name>', 'step name: locals/NAME (default: from the revision name and id)')
+    .option('--commit', 'LOCAL_RUN_COMMIT: run then reboot, so that the revision becomes a rollback point (ssh only)')
+    .option('--dry-run', 'stop after the preflight and print the plan')
+    .option('-m, --message <text>', 'commit message (at most 256 bytes)')
+    .option('--timeout <seconds>', 'give up following the progress after this long', seconds, 900)
+    .option('--ignore-space', 'send even if the device reports too little free space')
+    .option('--ssh-user <user>', 'SSH user (default root)')
+    .option('--ssh-port <port>', `SSH port (default ${SSH_DEFAULT_PORT}, as pv-avahi advertises)`, (v) => Number(v))
+    .option('--ssh-key <file>', 'private key file')
+    .option('--ssh-password-env <var>', 'take the SSH password from this environment variable')
+    .option('--ssh-socket <path>', 'pv-ctrl socket inside the management container (default: where pvcontrol looks)')
+    .addOption(new Option('--poll <ms>', 'progress poll interval').argParser(Number).default(1000).hideHelp())
+    .action(cli.action<InstallOpts>(async (ctx, rev: string) => {
+      const app = await ctx.app()
+      const store = new DeviceStore(app.library.db)
+      const { driver, deviceId } = await target(ctx, app, store)
+      const installer = new Installer({ library: app.library, devices: store, log: ctx.log, trust: app.trust })
+      const t0 = Date.now()
+      let res: InstallResult | InstallPlan
+      try {
+        res = await installer.install({
+          rev, driver, deviceId, name: ctx.opts.name, commit: ctx.opts.commit === true, dryRun: ctx.opts.dryRun === true, message: ctx.opts.message,
+          timeoutMs: (ctx.opts.timeout ?? 900) * 1000, ignoreSpace: ctx.opts.ignoreSpace === true, pollMs: ctx.opts.poll, signal: ctx.signal, onEvent: render(ctx),
+        })
+      } catch (err) {
+        const d = (err as { details?: Record<string, unknown> }).details
+        if (d?.step === undefined) throw err
+        // The install had started: report what was sent, the error, and fail.
+        const w = toWireError(err)
+        process.stderr.write(`fieldsync: ${w.message}\n`)
+        const out = { device: deviceId, revision: rev, step: d.step, status: w.code === 'E_TIMEOUT' ? 'TIMEOUT' : 'FAILED', statusMsg: w.message, bytesSent: d.bytesSent ?? 0, objectsSent: d.objectsSent ?? 0, seconds: Math.round((Date.now() - t0) / 100) / 10, error: { code: w.code, message: w.message } }
+        return { json: out, text: `${out.status}: ${w.message}`, exitCode: 1 }
+      }
+      if (!('status' in res)) return { json: res, text: planText(res) }
+      const ok = res.status === 'DONE' || res.status === 'UPDATED'
+      return {
+        json: res,
+        text: `${res.step}: ${res.status} (${res.statusMsg}); sent ${res.objectsSent} objects, ${formatBytes(res.bytesSent)} in ${res.seconds} s`,
+        exitCode: ok ? 0 : 1,
+      }
+    }))
+
+  registerDeviceSim(program, cli)
+}

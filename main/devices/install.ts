@@ -1,0 +1,235 @@
+/**
+ * Installer: a revision from the library onto a device, through any driver.
+ *  1. preflight: the revision is complete, valid and passes the signature
+ *     policy; the device answers; the objects it lacks are known; they fit
+ *     its free storage. --dry-run stops here with the plan.
+ *  2. upload only what it lacks (a 422 is retried once), with progress;
+ *  3. check that every object is now on the device, and only then put the
+ *     step locals/<name> with a commit message;
+ *  4. run (LOCAL_RUN / LOCAL_RUN_COMMIT, retried while busy) and follow the
+ *     progress to DONE, UPDATED, ERROR or WONTGO, with a deadline.
+ * Every install is recorded (DeviceStore), whatever its end.
+ */
+import { FieldsyncError, IncompleteRevisionError, NoSpaceError, ObjectHashMismatchError, ObjectMissingError, TimeoutError, toWireError } from '../../shared/errors.js'
+import type { InstallPlan, InstallResult, InstallStatus } from '../../shared/api/types.js'
+import type { Logger } from '../../shared/log.js'
+import { assertValidState } from '../../shared/state/index.js'
+import type { Library } from '../store/library.js'
+import { checkPolicy, type TrustSource } from '../trust/index.js'
+import type { DeviceDriver, DeviceMeta, ObjectNeed, StepProgress } from './drivers/types.js'
+import { emptyMeta } from './drivers/types.js'
+import { followProgress, runStep } from './follow.js'
+import { defaultStep, stepFromName } from './names.js'
+import type { DeviceStore } from './store.js'
+
+/** Assumed upload rate for the estimate when this device has no history (a 100 Mbit/s LAN). */
+export const ASSUMED_RATE = 11_000_000
+/** What a device takes after the run: INPROGRESS, TESTING (~25 s), a reboot. */
+export const ASSUMED_RUN_SECONDS = 45
+
+export type InstallEvent =
+  | { type: 'phase', phase: 'preflight' | 'upload' | 'step' | 'run' | 'progress' | 'final', message: string }
+  | { type: 'upload', sha: string, key: string | null, index: number, count: number, bytes: number, totalBytes: number, rate: number, etaSeconds: number | null }
+  | { type: 'retry', what: string, reason: string }
+  | { type: 'progress', status: string, statusMsg: string, progress: number | null }
+
+export interface InstallRequest {
+  rev: string
+  driver: DeviceDriver
+  /** The device's id for the record (its device-id, else the address). */
+  deviceId: string
+  /** `NAME` or `locals/NAME`; default from the revision name and id. */
+  name?: string
+  commit?: boolean
+  dryRun?: boolean
+  message?: string
+  /** Give up following the progress after this long (ms, default 15 min). */
+  timeoutMs?: number
+  /** Install even if the device reports too little free space. */
+  ignoreSpace?: boolean
+  /** Poll and retry base interval (ms, default 1000). */
+  pollMs?: number
+  signal: AbortSignal
+  onEvent?: (e: InstallEvent) => void
+}
+
+interface Prepared {
+  plan: InstallPlan
+  objects: ObjectNeed[]
+  lacking: ObjectNeed[]
+  raw: Uint8Array
+  revName: string
+  meta: DeviceMeta
+}
+
+export class Installer {
+  private readonly log: Logger
+
+  constructor (private readonly c: { library: Library, devices: DeviceStore, log: Logger, trust?: TrustSource }) {
+    this.log = c.log.child('install')
+  }
+
+  /** Preflight against an opened driver. */
+  private async prepare (req: InstallRequest): Promise<Prepared> {
+    const lib = this.c.library
+    const info = lib.resolve(req.rev)
+    if (!info.complete) {
+      throw new IncompleteRevisionError(`${info.name}: ${info.missing} of its objects are not in the library; import or pull them before installing`, { id: info.id, missing: info.missing })
+    }
+    const state = lib.state(info.id)
+    assertValidState(state, info.name)
+    if (this.c.trust !== undefined) checkPolicy(state.raw, this.c.trust)
+    const step = req.name === undefined ? defaultStep(info.name, info.id) : stepFromName(req.name)
+    const seen = new Set<string>()
+    const objects: ObjectNeed[] = []
+    for (const o of lib.objectsOf(info.id)) {
+      if (seen.has(o.sha)) continue
+      seen.add(o.sha)
+      objects.push({ sha: o.sha, size: o.size ?? 0, key: o.key })
+    }
+    const d = req.driver
+    req.onEvent?.({ type: 'phase', phase: 'preflight', message: `asking ${d.target} what it has` })
+    const meta = await d.meta(req.signal).catch((err: unknown) => { this.log('%s: no device-meta: %s', d.target, (err as Error).message); return emptyMeta() })
+    const lackSet = await d.lacking(objects, req.signal)
+    const lacking = objects.filter(o => lackSet.has(o.sha))
+    const bytes = lacking.reduce((a, o) => a + o.size, 0)
+    const problems: string[] = []
+    if (meta.freeBytes !== null && bytes > meta.freeBytes) {
+      problems.push(`the device has ${meta.freeBytes} bytes free for ${bytes} bytes to send`)
+    }
+    const rate = this.c.devices.recentRate(req.deviceId) ?? ASSUMED_RATE
+    const plan: InstallPlan = {
+      device: req.deviceId,
+      revision: { id: info.id, name: info.name },
+      via: d.via,
+      objectsTotal: objects.length,
+      objectsToSend: lacking.length,
+      bytesToSend: bytes,
+      estimatedSeconds: Math.round(bytes / rate + ASSUMED_RUN_SECONDS),
+      freeBytes: meta.freeBytes,
+      step,
+      problems,
+    }
+    return { plan, objects, lacking, raw: state.raw, revName: info.name, meta }
+  }
+
+  /** Preflight only: what an install would send (the driver is opened and closed). */
+  async plan (req: InstallRequest): Promise<InstallPlan> {
+    await req.driver.open(req.signal)
+    try {
+      return (await this.prepare(req)).plan
+    } finally {
+      await req.driver.close()
+    }
+  }
+
+  async install (req: InstallRequest): Promise<InstallResult | InstallPlan> {
+    const d = req.driver
+    await d.open(req.signal)
+    try {
+      const p = await this.prepare(req)
+      if (req.dryRun === true) return p.plan
+      if (p.plan.problems.length > 0 && req.ignoreSpace !== true) {
+        throw new NoSpaceError(`${d.target}: ${p.plan.problems.join('; ')}; free space on the device (its garbage collector reclaims unused objects) or pass --ignore-space`, { freeBytes: p.plan.freeBytes, bytesToSend: p.plan.bytesToSend })
+      }
+      return await this.execute(req, p)
+    } finally {
+      await d.close()
+    }
+  }
+
+  private async execute (req: InstallRequest, p: Prepared): Promise<InstallResult> {
+    const d = req.driver
+    const step = p.plan.step
+    const started = Date.now()
+    const id = this.c.devices.startInstall({ deviceId: req.deviceId, address: d.target, via: d.via, revisionId: p.plan.revision.id, revisionName: p.revName, step })
+    const sent = { bytes: 0, objects: 0 }
+    let final: StepProgress | null = null
+    try {
+      await this.upload(req, p, sent)
+      const still = await d.lacking(p.objects, req.signal)
+      if (still.size > 0) {
+        throw new ObjectMissingError(`${d.target}: after the upload the device still lacks ${still.size} object(s) (first ${[...still][0]}); not creating step ${step}: run the install again`, { missing: [...still] })
+      }
+      req.onEvent?.({ type: 'phase', phase: 'step', message: `creating step ${step}` })
+      const msg = Buffer.from(req.message ?? `fieldsync: ${p.revName} (${p.plan.revision.id.slice(0, 12)})`).subarray(0, 256).toString('utf8').replace(/\uFFFD+$/, '')
+      await d.putStep(step, p.raw, msg, req.signal)
+      const poll = req.pollMs ?? 1000
+      const deadline = Date.now() + (req.timeoutMs ?? 15 * 60_000)
+      const follow = {
+        signal: req.signal,
+        deadline,
+        pollMs: poll,
+        onRetry: (why: string) => { req.onEvent?.({ type: 'retry', what: 'run', reason: why }) },
+        onProgress: (pr: StepProgress) => { req.onEvent?.({ type: 'progress', status: pr.status, statusMsg: pr.statusMsg, progress: pr.progress }) },
+      }
+      req.onEvent?.({ type: 'phase', phase: 'run', message: `${req.commit === true ? 'LOCAL_RUN_COMMIT' : 'LOCAL_RUN'} ${step}` })
+      await runStep(d, step, req.commit === true, follow)
+      req.onEvent?.({ type: 'phase', phase: 'progress', message: `following ${step}` })
+      final = await followProgress(d, step, follow)
+      req.onEvent?.({ type: 'phase', phase: 'final', message: `${step}: ${final.status} (${final.statusMsg})` })
+      this.c.devices.endInstall(id, { status: final.status, statusMsg: final.statusMsg, errorCode: null, bytesSent: sent.bytes, objectsSent: sent.objects })
+      return {
+        device: req.deviceId,
+        revision: p.plan.revision.id,
+        step,
+        status: final.status as InstallStatus,
+        statusMsg: final.statusMsg,
+        bytesSent: sent.bytes,
+        objectsSent: sent.objects,
+        seconds: Math.round((Date.now() - started) / 100) / 10,
+      }
+    } catch (err) {
+      const w = toWireError(err)
+      const status = err instanceof TimeoutError ? 'TIMEOUT' : 'FAILED'
+      this.c.devices.endInstall(id, { status, statusMsg: w.message, errorCode: w.code, bytesSent: sent.bytes, objectsSent: sent.objects })
+      if (err instanceof FieldsyncError) {
+        Object.assign(err, { details: { ...err.details, bytesSent: sent.bytes, objectsSent: sent.objects, step } })
+      }
+      throw err
+    }
+  }
+
+  private async upload (req: InstallRequest, p: Prepared, sent: { bytes: number, objects: number }): Promise<void> {
+    const d = req.driver
+    const total = p.plan.bytesToSend
+    if (p.lacking.length === 0) {
+      req.onEvent?.({ type: 'phase', phase: 'upload', message: 'the device has every object already' })
+      return
+    }
+    req.onEvent?.({ type: 'phase', phase: 'upload', message: `sending ${p.lacking.length} object(s), ${total} bytes` })
+    const t0 = Date.now()
+    let done = 0
+    let lastEvent = 0
+    for (const [i, o] of p.lacking.entries()) {
+      for (let attempt = 1; ; attempt++) {
+        let mine = 0
+        const emit = (force: boolean): void => {
+          const now = Date.now()
+          if (!force && now - lastEvent < 200) return
+          lastEvent = now
+          const secs = (now - t0) / 1000
+          const bytes = done + mine
+          const rate = secs > 0 ? bytes / secs : 0
+          req.onEvent?.({ type: 'upload', sha: o.sha, key: o.key ?? null, index: i, count: p.lacking.length, bytes, totalBytes: total, rate, etaSeconds: rate > 0 ? Math.round((total - bytes) / rate) : null })
+        }
+        try {
+          await d.putObject(o, () => this.c.library.objects.read(o.sha, { signal: req.signal }), {
+            signal: req.signal,
+            onBytes: (n) => { mine += n; sent.bytes += n; emit(false) },
+          })
+          done += o.size
+          sent.objects++
+          emit(true)
+          break
+        } catch (err) {
+          if (err instanceof ObjectHashMismatchError && attempt === 1) {
+            req.onEvent?.({ type: 'retry', what: `object ${o.sha}`, reason: err.message })
+            continue
+          }
+          throw err
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * What the simulated device checks on a state, in Pantavisor's order
+ * (storage.c pv_storage_verify_state_json, update.c pv_update_run): the
+ * signatures under the secureboot mode (main/trust, which follows
+ * signature.c), then the parser (shared/state, which follows parser/).
+ */
+import { readFile } from 'node:fs/promises'
+import { parseState, validateState } from '../../../shared/state/index.js'
+import { certsFromPem, DEVICE_MESSAGES, emptyAnchors, verifyStateSignatures, type PolicyMode, type TrustAnchors } from '../../trust/index.js'
+
+export type VerifyVerdict =
+  | { ok: true }
+  | { ok: false, stage: 'signature' | 'parser', message: string, detail: string }
+
+export interface DeviceTrust {
+  anchors: TrustAnchors
+  mode: PolicyMode
+}
+
+/** The device's truststore from a PEM bundle (PV_SECUREBOOT_TRUSTSTORE), or none. */
+export async function loadDeviceTrust (caFile: string | undefined, mode: PolicyMode): Promise<DeviceTrust> {
+  if (caFile === undefined) return { anchors: emptyAnchors(), mode }
+  const cas = certsFromPem(await readFile(caFile, 'utf8'), caFile)
+  return { anchors: { ...emptyAnchors(), cas }, mode }
+}
+
+export function verifyOnDevice (raw: Uint8Array, trust: DeviceTrust): VerifyVerdict {
+  try {
+    const report = verifyStateSignatures(raw, { trust: trust.anchors, policy: trust.mode })
+    if (!report.pass) {
+      const message = report.result === 'uncovered' ? DEVICE_MESSAGES.uncovered : DEVICE_MESSAGES.invalid
+      return { ok: false, stage: 'signature', message, detail: report.reason ?? message }
+    }
+  } catch (err) {
+    return { ok: false, stage: 'parser', message: 'State JSON has bad format', detail: (err as Error).message }
+  }
+  try {
+    const parsed = parseState(raw, 'state JSON')
+    const issues = validateState(parsed)
+    if (issues.length > 0) return { ok: false, stage: 'parser', message: 'State JSON has bad format', detail: `${issues[0].key}: ${issues[0].message}` }
+  } catch (err) {
+    return { ok: false, stage: 'parser', message: 'State JSON has bad format', detail: (err as Error).message }
+  }
+  return { ok: true }
+}
+
+/** The 422 text of PUT /steps (storage.c): "Secureboot: ..." or "Parser: ...". */
+export function stepRefusal (v: Exclude<VerifyVerdict, { ok: true }>): string {
+  return v.stage === 'signature' ? `Secureboot: ${v.message}` : 'Parser: State JSON has bad format'
+}

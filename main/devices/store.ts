@@ -1,0 +1,122 @@
+/**
+ * DeviceStore: the devices seen and the install history, in the library's
+ * SQLite database (migration 003). Writes are synchronous and short (house
+ * rule 7): callers do their I/O first.
+ */
+import type { Db } from '../store/db.js'
+import { sql as devicesSchema } from '../store/migrations/003-devices.js'
+
+export interface DeviceRecord {
+  deviceId: string
+  name: string | null
+  addrs: string[]
+  port: number | null
+  claimed: boolean | null
+  pvrSdk: boolean
+  revision: string | null
+  status: string | null
+  source: 'mdns' | 'manual'
+  lastSeen: number
+}
+
+export interface InstallRow {
+  id: number
+  deviceId: string
+  address: string
+  via: string
+  revisionId: string
+  revisionName: string | null
+  step: string | null
+  status: string
+  statusMsg: string | null
+  errorCode: string | null
+  bytesSent: number
+  objectsSent: number
+  startedAt: number
+  endedAt: number | null
+}
+
+interface DeviceDbRow { device_id: string, name: string | null, addrs: string, port: number | null, claimed: number | null, pvr_sdk: number, revision: string | null, status: string | null, source: string, last_seen: number }
+interface InstallDbRow { id: number, device_id: string, address: string, via: string, revision_id: string, revision_name: string | null, step: string | null, status: string, status_msg: string | null, error_code: string | null, bytes_sent: number, objects_sent: number, started_at: number, ended_at: number | null }
+
+function toDevice (r: DeviceDbRow): DeviceRecord {
+  let addrs: string[] = []
+  try { addrs = (JSON.parse(r.addrs) as unknown[]).filter((a): a is string => typeof a === 'string') } catch { addrs = [] }
+  return {
+    deviceId: r.device_id, name: r.name, addrs, port: r.port, claimed: r.claimed === null ? null : r.claimed === 1, pvrSdk: r.pvr_sdk === 1,
+    revision: r.revision, status: r.status, source: r.source === 'mdns' ? 'mdns' : 'manual', lastSeen: r.last_seen,
+  }
+}
+
+function toInstall (r: InstallDbRow): InstallRow {
+  return {
+    id: r.id, deviceId: r.device_id, address: r.address, via: r.via, revisionId: r.revision_id, revisionName: r.revision_name, step: r.step,
+    status: r.status, statusMsg: r.status_msg, errorCode: r.error_code, bytesSent: r.bytes_sent, objectsSent: r.objects_sent, startedAt: r.started_at, endedAt: r.ended_at,
+  }
+}
+
+export class DeviceStore {
+  constructor (private readonly db: Db) {
+    // A library created before migration 003 had content has user_version past
+    // it with no tables: the schema is idempotent, so make sure it is there.
+    const have = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name IN ('devices', 'device_installs')").get() as { n: number }
+    if (have.n < 2) db.exec(devicesSchema)
+  }
+
+  /** Insert or update a device; null fields keep what was known. */
+  upsert (d: Omit<DeviceRecord, 'lastSeen'> & { lastSeen?: number }): void {
+    this.db.prepare(`INSERT INTO devices (device_id, name, addrs, port, claimed, pvr_sdk, revision, status, source, last_seen)
+      VALUES (@device_id, @name, @addrs, @port, @claimed, @pvr_sdk, @revision, @status, @source, @last_seen)
+      ON CONFLICT(device_id) DO UPDATE SET
+        name = coalesce(excluded.name, devices.name), addrs = excluded.addrs, port = coalesce(excluded.port, devices.port),
+        claimed = coalesce(excluded.claimed, devices.claimed), pvr_sdk = excluded.pvr_sdk, revision = coalesce(excluded.revision, devices.revision),
+        status = coalesce(excluded.status, devices.status), source = CASE WHEN devices.source = 'mdns' THEN 'mdns' ELSE excluded.source END,
+        last_seen = excluded.last_seen`).run({
+      device_id: d.deviceId, name: d.name, addrs: JSON.stringify(d.addrs), port: d.port, claimed: d.claimed === null ? null : d.claimed ? 1 : 0,
+      pvr_sdk: d.pvrSdk ? 1 : 0, revision: d.revision, status: d.status, source: d.source, last_seen: d.lastSeen ?? Date.now(),
+    })
+  }
+
+  get (deviceId: string): DeviceRecord | undefined {
+    const r = this.db.prepare('SELECT * FROM devices WHERE device_id = ?').get(deviceId) as DeviceDbRow | undefined
+    return r === undefined ? undefined : toDevice(r)
+  }
+
+  /** By id, id prefix (8+), nick, or an address it was seen at. */
+  find (ref: string): DeviceRecord[] {
+    const rows = this.db.prepare('SELECT * FROM devices ORDER BY last_seen DESC').all() as DeviceDbRow[]
+    const all = rows.map(toDevice)
+    const exact = all.filter(d => d.deviceId === ref)
+    if (exact.length > 0) return exact
+    const byName = all.filter(d => d.name === ref || d.addrs.includes(ref))
+    if (byName.length > 0) return byName
+    return ref.length >= 8 ? all.filter(d => d.deviceId.startsWith(ref)) : []
+  }
+
+  list (): DeviceRecord[] {
+    return (this.db.prepare('SELECT * FROM devices ORDER BY last_seen DESC').all() as DeviceDbRow[]).map(toDevice)
+  }
+
+  startInstall (r: { deviceId: string, address: string, via: string, revisionId: string, revisionName: string | null, step: string }): number {
+    const res = this.db.prepare(`INSERT INTO device_installs (device_id, address, via, revision_id, revision_name, step, status, started_at)
+      VALUES (?, ?, ?, ?, ?, ?, 'STARTED', ?)`).run(r.deviceId, r.address, r.via, r.revisionId, r.revisionName, r.step, Date.now())
+    return Number(res.lastInsertRowid)
+  }
+
+  endInstall (id: number, r: { status: string, statusMsg: string | null, errorCode: string | null, bytesSent: number, objectsSent: number }): void {
+    this.db.prepare(`UPDATE device_installs SET status = ?, status_msg = ?, error_code = ?, bytes_sent = ?, objects_sent = ?, ended_at = ? WHERE id = ?`)
+      .run(r.status, r.statusMsg, r.errorCode, r.bytesSent, r.objectsSent, Date.now(), id)
+  }
+
+  installs (deviceId: string, limit = 100): InstallRow[] {
+    return (this.db.prepare('SELECT * FROM device_installs WHERE device_id = ? ORDER BY started_at DESC, id DESC LIMIT ?').all(deviceId, limit) as InstallDbRow[]).map(toInstall)
+  }
+
+  /** Recent upload rate to a device (bytes/s), from its finished installs; null without history. */
+  recentRate (deviceId: string): number | null {
+    const rows = this.db.prepare(`SELECT bytes_sent, started_at, ended_at FROM device_installs
+      WHERE device_id = ? AND ended_at IS NOT NULL AND bytes_sent > 1000000 ORDER BY started_at DESC LIMIT 5`).all(deviceId) as Array<{ bytes_sent: number, started_at: number, ended_at: number }>
+    const rates = rows.map(r => r.bytes_sent / Math.max(0.001, (r.ended_at - r.started_at) / 1000))
+    return rates.length === 0 ? null : rates.sort((a, b) => a - b)[Math.floor(rates.length / 2)]
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * Helpers for the device tests: the simulator as a real `fieldsync
+ * device-sim` process (always --no-mdns, HTTP on 127.0.0.1 only), real
+ * revisions with squashfs objects imported through the CLI, curl against the
+ * pv-ctrl socket with pvcontrol's flags, and a real OpenSSH sshd on loopback
+ * with its own host key and a temporary authorized key.
+ */
+import assert from 'node:assert/strict'
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { runCli } from '../helpers/cli.js'
+import { cliBin, upstreamDir } from '../helpers/paths.js'
+import { buildState, hasMksquashfs, makeSquashfs, smallObject, writeTarball, type TestObject } from '../helpers/revisions.js'
+
+export interface Tctx { after: (fn: () => Promise<void> | void) => void }
+
+export const PVCONTROL = process.env.PVCONTROL ?? join(upstreamDir, 'pvcontrol')
+export const DEV_CA = join(upstreamDir, 'pantavisor-dev-ca.crt')
+export const WIFI_TGZ = join(upstreamDir, 'pvwificonnect.tgz')
+
+export function has (cmd: string): boolean {
+  try { execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true } catch { return false }
+}
+
+export interface Sim {
+  child: ChildProcess
+  socket: string
+  http: string
+  pvr: string
+  deviceId: string
+  dir: string
+  stderr: () => string
+  stop: (signal?: NodeJS.Signals) => Promise<number | null>
+}
+
+/** Start `fieldsync device-sim --fast --no-mdns --http 127.0.0.1:0` with extra args; stopped after the test. */
+export async function startSim (t: Tctx, dir: string, extra: string[] = []): Promise<Sim> {
+  await mkdir(dir, { recursive: true })
+  const child = spawn(process.execPath, [cliBin, '--json', 'device-sim', '--dir', dir, '--no-mdns', '--fast', '--http', '127.0.0.1:0', ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEBUG: 'fieldsync:device-sim*' } })
+  let err = ''
+  child.stderr?.on('data', (d: Buffer) => { err += d.toString(); if (err.length > 200_000) err = err.slice(-100_000) })
+  const exited = new Promise<number | null>(resolve => { child.on('exit', code => { resolve(code) }) })
+  const line = await new Promise<string>((resolve, reject) => {
+    let out = ''
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString()
+      const i = out.indexOf('\n')
+      if (i >= 0) resolve(out.slice(0, i))
+    })
+    child.on('exit', code => { reject(new Error(`device-sim exited ${String(code)} before it was up: ${err}`)) })
+  })
+  const info = JSON.parse(line) as { socket: string, http: string, pvr: string, deviceId: string }
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal)
+    return await exited
+  }
+  t.after(async () => { await stop() })
+  return { child, ...info, dir, stderr: () => err, stop }
+}
+
+/** curl against the pv-ctrl socket with pvcontrol's flags; returns status and body. */
+export function curl (sock: string, args: string[], input?: Buffer): Promise<{ status: number, body: string, code: number }> {
+  return new Promise((resolve) => {
+    const child = execFile('curl', ['-s', '-w', '\n%{http_code}', '--connect-timeout', '5', '--max-time', '240', ...args, '--unix-socket', sock], { encoding: 'buffer', maxBuffer: 64 << 20 }, (e, out) => {
+      const s = out.toString()
+      const i = s.lastIndexOf('\n')
+      resolve({ status: Number(s.slice(i + 1)), body: s.slice(0, Math.max(0, i)), code: e === null ? 0 : Number((e as { code?: number }).code ?? 1) })
+    })
+    child.stdin?.end(input)
+  })
+}
+
+export async function json<T = any> (sock: string, path: string): Promise<T> {
+  const r = await curl(sock, ['-X', 'GET', `http://localhost${path}`])
+  assert.equal(r.status, 200, `GET ${path}: ${r.status} ${r.body}`)
+  return JSON.parse(r.body) as T
+}
+
+export async function deviceObjects (sock: string): Promise<Map<string, number>> {
+  const list = await json<Array<{ sha256: string, size: string }>>(sock, '/objects')
+  return new Map(list.map(o => [o.sha256, Number(o.size)]))
+}
+
+export async function deviceSteps (sock: string): Promise<string[]> {
+  return (await json<Array<{ name: string }>>(sock, '/steps')).map(s => s.name)
+}
+
+/** Poll the step's progress until `pred` or a deadline. */
+export async function waitProgress (sock: string, step: string, pred: (s: string) => boolean, ms = 15_000): Promise<{ status: string, 'status-msg': string }> {
+  const end = Date.now() + ms
+  for (;;) {
+    const r = await curl(sock, ['-X', 'GET', `http://localhost/steps/${step}/progress`])
+    if (r.status === 200) {
+      const p = JSON.parse(r.body) as { status: string, 'status-msg': string }
+      if (pred(p.status)) return p
+    }
+    if (Date.now() > end) throw new Error(`${step}: no matching progress within ${ms} ms (last: ${r.status} ${r.body})`)
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+}
+
+export interface TestRev { tarball: string, objects: TestObject[], bytes: number, state: Record<string, unknown>, raw: string }
+
+/**
+ * A revision with real squashfs root file systems (mksquashfs), or random
+ * bytes when squashfs-tools is missing: kernel, initrd, `containers` apps.
+ */
+export async function makeRev (dir: string, seed: string, roots: Array<{ name: string, bytes: number, seed?: string }>): Promise<TestRev> {
+  await mkdir(dir, { recursive: true })
+  const kernel = { ...(await smallObject(dir, `kernel-${seed}`, `kernel ${seed}\n`.repeat(200))), key: 'bsp/kernel.img' }
+  const initrd = { ...(await smallObject(dir, `initrd-${seed}`, `initrd ${seed}\n`.repeat(100))), key: 'bsp/pantavisor' }
+  const containers = []
+  for (const r of roots) {
+    const rs = r.seed ?? `${seed}-${r.name}`
+    const root = hasMksquashfs()
+      ? await makeSquashfs(dir, `root-${rs}`, r.bytes, rs)
+      : await smallObject(dir, `root-${rs}`, rs.repeat(Math.ceil(r.bytes / rs.length)).slice(0, r.bytes))
+    const conf = await smallObject(dir, `conf-${r.name}`, `lxc.uts.name = ${r.name}\n`)
+    containers.push({ name: r.name, root: { ...root, key: `${r.name}/root.squashfs` }, config: { ...conf, key: `${r.name}/lxc.container.conf` } })
+  }
+  const state = buildState({ kernel, initrd, containers })
+  const objects: TestObject[] = [kernel, initrd, ...containers.flatMap(c => [c.root, c.config])]
+  const uniq = [...new Map(objects.map(o => [o.sha, o])).values()]
+  const raw = JSON.stringify(state)
+  const tarball = join(dir, `rev-${seed}.tar`)
+  await writeTarball(tarball, raw, uniq)
+  return { tarball, objects: uniq, bytes: uniq.reduce((n, o) => n + o.size, 0), state, raw }
+}
+
+export async function importRev (home: string, tarball: string, name: string): Promise<string> {
+  const r = await runCli(['--json', 'import', tarball, '--name', name], { home })
+  assert.equal(r.code, 0, r.stderr)
+  return (r.json() as { id: string }).id
+}
+
+export async function freePort (): Promise<number> {
+  const s = createServer()
+  await new Promise<void>(resolve => { s.listen(0, '127.0.0.1', resolve) })
+  const port = (s.address() as { port: number }).port
+  await new Promise<void>(resolve => { s.close(() => { resolve() }) })
+  return port
+}
+
+export interface Sshd { port: number, key: string, user: string, dir: string }
+
+/** Why sshd cannot run here, or null. */
+export function sshdProblem (): string | null {
+  if (process.getuid?.() !== 0) return 'needs root to run sshd and log in'
+  if (!existsSync('/usr/sbin/sshd')) return 'no /usr/sbin/sshd (apt-get install openssh-server)'
+  if (!has('ssh-keygen')) return 'no ssh-keygen'
+  return null
+}
+
+/** A real OpenSSH sshd on 127.0.0.1: own host key, root logs in with a temporary key. */
+export async function startSshd (t: Tctx, dir: string): Promise<Sshd> {
+  await mkdir(dir, { recursive: true })
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host_key')])
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'client_key')])
+  await writeFile(join(dir, 'authorized_keys'), await readFile(join(dir, 'client_key.pub')))
+  await mkdir('/run/sshd', { recursive: true, mode: 0o755 })
+  const port = await freePort()
+  const cfg = join(dir, 'sshd_config')
+  await writeFile(cfg, [
+    `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${join(dir, 'host_key')}`, `PidFile ${join(dir, 'sshd.pid')}`,
+    `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, 'StrictModes no', 'PubkeyAuthentication yes', 'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no', 'PermitRootLogin yes', 'UsePAM no', 'LogLevel ERROR', 'MaxSessions 50', 'MaxStartups 50',
+  ].join('\n') + '\n')
+  const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let err = ''
+  child.stderr?.on('data', (d: Buffer) => { err += d.toString() })
+  t.after(async () => {
+    if (child.exitCode === null) { child.kill('SIGTERM'); await new Promise(resolve => child.once('exit', resolve)) }
+  })
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise<boolean>(resolve => {
+      const s = createServer()
+      s.once('error', () => { resolve(true) })
+      s.listen(port, '127.0.0.1', () => { s.close(() => { resolve(false) }) })
+    })
+    if (up) break
+    if (child.exitCode !== null) throw new Error(`sshd exited: ${err}`)
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  return { port, key: join(dir, 'client_key'), user: 'root', dir }
+}
