@@ -15,7 +15,7 @@ import { runCli } from '../helpers/cli.js'
 import { cliBin, upstreamDir } from '../helpers/paths.js'
 import { buildState, hasMksquashfs, makeSquashfs, smallObject, writeTarball, type TestObject } from '../helpers/revisions.js'
 
-export interface Tctx { after: (fn: () => Promise<void> | void) => void }
+export interface Tctx { after: (fn: () => Promise<void>) => void }
 
 export const PVCONTROL = process.env.PVCONTROL ?? join(upstreamDir, 'pvcontrol')
 export const DEV_CA = join(upstreamDir, 'pantavisor-dev-ca.crt')
@@ -37,9 +37,10 @@ export interface Sim {
 }
 
 /** Start `fieldsync device-sim --fast --no-mdns --http 127.0.0.1:0` with extra args; stopped after the test. */
-export async function startSim (t: Tctx, dir: string, extra: string[] = []): Promise<Sim> {
+export async function startSim (t: Tctx, dir: string, extra: string[] = [], opts: { fast?: boolean } = {}): Promise<Sim> {
   await mkdir(dir, { recursive: true })
-  const child = spawn(process.execPath, [cliBin, '--json', 'device-sim', '--dir', dir, '--no-mdns', '--fast', '--http', '127.0.0.1:0', ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEBUG: 'fieldsync:device-sim*' } })
+  const fast = opts.fast === false ? [] : ['--fast']
+  const child = spawn(process.execPath, [cliBin, '--json', 'device-sim', '--dir', dir, '--no-mdns', ...fast, '--http', '127.0.0.1:0', ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DEBUG: 'fieldsync:device-sim*' } })
   let err = ''
   child.stderr?.on('data', (d: Buffer) => { err += d.toString(); if (err.length > 200_000) err = err.slice(-100_000) })
   const exited = new Promise<number | null>(resolve => { child.on('exit', code => { resolve(code) }) })

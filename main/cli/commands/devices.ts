@@ -110,7 +110,7 @@ function render (ctx: CommandContext<InstallOpts>): (e: InstallEvent) => void {
   return (e) => {
     if (e.type === 'upload') { bar.update(e.bytes, e.totalBytes, `${e.index + 1}/${e.count}`); return }
     bar.stop()
-    if (ctx.json) return
+    // Messages go to stderr in every mode (with --json, stdout holds only the result).
     if (e.type === 'phase') process.stderr.write(`${e.message}\n`)
     else if (e.type === 'retry') process.stderr.write(`retrying ${e.what}: ${e.reason}\n`)
     else if (e.type === 'progress') process.stderr.write(`  ${e.status}${e.progress === null ? '' : ` ${e.progress}%`} ${e.statusMsg}\n`)
@@ -155,8 +155,10 @@ export function register (program: Command, cli: Cli): void {
     .action(cli.action(async (ctx, ref: string) => {
       const app = await ctx.app()
       const store = new DeviceStore(app.library.db)
-      const rec = store.find(ref)[0]
-      const id = rec?.deviceId ?? ref
+      // An address with a port names the same device as the bare address.
+      const host = looksLikeAddress(ref) ? parseAddress(ref, 0).host : ref
+      const rec = store.find(ref)[0] ?? store.find(host)[0]
+      const id = rec?.deviceId ?? (store.installs(ref, 1).length > 0 ? ref : host)
       const installs = store.installs(id)
       if (rec === undefined && installs.length === 0) throw new NotFoundError(`${ref}: no device or install history by that id, name or address`)
       const rows = installs.map(i => [new Date(i.startedAt).toISOString().replace(/\.\d+Z$/, 'Z'), i.revisionName ?? i.revisionId.slice(0, 12), i.step ?? '-', i.via, i.status, formatBytes(i.bytesSent), (i.statusMsg ?? '').slice(0, 80)])

@@ -1,0 +1,211 @@
+/**
+ * `fieldsync install` against the device simulator, through both drivers:
+ * pvr-sdk over HTTP, and SSH through a real OpenSSH sshd on loopback driving
+ * pv-ctrl with curl. Each failure path gives its outcome and exit code, and
+ * never leaves a step on the device whose objects are missing.
+ */
+import assert from 'node:assert/strict'
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import { runCli, type CliRun } from '../helpers/cli.js'
+import { tempDir } from '../helpers/tmp.js'
+import { deviceObjects, deviceSteps, has, importRev, json, makeRev, sshdProblem, startSim, startSshd, type Sim, type TestRev } from './devices-harness.js'
+
+interface Out { device: string, revision: string, step: string, status: string, statusMsg: string, bytesSent: number, objectsSent: number, seconds: number, error?: { code: string, message: string } }
+
+function out (r: CliRun): Out {
+  try { return r.json() as Out } catch { throw new Error(`not JSON (exit ${String(r.code)}): ${r.stdout}\n${r.stderr}`) }
+}
+
+/** Every step on the device has all its objects there (the rule the installer keeps). */
+async function noStepWithoutObjects (sim: Sim): Promise<void> {
+  const objs = await deviceObjects(sim.socket)
+  for (const step of await deviceSteps(sim.socket)) {
+    const state = await json<Record<string, unknown>>(sim.socket, `/steps/${step}`)
+    for (const [k, v] of Object.entries(state)) {
+      if (typeof v === 'string' && /^[0-9a-f]{64}$/.test(v)) assert.ok(objs.has(v), `step ${step} names ${k} = ${v}, which is not on the device`)
+    }
+  }
+}
+
+async function setup (t: Parameters<typeof tempDir>[0], simArgs: string[] = [], opts: { fast?: boolean, roots?: Array<{ name: string, bytes: number }> } = {}): Promise<{ home: string, dir: string, sim: Sim, rev: TestRev, id: string }> {
+  const dir = await tempDir(t)
+  const home = join(dir, 'home')
+  const rev = await makeRev(join(dir, 'src'), 'r1', opts.roots ?? [{ name: 'app', bytes: 400_000 }, { name: 'web', bytes: 300_000 }])
+  const id = await importRev(home, rev.tarball, 'site-app')
+  const sim = await startSim(t, join(dir, 'dev'), simArgs, { fast: opts.fast })
+  return { home, dir, sim, rev, id }
+}
+
+function install (home: string, sim: Sim, args: string[] = [], rev = 'site-app'): Promise<CliRun> {
+  return runCli(['--json', 'install', rev, '--device', sim.http, '--poll', '50', ...args], { home, timeoutMs: 90_000 })
+}
+
+describe('install through pvr-sdk', () => {
+  it('sends every object, creates the step, runs it through the reboot to DONE; a second revision sends only what changed; history is kept', async (t) => {
+    const { home, dir, sim, rev, id } = await setup(t)
+    const dry = await install(home, sim, ['--dry-run'])
+    assert.equal(dry.code, 0, dry.stderr)
+    const plan = dry.json() as { objectsToSend: number, bytesToSend: number, step: string, estimatedSeconds: number }
+    assert.equal(plan.objectsToSend, rev.objects.length)
+    assert.equal(plan.bytesToSend, rev.bytes)
+    assert.equal(plan.step, `locals/site-app-${id.slice(0, 8)}`)
+    assert.equal((await deviceObjects(sim.socket)).size, 0, 'a dry run sends nothing')
+    const r = await install(home, sim)
+    assert.equal(r.code, 0, r.stderr)
+    const o = out(r)
+    assert.equal(o.status, 'DONE')
+    assert.equal(o.revision, id)
+    assert.equal(o.bytesSent, rev.bytes)
+    assert.equal(o.objectsSent, rev.objects.length)
+    assert.deepEqual(Object.keys(o).sort(), ['bytesSent', 'device', 'objectsSent', 'revision', 'seconds', 'status', 'statusMsg', 'step'])
+    assert.equal((await json(sim.socket, '/device-meta'))['pantavisor.revision'], o.step)
+    assert.equal(await readFile(join(sim.dir, 'trails', o.step, '.pvr', 'json'), 'utf8'), rev.raw, 'the original bytes')
+    const again = out(await install(home, sim, ['--name', 'again']))
+    assert.equal(again.bytesSent, 0)
+    assert.equal(again.status, 'UPDATED', 'same BSP: no reboot')
+    const rev2 = await makeRev(join(dir, 'src2'), 'r1', [{ name: 'app', bytes: 400_000 }, { name: 'web', bytes: 300_000, seed: 'changed' }])
+    await importRev(home, rev2.tarball, 'site-app-2')
+    const changed = rev2.objects.filter(x => !rev.objects.some(y => y.sha === x.sha))
+    const r2 = out(await install(home, sim, [], 'site-app-2'))
+    assert.equal(r2.status, 'UPDATED')
+    assert.equal(r2.bytesSent, changed.reduce((n, x) => n + x.size, 0))
+    assert.equal(r2.objectsSent, changed.length)
+    const hist = await runCli(['--json', 'devices', 'show', sim.http], { home })
+    assert.equal(hist.code, 0, hist.stderr)
+    const installs = (hist.json() as { installs: Array<{ status: string, revisionName: string }> }).installs
+    assert.deepEqual(installs.map(i => i.status), ['UPDATED', 'UPDATED', 'DONE'])
+    assert.equal(installs[0].revisionName, 'site-app-2')
+  })
+
+  it('a damaged upload (422) is retried once and goes through; twice fails with E_OBJECT_HASH_MISMATCH and no step', async (t) => {
+    const a = await setup(t, ['--flaky-uploads', '1'])
+    const r = await install(a.home, a.sim)
+    assert.equal(r.code, 0, r.stderr)
+    const again = /retrying object ([0-9a-f]{64})/.exec(r.stderr)
+    assert.ok(again !== null, r.stderr)
+    const twice = a.rev.objects.find(x => x.sha === again[1])
+    assert.ok(twice !== undefined)
+    assert.equal(out(r).bytesSent, a.rev.bytes + twice.size, 'the damaged object went twice, nothing else')
+    const b = await setup(t, ['--flaky-uploads', '2'])
+    const f = await install(b.home, b.sim)
+    assert.equal(f.code, 1)
+    assert.equal(out(f).error?.code, 'E_OBJECT_HASH_MISMATCH')
+    assert.equal(out(f).status, 'FAILED')
+    assert.deepEqual(await deviceSteps(b.sim.socket), ['0'])
+  })
+
+  it('507: refused at preflight when it cannot fit; with --ignore-space the device answers 507, no step; E_NO_SPACE', async (t) => {
+    const { home, sim } = await setup(t, ['--storage', '650000'])
+    const pre = await install(home, sim)
+    assert.equal(pre.code, 1)
+    assert.equal((pre.json() as { error: { code: string } }).error.code, 'E_NO_SPACE')
+    assert.equal((await deviceObjects(sim.socket)).size, 0, 'nothing sent')
+    const r = await install(home, sim, ['--ignore-space'])
+    assert.equal(r.code, 1)
+    assert.equal(out(r).error?.code, 'E_NO_SPACE')
+    assert.deepEqual(await deviceSteps(sim.socket), ['0'])
+    await noStepWithoutObjects(sim)
+  })
+
+  it('503 from a busy device, then success', async (t) => {
+    const { home, sim } = await setup(t, ['--busy-commands', '3'])
+    const r = await install(home, sim)
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(out(r).status, 'DONE')
+    assert.equal((r.stderr.match(/retrying run/g) ?? []).length, 3)
+  })
+
+  it('the connection cut mid-upload: fails with no step; run again, no object that arrived is sent again', async (t) => {
+    const { home, sim, rev } = await setup(t, ['--cut-after', '450000'])
+    const r = await install(home, sim)
+    assert.equal(r.code, 1)
+    const o = out(r)
+    assert.equal(o.error?.code, 'E_DEVICE_UNREACHABLE')
+    assert.deepEqual(await deviceSteps(sim.socket), ['0'])
+    const have = await deviceObjects(sim.socket)
+    const complete = rev.objects.filter(x => have.get(x.sha) === x.size)
+    assert.ok(complete.length >= 1 && complete.length < rev.objects.length, `${complete.length} objects arrived before the cut`)
+    const r2 = await install(home, sim)
+    assert.equal(r2.code, 0, r2.stderr)
+    const o2 = out(r2)
+    assert.equal(o2.status, 'DONE')
+    assert.equal(o2.objectsSent, rev.objects.length - complete.length)
+    assert.equal(o2.bytesSent, rev.bytes - complete.reduce((n, x) => n + x.size, 0))
+  })
+
+  it('ERROR and WONTGO end with exit 1 and the device message', async (t) => {
+    for (const [outcome, status, msg] of [['error', 'ERROR', 'Status goal not reached'], ['wontgo', 'WONTGO', 'Signature validation failed']] as const) {
+      const { home, sim } = await setup(t, ['--outcome', outcome])
+      const r = await install(home, sim)
+      assert.equal(r.code, 1, `${outcome}: ${r.stderr}`)
+      const o = out(r)
+      assert.equal(o.status, status)
+      assert.equal(o.statusMsg, msg)
+      await noStepWithoutObjects(sim)
+    }
+  })
+
+  it('a progress timeout says where the device stopped (E_TIMEOUT, exit 1)', async (t) => {
+    const { home, sim } = await setup(t, [], { fast: false, roots: [{ name: 'app', bytes: 100_000 }] })
+    const r = await install(home, sim, ['--timeout', '2.5'])
+    assert.equal(r.code, 1)
+    const o = out(r)
+    assert.equal(o.status, 'TIMEOUT')
+    assert.equal(o.error?.code, 'E_TIMEOUT')
+    assert.match(o.statusMsg, /stopped at (NEW|INPROGRESS)/)
+    await noStepWithoutObjects(sim)
+  })
+})
+
+describe('install through ssh (real sshd on loopback, curl to pv-ctrl)', () => {
+  it('key auth, host key pinned on first use, LOCAL_RUN_COMMIT to DONE; a changed host key is refused', async (t) => {
+    const why = sshdProblem() ?? (has('curl') ? null : 'no curl')
+    if (why !== null) { t.skip(why); return }
+    const { home, dir, sim, rev } = await setup(t)
+    const sshd = await startSshd(t, join(dir, 'sshd'))
+    const args = ['--json', 'install', 'site-app', '--device', '127.0.0.1', '--via', 'ssh', '--ssh-port', String(sshd.port), '--ssh-key', sshd.key, '--ssh-socket', sim.socket, '--poll', '50']
+    const r = await runCli([...args, '--commit', '-m', 'over ssh'], { home, timeoutMs: 90_000 })
+    assert.equal(r.code, 0, r.stderr)
+    assert.match(r.stderr, /host key ssh-ed25519 SHA256:\S+: pinned \(first use\)/)
+    const o = out(r)
+    assert.equal(o.status, 'DONE')
+    assert.equal(o.bytesSent, rev.bytes)
+    const steps = await json<Array<{ name: string, commitmsg: string }>>(sim.socket, '/steps')
+    assert.equal(steps.find(s => s.name === o.step)?.commitmsg, 'over ssh')
+    const known = await readFile(join(home, 'known_devices'), 'utf8')
+    assert.match(known, new RegExp(`^\\[127\\.0\\.0\\.1\\]:${sshd.port} ssh-ed25519 \\S+\\n$`))
+    const r2 = await runCli([...args, '--name', 'second'], { home, timeoutMs: 90_000 })
+    assert.equal(r2.code, 0, r2.stderr)
+    assert.match(r2.stderr, /matches the pinned one/)
+    assert.equal(out(r2).bytesSent, 0)
+    const other = (await readFile(join(sshd.dir, 'client_key.pub'), 'utf8')).split(' ')[1]
+    await writeFile(join(home, 'known_devices'), `[127.0.0.1]:${sshd.port} ssh-ed25519 ${other}\n`)
+    const r3 = await runCli([...args, '--name', 'third'], { home, timeoutMs: 90_000 })
+    assert.equal(r3.code, 1)
+    assert.equal((r3.json() as { error: { code: string } }).error.code, 'E_HOST_KEY_MISMATCH')
+  })
+
+  it('over ssh too: a cut mid-upload, then a rerun that resends nothing that arrived; a 422 twice fails', async (t) => {
+    const why = sshdProblem() ?? (has('curl') ? null : 'no curl')
+    if (why !== null) { t.skip(why); return }
+    const { home, dir, sim, rev } = await setup(t, ['--cut-after', '450000', '--flaky-uploads', '0'])
+    const sshd = await startSshd(t, join(dir, 'sshd'))
+    const args = ['--json', 'install', 'site-app', '--device', `127.0.0.1:${sshd.port}`, '--via', 'ssh', '--ssh-key', sshd.key, '--ssh-socket', sim.socket, '--poll', '50']
+    const r = await runCli(args, { home, timeoutMs: 90_000 })
+    assert.equal(r.code, 1, r.stderr)
+    assert.equal(out(r).error?.code, 'E_DEVICE_UNREACHABLE')
+    assert.deepEqual(await deviceSteps(sim.socket), ['0'])
+    const have = await deviceObjects(sim.socket)
+    const complete = rev.objects.filter(x => have.get(x.sha) === x.size)
+    const r2 = await runCli(args, { home, timeoutMs: 90_000 })
+    assert.equal(r2.code, 0, r2.stderr)
+    assert.equal(out(r2).bytesSent, rev.bytes - complete.reduce((n, x) => n + x.size, 0))
+    const b = await setup(t, ['--flaky-uploads', '2'])
+    const f = await runCli(['--json', 'install', 'site-app', '--device', `127.0.0.1:${sshd.port}`, '--via', 'ssh', '--ssh-key', sshd.key, '--ssh-socket', b.sim.socket], { home: b.home, timeoutMs: 90_000 })
+    assert.equal(f.code, 1)
+    assert.equal(out(f).error?.code, 'E_OBJECT_HASH_MISMATCH')
+    assert.deepEqual(await deviceSteps(b.sim.socket), ['0'])
+  })
+})
