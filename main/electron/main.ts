@@ -78,6 +78,7 @@ async function main (): Promise<void> {
   window = createWindow()
   bindIpc({ core, window, log })
   // The LAN node starts with the app (mDNS on; FIELDSYNC_NO_MDNS=1 turns it off).
+  core.enableDevices({ mdns: process.env.FIELDSYNC_NO_MDNS !== '1' }).catch((err: unknown) => { log.error('devices: %s', (err as Error).message) })
   core.enableLan({ mdns: process.env.FIELDSYNC_NO_MDNS !== '1' }).catch((err: unknown) => { log.error('LAN node: %s', (err as Error).message) })
 
   electron.on('second-instance', () => {

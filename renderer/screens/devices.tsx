@@ -51,7 +51,7 @@ function DeviceRow (p: { d: DeviceInfo, open: boolean, onToggle: () => void }) {
         <td>{d.pvrSdk ? <Badge tone='ok'>pvr-sdk</Badge> : <Badge tone='muted'>ssh only</Badge>}</td>
         <td class='mono small'>{d.revision ?? '—'}</td>
         <td>{d.status !== null ? <Badge tone={statusTone(d.status)}>{d.status}</Badge> : <span class='muted'>—</span>}</td>
-        <td>{d.source === 'manual' ? 'added' : ago(d.lastSeen)}</td>
+        <td title={d.source === 'manual' ? 'added by address' : 'found by mDNS'}>{ago(d.lastSeen)}</td>
         <td class='actions'><Button small kind='primary' onClick={() => { go('devices', 'install', '-', d.deviceId) }} label={`Install on ${d.name}`}>Install…</Button></td>
       </tr>
       {p.open && (

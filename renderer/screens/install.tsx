@@ -116,8 +116,8 @@ export function InstallWizard (p: { rev?: string, device?: string, transfers: Tr
           {transfer !== undefined && (
             <div class='active-row'>
               <span class='active-label'>Upload</span>
-              <ProgressBar done={transfer.bytes} total={transfer.totalBytes} label='upload progress' tone={transfer.state === 'failed' ? 'bad' : 'info'} />
-              <span class='muted num'>{bytes(transfer.bytes)}{transfer.totalBytes !== null ? ` of ${bytes(transfer.totalBytes)}` : ''} · {rate(transfer.rate)} · ETA {duration(transfer.etaSeconds)}</span>
+              <ProgressBar done={transfer.bytes} total={transfer.totalBytes} label='upload progress' tone={transfer.state === 'failed' ? 'bad' : transfer.state === 'running' ? 'info' : 'ok'} />
+              <span class='muted num'>{bytes(transfer.bytes)}{transfer.totalBytes !== null ? ` of ${bytes(transfer.totalBytes)}` : ''}{transfer.state === 'running' ? ` · ${rate(transfer.rate)} · ETA ${duration(transfer.etaSeconds)}` : ''}</span>
             </div>
           )}
           <Timeline status={status} />

@@ -5,6 +5,7 @@ import type { Logger } from '../../../shared/log.js'
 import type { App } from '../index.js'
 import type { ApiEventBus } from './events.js'
 import type { LanService } from './node.js'
+import type { DeviceService } from './devices.js'
 import type { TransferRegistry } from './transfers.js'
 import type { Uploads } from './uploads.js'
 
@@ -28,4 +29,6 @@ export interface HandlerDeps {
   signatureReport: (id: string) => SignatureReportView | null
   /** The LAN node service, when this front end runs one. */
   lan: () => LanService | undefined
+  /** Device discovery and installs, when this front end runs them. */
+  devices: () => DeviceService | undefined
 }

@@ -1,17 +1,198 @@
-/** devices.*: discovery and installs (main/devices). */
+/**
+ * devices.*: discovery (a short mDNS window now and then, unless mDNS is
+ * off), devices added by address, the preflight plan, installs run as
+ * transfers with the device's progress as 'install' events, and history.
+ */
+import { join } from 'node:path'
+import type { DeviceInfo, InstallResult } from '../../../shared/api/types.js'
+import { NotAvailableError, NotFoundError } from '../../../shared/errors.js'
+import type { Logger } from '../../../shared/log.js'
+import {
+  Discovery, DeviceStore, Installer, KnownDevices, parseAddress, PvrSdkDriver, pvrBaseUrl, PVR_SDK_PORT, SshDriver, SSH_DEFAULT_PORT,
+  type DeviceDriver, type DeviceRecord, type Via,
+} from '../../devices/index.js'
+import type { App } from '../index.js'
 import type { HandlerDeps, HandlerMap } from './context.js'
-import { unavailable } from './unavailable.js'
+import type { ApiEventBus } from './events.js'
 
 type DeviceHandlers = Pick<HandlerMap, 'devices.list' | 'devices.add' | 'devices.plan' | 'devices.install' | 'devices.history'>
 
-const NOT_YET = 'device discovery and installs are not available in this build yet; use a USB stick export and install.sh meanwhile'
+const BROWSE_MS = 3000
+const BROWSE_EVERY_MS = 20_000
+const PROBE_MS = 3000
 
-export function deviceHandlers (_d: HandlerDeps): DeviceHandlers {
+function toApi (d: DeviceRecord): DeviceInfo {
+  return { deviceId: d.deviceId, name: d.name ?? d.deviceId, addrs: d.addrs, port: d.port, claimed: d.claimed, pvrSdk: d.pvrSdk, revision: d.revision, status: d.status, lastSeen: d.lastSeen, source: d.source }
+}
+
+/** Devices as the UI sees them: the store, fed by discovery and by addresses the user adds. */
+export class DeviceService {
+  readonly store: DeviceStore
+  private readonly discovery: Discovery
+  private readonly log: Logger
+  private ac = new AbortController()
+  private loop: Promise<void> | undefined
+
+  constructor (private readonly c: { app: App, events: ApiEventBus, log: Logger }, private readonly opts: { mdns: boolean }) {
+    this.log = c.log.child('devices')
+    this.store = new DeviceStore(c.app.library.db)
+    this.discovery = new Discovery({ log: c.log })
+  }
+
+  async start (): Promise<void> {
+    this.ac = new AbortController()
+    if (this.opts.mdns) this.loop = this.browseLoop(this.ac.signal)
+  }
+
+  async stop (): Promise<void> {
+    this.ac.abort()
+    await this.loop?.catch(() => {})
+  }
+
+  private seen (d: DeviceInfo): void {
+    this.store.upsert(d)
+    const rec = this.store.get(d.deviceId)
+    if (rec !== undefined) this.c.events.emit('device', { device: toApi(rec) })
+  }
+
+  private async browseLoop (signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await this.discovery.browse({ timeoutMs: BROWSE_MS, mdns: true, signal, onDevice: d => { this.seen(d) } })
+      } catch (err) { this.log.error('discovery: %s', (err as Error).message) }
+      await new Promise<void>(resolve => {
+        const t = setTimeout(resolve, BROWSE_EVERY_MS)
+        signal.addEventListener('abort', () => { clearTimeout(t); resolve() }, { once: true })
+      })
+    }
+  }
+
+  list (): DeviceInfo[] { return this.store.list().map(toApi) }
+
+  /** Probe an address (host, host:port of pvr-sdk, [v6]:port) and remember what answers. */
+  async add (address: string, signal: AbortSignal): Promise<DeviceInfo> {
+    const found = await this.discovery.browse({ timeoutMs: 0, probeTimeoutMs: PROBE_MS, mdns: false, addresses: [address], signal })
+    const d = found[0]
+    if (d === undefined) throw new NotFoundError(`${address}: no answer`)
+    this.seen(d)
+    return toApi(this.store.get(d.deviceId) ?? { ...d, name: d.name })
+  }
+
+  /** Re-probe a device after an install so its revision and status show. */
+  async refresh (rec: DeviceRecord): Promise<void> {
+    const { host, port } = this.endpoint(rec)
+    const p = await this.discovery.probe(host, port, PROBE_MS, AbortSignal.timeout(PROBE_MS + 1000)).catch(() => undefined)
+    if (p === undefined || !p.pvrSdk) return
+    this.store.upsert({ ...rec, pvrSdk: true, revision: p.revision, status: p.status, lastSeen: Date.now() })
+    const now = this.store.get(rec.deviceId)
+    if (now !== undefined) this.c.events.emit('device', { device: toApi(now) })
+  }
+
+  /** A device by id, name or address; an unknown address is taken as it is. */
+  resolve (ref: string): DeviceRecord {
+    const hits = this.store.find(ref)
+    if (hits.length > 0) return hits[0]
+    const { host, port } = parseAddress(ref, PVR_SDK_PORT)
+    if (/^[\d.]+$/.test(host) || host.includes(':') || host.includes('.') || host === 'localhost') {
+      return { deviceId: `${host}:${port}`, name: host, addrs: [host], port: null, claimed: null, pvrSdk: true, revision: null, status: null, source: 'manual', lastSeen: Date.now() }
+    }
+    throw new NotFoundError(`device ${ref}: not seen on the network and not an address; add it by its address first`)
+  }
+
+  /** Host and pvr-sdk port: devices added by address keep the port in their id. */
+  private endpoint (rec: DeviceRecord): { host: string, port: number } {
+    if (rec.source === 'manual') {
+      const a = parseAddress(rec.deviceId, PVR_SDK_PORT)
+      if (Number.isInteger(a.port) && a.port > 0) return a
+    }
+    const host = rec.addrs[0]
+    if (host === undefined) throw new NotFoundError(`device ${rec.deviceId}: no address known; add it by its address`)
+    return { host, port: PVR_SDK_PORT }
+  }
+
+  driver (rec: DeviceRecord, via: Via | undefined): DeviceDriver {
+    const { host, port } = this.endpoint(rec)
+    const v: Via = via ?? (rec.pvrSdk ? 'pvr-sdk' : 'ssh')
+    if (v === 'pvr-sdk') return new PvrSdkDriver(pvrBaseUrl(host, port))
+    return new SshDriver({
+      host,
+      port: rec.port ?? SSH_DEFAULT_PORT,
+      username: 'root',
+      agent: process.env.SSH_AUTH_SOCK,
+      known: new KnownDevices(join(this.c.app.home, 'known_devices')),
+    })
+  }
+}
+
+export function deviceHandlers (d: HandlerDeps): DeviceHandlers {
+  const svc = (): DeviceService => {
+    const s = d.devices()
+    if (s === undefined) throw new NotAvailableError('devices are not available in this window (start it with `fieldsync ui`, or the desktop app)')
+    return s
+  }
+  const installer = (s: DeviceService) => new Installer({ library: d.app.library, devices: s.store, log: d.log, trust: d.app.trust })
+
   return {
-    'devices.list': unavailable('devices.list', NOT_YET),
-    'devices.add': unavailable('devices.add', NOT_YET),
-    'devices.plan': unavailable('devices.plan', NOT_YET),
-    'devices.install': unavailable('devices.install', NOT_YET),
-    'devices.history': unavailable('devices.history', NOT_YET),
+    async 'devices.list' () { return svc().list() },
+
+    async 'devices.add' ({ address }, ctx) {
+      return await svc().add(address, AbortSignal.any([AbortSignal.timeout(PROBE_MS + 2000), ...(ctx.signal !== undefined ? [ctx.signal] : [])]))
+    },
+
+    async 'devices.plan' ({ rev, device, via }, ctx) {
+      const s = svc()
+      const rec = s.resolve(device)
+      return await installer(s).plan({ rev, driver: s.driver(rec, via), deviceId: rec.deviceId, signal: ctx.signal ?? new AbortController().signal })
+    },
+
+    async 'devices.install' ({ rev, device, via, name, commit }) {
+      const s = svc()
+      const rec = s.resolve(device)
+      const info = d.app.library.resolve(rev)
+      const devName = rec.name ?? rec.deviceId
+      let transferId = ''
+      const res = await d.transfers.run('install', `install ${info.name} on ${devName}`, async (t) => {
+        transferId = t.id
+        const emit = (phase: 'preflight' | 'upload' | 'step' | 'run' | 'progress' | 'final', status: string | null, statusMsg: string | null, progress: number | null) => {
+          d.events.emit('install', { transferId: t.id, device: rec.deviceId, phase, status: status as InstallResult['status'] | null, statusMsg, progress })
+        }
+        return await installer(s).install({
+          rev: info.id,
+          driver: s.driver(rec, via),
+          deviceId: rec.deviceId,
+          name,
+          commit: commit === true,
+          signal: t.signal,
+          onEvent: (e) => {
+            switch (e.type) {
+              case 'phase': t.detail(e.message); emit(e.phase, null, e.message, null); break
+              case 'upload': t.progress(e.bytes, e.totalBytes); break
+              case 'retry': t.detail(`retrying ${e.what}: ${e.reason}`); break
+              case 'progress': t.detail(`${e.status}${e.progress === null ? '' : ` ${e.progress}%`}: ${e.statusMsg}`); emit('progress', e.status, e.statusMsg, e.progress); break
+            }
+          },
+        }) as InstallResult
+      }, { totalBytes: null })
+      d.events.emit('install', { transferId, device: rec.deviceId, phase: 'final', status: res.status, statusMsg: res.statusMsg, progress: 100 })
+      void s.refresh(s.store.get(rec.deviceId) ?? rec)
+      return res
+    },
+
+    async 'devices.history' ({ device }) {
+      const s = svc()
+      const hits = s.store.find(device)
+      const id = hits[0]?.deviceId ?? device
+      return s.store.installs(id).map(i => ({
+        device: i.deviceId,
+        revision: i.revisionId,
+        revisionName: i.revisionName,
+        step: i.step,
+        status: i.status,
+        statusMsg: i.statusMsg,
+        bytesSent: i.bytesSent,
+        startedAt: i.startedAt,
+        endedAt: i.endedAt,
+      }))
+    },
   }
 }

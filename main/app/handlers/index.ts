@@ -12,7 +12,7 @@ import type { Logger } from '../../../shared/log.js'
 import { verifyStateSignatures, type SignatureReport } from '../../trust/index.js'
 import type { App } from '../index.js'
 import type { CallContext, HandlerDeps, HandlerMap } from './context.js'
-import { deviceHandlers } from './devices.js'
+import { DeviceService, deviceHandlers } from './devices.js'
 import { ApiEventBus } from './events.js'
 import { libraryHandlers } from './library.js'
 import { LanService, type LanOptions } from './node.js'
@@ -65,6 +65,7 @@ export class ApiCore {
   private readonly unsubscribe: Array<() => void> = []
   private readonly sigCache = new Map<string, { at: number, status: SignatureStatus, view: SignatureReportView | null }>()
   private lan: LanService | undefined
+  private deviceService: DeviceService | undefined
 
   constructor (private readonly c: { app: App, log: Logger }, private readonly opts: ApiCoreOptions) {
     this.log = c.log.child('api')
@@ -81,6 +82,7 @@ export class ApiCore {
       signature: (id) => this.signature(id),
       signatureReport: (id) => this.report(id)?.view ?? null,
       lan: () => this.lan,
+      devices: () => this.deviceService,
     }
     this.handlers = {
       ...systemHandlers(deps),
@@ -94,7 +96,7 @@ export class ApiCore {
   capabilities (): Capabilities {
     return {
       peers: this.lan !== undefined,
-      devices: false,
+      devices: this.deviceService !== undefined,
       usb: true,
       trust: true,
       filePaths: this.opts.mode === 'electron',
@@ -113,6 +115,16 @@ export class ApiCore {
     await this.c.app.add('ui.lan', lan)
     this.events.emit('capabilities', this.capabilities())
     return lan
+  }
+
+  /** Device discovery (mDNS unless `mdns` is false) and installs. */
+  async enableDevices (opts: { mdns: boolean }): Promise<DeviceService> {
+    if (this.deviceService !== undefined) return this.deviceService
+    const s = new DeviceService({ app: this.c.app, events: this.events, log: this.c.log }, opts)
+    this.deviceService = s
+    await this.c.app.add('ui.devices', s)
+    this.events.emit('capabilities', this.capabilities())
+    return s
   }
 
   /** Signature status of a stored revision, verified against the trust store (cached briefly: anchors can change). */

@@ -19,13 +19,14 @@ export function register (program: Command, cli: Cli): void {
     .description('open the app in your web browser (browser mode): serves the UI and its API on 127.0.0.1 with a secret token')
     .option('--port <n>', 'port on 127.0.0.1 (default: any free port)', port)
     .option('--no-open', 'do not open a browser; just print the URL')
-    .option('--no-mdns', 'no mDNS: find peers only by --peer addresses')
+    .option('--no-mdns', 'no mDNS: peers only by --peer, devices only by the address you add')
     .option('--peer <multiaddr>', 'a peer to dial (repeat for several)', collect)
     .action(cli.action<{ port?: number, open: boolean, mdns: boolean, peer?: string[] }>(async (ctx) => {
       const app = await ctx.app()
       const core = new ApiCore({ app, log: ctx.log }, { mode: 'browser' })
       await core.start()
       const lan = await core.enableLan({ mdns: ctx.opts.mdns, peers: ctx.opts.peer })
+      await core.enableDevices({ mdns: ctx.opts.mdns })
       const web = new WebServer({ core, log: ctx.log }, { port: ctx.opts.port ?? 0 })
       try {
         await web.start()

@@ -1,0 +1,124 @@
+/**
+ * Devices through the UI against the device simulator (`fieldsync device-sim
+ * --no-mdns --fast`): add it by address, run the install wizard (plan, then
+ * install), watch the upload and the device's progress reach DONE, see the
+ * install in the device's history; a second install sends nothing.
+ */
+import assert from 'node:assert/strict'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { runCli } from '../helpers/cli.js'
+import { cliBin, upstreamDir } from '../helpers/paths.js'
+import { tempDir } from '../helpers/tmp.js'
+import { chromiumMissing, openBrowser, screenshot, startUi, type BrowserSession, type UiProcess } from './helpers.js'
+
+const skip = chromiumMissing()
+
+async function startSim (dir: string): Promise<{ child: ChildProcess, http: string, deviceId: string }> {
+  const child = spawn(process.execPath, [cliBin, '--json', 'device-sim', '--dir', dir, '--http', '127.0.0.1:0', '--no-mdns', '--fast', '--outcome', 'done', '--name', 'rpi-kitchen'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stderr?.on('data', (d: Buffer) => { err += d.toString() })
+  const info = await new Promise<{ http: string, deviceId: string }>((resolve, reject) => {
+    const t = setTimeout(() => { reject(new Error(`device-sim printed nothing in 20 s: ${err}`)) }, 20_000)
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString()
+      const nl = out.indexOf('\n')
+      if (nl >= 0) { clearTimeout(t); resolve(JSON.parse(out.slice(0, nl))) }
+    })
+    child.once('exit', (code) => { clearTimeout(t); reject(new Error(`device-sim exited ${code}: ${err}`)) })
+  })
+  return { child, ...info }
+}
+
+async function stop (child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const done = new Promise<void>(resolve => child.once('exit', () => { resolve() }))
+  child.kill('SIGTERM')
+  const t = setTimeout(() => { child.kill('SIGKILL') }, 8000)
+  await done
+  clearTimeout(t)
+}
+
+describe('devices screen in browser mode', { skip: skip ?? false, timeout: 120_000 }, () => {
+  let ui: UiProcess
+  let b: BrowserSession
+  let sim: { child: ChildProcess, http: string, deviceId: string }
+  const cleanups: Array<() => Promise<void>> = []
+
+  before(async () => {
+    const work = await tempDir({ after: (fn: () => Promise<void>) => { cleanups.push(fn) } })
+    const home = join(work, 'home')
+    const r = await runCli(['import', join(upstreamDir, 'watchdog_pinger.tar'), '--name', 'watchdog_pinger'], { home })
+    assert.equal(r.code, 0, r.stderr)
+    sim = await startSim(join(work, 'device'))
+    ui = await startUi(home)
+    b = await openBrowser()
+  })
+  after(async () => {
+    await b?.close()
+    await ui?.stop()
+    if (sim !== undefined) await stop(sim.child)
+    for (const c of cleanups) await c()
+  })
+
+  it('adds the device by its address', async () => {
+    const { page } = b
+    await page.goto(ui.url)
+    await page.getByRole('link', { name: /^Devices/ }).click()
+    await page.getByText('No devices found yet').waitFor()
+    await page.locator('#device-addr').fill(sim.http)
+    await page.getByRole('button', { name: 'Add device' }).click()
+    const row = page.getByTestId('device-row').first()
+    await row.waitFor({ timeout: 20_000 })
+    assert.match(await row.innerText(), /pvr-sdk/)
+    await screenshot(page, '17-devices')
+  })
+
+  it('plans and installs through the wizard; the device reaches DONE', async () => {
+    const { page } = b
+    await page.getByTestId('device-row').first().getByRole('button', { name: /^Install on/ }).click()
+    await page.getByRole('heading', { name: 'Install a revision' }).waitFor()
+    const rev = await page.locator('#inst-rev option', { hasText: 'watchdog_pinger' }).getAttribute('value')
+    await page.locator('#inst-rev').selectOption(rev ?? '')
+    await page.getByRole('button', { name: 'Check the plan' }).click()
+    const plan = page.getByTestId('install-plan')
+    await plan.waitFor({ timeout: 20_000 })
+    const text = await plan.innerText()
+    assert.match(text, /3 objects/)
+    assert.match(text, /0 of 3 objects/)
+    await screenshot(page, '18-install-plan')
+    await page.getByRole('button', { name: /^Install watchdog_pinger now/ }).click()
+    await page.locator('[data-testid="install-status"]', { hasText: 'DONE' }).waitFor({ timeout: 60_000 })
+    const run = await page.getByTestId('install-run').innerText()
+    assert.match(run, /Installed: DONE/)
+    await screenshot(page, '19-install-done')
+  })
+
+  it('shows the install in the device history and the device running it', async () => {
+    const { page } = b
+    await page.getByRole('link', { name: 'Back to devices' }).click().catch(async () => { await page.getByRole('button', { name: 'Back to devices' }).click() })
+    const row = page.getByTestId('device-row').first()
+    await row.waitFor()
+    await row.getByRole('button', { expanded: false }).click()
+    const history = page.getByRole('table', { name: 'Install history' })
+    await history.waitFor()
+    assert.match(await history.innerText(), /watchdog_pinger[\s\S]*DONE/)
+    await screenshot(page, '20-device-history')
+  })
+
+  it('a second install of the same revision sends nothing', async () => {
+    const { page } = b
+    await page.getByTestId('device-row').first().getByRole('button', { name: /^Install on/ }).click()
+    const rev = await page.locator('#inst-rev option', { hasText: 'watchdog_pinger' }).getAttribute('value')
+    await page.locator('#inst-rev').selectOption(rev ?? '')
+    await page.getByRole('button', { name: 'Check the plan' }).click()
+    await page.getByTestId('install-plan').waitFor({ timeout: 20_000 })
+    assert.match(await page.getByTestId('install-plan').innerText(), /Send\s*0 B in 0 objects/)
+  })
+
+  it('raised no page errors', () => {
+    assert.deepEqual(b.errors.filter(e => !/Failed to load resource/.test(e)), [])
+  })
+})
