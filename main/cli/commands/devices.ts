@@ -135,13 +135,12 @@ export function register (program: Command, cli: Cli): void {
     .action(cli.action<{ timeout: number, device?: string[], mdns?: boolean }>(async (ctx) => {
       const app = await ctx.app()
       const store = new DeviceStore(app.library.db)
-      const seen: DeviceInfo[] = []
       const list = await new Discovery({ log: ctx.log }).browse({
         timeoutMs: ctx.opts.timeout * 1000,
         addresses: ctx.opts.device,
         mdns: ctx.opts.mdns !== false,
         signal: ctx.signal,
-        onDevice: (d) => { seen.push(d); store.upsert(d); if (!ctx.json) process.stderr.write(`found ${d.name} (${d.deviceId}) at ${d.addrs.join(', ')}\n`) },
+        onDevice: (d) => { store.upsert(d); process.stderr.write(`found ${d.name} (${d.deviceId}) at ${d.addrs.join(', ')}\n`) },
       })
       const rows = list.map(d => [d.name, d.deviceId, d.addrs.join(','), d.pvrSdk ? 'pvr-sdk' : '-', d.revision ?? '-', d.status ?? '-', d.claimed === null ? '' : d.claimed ? 'claimed' : 'unclaimed'])
       return {
