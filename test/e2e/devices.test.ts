@@ -73,7 +73,7 @@ describe('devices screen in browser mode', { skip: skip ?? false, timeout: 120_0
     const row = page.getByTestId('device-row').first()
     await row.waitFor({ timeout: 20_000 })
     assert.match(await row.innerText(), /pvr-sdk/)
-    await screenshot(page, '17-devices')
+    await screenshot(page, 'devices')
   })
 
   it('plans and installs through the wizard; the device reaches DONE', async () => {
@@ -88,12 +88,12 @@ describe('devices screen in browser mode', { skip: skip ?? false, timeout: 120_0
     const text = await plan.innerText()
     assert.match(text, /3 objects/)
     assert.match(text, /0 of 3 objects/)
-    await screenshot(page, '18-install-plan')
+    await screenshot(page, 'install-plan')
     await page.getByRole('button', { name: /^Install watchdog_pinger now/ }).click()
     await page.locator('[data-testid="install-status"]', { hasText: 'DONE' }).waitFor({ timeout: 60_000 })
     const run = await page.getByTestId('install-run').innerText()
     assert.match(run, /Installed: DONE/)
-    await screenshot(page, '19-install-done')
+    await screenshot(page, 'install-done')
   })
 
   it('shows the install in the device history and the device running it', async () => {
@@ -105,7 +105,7 @@ describe('devices screen in browser mode', { skip: skip ?? false, timeout: 120_0
     const history = page.getByRole('table', { name: 'Install history' })
     await history.waitFor()
     assert.match(await history.innerText(), /watchdog_pinger[\s\S]*DONE/)
-    await screenshot(page, '20-device-history')
+    await screenshot(page, 'device-history')
   })
 
   it('a second install of the same revision sends nothing', async () => {

@@ -46,7 +46,7 @@ describe('library screens in browser mode', { skip: skip ?? false, timeout: 120_
     await page.getByRole('heading', { name: 'Library', level: 1 }).waitFor()
     await page.getByText('The library is empty').waitFor()
     assert.ok(!page.url().includes(ui.token), 'token removed from the URL after reading it')
-    await screenshot(page, '01-library-empty')
+    await screenshot(page, 'library-empty')
   })
 
   it('imports two fixtures through the file picker and shows them live', async () => {
@@ -91,7 +91,7 @@ describe('library screens in browser mode', { skip: skip ?? false, timeout: 120_
     await page.getByTestId('import-file-input').setInputFiles(gw.v2)
     await page.getByRole('link', { name: 'site-gateway-1.5', exact: true }).waitFor({ timeout: 30_000 })
     assert.equal(await page.getByTestId('revision-row').count(), 5)
-    await screenshot(page, '02-library')
+    await screenshot(page, 'library')
   })
 
   it('shows a BSP and containers with the bytes picture, and diffs 1.4 -> 1.5', async () => {
@@ -109,7 +109,7 @@ describe('library screens in browser mode', { skip: skip ?? false, timeout: 120_
     assert.match(d, /0 added, 0 removed, 2 changed/)
     assert.match(d, /fleet-agent\/root\.squashfs/)
     assert.match(d, /needs 1\.\d MB in 2 objects/)
-    await screenshot(page, '03-revision-diff')
+    await screenshot(page, 'revision-diff')
   })
 
   it('opens a revision: parts, objects, sizes, shared bytes', async () => {
@@ -127,7 +127,7 @@ describe('library screens in browser mode', { skip: skip ?? false, timeout: 120_
     assert.match(sigs, /pv-developer-01/)
     assert.match(sigs, /RS256/)
     assert.match(sigs, /_sigs\/pvwificonnect\.json/)
-    await screenshot(page, '04-revision')
+    await screenshot(page, 'revision')
   })
 
   it('diffs against another revision, both directions', async () => {
@@ -158,7 +158,7 @@ describe('library screens in browser mode', { skip: skip ?? false, timeout: 120_
     await page.getByRole('button', { name: 'Export watchdog_pinger' }).click()
     const dialog = page.getByRole('dialog', { name: 'Export watchdog_pinger' })
     await dialog.locator('#export-folder').fill(out)
-    await screenshot(page, '05-export-dialog')
+    await screenshot(page, 'export-dialog')
     await dialog.getByRole('button', { name: 'Export', exact: true }).click()
     await page.getByText('Exported watchdog_pinger').waitFor({ timeout: 30_000 })
     const files = await readdir(out)
@@ -180,7 +180,7 @@ describe('library screens in browser mode', { skip: skip ?? false, timeout: 120_
     assert.ok(kinds.includes('upload:done'), kinds.join(','))
     assert.ok(kinds.includes('import:done'), kinds.join(','))
     assert.ok(kinds.includes('export:done'), kinds.join(','))
-    await screenshot(page, '06-transfers')
+    await screenshot(page, 'transfers')
   })
 
   it('imports a file chosen in the folder picker: a bare state JSON whose objects are elsewhere is incomplete', async () => {
@@ -191,7 +191,7 @@ describe('library screens in browser mode', { skip: skip ?? false, timeout: 120_
     await dialog.locator('#picker-path').fill(upstreamDir)
     await dialog.getByRole('button', { name: 'Go' }).click()
     await dialog.getByRole('option', { name: /initial_state\.json/ }).click()
-    await screenshot(page, '10-folder-picker')
+    await screenshot(page, 'folder-picker')
     await dialog.getByRole('button', { name: 'Import file' }).click()
     const row = page.locator('[data-testid="revision-row"]', { hasText: 'initial_state' })
     await row.waitFor({ timeout: 30_000 })
@@ -205,7 +205,7 @@ describe('library screens in browser mode', { skip: skip ?? false, timeout: 120_
     const toast = page.locator('.toast-bad')
     await toast.waitFor()
     assert.match(await toast.innerText(), /Import of broken\.tgz failed/)
-    await screenshot(page, '07-import-error', { keepToasts: true })
+    await screenshot(page, 'import-error', { keepToasts: true })
     await toast.getByRole('button', { name: 'Dismiss' }).click()
   })
 
@@ -214,11 +214,11 @@ describe('library screens in browser mode', { skip: skip ?? false, timeout: 120_
     await page.emulateMedia({ colorScheme: 'dark' })
     await page.getByRole('link', { name: 'site-gateway-1.5', exact: true }).click()
     await page.getByTestId('revision-title').waitFor()
-    await screenshot(page, '08-revision-dark')
+    await screenshot(page, 'revision-dark')
     await page.locator('#theme').selectOption('contrast')
     await page.getByRole('link', { name: 'Library' }).first().click()
     await page.getByTestId('revision-row').first().waitFor()
-    await screenshot(page, '09-library-contrast')
+    await screenshot(page, 'library-contrast')
     await page.locator('#theme').selectOption('auto')
     await page.emulateMedia({ colorScheme: 'light' })
   })

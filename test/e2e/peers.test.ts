@@ -80,7 +80,7 @@ describe('peers screen in browser mode', { skip: skip ?? false, timeout: 120_000
     await page.getByRole('link', { name: /^Peers/ }).click()
     await page.getByText('no team yet').waitFor()
     await page.getByRole('button', { name: 'Create team' }).waitFor()
-    await screenshot(page, '10-peers-no-team')
+    await screenshot(page, 'peers-no-team')
   })
 
   it('joins the team with a code; the node starts and the colleague appears with what we lack', async () => {
@@ -94,7 +94,7 @@ describe('peers screen in browser mode', { skip: skip ?? false, timeout: 120_000
     const text = await card.innerText()
     assert.match(text, /colleague-laptop/)
     assert.doesNotMatch(text, /watchdog_pinger/, 'what we already have is not offered')
-    await screenshot(page, '11-peers')
+    await screenshot(page, 'peers')
   })
 
   it('pulls with one click; the transfer shows the peer share; the revision is complete here', async () => {
@@ -107,7 +107,7 @@ describe('peers screen in browser mode', { skip: skip ?? false, timeout: 120_000
     await t.waitFor()
     assert.equal(await t.getAttribute('data-state'), 'done')
     assert.match(await t.innerText(), /colleague-laptop/)
-    await screenshot(page, '12-transfers-pull')
+    await screenshot(page, 'transfers-pull')
     const ls = await runCli(['--json', 'show', wifiId], { home: ui.home })
     assert.equal(ls.code, 0, ls.stderr)
     assert.equal(ls.json().complete, true)

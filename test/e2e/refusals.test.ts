@@ -48,7 +48,7 @@ describe('refusals in browser mode', { skip: skip ?? false, timeout: 90_000 }, (
     })
     assert.equal(r.status, 403)
     assert.equal(r.body.error?.code, 'E_FORBIDDEN')
-    await screenshot(page, '15-no-token')
+    await screenshot(page, 'no-token')
   })
 
   it('another origin cannot call the API, even knowing the token', async () => {
@@ -92,6 +92,6 @@ describe('refusals in browser mode', { skip: skip ?? false, timeout: 90_000 }, (
     await page.goto(`${ui.base}#/revision/no-such-revision`)
     await page.locator('.alert-bad[data-code="E_UNKNOWN_REVISION"]').waitFor()
     assert.match(await page.locator('.alert-bad').innerText(), /What to do/)
-    await screenshot(page, '16-typed-error')
+    await screenshot(page, 'typed-error')
   })
 })

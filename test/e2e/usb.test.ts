@@ -70,7 +70,7 @@ describe('USB screen in browser mode', { skip: skip ?? false, timeout: 120_000 }
     for (const f of ['install.sh', 'README.txt', 'pvwificonnect.pvrexport.tgz', 'watchdog_pinger.pvrexport.tgz']) assert.ok(files.includes(f), `${f} on the stick (${files.join(', ')})`)
     const verify = await runCli(['usb', 'verify', join(work, 'stick-out')], { home: ui.home })
     assert.equal(verify.code, 0, verify.stdout + verify.stderr)
-    await screenshot(page, '13-usb-write')
+    await screenshot(page, 'usb-write')
   })
 
   it('reads a stick another laptop wrote: the new revision arrives complete', async () => {
@@ -82,7 +82,7 @@ describe('USB screen in browser mode', { skip: skip ?? false, timeout: 120_000 }
     const text = await result.innerText()
     assert.match(text, /wifi-unsigned/)
     assert.match(text, /imported|existed/)
-    await screenshot(page, '14-usb-read')
+    await screenshot(page, 'usb-read')
     await page.getByRole('link', { name: 'Library' }).first().click()
     await page.getByRole('link', { name: 'wifi-unsigned', exact: true }).waitFor()
   })
