@@ -219,6 +219,7 @@ export class Installer {
             onBytes: (n) => { mine += n; sent.bytes += n; emit(false) },
           })
           done += o.size
+          mine = 0
           sent.objects++
           emit(true)
           break
