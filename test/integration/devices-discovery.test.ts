@@ -56,15 +56,16 @@ function makeNet (t: Tctx): Net {
 function spawnIn (t: Tctx, ns: string, argv: string[]): ChildProcess {
   const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   t.after(async () => {
-    if (child.exitCode !== null || child.pid === undefined) return
+    if (child.pid === undefined) return
+    // The whole process group: daemons started by a script outlive the script.
     try { process.kill(-child.pid, 'SIGTERM') } catch { /* gone */ }
-    await new Promise(resolve => { child.once('exit', resolve); setTimeout(resolve, 3000) })
+    if (child.exitCode === null) await new Promise(resolve => { child.once('exit', resolve); setTimeout(resolve, 3000) })
   })
   return child
 }
 
-/** dbus-daemon, avahi-daemon and avahi-publish in `ns`, private to this test. */
-async function avahiPublish (t: Tctx, ns: string, dir: string, nick: string, txt: string[]): Promise<ChildProcess> {
+/** A private dbus-daemon and avahi-daemon in `ns` (own bus socket and config, tmpfs over /run), then `tail`. */
+async function withAvahi (t: Tctx, ns: string, dir: string, hostName: string, tail: string): Promise<ChildProcess> {
   await mkdir(dir, { recursive: true })
   await writeFile(join(dir, 'bus.conf'), `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN" "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig><type>system</type><listen>unix:path=${join(dir, 'bus')}</listen><auth>EXTERNAL</auth>
@@ -72,19 +73,24 @@ async function avahiPublish (t: Tctx, ns: string, dir: string, nick: string, txt
 <allow send_type="method_call"/><allow send_type="signal"/><allow send_type="method_return"/><allow send_type="error"/>
 <allow receive_type="method_call"/><allow receive_type="signal"/><allow receive_type="method_return"/><allow receive_type="error"/></policy></busconfig>
 `)
-  await writeFile(join(dir, 'avahi.conf'), `[server]\nhost-name=${nick}\ndomain-name=local\nuse-ipv4=yes\nuse-ipv6=no\nenable-dbus=yes\n[wide-area]\nenable-wide-area=no\n[publish]\npublish-hinfo=no\npublish-workstation=no\n`)
+  await writeFile(join(dir, 'avahi.conf'), `[server]\nhost-name=${hostName}\ndomain-name=local\nuse-ipv4=yes\nuse-ipv6=no\nenable-dbus=yes\n[wide-area]\nenable-wide-area=no\n[publish]\npublish-hinfo=no\npublish-workstation=no\n`)
   const script = `set -e
 mount -t tmpfs tmpfs /run
 export DBUS_SYSTEM_BUS_ADDRESS=unix:path=${join(dir, 'bus')}
 dbus-daemon --config-file=${join(dir, 'bus.conf')} --nofork --nopidfile &
 i=0; while [ ! -S ${join(dir, 'bus')} ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
 avahi-daemon -f ${join(dir, 'avahi.conf')} --no-drop-root --no-chroot --no-rlimits --no-proc-title &
-i=0; until avahi-publish -s --subtype=_pantavisor._sub._ssh._tcp ${nick} _ssh._tcp 8222 ${txt.map(x => `'${x}'`).join(' ')}; do
-  i=$((i+1)); [ $i -lt 100 ] || exit 1; sleep 0.1
-done
+${tail}
 `
   await writeFile(join(dir, 'run.sh'), script)
   return spawnIn(t, ns, ['unshare', '--mount', '--propagation', 'private', 'sh', join(dir, 'run.sh')])
+}
+
+/** avahi-publish as pv-avahi's service file publishes: _ssh._tcp, subtype _pantavisor._sub, port 8222, TXT. */
+async function avahiPublish (t: Tctx, ns: string, dir: string, nick: string, txt: string[]): Promise<ChildProcess> {
+  return await withAvahi(t, ns, dir, nick, `i=0; until avahi-publish -s --subtype=_pantavisor._sub._ssh._tcp ${nick} _ssh._tcp 8222 ${txt.map(x => `'${x}'`).join(' ')}; do
+  i=$((i+1)); [ $i -lt 100 ] || exit 1; sleep 0.1
+done`)
 }
 
 async function firstLine (child: ChildProcess, what: string): Promise<string> {
@@ -155,5 +161,43 @@ describe('discovery of a device published by avahi-publish', () => {
     const m = (JSON.parse(manual.stdout) as Array<Record<string, unknown>>)[0]
     assert.equal(m.pvrSdk, true)
     assert.equal(m.revision, res.status === 'DONE' ? (JSON.parse(inst.stdout) as { step: string }).step : null)
+  })
+
+  it('the advertisement of the simulator itself (not --no-mdns) is found by fieldsync devices and resolved by a real avahi-browse', async (t) => {
+    const why = problem()
+    if (why !== null) { t.skip(why); return }
+    const dir = await tempDir(t)
+    const net = makeNet(t)
+    const nick = `fssim${randomBytes(2).toString('hex')}`
+    const sim = spawnIn(t, net.a, [process.execPath, cliBin, '--json', 'device-sim', '--dir', join(dir, 'dev'), '--fast', '--name', nick, '--http', `${net.addrA}:12368`])
+    const info = JSON.parse(await firstLine(sim, 'device-sim')) as { deviceId: string }
+    const home = join(dir, 'home')
+    const r = await cliIn(net.b, home, ['--json', 'devices', '--timeout', '2'])
+    assert.equal(r.code, 0, r.stderr)
+    const mine = (JSON.parse(r.stdout) as Array<Record<string, unknown>>).find(d => d.deviceId === info.deviceId)
+    assert.deepEqual(mine, { deviceId: info.deviceId, name: nick, addrs: [net.addrA], port: 8222, claimed: false, pvrSdk: true, revision: '0', status: 'READY' })
+    const browse = await withAvahi(t, net.b, join(dir, 'avahi-b'), `fsb${randomBytes(2).toString('hex')}`,
+      'sleep 1.5; exec avahi-browse -r -t -p -k _ssh._tcp')
+    const out = await new Promise<string>(resolve => {
+      let o = ''
+      browse.stdout?.on('data', (d: Buffer) => { o += d.toString() })
+      browse.on('exit', () => { resolve(o) })
+    })
+    const line = out.split('\n').find(l => l.startsWith('=') && l.includes(nick))
+    assert.ok(line !== undefined, `avahi-browse did not resolve ${nick}: ${out}`)
+    const f = line.split(';')
+    assert.equal(f[4], '_ssh._tcp')
+    assert.equal(f[7], net.addrA)
+    assert.equal(f[8], '8222')
+    assert.match(f[9], new RegExp(`"device-id=${info.deviceId}"`))
+    assert.match(f[9], /"challenge=[0-9a-f]+"/)
+    const sub = await withAvahi(t, net.b, join(dir, 'avahi-c'), `fsc${randomBytes(2).toString('hex')}`,
+      'sleep 1.5; exec avahi-browse -t -p -k _pantavisor._sub._ssh._tcp')
+    const subOut = await new Promise<string>(resolve => {
+      let o = ''
+      sub.stdout?.on('data', (d: Buffer) => { o += d.toString() })
+      sub.on('exit', () => { resolve(o) })
+    })
+    assert.match(subOut, new RegExp(`;${nick};`), `the _pantavisor._sub subtype: ${subOut}`)
   })
 })

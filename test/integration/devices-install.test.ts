@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { runCli, type CliRun } from '../helpers/cli.js'
 import { tempDir } from '../helpers/tmp.js'
-import { deviceObjects, deviceSteps, has, importRev, json, makeRev, sshdProblem, startSim, startSshd, type Sim, type TestRev } from './devices-harness.js'
+import { DEV_CA, deviceObjects, deviceSteps, has, importRev, json, makeRev, sshdProblem, startSim, startSshd, WIFI_TGZ, type Sim, type TestRev } from './devices-harness.js'
 
 interface Out { device: string, revision: string, step: string, status: string, statusMsg: string, bytesSent: number, objectsSent: number, seconds: number, error?: { code: string, message: string } }
 
@@ -156,6 +156,25 @@ describe('install through pvr-sdk', () => {
     assert.equal(o.error?.code, 'E_TIMEOUT')
     assert.match(o.statusMsg, /stopped at (NEW|INPROGRESS)/)
     await noStepWithoutObjects(sim)
+  })
+})
+
+describe('install of the upstream signed revision (pvwificonnect.tgz)', () => {
+  it('refused by the signature policy of the library before anything is sent (E_POLICY_REFUSED); with the dev CA trusted on both sides: the device verifies the original bytes and runs it', async (t) => {
+    const dir = await tempDir(t)
+    const home = join(dir, 'home')
+    await importRev(home, WIFI_TGZ, 'wifi')
+    const sim = await startSim(t, join(dir, 'dev'), ['--trust-ca', DEV_CA])
+    const refused = await install(home, sim, [], 'wifi')
+    assert.equal(refused.code, 1)
+    assert.equal((refused.json() as { error: { code: string } }).error.code, 'E_POLICY_REFUSED')
+    assert.equal((await deviceObjects(sim.socket)).size, 0)
+    const add = await runCli(['trust', 'add', DEV_CA], { home })
+    assert.equal(add.code, 0, add.stderr)
+    const r = await install(home, sim, [], 'wifi')
+    assert.equal(r.code, 0, r.stderr)
+    assert.equal(out(r).status, 'UPDATED')
+    assert.equal(out(r).step, 'locals/wifi-3e2b2fca')
   })
 })
 
