@@ -92,7 +92,7 @@ export class Discovery {
     for (const a of o.addresses ?? []) {
       const { host, port } = parseAddress(a, PVR_SDK_PORT)
       probes.push(this.probe(host, port, probeTimeout, o.signal).then(p => {
-        report({ deviceId: `${host}:${port}`, name: host, addrs: [host], port: null, claimed: null, pvrSdk: p.pvrSdk, revision: p.revision, status: p.status, lastSeen: Date.now(), source: 'manual' })
+        report({ deviceId: port === PVR_SDK_PORT ? host : `${host}:${port}`, name: host, addrs: [host], port: null, claimed: null, pvrSdk: p.pvrSdk, revision: p.revision, status: p.status, lastSeen: Date.now(), source: 'manual' })
       }))
     }
     if (o.mdns !== false) await this.mdnsWindow(o, probeTimeout, report, probes)

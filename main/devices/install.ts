@@ -10,7 +10,7 @@
  *     progress to DONE, UPDATED, ERROR or WONTGO, with a deadline.
  * Every install is recorded (DeviceStore), whatever its end.
  */
-import { FieldsyncError, IncompleteRevisionError, NoSpaceError, ObjectHashMismatchError, ObjectMissingError, TimeoutError, toWireError } from '../../shared/errors.js'
+import { FieldsyncError, IncompleteRevisionError, NoSpaceError, ObjectHashMismatchError, ObjectMissingError, TimeoutError, toWireError, UsageError } from '../../shared/errors.js'
 import type { InstallPlan, InstallResult, InstallStatus } from '../../shared/api/types.js'
 import type { Logger } from '../../shared/log.js'
 import { assertValidState } from '../../shared/state/index.js'
@@ -125,6 +125,9 @@ export class Installer {
 
   async install (req: InstallRequest): Promise<InstallResult | InstallPlan> {
     const d = req.driver
+    if (req.commit === true && d.via === 'pvr-sdk' && req.dryRun !== true) {
+      throw new UsageError('--commit (LOCAL_RUN_COMMIT) is not possible through pvr-sdk, which runs what it is sent; use --via ssh')
+    }
     await d.open(req.signal)
     try {
       const p = await this.prepare(req)
