@@ -130,15 +130,30 @@ export class Installer {
     }
     await d.open(req.signal)
     try {
-      const p = await this.prepare(req)
-      if (req.dryRun === true) return p.plan
-      if (p.plan.problems.length > 0 && req.ignoreSpace !== true) {
-        throw new NoSpaceError(`${d.target}: ${p.plan.problems.join('; ')}; free space on the device (its garbage collector reclaims unused objects) or pass --ignore-space`, { freeBytes: p.plan.freeBytes, bytesToSend: p.plan.bytesToSend })
+      let p: Prepared
+      try {
+        p = await this.prepare(req)
+        if (req.dryRun === true) return p.plan
+        if (p.plan.problems.length > 0 && req.ignoreSpace !== true) {
+          throw new NoSpaceError(`${d.target}: ${p.plan.problems.join('; ')}; free space on the device (its garbage collector reclaims unused objects) or pass --ignore-space`, { freeBytes: p.plan.freeBytes, bytesToSend: p.plan.bytesToSend })
+        }
+      } catch (err) {
+        if (req.dryRun !== true) this.recordRefusal(req, err)
+        throw err
       }
       return await this.execute(req, p)
     } finally {
       await d.close()
     }
+  }
+
+  /** An install stopped before anything was sent is recorded too (REFUSED), when its revision is known. */
+  private recordRefusal (req: InstallRequest, err: unknown): void {
+    let info
+    try { info = this.c.library.resolve(req.rev) } catch { return }
+    const w = toWireError(err)
+    const id = this.c.devices.startInstall({ deviceId: req.deviceId, address: req.driver.target, via: req.driver.via, revisionId: info.id, revisionName: info.name, step: req.name === undefined ? defaultStep(info.name, info.id) : req.name })
+    this.c.devices.endInstall(id, { status: 'REFUSED', statusMsg: w.message, errorCode: w.code, bytesSent: 0, objectsSent: 0 })
   }
 
   private async execute (req: InstallRequest, p: Prepared): Promise<InstallResult> {

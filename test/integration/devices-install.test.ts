@@ -107,6 +107,8 @@ describe('install through pvr-sdk', () => {
     assert.equal(out(r).error?.code, 'E_NO_SPACE')
     assert.deepEqual(await deviceSteps(sim.socket), ['0'])
     await noStepWithoutObjects(sim)
+    const hist = (await runCli(['--json', 'devices', 'show', sim.http], { home })).json() as { installs: Array<{ status: string, errorCode: string }> }
+    assert.deepEqual(hist.installs.map(i => [i.status, i.errorCode]), [['FAILED', 'E_NO_SPACE'], ['REFUSED', 'E_NO_SPACE']], 'both attempts are recorded')
   })
 
   it('503 from a busy device, then success', async (t) => {
