@@ -25,6 +25,7 @@ export type VerifyResult = 'ok' | 'corrupt' | 'missing'
 
 const WRITE_CHUNK = 4 << 20
 const MAX_INFLIGHT = 4
+const EARLY_SYNC = 64 << 20
 
 /**
  * A streaming writer for one object: feed it bytes with `write`, then
@@ -39,6 +40,8 @@ export class ObjectWriter {
   private pendingBytes = 0
   private position = 0
   private inflight: Array<Promise<unknown>> = []
+  private syncedTo = 0
+  private syncing: Promise<unknown> | undefined
 
   constructor (private readonly store: ObjectStore, sha: string, private readonly fh: FileHandle, readonly tmpPath: string, private readonly source: string) {
     this.sha = sha
@@ -73,11 +76,18 @@ export class ObjectWriter {
     w.catch(() => {}) // observed when awaited below
     this.inflight.push(w)
     if (this.inflight.length >= MAX_INFLIGHT) await this.inflight.shift()
+    // Start writeback early (one background fdatasync at a time), so that the
+    // final fsync of a large object finds little left to write.
+    if (this.syncing === undefined && this.position - this.syncedTo >= EARLY_SYNC) {
+      const upTo = this.position
+      this.syncing = this.fh.datasync().then(() => { this.syncedTo = upTo }, () => {}).finally(() => { this.syncing = undefined })
+    }
   }
 
   private async drain (): Promise<void> {
     await this.flush()
     while (this.inflight.length > 0) await this.inflight.shift()
+    await this.syncing
   }
 
   /** Verify and rename into place. Throws ObjectHashMismatchError (file removed) on a bad hash. */
@@ -119,7 +129,7 @@ export class ObjectWriter {
   async abort (): Promise<void> {
     if (!this.done) {
       this.done = true
-      await Promise.allSettled(this.inflight)
+      await Promise.allSettled([...this.inflight, this.syncing])
       await this.fh.close().catch(() => {})
     }
     await rm(this.tmpPath, { force: true })
