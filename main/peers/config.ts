@@ -13,7 +13,7 @@ export const NodeTuning = {
   /** How often the node checks whether another process changed the library. */
   catalogPollMs: 1000,
   maxConnections: 200,
-  yamuxInitialWindow: 256 << 10,
+  yamuxInitialWindow: 4 << 20,
   yamuxMaxWindow: 16 << 20,
 } as const
 

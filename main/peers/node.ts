@@ -4,7 +4,7 @@
  * team peers, finds peers by mDNS or by address, and keeps a table of them.
  */
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
-import { EventEmitter } from 'node:events'
+import { EventEmitter, setMaxListeners } from 'node:events'
 import { hostname } from 'node:os'
 import { NotInTeamError, PeerUnavailableError, UsageError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
@@ -71,6 +71,7 @@ export class PeerNode extends EventEmitter<PeerTableEvents> {
     if (this.stack !== undefined) return
     this.team = await new TeamStore(this.opts.home).require()
     this.ac = new AbortController()
+    setMaxListeners(0, this.ac.signal)
     this.lib = await import('./libp2p.js')
     const privateKey = await loadOrCreatePeerKey(this.opts.home, this.log)
     const stack = await this.lib.createStack({

@@ -94,12 +94,21 @@ export class StreamReader {
     w?.resolve()
   }
 
-  private async wait (signal: AbortSignal): Promise<void> {
+  /** Wait for data or the end; `idleMs` bounds the wait (a plain timer: cheaper than a signal per chunk). */
+  private async wait (signal: AbortSignal, idleMs?: number): Promise<void> {
     if (signal.aborted) throw abortReason(signal, this.what)
     await new Promise<void>((resolve, reject) => {
-      const onAbort = () => { this.waiter = undefined; reject(abortReason(signal, this.what)) }
+      let timer: NodeJS.Timeout | undefined
+      const onAbort = () => { this.waiter = undefined; clearTimeout(timer); reject(abortReason(signal, this.what)) }
+      if (idleMs !== undefined) {
+        timer = setTimeout(() => {
+          this.waiter = undefined
+          signal.removeEventListener('abort', onAbort)
+          reject(new TimeoutError(`${this.what}: the peer sent nothing for ${idleMs} ms`))
+        }, idleMs)
+      }
       signal.addEventListener('abort', onAbort, { once: true })
-      this.waiter = { resolve: () => { signal.removeEventListener('abort', onAbort); resolve() } }
+      this.waiter = { resolve: () => { clearTimeout(timer); signal.removeEventListener('abort', onAbort); resolve() } }
     })
   }
 
@@ -162,8 +171,7 @@ export class StreamReader {
     while (left > 0) {
       if (this.queued === 0) {
         if (this.ended) this.failIfEnded(left)
-        const idle = AbortSignal.timeout(idleMs)
-        await this.wait(AbortSignal.any([signal, idle]))
+        await this.wait(signal, idleMs)
         continue
       }
       const c = this.take(left)

@@ -26,7 +26,7 @@ export const ObjectsLimits = {
   /** Concurrent object streams one peer may open to us. */
   inboundStreams: 32,
   /** Size of the reads the server sends in one piece. */
-  sendChunkBytes: 256 << 10,
+  sendChunkBytes: 1 << 20,
   /** The receiver pauses the stream when this much waits unread. */
   receiveHighWater: 4 << 20,
 } as const

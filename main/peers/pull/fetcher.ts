@@ -12,6 +12,7 @@ import { AbortedError, ErrorCodes, isCode, ObjectHashMismatchError, ObjectMissin
 import type { Logger } from '../../../shared/log.js'
 import type { Library } from '../../store/library.js'
 import type { PeerNode } from '../node.js'
+import { HashWorker } from './hash-worker.js'
 import { PartialStore, type PartialFile } from './partials.js'
 import type { ProgressTracker, PullEvent } from './progress.js'
 import { splitRanges, type Range } from './ranges.js'
@@ -52,6 +53,7 @@ export class ObjectFetcher {
   private wake: () => void = () => {}
   private changed: Promise<void>
   private readonly partials: PartialStore
+  private readonly hasher = new HashWorker()
 
   constructor (private readonly c: { library: Library, node: PeerNode, log: Logger },
     private readonly o: { id: string, signal: AbortSignal, progress: ProgressTracker, emit: (e: PullEvent) => void }) {
@@ -109,6 +111,7 @@ export class ObjectFetcher {
     this.notify()
     await Promise.allSettled(this.workers)
     for (const o of this.objs) await o.file?.close()
+    await this.hasher.stop()
     if (this.o.signal.aborted) throw new AbortedError(`pull ${this.o.id.slice(0, 12)}: cancelled (partial objects are kept; pull again to resume)`)
     const failed = this.objs.filter(o => o.state === 'failed')
     if (failed.length > 0) throw failed[0].error ?? new ObjectMissingError(`object ${failed[0].sha}: could not be fetched`)
@@ -193,7 +196,7 @@ export class ObjectFetcher {
 
   private async openFile (o: Obj): Promise<PartialFile> {
     if (o.file !== undefined) return o.file
-    o.opening ??= this.partials.open(o.sha, o.size)
+    o.opening ??= this.partials.open(o.sha, o.size, this.hasher)
     o.file = await o.opening
     return o.file
   }
@@ -250,10 +253,13 @@ export class ObjectFetcher {
     o.state = 'finishing'
     const file = await this.openFile(o)
     try {
+      const t0 = Date.now()
       const digest = await file.digest(this.o.signal)
+      const t1 = Date.now()
       if (digest === o.sha) {
         await this.convictLiars(o, file)
         await file.adopt(this.c.library.objects.path(o.sha))
+        this.c.log('pull %s: object %s (%d bytes) in place: hash tail %d ms, sync+rename %d ms', this.o.id.slice(0, 12), o.sha.slice(0, 12), o.size, t1 - t0, Date.now() - t1)
         o.file = undefined
         this.c.library.objectPresent(o.sha, o.size)
         this.o.progress.objectDone()

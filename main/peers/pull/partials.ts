@@ -1,18 +1,19 @@
 /**
  * Partial objects: `<home>/partial/<sha>` plus the byte ranges already written
  * (table peer_partials). Ranges are recorded once their bytes are handed to
- * the kernel, so a process killed with -9 loses at most the ranges in flight.
- * The file is hashed as its contiguous prefix grows, so little is left to
- * hash when the last range lands; the object enters the store only if the
- * hash matches (then fsync, then rename: house rule 6).
+ * the kernel, so a process killed with -9 loses little more than the writes
+ * in flight. A worker thread hashes the file as its contiguous prefix grows,
+ * so little is left to hash when the last range lands; the object enters the
+ * store only if the hash matches (then fsync, then rename: house rule 6).
  */
-import { createHash, type Hash } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AbortedError } from '../../../shared/errors.js'
 import { assertSha256Hex } from '../../../shared/ids.js'
 import type { Library } from '../../store/library.js'
 import { addRange, mergeRanges, missingRanges, parseRanges, prefixEnd, type Range } from './ranges.js'
+import type { HashHandle, HashWorker } from './hash-worker.js'
 import { PullTuning } from './tuning.js'
 
 export class PartialStore {
@@ -48,7 +49,7 @@ export class PartialStore {
   }
 
   /** Open (or resume) the partial file of `sha`. A size change starts over. */
-  async open (sha: string, size: number): Promise<PartialFile> {
+  async open (sha: string, size: number, hasher: HashWorker): Promise<PartialFile> {
     const prev = this.load(sha)
     let done: Range[] = prev !== undefined && prev.size === size ? prev.done : []
     const file = this.path(sha)
@@ -65,7 +66,7 @@ export class PartialStore {
       fh = await open(file, 'w+', 0o644)
     }
     if (prev === undefined || prev.size !== size) this.save(sha, size, done)
-    return new PartialFile(this, sha, size, fh, done)
+    return new PartialFile(this, sha, size, fh, done, hasher)
   }
 }
 
@@ -78,7 +79,7 @@ export class RangeWriter {
   /** Bytes handed to the file so far (contiguous from the range start). */
   flushed = 0
 
-  constructor (private readonly fh: FileHandle, readonly start: number, private readonly onFlushed: (r: Range) => void) {
+  constructor (private readonly fh: FileHandle, readonly start: number, private readonly onFlushed: (at: number, bufs: Uint8Array[], n: number) => void) {
     this.pos = start
   }
 
@@ -96,7 +97,7 @@ export class RangeWriter {
       this.pos += n
       this.pending = []
       this.pendingBytes = 0
-      const w = this.fh.writev(bufs, at).then(() => { this.flushed += n; this.onFlushed([at, at + n]) })
+      const w = this.fh.writev(bufs, at).then(() => { this.flushed += n; this.onFlushed(at, bufs, n) })
       w.catch(() => {})
       this.inflight.push(w)
     }
@@ -117,13 +118,28 @@ export class RangeWriter {
 }
 
 export class PartialFile {
-  private hash: Hash = createHash('sha256')
+  private hash: HashHandle
   private hashed = 0
-  private pump: Promise<void> | undefined
+  private requested = 0
+  private hashError: Error | undefined
+  private waiters: Array<() => void> = []
   private readonly buf = Buffer.allocUnsafe(1 << 20)
   private unsaved = 0
 
-  constructor (private readonly store: PartialStore, readonly sha: string, readonly size: number, private readonly fh: FileHandle, private doneRanges: Range[]) {}
+  constructor (private readonly store: PartialStore, readonly sha: string, readonly size: number, private readonly fh: FileHandle, private doneRanges: Range[], private readonly hasher: HashWorker) {
+    this.hash = this.openHash()
+    this.kick()
+  }
+
+  private openHash (): HashHandle {
+    return this.hasher.open(this.store.path(this.sha), at => { this.hashed = at; this.wake() }, err => { this.hashError = err; this.wake() })
+  }
+
+  private wake (): void {
+    const w = this.waiters
+    this.waiters = []
+    for (const f of w) f()
+  }
 
   get done (): readonly Range[] { return this.doneRanges }
   get doneBytes (): number { return this.doneRanges.reduce((n, r) => n + r[1] - r[0], 0) }
@@ -131,12 +147,14 @@ export class PartialFile {
   missing (): Range[] { return missingRanges(this.size, this.doneRanges) }
 
   /** A writer for a range starting at `start`; what it writes counts as done as soon as the kernel has it. */
-  writer (start: number): RangeWriter { return new RangeWriter(this.fh, start, r => { this.markDone(r, false) }) }
+  writer (start: number): RangeWriter {
+    return new RangeWriter(this.fh, start, (at, _bufs, n) => { this.markDone([at, at + n], false) })
+  }
 
   /**
-   * Record bytes [start, end) as written; the hasher follows the contiguous
-   * prefix. Saved to the database at once with `persist`, else every
-   * `PullTuning.persistEveryBytes` (so a kill -9 loses little).
+   * Record bytes [start, end) as written; the hashing thread follows the
+   * contiguous prefix. Saved to the database at once with `persist`, else
+   * every `PullTuning.persistEveryBytes` (so a kill -9 loses little).
    */
   markDone (r: Range, persist = true): void {
     if (r[1] <= r[0]) return
@@ -152,31 +170,22 @@ export class PartialFile {
   }
 
   private kick (): void {
-    if (this.pump !== undefined) return
-    this.pump = this.advance().finally(() => { this.pump = undefined })
-    this.pump.catch(() => {})
-  }
-
-  private async advance (): Promise<void> {
-    for (;;) {
-      const target = prefixEnd(this.doneRanges)
-      if (this.hashed >= target) return
-      const n = Math.min(this.buf.length, target - this.hashed)
-      const { bytesRead } = await this.fh.read(this.buf, 0, n, this.hashed)
-      if (bytesRead === 0) throw new Error(`partial ${this.sha}: file shorter than recorded`)
-      this.hash.update(this.buf.subarray(0, bytesRead))
-      this.hashed += bytesRead
+    const target = prefixEnd(this.doneRanges)
+    if (target > this.requested) {
+      this.requested = target
+      this.hash.advance(target)
     }
   }
 
   /** The sha256 of the whole file (every range must be done). */
   async digest (signal: AbortSignal): Promise<string> {
+    this.kick()
     while (this.hashed < this.size) {
+      if (this.hashError !== undefined) throw this.hashError
       if (signal.aborted) throw new AbortedError(`hashing ${this.sha}: cancelled`)
-      if (this.pump === undefined) this.kick()
-      await this.pump
+      await new Promise<void>(resolve => { this.waiters.push(resolve) })
     }
-    return this.hash.copy().digest('hex')
+    return await this.hash.digest()
   }
 
   /** sha256 of each of `pieces`, read back from the file (used to find who lied). */
@@ -197,15 +206,17 @@ export class PartialFile {
 
   /** Start over (after a bad hash): nothing counts as written. */
   async reset (): Promise<void> {
-    if (this.pump !== undefined) await this.pump.catch(() => {})
-    this.doneRanges = []
-    this.hash = createHash('sha256')
+    this.hash.drop()
+    this.hash = this.openHash()
     this.hashed = 0
+    this.requested = 0
+    this.doneRanges = []
     this.store.save(this.sha, this.size, [])
   }
 
   /** fsync and rename into the store (caller checked the digest). */
   async adopt (dest: string): Promise<void> {
+    this.hash.drop()
     await this.fh.sync()
     await this.fh.close()
     await rename(this.store.path(this.sha), dest)
@@ -214,7 +225,7 @@ export class PartialFile {
 
   async close (): Promise<void> {
     if (this.unsaved > 0) this.persist()
-    if (this.pump !== undefined) await this.pump.catch(() => {})
+    this.hash.drop()
     await this.fh.close().catch(() => {})
   }
 }

@@ -10,19 +10,31 @@ export type PullEvent =
   | { type: 'peer-dropped', id: string, peer: string, reason: string }
   | { type: 'liar', id: string, peer: string, sha: string }
 
+/** Bytes per second over a sliding window, in fixed buckets (cheap per chunk). */
 class Rate {
-  private samples: Array<[number, number]> = []
+  private static readonly BUCKET_MS = 100
+  private readonly buckets = new Float64Array(Math.ceil(PullTuning.rateWindowMs / Rate.BUCKET_MS))
+  private current = -1
+
   add (n: number, now: number): void {
-    this.samples.push([now, n])
-    const cut = now - PullTuning.rateWindowMs
-    while (this.samples.length > 0 && this.samples[0][0] < cut) this.samples.shift()
+    this.roll(now)
+    this.buckets[this.current % this.buckets.length] += n
+  }
+
+  private roll (now: number): void {
+    const b = Math.floor(now / Rate.BUCKET_MS)
+    if (this.current < 0) this.current = b
+    if (b === this.current) return
+    const steps = Math.min(b - this.current, this.buckets.length)
+    for (let i = 1; i <= steps; i++) this.buckets[(this.current + i) % this.buckets.length] = 0
+    this.current = b
   }
 
   value (now: number, started: number): number {
-    const cut = now - PullTuning.rateWindowMs
-    const span = Math.max(1, Math.min(now - started, PullTuning.rateWindowMs)) / 1000
+    this.roll(now)
+    const span = Math.max(Rate.BUCKET_MS, Math.min(now - started, PullTuning.rateWindowMs)) / 1000
     let n = 0
-    for (const [t, b] of this.samples) if (t >= cut) n += b
+    for (const x of this.buckets) n += x
     return n / span
   }
 }

@@ -5,7 +5,7 @@
  * peer that has them (ObjectFetcher), and the revision completes when the
  * last one is in place.
  */
-import { EventEmitter } from 'node:events'
+import { EventEmitter, setMaxListeners } from 'node:events'
 import { ErrorCodes, isCode, ObjectMissingError, PeerUnavailableError, ProtocolError, UnknownRevisionError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
 import { parseState, revisionId, type ParsedState } from '../../../shared/state/index.js'
@@ -65,6 +65,8 @@ export class Puller extends EventEmitter<{ event: [PullEvent] }> {
 
   async pull (rev: string, opts: PullOptions): Promise<PullResult> {
     const started = Date.now()
+    // Every request of the pull listens on this signal.
+    setMaxListeners(0, opts.signal)
     const emit = (e: PullEvent) => { this.emit('event', e); opts.onProgress?.(e) }
     const peers = await this.gatherPeers(opts.from, opts.signal)
     const catalogs = new Map<string, RemoteRevision[]>()
