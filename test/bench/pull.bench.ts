@@ -22,6 +22,8 @@ const SEED_MIB = Number(process.env.BENCH_SEEDERS_MIB ?? 256)
 const LINK = process.env.BENCH_LINK ?? '200mbit'
 /** Runs of each loopback measurement, interleaved (the machine is shared: the best run is the least disturbed). */
 const RUNS = Number(process.env.BENCH_RUNS ?? 3)
+/** BENCH_ONLY=loopback or seeders runs one half. */
+const ONLY = process.env.BENCH_ONLY
 const bareJs = join(repoRoot, 'dist/test/bench/pull-bare.js')
 
 function firstLine (p: ChildProcess): Promise<string> {
@@ -139,6 +141,7 @@ async function seeders (dir: string): Promise<Array<[string, string]>> {
 async function main (): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'fieldsync-bench-pull-'))
   try {
+    if (ONLY === 'seeders') { report(`pull: 1 vs 3 seeders (${SEED_MIB} MiB)`, await seeders(dir)); return }
     const [a, b, bare] = await teamHomes(dir, 3)
     const rev = await makeRevision(join(dir, 'src'), 'bench', Math.round(PULL_MIB * 0.75) * MiB, Math.round(PULL_MIB * 0.25) * MiB)
     await importRev(a, rev, 'bench')
@@ -167,7 +170,7 @@ async function main (): Promise<void> {
       ['rsync over ssh (localhost)', rsync === undefined ? `skipped: ${rsyncSkip ?? ''}` : spread(rsyncs)],
       ...(rsync === undefined ? [] : [['pull / rsync (best/best)', `${(pull / rsync).toFixed(2)}x  (goal >= 1.0x: ${verdict(pull / rsync >= 1)})`] as [string, string]]),
       ['peak RSS: puller, seeder', `${rss.map(r => r.toFixed(0)).join(' MB, ')} MB  (goal <= 200 MB: ${verdict(Math.max(...rss) <= 200)})`],
-      ...(await seeders(dir)),
+      ...(ONLY === 'loopback' ? [] : await seeders(dir)),
     ]
     report(`pull ${(rev.bytes / MiB).toFixed(0)} MiB (${rev.objects.length} objects) between two processes on loopback`, rows)
   } finally {

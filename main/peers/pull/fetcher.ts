@@ -54,6 +54,8 @@ export class ObjectFetcher {
   private changed: Promise<void>
   private readonly partials: PartialStore
   private readonly hasher = new HashWorker()
+  /** Bytes waiting in all queues (for the fair share near the end). */
+  private queued = 0
 
   constructor (private readonly c: { library: Library, node: PeerNode, log: Logger },
     private readonly o: { id: string, signal: AbortSignal, progress: ProgressTracker, emit: (e: PullEvent) => void }) {
@@ -97,6 +99,7 @@ export class ObjectFetcher {
     for (const o of this.objs) {
       const f = await this.openFile(o)
       o.queue = splitRanges(f.missing(), PullTuning.rangeBytes).map(range => ({ range }))
+      this.queued += o.size - f.doneBytes
       if (o.queue.length === 0) void this.finish(o)
     }
     const all = new Set<string>()
@@ -158,6 +161,8 @@ export class ObjectFetcher {
       if (o.state !== 'pending' || o.inflight > 0 || o.queue.length === 0) continue
       const live = [...o.holders].filter(h => this.peers.get(h)?.dropped !== true && !this.isLiar(h))
       if (live.length === 0) {
+        this.queued -= o.queue.reduce((n, p) => n + p.range[1] - p.range[0], 0)
+        o.queue = []
         o.state = 'failed'
         o.error ??= new PeerUnavailableError(`object ${o.sha}: no team peer that has it can send it any more (partial bytes are kept; pull again later)`, { sha: o.sha })
       }
@@ -173,8 +178,15 @@ export class ObjectFetcher {
       const others = [...o.holders].some(h => h !== peer && this.peers.get(h)?.dropped !== true && !this.isLiar(h))
       const i = o.queue.findIndex(p => p.avoid !== peer || !others)
       if (i < 0) continue
-      const [piece] = o.queue.splice(i, 1)
-      return { o, piece }
+      const piece = o.queue[i]
+      const [s, e] = piece.range
+      // Near the end a piece is cut to a fair share of what is left, so every peer keeps busy to the last byte.
+      const slots = [...this.peers.values()].filter(p => !p.dropped).length * PullTuning.slotsPerPeer
+      const take = Math.min(e - s, Math.max(PullTuning.minPieceBytes, Math.ceil(this.queued / Math.max(1, slots))))
+      if (take < e - s) o.queue[i] = { range: [s + take, e], avoid: piece.avoid }
+      else o.queue.splice(i, 1)
+      this.queued -= take
+      return { o, piece: { range: [s, s + take], avoid: piece.avoid } }
     }
     return undefined
   }
@@ -225,7 +237,10 @@ export class ObjectFetcher {
         file.markDone([start, start + safe])
         o.contributions.push({ range: [start, start + safe], peer })
       }
-      if (start + safe < end) o.queue.unshift({ range: [start + safe, end], avoid: piece.avoid })
+      if (start + safe < end) {
+        o.queue.unshift({ range: [start + safe, end], avoid: piece.avoid })
+        this.queued += end - start - safe
+      }
       this.o.progress.wasted(got - safe)
       if (!this.o.signal.aborted) this.onFetchError(peer, st, o, err)
     } finally {
@@ -317,6 +332,7 @@ export class ObjectFetcher {
       return
     }
     o.queue = splitRanges([[0, o.size]], PullTuning.rangeBytes).map(range => ({ range }))
+    this.queued += o.size
     o.state = 'pending'
   }
 }

@@ -125,6 +125,8 @@ export class PartialFile {
   private waiters: Array<() => void> = []
   private readonly buf = Buffer.allocUnsafe(1 << 20)
   private unsaved = 0
+  private unsynced = 0
+  private syncing: Promise<unknown> | undefined
 
   constructor (private readonly store: PartialStore, readonly sha: string, readonly size: number, private readonly fh: FileHandle, private doneRanges: Range[], private readonly hasher: HashWorker) {
     this.hash = this.openHash()
@@ -148,7 +150,15 @@ export class PartialFile {
 
   /** A writer for a range starting at `start`; what it writes counts as done as soon as the kernel has it. */
   writer (start: number): RangeWriter {
-    return new RangeWriter(this.fh, start, (at, _bufs, n) => { this.markDone([at, at + n], false) })
+    return new RangeWriter(this.fh, start, (at, _bufs, n) => {
+      this.markDone([at, at + n], false)
+      // Start writeback early (one background fdatasync at a time) so the final fsync finds little left.
+      this.unsynced += n
+      if (this.syncing === undefined && this.unsynced >= PullTuning.earlySyncBytes) {
+        this.unsynced = 0
+        this.syncing = this.fh.datasync().catch(() => {}).finally(() => { this.syncing = undefined })
+      }
+    })
   }
 
   /**
@@ -217,6 +227,7 @@ export class PartialFile {
   /** fsync and rename into the store (caller checked the digest). */
   async adopt (dest: string): Promise<void> {
     this.hash.drop()
+    await this.syncing
     await this.fh.sync()
     await this.fh.close()
     await rename(this.store.path(this.sha), dest)
@@ -226,6 +237,7 @@ export class PartialFile {
   async close (): Promise<void> {
     if (this.unsaved > 0) this.persist()
     this.hash.drop()
+    await this.syncing
     await this.fh.close().catch(() => {})
   }
 }

@@ -9,6 +9,10 @@ export const PullTuning = {
   writesInFlight: 2,
   /** Progress of a partial object is saved at least every this many bytes (and at each range's end). */
   persistEveryBytes: 1 << 20,
+  /** A background fdatasync of a partial object every this many bytes (the final fsync then finds little left). */
+  earlySyncBytes: 64 << 20,
+  /** Near the end, pieces shrink to a fair share of what is left (but not below this), so no peer holds up the tail. */
+  minPieceBytes: 1 << 20,
   /** Whole-object attempts before giving up on an object that never hashes right. */
   maxAttempts: 3,
   /** A peer whose fetches fail this many times in a row is dropped from the pull. */
