@@ -2,8 +2,6 @@
 import type { Command } from 'commander'
 import '../../polyfills.js'
 import { UsageError } from '../../../shared/errors.js'
-import { ApiCore } from '../../app/handlers/index.js'
-import { WebServer, openBrowser } from '../../web/index.js'
 import type { Cli } from '../cli.js'
 
 function collect (v: string, prev: string[] = []): string[] { return [...prev, v] }
@@ -22,6 +20,8 @@ export function register (program: Command, cli: Cli): void {
     .option('--no-mdns', 'no mDNS: peers only by --peer, devices only by the address you add')
     .option('--peer <multiaddr>', 'a peer to dial (repeat for several)', collect)
     .action(cli.action<{ port?: number, open: boolean, mdns: boolean, peer?: string[] }>(async (ctx) => {
+      const { ApiCore } = await import('../../app/handlers/index.js')
+      const { WebServer, openBrowser } = await import('../../web/index.js')
       const app = await ctx.app()
       const core = new ApiCore({ app, log: ctx.log }, { mode: 'browser' })
       await core.start()

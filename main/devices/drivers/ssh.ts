@@ -8,7 +8,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import { Transform, type Readable } from 'node:stream'
-import { Client, type ClientChannel, type ConnectConfig } from 'ssh2'
+import type { Client, ClientChannel, ConnectConfig } from 'ssh2'
 import { AbortedError, DeviceRefusedError, DeviceUnreachableError, TimeoutError, UsageError } from '../../../shared/errors.js'
 import { answerError, type RequestKind } from './answers.js'
 import type { HostKeyInfo, KnownDevices } from './known-devices.js'
@@ -72,7 +72,8 @@ export class SshDriver implements DeviceDriver {
     }
     if (o.password !== undefined) cfg.password = o.password
     if (o.agent !== undefined) cfg.agent = o.agent
-    const c = new Client()
+    const { Client: SshClient } = await import('ssh2') // loaded only when a device is reached by ssh
+    const c = new SshClient()
     await new Promise<void>((resolve, reject) => {
       const onAbort = (): void => { c.end(); reject(new AbortedError(`${this.target}: cancelled`)) }
       signal.addEventListener('abort', onAbort, { once: true })
