@@ -11,6 +11,7 @@ import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AbortedError } from '../../../shared/errors.js'
 import { assertSha256Hex } from '../../../shared/ids.js'
+import type { Statement } from 'better-sqlite3'
 import type { Library } from '../../store/library.js'
 import { addRange, mergeRanges, missingRanges, parseRanges, prefixEnd, type Range } from './ranges.js'
 import type { HashHandle, HashWorker } from './hash-worker.js'
@@ -38,9 +39,11 @@ export class PartialStore {
     return done === undefined ? undefined : { size: row.size, done }
   }
 
+  private saveStmt: Statement | undefined
+
   save (sha: string, size: number, done: Range[]): void {
-    this.library.db.prepare('INSERT INTO peer_partials (sha, size, done, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(sha) DO UPDATE SET size = excluded.size, done = excluded.done, updated_at = excluded.updated_at')
-      .run(sha, size, JSON.stringify(done), Date.now())
+    this.saveStmt ??= this.library.db.prepare<unknown[]>('INSERT INTO peer_partials (sha, size, done, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(sha) DO UPDATE SET size = excluded.size, done = excluded.done, updated_at = excluded.updated_at')
+    this.saveStmt.run(sha, size, JSON.stringify(done), Date.now())
   }
 
   async remove (sha: string): Promise<void> {
@@ -181,7 +184,8 @@ export class PartialFile {
 
   private kick (): void {
     const target = prefixEnd(this.doneRanges)
-    if (target > this.requested) {
+    // Tell the hashing thread in steps of a few MiB (each message costs), and at the end.
+    if (target > this.requested && (target - this.requested >= PullTuning.hashStepBytes || target === this.size)) {
       this.requested = target
       this.hash.advance(target)
     }
