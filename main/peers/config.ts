@@ -14,7 +14,7 @@ export const NodeTuning = {
   catalogPollMs: 1000,
   maxConnections: 200,
   yamuxInitialWindow: 4 << 20,
-  yamuxMaxWindow: 16 << 20,
+  yamuxMaxWindow: 4 << 20,
 } as const
 
 export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0']

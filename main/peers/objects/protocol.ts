@@ -28,7 +28,7 @@ export const ObjectsLimits = {
   /** Size of the reads the server sends in one piece. */
   sendChunkBytes: 1 << 20,
   /** The receiver pauses the stream when this much waits unread. */
-  receiveHighWater: 4 << 20,
+  receiveHighWater: 2 << 20,
 } as const
 
 export const ObjectsTimeouts = {

@@ -56,6 +56,8 @@ export class ObjectFetcher {
   private readonly hasher = new HashWorker()
   /** Bytes waiting in all queues (for the fair share near the end). */
   private queued = 0
+  /** Ranges being fetched now, over all peers. */
+  private fetching = 0
 
   constructor (private readonly c: { library: Library, node: PeerNode, log: Logger },
     private readonly o: { id: string, signal: AbortSignal, progress: ProgressTracker, emit: (e: PullEvent) => void }) {
@@ -181,7 +183,7 @@ export class ObjectFetcher {
       const piece = o.queue[i]
       const [s, e] = piece.range
       // Near the end a piece is cut to a fair share of what is left, so every peer keeps busy to the last byte.
-      const slots = [...this.peers.values()].filter(p => !p.dropped).length * PullTuning.slotsPerPeer
+      const slots = Math.min(PullTuning.maxInFlight, [...this.peers.values()].filter(p => !p.dropped).length * PullTuning.slotsPerPeer)
       const take = Math.min(e - s, Math.max(PullTuning.minPieceBytes, Math.ceil(this.queued / Math.max(1, slots))))
       if (take < e - s) o.queue[i] = { range: [s + take, e], avoid: piece.avoid }
       else o.queue.splice(i, 1)
@@ -194,6 +196,7 @@ export class ObjectFetcher {
   private async worker (peer: string): Promise<void> {
     const st = this.peers.get(peer)!
     while (!this.o.signal.aborted && !st.dropped && !this.isLiar(peer)) {
+      if (this.fetching >= PullTuning.maxInFlight) { await this.changed; continue }
       const job = this.next(peer)
       if (job === undefined) {
         const useful = this.objs.some(o => (o.state === 'pending' || o.state === 'finishing') && o.holders.has(peer))
@@ -201,7 +204,8 @@ export class ObjectFetcher {
         await this.changed
         continue
       }
-      await this.fetchPiece(peer, st, job.o, job.piece)
+      this.fetching++
+      try { await this.fetchPiece(peer, st, job.o, job.piece) } finally { this.fetching-- }
     }
     st.slots--
   }

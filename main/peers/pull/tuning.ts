@@ -4,6 +4,8 @@ export const PullTuning = {
   rangeBytes: 8 << 20,
   /** Ranges fetched at once from one peer. */
   slotsPerPeer: 3,
+  /** Ranges in flight at once over all peers (bounds memory: each holds up to a window and a read buffer). */
+  maxInFlight: 6,
   /** File writes gather this much before one writev. */
   writeBatchBytes: 1 << 20,
   writesInFlight: 2,
