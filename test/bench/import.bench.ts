@@ -46,10 +46,14 @@ async function main (): Promise<void> {
     const tSha: number[] = []
     let rss = 0
     for (let r = 0; r < RUNS; r++) {
+      // Each measured command starts with no dirty pages from the one before (sync).
       await rm(extract, { recursive: true, force: true }); await mkdir(extract)
+      await timeCmd('sync', [])
       tTar.push((await timeCmd('bash', ['-c', `tar -xf '${tarball}' -C '${extract}' && sha256sum '${extract}'/objects/* > /dev/null`])).seconds)
       tSha.push(await nodeSha(tarball))
+      await rm(extract, { recursive: true, force: true })
       const home = join(work, `home${r}`)
+      await timeCmd('sync', [])
       const t = await timeCmd(process.execPath, [cliBin, '--home', home, 'import', tarball], { rss: true })
       tImport.push(t.seconds)
       rss = Math.max(rss, t.maxRssKb ?? 0)
