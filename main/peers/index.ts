@@ -28,6 +28,7 @@ export type { PeerInfo } from './peer-table.js'
 export type { RemoteRevision } from './catalog/protocol.js'
 export { DEFAULT_LISTEN, NodeTuning, type PeerNodeOptions } from './config.js'
 export { PullTuning } from './pull/tuning.js'
+export { deadline, withDeadline } from './wire.js'
 export { CATALOG_PROTOCOL, CatalogLimits, CatalogTimeouts } from './catalog/protocol.js'
 export { OBJECTS_PROTOCOL, ObjectsLimits, ObjectsTimeouts } from './objects/protocol.js'
 

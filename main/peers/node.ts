@@ -21,6 +21,7 @@ import { OBJECTS_PROTOCOL, ObjectsLimits } from './objects/protocol.js'
 import { PeerTable, type PeerInfo, type PeerTableEvents } from './peer-table.js'
 import { BlockList } from './blocklist.js'
 import { TeamStore, teamPrologue, type TeamInfo } from './team.js'
+import { withDeadline } from './wire.js'
 
 export class PeerNode extends EventEmitter<PeerTableEvents> {
   readonly table = new PeerTable()
@@ -115,7 +116,7 @@ export class PeerNode extends EventEmitter<PeerTableEvents> {
     this.poll.unref()
     this.log('node %s listening on %s', this.peerId, this.addrs().join(' '))
     for (const a of this.opts.peers ?? []) {
-      this.dial(a, AbortSignal.any([stop, AbortSignal.timeout(NodeTuning.dialTimeoutMs)])).catch(err => {
+      withDeadline(stop, NodeTuning.dialTimeoutMs, async s => await this.dial(a, s)).catch(err => {
         this.log.error('dialing %s failed: %s', a, (err as Error).message)
       })
     }
@@ -230,8 +231,8 @@ export class PeerNode extends EventEmitter<PeerTableEvents> {
     if (this.stack === undefined || id === this.peerId || this.blocks.has(id)) return
     const r = this.table.update(id, rec => { for (const a of addrs) rec.addrs.add(a) })
     if (r.connected || Date.now() - r.lastDialFailure < NodeTuning.redialBackoffMs) return
-    const signal = AbortSignal.any([this.ac.signal, AbortSignal.timeout(NodeTuning.dialTimeoutMs)])
-    this.stack.dial(peerId, { signal }).catch((err: unknown) => {
+    const stack = this.stack
+    withDeadline(this.ac.signal, NodeTuning.dialTimeoutMs, async signal => await stack.dial(peerId, { signal })).catch((err: unknown) => {
       const e = this.classifyDialError(err, id)
       this.log('dialing discovered peer %s failed: %s', id, e.message)
       this.table.update(id, rec => {
@@ -287,8 +288,7 @@ export class PeerNode extends EventEmitter<PeerTableEvents> {
     if (version === this.announced) return
     this.announced = version
     for (const p of this.teamPeers()) {
-      const signal = AbortSignal.any([this.ac.signal, AbortSignal.timeout(5000)])
-      this.catalog.announce(p, version, signal).catch(err => { this.log('announce to %s failed: %s', p, (err as Error).message) })
+      withDeadline(this.ac.signal, 5000, async signal => { await this.catalog.announce(p, version, signal) }).catch(err => { this.log('announce to %s failed: %s', p, (err as Error).message) })
     }
   }
 }

@@ -38,6 +38,28 @@ export async function send (stream: Stream, data: Uint8Array, signal: AbortSigna
   if (!stream.send(data)) await stream.onDrain({ signal })
 }
 
+/**
+ * A signal that aborts when `parent` does or after `ms`. Use this, not
+ * `AbortSignal.any([parent, AbortSignal.timeout(ms)])`: on Node 20 a garbage
+ * collection can collect that timeout signal, and the deadline then never
+ * fires. Here the timer holds the controller strongly; call `done()` after.
+ */
+export function deadline (parent: AbortSignal, ms: number): { signal: AbortSignal, done: () => void } {
+  const ac = new AbortController()
+  const onAbort = () => { ac.abort(parent.reason) }
+  if (parent.aborted) ac.abort(parent.reason)
+  else parent.addEventListener('abort', onAbort, { once: true })
+  const timer = setTimeout(() => { ac.abort(new DOMException(`no answer within ${ms} ms`, 'TimeoutError')) }, ms)
+  timer.unref()
+  return { signal: ac.signal, done: () => { clearTimeout(timer); parent.removeEventListener('abort', onAbort) } }
+}
+
+/** Run `fn` with a deadline (see `deadline`). */
+export async function withDeadline<T> (parent: AbortSignal, ms: number, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const d = deadline(parent, ms)
+  try { return await fn(d.signal) } finally { d.done() }
+}
+
 /** Turn a raced abort into our typed errors. */
 export function abortReason (signal: AbortSignal, what: string): Error {
   const r: unknown = signal.reason
@@ -56,7 +78,8 @@ export class StreamReader {
   private readonly chunks: Uint8Array[] = []
   private head = 0
   private queued = 0
-  private ended = false
+  /** The remote finished writing (or the stream closed); libp2p may still hold bytes it buffered while we were paused. */
+  private remoteDone = false
   private error: Error | undefined
   private waiter: Waiter | undefined
   private paused = false
@@ -70,15 +93,39 @@ export class StreamReader {
       const d = evt.data
       if (d instanceof Uint8Array) this.push(d)
       else for (const b of d) this.push(b)
-      if (!this.paused && this.queued > this.highWater) { this.paused = true; stream.pause() }
+      if (!this.paused && this.queued > this.highWater && stream.readStatus === 'readable') {
+        this.paused = true
+        try { stream.pause() } catch { this.paused = false }
+      }
       this.wake()
     })
-    stream.addEventListener('remoteCloseWrite', () => { this.ended = true; this.wake() })
+    const done = () => { this.remoteDone = true; this.wake() }
+    stream.addEventListener('remoteCloseWrite', done)
+    stream.addEventListener('end', done)
     stream.addEventListener('close', (evt) => {
-      if (evt.error !== undefined && !this.ended) this.error = evt.error
-      this.ended = true
-      this.wake()
+      if (evt.error !== undefined) this.error = evt.error
+      done()
     })
+  }
+
+  /** Let libp2p deliver what it holds (after a pause). */
+  private resumeStream (): void {
+    this.paused = false
+    if (this.stream.readStatus === 'paused') {
+      try { this.stream.resume() } catch { /* its readable end closed meanwhile */ }
+    }
+  }
+
+  /** Nothing more can arrive: the remote is done and libp2p holds nothing for us. */
+  private get exhausted (): boolean {
+    return this.queued === 0 && (this.error !== undefined || (this.remoteDone && this.stream.readBufferLength === 0))
+  }
+
+  /** Our queue is empty: wait for more, or fail if the stream is over. */
+  private async refill (need: number, signal: AbortSignal, idleMs?: number): Promise<void> {
+    if (this.exhausted) this.failIfEnded(need)
+    if (this.remoteDone && this.stream.readBufferLength > 0) this.resumeStream()
+    await this.wait(signal, idleMs)
   }
 
   private push (b: Uint8Array): void {
@@ -124,11 +171,11 @@ export class StreamReader {
       this.chunks[this.head] = c.subarray(max)
     }
     this.queued -= out.byteLength
-    if (this.paused && this.queued <= this.highWater / 2) { this.paused = false; this.stream.resume() }
+    if (this.paused && this.queued <= this.highWater / 2) this.resumeStream()
     return out
   }
 
-  private failIfEnded (need: number): void {
+  private failIfEnded (need: number): never {
     if (this.error !== undefined) throw new ProtocolError(`${this.what}: the stream failed: ${this.error.message}`, undefined, { cause: this.error })
     throw new ProtocolError(`${this.what}: the stream ended ${need} byte(s) early`)
   }
@@ -139,8 +186,7 @@ export class StreamReader {
     let got = 0
     while (got < n) {
       if (this.queued === 0) {
-        if (this.ended) this.failIfEnded(n - got)
-        await this.wait(signal)
+        await this.refill(n - got, signal)
         continue
       }
       const c = this.take(n - got)
@@ -170,8 +216,7 @@ export class StreamReader {
     let left = n
     while (left > 0) {
       if (this.queued === 0) {
-        if (this.ended) this.failIfEnded(left)
-        await this.wait(signal, idleMs)
+        await this.refill(left, signal, idleMs)
         continue
       }
       const c = this.take(left)
@@ -181,7 +226,7 @@ export class StreamReader {
   }
 
   /** True when the remote closed its end and nothing is left to read. */
-  get atEnd (): boolean { return this.ended && this.queued === 0 }
+  get atEnd (): boolean { return this.exhausted }
 }
 
 export function decodeJson (payload: Uint8Array, what: string): unknown {

@@ -4,7 +4,7 @@ import { ErrorCodes, isCode, NotInTeamError, UsageError } from '../../../shared/
 import type { App } from '../../app/index.js'
 import {
   BlockList, checkPeerId, connectControl, controlRequest, createPeerServices, TeamStore,
-  type PeerInfo, type PeerServices, type PullEvent, type PullResult,
+  type PeerInfo, type PeerServices, type PullEvent, type PullResult, withDeadline,
 } from '../../peers/index.js'
 import type { Cli, CommandContext } from '../cli.js'
 import { formatBytes, table } from '../output.js'
@@ -31,7 +31,7 @@ async function startNode (ctx: CommandContext<NodeFlags>, app: App, opts: { list
   if (s.control !== undefined) await app.add('peers.control', s.control)
   const dialErrors: Error[] = []
   await Promise.all((ctx.opts.peer ?? []).map(async a => {
-    try { await s.node.dial(a, AbortSignal.any([ctx.signal, AbortSignal.timeout(10_000)])) } catch (err) {
+    try { await withDeadline(ctx.signal, 10_000, async sig => await s.node.dial(a, sig)) } catch (err) {
       dialErrors.push(err as Error)
       ctx.log.error('peer %s: %s', a, (err as Error).message)
     }

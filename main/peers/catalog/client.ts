@@ -1,6 +1,6 @@
 /** Asking a team peer about its catalog; every answer is validated before use. */
 import { ProtocolError } from '../../../shared/errors.js'
-import { decodeErrorFrame, decodeJson, encodeFrame, FrameKind, jsonFrame, send, StreamReader, type Frame, type StreamOpener } from '../wire.js'
+import { deadline, decodeErrorFrame, decodeJson, encodeFrame, FrameKind, jsonFrame, send, StreamReader, type Frame, type StreamOpener } from '../wire.js'
 import {
   CATALOG_PROTOCOL, CatalogLimits, CatalogTimeouts, type CatalogTimeoutsT, decodeHave, encodeShas, haveAnswerMax,
   validateHello, validateList, type CatalogRequest, type Hello, type RemoteRevision,
@@ -11,8 +11,15 @@ export class CatalogClient {
 
   private async request (peer: string, req: CatalogRequest, extra: Uint8Array | undefined, answerMax: number, signal: AbortSignal): Promise<Frame> {
     const what = `catalog ${req.t} to ${peer.slice(-8)}`
-    const sig = AbortSignal.any([signal, AbortSignal.timeout(this.timeouts.requestMs)])
-    const stream = await this.open(peer, CATALOG_PROTOCOL, sig)
+    const d = deadline(signal, this.timeouts.requestMs)
+    const sig = d.signal
+    let stream
+    try {
+      stream = await this.open(peer, CATALOG_PROTOCOL, sig)
+    } catch (err) {
+      d.done()
+      throw err
+    }
     try {
       const reader = new StreamReader(stream, what, 1 << 20)
       await send(stream, jsonFrame(req), sig)
@@ -24,6 +31,8 @@ export class CatalogClient {
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)))
       throw err
+    } finally {
+      d.done()
     }
   }
 

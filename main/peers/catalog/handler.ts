@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto'
 import { BadInputError, toWireError, UnknownRevisionError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
 import type { Library } from '../../store/library.js'
-import { decodeJson, errorFrame, encodeFrame, FrameKind, jsonFrame, send, StreamReader } from '../wire.js'
+import { deadline, decodeJson, errorFrame, encodeFrame, FrameKind, jsonFrame, send, StreamReader, withDeadline } from '../wire.js'
 import { CatalogLimits, CatalogTimeouts, decodeShas, encodeHave, validateRequest, type CatalogTimeoutsT, type Hello, type RemoteRevision } from './protocol.js'
 
 export interface CatalogServerDeps {
@@ -37,7 +37,8 @@ export function helloOf (library: Library, name: string): Hello {
 
 export async function serveCatalog (deps: CatalogServerDeps, stream: Stream, peer: string, stop: AbortSignal): Promise<void> {
   const what = `catalog request from ${peer.slice(-8)}`
-  const signal = AbortSignal.any([stop, AbortSignal.timeout((deps.timeouts ?? CatalogTimeouts).requestMs)])
+  const d = deadline(stop, (deps.timeouts ?? CatalogTimeouts).requestMs)
+  const signal = d.signal
   const reader = new StreamReader(stream, what, 1 << 20)
   try {
     const f = await reader.readFrame(CatalogLimits.requestBytes, signal)
@@ -78,10 +79,12 @@ export async function serveCatalog (deps: CatalogServerDeps, stream: Stream, pee
     try {
       if (stream.writeStatus === 'writable') {
         stream.send(errorFrame(w.code, w.message))
-        await stream.close({ signal: AbortSignal.timeout(1000) })
+        await withDeadline(stop, 1000, async signal => { await stream.close({ signal }) })
       }
     } catch {
       stream.abort(err instanceof Error ? err : new Error(String(err)))
     }
+  } finally {
+    d.done()
   }
 }

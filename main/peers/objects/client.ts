@@ -1,6 +1,6 @@
 /** Fetching one range of an object from a team peer. */
 import { ProtocolError } from '../../../shared/errors.js'
-import { decodeErrorFrame, decodeJson, FrameKind, jsonFrame, send, StreamReader, type StreamOpener } from '../wire.js'
+import { deadline, decodeErrorFrame, decodeJson, FrameKind, jsonFrame, send, StreamReader, type StreamOpener } from '../wire.js'
 import { OBJECTS_PROTOCOL, ObjectsLimits, ObjectsTimeouts, validateRangeHeader, type ObjectsTimeoutsT, type RangeHeader, type RangeRequest } from './protocol.js'
 
 export interface RangeSink {
@@ -18,8 +18,15 @@ export class ObjectsClient {
    */
   async fetch (peer: string, req: RangeRequest, sink: RangeSink, signal: AbortSignal, expectSize?: number): Promise<RangeHeader> {
     const what = `object ${req.sha.slice(0, 12)} range ${req.offset}+${req.length} from ${peer.slice(-8)}`
-    const head = AbortSignal.any([signal, AbortSignal.timeout(this.timeouts.headerMs)])
-    const stream = await this.open(peer, OBJECTS_PROTOCOL, head)
+    const d = deadline(signal, this.timeouts.headerMs)
+    const head = d.signal
+    let stream
+    try {
+      stream = await this.open(peer, OBJECTS_PROTOCOL, head)
+    } catch (err) {
+      d.done()
+      throw err
+    }
     try {
       const reader = new StreamReader(stream, what, ObjectsLimits.receiveHighWater)
       await send(stream, jsonFrame(req), head)
@@ -28,6 +35,7 @@ export class ObjectsClient {
       if (f.kind === FrameKind.Error) throw decodeErrorFrame(f.payload, what)
       if (f.kind !== FrameKind.Json) throw new ProtocolError(`${what}: expected a JSON header`)
       const h = validateRangeHeader(decodeJson(f.payload, what), req)
+      d.done()
       if (expectSize !== undefined && h.size !== expectSize) throw new ProtocolError(`${what}: the peer now says the object has ${h.size} bytes, not ${expectSize}`)
       for await (const chunk of reader.data(req.length, signal, this.timeouts.idleMs)) {
         const p = sink.write(chunk)
@@ -37,6 +45,8 @@ export class ObjectsClient {
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)))
       throw err
+    } finally {
+      d.done()
     }
   }
 }

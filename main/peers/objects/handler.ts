@@ -4,7 +4,7 @@ import { open } from 'node:fs/promises'
 import { BadInputError, ObjectMissingError, toWireError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
 import type { Library } from '../../store/library.js'
-import { decodeJson, errorFrame, FrameKind, jsonFrame, send, StreamReader } from '../wire.js'
+import { decodeJson, errorFrame, FrameKind, jsonFrame, send, StreamReader, withDeadline } from '../wire.js'
 import { ObjectsLimits, ObjectsTimeouts, validateRangeRequest, type ObjectsTimeoutsT } from './protocol.js'
 
 export interface ObjectsServerDeps {
@@ -28,8 +28,7 @@ export async function serveObjects (deps: ObjectsServerDeps, stream: Stream, pee
   let headerSent = false
   const to = deps.timeouts ?? ObjectsTimeouts
   try {
-    const head = AbortSignal.any([stop, AbortSignal.timeout(to.headerMs)])
-    const f = await reader.readFrame(ObjectsLimits.requestBytes, head)
+    const f = await withDeadline(stop, to.headerMs, async head => await reader.readFrame(ObjectsLimits.requestBytes, head))
     if (f.kind !== FrameKind.Json) throw new BadInputError(`${what}: the request is not a JSON frame`)
     const req = validateRangeRequest(decodeJson(f.payload, what))
     if (!deps.library.isPresent(req.sha)) throw new ObjectMissingError(`object ${req.sha}: not in this library`, { sha: req.sha })
@@ -41,31 +40,30 @@ export async function serveObjects (deps: ObjectsServerDeps, stream: Stream, pee
     const size = (await fh.stat()).size
     if (req.offset + req.length > size) throw new BadInputError(`${what}: ${req.length} bytes at ${req.offset} lie beyond the object's ${size} bytes`)
     headerSent = true
-    await send(stream, jsonFrame({ size, offset: req.offset, length: req.length }), head)
+    await withDeadline(stop, to.headerMs, async head => { await send(stream, jsonFrame({ size, offset: req.offset, length: req.length }), head) })
     let pos = req.offset
     const end = req.offset + req.length
     let first = true
     while (pos < end) {
-      // A stalled reader is dropped after the idle timeout.
-      const sig = AbortSignal.any([stop, AbortSignal.timeout(to.idleMs)])
       const n = Math.min(ObjectsLimits.sendChunkBytes, end - pos)
       const buf = Buffer.allocUnsafe(n)
       const { bytesRead } = await fh.read(buf, 0, n, pos)
       if (bytesRead !== n) throw new ObjectMissingError(`object ${req.sha}: the file shrank while being sent`)
       if (first && deps.testCorruptRanges === true) buf[0] ^= 0xff
       first = false
-      await send(stream, buf, sig)
+      // A stalled reader is dropped after the idle timeout.
+      if (!stream.send(buf)) await withDeadline(stop, to.idleMs, async sig => { await stream.onDrain({ signal: sig }) })
       pos += n
       deps.onSent?.(peer, n)
     }
-    await stream.close({ signal: AbortSignal.any([stop, AbortSignal.timeout(to.idleMs)]) })
+    await withDeadline(stop, to.idleMs, async sig => { await stream.close({ signal: sig }) })
   } catch (err) {
     const w = toWireError(err)
     deps.log('%s failed: %s', what, w.message)
     try {
       if (!headerSent && stream.writeStatus === 'writable') {
         stream.send(errorFrame(w.code, w.message))
-        await stream.close({ signal: AbortSignal.timeout(1000) })
+        await withDeadline(stop, 1000, async sig => { await stream.close({ signal: sig }) })
       } else {
         stream.abort(err instanceof Error ? err : new Error(String(err)))
       }

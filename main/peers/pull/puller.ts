@@ -15,6 +15,7 @@ import type { PeerNode } from '../node.js'
 import { ObjectFetcher, type WantedObject } from './fetcher.js'
 import { ProgressTracker, type PullEvent } from './progress.js'
 import { resolveRevision } from './resolve.js'
+import { withDeadline } from '../wire.js'
 import { PullTuning } from './tuning.js'
 
 export interface PullOptions {
@@ -54,8 +55,9 @@ export class Puller extends EventEmitter<{ event: [PullEvent] }> {
   private async gatherPeers (from: string[] | undefined, signal: AbortSignal): Promise<string[]> {
     const pick = (): string[] => this.node.teamPeers().filter(p => this.node.table.get(p)?.catalog !== undefined && matches(this.node, p, from))
     if (pick().length === 0) {
-      const wait = AbortSignal.any([signal, AbortSignal.timeout(PullTuning.discoveryWaitMs)])
-      while (pick().length === 0 && !wait.aborted) await this.node.nextCatalog(wait)
+      await withDeadline(signal, PullTuning.discoveryWaitMs, async wait => {
+        while (pick().length === 0 && !wait.aborted) await this.node.nextCatalog(wait)
+      })
       if (signal.aborted) return []
       // A moment for the others to show up too.
       await new Promise(resolve => setTimeout(resolve, PullTuning.settleMs))

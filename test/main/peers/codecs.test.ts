@@ -10,6 +10,9 @@ import { validateRangeHeader, validateRangeRequest } from '../../../main/peers/o
 import { addRange, missingRanges, mergeRanges, parseRanges, prefixEnd, splitRanges } from '../../../main/peers/pull/ranges.js'
 import { decodeJoinCode, encodeJoinCode, TeamStore, teamPrologue } from '../../../main/peers/team.js'
 import { tempDir } from '../../helpers/tmp.js'
+import { deadline } from '../../../main/peers/wire.js'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex')
 const code = (fn: () => unknown) => { try { fn() } catch (e) { return (e as { code?: string }).code } return undefined }
@@ -96,5 +99,27 @@ describe('peers: catalog codecs', () => {
     assert.deepEqual(validateRangeHeader({ size: 12, offset: 8, length: 4 }, req), { size: 12, offset: 8, length: 4 })
     assert.equal(code(() => validateRangeHeader({ size: 12, offset: 0, length: 4 }, req)), ErrorCodes.Protocol)
     assert.equal(code(() => validateRangeHeader({ size: 10, offset: 8, length: 4 }, req)), ErrorCodes.Protocol)
+  })
+})
+
+describe('peers: deadlines', () => {
+  it('fire even after a garbage collection (AbortSignal.any + AbortSignal.timeout does not, on Node 20)', async () => {
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    const parent = new AbortController()
+    const d = deadline(parent.signal, 150)
+    const t0 = Date.now()
+    const fired = new Promise<number>(resolve => d.signal.addEventListener('abort', () => { resolve(Date.now() - t0) }, { once: true }))
+    gc()
+    const ms = await Promise.race([fired, new Promise<number>(resolve => setTimeout(() => { resolve(-1) }, 2000))])
+    d.done()
+    assert.ok(ms >= 100, `fired after ${ms} ms`)
+    assert.equal((d.signal.reason as Error).name, 'TimeoutError')
+    // The parent's abort passes through.
+    const p2 = new AbortController()
+    const d2 = deadline(p2.signal, 10_000)
+    p2.abort(new Error('stop'))
+    assert.equal(d2.signal.aborted, true)
+    d2.done()
   })
 })
