@@ -151,9 +151,14 @@ async function main (): Promise<void> {
     const bares: number[] = []
     const rsyncs: number[] = []
     let rsyncSkip: string | undefined
+    // sync before each measurement: none inherits the dirty pages of the one before.
+    const sync = () => { execFileSync('sync') }
     for (let i = 0; i < RUNS; i++) {
+      sync()
       pulls.push(await loopbackPull(a, b, rev.bytes))
+      sync()
       bares.push(await bareStream(bare, files))
+      sync()
       const r = await rsyncSsh(dir, objDir, rev.bytes)
       if (typeof r === 'string') rsyncSkip = r; else rsyncs.push(r)
       await rm(join(dir, 'rsync-dst'), { recursive: true, force: true })

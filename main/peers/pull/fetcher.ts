@@ -42,7 +42,7 @@ interface Obj {
   error?: Error
 }
 
-interface PeerState { failures: number, dropped: boolean, slots: number }
+interface PeerState { failures: number, dropped: boolean, slots: number, active: number }
 
 const RESUMED = '(resumed)'
 
@@ -106,6 +106,8 @@ export class ObjectFetcher {
     }
     const all = new Set<string>()
     for (const o of this.objs) for (const h of o.holders) all.add(h)
+    // Every peer is known before any worker starts, so the first ones do not take every slot.
+    for (const p of all) if (!this.peers.has(p)) this.peers.set(p, { failures: 0, dropped: false, slots: 0, active: 0 })
     for (const p of all) this.startPeer(p)
     for (;;) {
       this.failOrphans()
@@ -123,7 +125,7 @@ export class ObjectFetcher {
   }
 
   private startPeer (peer: string): void {
-    if (!this.peers.has(peer)) this.peers.set(peer, { failures: 0, dropped: false, slots: 0 })
+    if (!this.peers.has(peer)) this.peers.set(peer, { failures: 0, dropped: false, slots: 0, active: 0 })
     const st = this.peers.get(peer)!
     if (st.dropped) return
     while (st.slots < PullTuning.slotsPerPeer) {
@@ -196,7 +198,9 @@ export class ObjectFetcher {
   private async worker (peer: string): Promise<void> {
     const st = this.peers.get(peer)!
     while (!this.o.signal.aborted && !st.dropped && !this.isLiar(peer)) {
-      if (this.fetching >= PullTuning.maxInFlight) { await this.changed; continue }
+      // The ranges in flight are shared fairly: no peer takes more than its share of them.
+      const live = [...this.peers.values()].filter(p => !p.dropped).length
+      if (this.fetching >= PullTuning.maxInFlight || st.active >= Math.ceil(PullTuning.maxInFlight / Math.max(1, live))) { await this.changed; continue }
       const job = this.next(peer)
       if (job === undefined) {
         const useful = this.objs.some(o => (o.state === 'pending' || o.state === 'finishing') && o.holders.has(peer))
@@ -205,7 +209,8 @@ export class ObjectFetcher {
         continue
       }
       this.fetching++
-      try { await this.fetchPiece(peer, st, job.o, job.piece) } finally { this.fetching-- }
+      st.active++
+      try { await this.fetchPiece(peer, st, job.o, job.piece) } finally { this.fetching--; st.active-- }
     }
     st.slots--
   }

@@ -7,7 +7,7 @@
  * store only if the hash matches (then fsync, then rename: house rule 6).
  */
 import { createHash } from 'node:crypto'
-import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AbortedError } from '../../../shared/errors.js'
 import { assertSha256Hex } from '../../../shared/ids.js'
@@ -26,6 +26,11 @@ export class PartialStore {
 
   async start (): Promise<void> {
     await mkdir(this.dir, { recursive: true })
+    // A partial file without a record (killed between creating the file and recording it) is of no use.
+    const known = new Set((this.library.db.prepare('SELECT sha FROM peer_partials').all() as Array<{ sha: string }>).map(r => r.sha))
+    for (const name of await readdir(this.dir)) {
+      if (!known.has(name)) await rm(join(this.dir, name), { force: true })
+    }
   }
 
   path (sha: string): string { return join(this.dir, assertSha256Hex(sha, 'partial object')) }
@@ -55,20 +60,22 @@ export class PartialStore {
   async open (sha: string, size: number, hasher: HashWorker): Promise<PartialFile> {
     const prev = this.load(sha)
     let done: Range[] = prev !== undefined && prev.size === size ? prev.done : []
+    // The record comes before the file, so a file without one is always stale (see start).
+    if (prev === undefined || prev.size !== size) this.save(sha, size, done)
     const file = this.path(sha)
     let fh: FileHandle
     try {
       fh = await open(file, 'r+')
-      if ((await fh.stat()).size < size && done.length > 0) {
-        // The file is shorter than the ranges claim (disk trouble): keep what it holds.
-        const len = (await fh.stat()).size
-        done = mergeRanges(done.map(([s, e]) => [s, Math.min(e, len)] as Range))
-      }
+      const len = (await fh.stat()).size
+      // Longer than the object (an attempt at another size): cut, or the extra bytes would enter the store.
+      if (len > size) await fh.truncate(size)
+      // Shorter than the ranges claim (disk trouble): keep what it holds.
+      if (len < size && done.length > 0) done = mergeRanges(done.map(([s, e]) => [s, Math.min(e, len)] as Range)).filter(r => r[1] > r[0])
     } catch {
       done = []
       fh = await open(file, 'w+', 0o644)
     }
-    if (prev === undefined || prev.size !== size) this.save(sha, size, done)
+    this.save(sha, size, done)
     return new PartialFile(this, sha, size, fh, done, hasher)
   }
 }

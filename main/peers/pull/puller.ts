@@ -40,6 +40,8 @@ export class Puller extends EventEmitter<{ event: [PullEvent] }> {
   private readonly node: PeerNode
   private readonly log: Logger
   private readonly running = new Map<string, Promise<PullResult>>()
+  /** Objects some pull in this process is fetching now: another pull waits for them rather than write the same partial file. */
+  private readonly fetching = new Map<string, Promise<void>>()
 
   constructor (components: { library: Library, node: PeerNode, log: Logger }) {
     super()
@@ -90,7 +92,6 @@ export class Puller extends EventEmitter<{ event: [PullEvent] }> {
   }
 
   private async pullResolved (id: string, names: string[], holders: string[], peers: string[], opts: PullOptions, started: number): Promise<PullResult> {
-    const emit = opts.onProgress ?? (() => {})
     const local = this.library.get(id)
     if (local?.complete === true) return { id, objects: 0, bytes: 0, fromPeers: {}, seconds: (Date.now() - started) / 1000 }
     if (local === undefined) {
@@ -106,7 +107,23 @@ export class Puller extends EventEmitter<{ event: [PullEvent] }> {
       if (size !== undefined) this.library.objectPresent(sha, size)
       else missing.push(sha)
     }
-    const wanted = await this.whoHas(missing, peers, opts.signal)
+    // Objects another pull here is already fetching: wait for those instead.
+    const theirs = missing.filter(sha => this.fetching.has(sha))
+    const mine = missing.filter(sha => !this.fetching.has(sha))
+    const wanted = await this.whoHas(mine, peers, opts.signal)
+    let release: () => void = () => {}
+    const claim = new Promise<void>(resolve => { release = resolve })
+    for (const w of wanted) this.fetching.set(w.sha, claim)
+    try {
+      return await this.fetchWanted(id, wanted, theirs, peers, opts, started)
+    } finally {
+      for (const w of wanted) if (this.fetching.get(w.sha) === claim) this.fetching.delete(w.sha)
+      release()
+    }
+  }
+
+  private async fetchWanted (id: string, wanted: WantedObject[], theirs: string[], peers: string[], opts: PullOptions, started: number): Promise<PullResult> {
+    const emit = opts.onProgress ?? (() => {})
     const progress = new ProgressTracker(id, 0, wanted.length, emit)
     const fetcher = new ObjectFetcher({ library: this.library, node: this.node, log: this.log }, { id, signal: opts.signal, progress, emit })
     progress.totalBytes = await fetcher.plan(wanted.filter(w => w.holders.size > 0))
@@ -123,6 +140,11 @@ export class Puller extends EventEmitter<{ event: [PullEvent] }> {
     } finally {
       this.node.off('catalog', onCatalog)
       progress.flush()
+    }
+    for (const sha of theirs) await this.fetching.get(sha)
+    const stillMissing = theirs.filter(sha => !this.library.isPresent(sha))
+    if (stillMissing.length > 0) {
+      throw new ObjectMissingError(`revision ${id.slice(0, 12)}: ${stillMissing.length} object(s) another pull was fetching did not arrive (e.g. ${stillMissing[0]}); pull again`, { missing: stillMissing })
     }
     if (nobody.length > 0) {
       throw new ObjectMissingError(`revision ${id.slice(0, 12)}: ${nobody.length} object(s) are on no connected team peer (e.g. ${nobody[0].sha}); the rest was pulled, pull again when a peer that has them is around`, { missing: nobody.map(n => n.sha) })
