@@ -8,6 +8,7 @@ import {
 } from '../../peers/index.js'
 import type { Cli, CommandContext } from '../cli.js'
 import { formatBytes, table } from '../output.js'
+import { revisionSignatureSummary } from './trust.js'
 
 function collect (v: string, prev: string[] = []): string[] { return [...prev, v] }
 
@@ -82,7 +83,14 @@ export function register (program: Command, cli: Cli): void {
     .option('--from <peer>', 'only from this peer (id, id suffix or name; repeat for several)', collect)
     .action(cli.action<NodeFlags & { from?: string[] }>(async (ctx, rev: string) => {
       const bar = ctx.progress('pull', 'bytes')
+      // The state arrives first: say at once whether its signatures hold, before any object is fetched.
+      const signatureOf = async (id: string) => revisionSignatureSummary(await ctx.app(), id)
+      let before: Promise<string> | undefined
       const onProgress = (e: PullEvent) => {
+        if (e.type === 'resolved') {
+          before = signatureOf(e.id)
+          before.then(s => { if (!ctx.json) process.stderr.write(`${e.name ?? e.id.slice(0, 12)}: ${s}\n`) }, () => {})
+        }
         if (e.type === 'progress') bar.update(e.bytes, e.totalBytes, `${Object.keys(e.peers).length} peer(s)`)
         else if (e.type === 'liar') ctx.log.error('peer %s sent corrupt bytes of %s: no longer used', e.peer, e.sha)
       }
@@ -112,7 +120,9 @@ export function register (program: Command, cli: Cli): void {
         }
       }
       bar.stop()
-      return { json: result, text: pullText(result, rev) }
+      if (ctx.json) return { json: result }
+      await before?.catch(() => {})
+      return { text: `${pullText(result, rev)}\nsignatures: ${await signatureOf(result.id)}` }
     }))
 
   const peers = nodeOptions(program.command('peers'))
