@@ -2,30 +2,11 @@
 import type { Protocol } from 'electron'
 import { readdir, readFile } from 'node:fs/promises'
 import { extname, join } from 'node:path'
+import { CONTENT_TYPES, CSP } from '../../shared/api/page.js'
 
 export const APP_SCHEME = 'app'
+export { CSP }
 export { APP_ORIGIN } from './sender.js'
-
-export const CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "font-src 'self'",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ')
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.woff2': 'font/woff2',
-}
 
 /** Must run before the app is ready. */
 export function registerAppScheme (protocol: Protocol): void {
@@ -36,7 +17,7 @@ export function registerAppScheme (protocol: Protocol): void {
 export async function serveRenderer (protocol: Protocol, dir: string): Promise<void> {
   const files = new Map<string, { body: Buffer, type: string }>()
   for (const name of await readdir(dir)) {
-    const type = TYPES[extname(name)]
+    const type = CONTENT_TYPES[extname(name)]
     if (type !== undefined) files.set(`/${name}`, { body: await readFile(join(dir, name)), type })
   }
   protocol.handle(APP_SCHEME, (req) => {

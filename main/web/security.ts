@@ -8,18 +8,9 @@ import { randomBytes, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { TOKEN_HEADER } from '../../shared/api/contract.js'
 import { ErrorCodes, type WireError } from '../../shared/errors.js'
+import { CSP } from '../../shared/api/page.js'
 
-export const CSP = [
-  "default-src 'none'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "font-src 'self'",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ')
+export { CSP }
 
 export function newToken (): string {
   return randomBytes(32).toString('base64url')

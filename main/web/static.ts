@@ -8,17 +8,8 @@ import { readdir, stat } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { extname, join } from 'node:path'
 import { NotAvailableError } from '../../shared/errors.js'
+import { CONTENT_TYPES } from '../../shared/api/page.js'
 
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-  '.woff2': 'font/woff2',
-  '.map': 'application/json',
-}
 
 export class StaticFiles {
   private files = new Map<string, { path: string, size: number, type: string }>()
@@ -32,7 +23,7 @@ export class StaticFiles {
     }
     if (!names.includes('index.html')) throw new NotAvailableError(`${this.dir}: no index.html; run \`npm run build\` first`)
     for (const n of names) {
-      const type = TYPES[extname(n)]
+      const type = CONTENT_TYPES[extname(n)]
       if (type === undefined) continue
       const p = join(this.dir, n)
       const st = await stat(p)
