@@ -134,6 +134,7 @@ describe('peers: faults', { concurrency: false }, () => {
     const refetched = firstObjectBytes + res.bytes - rev.bytes
     assert.ok(refetched <= PullTuning.slotsPerPeer * PullTuning.rangeBytes, `re-fetched ${refetched} bytes, more than the ranges in flight`)
     assert.ok(refetched <= PullTuning.rangeBytes, `re-fetched ${refetched} bytes: under one range for the one object in flight`)
+    t.diagnostic(`killed after ${firstObjectBytes} bytes on the wire; ${kept} bytes were saved; the resumed pull fetched ${res.bytes}; re-fetched ${refetched} bytes (protocol overhead included)`)
     assert.equal((await lsHome(c)).find(x => x.id === id)?.complete, true)
     assert.deepEqual((await verifyHome(c)).corrupt, [])
   })

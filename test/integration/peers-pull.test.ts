@@ -38,6 +38,7 @@ describe('peers: pull between processes', { concurrency: false }, () => {
     const wire = pa.toClient + pb.toClient
     assert.ok(wire >= rev.bytes, 'every object byte crossed a proxy')
     assert.ok(wire - rev.bytes < rev.bytes * 0.01, `overhead under 1%: ${wire - rev.bytes} bytes on top of ${rev.bytes}`)
+    t.diagnostic(`wire ${wire} bytes for ${rev.bytes} bytes of objects: overhead ${(100 * (wire - rev.bytes) / rev.bytes).toFixed(3)}%; shares ${JSON.stringify(res.fromPeers)}`)
     const ls = await lsHome(c)
     const got = ls.find(x => x.id === id)
     assert.ok(got !== undefined && got.complete && got.name === 'big')

@@ -14,7 +14,7 @@ export const PullTuning = {
   /** A background fdatasync of a partial object every this many bytes (the final fsync then finds little left). */
   earlySyncBytes: 64 << 20,
   /** The hashing thread is told of written bytes in steps of this much. */
-  hashStepBytes: 4 << 20,
+  hashStepBytes: 16 << 20,
   /** Near the end, pieces shrink to a fair share of what is left (but not below this), so no peer holds up the tail. */
   minPieceBytes: 1 << 20,
   /** Whole-object attempts before giving up on an object that never hashes right. */
