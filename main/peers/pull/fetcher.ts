@@ -142,7 +142,8 @@ export class ObjectFetcher {
     this.o.emit({ type: 'peer-dropped', id: this.o.id, peer, reason })
     for (const o of this.objs) {
       o.holders.delete(peer)
-      if (o.singleSource === peer) this.pickSingleSource(o)
+      // (An object being checked picks its next source itself, once: see badHash.)
+      if (o.singleSource === peer && o.state === 'pending') this.pickSingleSource(o)
     }
     this.notify()
   }
@@ -264,7 +265,7 @@ export class ObjectFetcher {
     this.c.log('pull %s: %s', this.o.id.slice(0, 12), msg)
     if (isCode(err, ErrorCodes.ObjectMissing) || isCode(err, ErrorCodes.NotFound)) {
       o.holders.delete(peer)
-      if (o.singleSource === peer) o.singleSource = undefined
+      if (o.singleSource === peer && o.state === 'pending') this.pickSingleSource(o)
       return
     }
     if (isCode(err, ErrorCodes.PeerUnavailable)) { this.dropPeer(peer, msg); return }
