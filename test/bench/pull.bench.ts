@@ -78,13 +78,17 @@ function spread (xs: number[]): string { return `best ${mbps(Math.max(...xs), 1)
 
 async function bareStream (home: string, files: string[]): Promise<number> {
   const r = spawn(process.execPath, [bareJs, 'recv', home], { stdio: ['ignore', 'pipe', 'pipe'] })
-  const addr = await firstLine(r)
-  const lines: string[] = []
-  r.stdout!.on('data', (d: Buffer) => { lines.push(...d.toString().split('\n').filter(Boolean)) })
-  const t = await timeCmd(process.execPath, [bareJs, 'send', home, addr, ...files])
-  const [bytes, secs] = t.stdout.trim().split(' ').map(Number)
-  await new Promise(resolve => r.once('exit', resolve))
-  return bytes / secs
+  const exited = new Promise(resolve => r.once('exit', resolve))
+  try {
+    const addr = await firstLine(r)
+    const t = await timeCmd(process.execPath, [bareJs, 'send', home, addr, ...files])
+    const [bytes, secs] = t.stdout.trim().split(' ').map(Number)
+    await exited
+    return bytes / secs
+  } finally {
+    // The receiver exits by itself after a transfer; not after a failed one.
+    if (r.exitCode === null) { r.kill('SIGKILL'); await exited }
+  }
 }
 
 async function rsyncSsh (dir: string, src: string, total: number): Promise<number | string> {
