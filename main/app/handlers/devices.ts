@@ -14,6 +14,7 @@ import {
 import type { App } from '../index.js'
 import type { HandlerDeps, HandlerMap } from './context.js'
 import type { ApiEventBus } from './events.js'
+import { withDeadline } from '../../../shared/deadline.js'
 
 type DeviceHandlers = Pick<HandlerMap, 'devices.list' | 'devices.add' | 'devices.plan' | 'devices.install' | 'devices.history'>
 
@@ -136,7 +137,7 @@ export function deviceHandlers (d: HandlerDeps): DeviceHandlers {
     async 'devices.list' () { return svc().list() },
 
     async 'devices.add' ({ address }, ctx) {
-      return await svc().add(address, AbortSignal.any([AbortSignal.timeout(PROBE_MS + 2000), ...(ctx.signal !== undefined ? [ctx.signal] : [])]))
+      return await withDeadline(ctx.signal ?? new AbortController().signal, PROBE_MS + 2000, async signal => await svc().add(address, signal))
     },
 
     async 'devices.plan' ({ rev, device, via }, ctx) {

@@ -2,6 +2,7 @@
 import { NotAvailableError, NotInTeamError, PeerUnavailableError, UsageError } from '../../../shared/errors.js'
 import type { HandlerDeps, HandlerMap } from './context.js'
 import type { LanService } from './node.js'
+import { withDeadline } from '../../../shared/deadline.js'
 
 type PeerHandlers = Pick<HandlerMap, 'peers.status' | 'peers.add' | 'peers.pull' | 'team.create' | 'team.join' | 'team.show'>
 
@@ -27,8 +28,7 @@ export function peerHandlers (d: HandlerDeps): PeerHandlers {
 
     async 'peers.add' ({ addr }, ctx) {
       const s = running()
-      const signal = AbortSignal.any([AbortSignal.timeout(DIAL_MS), ...(ctx.signal !== undefined ? [ctx.signal] : [])])
-      return { peerId: await s.node.dial(addr, signal) }
+      return { peerId: await withDeadline(ctx.signal ?? new AbortController().signal, DIAL_MS, async signal => await s.node.dial(addr, signal)) }
     },
 
     async 'peers.pull' ({ rev, from }) {
