@@ -152,7 +152,10 @@ export class ObjectStore {
     await mkdir(this.tmpDir, { recursive: true })
     // Temporary files of a killed process are never valid objects: drop them.
     for (const name of await readdir(this.tmpDir)) {
-      if (name.startsWith('put-')) await rm(join(this.tmpDir, name), { force: true })
+      // Another process (a running serve or app, an import in another
+      // terminal) may be writing here: only files of dead processes go.
+      const m = /^put-(\d+)-/.exec(name)
+      if (m !== null && !processAlive(Number(m[1]))) await rm(join(this.tmpDir, name), { force: true })
     }
   }
 
@@ -180,7 +183,7 @@ export class ObjectStore {
   /** Open a writer for `sha`. `source` names the input in error messages. */
   async writer (sha: string, source: string): Promise<ObjectWriter> {
     assertSha256Hex(sha, source)
-    const tmp = join(this.tmpDir, `put-${sha.slice(0, 16)}-${randomBytes(6).toString('hex')}`)
+    const tmp = join(this.tmpDir, `put-${process.pid}-${sha.slice(0, 16)}-${randomBytes(6).toString('hex')}`)
     const fh = await open(tmp, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o644)
     return new ObjectWriter(this, sha, fh, tmp, source)
   }
@@ -290,5 +293,13 @@ export class ObjectStore {
     const s = await this.size(sha)
     if (s === undefined) throw new ObjectMissingError(`${what}: object ${sha} is not in the library`, { sha })
     return s
+  }
+}
+
+/** Whether a process with this pid exists (EPERM: it exists, but is not ours). */
+function processAlive (pid: number): boolean {
+  if (pid === process.pid) return true
+  try { process.kill(pid, 0); return true } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
 }

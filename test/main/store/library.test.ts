@@ -167,3 +167,19 @@ describe('library: deduplication, layouts, maintenance', () => {
     assert.deepEqual(await app.library.objects.list(), [])
   })
 })
+
+describe('object store: temporary files', () => {
+  it('start removes the temporary files of dead processes only (a running import in another process keeps its own)', async (t) => {
+    const home = await tempDir(t)
+    const { ObjectStore } = await import('../../../main/store/objects.js')
+    const first = new ObjectStore({ log: silentLogger() }, home)
+    await first.start()
+    const live = join(home, 'tmp', `put-${process.ppid}-0123456789abcdef-aaaaaa`)
+    const dead = join(home, 'tmp', 'put-4194999-0123456789abcdef-bbbbbb')
+    await writeFile(live, 'in progress')
+    await writeFile(dead, 'left by a kill -9')
+    const second = new ObjectStore({ log: silentLogger() }, home)
+    await second.start()
+    assert.deepEqual((await readdir(join(home, 'tmp'))).sort(), [`put-${process.ppid}-0123456789abcdef-aaaaaa`])
+  })
+})
