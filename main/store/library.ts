@@ -242,10 +242,6 @@ export class Library extends EventEmitter<LibraryEvents> {
     return now === 1 && before === 0
   }
 
-  removeName (name: string): void {
-    this.queries.nameDelete.run(name)
-  }
-
   /** Remove a revision from the index (objects stay until gc). */
   removeRevision (id: string): void {
     this.db.transaction(() => { this.queries.revisionDelete.run(id) }).immediate()
