@@ -7,28 +7,15 @@ import { EventEmitter } from 'node:events'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AmbiguousRevisionError, UnknownRevisionError, UsageError } from '../../shared/errors.js'
+import type { RevisionRecord } from '../../shared/api/types.js'
 import type { Logger } from '../../shared/log.js'
 import { objectRefs, parseState, revisionId, type ParsedState } from '../../shared/state/index.js'
 import { openDatabase, type Db } from './db.js'
 import { ObjectStore } from './objects.js'
 import { Queries } from './queries.js'
 
-export interface RevisionInfo {
-  id: string
-  /** The most recent name, or the short id when it has none. */
-  name: string
-  names: string[]
-  spec: string
-  source: string
-  importedAt: number
-  complete: boolean
-  /** Unique objects the revision references. */
-  objects: number
-  /** Unique objects not in the store. */
-  missing: number
-  /** Sum of the known sizes of its unique objects. */
-  bytes: number
-}
+/** The same shape the UI contract carries (shared/api), without the signature status. */
+export type RevisionInfo = RevisionRecord
 
 export interface RevisionObject {
   key: string

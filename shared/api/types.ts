@@ -36,17 +36,25 @@ export interface SignatureStatus {
   summary: string
 }
 
-export interface RevisionSummary {
+/** A revision as the library knows it (main/store's RevisionInfo). */
+export interface RevisionRecord {
   id: string
+  /** The most recent name, or the short id when it has none. */
   name: string
   names: string[]
   spec: string
   source: string
   importedAt: number
   complete: boolean
+  /** Unique objects the revision references. */
   objects: number
+  /** Unique objects not in the store. */
   missing: number
+  /** Sum of the known sizes of its unique objects. */
   bytes: number
+}
+
+export interface RevisionSummary extends RevisionRecord {
   signature: SignatureStatus
 }
 
