@@ -13,6 +13,8 @@ import { randomBytes } from 'node:crypto'
 import { AbortedError, ObjectHashMismatchError, ObjectMissingError } from '../../shared/errors.js'
 import { assertSha256Hex, isSha256Hex } from '../../shared/ids.js'
 import type { Logger } from '../../shared/log.js'
+import { FileAppender, openWritable, type WritableFile } from './appender.js'
+import { HashThread, type SlotHash } from './hash-thread.js'
 
 export interface PutResult {
   sha: string
@@ -23,71 +25,38 @@ export interface PutResult {
 
 export type VerifyResult = 'ok' | 'corrupt' | 'missing'
 
-const WRITE_CHUNK = 4 << 20
-const MAX_INFLIGHT = 4
-const EARLY_SYNC = 64 << 20
+/** Objects at least this large are hashed on the hashing thread. */
+const HASH_THREAD_MIN = 8 << 20
 
 /**
  * A streaming writer for one object: feed it bytes with `write`, then
  * `commit()` checks the hash and renames into place, or `abort()` drops it.
+ * Bytes are written by a FileAppender (O_DIRECT where the file system
+ * allows) and hashed as they pass: in this thread for small objects, on the
+ * hashing thread for large ones, so that sha256 overlaps the copy.
  */
 export class ObjectWriter {
   readonly sha: string
-  private readonly hash: Hash = createHash('sha256')
+  private readonly hash: Hash | undefined
+  private readonly threadHash: SlotHash | undefined
+  private readonly out: FileAppender
   private size = 0
   private done = false
-  private pending: Buffer[] = []
-  private pendingBytes = 0
-  private position = 0
-  private inflight: Array<Promise<unknown>> = []
-  private syncedTo = 0
-  private syncing: Promise<unknown> | undefined
 
-  constructor (private readonly store: ObjectStore, sha: string, private readonly fh: FileHandle, readonly tmpPath: string, private readonly source: string) {
+  constructor (private readonly store: ObjectStore, sha: string, private readonly file: WritableFile, readonly tmpPath: string, private readonly source: string, hasher?: HashThread) {
     this.sha = sha
+    this.threadHash = hasher?.open()
+    if (this.threadHash === undefined) this.hash = createHash('sha256')
+    this.out = new FileAppender(file, 0, { hash: this.threadHash })
   }
 
   get bytesWritten (): number { return this.size }
 
-  /** Append bytes. Small chunks are gathered so that the disk sees large writes. */
   async write (chunk: Uint8Array): Promise<void> {
     if (this.done) throw new Error('ObjectWriter: write after commit/abort')
-    const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
-    this.hash.update(b)
-    this.size += b.length
-    this.pending.push(b)
-    this.pendingBytes += b.length
-    if (this.pendingBytes >= WRITE_CHUNK) await this.flush()
-  }
-
-  /**
-   * Hand the gathered chunks to the disk at their offset without waiting, so
-   * that hashing the next chunks overlaps the writes; at most MAX_INFLIGHT
-   * writes are outstanding, which bounds memory.
-   */
-  private async flush (): Promise<void> {
-    if (this.pendingBytes === 0) return
-    const bufs = this.pending
-    const at = this.position
-    this.position += this.pendingBytes
-    this.pending = []
-    this.pendingBytes = 0
-    const w = this.fh.writev(bufs, at)
-    w.catch(() => {}) // observed when awaited below
-    this.inflight.push(w)
-    if (this.inflight.length >= MAX_INFLIGHT) await this.inflight.shift()
-    // Start writeback early (one background fdatasync at a time), so that the
-    // final fsync of a large object finds little left to write.
-    if (this.syncing === undefined && this.position - this.syncedTo >= EARLY_SYNC) {
-      const upTo = this.position
-      this.syncing = this.fh.datasync().then(() => { this.syncedTo = upTo }, () => {}).finally(() => { this.syncing = undefined })
-    }
-  }
-
-  private async drain (): Promise<void> {
-    await this.flush()
-    while (this.inflight.length > 0) await this.inflight.shift()
-    await this.syncing
+    this.hash?.update(chunk)
+    this.size += chunk.length
+    await this.out.write(chunk)
   }
 
   /** Verify and rename into place. Throws ObjectHashMismatchError (file removed) on a bad hash. */
@@ -103,8 +72,8 @@ export class ObjectWriter {
   async verified (): Promise<() => Promise<PutResult>> {
     if (this.done) throw new Error('ObjectWriter: commit twice')
     try {
-      await this.drain()
-      const got = this.hash.digest('hex')
+      await this.out.finish()
+      const got = this.threadHash !== undefined ? await this.threadHash.digest() : (this.hash as Hash).digest('hex')
       if (got !== this.sha) {
         throw new ObjectHashMismatchError(`${this.source}: object ${this.sha} has bytes whose sha256 is ${got}`, { sha: this.sha, actual: got })
       }
@@ -114,8 +83,9 @@ export class ObjectWriter {
     }
     return async () => {
       try {
-        await this.fh.sync()
-        await this.fh.close()
+        await this.file.fh.sync()
+        await this.out.close()
+        await this.file.fh.close()
         this.done = true
         await rename(this.tmpPath, this.store.path(this.sha))
         return { sha: this.sha, size: this.size, existed: false }
@@ -129,8 +99,10 @@ export class ObjectWriter {
   async abort (): Promise<void> {
     if (!this.done) {
       this.done = true
-      await Promise.allSettled([...this.inflight, this.syncing])
-      await this.fh.close().catch(() => {})
+      await this.out.settle().catch(() => {})
+      this.threadHash?.drop()
+      await this.out.close().catch(() => {})
+      await this.file.fh.close().catch(() => {})
     }
     await rm(this.tmpPath, { force: true })
   }
@@ -140,6 +112,8 @@ export class ObjectStore {
   readonly dir: string
   readonly tmpDir: string
   private readonly log: Logger
+  /** The hashing thread for large objects, started on first use. */
+  private hasher: HashThread | undefined
 
   constructor (components: { log: Logger }, readonly home: string) {
     this.dir = join(home, 'objects')
@@ -159,7 +133,11 @@ export class ObjectStore {
     }
   }
 
-  async stop (): Promise<void> {}
+  async stop (): Promise<void> {
+    const h = this.hasher
+    this.hasher = undefined
+    await h?.stop()
+  }
 
   path (sha: string): string {
     return join(this.dir, assertSha256Hex(sha, 'object'))
@@ -180,19 +158,23 @@ export class ObjectStore {
     return (await this.size(sha)) !== undefined
   }
 
-  /** Open a writer for `sha`. `source` names the input in error messages. */
-  async writer (sha: string, source: string): Promise<ObjectWriter> {
+  /**
+   * Open a writer for `sha`. `source` names the input in error messages;
+   * `size`, when known, picks where it hashes (large objects on the hashing thread).
+   */
+  async writer (sha: string, source: string, size?: number): Promise<ObjectWriter> {
     assertSha256Hex(sha, source)
     const tmp = join(this.tmpDir, `put-${process.pid}-${sha.slice(0, 16)}-${randomBytes(6).toString('hex')}`)
-    const fh = await open(tmp, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o644)
-    return new ObjectWriter(this, sha, fh, tmp, source)
+    const file = await openWritable(tmp, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o644)
+    const hasher = size !== undefined && size >= HASH_THREAD_MIN ? (this.hasher ??= new HashThread()) : undefined
+    return new ObjectWriter(this, sha, file, tmp, source, hasher)
   }
 
   /**
    * Store an object from a stream. When it already exists the stream is
    * drained (and still verified, so a bad source is reported).
    */
-  async put (sha: string, input: AsyncIterable<Uint8Array> | Readable, opts: { source: string, signal?: AbortSignal }): Promise<PutResult> {
+  async put (sha: string, input: AsyncIterable<Uint8Array> | Readable, opts: { source: string, signal?: AbortSignal, size?: number }): Promise<PutResult> {
     const r = await this.putVerified(sha, input, opts)
     return await r.persist()
   }
@@ -202,7 +184,7 @@ export class ObjectStore {
    * `persist()` then fsyncs and renames into place (idempotent). Lets an
    * importer overlap one object's fsync with the next object's bytes.
    */
-  async putVerified (sha: string, input: AsyncIterable<Uint8Array> | Readable, opts: { source: string, signal?: AbortSignal }): Promise<{ size: number, existed: boolean, persist: () => Promise<PutResult> }> {
+  async putVerified (sha: string, input: AsyncIterable<Uint8Array> | Readable, opts: { source: string, signal?: AbortSignal, size?: number }): Promise<{ size: number, existed: boolean, persist: () => Promise<PutResult> }> {
     if (await this.has(sha)) {
       // Already stored: verify the incoming bytes anyway (a bad source is reported) without writing them.
       const h = createHash('sha256')
@@ -216,7 +198,7 @@ export class ObjectStore {
       if (got !== sha) throw new ObjectHashMismatchError(`${opts.source}: object ${sha} has bytes whose sha256 is ${got}`, { sha, actual: got })
       return { size, existed: true, persist: async () => ({ sha, size, existed: true }) }
     }
-    const w = await this.writer(sha, opts.source)
+    const w = await this.writer(sha, opts.source, opts.size)
     try {
       for await (const chunk of input) {
         if (opts.signal?.aborted === true) throw new AbortedError(`${opts.source}: cancelled`)
@@ -235,7 +217,8 @@ export class ObjectStore {
   async putFile (sha: string, file: string, opts: { source?: string, signal?: AbortSignal } = {}): Promise<PutResult> {
     const existing = await this.size(sha)
     if (existing !== undefined) return { sha, size: existing, existed: true }
-    return await this.put(sha, createReadStream(file, { highWaterMark: 1 << 20, signal: opts.signal }), { source: opts.source ?? file, signal: opts.signal })
+    const { size } = await stat(file)
+    return await this.put(sha, createReadStream(file, { highWaterMark: 1 << 20, signal: opts.signal }), { source: opts.source ?? file, signal: opts.signal, size })
   }
 
   /** A read stream over an object, optionally a byte range [start, end). */

@@ -105,7 +105,7 @@ export async function readExportTarball (file: string, store: ObjectStore, opts:
         const sha = name.slice('objects/'.length)
         if (!isSha256Hex(sha)) throw new BadObjectNameError(`${file}: entry ${JSON.stringify(h.name)}: an object's name must be its sha256 (64 lowercase hex characters)`, { entry: h.name })
         if (persisting.has(sha)) await persisting.get(sha) // a duplicate entry: let the first copy land
-        const put = await store.putVerified(sha, entry as unknown as AsyncIterable<Uint8Array>, { source: `${file}: entry ${h.name}`, signal: opts.signal })
+        const put = await store.putVerified(sha, entry as unknown as AsyncIterable<Uint8Array>, { source: `${file}: entry ${h.name}`, signal: opts.signal, size: h.size })
         result.objects.set(sha, put.size)
         if (!put.existed) {
           result.written.add(sha)
