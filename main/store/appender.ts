@@ -10,13 +10,15 @@
  * buffered + fsync 2.6-5 s with 2.2-3.8 s of CPU when the kernel has to find
  * new pages (npm run bench -- import shows the effect on the whole import).
  *
- * Where O_DIRECT is refused (some FUSE file systems; FIELDSYNC_DIRECT_IO=0),
+ * Where O_DIRECT is refused or not known to be coherent (FUSE file systems;
+ * FIELDSYNC_DIRECT_IO=0),
  * the same slots are written through the buffered descriptor, with an early
  * background fdatasync so that the final fsync finds little left. Either way
  * the caller still fsyncs before it trusts the file (house rule 6).
  */
 import { constants as fsc } from 'node:fs'
-import { open, type FileHandle } from 'node:fs/promises'
+import { open, statfs, type FileHandle } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import type { SlotHash } from './hash-thread.js'
 import { giveSlot, SLOT_BYTES, takeSlot, type Slot } from './slots.js'
 
@@ -38,11 +40,30 @@ export interface WritableFile {
 }
 
 /**
+ * File systems (statfs magic numbers) known to do O_DIRECT coherently with
+ * buffered I/O on the same file. Not FUSE: fusefat, for one, takes O_DIRECT
+ * writes but then gives stale bytes to buffered reads.
+ */
+const DIRECT_IO_FS = new Set([
+  0xEF53, // ext2/3/4
+  0x58465342, // xfs
+  0x9123683E, // btrfs
+  0xF2F52010, // f2fs
+  0x4D44, // vfat (the kernel's)
+  0x2011BAB0, // exfat
+  0x01021994, // tmpfs (O_DIRECT since Linux 6.6; older kernels refuse it at open)
+])
+
+async function directIoFs (dir: string): Promise<boolean> {
+  try { return DIRECT_IO_FS.has((await statfs(dir)).type) } catch { return false }
+}
+
+/**
  * Open `path` for writing (`flags` as for open(2), without O_DIRECT), with
  * O_DIRECT where the file system takes it.
  */
 export async function openWritable (path: string, flags: number, mode = 0o644): Promise<WritableFile> {
-  if (directIoAllowed()) {
+  if (directIoAllowed() && await directIoFs(dirname(path))) {
     try {
       return { path, fh: await open(path, flags | fsc.O_DIRECT, mode), direct: true }
     } catch (err) {

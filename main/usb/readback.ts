@@ -39,11 +39,15 @@ export class ReadBackThread {
 
   private post (m: ToWorker): void { this.worker.postMessage(m) }
 
-  /** Start following `file`; returns its id. */
-  open (file: string, dropCache: boolean, onBytes?: (n: number) => void): number {
+  /**
+   * Start following `file`; returns its id. `direct`: the file is written
+   * with O_DIRECT, so the thread reads it with O_DIRECT too (straight from
+   * the medium); otherwise, with `dropCache`, it drops the cached pages first.
+   */
+  open (file: string, dropCache: boolean, direct: boolean, onBytes?: (n: number) => void): number {
     const id = this.nextId++
     this.files.set(id, { onBytes })
-    this.post({ type: 'open', id, file, dropCache })
+    this.post({ type: 'open', id, file, dropCache, direct })
     return id
   }
 

@@ -1,8 +1,9 @@
 /**
  * Safe writes onto a stick: a file is written under a temporary dot-name
  * (split into parts of at most `splitSize` bytes) with a CRC-32 of what was
- * written, fsynced, then read back from the medium (the page cache dropped
- * first) and hashed: the sha256 recorded is that of the bytes the stick gave
+ * written (O_DIRECT where the file system allows: main/store/appender.ts),
+ * fsynced, then read back from the medium (O_DIRECT reads, or the page cache
+ * dropped first) and hashed: the sha256 recorded is that of the bytes the stick gave
  * back, and the read-back's CRC-32 must equal the write's (a sha256 on both
  * sides would cost a second full pass for the same check). Only the caller's
  * `commit` renames the parts to their final names and fsyncs the folder.
@@ -12,9 +13,11 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { crc32 } from 'node:zlib'
 import { spawn } from 'node:child_process'
+import { constants as fsc } from 'node:fs'
 import { chmod, open, rename, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AbortedError, StickCorruptError } from '../../shared/errors.js'
+import { FileAppender, openWritable, type WritableFile } from '../store/appender.js'
 import { mapFsError } from './errors.js'
 import type { ReadBackThread } from './readback.js'
 
@@ -93,19 +96,18 @@ export async function hashFile (file: string, opts: { signal?: AbortSignal, onBy
 }
 
 /**
- * A file written in parts. `write` hands over a buffer that the caller no
- * longer touches; one write is in flight while the next buffer is prepared.
- * Each finished part is fsynced and read back in the background.
+ * A file written in parts. `write` copies the caller's buffer (a few writes
+ * in flight). Each finished part is fsynced and read back in the background.
  */
 export class PartedFileWriter {
   readonly parts: WrittenPart[] = []
-  private fh?: FileHandle
+  private file?: WritableFile
+  private out?: FileAppender
   private crc = 0
   private partBytes = 0
   private followId = 0
   private syncing?: Promise<void>
   private synced = 0
-  private pending: Promise<void> = Promise.resolve()
   private readonly readBacks: Array<Promise<void>> = []
   private readonly tmps: string[] = []
   private closed = false
@@ -117,52 +119,61 @@ export class PartedFileWriter {
   private async openPart (): Promise<void> {
     const tmp = tmpName(this.dir, this.final)
     this.tmps.push(tmp)
+    let file: WritableFile
     try {
-      this.fh = await open(tmp, 'wx')
+      file = await openWritable(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o644)
     } catch (err) { throw mapFsError(err, this.dir) }
+    this.file = file
+    this.out = new FileAppender(file, 0, { onWritten: (end, n) => { this.onWritten(file, end, n) } })
     this.crc = 0
     this.partBytes = 0
     this.synced = 0
-    if (this.opts.readBack !== undefined) this.followId = this.opts.readBack.open(tmp, this.opts.dropCache !== false, this.opts.onReadBack)
+    if (this.opts.readBack !== undefined) this.followId = this.opts.readBack.open(tmp, this.opts.dropCache !== false, file.direct, this.opts.onReadBack)
   }
 
-  async write (buf: Buffer): Promise<void> {
+  /** Bytes up to `end` are in the file: report them, and every FOLLOW_EVERY let the read-back follow. */
+  private onWritten (file: WritableFile, end: number, n: number): void {
+    this.opts.onWritten?.(n)
+    const rb = this.opts.readBack
+    if (rb === undefined || this.syncing !== undefined || end - this.synced < FOLLOW_EVERY) return
+    // fdatasync in the background (writing goes on); the read-back follows once it is done.
+    const id = this.followId
+    this.synced = end
+    this.syncing = file.fh.datasync().then(() => { rb.synced(id, end); this.syncing = undefined }, err => { throw mapFsError(err, this.dir, true) })
+    this.syncing.catch(() => {})
+  }
+
+  async write (buf: Uint8Array): Promise<void> {
     if (this.opts.signal?.aborted === true) throw new AbortedError(`writing ${this.final}: cancelled`)
     let off = 0
     while (off < buf.length) {
-      if (this.fh === undefined) await this.openPart()
+      if (this.out === undefined) await this.openPart()
       const n = Math.min(buf.length - off, this.opts.splitSize - this.partBytes)
       const piece = buf.subarray(off, off + n)
-      await this.pending
-      const fh = this.fh as FileHandle
-      const at = this.partBytes
-      this.pending = writeAll(fh, piece, at).then(() => { this.opts.onWritten?.(piece.length) }, err => { throw mapFsError(err, this.dir, true) })
-      this.pending.catch(() => {}) // surfaced by the next await
       this.crc = crc32(piece, this.crc)
+      try {
+        await (this.out as FileAppender).write(piece)
+      } catch (err) { throw mapFsError(err, this.dir, true) }
       this.partBytes += n
       off += n
       if (this.partBytes === this.opts.splitSize) await this.closePart()
-      else if (this.opts.readBack !== undefined && this.partBytes - this.synced >= FOLLOW_EVERY && this.syncing === undefined) {
-        // fdatasync in the background (writing goes on); the read-back follows once it is done.
-        const upTo = this.partBytes
-        const rb = this.opts.readBack
-        const id = this.followId
-        this.synced = upTo
-        this.syncing = this.pending.then(() => fh.datasync()).then(() => { rb.synced(id, upTo); this.syncing = undefined }, err => { throw mapFsError(err, this.dir, true) })
-        this.syncing.catch(() => {})
-      }
     }
   }
 
   private async closePart (): Promise<void> {
-    const fh = this.fh
-    if (fh === undefined) return
-    await this.pending
-    await this.syncing
-    this.fh = undefined
+    const file = this.file
+    const out = this.out
+    if (file === undefined || out === undefined) return
+    this.file = undefined
+    this.out = undefined
     try {
-      await fh.sync()
-    } catch (err) { throw mapFsError(err, this.dir, true) } finally { await fh.close() }
+      await out.finish()
+      await this.syncing
+      await file.fh.sync()
+    } catch (err) { throw mapFsError(err, this.dir, true) } finally {
+      await out.close().catch(() => {})
+      await file.fh.close()
+    }
     const tmp = this.tmps[this.tmps.length - 1]
     const written = { bytes: this.partBytes, crc32: this.crc >>> 0 }
     const part: WrittenPart = { tmp, bytes: written.bytes, sha256: '' }
@@ -182,7 +193,7 @@ export class PartedFileWriter {
 
   /** Close the last part and wait for every read-back; returns the parts (still under temporary names). */
   async finish (): Promise<WrittenPart[]> {
-    if (this.fh === undefined && this.parts.length === 0) await this.openPart() // an empty file still has one part
+    if (this.out === undefined && this.parts.length === 0) await this.openPart() // an empty file still has one part
     await this.closePart()
     this.closed = true
     await Promise.all(this.readBacks)
@@ -191,12 +202,14 @@ export class PartedFileWriter {
 
   /** Remove every temporary part (after an error). */
   async abort (): Promise<void> {
-    if (this.fh !== undefined) {
+    if (this.out !== undefined && this.file !== undefined) {
       if (this.opts.readBack !== undefined) this.opts.readBack.close(this.followId)
-      await this.pending.catch(() => {})
+      await this.out.settle().catch(() => {})
       await this.syncing?.catch(() => {})
-      await this.fh.close().catch(() => {})
-      this.fh = undefined
+      await this.out.close().catch(() => {})
+      await this.file.fh.close().catch(() => {})
+      this.out = undefined
+      this.file = undefined
     }
     await Promise.allSettled(this.readBacks)
     for (const t of this.tmps) await rm(t, { force: true }).catch(() => {})
@@ -204,14 +217,6 @@ export class PartedFileWriter {
   }
 
   get finished (): boolean { return this.closed }
-}
-
-async function writeAll (fh: FileHandle, buf: Buffer, position: number): Promise<void> {
-  let off = 0
-  while (off < buf.length) {
-    const { bytesWritten } = await fh.write(buf, off, buf.length - off, position + off)
-    off += bytesWritten
-  }
 }
 
 /** Rename temporary files to their final names, then fsync the folder. */

@@ -136,3 +136,22 @@ describe('object store: large objects (direct writes, hashing thread)', () => {
     assert.deepEqual(await readdir(store.tmpDir), [])
   })
 })
+
+describe('openWritable: where O_DIRECT is used', () => {
+  it('not on a FUSE file system (fusefat gives stale bytes to buffered reads after direct writes): buffered there, and the bytes are right', async (t) => {
+    const { fatStick } = await import('../usb/helpers.js')
+    const stick = await fatStick(t, 64)
+    if (typeof stick === 'string') { t.skip(stick); return }
+    if (stick.how !== 'fusefat') { t.skip('the kernel mounted the stick itself (not FUSE)'); return }
+    const path = join(stick.dir, 'f')
+    const file = await withEnv('FIELDSYNC_DIRECT_IO', '1', async () => await openWritable(path, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY))
+    assert.equal(file.direct, false)
+    const data = randomBytes(MiB + 4097)
+    const out = new FileAppender(file)
+    await feed(out, data)
+    await out.finish()
+    await out.close()
+    await file.fh.close()
+    assert.ok((await readFile(path)).equals(data))
+  })
+})
