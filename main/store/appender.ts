@@ -112,7 +112,7 @@ export class FileAppender {
   async write (chunk: Uint8Array): Promise<void> {
     let off = 0
     while (off < chunk.length) {
-      this.slot ??= takeSlot()
+      this.slot ??= takeSlot(this.opts.hash !== undefined)
       const n = Math.min(chunk.length - off, SLOT_BYTES - this.fill)
       this.slot.buf.set(n === chunk.length ? chunk : chunk.subarray(off, off + n), this.fill)
       this.fill += n

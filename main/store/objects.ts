@@ -228,6 +228,36 @@ export class ObjectStore {
     return createReadStream(this.path(sha), { start: range.start, end, highWaterMark: 1 << 20, signal: range.signal })
   }
 
+  /**
+   * An object's bytes in chunks of up to 1 MiB read into two reused buffers
+   * (the next read runs while the caller handles a chunk): a chunk is valid
+   * only until the next one is asked for. For copying loops that would
+   * otherwise allocate (and collect) a buffer per MiB.
+   */
+  async * chunks (sha: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
+    const fh = await open(this.path(sha), 'r')
+    const bufs = [Buffer.allocUnsafe(1 << 20), Buffer.allocUnsafe(1 << 20)]
+    let pos = 0
+    let i = 0
+    let next = fh.read(bufs[0], 0, bufs[0].length, pos)
+    try {
+      for (;;) {
+        const { bytesRead } = await next
+        if (bytesRead === 0) return
+        if (signal?.aborted === true) throw new AbortedError(`reading object ${sha}: cancelled`)
+        pos += bytesRead
+        const cur = bufs[i]
+        i ^= 1
+        next = fh.read(bufs[i], 0, bufs[i].length, pos)
+        next.catch(() => {}) // observed at the next turn
+        yield cur.subarray(0, bytesRead)
+      }
+    } finally {
+      await next.catch(() => {})
+      await fh.close()
+    }
+  }
+
   /** Re-hash one object. */
   async verify (sha: string, signal?: AbortSignal): Promise<VerifyResult> {
     let fh: FileHandle

@@ -1,42 +1,52 @@
 /**
- * Page-aligned, shared 1 MiB slots for large writes, reused.
+ * Page-aligned 1 MiB slots for large writes, reused.
  *
  * A WebAssembly.Memory is mapped by V8 with mmap, so its bytes start on a
  * page boundary (O_DIRECT needs aligned memory; Node's Buffers make no such
- * promise), and a shared one is a SharedArrayBuffer, so the hashing thread
- * reads a slot where it lies, without a copy. Slabs are never freed: a
+ * promise). Shared slots (a SharedArrayBuffer) let the hashing thread read a
+ * slot where it lies, without a copy; but V8 copies into shared memory word
+ * by word, and byte by byte at odd offsets (measured: 64 KiB pieces at odd
+ * offsets, 240 ms/GiB into shared memory against 30 ms/GiB into plain), so
+ * writers that hash elsewhere take plain slots. Slabs are never freed: a
  * process holds a handful of slots at a time.
  */
 
 // The WebAssembly global, as far as it is used here (the project's TypeScript libs do not declare it).
-declare const WebAssembly: { Memory: new (d: { initial: number, maximum: number, shared: boolean }) => { buffer: SharedArrayBuffer } }
+declare const WebAssembly: { Memory: new (d: { initial: number, maximum: number, shared: boolean }) => { buffer: ArrayBuffer | SharedArrayBuffer } }
 
 export const SLOT_BYTES = 1 << 20
 const SLOTS_PER_SLAB = 8
 
 export interface Slot {
-  /** The slot's bytes (a view on shared memory). */
+  /** The slot's bytes. */
   buf: Buffer
+  /** Whether `buf` is shared memory (then `slab` names it for the hashing thread). */
+  shared: boolean
   slab: number
   offset: number
 }
 
-const slabs: SharedArrayBuffer[] = []
-const free: Slot[] = []
+const slabs: Array<ArrayBuffer | SharedArrayBuffer> = []
+const free = { shared: [] as Slot[], plain: [] as Slot[] }
 
-export function takeSlot (): Slot {
-  if (free.length === 0) {
+export function takeSlot (shared: boolean): Slot {
+  const list = shared ? free.shared : free.plain
+  if (list.length === 0) {
     const pages = (SLOT_BYTES * SLOTS_PER_SLAB) / 65536
-    const mem = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true })
+    const mem = new WebAssembly.Memory({ initial: pages, maximum: pages, shared })
     const slab = slabs.push(mem.buffer) - 1
     for (let i = SLOTS_PER_SLAB - 1; i >= 0; i--) {
-      free.push({ buf: Buffer.from(mem.buffer, i * SLOT_BYTES, SLOT_BYTES), slab, offset: i * SLOT_BYTES })
+      list.push({ buf: Buffer.from(mem.buffer, i * SLOT_BYTES, SLOT_BYTES), shared, slab, offset: i * SLOT_BYTES })
     }
   }
-  return free.pop() as Slot
+  return list.pop() as Slot
 }
 
-export function giveSlot (s: Slot): void { free.push(s) }
+export function giveSlot (s: Slot): void { (s.shared ? free.shared : free.plain).push(s) }
 
-/** The memory behind a slab (for the hashing thread). */
-export function slabMemory (slab: number): SharedArrayBuffer { return slabs[slab] }
+/** The shared memory behind a slab (for the hashing thread). */
+export function slabMemory (slab: number): SharedArrayBuffer {
+  const m = slabs[slab]
+  if (!(m instanceof SharedArrayBuffer)) throw new Error(`slab ${slab} is not shared memory`)
+  return m
+}

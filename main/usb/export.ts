@@ -204,10 +204,10 @@ export class UsbExporter {
       const sha = e.name.slice('objects/'.length)
       await tw.header(e)
       let n = 0
-      for await (const chunk of objs.read(sha, { signal })) {
-        n += (chunk as Buffer).length
+      for await (const chunk of objs.chunks(sha, signal)) {
+        n += chunk.length
         if (n > e.size) break
-        await tw.data(chunk as Buffer)
+        await tw.data(chunk)
       }
       if (n !== e.size) throw new ObjectMissingError(`object ${sha}: the library file has ${n > e.size ? 'more' : 'fewer'} bytes than the ${e.size} recorded; run fieldsync verify --repair`, { sha })
       await tw.padTo(e.size)

@@ -4,11 +4,13 @@
  * medium and hashes them (sha256 and CRC-32), so that the read-back of a big
  * file overlaps its writing instead of following it, on another core. From
  * the medium: with O_DIRECT (into page-aligned memory) where the writer used
- * it, else after dropping the file's cached pages (dd iflag=nocache).
+ * it, else after dropping the file's cached pages (dd iflag=nocache). Two
+ * buffers per file: the next read runs while the last one is hashed.
  */
 import { spawnSync } from 'node:child_process'
 import { createHash, type Hash } from 'node:crypto'
-import { closeSync, constants as fsc, openSync, readSync } from 'node:fs'
+import { constants as fsc } from 'node:fs'
+import { open, type FileHandle } from 'node:fs/promises'
 import { parentPort } from 'node:worker_threads'
 import { crc32 } from 'node:zlib'
 
@@ -23,92 +25,142 @@ export type FromWorker =
   | { type: 'done', id: number, sha256: string, crc32: number, bytes: number }
   | { type: 'error', id: number, message: string, code?: string }
 
-interface Follow { file: string, fd: number, hash: Hash, crc: number, pos: number, dropCache: boolean, direct: boolean, deferred: boolean }
+interface Follow {
+  file: string
+  /** The handle reads go through (the buffered one after a fallback). */
+  fh?: FileHandle
+  /** The O_DIRECT handle, kept open until the end (a read may be in flight on it). */
+  directFh?: FileHandle
+  hash: Hash
+  crc: number
+  pos: number
+  dropCache: boolean
+  direct: boolean
+  deferred: boolean
+  /** Messages of one file are handled in order. */
+  chain: Promise<void>
+  bufs?: [Buffer, Buffer]
+}
 
 // The WebAssembly global, as far as it is used here (the project's TypeScript libs do not declare it).
 declare const WebAssembly: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer } }
 
 const files = new Map<number, Follow>()
 const BUF = 4 << 20
-/** Page-aligned (V8 maps WebAssembly memory with mmap), as O_DIRECT reads need. */
-const buf = Buffer.from(new WebAssembly.Memory({ initial: BUF / 65536 }).buffer, 0, BUF)
+/** Page-aligned buffers (V8 maps WebAssembly memory with mmap), as O_DIRECT reads need; reused. */
+const pool: Buffer[] = []
+function takeBuf (): Buffer { return pool.pop() ?? Buffer.from(new WebAssembly.Memory({ initial: BUF / 65536 }).buffer, 0, BUF) }
+
+const port = parentPort
+if (port === null) throw new Error('readback-worker runs as a worker thread')
 
 /** Open for reading: O_DIRECT when the file was written so (reads come from the medium), else buffered. */
-function openFollow (f: Follow): void {
+async function openFollow (f: Follow): Promise<void> {
+  if (f.fh !== undefined) return
   if (f.direct) {
-    try { f.fd = openSync(f.file, fsc.O_RDONLY | fsc.O_DIRECT); return } catch (err) {
+    try {
+      f.fh = f.directFh = await open(f.file, fsc.O_RDONLY | fsc.O_DIRECT)
+      return
+    } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err
       f.direct = false
     }
   }
-  f.fd = openSync(f.file, 'r')
+  f.fh = await open(f.file, 'r')
 }
 
-function readAt (f: Follow, len: number): number {
+async function readAt (f: Follow, buf: Buffer, len: number, at: number): Promise<number> {
+  const fh = f.fh as FileHandle
   try {
-    return readSync(f.fd, buf, 0, len, f.pos)
+    return (await fh.read(buf, 0, len, at)).bytesRead
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EINVAL' || !f.direct) throw err
-    // O_DIRECT refused for reads: go on through the page cache, dropped first.
-    closeSync(f.fd)
-    f.direct = false
-    f.fd = openSync(f.file, 'r')
-    if (f.dropCache) dropCache(f)
-    return readSync(f.fd, buf, 0, len, f.pos)
+    if ((err as NodeJS.ErrnoException).code !== 'EINVAL' || fh !== f.directFh) throw err
+    if (f.fh === f.directFh) {
+      // O_DIRECT refused for reads: go on through the page cache, dropped first.
+      f.direct = false
+      f.fh = await open(f.file, 'r')
+      if (f.dropCache) dropCache(f)
+    }
+    return (await (f.fh as FileHandle).read(buf, 0, len, at)).bytesRead
   }
 }
 
 function dropCache (f: Follow): void {
   spawnSync('dd', [`if=${f.file}`, 'iflag=nocache', 'count=0', 'status=none'], { stdio: 'ignore' })
 }
-const port = parentPort
-if (port === null) throw new Error('readback-worker runs as a worker thread')
 
-function readTo (f: Follow, id: number, upTo: number): void {
+async function readTo (f: Follow, id: number, upTo: number): Promise<void> {
   if (f.dropCache && !f.direct) dropCache(f)
-  while (f.pos < upTo) {
-    const n = readAt(f, Math.min(buf.length, upTo - f.pos))
-    if (n === 0) break
-    const b = buf.subarray(0, n)
-    f.hash.update(b)
-    f.crc = crc32(b, f.crc)
-    f.pos += n
-    port?.postMessage({ type: 'progress', id, bytes: n } satisfies FromWorker)
+  const bufs = f.bufs ??= [takeBuf(), takeBuf()]
+  let i = 0
+  let pending: Promise<number> | undefined = f.pos < upTo ? readAt(f, bufs[0], Math.min(BUF, upTo - f.pos), f.pos) : undefined
+  try {
+    while (pending !== undefined) {
+      const n = await pending
+      pending = undefined
+      if (n === 0) break
+      const b = bufs[i].subarray(0, n)
+      const at = f.pos + n
+      i ^= 1
+      if (at < upTo) pending = readAt(f, bufs[i], Math.min(BUF, upTo - at), at)
+      f.hash.update(b)
+      f.crc = crc32(b, f.crc)
+      f.pos = at
+      port?.postMessage({ type: 'progress', id, bytes: n } satisfies FromWorker)
+    }
+  } finally {
+    await pending?.catch(() => {})
   }
 }
 
+async function closeFollow (f: Follow): Promise<void> {
+  const handles = new Set([f.fh, f.directFh])
+  f.fh = f.directFh = undefined
+  for (const h of handles) await h?.close().catch(() => {})
+  if (f.bufs !== undefined) pool.push(...f.bufs)
+  f.bufs = undefined
+}
+
+function fail (id: number, f: Follow | undefined, err: unknown): void {
+  files.delete(id)
+  if (f !== undefined) void closeFollow(f)
+  port?.postMessage({ type: 'error', id, message: (err as Error).message, code: (err as NodeJS.ErrnoException).code } satisfies FromWorker)
+}
+
 port.on('message', (m: ToWorker) => {
-  try {
-    if (m.type === 'open') {
-      files.set(m.id, { file: m.file, fd: -1, hash: createHash('sha256'), crc: 0, pos: 0, dropCache: m.dropCache, direct: m.direct, deferred: false })
-      return
-    }
-    const f = files.get(m.id)
-    if (f === undefined) return
-    if (m.type === 'close') { if (f.fd >= 0) closeSync(f.fd); files.delete(m.id); return }
-    if (m.type === 'synced') {
+  if (m.type === 'open') {
+    files.set(m.id, { file: m.file, hash: createHash('sha256'), crc: 0, pos: 0, dropCache: m.dropCache, direct: m.direct, deferred: false, chain: Promise.resolve() })
+    return
+  }
+  const f = files.get(m.id)
+  if (f === undefined) return
+  if (m.type === 'close') {
+    files.delete(m.id)
+    f.chain = f.chain.then(async () => { await closeFollow(f) })
+    return
+  }
+  if (m.type === 'synced') {
+    f.chain = f.chain.then(async () => {
       if (f.deferred) return
       try {
-        if (f.fd < 0) openFollow(f)
-        readTo(f, m.id, m.upTo)
+        await openFollow(f)
+        await readTo(f, m.id, m.upTo)
       } catch {
         // Some drivers (fusefat) refuse reads of a file open for writing: read it all at the end.
         f.deferred = true
       }
-      return
-    }
+    })
+    return
+  }
+  f.chain = f.chain.then(async () => {
     if (f.deferred) {
-      if (f.fd >= 0) closeSync(f.fd)
-      Object.assign(f, { fd: -1, hash: createHash('sha256'), crc: 0, pos: 0 })
+      await closeFollow(f)
+      Object.assign(f, { hash: createHash('sha256'), crc: 0, pos: 0 })
     }
-    if (f.fd < 0) openFollow(f)
-    readTo(f, m.id, Number.MAX_SAFE_INTEGER)
-    closeSync(f.fd)
+    await openFollow(f)
+    await readTo(f, m.id, Number.MAX_SAFE_INTEGER)
+    await closeFollow(f)
     files.delete(m.id)
     port.postMessage({ type: 'done', id: m.id, sha256: f.hash.digest('hex'), crc32: f.crc >>> 0, bytes: f.pos } satisfies FromWorker)
-  } catch (err) {
-    const f = files.get(m.id)
-    if (f !== undefined) { try { if (f.fd >= 0) closeSync(f.fd) } catch { /* already closed */ } files.delete(m.id) }
-    port.postMessage({ type: 'error', id: m.id, message: (err as Error).message, code: (err as NodeJS.ErrnoException).code } satisfies FromWorker)
-  }
+  }).catch((err: unknown) => { fail(m.id, f, err) })
 })

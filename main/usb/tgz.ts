@@ -74,72 +74,52 @@ export function tarHeader (entry: TarEntry & { type?: 'file' | 'directory' }): B
 /**
  * Encodes a byte stream as one gzip member of stored blocks of exactly
  * 65535 bytes (the last one shorter, possibly empty, with BFINAL set).
- * Output goes into staging buffers of about `chunk` bytes handed to `flush`,
- * which may hold on to them (a fresh buffer is used after each flush).
+ * Each block is gathered with its 5-byte header in one reused buffer and
+ * handed to `sink`, which must be done with it when its promise resolves
+ * (the PartedFileWriter copies it into its write slots).
  */
 export class StoredGzipEncoder {
-  private buf: Buffer
-  private pos = 0
-  /** Offset in `buf` of the current block's header. */
-  private blockStart = 0
+  private readonly block = Buffer.allocUnsafe(BLOCK_HDR + BLOCK)
   private inBlock = 0
+  private started = false
   private crc = 0
   private isize = 0
-  private readonly cap: number
 
-  constructor (private readonly flush: (b: Buffer) => Promise<void>, chunk = 4 << 20) {
-    this.cap = Math.max(1, Math.floor(chunk / (BLOCK + BLOCK_HDR))) * (BLOCK + BLOCK_HDR) + GZIP_HEADER.length + GZIP_TRAILER
-    this.buf = Buffer.allocUnsafe(this.cap)
-    GZIP_HEADER.copy(this.buf, 0)
-    this.pos = GZIP_HEADER.length
-    this.openBlock()
-  }
+  constructor (private readonly sink: (b: Uint8Array) => Promise<void>) {}
 
-  private openBlock (): void {
-    this.blockStart = this.pos
-    this.pos += BLOCK_HDR
-    this.inBlock = 0
-  }
-
-  private closeBlock (final: boolean): void {
-    const b = this.buf
-    const o = this.blockStart
-    b[o] = final ? 1 : 0
-    b.writeUInt16LE(this.inBlock, o + 1)
-    b.writeUInt16LE(this.inBlock ^ 0xffff, o + 3)
+  private header (final: boolean, len: number): void {
+    this.block[0] = final ? 1 : 0
+    this.block.writeUInt16LE(len, 1)
+    this.block.writeUInt16LE(len ^ 0xffff, 3)
   }
 
   async write (data: Uint8Array): Promise<void> {
+    if (!this.started) { this.started = true; await this.sink(GZIP_HEADER) }
     this.crc = crc32(data, this.crc)
     this.isize = (this.isize + data.length) % 0x100000000
     let off = 0
     while (off < data.length) {
       const n = Math.min(BLOCK - this.inBlock, data.length - off)
-      this.buf.set(data.subarray(off, off + n), this.pos)
-      this.pos += n
+      this.block.set(data.subarray(off, off + n), BLOCK_HDR + this.inBlock)
       this.inBlock += n
       off += n
       if (this.inBlock === BLOCK) {
-        this.closeBlock(false)
-        if (this.pos + BLOCK + BLOCK_HDR + GZIP_TRAILER > this.cap) {
-          const full = this.buf.subarray(0, this.pos)
-          this.buf = Buffer.allocUnsafe(this.cap)
-          this.pos = 0
-          await this.flush(full)
-        }
-        this.openBlock()
+        this.header(false, BLOCK)
+        this.inBlock = 0
+        await this.sink(this.block)
       }
     }
   }
 
   async end (): Promise<void> {
-    this.closeBlock(true)
-    this.buf.writeUInt32LE(this.crc >>> 0, this.pos)
-    this.buf.writeUInt32LE(this.isize, this.pos + 4)
-    this.pos += GZIP_TRAILER
-    const last = this.buf.subarray(0, this.pos)
-    this.pos = 0
-    await this.flush(last)
+    if (!this.started) { this.started = true; await this.sink(GZIP_HEADER) }
+    this.header(true, this.inBlock)
+    const last = Buffer.allocUnsafe(BLOCK_HDR + this.inBlock + GZIP_TRAILER)
+    this.block.copy(last, 0, 0, BLOCK_HDR + this.inBlock)
+    last.writeUInt32LE(this.crc >>> 0, BLOCK_HDR + this.inBlock)
+    last.writeUInt32LE(this.isize, BLOCK_HDR + this.inBlock + 4)
+    this.inBlock = 0
+    await this.sink(last)
   }
 }
 
