@@ -1,10 +1,11 @@
 /**
  * `fieldsync usb export` of a ~1 GiB revision (real squashfs images) to a
  * folder, beside `cp` of the same object files to a folder in the same run.
- * The export's time includes its fsync, its read-back (page cache dropped
- * first, so the bytes come from the disk) and its hashing; `cp` is shown
- * alone and followed by `sync` of its files. Goal: cp time / export time
- * >= 0.8.
+ * The export's time includes its fsync, its read-back from the medium
+ * (O_DIRECT on this ext4, so the bytes come from the disk) and its hashing;
+ * `cp` is shown alone, followed by `sync` of its files, and followed by a
+ * read-back from the disk through sha256sum (what a careful script does).
+ * Goal: cp time / export time >= 0.8.
  */
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -46,31 +47,31 @@ async function main (): Promise<void> {
     const tCp: number[] = []
     const tCpSync: number[] = []
     const tUsb: number[] = []
-    const tUsbCached: number[] = []
+    const tScript: number[] = []
     const out = join(work, 'out')
     for (let r = 0; r < RUNS; r++) {
-      for (const [list, cmd] of [[tCp, 'cp "$@" "$D"/'], [tCpSync, 'cp "$@" "$D"/ && sync "$D"/*']] as const) {
+      const readBack = 'for f in "$D"/*; do dd if="$f" iflag=direct bs=4M status=none | sha256sum; done > /dev/null'
+      for (const [list, cmd] of [[tCp, 'cp "$@" "$D"/'], [tCpSync, 'cp "$@" "$D"/ && sync "$D"/*'], [tScript, `cp "$@" "$D"/ && sync "$D"/* && ${readBack}`]] as const) {
         await rm(out, { recursive: true, force: true }); await mkdir(out)
         await timeCmd('sync', [])
         list.push((await timeCmd('sh', ['-c', cmd, 'cp', ...files], { env: { D: out } })).seconds)
       }
-      for (const [list, extra] of [[tUsb, []], [tUsbCached, ['--no-drop-cache']]] as const) {
-        await rm(out, { recursive: true, force: true }); await mkdir(out)
-        await timeCmd('sync', [])
-        list.push((await timeCmd(process.execPath, [cliBin, '--home', home, 'usb', 'export', ...extra, 'bench', out])).seconds)
-      }
+      await rm(out, { recursive: true, force: true }); await mkdir(out)
+      await timeCmd('sync', [])
+      tUsb.push((await timeCmd(process.execPath, [cliBin, '--home', home, 'usb', 'export', 'bench', out])).seconds)
     }
     const cp = median(tCp)
     const cps = median(tCpSync)
     const usb = median(tUsb)
-    const usbc = median(tUsbCached)
+    const script = median(tScript)
     report(`usb export of a ${(bytes / MB).toFixed(0)} MiB revision (${objs.length} squashfs objects) to a folder; median of ${RUNS}`, [
       ['fieldsync usb export (fsync, read-back from disk)', `${usb.toFixed(2)} s  ${mbps(bytes, usb)}`],
-      ['fieldsync usb export (read-back from page cache)', `${usbc.toFixed(2)} s  ${mbps(bytes, usbc)}`],
       ['cp of the same files', `${cp.toFixed(2)} s  ${mbps(bytes, cp)}`],
       ['cp + sync of the same files', `${cps.toFixed(2)} s  ${mbps(bytes, cps)}`],
+      ['cp + sync + read-back (dd iflag=direct | sha256sum)', `${script.toFixed(2)} s  ${mbps(bytes, script)}`],
       ['cp / export', `${(cp / usb).toFixed(2)}x  (goal >= 0.8x: ${verdict(cp / usb >= 0.8)})`],
-      ['(cp + sync) / export', `${(cps / usb).toFixed(2)}x  (goal >= 0.8x: ${verdict(cps / usb >= 0.8)})`],
+      ['(cp + sync) / export', `${(cps / usb).toFixed(2)}x`],
+      ['(cp + sync + read-back) / export', `${(script / usb).toFixed(2)}x`],
     ])
   } finally {
     await rm(work, { recursive: true, force: true })
