@@ -10,7 +10,7 @@ import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { randomBytes } from 'node:crypto'
-import { AbortedError, ObjectHashMismatchError, ObjectMissingError } from '../../shared/errors.js'
+import { AbortedError, NoSpaceError, ObjectHashMismatchError, ObjectMissingError } from '../../shared/errors.js'
 import { assertSha256Hex, isSha256Hex } from '../../shared/ids.js'
 import type { Logger } from '../../shared/log.js'
 import { FileAppender, openWritable, type WritableFile } from './appender.js'
@@ -56,7 +56,9 @@ export class ObjectWriter {
     if (this.done) throw new Error('ObjectWriter: write after commit/abort')
     this.hash?.update(chunk)
     this.size += chunk.length
-    await this.out.write(chunk)
+    try {
+      await this.out.write(chunk)
+    } catch (err) { throw this.store.diskError(err, this.source) }
   }
 
   /** Verify and rename into place. Throws ObjectHashMismatchError (file removed) on a bad hash. */
@@ -72,7 +74,7 @@ export class ObjectWriter {
   async verified (): Promise<() => Promise<PutResult>> {
     if (this.done) throw new Error('ObjectWriter: commit twice')
     try {
-      await this.out.finish()
+      try { await this.out.finish() } catch (err) { throw this.store.diskError(err, this.source) }
       const got = this.threadHash !== undefined ? await this.threadHash.digest() : (this.hash as Hash).digest('hex')
       if (got !== this.sha) {
         throw new ObjectHashMismatchError(`${this.source}: object ${this.sha} has bytes whose sha256 is ${got}`, { sha: this.sha, actual: got })
@@ -83,7 +85,7 @@ export class ObjectWriter {
     }
     return async () => {
       try {
-        await this.file.fh.sync()
+        try { await this.file.fh.sync() } catch (err) { throw this.store.diskError(err, this.source) }
         await this.out.close()
         await this.file.fh.close()
         this.done = true
@@ -137,6 +139,12 @@ export class ObjectStore {
     const h = this.hasher
     this.hasher = undefined
     await h?.stop()
+  }
+
+  /** A full disk as a NoSpaceError that names the input and the library; other errors as they are. */
+  diskError (err: unknown, source: string): unknown {
+    if ((err as NodeJS.ErrnoException)?.code !== 'ENOSPC') return err
+    return new NoSpaceError(`${source}: the library's disk is full (${this.home}); nothing of this import is kept: free some space or use another --home`, { home: this.home })
   }
 
   path (sha: string): string {

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict'
 import { execFileSync, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { readdir, readFile, writeFile, mkdir, truncate, stat } from 'node:fs/promises'
+import { readdir, readFile, writeFile, mkdir, mkdtemp, rm, truncate, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import Database from 'better-sqlite3'
@@ -183,6 +184,41 @@ describe('cli: library commands', () => {
     assert.equal(r.json().missing, 0)
     assert.equal((await runCli(['verify', '--json'], { home })).json().checked, 4)
     assert.deepEqual(await readdir(join(home, 'tmp')), [])
+  })
+
+  it('a full disk mid-import (O_DIRECT writes on a 48 MiB tmpfs): E_NO_SPACE, nothing recorded, no temporary file; with room the same import completes', async (t) => {
+    if (process.getuid?.() !== 0) { t.skip('needs root to mount a tmpfs'); return }
+    const mnt = await mkdtemp(join(tmpdir(), 'fieldsync-full-'))
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=48m', 'tmpfs', mnt])
+    t.after(async () => { execFileSync('umount', [mnt]); await rm(mnt, { recursive: true, force: true }) })
+    const home = join(mnt, 'home')
+    const d = await tempDir(t)
+    const objs: Array<{ sha: string, path: string }> = []
+    for (let n = 0; n < 3; n++) {
+      const p = join(d, `o${n}`)
+      const data = Buffer.alloc((20 << 20) + 12345 * n).fill(createHash('sha512').update(`full-${n}`).digest())
+      await writeFile(p, data)
+      objs.push({ sha: createHash('sha256').update(data).digest('hex'), path: p })
+    }
+    const state: Record<string, string> = { '#spec': 'pantavisor-service-system@1' }
+    objs.forEach((o, n) => { state[`_config/app/blob${n}`] = o.sha })
+    const tarball = join(d, 'big.tar')
+    await writeTarball(tarball, JSON.stringify(state), objs)
+    const before = await stats(home)
+    const r = await runCli(['import', tarball, '--json'], { home })
+    assert.equal(r.code, 1, r.stdout)
+    assert.equal(r.json().error.code, 'E_NO_SPACE', r.stderr)
+    assert.match(r.stderr, /disk is full/)
+    assert.deepEqual(await stats(home), before)
+    assert.deepEqual(await readdir(join(home, 'objects')), [])
+    assert.deepEqual(await readdir(join(home, 'tmp')), [])
+    execFileSync('mount', ['-o', 'remount,size=96m', mnt])
+    const again = await runCli(['import', tarball, '--json'], { home })
+    assert.equal(again.code, 0, again.stderr)
+    assert.equal(again.json().missing, 0)
+    const v = await runCli(['verify', '--json'], { home })
+    assert.equal(v.json().checked, 3)
+    assert.deepEqual(v.json().corrupt, [])
   })
 
   it('the seed state imports incomplete and ls shows it', async (t) => {

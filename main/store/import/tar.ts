@@ -84,6 +84,9 @@ export async function readExportTarball (file: string, store: ObjectStore, opts:
   const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream> = [src, counter]
   if (kind === 'gzip') stages.push(createGunzip({ chunkSize: 1 << 20 }))
   const piping = pipeline([...stages, extract] as unknown as [Readable, ...NodeJS.WritableStream[]]).catch((err: unknown) => { throw wrapArchiveError(err, file) })
+  // Observed below; when an entry's consumer fails (a full disk), the pipeline
+  // rejects while the loop is still unwinding, before that await is reached.
+  piping.catch(() => {})
   try {
     for await (const entry of extract) {
       if (opts.signal?.aborted === true) throw new AbortedError(`${file}: import cancelled`)
