@@ -187,7 +187,9 @@ export class ObjectFetcher {
       const [s, e] = piece.range
       // Near the end a piece is cut to a fair share of what is left, so every peer keeps busy to the last byte.
       const slots = Math.min(PullTuning.maxInFlight, [...this.peers.values()].filter(p => !p.dropped).length * PullTuning.slotsPerPeer)
-      const take = Math.min(e - s, Math.max(PullTuning.minPieceBytes, Math.ceil(this.queued / Math.max(1, slots))))
+      // Whole multiples of minPieceBytes, so the next piece still starts aligned (O_DIRECT writes; see RangeWriter).
+      const share = Math.ceil(this.queued / Math.max(1, slots) / PullTuning.minPieceBytes) * PullTuning.minPieceBytes
+      const take = Math.min(e - s, Math.max(PullTuning.minPieceBytes, share))
       if (take < e - s) o.queue[i] = { range: [s + take, e], avoid: piece.avoid }
       else o.queue.splice(i, 1)
       this.queued -= take

@@ -1,20 +1,84 @@
 /**
  * Hashing partial objects on a worker thread, so that sha256 (about 1 s of
  * CPU per GiB here) runs beside the network stack instead of in its way. The
- * worker reads the file's bytes back (from the page cache) as far as the
- * main thread says they are written, in order, one file at a time per key.
+ * worker reads the file's bytes back as far as the main thread says they
+ * are written, in order, one file at a time per key. The ranges are written
+ * with O_DIRECT (so they are not in the page cache), and the worker reads them
+ * with O_DIRECT too, into a page-aligned buffer, from the block boundary at or
+ * before where it stopped (direct reads start and end on block boundaries):
+ * no page-cache page is allocated for them on either side. Where the file
+ * system refuses O_DIRECT, it reads through the page cache.
  *
  *   main -> worker  {op:'advance', key, path, to} | {op:'digest', key} | {op:'drop', key}
  *   worker -> main  {key, at} (hashed up to) | {key, digest} | {key, error}
  */
 import { createHash, type Hash } from 'node:crypto'
+import { constants as fsc } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { isMainThread, parentPort, Worker } from 'node:worker_threads'
+import { DIRECT_ALIGN, directIoAllowed } from '../../store/appender.js'
+
+// The WebAssembly global, as far as it is used here (the project's TypeScript libs do not declare it).
+declare const WebAssembly: { Memory: new (d: { initial: number, maximum: number }) => { buffer: ArrayBuffer } }
+
+/** Bytes read per read(2). */
+const READ_BYTES = 1 << 20
 
 type ToWorker = { op: 'advance', key: string, path: string, to: number } | { op: 'digest', key: string } | { op: 'drop', key: string }
 type FromWorker = { key: string, at: number } | { key: string, digest: string } | { key: string, error: string }
 
-interface FileState { hash: Hash, at: number, fh: FileHandle | undefined, path: string, chain: Promise<void>, buf: Buffer | undefined }
+interface FileState { hash: Hash, at: number, fh: FileHandle | undefined, direct: boolean, path: string, chain: Promise<void>, buf: Buffer | undefined }
+
+/** A page-aligned buffer (a WebAssembly memory is mapped on a page boundary; Node's Buffers make no such promise). */
+function alignedBuffer (bytes: number): Buffer {
+  const pages = Math.ceil(bytes / 65536)
+  return Buffer.from(new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer, 0, bytes)
+}
+
+async function openForHash (s: FileState, path: string): Promise<void> {
+  if (directIoAllowed()) {
+    try {
+      s.fh = await open(path, fsc.O_RDONLY | fsc.O_DIRECT)
+      s.direct = true
+      return
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err
+    }
+  }
+  s.fh = await open(path, 'r')
+  s.direct = false
+}
+
+/** Hash the file of `s` on from `s.at` to `to`. */
+async function hashTo (s: FileState, to: number): Promise<void> {
+  if (s.fh === undefined) await openForHash(s, s.path)
+  // One buffer per file: reads of different files run at once.
+  const buf = s.buf ??= alignedBuffer(READ_BYTES)
+  while (s.at < to) {
+    const fh = s.fh as FileHandle
+    // A direct read starts on a block boundary and reads whole blocks; only the bytes from `at` to `to` count.
+    const from = s.direct ? s.at - (s.at % DIRECT_ALIGN) : s.at
+    const skip = s.at - from
+    const want = s.direct ? Math.min(buf.length, roundUp(to - from, DIRECT_ALIGN)) : Math.min(buf.length, to - from)
+    let bytesRead: number
+    try {
+      ({ bytesRead } = await fh.read(buf, 0, want, from))
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EINVAL' || !s.direct) throw err
+      // The file system took O_DIRECT at open but refuses these reads: go through the page cache.
+      await fh.close()
+      s.fh = await open(s.path, 'r')
+      s.direct = false
+      continue
+    }
+    const end = Math.min(from + bytesRead, to)
+    if (end <= s.at) throw new Error(`${s.path}: shorter than ${to} bytes`)
+    s.hash.update(buf.subarray(skip, end - from))
+    s.at = end
+  }
+}
+
+function roundUp (n: number, m: number): number { return Math.ceil(n / m) * m }
 
 function workerMain (): void {
   const port = parentPort!
@@ -22,7 +86,7 @@ function workerMain (): void {
   const run = (key: string, fn: (s: FileState) => Promise<void>, path?: string) => {
     let s = files.get(key)
     if (s === undefined) {
-      s = { hash: createHash('sha256'), at: 0, fh: undefined, path: path ?? '', chain: Promise.resolve(), buf: undefined }
+      s = { hash: createHash('sha256'), at: 0, fh: undefined, direct: false, path: path ?? '', chain: Promise.resolve(), buf: undefined }
       files.set(key, s)
     }
     const st = s
@@ -31,15 +95,7 @@ function workerMain (): void {
   port.on('message', (m: ToWorker) => {
     if (m.op === 'advance') {
       run(m.key, async s => {
-        s.fh ??= await open(m.path, 'r')
-        // One buffer per file: reads of different files run at once.
-        const buf = s.buf ??= Buffer.allocUnsafe(1 << 20)
-        while (s.at < m.to) {
-          const { bytesRead } = await s.fh.read(buf, 0, Math.min(buf.length, m.to - s.at), s.at)
-          if (bytesRead === 0) throw new Error(`${m.path}: shorter than ${m.to} bytes`)
-          s.hash.update(buf.subarray(0, bytesRead))
-          s.at += bytesRead
-        }
+        await hashTo(s, m.to)
         port.postMessage({ key: m.key, at: s.at } satisfies FromWorker)
       }, m.path)
     } else if (m.op === 'digest') {

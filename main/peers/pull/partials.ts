@@ -7,11 +7,13 @@
  * store only if the hash matches (then fsync, then rename: house rule 6).
  */
 import { createHash } from 'node:crypto'
+import { constants as fsc } from 'node:fs'
 import { mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AbortedError } from '../../../shared/errors.js'
 import { assertSha256Hex } from '../../../shared/ids.js'
 import type { Statement } from 'better-sqlite3'
+import { FileAppender, openWritable, type WritableFile } from '../../store/appender.js'
 import type { Library } from '../../store/library.js'
 import { addRange, mergeRanges, missingRanges, parseRanges, prefixEnd, type Range } from './ranges.js'
 import type { HashHandle, HashWorker } from './hash-worker.js'
@@ -76,54 +78,53 @@ export class PartialStore {
       fh = await open(file, 'w+', 0o644)
     }
     this.save(sha, size, done)
-    return new PartialFile(this, sha, size, fh, done, hasher)
+    // Range bytes go through a second descriptor, O_DIRECT where possible; `fh` stays for reads, truncate and fsync.
+    let out: WritableFile
+    try {
+      out = await openWritable(file, fsc.O_WRONLY)
+    } catch (err) {
+      await fh.close()
+      throw err
+    }
+    return new PartialFile(this, sha, size, fh, out, done, hasher)
   }
 }
 
-/** Writes one range's bytes at their offsets, in batches, a bounded number of writes in flight. */
+/**
+ * Writes one range's bytes at their offsets through a FileAppender: O_DIRECT
+ * from page-aligned slots where the file system takes it (ranges start on
+ * multiples of the range size, so they are aligned), the unaligned tail of
+ * the object's last range through a buffered descriptor (never padded).
+ */
 export class RangeWriter {
-  private pending: Uint8Array[] = []
-  private pendingBytes = 0
-  private pos: number
-  private inflight: Array<Promise<unknown>> = []
-  /** Bytes handed to the file so far (contiguous from the range start). */
-  flushed = 0
+  private readonly out: FileAppender
+  private closed = false
 
-  constructor (private readonly fh: FileHandle, readonly start: number, private readonly onFlushed: (at: number, bufs: Uint8Array[], n: number) => void) {
-    this.pos = start
+  constructor (file: WritableFile, readonly start: number, onWritten: (at: number, n: number) => void) {
+    this.out = new FileAppender(file, start, { maxInFlight: PullTuning.writesInFlight, onWritten: (end, n) => { onWritten(end - n, n) } })
   }
 
-  async write (chunk: Uint8Array): Promise<void> {
-    this.pending.push(chunk)
-    this.pendingBytes += chunk.byteLength
-    if (this.pendingBytes >= PullTuning.writeBatchBytes) await this.flush(false)
-  }
+  /** Bytes safely in the file so far (contiguous from the range start). */
+  get flushed (): number { return this.out.written - this.start }
 
-  private async flush (all: boolean): Promise<void> {
-    if (this.pendingBytes > 0) {
-      const bufs = this.pending
-      const at = this.pos
-      const n = this.pendingBytes
-      this.pos += n
-      this.pending = []
-      this.pendingBytes = 0
-      const w = this.fh.writev(bufs, at).then(() => { this.flushed += n; this.onFlushed(at, bufs, n) })
-      w.catch(() => {})
-      this.inflight.push(w)
-    }
-    while (this.inflight.length > (all ? 0 : PullTuning.writesInFlight)) await this.inflight.shift()
-  }
+  async write (chunk: Uint8Array): Promise<void> { await this.out.write(chunk) }
 
   /** Wait until every byte written so far is in the file. */
-  async drain (): Promise<void> { await this.flush(true) }
+  async drain (): Promise<void> {
+    try { await this.out.finish() } finally { await this.close() }
+  }
 
   /** After a failure: wait for writes already started; returns bytes safely written. */
   async settle (): Promise<number> {
-    this.pending = []
-    this.pendingBytes = 0
-    await Promise.allSettled(this.inflight)
-    this.inflight = []
-    return this.flushed
+    const end = await this.out.settle().catch(() => this.out.written)
+    await this.close()
+    return end - this.start
+  }
+
+  private async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.out.close().catch(() => {})
   }
 }
 
@@ -138,7 +139,7 @@ export class PartialFile {
   private unsynced = 0
   private syncing: Promise<unknown> | undefined
 
-  constructor (private readonly store: PartialStore, readonly sha: string, readonly size: number, private readonly fh: FileHandle, private doneRanges: Range[], private readonly hasher: HashWorker) {
+  constructor (private readonly store: PartialStore, readonly sha: string, readonly size: number, private readonly fh: FileHandle, private readonly out: WritableFile, private doneRanges: Range[], private readonly hasher: HashWorker) {
     this.hash = this.openHash()
     this.kick()
   }
@@ -160,11 +161,11 @@ export class PartialFile {
 
   /** A writer for a range starting at `start`; what it writes counts as done as soon as the kernel has it. */
   writer (start: number): RangeWriter {
-    return new RangeWriter(this.fh, start, (at, _bufs, n) => {
+    return new RangeWriter(this.out, start, (at, n) => {
       this.markDone([at, at + n], false)
-      // Start writeback early (one background fdatasync at a time) so the final fsync finds little left.
+      // Buffered writes: start writeback early (one background fdatasync at a time) so the final fsync finds little left.
       this.unsynced += n
-      if (this.syncing === undefined && this.unsynced >= PullTuning.earlySyncBytes) {
+      if (!this.out.direct && this.syncing === undefined && this.unsynced >= PullTuning.earlySyncBytes) {
         this.unsynced = 0
         this.syncing = this.fh.datasync().catch(() => {}).finally(() => { this.syncing = undefined })
       }
@@ -240,6 +241,7 @@ export class PartialFile {
     this.hash.drop()
     await this.syncing
     await this.fh.sync()
+    await this.closeOut()
     await this.fh.close()
     await rename(this.store.path(this.sha), dest)
     await this.store.remove(this.sha)
@@ -249,6 +251,11 @@ export class PartialFile {
     if (this.unsaved > 0) this.persist()
     this.hash.drop()
     await this.syncing
+    await this.closeOut()
     await this.fh.close().catch(() => {})
+  }
+
+  private async closeOut (): Promise<void> {
+    if (this.out.fh !== this.fh) await this.out.fh.close().catch(() => {})
   }
 }

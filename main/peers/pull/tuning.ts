@@ -6,8 +6,7 @@ export const PullTuning = {
   slotsPerPeer: 3,
   /** Ranges in flight at once over all peers (bounds memory: each holds up to a window and a read buffer). */
   maxInFlight: 6,
-  /** File writes gather this much before one writev. */
-  writeBatchBytes: 1 << 20,
+  /** Writes in flight per range (each a 1 MiB O_DIRECT write from a slot; see RangeWriter). */
   writesInFlight: 2,
   /** Progress of a partial object is saved at least every this many bytes (and at each range's end). */
   persistEveryBytes: 1 << 20,
@@ -15,7 +14,7 @@ export const PullTuning = {
   earlySyncBytes: 64 << 20,
   /** The hashing thread is told of written bytes in steps of this much. */
   hashStepBytes: 16 << 20,
-  /** Near the end, pieces shrink to a fair share of what is left (but not below this), so no peer holds up the tail. */
+  /** Near the end, pieces shrink to a fair share of what is left, in multiples of this (keeps ranges aligned for O_DIRECT), so no peer holds up the tail. */
   minPieceBytes: 1 << 20,
   /** Whole-object attempts before giving up on an object that never hashes right. */
   maxAttempts: 3,
