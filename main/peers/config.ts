@@ -13,6 +13,7 @@ export const NodeTuning = {
   /** How often the node checks whether another process changed the library. */
   catalogPollMs: 1000,
   maxConnections: 200,
+  /** Per-stream yamux window. Measured (1 GiB pull, loopback, interleaved): 2, 8 and 16 MiB all slower than 4 MiB (more puller CPU with larger windows). */
   yamuxInitialWindow: 4 << 20,
   yamuxMaxWindow: 4 << 20,
 } as const
