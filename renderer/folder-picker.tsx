@@ -3,7 +3,7 @@
  * runs the core, which in both modes is this one. Quick picks for home,
  * Downloads and mounted drives (USB sticks).
  */
-import { useEffect, useState } from 'preact/hooks'
+import { useEffect, useRef, useState } from 'preact/hooks'
 import type { DirListing } from '../shared/api/types.js'
 import { bytes } from './format.js'
 import { useApi } from './hooks.js'
@@ -16,10 +16,16 @@ export function FolderPicker (p: { open: boolean, title: string, start?: string,
   const [typed, setTyped] = useState('')
   const [file, setFile] = useState<string | null>(null)
 
+  // Only the answer to the latest request counts: on a busy machine the
+  // listing of the start folder may arrive after the one the user asked for.
+  const latest = useRef(0)
   const open = (path?: string) => {
+    const seq = ++latest.current
     setError(null)
     setFile(null)
-    api.fs.list({ path, files: p.files === true }).then(l => { setListing(l); setTyped(l.path) }, setError)
+    api.fs.list({ path, files: p.files === true }).then(l => {
+      if (seq === latest.current) { setListing(l); setTyped(l.path) }
+    }, (err: unknown) => { if (seq === latest.current) setError(err) })
   }
   useEffect(() => { if (p.open) open(p.start) }, [p.open])
 

@@ -13,6 +13,7 @@ import { runCli } from '../helpers/cli.js'
 import { upstreamDir } from '../helpers/paths.js'
 import { tempDir } from '../helpers/tmp.js'
 import { hasMksquashfs } from '../helpers/revisions.js'
+import type { Request } from 'playwright-core'
 import { makeGateway, type Gateway } from './fixtures.js'
 import { chromiumMissing, dropFile, openBrowser, screenshot, startUi, type BrowserSession, type UiProcess } from './helpers.js'
 
@@ -185,11 +186,25 @@ describe('library screens in browser mode', { skip: skip ?? false, timeout: 120_
 
   it('imports a file chosen in the folder picker: a bare state JSON whose objects are elsewhere is incomplete', async () => {
     const { page } = b
+    // The start folder's listing is held back until the folder the user typed
+    // is shown, as on a busy machine: its late answer must not replace it.
+    let release = (): void => {}
+    const held = new Promise<void>(resolve => { release = resolve })
+    let startListing: Request | undefined
+    await page.route('**/api/fs.list', async route => {
+      if (startListing === undefined) { startListing = route.request(); await held }
+      await route.continue()
+    })
     await page.getByRole('link', { name: 'Library' }).first().click()
     await page.getByRole('button', { name: 'Import from folder…' }).click()
     const dialog = page.getByRole('dialog', { name: 'Import from this computer' })
     await dialog.locator('#picker-path').fill(upstreamDir)
     await dialog.getByRole('button', { name: 'Go' }).click()
+    await dialog.getByRole('option', { name: /initial_state\.json/ }).waitFor()
+    release()
+    await (startListing as Request).response()
+    await page.unroute('**/api/fs.list')
+    assert.equal(await dialog.locator('#picker-path').inputValue(), upstreamDir)
     await dialog.getByRole('option', { name: /initial_state\.json/ }).click()
     await screenshot(page, 'folder-picker')
     await dialog.getByRole('button', { name: 'Import file' }).click()
