@@ -55,8 +55,12 @@ describe('fieldsync usb (CLI)', () => {
     const alice = await laptop(t, src, p, ['rev-a'])
     const stick = await tempDir(t, 'fieldsync-stick-')
     assert.equal((await runCli(['usb', 'export', 'rev-a', stick], { home: alice })).code, 0)
+    // Flip one byte (writing a fixed one would change nothing when the byte already held it).
     const fh = await open(join(stick, 'rev-a.pvrexport.tgz'), 'r+')
-    await fh.write(Buffer.from('!'), 0, 1, 3000)
+    const b = Buffer.alloc(1)
+    await fh.read(b, 0, 1, 3000)
+    b[0] ^= 0xff
+    await fh.write(b, 0, 1, 3000)
     await fh.close()
     const v = await runCli(['usb', 'verify', stick])
     assert.equal(v.code, 1)

@@ -141,8 +141,12 @@ describe('usb: install.sh on a device', () => {
     const { home } = await library(t)
     const stick = await tempDir(t, 'fieldsync-stick-')
     assert.equal((await runCli(['usb', 'export', 'rev-a', stick], { home })).code, 0)
+    // Flip one byte (writing a fixed one would change nothing when the byte already held it).
     const fh = await open(join(stick, 'rev-a.pvrexport.tgz'), 'r+')
-    await fh.write(Buffer.from('X'), 0, 1, 5000)
+    const b = Buffer.alloc(1)
+    await fh.read(b, 0, 1, 5000)
+    b[0] ^= 0xff
+    await fh.write(b, 0, 1, 5000)
     await fh.close()
     for (const shell of shells) {
       const r = await sh([...shell, join(stick, 'install.sh'), 'rev-a'], { PVCONTROL: 'false-pvcontrol-never-called' })
