@@ -17,6 +17,15 @@ declare const WebAssembly: { Memory: new (d: { initial: number, maximum: number,
 export const SLOT_BYTES = 1 << 20
 const SLOTS_PER_SLAB = 8
 
+/**
+ * A page-aligned buffer of `bytes` (rounded up to 64 KiB pages), not shared:
+ * for O_DIRECT reads on worker threads, which keep their own.
+ */
+export function alignedBuffer (bytes: number): Buffer {
+  const pages = Math.ceil(bytes / 65536)
+  return Buffer.from(new WebAssembly.Memory({ initial: pages, maximum: pages, shared: false }).buffer, 0, bytes)
+}
+
 export interface Slot {
   /** The slot's bytes. */
   buf: Buffer

@@ -13,6 +13,7 @@ import { constants as fsc } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { parentPort } from 'node:worker_threads'
 import { crc32 } from 'node:zlib'
+import { alignedBuffer } from '../store/slots.js'
 
 export type ToWorker =
   | { type: 'open', id: number, file: string, dropCache: boolean, direct: boolean }
@@ -42,14 +43,11 @@ interface Follow {
   bufs?: [Buffer, Buffer]
 }
 
-// The WebAssembly global, as far as it is used here (the project's TypeScript libs do not declare it).
-declare const WebAssembly: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer } }
-
 const files = new Map<number, Follow>()
 const BUF = 4 << 20
-/** Page-aligned buffers (V8 maps WebAssembly memory with mmap), as O_DIRECT reads need; reused. */
+/** Page-aligned buffers, as O_DIRECT reads need; reused. */
 const pool: Buffer[] = []
-function takeBuf (): Buffer { return pool.pop() ?? Buffer.from(new WebAssembly.Memory({ initial: BUF / 65536 }).buffer, 0, BUF) }
+function takeBuf (): Buffer { return pool.pop() ?? alignedBuffer(BUF) }
 
 const port = parentPort
 if (port === null) throw new Error('readback-worker runs as a worker thread')

@@ -17,9 +17,8 @@ import { constants as fsc } from 'node:fs'
 import { open, type FileHandle } from 'node:fs/promises'
 import { isMainThread, parentPort, Worker } from 'node:worker_threads'
 import { DIRECT_ALIGN, directIoAllowed } from '../../store/appender.js'
+import { alignedBuffer } from '../../store/slots.js'
 
-// The WebAssembly global, as far as it is used here (the project's TypeScript libs do not declare it).
-declare const WebAssembly: { Memory: new (d: { initial: number, maximum: number }) => { buffer: ArrayBuffer } }
 
 /** Bytes read per read(2). */
 const READ_BYTES = 1 << 20
@@ -28,12 +27,6 @@ type ToWorker = { op: 'advance', key: string, path: string, to: number } | { op:
 type FromWorker = { key: string, at: number } | { key: string, digest: string } | { key: string, error: string }
 
 interface FileState { hash: Hash, at: number, fh: FileHandle | undefined, direct: boolean, path: string, chain: Promise<void>, buf: Buffer | undefined }
-
-/** A page-aligned buffer (a WebAssembly memory is mapped on a page boundary; Node's Buffers make no such promise). */
-function alignedBuffer (bytes: number): Buffer {
-  const pages = Math.ceil(bytes / 65536)
-  return Buffer.from(new WebAssembly.Memory({ initial: pages, maximum: pages }).buffer, 0, bytes)
-}
 
 async function openForHash (s: FileState, path: string): Promise<void> {
   if (directIoAllowed()) {
