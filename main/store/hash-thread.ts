@@ -122,6 +122,8 @@ export class HashThread {
   async stop (): Promise<void> {
     const w = this.worker
     this.worker = undefined
+    this.sentSlabs = new Set()
+    for (const s of this.streams.values()) this.fail(s, new Error('the hashing thread was stopped'))
     if (w !== undefined) await w.terminate()
   }
 

@@ -155,3 +155,26 @@ describe('openWritable: where O_DIRECT is used', () => {
     assert.ok((await readFile(path)).equals(data))
   })
 })
+
+describe('HashThread', () => {
+  it('stop fails what is still awaited instead of leaving it hanging; a new stream starts a new thread', async () => {
+    const { takeSlot, giveSlot } = await import('../../../main/store/slots.js')
+    const hasher = new HashThread()
+    const slot = takeSlot(true)
+    try {
+      slot.buf.fill(1)
+      const h = hasher.open()
+      await h.update(slot, 1000)
+      // Either the digest comes back before the stop, or it fails: it never hangs.
+      const pending = h.digest().then(d => { assert.match(d, /^[0-9a-f]{64}$/) }, (err: Error) => { assert.match(err.message, /stopped/) })
+      await hasher.stop()
+      await pending
+      const again = hasher.open()
+      await again.update(slot, 1000)
+      assert.equal(await again.digest(), createHash('sha256').update(slot.buf.subarray(0, 1000)).digest('hex'))
+    } finally {
+      giveSlot(slot)
+      await hasher.stop()
+    }
+  })
+})
