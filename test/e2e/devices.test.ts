@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test'
 import { runCli } from '../helpers/cli.js'
 import { cliBin, upstreamDir } from '../helpers/paths.js'
 import { tempDir } from '../helpers/tmp.js'
-import { chromiumMissing, openBrowser, screenshot, startUi, type BrowserSession, type UiProcess } from './helpers.js'
+import { chromiumMissing, openBrowser, screenshot, startUi, stopChild, type BrowserSession, type UiProcess } from './helpers.js'
 
 const skip = chromiumMissing()
 
@@ -32,15 +32,6 @@ async function startSim (dir: string): Promise<{ child: ChildProcess, http: stri
   return { child, ...info }
 }
 
-async function stop (child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const done = new Promise<void>(resolve => child.once('exit', () => { resolve() }))
-  child.kill('SIGTERM')
-  const t = setTimeout(() => { child.kill('SIGKILL') }, 8000)
-  await done
-  clearTimeout(t)
-}
-
 describe('devices screen in browser mode', { skip: skip ?? false, timeout: 120_000 }, () => {
   let ui: UiProcess
   let b: BrowserSession
@@ -59,7 +50,7 @@ describe('devices screen in browser mode', { skip: skip ?? false, timeout: 120_0
   after(async () => {
     await b?.close()
     await ui?.stop()
-    if (sim !== undefined) await stop(sim.child)
+    if (sim !== undefined) await stopChild(sim.child)
     for (const c of cleanups) await c()
   })
 

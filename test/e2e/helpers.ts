@@ -19,6 +19,16 @@ export function chromiumMissing (): string | null {
   return null
 }
 
+/** SIGTERM a child and wait for it to exit; SIGKILL after `graceMs`. */
+export async function stopChild (child: ChildProcess, graceMs = 8000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const done = new Promise<void>(resolve => child.once('exit', () => { resolve() }))
+  child.kill('SIGTERM')
+  const t = setTimeout(() => { child.kill('SIGKILL') }, graceMs)
+  await done
+  clearTimeout(t)
+}
+
 export interface UiProcess {
   child: ChildProcess
   url: string
@@ -53,14 +63,7 @@ export async function startUi (home: string, extra: string[] = [], env: NodeJS.P
     token,
     home,
     stderr: () => err,
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return
-      const done = new Promise<void>(resolve => child.once('exit', () => { resolve() }))
-      child.kill('SIGTERM')
-      const t = setTimeout(() => { child.kill('SIGKILL') }, 5000)
-      await done
-      clearTimeout(t)
-    },
+    stop: async () => { await stopChild(child, 5000) },
   }
 }
 

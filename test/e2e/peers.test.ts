@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test'
 import { runCli } from '../helpers/cli.js'
 import { cliBin, upstreamDir } from '../helpers/paths.js'
 import { tempDir } from '../helpers/tmp.js'
-import { chromiumMissing, openBrowser, screenshot, startUi, type BrowserSession, type UiProcess } from './helpers.js'
+import { chromiumMissing, openBrowser, screenshot, startUi, stopChild, type BrowserSession, type UiProcess } from './helpers.js'
 
 const skip = chromiumMissing()
 
@@ -31,15 +31,6 @@ async function startServe (home: string): Promise<{ child: ChildProcess, peerId:
   })
   const addr = info.addrs.find(a => a.startsWith('/ip4/127.0.0.1/')) ?? info.addrs[0]
   return { child, peerId: info.peerId, addr: addr.includes('/p2p/') ? addr : `${addr}/p2p/${info.peerId}` }
-}
-
-async function stop (child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const done = new Promise<void>(resolve => child.once('exit', () => { resolve() }))
-  child.kill('SIGTERM')
-  const t = setTimeout(() => { child.kill('SIGKILL') }, 8000)
-  await done
-  clearTimeout(t)
 }
 
 describe('peers screen in browser mode', { skip: skip ?? false, timeout: 120_000 }, () => {
@@ -70,7 +61,7 @@ describe('peers screen in browser mode', { skip: skip ?? false, timeout: 120_000
   after(async () => {
     await b?.close()
     await ui?.stop()
-    if (serve !== undefined) await stop(serve.child)
+    if (serve !== undefined) await stopChild(serve.child)
     for (const c of cleanups) await c()
   })
 

@@ -1,11 +1,10 @@
 /** The `fieldsync usb` commands as a technician runs them: JSON documents, exit codes, error codes. */
 import assert from 'node:assert/strict'
-import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { runCli } from '../helpers/cli.js'
 import { buildState, writeTarball } from '../helpers/revisions.js'
-import { tempDir } from '../helpers/tmp.js'
+import { flipByte, tempDir } from '../helpers/tmp.js'
 import { makeParts } from '../main/usb/helpers.js'
 
 async function laptop (t: Parameters<typeof tempDir>[0], src: string, p: Awaited<ReturnType<typeof makeParts>>, names: string[]): Promise<string> {
@@ -55,13 +54,7 @@ describe('fieldsync usb (CLI)', () => {
     const alice = await laptop(t, src, p, ['rev-a'])
     const stick = await tempDir(t, 'fieldsync-stick-')
     assert.equal((await runCli(['usb', 'export', 'rev-a', stick], { home: alice })).code, 0)
-    // Flip one byte (writing a fixed one would change nothing when the byte already held it).
-    const fh = await open(join(stick, 'rev-a.pvrexport.tgz'), 'r+')
-    const b = Buffer.alloc(1)
-    await fh.read(b, 0, 1, 3000)
-    b[0] ^= 0xff
-    await fh.write(b, 0, 1, 3000)
-    await fh.close()
+    await flipByte(join(stick, 'rev-a.pvrexport.tgz'), 3000)
     const v = await runCli(['usb', 'verify', stick])
     assert.equal(v.code, 1)
     assert.match(v.stdout, /CORRUPT +rev-a\.pvrexport\.tgz/)

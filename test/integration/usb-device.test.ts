@@ -8,14 +8,14 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { open, readFile, readdir, writeFile } from 'node:fs/promises'
+import { readFile, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { runCli } from '../helpers/cli.js'
 import { upstreamDir } from '../helpers/paths.js'
 import { makeParts, randomObject, has } from '../main/usb/helpers.js'
 import { buildState, writeTarball } from '../helpers/revisions.js'
-import { tempDir } from '../helpers/tmp.js'
+import { flipByte, tempDir } from '../helpers/tmp.js'
 import { startDevice } from './usb-pvctrl.js'
 
 const PVCONTROL = process.env.PVCONTROL ?? join(upstreamDir, 'pvcontrol')
@@ -141,13 +141,7 @@ describe('usb: install.sh on a device', () => {
     const { home } = await library(t)
     const stick = await tempDir(t, 'fieldsync-stick-')
     assert.equal((await runCli(['usb', 'export', 'rev-a', stick], { home })).code, 0)
-    // Flip one byte (writing a fixed one would change nothing when the byte already held it).
-    const fh = await open(join(stick, 'rev-a.pvrexport.tgz'), 'r+')
-    const b = Buffer.alloc(1)
-    await fh.read(b, 0, 1, 5000)
-    b[0] ^= 0xff
-    await fh.write(b, 0, 1, 5000)
-    await fh.close()
+    await flipByte(join(stick, 'rev-a.pvrexport.tgz'), 5000)
     for (const shell of shells) {
       const r = await sh([...shell, join(stick, 'install.sh'), 'rev-a'], { PVCONTROL: 'false-pvcontrol-never-called' })
       assert.equal(r.code, 1)

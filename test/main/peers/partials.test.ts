@@ -13,15 +13,10 @@ import { silentLogger } from '../../../shared/log.js'
 import { HashWorker } from '../../../main/peers/pull/hash-worker.js'
 import { PartialStore } from '../../../main/peers/pull/partials.js'
 import { Library } from '../../../main/store/library.js'
+import { withEnv } from '../../helpers/env.js'
 import { tempDir } from '../../helpers/tmp.js'
 
 const MiB = 1 << 20
-
-async function withEnv<T> (name: string, value: string, fn: () => Promise<T>): Promise<T> {
-  const old = process.env[name]
-  process.env[name] = value
-  try { return await fn() } finally { if (old === undefined) delete process.env[name]; else process.env[name] = old }
-}
 
 describe('partial objects', () => {
   for (const mode of ['direct', 'buffered'] as const) {

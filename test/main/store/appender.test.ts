@@ -14,6 +14,7 @@ import { HashThread } from '../../../main/store/hash-thread.js'
 import { ObjectStore } from '../../../main/store/objects.js'
 import { ObjectHashMismatchError } from '../../../shared/errors.js'
 import { silentLogger } from '../../../shared/log.js'
+import { withEnv } from '../../helpers/env.js'
 import { tempDir } from '../../helpers/tmp.js'
 
 const MiB = 1 << 20
@@ -29,12 +30,6 @@ async function feed (out: { write: (c: Uint8Array) => Promise<void> }, data: Buf
     await out.write(data.subarray(off, off + n))
     off += n
   }
-}
-
-async function withEnv<T> (name: string, value: string, fn: () => Promise<T>): Promise<T> {
-  const old = process.env[name]
-  process.env[name] = value
-  try { return await fn() } finally { if (old === undefined) delete process.env[name]; else process.env[name] = old }
 }
 
 describe('FileAppender', () => {

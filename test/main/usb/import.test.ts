@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict'
-import { open, readFile, readdir, truncate, writeFile } from 'node:fs/promises'
+import { readFile, readdir, stat, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { ErrorCodes } from '../../../shared/errors.js'
 import { silentLogger } from '../../../shared/log.js'
 import { UsbExporter, UsbImporter, parseInventory, verifyStick, writeLibraryInventory, PEER_INVENTORY_FILE } from '../../../main/usb/index.js'
-import { tempDir } from '../../helpers/tmp.js'
+import { flipByte, tempDir } from '../../helpers/tmp.js'
 import { addRevision, makeParts, newApp, tarList } from './helpers.js'
 
 async function twoLaptops (t: Parameters<typeof tempDir>[0]) {
@@ -56,13 +56,7 @@ describe('usb: laptop to laptop', () => {
     await new UsbExporter({ library: alice.library, log: silentLogger() }).export({ revisions: ['rev-b', 'rev-c'], dir: stick, forPeer: join(stick, PEER_INVENTORY_FILE) })
     // flip one byte in the middle of rev-c's tarball (an object's data)
     const f = join(stick, 'rev-c.pvrexport.tgz')
-    const fh = await open(f, 'r+')
-    const b = Buffer.alloc(1)
-    const { size } = await fh.stat()
-    await fh.read(b, 0, 1, Math.floor(size / 2))
-    b[0] ^= 0x55
-    await fh.write(b, 0, 1, Math.floor(size / 2))
-    await fh.close()
+    await flipByte(f, Math.floor((await stat(f)).size / 2), 0x55)
     const v = await verifyStick(stick)
     assert.equal(v.ok, false)
     assert.deepEqual(v.files.filter(x => x.verdict !== 'ok').map(x => [x.path, x.verdict]), [['rev-c.pvrexport.tgz', 'corrupt']])
