@@ -235,7 +235,9 @@ export interface PeersStatus {
 
 export interface PullResult {
   id: string
+  /** Objects fetched. */
   objects: number
+  /** Object bytes received from peers (resumed bytes excluded). */
   bytes: number
   fromPeers: Record<string, number>
   seconds: number

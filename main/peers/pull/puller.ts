@@ -6,6 +6,7 @@
  * last one is in place.
  */
 import { EventEmitter, setMaxListeners } from 'node:events'
+import type { PullResult } from '../../../shared/api/types.js'
 import { ErrorCodes, isCode, ObjectMissingError, PeerUnavailableError, ProtocolError, UnknownRevisionError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
 import { parseState, revisionId, type ParsedState } from '../../../shared/state/index.js'
@@ -18,6 +19,9 @@ import { resolveRevision } from './resolve.js'
 import { withDeadline } from '../wire.js'
 import { PullTuning } from './tuning.js'
 
+/** The result of a pull: the contract's type (shared/api), one shape for CLI, app and control socket. */
+export type { PullResult }
+
 export interface PullOptions {
   /** Only these peers (ids, id suffixes or names). */
   from?: string[]
@@ -25,15 +29,6 @@ export interface PullOptions {
   onProgress?: (e: PullEvent) => void
 }
 
-export interface PullResult {
-  id: string
-  /** Objects fetched. */
-  objects: number
-  /** Object bytes received from peers (resumed bytes excluded). */
-  bytes: number
-  fromPeers: Record<string, number>
-  seconds: number
-}
 
 export class Puller extends EventEmitter<{ event: [PullEvent] }> {
   private readonly library: Library
