@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events'
 import { mkdir } from 'node:fs/promises'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { AmbiguousRevisionError, UnknownRevisionError, UsageError } from '../../shared/errors.js'
 import type { RevisionRecord } from '../../shared/api/types.js'
 import type { Logger } from '../../shared/log.js'
@@ -51,6 +51,17 @@ export function checkRevisionName (name: string): string {
     throw new UsageError(`revision name ${JSON.stringify(name)}: use 1-128 letters, digits and . _ @ + : - (starting with a letter or digit), not something that looks like an id`)
   }
   return name
+}
+
+/**
+ * A revision name from a file or folder name (`pvwificonnect.tgz` gives
+ * `pvwificonnect`): without its archive extensions, other characters as `-`;
+ * undefined when nothing usable is left.
+ */
+export function nameFromFileName (file: string): string | undefined {
+  const base = basename(file).replace(/(\.(tgz|tar|gz|json|pvrexport))+$/i, '')
+  const name = base.replace(/[^A-Za-z0-9._@+:-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').replace(/-+$/, '').slice(0, 128)
+  try { return checkRevisionName(name) } catch { return undefined }
 }
 
 export class Library extends EventEmitter<LibraryEvents> {
@@ -162,8 +173,10 @@ export class Library extends EventEmitter<LibraryEvents> {
    * Record a revision. `present` gives the sizes of objects just written to
    * (or verified in) the store by the caller. Objects already known present
    * need not be listed. Idempotent: an existing revision only gains the name.
+   * Without `name`, `suggestedName` (e.g. from the file name) names a
+   * revision that has no name yet, if no other revision holds it.
    */
-  addRevision (input: { raw: Uint8Array, parsed?: ParsedState, name?: string, source: string, present?: ReadonlyMap<string, number> }): AddRevisionResult {
+  addRevision (input: { raw: Uint8Array, parsed?: ParsedState, name?: string, suggestedName?: string, source: string, present?: ReadonlyMap<string, number> }): AddRevisionResult {
     const parsed = input.parsed ?? parseState(input.raw, input.source)
     const id = revisionId(parsed)
     const refs = objectRefs(parsed)
@@ -183,6 +196,7 @@ export class Library extends EventEmitter<LibraryEvents> {
         }
       }
       if (input.name !== undefined) q.nameUpsert.run({ name: input.name, revision_id: id, created_at: now })
+      else if (input.suggestedName !== undefined && NAME_RE.test(input.suggestedName)) q.nameInsertIfFree.run({ name: input.suggestedName, revision_id: id, created_at: now })
       if (this.refreshComplete(id)) newlyComplete.push(id)
     }).immediate()
     const missing = this.missing(id)

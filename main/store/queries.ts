@@ -26,6 +26,7 @@ export class Queries {
   readonly revisionsUsing
   readonly revisionObjectInsert
   readonly nameUpsert
+  readonly nameInsertIfFree
   readonly objectGet
   readonly objectEnsure
   readonly objectSetPresent
@@ -52,6 +53,8 @@ export class Queries {
     this.revisionsUsing = db.prepare('SELECT DISTINCT revision_id FROM revision_objects WHERE sha = ?')
     this.revisionObjectInsert = db.prepare('INSERT INTO revision_objects (revision_id, key, sha) VALUES (@revision_id, @key, @sha)')
     this.nameUpsert = db.prepare('INSERT INTO revision_names (name, revision_id, created_at) VALUES (@name, @revision_id, @created_at) ON CONFLICT(name) DO UPDATE SET revision_id = excluded.revision_id, created_at = excluded.created_at')
+    /** A name for a revision that has none, unless another revision holds it. */
+    this.nameInsertIfFree = db.prepare('INSERT INTO revision_names (name, revision_id, created_at) SELECT @name, @revision_id, @created_at WHERE NOT EXISTS (SELECT 1 FROM revision_names WHERE revision_id = @revision_id) ON CONFLICT(name) DO NOTHING')
     this.objectGet = db.prepare('SELECT sha, size, present FROM objects WHERE sha = ?')
     this.objectEnsure = db.prepare('INSERT INTO objects (sha) VALUES (@sha) ON CONFLICT(sha) DO NOTHING')
     this.objectSetPresent = db.prepare('INSERT INTO objects (sha, size, present) VALUES (@sha, @size, 1) ON CONFLICT(sha) DO UPDATE SET size = excluded.size, present = 1')

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { execFileSync, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { readdir, readFile, writeFile, mkdir, mkdtemp, rm, truncate, stat } from 'node:fs/promises'
+import { copyFile, readdir, readFile, writeFile, mkdir, mkdtemp, rm, truncate, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
@@ -75,6 +75,29 @@ describe('cli: library commands', () => {
     await assert.rejects(stat(join(out, 'none.tar')))
     const v = (await runCli(['verify', '--json'], { home })).json()
     assert.deepEqual(v, { checked: 6, corrupt: [], missing: [] })
+  })
+
+  it('an import without --name is named after its file, unless the revision has a name or another revision has that one', async (t) => {
+    const home = await tempDir(t)
+    const dir = await tempDir(t)
+    const names = async () => Object.fromEntries((await runCli(['ls', '--json'], { home })).json().map((r: any) => [r.id, r.names]))
+    const wifi = (await runCli(['import', join(upstreamDir, 'pvwificonnect.tgz'), '--json'], { home })).json()
+    assert.equal(wifi.name, 'pvwificonnect')
+    // Another file of the same revision adds no second name.
+    await copyFile(join(upstreamDir, 'pvwificonnect.tgz'), join(dir, 'wifi copy.tgz'))
+    assert.equal((await runCli(['import', join(dir, 'wifi copy.tgz'), '--json'], { home })).json().existed, true)
+    // Another revision in a file of the same name: the name stays where it is.
+    await copyFile(join(upstreamDir, 'watchdog_pinger.tar'), join(dir, 'pvwificonnect.tar'))
+    const wd = (await runCli(['import', join(dir, 'pvwificonnect.tar'), '--json'], { home })).json()
+    assert.equal(wd.name, null)
+    // A state JSON and a file name with spaces.
+    await copyFile(join(upstreamDir, 'initial_state.json'), join(dir, 'Site 4 (rpi).json'))
+    const init = (await runCli(['import', join(dir, 'Site 4 (rpi).json'), '--json'], { home })).json()
+    assert.equal(init.name, 'Site-4-rpi')
+    assert.deepEqual(await names(), { [wifi.id]: ['pvwificonnect'], [wd.id]: [], [init.id]: ['Site-4-rpi'] })
+    // --name still moves a name, as before.
+    await runCli(['import', join(dir, 'pvwificonnect.tar'), '--name', 'pvwificonnect'], { home })
+    assert.deepEqual((await names())[wd.id], ['pvwificonnect'])
   })
 
   it('usage errors exit 2; unknown revisions exit 1 with a code', async (t) => {

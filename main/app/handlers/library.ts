@@ -5,21 +5,13 @@ import type { PartDetail, ObjectDetail, RevisionSummary, DiffEntry } from '../..
 import { BadInputError, FieldsyncError } from '../../../shared/errors.js'
 import { diffStates, isSha, summarizeState, type ObjectInfo } from '../../../shared/state/index.js'
 import { exportRevision } from '../../store/export.js'
-import { NAME_RE, type RevisionInfo } from '../../store/library.js'
+import { nameFromFileName, type RevisionInfo } from '../../store/library.js'
 import type { HandlerDeps, HandlerMap } from './context.js'
 
 type LibraryHandlers = Pick<HandlerMap, 'library.list' | 'library.show' | 'library.diff' | 'library.import' | 'library.export' | 'library.rename' | 'library.remove'>
 
 export function summary (d: HandlerDeps, r: RevisionInfo): RevisionSummary {
   return { id: r.id, name: r.name, names: r.names, spec: r.spec, source: r.source, importedAt: r.importedAt, complete: r.complete, objects: r.objects, missing: r.missing, bytes: r.bytes, signature: d.signature(r.id) }
-}
-
-/** A name for an imported file when none is given: its file name without extensions, if no other revision has it. */
-function nameFromFile (lib: HandlerDeps['app']['library'], file: string): string | undefined {
-  const base = file.replace(/(\.(tgz|tar|gz|json|pvrexport))+$/i, '')
-  const name = base.replace(/[^A-Za-z0-9._@+:-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 128)
-  if (name === '' || !NAME_RE.test(name) || /^[0-9a-f]{8,64}$/.test(name)) return undefined
-  try { lib.resolve(name); return undefined } catch { return name }
 }
 
 async function isTarball (path: string): Promise<boolean> {
@@ -112,11 +104,11 @@ export function libraryHandlers (d: HandlerDeps): LibraryHandlers {
       const path = up?.path ?? req.path as string
       const label = `import ${up?.filename ?? basename(path)}`
       try {
-        const name = req.name ?? nameFromFile(lib, up?.filename ?? basename(path))
         // Tarballs report bytes read; folders and bare state JSONs report objects taken.
         const unit = await isTarball(path) ? 'bytes' : 'items'
         const res = await d.transfers.run('import', label, async (t) => await d.app.importer.importPath(path, {
-          name,
+          name: req.name,
+          suggestedName: nameFromFileName(up?.filename ?? path),
           source: up !== undefined ? `upload: ${up.filename}` : path,
           signal: t.signal,
           onProgress: p => { t.progress(p.bytes, p.totalBytes) },

@@ -3,6 +3,7 @@ import type { Command } from 'commander'
 import { resolve } from 'node:path'
 import { diffStates, summarizeState } from '../../../shared/state/index.js'
 import { exportRevision } from '../../store/export.js'
+import { nameFromFileName } from '../../store/library.js'
 import { verifyLibrary, collectGarbage } from '../../store/maintenance.js'
 import type { Cli } from '../cli.js'
 import { formatBytes, table } from '../output.js'
@@ -13,12 +14,12 @@ function collect (v: string, prev: string[] = []): string[] { return [...prev, v
 export function register (program: Command, cli: Cli): void {
   program.command('import <path>')
     .description('import a revision: pvr export tarball (.tar/.tgz), pvr checkout, json+objects/ folder, or a state JSON')
-    .option('--name <name>', 'name the revision')
+    .option('--name <name>', 'name the revision (default: the file or folder name without extensions, when the revision has no name yet and no other revision has that one)')
     .option('--objects <dir>', 'folder of <sha256> files to take objects from')
     .action(cli.action<{ name?: string, objects?: string }>(async (ctx, path: string) => {
       const app = await ctx.app()
       const bar = ctx.progress('import', 'bytes')
-      const res = await app.importer.importPath(resolve(path), { name: ctx.opts.name, objectsDir: ctx.opts.objects, signal: ctx.signal, onProgress: p => bar.update(p.bytes, p.totalBytes) })
+      const res = await app.importer.importPath(resolve(path), { name: ctx.opts.name, suggestedName: nameFromFileName(resolve(path)), objectsDir: ctx.opts.objects, signal: ctx.signal, onProgress: p => bar.update(p.bytes, p.totalBytes) })
       bar.stop()
       const what = res.missing.length === 0 ? 'complete' : `INCOMPLETE: ${res.missing.length} object(s) missing`
       const text = res.existed

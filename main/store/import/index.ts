@@ -14,6 +14,8 @@ import { directorySource, findObjectFile, type StateSource } from './sources.js'
 
 export interface ImportOptions {
   name?: string
+  /** Without `name`: a name for the revision if it has none yet and no other revision holds it (see nameFromFileName). */
+  suggestedName?: string
   /** Extra directory of `<sha>` files (for a bare state JSON or to override). */
   objectsDir?: string
   /** Recorded as the revision's source (default: the path). */
@@ -72,7 +74,7 @@ export class Importer {
         }
       }
       if (opts.signal?.aborted === true) throw new AbortedError(`${file}: import cancelled`)
-      const res = lib.addRevision({ raw: parsed.raw, parsed, name: opts.name, source: opts.source ?? file, present })
+      const res = lib.addRevision({ raw: parsed.raw, parsed, name: opts.name, suggestedName: opts.suggestedName, source: opts.source ?? file, present })
       this.log('imported %s from %s (%d objects written)', res.id, file, read.written.size)
       // Objects of the archive that the state does not name: not ours to keep.
       const referenced = new Set(refs.map(r => r.sha))
@@ -129,7 +131,7 @@ export class Importer {
         }
         if (lastErr !== undefined) throw lastErr
       }
-      const res = lib.addRevision({ raw, parsed, name: opts.name, source: opts.source ?? label, present })
+      const res = lib.addRevision({ raw, parsed, name: opts.name, suggestedName: opts.suggestedName, source: opts.source ?? label, present })
       this.log('imported %s from %s (%d objects written)', res.id, label, written.length)
       return this.result(res.id, res.name, res.existed, newBytes)
     } catch (err) {

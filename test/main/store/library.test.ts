@@ -9,6 +9,7 @@ import { silentLogger } from '../../../shared/log.js'
 import { App } from '../../../main/app/index.js'
 import { exportRevision } from '../../../main/store/export.js'
 import { collectGarbage, verifyLibrary } from '../../../main/store/maintenance.js'
+import { nameFromFileName } from '../../../main/store/library.js'
 import { fixturesDir, upstreamDir } from '../../helpers/paths.js'
 import { tempDir } from '../../helpers/tmp.js'
 import { buildState, smallObject, writeTarball } from '../../helpers/revisions.js'
@@ -181,5 +182,19 @@ describe('object store: temporary files', () => {
     const second = new ObjectStore({ log: silentLogger() }, home)
     await second.start()
     assert.deepEqual((await readdir(join(home, 'tmp'))).sort(), [`put-${process.ppid}-0123456789abcdef-aaaaaa`])
+  })
+})
+
+describe('library: names from file names', () => {
+  it('drops archive extensions and folders, turns other characters into -, refuses what looks like an id', () => {
+    assert.equal(nameFromFileName('/media/stick/pvwificonnect.pvrexport.tgz'), 'pvwificonnect')
+    assert.equal(nameFromFileName('watchdog_pinger.tar'), 'watchdog_pinger')
+    assert.equal(nameFromFileName('rev.tar.gz'), 'rev')
+    assert.equal(nameFromFileName('/home/tech/checkouts/gateway-2.1/'), 'gateway-2.1')
+    assert.equal(nameFromFileName('Site 4 (rpi).json'), 'Site-4-rpi')
+    assert.equal(nameFromFileName('3e2b2fca03c0.tgz'), undefined)
+    assert.equal(nameFromFileName('.tgz'), undefined)
+    assert.equal(nameFromFileName('___.tar'), undefined)
+    assert.equal(nameFromFileName('x'.repeat(300) + '.tgz'), 'x'.repeat(128))
   })
 })
