@@ -111,11 +111,12 @@ describe('install through pvr-sdk', () => {
     assert.deepEqual(hist.installs.map(i => [i.status, i.errorCode]), [['FAILED', 'E_NO_SPACE'], ['REFUSED', 'E_NO_SPACE']], 'both attempts are recorded')
   })
 
-  it('503 from a busy device, then success', async (t) => {
+  it('503 from a busy device, then success; without --json the final state is the one line on stdout', async (t) => {
     const { home, sim } = await setup(t, ['--busy-commands', '3'])
-    const r = await install(home, sim)
+    const r = await runCli(['install', 'site-app', '--device', sim.http, '--poll', '50'], { home, timeoutMs: 90_000 })
     assert.equal(r.code, 0, r.stderr)
-    assert.equal(out(r).status, 'DONE')
+    assert.match(r.stdout, /^locals\/site-app-[0-9a-f]{8}: DONE \(.+\); sent \d+ objects, .+ in [\d.]+ s\n$/)
+    assert.doesNotMatch(r.stderr, /: DONE/, 'the final state is printed once, on stdout')
     assert.equal((r.stderr.match(/retrying run/g) ?? []).length, 3)
   })
 

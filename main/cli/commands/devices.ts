@@ -111,7 +111,8 @@ function render (ctx: CommandContext<InstallOpts>): (e: InstallEvent) => void {
     if (e.type === 'upload') { bar.update(e.bytes, e.totalBytes, `${e.index + 1}/${e.count}`); return }
     bar.stop()
     // Messages go to stderr in every mode (with --json, stdout holds only the result).
-    if (e.type === 'phase') process.stderr.write(`${e.message}\n`)
+    // The final state is also the result line on stdout: printed once there without --json.
+    if (e.type === 'phase') { if (e.phase !== 'final' || ctx.json) process.stderr.write(`${e.message}\n`) }
     else if (e.type === 'retry') process.stderr.write(`retrying ${e.what}: ${e.reason}\n`)
     else if (e.type === 'progress') process.stderr.write(`  ${e.status}${e.progress === null ? '' : ` ${e.progress}%`} ${e.statusMsg}\n`)
   }
