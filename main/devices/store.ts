@@ -3,21 +3,12 @@
  * SQLite database (migration 003). Writes are synchronous and short (house
  * rule 7): callers do their I/O first.
  */
+import type { DeviceInfo } from '../../shared/api/types.js'
 import type { Db } from '../store/db.js'
 import { sql as devicesSchema } from '../store/migrations/003-devices.js'
 
-export interface DeviceRecord {
-  deviceId: string
-  name: string | null
-  addrs: string[]
-  port: number | null
-  claimed: boolean | null
-  pvrSdk: boolean
-  revision: string | null
-  status: string | null
-  source: 'mdns' | 'manual'
-  lastSeen: number
-}
+/** A device as stored: the contract's DeviceInfo, but discovery may not know its name yet. */
+export type DeviceRecord = Omit<DeviceInfo, 'name'> & { name: string | null }
 
 export interface InstallRow {
   id: number
