@@ -84,7 +84,7 @@ export class UsbImporter {
     }
     const tmp = join(lib.objects.tmpDir, `usb-${randomBytes(6).toString('hex')}.tgz`)
     try {
-      await joinVerified(dir, r, tmp, opts.signal, onBytes)
+      await joinVerified(lib, dir, r, tmp, opts.signal, onBytes)
       const before = lib.presentAmong(r.objects.map(o => o.sha256))
       const name = r.libraryNames.find(n => { try { checkRevisionName(n); return true } catch { return false } })
       const res = await this.c.importer.importPath(tmp, { name, source: `usb ${join(dir, r.tarball)}`, signal: opts.signal })
@@ -108,7 +108,18 @@ export class UsbImporter {
 }
 
 /** Join a revision's parts into `tmp`, hashing each part against the manifest. */
-async function joinVerified (dir: string, r: StickRevision, tmp: string, signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<void> {
+/** A stick file's bytes; a read the stick refuses (EIO from a failing stick, EPERM from some FUSE drivers) is E_STICK_CORRUPT naming it. */
+export async function * readStickFile (file: string, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
+  try {
+    for await (const chunk of createReadStream(file, { highWaterMark: 4 << 20, signal })) yield chunk as Buffer
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === undefined || code === 'ABORT_ERR') throw err
+    throw new StickCorruptError(`${file}: reading it from the stick failed (${(err as Error).message}): the stick may be failing or was pulled out; nothing of it was imported`, { file }, { cause: err })
+  }
+}
+
+async function joinVerified (lib: Library, dir: string, r: StickRevision, tmp: string, signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<void> {
   const whole = createHash('sha256')
   const fh = await open(tmp, 'wx')
   try {
@@ -116,13 +127,14 @@ async function joinVerified (dir: string, r: StickRevision, tmp: string, signal:
     for (const p of r.parts) {
       const h = createHash('sha256')
       let n = 0
-      for await (const chunk of createReadStream(join(dir, p.path), { highWaterMark: 4 << 20, signal })) {
-        const b = chunk as Buffer
+      for await (const b of readStickFile(join(dir, p.path), signal)) {
         h.update(b)
         if (r.sha256 !== null && r.parts.length > 1) whole.update(b)
         n += b.length
         let off = 0
-        while (off < b.length) off += (await fh.write(b, off, b.length - off, pos + off)).bytesWritten
+        try {
+          while (off < b.length) off += (await fh.write(b, off, b.length - off, pos + off)).bytesWritten
+        } catch (err) { throw lib.objects.diskError(err, join(dir, r.tarball)) }
         pos += b.length
         onBytes(b.length)
       }

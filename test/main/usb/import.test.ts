@@ -6,6 +6,7 @@ import { ErrorCodes } from '../../../shared/errors.js'
 import { silentLogger } from '../../../shared/log.js'
 import { UsbExporter, UsbImporter, parseInventory, verifyStick, writeLibraryInventory, PEER_INVENTORY_FILE } from '../../../main/usb/index.js'
 import { flipByte, tempDir } from '../../helpers/tmp.js'
+import { readStickFile } from '../../../main/usb/import.js'
 import { addRevision, makeParts, newApp, tarList } from './helpers.js'
 
 async function twoLaptops (t: Parameters<typeof tempDir>[0]) {
@@ -88,6 +89,16 @@ describe('usb: laptop to laptop', () => {
     const m = JSON.parse(await readFile(join(stick, 'fieldsync-manifest.json'), 'utf8'))
     await writeFile(join(stick, 'fieldsync-manifest.json'), JSON.stringify({ ...m, format: 'something-else' }))
     await assert.rejects(new UsbImporter({ library: bob.library, importer: bob.importer, log: silentLogger() }).import(stick), { code: ErrorCodes.BadInput })
+  })
+
+  it('a read the stick refuses is E_STICK_CORRUPT naming the file, not a bare errno', async (t) => {
+    const dir = await tempDir(t)
+    // Reading a folder fails in read(2) with EISDIR: an errno from the read itself, as EIO from a failing stick.
+    await assert.rejects(async () => { for await (const _ of readStickFile(dir, undefined)) { /* nothing */ } }, (err: Error & { code?: string }) => {
+      assert.equal(err.code, ErrorCodes.StickCorrupt)
+      assert.match(err.message, new RegExp(`^${dir}: reading it from the stick failed`))
+      return true
+    })
   })
 
   it('a stick with no manifest is not a Fieldsync stick', async (t) => {
