@@ -171,7 +171,10 @@ export class FileAppender {
     this.fill = 0
     this.launch(slot, len, len)
     this.pos += len
-    if (this.inflight.length >= (this.opts.maxInFlight ?? 3)) await this.settleOldest()
+    // Buffered writes go one at a time: through the page cache more in flight
+    // gain nothing, and some drivers store wrong bytes when writes that extend
+    // a file arrive out of order (fusefat did, for a 1 GiB stick export).
+    if (this.inflight.length >= (this.direct ? this.opts.maxInFlight ?? 3 : 1)) await this.settleOldest()
   }
 
   /** Write `len` bytes of the slot at the current offset, and hash `hashLen` of them. */

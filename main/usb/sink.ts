@@ -138,11 +138,17 @@ export class PartedFileWriter {
     if (this.opts.readBack !== undefined) this.followId = this.opts.readBack.open(tmp, this.opts.dropCache !== false, file.direct, this.opts.onReadBack)
   }
 
-  /** Bytes up to `end` are in the file: report them, and every FOLLOW_EVERY let the read-back follow. */
+  /**
+   * Bytes up to `end` are in the file: report them, and every FOLLOW_EVERY let
+   * the read-back follow. Only where the file is written with O_DIRECT (file
+   * systems known to be coherent): elsewhere the read-back starts once the
+   * part is complete and closed, because some drivers (fusefat) give a handle
+   * opened on a growing file wrong bytes or EPERM past the size it first saw.
+   */
   private onWritten (file: WritableFile, end: number, n: number): void {
     this.opts.onWritten?.(n)
     const rb = this.opts.readBack
-    if (rb === undefined || this.syncing !== undefined || end - this.synced < FOLLOW_EVERY) return
+    if (rb === undefined || !file.direct || this.syncing !== undefined || end - this.synced < FOLLOW_EVERY) return
     // fdatasync in the background (writing goes on); the read-back follows once it is done.
     const id = this.followId
     this.synced = end

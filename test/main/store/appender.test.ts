@@ -152,6 +152,28 @@ describe('openWritable: where O_DIRECT is used', () => {
 })
 
 describe('HashThread', () => {
+  it('buffered writes go one at a time, in file order (fusefat stored wrong bytes when extending writes came out of order)', async () => {
+    let now = 0
+    let most = 0
+    const offsets: number[] = []
+    const fh = {
+      async write (_b: Uint8Array, _o: number, len: number, at: number) {
+        offsets.push(at)
+        most = Math.max(most, ++now)
+        await new Promise(resolve => setImmediate(resolve))
+        now--
+        return { bytesWritten: len }
+      },
+      async datasync () {},
+    }
+    const out = new FileAppender({ path: '/nonexistent/x', fh: fh as never, direct: false } satisfies WritableFile, 0, { maxInFlight: 3 })
+    await feed(out, randomBytes(8 * MiB + 100))
+    await out.finish()
+    assert.equal(most, 1)
+    assert.deepEqual(offsets, [...offsets].sort((a, b) => a - b))
+    assert.equal(offsets.length, 9)
+  })
+
   it('stop fails what is still awaited instead of leaving it hanging; a new stream starts a new thread', async () => {
     const { takeSlot, giveSlot } = await import('../../../main/store/slots.js')
     const hasher = new HashThread()
