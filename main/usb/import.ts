@@ -107,7 +107,6 @@ export class UsbImporter {
   }
 }
 
-/** Join a revision's parts into `tmp`, hashing each part against the manifest. */
 /** A stick file's bytes; a read the stick refuses (EIO from a failing stick, EPERM from some FUSE drivers) is E_STICK_CORRUPT naming it. */
 export async function * readStickFile (file: string, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
   try {
@@ -119,6 +118,7 @@ export async function * readStickFile (file: string, signal: AbortSignal | undef
   }
 }
 
+/** Join a revision's parts into `tmp`, hashing each part against the manifest. */
 async function joinVerified (lib: Library, dir: string, r: StickRevision, tmp: string, signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<void> {
   const whole = createHash('sha256')
   const fh = await open(tmp, 'wx')
