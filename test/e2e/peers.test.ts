@@ -98,6 +98,7 @@ describe('peers screen in browser mode', { skip: skip ?? false, timeout: 120_000
     await t.waitFor()
     assert.equal(await t.getAttribute('data-state'), 'done')
     assert.match(await t.innerText(), /colleague-laptop/)
+    assert.match(await t.innerText(), /3 object\(s\) from 1 peer\(s\) in [\d.]+ s/, 'a finished pull says what it did')
     await screenshot(page, 'transfers-pull')
     const ls = await runCli(['--json', 'show', wifiId], { home: ui.home })
     assert.equal(ls.code, 0, ls.stderr)

@@ -3,6 +3,7 @@ import { NotAvailableError, NotInTeamError, PeerUnavailableError, UsageError } f
 import type { HandlerDeps, HandlerMap } from './context.js'
 import type { LanService } from './node.js'
 import { withDeadline } from '../../../shared/deadline.js'
+import type { PullEvent } from '../../peers/index.js'
 
 type PeerHandlers = Pick<HandlerMap, 'peers.status' | 'peers.add' | 'peers.pull' | 'team.create' | 'team.join' | 'team.show'>
 
@@ -34,10 +35,8 @@ export function peerHandlers (d: HandlerDeps): PeerHandlers {
     async 'peers.pull' ({ rev, from }) {
       const s = running()
       const label = `pull ${rev.length === 64 ? rev.slice(0, 12) : rev}`
-      return await d.transfers.run('pull', label, async (t) => await s.puller.pull(rev, {
-        from,
-        signal: t.signal,
-        onProgress: (e) => {
+      return await d.transfers.run('pull', label, async (t) => {
+        const onProgress = (e: PullEvent): void => {
           switch (e.type) {
             case 'resolved':
               t.rename(`pull ${e.name ?? e.id.slice(0, 12)}`)
@@ -52,8 +51,13 @@ export function peerHandlers (d: HandlerDeps): PeerHandlers {
             case 'liar': t.detail(`${peerName(e.peer)} sent corrupt bytes: no longer used`); break
             default: break
           }
-        },
-      }))
+        }
+        const r = await s.puller.pull(rev, { from, signal: t.signal, onProgress })
+        // What happened, in place of what was about to happen.
+        const peers = Object.keys(r.fromPeers).length
+        t.detail(r.objects === 0 ? 'complete here already: nothing to fetch' : `${r.objects} object(s) from ${peers} peer(s) in ${r.seconds.toFixed(1)} s`)
+        return r
+      })
     },
 
     async 'team.create' ({ name, replace }) {
