@@ -42,7 +42,7 @@ export function InstallWizard (p: { rev?: string, device?: string, transfers: Tr
 
   const complete = (lib.data?.revisions ?? []).filter(r => r.complete)
   const check = () => {
-    setBusy(true); setError(null); setPlan(null)
+    setBusy(true); setError(null); setPlan(null); setResult(null); setProgress(null)
     api.devices.plan({ rev, device, via: via === '' ? undefined : via }).then(setPlan, setError).finally(() => { setBusy(false) })
   }
   const install = () => {
@@ -104,8 +104,8 @@ export function InstallWizard (p: { rev?: string, device?: string, transfers: Tr
           </dl>
           {plan.problems.length > 0 && <div class='alert alert-bad' role='alert'><div class='alert-title'>This install would be refused</div><ul>{plan.problems.map(x => <li key={x}>{x}</li>)}</ul></div>}
           <div class='row'>
-            <Button kind='primary' disabled={plan.problems.length > 0 || running} busy={running} onClick={install}>Install {plan.revision.name} now</Button>
-            <span class='muted'>The device runs it as soon as every object is there.</span>
+            <Button kind='primary' disabled={plan.problems.length > 0 || running || result !== null} busy={running} onClick={install}>Install {plan.revision.name} now</Button>
+            <span class='muted'>{result !== null ? 'Done: check the plan again to install once more.' : 'The device runs it as soon as every object is there.'}</span>
           </div>
         </section>
       )}

@@ -84,12 +84,17 @@ describe('devices screen in browser mode', { skip: skip ?? false, timeout: 120_0
     await page.locator('[data-testid="install-status"]', { hasText: 'DONE' }).waitFor({ timeout: 60_000 })
     const run = await page.getByTestId('install-run').innerText()
     assert.match(run, /Installed: DONE/)
+    // The plan is spent: installing again needs a fresh one.
+    assert.equal(await page.getByRole('button', { name: /^Install watchdog_pinger now/ }).isDisabled(), true)
     await screenshot(page, 'install-done')
+    await page.getByRole('button', { name: 'Check the plan' }).click()
+    await page.getByTestId('install-plan').getByText('3 of 3 objects').waitFor()
+    assert.equal(await page.getByRole('button', { name: /^Install watchdog_pinger now/ }).isDisabled(), false)
   })
 
   it('shows the install in the device history and the device running it', async () => {
     const { page } = b
-    await page.getByRole('link', { name: 'Back to devices' }).click().catch(async () => { await page.getByRole('button', { name: 'Back to devices' }).click() })
+    await page.getByRole('navigation', { name: 'Breadcrumb' }).getByRole('link', { name: 'Devices' }).click()
     const row = page.getByTestId('device-row').first()
     await row.waitFor()
     await row.getByRole('button', { expanded: false }).click()
