@@ -46,8 +46,13 @@ export interface LibraryEvents {
 
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._@+:-]{0,127}$/
 
+/** A valid revision name: 1-128 of letters, digits and . _ @ + : - (first a letter or digit), and nothing that looks like an id. */
+export function isRevisionName (name: string): boolean {
+  return NAME_RE.test(name) && !/^[0-9a-f]{8,64}$/.test(name)
+}
+
 export function checkRevisionName (name: string): string {
-  if (!NAME_RE.test(name) || /^[0-9a-f]{8,64}$/.test(name)) {
+  if (!isRevisionName(name)) {
     throw new UsageError(`revision name ${JSON.stringify(name)}: use 1-128 letters, digits and . _ @ + : - (starting with a letter or digit), not something that looks like an id`)
   }
   return name
@@ -61,7 +66,7 @@ export function checkRevisionName (name: string): string {
 export function nameFromFileName (file: string): string | undefined {
   const base = basename(file).replace(/(\.(tgz|tar|gz|json|pvrexport))+$/i, '')
   const name = base.replace(/[^A-Za-z0-9._@+:-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').replace(/-+$/, '').slice(0, 128)
-  try { return checkRevisionName(name) } catch { return undefined }
+  return isRevisionName(name) ? name : undefined
 }
 
 export class Library extends EventEmitter<LibraryEvents> {
@@ -196,7 +201,7 @@ export class Library extends EventEmitter<LibraryEvents> {
         }
       }
       if (input.name !== undefined) q.nameUpsert.run({ name: input.name, revision_id: id, created_at: now })
-      else if (input.suggestedName !== undefined && NAME_RE.test(input.suggestedName)) q.nameInsertIfFree.run({ name: input.suggestedName, revision_id: id, created_at: now })
+      else if (input.suggestedName !== undefined && isRevisionName(input.suggestedName)) q.nameInsertIfFree.run({ name: input.suggestedName, revision_id: id, created_at: now })
       if (this.refreshComplete(id)) newlyComplete.push(id)
     }).immediate()
     const missing = this.missing(id)

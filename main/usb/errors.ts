@@ -29,3 +29,15 @@ export function mapFsError (err: unknown, dir: string, writing = false): unknown
       return err
   }
 }
+
+/**
+ * A read from the stick that failed with an errno nothing above names (EPERM
+ * from some FUSE drivers, EISDIR, ...): E_STICK_CORRUPT naming `file`, as
+ * `<file>: <what> from the stick failed (<errno message>): <advice>`. Typed
+ * errors, errors without an errno and cancellations pass as they are.
+ */
+export function unreadableError (err: unknown, file: string, what: string, advice: string): unknown {
+  const code = (err as NodeJS.ErrnoException)?.code
+  if (err instanceof FieldsyncError || code === undefined || code === 'ABORT_ERR') return err
+  return new StickCorruptError(`${file}: ${what} from the stick failed (${(err as Error).message}): ${advice}`, { file }, { cause: err })
+}

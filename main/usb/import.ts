@@ -13,7 +13,8 @@ import { join } from 'node:path'
 import { AbortedError, StickCorruptError, toWireError, type WireError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 import type { Importer } from '../store/import/index.js'
-import { checkRevisionName, type Library } from '../store/library.js'
+import { isRevisionName, type Library } from '../store/library.js'
+import { unreadableError } from './errors.js'
 import { readManifest, type StickRevision } from './manifest.js'
 
 export interface UsbImportOptions {
@@ -86,7 +87,7 @@ export class UsbImporter {
     try {
       await joinVerified(lib, dir, r, tmp, opts.signal, onBytes)
       const before = lib.presentAmong(r.objects.map(o => o.sha256))
-      const name = r.libraryNames.find(n => { try { checkRevisionName(n); return true } catch { return false } })
+      const name = r.libraryNames.find(isRevisionName)
       const res = await this.c.importer.importPath(tmp, { name, source: `usb ${join(dir, r.tarball)}`, signal: opts.signal })
       if (res.id !== r.id) this.log('%s: the tarball holds revision %s, the manifest said %s', r.tarball, res.id, r.id)
       const after = lib.presentAmong(r.objects.map(o => o.sha256))
@@ -112,9 +113,7 @@ export async function * readStickFile (file: string, signal: AbortSignal | undef
   try {
     for await (const chunk of createReadStream(file, { highWaterMark: 4 << 20, signal })) yield chunk as Buffer
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code
-    if (code === undefined || code === 'ABORT_ERR') throw err
-    throw new StickCorruptError(`${file}: reading it from the stick failed (${(err as Error).message}): the stick may be failing or was pulled out; nothing of it was imported`, { file }, { cause: err })
+    throw unreadableError(err, file, 'reading it', 'the stick may be failing or was pulled out; nothing of it was imported')
   }
 }
 

@@ -16,9 +16,9 @@ import { spawn } from 'node:child_process'
 import { constants as fsc } from 'node:fs'
 import { chmod, open, rename, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import { AbortedError, FieldsyncError, StickCorruptError } from '../../shared/errors.js'
+import { AbortedError, StickCorruptError } from '../../shared/errors.js'
 import { FileAppender, openWritable, type WritableFile } from '../store/appender.js'
-import { mapFsError } from './errors.js'
+import { mapFsError, unreadableError } from './errors.js'
 import type { ReadBackThread } from './readback.js'
 
 export const TMP_PREFIX = '.fieldsync-'
@@ -45,13 +45,6 @@ export interface SinkOptions {
 
 /** With a read-back thread: fdatasync and hand over every this many bytes. */
 const FOLLOW_EVERY = 64 << 20
-
-/** A failed read-back: a typed error where the errno has one, else the stick gave nothing usable back. */
-function readBackError (err: unknown, dir: string, final: string): unknown {
-  const m = mapFsError(err, dir)
-  if (m instanceof FieldsyncError || (err as NodeJS.ErrnoException)?.code === undefined) return m
-  return new StickCorruptError(`${final}: reading it back from the stick failed (${(err as Error).message}): the stick or its driver cannot give back what was written; try another stick`, { file: final }, { cause: err })
-}
 
 /** A temporary name in `dir` for a file that becomes `final` on commit. */
 export function tmpName (dir: string, final: string): string {
@@ -199,7 +192,7 @@ export class PartedFileWriter {
         throw new StickCorruptError(`${this.final}: the stick gave back different bytes than were written (${back.bytes} bytes, CRC-32 ${back.crc32.toString(16)} instead of ${written.bytes} bytes, ${written.crc32.toString(16)}): the stick may be failing or report a false capacity; try another stick`, { file: this.final })
       }
       part.sha256 = back.sha256
-    }, err => { throw readBackError(err, this.dir, this.final) })
+    }, err => { throw unreadableError(mapFsError(err, this.dir), this.final, 'reading it back', 'the stick or its driver cannot give back what was written; try another stick') })
     rb.catch(() => {})
     this.readBacks.push(rb)
   }
