@@ -144,7 +144,8 @@ port.on('message', (m: ToWorker) => {
         await openFollow(f)
         await readTo(f, m.id, m.upTo)
       } catch {
-        // Some drivers (fusefat) refuse reads of a file open for writing: read it all at the end.
+        // A driver that refuses reads of a file still open for writing: read it all at the end.
+        // (The writer follows only O_DIRECT files now; this stays as the safety net.)
         f.deferred = true
       }
     })
