@@ -10,6 +10,7 @@
  *   any failure                                     -> ERROR {code, message}
  */
 import { ProtocolError } from '../../../shared/errors.js'
+import { isRevisionName } from '../../store/library.js'
 import { bytesToHex, hexToBytes, isSha256Hex } from '../../../shared/ids.js'
 import { STATE_MAX_BYTES } from '../../../shared/state/index.js'
 import { isObject, isSafeUint } from '../wire.js'
@@ -60,7 +61,6 @@ export interface RemoteRevision {
   complete: boolean
 }
 
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._@+:-]{0,127}$/
 const CATALOG_RE = /^[0-9a-f]{0,64}$/
 
 function bad (what: string): never {
@@ -106,7 +106,7 @@ export function validateList (v: unknown): RemoteRevision[] {
   if (v.revisions.length > CatalogLimits.revisions) bad('list answer: too many revisions')
   return v.revisions.map((r: unknown, i: number) => {
     if (!isObject(r) || !isSha256Hex(r.id)) bad(`list answer: revision ${i} has no valid id`)
-    if (!Array.isArray(r.names) || r.names.length > CatalogLimits.namesPerRevision || !r.names.every(n => typeof n === 'string' && NAME_RE.test(n))) bad(`list answer: revision ${i} has bad names`)
+    if (!Array.isArray(r.names) || r.names.length > CatalogLimits.namesPerRevision || !r.names.every(n => typeof n === 'string' && isRevisionName(n))) bad(`list answer: revision ${i} has bad names`)
     if (!isSafeUint(r.bytes) || !isSafeUint(r.objects, 1_000_000) || typeof r.complete !== 'boolean') bad(`list answer: revision ${i} has bad sizes or flags`)
     return { id: r.id, names: r.names as string[], bytes: r.bytes, objects: r.objects, complete: r.complete }
   })

@@ -88,6 +88,8 @@ describe('peers: catalog codecs', () => {
     }
     assert.deepEqual(validateRequest({ t: 'hello', name: 'lap\u0007top', catalog: 'ab' }), { t: 'hello', name: 'laptop', catalog: 'ab' })
     assert.equal(code(() => validateList({ revisions: [{ id: sha('x'), names: ['../etc'], bytes: 1, objects: 1, complete: true }] })), ErrorCodes.Protocol)
+    // A name no library can hold (it looks like an id): the puller would fail taking it.
+    assert.equal(code(() => validateList({ revisions: [{ id: sha('x'), names: ['0123456789abcdef'], bytes: 1, objects: 1, complete: true }] })), ErrorCodes.Protocol)
     assert.equal(code(() => validateList({ revisions: [{ id: sha('x'), names: [], bytes: -1, objects: 1, complete: true }] })), ErrorCodes.Protocol)
     assert.equal(validateList({ revisions: [{ id: sha('x'), names: ['a'], bytes: 1, objects: 1, complete: true, extra: 1 }] }).length, 1)
   })
