@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { readFile, writeFile } from 'node:fs/promises'
+import { readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { tempDir } from '../helpers/tmp.js'
@@ -196,6 +196,31 @@ describe('device-sim: pv-ctrl as pvcontrol drives it', () => {
     const steps = await deviceSteps(sim.socket)
     assert.ok(steps.includes('locals/d'))
     assert.equal(steps.includes('locals/never-run'), false)
+  })
+
+  it('a progress file replaced while it is served: every answer is one whole version of it', async (t) => {
+    if (!has('curl')) { t.skip(NO_CURL); return }
+    const sim = await startSim(t, await tempDir(t))
+    const file = join(sim.dir, 'trails', '0', '.pv', 'progress')
+    const versions = [JSON.stringify({ status: 'DONE', 'status-msg': 'short' }), JSON.stringify({ status: 'DONE', 'status-msg': 'a much longer message '.repeat(40) })]
+    // Replaced as the device replaces it (a new file renamed over the old one), as fast as it goes.
+    let stop = false
+    const writer = (async () => {
+      for (let i = 0; !stop; i++) {
+        await writeFile(file + '.tmp', versions[i % 2])
+        await rename(file + '.tmp', file)
+      }
+    })()
+    try {
+      for (let i = 0; i < 150; i++) {
+        const r = await curl(sim.socket, ['-X', 'GET', 'http://localhost/steps/0/progress'])
+        assert.equal(r.status, 200)
+        assert.ok(versions.includes(r.body), `answer ${i}: ${r.body.length} bytes that are neither version`)
+      }
+    } finally {
+      stop = true
+      await writer
+    }
   })
 
   it('stops cleanly on SIGTERM and SIGINT: exit 0, socket gone, objects kept under --dir', async (t) => {

@@ -2,8 +2,7 @@
  * The pv-ctrl endpoints the simulator serves on its Unix socket, with
  * Pantavisor's status codes and `{"Error":"..."}` bodies (ctrl/*.c).
  */
-import { createReadStream } from 'node:fs'
-import { stat } from 'node:fs/promises'
+import { open, stat } from 'node:fs/promises'
 import type { DeviceCore } from './device.js'
 import { readBody, type Http1Handler, type Http1Request, type Http1Response } from './http1.js'
 import { isLocalRevision, safeRevision } from './storage.js'
@@ -33,9 +32,16 @@ function stepName (parts: string[]): string {
 }
 
 async function sendFile (res: Http1Response, file: string, type = 'application/json'): Promise<void> {
-  const s = await stat(file).catch(() => null)
-  if (s === null || !s.isFile()) { err(res, 404, 'Resource does not exist'); return }
-  await res.stream(200, s.size, createReadStream(file), { 'Content-Type': type })
+  // Length and bytes from one open file: a progress file is replaced (rename) while runs go on,
+  // and a stat by name then an open by name could pair one file's length with another's bytes.
+  const fh = await open(file, 'r').catch(() => null)
+  const s = fh === null ? null : await fh.stat().catch(() => null)
+  if (fh === null || s === null || !s.isFile()) {
+    await fh?.close()
+    err(res, 404, 'Resource does not exist')
+    return
+  }
+  await res.stream(200, s.size, fh.createReadStream(), { 'Content-Type': type })
 }
 
 async function steps (dev: DeviceCore, req: Http1Request, res: Http1Response, parts: string[]): Promise<void> {
