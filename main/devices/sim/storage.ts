@@ -36,6 +36,7 @@ export class DeviceStorage {
   readonly objectsDir: string
   readonly trailsDir: string
   private used = 0
+  private writes = 0
 
   constructor (readonly dir: string, private readonly capacity: number | null) {
     this.objectsDir = join(dir, 'objects')
@@ -133,11 +134,23 @@ export class DeviceStorage {
     return await readFile(this.jsonPath(rev)).catch(() => null)
   }
 
+  /**
+   * Replace a small file whole (a new file renamed over it). Each write has a
+   * temporary name of its own: the progress file is written by timers and
+   * requests that overlap, and two writes through one shared `.tmp` could
+   * rename a file the other had just truncated, serving an empty progress.
+   */
   async writeSmall (file: string, data: string | Buffer): Promise<void> {
     await mkdir(dirname(file), { recursive: true })
+    const tmp = `${file}.${process.pid}.${++this.writes}.tmp`
     const old = (await stat(file).catch(() => ({ size: 0 }))).size
-    await writeFile(file + '.tmp', data)
-    await rename(file + '.tmp', file)
+    try {
+      await writeFile(tmp, data)
+      await rename(tmp, file)
+    } catch (e) {
+      await rm(tmp, { force: true })
+      throw e
+    }
     this.charge(Buffer.byteLength(data) - old)
   }
 
