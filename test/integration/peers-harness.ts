@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { createConnection, createServer, type Server, type Socket } from 'node:net'
+import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import { TeamStore } from '../../main/peers/team.js'
 import { runCli } from '../helpers/cli.js'
@@ -54,10 +55,17 @@ export async function importRev (home: string, rev: TestRevision, name: string):
 
 export interface Served { proc: ChildProcess, peerId: string, addr: string, port: number, stderr: () => string, stop: () => Promise<void>, kill: () => Promise<void> }
 
-/** `fieldsync serve` on 127.0.0.1, --no-mdns; resolves once it printed its addresses. */
-export async function serve (t: Tctx, home: string, opts: { args?: string[], env?: NodeJS.ProcessEnv } = {}): Promise<Served> {
-  const proc = spawn(process.execPath, [cliBin, '--home', home, 'serve', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--json', ...(opts.args ?? [])],
-    { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+/**
+ * `fieldsync serve` on 127.0.0.1, --no-mdns; resolves once it printed its
+ * addresses. `liar`: instead, a seeder that corrupts every range it serves
+ * (test/helpers/lying-seeder.ts).
+ */
+export async function serve (t: Tctx, home: string, opts: { args?: string[], env?: NodeJS.ProcessEnv, liar?: boolean } = {}): Promise<Served> {
+  const listen = '/ip4/127.0.0.1/tcp/0'
+  const argv = opts.liar === true
+    ? [fileURLToPath(new URL('../helpers/lying-seeder.js', import.meta.url)), home, listen]
+    : [cliBin, '--home', home, 'serve', '--no-mdns', '--listen', listen, '--json', ...(opts.args ?? [])]
+  const proc = spawn(process.execPath, argv, { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let err = ''
   proc.stderr!.on('data', (d: Buffer) => { err += d.toString() })
   const exited = new Promise<void>(resolve => proc.once('exit', () => { resolve() }))

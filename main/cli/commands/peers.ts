@@ -23,8 +23,6 @@ async function startNode (ctx: CommandContext<NodeFlags>, app: App, opts: { list
     name: ctx.opts.name,
     mirror: opts.mirror,
     control: opts.control,
-    // TEST ONLY: a lying seeder for the integration tests (see ObjectsServerDeps.testCorruptRanges).
-    testCorruptRanges: process.env.FIELDSYNC_TEST_CORRUPT_RANGES === '1',
   })
   await app.add('peers.node', s.node)
   await app.add('peers.puller', s.puller)

@@ -13,8 +13,8 @@ export interface ObjectsServerDeps {
   /** Bytes sent to each peer (for stats and tests). */
   onSent?: (peer: string, bytes: number) => void
   /**
-   * TEST ONLY (FIELDSYNC_TEST_CORRUPT_RANGES=1 on `serve`): flip one byte in
-   * every range served, to play a lying peer in tests. Never set otherwise.
+   * TEST ONLY (set by test/helpers/lying-seeder.ts, never by the CLI or the
+   * app): flip one byte in every range served, to play a lying peer.
    */
   testCorruptRanges?: boolean
   /** Defaults: ObjectsTimeouts (tests shorten them). */
