@@ -190,7 +190,7 @@ export class UsbExporter {
   }
 
   private async writeTarball (r: PlannedRevision, w: PartedFileWriter, signal?: AbortSignal): Promise<WrittenPart[]> {
-    const gz = new StoredGzipEncoder(b => w.write(b))
+    const gz = new StoredGzipEncoder(async (b, crc) => { await w.write(b, crc) })
     const tw = new TgzWriter(gz)
     const objs = this.c.library.objects
     for (const e of r.entries) {

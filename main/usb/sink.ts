@@ -18,6 +18,7 @@ import { chmod, open, rename, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AbortedError, StickCorruptError } from '../../shared/errors.js'
 import { FileAppender, openWritable, type WritableFile } from '../store/appender.js'
+import { crc32Combine } from './crc.js'
 import { mapFsError, unreadableError } from './errors.js'
 import type { ReadBackThread } from './readback.js'
 
@@ -149,14 +150,18 @@ export class PartedFileWriter {
     this.syncing.catch(() => {})
   }
 
-  async write (buf: Uint8Array): Promise<void> {
+  /**
+   * Append `buf`. `crc`, when the caller knows it: the CRC-32 of all of `buf`,
+   * folded in without a pass over the bytes (unless a part ends inside it).
+   */
+  async write (buf: Uint8Array, crc?: number): Promise<void> {
     if (this.opts.signal?.aborted === true) throw new AbortedError(`writing ${this.final}: cancelled`)
     let off = 0
     while (off < buf.length) {
       if (this.out === undefined) await this.openPart()
       const n = Math.min(buf.length - off, this.opts.splitSize - this.partBytes)
       const piece = buf.subarray(off, off + n)
-      this.crc = crc32(piece, this.crc)
+      this.crc = crc !== undefined && n === buf.length ? crc32Combine(this.crc, crc, n) : crc32(piece, this.crc)
       try {
         await (this.out as FileAppender).write(piece)
       } catch (err) { throw mapFsError(err, this.dir, true) }

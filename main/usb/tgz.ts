@@ -11,12 +11,14 @@
  * blocks at the end): gunzipped, the file equals `fieldsync export x.tar`.
  */
 import { crc32 } from 'node:zlib'
+import { crc32Combine, crcShift } from './crc.js'
 
 const BLOCK = 65535
 const BLOCK_HDR = 5
 const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0x03])
 const GZIP_TRAILER = 8
 const ZEROS = Buffer.alloc(1024)
+const BLOCK_SHIFT = crcShift(BLOCK)
 
 export interface TarEntry { name: string, size: number }
 
@@ -76,7 +78,9 @@ export function tarHeader (entry: TarEntry & { type?: 'file' | 'directory' }): B
  * 65535 bytes (the last one shorter, possibly empty, with BFINAL set).
  * Each block is gathered with its 5-byte header in one reused buffer and
  * handed to `sink`, which must be done with it when its promise resolves
- * (the PartedFileWriter copies it into its write slots).
+ * (the PartedFileWriter copies it into its write slots). One CRC-32 pass
+ * over each block's data gives both the gzip trailer's CRC and the CRC of
+ * the buffer handed on (header included), which `sink` gets with it.
  */
 export class StoredGzipEncoder {
   private readonly block = Buffer.allocUnsafe(BLOCK_HDR + BLOCK)
@@ -85,17 +89,21 @@ export class StoredGzipEncoder {
   private crc = 0
   private isize = 0
 
-  constructor (private readonly sink: (b: Uint8Array) => Promise<void>) {}
+  /** `crc`: the CRC-32 of all of `b`. */
+  constructor (private readonly sink: (b: Uint8Array, crc: number) => Promise<void>) {}
 
-  private header (final: boolean, len: number): void {
+  /** Write the block header; fold the block's data into the gzip CRC; return the CRC of header and data. */
+  private seal (final: boolean, len: number, shift: number): number {
     this.block[0] = final ? 1 : 0
     this.block.writeUInt16LE(len, 1)
     this.block.writeUInt16LE(len ^ 0xffff, 3)
+    const data = crc32(this.block.subarray(BLOCK_HDR, BLOCK_HDR + len))
+    this.crc = crc32Combine(this.crc, data, len, shift)
+    return crc32Combine(crc32(this.block.subarray(0, BLOCK_HDR)), data, len, shift)
   }
 
   async write (data: Uint8Array): Promise<void> {
-    if (!this.started) { this.started = true; await this.sink(GZIP_HEADER) }
-    this.crc = crc32(data, this.crc)
+    if (!this.started) { this.started = true; await this.sink(GZIP_HEADER, crc32(GZIP_HEADER)) }
     this.isize = (this.isize + data.length) % 0x100000000
     let off = 0
     while (off < data.length) {
@@ -104,22 +112,22 @@ export class StoredGzipEncoder {
       this.inBlock += n
       off += n
       if (this.inBlock === BLOCK) {
-        this.header(false, BLOCK)
+        const crc = this.seal(false, BLOCK, BLOCK_SHIFT)
         this.inBlock = 0
-        await this.sink(this.block)
+        await this.sink(this.block, crc)
       }
     }
   }
 
   async end (): Promise<void> {
-    if (!this.started) { this.started = true; await this.sink(GZIP_HEADER) }
-    this.header(true, this.inBlock)
+    if (!this.started) { this.started = true; await this.sink(GZIP_HEADER, crc32(GZIP_HEADER)) }
+    this.seal(true, this.inBlock, crcShift(this.inBlock))
     const last = Buffer.allocUnsafe(BLOCK_HDR + this.inBlock + GZIP_TRAILER)
     this.block.copy(last, 0, 0, BLOCK_HDR + this.inBlock)
     last.writeUInt32LE(this.crc >>> 0, BLOCK_HDR + this.inBlock)
     last.writeUInt32LE(this.isize, BLOCK_HDR + this.inBlock + 4)
     this.inBlock = 0
-    await this.sink(last)
+    await this.sink(last, crc32(last))
   }
 }
 

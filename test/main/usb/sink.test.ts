@@ -1,9 +1,12 @@
 /** PartedFileWriter's read-back failures: what the stick gives back decides, and the error names the file. */
 import assert from 'node:assert/strict'
-import { readdir } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { open, readdir } from 'node:fs/promises'
 import { describe, it } from 'node:test'
-import type { ReadBackThread } from '../../../main/usb/readback.js'
+import { crc32 } from 'node:zlib'
+import { ReadBackThread } from '../../../main/usb/readback.js'
 import { PartedFileWriter } from '../../../main/usb/sink.js'
+import { StoredGzipEncoder } from '../../../main/usb/tgz.js'
 import { tempDir } from '../../helpers/tmp.js'
 
 /** A read-back thread whose every read fails with `code` (as a failing stick or FUSE driver answers). */
@@ -27,4 +30,62 @@ describe('usb: read-back failures', () => {
       assert.deepEqual(await readdir(dir), [])
     })
   }
+
+  it('a stick that gives back other bytes than were written: E_STICK_CORRUPT, whether the CRC came with the buffer or not', async (t) => {
+    /** The real read-back thread, but one byte of each file changes on the medium before the rest is read. */
+    class ChangingMedium extends ReadBackThread {
+      private readonly names = new Map<number, string>()
+      override open (file: string, dropCache: boolean, direct: boolean, onBytes?: (n: number) => void): number {
+        const id = super.open(file, dropCache, direct, onBytes)
+        this.names.set(id, file)
+        return id
+      }
+
+      override async end (id: number, size: number): Promise<{ sha256: string, crc32: number, bytes: number }> {
+        const fh = await open(this.names.get(id) as string, 'r+')
+        const b = Buffer.alloc(1)
+        await fh.read(b, 0, 1, size - 1000)
+        b[0] ^= 0x10
+        await fh.write(b, 0, 1, size - 1000)
+        await fh.sync()
+        await fh.close()
+        return await super.end(id, size)
+      }
+    }
+    for (const withCrc of [true, false]) {
+      const dir = await tempDir(t)
+      const rb = new ChangingMedium()
+      t.after(async () => { await rb.stop() })
+      const w = new PartedFileWriter(dir, 'site.pvrexport.tgz', { splitSize: 1 << 30, readBack: rb })
+      const gz = new StoredGzipEncoder(async (b, crc) => { await (withCrc ? w.write(b, crc) : w.write(b)) })
+      await gz.write(randomBytes(300_000))
+      await gz.end()
+      await assert.rejects(w.finish(), (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'E_STICK_CORRUPT')
+        assert.match(err.message, /site\.pvrexport\.tgz: the stick gave back different bytes than were written/)
+        return true
+      })
+      await w.abort()
+      assert.deepEqual(await readdir(dir), [])
+    }
+  })
+
+  it('unchanged bytes pass: the CRC the encoder hands on equals a pass over the written file', async (t) => {
+    const dir = await tempDir(t)
+    const rb = new ReadBackThread()
+    t.after(async () => { await rb.stop() })
+    const w = new PartedFileWriter(dir, 'ok.tgz', { splitSize: 100_000, readBack: rb })
+    const all: Buffer[] = []
+    const gz = new StoredGzipEncoder(async (b, crc) => {
+      assert.equal(crc, crc32(b))
+      all.push(Buffer.from(b))
+      await w.write(b, crc)
+    })
+    for (const n of [1, 512, 70_000, 200_000, 3]) await gz.write(randomBytes(n))
+    await gz.end()
+    const parts = await w.finish()
+    assert.equal(parts.reduce((a, p) => a + p.bytes, 0), Buffer.concat(all).length)
+    assert.ok(parts.length > 1, 'parts end inside blocks, where the writer takes its own CRC')
+  })
 })
+
