@@ -54,7 +54,9 @@ const DIRECT_IO_FS = new Set([
   0x01021994, // tmpfs (O_DIRECT since Linux 6.6; older kernels refuse it at open)
 ])
 
-async function directIoFs (dir: string): Promise<boolean> {
+/** Whether files in `dir` are written (and may be read) with O_DIRECT. */
+export async function directIoFs (dir: string): Promise<boolean> {
+  if (!directIoAllowed()) return false
   try { return DIRECT_IO_FS.has((await statfs(dir)).type) } catch { return false }
 }
 
@@ -63,7 +65,7 @@ async function directIoFs (dir: string): Promise<boolean> {
  * O_DIRECT where the file system takes it.
  */
 export async function openWritable (path: string, flags: number, mode = 0o644): Promise<WritableFile> {
-  if (directIoAllowed() && await directIoFs(dirname(path))) {
+  if (await directIoFs(dirname(path))) {
     try {
       return { path, fh: await open(path, flags | fsc.O_DIRECT, mode), direct: true }
     } catch (err) {

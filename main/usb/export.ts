@@ -1,14 +1,20 @@
 /**
  * `fieldsync usb export`: revisions onto a stick. Plans exactly (the bytes of
  * every tarball are known before writing), checks the stick is writable and
- * roomy, writes each tarball under temporary names with read-back, and only
- * then renames everything into place and writes SHA256SUMS and the manifest.
+ * roomy, writes each tarball under temporary names with read-back, then
+ * renames it into place and rewrites SHA256SUMS and the manifest: each
+ * revision is on the stick, complete and listed, as soon as it is read back,
+ * so an export cut short keeps the revisions it finished. A revision the
+ * stick already holds is not written again when its files hash to the bytes
+ * this library would write (the stick's own manifest is not trusted for that).
  */
-import { readdir, rm } from 'node:fs/promises'
+import { createHash, type Hash } from 'node:crypto'
+import { readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AbortedError, InternalError, ObjectMissingError, UsageError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 import { objectRefs, uniqueShas } from '../../shared/state/index.js'
+import { directIoFs } from '../store/appender.js'
 import { planExport, type ExportPlan } from '../store/export.js'
 import type { Library, RevisionInfo } from '../store/library.js'
 import { checkPolicy, type TrustSource } from '../trust/index.js'
@@ -18,15 +24,16 @@ import { readManifest, sumsText, type Manifest, type StickFile, type StickMode, 
 import { INSTALL_SH } from './install-sh.js'
 import { readmeText } from './readme.js'
 import { ReadBackThread } from './readback.js'
-import { commitFiles, PartedFileWriter, TMP_PREFIX, TMP_SUFFIX, writeSmallFile, type WrittenPart } from './sink.js'
-import { assertFits, checkWritable, freeSpace, onDiskBytes } from './space.js'
+import { commitFiles, hashFile, PartedFileWriter, TMP_PREFIX, TMP_SUFFIX, writeSmallFile, type WrittenPart } from './sink.js'
+import { assertFits, checkWritable, freeSpace, onDiskBytes, type FreeSpace } from './space.js'
 import { StoredGzipEncoder, TgzWriter, tarSize, tgzSize, type TarEntry } from './tgz.js'
 
 export interface UsbProgress {
-  phase: 'write' | 'verify'
-  /** Bytes written plus bytes read back so far. */
+  /** write: writing a tarball; verify: reading it back; check: reading one the stick already had. */
+  phase: 'write' | 'verify' | 'check'
+  /** Bytes written, read back and checked so far. */
   bytes: number
-  /** Twice the bytes of all tarballs (written, then read back). */
+  /** Twice the bytes of the tarballs written (written, then read back), plus those checked. */
   totalBytes: number
   file: string
 }
@@ -55,6 +62,8 @@ export interface PlannedRevision {
   entries: TarEntry[]
   tgzBytes: number
   parts: number
+  /** The stick's entry for this revision, when it looks the same (mode, bytes, files): checked before writing. */
+  onStick?: StickRevision
 }
 
 export interface UsbPlan {
@@ -66,12 +75,14 @@ export interface UsbPlan {
   availableBytes: number | null
   splitSize: number
   existing: Manifest | undefined
+  free: FreeSpace | null
 }
 
 export interface UsbExportResult {
   dir: string
   mode: StickMode
-  revisions: Array<{ name: string, id: string, tarball: string, files: string[], bytes: number, objects: number, included: number, includedBytes: number, sha256: string | null }>
+  /** `written: false`: the stick already held exactly these bytes (hashed to make sure); left as they were. */
+  revisions: Array<{ name: string, id: string, tarball: string, files: string[], bytes: number, objects: number, included: number, includedBytes: number, sha256: string | null, written: boolean }>
   bytes: number
   neededBytes: number
   availableBytes: number | null
@@ -125,72 +136,152 @@ export class UsbExporter {
       if (plan.objects.length === 0) entries.push({ name: 'objects/', size: 0 })
       for (const o of plan.objects) entries.push({ name: `objects/${o.sha}`, size: o.size })
       const tgzBytes = tgzSize(tarSize(entries))
+      const name = reuse.get(info.id) ?? names.get(info.id) as string
+      const parts = Math.max(1, Math.ceil(tgzBytes / splitSize))
+      const old = existing?.revisions.find(e => e.id === info.id)
+      const files = partFiles(name, parts)
+      const looksSame = old !== undefined && old.mode === mode && old.bytes === tgzBytes && old.parts.length === parts &&
+        old.parts.every((p, i) => p.path === files[i] && p.bytes === Math.min(splitSize, tgzBytes - i * splitSize))
       revisions.push({
         info,
-        name: reuse.get(info.id) ?? names.get(info.id) as string,
+        name,
         plan,
         objects: shas.map(s => ({ sha256: s, size: lib.objectSize(s) ?? 0 })),
         entries,
         tgzBytes,
-        parts: Math.max(1, Math.ceil(tgzBytes / splitSize)),
+        parts,
+        onStick: looksSame ? old : undefined,
       })
     }
-    const free = await freeSpace(opts.dir).catch(() => ({ available: null, blockSize: 4096 }))
-    const sizes: number[] = []
-    for (const r of revisions) {
-      for (let i = 0; i < r.parts; i++) sizes.push(Math.min(splitSize, r.tgzBytes - i * splitSize))
-      sizes.push(r.objects.length * 65 + 1, r.plan.json.length)
-    }
-    const manifestGuess = 4096 + [...kept, ...revisions].length * 1024 + revisions.reduce((a, r) => a + r.objects.length * 120 + r.parts * 200, 0)
-    sizes.push(INSTALL_SH.length, 8192, manifestGuess, manifestGuess) // install.sh, README, SHA256SUMS, manifest
+    const free = await freeSpace(opts.dir).catch(() => null)
     const tarballBytes = revisions.reduce((a, r) => a + r.tgzBytes, 0)
-    return { mode, revisions, tarballBytes, neededBytes: onDiskBytes(sizes, free.blockSize), availableBytes: free.available, splitSize, existing }
+    const neededBytes = neededOnStick(revisions, kept.length, splitSize, free?.blockSize ?? 4096)
+    return { mode, revisions, tarballBytes, neededBytes, availableBytes: free?.available ?? null, splitSize, existing, free }
   }
 
   async export (opts: UsbExportOptions): Promise<UsbExportResult> {
     const dir = opts.dir
     await checkWritable(dir)
     const plan = await this.plan(opts)
-    assertFits(dir, plan.neededBytes, { available: plan.availableBytes, blockSize: 4096 },
-      plan.mode === 'full' ? 'use a bigger stick, or send only what the target lacks (--for-device/--for-peer with its inventory)' : 'use a bigger stick or fewer revisions')
     await removeLeftovers(dir)
-    const total = plan.tarballBytes * 2
-    let written = 0
-    let readBackBytes = 0
-    const writers: PartedFileWriter[] = []
-    const done: Array<{ r: PlannedRevision, parts: WrittenPart[] }> = []
-    // Read back on another core while writing; without a worker, each part is read back after it.
+    // Reads back on another core: what is written (while writing goes on), and what the stick already has.
     let readBack: ReadBackThread | undefined
     try { readBack = new ReadBackThread() } catch (err) { this.log('no read-back thread (%s): reading back after writing', (err as Error).message) }
     try {
-      for (const r of plan.revisions) {
-        if (opts.signal?.aborted === true) throw new AbortedError(`usb export to ${dir}: cancelled`)
-        const file = tarballFile(r.name)
-        const w = new PartedFileWriter(dir, file, {
-          splitSize: plan.splitSize,
-          signal: opts.signal,
-          dropCache: opts.dropCache,
-          readBack,
-          onWritten: n => { written += n; opts.onProgress?.({ phase: 'write', bytes: written + readBackBytes, totalBytes: total, file }) },
-          onReadBack: n => { readBackBytes += n; opts.onProgress?.({ phase: 'verify', bytes: written + readBackBytes, totalBytes: total, file }) },
-        })
-        writers.push(w)
-        const parts = await this.writeTarball(r, w, opts.signal)
-        const bytes = parts.reduce((a, p) => a + p.bytes, 0)
-        if (bytes !== r.tgzBytes || parts.length !== r.parts) throw new InternalError(`${file}: wrote ${bytes} bytes in ${parts.length} part(s), planned ${r.tgzBytes} in ${r.parts}`)
-        done.push({ r, parts })
-      }
-    } catch (err) {
-      for (const w of writers) await w.abort()
-      throw err
+      return await this.run(opts, plan, readBack)
     } finally {
       await readBack?.stop()
     }
-    return await this.commit(dir, plan, done, opts.signal)
   }
 
-  private async writeTarball (r: PlannedRevision, w: PartedFileWriter, signal?: AbortSignal): Promise<WrittenPart[]> {
-    const gz = new StoredGzipEncoder(async (b, crc) => { await w.write(b, crc) })
+  private async run (opts: UsbExportOptions, plan: UsbPlan, readBack: ReadBackThread | undefined): Promise<UsbExportResult> {
+    const dir = opts.dir
+    let bytes = 0
+    let total = plan.revisions.reduce((a, r) => a + (r.onStick !== undefined ? r.tgzBytes : 0) + 2 * r.tgzBytes, 0)
+    const progress = (phase: UsbProgress['phase'], file: string) => (n: number) => { bytes += n; opts.onProgress?.({ phase, bytes, totalBytes: total, file }) }
+    // Revisions the stick seems to hold already: hash what is there against what would be written.
+    const direct = await directIoFs(dir)
+    const already = new Map<PlannedRevision, string[]>()
+    for (const r of plan.revisions) {
+      if (r.onStick === undefined) continue
+      if (opts.signal?.aborted === true) throw new AbortedError(`usb export to ${dir}: cancelled`)
+      let read = 0
+      const counted = progress('check', tarballFile(r.name))
+      const hashes = await this.sameOnStick(dir, r, plan.splitSize, { readBack, direct, onBytes: n => { read += n; counted(n) } }, opts.signal)
+      if (hashes !== null) {
+        already.set(r, hashes)
+        total -= 2 * r.tgzBytes
+        this.log('%s: already on %s with the same bytes; not written again', r.name, dir)
+      } else {
+        total -= r.tgzBytes - read
+        this.log('%s: on %s but not with the same bytes; writing it again', r.name, dir)
+      }
+    }
+    const todo = plan.revisions.filter(r => !already.has(r))
+    const kept = (plan.existing?.revisions ?? []).filter(o => !plan.revisions.some(n => n.info.id === o.id || n.name === o.name)).length
+    const needed = neededOnStick(todo, kept + already.size, plan.splitSize, plan.free?.blockSize ?? 4096)
+    assertFits(dir, needed, plan.free ?? { available: null, blockSize: 4096 },
+      plan.mode === 'full' ? 'use a bigger stick, or send only what the target lacks (--for-device/--for-peer with its inventory)' : 'use a bigger stick or fewer revisions')
+    const stick = new StickState(dir, plan)
+    for (const [r, hashes] of already) stick.keep(r, hashes)
+    for (const r of todo) {
+      if (opts.signal?.aborted === true) throw new AbortedError(`usb export to ${dir}: cancelled`)
+      const file = tarballFile(r.name)
+      const w = new PartedFileWriter(dir, file, {
+        splitSize: plan.splitSize,
+        signal: opts.signal,
+        dropCache: opts.dropCache,
+        readBack,
+        onWritten: progress('write', file),
+        onReadBack: progress('verify', file),
+      })
+      let parts: WrittenPart[]
+      try {
+        await this.streamTarball(r, async (b, crc) => { await w.write(b, crc) }, opts.signal)
+        parts = await w.finish()
+        const written = parts.reduce((a, p) => a + p.bytes, 0)
+        if (written !== r.tgzBytes || parts.length !== r.parts) throw new InternalError(`${file}: wrote ${written} bytes in ${parts.length} part(s), planned ${r.tgzBytes} in ${r.parts}`)
+      } catch (err) {
+        await w.abort()
+        throw err
+      }
+      // Not cancellable: a few small files, and the stick lists the revision once they are written.
+      await this.commit(stick, r, parts)
+    }
+    // Nothing written (all there already): still bring install.sh, README, SHA256SUMS and the manifest up to date.
+    if (todo.length === 0) await this.writeMeta(stick, opts.signal)
+    this.log('exported %d revision(s) to %s (%d already there)', plan.revisions.length, dir, already.size)
+    return {
+      dir,
+      mode: plan.mode,
+      revisions: plan.revisions.map(p => {
+        const r = stick.entry(p)
+        return { name: r.name, id: r.id, tarball: r.tarball, files: r.parts.map(x => x.path), bytes: r.bytes, objects: r.objects.length, included: r.included, includedBytes: r.includedBytes, sha256: r.sha256, written: !already.has(p) }
+      }),
+      bytes: plan.tarballBytes,
+      neededBytes: needed,
+      availableBytes: plan.availableBytes,
+    }
+  }
+
+  /**
+   * Does the stick hold exactly the bytes this export would write for `r`?
+   * The tarball is made again in memory and hashed part by part, the stick's
+   * files are read and hashed, and the small files compared byte for byte.
+   * Returns the parts' sha256 when it does.
+   */
+  private async sameOnStick (dir: string, r: PlannedRevision, splitSize: number, how: { readBack?: ReadBackThread, direct: boolean, onBytes: (n: number) => void }, signal?: AbortSignal): Promise<string[] | null> {
+    const small = await Promise.all([
+      readFile(join(dir, objectsFile(r.name))).then(b => b.equals(Buffer.from(objectsList(r))), () => false),
+      readFile(join(dir, `${r.name}.json`)).then(b => b.equals(r.plan.json), () => false),
+    ])
+    if (small.includes(false)) return null
+    const expected = new PartHasher(splitSize)
+    const [, onStick] = await Promise.all([
+      this.streamTarball(r, async b => { expected.write(b) }, signal),
+      (async () => {
+        const out: string[] = []
+        for (const [i, p] of partFiles(r.name, r.parts).entries()) {
+          const file = join(dir, p)
+          const size = Math.min(splitSize, r.tgzBytes - i * splitSize)
+          // From the medium, on the read-back thread where there is one (the tarball is made again on this one meanwhile).
+          const h = await (how.readBack !== undefined
+            ? readOnThread(how.readBack, file, how.direct, size, how.onBytes, signal)
+            : hashFile(file, { signal, onBytes: how.onBytes, dropCache: true })).catch(() => null)
+          if (signal?.aborted === true) throw new AbortedError(`checking ${p}: cancelled`)
+          if (h === null || h.bytes !== size) return null
+          out.push(h.sha256)
+        }
+        return out
+      })(),
+    ])
+    const want = expected.finish()
+    return onStick !== null && onStick.length === want.length && onStick.every((h, i) => h === want[i]) ? want : null
+  }
+
+  /** The tarball's bytes, in order, to `sink` (with the CRC-32 of each buffer). */
+  private async streamTarball (r: PlannedRevision, sink: (b: Uint8Array, crc: number) => Promise<void>, signal?: AbortSignal): Promise<void> {
+    const gz = new StoredGzipEncoder(sink)
     const tw = new TgzWriter(gz)
     const objs = this.c.library.objects
     for (const e of r.entries) {
@@ -213,62 +304,164 @@ export class UsbExporter {
       await tw.padTo(e.size)
     }
     await tw.finish()
-    return await w.finish()
   }
 
-  private async commit (dir: string, plan: UsbPlan, done: Array<{ r: PlannedRevision, parts: WrittenPart[] }>, signal?: AbortSignal): Promise<UsbExportResult> {
-    const moves: Array<{ tmp: string, final: string }> = []
-    const revisions: StickRevision[] = []
-    for (const { r, parts } of done) {
-      const names = partFiles(r.name, parts.length)
-      parts.forEach((p, i) => moves.push({ tmp: p.tmp, final: names[i] }))
-      revisions.push({
-        name: r.name,
-        id: r.info.id,
-        libraryNames: r.info.names,
-        spec: r.info.spec,
-        mode: plan.mode,
-        tarball: tarballFile(r.name),
-        parts: parts.map((p, i) => ({ path: names[i], bytes: p.bytes, sha256: p.sha256 })),
-        bytes: r.tgzBytes,
-        sha256: parts.length === 1 ? parts[0].sha256 : null,
-        objectsFile: objectsFile(r.name),
-        objects: r.objects,
-        included: r.plan.objects.length,
-        includedBytes: r.plan.objects.reduce((a, o) => a + o.size, 0),
-      })
-    }
-    await commitFiles(dir, moves)
-    // Files of revisions this export replaced that no longer belong (e.g. old parts).
-    const replaced = (plan.existing?.revisions ?? []).filter(o => revisions.some(n => n.id === o.id || n.name === o.name))
-    const now = new Set(revisions.flatMap(r => r.parts.map(p => p.path)))
-    for (const old of replaced) for (const p of old.parts) if (!now.has(p.path)) await rm(join(dir, p.path), { force: true })
-    const kept = (plan.existing?.revisions ?? []).filter(o => !replaced.includes(o))
-    const all = [...kept, ...revisions]
-    const files: StickFile[] = []
-    for (const r of revisions) {
-      const list = r.objects.map(o => o.sha256 + '\n').join('')
-      files.push({ path: r.objectsFile, ...await writeSmallFile(dir, r.objectsFile, list, { signal }) })
-      const json = done.find(d => d.r.name === r.name)?.r.plan.json as Uint8Array
-      files.push({ path: `${r.name}.json`, ...await writeSmallFile(dir, `${r.name}.json`, json, { signal }) })
-    }
-    const keptFiles = (plan.existing?.files ?? []).filter(f => kept.some(k => f.path === k.objectsFile || f.path === `${k.name}.json`))
-    const manifest: Manifest = { format: 'fieldsync-usb@1', createdAt: new Date().toISOString(), tool: 'fieldsync', revisions: all, files: [...keptFiles, ...files] }
+  /** Put one revision's files in place, then the stick's own files: from now on the stick lists it. */
+  private async commit (stick: StickState, r: PlannedRevision, parts: WrittenPart[], signal?: AbortSignal): Promise<void> {
+    const dir = stick.dir
+    const names = partFiles(r.name, parts.length)
+    await commitFiles(dir, parts.map((p, i) => ({ tmp: p.tmp, final: names[i] })))
+    const entry = stick.add(r, parts.map((p, i) => ({ path: names[i], bytes: p.bytes, sha256: p.sha256 })))
+    // Files of the revision this one replaced that no longer belong (e.g. old parts).
+    for (const old of stick.replaced(entry)) for (const p of old.parts) if (!names.includes(p.path)) await rm(join(dir, p.path), { force: true })
+    const list = objectsFile(r.name)
+    stick.files.set(list, { path: list, ...await writeSmallFile(dir, list, objectsList(r), { signal }) })
+    stick.files.set(`${r.name}.json`, { path: `${r.name}.json`, ...await writeSmallFile(dir, `${r.name}.json`, r.plan.json, { signal }) })
+    await this.writeMeta(stick, signal)
+  }
+
+  /** install.sh, README.txt, SHA256SUMS and the manifest, for what the stick holds now. */
+  private async writeMeta (stick: StickState, signal?: AbortSignal): Promise<void> {
+    const dir = stick.dir
+    const all = stick.revisions()
+    const ours = new Set(all.flatMap(r => [r.objectsFile, `${r.name}.json`]))
+    const manifest: Manifest = { format: 'fieldsync-usb@1', createdAt: new Date().toISOString(), tool: 'fieldsync', revisions: all, files: [...stick.files.values()].filter(f => ours.has(f.path)) }
     manifest.files.push({ path: SCRIPT_FILE, ...await writeSmallFile(dir, SCRIPT_FILE, INSTALL_SH, { signal, mode: 0o755 }) })
     manifest.files.push({ path: README_FILE, ...await writeSmallFile(dir, README_FILE, readmeText(manifest).replace(/\n/g, '\r\n'), { signal }) })
     const sums = await writeSmallFile(dir, SUMS_FILE, sumsText([...all.flatMap(r => r.parts), ...manifest.files]), { signal })
     manifest.files.push({ path: SUMS_FILE, ...sums })
     await writeSmallFile(dir, MANIFEST_FILE, JSON.stringify(manifest, null, 1) + '\n', { signal })
-    this.log('exported %d revision(s) to %s', revisions.length, dir)
-    return {
-      dir,
-      mode: plan.mode,
-      revisions: revisions.map(r => ({ name: r.name, id: r.id, tarball: r.tarball, files: r.parts.map(p => p.path), bytes: r.bytes, objects: r.objects.length, included: r.included, includedBytes: r.includedBytes, sha256: r.sha256 })),
-      bytes: plan.tarballBytes,
-      neededBytes: plan.neededBytes,
-      availableBytes: plan.availableBytes,
+  }
+}
+
+/** Read a whole file on the read-back thread (from the medium) and hash it; cancelled with `signal`. */
+async function readOnThread (rb: ReadBackThread, file: string, direct: boolean, size: number, onBytes: (n: number) => void, signal?: AbortSignal): Promise<{ sha256: string, bytes: number }> {
+  const id = rb.open(file, true, direct, onBytes)
+  const stop = () => { rb.close(id) }
+  signal?.addEventListener('abort', stop, { once: true })
+  try {
+    if (signal?.aborted === true) stop()
+    return await rb.end(id, size)
+  } finally {
+    signal?.removeEventListener('abort', stop)
+  }
+}
+
+/** `<name>.objects`: every object the state names, one sha256 per line. */
+function objectsList (r: PlannedRevision): string {
+  return r.objects.map(o => o.sha256 + '\n').join('')
+}
+
+function stickEntry (r: PlannedRevision, mode: StickMode, parts: StickFile[]): StickRevision {
+  return {
+    name: r.name,
+    id: r.info.id,
+    libraryNames: r.info.names,
+    spec: r.info.spec,
+    mode,
+    tarball: tarballFile(r.name),
+    parts,
+    bytes: r.tgzBytes,
+    sha256: parts.length === 1 ? parts[0].sha256 : null,
+    objectsFile: objectsFile(r.name),
+    objects: r.objects,
+    included: r.plan.objects.length,
+    includedBytes: r.plan.objects.reduce((a, o) => a + o.size, 0),
+  }
+}
+
+/**
+ * What the stick holds while an export goes on: the revisions it had and
+ * keeps (those this export does not replace), then this export's revisions
+ * in the order asked, each once it is in place.
+ */
+class StickState {
+  readonly files = new Map<string, StickFile>()
+  private readonly others: StickRevision[]
+  private readonly done = new Map<string, StickRevision>()
+
+  constructor (readonly dir: string, private readonly plan: UsbPlan) {
+    const existing = plan.existing
+    this.others = (existing?.revisions ?? []).filter(o => !plan.revisions.some(n => n.info.id === o.id || n.name === o.name))
+    // The small files of every revision listed before; writeMeta lists those of the revisions still listed.
+    const keep = new Set((existing?.revisions ?? []).flatMap(o => [o.objectsFile, `${o.name}.json`]))
+    for (const f of existing?.files ?? []) if (keep.has(f.path)) this.files.set(f.path, f)
+  }
+
+  /** A revision already on the stick with the bytes this export would write (parts hashed to `hashes`). */
+  keep (r: PlannedRevision, hashes: string[]): void {
+    const names = partFiles(r.name, r.parts)
+    this.done.set(r.info.id, stickEntry(r, this.plan.mode, names.map((path, i) => ({ path, bytes: Math.min(this.plan.splitSize, r.tgzBytes - i * this.plan.splitSize), sha256: hashes[i] }))))
+    for (const [path, content] of [[objectsFile(r.name), Buffer.from(objectsList(r))], [`${r.name}.json`, r.plan.json]] as const) {
+      this.files.set(path, { path, bytes: content.length, sha256: createHash('sha256').update(content).digest('hex') })
     }
   }
+
+  add (r: PlannedRevision, parts: StickFile[]): StickRevision {
+    const e = stickEntry(r, this.plan.mode, parts)
+    this.done.set(r.info.id, e)
+    return e
+  }
+
+  entry (r: PlannedRevision): StickRevision { return this.done.get(r.info.id) as StickRevision }
+
+  /** The stick's earlier entries that `e` replaces (same revision or same name). */
+  replaced (e: StickRevision): StickRevision[] {
+    return (this.plan.existing?.revisions ?? []).filter(o => o.id === e.id || o.name === e.name)
+  }
+
+  /**
+   * The manifest's revisions: those kept from before, then this export's in
+   * place so far; a revision being replaced stays listed until its new files
+   * are in place (its old files are still there).
+   */
+  revisions (): StickRevision[] {
+    const pending = (this.plan.existing?.revisions ?? []).filter(o => !this.others.includes(o) && !this.plan.revisions.some(n => this.done.has(n.info.id) && (n.info.id === o.id || n.name === o.name)))
+    return [...this.others, ...pending, ...this.plan.revisions.filter(n => this.done.has(n.info.id)).map(n => this.done.get(n.info.id) as StickRevision)]
+  }
+}
+
+/** Hashes a byte stream in parts of `splitSize` bytes, as PartedFileWriter splits a file. */
+class PartHasher {
+  private readonly done: string[] = []
+  private hash: Hash = createHash('sha256')
+  private inPart = 0
+
+  constructor (private readonly splitSize: number) {}
+
+  write (b: Uint8Array): void {
+    let off = 0
+    while (off < b.length) {
+      const n = Math.min(b.length - off, this.splitSize - this.inPart)
+      this.hash.update(b.subarray(off, off + n))
+      this.inPart += n
+      off += n
+      if (this.inPart === this.splitSize) this.next()
+    }
+  }
+
+  private next (): void {
+    this.done.push(this.hash.digest('hex'))
+    this.hash = createHash('sha256')
+    this.inPart = 0
+  }
+
+  finish (): string[] {
+    if (this.inPart > 0 || this.done.length === 0) this.next()
+    return this.done
+  }
+}
+
+/** Bytes the stick needs for `revisions` (tarballs, small files) plus its own files, per its block size. */
+function neededOnStick (revisions: readonly PlannedRevision[], otherRevisions: number, splitSize: number, blockSize: number): number {
+  const sizes: number[] = []
+  for (const r of revisions) {
+    for (let i = 0; i < r.parts; i++) sizes.push(Math.min(splitSize, r.tgzBytes - i * splitSize))
+    sizes.push(r.objects.length * 65 + 1, r.plan.json.length)
+  }
+  const manifestGuess = 4096 + (otherRevisions + revisions.length) * 1024 + revisions.reduce((a, r) => a + r.objects.length * 120 + r.parts * 200, 0)
+  sizes.push(INSTALL_SH.length, 8192, manifestGuess, manifestGuess) // install.sh, README, SHA256SUMS, manifest
+  return onDiskBytes(sizes, blockSize)
 }
 
 /** Remove temporary files an interrupted export left behind. */

@@ -96,7 +96,7 @@ async function readTo (f: Follow, id: number, upTo: number): Promise<void> {
     while (pending !== undefined) {
       const n = await pending
       pending = undefined
-      if (n === 0) break
+      if (n === 0 || files.get(id) !== f) break // the end, or closed: the writer gave the file up
       const b = bufs[i].subarray(0, n)
       const at = f.pos + n
       i ^= 1

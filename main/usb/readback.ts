@@ -66,11 +66,16 @@ export class ReadBackThread {
     })
   }
 
-  /** Forget a file that will not be finished (the write failed). */
+  /**
+   * Forget a file that will not be finished (the write failed or was
+   * cancelled): the thread stops reading it, and a pending `end` rejects.
+   */
   close (id: number): void {
-    if (!this.files.has(id)) return
+    const p = this.files.get(id)
+    if (p === undefined) return
     this.files.delete(id)
     this.post({ type: 'close', id })
+    p.reject?.(new Error('read-back cancelled'))
   }
 
   async stop (): Promise<void> {

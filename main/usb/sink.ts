@@ -107,6 +107,8 @@ export class PartedFileWriter {
   private crc = 0
   private partBytes = 0
   private followId = 0
+  /** Read-back ids of every part, to cancel those still reading on abort. */
+  private readonly followIds: number[] = []
   private syncing?: Promise<void>
   private synced = 0
   private readonly readBacks: Array<Promise<void>> = []
@@ -129,7 +131,10 @@ export class PartedFileWriter {
     this.crc = 0
     this.partBytes = 0
     this.synced = 0
-    if (this.opts.readBack !== undefined) this.followId = this.opts.readBack.open(tmp, this.opts.dropCache !== false, file.direct, this.opts.onReadBack)
+    if (this.opts.readBack !== undefined) {
+      this.followId = this.opts.readBack.open(tmp, this.opts.dropCache !== false, file.direct, this.opts.onReadBack)
+      this.followIds.push(this.followId)
+    }
   }
 
   /**
@@ -202,19 +207,43 @@ export class PartedFileWriter {
     this.readBacks.push(rb)
   }
 
-  /** Close the last part and wait for every read-back; returns the parts (still under temporary names). */
+  /**
+   * Close the last part and wait for every read-back; returns the parts (still
+   * under temporary names). Cancelled (the signal) while a read-back of a big
+   * part goes on: AbortedError at once; `abort` then stops the read-backs.
+   */
   async finish (): Promise<WrittenPart[]> {
+    const signal = this.opts.signal
+    const cancelled = () => new AbortedError(`writing ${this.final}: cancelled`)
+    if (signal?.aborted === true) throw cancelled()
     if (this.out === undefined && this.parts.length === 0) await this.openPart() // an empty file still has one part
     await this.closePart()
     this.closed = true
-    await Promise.all(this.readBacks)
+    if (signal === undefined) {
+      await Promise.all(this.readBacks)
+      return this.parts
+    }
+    let onAbort: (() => void) | undefined
+    try {
+      await Promise.race([
+        Promise.all(this.readBacks),
+        new Promise<never>((_resolve, reject) => {
+          onAbort = () => { reject(cancelled()) }
+          if (signal.aborted) onAbort()
+          else signal.addEventListener('abort', onAbort, { once: true })
+        }),
+      ])
+    } finally {
+      if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
+    }
     return this.parts
   }
 
   /** Remove every temporary part (after an error). */
   async abort (): Promise<void> {
+    // Stop read-backs still going (a big part's may take minutes on a slow stick).
+    for (const id of this.followIds) this.opts.readBack?.close(id)
     if (this.out !== undefined && this.file !== undefined) {
-      if (this.opts.readBack !== undefined) this.opts.readBack.close(this.followId)
       await this.out.settle().catch(() => {})
       await this.syncing?.catch(() => {})
       await this.out.close().catch(() => {})

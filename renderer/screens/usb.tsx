@@ -85,18 +85,18 @@ export function UsbScreen (p: { rev?: string }) {
         </fieldset>
         <div class='row'>
           <Button kind='primary' busy={busy === 'Write to stick'} disabled={chosen.size === 0 || folder === '' || (target !== 'all' && inventory === '')}
-            onClick={() => { run('Write to stick', async () => { const r = await api.usb.export({ revs: [...chosen], folder, forDevice: target === 'device' ? inventory : undefined, forPeer: target === 'peer' ? inventory : undefined }); setExported(r); return `${plural(r.revisions.length, 'revision')}, ${bytes(r.bytes)} written and read back in ${r.dir}` }) }}>
+            onClick={() => { run('Write to stick', async () => { const r = await api.usb.export({ revs: [...chosen], folder, forDevice: target === 'device' ? inventory : undefined, forPeer: target === 'peer' ? inventory : undefined }); setExported(r); return exportSummary(r) }) }}>
             Write {plural(chosen.size, 'revision')}{total > 0 ? ` (${bytes(total)})` : ''}
           </Button>
           <span class='muted'>Progress shows under Transfers.</span>
         </div>
         {exported !== null && (
           <div class='callout' data-testid='usb-export-result'>
-            <div class='strong'>Written to {exported.dir} and read back: {bytes(exported.bytes)}</div>
+            <div class='strong'>{exportSummary(exported)}</div>
             <table class='table table-compact'>
-              <thead><tr><th scope='col'>Revision</th><th scope='col'>Files</th><th scope='col' class='num'>Size</th><th scope='col'>Objects</th></tr></thead>
+              <thead><tr><th scope='col'>Revision</th><th scope='col'>Files</th><th scope='col' class='num'>Size</th><th scope='col'>Objects</th><th scope='col'>On the stick</th></tr></thead>
               <tbody>{exported.revisions.map(r => (
-                <tr key={r.id}><td class='strong'>{r.name}</td><td class='mono small'>{r.files.join(', ')}</td><td class='num'>{bytes(r.bytes)}</td><td>{r.included === r.objects ? r.objects : `${r.included} of ${r.objects} (the other side lacks them)`}</td></tr>
+                <tr key={r.id}><td class='strong'>{r.name}</td><td class='mono small'>{r.files.join(', ')}</td><td class='num'>{bytes(r.bytes)}</td><td>{r.included === r.objects ? r.objects : `${r.included} of ${r.objects} (the other side lacks them)`}</td><td>{r.written ? 'written, read back' : 'already there (hashed)'}</td></tr>
               ))}</tbody>
             </table>
             <p class='muted'>{exported.mode === 'peer' ? 'On the other laptop: USB › Read a stick.' : `On the device, in the stick's folder: sh install.sh ${exported.revisions[0]?.name ?? 'NAME'} (README.txt on the stick says more).`}</p>
@@ -129,4 +129,13 @@ export function UsbScreen (p: { rev?: string }) {
       </section>
     </div>
   )
+}
+
+/** What an export did: written and read back, or found on the stick with the same bytes. */
+function exportSummary (r: UsbExportResult): string {
+  const written = r.revisions.filter(x => x.written).length
+  const there = r.revisions.length - written
+  if (there === 0) return `${plural(written, 'revision')}, ${bytes(r.bytes)} written and read back in ${r.dir}`
+  if (written === 0) return `${r.dir} already holds ${there === 1 ? 'this revision' : `these ${there} revisions`} with the same bytes (hashed): nothing written`
+  return `${r.dir}: ${plural(written, 'revision')} written and read back, ${plural(there, 'revision')} already there with the same bytes (not written again)`
 }

@@ -313,8 +313,9 @@ export interface UsbExportResult {
   dir: string
   /** full: every object; device: what one device lacks; peer: what another laptop lacks. */
   mode: 'full' | 'device' | 'peer'
-  revisions: Array<{ name: string, id: string, files: string[], bytes: number, objects: number, included: number }>
-  /** Bytes written (and read back). */
+  /** `written: false`: the stick already held exactly these bytes (hashed to make sure); left as they were. */
+  revisions: Array<{ name: string, id: string, files: string[], bytes: number, objects: number, included: number, written: boolean }>
+  /** Bytes of the tarballs (written and read back, or found on the stick). */
   bytes: number
 }
 

@@ -71,6 +71,11 @@ describe('USB screen in browser mode', { skip: skip ?? false, timeout: 120_000 }
     const verify = await runCli(['usb', 'verify', join(work, 'stick-out')], { home: ui.home })
     assert.equal(verify.code, 0, verify.stdout + verify.stderr)
     await screenshot(page, 'usb-write')
+    // Written again: the stick already holds the same bytes, so nothing is rewritten.
+    await page.getByRole('button', { name: /^Write 2 revisions/ }).click()
+    await result.getByText(/already holds these 2 revisions with the same bytes \(hashed\): nothing written/).waitFor({ timeout: 60_000 })
+    assert.match(await result.innerText(), /already there \(hashed\)/)
+    await screenshot(page, 'usb-write-again')
   })
 
   it('reads a stick another laptop wrote: the new revision arrives complete', async () => {

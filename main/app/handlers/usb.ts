@@ -19,13 +19,13 @@ export function usbHandlers (d: HandlerDeps): UsbHandlers {
         signal: t.signal,
         onProgress: p => {
           t.progress(p.bytes, p.totalBytes)
-          t.detail(p.phase === 'verify' ? `reading back ${p.file}` : `writing ${p.file}`)
+          t.detail(`${p.phase === 'verify' ? 'reading back' : p.phase === 'check' ? 'checking what the stick has of' : 'writing'} ${p.file}`)
         },
       }))
       return {
         dir: res.dir,
         mode: res.mode,
-        revisions: res.revisions.map(r => ({ name: r.name, id: r.id, files: r.files, bytes: r.bytes, objects: r.objects, included: r.included })),
+        revisions: res.revisions.map(r => ({ name: r.name, id: r.id, files: r.files, bytes: r.bytes, objects: r.objects, included: r.included, written: r.written })),
         bytes: res.bytes,
       }
     },

@@ -38,15 +38,23 @@ export function register (program: Command, cli: Cli): void {
         splitSize: ctx.opts.splitSize,
         dropCache: ctx.opts.dropCache,
         signal: ctx.signal,
-        onProgress: p => { bar.update(p.bytes, p.totalBytes, p.phase === 'verify' ? 'reading back' : p.file) },
+        onProgress: p => { bar.update(p.bytes, p.totalBytes, p.phase === 'verify' ? 'reading back' : p.phase === 'check' ? `checking ${p.file}` : p.file) },
       })
       bar.stop()
       const rows = res.revisions.map(r => [r.name, r.files.length === 1 ? r.files[0] : `${r.tarball} (${r.files.length} parts)`, formatBytes(r.bytes),
-        r.included === r.objects ? `${r.objects} objects` : `${r.included} of ${r.objects} objects (${res.mode === 'device' ? 'the device lacks them' : 'the other laptop lacks them'})`])
+        r.included === r.objects ? `${r.objects} objects` : `${r.included} of ${r.objects} objects (${res.mode === 'device' ? 'the device lacks them' : 'the other laptop lacks them'})`,
+        r.written ? 'written, read back' : 'already there (hashed)'])
       const next = res.mode === 'peer'
         ? 'on the other laptop: fieldsync usb import <stick>'
         : `on the device: sh install.sh ${res.revisions[0]?.name ?? 'NAME'}  (in the stick's folder; README.txt says more)`
-      const text = [`wrote ${res.revisions.length} revision(s) to ${res.dir}: ${formatBytes(res.bytes)}, written, read back and verified`, table(rows, ['NAME', 'FILE', 'SIZE', 'OBJECTS']), next].join('\n')
+      const written = res.revisions.filter(r => r.written)
+      const there = res.revisions.length - written.length
+      const head = there === 0
+        ? `wrote ${written.length} revision(s) to ${res.dir}: ${formatBytes(res.bytes)}, written, read back and verified`
+        : written.length === 0
+          ? `${res.dir} already holds the ${there} revision(s) with the same bytes (hashed): nothing written`
+          : `${res.dir} holds the ${res.revisions.length} revision(s): ${written.length} written and read back, ${there} already there with the same bytes (not written again)`
+      const text = [head, table(rows, ['NAME', 'FILE', 'SIZE', 'OBJECTS', 'STICK']), next].join('\n')
       return { json: res, text }
     }))
 

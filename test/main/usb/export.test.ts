@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
@@ -94,11 +95,73 @@ describe('usb export', () => {
     assert.equal((await verifyStick(stick)).ok, true)
   })
 
-  it('a cancelled export leaves no tarball and no temporary file', async (t) => {
+  it('cancelled while writing the first revision: no tarball and no temporary file', async (t) => {
     const { stick, exporter } = await setup(t)
     const ac = new AbortController()
-    await assert.rejects(exporter.export({ revisions: ['rev-a', 'rev-b'], dir: stick, signal: ac.signal, onProgress: p => { if (p.bytes > 200_000) ac.abort() } }), (e: { code?: string, name?: string }) => e.code === ErrorCodes.Aborted || e.name === 'AbortError')
+    await assert.rejects(exporter.export({ revisions: ['rev-a', 'rev-b'], dir: stick, signal: ac.signal, onProgress: () => { ac.abort() } }), (e: { code?: string, name?: string }) => e.code === ErrorCodes.Aborted || e.name === 'AbortError')
     assert.deepEqual(await readdir(stick), [])
+  })
+
+  it('cut short in the second revision: the first is on the stick, listed and whole; the next run writes only the second', async (t) => {
+    const { a, b, stick, exporter } = await setup(t)
+    const ac = new AbortController()
+    await assert.rejects(exporter.export({
+      revisions: ['rev-a', 'rev-b'],
+      dir: stick,
+      signal: ac.signal,
+      onProgress: p => { if (p.file === 'rev-b.pvrexport.tgz' && p.phase === 'write' && p.bytes > 0) ac.abort() },
+    }), (e: { code?: string, name?: string }) => e.code === ErrorCodes.Aborted || e.name === 'AbortError')
+    const files = await readdir(stick)
+    assert.equal(files.some(f => f.endsWith('.tmp') || f.startsWith('rev-b')), false, files.join(' '))
+    assert.deepEqual((await readManifest(stick))?.revisions.map(r => r.id), [a])
+    assert.equal((await verifyStick(stick)).ok, true)
+    execFileSync('sha256sum', ['-c', '--quiet', 'SHA256SUMS'], { cwd: stick })
+    const before = await stat(join(stick, 'rev-a.pvrexport.tgz'))
+    const phases = new Map<string, Set<string>>()
+    const res = await exporter.export({ revisions: ['rev-a', 'rev-b'], dir: stick, onProgress: p => { phases.set(p.file, (phases.get(p.file) ?? new Set()).add(p.phase)) } })
+    assert.deepEqual(res.revisions.map(r => [r.id, r.written]), [[a, false], [b, true]])
+    assert.deepEqual([...phases.get('rev-a.pvrexport.tgz') ?? []], ['check'])
+    assert.deepEqual([...phases.get('rev-b.pvrexport.tgz') ?? []].sort(), ['verify', 'write'])
+    const after = await stat(join(stick, 'rev-a.pvrexport.tgz'))
+    assert.deepEqual([after.ino, after.mtimeMs], [before.ino, before.mtimeMs], 'rev-a left as it was')
+    assert.deepEqual((await readManifest(stick))?.revisions.map(r => r.id), [a, b])
+    assert.equal((await verifyStick(stick)).ok, true)
+    execFileSync('sha256sum', ['-c', '--quiet', 'SHA256SUMS'], { cwd: stick })
+  })
+
+  it('exporting again what the stick holds: hashed, not written; a changed byte is written again; the stick\'s manifest is not trusted', async (t) => {
+    const { app, a, b, stick, exporter } = await setup(t)
+    await exporter.export({ revisions: ['rev-a', 'rev-b'], dir: stick, splitSize: 150_000 })
+    const again = await exporter.export({ revisions: ['rev-a', 'rev-b'], dir: stick, splitSize: 150_000 })
+    assert.deepEqual(again.revisions.map(r => [r.id, r.written]), [[a, false], [b, false]])
+    assert.ok(again.revisions[1].files.length > 1, 'in parts')
+    // One byte of one part of rev-b changes on the stick (same size): rev-b is written again.
+    const part = join(stick, again.revisions[1].files[1])
+    const buf = await readFile(part)
+    buf[1000] ^= 1
+    await writeFile(part, buf)
+    assert.equal((await verifyStick(stick)).ok, false)
+    const fixed = await exporter.export({ revisions: ['rev-a', 'rev-b'], dir: stick, splitSize: 150_000 })
+    assert.deepEqual(fixed.revisions.map(r => [r.id, r.written]), [[a, false], [b, true]])
+    assert.equal((await verifyStick(stick)).ok, true)
+    // A manifest that vouches for other bytes than the files hold (the file changed, the manifest and SHA256SUMS with it):
+    // the file is not what this library writes, so it is written again.
+    const m = JSON.parse(await readFile(join(stick, MANIFEST_FILE), 'utf8')) as { revisions: Array<{ parts: Array<{ path: string, sha256: string }> }> }
+    const p0 = join(stick, m.revisions[0].parts[0].path)
+    const forged = await readFile(p0)
+    forged[2000] ^= 1
+    await writeFile(p0, forged)
+    m.revisions[0].parts[0].sha256 = createHash('sha256').update(forged).digest('hex')
+    await writeFile(join(stick, MANIFEST_FILE), JSON.stringify(m))
+    const sums = (await readFile(join(stick, 'SHA256SUMS'), 'utf8')).split('\n').map(l => l.endsWith(`  ${m.revisions[0].parts[0].path}`) ? `${m.revisions[0].parts[0].sha256}  ${m.revisions[0].parts[0].path}` : l).join('\n')
+    await writeFile(join(stick, 'SHA256SUMS'), sums)
+    const re = await exporter.export({ revisions: ['rev-a'], dir: stick, splitSize: 150_000 })
+    assert.deepEqual(re.revisions.map(r => [r.id, r.written]), [[a, true]])
+    assert.equal((await verifyStick(stick)).ok, true)
+    const tarFile = join(await tempDir(t), 'a.tar')
+    await exportRevision(app.library, a, tarFile)
+    const joined = Buffer.concat(await Promise.all(re.revisions[0].files.map(async f => await readFile(join(stick, f)))))
+    assert.deepEqual(gunzipSync(joined), await readFile(tarFile))
   })
 
   it('refuses a revision the signature policy refuses, before writing anything', async (t) => {

@@ -89,6 +89,21 @@ describe('usb on a FAT32 stick', () => {
     assert.deepEqual(await readdir(dir), [])
   })
 
+  it('a stick with little room left: what it already holds is not counted again (a 16 MiB tmpfs)', async (t) => {
+    if (process.getuid?.() !== 0) { t.skip('needs root to mount a tmpfs'); return }
+    const dir = await mkdtemp(join(tmpdir(), 'fieldsync-usb-tmpfs-'))
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', dir])
+    t.after(async () => { execFileSync('umount', [dir]); await rm(dir, { recursive: true, force: true }) })
+    const { app, src, p, exporter } = await library(t, 3 << 20) // rev-a: ~9 MiB
+    await addRevision(app, src, 'rev-b', { kernel: p.kernel, initrd: p.initrd, containers: [{ name: 'small', root: p.configs[0], config: p.configs[1] }] })
+    await exporter.export({ revisions: ['rev-a'], dir })
+    const plan = await exporter.plan({ revisions: ['rev-a', 'rev-b'], dir })
+    assert.ok(plan.neededBytes > (plan.availableBytes ?? 0), 'writing both again would not fit')
+    const res = await exporter.export({ revisions: ['rev-a', 'rev-b'], dir })
+    assert.deepEqual(res.revisions.map(r => [r.name, r.written]), [['rev-a', false], ['rev-b', true]])
+    assert.equal((await verifyStick(dir)).ok, true)
+  })
+
   it('a read-only stick: export fails with E_READ_ONLY; import and verify still work', async (t) => {
     const { app, id, exporter } = await library(t, 1 << 20)
     const stick = await fatStick(t, 40, { readOnly: true, populate: async dir => { await exporter.export({ revisions: ['rev-a'], dir }) } })

@@ -87,5 +87,27 @@ describe('usb: read-back failures', () => {
     assert.equal(parts.reduce((a, p) => a + p.bytes, 0), Buffer.concat(all).length)
     assert.ok(parts.length > 1, 'parts end inside blocks, where the writer takes its own CRC')
   })
+
+  it('cancelled while a part is read back (a slow stick): finish rejects at once, abort stops the read-back and removes the part', { timeout: 20_000 }, async (t) => {
+    const dir = await tempDir(t)
+    let closed = false
+    let giveUp: ((e: Error) => void) | undefined
+    // A read-back that ends only when closed, as one of a big part on a slow stick seems to.
+    const slow = {
+      open: () => 7,
+      synced: () => {},
+      end: async () => await new Promise((_resolve, reject) => { giveUp = reject }),
+      close: (id: number) => { assert.equal(id, 7); closed = true; giveUp?.(new Error('read-back cancelled')) },
+    } as unknown as ReadBackThread
+    const ac = new AbortController()
+    const w = new PartedFileWriter(dir, 'big.pvrexport.tgz', { splitSize: 1 << 30, readBack: slow, signal: ac.signal })
+    await w.write(randomBytes(1 << 20))
+    const finishing = w.finish()
+    setImmediate(() => { ac.abort() })
+    await assert.rejects(finishing, { code: 'E_ABORTED' })
+    await w.abort()
+    assert.equal(closed, true, 'the read-back was told to stop')
+    assert.deepEqual(await readdir(dir), [])
+  })
 })
 
