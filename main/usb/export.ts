@@ -187,7 +187,7 @@ export class UsbExporter {
       if (opts.signal?.aborted === true) throw new AbortedError(`usb export to ${dir}: cancelled`)
       let read = 0
       const counted = progress('check', tarballFile(r.name))
-      const hashes = await this.sameOnStick(dir, r, plan.splitSize, { readBack, direct, onBytes: n => { read += n; counted(n) } }, opts.signal)
+      const hashes = await this.sameOnStick(dir, r, plan.splitSize, { readBack, direct, dropCache: opts.dropCache !== false, onBytes: n => { read += n; counted(n) } }, opts.signal)
       if (hashes !== null) {
         already.set(r, hashes)
         total -= 2 * r.tgzBytes
@@ -250,7 +250,7 @@ export class UsbExporter {
    * files are read and hashed, and the small files compared byte for byte.
    * Returns the parts' sha256 when it does.
    */
-  private async sameOnStick (dir: string, r: PlannedRevision, splitSize: number, how: { readBack?: ReadBackThread, direct: boolean, onBytes: (n: number) => void }, signal?: AbortSignal): Promise<string[] | null> {
+  private async sameOnStick (dir: string, r: PlannedRevision, splitSize: number, how: { readBack?: ReadBackThread, direct: boolean, dropCache: boolean, onBytes: (n: number) => void }, signal?: AbortSignal): Promise<string[] | null> {
     const small = await Promise.all([
       readFile(join(dir, objectsFile(r.name))).then(b => b.equals(Buffer.from(objectsList(r))), () => false),
       readFile(join(dir, `${r.name}.json`)).then(b => b.equals(r.plan.json), () => false),
@@ -266,8 +266,8 @@ export class UsbExporter {
           const size = Math.min(splitSize, r.tgzBytes - i * splitSize)
           // From the medium, on the read-back thread where there is one (the tarball is made again on this one meanwhile).
           const h = await (how.readBack !== undefined
-            ? readOnThread(how.readBack, file, how.direct, size, how.onBytes, signal)
-            : hashFile(file, { signal, onBytes: how.onBytes, dropCache: true })).catch(() => null)
+            ? readOnThread(how.readBack, file, how, size, signal)
+            : hashFile(file, { signal, onBytes: how.onBytes, dropCache: how.dropCache })).catch(() => null)
           if (signal?.aborted === true) throw new AbortedError(`checking ${p}: cancelled`)
           if (h === null || h.bytes !== size) return null
           out.push(h.sha256)
@@ -335,8 +335,8 @@ export class UsbExporter {
 }
 
 /** Read a whole file on the read-back thread (from the medium) and hash it; cancelled with `signal`. */
-async function readOnThread (rb: ReadBackThread, file: string, direct: boolean, size: number, onBytes: (n: number) => void, signal?: AbortSignal): Promise<{ sha256: string, bytes: number }> {
-  const id = rb.open(file, true, direct, onBytes)
+async function readOnThread (rb: ReadBackThread, file: string, how: { direct: boolean, dropCache: boolean, onBytes: (n: number) => void }, size: number, signal?: AbortSignal): Promise<{ sha256: string, bytes: number }> {
+  const id = rb.open(file, how.dropCache, how.direct, how.onBytes)
   const stop = () => { rb.close(id) }
   signal?.addEventListener('abort', stop, { once: true })
   try {
