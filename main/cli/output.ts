@@ -26,10 +26,9 @@ export function progressBar (label: string, opts: { unit: 'bytes' | 'items', ena
   if (!opts.enabled || process.stderr.isTTY !== true) return { update: () => {}, stop: () => {} }
   const bar = new cliProgress.SingleBar({
     stream: process.stderr,
-    format: `${label} [{bar}] {percentage}% {done}/{all} {rate} ETA {eta_formatted} {detail}`,
+    format: `${label} [{bar}] {percentage}% {done}/{all} {rate} ETA {left} {detail}`,
     hideCursor: true,
     clearOnComplete: true,
-    etaBuffer: 50,
   }, cliProgress.Presets.shades_classic)
   const started = Date.now()
   let running = false
@@ -38,9 +37,20 @@ export function progressBar (label: string, opts: { unit: 'bytes' | 'items', ena
     update (done, total, detail = '') {
       const secs = (Date.now() - started) / 1000
       const rate = secs > 0 && opts.unit === 'bytes' ? `${formatBytes(done / secs)}/s` : ''
-      const payload = { done: fmt(done), all: fmt(total), rate, detail }
+      const payload = { done: fmt(done), all: fmt(total), rate, left: eta(done, total, secs), detail }
       if (!running) { bar.start(total, done, payload); running = true } else { bar.setTotal(total); bar.update(done, payload) }
     },
     stop () { if (running) bar.stop(); running = false },
   }
 }
+
+/** Time left at the average rate so far; `--` until a second has passed (the first samples say little). */
+export function eta (done: number, total: number, secs: number): string {
+  if (done >= total) return '0s'
+  if (secs < 1 || done <= 0) return '--'
+  const left = Math.round((total - done) / (done / secs))
+  if (left < 60) return `${left}s`
+  if (left < 3600) return `${Math.floor(left / 60)}m${String(left % 60).padStart(2, '0')}s`
+  return `${Math.floor(left / 3600)}h${String(Math.floor(left / 60) % 60).padStart(2, '0')}m`
+}
+
