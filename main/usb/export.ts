@@ -9,7 +9,7 @@
  * this library would write (the stick's own manifest is not trusted for that).
  */
 import { createHash, type Hash } from 'node:crypto'
-import { readdir, readFile, rm } from 'node:fs/promises'
+import { readdir, readFile, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AbortedError, InternalError, ObjectMissingError, UsageError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
@@ -251,17 +251,21 @@ export class UsbExporter {
    * Returns the parts' sha256 when it does.
    */
   private async sameOnStick (dir: string, r: PlannedRevision, splitSize: number, how: { readBack?: ReadBackThread, direct: boolean, dropCache: boolean, onBytes: (n: number) => void }, signal?: AbortSignal): Promise<string[] | null> {
-    const small = await Promise.all([
-      readFile(join(dir, objectsFile(r.name))).then(b => b.equals(Buffer.from(objectsList(r))), () => false),
-      readFile(join(dir, `${r.name}.json`)).then(b => b.equals(r.plan.json), () => false),
+    const sizeIs = async (file: string, size: number) => await stat(join(dir, file)).then(st => st.isFile() && st.size === size, () => false)
+    const sameBytes = async (file: string, want: Uint8Array) => await sizeIs(file, want.length) && Buffer.from(want).equals(await readFile(join(dir, file)))
+    const files = partFiles(r.name, r.parts)
+    const cheap = await Promise.all([
+      sameBytes(objectsFile(r.name), Buffer.from(objectsList(r))).catch(() => false),
+      sameBytes(`${r.name}.json`, r.plan.json).catch(() => false),
+      ...files.map(async (f, i) => await sizeIs(f, Math.min(splitSize, r.tgzBytes - i * splitSize))),
     ])
-    if (small.includes(false)) return null
+    if (cheap.includes(false)) return null
     const expected = new PartHasher(splitSize)
     const [, onStick] = await Promise.all([
       this.streamTarball(r, async b => { expected.write(b) }, signal),
       (async () => {
         const out: string[] = []
-        for (const [i, p] of partFiles(r.name, r.parts).entries()) {
+        for (const [i, p] of files.entries()) {
           const file = join(dir, p)
           const size = Math.min(splitSize, r.tgzBytes - i * splitSize)
           // From the medium, on the read-back thread where there is one (the tarball is made again on this one meanwhile).
