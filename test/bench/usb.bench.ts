@@ -7,7 +7,8 @@
  * read-back from the disk through sha256sum (what a careful script does).
  * Also timed: sha256 of the same files from memory with OpenSSL (one core,
  * nothing written), the hashing a safe export cannot skip: cp's time over
- * that is the ratio an export could reach with free I/O.
+ * that is the ratio an export could reach with free I/O. Then the same
+ * export again onto the folder that holds it (checked, not written).
  * Goal: cp time / export time >= 0.8.
  */
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
@@ -52,6 +53,7 @@ async function main (): Promise<void> {
     const tUsb: number[] = []
     const tScript: number[] = []
     const tHash: number[] = []
+    const tAgain: number[] = []
     const out = join(work, 'out')
     for (let r = 0; r < RUNS; r++) {
       const readBack = 'for f in "$D"/*; do dd if="$f" iflag=direct bs=4M status=none | sha256sum; done > /dev/null'
@@ -64,22 +66,29 @@ async function main (): Promise<void> {
       await rm(out, { recursive: true, force: true }); await mkdir(out)
       await timeCmd('sync', [])
       tUsb.push((await timeCmd(process.execPath, [cliBin, '--home', home, 'usb', 'export', 'bench', out])).seconds)
+      // The same export again: the stick already holds the revision, so it is only checked (hashed), not written.
+      const again = await timeCmd(process.execPath, [cliBin, '--home', home, '--json', 'usb', 'export', 'bench', out])
+      if ((JSON.parse(again.stdout) as { revisions: Array<{ written: boolean }> }).revisions[0].written) throw new Error('the rerun wrote the revision again')
+      tAgain.push(again.seconds)
     }
     const cp = median(tCp)
     const cps = median(tCpSync)
     const usb = median(tUsb)
     const script = median(tScript)
     const hash = median(tHash)
+    const againT = median(tAgain)
     report(`usb export of a ${(bytes / MB).toFixed(0)} MiB revision (${objs.length} squashfs objects) to a folder; median of ${RUNS}`, [
       ['fieldsync usb export (fsync, read-back from disk)', `${usb.toFixed(2)} s  ${mbps(bytes, usb)}`],
       ['cp of the same files', `${cp.toFixed(2)} s  ${mbps(bytes, cp)}`],
       ['cp + sync of the same files', `${cps.toFixed(2)} s  ${mbps(bytes, cps)}`],
       ['cp + sync + read-back (dd iflag=direct | sha256sum)', `${script.toFixed(2)} s  ${mbps(bytes, script)}`],
       ['sha256 of the same files from memory (openssl dgst, nothing written)', `${hash.toFixed(2)} s  ${mbps(bytes, hash)}`],
+      ['the same export again (already there: hashed, not written)', `${againT.toFixed(2)} s  ${mbps(bytes, againT)}`],
       ['cp / export', `${(cp / usb).toFixed(2)}x  (goal >= 0.8x: ${verdict(cp / usb >= 0.8)})`],
       ['(cp + sync) / export', `${(cps / usb).toFixed(2)}x`],
       ['(cp + sync + read-back) / export', `${(script / usb).toFixed(2)}x`],
       ['cp / sha256 alone (the most an export that hashes can reach)', `${(cp / hash).toFixed(2)}x`],
+      ['export / export again', `${(usb / againT).toFixed(2)}x  (on this disk; sticks read faster than they write)`],
     ])
   } finally {
     await rm(work, { recursive: true, force: true })
