@@ -10,7 +10,7 @@
  */
 import { readdir, readFile, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { AbortedError, InternalError, ObjectMissingError, UsageError } from '../../shared/errors.js'
+import { AbortedError, FieldsyncError, InternalError, ObjectMissingError, UsageError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 import { objectRefs, uniqueShas } from '../../shared/state/index.js'
 import { directIoFs } from '../store/appender.js'
@@ -204,6 +204,35 @@ export class UsbExporter {
       plan.mode === 'full' ? 'use a bigger stick, or send only what the target lacks (--for-device/--for-peer with its inventory)' : 'use a bigger stick or fewer revisions')
     const stick = new StickState(dir, plan)
     for (const [r, hashes] of already) stick.keep(r, hashes)
+    try {
+      await this.writeAll(opts, plan, todo, stick, readBack, progress)
+    } catch (err) {
+      // Say what the stick holds complete all the same: a rerun of the same command finishes the rest.
+      const done = plan.revisions.filter(r => stick.has(r)).map(r => r.name)
+      if (done.length === 0 || !(err instanceof FieldsyncError)) throw err
+      const e = new FieldsyncError(err.code, `${err.message} (on the stick and complete: ${done.join(', ')}; the same command again writes the rest)`, { ...err.details, complete: done }, { cause: err })
+      e.name = err.name
+      throw e
+    }
+    // Nothing written (all there already): still bring install.sh, README, SHA256SUMS and the manifest up to date.
+    if (todo.length === 0) await this.writeMeta(stick, opts.signal)
+    this.log('exported %d revision(s) to %s (%d already there)', plan.revisions.length, dir, already.size)
+    return {
+      dir,
+      mode: plan.mode,
+      revisions: plan.revisions.map(p => {
+        const r = stick.entry(p)
+        return { name: r.name, id: r.id, tarball: r.tarball, files: r.parts.map(x => x.path), bytes: r.bytes, objects: r.objects.length, included: r.included, includedBytes: r.includedBytes, sha256: r.sha256, written: !already.has(p) }
+      }),
+      bytes: plan.tarballBytes,
+      neededBytes: needed,
+      availableBytes: plan.availableBytes,
+    }
+  }
+
+  /** Write, read back and commit each revision in turn. */
+  private async writeAll (opts: UsbExportOptions, plan: UsbPlan, todo: PlannedRevision[], stick: StickState, readBack: ReadBackThread | undefined, progress: (phase: UsbProgress['phase'], file: string) => (n: number) => void): Promise<void> {
+    const dir = opts.dir
     for (const r of todo) {
       if (opts.signal?.aborted === true) throw new AbortedError(`usb export to ${dir}: cancelled`)
       const file = tarballFile(r.name)
@@ -227,20 +256,6 @@ export class UsbExporter {
       }
       // Not cancellable: a few small files, and the stick lists the revision once they are written.
       await this.commit(stick, r, parts)
-    }
-    // Nothing written (all there already): still bring install.sh, README, SHA256SUMS and the manifest up to date.
-    if (todo.length === 0) await this.writeMeta(stick, opts.signal)
-    this.log('exported %d revision(s) to %s (%d already there)', plan.revisions.length, dir, already.size)
-    return {
-      dir,
-      mode: plan.mode,
-      revisions: plan.revisions.map(p => {
-        const r = stick.entry(p)
-        return { name: r.name, id: r.id, tarball: r.tarball, files: r.parts.map(x => x.path), bytes: r.bytes, objects: r.objects.length, included: r.included, includedBytes: r.includedBytes, sha256: r.sha256, written: !already.has(p) }
-      }),
-      bytes: plan.tarballBytes,
-      neededBytes: needed,
-      availableBytes: plan.availableBytes,
     }
   }
 

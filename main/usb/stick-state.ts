@@ -66,6 +66,9 @@ export class StickState {
 
   entry (r: PlannedRevision): StickRevision { return this.done.get(r.info.id) as StickRevision }
 
+  /** Whether `r` is on the stick, complete and listed (kept or committed by this export). */
+  has (r: PlannedRevision): boolean { return this.done.has(r.info.id) }
+
   /** The stick's earlier entries that `e` replaces (same revision or same name). */
   replaced (e: StickRevision): StickRevision[] {
     return (this.plan.existing?.revisions ?? []).filter(o => o.id === e.id || o.name === e.name)

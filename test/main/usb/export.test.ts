@@ -110,7 +110,11 @@ describe('usb export', () => {
       dir: stick,
       signal: ac.signal,
       onProgress: p => { if (p.file === 'rev-b.pvrexport.tgz' && p.phase === 'write' && p.bytes > 0) ac.abort() },
-    }), (e: { code?: string, name?: string }) => e.code === ErrorCodes.Aborted || e.name === 'AbortError')
+    }), (e: { code?: string, details?: { complete?: string[] } }) => {
+      assert.equal(e.code, ErrorCodes.Aborted)
+      assert.deepEqual(e.details?.complete, ['rev-a'], 'the error says what the stick holds complete')
+      return true
+    })
     const files = await readdir(stick)
     assert.equal(files.some(f => f.endsWith('.tmp') || f.startsWith('rev-b')), false, files.join(' '))
     assert.deepEqual((await readManifest(stick))?.revisions.map(r => r.id), [a])
