@@ -76,6 +76,12 @@ describe('USB screen in browser mode', { skip: skip ?? false, timeout: 120_000 }
     await result.getByText(/already holds these 2 revisions with the same bytes \(hashed\): nothing written/).waitFor({ timeout: 60_000 })
     assert.match(await result.innerText(), /already there \(hashed\)/)
     await screenshot(page, 'usb-write-again')
+    // The finished transfer cards say what each write did.
+    await page.getByRole('link', { name: /^Transfers/ }).click()
+    await page.getByText('2 already on the stick (hashed)').first().waitFor()
+    await page.getByText('2 written and read back').first().waitFor()
+    await page.getByRole('link', { name: /^USB/ }).click()
+    await page.getByRole('heading', { name: 'Read a stick' }).waitFor()
   })
 
   it('reads a stick another laptop wrote: the new revision arrives complete', async () => {

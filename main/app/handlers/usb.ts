@@ -11,17 +11,24 @@ export function usbHandlers (d: HandlerDeps): UsbHandlers {
     async 'usb.export' ({ revs, folder, forDevice, forPeer }) {
       const exporter = new UsbExporter({ library: app.library, log: d.log, trust: app.trust })
       const names = revs.map(r => { try { return app.library.resolve(r).name } catch { return r } })
-      const res = await d.transfers.run('usb-export', `write ${names.join(', ')} to ${basename(folder) || folder}`, async (t) => await exporter.export({
-        revisions: revs,
-        dir: folder,
-        forDevice,
-        forPeer,
-        signal: t.signal,
-        onProgress: p => {
-          t.progress(p.bytes, p.totalBytes)
-          t.detail(`${p.phase === 'verify' ? 'reading back' : p.phase === 'check' ? 'checking what the stick has of' : 'writing'} ${p.file}`)
-        },
-      }))
+      const res = await d.transfers.run('usb-export', `write ${names.join(', ')} to ${basename(folder) || folder}`, async (t) => {
+        const r = await exporter.export({
+          revisions: revs,
+          dir: folder,
+          forDevice,
+          forPeer,
+          signal: t.signal,
+          onProgress: p => {
+            t.progress(p.bytes, p.totalBytes)
+            t.detail(`${p.phase === 'verify' ? 'reading back' : p.phase === 'check' ? 'checking what the stick has of' : 'writing'} ${p.file}`)
+          },
+        })
+        // The finished card says what was done, not the last step it was at.
+        const written = r.revisions.filter(x => x.written).length
+        const there = r.revisions.length - written
+        t.detail([written > 0 ? `${written} written and read back` : '', there > 0 ? `${there} already on the stick (hashed)` : ''].filter(x => x !== '').join(', '))
+        return r
+      })
       return {
         dir: res.dir,
         mode: res.mode,
