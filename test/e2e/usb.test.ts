@@ -94,6 +94,8 @@ describe('USB screen in browser mode', { skip: skip ?? false, timeout: 120_000 }
     assert.match(text, /wifi-unsigned/)
     assert.match(text, /imported|existed/)
     await screenshot(page, 'usb-read')
+    await page.getByRole('link', { name: /^Transfers/ }).click()
+    await page.getByText(/1 (imported|already here) · \d+ new object\(s\)/).first().waitFor()
     await page.getByRole('link', { name: 'Library' }).first().click()
     await page.getByRole('link', { name: 'wifi-unsigned', exact: true }).waitFor()
   })

@@ -39,10 +39,16 @@ export function usbHandlers (d: HandlerDeps): UsbHandlers {
 
     async 'usb.import' ({ folder }) {
       const importer = new UsbImporter({ library: app.library, importer: app.importer, log: d.log })
-      const res = await d.transfers.run('usb-import', `read stick ${basename(folder) || folder}`, async (t) => await importer.import(folder, {
-        signal: t.signal,
-        onProgress: p => { t.progress(p.bytes, p.totalBytes); t.detail(p.file) },
-      }))
+      const res = await d.transfers.run('usb-import', `read stick ${basename(folder) || folder}`, async (t) => {
+        const r = await importer.import(folder, {
+          signal: t.signal,
+          onProgress: p => { t.progress(p.bytes, p.totalBytes); t.detail(p.file) },
+        })
+        const count = (status: string) => r.revisions.filter(x => x.status === status).length
+        t.detail([['imported', count('imported')], ['already here', count('existed')], ['corrupt', count('corrupt')], ['failed', count('failed')]]
+          .filter(([, n]) => n as number > 0).map(([what, n]) => `${n} ${what}`).join(', ') + ` · ${r.newObjects} new object(s)`)
+        return r
+      })
       return {
         dir: res.dir,
         ok: res.ok,
