@@ -4,14 +4,16 @@
  * manifest while they are joined into a temporary file in the library, and
  * only a file that matched is imported (the Importer then verifies every
  * object on the way in). A damaged revision is reported and skipped; the
- * others are imported.
+ * others are imported. A revision the library holds complete already is
+ * not read at all (its state JSON on the stick must hash to its id).
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { open, rm, stat } from 'node:fs/promises'
+import { open, readFile, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AbortedError, StickCorruptError, toWireError, type WireError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
+import { parseState, revisionId } from '../../shared/state/index.js'
 import type { Importer } from '../store/import/index.js'
 import { isRevisionName, type Library } from '../store/library.js'
 import { unreadableError } from './errors.js'
@@ -75,8 +77,31 @@ export class UsbImporter {
     }
   }
 
+  /**
+   * Whether the library holds this revision complete already (under the
+   * stick's name for it, when it gives one), so that its tarball need not be
+   * read. The stick's manifest is not taken at its word: the state JSON on
+   * the stick (`<name>.json`, small) must hash to the revision id.
+   */
+  private async completeHere (dir: string, r: StickRevision, name: string | undefined): Promise<boolean> {
+    const known = this.c.library.get(r.id)
+    if (known === undefined || !known.complete || (name !== undefined && !known.names.includes(name))) return false
+    try {
+      const file = join(dir, `${r.name}.json`)
+      if ((await stat(file)).size > MAX_STATE) return false
+      return revisionId(parseState(await readFile(file), file)) === r.id
+    } catch {
+      return false // unreadable or not a state: take the long way, which reports it
+    }
+  }
+
   private async importOne (dir: string, r: StickRevision, opts: UsbImportOptions, onBytes: (n: number) => void): Promise<UsbImportedRevision> {
     const lib = this.c.library
+    const name = r.libraryNames.find(isRevisionName)
+    if (await this.completeHere(dir, r, name)) {
+      onBytes(r.bytes)
+      return { name: r.name, id: r.id, status: 'existed', newObjects: [], newBytes: 0, missing: [], complete: true }
+    }
     // Cheap checks first: every part there, with its size.
     for (const p of r.parts) {
       const st = await stat(join(dir, p.path)).catch(() => null)
@@ -87,7 +112,6 @@ export class UsbImporter {
     try {
       await joinVerified(lib, dir, r, tmp, opts.signal, onBytes)
       const before = lib.presentAmong(r.objects.map(o => o.sha256))
-      const name = r.libraryNames.find(isRevisionName)
       const res = await this.c.importer.importPath(tmp, { name, source: `usb ${join(dir, r.tarball)}`, signal: opts.signal })
       if (res.id !== r.id) this.log('%s: the tarball holds revision %s, the manifest said %s', r.tarball, res.id, r.id)
       const after = lib.presentAmong(r.objects.map(o => o.sha256))
@@ -107,6 +131,9 @@ export class UsbImporter {
     }
   }
 }
+
+/** The largest `<name>.json` read to recognise a revision already here (state JSONs are far smaller). */
+const MAX_STATE = 16 << 20
 
 /** A stick file's bytes; a read the stick refuses (EIO from a failing stick, EPERM from some FUSE drivers) is E_STICK_CORRUPT naming it. */
 export async function * readStickFile (file: string, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {

@@ -71,7 +71,7 @@ export function register (program: Command, cli: Cli): void {
     }))
 
   usb.command('import <dir>')
-    .description('import every revision on a stick; every file is checked against the manifest and every object verified on the way in')
+    .description('import the revisions on a stick (those complete here already are not read); every tarball read is checked against the manifest and every object verified on the way in')
     .action(cli.action(async (ctx, dirArg: string) => {
       const dir = resolve(dirArg)
       const app = await ctx.app()

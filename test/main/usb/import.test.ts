@@ -50,6 +50,25 @@ describe('usb: laptop to laptop', () => {
     assert.equal(again.newObjects, 0)
   })
 
+  it('a revision complete here already is not read off the stick; a manifest that names one falsely is not believed', async (t) => {
+    const { alice, bob, ids } = await twoLaptops(t)
+    const stick = await tempDir(t, 'fieldsync-stick-')
+    await new UsbExporter({ library: alice.library, log: silentLogger() }).export({ revisions: ['rev-a', 'rev-b'], dir: stick })
+    // rev-a is complete on bob's laptop: its tarball is not read (a damaged one changes nothing), rev-b is imported
+    await truncate(join(stick, 'rev-a.pvrexport.tgz'), 1000)
+    const imp = await new UsbImporter({ library: bob.library, importer: bob.importer, log: silentLogger() }).import(stick)
+    assert.deepEqual(imp.revisions.map(r => [r.id, r.status]), [[ids.a, 'existed'], [ids.b, 'imported']])
+    assert.equal(bob.library.get(ids.b)?.complete, true)
+    // A manifest claiming rev-a's id for the rev-b entry: the state JSON on the stick does not hash to it, so the tarball is read.
+    const m = JSON.parse(await readFile(join(stick, 'fieldsync-manifest.json'), 'utf8')) as { revisions: Array<{ id: string, libraryNames: string[] }> }
+    m.revisions[1].id = ids.a
+    m.revisions[1].libraryNames = []
+    await writeFile(join(stick, 'fieldsync-manifest.json'), JSON.stringify(m))
+    const again = await new UsbImporter({ library: bob.library, importer: bob.importer, log: silentLogger() }).import(stick)
+    assert.equal(again.revisions[1].status, 'existed', 'read and found to be rev-b, which is here now')
+    assert.equal(again.revisions[1].id, ids.b, 'the id is the one the tarball holds, not the manifest\'s')
+  })
+
   it('a corrupt file on the stick: that revision is refused with E_STICK_CORRUPT, nothing of it imported', async (t) => {
     const { alice, bob, ids } = await twoLaptops(t)
     const stick = await tempDir(t, 'fieldsync-stick-')
