@@ -89,18 +89,28 @@ export async function deviceSteps (sock: string): Promise<string[]> {
   return (await json<Array<{ name: string }>>(sock, '/steps')).map(s => s.name)
 }
 
-/** Poll the step's progress until `pred` or a deadline. */
-export async function waitProgress (sock: string, step: string, pred: (s: string) => boolean, ms = 15_000): Promise<{ status: string, 'status-msg': string }> {
+/**
+ * Poll a JSON answer until `pred` holds or a deadline. Answers cut short are
+ * polled again: a run that reboots the device closes pv-ctrl, and a request
+ * in flight then gets the status line without its body, as on a real device
+ * (curl exits non-zero: 18, 52 or 56).
+ */
+export async function waitJson<T> (sock: string, path: string, pred: (v: T) => boolean, ms = 15_000): Promise<T> {
   const end = Date.now() + ms
   for (;;) {
-    const r = await curl(sock, ['-X', 'GET', `http://localhost/steps/${step}/progress`])
-    if (r.status === 200) {
-      const p = JSON.parse(r.body) as { status: string, 'status-msg': string }
-      if (pred(p.status)) return p
+    const r = await curl(sock, ['-X', 'GET', `http://localhost${path}`])
+    if (r.status === 200 && r.code === 0) {
+      const v = JSON.parse(r.body) as T
+      if (pred(v)) return v
     }
-    if (Date.now() > end) throw new Error(`${step}: no matching progress within ${ms} ms (last: ${r.status} ${r.body})`)
+    if (Date.now() > end) throw new Error(`${path}: no matching answer within ${ms} ms (last: ${r.status}, curl exit ${r.code}, ${r.body})`)
     await new Promise(resolve => setTimeout(resolve, 50))
   }
+}
+
+/** Poll the step's progress until `pred` or a deadline. */
+export async function waitProgress (sock: string, step: string, pred: (s: string) => boolean, ms = 15_000): Promise<{ status: string, 'status-msg': string }> {
+  return await waitJson<{ status: string, 'status-msg': string }>(sock, `/steps/${step}/progress`, p => pred(p.status), ms)
 }
 
 export interface TestRev { tarball: string, objects: TestObject[], bytes: number, state: Record<string, unknown>, raw: string }
