@@ -251,13 +251,14 @@ describe('device-sim: the real pvcontrol script', () => {
     if (!existsSync(PVCONTROL)) { t.skip(`upstream pvcontrol not found at ${PVCONTROL} (put pantavisor's tools/pvcontrol there or set PVCONTROL)`); return }
     if (!has('curl')) { t.skip(NO_CURL); return }
     const dir = await tempDir(t)
-    const sim = await startSim(t, join(dir, 'dev'), ['--trust-ca', DEV_CA])
+    // The first run command finds the device busy (503: --busy-commands, not a race with the update's timing).
+    const sim = await startSim(t, join(dir, 'dev'), ['--trust-ca', DEV_CA, '--busy-commands', '1'])
     const env = { SOCKET: sim.socket, CURL_CMD: 'curl' }
     const inst = await sh(['-m', 'from pvcontrol', 'steps', 'install', WIFI_TGZ, 'locals/wifi'], env)
     assert.equal(inst.code, 0, inst.err)
     assert.deepEqual(JSON.parse(inst.out), { revision: 'locals/wifi' })
+    assert.equal((await sh(['cmd', 'run', 'locals/wifi'], env)).code, 75, 'busy: 503')
     assert.equal((await sh(['cmd', 'run', 'locals/wifi'], env)).code, 0)
-    assert.equal((await sh(['cmd', 'run', 'locals/wifi'], env)).code, 75, 'a command pending: 503')
     await waitProgress(sim.socket, 'locals/wifi', s => s === 'UPDATED')
     const p = await sh(['steps', 'show-progress', 'locals/wifi'], env)
     assert.equal(JSON.parse(p.out).status, 'UPDATED')
