@@ -123,7 +123,9 @@ describe('device-sim: pv-ctrl as pvcontrol drives it', () => {
   it('commands: 503 with Retry-After while a command is pending and while an update runs; unknown op 400', async (t) => {
     if (!has('curl')) { t.skip(NO_CURL); return }
     const dir = await tempDir(t)
-    const sim = await startSim(t, join(dir, 'dev'))
+    // A device's own delays (a command waits 1 s for the main loop; INPROGRESS lasts 3 s), so that the
+    // second command and the one during the update surely arrive inside those windows, however loaded the machine.
+    const sim = await startSim(t, join(dir, 'dev'), [], { fast: false })
     assert.equal((await curl(sim.socket, ['-X', 'POST', '--data', '{"op":"FLY","payload":""}', 'http://localhost/commands'])).status, 400)
     assert.equal((await run(sim.socket, '', 'ENABLE_SSH')).status, 200)
     const busy = await curl(sim.socket, ['-i', '-X', 'POST', '--data', '{"op":"ENABLE_SSH","payload":""}', 'http://localhost/commands'])
@@ -136,7 +138,7 @@ describe('device-sim: pv-ctrl as pvcontrol drives it', () => {
     assert.equal((await curl(sim.socket, ['-X', 'PUT', '--upload-file', join(dir, 'json'), 'http://localhost/steps/locals/b'])).status, 200)
     // The pending command is taken by the device's main loop shortly: until then, 503.
     let ran = await run(sim.socket, 'locals/b')
-    for (let i = 0; i < 200 && ran.status === 503; i++) {
+    for (let i = 0; i < 400 && ran.status === 503; i++) {
       await new Promise(resolve => setTimeout(resolve, 25))
       ran = await run(sim.socket, 'locals/b')
     }
