@@ -61,7 +61,8 @@ export interface PlannedRevision {
   objects: Array<{ sha256: string, size: number }>
   entries: TarEntry[]
   tgzBytes: number
-  parts: number
+  /** The files the tarball is written to (one, or parts of the split size) and their bytes. */
+  parts: Array<{ path: string, bytes: number }>
   /** The stick's entry for this revision, when it looks the same (mode, bytes, files): checked before writing. */
   onStick?: StickRevision
 }
@@ -137,11 +138,11 @@ export class UsbExporter {
       for (const o of plan.objects) entries.push({ name: `objects/${o.sha}`, size: o.size })
       const tgzBytes = tgzSize(tarSize(entries))
       const name = reuse.get(info.id) ?? names.get(info.id) as string
-      const parts = Math.max(1, Math.ceil(tgzBytes / splitSize))
+      const paths = partFiles(name, Math.max(1, Math.ceil(tgzBytes / splitSize)))
+      const parts = paths.map((path, i) => ({ path, bytes: Math.min(splitSize, tgzBytes - i * splitSize) }))
       const old = existing?.revisions.find(e => e.id === info.id)
-      const files = partFiles(name, parts)
-      const looksSame = old !== undefined && old.mode === mode && old.bytes === tgzBytes && old.parts.length === parts &&
-        old.parts.every((p, i) => p.path === files[i] && p.bytes === Math.min(splitSize, tgzBytes - i * splitSize))
+      const looksSame = old !== undefined && old.mode === mode && old.bytes === tgzBytes && old.parts.length === parts.length &&
+        old.parts.every((p, i) => p.path === parts[i].path && p.bytes === parts[i].bytes)
       revisions.push({
         info,
         name,
@@ -155,7 +156,7 @@ export class UsbExporter {
     }
     const free = await freeSpace(opts.dir).catch(() => null)
     const tarballBytes = revisions.reduce((a, r) => a + r.tgzBytes, 0)
-    const neededBytes = neededOnStick(revisions, kept.length, splitSize, free?.blockSize ?? 4096)
+    const neededBytes = neededOnStick(revisions, kept.length, free?.blockSize ?? 4096)
     return { mode, revisions, tarballBytes, neededBytes, availableBytes: free?.available ?? null, splitSize, existing, free }
   }
 
@@ -198,11 +199,10 @@ export class UsbExporter {
       }
     }
     const todo = plan.revisions.filter(r => !already.has(r))
-    const kept = (plan.existing?.revisions ?? []).filter(o => !plan.revisions.some(n => n.info.id === o.id || n.name === o.name)).length
-    const needed = neededOnStick(todo, kept + already.size, plan.splitSize, plan.free?.blockSize ?? 4096)
+    const stick = new StickState(dir, plan)
+    const needed = neededOnStick(todo, stick.others.length + already.size, plan.free?.blockSize ?? 4096)
     assertFits(dir, needed, plan.free ?? { available: null, blockSize: 4096 },
       plan.mode === 'full' ? 'use a bigger stick, or send only what the target lacks (--for-device/--for-peer with its inventory)' : 'use a bigger stick or fewer revisions')
-    const stick = new StickState(dir, plan)
     for (const [r, hashes] of already) stick.keep(r, hashes)
     try {
       await this.writeAll(opts, plan, todo, stick, readBack, progress)
@@ -249,7 +249,7 @@ export class UsbExporter {
         await this.streamTarball(r, async (b, crc) => { await w.write(b, crc) }, opts.signal)
         parts = await w.finish()
         const written = parts.reduce((a, p) => a + p.bytes, 0)
-        if (written !== r.tgzBytes || parts.length !== r.parts) throw new InternalError(`${file}: wrote ${written} bytes in ${parts.length} part(s), planned ${r.tgzBytes} in ${r.parts}`)
+        if (written !== r.tgzBytes || parts.length !== r.parts.length) throw new InternalError(`${file}: wrote ${written} bytes in ${parts.length} part(s), planned ${r.tgzBytes} in ${r.parts.length}`)
       } catch (err) {
         await w.abort()
         throw err
@@ -268,11 +268,10 @@ export class UsbExporter {
   private async sameOnStick (dir: string, r: PlannedRevision, splitSize: number, how: { readBack?: ReadBackThread, direct: boolean, dropCache: boolean, onBytes: (n: number) => void }, signal?: AbortSignal): Promise<string[] | null> {
     const sizeIs = async (file: string, size: number) => await stat(join(dir, file)).then(st => st.isFile() && st.size === size, () => false)
     const sameBytes = async (file: string, want: Uint8Array) => await sizeIs(file, want.length) && Buffer.from(want).equals(await readFile(join(dir, file)))
-    const files = partFiles(r.name, r.parts)
     const cheap = await Promise.all([
       sameBytes(objectsFile(r.name), Buffer.from(objectsList(r))).catch(() => false),
       sameBytes(`${r.name}.json`, r.plan.json).catch(() => false),
-      ...files.map(async (f, i) => await sizeIs(f, Math.min(splitSize, r.tgzBytes - i * splitSize))),
+      ...r.parts.map(async p => await sizeIs(p.path, p.bytes)),
     ])
     if (cheap.includes(false)) return null
     const expected = new PartHasher(splitSize)
@@ -280,9 +279,8 @@ export class UsbExporter {
       this.streamTarball(r, async b => { expected.write(b) }, signal),
       (async () => {
         const out: string[] = []
-        for (const [i, p] of files.entries()) {
+        for (const { path: p, bytes: size } of r.parts) {
           const file = join(dir, p)
-          const size = Math.min(splitSize, r.tgzBytes - i * splitSize)
           // From the medium, on the read-back thread where there is one (the tarball is made again on this one meanwhile).
           const h = await (how.readBack !== undefined
             ? readOnThread(how.readBack, file, how, size, signal)
@@ -328,7 +326,7 @@ export class UsbExporter {
   /** Put one revision's files in place, then the stick's own files: from now on the stick lists it. */
   private async commit (stick: StickState, r: PlannedRevision, parts: WrittenPart[], signal?: AbortSignal): Promise<void> {
     const dir = stick.dir
-    const names = partFiles(r.name, parts.length)
+    const names = r.parts.map(p => p.path)
     await commitFiles(dir, parts.map((p, i) => ({ tmp: p.tmp, final: names[i] })))
     const entry = stick.add(r, parts.map((p, i) => ({ path: names[i], bytes: p.bytes, sha256: p.sha256 })))
     // Files of the revision this one replaced that no longer belong (e.g. old parts).
@@ -367,13 +365,10 @@ async function readOnThread (rb: ReadBackThread, file: string, how: { direct: bo
 }
 
 /** Bytes the stick needs for `revisions` (tarballs, small files) plus its own files, per its block size. */
-function neededOnStick (revisions: readonly PlannedRevision[], otherRevisions: number, splitSize: number, blockSize: number): number {
+function neededOnStick (revisions: readonly PlannedRevision[], otherRevisions: number, blockSize: number): number {
   const sizes: number[] = []
-  for (const r of revisions) {
-    for (let i = 0; i < r.parts; i++) sizes.push(Math.min(splitSize, r.tgzBytes - i * splitSize))
-    sizes.push(r.objects.length * 65 + 1, r.plan.json.length)
-  }
-  const manifestGuess = 4096 + (otherRevisions + revisions.length) * 1024 + revisions.reduce((a, r) => a + r.objects.length * 120 + r.parts * 200, 0)
+  for (const r of revisions) sizes.push(...r.parts.map(p => p.bytes), r.objects.length * 65 + 1, r.plan.json.length)
+  const manifestGuess = 4096 + (otherRevisions + revisions.length) * 1024 + revisions.reduce((a, r) => a + r.objects.length * 120 + r.parts.length * 200, 0)
   sizes.push(INSTALL_SH.length, 8192, manifestGuess, manifestGuess) // install.sh, README, SHA256SUMS, manifest
   return onDiskBytes(sizes, blockSize)
 }

@@ -5,7 +5,7 @@
  */
 import { createHash, type Hash } from 'node:crypto'
 import type { PlannedRevision, UsbPlan } from './export.js'
-import { objectsFile, partFiles, tarballFile } from './layout.js'
+import { objectsFile, tarballFile } from './layout.js'
 import type { StickFile, StickMode, StickRevision } from './manifest.js'
 
 /** `<name>.objects`: every object the state names, one sha256 per line. */
@@ -38,7 +38,8 @@ function stickEntry (r: PlannedRevision, mode: StickMode, parts: StickFile[]): S
  */
 export class StickState {
   readonly files = new Map<string, StickFile>()
-  private readonly others: StickRevision[]
+  /** The revisions the stick had that are not among this export's: listed as they are. */
+  readonly others: StickRevision[]
   private readonly done = new Map<string, StickRevision>()
 
   constructor (readonly dir: string, private readonly plan: UsbPlan) {
@@ -51,8 +52,7 @@ export class StickState {
 
   /** A revision already on the stick with the bytes this export would write (parts hashed to `hashes`). */
   keep (r: PlannedRevision, hashes: string[]): void {
-    const names = partFiles(r.name, r.parts)
-    this.done.set(r.info.id, stickEntry(r, this.plan.mode, names.map((path, i) => ({ path, bytes: Math.min(this.plan.splitSize, r.tgzBytes - i * this.plan.splitSize), sha256: hashes[i] }))))
+    this.done.set(r.info.id, stickEntry(r, this.plan.mode, r.parts.map((p, i) => ({ ...p, sha256: hashes[i] }))))
     for (const [path, content] of [[objectsFile(r.name), Buffer.from(objectsList(r))], [`${r.name}.json`, r.plan.json]] as const) {
       this.files.set(path, { path, bytes: content.length, sha256: createHash('sha256').update(content).digest('hex') })
     }
