@@ -29,7 +29,6 @@ export interface PullOptions {
   onProgress?: (e: PullEvent) => void
 }
 
-
 export class Puller extends EventEmitter<{ event: [PullEvent] }> {
   private readonly library: Library
   private readonly node: PeerNode
