@@ -1,14 +1,8 @@
 /** Human output helpers for the CLI: sizes, tables, progress bars on a TTY. */
 import cliProgress from 'cli-progress'
+import { formatBytes } from '../../shared/units.js'
 
-export function formatBytes (n: number | null | undefined): string {
-  if (n === null || n === undefined) return '?'
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-  let v = n
-  let i = 0
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++ }
-  return i === 0 ? `${v} B` : `${v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`
-}
+export { formatBytes }
 
 export function table (rows: string[][], head: string[]): string {
   const all = [head, ...rows]

@@ -13,6 +13,7 @@
 import { FieldsyncError, IncompleteRevisionError, NoSpaceError, ObjectHashMismatchError, ObjectMissingError, TimeoutError, toWireError, UsageError } from '../../shared/errors.js'
 import type { InstallPlan, InstallResult, InstallStatus } from '../../shared/api/types.js'
 import type { Logger } from '../../shared/log.js'
+import { formatBytes } from '../../shared/units.js'
 import { assertValidState } from '../../shared/state/index.js'
 import type { Library } from '../store/library.js'
 import { checkPolicy, type TrustSource } from '../trust/index.js'
@@ -95,7 +96,7 @@ export class Installer {
     const bytes = lacking.reduce((a, o) => a + o.size, 0)
     const problems: string[] = []
     if (meta.freeBytes !== null && bytes > meta.freeBytes) {
-      problems.push(`the device has ${meta.freeBytes} bytes free for ${bytes} bytes to send`)
+      problems.push(`the device has ${formatBytes(meta.freeBytes)} free for ${formatBytes(bytes)} to send`)
     }
     const rate = this.c.devices.recentRate(req.deviceId) ?? ASSUMED_RATE
     const plan: InstallPlan = {
@@ -166,8 +167,15 @@ export class Installer {
     try {
       await this.upload(req, p, sent)
       const still = await d.lacking(p.objects, req.signal)
+      const partial = [...still].filter(([, held]) => held !== null)
+      if (partial.length > 0) {
+        // A full device answers the upload 200 and keeps what it could write (ctrl/ctrl_upload.c).
+        const [sha, held] = partial[0]
+        const want = p.objects.find(o => o.sha === sha)?.size ?? 0
+        throw new NoSpaceError(`${d.target}: the device kept only ${formatBytes(held ?? 0)} of ${formatBytes(want)} of object ${sha}${partial.length > 1 ? ` (and ${partial.length - 1} more)` : ''}: its storage is full; not creating step ${step}. Free room on the device (its garbage collector removes objects no revision uses), then install again: the partial objects are sent again`, { partial: partial.map(([s]) => s) })
+      }
       if (still.size > 0) {
-        throw new ObjectMissingError(`${d.target}: after the upload the device still lacks ${still.size} object(s) (first ${[...still][0]}); not creating step ${step}: run the install again`, { missing: [...still] })
+        throw new ObjectMissingError(`${d.target}: after the upload the device still lacks ${still.size} object(s) (first ${[...still.keys()][0]}); not creating step ${step}: run the install again`, { missing: [...still.keys()] })
       }
       req.onEvent?.({ type: 'phase', phase: 'step', message: `creating step ${step}` })
       const msg = Buffer.from(req.message ?? `fieldsync: ${p.revName} (${p.plan.revision.id.slice(0, 12)})`).subarray(0, 256).toString('utf8').replace(/\uFFFD+$/, '')

@@ -20,7 +20,7 @@ import { checkPolicy, type TrustSource } from '../trust/index.js'
 import { readInventory, type Inventory } from './inventory.js'
 import { DEFAULT_SPLIT_SIZE, MAX_SPLIT_SIZE, MANIFEST_FILE, SCRIPT_FILE, README_FILE, SUMS_FILE, objectsFile, partFiles, stickNames, tarballFile } from './layout.js'
 import { readManifest, sumsText, type Manifest, type StickMode, type StickRevision } from './manifest.js'
-import { INSTALL_SH } from './install-sh.js'
+import { installSh } from './install-sh.js'
 import { readmeText } from './readme.js'
 import { ReadBackThread } from './readback.js'
 import { objectsList, PartHasher, StickState } from './stick-state.js'
@@ -343,7 +343,7 @@ export class UsbExporter {
     const all = stick.revisions()
     const ours = new Set(all.flatMap(r => [r.objectsFile, `${r.name}.json`]))
     const manifest: Manifest = { format: 'fieldsync-usb@1', createdAt: new Date().toISOString(), tool: 'fieldsync', revisions: all, files: [...stick.files.values()].filter(f => ours.has(f.path)) }
-    manifest.files.push({ path: SCRIPT_FILE, ...await writeSmallFile(dir, SCRIPT_FILE, INSTALL_SH, { signal, mode: 0o755 }) })
+    manifest.files.push({ path: SCRIPT_FILE, ...await writeSmallFile(dir, SCRIPT_FILE, installSh(), { signal, mode: 0o755 }) })
     manifest.files.push({ path: README_FILE, ...await writeSmallFile(dir, README_FILE, readmeText(manifest).replace(/\n/g, '\r\n'), { signal }) })
     const sums = await writeSmallFile(dir, SUMS_FILE, sumsText([...all.flatMap(r => r.parts), ...manifest.files]), { signal })
     manifest.files.push({ path: SUMS_FILE, ...sums })
@@ -367,9 +367,9 @@ async function readOnThread (rb: ReadBackThread, file: string, how: { direct: bo
 /** Bytes the stick needs for `revisions` (tarballs, small files) plus its own files, per its block size. */
 function neededOnStick (revisions: readonly PlannedRevision[], otherRevisions: number, blockSize: number): number {
   const sizes: number[] = []
-  for (const r of revisions) sizes.push(...r.parts.map(p => p.bytes), r.objects.length * 65 + 1, r.plan.json.length)
+  for (const r of revisions) sizes.push(...r.parts.map(p => p.bytes), r.objects.length * 86 + 1, r.plan.json.length)
   const manifestGuess = 4096 + (otherRevisions + revisions.length) * 1024 + revisions.reduce((a, r) => a + r.objects.length * 120 + r.parts.length * 200, 0)
-  sizes.push(INSTALL_SH.length, 8192, manifestGuess, manifestGuess) // install.sh, README, SHA256SUMS, manifest
+  sizes.push(Buffer.byteLength(installSh()), 8192, manifestGuess, manifestGuess) // install.sh, README, SHA256SUMS, manifest
   return onDiskBytes(sizes, blockSize)
 }
 

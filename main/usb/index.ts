@@ -9,7 +9,7 @@ export { UsbImporter, type UsbImportOptions, type UsbImportResult, type UsbImpor
 export { verifyStick, type VerifyReport, type FileVerdict } from './verify.js'
 export { readInventory, parseInventory, writeLibraryInventory, type Inventory } from './inventory.js'
 export { readManifest, validateManifest, manifestFiles, type Manifest, type StickRevision, type StickFile, type StickMode } from './manifest.js'
-export { INSTALL_SH } from './install-sh.js'
+export { installSh } from './install-sh.js'
 export { tarHeader, tarSize, tgzSize, StoredGzipEncoder, TgzWriter } from './tgz.js'
 export { hashFile, dropCache, PartedFileWriter, writeSmallFile } from './sink.js'
 export { freeSpace, checkWritable } from './space.js'

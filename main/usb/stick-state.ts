@@ -8,9 +8,9 @@ import type { PlannedRevision, UsbPlan } from './export.js'
 import { objectsFile, tarballFile } from './layout.js'
 import type { StickFile, StickMode, StickRevision } from './manifest.js'
 
-/** `<name>.objects`: every object the state names, one sha256 per line. */
+/** `<name>.objects`: every object the state names, one `<sha256> <size>` per line (install.sh checks both on the device). */
 export function objectsList (r: PlannedRevision): string {
-  return r.objects.map(o => o.sha256 + '\n').join('')
+  return r.objects.map(o => `${o.sha256} ${o.size}\n`).join('')
 }
 
 function stickEntry (r: PlannedRevision, mode: StickMode, parts: StickFile[]): StickRevision {

@@ -142,6 +142,12 @@ export interface KitDeviceOptions {
   env?: string[]
   /** Seconds a "reboot" takes (default 1). */
   rebootDelay?: number
+  /**
+   * Give the device's /var (its Pantavisor storage) a file system of its own
+   * of this many MiB, so that a test can fill it (fillStorage). Objects and
+   * trails stay on one file system, as Pantavisor needs (it hard-links them).
+   */
+  storageMiB?: number
 }
 
 /** Boot a fresh real device; stopped and removed after the test. */
@@ -151,7 +157,9 @@ export async function startKitDevice (t: { after: (fn: () => Promise<void>) => v
   const dir = join(tmpdir(), name)
   await rm(dir, { recursive: true, force: true })
   const pvd = join(kit, 'pv-device')
-  const startArgs = ['start', dir, '--name', name, '--fresh', '--reboot-delay', String(o.rebootDelay ?? 1), '--env', 'PV_LOG_LOGGERS=0', ...(o.env ?? []).flatMap(e => ['--env', e])]
+  // The kit's appengine config caps the log folder at 2 GiB, which Pantavisor refuses on a smaller storage (config.c).
+  const env = [...(o.storageMiB === undefined ? [] : ['PV_LOG_DIR_MAXSIZE=10%']), ...(o.env ?? [])]
+  const startArgs = ['start', dir, '--name', name, '--fresh', '--reboot-delay', String(o.rebootDelay ?? 1), '--env', 'PV_LOG_LOGGERS=0', ...env.flatMap(e => ['--env', e])]
   const boot = async (fresh: boolean): Promise<void> => {
     const r = await run(pvd, fresh ? startArgs : startArgs.filter(a => a !== '--fresh'), undefined, 150_000)
     if (r.code !== 0) {
@@ -159,12 +167,28 @@ export async function startKitDevice (t: { after: (fn: () => Promise<void>) => v
       throw new Error(`pv-device start ${name} failed (exit ${String(r.code)}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}\n${log.split('\n').filter(l => !l.includes('pv_mount_print')).slice(-15).join('\n')}`)
     }
   }
-  await boot(true)
+  let varMount: string | null = null
+  if (o.storageMiB !== undefined) {
+    // pv-device copies its storage skeleton into DIR/state/var only when that does not exist yet.
+    const img = join(tmpdir(), `${name}.var.img`)
+    varMount = join(dir, 'state', 'var')
+    await mkdir(varMount, { recursive: true })
+    execFileSync('truncate', ['-s', `${o.storageMiB}M`, img])
+    execFileSync('mkfs.ext4', ['-q', '-F', '-m', '0', img])
+    execFileSync('mount', ['-o', 'loop', img, varMount])
+    execFileSync('cp', ['-a', join(kit, 'rootfs', 'var') + '/.', varMount + '/'])
+    t.after(async () => {
+      try { execFileSync('umount', ['-d', varMount as string]) } catch { /* stopped already */ }
+      await rm(img, { force: true })
+    })
+  }
   const stop = async (): Promise<void> => { await run(pvd, ['stop', dir, '--kill'], undefined, 60_000) }
   t.after(async () => {
     await stop()
+    if (varMount !== null) { try { execFileSync('umount', ['-d', varMount]) } catch { /* not mounted */ } }
     await rm(dir, { recursive: true, force: true })
   })
+  await boot(varMount === null)
   const socket = (await pexec(pvd, ['sock', dir])).stdout.trim()
   return {
     dir,
@@ -177,6 +201,16 @@ export async function startKitDevice (t: { after: (fn: () => Promise<void>) => v
     stop,
     console: async () => await readFile(join(dir, 'console.log'), 'utf8').catch(() => ''),
   }
+}
+
+/** Fill the device's storage file system (storageMiB) but for `leaveKiB`; returns a function that frees it again. */
+export async function fillStorage (dev: KitDevice, leaveKiB: number): Promise<() => Promise<void>> {
+  const filler = join(dev.varDir, 'filler')
+  const free = Number(execFileSync('df', ['--output=avail', '-k', dev.varDir]).toString().trim().split('\n').pop())
+  const n = free - leaveKiB
+  if (!(n > 0)) throw new Error(`fillStorage: only ${free} KiB free`)
+  execFileSync('fallocate', ['-l', `${n}K`, filler])
+  return async () => { await rm(filler, { force: true }) }
 }
 
 /** Write a file where the device sees it as /var/<rel>. */

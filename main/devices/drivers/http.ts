@@ -72,7 +72,11 @@ export class HttpClient {
         : undefined
       const onAbort = (): void => { req.destroy(); done(new AbortedError(`${this.what}: cancelled`)) }
       c.signal.addEventListener('abort', onAbort, { once: true })
-      req.on('error', (e) => { done(this.unreachable(c, e)) })
+      req.on('error', (e) => {
+        const late = this.lateAnswer(e)
+        if (late !== null) { done(null, late); return }
+        done(this.unreachable(c, e))
+      })
       if (c.stream !== undefined) {
         const { source, onBytes } = c.stream
         const count = new Transform({ transform (chunk: Buffer, _enc, cb) { onBytes(chunk.length); cb(null, chunk) } })
@@ -82,6 +86,26 @@ export class HttpClient {
         req.end(c.body)
       }
     })
+  }
+
+  /**
+   * A second answer behind the first on one request. Pantavisor's pv-ctrl
+   * answers an upload that ran out of room 200 (the upload is complete) and
+   * then 507 "Not enough disk space available" (ctrl/ctrl_upload.c): the
+   * HTTP parser sees the second one as garbage. Its status line is the
+   * device's last word on the request, so it is the answer.
+   */
+  private lateAnswer (e: Error): HttpAnswer | null {
+    const raw = (e as { rawPacket?: unknown }).rawPacket
+    if (!Buffer.isBuffer(raw) || !String((e as NodeJS.ErrnoException).code ?? '').startsWith('HPE_')) return null
+    // The parser's buffer may still hold the first answer: take the last status line.
+    const text = raw.toString('latin1')
+    const all = [...text.matchAll(/(?:^|\r\n)HTTP\/1\.[01] (\d{3})[^\r\n]*\r\n/g)]
+    const m = all[all.length - 1]
+    if (m === undefined) return null
+    const sep = text.indexOf('\r\n\r\n', m.index)
+    const body = sep < 0 ? Buffer.alloc(0) : raw.subarray(sep + 4)
+    return { status: Number(m[1]), headers: {}, body }
   }
 
   private unreachable (c: HttpCall, e: Error): Error {

@@ -79,9 +79,9 @@ export class PvCtrlDriver implements DeviceDriver {
     return parseObjectList(await this.ok({ method: 'GET', path: '/objects' }, 'other', 'object list', signal), this.target)
   }
 
-  async lacking (want: ObjectNeed[], signal: AbortSignal): Promise<Set<string>> {
+  async lacking (want: ObjectNeed[], signal: AbortSignal): Promise<Map<string, number | null>> {
     const have = await this.objects(signal)
-    return new Set(want.filter(o => have.get(o.sha) !== o.size).map(o => o.sha))
+    return new Map(want.filter(o => have.get(o.sha) !== o.size).map(o => [o.sha, have.get(o.sha) ?? null]))
   }
 
   async putObject (o: ObjectNeed, source: () => Readable, opts: UploadOptions): Promise<void> {

@@ -104,12 +104,12 @@ export class PvrSdkDriver implements DeviceDriver {
     return false
   }
 
-  async lacking (want: ObjectNeed[], signal: AbortSignal): Promise<Set<string>> {
+  async lacking (want: ObjectNeed[], signal: AbortSignal): Promise<Map<string, number | null>> {
     const have = await this.baseline(signal)
-    const out = new Set<string>()
+    const out = new Map<string, number | null>()
     for (const o of want) {
       if (have.has(o.sha)) continue
-      if (!await this.offer(o, signal)) out.add(o.sha)
+      if (!await this.offer(o, signal)) out.set(o.sha, null)
     }
     return out
   }

@@ -50,8 +50,12 @@ export interface DeviceDriver {
   open: (signal: AbortSignal) => Promise<void>
   close: () => Promise<void>
   meta: (signal: AbortSignal) => Promise<DeviceMeta>
-  /** The objects of `want` the device lacks: absent, or present with another size (a partial upload). */
-  lacking: (want: ObjectNeed[], signal: AbortSignal) => Promise<Set<string>>
+  /**
+   * The objects of `want` the device lacks, each with the size the device
+   * holds of it: null when absent, else a size other than the object's (a
+   * partial upload; a full device keeps one, ctrl/ctrl_upload.c).
+   */
+  lacking: (want: ObjectNeed[], signal: AbortSignal) => Promise<Map<string, number | null>>
   putObject: (obj: ObjectNeed, source: () => Readable, opts: UploadOptions) => Promise<void>
   /** Store the state as step `locals/<name>` with a commit message (pvr-sdk: sent with run). */
   putStep: (step: string, raw: Uint8Array, commitMsg: string | null, signal: AbortSignal) => Promise<void>

@@ -40,7 +40,7 @@ describe('usb export', () => {
     assert.ok(m !== undefined)
     assert.deepEqual(m.revisions.map(r => [r.id, r.mode, r.parts.length, r.included === r.objects.length]), [[a, 'full', 1, true], [b, 'full', 1, true]])
     assert.equal((await stat(join(stick, 'rev-a.pvrexport.tgz'))).size, m.revisions[0].bytes)
-    assert.deepEqual((await readFile(join(stick, 'rev-b.objects'), 'utf8')).trim().split('\n').sort(), app.library.objectsOf(b).map(o => o.sha).filter((s, i, l) => l.indexOf(s) === i).sort())
+    assert.deepEqual((await readFile(join(stick, 'rev-b.objects'), 'utf8')).trim().split('\n').sort(), app.library.objectsOf(b).map(o => `${o.sha} ${o.size ?? 0}`).filter((s, i, l) => l.indexOf(s) === i).sort())
     assert.deepEqual(await readFile(join(stick, 'rev-a.json')), Buffer.from(app.library.state(a).raw))
     assert.equal((await verifyStick(stick)).ok, true)
   })

@@ -1,0 +1,105 @@
+/**
+ * Sticks on a real device: install.sh, as Fieldsync writes it, run inside
+ * upstream Pantavisor (the device kit) with upstream pvcontrol from the
+ * device's own /usr/bin, as a technician or a management container would.
+ * The stick is a folder the device sees under /var.
+ */
+import assert from 'node:assert/strict'
+import { mkdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import { runCli } from '../helpers/cli.js'
+import { fillStorage, skipWithoutKit, startKitDevice, type KitDevice } from '../helpers/pvkit.js'
+import { tempDir } from '../helpers/tmp.js'
+import { deviceJson } from './device.js'
+import { readPkg, variant, WIFI, writePkg } from './revisions.js'
+
+async function library (t: { after: (fn: () => Promise<void>) => void }): Promise<{ home: string, dir: string }> {
+  const dir = await tempDir(t)
+  const home = join(dir, 'home')
+  assert.equal((await runCli(['trust', 'policy', 'disabled'], { home })).code, 0)
+  return { home, dir }
+}
+
+/** Write the stick into the device's /var/stick (as if mounted there). */
+async function stickFor (home: string, dev: KitDevice, revs: string[]): Promise<string> {
+  const host = join(dev.varDir, 'stick')
+  await mkdir(host, { recursive: true })
+  const r = await runCli(['usb', 'export', ...revs, host], { home, timeoutMs: 120_000 })
+  assert.equal(r.code, 0, r.stderr)
+  return '/var/stick'
+}
+
+async function installSh (dev: KitDevice, args: string[], env: string[] = []): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  return await dev.exec(['env', 'INTERVAL=1', 'TIMEOUT=120', 'WORKDIR=/var/work', ...env, 'sh', '/var/stick/install.sh', ...args])
+}
+
+describe('real device: install.sh from a stick, with the device\'s own pvcontrol', { concurrency: true }, () => {
+  it('checks the stick, uploads, stores the step, runs it and follows it to the device\'s final state', async (t) => {
+    if (skipWithoutKit(t)) return
+    const { home, dir } = await library(t)
+    const wifi = await readPkg(WIFI)
+    assert.equal((await runCli(['import', await writePkg(dir, 'site', variant(wifi, { bsp: 'one' })), '--name', 'site'], { home })).code, 0)
+    const dev = await startKitDevice(t)
+    await dev.exec(['mkdir', '-p', '/var/work'])
+    await stickFor(home, dev, ['site'])
+    const r = await installSh(dev, ['site'])
+    assert.equal(r.code, 0, r.stdout + r.stderr)
+    const p = await deviceJson<{ status: string }>(dev, '/steps/locals/site/progress')
+    assert.match(r.stdout, new RegExp(`locals/site: ${p.status}`))
+    assert.equal(p.status, 'DONE')
+  })
+
+  it('a device that runs out of room keeps a partial object and answers 200: install.sh says so and runs nothing; once room is made, the same command sends it again and installs', async (t) => {
+    // Upstream: ctrl/ctrl_objects_ep.c and ctrl/ctrl_upload.c answer a full
+    // upload 200, then 507, and leave the partial objects/<sha>.
+    if (skipWithoutKit(t)) return
+    const { home, dir } = await library(t)
+    const wifi = await readPkg(WIFI)
+    assert.equal((await runCli(['import', await writePkg(dir, 'site', variant(wifi, { bsp: 'one' })), '--name', 'site'], { home })).code, 0)
+    const dev = await startKitDevice(t, { storageMiB: 48 })
+    await dev.exec(['mkdir', '-p', '/var/work'])
+    await stickFor(home, dev, ['site'])
+    // The unpacked objects go to a work folder outside the device's storage; the storage keeps 1 MiB free:
+    // the 3.5 MB root.squashfs does not fit.
+    await dev.exec(['mount', '-t', 'tmpfs', 'tmpfs', '/var/work'])
+    const free = await fillStorage(dev, 1024)
+    const r = await installSh(dev, ['site'])
+    assert.equal(r.code, 1, r.stdout + r.stderr)
+    assert.match(r.stderr, /kept only part of \d+ object\(s\) of site: its storage is full/)
+    const steps = await deviceJson<Array<{ name: string }>>(dev, '/steps')
+    assert.ok(!steps.some(s => s.name === 'locals/site'), 'no step stored')
+    const objs = await deviceJson<Array<{ sha256: string, size: string }>>(dev, '/objects')
+    const root = wifi.state['pvwificonnect/root.squashfs'] as string
+    const partial = objs.find(o => o.sha256 === root)
+    assert.ok(partial !== undefined && Number(partial.size) < (wifi.objects.get(root) as Buffer).length, 'the device kept a partial object')
+    await free()
+    const again = await installSh(dev, ['site'])
+    assert.equal(again.code, 0, again.stdout + again.stderr)
+    assert.match(again.stdout, /uploading object [0-9a-f]{64}/)
+    assert.match(again.stdout, /locals\/site: DONE/)
+  })
+
+  it('the network installer on the same full device: the device\'s late 507 is read as the answer (E_NO_SPACE naming the object), no step; after room is made the rerun completes', async (t) => {
+    if (skipWithoutKit(t)) return
+    const { home, dir } = await library(t)
+    const wifi = await readPkg(WIFI)
+    assert.equal((await runCli(['import', await writePkg(dir, 'site', variant(wifi, { bsp: 'one' })), '--name', 'site'], { home })).code, 0)
+    const dev = await startKitDevice(t, { storageMiB: 48 })
+    const free = await fillStorage(dev, 1024)
+    // --ignore-space: past the preflight, which reads the device's free space and would refuse.
+    const args = ['--json', 'install', 'site', '--device', `unix:${dev.socket}`, '--poll', '250', '--ignore-space']
+    const r = await runCli(args, { home, timeoutMs: 120_000 })
+    assert.equal(r.code, 1, r.stderr)
+    const out = r.json() as { error: { code: string, message: string } }
+    assert.equal(out.error.code, 'E_NO_SPACE')
+    assert.match(out.error.message, /no room for object [0-9a-f]{64}/)
+    const steps = await deviceJson<Array<{ name: string }>>(dev, '/steps')
+    assert.equal(steps.length, 1, 'only the factory revision')
+    await free()
+    const ok = await runCli(args, { home, timeoutMs: 240_000 })
+    assert.equal(ok.code, 0, ok.stderr)
+    assert.equal((ok.json() as { status: string }).status, 'DONE')
+    void readFile
+  })
+})
