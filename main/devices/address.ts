@@ -14,7 +14,7 @@ import { NotFoundError, UsageError } from '../../shared/errors.js'
 import { parseAddress } from './discovery.js'
 import { KnownDevices, type HostKeyInfo } from './drivers/known-devices.js'
 import { PvCtrlSocketDriver } from './drivers/pvctrl.js'
-import { PvrSdkDriver, pvrBaseUrl, PVR_SDK_PORT } from './drivers/pvr-sdk.js'
+import { PvrSdkDriver, pvrBaseUrl, PVR_SDK_PORT, type PvrSdkOptions } from './drivers/pvr-sdk.js'
 import { SshDriver, SSH_DEFAULT_PORT } from './drivers/ssh.js'
 import type { DeviceDriver, Via } from './drivers/types.js'
 import type { DeviceRecord, DeviceStore } from './store.js'
@@ -71,6 +71,8 @@ export interface ConnectOptions {
   /** pv-ctrl socket inside the container reached by SSH. */
   sshSocket?: string
   onHostKey?: (info: HostKeyInfo) => void
+  /** How a pvr-sdk install concludes, where the device does not tell its progress. */
+  pvrSdk?: PvrSdkOptions
 }
 
 export interface ResolvedDevice {
@@ -140,7 +142,7 @@ export function deviceDriver (res: ResolvedDevice, o: ConnectOptions, home: stri
   }
   if (via === 'pv-ctrl') throw new UsageError(`device ${res.deviceId}: --via pv-ctrl needs a socket (--device unix:<path>); over the network use pvr-sdk or ssh`)
   const { host, port } = endpointOf(res, via, o)
-  if (via === 'pvr-sdk') return new PvrSdkDriver(pvrBaseUrl(host, port))
+  if (via === 'pvr-sdk') return new PvrSdkDriver(pvrBaseUrl(host, port), o.pvrSdk)
   return new SshDriver({
     host,
     port,

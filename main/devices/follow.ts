@@ -5,11 +5,12 @@
  * WONTGO, riding out the device's reboot (no answer for a while), with a
  * deadline whose error says where the device stopped.
  */
+import { FINAL_INSTALL_STATUSES } from '../../shared/api/types.js'
 import { AbortedError, FieldsyncError, TimeoutError, ErrorCodes } from '../../shared/errors.js'
 import type { DeviceDriver, StepProgress } from './drivers/types.js'
 import { DeviceBusyError } from './errors.js'
 
-export const FINAL_STATUSES: ReadonlySet<string> = new Set(['DONE', 'UPDATED', 'ERROR', 'WONTGO'])
+export const FINAL_STATUSES: ReadonlySet<string> = new Set(FINAL_INSTALL_STATUSES)
 
 export function sleep (ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -35,18 +36,17 @@ export interface FollowOptions {
   onProgress?: (p: StepProgress) => void
 }
 
-/** Send the run command, retrying 503s; returns when the device took it. */
-export async function runStep (driver: DeviceDriver, step: string, commit: boolean, o: FollowOptions): Promise<void> {
+/** Send the run command, retrying 503s; resolves when the device took it, to the step it runs. */
+export async function runStep (driver: DeviceDriver, step: string, commit: boolean, o: FollowOptions): Promise<string> {
   let wait = o.pollMs
   for (;;) {
     try {
-      await driver.run(step, commit, o.signal)
-      return
+      return (await driver.run(step, commit, o.signal)) ?? step
     } catch (err) {
       if (!(err instanceof DeviceBusyError)) throw err
       // An earlier attempt may have been taken after all (a retried post): then the step moved on.
       const p = await driver.progress(step, o.signal).catch(() => null)
-      if (p !== null && p.status !== 'NEW') return
+      if (p !== null && p.status !== 'NEW') return step
       if (Date.now() + wait > o.deadline) {
         throw new TimeoutError(`${driver.target}: the device stayed busy and did not take the run command for ${step} before the deadline: ${err.message}`, { step, stage: 'run' })
       }

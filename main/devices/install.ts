@@ -98,6 +98,10 @@ export class Installer {
     if (meta.freeBytes !== null && bytes > meta.freeBytes) {
       problems.push(`the device has ${formatBytes(meta.freeBytes)} free for ${formatBytes(bytes)} to send`)
     }
+    const notes: string[] = []
+    if (meta.freeBytes === null) notes.push(`${d.target} does not tell its free space${d.via === 'pvr-sdk' ? ' through pvr-sdk' : ''}: the space check is skipped`)
+    if (d.tellsProgress === false) notes.push('pvr-sdk does not tell the device\'s progress: the install ends RUNNING once the device has run the revision for a while, or NOT_RUNNING (use --via ssh for DONE, UPDATED, ERROR or WONTGO)')
+    if (d.via === 'pvr-sdk') notes.push('pvr-sdk names the local step itself (pvr post)')
     const rate = this.c.devices.recentRate(req.deviceId) ?? ASSUMED_RATE
     const plan: InstallPlan = {
       device: req.deviceId,
@@ -110,6 +114,7 @@ export class Installer {
       freeBytes: meta.freeBytes,
       step,
       problems,
+      notes,
     }
     return { plan, objects, lacking, raw: state.raw, revName: info.name, meta }
   }
@@ -159,7 +164,7 @@ export class Installer {
 
   private async execute (req: InstallRequest, p: Prepared): Promise<InstallResult> {
     const d = req.driver
-    const step = p.plan.step
+    let step = p.plan.step
     const started = Date.now()
     const id = this.c.devices.startInstall({ deviceId: req.deviceId, address: d.target, via: d.via, revisionId: p.plan.revision.id, revisionName: p.revName, step })
     const sent = { bytes: 0, objects: 0 }
@@ -190,7 +195,8 @@ export class Installer {
         onProgress: (pr: StepProgress) => { req.onEvent?.({ type: 'progress', status: pr.status, statusMsg: pr.statusMsg, progress: pr.progress }) },
       }
       req.onEvent?.({ type: 'phase', phase: 'run', message: `${req.commit === true ? 'LOCAL_RUN_COMMIT' : 'LOCAL_RUN'} ${step}` })
-      await runStep(d, step, req.commit === true, follow)
+      const ran = await runStep(d, step, req.commit === true, follow)
+      if (ran !== step) { step = ran; this.c.devices.renameInstallStep(id, step) }
       req.onEvent?.({ type: 'phase', phase: 'progress', message: `following ${step}` })
       final = await followProgress(d, step, follow)
       req.onEvent?.({ type: 'phase', phase: 'final', message: `${step}: ${final.status} (${final.statusMsg})` })

@@ -99,6 +99,11 @@ export class DeviceStore {
       .run(r.status, r.statusMsg, r.errorCode, r.bytesSent, r.objectsSent, Date.now(), id)
   }
 
+  /** The step a device chose itself (pvr-sdk names the local revision of a post). */
+  renameInstallStep (id: number, step: string): void {
+    this.db.prepare('UPDATE device_installs SET step = ? WHERE id = ?').run(step, id)
+  }
+
   installs (deviceId: string, limit = 100): InstallRow[] {
     return (this.db.prepare('SELECT * FROM device_installs WHERE device_id = ? ORDER BY started_at DESC, id DESC LIMIT ?').all(deviceId, limit) as InstallDbRow[]).map(toInstall)
   }

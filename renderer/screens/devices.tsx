@@ -8,8 +8,8 @@ import { Badge, Button, Empty, ErrorBox, NotAvailable, errorParts, useNotify, ty
 
 export function statusTone (s: string | null): Tone {
   switch (s) {
-    case 'DONE': case 'UPDATED': return 'ok'
-    case 'ERROR': case 'WONTGO': return 'bad'
+    case 'DONE': case 'UPDATED': case 'RUNNING': return 'ok'
+    case 'ERROR': case 'WONTGO': case 'NOT_RUNNING': case 'FAILED': case 'TIMEOUT': case 'INTERRUPTED': return 'bad'
     case 'TESTING': case 'INPROGRESS': case 'NEW': case 'QUEUED': case 'DOWNLOADING': return 'info'
     default: return 'muted'
   }

@@ -1,6 +1,6 @@
 /** The install wizard: pick revision and device → preflight plan → confirm → upload and device progress to a final state. */
 import { useState } from 'preact/hooks'
-import type { InstallPlan, InstallProgress, InstallResult, TransferInfo } from '../../shared/api/types.js'
+import { FINAL_INSTALL_STATUSES, installSucceeded, type InstallPlan, type InstallProgress, type InstallResult, type TransferInfo } from '../../shared/api/types.js'
 import { useInfo } from '../app-context.js'
 import { bytes, duration, plural, rate, shortId } from '../format.js'
 import { go, useApi, useEvent, useResource } from '../hooks.js'
@@ -8,7 +8,7 @@ import { Badge, Button, ErrorBox, NotAvailable, ProgressBar } from '../ui.js'
 import { statusTone } from './devices.js'
 
 const STAGES = ['NEW', 'INPROGRESS', 'TESTING'] as const
-const FINAL = new Set(['DONE', 'UPDATED', 'ERROR', 'WONTGO'])
+const FINAL = new Set(FINAL_INSTALL_STATUSES)
 
 function Timeline (p: { status: string | null }) {
   const reached = p.status === null ? -1 : FINAL.has(p.status) ? STAGES.length : STAGES.indexOf(p.status as typeof STAGES[number])
@@ -103,6 +103,7 @@ export function InstallWizard (p: { rev?: string, device?: string, transfers: Tr
             <div><dt>Via</dt><dd>{plan.via}</dd></div>
           </dl>
           {plan.problems.length > 0 && <div class='alert alert-bad' role='alert'><div class='alert-title'>This install would be refused</div><ul>{plan.problems.map(x => <li key={x}>{x}</li>)}</ul></div>}
+          {plan.notes.length > 0 && <div class='alert alert-warn' data-testid='plan-notes'><div class='alert-title'>What this connection cannot check</div><ul>{plan.notes.map(x => <li key={x}>{x}</li>)}</ul></div>}
           <div class='row'>
             <Button kind='primary' disabled={plan.problems.length > 0 || running || result !== null} busy={running} onClick={install}>Install {plan.revision.name} now</Button>
             <span class='muted'>{result !== null ? 'Done: check the plan again to install once more.' : 'The device runs it as soon as every object is there.'}</span>
@@ -128,7 +129,7 @@ export function InstallWizard (p: { rev?: string, device?: string, transfers: Tr
           </div>
           {result !== null && (
             <div class={`alert alert-${statusTone(result.status) === 'ok' ? 'ok' : 'bad'}`} role='status'>
-              <div class='alert-title'>{result.status === 'DONE' || result.status === 'UPDATED' ? 'Installed' : 'Not installed'}: {result.status}</div>
+              <div class='alert-title'>{installSucceeded(result.status) ? 'Installed' : 'Not installed'}: {result.status}</div>
               <div class='alert-body'>{result.statusMsg} — sent {bytes(result.bytesSent)} ({plural(result.objectsSent, 'object')}) in {duration(result.seconds)}; step <code>{result.step}</code>.</div>
               <div class='alert-actions'><Button small onClick={() => { go('devices') }}>Back to devices</Button></div>
             </div>

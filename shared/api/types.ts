@@ -245,7 +245,21 @@ export interface PullResult {
 
 // --- devices ----------------------------------------------------------------
 
-export type InstallStatus = 'NEW' | 'QUEUED' | 'DOWNLOADING' | 'INPROGRESS' | 'TESTING' | 'DONE' | 'UPDATED' | 'ERROR' | 'WONTGO'
+/**
+ * A step's status as the device reports it (pv-ctrl), plus two that
+ * Fieldsync concludes where the connection cannot read the device's own
+ * progress (pvr-sdk): RUNNING, the device has run the revision for a while;
+ * NOT_RUNNING, it did not switch to it, or went back (refused or rolled back).
+ */
+export type InstallStatus = 'NEW' | 'QUEUED' | 'DOWNLOADING' | 'INPROGRESS' | 'TESTING' | 'DONE' | 'UPDATED' | 'ERROR' | 'WONTGO' | 'RUNNING' | 'NOT_RUNNING'
+
+/** Statuses an install ends in. */
+export const FINAL_INSTALL_STATUSES: readonly string[] = ['DONE', 'UPDATED', 'ERROR', 'WONTGO', 'RUNNING', 'NOT_RUNNING']
+
+/** An install that ended well: the device runs the revision. */
+export function installSucceeded (status: string | null | undefined): boolean {
+  return status === 'DONE' || status === 'UPDATED' || status === 'RUNNING'
+}
 
 export interface DeviceInfo {
   deviceId: string
@@ -276,6 +290,8 @@ export interface InstallPlan {
   step: string
   /** Reasons the install would be refused (empty when it can go ahead). */
   problems: string[]
+  /** What this connection cannot check or tell, said before anything is sent. */
+  notes: string[]
 }
 
 export interface InstallResult {

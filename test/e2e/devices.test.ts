@@ -16,7 +16,7 @@ import { chromiumMissing, openBrowser, screenshot, startUi, stopChild, type Brow
 const skip = chromiumMissing()
 
 async function startSim (dir: string): Promise<{ child: ChildProcess, http: string, deviceId: string }> {
-  const child = spawn(process.execPath, [cliBin, '--json', 'device-sim', '--dir', dir, '--http', '127.0.0.1:0', '--no-mdns', '--fast', '--outcome', 'done', '--name', 'rpi-kitchen'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [cliBin, '--json', 'device-sim', '--dir', dir, '--http', '127.0.0.1:0', '--no-mdns', '--fast', '--outcome', 'done', '--name', 'rpi-kitchen', '--assume-pvr-sdk-progress'], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
   child.stderr?.on('data', (d: Buffer) => { err += d.toString() })

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
+import { canonicalizeJsonText } from '../../shared/state/index.js'
 import { runCli, type CliRun } from '../helpers/cli.js'
 import { tempDir } from '../helpers/tmp.js'
 import { DEV_CA, deviceObjects, deviceSteps, has, importRev, json, makeRev, sshdProblem, startSim, startSshd, WIFI_TGZ, type Sim, type TestRev } from './devices-harness.js'
@@ -29,12 +30,14 @@ async function noStepWithoutObjects (sim: Sim): Promise<void> {
   }
 }
 
-async function setup (t: Parameters<typeof tempDir>[0], simArgs: string[] = [], opts: { fast?: boolean, roots?: Array<{ name: string, bytes: number }> } = {}): Promise<{ home: string, dir: string, sim: Sim, rev: TestRev, id: string }> {
+async function setup (t: Parameters<typeof tempDir>[0], simArgs: string[] = [], opts: { fast?: boolean, roots?: Array<{ name: string, bytes: number }>, stock?: boolean } = {}): Promise<{ home: string, dir: string, sim: Sim, rev: TestRev, id: string }> {
   const dir = await tempDir(t)
   const home = join(dir, 'home')
   const rev = await makeRev(join(dir, 'src'), 'r1', opts.roots ?? [{ name: 'app', bytes: 400_000 }, { name: 'web', bytes: 300_000 }])
   const id = await importRev(home, rev.tarball, 'site-app')
-  const sim = await startSim(t, join(dir, 'dev'), simArgs, { fast: opts.fast })
+  // The tests of statuses read the device's progress over HTTP: a pvr-sdk with the
+  // assumed step-get-url. A stock pvr-sdk has none (its own tests below).
+  const sim = await startSim(t, join(dir, 'dev'), [...(opts.stock === true ? [] : ['--assume-pvr-sdk-progress']), ...simArgs], { fast: opts.fast })
   return { home, dir, sim, rev, id }
 }
 
@@ -61,7 +64,9 @@ describe('install through pvr-sdk', () => {
     assert.equal(o.objectsSent, rev.objects.length)
     assert.deepEqual(Object.keys(o).sort(), ['bytesSent', 'device', 'objectsSent', 'revision', 'seconds', 'status', 'statusMsg', 'step'])
     assert.equal((await json(sim.socket, '/device-meta'))['pantavisor.revision'], o.step)
-    assert.equal(await readFile(join(sim.dir, 'trails', o.step, '.pvr', 'json'), 'utf8'), rev.raw, 'the original bytes')
+    // pvr post sends the state as canonical JSON (pantacor/pvr libpvr/repolib.go postRemoteJson: cjson.Marshal); the device names the step.
+    assert.equal(await readFile(join(sim.dir, 'trails', o.step, '.pvr', 'json'), 'utf8'), canonicalizeJsonText(rev.raw), 'the canonical state, as pvr sends it')
+    assert.equal(o.step, `locals/${id.slice(0, 12)}`, 'the local step the device chose (its answer\'s revlocal)')
     const again = out(await install(home, sim, ['--name', 'again']))
     assert.equal(again.bytesSent, 0)
     assert.equal(again.status, 'UPDATED', 'same BSP: no reboot')
@@ -115,7 +120,7 @@ describe('install through pvr-sdk', () => {
     const { home, sim } = await setup(t, ['--busy-commands', '3'])
     const r = await runCli(['install', 'site-app', '--device', sim.http, '--poll', '50'], { home, timeoutMs: 90_000 })
     assert.equal(r.code, 0, r.stderr)
-    assert.match(r.stdout, /^locals\/site-app-[0-9a-f]{8}: DONE \(.+\); sent \d+ objects, .+ in [\d.]+ s\n$/)
+    assert.match(r.stdout, /^locals\/[0-9a-f]{12}: DONE \(.+\); sent \d+ objects, .+ in [\d.]+ s\n$/)
     assert.doesNotMatch(r.stderr, /: DONE/, 'the final state is printed once, on stdout')
     assert.equal((r.stderr.match(/retrying run/g) ?? []).length, 3)
   })
@@ -167,7 +172,7 @@ describe('install of the upstream signed revision (pvwificonnect.tgz)', () => {
     const dir = await tempDir(t)
     const home = join(dir, 'home')
     await importRev(home, WIFI_TGZ, 'wifi')
-    const sim = await startSim(t, join(dir, 'dev'), ['--trust-ca', DEV_CA])
+    const sim = await startSim(t, join(dir, 'dev'), ['--trust-ca', DEV_CA, '--assume-pvr-sdk-progress'])
     const refused = await install(home, sim, [], 'wifi')
     assert.equal(refused.code, 1)
     assert.equal((refused.json() as { error: { code: string } }).error.code, 'E_POLICY_REFUSED')
@@ -177,7 +182,7 @@ describe('install of the upstream signed revision (pvwificonnect.tgz)', () => {
     const r = await install(home, sim, [], 'wifi')
     assert.equal(r.code, 0, r.stderr)
     assert.equal(out(r).status, 'UPDATED')
-    assert.equal(out(r).step, 'locals/wifi-3e2b2fca')
+    assert.equal(out(r).step, 'locals/3e2b2fca03c0', 'pvr-sdk names the step after the state')
   })
 })
 
@@ -247,5 +252,75 @@ describe('install through ssh (real sshd on loopback whose forced command enters
     assert.equal(f.code, 1)
     assert.equal(out(f).error?.code, 'E_OBJECT_HASH_MISMATCH')
     assert.deepEqual(await deviceSteps(b.sim.socket), ['0'])
+  })
+})
+
+describe('install through a stock pvr-sdk (pvr\'s protocol only: no progress, no free space)', () => {
+  it('posts as pvr does and ends RUNNING once the device has run the revision for --settle; the plan says what the device does not tell', async (t) => {
+    const { home, sim, id } = await setup(t, [], { stock: true })
+    const dry = await install(home, sim, ['--dry-run'])
+    assert.equal(dry.code, 0, dry.stderr)
+    const plan = dry.json() as { freeBytes: number | null, notes: string[] }
+    assert.equal(plan.freeBytes, null)
+    assert.ok(plan.notes.some(n => /does not tell its free space/.test(n)), plan.notes.join('; '))
+    assert.ok(plan.notes.some(n => /does not tell the device's progress/.test(n)), plan.notes.join('; '))
+    const t0 = Date.now()
+    const r = await install(home, sim, ['--settle', '1', '-m', 'as pvr posts'])
+    assert.equal(r.code, 0, r.stderr)
+    const o = out(r)
+    assert.equal(o.status, 'RUNNING')
+    assert.match(o.statusMsg, /does not tell/)
+    assert.equal(o.step, `locals/${id.slice(0, 12)}`)
+    assert.ok(Date.now() - t0 < 60_000)
+    // What the device stored is what pvr posts: the canonical state, and the commit message.
+    const steps = await json<Array<{ name: string, commitmsg: string, progress: { status: string } }>>(sim.socket, '/steps')
+    const mine = steps.find(x => x.name === o.step)
+    assert.equal(mine?.commitmsg, 'as pvr posts')
+    assert.match(mine?.progress.status ?? '', /^(DONE|UPDATED|TESTING)$/)
+  })
+
+  it('a device that does not run it (an update that fails and rolls back): NOT_RUNNING with exit 1 within the switch window, not a 15-minute wait', async (t) => {
+    const { home, sim } = await setup(t, ['--outcome', 'error'], { stock: true })
+    const t0 = Date.now()
+    const r = await install(home, sim, ['--settle', '1', '--timeout', '12'])
+    assert.equal(r.code, 1, r.stderr)
+    const o = out(r)
+    assert.equal(o.status, 'NOT_RUNNING')
+    assert.match(o.statusMsg, /(went back|did not switch)/)
+    assert.ok(Date.now() - t0 < 30_000, `took ${Date.now() - t0} ms`)
+    await noStepWithoutObjects(sim)
+  })
+
+  it('a device that points uploads elsewhere (an absolute signed-puturl on another port of the laptop) is refused: E_PROTOCOL, and the other service gets nothing', async (t) => {
+    const { createServer } = await import('node:http')
+    let hits = 0
+    const victim = createServer((req, res) => { hits++; req.resume(); res.end('ok') })
+    await new Promise<void>(resolve => { victim.listen(0, '127.0.0.1', resolve) })
+    t.after(() => { victim.close() })
+    const vport = (victim.address() as { port: number }).port
+    const evil = createServer((req, res) => {
+      const chunks: Buffer[] = []
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('end', () => {
+        const u = req.url ?? ''
+        const send = (status: number, body: unknown): void => { res.writeHead(status, { 'Content-Type': 'application/json' }); res.end(JSON.stringify(body)) }
+        if (u.endsWith('/.pvrremote')) send(200, { 'pvr-spec': 'x', 'json-get-url': '/cgi-bin/pvr/json', 'objects-endpoint': '/cgi-bin/pvr/objects', 'post-url': '/cgi-bin/pvr/post' })
+        else if (u.endsWith('/json')) send(200, { '#spec': 'pantavisor-service-system@1' })
+        else if (u.endsWith('/objects')) send(200, { 'signed-puturl': `http://127.0.0.1:${vport}/steal` })
+        else send(404, { Error: 'no' })
+      })
+    })
+    await new Promise<void>(resolve => { evil.listen(0, '127.0.0.1', resolve) })
+    t.after(() => { evil.close() })
+    const dir = await tempDir(t)
+    const home = join(dir, 'home')
+    const rev = await makeRev(join(dir, 'src'), 'ev', [{ name: 'app', bytes: 10_000 }])
+    await importRev(home, rev.tarball, 'site-app')
+    const r = await runCli(['--json', 'install', 'site-app', '--device', `127.0.0.1:${(evil.address() as { port: number }).port}`, '--ignore-space'], { home, timeoutMs: 30_000 })
+    assert.equal(r.code, 1, r.stderr)
+    const e = (r.json() as { error: { code: string, message: string } }).error
+    assert.equal(e.code, 'E_PROTOCOL')
+    assert.match(e.message, /points to http:\/\/127\.0\.0\.1:\d+, not to the device/)
+    assert.equal(hits, 0)
   })
 })

@@ -33,6 +33,7 @@ interface SimOpts {
   trustCa?: string
   gcThreshold?: number
   claimed?: boolean
+  assumePvrSdkProgress?: boolean
   flakyUploads?: number
   cutAfter?: number
   busyCommands?: number
@@ -55,6 +56,7 @@ export function registerDeviceSim (program: Command, cli: Cli): void {
     .option('--trust-ca <pem>', 'CA bundle the device trusts for signatures (e.g. the Pantavisor Dev CA)')
     .option('--gc-threshold <percent>', 'run the garbage collector when free space falls under this (0: never)', count, 0)
     .option('--claimed', 'behave as a claimed device (no challenge advertised)')
+    .option('--assume-pvr-sdk-progress', 'ASSUMPTION, not stock pvr-sdk: also serve step-get-url and device-meta-url in .pvrremote (the device\'s progress and free space over HTTP)')
     .addOption(new Option('--flaky-uploads <n>', 'test: the next N object uploads arrive damaged (422)').argParser(count).hideHelp())
     .addOption(new Option('--cut-after <bytes>', 'test: drop the connection once after this many object bytes').argParser(bytes).hideHelp())
     .addOption(new Option('--busy-commands <n>', 'test: answer 503 to the next N run commands').argParser(count).hideHelp())
@@ -76,6 +78,7 @@ export function registerDeviceSim (program: Command, cli: Cli): void {
         trustCa: o.trustCa,
         gcThreshold: o.gcThreshold,
         claimed: o.claimed === true,
+        assumePvrSdkProgress: o.assumePvrSdkProgress === true,
         knobs: { flakyUploads: o.flakyUploads ?? 0, cutAfterBytes: o.cutAfter ?? null, busyCommands: o.busyCommands ?? 0 },
       })
       const addr = await sim.start()

@@ -1,7 +1,7 @@
 /** Device commands: `devices` (discovery), `devices show`, `install`, and the simulator. */
 import { Option, type Command } from 'commander'
 import { NotFoundError, toWireError, UsageError } from '../../../shared/errors.js'
-import type { DeviceInfo, InstallPlan, InstallResult } from '../../../shared/api/types.js'
+import { installSucceeded, type DeviceInfo, type InstallPlan, type InstallResult } from '../../../shared/api/types.js'
 import {
   DEFAULT_SSH_CONTAINER, deviceDriver, Discovery, DeviceStore, Installer, looksLikeAddress, parseAddress, resolveDevice, SSH_DEFAULT_PORT, VIAS,
   type DeviceDriver, type DeviceRecord, type InstallEvent, type ResolvedDevice, type Via,
@@ -43,6 +43,7 @@ interface InstallOpts {
   sshKey?: string
   sshPasswordEnv?: string
   sshSocket?: string
+  settle?: number
 }
 
 interface Target { driver: DeviceDriver, deviceId: string }
@@ -71,6 +72,7 @@ async function target (ctx: CommandContext<InstallOpts>, app: App, store: Device
     sshPassword: password,
     sshAgent: o.sshKey === undefined && password === undefined ? process.env.SSH_AUTH_SOCK : undefined,
     sshSocket: o.sshSocket,
+    pvrSdk: { settleMs: (o.settle ?? 60) * 1000, switchMs: Math.max((o.timeout ?? 900) * 1000 / 3, (o.settle ?? 60) * 1000) },
     onHostKey: (k) => {
       process.stderr.write(k.pinned === 'new'
         ? `fieldsync: ${k.host}:${k.port} shows SSH host key ${k.type} ${k.fingerprint}: pinned (first use)\n`
@@ -99,6 +101,7 @@ function planText (p: InstallPlan): string {
     `  send ${p.objectsToSend} of ${p.objectsTotal} objects, ${formatBytes(p.bytesToSend)}; device free: ${formatBytes(p.freeBytes)}`,
     `  about ${p.estimatedSeconds ?? '?'} s (upload at an assumed LAN rate, then the device's run)`,
     ...p.problems.map(x => `  PROBLEM: ${x}`),
+    ...(p.notes ?? []).map(x => `  note: ${x}`),
   ].join('\n')
 }
 
@@ -154,6 +157,7 @@ export function register (program: Command, cli: Cli): void {
     .option('-m, --message <text>', 'commit message (at most 256 bytes)')
     .option('--timeout <seconds>', 'give up following the progress after this long', seconds, 900)
     .option('--ignore-space', 'send even if the device reports too little free space')
+    .option('--settle <seconds>', 'pvr-sdk, which does not tell the device\'s progress: how long the device must run the revision before the install ends RUNNING', seconds, 60)
     .option('--ssh-user <container>', `SSH login name: on a Pantavisor device, the container to enter, its management container (default ${DEFAULT_SSH_CONTAINER})`)
     .option('--ssh-port <port>', `SSH port (default ${SSH_DEFAULT_PORT}, as pv-avahi advertises)`, (v) => Number(v))
     .option('--ssh-key <file>', 'private key file')
@@ -182,7 +186,7 @@ export function register (program: Command, cli: Cli): void {
         return { json: out, text: `${out.status}: ${w.message}`, exitCode: 1 }
       }
       if (!('status' in res)) return { json: res, text: planText(res) }
-      const ok = res.status === 'DONE' || res.status === 'UPDATED'
+      const ok = installSucceeded(res.status)
       return {
         json: res,
         text: `${res.step}: ${res.status} (${res.statusMsg}); sent ${res.objectsSent} objects, ${formatBytes(res.bytesSent)} in ${res.seconds} s`,

@@ -94,9 +94,10 @@ export class PvCtrlDriver implements DeviceDriver {
     await this.ok({ method: 'PUT', path: `/steps/${step}/commitmsg`, data: true, contentType: 'text/plain' }, 'other', `commit message of ${step}`, signal, Buffer.from(commitMsg))
   }
 
-  async run (step: string, commit: boolean, signal: AbortSignal): Promise<void> {
+  async run (step: string, commit: boolean, signal: AbortSignal): Promise<undefined> {
     const body = Buffer.from(JSON.stringify({ op: commit ? 'LOCAL_RUN_COMMIT' : 'LOCAL_RUN', payload: step }))
     await this.ok({ method: 'POST', path: '/commands', data: true }, 'command', `run ${step}`, signal, body)
+    return undefined
   }
 
   async progress (step: string, signal: AbortSignal): Promise<StepProgress | null> {

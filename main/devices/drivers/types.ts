@@ -59,10 +59,12 @@ export interface DeviceDriver {
   putObject: (obj: ObjectNeed, source: () => Readable, opts: UploadOptions) => Promise<void>
   /** Store the state as step `locals/<name>` with a commit message (pvr-sdk: sent with run). */
   putStep: (step: string, raw: Uint8Array, commitMsg: string | null, signal: AbortSignal) => Promise<void>
-  /** LOCAL_RUN, or LOCAL_RUN_COMMIT with commit. */
-  run: (step: string, commit: boolean, signal: AbortSignal) => Promise<void>
+  /** LOCAL_RUN, or LOCAL_RUN_COMMIT with commit. Resolves to the step's name when the device chose another one (pvr-sdk). */
+  run: (step: string, commit: boolean, signal: AbortSignal) => Promise<string | undefined>
   /** The step's progress, null when the device does not know the step (or cannot tell). */
   progress: (step: string, signal: AbortSignal) => Promise<StepProgress | null>
+  /** False when the connection cannot read the device's own progress (a stock pvr-sdk). */
+  readonly tellsProgress?: boolean
   /** The raw state JSON of a step (`current`: what the device runs), where the connection can read it. */
   stepState?: (step: string, signal: AbortSignal) => Promise<Uint8Array>
 }

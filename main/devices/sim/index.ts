@@ -53,6 +53,8 @@ export interface SimulatorOptions {
   gcThreshold?: number
   claimed?: boolean
   knobs?: Partial<SimKnobs>
+  /** Assumption, not stock pvr-sdk: serve step-get-url and device-meta-url (see pvrsdk.ts). */
+  assumePvrSdkProgress?: boolean
 }
 
 export interface SimulatorAddress { socket: string, http: string | null, deviceId: string, name: string }
@@ -141,7 +143,7 @@ export class DeviceSimulator {
     this.ctrl = ctrl
     const at = this.httpAt
     if (at === null) return
-    const http = createPvrSdkServer(core, onError)
+    const http = createPvrSdkServer(core, onError, { assumeProgress: this.opts.assumePvrSdkProgress === true })
     http.on('connection', (s: Socket) => { this.sockets.add(s); s.on('close', () => { this.sockets.delete(s) }) })
     const tryListen = (port: number): Promise<void> => new Promise((resolve, reject) => {
       http.once('error', reject)

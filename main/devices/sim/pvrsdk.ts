@@ -1,16 +1,19 @@
 /**
  * The pvr-sdk container's HTTP server (port 12368): `/cgi-bin/pvr` speaks
- * the pvr remote protocol as pvr's client (libpvr/repolib.go) expects it:
- * `.pvrremote`, the current state at json-get-url, object POST (200 with
- * signed-puturl, or 409 when the device has it) then PUT of the bytes, and a
- * POST to post-url with `{"state": ..., "commit-msg", "rev": "locals/<name>"}`
- * that installs the step and runs it, answered like Pantahub's trails API
- * (`rev` -1 and `revlocal` for a local revision, `state-sha`).
+ * the pvr remote protocol as pvr's client expects it (pantacor/pvr
+ * libpvr/repolib.go, api/remote.go): `.pvrremote` with pvr's fields only
+ * (no json-key: pvr then posts the state under "post"), the current state at
+ * json-get-url, object POST (200 with signed-puturl, or 409 when the device
+ * has it) then PUT of the bytes, and a POST to post-url with pvr's body,
+ * `{"commit-msg", "post": state, "rev": -1}`, that stores a local step and
+ * runs it, answered like Pantahub's trails API (`rev` -1, `revlocal` naming
+ * the local step, `state-sha`).
  *
- * pvr-sdk's own cgi source is not public; two endpoints below are this
- * project's assumption, named in `.pvrremote` so a client can find them:
- * `step-get-url` (`<base>/steps/<rev>`, with `/progress`) and
- * `device-meta-url` (`<base>/device-meta`), both passed through from pv-ctrl.
+ * pvr-sdk's own cgi source is not public. Two endpoints are this project's
+ * assumption and are served only with `assumeProgress` (device-sim
+ * --assume-pvr-sdk-progress): `step-get-url` (`<base>/steps/<rev>`, with
+ * `/progress`) and `device-meta-url` (`<base>/device-meta`), passed through
+ * from pv-ctrl. A stock pvr-sdk is modelled without them.
  */
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
@@ -45,17 +48,15 @@ async function readAll (req: IncomingMessage, max: number): Promise<Buffer | nul
   return n > max ? null : Buffer.concat(parts)
 }
 
-export function remoteInfo (base: string): Record<string, unknown> {
+export function remoteInfo (base: string, assumeProgress: boolean): Record<string, unknown> {
   return {
     'pvr-spec': 'pvr-sdk-1',
     'json-get-url': `${base}/json`,
-    'json-key': 'state',
     'objects-endpoint': `${base}/objects`,
     'post-url': `${base}/post`,
     'post-fields': ['commit-msg'],
     'post-fields-opt': ['rev'],
-    'step-get-url': `${base}/steps`,
-    'device-meta-url': `${base}/device-meta`,
+    ...(assumeProgress ? { 'step-get-url': `${base}/steps`, 'device-meta-url': `${base}/device-meta` } : {}),
   }
 }
 
@@ -65,16 +66,19 @@ async function post (dev: DeviceCore, req: IncomingMessage, res: ServerResponse)
   let members
   try { members = rawMembers(body, 'post') } catch (err) { fail(res, 400, (err as Error).message); return }
   const field = (k: string): string | undefined => members.find(m => m.key === k)?.rawValue
-  const stateRaw = field('state') ?? field('post')
-  if (stateRaw === undefined) { fail(res, 400, 'post: no "state"'); return }
+  const stateRaw = field('post')
+  if (stateRaw === undefined) { fail(res, 400, 'post: no "post" member (the state)'); return }
   const revRaw = field('rev')
   const msgRaw = field('commit-msg')
   const raw = Buffer.from(stateRaw, 'utf8')
   let stateSha: string
   try { stateSha = revisionId(parseState(raw, 'post state')) } catch (err) { fail(res, 422, `Parser: ${(err as Error).message}`); return }
-  let rev = revRaw === undefined ? `locals/${stateSha.slice(0, 12)}` : JSON.parse(revRaw) as unknown
-  if (typeof rev !== 'string') { fail(res, 400, 'rev: a local device takes "locals/<name>"'); return }
-  if (!rev.startsWith('locals/')) rev = `locals/${rev}`
+  // pvr posts an integer rev, -1 unless told (cmdpost.go): the device names the local step.
+  const given = revRaw === undefined ? -1 : JSON.parse(revRaw) as unknown
+  let rev: string
+  if (typeof given === 'number' && Number.isInteger(given)) rev = given < 0 ? `locals/${stateSha.slice(0, 12)}` : `locals/${given}`
+  else if (typeof given === 'string') rev = given.startsWith('locals/') ? given : `locals/${given}`
+  else { fail(res, 400, 'rev: an integer (-1: the device names the step)'); return }
   if (!isLocalRevision(rev as string)) { fail(res, 400, 'Request has bas step name'); return }
   const step = rev as string
   const a = await receiveStep(dev, step, Readable.from([raw]))
@@ -123,14 +127,14 @@ async function objects (dev: DeviceCore, base: string, req: IncomingMessage, res
   json(res, 200, { sha256sum: sha, size: String(size), 'signed-geturl': `${base}/objects/${sha}/blob` })
 }
 
-async function handle (dev: DeviceCore, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle (dev: DeviceCore, req: IncomingMessage, res: ServerResponse, assumeProgress: boolean): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://device')
   const host = req.headers.host ?? 'localhost:12368'
   const base = `http://${host}${PVR_BASE}`
   if (!url.pathname.startsWith(PVR_BASE)) { fail(res, 404, 'not found'); return }
   const rest = url.pathname.slice(PVR_BASE.length).split('/').filter(s => s !== '').map(decodeURIComponent)
   const st = dev.storage
-  if (rest.length === 0 || rest[0] === '.pvrremote') { json(res, 200, remoteInfo(base)); return }
+  if (rest.length === 0 || rest[0] === '.pvrremote') { json(res, 200, remoteInfo(base, assumeProgress)); return }
   switch (rest[0]) {
     case 'json': {
       const cur = await st.current()
@@ -145,8 +149,11 @@ async function handle (dev: DeviceCore, req: IncomingMessage, res: ServerRespons
     case 'post':
       if (req.method !== 'POST') { fail(res, 405, 'post: use POST'); return }
       return await post(dev, req, res)
-    case 'device-meta': json(res, 200, await dev.deviceMeta()); return
+    case 'device-meta':
+      if (!assumeProgress) { fail(res, 404, 'not found'); return }
+      json(res, 200, await dev.deviceMeta()); return
     case 'steps': {
+      if (!assumeProgress) { fail(res, 404, 'not found'); return }
       const progress = rest[rest.length - 1] === 'progress'
       const rev = await st.resolve(rest.slice(1, progress ? -1 : undefined).join('/'))
       const p = await st.readSmall(st.progressPath(rev))
@@ -158,10 +165,10 @@ async function handle (dev: DeviceCore, req: IncomingMessage, res: ServerRespons
   }
 }
 
-export function createPvrSdkServer (dev: DeviceCore, onError: (err: unknown) => void): Server {
+export function createPvrSdkServer (dev: DeviceCore, onError: (err: unknown) => void, opts: { assumeProgress?: boolean } = {}): Server {
   const server = createServer((req, res) => {
     if (dev.isDown) { req.socket.destroy(); return }
-    handle(dev, req, res).catch((err: unknown) => {
+    handle(dev, req, res, opts.assumeProgress === true).catch((err: unknown) => {
       onError(err)
       if (!res.headersSent) fail(res, 500, 'Internal Error')
       else res.destroy()

@@ -17,7 +17,7 @@ describe('Installer', () => {
     t.after(async () => { await app.stop() })
     const rev = await makeRev(join(dir, 'src'), 'ev', [{ name: 'app', bytes: 2_000_000 }])
     await app.importer.importPath(rev.tarball, { name: 'ev' })
-    const sim = new DeviceSimulator({ log: silentLogger() }, { dir: join(dir, 'dev'), http: '127.0.0.1:0', fast: true, outcome: 'updated' })
+    const sim = new DeviceSimulator({ log: silentLogger() }, { dir: join(dir, 'dev'), http: '127.0.0.1:0', fast: true, outcome: 'updated', assumePvrSdkProgress: true })
     await sim.start()
     t.after(async () => { await sim.stop() })
     const store = new DeviceStore(app.library.db)
