@@ -73,6 +73,8 @@ export interface ConnectOptions {
   onHostKey?: (info: HostKeyInfo) => void
   /** How a pvr-sdk install concludes, where the device does not tell its progress. */
   pvrSdk?: PvrSdkOptions
+  /** A request that makes no progress this long fails (uploads the device stops taking, answers that never come); default 30 s. */
+  stallMs?: number
 }
 
 export interface ResolvedDevice {
@@ -138,11 +140,11 @@ export function deviceDriver (res: ResolvedDevice, o: ConnectOptions, home: stri
   const via = defaultVia(res, o)
   if (res.ref.kind === 'socket') {
     if (via !== 'pv-ctrl') throw new UsageError(`device ${res.deviceId}: a socket is reached with --via pv-ctrl, not ${via}`)
-    return new PvCtrlSocketDriver(res.ref.path)
+    return new PvCtrlSocketDriver(res.ref.path, { stallMs: o.stallMs })
   }
   if (via === 'pv-ctrl') throw new UsageError(`device ${res.deviceId}: --via pv-ctrl needs a socket (--device unix:<path>); over the network use pvr-sdk or ssh`)
   const { host, port } = endpointOf(res, via, o)
-  if (via === 'pvr-sdk') return new PvrSdkDriver(pvrBaseUrl(host, port), o.pvrSdk)
+  if (via === 'pvr-sdk') return new PvrSdkDriver(pvrBaseUrl(host, port), { stallMs: o.stallMs, ...o.pvrSdk })
   return new SshDriver({
     host,
     port,
@@ -153,5 +155,6 @@ export function deviceDriver (res: ResolvedDevice, o: ConnectOptions, home: stri
     socket: o.sshSocket,
     known: new KnownDevices(join(home, 'known_devices')),
     onHostKey: o.onHostKey,
+    stallMs: o.stallMs,
   })
 }

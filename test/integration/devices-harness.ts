@@ -174,11 +174,12 @@ export function sshdProblem (): string | null {
  * container runs the command in the sshd's namespace, where the test's
  * pv-ctrl socket is.
  */
-function fallbearScript (containers: string[]): string {
+function fallbearScript (containers: string[], behave: Record<string, string>): string {
   return [
     '#!/bin/sh',
     `containers=' ${containers.join(' ')} '`,
     'target=$USER',
+    ...Object.entries(behave).map(([name, cmd]) => `[ "$target" = ${shq(name)} ] && exec /bin/sh -c ${shq(cmd)}`),
     'case "$target" in',
     '  /|_pv_) ;;',
     '  *) case "$containers" in *" $target "*) ;; *) echo "no container found: $target" >&2; exit 1;; esac ;;',
@@ -189,6 +190,8 @@ function fallbearScript (containers: string[]): string {
   ].join('\n')
 }
 
+function shq (v: string): string { return `'${v.replace(/'/g, `'\\''`)}'` }
+
 export interface SshdOptions {
   /**
    * Containers of the modelled device: sshd then runs in a mount namespace
@@ -197,6 +200,8 @@ export interface SshdOptions {
    * where root logs in.
    */
   containers?: string[]
+  /** Login names whose forced command runs this shell command instead (a hostile or broken device). */
+  behave?: Record<string, string>
 }
 
 /** A real OpenSSH sshd on 127.0.0.1: own host key, logins with a temporary key. */
@@ -217,11 +222,11 @@ export async function startSshd (t: Tctx, dir: string, o: SshdOptions = {}): Pro
   let args = ['-D', '-e', '-f', cfg]
   if (o.containers !== undefined) {
     const script = join(dir, 'fallbear-cmd')
-    await writeFile(script, fallbearScript(o.containers), { mode: 0o755 })
+    await writeFile(script, fallbearScript(o.containers, o.behave ?? {}), { mode: 0o755 })
     lines.push(`ForceCommand ${script}`)
     // Login names sshd can look up: the host's users plus one per container (uid 0, as on the device).
     const passwd = await readFile('/etc/passwd', 'utf8')
-    const extra = ['_pv_', ...o.containers].filter(n => !passwd.split('\n').some(l => l.startsWith(`${n}:`))).map(n => `${n}:x:0:0:container ${n}:/root:/bin/sh`)
+    const extra = ['_pv_', ...o.containers, ...Object.keys(o.behave ?? {})].filter(n => !passwd.split('\n').some(l => l.startsWith(`${n}:`))).map(n => `${n}:x:0:0:container ${n}:/root:/bin/sh`)
     await writeFile(join(dir, 'passwd'), passwd.replace(/\n?$/, '\n') + extra.join('\n') + '\n')
     cmd = 'unshare'
     args = ['--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$1" /etc/passwd && shift && exec "$@"', 'sh', join(dir, 'passwd'), '/usr/sbin/sshd', ...args]

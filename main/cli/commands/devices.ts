@@ -44,6 +44,7 @@ interface InstallOpts {
   sshPasswordEnv?: string
   sshSocket?: string
   settle?: number
+  stall?: number
 }
 
 interface Target { driver: DeviceDriver, deviceId: string }
@@ -72,6 +73,7 @@ async function target (ctx: CommandContext<InstallOpts>, app: App, store: Device
     sshPassword: password,
     sshAgent: o.sshKey === undefined && password === undefined ? process.env.SSH_AUTH_SOCK : undefined,
     sshSocket: o.sshSocket,
+    stallMs: (o.stall ?? 30) * 1000,
     pvrSdk: { settleMs: (o.settle ?? 60) * 1000, switchMs: Math.max((o.timeout ?? 900) * 1000 / 3, (o.settle ?? 60) * 1000) },
     onHostKey: (k) => {
       process.stderr.write(k.pinned === 'new'
@@ -157,6 +159,7 @@ export function register (program: Command, cli: Cli): void {
     .option('-m, --message <text>', 'commit message (at most 256 bytes)')
     .option('--timeout <seconds>', 'give up following the progress after this long', seconds, 900)
     .option('--ignore-space', 'send even if the device reports too little free space')
+    .option('--stall <seconds>', 'give up on a request that makes no progress this long: an upload the device stops taking, an answer that never comes', seconds, 30)
     .option('--settle <seconds>', 'pvr-sdk, which does not tell the device\'s progress: how long the device must run the revision before the install ends RUNNING', seconds, 60)
     .option('--ssh-user <container>', `SSH login name: on a Pantavisor device, the container to enter, its management container (default ${DEFAULT_SSH_CONTAINER})`)
     .option('--ssh-port <port>', `SSH port (default ${SSH_DEFAULT_PORT}, as pv-avahi advertises)`, (v) => Number(v))

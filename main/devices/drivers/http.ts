@@ -18,10 +18,21 @@ export interface HttpCall {
   /** Streamed body of `length` bytes. */
   stream?: { source: Readable, length: number, onBytes: (n: number) => void }
   signal: AbortSignal
-  /** Deadline for the whole exchange, ms (default 30 s; uploads: none). */
+  /** Deadline for the whole exchange, ms (default 30 s; uploads: none, see stallMs). */
   timeoutMs?: number
   maxBody?: number
+  /**
+   * Uploads: give up when the device takes no byte for this long, or does
+   * not answer this long after the last byte (plus the time it needs to
+   * re-hash the object at 20 MB/s). Default 30 s.
+   */
+  stallMs?: number
 }
+
+/** An upload the device stops reading, or never answers, ends after this long without progress. */
+export const STALL_MS = 30_000
+/** How fast a device is assumed to re-hash what it received before it answers. */
+export const REHASH_RATE = 20_000_000
 
 const MAX_BODY = 64 * 1024 * 1024
 
@@ -48,10 +59,12 @@ export class HttpClient {
       if (c.body !== undefined) headers['Content-Length'] = String(c.body.length)
       if (c.stream !== undefined) headers['Content-Length'] = String(c.stream.length)
       let settled = false
+      let stall: NodeJS.Timeout | undefined
       const done = (err: Error | null, a?: HttpAnswer): void => {
         if (settled) return
         settled = true
         clearTimeout(timer)
+        clearTimeout(stall)
         c.signal.removeEventListener('abort', onAbort)
         if (err !== null) reject(err); else resolve(a as HttpAnswer)
       }
@@ -78,8 +91,23 @@ export class HttpClient {
         done(this.unreachable(c, e))
       })
       if (c.stream !== undefined) {
-        const { source, onBytes } = c.stream
-        const count = new Transform({ transform (chunk: Buffer, _enc, cb) { onBytes(chunk.length); cb(null, chunk) } })
+        const { source, onBytes, length } = c.stream
+        const stallMs = c.stallMs ?? STALL_MS
+        let sent = 0
+        const arm = (ms: number, why: string): void => {
+          clearTimeout(stall)
+          stall = setTimeout(() => { req.destroy(); done(new TimeoutError(`${this.what}: ${c.method} ${new URL(c.url).pathname}: ${why}`, { sent, length })) }, ms)
+        }
+        arm(stallMs, `the device took no byte of the upload for ${Math.round(stallMs / 1000)} s`)
+        req.on('finish', () => { arm(stallMs + Math.ceil(length / REHASH_RATE) * 1000, `the device took all ${sent} bytes but did not answer`) })
+        const count = new Transform({
+          transform (chunk: Buffer, _enc, cb) {
+            sent += chunk.length
+            arm(stallMs, `the device stopped taking the upload after ${sent} of ${length} bytes (nothing for ${Math.round(stallMs / 1000)} s)`)
+            onBytes(chunk.length)
+            cb(null, chunk)
+          },
+        })
         source.on('error', (e) => { req.destroy(e); done(e) })
         source.pipe(count).pipe(req)
       } else {

@@ -119,7 +119,7 @@ export class PvCtrlSocketTransport implements PvCtrlTransport {
   readonly target: string
   private readonly http: HttpClient
 
-  constructor (readonly socket: string) {
+  constructor (readonly socket: string, private readonly stallMs?: number) {
     this.target = `unix:${socket}`
     // One connection per request, as pvcontrol's curl does: after a full
     // upload the device writes a second answer (507) behind its 200, which
@@ -138,7 +138,7 @@ export class PvCtrlSocketTransport implements PvCtrlTransport {
     const timeoutMs = (r.maxTimeS ?? 240) * 1000
     const a = input === null || Buffer.isBuffer(input)
       ? await this.http.call({ method: r.method, url, headers, body: input ?? undefined, signal, timeoutMs, maxBody: r.maxBody })
-      : await this.http.call({ method: r.method, url, headers, stream: { source: input, length: r.uploadLength ?? 0, onBytes: onBytes ?? (() => {}) }, signal, timeoutMs, maxBody: r.maxBody })
+      : await this.http.call({ method: r.method, url, headers, stream: { source: input, length: r.uploadLength ?? 0, onBytes: onBytes ?? (() => {}) }, signal, timeoutMs, maxBody: r.maxBody, stallMs: this.stallMs })
     const ra = a.headers['retry-after']
     const n = Number(Array.isArray(ra) ? ra[0] : ra)
     return { status: a.status, body: a.body.toString('utf8'), retryAfter: ra !== undefined && Number.isFinite(n) && n >= 0 ? n : null }
@@ -147,7 +147,7 @@ export class PvCtrlSocketTransport implements PvCtrlTransport {
 
 /** A device reached through a pv-ctrl socket: `--device unix:<path> --via pv-ctrl`. */
 export class PvCtrlSocketDriver extends PvCtrlDriver {
-  constructor (socket: string) {
-    super('pv-ctrl', new PvCtrlSocketTransport(socket))
+  constructor (socket: string, opts: { stallMs?: number } = {}) {
+    super('pv-ctrl', new PvCtrlSocketTransport(socket, opts.stallMs))
   }
 }

@@ -58,6 +58,8 @@ export interface PvrSdkOptions {
   settleMs?: number
   /** How long to wait for the device to switch to the revision before NOT_RUNNING (default 5 min). */
   switchMs?: number
+  /** An upload the device stops taking, or does not answer, fails after this long without progress (default 30 s). */
+  stallMs?: number
 }
 
 export function pvrBaseUrl (host: string, port = PVR_SDK_PORT): string {
@@ -194,6 +196,7 @@ export class PvrSdkDriver implements DeviceDriver {
       headers: { 'Content-Type': 'application/octet-stream' },
       stream: { source: source(), length: o.size, onBytes: opts.onBytes },
       signal: opts.signal,
+      stallMs: this.o.stallMs,
     })
     if (a.status !== 200) throw answerError(a.status, a.body.toString(), 'object', `object ${o.sha}`, this.target, retryAfterOf(a.headers['retry-after']))
     this.putUrls.delete(o.sha)

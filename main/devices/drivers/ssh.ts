@@ -14,7 +14,9 @@
 import { readFile } from 'node:fs/promises'
 import { Transform, type Readable } from 'node:stream'
 import type { Client, ClientChannel, ConnectConfig } from 'ssh2'
-import { AbortedError, DeviceRefusedError, DeviceUnreachableError, TimeoutError, UsageError } from '../../../shared/errors.js'
+import { AbortedError, DeviceRefusedError, DeviceUnreachableError, ProtocolError, TimeoutError, UsageError } from '../../../shared/errors.js'
+import { formatBytes } from '../../../shared/units.js'
+import { REHASH_RATE, STALL_MS } from './http.js'
 import { answerError } from './answers.js'
 import type { HostKeyInfo, KnownDevices } from './known-devices.js'
 import { curlCommand, NO_CURL_EXIT, NO_SOCKET_EXIT, splitAnswer } from './pvctrl-shell.js'
@@ -36,6 +38,17 @@ export interface SshOptions {
   known: KnownDevices
   onHostKey?: (info: HostKeyInfo) => void
   readyTimeoutMs?: number
+  /** A command that goes quiet this long is closed (default 30 s). */
+  stallMs?: number
+}
+
+/** The largest answer read from a device command unless a request says otherwise (a state JSON, an object list). */
+const MAX_ANSWER = 64 * 1024 * 1024
+
+/** A device's stderr, shown in messages: one line of printable text. */
+function sanitizeLine (s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '').slice(0, 2000)
 }
 
 interface ExecResult { code: number | null, stdout: Buffer, stderr: string }
@@ -104,7 +117,12 @@ export class SshTransport implements PvCtrlTransport {
     this.client = null
   }
 
-  private async exec (cmd: string, input: Buffer | Readable | null, signal: AbortSignal, onBytes?: (n: number) => void): Promise<ExecResult> {
+  /**
+   * Run one command in the device. Bounded whatever the device does: its
+   * output is capped (maxOut), a command that goes quiet for stallMs (no
+   * output, no input taken) or runs past deadlineMs is closed.
+   */
+  private async exec (cmd: string, input: Buffer | Readable | null, signal: AbortSignal, lim: { maxOut: number, deadlineMs: number, afterInputMs: number }, onBytes?: (n: number) => void): Promise<ExecResult> {
     const c = await this.connect(signal)
     const ch = await new Promise<ClientChannel>((resolve, reject) => {
       c.exec(cmd, (err, stream) => {
@@ -112,24 +130,45 @@ export class SshTransport implements PvCtrlTransport {
         resolve(stream)
       })
     })
+    const stallMs = this.o.stallMs ?? STALL_MS
     return await new Promise<ExecResult>((resolve, reject) => {
       const out: Buffer[] = []
+      let outBytes = 0
       let err = ''
       let code: number | null = null
-      const onAbort = (): void => { ch.close(); reject(new AbortedError(`${this.target}: cancelled`)) }
-      signal.addEventListener('abort', onAbort, { once: true })
-      ch.on('data', (d: Buffer) => { out.push(d) })
-      ch.stderr.on('data', (d: Buffer) => { if (err.length < 4000) err += d.toString() })
-      ch.on('exit', (c2: number | null) => { code = c2 })
-      ch.on('close', () => {
+      let settled = false
+      const finish = (e: Error | null, r?: ExecResult): void => {
+        if (settled) return
+        settled = true
+        clearTimeout(idle)
+        clearTimeout(hard)
         signal.removeEventListener('abort', onAbort)
-        resolve({ code, stdout: Buffer.concat(out), stderr: err.trim() })
+        if (e !== null) { ch.close(); reject(e) } else resolve(r as ExecResult)
+      }
+      let idle: NodeJS.Timeout | undefined
+      const poke = (extra = 0): void => {
+        clearTimeout(idle)
+        idle = setTimeout(() => { finish(new TimeoutError(`${this.target}: the device's command went quiet for ${Math.round((stallMs + extra) / 1000)} s (no answer, no upload progress); closed it`, { device: this.target })) }, stallMs + extra)
+      }
+      const hard = setTimeout(() => { finish(new TimeoutError(`${this.target}: the device's command ran past its ${Math.round(lim.deadlineMs / 1000)} s deadline; closed it`, { device: this.target })) }, lim.deadlineMs)
+      const onAbort = (): void => { finish(new AbortedError(`${this.target}: cancelled`)) }
+      signal.addEventListener('abort', onAbort, { once: true })
+      poke()
+      ch.on('data', (d: Buffer) => {
+        outBytes += d.length
+        if (outBytes > lim.maxOut) { finish(new ProtocolError(`${this.target}: the device's answer passed ${formatBytes(lim.maxOut)}; closed it`, { device: this.target, maxBytes: lim.maxOut })); return }
+        out.push(d)
+        poke()
       })
+      ch.stderr.on('data', (d: Buffer) => { if (err.length < 4000) err += d.toString(); poke() })
+      ch.on('exit', (c2: number | null) => { code = c2 })
+      ch.on('close', () => { finish(null, { code, stdout: Buffer.concat(out), stderr: sanitizeLine(err.trim()) }) })
       if (input === null) ch.end()
       else if (Buffer.isBuffer(input)) ch.end(input)
       else {
-        const count = new Transform({ transform (chunk: Buffer, _e, cb) { onBytes?.(chunk.length); cb(null, chunk) } })
-        input.on('error', (e) => { ch.close(); reject(e) })
+        // Once all is sent the device re-hashes it before it answers: allow for that.
+        const count = new Transform({ transform (chunk: Buffer, _e, cb) { poke(); onBytes?.(chunk.length); cb(null, chunk) }, flush (cb) { poke(lim.afterInputMs); cb() } })
+        input.on('error', (e) => { finish(e) })
         input.pipe(count).pipe(ch)
       }
     })
@@ -137,7 +176,8 @@ export class SshTransport implements PvCtrlTransport {
 
   /** One pv-ctrl request; transport failures become typed errors. */
   async exchange (r: PvCtrlRequest, what: string, input: Buffer | Readable | null, signal: AbortSignal, onBytes?: (n: number) => void): Promise<PvCtrlAnswer> {
-    const res = await this.exec(curlCommand(r, this.o.socket ?? null), input, signal, onBytes)
+    const maxTimeS = r.maxTimeS ?? 240
+    const res = await this.exec(curlCommand(r, this.o.socket ?? null), input, signal, { maxOut: (r.maxBody ?? MAX_ANSWER) + 16, deadlineMs: (maxTimeS + 30) * 1000, afterInputMs: Math.ceil((r.uploadLength ?? 0) / REHASH_RATE) * 1000 }, onBytes)
     if (res.code === 0) return { ...splitAnswer(res.stdout), retryAfter: null }
     const detail = res.stderr === '' ? `exit ${String(res.code)}` : res.stderr
     const nc = NO_CONTAINER.exec(res.stderr)
