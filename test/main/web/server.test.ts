@@ -212,6 +212,28 @@ describe('browser mode server', { timeout: 60_000 }, () => {
     }
   })
 
+  it('an upload the client cuts off fails its transfer with E_UPLOAD_CUT_SHORT, saying how much arrived', async () => {
+    const req = request({ host: '127.0.0.1', port: web.port, method: 'POST', path: '/api/upload?name=cut.tgz', headers: { 'x-fieldsync-token': web.token, 'content-type': 'application/octet-stream', 'content-length': String(4 << 20) } })
+    req.on('error', () => {})
+    const failed = new Promise<any>((resolve) => {
+      const off = core.events.onAny((event, payload: any) => {
+        if (event === 'transfer' && payload.label === 'upload cut.tgz' && payload.state !== 'running') { off(); resolve(payload) }
+      })
+    })
+    const started = new Promise<void>((resolve) => {
+      const off = core.events.onAny((event, payload: any) => {
+        if (event === 'transfer' && payload.label === 'upload cut.tgz' && payload.bytes >= 1 << 20) { off(); resolve() }
+      })
+    })
+    req.write(Buffer.alloc(1 << 20))
+    await started
+    req.destroy()
+    const t = await failed
+    assert.equal(t.state, 'failed')
+    assert.equal(t.error.code, 'E_UPLOAD_CUT_SHORT')
+    assert.match(t.error.message, /cut\.tgz.*cut short after 1048576 of 4194304 bytes/)
+  })
+
   it('with DEBUG on, a refused request is logged without its query string', async (t) => {
     const lines: string[] = []
     const log = createLogger('fieldsync', { debug: 'fieldsync:*', write: (l) => { lines.push(l) } })
