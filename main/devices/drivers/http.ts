@@ -6,7 +6,7 @@
  */
 import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 import { Transform, type Readable } from 'node:stream'
-import { AbortedError, DeviceUnreachableError, TimeoutError } from '../../../shared/errors.js'
+import { AbortedError, DeviceUnreachableError, ProtocolError, TimeoutError } from '../../../shared/errors.js'
 
 export interface HttpAnswer { status: number, headers: IncomingHttpHeaders, body: Buffer }
 
@@ -23,7 +23,8 @@ export interface HttpCall {
   maxBody?: number
 }
 
-const MAX_BODY = 64 * 1024 * 1024
+/** The largest device answer read (a body over it is E_PROTOCOL); README: Sticks and devices' answers. */
+export const MAX_BODY = 64 * 1024 * 1024
 
 export class HttpClient {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 4 })
@@ -49,9 +50,16 @@ export class HttpClient {
       const req = httpRequest(c.url, { method: c.method, headers, agent: this.agent }, res => {
         const parts: Buffer[] = []
         let n = 0
+        const max = c.maxBody ?? MAX_BODY
         res.on('data', (d: Buffer) => {
+          if (settled) return
           n += d.length
-          if (n > (c.maxBody ?? MAX_BODY)) { req.destroy(new Error('answer too large')); return }
+          if (n > max) {
+            // Settle first: destroying the request then fails it, which must not read as an unreachable device.
+            done(this.tooLarge(c, max))
+            req.destroy()
+            return
+          }
           parts.push(d)
         })
         res.on('end', () => { done(null, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) }) })
@@ -73,6 +81,11 @@ export class HttpClient {
         req.end(c.body)
       }
     })
+  }
+
+  private tooLarge (c: HttpCall, max: number): Error {
+    const cap = max % (1 << 20) === 0 ? `${max / (1 << 20)} MiB` : `${max} bytes`
+    return new ProtocolError(`${this.what}: ${c.method} ${new URL(c.url).pathname}: the device's answer is over the ${cap} cap for it; not read further (a device sends far less: is this a Pantavisor device?)`, { url: c.url, maxBytes: max })
   }
 
   private unreachable (c: HttpCall, e: Error): Error {
