@@ -8,16 +8,17 @@
  * not read at all (its state JSON on the stick must hash to its id).
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { createReadStream } from 'node:fs'
-import { open, readFile, rm, stat } from 'node:fs/promises'
+import { open, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AbortedError, StickCorruptError, toWireError, type WireError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
-import { parseState, revisionId } from '../../shared/state/index.js'
+import { parseState, revisionId, STATE_MAX_BYTES } from '../../shared/state/index.js'
 import type { Importer } from '../store/import/index.js'
 import { isRevisionName, type Library } from '../store/library.js'
 import { unreadableError } from './errors.js'
+import { MAX_SPLIT_SIZE } from './layout.js'
 import { readManifest, type StickRevision } from './manifest.js'
+import { inspectStickFile, openStickFile, readSmallStickFile } from './stick-file.js'
 
 export interface UsbImportOptions {
   signal?: AbortSignal
@@ -88,8 +89,8 @@ export class UsbImporter {
     if (known === undefined || !known.complete || (name !== undefined && !known.names.includes(name))) return false
     try {
       const file = join(dir, `${r.name}.json`)
-      if ((await stat(file)).size > MAX_STATE) return false
-      return revisionId(parseState(await readFile(file), file)) === r.id
+      const raw = await readSmallStickFile(file, STATE_MAX_BYTES)
+      return Buffer.isBuffer(raw) && revisionId(parseState(raw, file)) === r.id
     } catch {
       return false // unreadable or not a state: take the long way, which reports it
     }
@@ -104,8 +105,8 @@ export class UsbImporter {
     }
     // Cheap checks first: every part there, with its size.
     for (const p of r.parts) {
-      const st = await stat(join(dir, p.path)).catch(() => null)
-      if (st === null || !st.isFile()) throw new StickCorruptError(`${join(dir, p.path)}: missing from the stick; export ${r.name} again`, { file: p.path })
+      const st = await inspectStickFile(join(dir, p.path), MAX_SPLIT_SIZE).catch((err: unknown) => { throw unreadableError(err, join(dir, p.path), 'looking it up', `export ${r.name} again`) })
+      if (!('size' in st)) throw new StickCorruptError(st.kind === 'missing' ? `${join(dir, p.path)}: missing from the stick; export ${r.name} again` : `${st.message}; nothing of ${r.name} was imported: export it again`, { file: p.path, problem: st.kind })
       if (st.size !== p.bytes) throw new StickCorruptError(`${join(dir, p.path)}: ${st.size} bytes, the manifest says ${p.bytes}; the file was cut short or altered: export ${r.name} again`, { file: p.path })
     }
     const tmp = join(lib.objects.tmpDir, `usb-${randomBytes(6).toString('hex')}.tgz`)
@@ -132,15 +133,23 @@ export class UsbImporter {
   }
 }
 
-/** The largest `<name>.json` read to recognise a revision already here (state JSONs are far smaller). */
-const MAX_STATE = 16 << 20
-
-/** A stick file's bytes; a read the stick refuses (EIO from a failing stick, EPERM from some FUSE drivers) is E_STICK_CORRUPT naming it. */
-export async function * readStickFile (file: string, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
+/**
+ * A stick file's bytes, at most `limit` of them; it must be a regular file
+ * of at most `limit` bytes (stick-file.ts), else E_STICK_CORRUPT saying what
+ * it is. A read the stick refuses (EIO from a failing stick, EPERM from some
+ * FUSE drivers) is E_STICK_CORRUPT naming it.
+ */
+export async function * readStickFile (file: string, signal: AbortSignal | undefined, limit: number): AsyncGenerator<Buffer> {
+  const advice = 'the stick may be failing or was pulled out; nothing of it was imported'
+  const o = await openStickFile(file, limit).catch((err: unknown) => { throw unreadableError(err, file, 'opening it', advice) })
+  if (!('fh' in o)) throw new StickCorruptError(`${o.message}; nothing of it was imported`, { file, problem: o.kind })
   try {
-    for await (const chunk of createReadStream(file, { highWaterMark: 4 << 20, signal })) yield chunk as Buffer
+    if (limit === 0) return
+    for await (const chunk of o.fh.createReadStream({ highWaterMark: 4 << 20, start: 0, end: limit - 1, autoClose: false, signal })) yield chunk as Buffer
   } catch (err) {
-    throw unreadableError(err, file, 'reading it', 'the stick may be failing or was pulled out; nothing of it was imported')
+    throw unreadableError(err, file, 'reading it', advice)
+  } finally {
+    await o.fh.close()
   }
 }
 
@@ -153,7 +162,8 @@ async function joinVerified (lib: Library, dir: string, r: StickRevision, tmp: s
     for (const p of r.parts) {
       const h = createHash('sha256')
       let n = 0
-      for await (const b of readStickFile(join(dir, p.path), signal)) {
+      // One byte over the part's size: a file that grew since it was looked at fails the size check below.
+      for await (const b of readStickFile(join(dir, p.path), signal, p.bytes + 1)) {
         h.update(b)
         if (r.sha256 !== null && r.parts.length > 1) whole.update(b)
         n += b.length

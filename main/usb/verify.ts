@@ -2,12 +2,14 @@
  * `fieldsync usb verify`: every file the manifest names is there, has its
  * size and its sha256; left-overs of interrupted exports are reported.
  */
-import { readdir, stat } from 'node:fs/promises'
+import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { manifestFiles, readManifest, type Manifest, type StickFile } from './manifest.js'
-import { hashFile, TMP_PREFIX, TMP_SUFFIX } from './sink.js'
+import { dropCache, hashHandle, TMP_PREFIX, TMP_SUFFIX } from './sink.js'
+import { inspectStickFile, openStickFile } from './stick-file.js'
 
-export type FileVerdict = 'ok' | 'missing' | 'size' | 'corrupt'
+/** `not-a-file`: a FIFO, device, link or folder where the manifest lists a file (never read). */
+export type FileVerdict = 'ok' | 'missing' | 'size' | 'corrupt' | 'not-a-file'
 
 export interface VerifyReport {
   dir: string
@@ -19,12 +21,26 @@ export interface VerifyReport {
   bytes: number
 }
 
+/**
+ * One file against its manifest entry. It is opened only once it is a
+ * regular file of the manifest's size (stick-file.ts), and never read past
+ * that size (plus one byte, to see one that grew).
+ */
 export async function checkStickFile (dir: string, f: StickFile, opts: { signal?: AbortSignal, onBytes?: (n: number) => void, dropCache?: boolean } = {}): Promise<VerifyReport['files'][number]> {
-  let st
-  try { st = await stat(join(dir, f.path)) } catch { return { ...f, verdict: 'missing' } }
-  if (!st.isFile()) return { ...f, verdict: 'missing' }
-  if (st.size !== f.bytes) return { ...f, verdict: 'size', actualBytes: st.size }
-  const h = await hashFile(join(dir, f.path), { signal: opts.signal, onBytes: opts.onBytes, dropCache: opts.dropCache ?? false })
+  const file = join(dir, f.path)
+  const seen = await inspectStickFile(file, Number.MAX_SAFE_INTEGER).catch(() => null)
+  if (seen === null || !('size' in seen)) return { ...f, verdict: seen?.kind === 'not-regular' ? 'not-a-file' : 'missing' }
+  if (seen.size !== f.bytes) return { ...f, verdict: 'size', actualBytes: seen.size }
+  if (opts.dropCache === true) await dropCache(file)
+  const o = await openStickFile(file, f.bytes)
+  if (!('fh' in o)) return { ...f, verdict: o.kind === 'not-regular' ? 'not-a-file' : o.kind === 'missing' ? 'missing' : 'size' }
+  let h
+  try {
+    h = await hashHandle(o.fh, file, { signal: opts.signal, onBytes: opts.onBytes, limit: f.bytes + 1 })
+  } finally {
+    await o.fh.close()
+  }
+  if (h.bytes !== f.bytes) return { ...f, verdict: 'size', actualBytes: h.bytes }
   if (h.sha256 !== f.sha256) return { ...f, verdict: 'corrupt', actualBytes: h.bytes, actualSha256: h.sha256 }
   return { ...f, verdict: 'ok' }
 }

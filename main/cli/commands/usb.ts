@@ -93,7 +93,7 @@ export function register (program: Command, cli: Cli): void {
       bar.stop()
       const bad = r.files.filter(f => f.verdict !== 'ok')
       const lines = [`${r.ok ? 'OK' : 'DAMAGED'}: ${r.files.length} files, ${formatBytes(r.bytes)} checked on ${dir}`]
-      for (const f of bad) lines.push(`  ${f.verdict.toUpperCase()}  ${f.path}${f.verdict === 'size' ? ` (${f.actualBytes} bytes, expected ${f.bytes})` : ''}`)
+      for (const f of bad) lines.push(`  ${f.verdict.toUpperCase()}  ${f.path}${f.verdict === 'size' ? ` (${f.actualBytes} bytes, expected ${f.bytes})` : f.verdict === 'not-a-file' ? ' (a FIFO, device, link or folder where a file belongs; not read)' : ''}`)
       for (const rev of r.revisions) if (!rev.ok) lines.push(`  revision ${rev.name} cannot be installed or imported from this stick: export it again`)
       if (r.leftovers.length > 0) lines.push(`  ${r.leftovers.length} unfinished file(s) of an interrupted export (${r.leftovers.join(', ')}); the next export removes them`)
       return { json: r, text: lines.join('\n'), exitCode: r.ok ? 0 : 1 }

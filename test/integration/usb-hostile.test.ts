@@ -1,0 +1,98 @@
+/**
+ * Sticks made to hurt: FIFOs, links to devices, a tarball that holds another
+ * revision than the manifest says. `fieldsync usb verify` and `usb import`
+ * as real processes: each must end promptly with a typed error or verdict,
+ * and change nothing in the library it was not asked to.
+ */
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { rm, symlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import { describe, it } from 'node:test'
+import { runCli, type CliRun } from '../helpers/cli.js'
+import { upstreamDir } from '../helpers/paths.js'
+import { tempDir } from '../helpers/tmp.js'
+
+type T = Parameters<typeof tempDir>[0]
+
+/** A process that hangs is killed after this long and fails the test (a clean run takes a second or two). */
+const HANG_MS = 30_000
+
+async function cli (args: string[], home?: string): Promise<CliRun> {
+  const r = await runCli(['--json', ...args], { home, timeoutMs: HANG_MS })
+  assert.notEqual(r.signal, 'SIGKILL', `fieldsync ${args.join(' ')} hung (killed after ${HANG_MS} ms): ${r.stderr}`)
+  return r
+}
+
+function mkfifo (path: string): void { execFileSync('mkfifo', [path]) }
+
+/** A library holding watchdog_pinger, and a stick with it exported; returns both and the revision id. */
+async function stickOf (t: T): Promise<{ home: string, stick: string, id: string }> {
+  const home = await tempDir(t, 'fieldsync-usb-home-')
+  const imp = await cli(['import', join(upstreamDir, 'watchdog_pinger.tar'), '--name', 'watchdog_pinger'], home)
+  assert.equal(imp.code, 0, imp.stderr)
+  const stick = await tempDir(t, 'fieldsync-stick-')
+  const ex = await cli(['usb', 'export', 'watchdog_pinger', stick], home)
+  assert.equal(ex.code, 0, ex.stderr)
+  return { home, stick, id: imp.json().id }
+}
+
+describe('hostile sticks: files that are not regular files', () => {
+  it('a FIFO as the manifest: verify and import end at once with E_BAD_INPUT naming it', async (t) => {
+    const { home, stick } = await stickOf(t)
+    await rm(join(stick, 'fieldsync-manifest.json'))
+    mkfifo(join(stick, 'fieldsync-manifest.json'))
+    for (const args of [['usb', 'verify', stick], ['usb', 'import', stick]]) {
+      const r = await cli(args, home)
+      assert.equal(r.code, 1, r.stderr)
+      assert.equal(r.json().error.code, 'E_BAD_INPUT')
+      assert.match(r.json().error.message, /fieldsync-manifest\.json: a FIFO \(named pipe\), not a regular file/)
+    }
+  })
+
+  it('a manifest that is a link to /dev/zero is not read: E_BAD_INPUT, not 600 MB then an internal error', async (t) => {
+    const { home, stick } = await stickOf(t)
+    await rm(join(stick, 'fieldsync-manifest.json'))
+    await symlink('/dev/zero', join(stick, 'fieldsync-manifest.json'))
+    for (const args of [['usb', 'verify', stick], ['usb', 'import', stick]]) {
+      const r = await cli(args, home)
+      assert.equal(r.code, 1, r.stderr)
+      assert.equal(r.json().error.code, 'E_BAD_INPUT')
+      assert.match(r.json().error.message, /a symbolic link, not a regular file/)
+    }
+  })
+
+  it('a FIFO as <name>.json: import does not hang (the revision is recognised from its tarball), verify reports NOT-A-FILE', async (t) => {
+    const { home, stick, id } = await stickOf(t)
+    await rm(join(stick, 'watchdog_pinger.json'))
+    mkfifo(join(stick, 'watchdog_pinger.json'))
+    const imp = await cli(['usb', 'import', stick], home)
+    assert.equal(imp.code, 0, imp.stderr)
+    assert.deepEqual(imp.json().revisions.map((r: { id: string, status: string }) => [r.id, r.status]), [[id, 'existed']])
+    const v = await cli(['usb', 'verify', stick])
+    assert.equal(v.code, 1)
+    assert.deepEqual(v.json().files.filter((f: { verdict: string }) => f.verdict !== 'ok').map((f: { path: string, verdict: string }) => [f.path, f.verdict]), [['watchdog_pinger.json', 'not-a-file']])
+    const text = await runCli(['usb', 'verify', stick], { timeoutMs: HANG_MS })
+    assert.match(text.stdout, /NOT-A-FILE {2}watchdog_pinger\.json/)
+  })
+
+  it('a tarball that is a FIFO or a link to a device: verify says NOT-A-FILE, import refuses it with E_STICK_CORRUPT; nothing hangs', async (t) => {
+    const { stick } = await stickOf(t)
+    const other = await tempDir(t, 'fieldsync-usb-home-')
+    await rm(join(stick, 'watchdog_pinger.pvrexport.tgz'))
+    mkfifo(join(stick, 'watchdog_pinger.pvrexport.tgz'))
+    const imp = await cli(['usb', 'import', stick], other)
+    assert.equal(imp.code, 1)
+    assert.equal(imp.json().revisions[0].status, 'corrupt')
+    assert.equal(imp.json().revisions[0].error.code, 'E_STICK_CORRUPT')
+    assert.match(imp.json().revisions[0].error.message, /watchdog_pinger\.pvrexport\.tgz: a FIFO \(named pipe\), not a regular file/)
+    const v = await cli(['usb', 'verify', stick])
+    assert.equal(v.json().files.find((f: { path: string }) => f.path === 'watchdog_pinger.pvrexport.tgz').verdict, 'not-a-file')
+    await rm(join(stick, 'watchdog_pinger.pvrexport.tgz'))
+    await symlink('/dev/zero', join(stick, 'watchdog_pinger.pvrexport.tgz'))
+    const imp2 = await cli(['usb', 'import', stick], other)
+    assert.equal(imp2.json().revisions[0].error.code, 'E_STICK_CORRUPT')
+    assert.match(imp2.json().revisions[0].error.message, /a symbolic link, not a regular file/)
+    assert.deepEqual((await cli(['ls'], other)).json(), [], 'nothing imported')
+  })
+})
