@@ -10,7 +10,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { open, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { AbortedError, StickCorruptError, toWireError, type WireError } from '../../shared/errors.js'
+import { AbortedError, ErrorCodes, isCode, StickCorruptError, toWireError, type WireError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 import { parseState, revisionId, STATE_MAX_BYTES } from '../../shared/state/index.js'
 import type { Importer } from '../store/import/index.js'
@@ -19,6 +19,7 @@ import { unreadableError } from './errors.js'
 import { MAX_SPLIT_SIZE } from './layout.js'
 import { readManifest, type StickRevision } from './manifest.js'
 import { inspectStickFile, openStickFile, readSmallStickFile } from './stick-file.js'
+import { TarballStateProbe, type TarballState } from './tarball-state.js'
 
 export interface UsbImportOptions {
   signal?: AbortSignal
@@ -36,6 +37,8 @@ export interface UsbImportedRevision {
   /** Objects still missing after the import (revision incomplete). */
   missing: string[]
   complete: boolean
+  /** The stick's name for the revision names another revision in this library: left there (an import never moves a name). */
+  nameHeldBy?: { name: string, id: string }
 }
 
 export interface UsbImportResult {
@@ -110,11 +113,20 @@ export class UsbImporter {
       if (st.size !== p.bytes) throw new StickCorruptError(`${join(dir, p.path)}: ${st.size} bytes, the manifest says ${p.bytes}; the file was cut short or altered: export ${r.name} again`, { file: p.path })
     }
     const tmp = join(lib.objects.tmpDir, `usb-${randomBytes(6).toString('hex')}.tgz`)
+    const stickFile = join(dir, r.tarball)
     try {
-      await joinVerified(lib, dir, r, tmp, opts.signal, onBytes)
+      // The tarball's own state must be the revision the manifest names, before anything of it enters the library.
+      const held = await joinVerified(lib, dir, r, tmp, opts.signal, onBytes)
+      if ('problem' in held) throw new StickCorruptError(`${held.problem}; nothing of ${r.name} was imported: export it again`, { file: r.tarball })
+      if (held.id !== r.id) {
+        throw new StickCorruptError(`${stickFile}: holds revision ${held.id}, but the manifest says ${r.name} is ${r.id}: the stick was altered or its manifest does not belong to it; nothing of ${r.name} was imported (fieldsync usb verify shows it)`, { file: r.tarball, manifestId: r.id, tarballId: held.id })
+      }
       const before = lib.presentAmong(r.objects.map(o => o.sha256))
-      const res = await this.c.importer.importPath(tmp, { name, source: `usb ${join(dir, r.tarball)}`, signal: opts.signal })
-      if (res.id !== r.id) this.log('%s: the tarball holds revision %s, the manifest said %s', r.tarball, res.id, r.id)
+      const source = `usb ${stickFile}`
+      // No name here: an import never moves a name (adoptName gives the stick's name only when it is free).
+      const res = await this.c.importer.importPath(tmp, { source, signal: opts.signal })
+      const nameHeldBy = adoptName(lib, res.id, name, source)
+      if (nameHeldBy !== undefined) this.log('%s: the name %s stays on revision %s', stickFile, name, nameHeldBy.id)
       const after = lib.presentAmong(r.objects.map(o => o.sha256))
       const newObjects = [...after].filter(s => !before.has(s))
       const sizes = new Map(r.objects.map(o => [o.sha256, o.size]))
@@ -126,10 +138,34 @@ export class UsbImporter {
         newBytes: newObjects.reduce((a, s) => a + (lib.objectSize(s) ?? sizes.get(s) ?? 0), 0),
         missing: res.missing,
         complete: res.missing.length === 0,
+        ...(nameHeldBy === undefined ? {} : { nameHeldBy }),
       }
     } finally {
       await rm(tmp, { force: true })
     }
+  }
+}
+
+/**
+ * Give revision `id` the stick's `name` for it when no revision here holds
+ * that name; a name another revision holds is left where it is (only the
+ * user moves a name: fieldsync import --name). Returns that revision then.
+ */
+function adoptName (lib: Library, id: string, name: string | undefined, source: string): { name: string, id: string } | undefined {
+  if (name === undefined) return undefined
+  let holder: string | undefined
+  // One transaction: another process cannot take the name between the look and the write.
+  lib.db.transaction(() => {
+    holder = nameHolder(lib, name)
+    if (holder === undefined) lib.addRevision({ raw: lib.state(id).raw, name, source })
+  }).immediate()
+  return holder === undefined || holder === id ? undefined : { name, id: holder }
+}
+
+function nameHolder (lib: Library, name: string): string | undefined {
+  try { return lib.resolve(name).id } catch (err) {
+    if (isCode(err, ErrorCodes.UnknownRevision)) return undefined
+    throw err
   }
 }
 
@@ -153,9 +189,13 @@ export async function * readStickFile (file: string, signal: AbortSignal | undef
   }
 }
 
-/** Join a revision's parts into `tmp`, hashing each part against the manifest. */
-async function joinVerified (lib: Library, dir: string, r: StickRevision, tmp: string, signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<void> {
+/**
+ * Join a revision's parts into `tmp`, hashing each part against the
+ * manifest; returns the revision the tarball's state is (or why it has none).
+ */
+async function joinVerified (lib: Library, dir: string, r: StickRevision, tmp: string, signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<TarballState> {
   const whole = createHash('sha256')
+  const probe = new TarballStateProbe(join(dir, r.tarball))
   const fh = await open(tmp, 'wx')
   try {
     let pos = 0
@@ -167,10 +207,14 @@ async function joinVerified (lib: Library, dir: string, r: StickRevision, tmp: s
         h.update(b)
         if (r.sha256 !== null && r.parts.length > 1) whole.update(b)
         n += b.length
-        let off = 0
-        try {
-          while (off < b.length) off += (await fh.write(b, off, b.length - off, pos + off)).bytesWritten
-        } catch (err) { throw lib.objects.diskError(err, join(dir, r.tarball)) }
+        const at = pos
+        const writing = (async () => {
+          let off = 0
+          try {
+            while (off < b.length) off += (await fh.write(b, off, b.length - off, at + off)).bytesWritten
+          } catch (err) { throw lib.objects.diskError(err, join(dir, r.tarball)) }
+        })()
+        await Promise.all([writing, probe.write(b)])
         pos += b.length
         onBytes(b.length)
       }
@@ -182,6 +226,10 @@ async function joinVerified (lib: Library, dir: string, r: StickRevision, tmp: s
     if (r.sha256 !== null && r.parts.length > 1 && whole.digest('hex') !== r.sha256) {
       throw new StickCorruptError(`${r.tarball}: the joined parts do not match the manifest's sha256; nothing of ${r.name} was imported`, { file: r.tarball })
     }
+    return await probe.finish()
+  } catch (err) {
+    probe.destroy()
+    throw err
   } finally {
     await fh.close()
   }

@@ -83,6 +83,12 @@ export interface HashOptions {
   crc?: boolean
   /** Read at most this many bytes. */
   limit?: number
+  /**
+   * Each buffer read, in order. The buffer is reused once the call returns
+   * (copy what is kept, synchronously); the next call waits for this one's
+   * promise, which paces the reading.
+   */
+  onData?: (b: Buffer) => Promise<void>
 }
 
 /** Hash an open file from its start (two reads in flight); `file` names it in messages. */
@@ -96,6 +102,7 @@ export async function hashHandle (fh: FileHandle, file: string, opts: HashOption
   let bufs = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)]
   let pos = 0
   let pending = readAt(bufs[0], pos)
+  let feeding: Promise<void> | undefined
   try {
     for (;;) {
       const { bytesRead } = await pending
@@ -105,12 +112,18 @@ export async function hashHandle (fh: FileHandle, file: string, opts: HashOption
       pending = readAt(bufs[1], pos)
       h.update(bufs[0].subarray(0, bytesRead))
       if (opts.crc === true) crc = crc32(bufs[0].subarray(0, bytesRead), crc)
+      if (opts.onData !== undefined) {
+        await feeding
+        feeding = opts.onData(bufs[0].subarray(0, bytesRead))
+      }
       bytes += bytesRead
       opts.onBytes?.(bytesRead)
       bufs = [bufs[1], bufs[0]]
     }
+    await feeding
   } finally {
     await pending.catch(() => {}) // the read in flight, before the caller closes the handle
+    await feeding?.catch(() => {})
   }
   return { sha256: h.digest('hex'), bytes, crc32: crc >>> 0 }
 }

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { rm, symlink } from 'node:fs/promises'
+import { readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { runCli, type CliRun } from '../helpers/cli.js'
@@ -94,5 +94,78 @@ describe('hostile sticks: files that are not regular files', () => {
     assert.equal(imp2.json().revisions[0].error.code, 'E_STICK_CORRUPT')
     assert.match(imp2.json().revisions[0].error.message, /a symbolic link, not a regular file/)
     assert.deepEqual((await cli(['ls'], other)).json(), [], 'nothing imported')
+  })
+})
+
+describe('hostile sticks: a tarball that is not the revision the manifest names', () => {
+  /** Bob's library names watchdog_pinger; Alice's revision pvwificonnect goes on a stick as "watchdog_pinger". */
+  async function twoLaptops (t: T): Promise<{ bob: string, stick: string, w: string, x: string }> {
+    const bob = await tempDir(t, 'fieldsync-usb-home-')
+    const w = await cli(['import', join(upstreamDir, 'watchdog_pinger.tar'), '--name', 'watchdog_pinger'], bob)
+    assert.equal(w.code, 0, w.stderr)
+    const alice = await tempDir(t, 'fieldsync-usb-home-')
+    const x = await cli(['import', join(upstreamDir, 'pvwificonnect.tgz'), '--name', 'watchdog_pinger'], alice)
+    assert.equal(x.code, 0, x.stderr)
+    // pvwificonnect is signed by a Pantavisor developer key: the export's policy check needs the dev CA.
+    assert.equal((await cli(['trust', 'add', join(upstreamDir, 'pantavisor-dev-ca.crt')], alice)).code, 0)
+    const stick = await tempDir(t, 'fieldsync-stick-')
+    assert.equal((await cli(['usb', 'export', 'watchdog_pinger', stick], alice)).code, 0)
+    return { bob, stick, w: w.json().id, x: x.json().id }
+  }
+
+  async function names (home: string): Promise<Array<[string, string[]]>> {
+    return (await cli(['ls'], home)).json().map((r: { id: string, names: string[] }) => [r.id, r.names]).sort()
+  }
+
+  it('a manifest giving an unknown id for watchdog_pinger: import fails with E_STICK_CORRUPT and changes nothing; verify says which revision the tarball holds', async (t) => {
+    const { bob, stick, w, x } = await twoLaptops(t)
+    const mf = join(stick, 'fieldsync-manifest.json')
+    const m = JSON.parse(await readFile(mf, 'utf8'))
+    const unknown = 'e'.repeat(64)
+    m.revisions[0].id = unknown
+    await writeFile(mf, JSON.stringify(m))
+    const before = await names(bob)
+    const imp = await cli(['usb', 'import', stick], bob)
+    assert.equal(imp.code, 1)
+    const [rev] = imp.json().revisions
+    assert.equal(rev.status, 'corrupt')
+    assert.equal(rev.error.code, 'E_STICK_CORRUPT')
+    assert.equal(rev.error.details.tarballId, x)
+    assert.match(rev.error.message, new RegExp(`^${stick}/watchdog_pinger\\.pvrexport\\.tgz: holds revision ${x}`), 'names the stick\'s file, not a temporary one')
+    assert.deepEqual(await names(bob), before, 'the name still names the same revision; nothing was added')
+    assert.deepEqual(before, [[w, ['watchdog_pinger']]])
+    const v = await cli(['usb', 'verify', stick])
+    assert.equal(v.code, 1)
+    assert.equal(v.json().ok, false)
+    assert.deepEqual(v.json().revisions.map((r: { ok: boolean, tarballId: string }) => [r.ok, r.tarballId]), [[false, x]])
+    assert.equal(v.json().files.filter((f: { verdict: string }) => f.verdict !== 'ok').length, 0, 'every file matches the (rewritten) manifest')
+    const text = await runCli(['usb', 'verify', stick], { timeoutMs: HANG_MS })
+    assert.match(text.stdout, /^DAMAGED/)
+    assert.match(text.stdout, new RegExp(`holds revision ${x}, not ${unknown} as the manifest says`))
+  })
+
+  it('a genuine revision whose stick name another revision holds here: imported, and the name stays where it was', async (t) => {
+    const { bob, stick, w, x } = await twoLaptops(t)
+    const v = await cli(['usb', 'verify', stick])
+    assert.equal(v.code, 0, v.stdout)
+    const imp = await cli(['usb', 'import', stick], bob)
+    assert.equal(imp.code, 0, imp.stderr)
+    assert.deepEqual(await names(bob), [[w, ['watchdog_pinger']], [x, []]].sort(), 'the name was not moved')
+    const [rev] = imp.json().revisions
+    assert.equal(rev.status, 'imported')
+    assert.equal(rev.id, x)
+    assert.deepEqual(rev.nameHeldBy, { name: 'watchdog_pinger', id: w })
+    const text = await runCli(['usb', 'import', stick], { home: bob, timeoutMs: HANG_MS })
+    assert.match(text.stdout, /the name watchdog_pinger stays on [0-9a-f]{12}/)
+    // The user moves it by saying so.
+    const moved = await cli(['import', '--name', 'watchdog_pinger', join(stick, 'watchdog_pinger.pvrexport.tgz')], bob)
+    assert.equal(moved.code, 0, moved.stderr)
+    assert.deepEqual(await names(bob), [[w, []], [x, ['watchdog_pinger']]].sort())
+    // Where the name is free, the stick's name is taken, as before.
+    const carol = await tempDir(t, 'fieldsync-usb-home-')
+    const fresh = await cli(['usb', 'import', stick], carol)
+    assert.equal(fresh.code, 0, fresh.stderr)
+    assert.equal(fresh.json().revisions[0].nameHeldBy, undefined)
+    assert.deepEqual(await names(carol), [[x, ['watchdog_pinger']]])
   })
 })

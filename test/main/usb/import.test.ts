@@ -50,7 +50,7 @@ describe('usb: laptop to laptop', () => {
     assert.equal(again.newObjects, 0)
   })
 
-  it('a revision complete here already is not read off the stick; a manifest that names one falsely is not believed', async (t) => {
+  it('a revision complete here already is not read off the stick; a manifest that names one falsely is not believed, and its tarball is refused', async (t) => {
     const { alice, bob, ids } = await twoLaptops(t)
     const stick = await tempDir(t, 'fieldsync-stick-')
     await new UsbExporter({ library: alice.library, log: silentLogger() }).export({ revisions: ['rev-a', 'rev-b'], dir: stick })
@@ -65,8 +65,9 @@ describe('usb: laptop to laptop', () => {
     m.revisions[1].libraryNames = []
     await writeFile(join(stick, 'fieldsync-manifest.json'), JSON.stringify(m))
     const again = await new UsbImporter({ library: bob.library, importer: bob.importer, log: silentLogger() }).import(stick)
-    assert.equal(again.revisions[1].status, 'existed', 'read and found to be rev-b, which is here now')
-    assert.equal(again.revisions[1].id, ids.b, 'the id is the one the tarball holds, not the manifest\'s')
+    assert.equal(again.revisions[1].status, 'corrupt', 'read, and found to hold rev-b, not the rev-a the manifest says')
+    assert.equal(again.revisions[1].error?.code, ErrorCodes.StickCorrupt)
+    assert.equal(again.revisions[1].error?.details?.tarballId, ids.b)
   })
 
   it('a corrupt file on the stick: that revision is refused with E_STICK_CORRUPT, nothing of it imported', async (t) => {
