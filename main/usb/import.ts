@@ -124,7 +124,7 @@ export class UsbImporter {
       const before = lib.presentAmong(r.objects.map(o => o.sha256))
       const source = `usb ${stickFile}`
       // No name here: an import never moves a name (adoptName gives the stick's name only when it is free).
-      const res = await this.c.importer.importPath(tmp, { source, signal: opts.signal })
+      const res = await this.c.importer.importPath(tmp, { source, signal: opts.signal }).catch((err: unknown) => { throw namingStickFile(err, tmp, stickFile) })
       const nameHeldBy = adoptName(lib, res.id, name, source)
       if (nameHeldBy !== undefined) this.log('%s: the name %s stays on revision %s', stickFile, name, nameHeldBy.id)
       const after = lib.presentAmong(r.objects.map(o => o.sha256))
@@ -144,6 +144,12 @@ export class UsbImporter {
       await rm(tmp, { force: true })
     }
   }
+}
+
+/** An error about the joined temporary file names the stick's tarball instead: that is the file the user knows. */
+function namingStickFile (err: unknown, tmp: string, stickFile: string): unknown {
+  if (err instanceof Error && err.message.includes(tmp)) err.message = err.message.split(tmp).join(stickFile)
+  return err
 }
 
 /**

@@ -6,9 +6,11 @@
  */
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
+import { parseState, revisionId } from '../../shared/state/index.js'
 import { runCli, type CliRun } from '../helpers/cli.js'
 import { upstreamDir } from '../helpers/paths.js'
 import { tempDir } from '../helpers/tmp.js'
@@ -167,5 +169,34 @@ describe('hostile sticks: a tarball that is not the revision the manifest names'
     assert.equal(fresh.code, 0, fresh.stderr)
     assert.equal(fresh.json().revisions[0].nameHeldBy, undefined)
     assert.deepEqual(await names(carol), [[x, ['watchdog_pinger']]])
+  })
+})
+
+describe('hostile sticks: errors name the stick\'s files', () => {
+  it('an object whose bytes do not match its name: E_OBJECT_HASH_MISMATCH naming the stick\'s tarball, not the library\'s temporary file', async (t) => {
+    const dir = await tempDir(t)
+    // watchdog_pinger as a plain tar (the import reads tar or gzip), one byte of an object's data changed.
+    const bad = await readFile(join(upstreamDir, 'watchdog_pinger.tar'))
+    const header = bad.indexOf(Buffer.from('objects/'))
+    assert.ok(header >= 0 && header % 512 === 0, 'an object entry\'s header')
+    bad[header + 512 + 100] ^= 0xff // in the data of that object, past its 512-byte header
+    const stick = join(dir, 'stick')
+    await mkdir(stick)
+    await writeFile(join(stick, 'watchdog_pinger.pvrexport.tgz'), bad)
+    const id = revisionId(parseState(execFileSync('tar', ['-xOf', join(upstreamDir, 'watchdog_pinger.tar'), 'json']), 'json'))
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
+    const part = { path: 'watchdog_pinger.pvrexport.tgz', bytes: bad.length, sha256: sha(bad) }
+    await writeFile(join(stick, 'fieldsync-manifest.json'), JSON.stringify({
+      format: 'fieldsync-usb@1',
+      revisions: [{ name: 'watchdog_pinger', id, libraryNames: [], mode: 'full', tarball: part.path, parts: [part], bytes: part.bytes, sha256: part.sha256, objectsFile: 'watchdog_pinger.objects', objects: [], included: 0, includedBytes: 0 }],
+      files: [],
+    }))
+    const home = await tempDir(t, 'fieldsync-usb-home-')
+    const imp = await cli(['usb', 'import', stick], home)
+    assert.equal(imp.code, 1)
+    const err = imp.json().revisions[0].error
+    assert.equal(err.code, 'E_OBJECT_HASH_MISMATCH', err.message)
+    assert.ok(err.message.includes(join(stick, 'watchdog_pinger.pvrexport.tgz')), err.message)
+    assert.ok(!err.message.includes('usb-'), err.message)
   })
 })
