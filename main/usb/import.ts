@@ -1,11 +1,13 @@
 /**
  * `fieldsync usb import`: every revision on a stick into the library. Each
  * tarball is read off the stick once: its parts are hashed against the
- * manifest while they are joined into a temporary file in the library, and
- * only a file that matched is imported (the Importer then verifies every
- * object on the way in). A damaged revision is reported and skipped; the
- * others are imported. A revision the library holds complete already is
- * not read at all (its state JSON on the stick must hash to its id).
+ * manifest while they are joined into a temporary file in the library (and
+ * walked as tar for the revision its state is: tarball-state.ts), and only a
+ * file that matched and holds the manifest's revision is imported (the
+ * Importer then verifies every object on the way in). A damaged revision is
+ * reported and skipped; the others are imported. A revision the library
+ * holds complete already is not read at all (its state JSON on the stick
+ * must hash to its id). An import never moves a name to another revision.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { open, rm } from 'node:fs/promises'

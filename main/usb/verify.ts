@@ -1,6 +1,7 @@
 /**
- * `fieldsync usb verify`: every file the manifest names is there, has its
- * size and its sha256; left-overs of interrupted exports are reported.
+ * `fieldsync usb verify`: every file the manifest names is there (a regular
+ * file), has its size and its sha256, and each tarball holds the revision
+ * the manifest says; left-overs of interrupted exports are reported.
  */
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
