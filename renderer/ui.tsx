@@ -52,6 +52,7 @@ const HINTS: Record<string, string> = {
   [ErrorCodes.ReadOnly]: 'The drive is read-only: unlock the stick or choose another folder.',
   [ErrorCodes.UnknownRevision]: 'It may have been removed meanwhile: go back to the library.',
   [ErrorCodes.Aborted]: 'It was cancelled; start it again when ready.',
+  [ErrorCodes.UploadCutShort]: 'The file did not arrive whole (the page was closed or reloaded, or the network broke): upload it again.',
   [ErrorCodes.DeviceUnreachable]: 'Check that the device is powered and on this network, and its address.',
   [ErrorCodes.PeerUnavailable]: 'The colleague left or cannot be reached: pull from another peer.',
   [ErrorCodes.SignatureInvalid]: 'Get a correctly signed revision, or change the policy if you trust it.',

@@ -36,6 +36,7 @@ export const ErrorCodes = {
   NotAvailable: 'E_NOT_AVAILABLE',
   StickCorrupt: 'E_STICK_CORRUPT',
   Disconnected: 'E_DISCONNECTED',
+  UploadCutShort: 'E_UPLOAD_CUT_SHORT',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
@@ -106,6 +107,7 @@ export const ForbiddenError = define('ForbiddenError', ErrorCodes.Forbidden)
 export const NotAvailableError = define('NotAvailableError', ErrorCodes.NotAvailable)
 export const StickCorruptError = define('StickCorruptError', ErrorCodes.StickCorrupt)
 export const DisconnectedError = define('DisconnectedError', ErrorCodes.Disconnected)
+export const UploadCutShortError = define('UploadCutShortError', ErrorCodes.UploadCutShort)
 
 /** Rebuild an error that crossed IPC or the wire. */
 export function errorFromWire (w: WireError): FieldsyncError {

@@ -8,7 +8,7 @@ import { FieldsyncError, toWireError, UsageError, ErrorCodes } from '../../share
 import type { Logger } from '../../shared/log.js'
 import { App, defaultHome } from '../app/index.js'
 import { createLogger } from '../log.js'
-import { progressBar, type ProgressSink } from './output.js'
+import { progressBar, terminalLines, type ProgressSink } from './output.js'
 
 export interface GlobalOptions {
   home?: string
@@ -27,6 +27,8 @@ export interface CommandContext<O = Record<string, unknown>> {
   progress: (label: string, unit: 'bytes' | 'items') => ProgressSink
   /** Write a line of human output to stdout (not with --json). */
   say: (text: string) => void
+  /** Write a line of messages to stderr (in every mode: with --json, stdout holds only the result). */
+  note: (text: string) => void
 }
 
 export interface CommandResult {
@@ -74,13 +76,15 @@ export class Cli {
         log: this.log,
         signal: ac.signal,
         progress: (label, unit) => progressBar(label, { unit, enabled: !json }),
-        say: (text) => { if (!json) process.stdout.write(text + '\n') },
+        say: (text) => { if (!json) process.stdout.write(terminalLines(text) + '\n') },
+        note: (text) => { process.stderr.write(terminalLines(text) + '\n') },
       }
       try {
         const res = await fn(ctx, ...args)
         if (res !== undefined && res !== null) {
           if (json && res.json !== undefined) process.stdout.write(JSON.stringify(res.json, null, 2) + '\n')
-          else if (!json && res.text !== undefined && res.text !== '') process.stdout.write(res.text + '\n')
+          // Human text carries what others wrote (device messages, state keys, file names): never a control sequence.
+          else if (!json && res.text !== undefined && res.text !== '') process.stdout.write(terminalLines(res.text) + '\n')
           this.exitCode = res.exitCode ?? 0
         }
       } catch (err) {
@@ -97,7 +101,7 @@ export class Cli {
     const w = toWireError(err)
     if (w.code === ErrorCodes.Internal) this.log.error('%s', (err as Error)?.stack ?? err)
     if (json) process.stdout.write(JSON.stringify({ error: { code: w.code, message: w.message } }) + '\n')
-    process.stderr.write(`fieldsync: ${w.message}\n`)
+    process.stderr.write(`fieldsync: ${terminalLines(w.message)}\n`)
     this.exitCode = err instanceof UsageError || w.code === ErrorCodes.Usage ? 2 : 1
   }
 }

@@ -6,6 +6,7 @@
 import type { DeviceInfo } from '../../shared/api/types.js'
 import type { Db } from '../store/db.js'
 import { sql as devicesSchema } from '../store/migrations/003-devices.js'
+import { processAlive, processIdentity } from './process-identity.js'
 
 /** A device as stored: the contract's DeviceInfo, but discovery may not know its name yet. */
 export type DeviceRecord = Omit<DeviceInfo, 'name'> & { name: string | null }
@@ -52,6 +53,39 @@ export class DeviceStore {
     // it with no tables: the schema is idempotent, so make sure it is there.
     const have = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name IN ('devices', 'device_installs')").get() as { n: number }
     if (have.n < 2) db.exec(devicesSchema)
+    this.ensureOwnerColumns()
+    this.markInterrupted()
+  }
+
+  /**
+   * Which process runs an install: its pid and start (process-identity.ts),
+   * so that a later run can tell an install going on in another process from
+   * one whose process was killed. Added here, idempotently, like the tables
+   * above (a numbered migration belongs to main/store/migrations).
+   */
+  private ensureOwnerColumns (): void {
+    const cols = new Set((this.db.prepare('PRAGMA table_info(device_installs)').all() as Array<{ name: string }>).map(c => c.name))
+    if (!cols.has('owner_pid')) this.db.exec('ALTER TABLE device_installs ADD COLUMN owner_pid INTEGER')
+    if (!cols.has('owner_start')) this.db.exec('ALTER TABLE device_installs ADD COLUMN owner_start TEXT')
+  }
+
+  /**
+   * An install still STARTED whose process is gone (killed with -9, a power
+   * cut) never ends by itself: INTERRUPTED, saying so. An install of a live
+   * process (another CLI run, the app) is left alone. What the device did
+   * with the step is unknown: the message says how to find out.
+   */
+  private markInterrupted (): void {
+    const rows = this.db.prepare("SELECT id, owner_pid, owner_start FROM device_installs WHERE status = 'STARTED'").all() as Array<{ id: number, owner_pid: number | null, owner_start: string | null }>
+    const dead = rows.filter(r => !processAlive(r.owner_pid, r.owner_start))
+    if (dead.length === 0) return
+    const mark = this.db.prepare("UPDATE device_installs SET status = 'INTERRUPTED', status_msg = ? WHERE id = ? AND status = 'STARTED'")
+    this.db.transaction(() => {
+      for (const r of dead) {
+        const who = r.owner_pid === null ? 'the fieldsync process' : `the fieldsync process (pid ${r.owner_pid})`
+        mark.run(`${who} ended before the install finished (killed, or the laptop went down); the device may hold or run the step: install again, or look at the device`, r.id)
+      }
+    })()
   }
 
   /** Insert or update a device; null fields keep what was known. */
@@ -89,8 +123,8 @@ export class DeviceStore {
   }
 
   startInstall (r: { deviceId: string, address: string, via: string, revisionId: string, revisionName: string | null, step: string }): number {
-    const res = this.db.prepare(`INSERT INTO device_installs (device_id, address, via, revision_id, revision_name, step, status, started_at)
-      VALUES (?, ?, ?, ?, ?, ?, 'STARTED', ?)`).run(r.deviceId, r.address, r.via, r.revisionId, r.revisionName, r.step, Date.now())
+    const res = this.db.prepare(`INSERT INTO device_installs (device_id, address, via, revision_id, revision_name, step, status, started_at, owner_pid, owner_start)
+      VALUES (?, ?, ?, ?, ?, ?, 'STARTED', ?, ?, ?)`).run(r.deviceId, r.address, r.via, r.revisionId, r.revisionName, r.step, Date.now(), process.pid, processIdentity(process.pid))
     return Number(res.lastInsertRowid)
   }
 

@@ -8,7 +8,7 @@
  * stick already holds is not written again when its files hash to the bytes
  * this library would write (the stick's own manifest is not trusted for that).
  */
-import { readdir, readFile, rm, stat } from 'node:fs/promises'
+import { readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AbortedError, FieldsyncError, InternalError, ObjectMissingError, UsageError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
@@ -26,6 +26,7 @@ import { ReadBackThread } from './readback.js'
 import { objectsList, PartHasher, StickState } from './stick-state.js'
 import { commitFiles, hashFile, PartedFileWriter, TMP_PREFIX, TMP_SUFFIX, writeSmallFile, type WrittenPart } from './sink.js'
 import { assertFits, checkWritable, freeSpace, onDiskBytes, type FreeSpace } from './space.js'
+import { inspectStickFile, readSmallStickFile } from './stick-file.js'
 import { StoredGzipEncoder, TgzWriter, tarSize, tgzSize, type TarEntry } from './tgz.js'
 
 export interface UsbProgress {
@@ -266,8 +267,12 @@ export class UsbExporter {
    * Returns the parts' sha256 when it does.
    */
   private async sameOnStick (dir: string, r: PlannedRevision, splitSize: number, how: { readBack?: ReadBackThread, direct: boolean, dropCache: boolean, onBytes: (n: number) => void }, signal?: AbortSignal): Promise<string[] | null> {
-    const sizeIs = async (file: string, size: number) => await stat(join(dir, file)).then(st => st.isFile() && st.size === size, () => false)
-    const sameBytes = async (file: string, want: Uint8Array) => await sizeIs(file, want.length) && Buffer.from(want).equals(await readFile(join(dir, file)))
+    // Regular files of the size expected, read no further than that (stick-file.ts): anything else is written again.
+    const sizeIs = async (file: string, size: number) => await inspectStickFile(join(dir, file), size).then(st => 'size' in st && st.size === size, () => false)
+    const sameBytes = async (file: string, want: Uint8Array) => {
+      const got = await readSmallStickFile(join(dir, file), want.length, signal)
+      return Buffer.isBuffer(got) && Buffer.from(want).equals(got)
+    }
     const cheap = await Promise.all([
       sameBytes(objectsFile(r.name), Buffer.from(objectsList(r))).catch(() => false),
       sameBytes(`${r.name}.json`, r.plan.json).catch(() => false),

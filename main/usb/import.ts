@@ -1,23 +1,27 @@
 /**
  * `fieldsync usb import`: every revision on a stick into the library. Each
  * tarball is read off the stick once: its parts are hashed against the
- * manifest while they are joined into a temporary file in the library, and
- * only a file that matched is imported (the Importer then verifies every
- * object on the way in). A damaged revision is reported and skipped; the
- * others are imported. A revision the library holds complete already is
- * not read at all (its state JSON on the stick must hash to its id).
+ * manifest while they are joined into a temporary file in the library (and
+ * walked as tar for the revision its state is: tarball-state.ts), and only a
+ * file that matched and holds the manifest's revision is imported (the
+ * Importer then verifies every object on the way in). A damaged revision is
+ * reported and skipped; the others are imported. A revision the library
+ * holds complete already is not read at all (its state JSON on the stick
+ * must hash to its id). An import never moves a name to another revision.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { createReadStream } from 'node:fs'
-import { open, readFile, rm, stat } from 'node:fs/promises'
+import { open, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { AbortedError, StickCorruptError, toWireError, type WireError } from '../../shared/errors.js'
+import { AbortedError, ErrorCodes, isCode, StickCorruptError, toWireError, type WireError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
-import { parseState, revisionId } from '../../shared/state/index.js'
+import { parseState, revisionId, STATE_MAX_BYTES } from '../../shared/state/index.js'
 import type { Importer } from '../store/import/index.js'
 import { isRevisionName, type Library } from '../store/library.js'
 import { unreadableError } from './errors.js'
+import { MAX_SPLIT_SIZE } from './layout.js'
 import { readManifest, type StickRevision } from './manifest.js'
+import { inspectStickFile, openStickFile, readSmallStickFile } from './stick-file.js'
+import { TarballStateProbe, type TarballState } from './tarball-state.js'
 
 export interface UsbImportOptions {
   signal?: AbortSignal
@@ -35,6 +39,8 @@ export interface UsbImportedRevision {
   /** Objects still missing after the import (revision incomplete). */
   missing: string[]
   complete: boolean
+  /** The stick's name for the revision names another revision in this library: left there (an import never moves a name). */
+  nameHeldBy?: { name: string, id: string }
 }
 
 export interface UsbImportResult {
@@ -88,8 +94,8 @@ export class UsbImporter {
     if (known === undefined || !known.complete || (name !== undefined && !known.names.includes(name))) return false
     try {
       const file = join(dir, `${r.name}.json`)
-      if ((await stat(file)).size > MAX_STATE) return false
-      return revisionId(parseState(await readFile(file), file)) === r.id
+      const raw = await readSmallStickFile(file, STATE_MAX_BYTES)
+      return Buffer.isBuffer(raw) && revisionId(parseState(raw, file)) === r.id
     } catch {
       return false // unreadable or not a state: take the long way, which reports it
     }
@@ -104,16 +110,25 @@ export class UsbImporter {
     }
     // Cheap checks first: every part there, with its size.
     for (const p of r.parts) {
-      const st = await stat(join(dir, p.path)).catch(() => null)
-      if (st === null || !st.isFile()) throw new StickCorruptError(`${join(dir, p.path)}: missing from the stick; export ${r.name} again`, { file: p.path })
+      const st = await inspectStickFile(join(dir, p.path), MAX_SPLIT_SIZE).catch((err: unknown) => { throw unreadableError(err, join(dir, p.path), 'looking it up', `export ${r.name} again`) })
+      if (!('size' in st)) throw new StickCorruptError(st.kind === 'missing' ? `${join(dir, p.path)}: missing from the stick; export ${r.name} again` : `${st.message}; nothing of ${r.name} was imported: export it again`, { file: p.path, problem: st.kind })
       if (st.size !== p.bytes) throw new StickCorruptError(`${join(dir, p.path)}: ${st.size} bytes, the manifest says ${p.bytes}; the file was cut short or altered: export ${r.name} again`, { file: p.path })
     }
     const tmp = join(lib.objects.tmpDir, `usb-${randomBytes(6).toString('hex')}.tgz`)
+    const stickFile = join(dir, r.tarball)
     try {
-      await joinVerified(lib, dir, r, tmp, opts.signal, onBytes)
+      // The tarball's own state must be the revision the manifest names, before anything of it enters the library.
+      const held = await joinVerified(lib, dir, r, tmp, opts.signal, onBytes)
+      if ('problem' in held) throw new StickCorruptError(`${held.problem}; nothing of ${r.name} was imported: export it again`, { file: r.tarball })
+      if (held.id !== r.id) {
+        throw new StickCorruptError(`${stickFile}: holds revision ${held.id}, but the manifest says ${r.name} is ${r.id}: the stick was altered or its manifest does not belong to it; nothing of ${r.name} was imported (fieldsync usb verify shows it)`, { file: r.tarball, manifestId: r.id, tarballId: held.id })
+      }
       const before = lib.presentAmong(r.objects.map(o => o.sha256))
-      const res = await this.c.importer.importPath(tmp, { name, source: `usb ${join(dir, r.tarball)}`, signal: opts.signal })
-      if (res.id !== r.id) this.log('%s: the tarball holds revision %s, the manifest said %s', r.tarball, res.id, r.id)
+      const source = `usb ${stickFile}`
+      // No name here: an import never moves a name (adoptName gives the stick's name only when it is free).
+      const res = await this.c.importer.importPath(tmp, { source, signal: opts.signal }).catch((err: unknown) => { throw namingStickFile(err, tmp, stickFile) })
+      const nameHeldBy = adoptName(lib, res.id, name, source)
+      if (nameHeldBy !== undefined) this.log('%s: the name %s stays on revision %s', stickFile, name, nameHeldBy.id)
       const after = lib.presentAmong(r.objects.map(o => o.sha256))
       const newObjects = [...after].filter(s => !before.has(s))
       const sizes = new Map(r.objects.map(o => [o.sha256, o.size]))
@@ -125,6 +140,7 @@ export class UsbImporter {
         newBytes: newObjects.reduce((a, s) => a + (lib.objectSize(s) ?? sizes.get(s) ?? 0), 0),
         missing: res.missing,
         complete: res.missing.length === 0,
+        ...(nameHeldBy === undefined ? {} : { nameHeldBy }),
       }
     } finally {
       await rm(tmp, { force: true })
@@ -132,35 +148,81 @@ export class UsbImporter {
   }
 }
 
-/** The largest `<name>.json` read to recognise a revision already here (state JSONs are far smaller). */
-const MAX_STATE = 16 << 20
+/** An error about the joined temporary file names the stick's tarball instead: that is the file the user knows. */
+function namingStickFile (err: unknown, tmp: string, stickFile: string): unknown {
+  if (err instanceof Error && err.message.includes(tmp)) err.message = err.message.split(tmp).join(stickFile)
+  return err
+}
 
-/** A stick file's bytes; a read the stick refuses (EIO from a failing stick, EPERM from some FUSE drivers) is E_STICK_CORRUPT naming it. */
-export async function * readStickFile (file: string, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
-  try {
-    for await (const chunk of createReadStream(file, { highWaterMark: 4 << 20, signal })) yield chunk as Buffer
-  } catch (err) {
-    throw unreadableError(err, file, 'reading it', 'the stick may be failing or was pulled out; nothing of it was imported')
+/**
+ * Give revision `id` the stick's `name` for it when no revision here holds
+ * that name; a name another revision holds is left where it is (only the
+ * user moves a name: fieldsync import --name). Returns that revision then.
+ */
+function adoptName (lib: Library, id: string, name: string | undefined, source: string): { name: string, id: string } | undefined {
+  if (name === undefined) return undefined
+  let holder: string | undefined
+  // One transaction: another process cannot take the name between the look and the write.
+  lib.db.transaction(() => {
+    holder = nameHolder(lib, name)
+    if (holder === undefined) lib.addRevision({ raw: lib.state(id).raw, name, source })
+  }).immediate()
+  return holder === undefined || holder === id ? undefined : { name, id: holder }
+}
+
+function nameHolder (lib: Library, name: string): string | undefined {
+  try { return lib.resolve(name).id } catch (err) {
+    if (isCode(err, ErrorCodes.UnknownRevision)) return undefined
+    throw err
   }
 }
 
-/** Join a revision's parts into `tmp`, hashing each part against the manifest. */
-async function joinVerified (lib: Library, dir: string, r: StickRevision, tmp: string, signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<void> {
+/**
+ * A stick file's bytes, at most `limit` of them; it must be a regular file
+ * of at most `limit` bytes (stick-file.ts), else E_STICK_CORRUPT saying what
+ * it is. A read the stick refuses (EIO from a failing stick, EPERM from some
+ * FUSE drivers) is E_STICK_CORRUPT naming it.
+ */
+export async function * readStickFile (file: string, signal: AbortSignal | undefined, limit: number): AsyncGenerator<Buffer> {
+  const advice = 'the stick may be failing or was pulled out; nothing of it was imported'
+  const o = await openStickFile(file, limit).catch((err: unknown) => { throw unreadableError(err, file, 'opening it', advice) })
+  if (!('fh' in o)) throw new StickCorruptError(`${o.message}; nothing of it was imported`, { file, problem: o.kind })
+  try {
+    if (limit === 0) return
+    for await (const chunk of o.fh.createReadStream({ highWaterMark: 4 << 20, start: 0, end: limit - 1, autoClose: false, signal })) yield chunk as Buffer
+  } catch (err) {
+    throw unreadableError(err, file, 'reading it', advice)
+  } finally {
+    await o.fh.close()
+  }
+}
+
+/**
+ * Join a revision's parts into `tmp`, hashing each part against the
+ * manifest; returns the revision the tarball's state is (or why it has none).
+ */
+async function joinVerified (lib: Library, dir: string, r: StickRevision, tmp: string, signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<TarballState> {
   const whole = createHash('sha256')
+  const probe = new TarballStateProbe(join(dir, r.tarball))
   const fh = await open(tmp, 'wx')
   try {
     let pos = 0
     for (const p of r.parts) {
       const h = createHash('sha256')
       let n = 0
-      for await (const b of readStickFile(join(dir, p.path), signal)) {
+      // One byte over the part's size: a file that grew since it was looked at fails the size check below.
+      for await (const b of readStickFile(join(dir, p.path), signal, p.bytes + 1)) {
         h.update(b)
         if (r.sha256 !== null && r.parts.length > 1) whole.update(b)
         n += b.length
-        let off = 0
-        try {
-          while (off < b.length) off += (await fh.write(b, off, b.length - off, pos + off)).bytesWritten
-        } catch (err) { throw lib.objects.diskError(err, join(dir, r.tarball)) }
+        const at = pos
+        const writing = (async () => {
+          let off = 0
+          try {
+            while (off < b.length) off += (await fh.write(b, off, b.length - off, at + off)).bytesWritten
+          } catch (err) { throw lib.objects.diskError(err, join(dir, r.tarball)) }
+        })()
+        await Promise.all([writing, probe.write(b)])
         pos += b.length
         onBytes(b.length)
       }
@@ -172,6 +234,10 @@ async function joinVerified (lib: Library, dir: string, r: StickRevision, tmp: s
     if (r.sha256 !== null && r.parts.length > 1 && whole.digest('hex') !== r.sha256) {
       throw new StickCorruptError(`${r.tarball}: the joined parts do not match the manifest's sha256; nothing of ${r.name} was imported`, { file: r.tarball })
     }
+    return await probe.finish()
+  } catch (err) {
+    probe.destroy()
+    throw err
   } finally {
     await fh.close()
   }

@@ -66,6 +66,8 @@ check_files() {
 	[ -f "$STICK/SHA256SUMS" ] || die "no SHA256SUMS on the stick: the export did not finish; export again"
 	list=$(mktemp) || die "mktemp failed"
 	for f in "$@"; do
+		# Only plain files: a FIFO would hang sha256sum, a link could point anywhere on the device.
+		{ [ -f "$STICK/$f" ] && [ ! -h "$STICK/$f" ]; } || { rm -f "$list"; die "$f on the stick is not a plain file: do not install from this stick; export again"; }
 		line=$(awk -v f="$f" '$2 == f' "$STICK/SHA256SUMS")
 		[ -n "$line" ] || { rm -f "$list"; die "$f is not listed in SHA256SUMS: the stick is not as it was written; export again"; }
 		say "$line" >> "$list"

@@ -7,11 +7,11 @@
  *     "fieldsync-inventory@1", "objects": [{"sha256", "size"}]}`.
  */
 import { hostname } from 'node:os'
-import { readFile, stat } from 'node:fs/promises'
 import { BadInputError, NotFoundError } from '../../shared/errors.js'
 import { isSha256Hex } from '../../shared/ids.js'
 import { INVENTORY_FORMAT, PEER_INVENTORY_FILE } from './layout.js'
 import { writeSmallFile } from './sink.js'
+import { readSmallStickFile } from './stick-file.js'
 import type { Library } from '../store/library.js'
 
 export interface Inventory {
@@ -22,17 +22,17 @@ export interface Inventory {
   host?: string
 }
 
-const MAX_INVENTORY = 256 << 20
+/** The largest inventory read (a device with a million objects writes about 100 MiB). */
+export const MAX_INVENTORY = 256 << 20
 
 export async function readInventory (file: string, opts: { signal?: AbortSignal } = {}): Promise<Inventory> {
-  let st
-  try { st = await stat(file) } catch {
-    throw new NotFoundError(`${file}: no such inventory file (write one with install.sh --inventory on the device, or fieldsync usb inventory on the other laptop)`)
+  // Usually on the stick (device-inventory.json, fieldsync-inventory.json): read as any stick file.
+  const got = await readSmallStickFile(file, MAX_INVENTORY, opts.signal)
+  if (!Buffer.isBuffer(got)) {
+    if (got.kind === 'missing') throw new NotFoundError(`${file}: no such inventory file (write one with install.sh --inventory on the device, or fieldsync usb inventory on the other laptop)`)
+    throw new BadInputError(`${got.message}${got.kind === 'too-large' ? ' (too large for an inventory)' : ''}`, { file, problem: got.kind })
   }
-  if (!st.isFile()) throw new BadInputError(`${file}: not a file`)
-  if (st.size > MAX_INVENTORY) throw new BadInputError(`${file}: ${st.size} bytes is too large for an inventory`)
-  const text = await readFile(file, { encoding: 'utf8', signal: opts.signal })
-  return parseInventory(text, file)
+  return parseInventory(got.toString('utf8'), file)
 }
 
 export function parseInventory (text: string, file: string): Inventory {

@@ -3,11 +3,11 @@
  * sizes and sha256. Read from removable media, so validated field by field
  * before anything uses it (house rule 5).
  */
-import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BadInputError, NotFoundError } from '../../shared/errors.js'
 import { isSha256Hex } from '../../shared/ids.js'
-import { isSafeFileName, MANIFEST_FILE, MANIFEST_FORMAT, STICK_NAME_RE } from './layout.js'
+import { isSafeFileName, MANIFEST_FILE, MANIFEST_FORMAT, MAX_SPLIT_SIZE, STICK_NAME_RE } from './layout.js'
+import { capText, readSmallStickFile } from './stick-file.js'
 
 export type StickMode = 'full' | 'device' | 'peer'
 
@@ -50,7 +50,10 @@ export interface Manifest {
   files: StickFile[]
 }
 
-const MAX_MANIFEST = 64 << 20
+/** The largest manifest read. */
+export const MAX_MANIFEST = 64 << 20
+/** The largest file other than a tarball part the manifest may list (install.sh, README.txt, SHA256SUMS, `<name>.objects`, `<name>.json`). */
+export const MAX_SMALL_FILE = 64 << 20
 
 /** Every file the manifest vouches for: tarball parts, then the other files. */
 export function manifestFiles (m: Manifest): StickFile[] {
@@ -59,16 +62,15 @@ export function manifestFiles (m: Manifest): StickFile[] {
 
 export async function readManifest (dir: string, opts: { signal?: AbortSignal, optional?: boolean } = {}): Promise<Manifest | undefined> {
   const file = join(dir, MANIFEST_FILE)
-  let st
-  try { st = await stat(file) } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+  const got = await readSmallStickFile(file, MAX_MANIFEST, opts.signal)
+  if (!Buffer.isBuffer(got)) {
+    if (got.kind === 'missing') {
       if (opts.optional === true) return undefined
       throw new NotFoundError(`${dir}: no ${MANIFEST_FILE}; not a Fieldsync stick (or the export did not finish)`)
     }
-    throw err
+    throw new BadInputError(`${got.message}${got.kind === 'too-large' ? ' (too large for a manifest)' : ''}; the stick is damaged or was altered: export again`, { file, problem: got.kind })
   }
-  if (st.size > MAX_MANIFEST) throw new BadInputError(`${file}: ${st.size} bytes is too large for a manifest`)
-  const text = await readFile(file, { encoding: 'utf8', signal: opts.signal })
+  const text = got.toString('utf8')
   let json: unknown
   try { json = JSON.parse(text) } catch (err) {
     throw new BadInputError(`${file}: not valid JSON (${(err as Error).message}); the stick may be damaged: run fieldsync usb verify`)
@@ -82,11 +84,12 @@ function fail (file: string, what: string): never {
 
 function isCount (v: unknown): v is number { return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 }
 
-function checkFile (f: unknown, file: string, where: string): StickFile {
+function checkFile (f: unknown, file: string, where: string, max: number): StickFile {
   const o = f as Record<string, unknown>
   if (typeof o !== 'object' || o === null) fail(file, `${where}: not an object`)
   if (typeof o.path !== 'string' || !isSafeFileName(o.path)) fail(file, `${where}.path: must be a plain file name`)
   if (!isCount(o.bytes)) fail(file, `${where}.bytes: must be a non-negative integer`)
+  if (o.bytes > max) fail(file, `${where}.bytes: ${o.bytes} is over the ${capText(max)} cap for such a file`)
   if (typeof o.sha256 !== 'string' || !isSha256Hex(o.sha256)) fail(file, `${where}.sha256: must be 64 lowercase hex characters`)
   return { path: o.path, bytes: o.bytes, sha256: o.sha256 }
 }
@@ -115,7 +118,7 @@ export function validateManifest (json: unknown, file: string): Manifest {
     if (typeof r.tarball !== 'string' || !isSafeFileName(r.tarball)) fail(file, `${w}.tarball: must be a plain file name`)
     if (typeof r.objectsFile !== 'string' || !isSafeFileName(r.objectsFile)) fail(file, `${w}.objectsFile: must be a plain file name`)
     if (!Array.isArray(r.parts) || r.parts.length === 0) fail(file, `${w}.parts: at least one file`)
-    const parts = r.parts.map((p, j) => checkFile(p, file, `${w}.parts[${j}]`))
+    const parts = r.parts.map((p, j) => checkFile(p, file, `${w}.parts[${j}]`, MAX_SPLIT_SIZE))
     for (const p of parts) seePath(p.path, `${w}.parts`)
     if (!isCount(r.bytes) || r.bytes !== parts.reduce((a, p) => a + p.bytes, 0)) fail(file, `${w}.bytes: must be the sum of the parts' bytes`)
     if (r.sha256 !== null && (typeof r.sha256 !== 'string' || !isSha256Hex(r.sha256))) fail(file, `${w}.sha256: 64 hex or null`)
@@ -132,7 +135,7 @@ export function validateManifest (json: unknown, file: string): Manifest {
       parts, bytes: r.bytes, sha256: r.sha256 as string | null, objectsFile: r.objectsFile, objects, included: r.included, includedBytes: r.includedBytes,
     }
   })
-  const files = m.files.map((f, i) => checkFile(f, file, `files[${i}]`))
+  const files = m.files.map((f, i) => checkFile(f, file, `files[${i}]`, MAX_SMALL_FILE))
   for (const f of files) seePath(f.path, 'files')
   return {
     format: MANIFEST_FORMAT,

@@ -67,31 +67,63 @@ export function dropCache (file: string): Promise<boolean> {
 }
 
 /** Read a file back and return its sha256, length and (with `crc`) CRC-32. */
-export async function hashFile (file: string, opts: { signal?: AbortSignal, onBytes?: (n: number) => void, dropCache?: boolean, crc?: boolean } = {}): Promise<{ sha256: string, bytes: number, crc32: number }> {
+export async function hashFile (file: string, opts: HashOptions & { dropCache?: boolean } = {}): Promise<{ sha256: string, bytes: number, crc32: number }> {
   if (opts.dropCache !== false) await dropCache(file)
+  const fh = await open(file, 'r')
+  try {
+    return await hashHandle(fh, file, opts)
+  } finally {
+    await fh.close()
+  }
+}
+
+export interface HashOptions {
+  signal?: AbortSignal
+  onBytes?: (n: number) => void
+  crc?: boolean
+  /** Read at most this many bytes. */
+  limit?: number
+  /**
+   * Each buffer read, in order. The buffer is reused once the call returns
+   * (copy what is kept, synchronously); the next call waits for this one's
+   * promise, which paces the reading.
+   */
+  onData?: (b: Buffer) => Promise<void>
+}
+
+/** Hash an open file from its start (two reads in flight); `file` names it in messages. */
+export async function hashHandle (fh: FileHandle, file: string, opts: HashOptions = {}): Promise<{ sha256: string, bytes: number, crc32: number }> {
   const h = createHash('sha256')
   let crc = 0
   let bytes = 0
-  const fh = await open(file, 'r')
+  const size = 4 << 20
+  const limit = opts.limit ?? Number.MAX_SAFE_INTEGER
+  const readAt = (buf: Buffer, pos: number) => pos >= limit ? Promise.resolve({ bytesRead: 0 }) : fh.read(buf, 0, Math.min(size, limit - pos), pos)
+  let bufs = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)]
+  let pos = 0
+  let pending = readAt(bufs[0], pos)
+  let feeding: Promise<void> | undefined
   try {
-    const size = 4 << 20
-    let bufs = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)]
-    let pos = 0
-    let pending = fh.read(bufs[0], 0, size, pos)
     for (;;) {
       const { bytesRead } = await pending
       if (bytesRead === 0) break
       if (opts.signal?.aborted === true) throw new AbortedError(`reading ${file}: cancelled`)
       pos += bytesRead
-      pending = fh.read(bufs[1], 0, size, pos)
+      pending = readAt(bufs[1], pos)
       h.update(bufs[0].subarray(0, bytesRead))
       if (opts.crc === true) crc = crc32(bufs[0].subarray(0, bytesRead), crc)
+      if (opts.onData !== undefined) {
+        await feeding
+        feeding = opts.onData(bufs[0].subarray(0, bytesRead))
+      }
       bytes += bytesRead
       opts.onBytes?.(bytesRead)
       bufs = [bufs[1], bufs[0]]
     }
+    await feeding
   } finally {
-    await fh.close()
+    await pending.catch(() => {}) // the read in flight, before the caller closes the handle
+    await feeding?.catch(() => {})
   }
   return { sha256: h.digest('hex'), bytes, crc32: crc >>> 0 }
 }

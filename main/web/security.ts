@@ -75,6 +75,7 @@ export function statusFor (code: string): number {
   switch (code) {
     case ErrorCodes.Usage: case ErrorCodes.BadInput: case ErrorCodes.InvalidState: case ErrorCodes.BadArchive:
     case ErrorCodes.StateTooLarge: case ErrorCodes.UnsafeEntry: case ErrorCodes.BadObjectName: case ErrorCodes.AmbiguousRevision:
+    case ErrorCodes.UploadCutShort:
       return 400
     case ErrorCodes.Forbidden: return 403
     case ErrorCodes.NotFound: case ErrorCodes.UnknownRevision: return 404

@@ -17,6 +17,21 @@ import { StaticFiles } from './static.js'
 const MAX_JSON_BODY = 1 << 20
 const KEEPALIVE_MS = 15_000
 
+/** The channel named by `/api/<channel>`; malformed percent-encoding is the client's error, not ours. */
+function apiChannel (pathname: string): string {
+  const enc = pathname.slice('/api/'.length)
+  try { return decodeURIComponent(enc) } catch {
+    throw new BadInputError(`/api/${enc.slice(0, 100)}: the path is not valid percent-encoding (a '%' must be followed by two hex digits of UTF-8)`)
+  }
+}
+
+/** A request line's path without its query string, for logs. */
+function pathOnly (url: string | undefined): string {
+  const u = url ?? ''
+  const q = u.indexOf('?')
+  return (q < 0 ? u : u.slice(0, q)).slice(0, 200)
+}
+
 export interface WebServerOptions {
   /** 0 = an OS-chosen port. */
   port?: number
@@ -90,7 +105,7 @@ export class WebServer {
         if (url.pathname === '/api/events' && req.method === 'GET') { this.events(req, res); return }
         if (req.method !== 'POST') { this.send(res, 405, { ok: false, error: { code: ErrorCodes.BadInput, message: `${req.method} ${url.pathname}: use POST` } }); return }
         if (url.pathname === '/api/upload') { await this.upload(req, res, url); return }
-        await this.call(req, res, decodeURIComponent(url.pathname.slice('/api/'.length)))
+        await this.call(req, res, apiChannel(url.pathname))
         return
       }
       const refused = this.gate.checkHost(req)
@@ -105,7 +120,8 @@ export class WebServer {
   }
 
   private refuse (req: IncomingMessage, res: ServerResponse, error: WireError): void {
-    this.log('refused %s %s: %s', req.method, req.url, error.message)
+    // The path only: a query string may carry what the log must not keep (an upload's file name, a token pasted into a URL).
+    this.log('refused %s %s: %s', req.method, pathOnly(req.url), error.message)
     req.resume()
     this.send(res, 403, { ok: false, error })
   }

@@ -10,11 +10,22 @@ import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { BadInputError, NotFoundError } from '../../../shared/errors.js'
+import { NotFoundError, UploadCutShortError } from '../../../shared/errors.js'
 
 const EXPIRE_MS = 60 * 60 * 1000
 
 export interface Upload { id: string, path: string, filename: string, bytes: number, at: number }
+
+function cutShort (filename: string, bytes: number, expected: number | undefined, cause?: unknown): Error {
+  const of = expected === undefined ? '' : ` of ${expected}`
+  return new UploadCutShortError(`upload ${filename}: cut short after ${bytes}${of} bytes (the browser closed the connection or the network broke); nothing was kept: upload the file again`, { received: bytes, expected: expected ?? null }, { cause })
+}
+
+/** A request body that stopped before its end (node:http: 'aborted' / ECONNRESET; streams: premature close). */
+function isCutOff (err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null)?.code
+  return code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNABORTED'
+}
 
 export class Uploads {
   readonly dir: string
@@ -52,11 +63,11 @@ export class Uploads {
     }
     try {
       await pipeline(Readable.from(counted(body as AsyncIterable<Uint8Array>)), createWriteStream(path, { flags: 'wx', highWaterMark: 1 << 20 }), { signal: opts.signal })
-      if (opts.expected !== undefined && bytes !== opts.expected) {
-        throw new BadInputError(`upload ${opts.filename}: received ${bytes} of ${opts.expected} bytes (the connection was cut?)`)
-      }
+      if (opts.expected !== undefined && bytes !== opts.expected) throw cutShort(opts.filename, bytes, opts.expected)
     } catch (err) {
       await rm(path, { force: true })
+      // The body ended before it was complete: the browser closed the connection (a reload, a closed tab) or the network broke.
+      if (opts.signal?.aborted !== true && isCutOff(err)) throw cutShort(opts.filename, bytes, opts.expected, err)
       throw err
     }
     const up = { id, path, filename: opts.filename, bytes, at: Date.now() }

@@ -8,7 +8,7 @@ import {
 } from '../../devices/index.js'
 import type { App } from '../../app/index.js'
 import type { Cli, CommandContext } from '../cli.js'
-import { formatBytes, table } from '../output.js'
+import { formatBytes, table, terminalText } from '../output.js'
 import { registerDeviceSim } from './device-sim.js'
 
 function seconds (v: string): number {
@@ -23,9 +23,22 @@ function publicDevice (d: DeviceInfo | DeviceRecord): Record<string, unknown> {
   return { deviceId: d.deviceId, name: d.name, addrs: d.addrs, port: d.port, claimed: d.claimed, pvrSdk: d.pvrSdk, revision: d.revision, status: d.status }
 }
 
-function deviceLine (d: DeviceInfo): string {
+/** Most characters shown of a device's name, id, status... in a table, and of a line of ours that carries a device's words. */
+const CELL_MAX = 64
+const LINE_MAX = 400
+
+/** What a device says of itself (mDNS, device-meta), for a table cell. */
+function cell (s: string | null | undefined): string {
+  return s === null || s === undefined ? '-' : terminalText(s, CELL_MAX)
+}
+
+function deviceRow (d: DeviceInfo): string[] {
   const claim = d.claimed === null ? '' : d.claimed ? 'claimed' : 'unclaimed'
-  return table([[d.name, d.deviceId, d.addrs.join(','), d.pvrSdk ? 'pvr-sdk' : '-', d.revision ?? '-', d.status ?? '-', claim]], ['NAME', 'DEVICE', 'ADDRESS', 'HTTP', 'REVISION', 'STATUS', ''])
+  return [cell(d.name), cell(d.deviceId), cell(d.addrs.join(',')), d.pvrSdk ? 'pvr-sdk' : '-', cell(d.revision), cell(d.status), claim]
+}
+
+function deviceLine (d: DeviceInfo): string {
+  return table([deviceRow(d)], ['NAME', 'DEVICE', 'ADDRESS', 'HTTP', 'REVISION', 'STATUS', ''])
 }
 
 interface InstallOpts {
@@ -76,9 +89,9 @@ async function target (ctx: CommandContext<InstallOpts>, app: App, store: Device
     stallMs: (o.stall ?? 30) * 1000,
     pvrSdk: { settleMs: (o.settle ?? 60) * 1000, switchMs: Math.max((o.timeout ?? 900) * 1000 / 3, (o.settle ?? 60) * 1000) },
     onHostKey: (k) => {
-      process.stderr.write(k.pinned === 'new'
-        ? `fieldsync: ${k.host}:${k.port} shows SSH host key ${k.type} ${k.fingerprint}: pinned (first use)\n`
-        : `fieldsync: ${k.host}:${k.port} host key ${k.fingerprint} matches the pinned one\n`)
+      ctx.note(k.pinned === 'new'
+        ? `fieldsync: ${k.host}:${k.port} shows SSH host key ${terminalText(k.type, CELL_MAX)} ${k.fingerprint}: pinned (first use)`
+        : `fieldsync: ${k.host}:${k.port} host key ${k.fingerprint} matches the pinned one`)
     },
   }, app.home)
   return { driver, deviceId: res.deviceId }
@@ -91,9 +104,10 @@ function render (ctx: CommandContext<InstallOpts>): (e: InstallEvent) => void {
     bar.stop()
     // Messages go to stderr in every mode (with --json, stdout holds only the result).
     // The final state is also the result line on stdout: printed once there without --json.
-    if (e.type === 'phase') { if (e.phase !== 'final' || ctx.json) process.stderr.write(`${e.message}\n`) }
-    else if (e.type === 'retry') process.stderr.write(`retrying ${e.what}: ${e.reason}\n`)
-    else if (e.type === 'progress') process.stderr.write(`  ${e.status}${e.progress === null ? '' : ` ${e.progress}%`} ${e.statusMsg}\n`)
+    // What the device said is shown escaped and cut (output.ts); JSON keeps it up to the drivers' caps.
+    if (e.type === 'phase') { if (e.phase !== 'final' || ctx.json) ctx.note(terminalText(e.message, LINE_MAX)) }
+    else if (e.type === 'retry') ctx.note(`retrying ${e.what}: ${terminalText(e.reason, LINE_MAX)}`)
+    else if (e.type === 'progress') ctx.note(`  ${terminalText(e.status, CELL_MAX)}${e.progress === null ? '' : ` ${e.progress}%`} ${terminalText(e.statusMsg)}`)
   }
 }
 
@@ -121,9 +135,9 @@ export function register (program: Command, cli: Cli): void {
         addresses: ctx.opts.device,
         mdns: ctx.opts.mdns !== false,
         signal: ctx.signal,
-        onDevice: (d) => { store.upsert(d); process.stderr.write(`found ${d.name} (${d.deviceId}) at ${d.addrs.join(', ')}\n`) },
+        onDevice: (d) => { store.upsert(d); ctx.note(`found ${cell(d.name)} (${cell(d.deviceId)}) at ${cell(d.addrs.join(', '))}`) },
       })
-      const rows = list.map(d => [d.name, d.deviceId, d.addrs.join(','), d.pvrSdk ? 'pvr-sdk' : '-', d.revision ?? '-', d.status ?? '-', d.claimed === null ? '' : d.claimed ? 'claimed' : 'unclaimed'])
+      const rows = list.map(deviceRow)
       return {
         json: list.map(publicDevice),
         text: list.length === 0 ? 'no devices answered (multicast blocked? name one with --device ADDRESS)' : table(rows, ['NAME', 'DEVICE', 'ADDRESS', 'HTTP', 'REVISION', 'STATUS', '']),
@@ -141,7 +155,7 @@ export function register (program: Command, cli: Cli): void {
       const id = rec?.deviceId ?? (store.installs(ref, 1).length > 0 ? ref : host)
       const installs = store.installs(id)
       if (rec === undefined && installs.length === 0) throw new NotFoundError(`${ref}: no device or install history by that id, name or address`)
-      const rows = installs.map(i => [new Date(i.startedAt).toISOString().replace(/\.\d+Z$/, 'Z'), i.revisionName ?? i.revisionId.slice(0, 12), i.step ?? '-', i.via, i.status, formatBytes(i.bytesSent), (i.statusMsg ?? '').slice(0, 80)])
+      const rows = installs.map(i => [new Date(i.startedAt).toISOString().replace(/\.\d+Z$/, 'Z'), i.revisionName ?? i.revisionId.slice(0, 12), i.step ?? '-', i.via, cell(i.status), formatBytes(i.bytesSent), terminalText(i.statusMsg ?? '', 80)])
       const head = rec === undefined ? `device ${id} (not seen by discovery)` : deviceLine({ ...rec, name: rec.name ?? rec.deviceId, lastSeen: rec.lastSeen })
       return {
         json: { device: rec === undefined ? null : publicDevice(rec), installs },
@@ -184,15 +198,15 @@ export function register (program: Command, cli: Cli): void {
         if (d?.step === undefined) throw err
         // The install had started: report what was sent, the error, and fail.
         const w = toWireError(err)
-        process.stderr.write(`fieldsync: ${w.message}\n`)
+        ctx.note(`fieldsync: ${terminalText(w.message, LINE_MAX)}`)
         const out = { device: deviceId, revision: rev, step: d.step, status: w.code === 'E_TIMEOUT' ? 'TIMEOUT' : 'FAILED', statusMsg: w.message, bytesSent: d.bytesSent ?? 0, objectsSent: d.objectsSent ?? 0, seconds: Math.round((Date.now() - t0) / 100) / 10, error: { code: w.code, message: w.message } }
-        return { json: out, text: `${out.status}: ${w.message}`, exitCode: 1 }
+        return { json: out, text: `${out.status}: ${terminalText(w.message, LINE_MAX)}`, exitCode: 1 }
       }
       if (!('status' in res)) return { json: res, text: planText(res) }
       const ok = installSucceeded(res.status)
       return {
         json: res,
-        text: `${res.step}: ${res.status} (${res.statusMsg}); sent ${res.objectsSent} objects, ${formatBytes(res.bytesSent)} in ${res.seconds} s`,
+        text: `${res.step}: ${terminalText(res.status, CELL_MAX)} (${terminalText(res.statusMsg)}); sent ${res.objectsSent} objects, ${formatBytes(res.bytesSent)} in ${res.seconds} s`,
         exitCode: ok ? 0 : 1,
       }
     }))

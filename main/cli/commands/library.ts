@@ -6,7 +6,7 @@ import { exportRevision } from '../../store/export.js'
 import { nameFromFileName } from '../../store/library.js'
 import { verifyLibrary, collectGarbage } from '../../store/maintenance.js'
 import type { Cli } from '../cli.js'
-import { formatBytes, table } from '../output.js'
+import { formatBytes, table, terminalText } from '../output.js'
 import { revisionSignatureSummary } from './trust.js'
 
 function collect (v: string, prev: string[] = []): string[] { return [...prev, v] }
@@ -71,15 +71,18 @@ export function register (program: Command, cli: Cli): void {
         signatures: sum.signatures,
         signature: revisionSignatureSummary(app, info.id),
       }
+      // The spec, keys and container names come from the state, the source from a file's name: escaped and cut here.
+      const t = (s: string) => terminalText(s)
       const lines = [
         `${info.name}  ${info.id}`,
-        `spec ${info.spec}, ${info.objects} objects, ${formatBytes(info.bytes)}, ${info.complete ? 'complete' : `INCOMPLETE: ${info.missing} missing`}`,
-        `source ${info.source}, imported ${new Date(info.importedAt).toISOString()}`,
+        `spec ${t(info.spec)}, ${info.objects} objects, ${formatBytes(info.bytes)}, ${info.complete ? 'complete' : `INCOMPLETE: ${info.missing} missing`}`,
+        `source ${t(info.source)}, imported ${new Date(info.importedAt).toISOString()}`,
         `signatures: ${json.signature}`,
       ]
-      if (sum.bsp !== null) lines.push(`bsp: ${formatBytes(sum.bsp.bytes)}`, ...sum.bsp.objects.map(o => `  ${o.key}  ${formatBytes(o.size)}${present.has(o.sha) ? '' : '  MISSING'}`))
-      for (const c of sum.containers) lines.push(`container ${c.name}: ${formatBytes(c.bytes)}`, ...c.objects.map(o => `  ${o.key}  ${formatBytes(o.size)}${present.has(o.sha) ? '' : '  MISSING'}`))
-      if (sum.other.length > 0) lines.push('other:', ...sum.other.map(o => `  ${o.key}  ${formatBytes(o.size)}${present.has(o.sha) ? '' : '  MISSING'}`))
+      const obj = (o: { key: string, size: number | null, sha: string }) => `  ${t(o.key)}  ${formatBytes(o.size)}${present.has(o.sha) ? '' : '  MISSING'}`
+      if (sum.bsp !== null) lines.push(`bsp: ${formatBytes(sum.bsp.bytes)}`, ...sum.bsp.objects.map(obj))
+      for (const c of sum.containers) lines.push(`container ${t(c.name)}: ${formatBytes(c.bytes)}`, ...c.objects.map(obj))
+      if (sum.other.length > 0) lines.push('other:', ...sum.other.map(obj))
       return { json, text: lines.join('\n') }
     }))
 
@@ -90,7 +93,9 @@ export function register (program: Command, cli: Cli): void {
       const ra = app.library.resolve(a)
       const rb = app.library.resolve(b)
       const d = diffStates(app.library.state(ra.id), app.library.state(rb.id), sha => app.library.objectSize(sha))
-      const lines = [`${ra.name} -> ${rb.name}`, ...d.added.map(k => `+ ${k}`), ...d.removed.map(k => `- ${k}`), ...d.changed.map(k => `~ ${k}`),
+      // State keys come from whoever made the revision: escaped and cut on a terminal, whole in JSON.
+      const key = (k: string) => terminalText(k)
+      const lines = [`${ra.name} -> ${rb.name}`, ...d.added.map(k => `+ ${key(k)}`), ...d.removed.map(k => `- ${key(k)}`), ...d.changed.map(k => `~ ${key(k)}`),
         `${d.added.length} added, ${d.removed.length} removed, ${d.changed.length} changed; a device running ${ra.name} needs ${d.transferObjects.length} object(s), ${formatBytes(d.transferBytes)}`]
       return { json: { added: d.added, removed: d.removed, changed: d.changed, transferBytes: d.transferBytes, transferObjects: d.transferObjects }, text: lines.join('\n') }
     }))

@@ -7,7 +7,7 @@ import {
   type PeerInfo, type PeerServices, type PullEvent, type PullResult, withDeadline,
 } from '../../peers/index.js'
 import type { Cli, CommandContext } from '../cli.js'
-import { formatBytes, table } from '../output.js'
+import { formatBytes, table, terminalText } from '../output.js'
 import { revisionSignatureSummary } from './trust.js'
 
 function collect (v: string, prev: string[] = []): string[] { return [...prev, v] }
@@ -87,7 +87,7 @@ export function register (program: Command, cli: Cli): void {
       const onProgress = (e: PullEvent) => {
         if (e.type === 'resolved') {
           before = signatureOf(e.id)
-          before.then(s => { if (!ctx.json) process.stderr.write(`${e.name ?? e.id.slice(0, 12)}: ${s}\n`) }, () => {})
+          before.then(s => { if (!ctx.json) ctx.note(`${terminalText(e.name ?? e.id.slice(0, 12))}: ${s}`) }, () => {})
         }
         if (e.type === 'progress') bar.update(e.bytes, e.totalBytes, `${Object.keys(e.peers).length} peer(s)`)
         else if (e.type === 'liar') ctx.log.error('peer %s sent corrupt bytes of %s: no longer used', e.peer, e.sha)

@@ -79,7 +79,7 @@ export function register (program: Command, cli: Cli): void {
       const bar = ctx.progress('usb import', 'bytes')
       const res = await importer.import(dir, { signal: ctx.signal, onProgress: p => { bar.update(p.bytes, p.totalBytes, p.file) } })
       bar.stop()
-      const rows = res.revisions.map(r => [r.name, r.id.slice(0, 12), r.status, r.error?.message ?? `${r.newObjects.length} new objects, ${formatBytes(r.newBytes)}${r.complete ? '' : `, INCOMPLETE: ${r.missing.length} missing`}`])
+      const rows = res.revisions.map(r => [r.name, r.id.slice(0, 12), r.status, r.error?.message ?? `${r.newObjects.length} new objects, ${formatBytes(r.newBytes)}${r.complete ? '' : `, INCOMPLETE: ${r.missing.length} missing`}${r.nameHeldBy === undefined ? '' : `; the name ${r.nameHeldBy.name} stays on ${r.nameHeldBy.id.slice(0, 12)} (to move it: fieldsync import --name NAME <the tarball>)`}`])
       const text = [`${res.ok ? 'imported' : 'imported with errors'} from ${dir}: ${res.newObjects} new objects, ${formatBytes(res.newBytes)}`, table(rows, ['NAME', 'ID', 'STATUS', 'DETAIL'])].join('\n')
       return { json: res, text, exitCode: res.ok ? 0 : 1 }
     }))
@@ -93,8 +93,11 @@ export function register (program: Command, cli: Cli): void {
       bar.stop()
       const bad = r.files.filter(f => f.verdict !== 'ok')
       const lines = [`${r.ok ? 'OK' : 'DAMAGED'}: ${r.files.length} files, ${formatBytes(r.bytes)} checked on ${dir}`]
-      for (const f of bad) lines.push(`  ${f.verdict.toUpperCase()}  ${f.path}${f.verdict === 'size' ? ` (${f.actualBytes} bytes, expected ${f.bytes})` : ''}`)
-      for (const rev of r.revisions) if (!rev.ok) lines.push(`  revision ${rev.name} cannot be installed or imported from this stick: export it again`)
+      for (const f of bad) lines.push(`  ${f.verdict.toUpperCase()}  ${f.path}${f.verdict === 'size' ? ` (${f.actualBytes} bytes, expected ${f.bytes})` : f.verdict === 'not-a-file' ? ' (a FIFO, device, link or folder where a file belongs; not read)' : ''}`)
+      for (const rev of r.revisions) {
+        if (rev.problem !== undefined) lines.push(`  ${rev.problem}`)
+        if (!rev.ok) lines.push(`  revision ${rev.name} cannot be installed or imported from this stick: export it again`)
+      }
       if (r.leftovers.length > 0) lines.push(`  ${r.leftovers.length} unfinished file(s) of an interrupted export (${r.leftovers.join(', ')}); the next export removes them`)
       return { json: r, text: lines.join('\n'), exitCode: r.ok ? 0 : 1 }
     }))

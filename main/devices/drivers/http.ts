@@ -6,7 +6,7 @@
  */
 import { Agent, request as httpRequest, type IncomingHttpHeaders } from 'node:http'
 import { Transform, type Readable } from 'node:stream'
-import { AbortedError, DeviceUnreachableError, TimeoutError } from '../../../shared/errors.js'
+import { AbortedError, DeviceUnreachableError, ProtocolError, TimeoutError } from '../../../shared/errors.js'
 
 export interface HttpAnswer { status: number, headers: IncomingHttpHeaders, body: Buffer }
 
@@ -34,7 +34,8 @@ export const STALL_MS = 30_000
 /** How fast a device is assumed to re-hash what it received before it answers. */
 export const REHASH_RATE = 20_000_000
 
-const MAX_BODY = 64 * 1024 * 1024
+/** The largest device answer read (a body over it is E_PROTOCOL); README: Sticks and devices' answers. */
+export const MAX_BODY = 64 * 1024 * 1024
 
 export interface HttpClientOptions {
   /** Reach the server through this Unix socket (the URL's host is then only a name). */
@@ -71,9 +72,16 @@ export class HttpClient {
       const req = httpRequest(c.url, { method: c.method, headers, agent: this.agent, ...(this.o.socketPath === undefined ? {} : { socketPath: this.o.socketPath }) }, res => {
         const parts: Buffer[] = []
         let n = 0
+        const max = c.maxBody ?? MAX_BODY
         res.on('data', (d: Buffer) => {
+          if (settled) return
           n += d.length
-          if (n > (c.maxBody ?? MAX_BODY)) { req.destroy(new Error('answer too large')); return }
+          if (n > max) {
+            // Settle first: destroying the request then fails it, which must not read as an unreachable device.
+            done(this.tooLarge(c, max))
+            req.destroy()
+            return
+          }
           parts.push(d)
         })
         res.on('end', () => { done(null, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) }) })
@@ -134,6 +142,11 @@ export class HttpClient {
     const sep = text.indexOf('\r\n\r\n', m.index)
     const body = sep < 0 ? Buffer.alloc(0) : raw.subarray(sep + 4)
     return { status: Number(m[1]), headers: {}, body }
+  }
+
+  private tooLarge (c: HttpCall, max: number): Error {
+    const cap = max % (1 << 20) === 0 ? `${max / (1 << 20)} MiB` : `${max} bytes`
+    return new ProtocolError(`${this.what}: ${c.method} ${new URL(c.url).pathname}: the device's answer is over the ${cap} cap for it; not read further (a device sends far less: is this a Pantavisor device?)`, { url: c.url, maxBytes: max })
   }
 
   private unreachable (c: HttpCall, e: Error): Error {

@@ -69,12 +69,34 @@ export interface DeviceDriver {
   stepState?: (step: string, signal: AbortSignal) => Promise<Uint8Array>
 }
 
+/**
+ * Caps on text a device sends (its answers are read whole up to the HTTP
+ * client's 64 MiB): what is kept, in JSON output and the install history,
+ * of a step's `status-msg` and `logs`, of its `status`, of a device-meta
+ * value, and of an error body. The CLI shows less on a terminal
+ * (main/cli/output.ts).
+ */
+export const STATUS_MSG_MAX = 4096
+export const LOGS_MAX = 64 * 1024
+export const STATUS_MAX = 64
+export const META_VALUE_MAX = 256
+export const DEVICE_ERROR_MAX = 300
+
+/** `s` cut to at most `max` characters (UTF-16 units, never half a pair), saying how much was cut. */
+export function capDeviceText (s: string, max: number): string {
+  if (s.length <= max) return s
+  let end = max
+  const c = s.charCodeAt(end - 1)
+  if (c >= 0xd800 && c <= 0xdbff) end--
+  return `${s.slice(0, end)} [${s.length - end} more characters cut]`
+}
+
 export function emptyMeta (): DeviceMeta {
   return { revision: null, status: null, mode: null, version: null, arch: null, freeBytes: null }
 }
 
 function str (v: unknown): string | null {
-  if (typeof v === 'string') return v
+  if (typeof v === 'string') return capDeviceText(v, META_VALUE_MAX)
   if (typeof v === 'number' && Number.isFinite(v)) return String(v)
   return null
 }
@@ -108,11 +130,11 @@ export function parseProgress (text: string, target: string): StepProgress {
   const p = o as Record<string, unknown>
   if (p === null || typeof p !== 'object' || typeof p.status !== 'string') throw new ProtocolError(`${target}: progress without a status: ${text.slice(0, 80)}`)
   return {
-    status: p.status,
-    statusMsg: typeof p['status-msg'] === 'string' ? p['status-msg'] : '',
+    status: capDeviceText(p.status, STATUS_MAX),
+    statusMsg: typeof p['status-msg'] === 'string' ? capDeviceText(p['status-msg'], STATUS_MSG_MAX) : '',
     progress: typeof p.progress === 'number' ? p.progress : null,
     retries: typeof p.retries === 'number' ? p.retries : null,
-    logs: typeof p.logs === 'string' ? p.logs : null,
+    logs: typeof p.logs === 'string' ? capDeviceText(p.logs, LOGS_MAX) : null,
   }
 }
 
@@ -134,7 +156,7 @@ export function parseObjectList (text: string, target: string): Map<string, numb
 export function deviceError (body: string): string {
   try {
     const o = JSON.parse(body) as { Error?: unknown }
-    if (typeof o?.Error === 'string') return o.Error
+    if (typeof o?.Error === 'string') return capDeviceText(o.Error, DEVICE_ERROR_MAX)
   } catch { /* not JSON */ }
-  return body.trim().slice(0, 300)
+  return capDeviceText(body.trim(), DEVICE_ERROR_MAX)
 }

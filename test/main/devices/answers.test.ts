@@ -12,6 +12,21 @@ describe('device answers', () => {
     assert.throws(() => parseDeviceMeta('[1]', 'dev'), (e: { code?: string }) => e.code === 'E_PROTOCOL')
   })
 
+  it('a device\'s text is kept up to its cap: status-msg 4096, logs 64 KiB, status 64, device-meta values 256, error bodies 300', () => {
+    const big = 'x'.repeat(1 << 20)
+    const p = parseProgress(JSON.stringify({ status: 'S'.repeat(1000), 'status-msg': '\x1b[2J' + big, progress: 50, logs: big }), 'dev')
+    assert.equal(p.statusMsg.slice(0, 4096), ('\x1b[2J' + big).slice(0, 4096), 'the text itself, escapes included: the terminal layer escapes them')
+    assert.equal(p.statusMsg, `${('\x1b[2J' + big).slice(0, 4096)} [${big.length + 4 - 4096} more characters cut]`)
+    assert.equal(p.logs?.length, (64 * 1024) + ` [${big.length - 64 * 1024} more characters cut]`.length)
+    assert.ok(p.status.startsWith('S'.repeat(64) + ' ['))
+    assert.ok((parseDeviceMeta(JSON.stringify({ 'pantavisor.status': big }), 'dev').status?.length ?? 0) < 300)
+    assert.ok(deviceError(JSON.stringify({ Error: big })).length < 350)
+    assert.ok(deviceError(big).length < 350)
+    // Never half a surrogate pair.
+    const emoji = parseProgress(JSON.stringify({ status: 'X', 'status-msg': 'a' + '😀'.repeat(3000) }), 'dev').statusMsg
+    assert.ok(!/[\ud800-\udbff] \[/.test(emoji))
+  })
+
   it('progress and object lists', () => {
     const p = parseProgress('{"status":"ERROR","status-msg":"Status goal not reached","progress":100,"retries":0,"logs":"x"}', 'dev')
     assert.deepEqual(p, { status: 'ERROR', statusMsg: 'Status goal not reached', progress: 100, retries: 0, logs: 'x' })

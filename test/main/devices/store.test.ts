@@ -30,4 +30,29 @@ describe('DeviceStore', () => {
     assert.deepEqual(rows.map(r => [r.revisionName, r.status, r.errorCode]), [['two', 'FAILED', 'E_DEVICE_UNREACHABLE'], ['one', 'DONE', null]])
     assert.ok(rows.every(r => r.endedAt !== null))
   })
+
+  it('at open, an install left STARTED by a process that is gone becomes INTERRUPTED; one of a live process stays STARTED', async () => {
+    const db = openDatabase(':memory:', silentLogger())
+    const s = new DeviceStore(db)
+    const rev = { deviceId: 'd1', address: '10.0.0.7:12368', via: 'pvr-sdk', revisionId: 'a'.repeat(64), revisionName: 'one', step: 'locals/one' }
+    const live = s.startInstall(rev)
+    // A process that has exited: its pid is gone.
+    const { spawnSync } = await import('node:child_process')
+    const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' })
+    const dead = s.startInstall(rev)
+    db.prepare('UPDATE device_installs SET owner_pid = ? WHERE id = ?').run(Number(gone.stdout), dead)
+    // This process's pid with another start: the pid was reused by a later process.
+    const reused = s.startInstall(rev)
+    db.prepare("UPDATE device_installs SET owner_start = 'boot-x:1' WHERE id = ?").run(reused)
+    // A row written before the owner was recorded.
+    const old = s.startInstall(rev)
+    db.prepare('UPDATE device_installs SET owner_pid = NULL, owner_start = NULL WHERE id = ?').run(old)
+    const again = new DeviceStore(db)
+    const status = new Map(again.installs('d1').map(r => [r.id, r]))
+    assert.equal(status.get(live)?.status, 'STARTED', 'this process is alive: its install goes on')
+    for (const id of [dead, reused, old]) {
+      assert.equal(status.get(id)?.status, 'INTERRUPTED', `row ${id}`)
+      assert.match(status.get(id)?.statusMsg ?? '', /ended before the install finished/)
+    }
+  })
 })

@@ -50,7 +50,7 @@ describe('usb: laptop to laptop', () => {
     assert.equal(again.newObjects, 0)
   })
 
-  it('a revision complete here already is not read off the stick; a manifest that names one falsely is not believed', async (t) => {
+  it('a revision complete here already is not read off the stick; a manifest that names one falsely is not believed, and its tarball is refused', async (t) => {
     const { alice, bob, ids } = await twoLaptops(t)
     const stick = await tempDir(t, 'fieldsync-stick-')
     await new UsbExporter({ library: alice.library, log: silentLogger() }).export({ revisions: ['rev-a', 'rev-b'], dir: stick })
@@ -65,8 +65,9 @@ describe('usb: laptop to laptop', () => {
     m.revisions[1].libraryNames = []
     await writeFile(join(stick, 'fieldsync-manifest.json'), JSON.stringify(m))
     const again = await new UsbImporter({ library: bob.library, importer: bob.importer, log: silentLogger() }).import(stick)
-    assert.equal(again.revisions[1].status, 'existed', 'read and found to be rev-b, which is here now')
-    assert.equal(again.revisions[1].id, ids.b, 'the id is the one the tarball holds, not the manifest\'s')
+    assert.equal(again.revisions[1].status, 'corrupt', 'read, and found to hold rev-b, not the rev-a the manifest says')
+    assert.equal(again.revisions[1].error?.code, ErrorCodes.StickCorrupt)
+    assert.equal(again.revisions[1].error?.details?.tarballId, ids.b)
   })
 
   it('a corrupt file on the stick: that revision is refused with E_STICK_CORRUPT, nothing of it imported', async (t) => {
@@ -110,12 +111,12 @@ describe('usb: laptop to laptop', () => {
     await assert.rejects(new UsbImporter({ library: bob.library, importer: bob.importer, log: silentLogger() }).import(stick), { code: ErrorCodes.BadInput })
   })
 
-  it('a read the stick refuses is E_STICK_CORRUPT naming the file, not a bare errno', async (t) => {
-    const dir = await tempDir(t)
-    // Reading a folder fails in read(2) with EISDIR: an errno from the read itself, as EIO from a failing stick.
-    await assert.rejects(async () => { for await (const _ of readStickFile(dir, undefined)) { /* nothing */ } }, (err: Error & { code?: string }) => {
+  it('a read the stick refuses is E_STICK_CORRUPT naming the file, not a bare errno', async () => {
+    // /proc/self/mem is a regular file whose first page is never mapped: read(2) fails with EIO, as on a failing stick.
+    const file = '/proc/self/mem'
+    await assert.rejects(async () => { for await (const _ of readStickFile(file, undefined, 4096)) { /* nothing */ } }, (err: Error & { code?: string }) => {
       assert.equal(err.code, ErrorCodes.StickCorrupt)
-      assert.match(err.message, new RegExp(`^${dir}: reading it from the stick failed`))
+      assert.match(err.message, new RegExp(`^${file}: reading it from the stick failed \\(EIO`))
       return true
     })
   })

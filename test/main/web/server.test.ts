@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { readFile } from 'node:fs/promises'
 import { silentLogger } from '../../../shared/log.js'
+import { createLogger } from '../../../main/log.js'
 import { ApiCore } from '../../../main/app/handlers/index.js'
 import { App } from '../../../main/app/index.js'
 import { WebServer } from '../../../main/web/index.js'
@@ -200,6 +201,54 @@ describe('browser mode server', { timeout: 60_000 }, () => {
     assert.equal(after.state, 'cancelled')
     assert.equal(after.error.code, 'E_ABORTED')
     assert.deepEqual((await api('transfers.cancel', { id: t.id })).json().value, { cancelled: false })
+  })
+
+  it('refuses an API path with malformed percent-encoding: 400 E_BAD_INPUT, not an internal error', async () => {
+    for (const path of ['/api/library.list%', '/api/library%E0%A4%A', '/api/%ZZ']) {
+      const r = await raw(web.port, { method: 'POST', path, headers: { host: `127.0.0.1:${web.port}`, 'content-type': 'application/json', 'x-fieldsync-token': web.token }, body: '{}' })
+      assert.equal(r.status, 400, `${path}: ${r.body}`)
+      assert.equal(r.json().error.code, 'E_BAD_INPUT')
+      assert.match(r.json().error.message, /percent-encoding/)
+    }
+  })
+
+  it('an upload the client cuts off fails its transfer with E_UPLOAD_CUT_SHORT, saying how much arrived', async () => {
+    const req = request({ host: '127.0.0.1', port: web.port, method: 'POST', path: '/api/upload?name=cut.tgz', headers: { 'x-fieldsync-token': web.token, 'content-type': 'application/octet-stream', 'content-length': String(4 << 20) } })
+    req.on('error', () => {})
+    const failed = new Promise<any>((resolve) => {
+      const off = core.events.onAny((event, payload: any) => {
+        if (event === 'transfer' && payload.label === 'upload cut.tgz' && payload.state !== 'running') { off(); resolve(payload) }
+      })
+    })
+    const started = new Promise<void>((resolve) => {
+      const off = core.events.onAny((event, payload: any) => {
+        if (event === 'transfer' && payload.label === 'upload cut.tgz' && payload.bytes >= 1 << 20) { off(); resolve() }
+      })
+    })
+    req.write(Buffer.alloc(1 << 20))
+    await started
+    req.destroy()
+    const t = await failed
+    assert.equal(t.state, 'failed')
+    assert.equal(t.error.code, 'E_UPLOAD_CUT_SHORT')
+    assert.match(t.error.message, /cut\.tgz.*cut short after 1048576 of 4194304 bytes/)
+  })
+
+  it('with DEBUG on, a refused request is logged without its query string', async (t) => {
+    const lines: string[] = []
+    const log = createLogger('fieldsync', { debug: 'fieldsync:*', write: (l) => { lines.push(l) } })
+    const logged = new WebServer({ core, log }, { rendererDir: join(repoRoot, 'dist', 'renderer') })
+    await logged.start()
+    t.after(async () => { await logged.stop() })
+    const r = await raw(logged.port, { method: 'POST', path: '/api/upload?name=payroll-2024.tgz&x=secret', headers: { host: `127.0.0.1:${logged.port}` }, body: 'x' })
+    assert.equal(r.status, 403)
+    const page = await raw(logged.port, { path: '/index.html?token=secret', headers: { host: 'attacker.example' } })
+    assert.equal(page.status, 403)
+    const refused = lines.filter(l => l.includes('refused'))
+    assert.equal(refused.length, 2, lines.join(''))
+    assert.ok(refused[0].includes('POST /api/upload'), refused[0])
+    assert.ok(refused[1].includes('GET /index.html'), refused[1])
+    for (const l of refused) assert.ok(!l.includes('secret') && !l.includes('payroll') && !l.includes('?'), l)
   })
 
   it('sends events over SSE to a client with the token only', async () => {
