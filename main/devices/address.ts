@@ -158,3 +158,24 @@ export function deviceDriver (res: ResolvedDevice, o: ConnectOptions, home: stri
     stallMs: o.stallMs,
   })
 }
+
+/**
+ * The device a reference names for its details and history: a known device
+ * or address as resolveDevice says; an address without a port also finds the
+ * history of `host:port` ids (one device per port), and several of them is
+ * an error that lists them.
+ */
+export function historyDevice (store: DeviceStore, ref: string): { deviceId: string, record: DeviceRecord | undefined } {
+  const r = parseDeviceRef(ref)
+  if (r.kind === 'known') {
+    const hits = store.find(r.ref)
+    if (hits.length > 1) throw new UsageError(`device ${r.ref}: ${hits.length} devices match (${hits.map(h => h.deviceId).join(', ')}); give the full id or an address`)
+    if (hits[0] !== undefined) return { deviceId: hits[0].deviceId, record: hits[0] }
+    return { deviceId: r.ref, record: undefined }
+  }
+  const res = resolveDevice(store, ref)
+  if (res.record !== undefined || r.kind === 'socket' || r.port !== null) return res
+  const ids = [...new Set([r.host, ...store.historyIds(`${hostPort(r.host, 0).slice(0, -1)}`)])].filter(id => store.installs(id, 1).length > 0)
+  if (ids.length > 1) throw new UsageError(`device ${ref}: ${ids.length} devices at that address (${ids.join(', ')}); give the port`)
+  return { deviceId: ids[0] ?? res.deviceId, record: undefined }
+}

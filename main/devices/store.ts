@@ -133,6 +133,11 @@ export class DeviceStore {
       .run(r.status, r.statusMsg, r.errorCode, r.bytesSent, r.objectsSent, Date.now(), id)
   }
 
+  /** Device ids with an install history that start with `prefix`. */
+  historyIds (prefix: string): string[] {
+    return (this.db.prepare('SELECT DISTINCT device_id FROM device_installs WHERE substr(device_id, 1, length(?)) = ? ORDER BY device_id').all(prefix, prefix) as Array<{ device_id: string }>).map(r => r.device_id)
+  }
+
   /** The step a device chose itself (pvr-sdk names the local revision of a post). */
   renameInstallStep (id: number, step: string): void {
     this.db.prepare('UPDATE device_installs SET step = ? WHERE id = ?').run(step, id)

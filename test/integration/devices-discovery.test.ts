@@ -131,7 +131,7 @@ describe('discovery of a device published by avahi-publish', () => {
     if (why !== null) { t.skip(why); return }
     const dir = await tempDir(t)
     const net = makeNet(t)
-    const sim = spawnIn(t, net.a, [process.execPath, cliBin, '--json', 'device-sim', '--dir', join(dir, 'dev'), '--no-mdns', '--fast', '--http', `${net.addrA}:12368`])
+    const sim = spawnIn(t, net.a, [process.execPath, cliBin, '--json', 'device-sim', '--dir', join(dir, 'dev'), '--no-mdns', '--fast', '--http', `${net.addrA}:12368`, '--assume-pvr-sdk-progress'])
     const info = JSON.parse(await firstLine(sim, 'device-sim')) as { deviceId: string, socket: string }
     const nick = `fsdev${randomBytes(2).toString('hex')}`
     await avahiPublish(t, net.a, join(dir, 'avahi'), nick, [`device-id=${info.deviceId}`, 'challenge=steady-ocelot', 'pantahub=api.pantahub.com'])
@@ -174,7 +174,7 @@ describe('discovery of a device published by avahi-publish', () => {
     const dir = await tempDir(t)
     const net = makeNet(t)
     const nick = `fssim${randomBytes(2).toString('hex')}`
-    const sim = spawnIn(t, net.a, [process.execPath, cliBin, '--json', 'device-sim', '--dir', join(dir, 'dev'), '--fast', '--name', nick, '--http', `${net.addrA}:12368`])
+    const sim = spawnIn(t, net.a, [process.execPath, cliBin, '--json', 'device-sim', '--dir', join(dir, 'dev'), '--fast', '--name', nick, '--http', `${net.addrA}:12368`, '--assume-pvr-sdk-progress'])
     const info = JSON.parse(await firstLine(sim, 'device-sim')) as { deviceId: string }
     const home = join(dir, 'home')
     const r = await cliIn(net.b, home, ['--json', 'devices', '--timeout', '2'])

@@ -287,7 +287,7 @@ describe('install through a stock pvr-sdk (pvr\'s protocol only: no progress, no
     const o = out(r)
     assert.equal(o.status, 'NOT_RUNNING')
     assert.match(o.statusMsg, /(went back|did not switch)/)
-    assert.ok(Date.now() - t0 < 30_000, `took ${Date.now() - t0} ms`)
+    assert.ok(Date.now() - t0 < 90_000, `took ${Date.now() - t0} ms`)
     await noStepWithoutObjects(sim)
   })
 

@@ -7,7 +7,7 @@ import type { DeviceInfo, InstallResult } from '../../../shared/api/types.js'
 import { NotAvailableError, NotFoundError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
 import {
-  deviceDriver, Discovery, DeviceStore, Installer, parseAddress, PVR_SDK_PORT, resolveDevice,
+  deviceDriver, Discovery, DeviceStore, historyDevice, Installer, parseAddress, PVR_SDK_PORT, resolveDevice,
   type DeviceDriver, type DeviceRecord, type ResolvedDevice, type Via,
 } from '../../devices/index.js'
 import type { App } from '../index.js'
@@ -168,8 +168,7 @@ export function deviceHandlers (d: HandlerDeps): DeviceHandlers {
 
     async 'devices.history' ({ device }) {
       const s = svc()
-      const hits = s.store.find(device)
-      const id = hits[0]?.deviceId ?? device
+      const id = historyDevice(s.store, device).deviceId
       return s.store.installs(id).map(i => ({
         device: i.deviceId,
         revision: i.revisionId,

@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander'
 import { NotFoundError, toWireError, UsageError } from '../../../shared/errors.js'
 import { installSucceeded, type DeviceInfo, type InstallPlan, type InstallResult } from '../../../shared/api/types.js'
 import {
-  DEFAULT_SSH_CONTAINER, deviceDriver, Discovery, DeviceStore, Installer, looksLikeAddress, parseAddress, resolveDevice, SSH_DEFAULT_PORT, VIAS,
+  DEFAULT_SSH_CONTAINER, deviceDriver, Discovery, DeviceStore, historyDevice, Installer, resolveDevice, SSH_DEFAULT_PORT, VIAS,
   type DeviceDriver, type DeviceRecord, type InstallEvent, type ResolvedDevice, type Via,
 } from '../../devices/index.js'
 import type { App } from '../../app/index.js'
@@ -149,10 +149,7 @@ export function register (program: Command, cli: Cli): void {
     .action(cli.action(async (ctx, ref: string) => {
       const app = await ctx.app()
       const store = new DeviceStore(app.library.db)
-      // An address with a port names the same device as the bare address.
-      const host = looksLikeAddress(ref) ? parseAddress(ref, 0).host : ref
-      const rec = store.find(ref)[0] ?? store.find(host)[0]
-      const id = rec?.deviceId ?? (store.installs(ref, 1).length > 0 ? ref : host)
+      const { deviceId: id, record: rec } = historyDevice(store, ref)
       const installs = store.installs(id)
       if (rec === undefined && installs.length === 0) throw new NotFoundError(`${ref}: no device or install history by that id, name or address`)
       const rows = installs.map(i => [new Date(i.startedAt).toISOString().replace(/\.\d+Z$/, 'Z'), i.revisionName ?? i.revisionId.slice(0, 12), i.step ?? '-', i.via, cell(i.status), formatBytes(i.bytesSent), terminalText(i.statusMsg ?? '', 80)])
