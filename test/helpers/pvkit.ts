@@ -115,8 +115,8 @@ export interface KitDevice {
   exec: (args: string[], input?: Buffer) => Promise<{ code: number | null, stdout: string, stderr: string }>
   /** Upstream pvcontrol from the host, through the relay. */
   pvcontrol: (args: string[]) => Promise<{ code: number | null, stdout: string, stderr: string }>
-  /** Stop then start again with the same storage (a power cycle). */
-  restart: () => Promise<void>
+  /** Stop then start again with the same storage (a power cycle), with other Pantavisor configuration if given. */
+  restart: (env?: string[]) => Promise<void>
   stop: () => Promise<void>
   console: () => Promise<string>
 }
@@ -148,6 +148,8 @@ export interface KitDeviceOptions {
    * trails stay on one file system, as Pantavisor needs (it hard-links them).
    */
   storageMiB?: number
+  /** Files put into the device's /etc before it first boots (e.g. pantavisor/pvs/trust/ca-certificates.crt). */
+  etc?: Record<string, string>
 }
 
 /** Boot a fresh real device; stopped and removed after the test. */
@@ -159,13 +161,20 @@ export async function startKitDevice (t: { after: (fn: () => Promise<void>) => v
   const pvd = join(kit, 'pv-device')
   // The kit's appengine config caps the log folder at 2 GiB, which Pantavisor refuses on a smaller storage (config.c).
   const env = [...(o.storageMiB === undefined ? [] : ['PV_LOG_DIR_MAXSIZE=10%']), ...(o.env ?? [])]
-  const startArgs = ['start', dir, '--name', name, '--fresh', '--reboot-delay', String(o.rebootDelay ?? 1), '--env', 'PV_LOG_LOGGERS=0', ...env.flatMap(e => ['--env', e])]
-  const boot = async (fresh: boolean): Promise<void> => {
-    const r = await run(pvd, fresh ? startArgs : startArgs.filter(a => a !== '--fresh'), undefined, 150_000)
+  // DIR is new: no --fresh, which would remove what is put into its state first.
+  const args = (envs: string[]): string[] => ['start', dir, '--name', name, '--reboot-delay', String(o.rebootDelay ?? 1), '--env', 'PV_LOG_LOGGERS=0', ...envs.flatMap(e => ['--env', e])]
+  let current = env
+  const boot = async (): Promise<void> => {
+    const r = await run(pvd, args(current), undefined, 150_000)
     if (r.code !== 0) {
       const log = await readFile(join(dir, 'console.log'), 'utf8').catch(() => '')
       throw new Error(`pv-device start ${name} failed (exit ${String(r.code)}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}\n${log.split('\n').filter(l => !l.includes('pv_mount_print')).slice(-15).join('\n')}`)
     }
+  }
+  for (const [rel, text] of Object.entries(o.etc ?? {})) {
+    const p = join(dir, 'state', 'etc-upper', rel)
+    await mkdir(dirname(p), { recursive: true })
+    await writeFile(p, text)
   }
   let varMount: string | null = null
   if (o.storageMiB !== undefined) {
@@ -188,7 +197,7 @@ export async function startKitDevice (t: { after: (fn: () => Promise<void>) => v
     if (varMount !== null) { try { execFileSync('umount', ['-d', varMount]) } catch { /* not mounted */ } }
     await rm(dir, { recursive: true, force: true })
   })
-  await boot(varMount === null)
+  await boot()
   const socket = (await pexec(pvd, ['sock', dir])).stdout.trim()
   return {
     dir,
@@ -197,7 +206,7 @@ export async function startKitDevice (t: { after: (fn: () => Promise<void>) => v
     varDir: join(dir, 'state', 'var'),
     exec: async (args, input) => await run(pvd, ['exec', dir, '--', ...args], input),
     pvcontrol: async (args) => await run(pvd, ['pvcontrol', dir, ...args]),
-    restart: async () => { await stop(); await boot(false) },
+    restart: async (envs?: string[]) => { await stop(); if (envs !== undefined) current = [...env.filter(e => e.startsWith('PV_LOG_DIR_MAXSIZE')), ...envs]; await boot() },
     stop,
     console: async () => await readFile(join(dir, 'console.log'), 'utf8').catch(() => ''),
   }
