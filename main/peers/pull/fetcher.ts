@@ -13,12 +13,13 @@ import type { Logger } from '../../../shared/log.js'
 import type { Library } from '../../store/library.js'
 import type { PeerNode } from '../node.js'
 import { HashWorker } from './hash-worker.js'
+import type { WantedObject } from './holders.js'
 import { PartialStore, type PartialFile } from './partials.js'
 import type { ProgressTracker, PullEvent } from './progress.js'
 import { splitRanges, type Range } from './ranges.js'
 import { PullTuning } from './tuning.js'
 
-export interface WantedObject { sha: string, size: number, holders: Set<string> }
+export type { WantedObject }
 
 interface Piece { range: Range, avoid?: string }
 interface Contribution { range: Range, peer: string }
@@ -338,7 +339,8 @@ export class ObjectFetcher {
     this.o.progress.wasted(o.size)
     await file.reset()
     o.contributions = []
-    if (o.attempts >= PullTuning.maxAttempts + o.holders.size || !this.pickSingleSource(o)) {
+    // (An object of 0 bytes has nothing to fetch again: its size was a lie, though holders.ts refuses such claims.)
+    if (o.size === 0 || o.attempts >= PullTuning.maxAttempts + o.holders.size || !this.pickSingleSource(o)) {
       o.state = 'failed'
       o.error = new ObjectHashMismatchError(`object ${o.sha}: the bytes the team peers sent do not hash to its name (last: ${digest}); the peers that lied are no longer used`, { sha: o.sha, actual: digest })
       return
