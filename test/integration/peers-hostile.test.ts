@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { ErrorCodes } from '../../shared/errors.js'
 import { runCli } from '../helpers/cli.js'
-import { hostileSeeder } from '../helpers/hostile-seeder.js'
+import { drip, hostileSeeder } from '../helpers/hostile-seeder.js'
 import { hasMksquashfs } from '../helpers/revisions.js'
 import { tempDir } from '../helpers/tmp.js'
 import { importRev, lsHome, makeRevision, serve, teamHomes, verifyHome } from './peers-harness.js'
@@ -74,5 +74,43 @@ describe('peers: hostile team peers', { concurrency: false }, () => {
     assert.equal(peers.code, 0, peers.stderr)
     assert.ok((peers.json() as Array<{ id: string }>).some(p => p.id === liar.peerId))
     assert.ok(liar.haves >= 1)
+  })
+
+  it('a peer dripping 1 byte every 2 s per range loses its ranges to an honest seeder', async (t) => {
+    if (!hasMksquashfs()) { t.skip('mksquashfs not installed'); return }
+    const dir = await tempDir(t)
+    const [a, b, c] = await teamHomes(dir, 3)
+    const rev = await makeRevision(join(dir, 'src'), 'd', 24 << 20)
+    const id = await importRev(a, rev, 'd')
+    await importRev(b, rev, 'd')
+    const slow = await hostileSeeder(t, a, { sendRange: drip(2000) })
+    const honest = await serve(t, b)
+    const t0 = Date.now()
+    const r = await runCli(['pull', 'd', '--no-mdns', '--peer', slow.addr, '--peer', honest.addr, '--json'], { home: c, timeoutMs: 45_000 })
+    const ms = Date.now() - t0
+    assert.equal(r.code, 0, `after ${ms} ms: ${r.stderr.slice(-2000)}`)
+    assert.equal(r.json().id, id)
+    assert.ok(slow.ranges > 0, 'the slow peer was asked for ranges')
+    const fromSlow = r.json().fromPeers[slow.peerId] ?? 0
+    assert.ok(fromSlow < 100, `the slow peer sent ${fromSlow} bytes`)
+    assert.ok(r.json().fromPeers[honest.peerId] >= rev.bytes - fromSlow)
+    assert.ok(ms < 20_000, `the pull took ${ms} ms`)
+    t.diagnostic(`pull with a dripping peer beside an honest one: ${ms} ms; ${slow.ranges} range(s) asked of the slow peer, ${fromSlow} bytes from it`)
+    assert.deepEqual(await verifyHome(c), { checked: rev.objects.length, corrupt: [], missing: [] })
+  })
+
+  it('a lone peer dripping 1 byte every 2 s: the pull fails with E_TIMEOUT in seconds, not never', async (t) => {
+    if (!hasMksquashfs()) { t.skip('mksquashfs not installed'); return }
+    const dir = await tempDir(t)
+    const [a, c] = await teamHomes(dir, 2)
+    const rev = await makeRevision(join(dir, 'src'), 'e', 1 << 20)
+    await importRev(a, rev, 'e')
+    const slow = await hostileSeeder(t, a, { sendRange: drip(2000) })
+    const t0 = Date.now()
+    const r = await runCli(['pull', 'e', '--no-mdns', '--peer', slow.addr, '--json'], { home: c, timeoutMs: 45_000 })
+    const ms = Date.now() - t0
+    assert.equal(r.code, 1, `after ${ms} ms: ${r.stderr.slice(-2000)}`)
+    assert.equal(r.json().error.code, ErrorCodes.Timeout, r.stdout)
+    assert.ok(ms < 20_000, `failed after ${ms} ms`)
   })
 })
