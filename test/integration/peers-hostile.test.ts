@@ -57,6 +57,19 @@ describe('peers: hostile team peers', { concurrency: false }, () => {
     })
   }
 
+  it('a lone peer whose have answer is malformed (a size of 2^63): the pull fails with E_PROTOCOL, not "on no peer"', async (t) => {
+    if (!hasMksquashfs()) { t.skip('mksquashfs not installed'); return }
+    const dir = await tempDir(t)
+    const [a, c] = await teamHomes(dir, 2)
+    const rev = await makeRevision(join(dir, 'src'), 'b', 1 << 20)
+    await importRev(a, rev, 'b')
+    const liar = await hostileSeeder(t, a, { claimSize: () => 2 ** 63 })
+    const r = await runCli(['pull', 'b', '--no-mdns', '--peer', liar.addr, '--json'], { home: c, timeoutMs: 30_000 })
+    assert.equal(r.code, 1, r.stderr.slice(-2000))
+    assert.equal(r.json().error.code, ErrorCodes.Protocol, r.stdout)
+    assert.equal(liar.ranges, 0)
+  })
+
   it('serve --mirror survives a peer claiming 2^53-1 bytes, and says why it cannot pull', async (t) => {
     if (!hasMksquashfs()) { t.skip('mksquashfs not installed'); return }
     const dir = await tempDir(t)

@@ -42,9 +42,16 @@ export const newPeer = (): PeerState => ({ failures: 0, dropped: false, slots: 0
 export function orphanError (o: Obj): Error {
   const last = o.lost[o.lost.length - 1]
   const why = last === undefined ? '' : ` (last: peer ${last.peer} was dropped: ${last.reason})`
-  const msg = `object ${o.sha}: no team peer that has it can send it any more${why}; partial bytes are kept, pull again later`
-  const details = { sha: o.sha, dropped: o.lost.slice(-5) }
-  if (last?.code === ErrorCodes.Timeout) return new TimeoutError(msg, details)
-  if (last?.code === ErrorCodes.Protocol) return new ProtocolError(msg, details)
-  return new PeerUnavailableError(msg, details)
+  return peerFailure(last?.code, `object ${o.sha}: no team peer that has it can send it any more${why}; partial bytes are kept, pull again later`, { sha: o.sha, dropped: o.lost.slice(-5) })
+}
+
+/**
+ * A pull's failure because of what its peers did, with the code of the cause
+ * (`cause`: the code of the peer's own error) so the user sees a timeout or a
+ * protocol violation as such; anything else is E_PEER_UNAVAILABLE.
+ */
+export function peerFailure (cause: unknown, message: string, details: Record<string, unknown>): Error {
+  if (cause === ErrorCodes.Timeout) return new TimeoutError(message, details)
+  if (cause === ErrorCodes.Protocol) return new ProtocolError(message, details)
+  return new PeerUnavailableError(message, details)
 }

@@ -14,6 +14,7 @@ import type { Library } from '../../store/library.js'
 import type { RemoteRevision } from '../catalog/protocol.js'
 import type { PeerNode } from '../node.js'
 import { ObjectFetcher } from './fetcher.js'
+import { peerFailure } from './fetch-state.js'
 import { chooseHolders, type HaveAnswer, type RefusedClaim, type WantedObject } from './holders.js'
 import { ProgressTracker, type PullEvent } from './progress.js'
 import { resolveRevision } from './resolve.js'
@@ -105,19 +106,20 @@ export class Puller extends EventEmitter<{ event: [PullEvent] }> {
     // Objects another pull here is already fetching: wait for those instead.
     const theirs = missing.filter(sha => this.fetching.has(sha))
     const mine = missing.filter(sha => !this.fetching.has(sha))
-    const { wanted, refused } = await this.whoHas(id, mine, peers, opts.signal)
+    const { wanted, refused, unanswered } = await this.whoHas(id, mine, peers, opts.signal)
     let release: () => void = () => {}
     const claim = new Promise<void>(resolve => { release = resolve })
     for (const w of wanted) this.fetching.set(w.sha, claim)
     try {
-      return await this.fetchWanted(id, wanted, refused, theirs, peers, opts, started)
+      return await this.fetchWanted(id, { wanted, refused, unanswered }, theirs, peers, opts, started)
     } finally {
       for (const w of wanted) if (this.fetching.get(w.sha) === claim) this.fetching.delete(w.sha)
       release()
     }
   }
 
-  private async fetchWanted (id: string, wanted: WantedObject[], refused: RefusedClaim[], theirs: string[], peers: string[], opts: PullOptions, started: number): Promise<PullResult> {
+  private async fetchWanted (id: string, holders: WhoHas, theirs: string[], peers: string[], opts: PullOptions, started: number): Promise<PullResult> {
+    const { wanted, refused, unanswered } = holders
     const emit = opts.onProgress ?? (() => {})
     for (const [peer, c] of firstPerPeer(refused)) {
       this.log.error('pull %s: peer %s is not used: it claims object %s has %d bytes: %s', id.slice(0, 12), peer, c.sha, c.size, c.why)
@@ -152,6 +154,11 @@ export class Puller extends EventEmitter<{ event: [PullEvent] }> {
       const claims = refused.filter(c => shas.has(c.sha))
       const e = claims.find(c => c.direct) ?? claims[0]
       throw new ProtocolError(`revision ${id.slice(0, 12)}: ${disbelieved.length} object(s) are only on peers that claim impossible sizes (e.g. object ${e.sha}: peer ${e.peer} claims ${e.size} bytes: ${e.why}); the rest was pulled`, { claims: claims.slice(0, 20) })
+    }
+    if (nobody.length > 0 && unanswered.length > 0) {
+      // Perhaps on a peer that could not say: its failure is the cause to report.
+      const u = unanswered[0]
+      throw peerFailure((u.error as { code?: unknown }).code, `revision ${id.slice(0, 12)}: ${nobody.length} object(s) are on no team peer that answered (e.g. ${nobody[0].sha}): asking peer ${u.peer} which objects it has failed: ${u.error.message}; the rest was pulled`, { missing: nobody.map(n => n.sha), peer: u.peer })
     }
     if (nobody.length > 0) {
       throw new ObjectMissingError(`revision ${id.slice(0, 12)}: ${nobody.length} object(s) are on no connected team peer (e.g. ${nobody[0].sha}); the rest was pulled, pull again when a peer that has them is around`, { missing: nobody.map(n => n.sha) })
@@ -189,18 +196,23 @@ export class Puller extends EventEmitter<{ event: [PullEvent] }> {
   }
 
   /** Ask every peer which of `shas` it holds, with sizes; the claims are checked (holders.ts) before anything is planned. */
-  private async whoHas (id: string, shas: string[], peers: string[], signal: AbortSignal): Promise<{ wanted: WantedObject[], refused: RefusedClaim[] }> {
+  private async whoHas (id: string, shas: string[], peers: string[], signal: AbortSignal): Promise<WhoHas> {
+    const unanswered: WhoHas['unanswered'] = []
     const answers = await Promise.all(peers.map(async (peer): Promise<HaveAnswer> => {
       const listedBytes = this.node.table.get(peer)?.catalog?.find(r => r.id === id)?.bytes
       try { return { peer, have: await this.node.catalog.have(peer, shas, signal), listedBytes } } catch (err) {
         if (signal.aborted) throw err
-        this.log('have from %s failed: %s', peer, (err as Error).message)
+        this.log.error('pull %s: asking %s which objects it has failed: %s', id.slice(0, 12), peer, (err as Error).message)
+        unanswered.push({ peer, error: err instanceof Error ? err : new Error(String(err)) })
         return { peer, have: new Map<string, number>() }
       }
     }))
-    return chooseHolders(shas, answers)
+    return { ...chooseHolders(shas, answers), unanswered }
   }
 }
+
+/** Who has which missing object: the believed claims, the refused ones, and the peers whose answer failed. */
+interface WhoHas { wanted: WantedObject[], refused: RefusedClaim[], unanswered: Array<{ peer: string, error: Error }> }
 
 function firstPerPeer (claims: RefusedClaim[]): Map<string, RefusedClaim> {
   const out = new Map<string, RefusedClaim>()
