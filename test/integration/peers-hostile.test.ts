@@ -125,5 +125,6 @@ describe('peers: hostile team peers', { concurrency: false }, () => {
     assert.equal(r.code, 1, `after ${ms} ms: ${r.stderr.slice(-2000)}`)
     assert.equal(r.json().error.code, ErrorCodes.Timeout, r.stdout)
     assert.ok(ms < 20_000, `failed after ${ms} ms`)
+    t.diagnostic(`a lone dripping peer: the pull failed after ${ms} ms`)
   })
 })
