@@ -82,6 +82,7 @@ export class PeerNode extends EventEmitter<PeerTableEvents> {
       mdns: this.opts.mdns !== false,
       isBlocked: (p) => this.blocks.has(p),
       agent: 'fieldsync/1',
+      log: this.log.child('inbound'),
     })
     this.stack = stack
     const stop = this.ac.signal
@@ -205,8 +206,13 @@ export class PeerNode extends EventEmitter<PeerTableEvents> {
 
   private classifyDialError (err: unknown, addr: string): Error {
     const e = err as Error
-    if (e?.name === 'EncryptionFailedError' || /chacha20poly1305|handshake/i.test(e?.message ?? '')) {
-      return new NotInTeamError(`peer ${addr}: the secure handshake failed, so it is not in our team (different team secret), or it blocked us`, { addr }, { cause: err })
+    // Another team secret: Noise cannot decrypt the peer's handshake message (its prologue differs). Nothing else fails so.
+    if (/chacha20poly1305|decrypt/i.test(e?.message ?? '')) {
+      return new NotInTeamError(`peer ${addr}: the secure handshake failed: it holds another team secret (check that both laptops joined the same team: \`fieldsync team show\`)`, { addr }, { cause: err })
+    }
+    // Closed or reset before the team check: the peer refused us (busy with too many connections, or it blocked us), or the network dropped it.
+    if (e?.name === 'EncryptionFailedError') {
+      return new PeerUnavailableError(`peer ${addr}: the connection closed during the secure handshake, before the team check (${e.message}): the peer may be refusing connections (too many at once, or it blocked us); try again`, { addr }, { cause: err })
     }
     if (e !== undefined && 'code' in e && typeof (e as { code: unknown }).code === 'string' && (e as { code: string }).code.startsWith('E_')) return e
     return new PeerUnavailableError(`peer ${addr}: cannot connect: ${e?.message ?? String(err)}`, { addr }, { cause: err })

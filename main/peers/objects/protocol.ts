@@ -21,6 +21,13 @@ export const ObjectsLimits = {
   requestBytes: 512,
   headerBytes: 512,
   errorBytes: 4096,
+  /**
+   * Largest object a peer may offer (in `have` and in a range header): a
+   * size is a promise of that many bytes to plan ranges for and write to
+   * disk. Pantavisor objects are kernels, initrds and container images, so
+   * far below this; a claim above it is refused, not planned (issue #15).
+   */
+  maxObjectBytes: 64 * 2 ** 30,
   /** Largest range one request may ask for. */
   maxRangeBytes: 64 << 20,
   /** Concurrent object streams one peer may open to us. */
@@ -52,6 +59,7 @@ export function validateRangeRequest (v: unknown): RangeRequest {
 
 export function validateRangeHeader (v: unknown, req: RangeRequest): RangeHeader {
   if (!isObject(v) || !isSafeUint(v.size) || !isSafeUint(v.offset) || !isSafeUint(v.length)) throw new ProtocolError('objects: malformed answer header')
+  if (v.size > ObjectsLimits.maxObjectBytes) throw new ProtocolError(`objects: the peer offers an object of ${v.size} bytes, over the limit of ${ObjectsLimits.maxObjectBytes}`)
   if (v.offset !== req.offset || v.length !== req.length) throw new ProtocolError(`objects: asked for ${req.length} bytes at ${req.offset}, the peer offers ${v.length} at ${v.offset}`)
   if (v.offset + v.length > v.size) throw new ProtocolError('objects: the range lies beyond the object size the peer gives')
   return { size: v.size, offset: v.offset, length: v.length }

@@ -8,41 +8,20 @@
  * at a time: a single-source attempt that fails proves that peer lied, one
  * that succeeds gives the truth to compare every earlier piece against.
  */
-import { AbortedError, ErrorCodes, isCode, ObjectHashMismatchError, ObjectMissingError, PeerUnavailableError } from '../../../shared/errors.js'
+import { AbortedError, ErrorCodes, isCode, ObjectHashMismatchError, ObjectMissingError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
 import type { Library } from '../../store/library.js'
 import type { PeerNode } from '../node.js'
 import { HashWorker } from './hash-worker.js'
+import type { WantedObject } from './holders.js'
+import { newPeer, orphanError, type Contribution, type Obj, type PeerState, type Piece } from './fetch-state.js'
 import { PartialStore, type PartialFile } from './partials.js'
 import type { ProgressTracker, PullEvent } from './progress.js'
-import { splitRanges, type Range } from './ranges.js'
+import { splitRanges, subtract } from './ranges.js'
+import { slowKind, SpeedWatch } from './speed.js'
 import { PullTuning } from './tuning.js'
 
-export interface WantedObject { sha: string, size: number, holders: Set<string> }
-
-interface Piece { range: Range, avoid?: string }
-interface Contribution { range: Range, peer: string }
-
-interface Obj {
-  sha: string
-  size: number
-  holders: Set<string>
-  file?: PartialFile
-  opening?: Promise<PartialFile>
-  queue: Piece[]
-  inflight: number
-  contributions: Contribution[]
-  /** Pieces of failed attempts: who sent them and what they hashed to. */
-  history: Array<{ range: Range, peer: string, digest: string }>
-  attempts: number
-  /** After a bad hash: the one peer this attempt may use. */
-  singleSource?: string
-  tried: Set<string>
-  state: 'pending' | 'finishing' | 'done' | 'failed'
-  error?: Error
-}
-
-interface PeerState { failures: number, dropped: boolean, slots: number, active: number }
+export type { WantedObject }
 
 const RESUMED = '(resumed)'
 
@@ -54,6 +33,7 @@ export class ObjectFetcher {
   private changed: Promise<void>
   private readonly partials: PartialStore
   private readonly hasher = new HashWorker()
+  private readonly speed = new SpeedWatch()
   /** Bytes waiting in all queues (for the fair share near the end). */
   private queued = 0
   /** Ranges being fetched now, over all peers. */
@@ -80,7 +60,7 @@ export class ObjectFetcher {
       const done = prev !== undefined && prev.size === w.size ? prev.done : []
       const doneBytes = done.reduce((n, r) => n + r[1] - r[0], 0)
       need += w.size - doneBytes
-      this.objs.push({ sha: w.sha, size: w.size, holders: new Set(w.holders), queue: [], inflight: 0, contributions: [], history: [], attempts: 0, tried: new Set(), state: 'pending' })
+      this.objs.push({ sha: w.sha, size: w.size, holders: new Set(w.holders), queue: [], inflight: 0, contributions: [], history: [], attempts: 0, tried: new Set(), state: 'pending', lost: [] })
     }
     return need
   }
@@ -107,13 +87,14 @@ export class ObjectFetcher {
     const all = new Set<string>()
     for (const o of this.objs) for (const h of o.holders) all.add(h)
     // Every peer is known before any worker starts, so the first ones do not take every slot.
-    for (const p of all) if (!this.peers.has(p)) this.peers.set(p, { failures: 0, dropped: false, slots: 0, active: 0 })
+    for (const p of all) if (!this.peers.has(p)) this.peers.set(p, newPeer())
     for (const p of all) this.startPeer(p)
-    for (;;) {
-      this.failOrphans()
-      if (this.objs.every(o => o.state === 'done' || o.state === 'failed')) break
-      if (this.o.signal.aborted) break
-      await Promise.race([this.changed, new Promise(resolve => this.o.signal.addEventListener('abort', resolve, { once: true }))])
+    const judge = setInterval(() => { this.judgeSpeed() }, PullTuning.slowCheckMs)
+    judge.unref()
+    try {
+      await this.loop()
+    } finally {
+      clearInterval(judge)
     }
     this.notify()
     await Promise.allSettled(this.workers)
@@ -124,8 +105,18 @@ export class ObjectFetcher {
     if (failed.length > 0) throw failed[0].error ?? new ObjectMissingError(`object ${failed[0].sha}: could not be fetched`)
   }
 
+  /** Until every object is done or failed, or the pull is cancelled. */
+  private async loop (): Promise<void> {
+    for (;;) {
+      this.failOrphans()
+      if (this.objs.every(o => o.state === 'done' || o.state === 'failed')) break
+      if (this.o.signal.aborted) break
+      await Promise.race([this.changed, new Promise(resolve => this.o.signal.addEventListener('abort', resolve, { once: true }))])
+    }
+  }
+
   private startPeer (peer: string): void {
-    if (!this.peers.has(peer)) this.peers.set(peer, { failures: 0, dropped: false, slots: 0, active: 0 })
+    if (!this.peers.has(peer)) this.peers.set(peer, newPeer())
     const st = this.peers.get(peer)!
     if (st.dropped) return
     while (st.slots < PullTuning.slotsPerPeer) {
@@ -134,14 +125,15 @@ export class ObjectFetcher {
     }
   }
 
-  private dropPeer (peer: string, reason: string): void {
+  /** `code`: what went wrong with the peer (the error of an object it leaves without a source). */
+  private dropPeer (peer: string, reason: string, code: string = ErrorCodes.PeerUnavailable): void {
     const st = this.peers.get(peer)
     if (st === undefined || st.dropped) return
     st.dropped = true
     this.c.log('pull %s: dropping peer %s: %s', this.o.id.slice(0, 12), peer, reason)
     this.o.emit({ type: 'peer-dropped', id: this.o.id, peer, reason })
     for (const o of this.objs) {
-      o.holders.delete(peer)
+      if (o.holders.delete(peer)) o.lost.push({ peer, reason, code })
       // (An object being checked picks its next source itself, once: see badHash.)
       if (o.singleSource === peer && o.state === 'pending') this.pickSingleSource(o)
     }
@@ -169,7 +161,7 @@ export class ObjectFetcher {
         this.queued -= o.queue.reduce((n, p) => n + p.range[1] - p.range[0], 0)
         o.queue = []
         o.state = 'failed'
-        o.error ??= new PeerUnavailableError(`object ${o.sha}: no team peer that has it can send it any more (partial bytes are kept; pull again later)`, { sha: o.sha })
+        o.error ??= orphanError(o)
       }
     }
   }
@@ -180,6 +172,8 @@ export class ObjectFetcher {
     for (const o of this.objs) {
       if (o.state !== 'pending' || o.queue.length === 0 || !o.holders.has(peer)) continue
       if (o.singleSource !== undefined && o.singleSource !== peer) continue
+      // A peer cut as slow gets work only when no faster one can take it.
+      if (this.peers.get(peer)?.slow === true && this.takers(o, peer).length > 0) continue
       const others = [...o.holders].some(h => h !== peer && this.peers.get(h)?.dropped !== true && !this.isLiar(h))
       const i = o.queue.findIndex(p => p.avoid !== peer || !others)
       if (i < 0) continue
@@ -201,8 +195,8 @@ export class ObjectFetcher {
   private async worker (peer: string): Promise<void> {
     const st = this.peers.get(peer)!
     while (!this.o.signal.aborted && !st.dropped && !this.isLiar(peer)) {
-      // The ranges in flight are shared fairly: no peer takes more than its share of them.
-      const live = [...this.peers.values()].filter(p => !p.dropped).length
+      // The ranges in flight are shared fairly among the peers in use (slow ones get work only when nobody else can take it).
+      const live = [...this.peers.values()].filter(p => !p.dropped && !p.slow).length
       if (this.fetching >= PullTuning.maxInFlight || st.active >= Math.ceil(PullTuning.maxInFlight / Math.max(1, live))) { await this.changed; continue }
       const job = this.next(peer)
       if (job === undefined) {
@@ -231,18 +225,27 @@ export class ObjectFetcher {
     const file = await this.openFile(o)
     const w = file.writer(start)
     let got = 0
+    // This range's own signal: the pull's, or SpeedWatch cutting it.
+    const ac = new AbortController()
+    const onAbort = () => { ac.abort(this.o.signal.reason) }
+    this.o.signal.addEventListener('abort', onAbort, { once: true })
+    const clock = this.speed.start(peer, `object ${o.sha.slice(0, 12)} range ${start}+${end - start}`, () => this.takers(o, peer), reason => { ac.abort(reason) })
+    let ok = false
     try {
       await this.c.node.objects.fetch(peer, { sha: o.sha, offset: start, length: end - start }, {
         write: (chunk) => {
           got += chunk.byteLength
           this.o.progress.add(peer, chunk.byteLength)
-          return w.write(chunk)
+          clock.arrived(chunk.byteLength, Date.now())
+          return w.write(chunk).then(() => { clock.written(Date.now()) })
         },
-      }, this.o.signal, o.size)
+      }, ac.signal, o.size)
       await w.drain()
+      ok = true
       file.markDone(piece.range)
       o.contributions.push({ range: piece.range, peer })
       st.failures = 0
+      st.slow = false
     } catch (err) {
       const safe = await w.settle()
       if (safe > 0) {
@@ -250,12 +253,15 @@ export class ObjectFetcher {
         o.contributions.push({ range: [start, start + safe], peer })
       }
       if (start + safe < end) {
-        o.queue.unshift({ range: [start + safe, end], avoid: piece.avoid })
+        // The rest of a range cut as slow goes to another peer if one can take it.
+        o.queue.unshift({ range: [start + safe, end], avoid: slowKind(err) !== undefined ? peer : piece.avoid })
         this.queued += end - start - safe
       }
       this.o.progress.wasted(got - safe)
       if (!this.o.signal.aborted) this.onFetchError(peer, st, o, err)
     } finally {
+      this.speed.end(clock, ok)
+      this.o.signal.removeEventListener('abort', onAbort)
       o.inflight--
     }
     if (o.state === 'pending' && o.queue.length === 0 && o.inflight === 0 && file.complete) await this.finish(o)
@@ -271,8 +277,28 @@ export class ObjectFetcher {
       return
     }
     if (isCode(err, ErrorCodes.PeerUnavailable)) { this.dropPeer(peer, msg); return }
+    const slow = slowKind(err)
+    if (slow !== undefined) st.slow = true
+    // Cut for being slower than another peer: no failure of its own (the other may just be faster).
+    if (slow === 'relative') return
     st.failures++
-    if (st.failures >= PullTuning.maxPeerFailures) this.dropPeer(peer, `${st.failures} failed requests in a row; last: ${msg}`)
+    const code = (err as { code?: unknown })?.code
+    if (st.failures >= PullTuning.maxPeerFailures) this.dropPeer(peer, `${st.failures} failed requests in a row; last: ${msg}`, typeof code === 'string' ? code : undefined)
+  }
+
+  /** Peers other than `peer` that could take over a range of `o` now (none while it is checked against one source). */
+  private takers (o: Obj, peer: string): string[] {
+    if (o.singleSource !== undefined) return []
+    return [...o.holders].filter(h => h !== peer && !this.isLiar(h) && this.peers.get(h)?.dropped === false && this.peers.get(h)?.slow === false)
+  }
+
+  /** Cut the ranges SpeedWatch finds too slow (each fails with its reason; see fetchPiece). */
+  private judgeSpeed (): void {
+    for (const cut of this.speed.check()) {
+      const reason = SpeedWatch.reason(cut)
+      this.c.log('pull %s: cutting a range: %s', this.o.id.slice(0, 12), reason.message)
+      cut.clock.cut(reason)
+    }
   }
 
   private async finish (o: Obj): Promise<void> {
@@ -338,7 +364,8 @@ export class ObjectFetcher {
     this.o.progress.wasted(o.size)
     await file.reset()
     o.contributions = []
-    if (o.attempts >= PullTuning.maxAttempts + o.holders.size || !this.pickSingleSource(o)) {
+    // (An object of 0 bytes has nothing to fetch again: its size was a lie, though holders.ts refuses such claims.)
+    if (o.size === 0 || o.attempts >= PullTuning.maxAttempts + o.holders.size || !this.pickSingleSource(o)) {
       o.state = 'failed'
       o.error = new ObjectHashMismatchError(`object ${o.sha}: the bytes the team peers sent do not hash to its name (last: ${digest}); the peers that lied are no longer used`, { sha: o.sha, actual: digest })
       return
@@ -347,18 +374,4 @@ export class ObjectFetcher {
     this.queued += o.size
     o.state = 'pending'
   }
-}
-
-function subtract (r: Range, cover: readonly Range[]): Range[] {
-  let parts: Range[] = [r]
-  for (const [cs, ce] of cover) {
-    parts = parts.flatMap(([s, e]) => {
-      if (ce <= s || cs >= e) return [[s, e] as Range]
-      const out: Range[] = []
-      if (cs > s) out.push([s, cs])
-      if (ce < e) out.push([ce, e])
-      return out
-    })
-  }
-  return parts
 }

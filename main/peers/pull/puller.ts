@@ -13,7 +13,9 @@ import { parseState, revisionId, type ParsedState } from '../../../shared/state/
 import type { Library } from '../../store/library.js'
 import type { RemoteRevision } from '../catalog/protocol.js'
 import type { PeerNode } from '../node.js'
-import { ObjectFetcher, type WantedObject } from './fetcher.js'
+import { ObjectFetcher } from './fetcher.js'
+import { peerFailure } from './fetch-state.js'
+import { chooseHolders, type HaveAnswer, type RefusedClaim, type WantedObject } from './holders.js'
 import { ProgressTracker, type PullEvent } from './progress.js'
 import { resolveRevision } from './resolve.js'
 import { withDeadline } from '../wire.js'
@@ -104,25 +106,32 @@ export class Puller extends EventEmitter<{ event: [PullEvent] }> {
     // Objects another pull here is already fetching: wait for those instead.
     const theirs = missing.filter(sha => this.fetching.has(sha))
     const mine = missing.filter(sha => !this.fetching.has(sha))
-    const wanted = await this.whoHas(mine, peers, opts.signal)
+    const { wanted, refused, unanswered } = await this.whoHas(id, mine, peers, opts.signal)
     let release: () => void = () => {}
     const claim = new Promise<void>(resolve => { release = resolve })
     for (const w of wanted) this.fetching.set(w.sha, claim)
     try {
-      return await this.fetchWanted(id, wanted, theirs, peers, opts, started)
+      return await this.fetchWanted(id, { wanted, refused, unanswered }, theirs, peers, opts, started)
     } finally {
       for (const w of wanted) if (this.fetching.get(w.sha) === claim) this.fetching.delete(w.sha)
       release()
     }
   }
 
-  private async fetchWanted (id: string, wanted: WantedObject[], theirs: string[], peers: string[], opts: PullOptions, started: number): Promise<PullResult> {
+  private async fetchWanted (id: string, holders: WhoHas, theirs: string[], peers: string[], opts: PullOptions, started: number): Promise<PullResult> {
+    const { wanted, refused, unanswered } = holders
     const emit = opts.onProgress ?? (() => {})
+    for (const [peer, c] of firstPerPeer(refused)) {
+      this.log.error('pull %s: peer %s is not used: it claims object %s has %d bytes: %s', id.slice(0, 12), peer, c.sha, c.size, c.why)
+      emit({ type: 'peer-dropped', id, peer, reason: `it claims object ${c.sha.slice(0, 12)} has ${c.size} bytes: ${c.why}` })
+    }
     const progress = new ProgressTracker(id, 0, wanted.length, emit)
     const fetcher = new ObjectFetcher({ library: this.library, node: this.node, log: this.log }, { id, signal: opts.signal, progress, emit })
     progress.totalBytes = await fetcher.plan(wanted.filter(w => w.holders.size > 0))
     emit({ type: 'resolved', id, name: this.library.get(id)?.name ?? null, objects: wanted.length, bytes: progress.totalBytes, peers })
     const nobody = wanted.filter(w => w.holders.size === 0)
+    const refusedShas = new Set(refused.map(c => c.sha))
+    const disbelieved = nobody.filter(w => refusedShas.has(w.sha))
     const onCatalog = ({ peer }: { peer: string }) => {
       if (peers.includes(peer) || !matches(this.node, peer, opts.from)) return
       peers.push(peer)
@@ -139,6 +148,17 @@ export class Puller extends EventEmitter<{ event: [PullEvent] }> {
     const stillMissing = theirs.filter(sha => !this.library.isPresent(sha))
     if (stillMissing.length > 0) {
       throw new ObjectMissingError(`revision ${id.slice(0, 12)}: ${stillMissing.length} object(s) another pull was fetching did not arrive (e.g. ${stillMissing[0]}); pull again`, { missing: stillMissing })
+    }
+    if (disbelieved.length > 0) {
+      const shas = new Set(disbelieved.map(w => w.sha))
+      const claims = refused.filter(c => shas.has(c.sha))
+      const e = claims.find(c => c.direct) ?? claims[0]
+      throw new ProtocolError(`revision ${id.slice(0, 12)}: ${disbelieved.length} object(s) are only on peers that claim impossible sizes (e.g. object ${e.sha}: peer ${e.peer} claims ${e.size} bytes: ${e.why}); the rest was pulled`, { claims: claims.slice(0, 20) })
+    }
+    if (nobody.length > 0 && unanswered.length > 0) {
+      // Perhaps on a peer that could not say: its failure is the cause to report.
+      const u = unanswered[0]
+      throw peerFailure((u.error as { code?: unknown }).code, `revision ${id.slice(0, 12)}: ${nobody.length} object(s) are on no team peer that answered (e.g. ${nobody[0].sha}): asking peer ${u.peer} which objects it has failed: ${u.error.message}; the rest was pulled`, { missing: nobody.map(n => n.sha), peer: u.peer })
     }
     if (nobody.length > 0) {
       throw new ObjectMissingError(`revision ${id.slice(0, 12)}: ${nobody.length} object(s) are on no connected team peer (e.g. ${nobody[0].sha}); the rest was pulled, pull again when a peer that has them is around`, { missing: nobody.map(n => n.sha) })
@@ -175,25 +195,29 @@ export class Puller extends EventEmitter<{ event: [PullEvent] }> {
     throw new UnknownRevisionError(`revision ${id}: no connected team peer has it`)
   }
 
-  /** Ask every peer which of `shas` it holds; sizes must agree (the majority wins, others are not used for it). */
-  private async whoHas (shas: string[], peers: string[], signal: AbortSignal): Promise<WantedObject[]> {
-    const answers = await Promise.all(peers.map(async p => {
-      try { return { p, have: await this.node.catalog.have(p, shas, signal) } } catch (err) {
+  /** Ask every peer which of `shas` it holds, with sizes; the claims are checked (holders.ts) before anything is planned. */
+  private async whoHas (id: string, shas: string[], peers: string[], signal: AbortSignal): Promise<WhoHas> {
+    const unanswered: WhoHas['unanswered'] = []
+    const answers = await Promise.all(peers.map(async (peer): Promise<HaveAnswer> => {
+      const listedBytes = this.node.table.get(peer)?.catalog?.find(r => r.id === id)?.bytes
+      try { return { peer, have: await this.node.catalog.have(peer, shas, signal), listedBytes } } catch (err) {
         if (signal.aborted) throw err
-        this.log('have from %s failed: %s', p, (err as Error).message)
-        return { p, have: new Map<string, number>() }
+        this.log.error('pull %s: asking %s which objects it has failed: %s', id.slice(0, 12), peer, (err as Error).message)
+        unanswered.push({ peer, error: err instanceof Error ? err : new Error(String(err)) })
+        return { peer, have: new Map<string, number>() }
       }
     }))
-    return shas.map(sha => {
-      const bySize = new Map<number, string[]>()
-      for (const a of answers) {
-        const s = a.have.get(sha)
-        if (s !== undefined) bySize.set(s, [...(bySize.get(s) ?? []), a.p])
-      }
-      const best = [...bySize.entries()].sort((a, b) => b[1].length - a[1].length)[0]
-      return { sha, size: best?.[0] ?? 0, holders: new Set(best?.[1] ?? []) }
-    })
+    return { ...chooseHolders(shas, answers), unanswered }
   }
+}
+
+/** Who has which missing object: the believed claims, the refused ones, and the peers whose answer failed. */
+interface WhoHas { wanted: WantedObject[], refused: RefusedClaim[], unanswered: Array<{ peer: string, error: Error }> }
+
+function firstPerPeer (claims: RefusedClaim[]): Map<string, RefusedClaim> {
+  const out = new Map<string, RefusedClaim>()
+  for (const c of claims) if (!out.has(c.peer)) out.set(c.peer, c)
+  return out
 }
 
 /** Does `peer` match one of the --from selectors (id, id suffix of 6+, or name)? */

@@ -64,3 +64,18 @@ export function parseRanges (v: unknown, size: number): Range[] | undefined {
   }
   return mergeRanges(out)
 }
+
+/** `r` minus every range in `cover`. */
+export function subtract (r: Range, cover: readonly Range[]): Range[] {
+  let parts: Range[] = [r]
+  for (const [cs, ce] of cover) {
+    parts = parts.flatMap(([s, e]) => {
+      if (ce <= s || cs >= e) return [[s, e] as Range]
+      const out: Range[] = []
+      if (cs > s) out.push([s, cs])
+      if (ce < e) out.push([ce, e])
+      return out
+    })
+  }
+  return parts
+}

@@ -20,6 +20,22 @@ export const PullTuning = {
   maxAttempts: 3,
   /** A peer whose fetches fail this many times in a row is dropped from the pull. */
   maxPeerFailures: 3,
+  /**
+   * Slow peers (speed.ts): a range is judged once its peer has had this long
+   * (time we waited for it, not time we spent writing): an honest 8 MiB range
+   * that is still running then came at under 1.7 MB/s.
+   */
+  slowGraceMs: 5000,
+  /** ... by its rate over this much of the latest waiting. */
+  slowWindowMs: 5000,
+  /** A range slower than this is cut whatever other peers there are (an 8 MiB range would take 8.5 min). */
+  minRangeBytesPerSec: 16 << 10,
+  /** A range this many times slower than another peer that could take it sends ranges is cut, and its rest goes to that peer. */
+  slowFactor: 8,
+  /** Only ranges of at least this many bytes set a peer's rate (small ones say more about latency). */
+  slowMinSampleBytes: 256 << 10,
+  /** How often ranges in flight are judged. */
+  slowCheckMs: 1000,
   /** Without --peer, how long to wait for mDNS to find team peers. */
   discoveryWaitMs: 6000,
   /** After the first peer shows up, a short grace to gather the others. */

@@ -13,11 +13,13 @@ import type { PeerNode } from '../../../main/peers/node.js'
 import type { RangeSink } from '../../../main/peers/objects/client.js'
 import type { RangeRequest } from '../../../main/peers/objects/protocol.js'
 import { ObjectFetcher } from '../../../main/peers/pull/fetcher.js'
+import { PullTuning } from '../../../main/peers/pull/tuning.js'
 import { ProgressTracker, type PullEvent } from '../../../main/peers/pull/progress.js'
 import { Library } from '../../../main/store/library.js'
 import { tempDir } from '../../helpers/tmp.js'
 
-type Behaviour = 'honest' | 'liar' | 'vanish-after-1' | 'missing'
+/** slow: 16 KiB every 250 ms (64 KiB/s: above the floor, far below the others). */
+type Behaviour = 'honest' | 'liar' | 'vanish-after-1' | 'missing' | 'slow'
 
 interface Peer { behaviour: Behaviour, delayMs: number, calls: number, liar: boolean }
 
@@ -36,6 +38,14 @@ function fakeNode (data: Map<string, Buffer>, peers: Record<string, Peer>): Peer
         const all = data.get(req.sha)!
         const bytes = Buffer.from(all.subarray(req.offset, req.offset + req.length))
         if (p.behaviour === 'liar') bytes[0] ^= 0xff
+        if (p.behaviour === 'slow') {
+          for (let at = 0; at < bytes.length; at += 16 << 10) {
+            await new Promise(resolve => setTimeout(resolve, 250))
+            if (signal.aborted) throw signal.reason
+            await sink.write(bytes.subarray(at, Math.min(bytes.length, at + (16 << 10))))
+          }
+          return { size: all.length, offset: req.offset, length: req.length }
+        }
         for (let at = 0; at < bytes.length; at += 256 << 10) await sink.write(bytes.subarray(at, Math.min(bytes.length, at + (256 << 10))))
         return { size: all.length, offset: req.offset, length: req.length }
       },
@@ -100,5 +110,23 @@ describe('peers: object fetcher', () => {
     for (const [sha, b] of data) assert.deepEqual(await readFile(library.objects.path(sha)), b)
     assert.ok(events.some(e => e.type === 'peer-dropped' && e.peer === 'A'))
     assert.equal(Object.values(peers).some(p => p.liar), false, 'nobody is called a liar')
+  })
+
+  it('a peer far slower than another loses its ranges to it, and is not dropped for it', async (t) => {
+    const { library, data } = await setup(t, [40 << 20])
+    const peers: Record<string, Peer> = {
+      A: { behaviour: 'honest', delayMs: 0, calls: 0, liar: false },
+      S: { behaviour: 'slow', delayMs: 0, calls: 0, liar: false },
+    }
+    const t0 = Date.now()
+    const { events, error, progress } = await run(library, fakeNode(data, peers), data, ['S', 'A'])
+    const ms = Date.now() - t0
+    assert.equal(error, undefined, String(error))
+    for (const [sha, b] of data) assert.deepEqual(await readFile(library.objects.path(sha)), b)
+    assert.ok(peers.S.calls > 0, 'the slow peer had ranges')
+    // At 64 KiB/s its ranges would have taken minutes.
+    assert.ok(ms < PullTuning.slowGraceMs + 6000, `took ${ms} ms`)
+    assert.ok((progress.fromPeers().S ?? 0) < 1 << 20, `the slow peer sent ${progress.fromPeers().S} bytes`)
+    assert.equal(events.some(e => e.type === 'peer-dropped'), false, 'slower is not dropped')
   })
 })
