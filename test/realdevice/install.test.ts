@@ -8,8 +8,13 @@
  * is compared with what the device itself says.
  */
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { watch } from 'node:fs'
+import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { runCli } from '../helpers/cli.js'
+import { cliBin } from '../helpers/paths.js'
 import { skipWithoutKit, startKitDevice, type KitDevice } from '../helpers/pvkit.js'
 import { tempDir } from '../helpers/tmp.js'
 import { PINGER, readPkg, variant, WIFI, writePkg } from './revisions.js'
@@ -80,5 +85,48 @@ describe('real device: install through pv-ctrl', { concurrency: true }, () => {
     assert.equal(b.res.statusMsg, pb['status-msg'])
     const meta = await deviceJson<Record<string, unknown>>(dev, '/device-meta')
     assert.equal(String(meta['pantavisor.revision']), a.res.step, 'rolled back to the last DONE revision')
+  })
+})
+
+describe('real device: an install cut short', () => {
+  it('killed with -9 during an upload: the device keeps a partial object; the rerun sends it again and nothing that arrived whole, and the device runs the revision', async (t) => {
+    if (skipWithoutKit(t)) return
+    const dir = await tempDir(t)
+    const home = `${dir}/home`
+    await library(home)
+    const wifi = await readPkg(WIFI)
+    // A 128 MiB kernel (the appengine ignores BSP contents): a window to cut the upload in.
+    const big = variant(wifi, { bsp: 'big' })
+    const kernel = randomBytes(128 << 20)
+    const ksha = createHash('sha256').update(kernel).digest('hex')
+    big.objects.delete(big.state['bsp/kernel.img'] as string)
+    big.state['bsp/kernel.img'] = ksha
+    big.objects.set(ksha, kernel)
+    await imp(home, await writePkg(dir, 'big', big), 'big')
+    const dev = await startKitDevice(t)
+    const objDir = join(dev.varDir, 'pantavisor', 'storage', 'objects')
+    // pv-ctrl creates objects/<sha> when the upload's headers arrive and takes the body into
+    // memory before it writes (evhttp): cut the install as soon as the file appears.
+    const appeared = new Promise<void>(resolve => {
+      const w = watch(objDir, (_e, f) => { if (f === ksha) { w.close(); resolve() } })
+    })
+    const child = spawn(process.execPath, [cliBin, '--home', home, '--json', 'install', 'big', '--device', `unix:${dev.socket}`], { stdio: 'ignore' })
+    await Promise.race([appeared, new Promise((_resolve, reject) => child.once('exit', () => { reject(new Error('the install ended before it could be cut')) }))])
+    // Freeze it first, so that what it already handed to the socket is all the device gets.
+    child.kill('SIGSTOP')
+    await new Promise(resolve => setTimeout(resolve, 1000))
+    child.kill('SIGKILL')
+    await new Promise(resolve => child.once('exit', resolve))
+    const objs = await deviceJson<Array<{ sha256: string, size: string }>>(dev, '/objects')
+    const whole = objs.filter(o => big.objects.get(o.sha256)?.length === Number(o.size))
+    const partial = objs.find(o => o.sha256 === ksha)
+    assert.ok(partial === undefined || Number(partial.size) < kernel.length, 'the kernel did not arrive whole')
+    const steps = await deviceJson<Array<{ name: string }>>(dev, '/steps')
+    assert.equal(steps.length, 1, 'no step was created')
+    const r = await install(home, dev, 'big')
+    assert.equal(r.code, 0, r.stderr)
+    const total = [...big.objects.values()].reduce((n, b) => n + b.length, 0)
+    assert.equal(r.res.bytesSent, total - whole.reduce((n, o) => n + Number(o.size), 0), 'only what did not arrive whole is sent again')
+    assert.equal(r.res.status, 'DONE')
   })
 })
