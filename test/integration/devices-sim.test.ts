@@ -101,7 +101,7 @@ describe('device-sim: pv-ctrl as pvcontrol drives it', () => {
   it('steps: bad JSON or a bad signature: 422 and the revision removed; the dev CA trusted: accepted; bad names: 400', async (t) => {
     if (!has('curl')) { t.skip(NO_CURL); return }
     const dir = await tempDir(t)
-    const sim = await startSim(t, join(dir, 'dev'))
+    const sim = await startSim(t, join(dir, 'dev'), ['--trust-ca', 'none'])
     await writeFile(join(dir, 'bad.json'), '{"#spec": "pantavisor-service-system@1", "app/root.squashfs": 7}')
     const r = await curl(sim.socket, ['-X', 'PUT', '--upload-file', join(dir, 'bad.json'), 'http://localhost/steps/locals/bad'])
     assert.equal(r.status, 422)

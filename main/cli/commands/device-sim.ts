@@ -52,7 +52,7 @@ export function registerDeviceSim (program: Command, cli: Cli): void {
     .option('--no-mdns', 'do not advertise on mDNS (always use this on a shared network or in tests)')
     .option('--ssh-port <port>', 'SSH port to advertise', count, 8222)
     .option('--secureboot <mode>', 'signature mode: disabled, lenient, strict, audit', 'lenient')
-    .option('--trust-ca <pem>', 'CA bundle the device trusts for signatures (e.g. the Pantavisor Dev CA)')
+    .option('--trust-ca <pem>', 'CA bundle the device trusts for signatures instead of its stock one (the Pantavisor Dev CA); "none": trust no CA')
     .option('--gc-threshold <percent>', 'run the garbage collector when free space falls under this (0: never)', count, 0)
     .option('--claimed', 'behave as a claimed device (no challenge advertised)')
     .addOption(new Option('--flaky-uploads <n>', 'test: the next N object uploads arrive damaged (422)').argParser(count).hideHelp())

@@ -48,7 +48,7 @@ export interface SimulatorOptions {
   /** Port advertised for SSH (pv-avahi: 8222). */
   sshPort?: number
   secureboot?: PolicyMode
-  /** PEM bundle the device trusts (PV_SECUREBOOT_TRUSTSTORE). */
+  /** PEM bundle the device trusts (PV_SECUREBOOT_TRUSTSTORE); default the Pantavisor Dev CA, 'none' for no CA. */
   trustCa?: string
   gcThreshold?: number
   claimed?: boolean

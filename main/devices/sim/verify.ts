@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises'
 import { parseState, validateState } from '../../../shared/state/index.js'
 import { certsFromPem, DEVICE_MESSAGES, emptyAnchors, verifyStateSignatures, type PolicyMode, type TrustAnchors } from '../../trust/index.js'
+import { PANTAVISOR_DEV_CA_PEM } from './dev-ca.js'
 
 export type VerifyVerdict =
   | { ok: true }
@@ -17,10 +18,19 @@ export interface DeviceTrust {
   mode: PolicyMode
 }
 
-/** The device's truststore from a PEM bundle (PV_SECUREBOOT_TRUSTSTORE), or none. */
+/** `--trust-ca none`: a device whose trust store holds no certificate (every x5c chain fails). */
+export const NO_TRUST = 'none'
+
+/**
+ * The device's trust store (PV_SECUREBOOT_TRUSTSTORE): by default the stock
+ * `ca-certificates`, which holds the Pantavisor Dev CA (dev-ca.ts); a PEM
+ * bundle in its place; or NO_TRUST for an empty one.
+ */
 export async function loadDeviceTrust (caFile: string | undefined, mode: PolicyMode): Promise<DeviceTrust> {
-  if (caFile === undefined) return { anchors: emptyAnchors(), mode }
-  const cas = certsFromPem(await readFile(caFile, 'utf8'), caFile)
+  if (caFile === NO_TRUST) return { anchors: emptyAnchors(), mode }
+  const cas = caFile === undefined
+    ? certsFromPem(PANTAVISOR_DEV_CA_PEM, 'the Pantavisor Dev CA')
+    : certsFromPem(await readFile(caFile, 'utf8'), caFile)
   return { anchors: { ...emptyAnchors(), cas }, mode }
 }
 
