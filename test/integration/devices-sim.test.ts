@@ -102,7 +102,7 @@ describe('device-sim: pv-ctrl as pvcontrol drives it', () => {
     if (!has('curl')) { t.skip(NO_CURL); return }
     const dir = await tempDir(t)
     const sim = await startSim(t, join(dir, 'dev'), ['--trust-ca', 'none'])
-    await writeFile(join(dir, 'bad.json'), '{"#spec": "pantavisor-service-system@1", "app/root.squashfs": 7}')
+    await writeFile(join(dir, 'bad.json'), '{"#spec": "pantavisor-service-system@1", "app/root.squashfs": }')
     const r = await curl(sim.socket, ['-X', 'PUT', '--upload-file', join(dir, 'bad.json'), 'http://localhost/steps/locals/bad'])
     assert.equal(r.status, 422)
     assert.deepEqual(JSON.parse(r.body), { Error: 'Parser: State JSON has bad format' })

@@ -2,15 +2,16 @@
  * What the simulated device checks on a state, in Pantavisor's order
  * (storage.c pv_storage_verify_state_json, update.c pv_update_run): the
  * signatures under the secureboot mode (main/trust, which follows
- * signature.c), then the parser (shared/state, which follows parser/).
+ * signature.c), then the parser (parser.ts, which follows parser/). Nothing
+ * else: the device runs no validator beyond its parser.
  */
 import { readFile } from 'node:fs/promises'
-import { parseState, validateState } from '../../../shared/state/index.js'
 import { certsFromPem, DEVICE_MESSAGES, emptyAnchors, verifyStateSignatures, type PolicyMode, type TrustAnchors } from '../../trust/index.js'
 import { PANTAVISOR_DEV_CA_PEM } from './dev-ca.js'
+import { parseOnDevice, type DeviceState } from './parser.js'
 
 export type VerifyVerdict =
-  | { ok: true }
+  | { ok: true, state: DeviceState }
   | { ok: false, stage: 'signature' | 'parser', message: string, detail: string }
 
 export interface DeviceTrust {
@@ -34,6 +35,8 @@ export async function loadDeviceTrust (caFile: string | undefined, mode: PolicyM
   return { anchors: { ...emptyAnchors(), cas }, mode }
 }
 
+const BAD_FORMAT = 'State JSON has bad format'
+
 export function verifyOnDevice (raw: Uint8Array, trust: DeviceTrust): VerifyVerdict {
   try {
     const report = verifyStateSignatures(raw, { trust: trust.anchors, policy: trust.mode })
@@ -42,19 +45,14 @@ export function verifyOnDevice (raw: Uint8Array, trust: DeviceTrust): VerifyVerd
       return { ok: false, stage: 'signature', message, detail: report.reason ?? message }
     }
   } catch (err) {
-    return { ok: false, stage: 'parser', message: 'State JSON has bad format', detail: (err as Error).message }
+    return { ok: false, stage: 'parser', message: BAD_FORMAT, detail: (err as Error).message }
   }
-  try {
-    const parsed = parseState(raw, 'state JSON')
-    const issues = validateState(parsed)
-    if (issues.length > 0) return { ok: false, stage: 'parser', message: 'State JSON has bad format', detail: `${issues[0].key}: ${issues[0].message}` }
-  } catch (err) {
-    return { ok: false, stage: 'parser', message: 'State JSON has bad format', detail: (err as Error).message }
-  }
-  return { ok: true }
+  const parsed = parseOnDevice(raw)
+  if (!parsed.ok) return { ok: false, stage: 'parser', message: BAD_FORMAT, detail: parsed.reason }
+  return { ok: true, state: parsed.state }
 }
 
 /** The 422 text of PUT /steps (storage.c): "Secureboot: ..." or "Parser: ...". */
 export function stepRefusal (v: Exclude<VerifyVerdict, { ok: true }>): string {
-  return v.stage === 'signature' ? `Secureboot: ${v.message}` : 'Parser: State JSON has bad format'
+  return v.stage === 'signature' ? `Secureboot: ${v.message}` : `Parser: ${BAD_FORMAT}`
 }
