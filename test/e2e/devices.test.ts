@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test'
 import { runCli } from '../helpers/cli.js'
 import { cliBin, upstreamDir } from '../helpers/paths.js'
 import { tempDir } from '../helpers/tmp.js'
+import { fullRevisionOf } from '../integration/devices-harness.js'
 import { chromiumMissing, openBrowser, screenshot, startUi, stopChild, type BrowserSession, type UiProcess } from './helpers.js'
 
 const skip = chromiumMissing()
@@ -41,7 +42,9 @@ describe('devices screen in browser mode', { skip: skip ?? false, timeout: 120_0
   before(async () => {
     const work = await tempDir({ after: (fn: () => Promise<void>) => { cleanups.push(fn) } })
     const home = join(work, 'home')
-    const r = await runCli(['import', join(upstreamDir, 'watchdog_pinger.tar'), '--name', 'watchdog_pinger'], { home })
+    // A device runs full revisions: the upstream watchdog_pinger app on the simulator's own BSP.
+    const full = await fullRevisionOf(join(work, 'src'), join(upstreamDir, 'watchdog_pinger.tar'), 'watchdog_pinger-full')
+    const r = await runCli(['import', full.tarball, '--name', 'watchdog_pinger'], { home })
     assert.equal(r.code, 0, r.stderr)
     sim = await startSim(join(work, 'device'))
     ui = await startUi(home)
@@ -77,8 +80,8 @@ describe('devices screen in browser mode', { skip: skip ?? false, timeout: 120_0
     const plan = page.getByTestId('install-plan')
     await plan.waitFor({ timeout: 20_000 })
     const text = await plan.innerText()
-    assert.match(text, /3 objects/)
-    assert.match(text, /0 of 3 objects/)
+    assert.match(text, /in 3 objects/)
+    assert.match(text, /2 of 5 objects/, 'the BSP is on the device already')
     await screenshot(page, 'install-plan')
     await page.getByRole('button', { name: /^Install watchdog_pinger now/ }).click()
     await page.locator('[data-testid="install-status"]', { hasText: 'DONE' }).waitFor({ timeout: 60_000 })
@@ -88,7 +91,7 @@ describe('devices screen in browser mode', { skip: skip ?? false, timeout: 120_0
     assert.equal(await page.getByRole('button', { name: /^Install watchdog_pinger now/ }).isDisabled(), true)
     await screenshot(page, 'install-done')
     await page.getByRole('button', { name: 'Check the plan' }).click()
-    await page.getByTestId('install-plan').getByText('3 of 3 objects').waitFor()
+    await page.getByTestId('install-plan').getByText('5 of 5 objects').waitFor()
     assert.equal(await page.getByRole('button', { name: /^Install watchdog_pinger now/ }).isDisabled(), false)
   })
 

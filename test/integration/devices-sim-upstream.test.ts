@@ -7,20 +7,28 @@
  */
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { createHash } from 'node:crypto'
-import { readFile, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { createHash, randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { describe, it } from 'node:test'
 import { PANTAVISOR_DEV_CA_PEM } from '../../main/devices/sim/dev-ca.js'
-import { vendoredDir } from '../helpers/paths.js'
+import { runCli } from '../helpers/cli.js'
+import { fixturesDir, vendoredDir } from '../helpers/paths.js'
+import { writeTarball } from '../helpers/revisions.js'
 import { tempDir } from '../helpers/tmp.js'
-import { curl, deviceSteps, has, startSim, WIFI_TGZ } from './devices-harness.js'
+import { curl, deviceObjects, deviceSteps, has, json, makeRev, simFactory, startSim, waitProgress, WIFI_TGZ } from './devices-harness.js'
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex')
 const NO_CURL = 'curl is not installed'
+const FINAL = ['DONE', 'UPDATED', 'ERROR', 'WONTGO']
 
 function putStep (sock: string, file: string, step: string): ReturnType<typeof curl> {
   return curl(sock, ['-X', 'PUT', '--upload-file', file, `http://localhost/steps/${step}`])
+}
+
+function command (sock: string, body: string): ReturnType<typeof curl> {
+  return curl(sock, ['-X', 'POST', '--header', 'Content-Type: application/json', '--data', body, 'http://localhost/commands'])
 }
 
 describe('device-sim as the device: trust', () => {
@@ -66,3 +74,91 @@ describe('device-sim as the device: PUT /steps checks signatures and the parser 
   })
 })
 
+describe('device-sim as the device: the factory revision and GET /steps/current', () => {
+  it('a fresh device runs a full factory revision (BSP, objects on the device); GET /steps/current answers its stored bytes', async (t) => {
+    if (!has('curl')) { t.skip(NO_CURL); return }
+    const dir = await tempDir(t)
+    const sim = await startSim(t, join(dir, 'dev'))
+    const f = simFactory()
+    // upstream ctrl/ctrl_steps_ep.c ctrl_steps_send: pv_ctrl_utils_send_json_file of trails/<name>/.pvr/json,
+    // and trails/current is a link to the running revision (storage.c pv_storage_set_active)
+    const cur = await curl(sim.socket, ['http://localhost/steps/current'])
+    assert.equal(cur.status, 200)
+    assert.equal(cur.body, f.json.toString())
+    assert.ok('bsp/run.json' in JSON.parse(cur.body))
+    const objs = await deviceObjects(sim.socket)
+    for (const o of f.objects) assert.equal(objs.get(o.sha), o.data.length)
+    assert.equal((await json(sim.socket, '/steps/current/progress'))['status-msg'], 'Factory revision')
+  })
+
+  it('--factory takes an export tarball or a state JSON; their bytes are what GET /steps/current and /steps/0 answer', async (t) => {
+    if (!has('curl')) { t.skip(NO_CURL); return }
+    const dir = await tempDir(t)
+    const rev = await makeRev(join(dir, 'src'), 'fac', [{ name: 'app', bytes: 50_000 }])
+    // Not canonical: whitespace and key order as a person wrote it; the device keeps it as it is.
+    const pretty = JSON.stringify(JSON.parse(rev.raw), null, 2)
+    await writeTarball(join(dir, 'factory.tgz'), pretty, rev.objects, { gzip: true })
+    const sim = await startSim(t, join(dir, 'dev'), ['--factory', join(dir, 'factory.tgz')])
+    assert.equal((await curl(sim.socket, ['http://localhost/steps/current'])).body, pretty)
+    assert.equal((await curl(sim.socket, ['http://localhost/steps/0'])).body, pretty)
+    const objs = await deviceObjects(sim.socket)
+    for (const o of rev.objects) assert.equal(objs.get(o.sha), o.size)
+    await writeFile(join(dir, 'state.json'), pretty)
+    const bare = await startSim(t, join(dir, 'dev2'), ['--factory', join(dir, 'state.json')])
+    assert.equal((await curl(bare.socket, ['http://localhost/steps/current'])).body, pretty)
+    // a tarball whose object does not hash to its name: the device does not start
+    await writeTarball(join(dir, 'bad.tar'), rev.raw, [{ sha: rev.objects[0].sha, data: randomBytes(100) }])
+    const bad = await runCli(['--json', 'device-sim', '--dir', join(dir, 'dev3'), '--no-mdns', '--no-http', '--factory', join(dir, 'bad.tar')], { home: join(dir, 'home') })
+    assert.equal(bad.code, 2)
+    assert.match(bad.stderr, /does not hash to its name/)
+  })
+})
+
+const PVTX = process.env.PVTX ?? join(fixturesDir, '..', 'pantavisor-device', 'rootfs', 'usr', 'bin', 'pvtx')
+
+/** Why upstream's pvtx cannot run here, or null. */
+function pvtxProblem (): string | null {
+  if (!existsSync(PVTX)) return `upstream pvtx not found at ${PVTX} (set PVTX)`
+  if (process.getuid?.() !== 0 || !has('unshare')) return 'needs root and unshare (pvtx only knows the device\'s own socket paths)'
+  return null
+}
+
+/**
+ * Run pvtx commands in a private mount namespace whose /run/pantavisor/pv/pv-ctrl
+ * is the simulator's socket (pvtx connects to fixed paths only). The kit
+ * stores libpvtx's soname links as plain files: a link of our own stands in.
+ */
+async function pvtx (dir: string, sock: string, script: string): Promise<{ code: number, out: string, err: string }> {
+  const lib = join(dir, 'pvtx-lib')
+  await mkdir(lib, { recursive: true })
+  await symlink(join(dirname(PVTX), '..', 'lib', 'libpvtx.so.0.1.0'), join(lib, 'libpvtx.so.0.1')).catch(() => {})
+  await mkdir(join(dir, 'pvtx-txn'), { recursive: true })
+  const setup = `mount -t tmpfs tmpfs /run && mkdir -p /run/pantavisor/pv && ln -s '${sock}' /run/pantavisor/pv/pv-ctrl && `
+  return await new Promise(resolve => {
+    execFile('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', setup + script], {
+      env: { ...process.env, PVTX, LD_LIBRARY_PATH: lib, PVTXDIR: join(dir, 'pvtx-txn') }, timeout: 60_000,
+    }, (e, out, err) => { resolve({ code: e === null ? 0 : Number((e as { code?: number }).code ?? 1), out, err }) })
+  })
+}
+
+describe('device-sim as the device: composing onto the running state with upstream pvtx', () => {
+  it('pvtx begin current, add pvwificonnect.tgz, commit: the step is the device\'s state plus the package, and it runs to UPDATED', async (t) => {
+    const why = pvtxProblem() ?? (has('curl') ? null : NO_CURL)
+    if (why !== null) { t.skip(why); return }
+    const dir = await tempDir(t)
+    const sim = await startSim(t, join(dir, 'dev'))
+    // upstream pvtx/src/pvtx_txn.c: "begin current" is pv_pvtx_ctrl_steps_get(ctrl, "current"), a GET /steps/current
+    // that pvtx_ctrl.c read_data reads with one blocking and one non-blocking read: ctrl/ctrl_steps_ep.c
+    // ctrl_steps_send (libevent) writes the stored bytes with their head at once.
+    const r = await pvtx(dir, sim.socket, `"$PVTX" begin current && "$PVTX" add '${WIFI_TGZ}' && "$PVTX" commit`)
+    assert.equal(r.code, 0, `${r.out}\n${r.err}`)
+    const step = r.out.trim().split('\n').pop() ?? ''
+    assert.match(step, /^locals\/pvtx-/)
+    const state = await json<Record<string, unknown>>(sim.socket, `/steps/${step}`)
+    const factory = JSON.parse(simFactory().json.toString()) as Record<string, unknown>
+    for (const k of Object.keys(factory)) assert.deepEqual(state[k], factory[k], `${k} from the running state`)
+    assert.ok('pvwificonnect/run.json' in state && '_sigs/pvwificonnect.json' in state)
+    assert.equal((await command(sim.socket, JSON.stringify({ op: 'LOCAL_RUN', payload: step }))).status, 200)
+    assert.equal((await waitProgress(sim.socket, step, s => FINAL.includes(s))).status, 'UPDATED')
+  })
+})

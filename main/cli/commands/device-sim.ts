@@ -33,6 +33,7 @@ interface SimOpts {
   trustCa?: string
   gcThreshold?: number
   claimed?: boolean
+  factory?: string
   flakyUploads?: number
   cutAfter?: number
   busyCommands?: number
@@ -55,6 +56,7 @@ export function registerDeviceSim (program: Command, cli: Cli): void {
     .option('--trust-ca <pem>', 'CA bundle the device trusts for signatures instead of its stock one (the Pantavisor Dev CA); "none": trust no CA')
     .option('--gc-threshold <percent>', 'run the garbage collector when free space falls under this (0: never)', count, 0)
     .option('--claimed', 'behave as a claimed device (no challenge advertised)')
+    .option('--factory <file>', 'revision 0 of a fresh device: a pvr export tarball (json + objects) or a state JSON (default: a small built-in BSP + pvr-sdk, objects included)')
     .addOption(new Option('--flaky-uploads <n>', 'test: the next N object uploads arrive damaged (422)').argParser(count).hideHelp())
     .addOption(new Option('--cut-after <bytes>', 'test: drop the connection once after this many object bytes').argParser(bytes).hideHelp())
     .addOption(new Option('--busy-commands <n>', 'test: answer 503 to the next N run commands').argParser(count).hideHelp())
@@ -76,6 +78,7 @@ export function registerDeviceSim (program: Command, cli: Cli): void {
         trustCa: o.trustCa,
         gcThreshold: o.gcThreshold,
         claimed: o.claimed === true,
+        factory: o.factory,
         knobs: { flakyUploads: o.flakyUploads ?? 0, cutAfterBytes: o.cutAfter ?? null, busyCommands: o.busyCommands ?? 0 },
       })
       const addr = await sim.start()

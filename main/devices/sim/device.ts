@@ -6,11 +6,13 @@
  */
 import { EventEmitter } from 'node:events'
 import type { Logger } from '../../../shared/log.js'
+import { UsageError } from '../../../shared/errors.js'
+import { FACTORY_REV, installFactory } from './factory.js'
 import { Updater, type Outcome } from './update.js'
 import { MSG, progressJson } from './progress.js'
 import type { DeviceStorage } from './storage.js'
 import type { SimTiming } from './timing.js'
-import type { DeviceTrust } from './verify.js'
+import { verifyOnDevice, type DeviceTrust } from './verify.js'
 
 /** Test knobs: faults a real device shows now and then, on demand. */
 export interface SimKnobs {
@@ -29,6 +31,8 @@ export interface DeviceCoreOptions {
   outcome: Outcome
   deviceId: string
   nick: string
+  /** --factory: the export tarball or state JSON of revision 0 on a fresh storage (default: the built-in one). */
+  factory?: string
   /** PV_STORAGE_GC_THRESHOLD: run GC when real free space falls under this percentage (0: never). */
   gcThreshold: number
   knobs: SimKnobs
@@ -40,8 +44,6 @@ export interface CommandAnswer { status: number, error?: string, retryAfter?: nu
 const KNOWN_OPS = new Set(['UPDATE_METADATA', 'REBOOT_DEVICE', 'POWEROFF_DEVICE', 'LOCAL_RUN', 'LOCAL_RUN_COMMIT', 'MAKE_FACTORY',
   'RUN_GC', 'ENABLE_SSH', 'DISABLE_SSH', 'GO_REMOTE', 'UNCLAIM', 'DEFER_REBOOT'])
 const BLOCKED_BY_UPDATE = new Set(['REBOOT_DEVICE', 'POWEROFF_DEVICE', 'LOCAL_RUN', 'LOCAL_RUN_COMMIT', 'MAKE_FACTORY', 'UNCLAIM'])
-
-export const FACTORY_STATE = '{"#spec":"pantavisor-service-system@1"}'
 
 export interface DeviceCoreEvents {
   /** The device goes away (reboot) and comes back. */
@@ -64,6 +66,7 @@ export class DeviceCore extends EventEmitter<DeviceCoreEvents> {
   private stopped = false
   private lastUpload = 0
   private gcThreshold: number
+  private readonly factory: string | undefined
   /** Bytes of object uploads seen, for the cut knob. */
   uploadedBytes = 0
   claimed = false
@@ -79,17 +82,13 @@ export class DeviceCore extends EventEmitter<DeviceCoreEvents> {
     this.nick = opts.nick
     this.log = opts.log
     this.gcThreshold = opts.gcThreshold
+    this.factory = opts.factory
     this.updater = new Updater(this, opts.outcome)
   }
 
   async start (): Promise<void> {
     await this.storage.start()
-    if (await this.storage.current() === null) {
-      // A fresh device runs its factory revision "0".
-      await this.storage.writeSmall(this.storage.jsonPath('0'), FACTORY_STATE)
-      await this.storage.writeSmall(this.storage.progressPath('0'), progressJson('DONE', MSG.factory))
-      await this.storage.setCurrent('0')
-    }
+    if (await this.storage.current() === null) await this.bootFactory()
     this.updater.doneRev = (await this.storage.current()) ?? '0'
     this.devmeta.set('pantavisor.arch', process.arch === 'x64' ? 'x86_64' : process.arch)
     this.devmeta.set('pantavisor.dtmodel', 'Fieldsync device simulator')
@@ -100,6 +99,23 @@ export class DeviceCore extends EventEmitter<DeviceCoreEvents> {
     this.devmeta.set('pantavisor.claimed', '0')
     await this.refreshStorageMeta()
     this.every(this.timing.loopMs, () => this.loop())
+  }
+
+  /** A fresh device: its factory revision "0" is installed, checked as at boot, linked and run (DONE "Factory revision"). */
+  private async bootFactory (): Promise<void> {
+    const st = this.storage
+    await installFactory(st, this.factory)
+    const raw = await st.readJson(FACTORY_REV)
+    const verdict = raw === null ? null : verifyOnDevice(raw, this.trust)
+    const what = this.factory === undefined ? 'the built-in factory revision' : `--factory ${this.factory}`
+    if (verdict === null || !verdict.ok) {
+      await st.removeRevision(FACTORY_REV)
+      throw new UsageError(`${what}: the device refuses it (${verdict === null ? 'no state JSON' : `${verdict.message}: ${verdict.detail}`})`)
+    }
+    const missing = await st.linkObjects(FACTORY_REV, verdict.state.objects.map(o => ({ key: o.key, sha: o.id })))
+    if (missing.length > 0) this.log('factory revision: %d object(s) not on the device, first %s', missing.length, missing[0])
+    await st.writeSmall(st.progressPath(FACTORY_REV), progressJson('DONE', MSG.factory))
+    await st.setCurrent(FACTORY_REV)
   }
 
   stop (): void {

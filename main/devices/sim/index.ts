@@ -52,6 +52,8 @@ export interface SimulatorOptions {
   trustCa?: string
   gcThreshold?: number
   claimed?: boolean
+  /** Revision 0 of a fresh device: a pvr export tarball or a state JSON (default: the built-in BSP + pvr-sdk). */
+  factory?: string
   knobs?: Partial<SimKnobs>
 }
 
@@ -102,6 +104,7 @@ export class DeviceSimulator {
       deviceId,
       nick: name,
       gcThreshold: o.gcThreshold ?? 0,
+      factory: o.factory,
       knobs: { flakyUploads: 0, cutAfterBytes: null, busyCommands: 0, ...o.knobs },
       log: this.log,
     })

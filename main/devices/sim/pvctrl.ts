@@ -31,14 +31,25 @@ function stepName (parts: string[]): string {
   return parts.slice(1, parts.length - tail).join('/')
 }
 
+/**
+ * A stored file as the answer. Length and bytes come from one open file: a
+ * progress file is replaced (rename) while runs go on, and a stat by name then
+ * an open by name could pair one file's length with another's bytes.
+ * JSON files (pv_ctrl_utils_send_json_file) go out with their head in one
+ * write, as libevent sends them: pvtx reads an answer with one blocking read
+ * and one non-blocking one (pvtx_ctrl.c read_data), so a body that trails
+ * its head is lost to it. Objects are streamed.
+ */
 async function sendFile (res: Http1Response, file: string, type = 'application/json'): Promise<void> {
-  // Length and bytes from one open file: a progress file is replaced (rename) while runs go on,
-  // and a stat by name then an open by name could pair one file's length with another's bytes.
   const fh = await open(file, 'r').catch(() => null)
   const s = fh === null ? null : await fh.stat().catch(() => null)
   if (fh === null || s === null || !s.isFile()) {
     await fh?.close()
     err(res, 404, 'Resource does not exist')
+    return
+  }
+  if (type === 'application/json') {
+    try { res.send(200, await fh.readFile(), { 'Content-Type': type }) } finally { await fh.close() }
     return
   }
   await res.stream(200, s.size, fh.createReadStream(), { 'Content-Type': type })
