@@ -15,13 +15,17 @@ import { describe, it } from 'node:test'
 import { PANTAVISOR_DEV_CA_PEM } from '../../main/devices/sim/dev-ca.js'
 import { runCli } from '../helpers/cli.js'
 import { fixturesDir, vendoredDir } from '../helpers/paths.js'
-import { writeTarball } from '../helpers/revisions.js'
+import { readExport, writeTarball } from '../helpers/revisions.js'
 import { tempDir } from '../helpers/tmp.js'
-import { curl, deviceObjects, deviceSteps, has, json, makeRev, simFactory, startSim, waitProgress, WIFI_TGZ } from './devices-harness.js'
+import { curl, deviceObjects, deviceSteps, fullRevisionOf, has, json, makeRev, simFactory, startSim, waitJson, waitProgress, WIFI_TGZ } from './devices-harness.js'
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex')
 const NO_CURL = 'curl is not installed'
 const FINAL = ['DONE', 'UPDATED', 'ERROR', 'WONTGO']
+
+function putObject (sock: string, file: string, s: string): ReturnType<typeof curl> {
+  return curl(sock, ['--max-time', '14400', '-X', 'PUT', '-H', 'Content-Type: application/octet-stream', '-H', 'Transfer-Encoding: identity', '-T', file, `http://localhost/objects/${s}`])
+}
 
 function putStep (sock: string, file: string, step: string): ReturnType<typeof curl> {
   return curl(sock, ['-X', 'PUT', '--upload-file', file, `http://localhost/steps/${step}`])
@@ -71,6 +75,57 @@ describe('device-sim as the device: PUT /steps checks signatures and the parser 
     assert.equal(refused.status, 422)
     assert.deepEqual(JSON.parse(refused.body), { Error: 'Parser: State JSON has bad format' })
     assert.equal((await deviceSteps(sim.socket)).includes('locals/b'), false)
+  })
+})
+
+async function putBytes (sock: string, dir: string, o: { sha: string, data: Buffer }): Promise<void> {
+  const f = join(dir, `obj-${o.sha}`)
+  await writeFile(f, o.data)
+  const r = await putObject(sock, f, o.sha)
+  assert.equal(r.status, 200, r.body)
+}
+
+describe('device-sim as the device: running a revision', () => {
+  it('a state without a BSP ends in ERROR "Internal error" at once; the device keeps its revision', async (t) => {
+    if (!has('curl')) { t.skip(NO_CURL); return }
+    const dir = await tempDir(t)
+    const sim = await startSim(t, join(dir, 'dev'))
+    await new Promise<void>((resolve, reject) => { execFile('tar', ['-xzf', WIFI_TGZ, '-C', dir], e => e === null ? resolve() : reject(e)) })
+    for (const o of (await readExport(WIFI_TGZ)).objects) await putBytes(sim.socket, dir, o)
+    assert.equal((await putStep(sim.socket, join(dir, 'json'), 'locals/app-only')).status, 200, 'the parser takes it')
+    assert.equal((await command(sim.socket, '{"op":"LOCAL_RUN","payload":"locals/app-only"}')).status, 200)
+    const seen = new Set<string>()
+    const end = await waitJson<{ status: string, 'status-msg': string, progress: number }>(sim.socket, '/steps/locals/app-only/progress', p => { seen.add(p.status); return FINAL.includes(p.status) })
+    // upstream update/update.c _finish_update_installation: pv_state_prepare_run fails (state.c
+    // _link_trail_objects -> storage.c pv_storage_meta_link_boot: "bsp type not supported. no std,fit or
+    // rpiab boot assets found") -> PV_UPDATE_PROGRESS_STATUS_ERROR, PV_UPDATE_PROGRESS_MSG_INTERNAL_ERROR
+    assert.equal(end.status, 'ERROR')
+    assert.equal(end['status-msg'], 'Internal error')
+    assert.equal(end.progress, 100)
+    assert.equal(seen.has('INPROGRESS'), false, 'it fails before the transition')
+    assert.equal((await json(sim.socket, '/device-meta'))['pantavisor.revision'], 0)
+  })
+
+  it('an object missing from the container: INPROGRESS, then ERROR "Object validation went wrong" and a rollback', async (t) => {
+    if (!has('curl')) { t.skip(NO_CURL); return }
+    const dir = await tempDir(t)
+    const sim = await startSim(t, join(dir, 'dev'))
+    const rev = await fullRevisionOf(join(dir, 'src'), WIFI_TGZ, 'wifi')
+    const objects = (await readExport(rev.tarball)).objects
+    const root = JSON.parse(rev.raw)['pvwificonnect/root.squashfs'] as string
+    for (const o of objects.filter(x => x.sha !== root)) await putBytes(sim.socket, dir, o)
+    await writeFile(join(dir, 'json'), rev.raw)
+    assert.equal((await putStep(sim.socket, join(dir, 'json'), 'locals/w')).status, 200)
+    assert.equal((await command(sim.socket, '{"op":"LOCAL_RUN","payload":"locals/w"}')).status, 200)
+    const seen = new Set<string>()
+    const end = await waitJson<{ status: string, 'status-msg': string }>(sim.socket, '/steps/locals/w/progress', p => { seen.add(p.status); return FINAL.includes(p.status) })
+    // upstream state.c _link_trail_objects ignores a failed link; pantavisor.c _pv_run then fails
+    // pv_state_validate_checksum: pv_update_set_error_checksum ("Object validation went wrong"), PV_STATE_ROLLBACK
+    // (pvkit, objects never uploaded: ERROR "Object validation went wrong")
+    assert.equal(end.status, 'ERROR')
+    assert.equal(end['status-msg'], 'Object validation went wrong')
+    assert.ok(seen.has('INPROGRESS'))
+    await waitJson<Record<string, unknown>>(sim.socket, '/device-meta', m => m['pantavisor.revision'] === 0, 5000)
   })
 })
 
