@@ -78,6 +78,33 @@ describe('device-sim as the device: PUT /steps checks signatures and the parser 
   })
 })
 
+describe('device-sim as the device: commands', () => {
+  it('an op is matched by prefix ("LOCAL" runs LOCAL_RUN); TRY_ONCE is taken and ignored; "" is UPDATE_METADATA, refused in local mode', async (t) => {
+    if (!has('curl')) { t.skip(NO_CURL); return }
+    const dir = await tempDir(t)
+    const sim = await startSim(t, join(dir, 'dev'))
+    const rev = await fullRevisionOf(join(dir, 'src'), WIFI_TGZ, 'wifi')
+    for (const o of (await readExport(rev.tarball)).objects) await putBytes(sim.socket, dir, o)
+    await writeFile(join(dir, 'json'), rev.raw)
+    assert.equal((await putStep(sim.socket, join(dir, 'json'), 'locals/w')).status, 200)
+    // upstream ctrl/ctrl_cmd.h pv_ctrl_cmd_op_from_str: strncmp(op, name, strlen(op)), first in enum order
+    const local = await command(sim.socket, '{"op":"LOCAL","payload":"locals/w"}')
+    assert.equal(local.status, 200, local.body)
+    assert.equal((await waitProgress(sim.socket, 'locals/w', s => FINAL.includes(s))).status, 'UPDATED')
+    // pantavisor.c _pv_command: TRY_ONCE has no case: "unknown command received. Ignoring..." (pvkit: 200, nothing runs)
+    assert.equal((await command(sim.socket, '{"op":"TRY_ONCE","payload":"0"}')).status, 200)
+    await new Promise(resolve => setTimeout(resolve, 300))
+    assert.equal((await json(sim.socket, '/device-meta'))['pantavisor.revision'], 'locals/w')
+    // ctrl_cmd.c pv_ctrl_cmd_add: UPDATE_METADATA while !pv->remote_mode (pvkit: 409)
+    const meta = await command(sim.socket, '{"op":"","payload":""}')
+    assert.equal(meta.status, 409)
+    assert.deepEqual(JSON.parse(meta.body), { Error: 'Cannot do this operation while on local mode' })
+    // utils/json.c pv_json_get_value_ref: "op" also matches a value; the next other token is the op (pvkit: RUN_GC ran)
+    assert.equal((await command(sim.socket, '{"payload":"op","op":"RUN_GC"}')).status, 200)
+    assert.equal((await command(sim.socket, '{"op":"LOCAL_RUN"}')).status, 400, 'no payload')
+  })
+})
+
 async function putBytes (sock: string, dir: string, o: { sha: string, data: Buffer }): Promise<void> {
   const f = join(dir, `obj-${o.sha}`)
   await writeFile(f, o.data)

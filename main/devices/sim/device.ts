@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events'
 import type { Logger } from '../../../shared/log.js'
 import { UsageError } from '../../../shared/errors.js'
+import type { CmdOp } from './commands.js'
 import { FACTORY_REV, installFactory } from './factory.js'
 import { Updater, type Outcome } from './update.js'
 import { MSG, progressJson } from './progress.js'
@@ -41,9 +42,7 @@ export interface DeviceCoreOptions {
 
 export interface CommandAnswer { status: number, error?: string, retryAfter?: number }
 
-const KNOWN_OPS = new Set(['UPDATE_METADATA', 'REBOOT_DEVICE', 'POWEROFF_DEVICE', 'LOCAL_RUN', 'LOCAL_RUN_COMMIT', 'MAKE_FACTORY',
-  'RUN_GC', 'ENABLE_SSH', 'DISABLE_SSH', 'GO_REMOTE', 'UNCLAIM', 'DEFER_REBOOT'])
-const BLOCKED_BY_UPDATE = new Set(['REBOOT_DEVICE', 'POWEROFF_DEVICE', 'LOCAL_RUN', 'LOCAL_RUN_COMMIT', 'MAKE_FACTORY', 'UNCLAIM'])
+const BLOCKED_BY_UPDATE = new Set<string>(['REBOOT_DEVICE', 'POWEROFF_DEVICE', 'LOCAL_RUN', 'LOCAL_RUN_COMMIT', 'MAKE_FACTORY', 'UNCLAIM'])
 
 export interface DeviceCoreEvents {
   /** The device goes away (reboot) and comes back. */
@@ -61,7 +60,7 @@ export class DeviceCore extends EventEmitter<DeviceCoreEvents> {
   readonly log: Logger
   readonly updater: Updater
   private readonly devmeta = new Map<string, string>()
-  private cmd: { op: string, payload: string } | null = null
+  private cmd: { op: CmdOp, payload: string } | null = null
   private timers = new Set<NodeJS.Timeout>()
   private stopped = false
   private lastUpload = 0
@@ -70,6 +69,8 @@ export class DeviceCore extends EventEmitter<DeviceCoreEvents> {
   /** Bytes of object uploads seen, for the cut knob. */
   uploadedBytes = 0
   claimed = false
+  /** pv->remote_mode: off on a device that runs a local revision, as the simulator's always does at first. */
+  remoteMode = false
   isDown = false
 
   constructor (opts: DeviceCoreOptions) {
@@ -184,16 +185,21 @@ export class DeviceCore extends EventEmitter<DeviceCoreEvents> {
     return await this.storage.gc(keep, u?.objects ?? new Set())
   }
 
-  /** POST /commands (ctrl_cmd.c pv_ctrl_cmd_add). */
-  addCommand (op: string, payload: string): CommandAnswer {
-    if (!KNOWN_OPS.has(op)) return { status: 400, error: 'Command has bad format' }
+  /**
+   * POST /commands (ctrl_cmd.c pv_ctrl_cmd_add), for an op as
+   * pv_ctrl_cmd_parse matched it (commands.ts); PV_CONTROL_REMOTE and
+   * PV_DEBUG_SHELL are on, as config.c has them by default.
+   */
+  addCommand (op: CmdOp, payload: string): CommandAnswer {
     const run = op === 'LOCAL_RUN' || op === 'LOCAL_RUN_COMMIT'
+    if (!this.remoteMode && op === 'UPDATE_METADATA') return { status: 409, error: 'Cannot do this operation while on local mode' }
     if ((this.updater.busy && BLOCKED_BY_UPDATE.has(op)) || (run && this.knobs.busyCommands > 0)) {
       if (run && this.knobs.busyCommands > 0) this.knobs.busyCommands--
       return { status: 503, error: 'Cannot do this operation while update is ongoing', retryAfter: 600 }
     }
-    if (op === 'UNCLAIM' && !this.claimed) return { status: 204, error: 'Device is already unclaimed' }
     if (op === 'MAKE_FACTORY' && this.claimed) return { status: 409, error: 'Cannot do this operation if device is already claimed' }
+    if (op === 'GO_REMOTE' && this.remoteMode) return { status: 204, error: 'Already in remote mode' }
+    if (op === 'UNCLAIM' && !this.claimed) return { status: 204, error: 'Device is already unclaimed' }
     if (this.cmd !== null) return { status: 503, error: 'A command is already in progress. Try again', retryAfter: 120 }
     this.cmd = { op, payload }
     this.later(this.timing.pickupMs, () => this.runCommand())
@@ -219,9 +225,14 @@ export class DeviceCore extends EventEmitter<DeviceCoreEvents> {
         if (!this.updater.busy) this.reboot(this.timing.rebootDownMs)
         return
       case 'GO_REMOTE':
+        this.remoteMode = true
         this.devmeta.set('pantavisor.mode', 'remote')
         return
+      case 'UPDATE_METADATA': case 'POWEROFF_DEVICE': case 'MAKE_FACTORY': case 'ENABLE_SSH': case 'DISABLE_SSH': case 'UNCLAIM': case 'DEFER_REBOOT':
+        this.log('%s: taken, nothing the simulator models', cmd.op)
+        return
       default:
+        this.log('unknown command received. Ignoring... (%s)', cmd.op)
     }
   }
 

@@ -6,6 +6,7 @@ import { open, stat } from 'node:fs/promises'
 import type { DeviceCore } from './device.js'
 import { readBody, type Http1Handler, type Http1Request, type Http1Response } from './http1.js'
 import { isLocalRevision, safeRevision } from './storage.js'
+import { parseCommand } from './commands.js'
 import { receiveCommitMsg, receiveObject, receiveStep } from './upload.js'
 
 const CMD_MAX = 4096
@@ -116,9 +117,8 @@ async function commands (dev: DeviceCore, req: Http1Request, res: Http1Response)
   if (req.method !== 'POST') { err(res, 400, 'Method not supported for this endpoint'); return }
   const data = await readBody(req, CMD_MAX)
   if (data === null) { err(res, 507, 'Not enough disk space available'); return }
-  let cmd: { op?: unknown, payload?: unknown }
-  try { cmd = JSON.parse(data.toString('utf8')) as typeof cmd } catch { err(res, 400, 'Command has bad format'); return }
-  if (typeof cmd?.op !== 'string' || typeof cmd.payload !== 'string') { err(res, 400, 'Command has bad format'); return }
+  const cmd = parseCommand(data.toString('utf8'))
+  if (cmd === null) { err(res, 400, 'Command has bad format'); return }
   const a = dev.addCommand(cmd.op, cmd.payload)
   if (a.status === 200) { ok(res); return }
   err(res, a.status, a.error ?? '', a.retryAfter === undefined ? {} : { 'Retry-After': String(a.retryAfter) })

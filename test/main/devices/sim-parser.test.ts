@@ -9,6 +9,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { validateState, parseState } from '../../../shared/state/index.js'
 import { parseOnDevice } from '../../../main/devices/sim/parser.js'
+import { opFromStr, parseCommand } from '../../../main/devices/sim/commands.js'
 
 const SPEC = '"#spec":"pantavisor-service-system@1"'
 const app = (runJson: string): string => `{${SPEC},"app/run.json":${runJson}}`
@@ -87,4 +88,24 @@ describe('device-sim parser: what parser/ refuses', () => {
       assert.equal(parseOnDevice(text).ok, false)
     })
   }
+})
+
+describe('device-sim commands: pv_ctrl_cmd_parse', () => {
+  it('matches an op by prefix, first in the enum order (ctrl/ctrl_cmd.h pv_ctrl_cmd_op_from_str)', () => {
+    assert.equal(opFromStr('LOCAL'), 'LOCAL_RUN')
+    assert.equal(opFromStr('LOCAL_RUN'), 'LOCAL_RUN')
+    assert.equal(opFromStr('LOCAL_RUN_'), 'LOCAL_RUN_COMMIT')
+    assert.equal(opFromStr('LOCAL_A'), 'LOCAL_APPLY')
+    assert.equal(opFromStr(''), 'UPDATE_METADATA')
+    assert.equal(opFromStr('TRY'), 'TRY_ONCE')
+    assert.equal(opFromStr('LOCAL_RUNX'), null)
+    assert.equal(opFromStr('5'), null)
+  })
+
+  it('reads op and payload as pv_json_get_value does (utils/json.c pv_json_get_value_ref; checked on the device)', () => {
+    assert.deepEqual(parseCommand('{"payload":"op","op":"RUN_GC"}'), { op: 'RUN_GC', payload: 'op' })
+    assert.deepEqual(parseCommand('{"op":"LOCAL","payload":5}'), { op: 'LOCAL_RUN', payload: '5' })
+    assert.equal(parseCommand('{"op":"LOCAL_RUN"}'), null, 'no payload')
+    assert.equal(parseCommand('{"op":5,"payload":""}'), null)
+  })
 })
