@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises'
+import { createConnection } from 'node:net'
 import { dirname, join } from 'node:path'
 import { describe, it } from 'node:test'
 import { PANTAVISOR_DEV_CA_PEM } from '../../main/devices/sim/dev-ca.js'
@@ -17,7 +18,7 @@ import { runCli } from '../helpers/cli.js'
 import { fixturesDir, vendoredDir } from '../helpers/paths.js'
 import { readExport, writeTarball } from '../helpers/revisions.js'
 import { tempDir } from '../helpers/tmp.js'
-import { curl, deviceObjects, deviceSteps, fullRevisionOf, has, json, makeRev, simFactory, startSim, waitJson, waitProgress, WIFI_TGZ } from './devices-harness.js'
+import { curl, deviceObjects, deviceSteps, fullRevisionOf, has, json, makeRev, PVCONTROL, simFactory, startSim, waitJson, waitProgress, WIFI_TGZ } from './devices-harness.js'
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex')
 const NO_CURL = 'curl is not installed'
@@ -33,6 +34,19 @@ function putStep (sock: string, file: string, step: string): ReturnType<typeof c
 
 function command (sock: string, body: string): ReturnType<typeof curl> {
   return curl(sock, ['-X', 'POST', '--header', 'Content-Type: application/json', '--data', body, 'http://localhost/commands'])
+}
+
+/** Everything the server writes back to one request on a fresh connection, for `ms` after it is sent. */
+function wire (sock: string, head: string, body: Buffer, ms = 1500): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = createConnection(sock)
+    let out = Buffer.alloc(0)
+    c.on('data', d => { out = Buffer.concat([out, d]) })
+    c.on('error', reject)
+    setTimeout(() => { c.destroy(); resolve(out.toString('latin1')) }, ms)
+    c.write(head)
+    c.write(body)
+  })
 }
 
 describe('device-sim as the device: trust', () => {
@@ -111,6 +125,36 @@ async function putBytes (sock: string, dir: string, o: { sha: string, data: Buff
   const r = await putObject(sock, f, o.sha)
   assert.equal(r.status, 200, r.body)
 }
+
+describe('device-sim as the device: an object upload that runs out of space', () => {
+  it('answers 200 then 507 on the same request, leaving a partial object: a client trusting the status is fooled, one checking GET /objects sizes is not', async (t) => {
+    if (!has('curl')) { t.skip(NO_CURL); return }
+    const dir = await tempDir(t)
+    const sim = await startSim(t, join(dir, 'dev'), ['--storage', '600000'])
+    const data = randomBytes(800_000)
+    const s = sha(data)
+    await writeFile(join(dir, 'big'), data)
+    // upstream ctrl/ctrl_upload.c ctrl_upload_complete_cb_caller: the completion callback
+    // (ctrl_objects_ep.c ctrl_object_upload_complete_cb) sends 200 for a file that is not ok, then the
+    // caller sends 507 on the same request. pvkit, byte for byte (a 45 MB object on a 40 MB storage):
+    // "HTTP/1.1 200 OK ... Content-Length: 0\r\n\r\nHTTP/1.1 507 Insufficient Storage\r\nContent-Type: application/json\r\n
+    //  Date: ...\r\nContent-Length: 0\r\nContent-Type: application/json\r\n\r\n{"Error":"Not enough disk space available"}"
+    const raw = await wire(sim.socket, `PUT /objects/${s} HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${data.length}\r\n\r\n`, data)
+    assert.match(raw, /^HTTP\/1\.1 200 OK\r\n[^]*?Content-Length: 0\r\n\r\nHTTP\/1\.1 507 Insufficient Storage\r\nContent-Type: application\/json\r\nDate: [^\r]+\r\nContent-Length: 0\r\nContent-Type: application\/json\r\n\r\n\{"Error":"Not enough disk space available"\}$/)
+    // A client that trusts the status alone (curl -w %{http_code}, as pvcontrol does): 200, "uploaded".
+    const put = await putObject(sim.socket, join(dir, 'big'), s)
+    assert.equal(put.status, 200)
+    if (existsSync(PVCONTROL)) {
+      const pv = await new Promise<number>(resolve => {
+        execFile('sh', [PVCONTROL, 'objects', 'put', join(dir, 'big'), s], { env: { ...process.env, SOCKET: sim.socket, CURL_CMD: 'curl' } }, e => { resolve(e === null ? 0 : Number((e as { code?: number }).code ?? 1)) })
+      })
+      assert.equal(pv, 0, 'pvcontrol objects put reports success')
+    }
+    // A client that checks what the device holds: the object is listed, but not with its size.
+    const size = (await deviceObjects(sim.socket)).get(s)
+    assert.ok(size !== undefined && size < data.length, `listed with ${String(size)} of ${data.length} bytes`)
+  })
+})
 
 describe('device-sim as the device: running a revision', () => {
   it('a state without a BSP ends in ERROR "Internal error" at once; the device keeps its revision', async (t) => {

@@ -85,19 +85,6 @@ describe('device-sim: pv-ctrl as pvcontrol drives it', () => {
     assert.equal((await curl(sim.socket, ['-X', 'PUT', '-T', join(dir, 'obj'), 'http://localhost/objects/abc'])).status, 400)
   })
 
-  it('507 "Not enough disk space available" when the storage limit is hit (the partial file stays, as on the device)', async (t) => {
-    if (!has('curl')) { t.skip(NO_CURL); return }
-    const dir = await tempDir(t)
-    const sim = await startSim(t, join(dir, 'dev'), ['--storage', '600000'])
-    const data = randomBytes(800_000)
-    await writeFile(join(dir, 'big'), data)
-    const r = await putObject(sim.socket, join(dir, 'big'), sha(data))
-    assert.equal(r.status, 507)
-    assert.deepEqual(JSON.parse(r.body), { Error: 'Not enough disk space available' })
-    const partial = (await deviceObjects(sim.socket)).get(sha(data))
-    assert.ok(partial !== undefined && partial < data.length, 'a partial object is listed with its partial size')
-  })
-
   it('steps: bad JSON or a bad signature: 422 and the revision removed; the dev CA trusted: accepted; bad names: 400', async (t) => {
     if (!has('curl')) { t.skip(NO_CURL); return }
     const dir = await tempDir(t)

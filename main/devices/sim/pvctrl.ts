@@ -7,7 +7,7 @@ import type { DeviceCore } from './device.js'
 import { readBody, type Http1Handler, type Http1Request, type Http1Response } from './http1.js'
 import { isLocalRevision, safeRevision } from './storage.js'
 import { parseCommand } from './commands.js'
-import { receiveCommitMsg, receiveObject, receiveStep } from './upload.js'
+import { NO_SPACE, receiveCommitMsg, receiveObject, receiveStep } from './upload.js'
 
 const CMD_MAX = 4096
 const META_MAX = 4096
@@ -18,6 +18,14 @@ function err (res: Http1Response, status: number, msg: string, headers: Record<s
 }
 
 function ok (res: Http1Response): void { res.send(200, '') }
+
+/**
+ * Two replies to one request, as pv-ctrl sends them when a handler answers
+ * and its caller answers again (libevent writes both): see Http1Response.sendTwice.
+ */
+function twice (res: Http1Response, first: number, firstMsg: string | null, second: number, secondMsg: string): void {
+  res.sendTwice(first, firstMsg === null ? '' : JSON.stringify({ Error: firstMsg }), second, JSON.stringify({ Error: secondMsg }))
+}
 
 /** Path segments as pv_ctrl_utils_split_path gives them (empty ones dropped). */
 function split (target: string): string[] {
@@ -80,7 +88,10 @@ async function steps (dev: DeviceCore, req: Http1Request, res: Http1Response, pa
   }
   if (last === 'commitmsg' && parts.length > 2) {
     if (req.method !== 'PUT') { err(res, 400, 'Method not supported for this endpoint'); return }
-    const a = await receiveCommitMsg(dev, rev, await readBody(req, COMMIT_MAX))
+    const msg = await readBody(req, COMMIT_MAX)
+    // ctrl_step_commit_cb: pv_ctrl_utils_get_data answers 507, then the callback 400, on the same request
+    if (msg === null) { twice(res, 507, NO_SPACE, 400, 'No commit message'); return }
+    const a = await receiveCommitMsg(dev, rev, msg)
     if (a.status === 200) ok(res); else err(res, a.status, a.error ?? '')
     return
   }
@@ -110,13 +121,16 @@ async function objects (dev: DeviceCore, req: Http1Request, res: Http1Response, 
   if (req.method !== 'PUT') { err(res, 400, 'Method not supported for this endpoint'); return }
   const a = await receiveObject(dev, sha, req.body, () => { res.destroy() })
   if (a === null) return
+  // ctrl_upload.c: out of space, the completion callback answers 200, then ctrl_upload_complete_cb_caller 507
+  if (a.after200 === true) { twice(res, 200, null, a.status, a.error ?? ''); return }
   if (a.status === 200) ok(res); else err(res, a.status, a.error ?? '')
 }
 
 async function commands (dev: DeviceCore, req: Http1Request, res: Http1Response): Promise<void> {
   if (req.method !== 'POST') { err(res, 400, 'Method not supported for this endpoint'); return }
   const data = await readBody(req, CMD_MAX)
-  if (data === null) { err(res, 507, 'Not enough disk space available'); return }
+  // pv_ctrl_utils_get_data answers 507 itself, then ctrl_command_run answers 400 on the same request
+  if (data === null) { twice(res, 507, NO_SPACE, 400, 'No command found'); return }
   const cmd = parseCommand(data.toString('utf8'))
   if (cmd === null) { err(res, 400, 'Command has bad format'); return }
   const a = dev.addCommand(cmd.op, cmd.payload)
