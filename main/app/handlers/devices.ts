@@ -23,7 +23,7 @@ const BROWSE_EVERY_MS = 20_000
 const PROBE_MS = 3000
 
 function toApi (d: DeviceRecord): DeviceInfo {
-  return { deviceId: d.deviceId, name: d.name ?? d.deviceId, addrs: d.addrs, port: d.port, claimed: d.claimed, pvrSdk: d.pvrSdk, revision: d.revision, status: d.status, lastSeen: d.lastSeen, source: d.source }
+  return { deviceId: d.deviceId, name: d.name ?? d.deviceId, addrs: d.addrs, port: d.port, claimed: d.claimed, registered: d.registered, pvrSdk: d.pvrSdk, revision: d.revision, status: d.status, lastSeen: d.lastSeen, source: d.source }
 }
 
 /** Devices as the UI sees them: the store, fed by discovery and by addresses the user adds. */
@@ -95,7 +95,7 @@ export class DeviceService {
     if (hits.length > 0) return hits[0]
     const { host, port } = parseAddress(ref, PVR_SDK_PORT)
     if (/^[\d.]+$/.test(host) || host.includes(':') || host.includes('.') || host === 'localhost') {
-      return { deviceId: `${host}:${port}`, name: host, addrs: [host], port: null, claimed: null, pvrSdk: true, revision: null, status: null, source: 'manual', lastSeen: Date.now() }
+      return { deviceId: `${host}:${port}`, name: host, addrs: [host], port: null, claimed: null, registered: null, pvrSdk: true, revision: null, status: null, source: 'manual', lastSeen: Date.now() }
     }
     throw new NotFoundError(`device ${ref}: not seen on the network and not an address; add it by its address first`)
   }

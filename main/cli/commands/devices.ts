@@ -21,12 +21,23 @@ function seconds (v: string): number {
 function collect (v: string, prev: string[] = []): string[] { return [...prev, v] }
 
 function publicDevice (d: DeviceInfo | DeviceRecord): Record<string, unknown> {
-  return { deviceId: d.deviceId, name: d.name, addrs: d.addrs, port: d.port, claimed: d.claimed, pvrSdk: d.pvrSdk, revision: d.revision, status: d.status }
+  return { deviceId: d.deviceId, name: d.name, addrs: d.addrs, port: d.port, claimed: d.claimed, registered: d.registered, pvrSdk: d.pvrSdk, revision: d.revision, status: d.status }
 }
 
+/** The last column: "not registered" (empty device-id: the DEVICE column is a fingerprint), else claimed or not. */
+function standing (d: DeviceInfo | DeviceRecord): string {
+  if (d.registered === false) return 'not registered'
+  return d.claimed === null ? '' : d.claimed ? 'claimed' : 'unclaimed'
+}
+
+function deviceRow (d: DeviceInfo | DeviceRecord): string[] {
+  return [d.name ?? d.deviceId, d.deviceId, d.addrs.join(','), d.pvrSdk ? 'pvr-sdk' : '-', d.revision ?? '-', d.status ?? '-', standing(d)]
+}
+
+const DEVICE_HEAD = ['NAME', 'DEVICE', 'ADDRESS', 'HTTP', 'REVISION', 'STATUS', '']
+
 function deviceLine (d: DeviceInfo): string {
-  const claim = d.claimed === null ? '' : d.claimed ? 'claimed' : 'unclaimed'
-  return table([[d.name, d.deviceId, d.addrs.join(','), d.pvrSdk ? 'pvr-sdk' : '-', d.revision ?? '-', d.status ?? '-', claim]], ['NAME', 'DEVICE', 'ADDRESS', 'HTTP', 'REVISION', 'STATUS', ''])
+  return table([deviceRow(d)], DEVICE_HEAD)
 }
 
 /** An address rather than a device id or nick: an IP, a dotted host name, host:port or localhost. */
@@ -141,12 +152,11 @@ export function register (program: Command, cli: Cli): void {
         addresses: ctx.opts.device,
         mdns: ctx.opts.mdns !== false,
         signal: ctx.signal,
-        onDevice: (d) => { store.upsert(d); process.stderr.write(`found ${d.name} (${d.deviceId}) at ${d.addrs.join(', ')}\n`) },
+        onDevice: (d) => { store.upsert(d); process.stderr.write(`found ${d.name} (${d.registered === false ? 'not registered, ' : ''}${d.deviceId}) at ${d.addrs.join(', ')}\n`) },
       })
-      const rows = list.map(d => [d.name, d.deviceId, d.addrs.join(','), d.pvrSdk ? 'pvr-sdk' : '-', d.revision ?? '-', d.status ?? '-', d.claimed === null ? '' : d.claimed ? 'claimed' : 'unclaimed'])
       return {
         json: list.map(publicDevice),
-        text: list.length === 0 ? 'no devices answered (multicast blocked? name one with --device ADDRESS)' : table(rows, ['NAME', 'DEVICE', 'ADDRESS', 'HTTP', 'REVISION', 'STATUS', '']),
+        text: list.length === 0 ? 'no devices answered (multicast blocked? name one with --device ADDRESS)' : table(list.map(deviceRow), DEVICE_HEAD),
       }
     }))
 

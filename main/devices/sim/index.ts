@@ -52,12 +52,17 @@ export interface SimulatorOptions {
   trustCa?: string
   gcThreshold?: number
   claimed?: boolean
+  /** Never registered with Pantahub: mDNS advertises an empty device-id and no challenge. */
+  unregistered?: boolean
+  /** The mDNS domain advertised (avahi's domain-name; default `local`). */
+  mdnsDomain?: string
   /** Revision 0 of a fresh device: a pvr export tarball or a state JSON (default: the built-in BSP + pvr-sdk). */
   factory?: string
   knobs?: Partial<SimKnobs>
 }
 
-export interface SimulatorAddress { socket: string, http: string | null, deviceId: string, name: string }
+/** deviceId: what the device advertises ('' when it is not registered). */
+export interface SimulatorAddress { socket: string, http: string | null, deviceId: string, registered: boolean, name: string }
 
 function parseHostPort (s: string): { host: string, port: number } {
   const m = /^(.*):(\d{1,5})$/.exec(s)
@@ -119,15 +124,17 @@ export class DeviceSimulator {
     if (o.mdns === true) {
       this.mdns = new MdnsAdvertiser({ log: this.log }, {
         nick: name,
-        deviceId,
+        deviceId: o.unregistered === true ? '' : deviceId,
         port: o.sshPort ?? DEFAULT_SSH_PORT,
-        challenge: core.claimed ? undefined : randomBytes(6).toString('hex'),
+        challenge: core.claimed || o.unregistered === true ? undefined : randomBytes(6).toString('hex'),
         pantahub: 'api.pantahub.com',
+        domain: o.mdnsDomain,
       })
       await this.mdns.start()
     }
     const at = this.httpAt
-    this.address = { socket: this.socketPath, http: at === null ? null : `${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}`, deviceId, name }
+    const registered = o.unregistered !== true
+    this.address = { socket: this.socketPath, http: at === null ? null : `${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}`, deviceId: registered ? deviceId : '', registered, name }
     return this.address
   }
 
