@@ -180,7 +180,8 @@ describe('device-sim as the device: running a revision', () => {
   it('an object missing from the container: INPROGRESS, then ERROR "Object validation went wrong" and a rollback', async (t) => {
     if (!has('curl')) { t.skip(NO_CURL); return }
     const dir = await tempDir(t)
-    const sim = await startSim(t, join(dir, 'dev'))
+    // A device's own delays (INPROGRESS lasts 3 s), so that a poll surely sees it however loaded the machine.
+    const sim = await startSim(t, join(dir, 'dev'), [], { fast: false })
     const rev = await fullRevisionOf(join(dir, 'src'), WIFI_TGZ, 'wifi')
     const objects = (await readExport(rev.tarball)).objects
     const root = JSON.parse(rev.raw)['pvwificonnect/root.squashfs'] as string
@@ -189,14 +190,16 @@ describe('device-sim as the device: running a revision', () => {
     assert.equal((await putStep(sim.socket, join(dir, 'json'), 'locals/w')).status, 200)
     assert.equal((await command(sim.socket, '{"op":"LOCAL_RUN","payload":"locals/w"}')).status, 200)
     const seen = new Set<string>()
-    const end = await waitJson<{ status: string, 'status-msg': string }>(sim.socket, '/steps/locals/w/progress', p => { seen.add(p.status); return FINAL.includes(p.status) })
+    // ERROR and the rollback's reboot come together: the answer may only come once the device is back
+    const end = await waitJson<{ status: string, 'status-msg': string }>(sim.socket, '/steps/locals/w/progress', p => { seen.add(p.status); return FINAL.includes(p.status) }, 40_000)
     // upstream state.c _link_trail_objects ignores a failed link; pantavisor.c _pv_run then fails
     // pv_state_validate_checksum: pv_update_set_error_checksum ("Object validation went wrong"), PV_STATE_ROLLBACK
     // (pvkit, objects never uploaded: ERROR "Object validation went wrong")
     assert.equal(end.status, 'ERROR')
     assert.equal(end['status-msg'], 'Object validation went wrong')
     assert.ok(seen.has('INPROGRESS'))
-    await waitJson<Record<string, unknown>>(sim.socket, '/device-meta', m => m['pantavisor.revision'] === 0, 5000)
+    // the rollback reboots the device (12 s away with a device's delays)
+    await waitJson<Record<string, unknown>>(sim.socket, '/device-meta', m => m['pantavisor.revision'] === 0, 30_000)
   })
 })
 
