@@ -3,7 +3,7 @@
  * them (drivers/), installing revisions onto them (install.ts) and keeping
  * their history (store.ts). The device simulator lives in sim/.
  */
-export { Discovery, parseAddress, parseTxt, SSH_TYPE, PV_SUBTYPE, type BrowseOptions } from './discovery.js'
+export { Discovery, parseAddress, parseTxt, isUnregisteredId, unregisteredId, orderAddresses, splitInstance, SSH_TYPE, PV_SUBTYPE, type BrowseOptions } from './discovery.js'
 export { Installer, ASSUMED_RATE, ASSUMED_RUN_SECONDS, type InstallEvent, type InstallRequest } from './install.js'
 export { DeviceStore, type DeviceRecord, type InstallRow } from './store.js'
 export { defaultStep, stepFromName, STEP_NAME_MAX } from './names.js'

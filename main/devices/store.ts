@@ -5,10 +5,15 @@
  */
 import type { DeviceInfo } from '../../shared/api/types.js'
 import type { Db } from '../store/db.js'
+import { isUnregisteredId } from './discovery.js'
 import { sql as devicesSchema } from '../store/migrations/003-devices.js'
 import { processAlive, processIdentity } from './process-identity.js'
 
-/** A device as stored: the contract's DeviceInfo, but discovery may not know its name yet. */
+/**
+ * A device as stored: the contract's DeviceInfo, but discovery may not know its
+ * name yet. `registered` is not a column: it follows from the id (a fingerprint
+ * id is an unregistered device's, discovery.ts) and the source.
+ */
 export type DeviceRecord = Omit<DeviceInfo, 'name'> & { name: string | null }
 
 export interface InstallRow {
@@ -35,7 +40,8 @@ function toDevice (r: DeviceDbRow): DeviceRecord {
   let addrs: string[] = []
   try { addrs = (JSON.parse(r.addrs) as unknown[]).filter((a): a is string => typeof a === 'string') } catch { addrs = [] }
   return {
-    deviceId: r.device_id, name: r.name, addrs, port: r.port, claimed: r.claimed === null ? null : r.claimed === 1, pvrSdk: r.pvr_sdk === 1,
+    deviceId: r.device_id, name: r.name, addrs, port: r.port, claimed: r.claimed === null ? null : r.claimed === 1,
+    registered: r.source === 'mdns' ? !isUnregisteredId(r.device_id) : null, pvrSdk: r.pvr_sdk === 1,
     revision: r.revision, status: r.status, source: r.source === 'mdns' ? 'mdns' : 'manual', lastSeen: r.last_seen,
   }
 }
@@ -89,7 +95,7 @@ export class DeviceStore {
   }
 
   /** Insert or update a device; null fields keep what was known. */
-  upsert (d: Omit<DeviceRecord, 'lastSeen'> & { lastSeen?: number }): void {
+  upsert (d: Omit<DeviceRecord, 'lastSeen' | 'registered'> & { lastSeen?: number, registered?: boolean | null }): void {
     this.db.prepare(`INSERT INTO devices (device_id, name, addrs, port, claimed, pvr_sdk, revision, status, source, last_seen)
       VALUES (@device_id, @name, @addrs, @port, @claimed, @pvr_sdk, @revision, @status, @source, @last_seen)
       ON CONFLICT(device_id) DO UPDATE SET

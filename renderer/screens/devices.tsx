@@ -47,7 +47,9 @@ function DeviceRow (p: { d: DeviceInfo, open: boolean, onToggle: () => void }) {
         <td><button type='button' class='link strong' aria-expanded={p.open} onClick={p.onToggle}>{d.name}</button></td>
         <td><code class='mono' title={d.deviceId}>{d.deviceId.length > 16 ? `${d.deviceId.slice(0, 14)}…` : d.deviceId}</code></td>
         <td class='mono small'>{d.addrs.join(', ')}{d.port !== null ? `:${d.port}` : ''}</td>
-        <td>{d.claimed === null ? <span class='muted'>?</span> : d.claimed ? 'claimed' : <Badge tone='warn'>unclaimed</Badge>}</td>
+        <td>{d.registered === false
+          ? <Badge tone='info' title='It advertises no device-id: it never registered with Pantahub. Its id here is a fingerprint of its name, address and port.'>not registered</Badge>
+          : d.claimed === null ? <span class='muted'>?</span> : d.claimed ? 'claimed' : <Badge tone='warn'>unclaimed</Badge>}</td>
         <td>{d.pvrSdk ? <Badge tone='ok'>pvr-sdk</Badge> : <Badge tone='muted'>ssh only</Badge>}</td>
         <td class='mono small'>{d.revision ?? '—'}</td>
         <td>{d.status !== null ? <Badge tone={statusTone(d.status)}>{d.status}</Badge> : <span class='muted'>—</span>}</td>
@@ -104,7 +106,7 @@ export function DevicesScreen () {
       {devices.length > 0 && (
         <div class='table-wrap'>
           <table class='table' aria-label='Devices'>
-            <thead><tr><th scope='col'>Name</th><th scope='col'>Device id</th><th scope='col'>Address</th><th scope='col'>Claimed</th><th scope='col'>Access</th><th scope='col'>Running</th><th scope='col'>Status</th><th scope='col'>Seen</th><th scope='col'><span class='sr-only'>Actions</span></th></tr></thead>
+            <thead><tr><th scope='col'>Name</th><th scope='col'>Device id</th><th scope='col'>Address</th><th scope='col'>Pantahub</th><th scope='col'>Access</th><th scope='col'>Running</th><th scope='col'>Status</th><th scope='col'>Seen</th><th scope='col'><span class='sr-only'>Actions</span></th></tr></thead>
             <tbody>{devices.map(d => <DeviceRow key={d.deviceId} d={d} open={open === d.deviceId} onToggle={() => { setOpen(o => o === d.deviceId ? null : d.deviceId) }} />)}</tbody>
           </table>
         </div>

@@ -267,6 +267,12 @@ export interface DeviceInfo {
   addrs: string[]
   port: number | null
   claimed: boolean | null
+  /**
+   * false: the device advertises an empty device-id (it never registered with
+   * Pantahub, the usual case offline) and deviceId is a fingerprint of its nick,
+   * address and port; true: deviceId is its Pantahub id; null: added by address.
+   */
+  registered: boolean | null
   pvrSdk: boolean
   revision: string | null
   status: string | null

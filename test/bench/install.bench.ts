@@ -19,7 +19,7 @@ import { App } from '../../main/app/index.js'
 import { DeviceStore, Installer, KnownDevices, PvrSdkDriver, SshDriver, type DeviceDriver, type InstallEvent } from '../../main/devices/index.js'
 import { cliBin } from '../helpers/paths.js'
 import { makeSquashfs } from '../helpers/revisions.js'
-import { sshdProblem, startSshd } from '../integration/devices-harness.js'
+import { simFactory, sshdProblem, startSshd } from '../integration/devices-harness.js'
 import { median, mbps, report, timeCmd, verdict } from './lib.js'
 
 const MB = 1 << 20
@@ -71,8 +71,11 @@ async function main (): Promise<void> {
     const objs: Sq[] = []
     for (let i = 0; i < SIZES.length; i++) objs.push(await makeSquashfs(work, `c${i}`, SIZES[i] * MB, `install-bench-${i}`))
     const changed = await makeSquashfs(work, 'changed', 16 * MB, 'install-bench-changed')
+    // The simulator's own BSP (on the device already, so it adds no bytes): a device runs only full revisions.
+    const factory = simFactory()
+    const bsp = Object.fromEntries(Object.entries(JSON.parse(factory.json.toString()) as Record<string, unknown>).filter(([k]) => k.startsWith('bsp/')))
     const stateOf = (roots: readonly Sq[]): Record<string, unknown> => {
-      const s: Record<string, unknown> = { '#spec': 'pantavisor-service-system@1' }
+      const s: Record<string, unknown> = { '#spec': 'pantavisor-service-system@1', ...bsp }
       roots.forEach((o, i) => {
         s[`c${i}/run.json`] = { '#spec': 'service-manifest-run@1', config: 'lxc.container.conf', name: `c${i}`, 'root-volume': 'root.squashfs', type: 'lxc', volumes: [] }
         s[`c${i}/root.squashfs`] = o.sha
@@ -89,6 +92,7 @@ async function main (): Promise<void> {
       await mkdir(join(src, 'objects'), { recursive: true })
       await writeFile(join(src, 'json'), JSON.stringify(stateOf(roots)))
       for (const o of roots) await rename(o.path, join(src, 'objects', o.sha)).catch(() => {})
+      for (const o of factory.objects) if (Object.values(bsp).includes(o.sha)) await writeFile(join(src, 'objects', o.sha), o.data)
       await app.importer.importPath(src, { name })
       await rm(src, { recursive: true, force: true })
     }

@@ -10,7 +10,12 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { runCli } from '../helpers/cli.js'
 import { cliBin, upstreamDir } from '../helpers/paths.js'
+import { silentLogger } from '../../shared/log.js'
+import { DeviceStore } from '../../main/devices/store.js'
+import { unregisteredId } from '../../main/devices/discovery.js'
+import { openDatabase } from '../../main/store/db.js'
 import { tempDir } from '../helpers/tmp.js'
+import { fullRevisionOf } from '../integration/devices-harness.js'
 import { chromiumMissing, openBrowser, screenshot, startUi, stopChild, type BrowserSession, type UiProcess } from './helpers.js'
 
 const skip = chromiumMissing()
@@ -36,12 +41,15 @@ describe('devices screen in browser mode', { skip: skip ?? false, timeout: 120_0
   let ui: UiProcess
   let b: BrowserSession
   let sim: { child: ChildProcess, http: string, deviceId: string }
+  let home: string
   const cleanups: Array<() => Promise<void>> = []
 
   before(async () => {
     const work = await tempDir({ after: (fn: () => Promise<void>) => { cleanups.push(fn) } })
-    const home = join(work, 'home')
-    const r = await runCli(['import', join(upstreamDir, 'watchdog_pinger.tar'), '--name', 'watchdog_pinger'], { home })
+    home = join(work, 'home')
+    // A device runs full revisions: the upstream watchdog_pinger app on the simulator's own BSP.
+    const full = await fullRevisionOf(join(work, 'src'), join(upstreamDir, 'watchdog_pinger.tar'), 'watchdog_pinger-full')
+    const r = await runCli(['import', full.tarball, '--name', 'watchdog_pinger'], { home })
     assert.equal(r.code, 0, r.stderr)
     sim = await startSim(join(work, 'device'))
     ui = await startUi(home)
@@ -77,8 +85,8 @@ describe('devices screen in browser mode', { skip: skip ?? false, timeout: 120_0
     const plan = page.getByTestId('install-plan')
     await plan.waitFor({ timeout: 20_000 })
     const text = await plan.innerText()
-    assert.match(text, /3 objects/)
-    assert.match(text, /0 of 3 objects/)
+    assert.match(text, /in 3 objects/)
+    assert.match(text, /2 of 5 objects/, 'the BSP is on the device already')
     await screenshot(page, 'install-plan')
     await page.getByRole('button', { name: /^Install watchdog_pinger now/ }).click()
     await page.locator('[data-testid="install-status"]', { hasText: 'DONE' }).waitFor({ timeout: 60_000 })
@@ -88,7 +96,7 @@ describe('devices screen in browser mode', { skip: skip ?? false, timeout: 120_0
     assert.equal(await page.getByRole('button', { name: /^Install watchdog_pinger now/ }).isDisabled(), true)
     await screenshot(page, 'install-done')
     await page.getByRole('button', { name: 'Check the plan' }).click()
-    await page.getByTestId('install-plan').getByText('3 of 3 objects').waitFor()
+    await page.getByTestId('install-plan').getByText('5 of 5 objects').waitFor()
     assert.equal(await page.getByRole('button', { name: /^Install watchdog_pinger now/ }).isDisabled(), false)
   })
 
@@ -112,6 +120,24 @@ describe('devices screen in browser mode', { skip: skip ?? false, timeout: 120_0
     await page.getByRole('button', { name: 'Check the plan' }).click()
     await page.getByTestId('install-plan').waitFor({ timeout: 20_000 })
     assert.match(await page.getByTestId('install-plan').innerText(), /Send\s*0 B in 0 objects/)
+  })
+
+  it('lists a device that never registered as "not registered", under its fingerprint id', async () => {
+    const { page } = b
+    // As discovery stores one found by mDNS with an empty device-id (test/integration/devices-discovery covers the finding).
+    const id = unregisteredId('rpi-porch', ['10.9.8.7'], 8222)
+    const db = openDatabase(join(home, 'index.db'), silentLogger())
+    try {
+      new DeviceStore(db).upsert({ deviceId: id, name: 'rpi-porch', addrs: ['10.9.8.7'], port: 8222, claimed: null, pvrSdk: false, revision: null, status: null, source: 'mdns', lastSeen: Date.now() - 60_000 })
+    } finally { db.close() }
+    await page.getByRole('link', { name: /^Devices/ }).first().click()
+    const row = page.locator(`[data-testid="device-row"][data-device="${id}"]`)
+    await row.waitFor({ timeout: 20_000 })
+    const text = await row.innerText()
+    assert.match(text, /rpi-porch/)
+    assert.match(text, /not registered/)
+    assert.doesNotMatch(await page.getByTestId('device-row').first().innerText(), /not registered/, 'the simulator (added by address) is not marked')
+    await screenshot(page, 'device-not-registered')
   })
 
   it('raised no page errors', () => {

@@ -17,3 +17,5 @@ export const repoRoot = findRoot()
 export const fixturesDir = resolve(repoRoot, '../shared/fixtures')
 export const upstreamDir = join(fixturesDir, 'upstream')
 export const cliBin = join(repoRoot, 'bin', 'fieldsync.js')
+/** Fixtures vendored into this repository (test/fixtures/PROVENANCE.md). */
+export const vendoredDir = join(repoRoot, 'test', 'fixtures')

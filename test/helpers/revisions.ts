@@ -8,9 +8,11 @@ import { createCipheriv, createHash, randomBytes } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { createGzip } from 'node:zlib'
+import { createGunzip, createGzip } from 'node:zlib'
 import tar from 'tar-stream'
+import { compareKeys, rawMembers } from '../../shared/state/index.js'
 
 export function hasMksquashfs (): boolean {
   try { execFileSync('mksquashfs', ['-version'], { stdio: 'ignore' }); return true } catch { return false }
@@ -74,8 +76,8 @@ export async function smallObject (dir: string, name: string, content: string): 
   return { key: name, path, sha, size: Buffer.byteLength(content) }
 }
 
-/** Write a pvr-style export tarball: json first, then objects/<sha> once each. */
-export async function writeTarball (file: string, json: string | Uint8Array, objects: Array<{ sha: string, path: string }>, opts: { gzip?: boolean, jsonLast?: boolean, duplicate?: boolean } = {}): Promise<void> {
+/** Write a pvr-style export tarball: json first, then objects/<sha> once each (from a file or bytes). */
+export async function writeTarball (file: string, json: string | Uint8Array, objects: Array<{ sha: string, path: string } | { sha: string, data: Buffer }>, opts: { gzip?: boolean, jsonLast?: boolean, duplicate?: boolean } = {}): Promise<void> {
   const pack = tar.pack()
   const out = createWriteStream(file)
   const stages: NodeJS.ReadWriteStream[] = opts.gzip === true ? [createGzip()] : []
@@ -84,7 +86,7 @@ export async function writeTarball (file: string, json: string | Uint8Array, obj
   if (opts.jsonLast !== true) await addJson()
   const list = opts.duplicate === true ? [...objects, ...objects.slice(0, 1)] : objects
   for (const o of list) {
-    const body = await readFile(o.path)
+    const body = 'data' in o ? o.data : await readFile(o.path)
     await new Promise<void>((res, rej) => pack.entry({ name: `objects/${o.sha}` }, body, e => e ? rej(e) : res()))
   }
   if (opts.jsonLast === true) await addJson()
@@ -93,3 +95,47 @@ export async function writeTarball (file: string, json: string | Uint8Array, obj
 }
 
 export function randomName (): string { return randomBytes(4).toString('hex') }
+
+/** A revision as an export tarball holds it: the state JSON's bytes and the objects. */
+export interface ExportParts { json: Buffer, objects: Array<{ sha: string, data: Buffer }> }
+
+/** Read a pvr export tarball (plain or gzip) into memory (test-sized tarballs only). */
+export async function readExport (file: string): Promise<ExportParts> {
+  const raw = await readFile(file)
+  const extract = tar.extract()
+  const out: ExportParts = { json: Buffer.alloc(0), objects: [] }
+  extract.on('entry', (h, stream, next) => {
+    const parts: Buffer[] = []
+    stream.on('data', (c: unknown) => { parts.push(c as Buffer) })
+    stream.on('end', () => {
+      const name = h.name.replace(/^\.\//, '')
+      if (name === 'json') out.json = Buffer.concat(parts)
+      else if (name.startsWith('objects/') && !out.objects.some(o => o.sha === name.slice(8))) out.objects.push({ sha: name.slice(8), data: Buffer.concat(parts) })
+      next()
+    })
+  })
+  const stages: NodeJS.ReadWriteStream[] = raw[0] === 0x1f && raw[1] === 0x8b ? [createGunzip()] : []
+  await (pipeline as (...s: unknown[]) => Promise<void>)(Readable.from([raw]), ...stages, extract)
+  return out
+}
+
+export interface FullRevision { tarball: string, raw: string, objects: Array<{ sha: string, size: number }>, bytes: number }
+
+/**
+ * A full revision that a device runs: the BSP of `bsp` (its bsp/ keys and
+ * _sigs/bsp.json, with their objects) and every key of each package but
+ * #spec, in canonical key order, each value's raw text kept as it was (so a
+ * package's signature still verifies). Written as an export tarball.
+ */
+export async function composeFull (file: string, bsp: ExportParts, packages: ExportParts[], opts: { gzip?: boolean } = {}): Promise<FullRevision> {
+  const members = new Map<string, string>()
+  for (const m of rawMembers(bsp.json)) if (m.key === '#spec' || m.key.startsWith('bsp/') || m.key === '_sigs/bsp.json') members.set(m.key, m.rawValue)
+  for (const p of packages) for (const m of rawMembers(p.json)) if (m.key !== '#spec') members.set(m.key, m.rawValue)
+  const keys = [...members.keys()].sort(compareKeys)
+  const raw = `{${keys.map(k => `${JSON.stringify(k)}:${members.get(k) ?? ''}`).join(',')}}`
+  const named = new Set([...members.values()].filter(v => /^"[0-9a-f]{64}"$/.test(v)).map(v => v.slice(1, -1)))
+  const pool = new Map([bsp, ...packages].flatMap(p => p.objects).map(o => [o.sha, o]))
+  const objects = [...named].flatMap(sha => { const o = pool.get(sha); return o === undefined ? [] : [o] })
+  await writeTarball(file, raw, objects, { gzip: opts.gzip })
+  return { tarball: file, raw, objects: objects.map(o => ({ sha: o.sha, size: o.data.length })), bytes: objects.reduce((n, o) => n + o.data.length, 0) }
+}

@@ -11,11 +11,13 @@
 import assert from 'node:assert/strict'
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { isIPv6 } from 'node:net'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { cliBin } from '../helpers/paths.js'
 import { tempDir } from '../helpers/tmp.js'
+import { unregisteredId } from '../../main/devices/discovery.js'
 import { has, importRev, makeRev, type Tctx } from './devices-harness.js'
 
 function problem (): string | null {
@@ -29,11 +31,18 @@ function ip (...args: string[]): void { execFileSync('ip', args, { stdio: 'ignor
 
 interface Net { a: string, b: string, addrA: string, addrB: string }
 
-/** Two namespaces and a veth pair with a multicast route on each side; removed after the test. */
-function makeNet (t: Tctx): Net {
+/**
+ * Two namespaces and a veth pair with a multicast route on each side; removed
+ * after the test. IPv4 only by default; `v6: true` gives each side a ULA address
+ * (fd00:XXXX::1 and ::2, no DAD wait) and no IPv4 at all: addrA/addrB are the v6 ones.
+ */
+function makeNet (t: Tctx, opts: { v6?: boolean } = {}): Net {
   const r = randomBytes(2)
   const tag = r.toString('hex')
-  const net: Net = { a: `fsdev-a-${tag}`, b: `fsdev-b-${tag}`, addrA: `10.231.${r[0]}.1`, addrB: `10.231.${r[0]}.2` }
+  const v6 = opts.v6 === true
+  const net: Net = v6
+    ? { a: `fsdev-a-${tag}`, b: `fsdev-b-${tag}`, addrA: `fd00:${tag}::1`, addrB: `fd00:${tag}::2` }
+    : { a: `fsdev-a-${tag}`, b: `fsdev-b-${tag}`, addrA: `10.231.${r[0]}.1`, addrB: `10.231.${r[0]}.2` }
   const va = `fsva${tag}`
   const vb = `fsvb${tag}`
   ip('netns', 'add', net.a)
@@ -45,10 +54,15 @@ function makeNet (t: Tctx): Net {
   ip('link', 'set', va, 'netns', net.a)
   ip('link', 'set', vb, 'netns', net.b)
   for (const [ns, dev, addr] of [[net.a, va, net.addrA], [net.b, vb, net.addrB]]) {
-    ip('-n', ns, 'addr', 'add', `${addr}/24`, 'dev', dev)
+    if (v6) ip('-n', ns, 'addr', 'add', `${addr}/64`, 'dev', dev, 'nodad')
+    else {
+      // IPv4 only: no link-local IPv6 either, or it would show up late (after DAD) among the addresses
+      execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', `net.ipv6.conf.${dev}.disable_ipv6=1`], { stdio: 'ignore' })
+      ip('-n', ns, 'addr', 'add', `${addr}/24`, 'dev', dev)
+    }
     ip('-n', ns, 'link', 'set', dev, 'up')
     ip('-n', ns, 'link', 'set', 'lo', 'up')
-    ip('-n', ns, 'route', 'add', '224.0.0.0/4', 'dev', dev)
+    if (!v6) ip('-n', ns, 'route', 'add', '224.0.0.0/4', 'dev', dev)
   }
   return net
 }
@@ -64,8 +78,10 @@ function spawnIn (t: Tctx, ns: string, argv: string[]): ChildProcess {
   return child
 }
 
-/** A private dbus-daemon and avahi-daemon in `ns` (own bus socket and config, tmpfs over /run), then `tail`. */
-async function withAvahi (t: Tctx, ns: string, dir: string, hostName: string, tail: string): Promise<ChildProcess> {
+interface AvahiOpts { v6?: boolean, domain?: string }
+
+/** A private dbus-daemon and avahi-daemon in `ns` (own bus socket and config, tmpfs over /run), then `tail`. IPv4 only unless `v6` (then IPv6 only). */
+async function withAvahi (t: Tctx, ns: string, dir: string, hostName: string, tail: string, o: AvahiOpts = {}): Promise<ChildProcess> {
   await mkdir(dir, { recursive: true })
   await writeFile(join(dir, 'bus.conf'), `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN" "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig><type>system</type><listen>unix:path=${join(dir, 'bus')}</listen><auth>EXTERNAL</auth>
@@ -73,7 +89,8 @@ async function withAvahi (t: Tctx, ns: string, dir: string, hostName: string, ta
 <allow send_type="method_call"/><allow send_type="signal"/><allow send_type="method_return"/><allow send_type="error"/>
 <allow receive_type="method_call"/><allow receive_type="signal"/><allow receive_type="method_return"/><allow receive_type="error"/></policy></busconfig>
 `)
-  await writeFile(join(dir, 'avahi.conf'), `[server]\nhost-name=${hostName}\ndomain-name=local\nuse-ipv4=yes\nuse-ipv6=no\nenable-dbus=yes\n[wide-area]\nenable-wide-area=no\n[publish]\npublish-hinfo=no\npublish-workstation=no\n`)
+  const v6 = o.v6 === true
+  await writeFile(join(dir, 'avahi.conf'), `[server]\nhost-name=${hostName}\ndomain-name=${o.domain ?? 'local'}\nuse-ipv4=${v6 ? 'no' : 'yes'}\nuse-ipv6=${v6 ? 'yes' : 'no'}\nenable-dbus=yes\n[wide-area]\nenable-wide-area=no\n[publish]\npublish-hinfo=no\npublish-workstation=no\n`)
   const script = `set -e
 mount -t tmpfs tmpfs /run
 export DBUS_SYSTEM_BUS_ADDRESS=unix:path=${join(dir, 'bus')}
@@ -87,10 +104,11 @@ ${tail}
 }
 
 /** avahi-publish as pv-avahi's service file publishes: _ssh._tcp, subtype _pantavisor._sub, port 8222, TXT. */
-async function avahiPublish (t: Tctx, ns: string, dir: string, nick: string, txt: string[]): Promise<ChildProcess> {
+async function avahiPublish (t: Tctx, ns: string, dir: string, nick: string, txt: string[], o: AvahiOpts = {}): Promise<ChildProcess> {
+  // in avahi's own domain (domain-name), as pv-avahi's service file does
   return await withAvahi(t, ns, dir, nick, `i=0; until avahi-publish -s --subtype=_pantavisor._sub._ssh._tcp ${nick} _ssh._tcp 8222 ${txt.map(x => `'${x}'`).join(' ')}; do
   i=$((i+1)); [ $i -lt 100 ] || exit 1; sleep 0.1
-done`)
+done`, o)
 }
 
 async function firstLine (child: ChildProcess, what: string): Promise<string> {
@@ -147,7 +165,7 @@ describe('discovery of a device published by avahi-publish', () => {
       mine = (JSON.parse(r.stdout) as Array<Record<string, unknown>>).find(d => d.deviceId === info.deviceId)
     }
     assert.ok(mine !== undefined && r !== undefined, `not found: ${r?.stdout ?? ''} ${r?.stderr ?? ''}`)
-    assert.deepEqual(mine, { deviceId: info.deviceId, name: nick, addrs: [net.addrA], port: 8222, claimed: false, pvrSdk: true, revision: '0', status: 'READY' })
+    assert.deepEqual(mine, { deviceId: info.deviceId, name: nick, addrs: [net.addrA], port: 8222, claimed: false, registered: true, pvrSdk: true, revision: '0', status: 'READY' })
     // "The first within 2 s": measured from the CLI's start, less what starting the CLI itself takes here.
     const t0 = Date.now()
     await cliIn(net.b, home, ['--version'])
@@ -180,7 +198,7 @@ describe('discovery of a device published by avahi-publish', () => {
     const r = await cliIn(net.b, home, ['--json', 'devices', '--timeout', '2'])
     assert.equal(r.code, 0, r.stderr)
     const mine = (JSON.parse(r.stdout) as Array<Record<string, unknown>>).find(d => d.deviceId === info.deviceId)
-    assert.deepEqual(mine, { deviceId: info.deviceId, name: nick, addrs: [net.addrA], port: 8222, claimed: false, pvrSdk: true, revision: '0', status: 'READY' })
+    assert.deepEqual(mine, { deviceId: info.deviceId, name: nick, addrs: [net.addrA], port: 8222, claimed: false, registered: true, pvrSdk: true, revision: '0', status: 'READY' })
     const browse = await withAvahi(t, net.b, join(dir, 'avahi-b'), `fsb${randomBytes(2).toString('hex')}`,
       'sleep 1.5; exec avahi-browse -r -t -p -k _ssh._tcp')
     const out = await new Promise<string>(resolve => {
@@ -204,5 +222,107 @@ describe('discovery of a device published by avahi-publish', () => {
       sub.on('exit', () => { resolve(o) })
     })
     assert.match(subOut, new RegExp(`;${nick};`), `the _pantavisor._sub subtype: ${subOut}`)
+  })
+
+  /** `fieldsync --json devices` in the laptop namespace until `pick` finds the device (avahi probes its names first). */
+  async function findIn (ns: string, home: string, pick: (d: Record<string, unknown>) => boolean, args: string[] = []): Promise<{ d: Record<string, unknown>, r: Awaited<ReturnType<typeof cliIn>> }> {
+    let r: Awaited<ReturnType<typeof cliIn>> | undefined
+    for (let i = 0; i < 10; i++) {
+      r = await cliIn(ns, home, ['--json', 'devices', '--timeout', '3', ...args])
+      assert.equal(r.code, 0, r.stderr)
+      const d = (JSON.parse(r.stdout) as Array<Record<string, unknown>>).find(pick)
+      if (d !== undefined) return { d, r }
+    }
+    throw new Error(`not found: ${r?.stdout ?? ''} ${r?.stderr ?? ''}`)
+  }
+
+  it('a device that never registered (avahi-publish with an empty device-id) is listed by nick and address, "not registered", under a fingerprint id that stays', async (t) => {
+    const why = problem()
+    if (why !== null) { t.skip(why); return }
+    const dir = await tempDir(t)
+    const net = makeNet(t)
+    spawnIn(t, net.a, [process.execPath, cliBin, '--json', 'device-sim', '--dir', join(dir, 'dev'), '--no-mdns', '--fast', '--http', `${net.addrA}:12368`, '--assume-pvr-sdk-progress'])
+    const nick = `fsnr${randomBytes(2).toString('hex')}`
+    // pv-avahi before registration: device-id is set only once the device registers (pantavisor.md §8)
+    await avahiPublish(t, net.a, join(dir, 'avahi'), nick, ['device-id=', 'pantahub=api.pantahub.com'])
+    const home = join(dir, 'home')
+    const id = unregisteredId(nick, [net.addrA], 8222)
+    const { d } = await findIn(net.b, home, x => x.name === nick)
+    assert.deepEqual(d, { deviceId: id, name: nick, addrs: [net.addrA], port: 8222, claimed: null, registered: false, pvrSdk: true, revision: '0', status: 'READY' })
+    assert.match(id, /^unregistered-[0-9a-f]{20}$/)
+    const text = await cliIn(net.b, home, ['devices', '--timeout', '3'])
+    const line = text.stdout.split('\n').find(l => l.includes(nick))
+    assert.ok(line !== undefined && /not registered/.test(line) && line.includes(id), text.stdout)
+    // the same id next time, and installs find it by nick
+    assert.equal((await findIn(net.b, home, x => x.name === nick)).d.deviceId, id)
+    const rev = await makeRev(join(dir, 'src'), 'nr', [{ name: 'app', bytes: 100_000 }])
+    await importRev(home, rev.tarball, 'nr')
+    const inst = await cliIn(net.b, home, ['--json', 'install', 'nr', '--device', nick, '--poll', '50'])
+    assert.equal(inst.code, 0, inst.stderr)
+    assert.equal((JSON.parse(inst.stdout) as { device: string }).device, id)
+  })
+
+  it('an IPv6-only device (no IPv4 anywhere: mDNS over ff02::fb, AAAA records) is found and probed at its IPv6 address', async (t) => {
+    const why = problem()
+    if (why !== null) { t.skip(why); return }
+    const dir = await tempDir(t)
+    const net = makeNet(t, { v6: true })
+    const sim = spawnIn(t, net.a, [process.execPath, cliBin, '--json', 'device-sim', '--dir', join(dir, 'dev'), '--no-mdns', '--fast', '--http', `[${net.addrA}]:12368`, '--assume-pvr-sdk-progress'])
+    const info = JSON.parse(await firstLine(sim, 'device-sim')) as { deviceId: string }
+    const nick = `fsv6${randomBytes(2).toString('hex')}`
+    await avahiPublish(t, net.a, join(dir, 'avahi'), nick, [`device-id=${info.deviceId}`], { v6: true })
+    const { d } = await findIn(net.b, join(dir, 'home'), x => x.deviceId === info.deviceId)
+    assert.equal(d.name, nick)
+    assert.equal((d.addrs as string[])[0], net.addrA)
+    assert.ok((d.addrs as string[]).every(a => a.includes(':')), `IPv6 only: ${String(d.addrs)}`)
+    assert.equal(d.pvrSdk, true)
+    assert.equal(d.revision, '0')
+  })
+
+  it('a device in another mDNS domain (avahi domain-name) is found through the browse domain it announces, named without the domain', async (t) => {
+    const why = problem()
+    if (why !== null) { t.skip(why); return }
+    const dir = await tempDir(t)
+    const net = makeNet(t)
+    const sim = spawnIn(t, net.a, [process.execPath, cliBin, '--json', 'device-sim', '--dir', join(dir, 'dev'), '--no-mdns', '--fast', '--http', `${net.addrA}:12368`])
+    const info = JSON.parse(await firstLine(sim, 'device-sim')) as { deviceId: string }
+    const nick = `fsdom${randomBytes(2).toString('hex')}`
+    await avahiPublish(t, net.a, join(dir, 'avahi'), nick, [`device-id=${info.deviceId}`], { domain: 'site4' })
+    const { d } = await findIn(net.b, join(dir, 'home'), x => x.deviceId === info.deviceId)
+    assert.equal(d.name, nick)
+    assert.deepEqual(d.addrs, [net.addrA])
+    assert.equal(d.pvrSdk, true)
+  })
+
+  it('the simulator advertises an unregistered IPv6-only device in its own domain: fieldsync devices finds it, a real avahi-browse resolves it (AAAA)', async (t) => {
+    const why = problem()
+    if (why !== null) { t.skip(why); return }
+    const dir = await tempDir(t)
+    const net = makeNet(t, { v6: true })
+    const nick = `fssim6${randomBytes(2).toString('hex')}`
+    const sim = spawnIn(t, net.a, [process.execPath, cliBin, '--json', 'device-sim', '--dir', join(dir, 'dev'), '--fast', '--name', nick, '--unregistered', '--mdns-domain', 'site5', '--http', `[${net.addrA}]:12368`])
+    const info = JSON.parse(await firstLine(sim, 'device-sim')) as { deviceId: string, registered: boolean }
+    assert.deepEqual([info.deviceId, info.registered], ['', false])
+    const { d } = await findIn(net.b, join(dir, 'home'), x => x.name === nick)
+    assert.equal(d.deviceId, unregisteredId(nick, d.addrs as string[], 8222))
+    assert.equal(d.registered, false)
+    assert.equal((d.addrs as string[])[0], net.addrA)
+    assert.equal(d.pvrSdk, true)
+    const browse = await withAvahi(t, net.b, join(dir, 'avahi-b'), `fsb${randomBytes(2).toString('hex')}`,
+      'sleep 1.5; exec timeout 5 avahi-browse -r -p -k -d site5 _ssh._tcp', { v6: true })
+    const out = await new Promise<string>(resolve => {
+      let o = ''
+      browse.stdout?.on('data', (c: Buffer) => { o += c.toString() })
+      browse.on('exit', () => { resolve(o) })
+    })
+    const line = out.split('\n').find(l => l.startsWith('=') && l.includes(nick))
+    assert.ok(line !== undefined, `avahi-browse did not resolve ${nick}: ${out}`)
+    const f = line.split(';')
+    assert.equal(f[2], 'IPv6')
+    assert.ok(isIPv6(f[7]), `resolved to an IPv6 address (the ULA or the link-local one): ${f[7]}`)
+    assert.equal(f[5], 'site5')
+    assert.equal(f[8], '8222')
+    assert.match(f[9], /"device-id="/)
+    assert.doesNotMatch(f[9], /challenge=/)
   })
 })

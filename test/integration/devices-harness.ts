@@ -13,7 +13,8 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { runCli } from '../helpers/cli.js'
 import { cliBin, upstreamDir } from '../helpers/paths.js'
-import { buildState, hasMksquashfs, makeSquashfs, smallObject, writeTarball, type TestObject } from '../helpers/revisions.js'
+import { defaultFactory } from '../../main/devices/sim/factory.js'
+import { buildState, composeFull, hasMksquashfs, makeSquashfs, readExport, smallObject, writeTarball, type ExportParts, type FullRevision, type TestObject } from '../helpers/revisions.js'
 
 export interface Tctx { after: (fn: () => Promise<void>) => void }
 
@@ -83,6 +84,28 @@ export async function json<T = any> (sock: string, path: string): Promise<T> {
 export async function deviceObjects (sock: string): Promise<Map<string, number>> {
   const list = await json<Array<{ sha256: string, size: string }>>(sock, '/objects')
   return new Map(list.map(o => [o.sha256, Number(o.size)]))
+}
+
+/** The simulator's built-in factory revision (revision 0 of every fresh simulated device, BSP included). */
+export function simFactory (): ExportParts {
+  const f = defaultFactory()
+  return { json: f.json, objects: f.objects }
+}
+
+/** Objects on the device other than its built-in factory revision's: what installs sent. */
+export async function sentObjects (sock: string): Promise<Map<string, number>> {
+  const factory = new Set(simFactory().objects.map(o => o.sha))
+  return new Map([...await deviceObjects(sock)].filter(([sha]) => !factory.has(sha)))
+}
+
+/**
+ * A full revision a device runs: the simulator's factory BSP with the
+ * package `pkg` (an export tarball such as pvwificonnect.tgz) composed on
+ * it, written as `<dir>/<name>.tgz`. Same BSP as the device: a non-reboot update.
+ */
+export async function fullRevisionOf (dir: string, pkg: string, name: string): Promise<FullRevision> {
+  await mkdir(dir, { recursive: true })
+  return await composeFull(join(dir, `${name}.tgz`), simFactory(), [await readExport(pkg)], { gzip: true })
 }
 
 export async function deviceSteps (sock: string): Promise<string[]> {

@@ -22,7 +22,7 @@ const BROWSE_EVERY_MS = 20_000
 const PROBE_MS = 3000
 
 function toApi (d: DeviceRecord): DeviceInfo {
-  return { deviceId: d.deviceId, name: d.name ?? d.deviceId, addrs: d.addrs, port: d.port, claimed: d.claimed, pvrSdk: d.pvrSdk, revision: d.revision, status: d.status, lastSeen: d.lastSeen, source: d.source }
+  return { deviceId: d.deviceId, name: d.name ?? d.deviceId, addrs: d.addrs, port: d.port, claimed: d.claimed, registered: d.registered, pvrSdk: d.pvrSdk, revision: d.revision, status: d.status, lastSeen: d.lastSeen, source: d.source }
 }
 
 /** Devices as the UI sees them: the store, fed by discovery and by addresses the user adds. */

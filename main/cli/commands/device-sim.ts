@@ -34,6 +34,9 @@ interface SimOpts {
   gcThreshold?: number
   claimed?: boolean
   assumePvrSdkProgress?: boolean
+  unregistered?: boolean
+  mdnsDomain?: string
+  factory?: string
   flakyUploads?: number
   cutAfter?: number
   busyCommands?: number
@@ -53,10 +56,13 @@ export function registerDeviceSim (program: Command, cli: Cli): void {
     .option('--no-mdns', 'do not advertise on mDNS (always use this on a shared network or in tests)')
     .option('--ssh-port <port>', 'SSH port to advertise', count, 8222)
     .option('--secureboot <mode>', 'signature mode: disabled, lenient, strict, audit', 'lenient')
-    .option('--trust-ca <pem>', 'CA bundle the device trusts for signatures (e.g. the Pantavisor Dev CA)')
+    .option('--trust-ca <pem>', 'CA bundle the device trusts for signatures instead of its stock one (the Pantavisor Dev CA); "none": trust no CA')
     .option('--gc-threshold <percent>', 'run the garbage collector when free space falls under this (0: never)', count, 0)
     .option('--claimed', 'behave as a claimed device (no challenge advertised)')
     .option('--assume-pvr-sdk-progress', 'ASSUMPTION, not stock pvr-sdk: also serve step-get-url and device-meta-url in .pvrremote (the device\'s progress and free space over HTTP)')
+    .option('--unregistered', 'a device that never registered with Pantahub: mDNS advertises an empty device-id and no challenge')
+    .option('--mdns-domain <domain>', 'mDNS domain to advertise in, as avahi\'s domain-name (default local)')
+    .option('--factory <file>', 'revision 0 of a fresh device: a pvr export tarball (json + objects) or a state JSON (default: a small built-in BSP + pvr-sdk, objects included)')
     .addOption(new Option('--flaky-uploads <n>', 'test: the next N object uploads arrive damaged (422)').argParser(count).hideHelp())
     .addOption(new Option('--cut-after <bytes>', 'test: drop the connection once after this many object bytes').argParser(bytes).hideHelp())
     .addOption(new Option('--busy-commands <n>', 'test: answer 503 to the next N run commands').argParser(count).hideHelp())
@@ -79,13 +85,16 @@ export function registerDeviceSim (program: Command, cli: Cli): void {
         gcThreshold: o.gcThreshold,
         claimed: o.claimed === true,
         assumePvrSdkProgress: o.assumePvrSdkProgress === true,
+        unregistered: o.unregistered === true,
+        mdnsDomain: o.mdnsDomain,
+        factory: o.factory,
         knobs: { flakyUploads: o.flakyUploads ?? 0, cutAfterBytes: o.cutAfter ?? null, busyCommands: o.busyCommands ?? 0 },
       })
       const addr = await sim.start()
-      const info = { socket: addr.socket, http: addr.http, pvr: sim.pvrUrl, deviceId: addr.deviceId, name: addr.name, dir: o.dir }
+      const info = { socket: addr.socket, http: addr.http, pvr: sim.pvrUrl, deviceId: addr.deviceId, registered: addr.registered, name: addr.name, dir: o.dir }
       if (ctx.json) process.stdout.write(JSON.stringify(info) + '\n')
       else {
-        ctx.say(`device ${addr.name} (${addr.deviceId}) is up`)
+        ctx.say(`device ${addr.name} (${addr.registered ? addr.deviceId : 'not registered'}) is up`)
         ctx.say(`pv-ctrl socket: ${addr.socket}`)
         ctx.say(`pvr-sdk http:   ${addr.http === null ? 'off' : `${addr.http}  (${sim.pvrUrl ?? ''})`}`)
         ctx.say(`try: SOCKET=${addr.socket} CURL_CMD=curl pvcontrol devmeta ls   (Ctrl-C stops the device)`)

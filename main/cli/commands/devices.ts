@@ -20,7 +20,7 @@ function seconds (v: string): number {
 function collect (v: string, prev: string[] = []): string[] { return [...prev, v] }
 
 function publicDevice (d: DeviceInfo | DeviceRecord): Record<string, unknown> {
-  return { deviceId: d.deviceId, name: d.name, addrs: d.addrs, port: d.port, claimed: d.claimed, pvrSdk: d.pvrSdk, revision: d.revision, status: d.status }
+  return { deviceId: d.deviceId, name: d.name, addrs: d.addrs, port: d.port, claimed: d.claimed, registered: d.registered, pvrSdk: d.pvrSdk, revision: d.revision, status: d.status }
 }
 
 /** Most characters shown of a device's name, id, status... in a table, and of a line of ours that carries a device's words. */
@@ -32,13 +32,20 @@ function cell (s: string | null | undefined): string {
   return s === null || s === undefined ? '-' : terminalText(s, CELL_MAX)
 }
 
-function deviceRow (d: DeviceInfo): string[] {
-  const claim = d.claimed === null ? '' : d.claimed ? 'claimed' : 'unclaimed'
-  return [cell(d.name), cell(d.deviceId), cell(d.addrs.join(',')), d.pvrSdk ? 'pvr-sdk' : '-', cell(d.revision), cell(d.status), claim]
+/** The last column: "not registered" (empty device-id: the DEVICE column is a fingerprint), else claimed or not. */
+function standing (d: DeviceInfo | DeviceRecord): string {
+  if (d.registered === false) return 'not registered'
+  return d.claimed === null ? '' : d.claimed ? 'claimed' : 'unclaimed'
+}
+
+const DEVICE_HEAD = ['NAME', 'DEVICE', 'ADDRESS', 'HTTP', 'REVISION', 'STATUS', '']
+
+function deviceRow (d: DeviceInfo | DeviceRecord): string[] {
+  return [cell(d.name ?? d.deviceId), cell(d.deviceId), cell(d.addrs.join(',')), d.pvrSdk ? 'pvr-sdk' : '-', cell(d.revision), cell(d.status), standing(d)]
 }
 
 function deviceLine (d: DeviceInfo): string {
-  return table([deviceRow(d)], ['NAME', 'DEVICE', 'ADDRESS', 'HTTP', 'REVISION', 'STATUS', ''])
+  return table([deviceRow(d)], DEVICE_HEAD)
 }
 
 interface InstallOpts {
@@ -135,12 +142,11 @@ export function register (program: Command, cli: Cli): void {
         addresses: ctx.opts.device,
         mdns: ctx.opts.mdns !== false,
         signal: ctx.signal,
-        onDevice: (d) => { store.upsert(d); ctx.note(`found ${cell(d.name)} (${cell(d.deviceId)}) at ${cell(d.addrs.join(', '))}`) },
+        onDevice: (d) => { store.upsert(d); ctx.note(`found ${cell(d.name)} (${d.registered === false ? 'not registered, ' : ''}${cell(d.deviceId)}) at ${cell(d.addrs.join(', '))}`) },
       })
-      const rows = list.map(deviceRow)
       return {
         json: list.map(publicDevice),
-        text: list.length === 0 ? 'no devices answered (multicast blocked? name one with --device ADDRESS)' : table(rows, ['NAME', 'DEVICE', 'ADDRESS', 'HTTP', 'REVISION', 'STATUS', '']),
+        text: list.length === 0 ? 'no devices answered (multicast blocked? name one with --device ADDRESS)' : table(list.map(deviceRow), DEVICE_HEAD),
       }
     }))
 

@@ -6,11 +6,14 @@
  */
 import { EventEmitter } from 'node:events'
 import type { Logger } from '../../../shared/log.js'
+import { UsageError } from '../../../shared/errors.js'
+import type { CmdOp } from './commands.js'
+import { FACTORY_REV, installFactory } from './factory.js'
 import { Updater, type Outcome } from './update.js'
 import { MSG, progressJson } from './progress.js'
 import type { DeviceStorage } from './storage.js'
 import type { SimTiming } from './timing.js'
-import type { DeviceTrust } from './verify.js'
+import { verifyOnDevice, type DeviceTrust } from './verify.js'
 
 /** Test knobs: faults a real device shows now and then, on demand. */
 export interface SimKnobs {
@@ -29,6 +32,8 @@ export interface DeviceCoreOptions {
   outcome: Outcome
   deviceId: string
   nick: string
+  /** --factory: the export tarball or state JSON of revision 0 on a fresh storage (default: the built-in one). */
+  factory?: string
   /** PV_STORAGE_GC_THRESHOLD: run GC when real free space falls under this percentage (0: never). */
   gcThreshold: number
   knobs: SimKnobs
@@ -37,11 +42,7 @@ export interface DeviceCoreOptions {
 
 export interface CommandAnswer { status: number, error?: string, retryAfter?: number }
 
-const KNOWN_OPS = new Set(['UPDATE_METADATA', 'REBOOT_DEVICE', 'POWEROFF_DEVICE', 'LOCAL_RUN', 'LOCAL_RUN_COMMIT', 'MAKE_FACTORY',
-  'RUN_GC', 'ENABLE_SSH', 'DISABLE_SSH', 'GO_REMOTE', 'UNCLAIM', 'DEFER_REBOOT'])
-const BLOCKED_BY_UPDATE = new Set(['REBOOT_DEVICE', 'POWEROFF_DEVICE', 'LOCAL_RUN', 'LOCAL_RUN_COMMIT', 'MAKE_FACTORY', 'UNCLAIM'])
-
-export const FACTORY_STATE = '{"#spec":"pantavisor-service-system@1"}'
+const BLOCKED_BY_UPDATE = new Set<string>(['REBOOT_DEVICE', 'POWEROFF_DEVICE', 'LOCAL_RUN', 'LOCAL_RUN_COMMIT', 'MAKE_FACTORY', 'UNCLAIM'])
 
 export interface DeviceCoreEvents {
   /** The device goes away (reboot) and comes back. */
@@ -59,14 +60,17 @@ export class DeviceCore extends EventEmitter<DeviceCoreEvents> {
   readonly log: Logger
   readonly updater: Updater
   private readonly devmeta = new Map<string, string>()
-  private cmd: { op: string, payload: string } | null = null
+  private cmd: { op: CmdOp, payload: string } | null = null
   private timers = new Set<NodeJS.Timeout>()
   private stopped = false
   private lastUpload = 0
   private gcThreshold: number
+  private readonly factory: string | undefined
   /** Bytes of object uploads seen, for the cut knob. */
   uploadedBytes = 0
   claimed = false
+  /** pv->remote_mode: off on a device that runs a local revision, as the simulator's always does at first. */
+  remoteMode = false
   isDown = false
 
   constructor (opts: DeviceCoreOptions) {
@@ -79,17 +83,13 @@ export class DeviceCore extends EventEmitter<DeviceCoreEvents> {
     this.nick = opts.nick
     this.log = opts.log
     this.gcThreshold = opts.gcThreshold
+    this.factory = opts.factory
     this.updater = new Updater(this, opts.outcome)
   }
 
   async start (): Promise<void> {
     await this.storage.start()
-    if (await this.storage.current() === null) {
-      // A fresh device runs its factory revision "0".
-      await this.storage.writeSmall(this.storage.jsonPath('0'), FACTORY_STATE)
-      await this.storage.writeSmall(this.storage.progressPath('0'), progressJson('DONE', MSG.factory))
-      await this.storage.setCurrent('0')
-    }
+    if (await this.storage.current() === null) await this.bootFactory()
     this.updater.doneRev = (await this.storage.current()) ?? '0'
     this.devmeta.set('pantavisor.arch', process.arch === 'x64' ? 'x86_64' : process.arch)
     this.devmeta.set('pantavisor.dtmodel', 'Fieldsync device simulator')
@@ -100,6 +100,23 @@ export class DeviceCore extends EventEmitter<DeviceCoreEvents> {
     this.devmeta.set('pantavisor.claimed', '0')
     await this.refreshStorageMeta()
     this.every(this.timing.loopMs, () => this.loop())
+  }
+
+  /** A fresh device: its factory revision "0" is installed, checked as at boot, linked and run (DONE "Factory revision"). */
+  private async bootFactory (): Promise<void> {
+    const st = this.storage
+    await installFactory(st, this.factory)
+    const raw = await st.readJson(FACTORY_REV)
+    const verdict = raw === null ? null : verifyOnDevice(raw, this.trust)
+    const what = this.factory === undefined ? 'the built-in factory revision' : `--factory ${this.factory}`
+    if (verdict === null || !verdict.ok) {
+      await st.removeRevision(FACTORY_REV)
+      throw new UsageError(`${what}: the device refuses it (${verdict === null ? 'no state JSON' : `${verdict.message}: ${verdict.detail}`})`)
+    }
+    const missing = await st.linkObjects(FACTORY_REV, verdict.state.objects.map(o => ({ key: o.key, sha: o.id })))
+    if (missing.length > 0) this.log('factory revision: %d object(s) not on the device, first %s', missing.length, missing[0])
+    await st.writeSmall(st.progressPath(FACTORY_REV), progressJson('DONE', MSG.factory))
+    await st.setCurrent(FACTORY_REV)
   }
 
   stop (): void {
@@ -168,16 +185,21 @@ export class DeviceCore extends EventEmitter<DeviceCoreEvents> {
     return await this.storage.gc(keep, u?.objects ?? new Set())
   }
 
-  /** POST /commands (ctrl_cmd.c pv_ctrl_cmd_add). */
-  addCommand (op: string, payload: string): CommandAnswer {
-    if (!KNOWN_OPS.has(op)) return { status: 400, error: 'Command has bad format' }
+  /**
+   * POST /commands (ctrl_cmd.c pv_ctrl_cmd_add), for an op as
+   * pv_ctrl_cmd_parse matched it (commands.ts); PV_CONTROL_REMOTE and
+   * PV_DEBUG_SHELL are on, as config.c has them by default.
+   */
+  addCommand (op: CmdOp, payload: string): CommandAnswer {
     const run = op === 'LOCAL_RUN' || op === 'LOCAL_RUN_COMMIT'
+    if (!this.remoteMode && op === 'UPDATE_METADATA') return { status: 409, error: 'Cannot do this operation while on local mode' }
     if ((this.updater.busy && BLOCKED_BY_UPDATE.has(op)) || (run && this.knobs.busyCommands > 0)) {
       if (run && this.knobs.busyCommands > 0) this.knobs.busyCommands--
       return { status: 503, error: 'Cannot do this operation while update is ongoing', retryAfter: 600 }
     }
-    if (op === 'UNCLAIM' && !this.claimed) return { status: 204, error: 'Device is already unclaimed' }
     if (op === 'MAKE_FACTORY' && this.claimed) return { status: 409, error: 'Cannot do this operation if device is already claimed' }
+    if (op === 'GO_REMOTE' && this.remoteMode) return { status: 204, error: 'Already in remote mode' }
+    if (op === 'UNCLAIM' && !this.claimed) return { status: 204, error: 'Device is already unclaimed' }
     if (this.cmd !== null) return { status: 503, error: 'A command is already in progress. Try again', retryAfter: 120 }
     this.cmd = { op, payload }
     this.later(this.timing.pickupMs, () => this.runCommand())
@@ -203,9 +225,14 @@ export class DeviceCore extends EventEmitter<DeviceCoreEvents> {
         if (!this.updater.busy) this.reboot(this.timing.rebootDownMs)
         return
       case 'GO_REMOTE':
+        this.remoteMode = true
         this.devmeta.set('pantavisor.mode', 'remote')
         return
+      case 'UPDATE_METADATA': case 'POWEROFF_DEVICE': case 'MAKE_FACTORY': case 'ENABLE_SSH': case 'DISABLE_SSH': case 'UNCLAIM': case 'DEFER_REBOOT':
+        this.log('%s: taken, nothing the simulator models', cmd.op)
+        return
       default:
+        this.log('unknown command received. Ignoring... (%s)', cmd.op)
     }
   }
 

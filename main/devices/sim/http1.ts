@@ -27,6 +27,15 @@ export interface Http1Request {
 export interface Http1Response {
   /** Send a whole response. Objects are sent as JSON. */
   send: (status: number, body?: Buffer | string, headers?: Record<string, string>) => void
+  /**
+   * Two complete replies to one request, as Pantavisor's libevent server
+   * writes them when a pv-ctrl handler answers twice (seen on the device: an
+   * object upload out of space gets `200 OK` with `Content-Length: 0`, then
+   * `507` whose headers repeat Content-Type and keep the first reply's
+   * Content-Length, followed by its own body). A client reads the first as
+   * the answer; the rest is stray bytes on a connection that stays open.
+   */
+  sendTwice: (first: number, firstBody: string, second: number, secondBody: string) => void
   /** Stream a response body of a known length. */
   stream: (status: number, length: number, body: Readable, headers?: Record<string, string>) => Promise<void>
   /** Close the connection at once, as a device that goes away would. */
@@ -155,6 +164,15 @@ class Connection {
         sent = true
         const b = typeof body === 'string' ? Buffer.from(body) : body
         this.sock.write(Buffer.concat([head(status, b.length, headers, !keepAlive), b]))
+        finish()
+      },
+      sendTwice: (first, firstBody, second, secondBody) => {
+        if (sent || this.closed) return
+        sent = true
+        const a = Buffer.from(firstBody)
+        const stray = [`HTTP/1.1 ${second} ${REASONS[second] ?? 'Status'}`, 'Content-Type: application/json', `Date: ${new Date().toUTCString()}`,
+          `Content-Length: ${a.length}`, 'Content-Type: application/json'].join('\r\n') + '\r\n\r\n'
+        this.sock.write(Buffer.concat([head(first, a.length, {}, !keepAlive), a, Buffer.from(stray, 'latin1'), Buffer.from(secondBody)]))
         finish()
       },
       stream: async (status, length, body, headers = {}) => {

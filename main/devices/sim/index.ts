@@ -48,16 +48,23 @@ export interface SimulatorOptions {
   /** Port advertised for SSH (pv-avahi: 8222). */
   sshPort?: number
   secureboot?: PolicyMode
-  /** PEM bundle the device trusts (PV_SECUREBOOT_TRUSTSTORE). */
+  /** PEM bundle the device trusts (PV_SECUREBOOT_TRUSTSTORE); default the Pantavisor Dev CA, 'none' for no CA. */
   trustCa?: string
   gcThreshold?: number
   claimed?: boolean
+  /** Never registered with Pantahub: mDNS advertises an empty device-id and no challenge. */
+  unregistered?: boolean
+  /** The mDNS domain advertised (avahi's domain-name; default `local`). */
+  mdnsDomain?: string
+  /** Revision 0 of a fresh device: a pvr export tarball or a state JSON (default: the built-in BSP + pvr-sdk). */
+  factory?: string
   knobs?: Partial<SimKnobs>
   /** Assumption, not stock pvr-sdk: serve step-get-url and device-meta-url (see pvrsdk.ts). */
   assumePvrSdkProgress?: boolean
 }
 
-export interface SimulatorAddress { socket: string, http: string | null, deviceId: string, name: string }
+/** deviceId: what the device advertises ('' when it is not registered). */
+export interface SimulatorAddress { socket: string, http: string | null, deviceId: string, registered: boolean, name: string }
 
 function parseHostPort (s: string): { host: string, port: number } {
   const m = /^(.*):(\d{1,5})$/.exec(s)
@@ -104,6 +111,7 @@ export class DeviceSimulator {
       deviceId,
       nick: name,
       gcThreshold: o.gcThreshold ?? 0,
+      factory: o.factory,
       knobs: { flakyUploads: 0, cutAfterBytes: null, busyCommands: 0, ...o.knobs },
       log: this.log,
     })
@@ -118,15 +126,17 @@ export class DeviceSimulator {
     if (o.mdns === true) {
       this.mdns = new MdnsAdvertiser({ log: this.log }, {
         nick: name,
-        deviceId,
+        deviceId: o.unregistered === true ? '' : deviceId,
         port: o.sshPort ?? DEFAULT_SSH_PORT,
-        challenge: core.claimed ? undefined : randomBytes(6).toString('hex'),
+        challenge: core.claimed || o.unregistered === true ? undefined : randomBytes(6).toString('hex'),
         pantahub: 'api.pantahub.com',
+        domain: o.mdnsDomain,
       })
       await this.mdns.start()
     }
     const at = this.httpAt
-    this.address = { socket: this.socketPath, http: at === null ? null : `${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}`, deviceId, name }
+    const registered = o.unregistered !== true
+    this.address = { socket: this.socketPath, http: at === null ? null : `${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}`, deviceId: registered ? deviceId : '', registered, name }
     return this.address
   }
 

@@ -23,6 +23,7 @@ export const MSG = {
   factory: 'Factory revision',
   goalFailed: 'Status goal not reached',
   internal: 'Internal error',
+  badChecksum: 'Object validation went wrong',
   noStateJson: 'State JSON not found',
   noParse: 'State JSON has bad format',
 } as const

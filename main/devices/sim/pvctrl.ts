@@ -6,7 +6,8 @@ import { open, stat } from 'node:fs/promises'
 import type { DeviceCore } from './device.js'
 import { readBody, type Http1Handler, type Http1Request, type Http1Response } from './http1.js'
 import { isLocalRevision, safeRevision } from './storage.js'
-import { receiveCommitMsg, receiveObject, receiveStep } from './upload.js'
+import { parseCommand } from './commands.js'
+import { NO_SPACE, receiveCommitMsg, receiveObject, receiveStep } from './upload.js'
 
 const CMD_MAX = 4096
 const META_MAX = 4096
@@ -17,6 +18,14 @@ function err (res: Http1Response, status: number, msg: string, headers: Record<s
 }
 
 function ok (res: Http1Response): void { res.send(200, '') }
+
+/**
+ * Two replies to one request, as pv-ctrl sends them when a handler answers
+ * and its caller answers again (libevent writes both): see Http1Response.sendTwice.
+ */
+function twice (res: Http1Response, first: number, firstMsg: string | null, second: number, secondMsg: string): void {
+  res.sendTwice(first, firstMsg === null ? '' : JSON.stringify({ Error: firstMsg }), second, JSON.stringify({ Error: secondMsg }))
+}
 
 /** Path segments as pv_ctrl_utils_split_path gives them (empty ones dropped). */
 function split (target: string): string[] {
@@ -31,14 +40,25 @@ function stepName (parts: string[]): string {
   return parts.slice(1, parts.length - tail).join('/')
 }
 
+/**
+ * A stored file as the answer. Length and bytes come from one open file: a
+ * progress file is replaced (rename) while runs go on, and a stat by name then
+ * an open by name could pair one file's length with another's bytes.
+ * JSON files (pv_ctrl_utils_send_json_file) go out with their head in one
+ * write, as libevent sends them: pvtx reads an answer with one blocking read
+ * and one non-blocking one (pvtx_ctrl.c read_data), so a body that trails
+ * its head is lost to it. Objects are streamed.
+ */
 async function sendFile (res: Http1Response, file: string, type = 'application/json'): Promise<void> {
-  // Length and bytes from one open file: a progress file is replaced (rename) while runs go on,
-  // and a stat by name then an open by name could pair one file's length with another's bytes.
   const fh = await open(file, 'r').catch(() => null)
   const s = fh === null ? null : await fh.stat().catch(() => null)
   if (fh === null || s === null || !s.isFile()) {
     await fh?.close()
     err(res, 404, 'Resource does not exist')
+    return
+  }
+  if (type === 'application/json') {
+    try { res.send(200, await fh.readFile(), { 'Content-Type': type }) } finally { await fh.close() }
     return
   }
   await res.stream(200, s.size, fh.createReadStream(), { 'Content-Type': type })
@@ -68,7 +88,10 @@ async function steps (dev: DeviceCore, req: Http1Request, res: Http1Response, pa
   }
   if (last === 'commitmsg' && parts.length > 2) {
     if (req.method !== 'PUT') { err(res, 400, 'Method not supported for this endpoint'); return }
-    const a = await receiveCommitMsg(dev, rev, await readBody(req, COMMIT_MAX))
+    const msg = await readBody(req, COMMIT_MAX)
+    // ctrl_step_commit_cb: pv_ctrl_utils_get_data answers 507, then the callback 400, on the same request
+    if (msg === null) { twice(res, 507, NO_SPACE, 400, 'No commit message'); return }
+    const a = await receiveCommitMsg(dev, rev, msg)
     if (a.status === 200) ok(res); else err(res, a.status, a.error ?? '')
     return
   }
@@ -98,16 +121,18 @@ async function objects (dev: DeviceCore, req: Http1Request, res: Http1Response, 
   if (req.method !== 'PUT') { err(res, 400, 'Method not supported for this endpoint'); return }
   const a = await receiveObject(dev, sha, req.body, () => { res.destroy() })
   if (a === null) return
+  // ctrl_upload.c: out of space, the completion callback answers 200, then ctrl_upload_complete_cb_caller 507
+  if (a.after200 === true) { twice(res, 200, null, a.status, a.error ?? ''); return }
   if (a.status === 200) ok(res); else err(res, a.status, a.error ?? '')
 }
 
 async function commands (dev: DeviceCore, req: Http1Request, res: Http1Response): Promise<void> {
   if (req.method !== 'POST') { err(res, 400, 'Method not supported for this endpoint'); return }
   const data = await readBody(req, CMD_MAX)
-  if (data === null) { err(res, 507, 'Not enough disk space available'); return }
-  let cmd: { op?: unknown, payload?: unknown }
-  try { cmd = JSON.parse(data.toString('utf8')) as typeof cmd } catch { err(res, 400, 'Command has bad format'); return }
-  if (typeof cmd?.op !== 'string' || typeof cmd.payload !== 'string') { err(res, 400, 'Command has bad format'); return }
+  // pv_ctrl_utils_get_data answers 507 itself, then ctrl_command_run answers 400 on the same request
+  if (data === null) { twice(res, 507, NO_SPACE, 400, 'No command found'); return }
+  const cmd = parseCommand(data.toString('utf8'))
+  if (cmd === null) { err(res, 400, 'Command has bad format'); return }
   const a = dev.addCommand(cmd.op, cmd.payload)
   if (a.status === 200) { ok(res); return }
   err(res, a.status, a.error ?? '', a.retryAfter === undefined ? {} : { 'Retry-After': String(a.retryAfter) })

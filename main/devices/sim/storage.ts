@@ -26,6 +26,12 @@ export function isLocalRevision (rev: string): boolean {
   return rev.indexOf('/') === rev.lastIndexOf('/')
 }
 
+/** A state key usable as a path inside a trail: relative, no empty, `.` or `..` segment. */
+export function safeTrailPath (key: string): boolean {
+  if (key === '' || key.includes('\0') || key.startsWith('/')) return false
+  return key.split('/').every(s => s !== '' && s !== '.' && s !== '..')
+}
+
 /** A revision name that stays inside trails/ (no `..`, no empty segments). */
 export function safeRevision (rev: string): boolean {
   if (rev === '' || rev.length > 255 || rev.includes('\0')) return false
@@ -37,6 +43,8 @@ export class DeviceStorage {
   readonly trailsDir: string
   private used = 0
   private writes = 0
+  /** Objects hashed valid, by id: "inode:size:mtime" when they were. */
+  private readonly validated = new Map<string, string>()
 
   constructor (readonly dir: string, private readonly capacity: number | null) {
     this.objectsDir = join(dir, 'objects')
@@ -167,10 +175,15 @@ export class DeviceStorage {
     this.charge(-bytes)
   }
 
-  /** pv_storage_link_trail_object for every object key; the keys whose object is missing. */
+  /**
+   * pv_storage_link_trail_object for every object key; the keys whose object
+   * is missing. A key or id that would reach outside the storage (the device
+   * would follow it) counts as missing here.
+   */
   async linkObjects (rev: string, refs: Array<{ key: string, sha: string }>): Promise<string[]> {
     const missing: string[] = []
     for (const r of refs) {
+      if (!safeTrailPath(r.key) || !/^[0-9a-fA-F]{64}$/.test(r.sha)) { missing.push(r.key); continue }
       const dst = this.trailPath(rev, r.key)
       await mkdir(dirname(dst), { recursive: true })
       try {
@@ -178,11 +191,41 @@ export class DeviceStorage {
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code
         if (code === 'EEXIST') continue
-        if (code === 'ENOENT') { missing.push(r.key); continue }
+        if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') { missing.push(r.key); continue }
         throw err
       }
     }
     return missing
+  }
+
+  /** Of `paths` in the trail of `rev`, those that are not files there (a boot asset that could not be linked). */
+  async missingTrailFiles (rev: string, paths: string[]): Promise<string[]> {
+    const out: string[] = []
+    for (const p of paths) {
+      const s = safeTrailPath(p) ? await stat(this.trailPath(rev, p)).catch(() => null) : null
+      if (s === null || !s.isFile()) out.push(p)
+    }
+    return out
+  }
+
+  /**
+   * pv_storage_validate_trails_object_checksum for each object: the trail file
+   * is the object (same inode) and hashes to its id; the keys that fail. A
+   * file seen valid is not hashed again while its inode, size and mtime stay.
+   */
+  async invalidTrailObjects (rev: string, objects: Array<{ key: string, id: string }>): Promise<string[]> {
+    const bad: string[] = []
+    for (const o of objects) {
+      const file = safeTrailPath(o.key) ? this.trailPath(rev, o.key) : null
+      const t = file === null ? null : await stat(file).catch(() => null)
+      const obj = await stat(this.objectPath(o.id)).catch(() => null)
+      if (t === null || obj === null || t.ino !== obj.ino) { bad.push(o.key); continue }
+      const tag = `${obj.ino}:${obj.size}:${obj.mtimeMs}`
+      if (this.validated.get(o.id) === tag) continue
+      if (!await this.objectValid(o.id)) { bad.push(o.key); continue }
+      this.validated.set(o.id, tag)
+    }
+    return bad
   }
 
   async setCurrent (rev: string): Promise<void> {

@@ -15,7 +15,16 @@ import type { DeviceCore } from './device.js'
 import { MSG, progressJson } from './progress.js'
 import { stepRefusal, verifyOnDevice } from './verify.js'
 
-export interface Answer { status: number, error?: string }
+export interface Answer {
+  status: number
+  error?: string
+  /**
+   * The device first answered 200 on this request, then this status
+   * (ctrl_upload.c ctrl_upload_complete_cb_caller: an object upload that ran
+   * out of space). pv-ctrl sends both; pvr-sdk's server sends this one.
+   */
+  after200?: boolean
+}
 
 const WRITE_BATCH = 1 << 20
 export const NO_SPACE = 'Not enough disk space available'
@@ -96,7 +105,7 @@ export async function receiveObject (dev: DeviceCore, sha: string, body: Readabl
     return true
   })
   if (r.cut) return null
-  if (!r.ok) return { status: 507, error: NO_SPACE }
+  if (!r.ok) return { status: 507, error: NO_SPACE, after200: true }
   let got = hash.digest('hex')
   if (knobs.flakyUploads > 0) {
     knobs.flakyUploads--

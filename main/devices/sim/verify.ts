@@ -2,14 +2,16 @@
  * What the simulated device checks on a state, in Pantavisor's order
  * (storage.c pv_storage_verify_state_json, update.c pv_update_run): the
  * signatures under the secureboot mode (main/trust, which follows
- * signature.c), then the parser (shared/state, which follows parser/).
+ * signature.c), then the parser (parser.ts, which follows parser/). Nothing
+ * else: the device runs no validator beyond its parser.
  */
 import { readFile } from 'node:fs/promises'
-import { parseState, validateState } from '../../../shared/state/index.js'
 import { certsFromPem, DEVICE_MESSAGES, emptyAnchors, verifyStateSignatures, type PolicyMode, type TrustAnchors } from '../../trust/index.js'
+import { PANTAVISOR_DEV_CA_PEM } from './dev-ca.js'
+import { parseOnDevice, type DeviceState } from './parser.js'
 
 export type VerifyVerdict =
-  | { ok: true }
+  | { ok: true, state: DeviceState }
   | { ok: false, stage: 'signature' | 'parser', message: string, detail: string }
 
 export interface DeviceTrust {
@@ -17,12 +19,23 @@ export interface DeviceTrust {
   mode: PolicyMode
 }
 
-/** The device's truststore from a PEM bundle (PV_SECUREBOOT_TRUSTSTORE), or none. */
+/** `--trust-ca none`: a device whose trust store holds no certificate (every x5c chain fails). */
+export const NO_TRUST = 'none'
+
+/**
+ * The device's trust store (PV_SECUREBOOT_TRUSTSTORE): by default the stock
+ * `ca-certificates`, which holds the Pantavisor Dev CA (dev-ca.ts); a PEM
+ * bundle in its place; or NO_TRUST for an empty one.
+ */
 export async function loadDeviceTrust (caFile: string | undefined, mode: PolicyMode): Promise<DeviceTrust> {
-  if (caFile === undefined) return { anchors: emptyAnchors(), mode }
-  const cas = certsFromPem(await readFile(caFile, 'utf8'), caFile)
+  if (caFile === NO_TRUST) return { anchors: emptyAnchors(), mode }
+  const cas = caFile === undefined
+    ? certsFromPem(PANTAVISOR_DEV_CA_PEM, 'the Pantavisor Dev CA')
+    : certsFromPem(await readFile(caFile, 'utf8'), caFile)
   return { anchors: { ...emptyAnchors(), cas }, mode }
 }
+
+const BAD_FORMAT = 'State JSON has bad format'
 
 export function verifyOnDevice (raw: Uint8Array, trust: DeviceTrust): VerifyVerdict {
   try {
@@ -32,19 +45,14 @@ export function verifyOnDevice (raw: Uint8Array, trust: DeviceTrust): VerifyVerd
       return { ok: false, stage: 'signature', message, detail: report.reason ?? message }
     }
   } catch (err) {
-    return { ok: false, stage: 'parser', message: 'State JSON has bad format', detail: (err as Error).message }
+    return { ok: false, stage: 'parser', message: BAD_FORMAT, detail: (err as Error).message }
   }
-  try {
-    const parsed = parseState(raw, 'state JSON')
-    const issues = validateState(parsed)
-    if (issues.length > 0) return { ok: false, stage: 'parser', message: 'State JSON has bad format', detail: `${issues[0].key}: ${issues[0].message}` }
-  } catch (err) {
-    return { ok: false, stage: 'parser', message: 'State JSON has bad format', detail: (err as Error).message }
-  }
-  return { ok: true }
+  const parsed = parseOnDevice(raw)
+  if (!parsed.ok) return { ok: false, stage: 'parser', message: BAD_FORMAT, detail: parsed.reason }
+  return { ok: true, state: parsed.state }
 }
 
 /** The 422 text of PUT /steps (storage.c): "Secureboot: ..." or "Parser: ...". */
 export function stepRefusal (v: Exclude<VerifyVerdict, { ok: true }>): string {
-  return v.stage === 'signature' ? `Secureboot: ${v.message}` : 'Parser: State JSON has bad format'
+  return v.stage === 'signature' ? `Secureboot: ${v.message}` : `Parser: ${BAD_FORMAT}`
 }
