@@ -126,7 +126,7 @@ export class Installer {
   async install (req: InstallRequest): Promise<InstallResult | InstallPlan> {
     const d = req.driver
     if (req.commit === true && d.via === 'pvr-sdk' && req.dryRun !== true) {
-      throw new UsageError('--commit (LOCAL_RUN_COMMIT) is not possible through pvr-sdk, which runs what it is sent; use --via ssh')
+      throw new UsageError('--commit (LOCAL_RUN_COMMIT) is not possible through pvr-sdk, which runs what it is sent; use --via ssh (or pv-ctrl on a socket)')
     }
     await d.open(req.signal)
     try {

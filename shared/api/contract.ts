@@ -10,6 +10,7 @@
  */
 import type { WireError } from '../errors.js'
 import type * as T from './types.js'
+import { DEVICE_VIAS } from './types.js'
 import { absPath, arrayOf, bool, exactlyOne, object, oneOf, optional, revisionName, revRef, str, type Check } from './validate.js'
 
 export interface ApiChannels {
@@ -37,8 +38,8 @@ export interface ApiChannels {
 
   'devices.list': { req: T.Empty, res: T.DeviceInfo[] }
   'devices.add': { req: { address: string }, res: T.DeviceInfo }
-  'devices.plan': { req: { rev: string, device: string, via?: 'pvr-sdk' | 'ssh' }, res: T.InstallPlan }
-  'devices.install': { req: { rev: string, device: string, via?: 'pvr-sdk' | 'ssh', name?: string, commit?: boolean }, res: T.InstallResult }
+  'devices.plan': { req: { rev: string, device: string, via?: T.DeviceVia }, res: T.InstallPlan }
+  'devices.install': { req: { rev: string, device: string, via?: T.DeviceVia, name?: string, commit?: boolean }, res: T.InstallResult }
   'devices.history': { req: { device: string }, res: T.InstallRecord[] }
 
   'usb.export': { req: { revs: string[], folder: string, forDevice?: string, forPeer?: string }, res: T.UsbExportResult }
@@ -66,7 +67,7 @@ export interface ApiEvents {
 export type EventName = keyof ApiEvents
 
 const hexId = str({ max: 64, pattern: /^[0-9a-f]{8,64}$/, what: 'an id of 8-64 lowercase hex digits' })
-const via = oneOf(['pvr-sdk', 'ssh'] as const)
+const via = oneOf(DEVICE_VIAS)
 const deviceRef = str({ max: 255, pattern: /^[A-Za-z0-9._:[\]-]+$/, what: 'a device id, name or address' })
 const address = str({ max: 255, pattern: /^[A-Za-z0-9._:[\]-]+$/, what: 'a host, host:port or [ipv6]:port' })
 const peerId = str({ max: 128, pattern: /^[1-9A-HJ-NP-Za-km-z]+$/, what: 'a peer id (base58)' })

@@ -260,10 +260,14 @@ export interface DeviceInfo {
   source: 'mdns' | 'manual'
 }
 
+/** How a device is reached: pvr-sdk's HTTP server, pv-ctrl through SSH, or a pv-ctrl Unix socket. */
+export type DeviceVia = 'pvr-sdk' | 'ssh' | 'pv-ctrl'
+export const DEVICE_VIAS: readonly DeviceVia[] = ['pvr-sdk', 'ssh', 'pv-ctrl']
+
 export interface InstallPlan {
   device: string
   revision: { id: string, name: string }
-  via: 'pvr-sdk' | 'ssh'
+  via: DeviceVia
   objectsTotal: number
   objectsToSend: number
   bytesToSend: number

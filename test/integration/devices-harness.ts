@@ -165,8 +165,42 @@ export function sshdProblem (): string | null {
   return null
 }
 
-/** A real OpenSSH sshd on 127.0.0.1: own host key, root logs in with a temporary key. */
-export async function startSshd (t: Tctx, dir: string): Promise<Sshd> {
+/**
+ * The forced command of a Pantavisor device's SSH server, as upstream's
+ * fallbear-cmd behaves (pantavisor debug.c starts dropbear with it;
+ * fallbear-cmd is in the device kit's rootfs/usr/bin): the login name is the
+ * container to enter; `_pv_` or `/` is Pantavisor's own namespace; any other
+ * name gets "no container found: <name>" and exit 1. Here "entering" a
+ * container runs the command in the sshd's namespace, where the test's
+ * pv-ctrl socket is.
+ */
+function fallbearScript (containers: string[]): string {
+  return [
+    '#!/bin/sh',
+    `containers=' ${containers.join(' ')} '`,
+    'target=$USER',
+    'case "$target" in',
+    '  /|_pv_) ;;',
+    '  *) case "$containers" in *" $target "*) ;; *) echo "no container found: $target" >&2; exit 1;; esac ;;',
+    'esac',
+    'if [ -z "$SSH_ORIGINAL_COMMAND" ]; then exec /bin/sh -l; fi',
+    'exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"',
+    '',
+  ].join('\n')
+}
+
+export interface SshdOptions {
+  /**
+   * Containers of the modelled device: sshd then runs in a mount namespace
+   * of its own where these login names exist (and root), and every login
+   * runs the fallbear-like forced command above. Without it, a plain sshd
+   * where root logs in.
+   */
+  containers?: string[]
+}
+
+/** A real OpenSSH sshd on 127.0.0.1: own host key, logins with a temporary key. */
+export async function startSshd (t: Tctx, dir: string, o: SshdOptions = {}): Promise<Sshd> {
   await mkdir(dir, { recursive: true })
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host_key')])
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'client_key')])
@@ -174,12 +208,26 @@ export async function startSshd (t: Tctx, dir: string): Promise<Sshd> {
   await mkdir('/run/sshd', { recursive: true, mode: 0o755 })
   const port = await freePort()
   const cfg = join(dir, 'sshd_config')
-  await writeFile(cfg, [
+  const lines = [
     `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${join(dir, 'host_key')}`, `PidFile ${join(dir, 'sshd.pid')}`,
     `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`, 'StrictModes no', 'PubkeyAuthentication yes', 'PasswordAuthentication no',
     'KbdInteractiveAuthentication no', 'PermitRootLogin yes', 'UsePAM no', 'LogLevel ERROR', 'MaxSessions 50', 'MaxStartups 50',
-  ].join('\n') + '\n')
-  const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] })
+  ]
+  let cmd = '/usr/sbin/sshd'
+  let args = ['-D', '-e', '-f', cfg]
+  if (o.containers !== undefined) {
+    const script = join(dir, 'fallbear-cmd')
+    await writeFile(script, fallbearScript(o.containers), { mode: 0o755 })
+    lines.push(`ForceCommand ${script}`)
+    // Login names sshd can look up: the host's users plus one per container (uid 0, as on the device).
+    const passwd = await readFile('/etc/passwd', 'utf8')
+    const extra = ['_pv_', ...o.containers].filter(n => !passwd.split('\n').some(l => l.startsWith(`${n}:`))).map(n => `${n}:x:0:0:container ${n}:/root:/bin/sh`)
+    await writeFile(join(dir, 'passwd'), passwd.replace(/\n?$/, '\n') + extra.join('\n') + '\n')
+    cmd = 'unshare'
+    args = ['--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$1" /etc/passwd && shift && exec "$@"', 'sh', join(dir, 'passwd'), '/usr/sbin/sshd', ...args]
+  }
+  await writeFile(cfg, lines.join('\n') + '\n')
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] })
   let err = ''
   child.stderr?.on('data', (d: Buffer) => { err += d.toString() })
   t.after(async () => {
@@ -195,5 +243,5 @@ export async function startSshd (t: Tctx, dir: string): Promise<Sshd> {
     if (child.exitCode !== null) throw new Error(`sshd exited: ${err}`)
     await new Promise(resolve => setTimeout(resolve, 50))
   }
-  return { port, key: join(dir, 'client_key'), user: 'root', dir }
+  return { port, key: join(dir, 'client_key'), user: o.containers === undefined ? 'root' : o.containers[0], dir }
 }

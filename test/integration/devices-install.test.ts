@@ -181,12 +181,12 @@ describe('install of the upstream signed revision (pvwificonnect.tgz)', () => {
   })
 })
 
-describe('install through ssh (real sshd on loopback, curl to pv-ctrl)', () => {
-  it('key auth, host key pinned on first use, LOCAL_RUN_COMMIT to DONE; a changed host key is refused', async (t) => {
+describe('install through ssh (real sshd on loopback whose forced command enters containers as fallbear-cmd does, curl to pv-ctrl)', () => {
+  it('key auth as the management container (pvr-sdk by default), host key pinned on first use, LOCAL_RUN_COMMIT to DONE; a changed host key is refused', async (t) => {
     const why = sshdProblem() ?? (has('curl') ? null : 'no curl')
     if (why !== null) { t.skip(why); return }
     const { home, dir, sim, rev } = await setup(t)
-    const sshd = await startSshd(t, join(dir, 'sshd'))
+    const sshd = await startSshd(t, join(dir, 'sshd'), { containers: ['pvr-sdk', 'awconnect'] })
     const args = ['--json', 'install', 'site-app', '--device', '127.0.0.1', '--via', 'ssh', '--ssh-port', String(sshd.port), '--ssh-key', sshd.key, '--ssh-socket', sim.socket, '--poll', '50']
     const r = await runCli([...args, '--commit', '-m', 'over ssh'], { home, timeoutMs: 90_000 })
     assert.equal(r.code, 0, r.stderr)
@@ -209,11 +209,29 @@ describe('install through ssh (real sshd on loopback, curl to pv-ctrl)', () => {
     assert.equal((r3.json() as { error: { code: string } }).error.code, 'E_HOST_KEY_MISMATCH')
   })
 
+  it('a login name that is no container (root, on a Pantavisor device) is refused before anything is sent, naming the container and the remedy', async (t) => {
+    // Upstream: port 8222 is Pantavisor's dropbear with fallbear-cmd as its forced
+    // command (pantavisor debug.c; fallbear-cmd: "no container found: $plat").
+    const why = sshdProblem() ?? (has('curl') ? null : 'no curl')
+    if (why !== null) { t.skip(why); return }
+    const { home, dir, sim } = await setup(t)
+    const sshd = await startSshd(t, join(dir, 'sshd'), { containers: ['pvr-sdk'] })
+    const base = ['--json', 'install', 'site-app', '--device', `127.0.0.1:${sshd.port}`, '--via', 'ssh', '--ssh-key', sshd.key, '--ssh-socket', sim.socket, '--poll', '50']
+    const r = await runCli([...base, '--ssh-user', 'root'], { home, timeoutMs: 60_000 })
+    assert.equal(r.code, 1, r.stderr)
+    const e = (r.json() as { error: { code: string, message: string } }).error
+    assert.equal(e.code, 'E_DEVICE_REFUSED')
+    assert.match(e.message, /no container named "root".*--ssh-user/)
+    assert.deepEqual(await deviceSteps(sim.socket), ['0'])
+    const ok = await runCli([...base, '--ssh-user', 'pvr-sdk'], { home, timeoutMs: 90_000 })
+    assert.equal(ok.code, 0, ok.stderr)
+  })
+
   it('over ssh too: a cut mid-upload, then a rerun that resends nothing that arrived; a 422 twice fails', async (t) => {
     const why = sshdProblem() ?? (has('curl') ? null : 'no curl')
     if (why !== null) { t.skip(why); return }
     const { home, dir, sim, rev } = await setup(t, ['--cut-after', '450000', '--flaky-uploads', '0'])
-    const sshd = await startSshd(t, join(dir, 'sshd'))
+    const sshd = await startSshd(t, join(dir, 'sshd'), { containers: ['pvr-sdk'] })
     const args = ['--json', 'install', 'site-app', '--device', `127.0.0.1:${sshd.port}`, '--via', 'ssh', '--ssh-key', sshd.key, '--ssh-socket', sim.socket, '--poll', '50']
     const r = await runCli(args, { home, timeoutMs: 90_000 })
     assert.equal(r.code, 1, r.stderr)

@@ -3,13 +3,12 @@
  * off), devices added by address, the preflight plan, installs run as
  * transfers with the device's progress as 'install' events, and history.
  */
-import { join } from 'node:path'
 import type { DeviceInfo, InstallResult } from '../../../shared/api/types.js'
 import { NotAvailableError, NotFoundError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
 import {
-  Discovery, DeviceStore, Installer, KnownDevices, parseAddress, PvrSdkDriver, pvrBaseUrl, PVR_SDK_PORT, SshDriver, SSH_DEFAULT_PORT,
-  type DeviceDriver, type DeviceRecord, type Via,
+  deviceDriver, Discovery, DeviceStore, Installer, parseAddress, PVR_SDK_PORT, resolveDevice,
+  type DeviceDriver, type DeviceRecord, type ResolvedDevice, type Via,
 } from '../../devices/index.js'
 import type { App } from '../index.js'
 import type { HandlerDeps, HandlerMap } from './context.js'
@@ -89,18 +88,12 @@ export class DeviceService {
     if (now !== undefined) this.c.events.emit('device', { device: toApi(now) })
   }
 
-  /** A device by id, name or address; an unknown address is taken as it is. */
-  resolve (ref: string): DeviceRecord {
-    const hits = this.store.find(ref)
-    if (hits.length > 0) return hits[0]
-    const { host, port } = parseAddress(ref, PVR_SDK_PORT)
-    if (/^[\d.]+$/.test(host) || host.includes(':') || host.includes('.') || host === 'localhost') {
-      return { deviceId: `${host}:${port}`, name: host, addrs: [host], port: null, claimed: null, pvrSdk: true, revision: null, status: null, source: 'manual', lastSeen: Date.now() }
-    }
-    throw new NotFoundError(`device ${ref}: not seen on the network and not an address; add it by its address first`)
+  /** A device by id, name, address or unix:<socket> (devices/address.ts, the rule the CLI follows too). */
+  resolve (ref: string): ResolvedDevice {
+    return resolveDevice(this.store, ref)
   }
 
-  /** Host and pvr-sdk port: devices added by address keep the port in their id. */
+  /** Host and pvr-sdk port of a stored device, for a re-probe. */
   private endpoint (rec: DeviceRecord): { host: string, port: number } {
     if (rec.source === 'manual') {
       const a = parseAddress(rec.deviceId, PVR_SDK_PORT)
@@ -111,17 +104,8 @@ export class DeviceService {
     return { host, port: PVR_SDK_PORT }
   }
 
-  driver (rec: DeviceRecord, via: Via | undefined): DeviceDriver {
-    const { host, port } = this.endpoint(rec)
-    const v: Via = via ?? (rec.pvrSdk ? 'pvr-sdk' : 'ssh')
-    if (v === 'pvr-sdk') return new PvrSdkDriver(pvrBaseUrl(host, port))
-    return new SshDriver({
-      host,
-      port: rec.port ?? SSH_DEFAULT_PORT,
-      username: 'root',
-      agent: process.env.SSH_AUTH_SOCK,
-      known: new KnownDevices(join(this.c.app.home, 'known_devices')),
-    })
+  driver (res: ResolvedDevice, via: Via | undefined): DeviceDriver {
+    return deviceDriver(res, { via, sshAgent: process.env.SSH_AUTH_SOCK }, this.c.app.home)
   }
 }
 
@@ -142,25 +126,27 @@ export function deviceHandlers (d: HandlerDeps): DeviceHandlers {
 
     async 'devices.plan' ({ rev, device, via }, ctx) {
       const s = svc()
-      const rec = s.resolve(device)
-      return await installer(s).plan({ rev, driver: s.driver(rec, via), deviceId: rec.deviceId, signal: ctx.signal ?? new AbortController().signal })
+      const res = s.resolve(device)
+      return await installer(s).plan({ rev, driver: s.driver(res, via), deviceId: res.deviceId, signal: ctx.signal ?? new AbortController().signal })
     },
 
     async 'devices.install' ({ rev, device, via, name, commit }) {
       const s = svc()
-      const rec = s.resolve(device)
+      const target = s.resolve(device)
+      const rec = target.record
+      const deviceId = target.deviceId
       const info = d.app.library.resolve(rev)
-      const devName = rec.name ?? rec.deviceId
+      const devName = rec?.name ?? deviceId
       let transferId = ''
       const res = await d.transfers.run('install', `install ${info.name} on ${devName}`, async (t) => {
         transferId = t.id
         const emit = (phase: 'preflight' | 'upload' | 'step' | 'run' | 'progress' | 'final', status: string | null, statusMsg: string | null, progress: number | null) => {
-          d.events.emit('install', { transferId: t.id, device: rec.deviceId, phase, status: status as InstallResult['status'] | null, statusMsg, progress })
+          d.events.emit('install', { transferId: t.id, device: deviceId, phase, status: status as InstallResult['status'] | null, statusMsg, progress })
         }
         return await installer(s).install({
           rev: info.id,
-          driver: s.driver(rec, via),
-          deviceId: rec.deviceId,
+          driver: s.driver(target, via),
+          deviceId,
           name,
           commit: commit === true,
           signal: t.signal,
@@ -174,8 +160,9 @@ export function deviceHandlers (d: HandlerDeps): DeviceHandlers {
           },
         }) as InstallResult
       }, { totalBytes: null })
-      d.events.emit('install', { transferId, device: rec.deviceId, phase: 'final', status: res.status, statusMsg: res.statusMsg, progress: 100 })
-      void s.refresh(s.store.get(rec.deviceId) ?? rec)
+      d.events.emit('install', { transferId, device: deviceId, phase: 'final', status: res.status, statusMsg: res.statusMsg, progress: 100 })
+      const now = s.store.get(deviceId) ?? rec
+      if (now !== undefined) void s.refresh(now)
       return res
     },
 

@@ -1,11 +1,10 @@
 /** Device commands: `devices` (discovery), `devices show`, `install`, and the simulator. */
 import { Option, type Command } from 'commander'
-import { join } from 'node:path'
 import { NotFoundError, toWireError, UsageError } from '../../../shared/errors.js'
 import type { DeviceInfo, InstallPlan, InstallResult } from '../../../shared/api/types.js'
 import {
-  Discovery, DeviceStore, Installer, KnownDevices, parseAddress, PvrSdkDriver, pvrBaseUrl, PVR_SDK_PORT, SshDriver, SSH_DEFAULT_PORT,
-  type DeviceDriver, type DeviceRecord, type InstallEvent, type Via,
+  DEFAULT_SSH_CONTAINER, deviceDriver, Discovery, DeviceStore, Installer, looksLikeAddress, parseAddress, resolveDevice, SSH_DEFAULT_PORT, VIAS,
+  type DeviceDriver, type DeviceRecord, type InstallEvent, type ResolvedDevice, type Via,
 } from '../../devices/index.js'
 import type { App } from '../../app/index.js'
 import type { Cli, CommandContext } from '../cli.js'
@@ -27,11 +26,6 @@ function publicDevice (d: DeviceInfo | DeviceRecord): Record<string, unknown> {
 function deviceLine (d: DeviceInfo): string {
   const claim = d.claimed === null ? '' : d.claimed ? 'claimed' : 'unclaimed'
   return table([[d.name, d.deviceId, d.addrs.join(','), d.pvrSdk ? 'pvr-sdk' : '-', d.revision ?? '-', d.status ?? '-', claim]], ['NAME', 'DEVICE', 'ADDRESS', 'HTTP', 'REVISION', 'STATUS', ''])
-}
-
-/** An address rather than a device id or nick: an IP, a dotted host name, host:port or localhost. */
-function looksLikeAddress (s: string): boolean {
-  return /^\[.*\](:\d+)?$/.test(s) || /^[\d.]+(:\d+)?$/.test(s) || /:\d+$/.test(s) || s.includes('.') || s === 'localhost'
 }
 
 interface InstallOpts {
@@ -56,53 +50,34 @@ interface Target { driver: DeviceDriver, deviceId: string }
 async function target (ctx: CommandContext<InstallOpts>, app: App, store: DeviceStore): Promise<Target> {
   const o = ctx.opts
   const ref = o.device
-  if (ref === undefined) throw new UsageError('install: name the device with --device <id|name|address>')
-  const sshAsked = o.sshKey !== undefined || o.sshPasswordEnv !== undefined
-  let host: string
-  let port: number | null = null
-  let rec: DeviceRecord | undefined
-  if (looksLikeAddress(ref)) {
-    const a = parseAddress(ref, 0)
-    host = a.host
-    port = a.port === 0 ? null : a.port
-    rec = store.find(host)[0]
-  } else {
-    const hits = store.find(ref)
-    if (hits.length > 1) throw new UsageError(`--device ${ref}: ${hits.length} devices match (${hits.map(h => h.deviceId).join(', ')}); give the full id or an address`)
-    rec = hits[0]
-    if (rec === undefined) {
-      ctx.say(`looking for ${ref} on the network...`)
-      const found = await new Discovery({ log: ctx.log }).browse({ timeoutMs: 3000, signal: ctx.signal })
-      for (const d of found) store.upsert(d)
-      rec = store.find(ref)[0]
-      if (rec === undefined) throw new NotFoundError(`--device ${ref}: no such device seen (fieldsync devices lists them); give its address instead, e.g. --device 10.0.0.7`)
-    }
-    if (rec.addrs.length === 0) throw new NotFoundError(`--device ${ref}: no address known for it; give its address`)
-    host = rec.addrs[0]
-  }
-  const via: Via = o.via ?? (sshAsked ? 'ssh' : 'pvr-sdk')
-  const deviceId = rec?.deviceId ?? `${host}`
-  if (via === 'pvr-sdk') {
-    return { driver: new PvrSdkDriver(pvrBaseUrl(host, port ?? PVR_SDK_PORT)), deviceId }
+  if (ref === undefined) throw new UsageError('install: name the device with --device <id|name|address|unix:socket>')
+  let res: ResolvedDevice
+  try {
+    res = resolveDevice(store, ref)
+  } catch (err) {
+    if (!(err instanceof NotFoundError)) throw err
+    ctx.say(`looking for ${ref} on the network...`)
+    const found = await new Discovery({ log: ctx.log }).browse({ timeoutMs: 3000, signal: ctx.signal })
+    for (const d of found) store.upsert(d)
+    res = resolveDevice(store, ref)
   }
   const password = o.sshPasswordEnv === undefined ? undefined : process.env[o.sshPasswordEnv]
   if (o.sshPasswordEnv !== undefined && password === undefined) throw new UsageError(`--ssh-password-env ${o.sshPasswordEnv}: that environment variable is not set`)
-  const driver = new SshDriver({
-    host,
-    port: o.sshPort ?? port ?? rec?.port ?? SSH_DEFAULT_PORT,
-    username: o.sshUser ?? 'root',
-    privateKeyFile: o.sshKey,
-    password,
-    agent: o.sshKey === undefined && password === undefined ? process.env.SSH_AUTH_SOCK : undefined,
-    socket: o.sshSocket,
-    known: new KnownDevices(join(app.home, 'known_devices')),
+  const driver = deviceDriver(res, {
+    via: o.via,
+    sshUser: o.sshUser,
+    sshPort: o.sshPort,
+    sshKey: o.sshKey,
+    sshPassword: password,
+    sshAgent: o.sshKey === undefined && password === undefined ? process.env.SSH_AUTH_SOCK : undefined,
+    sshSocket: o.sshSocket,
     onHostKey: (k) => {
       process.stderr.write(k.pinned === 'new'
         ? `fieldsync: ${k.host}:${k.port} shows SSH host key ${k.type} ${k.fingerprint}: pinned (first use)\n`
         : `fieldsync: ${k.host}:${k.port} host key ${k.fingerprint} matches the pinned one\n`)
     },
-  })
-  return { driver, deviceId }
+  }, app.home)
+  return { driver, deviceId: res.deviceId }
 }
 
 function render (ctx: CommandContext<InstallOpts>): (e: InstallEvent) => void {
@@ -171,15 +146,15 @@ export function register (program: Command, cli: Cli): void {
 
   program.command('install <rev>')
     .description('install a revision onto a device: only the objects it lacks, then step locals/NAME, run, and follow its progress')
-    .requiredOption('--device <device>', 'device id, name, or address (host or host:port)')
-    .addOption(new Option('--via <driver>', 'how to reach it (default: pvr-sdk, or ssh when SSH credentials are given)').choices(['pvr-sdk', 'ssh']))
+    .requiredOption('--device <device>', 'device id, name, address (host or host:port), or unix:<pv-ctrl socket>')
+    .addOption(new Option('--via <driver>', 'how to reach it (default: pv-ctrl for unix:<socket>, ssh when SSH credentials are given, else pvr-sdk)').choices([...VIAS]))
     .option('--name <name>', 'step name: locals/NAME (default: from the revision name and id)')
-    .option('--commit', 'LOCAL_RUN_COMMIT: run then reboot, so that the revision becomes a rollback point (ssh only)')
+    .option('--commit', 'LOCAL_RUN_COMMIT: run then reboot, so that the revision becomes a rollback point (ssh and pv-ctrl only)')
     .option('--dry-run', 'stop after the preflight and print the plan')
     .option('-m, --message <text>', 'commit message (at most 256 bytes)')
     .option('--timeout <seconds>', 'give up following the progress after this long', seconds, 900)
     .option('--ignore-space', 'send even if the device reports too little free space')
-    .option('--ssh-user <user>', 'SSH user (default root)')
+    .option('--ssh-user <container>', `SSH login name: on a Pantavisor device, the container to enter, its management container (default ${DEFAULT_SSH_CONTAINER})`)
     .option('--ssh-port <port>', `SSH port (default ${SSH_DEFAULT_PORT}, as pv-avahi advertises)`, (v) => Number(v))
     .option('--ssh-key <file>', 'private key file')
     .option('--ssh-password-env <var>', 'take the SSH password from this environment variable')

@@ -25,10 +25,19 @@ export interface HttpCall {
 
 const MAX_BODY = 64 * 1024 * 1024
 
-export class HttpClient {
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 4 })
+export interface HttpClientOptions {
+  /** Reach the server through this Unix socket (the URL's host is then only a name). */
+  socketPath?: string
+  /** Reuse connections (default true). */
+  keepAlive?: boolean
+}
 
-  constructor (private readonly what: string) {}
+export class HttpClient {
+  private readonly agent: Agent
+
+  constructor (private readonly what: string, private readonly o: HttpClientOptions = {}) {
+    this.agent = new Agent({ keepAlive: o.keepAlive ?? true, maxSockets: 4 })
+  }
 
   close (): void { this.agent.destroy() }
 
@@ -46,7 +55,7 @@ export class HttpClient {
         c.signal.removeEventListener('abort', onAbort)
         if (err !== null) reject(err); else resolve(a as HttpAnswer)
       }
-      const req = httpRequest(c.url, { method: c.method, headers, agent: this.agent }, res => {
+      const req = httpRequest(c.url, { method: c.method, headers, agent: this.agent, ...(this.o.socketPath === undefined ? {} : { socketPath: this.o.socketPath }) }, res => {
         const parts: Buffer[] = []
         let n = 0
         res.on('data', (d: Buffer) => {

@@ -1,19 +1,24 @@
 /**
- * SshDriver: an SSH session (ssh2) to the device's management container
- * (pvr-sdk), driving pv-ctrl through its Unix socket with the requests
- * pvcontrol makes, as `curl --unix-socket` commands (pvctrl-shell.ts).
- * Object bytes stream into curl's stdin with an explicit Content-Length.
- * The host key is shown and pinned on first use (known-devices.ts). A
- * session that drops (the device rebooted) is opened again on the next call.
+ * SshDriver: pv-ctrl (pvctrl.ts) reached through an SSH session to the
+ * device. On a Pantavisor device, port 8222 is Pantavisor's own dropbear
+ * with a forced command (`fallbear-cmd`, pantavisor debug.c): the login
+ * name selects the container the command runs in (`pvr-sdk`, the
+ * management container of stock images; `_pv_` for Pantavisor's own
+ * namespace on debug builds), and a name that is no container gets "no
+ * container found: <name>". Each request is a `curl --unix-socket` command
+ * with pvcontrol's flags (pvctrl-shell.ts); object bytes stream into
+ * curl's stdin with an explicit Content-Length. The host key is shown and
+ * pinned on first use (known-devices.ts). A session that drops (the device
+ * rebooted) is opened again on the next call.
  */
 import { readFile } from 'node:fs/promises'
 import { Transform, type Readable } from 'node:stream'
 import type { Client, ClientChannel, ConnectConfig } from 'ssh2'
 import { AbortedError, DeviceRefusedError, DeviceUnreachableError, TimeoutError, UsageError } from '../../../shared/errors.js'
-import { answerError, type RequestKind } from './answers.js'
+import { answerError } from './answers.js'
 import type { HostKeyInfo, KnownDevices } from './known-devices.js'
-import { curlCommand, NO_CURL_EXIT, NO_SOCKET_EXIT, splitAnswer, type CurlRequest } from './pvctrl-shell.js'
-import { parseDeviceMeta, parseObjectList, parseProgress, type DeviceDriver, type DeviceMeta, type ObjectNeed, type StepProgress, type UploadOptions } from './types.js'
+import { curlCommand, NO_CURL_EXIT, NO_SOCKET_EXIT, splitAnswer } from './pvctrl-shell.js'
+import { PvCtrlDriver, type PvCtrlAnswer, type PvCtrlRequest, type PvCtrlTransport } from './pvctrl.js'
 
 export const SSH_DEFAULT_PORT = 8222
 
@@ -35,8 +40,10 @@ export interface SshOptions {
 
 interface ExecResult { code: number | null, stdout: Buffer, stderr: string }
 
-export class SshDriver implements DeviceDriver {
-  readonly via = 'ssh' as const
+/** The login name fallbear-cmd gives when it finds no container of that name. */
+const NO_CONTAINER = /no container found:\s*(\S*)/
+
+export class SshTransport implements PvCtrlTransport {
   readonly target: string
   private client: Client | null = null
   private keyError: Error | null = null
@@ -129,10 +136,15 @@ export class SshDriver implements DeviceDriver {
   }
 
   /** One pv-ctrl request; transport failures become typed errors. */
-  private async request (r: CurlRequest, kind: RequestKind, what: string, signal: AbortSignal, input: Buffer | Readable | null = null, onBytes?: (n: number) => void): Promise<{ status: number, body: string }> {
+  async exchange (r: PvCtrlRequest, what: string, input: Buffer | Readable | null, signal: AbortSignal, onBytes?: (n: number) => void): Promise<PvCtrlAnswer> {
     const res = await this.exec(curlCommand(r, this.o.socket ?? null), input, signal, onBytes)
-    if (res.code === 0) return splitAnswer(res.stdout)
+    if (res.code === 0) return { ...splitAnswer(res.stdout), retryAfter: null }
     const detail = res.stderr === '' ? `exit ${String(res.code)}` : res.stderr
+    const nc = NO_CONTAINER.exec(res.stderr)
+    if (nc !== null) {
+      throw new DeviceRefusedError(`${this.target}: the device has no container named ${JSON.stringify(this.o.username)} to log in to ("${nc[0]}"); ` +
+        'on a Pantavisor device the SSH login name is the container to enter: log in as its management container (usually pvr-sdk) with --ssh-user', { device: this.target, container: this.o.username })
+    }
     switch (res.code) {
       case NO_CURL_EXIT: throw new DeviceRefusedError(`${this.target}: ${detail}; Fieldsync needs curl there to reach pv-ctrl`, { device: this.target })
       case NO_SOCKET_EXIT:
@@ -141,48 +153,14 @@ export class SshDriver implements DeviceDriver {
       case 18: case 52: case 55: case 56:
         throw new DeviceUnreachableError(`${this.target}: ${what}: the connection to pv-ctrl dropped (${detail})`, { device: this.target, exit: res.code })
       case null: throw new DeviceUnreachableError(`${this.target}: ${what}: the SSH session ended (${detail})`, { device: this.target })
-      default: throw answerError(0, detail, kind, what, this.target)
+      default: throw answerError(0, detail, 'other', what, this.target)
     }
   }
+}
 
-  async meta (signal: AbortSignal): Promise<DeviceMeta> {
-    const a = await this.request({ method: 'GET', path: '/device-meta' }, 'other', 'device-meta', signal)
-    if (a.status !== 200) throw answerError(a.status, a.body, 'other', 'device-meta', this.target)
-    return parseDeviceMeta(a.body, this.target)
-  }
-
-  async lacking (want: ObjectNeed[], signal: AbortSignal): Promise<Set<string>> {
-    const a = await this.request({ method: 'GET', path: '/objects' }, 'other', 'object list', signal)
-    if (a.status !== 200) throw answerError(a.status, a.body, 'other', 'object list', this.target)
-    const have = parseObjectList(a.body, this.target)
-    return new Set(want.filter(o => have.get(o.sha) !== o.size).map(o => o.sha))
-  }
-
-  async putObject (o: ObjectNeed, source: () => Readable, opts: UploadOptions): Promise<void> {
-    const what = `object ${o.sha}`
-    const a = await this.request({ method: 'PUT', path: `/objects/${o.sha}`, uploadLength: o.size, maxTimeS: 14400 }, 'object', what, opts.signal, source(), opts.onBytes)
-    if (a.status !== 200) throw answerError(a.status, a.body, 'object', what, this.target)
-  }
-
-  async putStep (step: string, raw: Uint8Array, commitMsg: string | null, signal: AbortSignal): Promise<void> {
-    const what = `step ${step}`
-    const a = await this.request({ method: 'PUT', path: `/steps/${step}`, uploadLength: raw.byteLength, contentType: 'application/json' }, 'step', what, signal, Buffer.from(raw))
-    if (a.status !== 200) throw answerError(a.status, a.body, 'step', what, this.target)
-    if (commitMsg === null || commitMsg === '') return
-    const m = await this.request({ method: 'PUT', path: `/steps/${step}/commitmsg`, data: true, contentType: 'text/plain' }, 'other', `commit message of ${step}`, signal, Buffer.from(commitMsg))
-    if (m.status !== 200) throw answerError(m.status, m.body, 'other', `commit message of ${step}`, this.target)
-  }
-
-  async run (step: string, commit: boolean, signal: AbortSignal): Promise<void> {
-    const body = Buffer.from(JSON.stringify({ op: commit ? 'LOCAL_RUN_COMMIT' : 'LOCAL_RUN', payload: step }))
-    const a = await this.request({ method: 'POST', path: '/commands', data: true }, 'command', `run ${step}`, signal, body)
-    if (a.status !== 200) throw answerError(a.status, a.body, 'command', `run ${step}`, this.target)
-  }
-
-  async progress (step: string, signal: AbortSignal): Promise<StepProgress | null> {
-    const a = await this.request({ method: 'GET', path: `/steps/${step}/progress` }, 'other', `progress of ${step}`, signal)
-    if (a.status === 404) return null
-    if (a.status !== 200) throw answerError(a.status, a.body, 'other', `progress of ${step}`, this.target)
-    return parseProgress(a.body, this.target)
+/** A device reached by SSH: pv-ctrl driven with curl inside the container the login name selects. */
+export class SshDriver extends PvCtrlDriver {
+  constructor (o: SshOptions) {
+    super('ssh', new SshTransport(o))
   }
 }

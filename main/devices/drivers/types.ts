@@ -1,15 +1,16 @@
 /**
- * One interface for every way of reaching a device (pvr-sdk HTTP, SSH to a
- * management container driving pv-ctrl). Drivers map the device's answers to
+ * One interface for every way of reaching a device (pvr-sdk HTTP; pv-ctrl
+ * on a Unix socket; pv-ctrl through SSH to a management container). Drivers map the device's answers to
  * typed errors: 422 on an object -> ObjectHashMismatchError, 507 ->
  * NoSpaceError, 503 -> DeviceBusyError, 422/4xx on a step ->
  * DeviceRefusedError, no answer -> DeviceUnreachableError.
  */
 import type { Readable } from 'node:stream'
+import { DEVICE_VIAS, type DeviceVia } from '../../../shared/api/types.js'
 import { ProtocolError } from '../../../shared/errors.js'
 
-export type Via = 'pvr-sdk' | 'ssh'
-export const VIAS: readonly Via[] = ['pvr-sdk', 'ssh']
+export type Via = DeviceVia
+export const VIAS = DEVICE_VIAS
 
 export interface ObjectNeed {
   sha: string
@@ -58,6 +59,8 @@ export interface DeviceDriver {
   run: (step: string, commit: boolean, signal: AbortSignal) => Promise<void>
   /** The step's progress, null when the device does not know the step (or cannot tell). */
   progress: (step: string, signal: AbortSignal) => Promise<StepProgress | null>
+  /** The raw state JSON of a step (`current`: what the device runs), where the connection can read it. */
+  stepState?: (step: string, signal: AbortSignal) => Promise<Uint8Array>
 }
 
 export function emptyMeta (): DeviceMeta {
