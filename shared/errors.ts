@@ -36,6 +36,9 @@ export const ErrorCodes = {
   NotAvailable: 'E_NOT_AVAILABLE',
   StickCorrupt: 'E_STICK_CORRUPT',
   Disconnected: 'E_DISCONNECTED',
+  NoTransaction: 'E_NO_TRANSACTION',
+  TransactionActive: 'E_TRANSACTION_ACTIVE',
+  WrongTransaction: 'E_WRONG_TRANSACTION',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
@@ -106,6 +109,12 @@ export const ForbiddenError = define('ForbiddenError', ErrorCodes.Forbidden)
 export const NotAvailableError = define('NotAvailableError', ErrorCodes.NotAvailable)
 export const StickCorruptError = define('StickCorruptError', ErrorCodes.StickCorrupt)
 export const DisconnectedError = define('DisconnectedError', ErrorCodes.Disconnected)
+/** pvtx: no transaction (or queue) is in progress. */
+export const NoTransactionError = define('NoTransactionError', ErrorCodes.NoTransaction)
+/** pvtx: a transaction is in progress already. */
+export const TransactionActiveError = define('TransactionActiveError', ErrorCodes.TransactionActive)
+/** pvtx: a local transaction asked to commit, or a remote one to deploy. */
+export const WrongTransactionError = define('WrongTransactionError', ErrorCodes.WrongTransaction)
 
 /** Rebuild an error that crossed IPC or the wire. */
 export function errorFromWire (w: WireError): FieldsyncError {
