@@ -16,7 +16,7 @@ export async function main (argv: string[]): Promise<number> {
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
-  registerAll(program, cli, commandName(argv))
+  await registerAll(program, cli, commandName(argv))
   try {
     await program.parseAsync(argv)
   } catch (err) {

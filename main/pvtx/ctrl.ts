@@ -8,7 +8,7 @@
 import { access } from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import { DeviceUnreachableError } from '../../shared/errors.js'
-import { PvCtrlSocketDriver } from '../devices/drivers/pvctrl.js'
+import type { PvCtrlSocketDriver } from '../devices/drivers/pvctrl.js'
 
 export const CTRL_SOCKETS = ['/run/pantavisor/pv/pv-ctrl', '/pv/pv-ctrl', '/pantavisor/pv-ctrl'] as const
 export const CTRL_SOCKET_ENV = 'PVTX_CTRL_SOCKET'
@@ -38,14 +38,15 @@ export async function findCtrlSocket (named?: string, env: NodeJS.ProcessEnv = p
 
 /** pvtx's view of a device through the pv-ctrl driver (main/devices/drivers/pvctrl.ts) on a Unix socket. */
 export function socketCtrl (socket: string): PvtxCtrl & { close: () => Promise<void> } {
-  const d = new PvCtrlSocketDriver(socket)
+  let driver: Promise<PvCtrlSocketDriver> | undefined
+  const d = async (): Promise<PvCtrlSocketDriver> => await (driver ??= import('../devices/drivers/pvctrl.js').then(m => new m.PvCtrlSocketDriver(socket)))
   const sig = (s?: AbortSignal): AbortSignal => s ?? new AbortController().signal
   return {
-    getStep: async (rev, signal) => await d.stepState(rev, sig(signal)),
-    putStep: async (rev, state, signal) => { await d.putStep(rev, state, null, sig(signal)) },
-    listObjects: async (signal) => new Set((await d.objects(sig(signal))).keys()),
-    putObject: async (sha, size, body, signal) => { await d.putObject({ sha, size }, () => Readable.from(body), { signal: sig(signal), onBytes: () => {} }) },
-    run: async (rev, signal) => { await d.run(rev, false, sig(signal)) },
-    close: async () => { await d.close() },
+    getStep: async (rev, signal) => await (await d()).stepState(rev, sig(signal)),
+    putStep: async (rev, state, signal) => { await (await d()).putStep(rev, state, null, sig(signal)) },
+    listObjects: async (signal) => new Set((await (await d()).objects(sig(signal))).keys()),
+    putObject: async (sha, size, body, signal) => { await (await d()).putObject({ sha, size }, () => Readable.from(body), { signal: sig(signal), onBytes: () => {} }) },
+    run: async (rev, signal) => { await (await d()).run(rev, false, sig(signal)) },
+    close: async () => { if (driver !== undefined) await (await driver).close() },
   }
 }

@@ -10,13 +10,10 @@ import { createReadStream } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { createGunzip } from 'node:zlib'
-import tar from 'tar-stream'
 import { AbortedError, BadArchiveError, BadObjectNameError, StateTooLargeError } from '../../shared/errors.js'
-import { isSha256Hex } from '../../shared/ids.js'
-import { STATE_MAX_BYTES } from '../../shared/state/index.js'
-import { safeEntryName } from '../store/import/tar.js'
-import { createBunzip2 } from './bzip2.js'
+import { STATE_MAX_BYTES } from '../../shared/state/parse.js'
+
+const SHA256_HEX = /^[0-9a-f]{64}$/
 
 export type PackageFormat = 'gzip' | 'bzip2' | 'tar'
 
@@ -89,9 +86,11 @@ export async function readPackageStream (input: AsyncIterable<Uint8Array>, forma
   if (format === 'auto') ({ format: fmt, stream } = await sniffStream(input))
   else { fmt = format; stream = input instanceof Readable ? input : Readable.from(input) }
   if (fmt === null) throw new BadArchiveError(`${opts.source}: not a tar, gzip tar or bzip2 tar archive`)
+  // loaded here, not at start-up: most pvtx verbs read no archive
+  const [{ default: tar }, { safeEntryName }] = await Promise.all([import('tar-stream'), import('../store/import/tar.js')])
   const stages: NodeJS.ReadWriteStream[] = []
-  if (fmt === 'gzip') stages.push(createGunzip({ chunkSize: 1 << 20 }))
-  if (fmt === 'bzip2') stages.push(createBunzip2())
+  if (fmt === 'gzip') stages.push((await import('node:zlib')).createGunzip({ chunkSize: 1 << 20 }))
+  if (fmt === 'bzip2') stages.push((await import('./bzip2.js')).createBunzip2())
   const extract = tar.extract()
   const piping = pipeline([stream, ...stages, extract] as unknown as [Readable, NodeJS.WritableStream], { signal: opts.signal })
   piping.catch(() => {})
@@ -111,7 +110,7 @@ export async function readPackageStream (input: AsyncIterable<Uint8Array>, forma
       }
       if (name.startsWith('objects/')) {
         const sha = name.slice('objects/'.length)
-        if (!isSha256Hex(sha)) throw new BadObjectNameError(`${opts.source}: entry ${JSON.stringify(h.name)}: an object's name must be its sha256 (64 lowercase hex characters)`, { entry: h.name })
+        if (!SHA256_HEX.test(sha)) throw new BadObjectNameError(`${opts.source}: entry ${JSON.stringify(h.name)}: an object's name must be its sha256 (64 lowercase hex characters)`, { entry: h.name })
         await sink.put(sha, h.size ?? 0, entry as unknown as AsyncIterable<Uint8Array>, `${opts.source}: ${h.name}`)
         objects.add(sha)
         continue

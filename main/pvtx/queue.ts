@@ -13,7 +13,7 @@
 import { copyFile, mkdir, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import { BadArchiveError, BadInputError, UsageError } from '../../shared/errors.js'
-import { compose, readStateDoc, type ComposeOp } from '../../shared/state/index.js'
+import { compose, readStateDoc, type ComposeOp } from '../../shared/state/compose.js'
 import { noTransaction, transactionActive, withExit } from './errors.js'
 import { ObjectsDir } from './objects.js'
 import { readPackageFile, readPackageStream, sniffFile } from './package.js'

@@ -8,7 +8,8 @@ import { createHash, randomInt } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { BadInputError, FieldsyncError, ObjectMissingError, UsageError } from '../../shared/errors.js'
-import { compose, EMPTY_STATE_TEXT, localRevisionNameProblem, objectRefs, parseJsonText, readStateDoc, type ComposeResult } from '../../shared/state/index.js'
+import { compose, EMPTY_STATE_TEXT, readStateDoc, type ComposeResult } from '../../shared/state/compose.js'
+import { isSha } from '../../shared/state/types.js'
 import type { PvtxCtrl } from './ctrl.js'
 import { deployState } from './deploy.js'
 import { noTransaction, transactionActive, withExit, wrongTransaction } from './errors.js'
@@ -130,6 +131,7 @@ export class Pvtx {
     if (rec.isLocal) throw wrongTransaction(true, 12)
     if (name !== undefined && name !== '') {
       if (!name.startsWith(LOCAL_PREFIX)) throw withExit(new BadInputError(`${name}: a revision made by pvtx is local: its name must start with '${LOCAL_PREFIX}'`), 255)
+      const { localRevisionNameProblem } = await import('../../shared/state/validate.js')
       const problem = localRevisionNameProblem(name.slice(LOCAL_PREFIX.length))
       if (problem !== null) throw withExit(new BadInputError(`${name}: ${problem}`), 255)
     }
@@ -137,9 +139,9 @@ export class Pvtx {
     const rev = name !== undefined && name !== '' ? name : autoRevisionName(state)
     const ctrl = await this.c.ctrl()
     // The device does not check objects before it runs a step: a missing one fails later, after a reboot.
-    const refs = objectRefs(parseJsonText(new TextDecoder().decode(state)) as Record<string, unknown>)
+    const shas = readStateDoc(state, 'the transaction\'s state').members.filter(m => m.type === 'string' && isSha(m.raw)).map(m => m.raw)
     const have = await ctrl.listObjects(this.signal)
-    const missing = [...new Set(refs.filter(r => !have.has(r.sha)).map(r => r.sha))]
+    const missing = [...new Set(shas.filter(sha => !have.has(sha)))]
     if (missing.length > 0) {
       throw withExit(new ObjectMissingError(`the device lacks ${missing.length} object(s) the state needs (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', …' : ''}); add the packages that carry them`, { missing }), 255)
     }

@@ -23,10 +23,10 @@
  * the device) ends up with, without the duplicate.
  */
 import { BadInputError } from '../errors.js'
-import { compareKeys } from './canonical.js'
+import { compareKeys } from './keys.js'
 import type { StateDoc, StateMember } from './compose-doc.js'
 import { parseJsonText } from './rawjson.js'
-import { base64UrlToText } from './validate.js'
+import { base64UrlToText } from './b64.js'
 
 const SIGS = '_sigs/'
 const CONFIG = '_config/'

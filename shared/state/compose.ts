@@ -16,7 +16,7 @@
  */
 import { BadInputError } from '../errors.js'
 import { readStateDoc, writeStateDoc, type ComposeInput, type StateDoc, type StateMember } from './compose-doc.js'
-import { compareKeys } from './canonical.js'
+import { compareKeys } from './keys.js'
 import { addPackage, removePart, signaturePrefixes } from './compose-rules.js'
 import { SPEC_SYSTEM1 } from './parse.js'
 import { parseJsonText } from './rawjson.js'

@@ -1,13 +1,19 @@
 /** Every command group registers here: one line each. */
 import type { Command } from 'commander'
 import type { Cli } from '../cli.js'
-import { register as library } from './library.js'
-import { register as ui } from './ui.js'
-import { register as trust } from './trust.js'
-import { register as usb } from './usb.js'
-import { register as peers } from './peers.js'
-import { register as devices } from './devices.js'
-import { register as pvtx } from './pvtx.js'
+
+type Register = (program: Command, cli: Cli) => void
+
+/** The command groups, in help order; each module is loaded when registered. */
+const GROUPS: Array<[string, () => Promise<{ register: Register }>]> = [
+  ['library', async () => await import('./library.js')],
+  ['ui', async () => await import('./ui.js')],
+  ['trust', async () => await import('./trust.js')],
+  ['usb', async () => await import('./usb.js')],
+  ['peers', async () => await import('./peers.js')],
+  ['devices', async () => await import('./devices.js')],
+  ['pvtx', async () => await import('./pvtx.js')],
+]
 
 /**
  * The command named on the command line (the first operand after the global
@@ -24,13 +30,8 @@ export function commandName (argv: string[]): string | undefined {
   return undefined
 }
 
-export function registerAll (program: Command, cli: Cli, only?: string): void {
-  if (only === 'pvtx') { pvtx(program, cli); return }
-  library(program, cli)
-  ui(program, cli)
-  trust(program, cli)
-  usb(program, cli)
-  peers(program, cli)
-  devices(program, cli)
-  pvtx(program, cli)
+export async function registerAll (program: Command, cli: Cli, only?: string): Promise<void> {
+  const groups = only === 'pvtx' ? GROUPS.filter(([n]) => n === only) : GROUPS
+  const mods = await Promise.all(groups.map(async ([, load]) => await load()))
+  for (const m of mods) m.register(program, cli)
 }

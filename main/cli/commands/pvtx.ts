@@ -10,8 +10,13 @@ import type { Command } from 'commander'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { toWireError, UnknownRevisionError } from '../../../shared/errors.js'
-import { uniqueShas, objectRefs } from '../../../shared/state/index.js'
-import { CTRL_SOCKET_ENV, defaultPvtxDir, exitStatusOf, findCtrlSocket, Pvtx, PvtxQueue, socketCtrl, type LibrarySource, type PvtxCtrl } from '../../pvtx/index.js'
+// the modules themselves, not main/pvtx's index: it would load the archive readers too
+import { CTRL_SOCKET_ENV, findCtrlSocket, socketCtrl, type PvtxCtrl } from '../../pvtx/ctrl.js'
+import { exitStatusOf } from '../../pvtx/errors.js'
+import { PvtxQueue } from '../../pvtx/queue.js'
+import type { LibrarySource } from '../../pvtx/sources.js'
+import { defaultPvtxDir } from '../../pvtx/status.js'
+import { Pvtx } from '../../pvtx/txn.js'
 import type { Cli, CommandContext } from '../cli.js'
 
 interface PvtxOpts { socket?: string, run?: boolean }
@@ -37,6 +42,7 @@ function library (ctx: CommandContext<PvtxOpts>): () => Promise<LibrarySource | 
         }
         const info = app.library.get(id)
         const state = app.library.state(id)
+        const { objectRefs, uniqueShas } = await import('../../../shared/state/index.js')
         const shas = uniqueShas(objectRefs(state))
         return {
           name: info?.name ?? id.slice(0, 12),
