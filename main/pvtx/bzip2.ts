@@ -245,6 +245,7 @@ export class Bunzip2 extends Transform {
         zvec = (zvec << 1) | rd.bits(1)
       }
       const sym = table.perm[zvec - table.base[zn]]
+      if (sym === undefined) throw new BadArchiveError('bzip2: bad Huffman code (corrupt data)')
       if (sym <= 1) { runLen += (sym + 1) * runBit; runBit <<= 1; continue }
       if (runLen > 0) {
         const b = unseq[mtf[0]]
