@@ -11,13 +11,15 @@
 import { copyFile, cp, link, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import { BadInputError, ObjectMissingError, UnsafeEntryError } from '../../shared/errors.js'
-import { isSha, parseJsonText, readStateDoc } from '../../shared/state/index.js'
+import { readStateDoc } from '../../shared/state/compose.js'
+import { parseJsonText } from '../../shared/state/rawjson.js'
+import { isSha } from '../../shared/state/types.js'
 
-/** bsp/run.json keys and the `.pv/` names upstream links them to. */
-const BSP_LINKS: ReadonlyArray<[string, string]> = [
-  ['fit', 'pantavisor.fit'], ['pantavisor', 'pv-initrd.img'], ['initrd', 'pv-initrd.img'],
-  ['kernel', 'pv-kernel.img'], ['linux', 'pv-kernel.img'], ['ftd', 'pv-ftd.img'],
-]
+/** bsp/run.json keys and the `.pv/` names upstream links them to (`ftd` as upstream spells it). */
+const BSP_LINKS: Readonly<Record<string, string>> = {
+  fit: 'pantavisor.fit', pantavisor: 'pv-initrd.img', initrd: 'pv-initrd.img',
+  kernel: 'pv-kernel.img', linux: 'pv-kernel.img', ftd: 'pv-ftd.img',
+}
 
 async function exists (p: string): Promise<boolean> {
   try { await stat(p); return true } catch { return false }
@@ -59,9 +61,10 @@ async function bspLinks (root: string, warn: (s: string) => void): Promise<void>
   let run: unknown
   try { run = parseJsonText(await readFile(join(root, 'bsp', 'run.json'), 'utf8')) } catch { return } // no BSP
   if (run === null || typeof run !== 'object' || Array.isArray(run)) return
-  for (const [key, name] of BSP_LINKS) {
-    const file = (run as Record<string, unknown>)[key]
-    if (typeof file !== 'string') continue
+  // in run.json's order: when two keys name one link (initrd, pantavisor), the later one wins
+  for (const [key, file] of Object.entries(run as Record<string, unknown>)) {
+    const name = Object.hasOwn(BSP_LINKS, key) ? BSP_LINKS[key] : undefined
+    if (name === undefined || typeof file !== 'string') continue
     const target = inside(join(root, 'bsp'), file)
     const at = join(pv, name)
     await rm(at, { force: true })
