@@ -93,6 +93,13 @@ export function partOfKey (rawKey: string, signatures: ReadonlyArray<{ part: str
   return i > 0 ? rawKey.slice(0, i) : rawKey
 }
 
+/** The parts of a state (see partOfKey), in key order. */
+export function partsOfState (input: ComposeInput): string[] {
+  const doc = readStateDoc(input, 'state')
+  const sigs = signaturesOf([doc])
+  return [...new Set(doc.members.map(m => partOfKey(m.rawKey, sigs)))].sort(compareKeys)
+}
+
 function signaturesOf (docs: StateDoc[]): Array<{ part: string, prefixes: string[] }> {
   const out: Array<{ part: string, prefixes: string[] }> = []
   const seen = new Set<string>()

@@ -7,6 +7,7 @@ type Register = (program: Command, cli: Cli) => void
 /** The command groups, in help order; each module is loaded when registered. */
 const GROUPS: Array<[string, () => Promise<{ register: Register }>]> = [
   ['library', async () => await import('./library.js')],
+  ['compose', async () => await import('./compose.js')],
   ['ui', async () => await import('./ui.js')],
   ['trust', async () => await import('./trust.js')],
   ['usb', async () => await import('./usb.js')],
