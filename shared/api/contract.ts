@@ -75,7 +75,7 @@ const address = str({ max: 255, pattern: /^[A-Za-z0-9._:[\]-]+$/, what: 'a host,
 const peerId = str({ max: 128, pattern: /^[1-9A-HJ-NP-Za-km-z]+$/, what: 'a peer id (base58)' })
 const multiaddr = str({ max: 512, pattern: /^\/[A-Za-z0-9._:/-]+$/, what: 'a multiaddr such as /ip4/10.0.0.5/tcp/4001/p2p/12D3...' })
 const joinCode = str({ max: 512, pattern: /^[A-Za-z0-9_=:.+/-]+$/, what: 'a join code as printed by team create' })
-const partName = str({ max: 512, pattern: /^[^\u0000-\u001f]+$/, what: 'a part name such as awconnect, _config/awconnect or _sigs/awconnect.json' })
+const partName = str({ max: 512, pattern: /^[^\u0000-\u001f]+$/, what: 'a part name such as awconnect, _config/awconnect or _sigs/awconnect.json' }) // eslint-disable-line no-control-regex
 const composeOp = exactlyOne(object({ add: optional(revRef), remove: optional(partName) }), ['add', 'remove']) as unknown as Check<T.ComposeOpRequest>
 const teamName = str({ max: 64, pattern: /^[\p{L}\p{N} ._-]+$/u, what: 'letters, digits, spaces and . _ -' })
 
