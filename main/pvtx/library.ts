@@ -46,6 +46,31 @@ export interface CompositionPlan {
   signature: CompositionVerdict
 }
 
+/**
+ * The signature verdict on a composed state as the device gives it, under the
+ * trust source's anchors and policy: pass or not, what the device answers the
+ * step, and which signatures the composition broke (those that verified in
+ * one of `origins`, the states it was composed from, with the same bytes,
+ * and fail in the result). For installs of a package onto what a device runs
+ * too: origins = [the device's current state, the package's state].
+ */
+export function compositionVerdict (raw: Uint8Array, origins: Uint8Array[], trust: TrustSource): CompositionVerdict {
+  const verify = (r: Uint8Array): SignatureReport | null => {
+    try { return verifyStateSignatures(r, { trust: trust.anchors(), policy: trust.policy() }) } catch { return null }
+  }
+  const report = verifyStateSignatures(raw, { trust: trust.anchors(), policy: trust.policy() })
+  const wasOk = new Set<string>()
+  for (const o of origins) {
+    const values = rawValues(o)
+    for (const s of verify(o)?.signatures ?? []) if (s.ok) wasOk.add(`${s.key}\n${values.get(s.key) ?? ''}`)
+  }
+  const now = rawValues(raw)
+  const broken = report.signatures
+    .filter(s => !s.ok && wasOk.has(`${s.key}\n${now.get(s.key) ?? ''}`))
+    .map(s => ({ key: s.key, message: s.message ?? s.failure ?? 'invalid' }))
+  return { policy: report.policy, pass: report.pass, result: report.result, summary: report.summary, reason: report.reason, device: deviceAnswer(report), broken, report }
+}
+
 function deviceAnswer (r: SignatureReport): string | null {
   if (r.pass) return null
   const msg = r.result === 'uncovered' ? DEVICE_MESSAGES.uncovered : DEVICE_MESSAGES.invalid
@@ -56,12 +81,6 @@ export class LibraryComposer {
   private readonly log: Logger
   constructor (private readonly c: { library: Library, trust: TrustSource, log: Logger }) {
     this.log = c.log.child('compose')
-  }
-
-  private verify (raw: Uint8Array): SignatureReport | null {
-    try {
-      return verifyStateSignatures(raw, { trust: this.c.trust.anchors(), policy: this.c.trust.policy() })
-    } catch { return null }
   }
 
   plan (baseRef: string, ops: LibraryOp[]): CompositionPlan {
@@ -92,23 +111,8 @@ export class LibraryComposer {
       objects: { count: shas.length, missing, bytes },
       transfer: { bytes: diff.transferBytes, objects: diff.transferObjects.length },
       issues: validateState(result.state),
-      signature: this.verdict(result, [baseState.raw, ...packages.map(p => lib.state(p.id).raw)]),
+      signature: compositionVerdict(result.raw, [baseState.raw, ...packages.map(p => lib.state(p.id).raw)], this.c.trust),
     }
-  }
-
-  private verdict (result: ComposeResult, origins: Uint8Array[]): CompositionVerdict {
-    const report = verifyStateSignatures(result.raw, { trust: this.c.trust.anchors(), policy: this.c.trust.policy() })
-    // a signature "broke" when the same signature (same key, same bytes) verified in the state it came from
-    const wasOk = new Set<string>()
-    for (const raw of origins) {
-      const values = rawValues(raw)
-      for (const s of this.verify(raw)?.signatures ?? []) if (s.ok) wasOk.add(`${s.key}\n${values.get(s.key) ?? ''}`)
-    }
-    const now = rawValues(result.raw)
-    const broken = report.signatures
-      .filter(s => !s.ok && wasOk.has(`${s.key}\n${now.get(s.key) ?? ''}`))
-      .map(s => ({ key: s.key, message: s.message ?? s.failure ?? 'invalid' }))
-    return { policy: report.policy, pass: report.pass, result: report.result, summary: report.summary, reason: report.reason, device: deviceAnswer(report), broken, report }
   }
 
   /** Save a plan as a library revision named `name`. Refuses a result the device's parser would refuse. */

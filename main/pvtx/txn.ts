@@ -7,7 +7,7 @@
 import { createHash, randomInt } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import { BadInputError, FieldsyncError, ObjectMissingError, UsageError } from '../../shared/errors.js'
+import { BadInputError, ObjectMissingError, UsageError } from '../../shared/errors.js'
 import { compose, EMPTY_STATE_TEXT, readStateDoc, type ComposeResult } from '../../shared/state/compose.js'
 import { isSha } from '../../shared/state/types.js'
 import type { PvtxCtrl } from './ctrl.js'
@@ -39,13 +39,12 @@ export function autoRevisionName (state: Uint8Array, now = Date.now()): string {
 
 export class Pvtx {
   readonly dir: PvtxDir
+  private readonly signal: AbortSignal | undefined
 
   constructor (readonly c: PvtxComponents, opts: { dir: string, signal?: AbortSignal }) {
     this.dir = new PvtxDir(opts.dir)
     this.signal = opts.signal
   }
-
-  private readonly signal: AbortSignal | undefined
 
   /** The transaction in progress, or an error with `exit` when there is none. */
   async active (exit: number): Promise<TxnRecord> {
@@ -158,8 +157,4 @@ export class Pvtx {
     await deployState(await this.dir.readJson(), rec.obj, dir, { warn: this.c.warn })
     await this.dir.save({ ...rec, status: TxnStatus.DEPLOYED })
   }
-}
-
-export function isFieldsyncError (err: unknown): err is FieldsyncError {
-  return err instanceof FieldsyncError
 }

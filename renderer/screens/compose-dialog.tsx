@@ -67,6 +67,8 @@ export function ComposeDialog (p: { revision: RevisionSummary, mode: ComposeMode
   const list = useResource(a => a.library.list(), [], ['revision'])
   const parts = useResource(a => p.mode === 'remove' ? a.library.composePreview({ base: r.id, ops: [] }) : Promise.resolve(null), [r.id, p.mode])
   const [choice, setChoice] = useState('')
+  // the name of a package just imported from a file, before the library list shows it
+  const [imported, setImported] = useState<{ id: string, name: string } | null>(null)
   const [name, setName] = useState('')
   const [named, setNamed] = useState(false)
   const [busy, setBusy] = useState<string | null>(null)
@@ -77,13 +79,13 @@ export function ComposeDialog (p: { revision: RevisionSummary, mode: ComposeMode
   const others = (list.data?.revisions ?? []).filter(x => x.id !== r.id)
   const op: ComposeOpRequest | null = choice === '' ? null : p.mode === 'add' ? { add: choice } : { remove: choice }
   const preview = useResource(a => op === null ? Promise.resolve(null) : a.library.composePreview({ base: r.id, ops: [op] }), [r.id, p.mode, choice])
-  const pkgName = others.find(x => x.id === choice)?.name ?? choice.slice(0, 12)
+  const pkgName = others.find(x => x.id === choice)?.name ?? (imported?.id === choice ? imported.name : choice.slice(0, 12))
   useEffect(() => { if (!named) setName(nameFor(r.name, op, pkgName)) }, [choice, pkgName])
 
   const fromFile = (file: File) => {
     setBusy(`Importing ${file.name}…`)
     setError(null)
-    client.importFile(file, {}).then(res => { setChoice(res.id) }, setError).finally(() => { setBusy(null) })
+    client.importFile(file, {}).then(res => { setImported({ id: res.id, name: res.name ?? res.id.slice(0, 12) }); setChoice(res.id) }, setError).finally(() => { setBusy(null) })
   }
   const save = () => {
     if (op === null) return
