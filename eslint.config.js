@@ -24,7 +24,7 @@ export default tseslint.config(
   { files: ['shared/**/*.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [noNode, noElectron, noMain, noRenderer] }] } },
   { files: ['renderer/**/*.{ts,tsx}'], rules: { 'no-restricted-imports': ['error', { patterns: [noNode, noElectron, noMain] }] } },
   { files: ['main/**/*.ts'], ignores: ['main/electron/**'], rules: { 'no-console': 'error', 'no-restricted-imports': ['error', { patterns: [noElectron, noRenderer] }] } },
-  { files: ['main/store/**/*.ts', 'main/peers/**/*.ts', 'main/devices/**/*.ts', 'main/usb/**/*.ts', 'main/trust/**/*.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [noElectron, noRenderer, noUp] }] } },
+  { files: ['main/store/**/*.ts', 'main/peers/**/*.ts', 'main/devices/**/*.ts', 'main/usb/**/*.ts', 'main/trust/**/*.ts', 'main/pvtx/**/*.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [noElectron, noRenderer, noUp] }] } },
   { files: ['main/cli/**/*.ts', 'main/web/**/*.ts'], rules: { 'no-console': 'off' } },
   { files: ['main/app/**/*.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [noElectron, noRenderer, { group: ['**/cli/**', '../cli/*', '**/web/**', '../web/*', '**/electron/**', '../electron/*'], message: 'the composition root does not import its front ends' }] }] } },
 )

@@ -37,6 +37,9 @@ export const ErrorCodes = {
   StickCorrupt: 'E_STICK_CORRUPT',
   Disconnected: 'E_DISCONNECTED',
   UploadCutShort: 'E_UPLOAD_CUT_SHORT',
+  NoTransaction: 'E_NO_TRANSACTION',
+  TransactionActive: 'E_TRANSACTION_ACTIVE',
+  WrongTransaction: 'E_WRONG_TRANSACTION',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
@@ -108,6 +111,12 @@ export const NotAvailableError = define('NotAvailableError', ErrorCodes.NotAvail
 export const StickCorruptError = define('StickCorruptError', ErrorCodes.StickCorrupt)
 export const DisconnectedError = define('DisconnectedError', ErrorCodes.Disconnected)
 export const UploadCutShortError = define('UploadCutShortError', ErrorCodes.UploadCutShort)
+/** pvtx: no transaction (or queue) is in progress. */
+export const NoTransactionError = define('NoTransactionError', ErrorCodes.NoTransaction)
+/** pvtx: a transaction is in progress already. */
+export const TransactionActiveError = define('TransactionActiveError', ErrorCodes.TransactionActive)
+/** pvtx: a local transaction asked to commit, or a remote one to deploy. */
+export const WrongTransactionError = define('WrongTransactionError', ErrorCodes.WrongTransaction)
 
 /** Rebuild an error that crossed IPC or the wire. */
 export function errorFromWire (w: WireError): FieldsyncError {

@@ -4,7 +4,7 @@
 # vfat), busybox sh for install.sh, network namespaces, baselines.
 # Installs what is missing when run as root; otherwise lists what to install.
 set -euo pipefail
-pkgs=(chromium squashfs-tools avahi-daemon avahi-utils openssh-server openssh-client rsync dosfstools iproute2 curl util-linux time openssl busybox fusefat jq shellcheck)
+pkgs=(chromium squashfs-tools avahi-daemon avahi-utils openssh-server openssh-client rsync dosfstools iproute2 curl util-linux time openssl busybox fusefat jq shellcheck xxd bc bzip2)
 # The real-device lane runs upstream Pantavisor from the device kit beside the
 # project (../shared/pantavisor-device): add the packages its README lists.
 kit="$(dirname "$0")/../../shared/pantavisor-device/apt-packages.txt"

@@ -6,7 +6,8 @@
 import type { Command } from 'commander'
 import { FieldsyncError, toWireError, UsageError, ErrorCodes } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
-import { App, defaultHome } from '../app/index.js'
+import type { App } from '../app/index.js'
+import { defaultHome } from '../app/paths.js'
 import { createLogger } from '../log.js'
 import { progressBar, terminalLines, type ProgressSink } from './output.js'
 
@@ -65,6 +66,8 @@ export class Cli {
       const ctx: CommandContext<O> = {
         app: async () => {
           if (app === undefined) {
+            // loaded on first use: a command that needs no library (pvtx, most of the time) starts faster
+            const { App } = await import('../app/index.js')
             app = new App({ home, log: this.log })
             await app.start()
           }

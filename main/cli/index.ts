@@ -2,7 +2,7 @@
 import { Command, CommanderError } from 'commander'
 import { readFileSync } from 'node:fs'
 import { Cli } from './cli.js'
-import { registerAll } from './commands/index.js'
+import { commandName, registerAll } from './commands/index.js'
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
 
@@ -16,7 +16,7 @@ export async function main (argv: string[]): Promise<number> {
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
-  registerAll(program, cli)
+  await registerAll(program, cli, commandName(argv))
   try {
     await program.parseAsync(argv)
   } catch (err) {

@@ -5,7 +5,7 @@ import { bytes, plural, shortId } from '../format.js'
 import { useResource } from '../hooks.js'
 import { Button, ErrorBox } from '../ui.js'
 
-function Entries (p: { title: string, sign: string, tone: string, list: DiffEntry[] }) {
+export function Entries (p: { title: string, sign: string, tone: string, list: DiffEntry[] }) {
   if (p.list.length === 0) return null
   return (
     <div class={`diff-group diff-${p.tone}`}>

@@ -6,6 +6,7 @@ import { bytes, dateTime, plural, shortId } from '../format.js'
 import { go, useApi, useResource } from '../hooks.js'
 import { Badge, Button, Copy, Dialog, ErrorBox, useNotify } from '../ui.js'
 import { DiffPanel } from './diff.js'
+import { ComposeDialog, type ComposeMode } from './compose-dialog.js'
 import { ExportDialog } from './export-dialog.js'
 import { SignaturesPanel } from './signatures.js'
 import { CompleteBadge, SignatureBadge, revisionSize } from './library.js'
@@ -103,6 +104,7 @@ export function RevisionScreen (p: { id: string, compare?: string }) {
   const res = useResource(a => a.library.show({ rev: p.id }), [p.id], ['revision'])
   const [exporting, setExporting] = useState(false)
   const [naming, setNaming] = useState(false)
+  const [composing, setComposing] = useState<ComposeMode | null>(null)
   const [confirmRemove, setConfirmRemove] = useState(false)
   const d = res.data
   if (res.error !== undefined && d === undefined) {
@@ -129,6 +131,8 @@ export function RevisionScreen (p: { id: string, compare?: string }) {
         </div>
         <div class='toolbar'>
           <Button onClick={() => { setNaming(true) }}>Add name…</Button>
+          <Button onClick={() => { setComposing('add') }} title='compose a new revision with a package added, as pvtx does on a device' testId='add-package'>Add package…</Button>
+          <Button onClick={() => { setComposing('remove') }} title='compose a new revision without one of its parts' testId='remove-part'>Remove part…</Button>
           <Button onClick={() => { setExporting(true) }} disabled={!r.complete}>Export…</Button>
           {info.capabilities.usb && <Button onClick={() => { go('usb', r.id) }}>Copy to USB…</Button>}
           {info.capabilities.devices && <Button kind='primary' onClick={() => { go('devices', 'install', r.id) }} disabled={!r.complete}>Install on a device…</Button>}
@@ -170,6 +174,7 @@ export function RevisionScreen (p: { id: string, compare?: string }) {
       </section>
       <ExportDialog revision={exporting ? r : null} onClose={() => { setExporting(false) }} />
       <NameDialog detail={d} open={naming} onClose={() => { setNaming(false) }} />
+      <ComposeDialog revision={r} mode={composing} onClose={() => { setComposing(null) }} />
     </div>
   )
 }

@@ -24,6 +24,8 @@ export interface ApiChannels {
   'library.export': { req: { rev: string, folder: string, gzip?: boolean }, res: T.ExportResult }
   'library.rename': { req: { rev: string, name: string }, res: T.RevisionSummary }
   'library.remove': { req: { rev: string }, res: { removed: string } }
+  'library.composePreview': { req: { base: string, ops: T.ComposeOpRequest[] }, res: T.ComposePreview }
+  'library.composeSave': { req: { base: string, ops: T.ComposeOpRequest[], name: string }, res: T.ComposeSaveResult }
 
   'transfers.list': { req: T.Empty, res: T.TransferInfo[] }
   'transfers.cancel': { req: { id: string }, res: { cancelled: boolean } }
@@ -73,6 +75,8 @@ const address = str({ max: 255, pattern: /^[A-Za-z0-9._:[\]-]+$/, what: 'a host,
 const peerId = str({ max: 128, pattern: /^[1-9A-HJ-NP-Za-km-z]+$/, what: 'a peer id (base58)' })
 const multiaddr = str({ max: 512, pattern: /^\/[A-Za-z0-9._:/-]+$/, what: 'a multiaddr such as /ip4/10.0.0.5/tcp/4001/p2p/12D3...' })
 const joinCode = str({ max: 512, pattern: /^[A-Za-z0-9_=:.+/-]+$/, what: 'a join code as printed by team create' })
+const partName = str({ max: 512, pattern: /^[^\u0000-\u001f]+$/, what: 'a part name such as awconnect, _config/awconnect or _sigs/awconnect.json' }) // eslint-disable-line no-control-regex
+const composeOp = exactlyOne(object({ add: optional(revRef), remove: optional(partName) }), ['add', 'remove']) as unknown as Check<T.ComposeOpRequest>
 const teamName = str({ max: 64, pattern: /^[\p{L}\p{N} ._-]+$/u, what: 'letters, digits, spaces and . _ -' })
 
 /** A validator for every channel's request: main runs it before any handler. */
@@ -87,6 +91,8 @@ export const requestValidators: { [C in Channel]: Check<Req<C>> } = {
   'library.export': object({ rev: revRef, folder: absPath, gzip: optional(bool) }),
   'library.rename': object({ rev: revRef, name: revisionName }),
   'library.remove': object({ rev: revRef }),
+  'library.composePreview': object({ base: revRef, ops: arrayOf(composeOp, { max: 64 }) }),
+  'library.composeSave': object({ base: revRef, ops: arrayOf(composeOp, { min: 1, max: 64 }), name: revisionName }),
 
   'transfers.list': object({}),
   'transfers.cancel': object({ id: hexId }),

@@ -9,3 +9,4 @@ export { DEFAULT_GROUPS, STATUS_GOALS, RESTART_POLICIES, ROLES, PERSISTENCE, CON
 export { summarizeState, containerNames, type StateSummary, type ContainerSummary, type ObjectInfo, type BspSummary } from './summary.js'
 export { diffStates, type StateDiff } from './diff.js'
 export { filterParts, type FilterPartsOptions } from './parts.js'
+export { compose, partOfKey, partsOfState, EMPTY_STATE_TEXT, readStateDoc, writeStateDoc, signaturePrefixes, type ComposeOp, type ComposeResult, type ComposeStep, type ComposeInput, type ComposeOptions, type KeyChanges, type PartChanges, type StateDoc, type StateMember, type RawValueType } from './compose.js'

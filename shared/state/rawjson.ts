@@ -26,8 +26,12 @@ export interface JsonParseOptions {
   rawNumbers?: boolean
   /** Decode strings as Go's encoding/json: escaped lone surrogates become U+FFFD. */
   goStrings?: boolean
-  /** Called for each member of the top-level object, in raw order (duplicates included). */
-  onTopMember?: (key: string, valueStart: number, valueEnd: number) => void
+  /**
+   * Called for each member of the top-level object, in raw order (duplicates
+   * included): the decoded key, the value's span, and the span of the key's
+   * raw text between its quotes (escapes as written).
+   */
+  onTopMember?: (key: string, valueStart: number, valueEnd: number, rawKeyStart: number, rawKeyEnd: number) => void
 }
 
 export const JSON_MAX_DEPTH = 1000
@@ -215,14 +219,16 @@ class Parser {
     for (;;) {
       this.ws()
       if (this.text[this.pos] !== '"') this.unexpected()
+      const keyStart = this.pos + 1
       const key = this.string()
+      const keyEnd = this.pos - 1
       this.ws()
       if (this.text[this.pos] !== ':') this.unexpected()
       this.pos++
       this.ws()
       const vstart = this.pos
       const v = this.value(depth)
-      if (top !== undefined) top(key, vstart, this.pos)
+      if (top !== undefined) top(key, vstart, this.pos, keyStart, keyEnd)
       if (key === '__proto__') Object.defineProperty(out, key, { value: v, writable: true, enumerable: true, configurable: true })
       else out[key] = v
       this.ws()

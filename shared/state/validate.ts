@@ -10,6 +10,7 @@ import { SPEC_SYSTEM1, specProblem } from './parse.js'
 import { isPlainObject, isSha, stateJson, type ParsedState, type StateInput } from './types.js'
 import { validateBsp } from './validate-bsp.js'
 import { validateContainers } from './validate-containers.js'
+import { base64UrlToText } from './b64.js'
 
 export type { ValidationIssue }
 
@@ -31,27 +32,7 @@ export function keyPathProblem (key: string): string | null {
   return null
 }
 
-/** Decode base64url (no padding) to text; null when not base64url. */
-export function base64UrlToText (s: string): string | null {
-  if (!B64URL.test(s) || s.length % 4 === 1) return null
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
-  const bytes: number[] = []
-  let acc = 0
-  let bits = 0
-  for (const ch of s) {
-    acc = (acc << 6) | alphabet.indexOf(ch)
-    bits += 6
-    if (bits >= 8) {
-      bits -= 8
-      bytes.push((acc >> bits) & 0xff)
-    }
-  }
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(new Uint8Array(bytes))
-  } catch {
-    return null
-  }
-}
+export { base64UrlToText } from './b64.js'
 
 function signature (il: IssueList, key: string): void {
   const sig = il.json[key]

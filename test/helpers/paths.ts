@@ -17,5 +17,6 @@ export const repoRoot = findRoot()
 export const fixturesDir = resolve(repoRoot, '../shared/fixtures')
 export const upstreamDir = join(fixturesDir, 'upstream')
 export const cliBin = join(repoRoot, 'bin', 'fieldsync.js')
-/** Fixtures vendored into this repository (test/fixtures/PROVENANCE.md). */
-export const vendoredDir = join(repoRoot, 'test', 'fixtures')
+/** Upstream data vendored into the repository (test/fixtures/upstream/PROVENANCE.md). */
+export const vendoredUpstreamDir = join(repoRoot, 'test', 'fixtures', 'upstream')
+export const pvtxDataDir = join(vendoredUpstreamDir, 'pvtx')

@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path'
 import { describe, it } from 'node:test'
 import { PANTAVISOR_DEV_CA_PEM } from '../../main/devices/sim/dev-ca.js'
 import { runCli } from '../helpers/cli.js'
-import { fixturesDir, vendoredDir } from '../helpers/paths.js'
+import { fixturesDir, vendoredUpstreamDir } from '../helpers/paths.js'
 import { readExport, writeTarball } from '../helpers/revisions.js'
 import { tempDir } from '../helpers/tmp.js'
 import { curl, deviceObjects, deviceSteps, fullRevisionOf, has, json, makeRev, PVCONTROL, simFactory, startSim, waitJson, waitProgress, WIFI_TGZ } from './devices-harness.js'
@@ -66,7 +66,7 @@ describe('device-sim as the device: trust', () => {
   })
 
   it('ships the same bytes as the vendored upstream certificate', async () => {
-    const vendored = await readFile(join(vendoredDir, 'upstream', 'pantavisor-dev-ca.crt'), 'utf8')
+    const vendored = await readFile(join(vendoredUpstreamDir, 'pantavisor-dev-ca.crt'), 'utf8')
     assert.equal(PANTAVISOR_DEV_CA_PEM, vendored)
     assert.equal(sha(vendored), '04bd94ce95d647f7a94095dc972ad244a5296a1e021fbeb7edac41d09f63b1e8')
   })

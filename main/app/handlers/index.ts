@@ -15,6 +15,7 @@ import type { CallContext, HandlerDeps, HandlerMap } from './context.js'
 import { DeviceService, deviceHandlers } from './devices.js'
 import { ApiEventBus } from './events.js'
 import { libraryHandlers } from './library.js'
+import { composeHandlers } from './compose.js'
 import { LanService, type LanOptions } from './node.js'
 import { peerHandlers } from './peers.js'
 import { systemHandlers } from './system.js'
@@ -87,6 +88,7 @@ export class ApiCore {
     this.handlers = {
       ...systemHandlers(deps),
       ...libraryHandlers(deps),
+      ...composeHandlers(deps),
       ...peerHandlers(deps),
       ...deviceHandlers(deps),
       ...usbHandlers(deps),

@@ -6,7 +6,7 @@
  * (MIT, commit 303584a79137496982dd759184de89111ea336b1, sha256
  * 04bd94ce95d647f7a94095dc972ad244a5296a1e021fbeb7edac41d09f63b1e8); the
  * same file is vendored as test/fixtures/upstream/pantavisor-dev-ca.crt (see
- * test/fixtures/PROVENANCE.md), and a test holds the two equal. It lives in a
+ * test/fixtures/upstream/PROVENANCE.md), and a test holds the two equal. It lives in a
  * module so that it ships inside the built app with the simulator.
  */
 export const PANTAVISOR_DEV_CA_PEM = `-----BEGIN CERTIFICATE-----

@@ -17,6 +17,8 @@ const examples: { [C in Channel]: Req<C> } = {
   'library.export': { rev: SHA.slice(0, 12), folder: 'C:\\Users\\tech', gzip: false },
   'library.rename': { rev: 'x', name: 'site-a@2026.05' },
   'library.remove': { rev: 'x' },
+  'library.composePreview': { base: 'x', ops: [{ add: 'pvwificonnect' }, { remove: '_config/awconnect' }] },
+  'library.composeSave': { base: SHA, ops: [{ remove: 'awconnect' }], name: 'site-a+wifi' },
   'transfers.list': {},
   'transfers.cancel': { id: '0a1b2c3d4e5f' },
   'transfers.clear': {},
@@ -80,6 +82,15 @@ describe('API contract', () => {
     refuses('library.import', {}, /exactly one of path, upload/)
     refuses('library.import', { path: '/a', upload: 'abcdef0123' }, /exactly one/)
     refuses('library.import', { upload: 'XYZ' }, /hex/)
+  })
+
+  it('compose steps are one of add or remove, at most 64, and a save needs a name', () => {
+    refuses('library.composePreview', { base: 'x', ops: [{}] }, /ops\[0\]: give exactly one of add, remove/)
+    refuses('library.composePreview', { base: 'x', ops: [{ add: 'a', remove: 'b' }] }, /exactly one/)
+    refuses('library.composePreview', { base: 'x', ops: [{ remove: 'a\nb' }] }, /ops\[0\]\.remove/)
+    refuses('library.composePreview', { base: 'x', ops: Array(65).fill({ remove: 'a' }) }, /at most 64/)
+    refuses('library.composeSave', { base: 'x', ops: [{ remove: 'a' }] }, /name/)
+    refuses('library.composeSave', { base: 'x', ops: [], name: 'n' }, /at least 1/)
   })
 
   it('checks enums, lists and ids', () => {

@@ -1,0 +1,12 @@
+/** pvtx: Pantavisor's revision transactions (begin/add/remove/commit/deploy/queue), upstream's verbs and layout. */
+export { Pvtx, autoRevisionName, LOCAL_PREFIX, type PvtxComponents, type AddResult } from './txn.js'
+export { PvtxQueue } from './queue.js'
+export { PvtxDir, defaultPvtxDir, encodeRecord, decodeRecord, TxnStatus, type TxnRecord } from './status.js'
+export { findCtrlSocket, socketCtrl, CTRL_SOCKETS, CTRL_SOCKET_ENV, type PvtxCtrl } from './ctrl.js'
+export { exitStatusOf, EXIT_FAILURE } from './errors.js'
+export { readPackageFile, readPackageStream, sniffFile, sniffFormat, type ObjectSink, type PackageFormat, type PackageRead } from './package.js'
+export { ObjectsDir, hashFile } from './objects.js'
+export { deployState } from './deploy.js'
+export { createBunzip2, Bunzip2 } from './bzip2.js'
+export type { LibrarySource, LibraryRevision } from './sources.js'
+export { LibraryComposer, compositionVerdict, type LibraryOp, type CompositionPlan, type CompositionVerdict } from './library.js'

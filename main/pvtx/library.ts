@@ -1,0 +1,137 @@
+/**
+ * Composition in the library: a new revision from a library revision,
+ * packages (library revisions) added onto it and parts removed, with the
+ * engine pvtx uses (shared/state/compose). A plan says what the result would
+ * be before anything is saved: the parts and keys added, replaced and
+ * removed, the bytes a device running the base needs, the state's problems,
+ * and the signature verdict as the device would give it (main/trust, which
+ * follows signature.c), including which signatures the composition broke.
+ */
+import { InvalidStateError } from '../../shared/errors.js'
+import type { Logger } from '../../shared/log.js'
+import { compose, diffStates, objectRefs, readStateDoc, revisionId, uniqueShas, validateState, type ComposeOp, type ComposeResult, type ValidationIssue } from '../../shared/state/index.js'
+import type { AddRevisionResult, Library, RevisionInfo } from '../store/library.js'
+import { DEVICE_MESSAGES, verifyStateSignatures, type DeviceResult, type PolicyMode, type SignatureReport, type TrustSource } from '../trust/index.js'
+
+export type LibraryOp = { add: string } | { remove: string }
+
+export interface CompositionVerdict {
+  policy: PolicyMode
+  pass: boolean
+  result: DeviceResult
+  /** One line: `signed by ..., all keys covered` / `unsigned` / `INVALID: ...`. */
+  summary: string
+  reason: string | null
+  /** What the device answers the step with when it refuses it, e.g. `422 "Secureboot: Signature validation failed"` (the step ends WONTGO). */
+  device: string | null
+  /** Signatures that verified where they came from (the base or a package) and do not in the result. */
+  broken: Array<{ key: string, message: string }>
+  report: SignatureReport
+}
+
+export interface CompositionPlan {
+  base: RevisionInfo
+  packages: RevisionInfo[]
+  ops: LibraryOp[]
+  result: ComposeResult
+  /** The id the composed revision has (canonical JSON), and the revision holding it already, if any. */
+  id: string
+  existing: RevisionInfo | null
+  /** Unique objects the result references, those the library lacks, and the bytes of those it has. */
+  objects: { count: number, missing: string[], bytes: number }
+  /** What a device running the base needs to move to the result. */
+  transfer: { bytes: number, objects: number }
+  /** The result's problems as a device's parser sees them (errors refuse the save). */
+  issues: ValidationIssue[]
+  signature: CompositionVerdict
+}
+
+/**
+ * The signature verdict on a composed state as the device gives it, under the
+ * trust source's anchors and policy: pass or not, what the device answers the
+ * step, and which signatures the composition broke (those that verified in
+ * one of `origins`, the states it was composed from, with the same bytes,
+ * and fail in the result). For installs of a package onto what a device runs
+ * too: origins = [the device's current state, the package's state].
+ */
+export function compositionVerdict (raw: Uint8Array, origins: Uint8Array[], trust: TrustSource): CompositionVerdict {
+  const verify = (r: Uint8Array): SignatureReport | null => {
+    try { return verifyStateSignatures(r, { trust: trust.anchors(), policy: trust.policy() }) } catch { return null }
+  }
+  const report = verifyStateSignatures(raw, { trust: trust.anchors(), policy: trust.policy() })
+  const wasOk = new Set<string>()
+  for (const o of origins) {
+    const values = rawValues(o)
+    for (const s of verify(o)?.signatures ?? []) if (s.ok) wasOk.add(`${s.key}\n${values.get(s.key) ?? ''}`)
+  }
+  const now = rawValues(raw)
+  const broken = report.signatures
+    .filter(s => !s.ok && wasOk.has(`${s.key}\n${now.get(s.key) ?? ''}`))
+    .map(s => ({ key: s.key, message: s.message ?? s.failure ?? 'invalid' }))
+  return { policy: report.policy, pass: report.pass, result: report.result, summary: report.summary, reason: report.reason, device: deviceAnswer(report), broken, report }
+}
+
+function deviceAnswer (r: SignatureReport): string | null {
+  if (r.pass) return null
+  const msg = r.result === 'uncovered' ? DEVICE_MESSAGES.uncovered : DEVICE_MESSAGES.invalid
+  return `422 "Secureboot: ${msg}" to PUT /steps (the step ends WONTGO)`
+}
+
+export class LibraryComposer {
+  private readonly log: Logger
+  constructor (private readonly c: { library: Library, trust: TrustSource, log: Logger }) {
+    this.log = c.log.child('compose')
+  }
+
+  plan (baseRef: string, ops: LibraryOp[]): CompositionPlan {
+    const lib = this.c.library
+    const base = lib.resolve(baseRef)
+    const baseState = lib.state(base.id)
+    const packages: RevisionInfo[] = []
+    const engineOps: ComposeOp[] = ops.map(op => {
+      if ('remove' in op) return { remove: op.remove }
+      const p = lib.resolve(op.add)
+      packages.push(p)
+      return { add: lib.state(p.id), label: p.name }
+    })
+    const result = compose(baseState, engineOps, { baseLabel: base.name })
+    const id = revisionId(result.state)
+    const refs = objectRefs(result.state)
+    const shas = uniqueShas(refs)
+    const missing = shas.filter(s => !lib.isPresent(s))
+    const bytes = shas.reduce((n, s) => n + (lib.objectSize(s) ?? 0), 0)
+    const diff = diffStates(baseState, result.state, sha => lib.objectSize(sha))
+    return {
+      base,
+      packages,
+      ops,
+      result,
+      id,
+      existing: lib.get(id) ?? null,
+      objects: { count: shas.length, missing, bytes },
+      transfer: { bytes: diff.transferBytes, objects: diff.transferObjects.length },
+      issues: validateState(result.state),
+      signature: compositionVerdict(result.raw, [baseState.raw, ...packages.map(p => lib.state(p.id).raw)], this.c.trust),
+    }
+  }
+
+  /** Save a plan as a library revision named `name`. Refuses a result the device's parser would refuse. */
+  save (plan: CompositionPlan, name: string): AddRevisionResult {
+    const errors = plan.issues.filter(i => i.severity !== 'warning')
+    if (errors.length > 0) {
+      throw new InvalidStateError(`the composed state is not valid: ${errors.slice(0, 3).map(i => `${i.key}: ${i.message}`).join('; ')}${errors.length > 3 ? '; …' : ''}`, { issues: errors })
+    }
+    const lib = this.c.library
+    const source = `composed: ${plan.base.name}${plan.ops.map(o => 'add' in o ? ` + ${o.add}` : ` - ${o.remove}`).join('')}`
+    const res = lib.addRevision({ raw: plan.result.raw, parsed: plan.result.state, name, source })
+    this.log('saved %s as %s (%s)', res.id, name, source)
+    return res
+  }
+}
+
+/** The raw text of each top-level value, to tell a signature from another one under the same key. */
+function rawValues (raw: Uint8Array | string): Map<string, string> {
+  try {
+    return new Map(readStateDoc(raw, 'state').members.map(m => [m.key, m.raw]))
+  } catch { return new Map() }
+}
