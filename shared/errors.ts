@@ -23,6 +23,7 @@ export const ErrorCodes = {
   DatabaseTooNew: 'E_DB_TOO_NEW',
   NoSpace: 'E_NO_SPACE',
   ReadOnly: 'E_READ_ONLY',
+  Busy: 'E_BUSY',
   Timeout: 'E_TIMEOUT',
   Protocol: 'E_PROTOCOL',
   PeerUnavailable: 'E_PEER_UNAVAILABLE',
@@ -93,6 +94,8 @@ export const BadInputError = define('BadInputError', ErrorCodes.BadInput)
 export const DatabaseTooNewError = define('DatabaseTooNewError', ErrorCodes.DatabaseTooNew)
 export const NoSpaceError = define('NoSpaceError', ErrorCodes.NoSpace)
 export const ReadOnlyError = define('ReadOnlyError', ErrorCodes.ReadOnly)
+/** Another process holds the library (gc waits for writers, writers wait for gc) past the wait allowed. */
+export const BusyError = define('BusyError', ErrorCodes.Busy)
 export const TimeoutError = define('TimeoutError', ErrorCodes.Timeout)
 export const ProtocolError = define('ProtocolError', ErrorCodes.Protocol)
 export const PeerUnavailableError = define('PeerUnavailableError', ErrorCodes.PeerUnavailable)

@@ -11,6 +11,7 @@ import { ErrorCodes, isCode, ObjectMissingError, PeerUnavailableError, ProtocolE
 import type { Logger } from '../../../shared/log.js'
 import { parseState, revisionId, type ParsedState } from '../../../shared/state/index.js'
 import type { Library } from '../../store/library.js'
+import type { Lease } from '../../store/leases.js'
 import type { RemoteRevision } from '../catalog/protocol.js'
 import type { PeerNode } from '../node.js'
 import { ObjectFetcher, type WantedObject } from './fetcher.js'
@@ -80,12 +81,22 @@ export class Puller extends EventEmitter<{ event: [PullEvent] }> {
     // One pull per revision at a time in this process.
     const already = this.running.get(id)
     if (already !== undefined) return await already
-    const p = this.pullResolved(id, target.names, target.holders, peers, { ...opts, onProgress: emit }, started)
+    const p = this.pullLeased(id, rev, target.names, target.holders, peers, { ...opts, onProgress: emit }, started)
     this.running.set(id, p)
     try { return await p } finally { this.running.delete(id) }
   }
 
-  private async pullResolved (id: string, names: string[], holders: string[], peers: string[], opts: PullOptions, started: number): Promise<PullResult> {
+  /** A pull writes the library: under a shared lease (a gc in another process waits for it). */
+  private async pullLeased (id: string, rev: string, names: string[], holders: string[], peers: string[], opts: PullOptions, started: number): Promise<PullResult> {
+    const lease = await this.library.lease('shared', `pull ${rev}`, { signal: opts.signal })
+    try {
+      return await this.pullResolved(id, names, holders, peers, opts, started, lease)
+    } finally {
+      lease.release()
+    }
+  }
+
+  private async pullResolved (id: string, names: string[], holders: string[], peers: string[], opts: PullOptions, started: number, lease: Lease): Promise<PullResult> {
     const local = this.library.get(id)
     if (local?.complete === true) return { id, objects: 0, bytes: 0, fromPeers: {}, seconds: (Date.now() - started) / 1000 }
     if (local === undefined) {
@@ -96,6 +107,8 @@ export class Puller extends EventEmitter<{ event: [PullEvent] }> {
     }
     // Objects the store has but the index does not know (another process finished them): record.
     const missing: string[] = []
+    // Held before looking: no other writer's rollback removes what this pull counts on.
+    lease.hold(this.library.missing(id))
     for (const sha of this.library.missing(id)) {
       const size = await this.library.objects.size(sha)
       if (size !== undefined) this.library.objectPresent(sha, size)

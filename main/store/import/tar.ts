@@ -63,7 +63,18 @@ function tarChecksumOk (h: Buffer): boolean {
   return sum === stored && sum !== 256
 }
 
-export async function readExportTarball (file: string, store: ObjectStore, opts: { signal?: AbortSignal, onProgress?: ProgressFn, totalBytes: number }): Promise<TarReadResult> {
+export interface TarReadOptions {
+  signal?: AbortSignal
+  onProgress?: ProgressFn
+  totalBytes: number
+  /** The json entry's bytes, as soon as they are read (the importer holds the objects it names, leases.ts). */
+  onState?: (json: Uint8Array) => void
+  /** After a failure: remove the objects this read put into the store (default: remove them all). */
+  discard?: (shas: ReadonlySet<string>) => void | Promise<void>
+}
+
+export async function readExportTarball (file: string, store: ObjectStore, opts: TarReadOptions): Promise<TarReadResult> {
+  const discard = opts.discard ?? (async (shas: ReadonlySet<string>) => { for (const sha of shas) await store.remove(sha) })
   const kind = await sniffFile(file)
   if (kind === 'bzip2') throw new BadArchiveError(`${file}: bzip2-compressed tarballs are not supported; recompress it with gzip (bunzip2 then gzip) and import again`)
   if (kind !== 'gzip' && kind !== 'tar') throw new BadArchiveError(`${file}: not a tar or gzip tar archive (nor a state JSON)`)
@@ -102,6 +113,7 @@ export async function readExportTarball (file: string, store: ObjectStore, opts:
         for await (const c of entry) chunks.push(c as Buffer)
         result.json = new Uint8Array(Buffer.concat(chunks))
         sawJson = true
+        opts.onState?.(result.json)
         continue
       }
       if (name.startsWith('objects/')) {
@@ -128,11 +140,11 @@ export async function readExportTarball (file: string, store: ObjectStore, opts:
     await piping.catch(() => {})
     await Promise.allSettled(persisting.values())
     // Leave the store as it was: drop what this read added.
-    for (const sha of result.written) await store.remove(sha)
+    await discard(result.written)
     throw wrapArchiveError(err, file)
   }
   if (!sawJson) {
-    for (const sha of result.written) await store.remove(sha)
+    await discard(result.written)
     throw new BadArchiveError(`${file}: no 'json' entry: not a pvr export tarball`)
   }
   return result
