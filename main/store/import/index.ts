@@ -77,23 +77,24 @@ export class Importer {
 
   private async importTarball (file: string, size: number, opts: ImportOptions, label: string, lease: Lease): Promise<ImportResult> {
     const lib = this.c.library
-    let held: ParsedState | undefined
+    let parsed: ParsedState | undefined
     const read = await readExportTarball(file, lib.objects, {
+      label,
       signal: opts.signal,
       onProgress: opts.onProgress,
       totalBytes: size,
-      // Hold the state's objects before relying on any the pool has (an invalid state is refused below).
       onState: json => {
-        try { held = parseState(json, `${label}: json entry`) } catch { return }
-        lease.hold(objectRefs(held).map(r => r.sha))
+        parsed = parseState(json, `${label}: json entry`)
+        assertValidState(parsed, `${label}: json entry`)
+        const named = new Set(objectRefs(parsed).map(r => r.sha))
+        lease.hold(named)
+        return named
       },
       discard: shas => { lib.discardWritten(lease, shas) },
     })
     try {
-      const parsed = parseState(read.json, `${label}: json entry`)
-      assertValidState(parsed, `${label}: json entry`)
+      if (parsed === undefined) throw new Error('the state was not read')
       const refs = objectRefs(parsed)
-      lease.hold(refs.map(r => r.sha))
       const present = new Map<string, number>()
       for (const r of refs) {
         const inTar = read.objects.get(r.sha)
@@ -105,12 +106,9 @@ export class Importer {
       }
       if (opts.signal?.aborted === true) throw new AbortedError(`${label}: import cancelled`)
       const res = lib.addRevision({ raw: parsed.raw, parsed, name: opts.name, suggestedName: opts.suggestedName, source: opts.source ?? label, present })
-      this.log('imported %s from %s (%d objects written)', res.id, label, read.written.size)
-      // Objects of the archive that the state does not name: not ours to keep.
-      const referenced = new Set(refs.map(r => r.sha))
-      lib.discardWritten(lease, [...read.written].filter(sha => !referenced.has(sha)))
+      this.log('imported %s from %s (%d objects written, %d entries the state does not name skipped)', res.id, label, read.written.size, read.skipped.entries)
       let newBytes = 0
-      for (const sha of read.written) if (referenced.has(sha)) newBytes += read.objects.get(sha) ?? 0
+      for (const sha of read.written) newBytes += read.objects.get(sha) ?? 0
       return this.result(res.id, res.name, res.existed, newBytes)
     } catch (err) {
       lib.discardWritten(lease, read.written)
