@@ -108,11 +108,13 @@ export class UsbImporter {
       if (st === null || !st.isFile()) throw new StickCorruptError(`${join(dir, p.path)}: missing from the stick; export ${r.name} again`, { file: p.path })
       if (st.size !== p.bytes) throw new StickCorruptError(`${join(dir, p.path)}: ${st.size} bytes, the manifest says ${p.bytes}; the file was cut short or altered: export ${r.name} again`, { file: p.path })
     }
-    const tmp = join(lib.objects.tmpDir, `usb-${randomBytes(6).toString('hex')}.tgz`)
+    // Named after this process, so that a later start removes it if this one is killed (ObjectStore.start).
+    const tmp = join(lib.objects.tmpDir, `usb-${process.pid}-${randomBytes(6).toString('hex')}.tgz`)
     try {
       await joinVerified(lib, dir, r, tmp, opts.signal, onBytes)
       const before = lib.presentAmong(r.objects.map(o => o.sha256))
-      const res = await this.c.importer.importPath(tmp, { name, source: `usb ${join(dir, r.tarball)}`, signal: opts.signal })
+      // The joined file is a temporary copy: messages name the stick's file.
+      const res = await this.c.importer.importPath(tmp, { name, label: join(dir, r.tarball), source: `usb ${join(dir, r.tarball)}`, signal: opts.signal })
       if (res.id !== r.id) this.log('%s: the tarball holds revision %s, the manifest said %s', r.tarball, res.id, r.id)
       const after = lib.presentAmong(r.objects.map(o => o.sha256))
       const newObjects = [...after].filter(s => !before.has(s))

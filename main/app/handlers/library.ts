@@ -108,6 +108,8 @@ export function libraryHandlers (d: HandlerDeps): LibraryHandlers {
         const unit = await isTarball(path) ? 'bytes' : 'items'
         const res = await d.transfers.run('import', label, async (t) => await d.app.importer.importPath(path, {
           name: req.name,
+          // An upload's file is a temporary copy: messages name the user's file.
+          label: up?.filename,
           suggestedName: nameFromFileName(up?.filename ?? path),
           source: up !== undefined ? `upload: ${up.filename}` : path,
           signal: t.signal,

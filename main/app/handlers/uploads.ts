@@ -10,7 +10,7 @@ import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { BadInputError, NotFoundError } from '../../../shared/errors.js'
+import { BadInputError, NoSpaceError, NotFoundError } from '../../../shared/errors.js'
 
 const EXPIRE_MS = 60 * 60 * 1000
 
@@ -18,10 +18,12 @@ export interface Upload { id: string, path: string, filename: string, bytes: num
 
 export class Uploads {
   readonly dir: string
+  private readonly home: string
   private readonly uploads = new Map<string, Upload>()
   private timer: NodeJS.Timeout | undefined
 
   constructor (opts: { home: string }) {
+    this.home = opts.home
     this.dir = join(opts.home, 'uploads')
   }
 
@@ -57,6 +59,8 @@ export class Uploads {
       }
     } catch (err) {
       await rm(path, { force: true })
+      // Name the user's file and the library, not the temporary copy.
+      if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw new NoSpaceError(`upload ${opts.filename}: the library's disk is full (${this.home}); nothing of it was kept: free some space and upload it again`, { home: this.home })
       throw err
     }
     const up = { id, path, filename: opts.filename, bytes, at: Date.now() }
