@@ -121,7 +121,8 @@ export function toWireError (err: unknown): WireError {
   if (err instanceof Error && err.name === 'AbortError') return { code: ErrorCodes.Aborted, message: 'the operation was cancelled' }
   if (err instanceof Error && err.name === 'TimeoutError') return { code: ErrorCodes.Timeout, message: err.message }
   const e = err as { code?: unknown, message?: unknown }
-  if (e?.code === 'ENOSPC') return { code: ErrorCodes.NoSpace, message: String(e.message ?? 'no space left on device') }
+  // SQLite's 'database or disk is full' (better-sqlite3 gives its code as SQLITE_FULL).
+  if (e?.code === 'ENOSPC' || e?.code === 'SQLITE_FULL') return { code: ErrorCodes.NoSpace, message: String(e.message ?? 'no space left on device') }
   if (e?.code === 'EROFS') return { code: ErrorCodes.ReadOnly, message: String(e.message ?? 'read-only file system') }
   return { code: ErrorCodes.Internal, message: err instanceof Error ? err.message : String(err) }
 }

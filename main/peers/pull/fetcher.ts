@@ -10,9 +10,10 @@
  */
 import { AbortedError, ErrorCodes, isCode, ObjectHashMismatchError, ObjectMissingError, PeerUnavailableError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
-import type { Library } from '../../store/library.js'
+import { isDiskFull, type Library } from '../../store/library.js'
 import type { PeerNode } from '../node.js'
 import { HashWorker } from './hash-worker.js'
+import { fullDiskError } from './full-disk.js'
 import { PartialStore, type PartialFile } from './partials.js'
 import type { ProgressTracker, PullEvent } from './progress.js'
 import { splitRanges, type Range } from './ranges.js'
@@ -58,10 +59,16 @@ export class ObjectFetcher {
   private queued = 0
   /** Ranges being fetched now, over all peers. */
   private fetching = 0
+  /** Stops every worker when the pull cannot go on (a full disk); `o.signal` still tells a cancel. */
+  private readonly halt = new AbortController()
+  private readonly signal: AbortSignal
+  /** Why the pull stopped: a full disk (ENOSPC, SQLITE_FULL), or a failure no peer can help with. */
+  private fatal: unknown
 
   constructor (private readonly c: { library: Library, node: PeerNode, log: Logger },
     private readonly o: { id: string, signal: AbortSignal, progress: ProgressTracker, emit: (e: PullEvent) => void }) {
     this.partials = new PartialStore(c.library)
+    this.signal = AbortSignal.any([o.signal, this.halt.signal])
     this.changed = new Promise(resolve => { this.wake = resolve })
   }
 
@@ -99,7 +106,8 @@ export class ObjectFetcher {
   async run (): Promise<void> {
     // Open partial files first: their remaining ranges become the queue.
     for (const o of this.objs) {
-      const f = await this.openFile(o)
+      let f: PartialFile
+      try { f = await this.openFile(o) } catch (err) { this.stop(err); break }
       o.queue = splitRanges(f.missing(), PullTuning.rangeBytes).map(range => ({ range }))
       this.queued += o.size - f.doneBytes
       if (o.queue.length === 0) void this.finish(o)
@@ -112,13 +120,16 @@ export class ObjectFetcher {
     for (;;) {
       this.failOrphans()
       if (this.objs.every(o => o.state === 'done' || o.state === 'failed')) break
-      if (this.o.signal.aborted) break
-      await Promise.race([this.changed, new Promise(resolve => this.o.signal.addEventListener('abort', resolve, { once: true }))])
+      if (this.signal.aborted) break
+      await Promise.race([this.changed, new Promise(resolve => this.signal.addEventListener('abort', resolve, { once: true }))])
     }
     this.notify()
     await Promise.allSettled(this.workers)
-    for (const o of this.objs) await o.file?.close()
+    for (const o of this.objs) await o.file?.close().catch((err: unknown) => { this.stop(err) })
     await this.hasher.stop()
+    // Keep what a later pull can resume (saved ranges), and say so.
+    if (isDiskFull(this.fatal)) throw await fullDiskError(this.c.library, this.partials, this.objs.map(o => o.sha), this.fatal, this.o.id)
+    if (this.fatal !== undefined) throw this.fatal
     if (this.o.signal.aborted) throw new AbortedError(`pull ${this.o.id.slice(0, 12)}: cancelled (partial objects are kept; pull again to resume)`)
     const failed = this.objs.filter(o => o.state === 'failed')
     if (failed.length > 0) throw failed[0].error ?? new ObjectMissingError(`object ${failed[0].sha}: could not be fetched`)
@@ -130,7 +141,9 @@ export class ObjectFetcher {
     if (st.dropped) return
     while (st.slots < PullTuning.slotsPerPeer) {
       st.slots++
-      this.workers.push(this.worker(peer))
+      const w = this.worker(peer)
+      w.catch((err: unknown) => { this.stop(err) })
+      this.workers.push(w)
     }
   }
 
@@ -174,6 +187,22 @@ export class ObjectFetcher {
     }
   }
 
+  /** End the pull for every worker (the first cause is kept). */
+  private stop (err: unknown): void {
+    if (this.fatal === undefined) this.fatal = err
+    this.c.log.error('pull %s: stopping: %s', this.o.id.slice(0, 12), (err as Error)?.message ?? err)
+    this.halt.abort()
+    this.notify()
+  }
+
+  /** Record progress; a full disk refusing the record stops the pull instead of escaping. */
+  private record (fn: () => void): void {
+    try { fn() } catch (err) {
+      if (!isDiskFull(err)) throw err
+      this.stop(err)
+    }
+  }
+
   private isLiar (peer: string): boolean { return this.c.node.table.get(peer)?.liar === true }
 
   private next (peer: string): { o: Obj, piece: Piece } | undefined {
@@ -200,7 +229,7 @@ export class ObjectFetcher {
 
   private async worker (peer: string): Promise<void> {
     const st = this.peers.get(peer)!
-    while (!this.o.signal.aborted && !st.dropped && !this.isLiar(peer)) {
+    while (!this.signal.aborted && !st.dropped && !this.isLiar(peer)) {
       // The ranges in flight are shared fairly: no peer takes more than its share of them.
       const live = [...this.peers.values()].filter(p => !p.dropped).length
       if (this.fetching >= PullTuning.maxInFlight || st.active >= Math.ceil(PullTuning.maxInFlight / Math.max(1, live))) { await this.changed; continue }
@@ -231,6 +260,7 @@ export class ObjectFetcher {
     const file = await this.openFile(o)
     const w = file.writer(start)
     let got = 0
+    let ok = false
     try {
       await this.c.node.objects.fetch(peer, { sha: o.sha, offset: start, length: end - start }, {
         write: (chunk) => {
@@ -238,15 +268,14 @@ export class ObjectFetcher {
           this.o.progress.add(peer, chunk.byteLength)
           return w.write(chunk)
         },
-      }, this.o.signal, o.size)
+      }, this.signal, o.size)
       await w.drain()
-      file.markDone(piece.range)
-      o.contributions.push({ range: piece.range, peer })
-      st.failures = 0
+      ok = true
     } catch (err) {
+      if (isDiskFull(err)) this.stop(err)
       const safe = await w.settle()
       if (safe > 0) {
-        file.markDone([start, start + safe])
+        this.record(() => { file.markDone([start, start + safe]) })
         o.contributions.push({ range: [start, start + safe], peer })
       }
       if (start + safe < end) {
@@ -254,8 +283,13 @@ export class ObjectFetcher {
         this.queued += end - start - safe
       }
       this.o.progress.wasted(got - safe)
-      if (!this.o.signal.aborted) this.onFetchError(peer, st, o, err)
+      if (!this.signal.aborted) this.onFetchError(peer, st, o, err)
     } finally {
+      if (ok) {
+        this.record(() => { file.markDone(piece.range) })
+        o.contributions.push({ range: piece.range, peer })
+        st.failures = 0
+      }
       o.inflight--
     }
     if (o.state === 'pending' && o.queue.length === 0 && o.inflight === 0 && file.complete) await this.finish(o)
@@ -281,7 +315,7 @@ export class ObjectFetcher {
     const file = await this.openFile(o)
     try {
       const t0 = Date.now()
-      const digest = await file.digest(this.o.signal)
+      const digest = await file.digest(this.signal)
       const t1 = Date.now()
       if (digest === o.sha) {
         await this.convictLiars(o, file)
@@ -296,7 +330,8 @@ export class ObjectFetcher {
         await this.badHash(o, file, digest)
       }
     } catch (err) {
-      if (this.o.signal.aborted) { o.state = 'pending'; return }
+      if (isDiskFull(err)) this.stop(err)
+      if (this.signal.aborted) { o.state = 'pending'; return }
       o.state = 'failed'
       o.error = err as Error
     } finally {
