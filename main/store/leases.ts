@@ -18,6 +18,9 @@
  * - A **hold** names an object a shared lease relies on or is writing. It is
  *   taken before the writer looks whether the object is there; an object a
  *   live lease holds is never removed by another writer's rollback.
+ * - A **claim** is a hold that says "I am fetching this one" (a pull): a
+ *   second pull in another process waits for the object instead of writing
+ *   the same partial file.
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -66,8 +69,9 @@ CREATE TABLE IF NOT EXISTS leases (
   since    INTEGER NOT NULL
 ) STRICT;
 CREATE TABLE IF NOT EXISTS holds (
-  lease INTEGER NOT NULL REFERENCES leases(id) ON DELETE CASCADE,
-  sha   TEXT NOT NULL,
+  lease    INTEGER NOT NULL REFERENCES leases(id) ON DELETE CASCADE,
+  sha      TEXT NOT NULL,
+  fetching INTEGER NOT NULL DEFAULT 0,  -- 1: this lease is fetching the object (a claim)
   PRIMARY KEY (lease, sha)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS holds_sha ON holds(sha);
@@ -85,6 +89,20 @@ export class Lease {
   hold (shas: Iterable<string>): void {
     if (this.released) throw new Error(`lease ${this.id} (${this.what}) used after release`)
     this.book.hold(this.id, shas)
+  }
+
+  /**
+   * Claim objects to fetch: those no other live lease is fetching become
+   * this lease's (`mine`); the others are someone else's to bring (`theirs`).
+   */
+  claim (shas: Iterable<string>): { mine: string[], theirs: string[] } {
+    if (this.released) throw new Error(`lease ${this.id} (${this.what}) used after release`)
+    return this.book.claim(this.id, shas)
+  }
+
+  /** Whether another live lease is fetching `sha` (see claim). */
+  fetchingElsewhere (sha: string): boolean {
+    return this.book.fetchingElsewhere(this.id, sha)
   }
 
   /** Let go of the lease and its holds (idempotent; a failure is logged, the process's death releases it anyway). */
@@ -188,6 +206,29 @@ export class LeaseBook {
     const db = this.conn
     const ins = db.prepare('INSERT OR IGNORE INTO holds (lease, sha) VALUES (?, ?)')
     db.transaction(() => { for (const s of shas) ins.run(lease, s) }).immediate()
+  }
+
+  claim (lease: number, shas: Iterable<string>): { mine: string[], theirs: string[] } {
+    const db = this.conn
+    const other = db.prepare('SELECT 1 FROM holds WHERE sha = ? AND lease <> ? AND fetching = 1 LIMIT 1')
+    const mark = db.prepare('INSERT INTO holds (lease, sha, fetching) VALUES (?, ?, 1) ON CONFLICT (lease, sha) DO UPDATE SET fetching = 1')
+    const out = { mine: [] as string[], theirs: [] as string[] }
+    db.transaction(() => {
+      this.sweep()
+      for (const sha of shas) {
+        if (other.get(sha, lease) !== undefined) out.theirs.push(sha)
+        else { mark.run(lease, sha); out.mine.push(sha) }
+      }
+    }).immediate()
+    return out
+  }
+
+  fetchingElsewhere (lease: number, sha: string): boolean {
+    const db = this.conn
+    return db.transaction(() => {
+      this.sweep()
+      return db.prepare('SELECT 1 FROM holds WHERE sha = ? AND lease <> ? AND fetching = 1 LIMIT 1').get(sha, lease) !== undefined
+    }).immediate()
   }
 
   release (lease: number): void {
