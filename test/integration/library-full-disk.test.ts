@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
@@ -27,6 +27,23 @@ async function smallDisk (t: { after: (fn: () => Promise<void>) => void }, size:
 }
 
 describe('library: a full disk', { concurrency: false }, () => {
+  it('an import whose index write fills the disk: E_NO_SPACE naming the library, nothing recorded', async (t) => {
+    if (process.getuid?.() !== 0) { t.skip('needs root to mount a tmpfs'); return }
+    const d = await tempDir(t)
+    const mnt = await smallDisk(t, '3m')
+    const home = join(mnt, 'home')
+    assert.equal((await runCli(['stats', '--json'], { home })).code, 0)
+    // A 4 MiB state (kept whole in the index) with no objects: only the database write needs room.
+    const state = join(d, 'big.json')
+    await writeFile(state, JSON.stringify({ '#spec': 'pantavisor-service-system@1', '_config/app/notes.json': { text: 'x'.repeat(4 << 20) } }))
+    const r = await runCli(['import', state, '--json'], { home })
+    assert.equal(r.code, 1, r.stdout + r.stderr)
+    assert.equal(r.json().error.code, 'E_NO_SPACE', r.stdout + r.stderr)
+    assert.ok(r.json().error.message.includes(home), r.json().error.message)
+    assert.doesNotMatch(r.stderr, /SqliteError|at .*\.js:\d+/, 'no stack trace')
+    assert.deepEqual((await runCli(['ls', '--json'], { home })).json(), [])
+  })
+
   it('a pull that fills the disk: E_NO_SPACE naming the library, partial objects kept only if resumable and counted; with room the pull resumes and completes', async (t) => {
     if (process.getuid?.() !== 0) { t.skip('needs root to mount a tmpfs'); return }
     if (!hasMksquashfs()) { t.skip('mksquashfs not installed'); return }
