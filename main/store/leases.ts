@@ -118,11 +118,13 @@ export class LeaseBook {
   private db: Database.Database | undefined
   private readonly log: Logger
   private readonly mine = new Set<number>()
-  private readonly me = { pid: process.pid, identity: processIdentity(process.pid) }
+  private readonly me: ProcessSelf
 
   constructor (components: { log: Logger }, opts: { home: string }) {
     this.file = join(opts.home, 'leases.db')
     this.log = components.log.child('leases')
+    const bootId = readBootId()
+    this.me = { pid: process.pid, bootId, identity: processIdentity(process.pid, bootId) }
   }
 
   start (): void {
@@ -256,13 +258,6 @@ export class LeaseBook {
       return fn(sha => q.get(sha, lease ?? null) !== undefined)
     }).immediate()
   }
-
-  /** Live leases other than this process's own (for messages and tests). */
-  others (): LeaseHolder[] {
-    return this.conn.transaction(() => this.sweep()).immediate()
-      .filter(r => !this.mine.has(r.id))
-      .map(r => ({ pid: r.pid, kind: r.kind, what: r.what, command: r.command, since: r.since }))
-  }
 }
 
 function busyError (kind: LeaseKind, what: string, h: LeaseHolder, waitMs: number): Error {
@@ -289,15 +284,21 @@ function commandLine (): string {
   return line.length > 200 ? line.slice(0, 197) + '...' : line.trim()
 }
 
-let bootId: string | undefined
+/** This process, as leases record it. */
+interface ProcessSelf { pid: number, bootId: string, identity: string }
+
+/** This boot's id (Linux), '' elsewhere: a lease of a boot before is dead whatever its pid. */
+function readBootId (): string {
+  try { return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() } catch { return '' }
+}
 
 /**
  * Who a pid is, beyond its number: on Linux the boot id and the start time
  * (clock ticks after boot, field 22 of /proc/<pid>/stat); '' elsewhere.
  */
-export function processIdentity (pid: number): string {
+export function processIdentity (pid: number, bootId: string): string {
+  if (bootId === '') return ''
   try {
-    bootId ??= readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     // The command name (field 2) is in parentheses and may hold anything: count from the last ')'.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
@@ -308,10 +309,10 @@ export function processIdentity (pid: number): string {
 }
 
 /** Whether the process that took a lease still runs (the same process, not a recycled pid). */
-export function processIsAlive (pid: number, identity: string, me: { pid: number, identity: string }): boolean {
+export function processIsAlive (pid: number, identity: string, me: ProcessSelf): boolean {
   if (pid === me.pid) return identity === me.identity
   if (identity !== '') {
-    const now = processIdentity(pid)
+    const now = processIdentity(pid, me.bootId)
     if (now !== '' || me.identity !== '') return now === identity
   }
   try { process.kill(pid, 0); return true } catch (err) {

@@ -167,6 +167,20 @@ describe('library: two processes on one home', { concurrency: false }, () => {
     }
   })
 
+  it('an import killed with -9 holds nothing: gc --wait 0 right after runs, and removes what it left', async (t) => {
+    const fx = await fixture(await tempDir(t))
+    const home = join(await tempDir(t), 'h')
+    const imp = start(home, ['import', fx.good, '--json'])
+    t.after(() => { imp.child.kill('SIGKILL') })
+    await until(join(home, 'objects'), n => n.filter(isSha).length >= 3, 'objects of the import')
+    imp.child.kill('SIGKILL')
+    await imp.done
+    const gc = await runCli(['gc', '--wait', '0', '--json'], { home })
+    assert.equal(gc.code, 0, gc.stdout + gc.stderr)
+    assert.ok(gc.json().removed >= 3, JSON.stringify(gc.json()))
+    assert.deepEqual((await readdir(join(home, 'objects'))).filter(isSha), [])
+  })
+
   it('commands starting together on a new home take turns at the migration (20 rounds of 3)', async (t) => {
     const fx = await fixture(await tempDir(t))
     const base = await tempDir(t)
