@@ -137,7 +137,7 @@ async function walk (file: string, kind: 'gzip' | 'tar', opts: TarReadOptions, v
     transform (chunk: Buffer, _enc, cb) {
       out += chunk.length
       // What gunzip has consumed, not what was read ahead of it into buffers.
-      const used = gunzip.bytesWritten
+      const used = gunzip?.bytesWritten ?? read
       if (maxExpansion > 0 && out > ImportLimits.freeBytes && out > maxExpansion * used) {
         cb(bomb = new BadArchiveError(`${label}: expands to ${formatMiB(out)} from ${formatMiB(used)} of gzip data so far, more than ${maxExpansion} times: refused as a decompression bomb (a pvr export of squashfs images barely shrinks; FIELDSYNC_MAX_EXPANSION changes the limit)`, { limit: maxExpansion, bytesIn: used, bytesOut: out }))
         return
@@ -145,11 +145,11 @@ async function walk (file: string, kind: 'gzip' | 'tar', opts: TarReadOptions, v
       cb(null, chunk)
     },
   })
-  const gunzip = createGunzip({ chunkSize: 1 << 20 })
+  const gunzip = kind === 'gzip' ? createGunzip({ chunkSize: 1 << 20 }) : undefined
   const extract = tar.extract()
   const src = createReadStream(file, { highWaterMark: 1 << 20, signal: opts.signal })
   const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream> = [src, counter]
-  if (kind === 'gzip') stages.push(gunzip, guard)
+  if (gunzip !== undefined) stages.push(gunzip, guard)
   let stopped = false
   const piping = pipeline([...stages, extract] as unknown as [Readable, ...NodeJS.WritableStream[]]).catch((err: unknown) => {
     if (stopped) return
