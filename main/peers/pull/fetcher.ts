@@ -8,6 +8,7 @@
  * at a time: a single-source attempt that fails proves that peer lied, one
  * that succeeds gives the truth to compare every earlier piece against.
  */
+import { setMaxListeners } from 'node:events'
 import { AbortedError, ErrorCodes, isCode, ObjectHashMismatchError, ObjectMissingError, PeerUnavailableError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
 import { isDiskFull, type Library } from '../../store/library.js'
@@ -69,6 +70,7 @@ export class ObjectFetcher {
     private readonly o: { id: string, signal: AbortSignal, progress: ProgressTracker, emit: (e: PullEvent) => void }) {
     this.partials = new PartialStore(c.library)
     this.signal = AbortSignal.any([o.signal, this.halt.signal])
+    setMaxListeners(0, this.signal) // every request of the pull listens on it, as on o.signal (Puller.pull)
     this.changed = new Promise(resolve => { this.wake = resolve })
   }
 
