@@ -50,6 +50,7 @@ const HINTS: Record<string, string> = {
   [ErrorCodes.ObjectHashMismatch]: 'A file is corrupt: get a fresh copy of it.',
   [ErrorCodes.NoSpace]: 'Free some space (remove revisions you no longer need), or choose another drive.',
   [ErrorCodes.ReadOnly]: 'The drive is read-only: unlock the stick or choose another folder.',
+  [ErrorCodes.Busy]: 'Another Fieldsync process is working on this library (a gc or verify --repair in a terminal): try again when it has finished.',
   [ErrorCodes.UnknownRevision]: 'It may have been removed meanwhile: go back to the library.',
   [ErrorCodes.Aborted]: 'It was cancelled; start it again when ready.',
   [ErrorCodes.UploadCutShort]: 'The file did not arrive whole (the page was closed or reloaded, or the network broke): upload it again.',

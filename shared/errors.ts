@@ -23,6 +23,7 @@ export const ErrorCodes = {
   DatabaseTooNew: 'E_DB_TOO_NEW',
   NoSpace: 'E_NO_SPACE',
   ReadOnly: 'E_READ_ONLY',
+  Busy: 'E_BUSY',
   Timeout: 'E_TIMEOUT',
   Protocol: 'E_PROTOCOL',
   PeerUnavailable: 'E_PEER_UNAVAILABLE',
@@ -97,6 +98,8 @@ export const BadInputError = define('BadInputError', ErrorCodes.BadInput)
 export const DatabaseTooNewError = define('DatabaseTooNewError', ErrorCodes.DatabaseTooNew)
 export const NoSpaceError = define('NoSpaceError', ErrorCodes.NoSpace)
 export const ReadOnlyError = define('ReadOnlyError', ErrorCodes.ReadOnly)
+/** Another process holds the library (gc waits for writers, writers wait for gc) past the wait allowed. */
+export const BusyError = define('BusyError', ErrorCodes.Busy)
 export const TimeoutError = define('TimeoutError', ErrorCodes.Timeout)
 export const ProtocolError = define('ProtocolError', ErrorCodes.Protocol)
 export const PeerUnavailableError = define('PeerUnavailableError', ErrorCodes.PeerUnavailable)
@@ -129,7 +132,8 @@ export function toWireError (err: unknown): WireError {
   if (err instanceof Error && err.name === 'AbortError') return { code: ErrorCodes.Aborted, message: 'the operation was cancelled' }
   if (err instanceof Error && err.name === 'TimeoutError') return { code: ErrorCodes.Timeout, message: err.message }
   const e = err as { code?: unknown, message?: unknown }
-  if (e?.code === 'ENOSPC') return { code: ErrorCodes.NoSpace, message: String(e.message ?? 'no space left on device') }
+  // SQLite's 'database or disk is full' (better-sqlite3 gives its code as SQLITE_FULL).
+  if (e?.code === 'ENOSPC' || e?.code === 'SQLITE_FULL') return { code: ErrorCodes.NoSpace, message: String(e.message ?? 'no space left on device') }
   if (e?.code === 'EROFS') return { code: ErrorCodes.ReadOnly, message: String(e.message ?? 'read-only file system') }
   return { code: ErrorCodes.Internal, message: err instanceof Error ? err.message : String(err) }
 }

@@ -9,10 +9,11 @@ export type Db = Database.Database
 export function openDatabase (file: string, log: Logger): Db {
   const db = new Database(file)
   try {
+    // First, so that the pragmas below wait for another process opening the same new file.
+    db.pragma('busy_timeout = 5000')
     db.pragma('journal_mode = WAL')
     db.pragma('synchronous = NORMAL')
     db.pragma('foreign_keys = ON')
-    db.pragma('busy_timeout = 5000')
     migrate(db, file, log)
     return db
   } catch (err) {
@@ -21,16 +22,25 @@ export function openDatabase (file: string, log: Logger): Db {
   }
 }
 
+/**
+ * Apply the migrations this database lacks. Each runs in an IMMEDIATE
+ * transaction that reads `user_version` itself: two processes opening a new
+ * home at once (a `serve` and an `import`) take turns, and the second finds
+ * the work done instead of creating the same tables again.
+ */
 export function migrate (db: Db, file: string, log: Logger): void {
-  const current = db.pragma('user_version', { simple: true }) as number
-  if (current > migrations.length) {
-    throw new DatabaseTooNewError(`${file}: the library was written by a newer Fieldsync (schema ${current}, this one knows ${migrations.length}); upgrade Fieldsync`)
-  }
-  for (let v = current; v < migrations.length; v++) {
-    db.transaction(() => {
-      db.exec(migrations[v])
-      db.pragma(`user_version = ${v + 1}`)
+  for (;;) {
+    const applied = db.transaction((): number | undefined => {
+      const current = db.pragma('user_version', { simple: true }) as number
+      if (current > migrations.length) {
+        throw new DatabaseTooNewError(`${file}: the library was written by a newer Fieldsync (schema ${current}, this one knows ${migrations.length}); upgrade Fieldsync`)
+      }
+      if (current === migrations.length) return undefined
+      db.exec(migrations[current])
+      db.pragma(`user_version = ${current + 1}`)
+      return current + 1
     }).immediate()
-    log('migrated %s to schema %d', file, v + 1)
+    if (applied === undefined) return
+    log('migrated %s to schema %d', file, applied)
   }
 }

@@ -4,13 +4,15 @@
  * objects into the ObjectStore first, then record them here.
  */
 import { EventEmitter } from 'node:events'
+import { rmSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { basename, join } from 'node:path'
-import { AmbiguousRevisionError, UnknownRevisionError, UsageError } from '../../shared/errors.js'
+import { AmbiguousRevisionError, NoSpaceError, UnknownRevisionError, UsageError } from '../../shared/errors.js'
 import type { RevisionRecord } from '../../shared/api/types.js'
 import type { Logger } from '../../shared/log.js'
 import { objectRefs, parseState, revisionId, type ParsedState } from '../../shared/state/index.js'
 import { openDatabase, type Db } from './db.js'
+import { LeaseBook, type AcquireOptions, type Lease, type LeaseKind } from './leases.js'
 import { ObjectStore } from './objects.js'
 import { Queries } from './queries.js'
 
@@ -44,6 +46,12 @@ export interface LibraryEvents {
   object: [{ sha: string, size: number }]
 }
 
+/** A full disk, as a file write (ENOSPC) or the index (SQLITE_FULL) reports it. */
+export function isDiskFull (err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code
+  return code === 'ENOSPC' || code === 'SQLITE_FULL' || code === 'E_NO_SPACE'
+}
+
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._@+:-]{0,127}$/
 
 /** A valid revision name: 1-128 of letters, digits and . _ @ + : - (first a letter or digit), and nothing that looks like an id. */
@@ -72,6 +80,8 @@ export function nameFromFileName (file: string): string | undefined {
 export class Library extends EventEmitter<LibraryEvents> {
   readonly home: string
   readonly objects: ObjectStore
+  /** Who else writes this home now (leases.ts). */
+  readonly leases: LeaseBook
   private readonly log: Logger
   private _db?: Db
   private q?: Queries
@@ -81,6 +91,7 @@ export class Library extends EventEmitter<LibraryEvents> {
     this.home = opts.home
     this.log = components.log.child('store')
     this.objects = new ObjectStore({ log: this.log }, this.home)
+    this.leases = new LeaseBook({ log: this.log }, { home: this.home })
   }
 
   get db (): Db {
@@ -97,15 +108,90 @@ export class Library extends EventEmitter<LibraryEvents> {
     if (this._db !== undefined) return
     await mkdir(this.home, { recursive: true })
     await this.objects.start()
-    this._db = openDatabase(join(this.home, 'index.db'), this.log)
+    try {
+      this._db = openDatabase(join(this.home, 'index.db'), this.log)
+      this.leases.start()
+    } catch (err) {
+      this._db?.close()
+      this._db = undefined
+      throw this.diskFull(err, 'opening the library')
+    }
     this.q = new Queries(this._db)
   }
 
   async stop (): Promise<void> {
     await this.objects.stop()
+    this.leases.stop()
     this._db?.close()
     this._db = undefined
     this.q = undefined
+  }
+
+  /**
+   * A full disk (ENOSPC from a file, SQLITE_FULL from the index) as a
+   * NoSpaceError that names the library; `after` says what was kept or what
+   * to do. Other errors as they are.
+   */
+  diskFull (err: unknown, what: string, after = 'free some space, or use another --home'): unknown {
+    if (!isDiskFull(err)) return err
+    return new NoSpaceError(`${what}: the library's disk is full (${this.home}); ${after}`, { home: this.home })
+  }
+
+  /** A transaction on the index; a full disk becomes a NoSpaceError naming the library. */
+  private write<T> (what: string, fn: () => T): T {
+    try {
+      return this.db.transaction(fn).immediate()
+    } catch (err) { throw this.diskFull(err, what, 'nothing of it was recorded: free some space, or use another --home') }
+  }
+
+  /**
+   * A lease on this home for the length of some work (leases.ts): shared
+   * for writers, exclusive for gc and verify --repair. Waits while a
+   * conflicting one is live; BusyError when the wait runs out.
+   */
+  async lease (kind: LeaseKind, what: string, opts: AcquireOptions = {}): Promise<Lease> {
+    try {
+      return await this.leases.acquire(kind, what, opts)
+    } catch (err) { throw this.diskFull(err, what) }
+  }
+
+  /**
+   * After a failed write: remove objects `lease` put into the pool, except
+   * those the index records as present (another writer finished with them)
+   * and those another live lease holds (a writer that relies on them).
+   * Check and removal are one step for every process (leases.ts `decide`).
+   * Returns the shas removed.
+   */
+  discardWritten (lease: Lease, shas: Iterable<string>): string[] {
+    const removed: string[] = []
+    const list = [...shas]
+    if (list.length === 0) return removed
+    this.leases.decide(lease.id, heldByOthers => {
+      for (const sha of list) {
+        if (heldByOthers(sha) || this.isPresent(sha)) continue
+        rmSync(this.objects.path(sha), { force: true })
+        removed.push(sha)
+      }
+    })
+    if (removed.length < list.length) this.log('rollback of %s kept %d object(s) another writer uses', lease.what, list.length - removed.length)
+    return removed
+  }
+
+  /**
+   * Remove the objects no revision uses that no live lease holds (the
+   * index's half of gc, for `library.remove` in the app). Returns how many.
+   */
+  removeUnreferenced (lease: Lease | undefined): number {
+    let n = 0
+    this.leases.decide(lease?.id, heldByOthers => {
+      for (const sha of this.unreferencedObjects()) {
+        if (heldByOthers(sha)) continue
+        rmSync(this.objects.path(sha), { force: true })
+        this.forgetObject(sha)
+        n++
+      }
+    })
+    return n
   }
 
   /** A full id, a unique id prefix of 8+ hex characters, or a name. */
@@ -190,7 +276,7 @@ export class Library extends EventEmitter<LibraryEvents> {
     const now = Date.now()
     let existed = false
     const newlyComplete: string[] = []
-    this.db.transaction(() => {
+    this.write(`recording revision ${id.slice(0, 12)}`, () => {
       for (const [sha, size] of input.present ?? []) q.objectSetPresent.run({ sha, size })
       existed = q.revisionExists.get(id) !== undefined
       if (!existed) {
@@ -203,7 +289,7 @@ export class Library extends EventEmitter<LibraryEvents> {
       if (input.name !== undefined) q.nameUpsert.run({ name: input.name, revision_id: id, created_at: now })
       else if (input.suggestedName !== undefined && isRevisionName(input.suggestedName)) q.nameInsertIfFree.run({ name: input.suggestedName, revision_id: id, created_at: now })
       if (this.refreshComplete(id)) newlyComplete.push(id)
-    }).immediate()
+    })
     const missing = this.missing(id)
     const info = this.mustGet(id)
     if (!existed || newlyComplete.length > 0) this.emit('revision', { id, complete: info.complete })
@@ -215,12 +301,12 @@ export class Library extends EventEmitter<LibraryEvents> {
   objectPresent (sha: string, size: number): string[] {
     const q = this.queries
     const completed: string[] = []
-    this.db.transaction(() => {
+    this.write(`recording object ${sha.slice(0, 12)}`, () => {
       q.objectSetPresent.run({ sha, size })
       for (const r of q.revisionsUsing.all(sha) as Array<{ revision_id: string }>) {
         if (this.refreshComplete(r.revision_id)) completed.push(r.revision_id)
       }
-    }).immediate()
+    })
     this.emit('object', { sha, size })
     for (const id of completed) this.emit('revision', { id, complete: true })
     return completed
@@ -230,10 +316,10 @@ export class Library extends EventEmitter<LibraryEvents> {
   objectAbsent (sha: string): string[] {
     const q = this.queries
     const affected = (q.revisionsUsing.all(sha) as Array<{ revision_id: string }>).map(r => r.revision_id)
-    this.db.transaction(() => {
+    this.write(`recording object ${sha.slice(0, 12)} as missing`, () => {
       q.objectSetAbsent.run({ sha })
       for (const id of affected) this.refreshComplete(id)
-    }).immediate()
+    })
     for (const id of affected) this.emit('revision', { id, complete: false })
     return affected
   }
@@ -250,7 +336,7 @@ export class Library extends EventEmitter<LibraryEvents> {
 
   /** Remove a revision from the index (objects stay until gc). */
   removeRevision (id: string): void {
-    this.db.transaction(() => { this.queries.revisionDelete.run(id) }).immediate()
+    this.write(`removing revision ${id.slice(0, 12)}`, () => { this.queries.revisionDelete.run(id) })
     this.emit('revision', { id, complete: false })
   }
 

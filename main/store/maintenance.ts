@@ -1,10 +1,33 @@
-/** verify and gc over the whole library. */
+/**
+ * verify and gc over the whole library. gc and verify --repair remove or
+ * move objects, so they take the home to themselves (an exclusive lease,
+ * leases.ts): they wait up to `waitMs` for writers in other processes to
+ * finish, and refuse (E_BUSY) naming the one still at work after that. A
+ * plain verify runs beside writers (a shared lease).
+ */
 import { AbortedError } from '../../shared/errors.js'
 import type { Library } from './library.js'
+import type { LeaseHolder } from './leases.js'
 
 export interface VerifyReport { checked: number, corrupt: string[], missing: string[] }
 
-export async function verifyLibrary (lib: Library, opts: { repair?: boolean, signal?: AbortSignal, onProgress?: (p: { bytes: number, totalBytes: number }) => void } = {}): Promise<VerifyReport> {
+export interface WaitOptions {
+  /** How long to wait for other writers (default LeaseTuning.exclusiveWaitMs; 0: refuse at once). */
+  waitMs?: number
+  /** Called once when it has to wait, with who it waits for. */
+  onWait?: (holder: LeaseHolder, waitMs: number) => void
+}
+
+export async function verifyLibrary (lib: Library, opts: WaitOptions & { repair?: boolean, signal?: AbortSignal, onProgress?: (p: { bytes: number, totalBytes: number }) => void } = {}): Promise<VerifyReport> {
+  const lease = await lib.lease(opts.repair === true ? 'exclusive' : 'shared', opts.repair === true ? 'verify --repair' : 'verify', { signal: opts.signal, waitMs: opts.waitMs, onWait: opts.onWait })
+  try {
+    return await verifyUnderLease(lib, opts)
+  } finally {
+    lease.release()
+  }
+}
+
+async function verifyUnderLease (lib: Library, opts: { repair?: boolean, signal?: AbortSignal, onProgress?: (p: { bytes: number, totalBytes: number }) => void }): Promise<VerifyReport> {
   const objs = lib.presentObjects()
   const total = objs.reduce((a, o) => a + (o.size ?? 0), 0)
   let done = 0
@@ -34,7 +57,16 @@ export async function verifyLibrary (lib: Library, opts: { repair?: boolean, sig
   return report
 }
 
-export async function collectGarbage (lib: Library, opts: { signal?: AbortSignal } = {}): Promise<{ removed: number, bytes: number }> {
+export async function collectGarbage (lib: Library, opts: WaitOptions & { signal?: AbortSignal } = {}): Promise<{ removed: number, bytes: number }> {
+  const lease = await lib.lease('exclusive', 'gc', { signal: opts.signal, waitMs: opts.waitMs, onWait: opts.onWait })
+  try {
+    return await collectUnderLease(lib, opts)
+  } finally {
+    lease.release()
+  }
+}
+
+async function collectUnderLease (lib: Library, opts: { signal?: AbortSignal }): Promise<{ removed: number, bytes: number }> {
   let removed = 0
   let bytes = 0
   // Index entries no revision uses.

@@ -130,7 +130,7 @@ export class ObjectStore {
     for (const name of await readdir(this.tmpDir)) {
       // Another process (a running serve or app, an import in another
       // terminal) may be writing here: only files of dead processes go.
-      const m = /^put-(\d+)-/.exec(name)
+      const m = /^(?:put|usb)-(\d+)-/.exec(name)
       if (m !== null && !processAlive(Number(m[1]))) await rm(join(this.tmpDir, name), { force: true })
     }
   }

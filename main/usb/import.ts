@@ -114,7 +114,8 @@ export class UsbImporter {
       if (!('size' in st)) throw new StickCorruptError(st.kind === 'missing' ? `${join(dir, p.path)}: missing from the stick; export ${r.name} again` : `${st.message}; nothing of ${r.name} was imported: export it again`, { file: p.path, problem: st.kind })
       if (st.size !== p.bytes) throw new StickCorruptError(`${join(dir, p.path)}: ${st.size} bytes, the manifest says ${p.bytes}; the file was cut short or altered: export ${r.name} again`, { file: p.path })
     }
-    const tmp = join(lib.objects.tmpDir, `usb-${randomBytes(6).toString('hex')}.tgz`)
+    // Named after this process, so that a later start removes it if this one is killed (ObjectStore.start).
+    const tmp = join(lib.objects.tmpDir, `usb-${process.pid}-${randomBytes(6).toString('hex')}.tgz`)
     const stickFile = join(dir, r.tarball)
     try {
       // The tarball's own state must be the revision the manifest names, before anything of it enters the library.
@@ -126,7 +127,7 @@ export class UsbImporter {
       const before = lib.presentAmong(r.objects.map(o => o.sha256))
       const source = `usb ${stickFile}`
       // No name here: an import never moves a name (adoptName gives the stick's name only when it is free).
-      const res = await this.c.importer.importPath(tmp, { source, signal: opts.signal }).catch((err: unknown) => { throw namingStickFile(err, tmp, stickFile) })
+      const res = await this.c.importer.importPath(tmp, { source, label: stickFile, signal: opts.signal }).catch((err: unknown) => { throw namingStickFile(err, tmp, stickFile) })
       const nameHeldBy = adoptName(lib, res.id, name, source)
       if (nameHeldBy !== undefined) this.log('%s: the name %s stays on revision %s', stickFile, name, nameHeldBy.id)
       const after = lib.presentAmong(r.objects.map(o => o.sha256))

@@ -108,6 +108,8 @@ export function libraryHandlers (d: HandlerDeps): LibraryHandlers {
         const unit = await isTarball(path) ? 'bytes' : 'items'
         const res = await d.transfers.run('import', label, async (t) => await d.app.importer.importPath(path, {
           name: req.name,
+          // An upload's file is a temporary copy: messages name the user's file.
+          label: up?.filename,
           suggestedName: nameFromFileName(up?.filename ?? path),
           source: up !== undefined ? `upload: ${up.filename}` : path,
           signal: t.signal,
@@ -145,11 +147,14 @@ export function libraryHandlers (d: HandlerDeps): LibraryHandlers {
     async 'library.remove' ({ rev }) {
       const info = lib.resolve(rev)
       if (d.transfers.running() > 0) throw new BadInputError(`revision ${info.name}: cannot remove it while transfers run; wait for them to finish or cancel them`)
-      lib.removeRevision(info.id)
-      // Objects no revision uses any more go too (the safe half of gc: only what the index knows).
-      for (const sha of lib.unreferencedObjects()) {
-        await lib.objects.remove(sha)
-        lib.forgetObject(sha)
+      const lease = await lib.lease('shared', `remove ${info.name}`)
+      try {
+        lib.removeRevision(info.id)
+        // Objects no revision uses any more go too (the safe half of gc: only
+        // what the index knows, and nothing a writer in another process holds).
+        lib.removeUnreferenced(lease)
+      } finally {
+        lease.release()
       }
       d.events.emit('revision', { id: info.id, complete: false, removed: true })
       return { removed: info.id }

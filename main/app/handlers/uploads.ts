@@ -10,7 +10,7 @@ import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { NotFoundError, UploadCutShortError } from '../../../shared/errors.js'
+import { NoSpaceError, NotFoundError, UploadCutShortError } from '../../../shared/errors.js'
 
 const EXPIRE_MS = 60 * 60 * 1000
 
@@ -29,10 +29,12 @@ function isCutOff (err: unknown): boolean {
 
 export class Uploads {
   readonly dir: string
+  private readonly home: string
   private readonly uploads = new Map<string, Upload>()
   private timer: NodeJS.Timeout | undefined
 
   constructor (opts: { home: string }) {
+    this.home = opts.home
     this.dir = join(opts.home, 'uploads')
   }
 
@@ -66,6 +68,8 @@ export class Uploads {
       if (opts.expected !== undefined && bytes !== opts.expected) throw cutShort(opts.filename, bytes, opts.expected)
     } catch (err) {
       await rm(path, { force: true })
+      // Name the user's file and the library, not the temporary copy.
+      if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw new NoSpaceError(`upload ${opts.filename}: the library's disk is full (${this.home}); nothing of it was kept: free some space and upload it again`, { home: this.home })
       // The body ended before it was complete: the browser closed the connection (a reload, a closed tab) or the network broke.
       if (opts.signal?.aborted !== true && isCutOff(err)) throw cutShort(opts.filename, bytes, opts.expected, err)
       throw err

@@ -4,12 +4,30 @@ import { resolve } from 'node:path'
 import { diffStates, summarizeState } from '../../../shared/state/index.js'
 import { exportRevision } from '../../store/export.js'
 import { nameFromFileName } from '../../store/library.js'
+import type { LeaseHolder } from '../../store/leases.js'
 import { verifyLibrary, collectGarbage } from '../../store/maintenance.js'
+import { UsageError } from '../../../shared/errors.js'
 import type { Cli } from '../cli.js'
 import { formatBytes, table, terminalText } from '../output.js'
 import { revisionSignatureSummary } from './trust.js'
 
 function collect (v: string, prev: string[] = []): string[] { return [...prev, v] }
+
+/** One line on stderr when a command has to wait for another process on the same library. */
+export function waitNotice (what: string): (h: LeaseHolder, waitMs: number) => void {
+  return (h, waitMs) => {
+    const doing = h.kind === 'exclusive' ? 'is tidying' : 'is writing'
+    process.stderr.write(`fieldsync: another Fieldsync process (pid ${h.pid}, \`${h.command}\`: ${h.what}) ${doing} this library; ${what} waits up to ${Math.round(waitMs / 1000)} s for it\n`)
+  }
+}
+
+/** `--wait <seconds>` as milliseconds. */
+function waitMs (v: string | undefined): number | undefined {
+  if (v === undefined) return undefined
+  const n = Number(v)
+  if (!Number.isFinite(n) || n < 0 || n > 86400) throw new UsageError(`--wait ${v}: give seconds between 0 and 86400`)
+  return n * 1000
+}
 
 export function register (program: Command, cli: Cli): void {
   program.command('import <path>')
@@ -19,7 +37,7 @@ export function register (program: Command, cli: Cli): void {
     .action(cli.action<{ name?: string, objects?: string }>(async (ctx, path: string) => {
       const app = await ctx.app()
       const bar = ctx.progress('import', 'bytes')
-      const res = await app.importer.importPath(resolve(path), { name: ctx.opts.name, suggestedName: nameFromFileName(resolve(path)), objectsDir: ctx.opts.objects, signal: ctx.signal, onProgress: p => bar.update(p.bytes, p.totalBytes) })
+      const res = await app.importer.importPath(resolve(path), { name: ctx.opts.name, suggestedName: nameFromFileName(resolve(path)), objectsDir: ctx.opts.objects, signal: ctx.signal, onProgress: p => bar.update(p.bytes, p.totalBytes), onWait: waitNotice('the import') })
       bar.stop()
       const what = res.missing.length === 0 ? 'complete' : `INCOMPLETE: ${res.missing.length} object(s) missing`
       const text = res.existed
@@ -111,10 +129,12 @@ export function register (program: Command, cli: Cli): void {
   program.command('verify')
     .description('re-hash every object; report corrupt and missing ones')
     .option('--repair', 'move corrupt objects aside and mark their revisions incomplete')
-    .action(cli.action<{ repair?: boolean }>(async (ctx) => {
+    .option('--wait <seconds>', 'how long to wait for another Fieldsync process that holds this library (default: 60 with --repair, for writers; 600 without, for a gc; 0: refuse at once)')
+    .action(cli.action<{ repair?: boolean, wait?: string }>(async (ctx) => {
+      const wait = waitMs(ctx.opts.wait)
       const app = await ctx.app()
       const bar = ctx.progress('verify', 'bytes')
-      const r = await verifyLibrary(app.library, { repair: ctx.opts.repair === true, signal: ctx.signal, onProgress: p => bar.update(p.bytes, p.totalBytes) })
+      const r = await verifyLibrary(app.library, { repair: ctx.opts.repair === true, waitMs: wait, onWait: waitNotice(ctx.opts.repair === true ? 'verify --repair' : 'verify'), signal: ctx.signal, onProgress: p => bar.update(p.bytes, p.totalBytes) })
       bar.stop()
       const ok = r.corrupt.length === 0 && r.missing.length === 0
       const lines = [`checked ${r.checked} objects: ${r.corrupt.length} corrupt, ${r.missing.length} missing`]
@@ -125,10 +145,12 @@ export function register (program: Command, cli: Cli): void {
     }))
 
   program.command('gc')
-    .description('remove objects that no revision uses')
-    .action(cli.action(async (ctx) => {
+    .description('remove objects that no revision uses (waits for imports and pulls in other processes to finish)')
+    .option('--wait <seconds>', 'how long to wait for other Fieldsync processes writing this library (default 60; 0: refuse at once)')
+    .action(cli.action<{ wait?: string }>(async (ctx) => {
+      const wait = waitMs(ctx.opts.wait)
       const app = await ctx.app()
-      const r = await collectGarbage(app.library, { signal: ctx.signal })
+      const r = await collectGarbage(app.library, { signal: ctx.signal, waitMs: wait, onWait: waitNotice('gc') })
       return { json: r, text: `removed ${r.removed} objects, ${formatBytes(r.bytes)} freed` }
     }))
 }

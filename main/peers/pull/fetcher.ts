@@ -8,11 +8,13 @@
  * at a time: a single-source attempt that fails proves that peer lied, one
  * that succeeds gives the truth to compare every earlier piece against.
  */
+import { setMaxListeners } from 'node:events'
 import { AbortedError, ErrorCodes, isCode, ObjectHashMismatchError, ObjectMissingError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
-import type { Library } from '../../store/library.js'
+import { isDiskFull, type Library } from '../../store/library.js'
 import type { PeerNode } from '../node.js'
 import { HashWorker } from './hash-worker.js'
+import { fullDiskError } from './full-disk.js'
 import type { WantedObject } from './holders.js'
 import { newPeer, orphanError, type Contribution, type Obj, type PeerState, type Piece } from './fetch-state.js'
 import { PartialStore, type PartialFile } from './partials.js'
@@ -38,10 +40,17 @@ export class ObjectFetcher {
   private queued = 0
   /** Ranges being fetched now, over all peers. */
   private fetching = 0
+  /** Stops every worker when the pull cannot go on (a full disk); `o.signal` still tells a cancel. */
+  private readonly halt = new AbortController()
+  private readonly signal: AbortSignal
+  /** Why the pull stopped: a full disk (ENOSPC, SQLITE_FULL), or a failure no peer can help with. */
+  private fatal: unknown
 
   constructor (private readonly c: { library: Library, node: PeerNode, log: Logger },
     private readonly o: { id: string, signal: AbortSignal, progress: ProgressTracker, emit: (e: PullEvent) => void }) {
     this.partials = new PartialStore(c.library)
+    this.signal = AbortSignal.any([o.signal, this.halt.signal])
+    setMaxListeners(0, this.signal) // every request of the pull listens on it, as on o.signal (Puller.pull)
     this.changed = new Promise(resolve => { this.wake = resolve })
   }
 
@@ -79,7 +88,8 @@ export class ObjectFetcher {
   async run (): Promise<void> {
     // Open partial files first: their remaining ranges become the queue.
     for (const o of this.objs) {
-      const f = await this.openFile(o)
+      let f: PartialFile
+      try { f = await this.openFile(o) } catch (err) { this.stop(err); break }
       o.queue = splitRanges(f.missing(), PullTuning.rangeBytes).map(range => ({ range }))
       this.queued += o.size - f.doneBytes
       if (o.queue.length === 0) void this.finish(o)
@@ -98,8 +108,11 @@ export class ObjectFetcher {
     }
     this.notify()
     await Promise.allSettled(this.workers)
-    for (const o of this.objs) await o.file?.close()
+    for (const o of this.objs) await o.file?.close().catch((err: unknown) => { this.stop(err) })
     await this.hasher.stop()
+    // Keep what a later pull can resume (saved ranges), and say so.
+    if (isDiskFull(this.fatal)) throw await fullDiskError(this.c.library, this.partials, this.objs.map(o => o.sha), this.fatal, this.o.id)
+    if (this.fatal !== undefined) throw this.fatal
     if (this.o.signal.aborted) throw new AbortedError(`pull ${this.o.id.slice(0, 12)}: cancelled (partial objects are kept; pull again to resume)`)
     const failed = this.objs.filter(o => o.state === 'failed')
     if (failed.length > 0) throw failed[0].error ?? new ObjectMissingError(`object ${failed[0].sha}: could not be fetched`)
@@ -110,8 +123,8 @@ export class ObjectFetcher {
     for (;;) {
       this.failOrphans()
       if (this.objs.every(o => o.state === 'done' || o.state === 'failed')) break
-      if (this.o.signal.aborted) break
-      await Promise.race([this.changed, new Promise(resolve => this.o.signal.addEventListener('abort', resolve, { once: true }))])
+      if (this.signal.aborted) break
+      await Promise.race([this.changed, new Promise(resolve => this.signal.addEventListener('abort', resolve, { once: true }))])
     }
   }
 
@@ -121,7 +134,9 @@ export class ObjectFetcher {
     if (st.dropped) return
     while (st.slots < PullTuning.slotsPerPeer) {
       st.slots++
-      this.workers.push(this.worker(peer))
+      const w = this.worker(peer)
+      w.catch((err: unknown) => { this.stop(err) })
+      this.workers.push(w)
     }
   }
 
@@ -166,6 +181,22 @@ export class ObjectFetcher {
     }
   }
 
+  /** End the pull for every worker (the first cause is kept). */
+  private stop (err: unknown): void {
+    if (this.fatal === undefined) this.fatal = err
+    this.c.log.error('pull %s: stopping: %s', this.o.id.slice(0, 12), (err as Error)?.message ?? err)
+    this.halt.abort()
+    this.notify()
+  }
+
+  /** Record progress; a full disk refusing the record stops the pull instead of escaping. */
+  private record (fn: () => void): void {
+    try { fn() } catch (err) {
+      if (!isDiskFull(err)) throw err
+      this.stop(err)
+    }
+  }
+
   private isLiar (peer: string): boolean { return this.c.node.table.get(peer)?.liar === true }
 
   private next (peer: string): { o: Obj, piece: Piece } | undefined {
@@ -194,7 +225,7 @@ export class ObjectFetcher {
 
   private async worker (peer: string): Promise<void> {
     const st = this.peers.get(peer)!
-    while (!this.o.signal.aborted && !st.dropped && !this.isLiar(peer)) {
+    while (!this.signal.aborted && !st.dropped && !this.isLiar(peer)) {
       // The ranges in flight are shared fairly among the peers in use (slow ones get work only when nobody else can take it).
       const live = [...this.peers.values()].filter(p => !p.dropped && !p.slow).length
       if (this.fetching >= PullTuning.maxInFlight || st.active >= Math.ceil(PullTuning.maxInFlight / Math.max(1, live))) { await this.changed; continue }
@@ -227,8 +258,8 @@ export class ObjectFetcher {
     let got = 0
     // This range's own signal: the pull's, or SpeedWatch cutting it.
     const ac = new AbortController()
-    const onAbort = () => { ac.abort(this.o.signal.reason) }
-    this.o.signal.addEventListener('abort', onAbort, { once: true })
+    const onAbort = () => { ac.abort(this.signal.reason) }
+    this.signal.addEventListener('abort', onAbort, { once: true })
     const clock = this.speed.start(peer, `object ${o.sha.slice(0, 12)} range ${start}+${end - start}`, () => this.takers(o, peer), reason => { ac.abort(reason) })
     let ok = false
     try {
@@ -242,14 +273,11 @@ export class ObjectFetcher {
       }, ac.signal, o.size)
       await w.drain()
       ok = true
-      file.markDone(piece.range)
-      o.contributions.push({ range: piece.range, peer })
-      st.failures = 0
-      st.slow = false
     } catch (err) {
+      if (isDiskFull(err)) this.stop(err)
       const safe = await w.settle()
       if (safe > 0) {
-        file.markDone([start, start + safe])
+        this.record(() => { file.markDone([start, start + safe]) })
         o.contributions.push({ range: [start, start + safe], peer })
       }
       if (start + safe < end) {
@@ -258,10 +286,16 @@ export class ObjectFetcher {
         this.queued += end - start - safe
       }
       this.o.progress.wasted(got - safe)
-      if (!this.o.signal.aborted) this.onFetchError(peer, st, o, err)
+      if (!this.signal.aborted) this.onFetchError(peer, st, o, err)
     } finally {
       this.speed.end(clock, ok)
-      this.o.signal.removeEventListener('abort', onAbort)
+      this.signal.removeEventListener('abort', onAbort)
+      if (ok) {
+        this.record(() => { file.markDone(piece.range) })
+        o.contributions.push({ range: piece.range, peer })
+        st.failures = 0
+        st.slow = false
+      }
       o.inflight--
     }
     if (o.state === 'pending' && o.queue.length === 0 && o.inflight === 0 && file.complete) await this.finish(o)
@@ -307,7 +341,7 @@ export class ObjectFetcher {
     const file = await this.openFile(o)
     try {
       const t0 = Date.now()
-      const digest = await file.digest(this.o.signal)
+      const digest = await file.digest(this.signal)
       const t1 = Date.now()
       if (digest === o.sha) {
         await this.convictLiars(o, file)
@@ -322,7 +356,8 @@ export class ObjectFetcher {
         await this.badHash(o, file, digest)
       }
     } catch (err) {
-      if (this.o.signal.aborted) { o.state = 'pending'; return }
+      if (isDiskFull(err)) this.stop(err)
+      if (this.signal.aborted) { o.state = 'pending'; return }
       o.state = 'failed'
       o.error = err as Error
     } finally {

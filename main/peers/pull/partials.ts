@@ -7,7 +7,7 @@
  * store only if the hash matches (then fsync, then rename: house rule 6).
  */
 import { createHash } from 'node:crypto'
-import { constants as fsc } from 'node:fs'
+import { constants as fsc, rmSync } from 'node:fs'
 import { mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AbortedError } from '../../../shared/errors.js'
@@ -28,10 +28,14 @@ export class PartialStore {
 
   async start (): Promise<void> {
     await mkdir(this.dir, { recursive: true })
-    // A partial file without a record (killed between creating the file and recording it) is of no use.
+    // A partial file without a record (killed between creating the file and recording it) is of no use,
+    // unless a pull in another process holds it: it records before it creates, so it may be between the two.
     const known = new Set((this.library.db.prepare('SELECT sha FROM peer_partials').all() as Array<{ sha: string }>).map(r => r.sha))
-    for (const name of await readdir(this.dir)) {
-      if (!known.has(name)) await rm(join(this.dir, name), { force: true })
+    const stale = (await readdir(this.dir)).filter(name => !known.has(name))
+    if (stale.length > 0) {
+      this.library.leases.decide(undefined, held => {
+        for (const name of stale) if (!held(name)) rmSync(join(this.dir, name), { force: true })
+      })
     }
   }
 

@@ -7,10 +7,11 @@
  */
 import { EventEmitter, setMaxListeners } from 'node:events'
 import type { PullResult } from '../../../shared/api/types.js'
-import { ErrorCodes, isCode, ObjectMissingError, PeerUnavailableError, ProtocolError, UnknownRevisionError } from '../../../shared/errors.js'
+import { AbortedError, ErrorCodes, isCode, ObjectMissingError, PeerUnavailableError, ProtocolError, UnknownRevisionError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
 import { parseState, revisionId, type ParsedState } from '../../../shared/state/index.js'
 import type { Library } from '../../store/library.js'
+import type { Lease } from '../../store/leases.js'
 import type { RemoteRevision } from '../catalog/protocol.js'
 import type { PeerNode } from '../node.js'
 import { ObjectFetcher } from './fetcher.js'
@@ -82,12 +83,22 @@ export class Puller extends EventEmitter<{ event: [PullEvent] }> {
     // One pull per revision at a time in this process.
     const already = this.running.get(id)
     if (already !== undefined) return await already
-    const p = this.pullResolved(id, target.names, target.holders, peers, { ...opts, onProgress: emit }, started)
+    const p = this.pullLeased(id, rev, target.names, target.holders, peers, { ...opts, onProgress: emit }, started)
     this.running.set(id, p)
     try { return await p } finally { this.running.delete(id) }
   }
 
-  private async pullResolved (id: string, names: string[], holders: string[], peers: string[], opts: PullOptions, started: number): Promise<PullResult> {
+  /** A pull writes the library: under a shared lease (a gc in another process waits for it). */
+  private async pullLeased (id: string, rev: string, names: string[], holders: string[], peers: string[], opts: PullOptions, started: number): Promise<PullResult> {
+    const lease = await this.library.lease('shared', `pull ${rev}`, { signal: opts.signal })
+    try {
+      return await this.pullResolved(id, names, holders, peers, opts, started, lease)
+    } finally {
+      lease.release()
+    }
+  }
+
+  private async pullResolved (id: string, names: string[], holders: string[], peers: string[], opts: PullOptions, started: number, lease: Lease): Promise<PullResult> {
     const local = this.library.get(id)
     if (local?.complete === true) return { id, objects: 0, bytes: 0, fromPeers: {}, seconds: (Date.now() - started) / 1000 }
     if (local === undefined) {
@@ -98,27 +109,31 @@ export class Puller extends EventEmitter<{ event: [PullEvent] }> {
     }
     // Objects the store has but the index does not know (another process finished them): record.
     const missing: string[] = []
+    // Held before looking: no other writer's rollback removes what this pull counts on.
+    lease.hold(this.library.missing(id))
     for (const sha of this.library.missing(id)) {
       const size = await this.library.objects.size(sha)
       if (size !== undefined) this.library.objectPresent(sha, size)
       else missing.push(sha)
     }
-    // Objects another pull here is already fetching: wait for those instead.
+    // Objects another pull here is already fetching: wait for those instead;
+    // and for those a pull in another process (its lease's claim) fetches.
     const theirs = missing.filter(sha => this.fetching.has(sha))
-    const mine = missing.filter(sha => !this.fetching.has(sha))
+    const claimed = lease.claim(missing.filter(sha => !this.fetching.has(sha)))
+    const mine = claimed.mine
     const { wanted, refused, unanswered } = await this.whoHas(id, mine, peers, opts.signal)
     let release: () => void = () => {}
     const claim = new Promise<void>(resolve => { release = resolve })
     for (const w of wanted) this.fetching.set(w.sha, claim)
     try {
-      return await this.fetchWanted(id, { wanted, refused, unanswered }, theirs, peers, opts, started)
+      return await this.fetchWanted(id, { wanted, refused, unanswered }, theirs, claimed.theirs, lease, peers, opts, started)
     } finally {
       for (const w of wanted) if (this.fetching.get(w.sha) === claim) this.fetching.delete(w.sha)
       release()
     }
   }
 
-  private async fetchWanted (id: string, holders: WhoHas, theirs: string[], peers: string[], opts: PullOptions, started: number): Promise<PullResult> {
+  private async fetchWanted (id: string, holders: WhoHas, theirs: string[], elsewhere: string[], lease: Lease, peers: string[], opts: PullOptions, started: number): Promise<PullResult> {
     const { wanted, refused, unanswered } = holders
     const emit = opts.onProgress ?? (() => {})
     for (const [peer, c] of firstPerPeer(refused)) {
@@ -145,7 +160,8 @@ export class Puller extends EventEmitter<{ event: [PullEvent] }> {
       progress.flush()
     }
     for (const sha of theirs) await this.fetching.get(sha)
-    const stillMissing = theirs.filter(sha => !this.library.isPresent(sha))
+    await this.waitElsewhere(elsewhere, lease, opts.signal)
+    const stillMissing = [...theirs, ...elsewhere].filter(sha => !this.library.isPresent(sha))
     if (stillMissing.length > 0) {
       throw new ObjectMissingError(`revision ${id.slice(0, 12)}: ${stillMissing.length} object(s) another pull was fetching did not arrive (e.g. ${stillMissing[0]}); pull again`, { missing: stillMissing })
     }
@@ -164,6 +180,29 @@ export class Puller extends EventEmitter<{ event: [PullEvent] }> {
       throw new ObjectMissingError(`revision ${id.slice(0, 12)}: ${nobody.length} object(s) are on no connected team peer (e.g. ${nobody[0].sha}); the rest was pulled, pull again when a peer that has them is around`, { missing: nobody.map(n => n.sha) })
     }
     return { id, objects: wanted.length, bytes: progress.bytes, fromPeers: progress.fromPeers(), seconds: (Date.now() - started) / 1000 }
+  }
+
+  /**
+   * Wait for objects a pull in another process is fetching: until each is in
+   * the pool (then recorded here too) or no live process fetches it any more
+   * (it failed, or was killed: the caller reports it missing).
+   */
+  private async waitElsewhere (shas: string[], lease: Lease, signal: AbortSignal): Promise<void> {
+    let left = shas
+    while (left.length > 0) {
+      const next: string[] = []
+      for (const sha of left) {
+        const size = await this.library.objects.size(sha)
+        if (size !== undefined) { if (!this.library.isPresent(sha)) this.library.objectPresent(sha, size) } else if (lease.fetchingElsewhere(sha)) next.push(sha)
+      }
+      left = next
+      if (left.length === 0) return
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve() }, PullTuning.elsewherePollMs)
+        function onAbort (): void { clearTimeout(t); reject(new AbortedError('pull cancelled while another process fetched its objects')) }
+        signal.addEventListener('abort', onAbort, { once: true })
+      })
+    }
   }
 
   private nameFree (name: string): boolean {

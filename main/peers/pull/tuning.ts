@@ -44,4 +44,6 @@ export const PullTuning = {
   progressIntervalMs: 250,
   /** Window of the moving rate. */
   rateWindowMs: 3000,
+  /** How often a pull looks whether an object a pull in another process fetches has arrived (leases.ts claims). */
+  elsewherePollMs: 250,
 } as const

@@ -2,13 +2,18 @@
  * Import of a revision from a path: export tarball (plain or gzip), pvr
  * checkout, `json` + `objects/` directory, or a bare state JSON. All or
  * nothing: on any error no revision is recorded and objects this import added
- * are removed again.
+ * are removed again, unless another writer relies on them.
+ *
+ * An import runs under a shared lease on the home (leases.ts): a gc waits
+ * for it. Every object of the state is held before the import looks whether
+ * the pool has it, so that another import's rollback cannot take it away.
  */
 import { readFile, stat } from 'node:fs/promises'
 import { AbortedError, BadInputError, ObjectHashMismatchError, StateTooLargeError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
-import { assertValidState, objectRefs, parseState, STATE_MAX_BYTES } from '../../../shared/state/index.js'
+import { assertValidState, objectRefs, parseState, STATE_MAX_BYTES, type ParsedState } from '../../../shared/state/index.js'
 import type { Library } from '../library.js'
+import type { Lease, LeaseHolder } from '../leases.js'
 import { readExportTarball, sniffFile, type ProgressFn } from './tar.js'
 import { directorySource, findObjectFile, type StateSource } from './sources.js'
 
@@ -20,8 +25,15 @@ export interface ImportOptions {
   objectsDir?: string
   /** Recorded as the revision's source (default: the path). */
   source?: string
+  /**
+   * How messages name the input when `path` is a temporary copy (a stick's
+   * joined parts, a browser upload): the user's file. Default: the path.
+   */
+  label?: string
   signal?: AbortSignal
   onProgress?: ProgressFn
+  /** Called once if the import has to wait for a gc or verify --repair in another process. */
+  onWait?: (holder: LeaseHolder, waitMs: number) => void
 }
 
 export interface ImportResult {
@@ -46,23 +58,42 @@ export class Importer {
   }
 
   async importPath (path: string, opts: ImportOptions = {}): Promise<ImportResult> {
+    const label = opts.label ?? path
     let st
     try { st = await stat(path) } catch (err) {
-      throw new BadInputError(`${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`)
+      throw new BadInputError(`${label}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`)
     }
-    if (st.isDirectory()) return await this.importFromSource(await directorySource(path, opts.objectsDir), opts, path)
-    if (!st.isFile()) throw new BadInputError(`${path}: not a file or directory`)
-    const kind = await sniffFile(path)
-    if (kind === 'json') return await this.importFromSource({ kind: 'json', stateFile: path, objectDirs: opts.objectsDir === undefined ? [] : [opts.objectsDir] }, opts, path)
-    return await this.importTarball(path, st.size, opts)
+    if (!st.isDirectory() && !st.isFile()) throw new BadInputError(`${label}: not a file or directory`)
+    const lease = await this.c.library.lease('shared', `import ${label}`, { signal: opts.signal, onWait: opts.onWait })
+    try {
+      if (st.isDirectory()) return await this.importFromSource(await directorySource(path, opts.objectsDir), opts, label, lease)
+      const kind = await sniffFile(path)
+      if (kind === 'json') return await this.importFromSource({ kind: 'json', stateFile: path, objectDirs: opts.objectsDir === undefined ? [] : [opts.objectsDir] }, opts, label, lease)
+      return await this.importTarball(path, st.size, opts, label, lease)
+    } finally {
+      lease.release()
+    }
   }
 
-  private async importTarball (file: string, size: number, opts: ImportOptions): Promise<ImportResult> {
+  private async importTarball (file: string, size: number, opts: ImportOptions, label: string, lease: Lease): Promise<ImportResult> {
     const lib = this.c.library
-    const read = await readExportTarball(file, lib.objects, { signal: opts.signal, onProgress: opts.onProgress, totalBytes: size })
+    let parsed: ParsedState | undefined
+    const read = await readExportTarball(file, lib.objects, {
+      label,
+      signal: opts.signal,
+      onProgress: opts.onProgress,
+      totalBytes: size,
+      onState: json => {
+        parsed = parseState(json, `${label}: json entry`)
+        assertValidState(parsed, `${label}: json entry`)
+        const named = new Set(objectRefs(parsed).map(r => r.sha))
+        lease.hold(named)
+        return named
+      },
+      discard: shas => { lib.discardWritten(lease, shas) },
+    })
     try {
-      const parsed = parseState(read.json, `${file}: json entry`)
-      assertValidState(parsed, `${file}: json entry`)
+      if (parsed === undefined) throw new Error('the state was not read')
       const refs = objectRefs(parsed)
       const present = new Map<string, number>()
       for (const r of refs) {
@@ -73,26 +104,19 @@ export class Importer {
           if (onDisk !== undefined) present.set(r.sha, onDisk)
         }
       }
-      if (opts.signal?.aborted === true) throw new AbortedError(`${file}: import cancelled`)
-      const res = lib.addRevision({ raw: parsed.raw, parsed, name: opts.name, suggestedName: opts.suggestedName, source: opts.source ?? file, present })
-      this.log('imported %s from %s (%d objects written)', res.id, file, read.written.size)
-      // Objects of the archive that the state does not name: not ours to keep.
-      const referenced = new Set(refs.map(r => r.sha))
+      if (opts.signal?.aborted === true) throw new AbortedError(`${label}: import cancelled`)
+      const res = lib.addRevision({ raw: parsed.raw, parsed, name: opts.name, suggestedName: opts.suggestedName, source: opts.source ?? label, present })
+      this.log('imported %s from %s (%d objects written, %d entries the state does not name skipped)', res.id, label, read.written.size, read.skipped.entries)
       let newBytes = 0
-      for (const sha of read.written) {
-        if (!referenced.has(sha)) await lib.objects.remove(sha)
-        else newBytes += read.objects.get(sha) ?? 0
-      }
+      for (const sha of read.written) newBytes += read.objects.get(sha) ?? 0
       return this.result(res.id, res.name, res.existed, newBytes)
     } catch (err) {
-      for (const sha of read.written) {
-        if (!this.c.library.isPresent(sha)) await lib.objects.remove(sha)
-      }
+      lib.discardWritten(lease, read.written)
       throw err
     }
   }
 
-  private async importFromSource (src: StateSource, opts: ImportOptions, label: string): Promise<ImportResult> {
+  private async importFromSource (src: StateSource, opts: ImportOptions, label: string, lease: Lease): Promise<ImportResult> {
     const lib = this.c.library
     const st = await stat(src.stateFile)
     if (st.size > STATE_MAX_BYTES) throw new StateTooLargeError(`${src.stateFile}: ${st.size} bytes, over the ${STATE_MAX_BYTES}-byte cap for a state`)
@@ -102,6 +126,7 @@ export class Importer {
     const refs = objectRefs(parsed)
     const keysBySha = new Map<string, string[]>()
     for (const r of refs) keysBySha.set(r.sha, [...(keysBySha.get(r.sha) ?? []), r.key])
+    lease.hold(keysBySha.keys())
     const present = new Map<string, number>()
     const written: string[] = []
     let newBytes = 0
@@ -135,7 +160,7 @@ export class Importer {
       this.log('imported %s from %s (%d objects written)', res.id, label, written.length)
       return this.result(res.id, res.name, res.existed, newBytes)
     } catch (err) {
-      for (const sha of written) await lib.objects.remove(sha)
+      lib.discardWritten(lease, written)
       throw err
     }
   }

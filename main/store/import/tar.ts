@@ -1,8 +1,16 @@
 /**
  * Reading pvr export tarballs (plain or gzip, detected by content) as a
- * stream: `json` anywhere in the archive, `objects/<sha256>` entries hashed
- * into the store as they pass, duplicates tolerated. Every entry is checked
- * before anything is written (house rule 5).
+ * stream: the `json` entry first (as pvr writes it), then the
+ * `objects/<sha256>` entries the state names are hashed into the store as
+ * they pass, duplicates tolerated. Every entry is checked before anything is
+ * written (house rule 5), and an object the state does not name is skipped
+ * without writing a byte. An archive whose json comes after objects is read
+ * twice: once to find the state, once for the objects.
+ *
+ * Limits (ImportLimits): a gzip archive may not expand to more than
+ * `maxExpansion` times the bytes read of it once `freeBytes` have come out
+ * (a decompression bomb is refused within a second, before it fills the
+ * disk); exactly one `json` entry.
  */
 import { createReadStream } from 'node:fs'
 import { Transform, type Readable } from 'node:stream'
@@ -16,10 +24,39 @@ import type { ObjectStore } from '../objects.js'
 
 export interface TarReadResult {
   json: Uint8Array
-  /** Objects met in the archive (verified), with sizes. */
+  /** Objects of the state met in the archive (verified), with sizes. */
   objects: Map<string, number>
   /** Objects this read wrote into the store (were not there before). */
   written: Set<string>
+  /** Object entries the state does not name: skipped, never written. */
+  skipped: { entries: number, bytes: number }
+}
+
+export interface TarReadOptions {
+  /** How messages name the archive (the user's file, not a temporary copy). */
+  label: string
+  signal?: AbortSignal
+  onProgress?: ProgressFn
+  totalBytes: number
+  /**
+   * The json entry's bytes, as soon as they are read and before any object:
+   * returns the shas the state names (and takes them, leases.ts); throws to
+   * refuse the archive.
+   */
+  onState: (json: Uint8Array) => ReadonlySet<string>
+  /** After a failure: remove the objects this read put into the store. */
+  discard: (shas: ReadonlySet<string>) => void | Promise<void>
+}
+
+/** Limits on what an archive may make an import do. */
+export const ImportLimits = {
+  /** Decompressed bytes may reach this many times the compressed bytes read (FIELDSYNC_MAX_EXPANSION; 0: no limit)... */
+  maxExpansion (): number {
+    const v = Number(process.env.FIELDSYNC_MAX_EXPANSION ?? '')
+    return process.env.FIELDSYNC_MAX_EXPANSION !== undefined && process.env.FIELDSYNC_MAX_EXPANSION !== '' && Number.isFinite(v) && v >= 0 ? v : 100
+  },
+  /** ...once this many bytes have come out (smaller archives are never refused for it). */
+  freeBytes: 64 << 20,
 }
 
 export interface ProgressFn { (p: { bytes: number, totalBytes: number }): void }
@@ -63,14 +100,30 @@ function tarChecksumOk (h: Buffer): boolean {
   return sum === stored && sum !== 256
 }
 
-export async function readExportTarball (file: string, store: ObjectStore, opts: { signal?: AbortSignal, onProgress?: ProgressFn, totalBytes: number }): Promise<TarReadResult> {
+export async function readExportTarball (file: string, store: ObjectStore, opts: TarReadOptions): Promise<TarReadResult> {
   const kind = await sniffFile(file)
-  if (kind === 'bzip2') throw new BadArchiveError(`${file}: bzip2-compressed tarballs are not supported; recompress it with gzip (bunzip2 then gzip) and import again`)
-  if (kind !== 'gzip' && kind !== 'tar') throw new BadArchiveError(`${file}: not a tar or gzip tar archive (nor a state JSON)`)
-  const result: TarReadResult = { json: new Uint8Array(0), objects: new Map(), written: new Set() }
-  let sawJson = false
+  const label = opts.label
+  if (kind === 'bzip2') throw new BadArchiveError(`${label}: bzip2-compressed tarballs are not supported; recompress it with gzip (bunzip2 then gzip) and import again`)
+  if (kind !== 'gzip' && kind !== 'tar') throw new BadArchiveError(`${label}: not a tar or gzip tar archive (nor a state JSON)`)
+  const first = await readObjects(file, kind, store, opts, undefined)
+  if (first !== 'json-late') return first
+  // Objects came before the json: find the state first, so that nothing it does not name is written.
+  const json = await findJson(file, kind, opts)
+  return await readObjects(file, kind, store, opts, { json, named: opts.onState(json) }) as TarReadResult
+}
+
+/** One entry of the archive as tar-stream gives it. */
+type Entry = tar.Extract extends AsyncIterable<infer T> ? T : never
+
+type Visit = (entry: Entry, name: string, h: tar.Header) => Promise<'stop' | undefined>
+
+/** Stream the archive's entries through `visit` (checked names and types); true when `visit` stopped early. */
+async function walk (file: string, kind: 'gzip' | 'tar', opts: TarReadOptions, visit: Visit): Promise<boolean> {
+  const label = opts.label
   let read = 0
-  const persisting = new Map<string, Promise<unknown>>()
+  let out = 0
+  let bomb: Error | undefined
+  const maxExpansion = ImportLimits.maxExpansion()
   const counter = new Transform({
     highWaterMark: 1 << 20,
     transform (chunk: Buffer, _enc, cb) {
@@ -79,36 +132,133 @@ export async function readExportTarball (file: string, store: ObjectStore, opts:
       cb(null, chunk)
     },
   })
+  const guard = new Transform({
+    highWaterMark: 1 << 20,
+    transform (chunk: Buffer, _enc, cb) {
+      out += chunk.length
+      // What gunzip has consumed, not what was read ahead of it into buffers.
+      const used = gunzip?.bytesWritten ?? read
+      if (maxExpansion > 0 && out > ImportLimits.freeBytes && out > maxExpansion * used) {
+        cb(bomb = new BadArchiveError(`${label}: expands to ${formatMiB(out)} from ${formatMiB(used)} of gzip data so far, more than ${maxExpansion} times: refused as a decompression bomb (a pvr export of squashfs images barely shrinks; FIELDSYNC_MAX_EXPANSION changes the limit)`, { limit: maxExpansion, bytesIn: used, bytesOut: out }))
+        return
+      }
+      cb(null, chunk)
+    },
+  })
+  const gunzip = kind === 'gzip' ? createGunzip({ chunkSize: 1 << 20 }) : undefined
   const extract = tar.extract()
   const src = createReadStream(file, { highWaterMark: 1 << 20, signal: opts.signal })
   const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream> = [src, counter]
-  if (kind === 'gzip') stages.push(createGunzip({ chunkSize: 1 << 20 }))
-  const piping = pipeline([...stages, extract] as unknown as [Readable, ...NodeJS.WritableStream[]]).catch((err: unknown) => { throw wrapArchiveError(err, file) })
+  if (gunzip !== undefined) stages.push(gunzip, guard)
+  let stopped = false
+  const piping = pipeline([...stages, extract] as unknown as [Readable, ...NodeJS.WritableStream[]]).catch((err: unknown) => {
+    if (stopped) return
+    throw wrapArchiveError(err, label)
+  })
   // Observed below; when an entry's consumer fails (a full disk), the pipeline
   // rejects while the loop is still unwinding, before that await is reached.
   piping.catch(() => {})
   try {
     for await (const entry of extract) {
-      if (opts.signal?.aborted === true) throw new AbortedError(`${file}: import cancelled`)
+      if (opts.signal?.aborted === true) throw new AbortedError(`${label}: import cancelled`)
       const h = entry.header
-      const name = safeEntryName(h.name, file)
+      const name = safeEntryName(h.name, label)
       if (h.type === 'directory') { entry.resume(); continue }
       if (h.type !== 'file' && h.type !== 'contiguous-file') {
-        throw new UnsafeEntryError(`${file}: entry ${JSON.stringify(h.name)} is a ${h.type ?? 'special file'}; an export tarball holds only regular files`, { entry: h.name, type: h.type })
+        throw new UnsafeEntryError(`${label}: entry ${JSON.stringify(h.name)} is a ${h.type ?? 'special file'}; an export tarball holds only regular files`, { entry: h.name, type: h.type })
       }
+      if (await visit(entry, name, h) === 'stop') {
+        stopped = true
+        break
+      }
+    }
+    if (stopped) {
+      extract.destroy()
+      await piping.catch(() => {})
+      return true
+    }
+    await piping
+    return false
+  } catch (err) {
+    extract.destroy()
+    await piping.catch(() => {})
+    // When the expansion guard refused, it is the cause; the loop may only have seen the stream end early.
+    throw wrapArchiveError(bomb ?? err, label)
+  }
+}
+
+async function readJsonEntry (entry: Entry, h: tar.Header, label: string): Promise<Uint8Array> {
+  if ((h.size ?? 0) > STATE_MAX_BYTES) throw new StateTooLargeError(`${label}: json entry is ${h.size} bytes, over the ${STATE_MAX_BYTES}-byte cap for a state`)
+  const chunks: Buffer[] = []
+  for await (const c of entry) chunks.push(c as Buffer)
+  return new Uint8Array(Buffer.concat(chunks))
+}
+
+function twoJson (label: string): Error {
+  return new BadArchiveError(`${label}: two 'json' entries: which state is meant is not clear, so the archive is refused (a pvr export has one)`)
+}
+
+/** The one json entry of an archive whose objects come first (nothing is written). */
+async function findJson (file: string, kind: 'gzip' | 'tar', opts: TarReadOptions): Promise<Uint8Array> {
+  let json: Uint8Array | undefined
+  await walk(file, kind, opts, async (entry, name, h) => {
+    if (name === 'json') {
+      if (json !== undefined) throw twoJson(opts.label)
+      json = await readJsonEntry(entry, h, opts.label)
+    } else {
+      if (name.startsWith('objects/')) checkObjectName(name, h, opts.label)
+      entry.resume()
+    }
+    return undefined
+  })
+  if (json === undefined) throw new BadArchiveError(`${opts.label}: no 'json' entry: not a pvr export tarball`)
+  return json
+}
+
+function checkObjectName (name: string, h: tar.Header, label: string): string {
+  const sha = name.slice('objects/'.length)
+  if (!isSha256Hex(sha)) throw new BadObjectNameError(`${label}: entry ${JSON.stringify(h.name)}: an object's name must be its sha256 (64 lowercase hex characters)`, { entry: h.name })
+  return sha
+}
+
+/**
+ * Take the objects the state names into the store. Without `known`, the
+ * json entry must come before any object ('json-late' otherwise, with
+ * nothing written); with it (the second read), the json met must be the same.
+ */
+async function readObjects (file: string, kind: 'gzip' | 'tar', store: ObjectStore, opts: TarReadOptions, known: { json: Uint8Array, named: ReadonlySet<string> } | undefined): Promise<TarReadResult | 'json-late'> {
+  const label = opts.label
+  const result: TarReadResult = { json: known?.json ?? new Uint8Array(0), objects: new Map(), written: new Set(), skipped: { entries: 0, bytes: 0 } }
+  let named = known?.named
+  let sawJson = false
+  let late = false
+  const persisting = new Map<string, Promise<unknown>>()
+  try {
+    await walk(file, kind, opts, async (entry, name, h) => {
       if (name === 'json') {
-        if ((h.size ?? 0) > STATE_MAX_BYTES) throw new StateTooLargeError(`${file}: json entry is ${h.size} bytes, over the ${STATE_MAX_BYTES}-byte cap for a state`)
-        const chunks: Buffer[] = []
-        for await (const c of entry) chunks.push(c as Buffer)
-        result.json = new Uint8Array(Buffer.concat(chunks))
+        if (sawJson) throw twoJson(label)
         sawJson = true
-        continue
+        const json = await readJsonEntry(entry, h, label)
+        if (known !== undefined) {
+          if (!Buffer.from(json).equals(Buffer.from(known.json))) throw new BadArchiveError(`${label}: the json entry changed between two reads of the archive (is it being written?)`)
+        } else {
+          result.json = json
+          named = opts.onState(json)
+        }
+        return undefined
       }
       if (name.startsWith('objects/')) {
-        const sha = name.slice('objects/'.length)
-        if (!isSha256Hex(sha)) throw new BadObjectNameError(`${file}: entry ${JSON.stringify(h.name)}: an object's name must be its sha256 (64 lowercase hex characters)`, { entry: h.name })
+        const sha = checkObjectName(name, h, label)
+        if (named === undefined) { late = true; return 'stop' }
+        if (!named.has(sha)) {
+          // Not an object of this revision: not ours to write.
+          result.skipped.entries++
+          result.skipped.bytes += h.size ?? 0
+          entry.resume()
+          return undefined
+        }
         if (persisting.has(sha)) await persisting.get(sha) // a duplicate entry: let the first copy land
-        const put = await store.putVerified(sha, entry as unknown as AsyncIterable<Uint8Array>, { source: `${file}: entry ${h.name}`, signal: opts.signal, size: h.size })
+        const put = await store.putVerified(sha, entry as unknown as AsyncIterable<Uint8Array>, { source: `${label}: entry ${h.name}`, signal: opts.signal, size: h.size })
         result.objects.set(sha, put.size)
         if (!put.existed) {
           result.written.add(sha)
@@ -117,26 +267,24 @@ export async function readExportTarball (file: string, store: ObjectStore, opts:
           p.catch(() => {})
           persisting.set(sha, p)
         }
-        continue
+        return undefined
       }
       entry.resume() // another regular file (e.g. a README): not ours, skip it
-    }
-    await piping
+      return undefined
+    })
     await Promise.all(persisting.values())
+    if (late) return 'json-late'
+    if (!sawJson) throw new BadArchiveError(`${label}: no 'json' entry: not a pvr export tarball`)
   } catch (err) {
-    extract.destroy()
-    await piping.catch(() => {})
     await Promise.allSettled(persisting.values())
     // Leave the store as it was: drop what this read added.
-    for (const sha of result.written) await store.remove(sha)
-    throw wrapArchiveError(err, file)
-  }
-  if (!sawJson) {
-    for (const sha of result.written) await store.remove(sha)
-    throw new BadArchiveError(`${file}: no 'json' entry: not a pvr export tarball`)
+    await opts.discard(result.written)
+    throw err
   }
   return result
 }
+
+function formatMiB (n: number): string { return `${(n / (1 << 20)).toFixed(0)} MiB` }
 
 function wrapArchiveError (err: unknown, file: string): unknown {
   if (err instanceof Error && 'code' in err && typeof (err as { code: unknown }).code === 'string' && (err as { code: string }).code.startsWith('E_')) return err
