@@ -8,6 +8,7 @@ export { checkPolicy, signatureSummary, type TrustSource } from './policy.js'
 export { TrustStore, type TrustEntry, type TrustKind, type AddResult } from './store.js'
 export { formatReport } from './format.js'
 export { certsFromPem, type TrustCert } from './certs.js'
+export { compositionVerdict, type CompositionVerdict } from './composition.js'
 export {
   POLICY_MODES, DEFAULT_POLICY, isPolicyMode, emptyAnchors,
   type PolicyMode, type TrustAnchors, type PinnedKey, type SignatureReport, type SignatureCheck,
