@@ -1,8 +1,10 @@
 /**
  * Installer: a revision from the library onto a device, through any driver.
  *  1. preflight: the revision is complete, valid and passes the signature
- *     policy; the device answers; the objects it lacks are known; they fit
- *     its free storage. --dry-run stops here with the plan.
+ *     policy; the device answers; a package (no BSP) is composed onto the
+ *     state the device runs (onto.ts) and the composed state is what it gets;
+ *     the objects it lacks are known; they fit its free storage. --dry-run
+ *     stops here with the plan.
  *  2. upload only what it lacks (a 422 is retried once), with progress;
  *  3. check that every object is now on the device, and only then put the
  *     step locals/<name> with a commit message;
@@ -11,7 +13,7 @@
  * Every install is recorded (DeviceStore), whatever its end.
  */
 import { FieldsyncError, IncompleteRevisionError, NoSpaceError, ObjectHashMismatchError, ObjectMissingError, TimeoutError, toWireError, UsageError } from '../../shared/errors.js'
-import type { InstallPlan, InstallResult, InstallStatus } from '../../shared/api/types.js'
+import type { InstallComposition, InstallPlan, InstallResult, InstallStatus } from '../../shared/api/types.js'
 import type { Logger } from '../../shared/log.js'
 import { formatBytes } from '../../shared/units.js'
 import { assertValidState } from '../../shared/state/index.js'
@@ -21,6 +23,7 @@ import type { DeviceDriver, DeviceMeta, ObjectNeed, StepProgress } from './drive
 import { emptyMeta } from './drivers/types.js'
 import { followProgress, runStep } from './follow.js'
 import { defaultStep, stepFromName } from './names.js'
+import { composeOntoDevice, installAs } from './onto.js'
 import type { DeviceStore } from './store.js'
 
 /** Assumed upload rate for the estimate when this device has no history (a 100 Mbit/s LAN). */
@@ -50,6 +53,10 @@ export interface InstallRequest {
   ignoreSpace?: boolean
   /** Poll and retry base interval (ms, default 1000). */
   pollMs?: number
+  /** Send the revision as the device's whole state even if a package would be composed (refused without a BSP). */
+  replaceState?: boolean
+  /** Compose the revision onto what the device runs even though it has a BSP (a BSP update package). */
+  compose?: boolean
   signal: AbortSignal
   onEvent?: (e: InstallEvent) => void
 }
@@ -79,8 +86,8 @@ export class Installer {
     }
     const state = lib.state(info.id)
     assertValidState(state, info.name)
-    if (this.c.trust !== undefined) checkPolicy(state.raw, this.c.trust)
-    const step = req.name === undefined ? defaultStep(info.name, info.id) : stepFromName(req.name)
+    const as = installAs(state, info.name, req)
+    if (as === 'state' && this.c.trust !== undefined) checkPolicy(state.raw, this.c.trust)
     const seen = new Set<string>()
     const objects: ObjectNeed[] = []
     for (const o of lib.objectsOf(info.id)) {
@@ -91,6 +98,17 @@ export class Installer {
     const d = req.driver
     req.onEvent?.({ type: 'phase', phase: 'preflight', message: `asking ${d.target} what it has` })
     const meta = await d.meta(req.signal).catch((err: unknown) => { this.log('%s: no device-meta: %s', d.target, (err as Error).message); return emptyMeta() })
+    let raw = state.raw
+    let composition: InstallComposition | null = null
+    if (as === 'package') {
+      req.onEvent?.({ type: 'phase', phase: 'preflight', message: `reading the state ${d.target} runs, to compose ${info.name} onto it` })
+      const onto = await composeOntoDevice(d, { raw: state.raw, name: info.name }, this.c.trust, req.signal)
+      raw = onto.raw
+      composition = onto.composition
+      // The device judges the state it gets: the composed one.
+      if (this.c.trust !== undefined) checkPolicy(raw, this.c.trust)
+    }
+    const step = req.name === undefined ? defaultStep(info.name, composition?.result ?? info.id) : stepFromName(req.name)
     const lackSet = await d.lacking(objects, req.signal)
     const lacking = objects.filter(o => lackSet.has(o.sha))
     const bytes = lacking.reduce((a, o) => a + o.size, 0)
@@ -102,6 +120,7 @@ export class Installer {
     if (meta.freeBytes === null) notes.push(`${d.target} does not tell its free space${d.via === 'pvr-sdk' ? ' through pvr-sdk' : ''}: the space check is skipped`)
     if (d.tellsProgress === false) notes.push('pvr-sdk does not tell the device\'s progress: the install ends RUNNING once the device has run the revision for a while, or NOT_RUNNING (use --via ssh for DONE, UPDATED, ERROR or WONTGO)')
     if (d.via === 'pvr-sdk') notes.push('pvr-sdk names the local step itself (pvr post)')
+    if (composition !== null && !composition.changed) notes.push(`the device runs every part of ${info.name} as it is already: the new step holds the state it runs`)
     const rate = this.c.devices.recentRate(req.deviceId) ?? ASSUMED_RATE
     const plan: InstallPlan = {
       device: req.deviceId,
@@ -115,8 +134,10 @@ export class Installer {
       step,
       problems,
       notes,
+      as,
+      composition,
     }
-    return { plan, objects, lacking, raw: state.raw, revName: info.name, meta }
+    return { plan, objects, lacking, raw, revName: info.name, meta }
   }
 
   /** Preflight only: what an install would send (the driver is opened and closed). */

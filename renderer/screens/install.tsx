@@ -6,6 +6,7 @@ import { bytes, duration, plural, rate, shortId } from '../format.js'
 import { go, useApi, useEvent, useResource } from '../hooks.js'
 import { Badge, Button, ErrorBox, NotAvailable, ProgressBar } from '../ui.js'
 import { statusTone } from './devices.js'
+import { PlanComposition } from './plan-composition.js'
 
 const STAGES = ['NEW', 'INPROGRESS', 'TESTING'] as const
 const FINAL = new Set(FINAL_INSTALL_STATUSES)
@@ -102,6 +103,7 @@ export function InstallWizard (p: { rev?: string, device?: string, transfers: Tr
             <div><dt>Step</dt><dd class='mono'>{plan.step}</dd></div>
             <div><dt>Via</dt><dd>{plan.via}</dd></div>
           </dl>
+          <PlanComposition c={plan.composition ?? null} />
           {plan.problems.length > 0 && <div class='alert alert-bad' role='alert'><div class='alert-title'>This install would be refused</div><ul>{plan.problems.map(x => <li key={x}>{x}</li>)}</ul></div>}
           {plan.notes.length > 0 && <div class='alert alert-warn' data-testid='plan-notes'><div class='alert-title'>What this connection cannot check</div><ul>{plan.notes.map(x => <li key={x}>{x}</li>)}</ul></div>}
           <div class='row'>

@@ -298,6 +298,24 @@ export interface InstallPlan {
   problems: string[]
   /** What this connection cannot check or tell, said before anything is sent. */
   notes: string[]
+  /** `package`: composed onto what the device runs (a revision without a BSP); `state`: the device's whole state. */
+  as: 'package' | 'state'
+  /** For a package: what composing it onto the device's running state changes. */
+  composition: InstallComposition | null
+}
+
+/** A package composed onto the state a device runs, as pvtx does on the device. */
+export interface InstallComposition {
+  /** Revision id (sha256 of the canonical state JSON) of what the device ran, and of the composed state it gets. */
+  onto: string
+  result: string
+  /** False when the device runs every part of the package as it is already. */
+  changed: boolean
+  /** Parts (a signature's name, a container, a top-level file) the package adds, replaces, removes (by replacing a part's signature), or leaves as they were. */
+  parts: { added: string[], replaced: string[], removed: string[], unchanged: string[] }
+  /** The composed state's signature verdict as the device would give it (null: no trust store to judge with). */
+  signature: { pass: boolean, summary: string, device: string | null, broken: Array<{ key: string, message: string }> } | null
+  warnings: string[]
 }
 
 export interface InstallResult {

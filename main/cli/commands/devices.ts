@@ -65,6 +65,8 @@ interface InstallOpts {
   sshSocket?: string
   settle?: number
   stall?: number
+  replaceState?: boolean
+  compose?: boolean
 }
 
 interface Target { driver: DeviceDriver, deviceId: string }
@@ -118,9 +120,28 @@ function render (ctx: CommandContext<InstallOpts>): (e: InstallEvent) => void {
   }
 }
 
+/** What composing a package onto the device's running state changes, for the plan. */
+function compositionLines (p: InstallPlan): string[] {
+  const c = p.composition
+  if (c === null || c === undefined) return []
+  const list = (xs: string[]): string => xs.map(x => terminalText(x, CELL_MAX)).join(', ')
+  const sig = c.signature
+  return [
+    `  a package: composed onto what the device runs (${c.onto.slice(0, 12)}), the device gets state ${c.result.slice(0, 12)}`,
+    ...(c.parts.added.length > 0 ? [`    parts added:    ${list(c.parts.added)}`] : []),
+    ...(c.parts.replaced.length > 0 ? [`    parts replaced: ${list(c.parts.replaced)}`] : []),
+    ...(c.parts.removed.length > 0 ? [`    parts removed:  ${list(c.parts.removed)}`] : []),
+    ...(c.parts.unchanged.length > 0 ? [`    parts as they were: ${list(c.parts.unchanged)}`] : []),
+    ...(sig === null ? [] : [`    signatures: ${terminalText(sig.summary, LINE_MAX)}${sig.device === null ? '' : `; the device would answer ${sig.device}`}`]),
+    ...sig?.broken.map(b => `    BROKEN by the composition: ${terminalText(b.key, CELL_MAX)}: ${terminalText(b.message, LINE_MAX)}`) ?? [],
+    ...c.warnings.map(w => `    warning: ${terminalText(w, LINE_MAX)}`),
+  ]
+}
+
 function planText (p: InstallPlan): string {
   return [
     `plan: ${p.revision.name} (${p.revision.id.slice(0, 12)}) to ${p.device} via ${p.via} as ${p.step}`,
+    ...compositionLines(p),
     `  send ${p.objectsToSend} of ${p.objectsTotal} objects, ${formatBytes(p.bytesToSend)}; device free: ${formatBytes(p.freeBytes)}`,
     `  about ${p.estimatedSeconds ?? '?'} s (upload at an assumed LAN rate, then the device's run)`,
     ...p.problems.map(x => `  PROBLEM: ${x}`),
@@ -167,12 +188,14 @@ export function register (program: Command, cli: Cli): void {
     }))
 
   program.command('install <rev>')
-    .description('install a revision onto a device: only the objects it lacks, then step locals/NAME, run, and follow its progress')
+    .description('install a revision onto a device: only the objects it lacks, then step locals/NAME, run, and follow its progress; a package (no BSP) is composed onto what the device runs, as pvtx does')
     .requiredOption('--device <device>', 'device id, name, address (host or host:port), or unix:<pv-ctrl socket>')
     .addOption(new Option('--via <driver>', 'how to reach it (default: pv-ctrl for unix:<socket>, ssh when SSH credentials are given, else pvr-sdk)').choices([...VIAS]))
     .option('--name <name>', 'step name: locals/NAME (default: from the revision name and id)')
     .option('--commit', 'LOCAL_RUN_COMMIT: run then reboot, so that the revision becomes a rollback point (ssh and pv-ctrl only)')
     .option('--dry-run', 'stop after the preflight and print the plan')
+    .option('--replace-state', 'send the revision as the device\'s whole state (refused for a package: one without a BSP)')
+    .option('--compose', 'compose the revision onto what the device runs even though it has a BSP (a BSP update package); a revision without a BSP always is')
     .option('-m, --message <text>', 'commit message (at most 256 bytes)')
     .option('--timeout <seconds>', 'give up following the progress after this long', seconds, 900)
     .option('--ignore-space', 'send even if the device reports too little free space')
@@ -194,7 +217,7 @@ export function register (program: Command, cli: Cli): void {
       try {
         res = await installer.install({
           rev, driver, deviceId, name: ctx.opts.name, commit: ctx.opts.commit === true, dryRun: ctx.opts.dryRun === true, message: ctx.opts.message,
-          timeoutMs: (ctx.opts.timeout ?? 900) * 1000, ignoreSpace: ctx.opts.ignoreSpace === true, pollMs: ctx.opts.poll, signal: ctx.signal, onEvent: render(ctx),
+          timeoutMs: (ctx.opts.timeout ?? 900) * 1000, ignoreSpace: ctx.opts.ignoreSpace === true, replaceState: ctx.opts.replaceState === true, compose: ctx.opts.compose === true, pollMs: ctx.opts.poll, signal: ctx.signal, onEvent: render(ctx),
         })
       } catch (err) {
         const d = (err as { details?: Record<string, unknown> }).details
