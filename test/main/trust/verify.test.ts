@@ -260,22 +260,17 @@ describe('policy modes and coverage', { skip }, () => {
   })
 })
 
-describe('speed', { skip }, () => {
-  it('a 40-key state with 8 signatures verifies well under 50 ms', () => {
+describe('a large state', { skip }, () => {
+  // Its speed is measured by npm run bench -- trust (test/bench/trust.bench.ts), not by a timed test.
+  it('a 40-key state with 8 signatures (RSA and P-256 through an intermediate) verifies in strict mode, every time', () => {
     const st = sampleState(6)
     pvrSign(st, 'bsp', { key: pki.rsa.key, x5c: [pki.rsa], include: ['bsp/**', '#spec', 'device.json'], exclude: ['bsp/src.json', '_sigs/bsp.json'] })
     for (let i = 0; i < 6; i++) pvrSign(st, `app${i}`, { key: i % 2 === 0 ? pki.rsa.key : pki.p256.key, x5c: i % 2 === 0 ? [pki.rsa] : [pki.p256, pki.inter] })
     const text = canonical(st)
     assert.ok(Object.keys(st).length >= 40, String(Object.keys(st).length))
-    check(text) // warm up
-    const times: number[] = []
-    for (let i = 0; i < 15; i++) {
-      const t0 = performance.now()
+    for (let i = 0; i < 3; i++) {
       const r = check(text, pki.trust, 'strict')
-      times.push(performance.now() - t0)
       assert.equal(r.pass, true, r.reason ?? '')
     }
-    times.sort((a, b) => a - b)
-    assert.ok(times[7] < 50, `median ${times[7].toFixed(1)} ms`)
   })
 })
