@@ -10,7 +10,12 @@
 #   sh install.sh --status NAME        show the progress of locals/NAME (for instance after the device rebooted)
 #   sh install.sh --inventory [FILE]   write this device's object list to the stick (default device-inventory.json)
 #
-# Needs pvcontrol (PVCONTROL=/path/to/pvcontrol if it is not in PATH), sha256sum, tar, cat.
+# A package (a revision without a BSP, such as one container) is composed onto what the
+# device runs by the device's own pvtx (pvtx begin current, add, commit), as Pantavisor
+# does; a device without pvtx gets no package (as its whole state it would not boot).
+#
+# Needs pvcontrol (PVCONTROL=/path/to/pvcontrol if it is not in PATH), sha256sum, tar, cat;
+# pvtx for packages (PVTX=/path/to/pvtx).
 # SOCKET and CURL_CMD are passed on to pvcontrol. WORKDIR: room on the device to unpack a
 # split tarball (default $TMPDIR or /tmp). INTERVAL: seconds between progress polls (5).
 # TIMEOUT: seconds to follow the progress before giving up watching (1800).
@@ -20,16 +25,36 @@ set -u
 
 STICK=$(cd "$(dirname "$0")" && pwd) || exit 1
 PVCONTROL=${PVCONTROL:-pvcontrol}
+PVTX=${PVTX:-pvtx}
 INTERVAL=${INTERVAL:-5}
 TIMEOUT=${TIMEOUT:-1800}
 BUSY_WAIT=${BUSY_WAIT:-600}
 WORKDIR=${WORKDIR:-${TMPDIR:-/tmp}}
 WORK=''
+TXN=0
 
 say() { printf '%s\n' "$*"; }
-die() { printf 'install.sh: %s\n' "$*" >&2; [ -n "$WORK" ] && rm -rf "$WORK"; exit 1; }
-# PVCONTROL may hold words (e.g. "busybox sh /path/pvcontrol"): split on purpose.
+die() {
+	printf 'install.sh: %s\n' "$*" >&2
+	[ -n "$WORK" ] && rm -rf "$WORK"
+	# A pvtx transaction this script began ends with it.
+	[ "$TXN" = 1 ] && pvx abort > /dev/null 2>&1
+	exit 1
+}
+# PVCONTROL and PVTX may hold words (e.g. "busybox sh /path/pvcontrol"): split on purpose.
 pvc() { $PVCONTROL "$@"; }
+pvx() { $PVTX "$@"; }
+
+# is_package NAME: its state has no bsp/run.json (a container, a configuration).
+is_package() {
+	! tr -d ' \t\r\n' < "$STICK/$1.json" | grep -q '"bsp/run.json":'
+}
+
+have_pvtx() {
+	# shellcheck disable=SC2086
+	set -- $PVTX
+	command -v "$1" > /dev/null 2>&1
+}
 
 valid_name() {
 	case "$1" in
@@ -163,6 +188,14 @@ do_install() {
 	check_files $files "$name.objects" "$name.json"
 	OLIST=$(object_list) || die "cannot talk to Pantavisor with $PVCONTROL (a container with the mgmt role? SOCKET=...?)"
 	SLIST=$(pvc steps ls) || die "pvcontrol steps ls failed"
+	package=0
+	if is_package "$name"; then
+		package=1
+		have_pvtx || die "$name is a package (no BSP): it is installed by composing it onto what the device runs, with the device's pvtx, and $PVTX is not here (set PVTX); as the device's whole state it would not boot. Nothing was installed: install it over the network (fieldsync install composes it on the laptop)"
+		case "$SLIST" in
+		*"\"$rev\""*) die "the device already has $rev: run it with pvcontrol commands run $rev, or install under another name: sh install.sh --name OTHER $name" ;;
+		esac
+	fi
 	case "$SLIST" in
 	*"\"$rev\""*)
 		want=$(cat "$STICK/$name.json")
@@ -182,6 +215,19 @@ do_install() {
 		members="$members objects/$sha"
 		count=$((count + 1))
 	done < "$STICK/$name.objects"
+	if [ $package = 1 ]; then
+		# pvtx add uploads the objects the tarball carries (pvtx_txn.c add_tar: every
+		# objects/ member over pv-ctrl) and adds the package's state to the transaction.
+		say "$name is a package: composing it onto what the device runs (pvtx begin current, add, commit)"
+		out=$(pvx begin current 2>&1) || die "pvtx begin current failed: $out (a transaction already open? pvtx show tells, pvtx abort ends it)"
+		TXN=1
+		say "  adding $name ($count object(s) the device lacks)"
+		# shellcheck disable=SC2086
+		set -- $files
+		# shellcheck disable=SC2086
+		out=$( (cd "$STICK" && cat "$@") | pvx add - 2>&1) || die "pvtx add of $name failed: $out"
+		count=0
+	fi
 	if [ $count -gt 0 ]; then
 		WORK=$(mktemp -d "$WORKDIR/fieldsync.XXXXXX") || die "cannot make a folder in $WORKDIR: set WORKDIR to a folder on the device's storage with room for $name"
 		say "unpacking the $count object(s) the device lacks"
@@ -217,7 +263,11 @@ do_install() {
 	done < "$STICK/$name.objects"
 	[ $partial -eq 0 ] || die "the device kept only part of $partial object(s) of $name: its storage is full. Free room (pvcontrol cmd run-gc removes what no revision uses), then run this again: it sends those objects again"
 	[ $missing -eq 0 ] || die "$missing object(s) of $name are not on the device, so it is not run (was the stick made for another device? make an inventory and export again)"
-	if ! pvc steps get "$rev" > /dev/null 2>&1; then
+	if [ $package = 1 ]; then
+		out=$(pvx commit "$rev" 2>&1) || die "pvtx commit of $name as $rev failed: $out"
+		TXN=0
+		say "stored the composed state as $rev"
+	elif ! pvc steps get "$rev" > /dev/null 2>&1; then
 		say "storing the state of $name as $rev"
 		pvc steps put "$STICK/$name.json" "$rev" > /dev/null || die "the device refused the state of $name (signature or format?)"
 	fi
@@ -244,7 +294,7 @@ run=1
 local_name=''
 case "${1:-}" in
 ''|--list|-l) say "revisions on this stick:"; list_revisions; say "install one with: sh $0 NAME"; exit 0 ;;
--h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+-h|--help) sed -n '2,23p' "$0"; exit 0 ;;
 --check) check_all; exit 0 ;;
 --inventory) inventory "${2:-}"; exit 0 ;;
 --status) [ -n "${2:-}" ] || die "--status needs a name"; watch "locals/${2#locals/}"; exit $? ;;

@@ -12,7 +12,7 @@ import { runCli } from '../helpers/cli.js'
 import { fillStorage, skipWithoutKit, startKitDevice, type KitDevice } from '../helpers/pvkit.js'
 import { tempDir } from '../helpers/tmp.js'
 import { deviceJson } from './device.js'
-import { readPkg, variant, WIFI, writePkg } from './revisions.js'
+import { PINGER, readPkg, variant, WIFI, writePkg } from './revisions.js'
 
 async function library (t: { after: (fn: () => Promise<void>) => void }): Promise<{ home: string, dir: string }> {
   const dir = await tempDir(t)
@@ -101,5 +101,37 @@ describe('real device: install.sh from a stick, with the device\'s own pvcontrol
     assert.equal(ok.code, 0, ok.stderr)
     assert.equal((ok.json() as { status: string }).status, 'DONE')
     void readFile
+  })
+})
+
+describe('real device: a package from a stick, composed by the device\'s own pvtx', () => {
+  it('watchdog_pinger, then pvwificonnect (no BSP): install.sh composes each onto what the device runs (pvtx begin current, add, commit) and the device keeps every part; with no pvtx it refuses and installs nothing', async (t) => {
+    if (skipWithoutKit(t)) return
+    const { home } = await library(t)
+    assert.equal((await runCli(['import', PINGER, '--name', 'pinger'], { home })).code, 0)
+    assert.equal((await runCli(['import', WIFI, '--name', 'wifi'], { home })).code, 0)
+    const dev = await startKitDevice(t)
+    await dev.exec(['mkdir', '-p', '/var/work'])
+    await stickFor(home, dev, ['pinger', 'wifi'])
+    const factory = await deviceJson<Record<string, unknown>>(dev, '/steps/current')
+
+    // A device without pvtx: the package is not sent as the device's whole state.
+    const none = await installSh(dev, ['--name', 'nopvtx', 'wifi'], ['PVTX=/nonexistent/pvtx'])
+    assert.equal(none.code, 1, none.stdout + none.stderr)
+    assert.match(none.stderr, /wifi is a package \(no BSP\).*\/nonexistent\/pvtx is not here/)
+    assert.ok(!(await deviceJson<Array<{ name: string }>>(dev, '/steps')).some(s => s.name === 'locals/nopvtx'), 'no step stored')
+
+    const one = await installSh(dev, ['pinger'])
+    assert.equal(one.code, 0, one.stdout + one.stderr)
+    assert.match(one.stdout, /pinger is a package: composing it onto what the device runs/)
+    assert.match(one.stdout, /locals\/pinger: (DONE|UPDATED)/)
+    const two = await installSh(dev, ['wifi'])
+    assert.equal(two.code, 0, two.stdout + two.stderr)
+    assert.match(two.stdout, /locals\/wifi: (DONE|UPDATED)/)
+    const now = await deviceJson<Record<string, unknown>>(dev, '/steps/locals/wifi')
+    for (const k of Object.keys(factory)) assert.deepEqual(now[k], factory[k], `${k}: what the device ran stays`)
+    assert.ok('watchdog_pinger/run.json' in now && 'pvwificonnect/run.json' in now, 'both packages are in the state the device runs')
+    const pvtxShow = await dev.exec(['pvtx', 'show'])
+    assert.notEqual(pvtxShow.code, 0, 'no transaction is left open')
   })
 })
