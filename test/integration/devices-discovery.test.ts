@@ -39,9 +39,11 @@ interface Net { a: string, b: string, addrA: string, addrB: string }
 function makeNet (t: Tctx, opts: { v6?: boolean } = {}): Net {
   const r = randomBytes(2)
   const tag = r.toString('hex')
+  // The IPv6 group without leading zeros, as addresses are printed (fd00:3c4::1, not fd00:03c4::1).
+  const group = r.readUInt16BE(0).toString(16)
   const v6 = opts.v6 === true
   const net: Net = v6
-    ? { a: `fsdev-a-${tag}`, b: `fsdev-b-${tag}`, addrA: `fd00:${tag}::1`, addrB: `fd00:${tag}::2` }
+    ? { a: `fsdev-a-${tag}`, b: `fsdev-b-${tag}`, addrA: `fd00:${group}::1`, addrB: `fd00:${group}::2` }
     : { a: `fsdev-a-${tag}`, b: `fsdev-b-${tag}`, addrA: `10.231.${r[0]}.1`, addrB: `10.231.${r[0]}.2` }
   const va = `fsva${tag}`
   const vb = `fsvb${tag}`

@@ -50,7 +50,7 @@ export function registerDeviceSim (program: Command, cli: Cli): void {
     .option('--http <host:port>', 'pvr-sdk HTTP address (default 127.0.0.1:12368)')
     .option('--no-http', 'no pvr-sdk HTTP server')
     .option('--storage <bytes>', 'storage capacity, e.g. 2GiB (default: the host file system)', bytes)
-    .addOption(new Option('--outcome <outcome>', 'how runs end: auto (DONE after a reboot when the BSP changes or with run-commit, else UPDATED), done, updated, error, wontgo').choices(['auto', 'done', 'updated', 'error', 'wontgo']).default('auto'))
+    .addOption(new Option('--outcome <outcome>', 'how runs end: auto (DONE after a reboot when the BSP or a platform that restarts the system changes, or with run-commit; else UPDATED), done, updated, error, wontgo').choices(['auto', 'done', 'updated', 'error', 'wontgo']).default('auto'))
     .option('--name <nick>', 'device nick (mDNS name)', 'pantavisor')
     .option('--fast', 'short delays (TESTING 0.5 s instead of 25 s) for tests')
     .option('--no-mdns', 'do not advertise on mDNS (always use this on a shared network or in tests)')

@@ -9,13 +9,14 @@
  * checked (pv_state_validate_checksum: a missing or damaged one gives ERROR
  * "Object validation went wrong" and a rollback), TESTING for the commit
  * delay, and DONE (reboot: rollback point) or UPDATED, or ERROR with a
- * rollback, as --outcome says. `auto` reboots when the BSP changes or with
- * LOCAL_RUN_COMMIT.
+ * rollback, as --outcome says. `auto` reboots as upstream decides (reboot.ts:
+ * a change of the BSP or of a platform whose restart policy is `system`) or
+ * with LOCAL_RUN_COMMIT.
  */
-import { rawMembers } from '../../../shared/state/index.js'
 import type { DeviceCore } from './device.js'
 import type { DeviceState } from './parser.js'
 import { logLine, MSG, progressJson, type ProgressStatus } from './progress.js'
+import { needsReboot } from './reboot.js'
 import { verifyOnDevice } from './verify.js'
 
 export type Outcome = 'auto' | 'done' | 'updated' | 'error' | 'wontgo'
@@ -24,11 +25,12 @@ export const OUTCOMES: readonly Outcome[] = ['auto', 'done', 'updated', 'error',
 export interface RunningUpdate { rev: string, objects: Set<string>, previous: string }
 
 /** The BSP part of a state (its bsp/ keys and their raw values), to tell whether an update changes it. */
-function bspOf (raw: Buffer | null): string {
-  if (raw === null) return ''
+/** Upstream's rule (reboot.ts): a reboot when what changed belongs to the BSP or to a platform that restarts the system. */
+function rebootBetween (previous: Buffer | null, next: Buffer): boolean {
+  if (previous === null) return true
   try {
-    return JSON.stringify(rawMembers(raw).filter(m => m.key.startsWith('bsp/')).map(m => [m.key, m.rawValue]).sort())
-  } catch { return '' }
+    return needsReboot(JSON.parse(previous.toString('utf8')) as Record<string, unknown>, JSON.parse(next.toString('utf8')) as Record<string, unknown>)
+  } catch { return true }
 }
 
 /** pv_storage_meta_link_boot: the trail paths of the boot assets to link, or why there are none. */
@@ -94,7 +96,7 @@ export class Updater {
       this.finish()
       return
     }
-    const reboot = commit || this.outcome === 'done' || (this.outcome === 'auto' && bspOf(await st.readJson(previous)) !== bspOf(raw))
+    const reboot = commit || this.outcome === 'done' || (this.outcome === 'auto' && rebootBetween(await st.readJson(previous), raw))
     const t = this.dev.timing
     await this.set(rev, 'INPROGRESS', reboot ? MSG.reboot : MSG.transition)
     this.dev.setMeta('pantavisor.status', 'INSTALLED')
