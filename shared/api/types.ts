@@ -28,7 +28,8 @@ export interface AppInfo {
   capabilities: Capabilities
 }
 
-export type SignatureState = 'unavailable' | 'unsigned' | 'valid' | 'warning' | 'invalid'
+/** untrusted: signed, but by a CA (or key) not in the trust store; invalid: changed after signing, or malformed. */
+export type SignatureState = 'unavailable' | 'unsigned' | 'valid' | 'warning' | 'untrusted' | 'invalid'
 
 export interface SignatureStatus {
   state: SignatureState
@@ -97,6 +98,8 @@ export interface PartDetail {
 export interface SignatureDetail {
   key: string
   ok: boolean
+  /** valid; untrusted (its CA or key is not trusted here); invalid (changed after signing, or malformed). */
+  verdict: 'valid' | 'untrusted' | 'invalid'
   /** Leaf certificate CN or pinned key name, with its trust anchor. */
   signer: string | null
   alg: string | null
