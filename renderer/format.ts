@@ -44,7 +44,9 @@ export function plural (n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`
 }
 
+/** How far along, 0-100; null when the total is not known. Nothing to do (a total of 0) is complete. */
 export function percent (done: number, total: number | null): number | null {
-  if (total === null || total <= 0) return null
+  if (total === null || total < 0) return null
+  if (total === 0) return 100
   return Math.max(0, Math.min(100, (done / total) * 100))
 }

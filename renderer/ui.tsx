@@ -28,8 +28,15 @@ export function Badge (p: { tone: Tone, children: ComponentChildren, title?: str
   return <span class={`badge badge-${p.tone}`} title={p.title}>{p.children}</span>
 }
 
-export function ProgressBar (p: { done: number, total: number | null, tone?: Tone, label: string }) {
-  const pct = percent(p.done, p.total)
+/**
+ * A bar of done/total. An unknown total animates only while the work runs
+ * (`running`, default true); once it ended, nothing moves: the bar is full when
+ * it ended well (`tone` ok), else empty.
+ */
+export function ProgressBar (p: { done: number, total: number | null, tone?: Tone, label: string, running?: boolean }) {
+  const running = p.running ?? true
+  const known = percent(p.done, p.total)
+  const pct = known ?? (running ? null : p.tone === 'ok' ? 100 : 0)
   const ref = useRef<HTMLDivElement>(null)
   useEffect(() => { if (ref.current !== null) ref.current.style.width = pct === null ? '' : `${pct}%` }, [pct])
   return (

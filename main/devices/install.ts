@@ -16,7 +16,7 @@ import { FieldsyncError, IncompleteRevisionError, NoSpaceError, ObjectHashMismat
 import type { InstallComposition, InstallPlan, InstallResult, InstallStatus } from '../../shared/api/types.js'
 import type { Logger } from '../../shared/log.js'
 import { formatBytes } from '../../shared/units.js'
-import { assertValidState } from '../../shared/state/index.js'
+import { assertValidState, parseState, revisionId } from '../../shared/state/index.js'
 import type { Library } from '../store/library.js'
 import { checkPolicy, type TrustSource } from '../trust/index.js'
 import type { DeviceDriver, DeviceMeta, ObjectNeed, StepProgress } from './drivers/types.js'
@@ -33,6 +33,8 @@ export const ASSUMED_RUN_SECONDS = 45
 
 export type InstallEvent =
   | { type: 'phase', phase: 'preflight' | 'upload' | 'step' | 'run' | 'progress' | 'final', message: string }
+  /** Preflight done, before anything is sent: what the upload will send (0 bytes: nothing). */
+  | { type: 'planned', bytesToSend: number, objectsToSend: number }
   | { type: 'upload', sha: string, key: string | null, index: number, count: number, bytes: number, totalBytes: number, rate: number, etaSeconds: number | null }
   | { type: 'retry', what: string, reason: string }
   | { type: 'progress', status: string, statusMsg: string, progress: number | null }
@@ -120,8 +122,10 @@ export class Installer {
     if (meta.freeBytes === null) notes.push(`${d.target} does not tell its free space${d.via === 'pvr-sdk' ? ' through pvr-sdk' : ''}: the space check is skipped`)
     if (d.tellsProgress === false) notes.push('pvr-sdk does not tell the device\'s progress: the install ends RUNNING once the device has run the revision for a while, or NOT_RUNNING (use --via ssh for DONE, UPDATED, ERROR or WONTGO)')
     if (d.via === 'pvr-sdk') notes.push('pvr-sdk names the local step itself (pvr post)')
-    if (composition !== null && !composition.changed) notes.push(`the device runs every part of ${info.name} as it is already: the new step holds the state it runs`)
     const rate = this.c.devices.recentRate(req.deviceId) ?? ASSUMED_RATE
+    // A package: the device runs it already when composing it changes nothing.
+    const alreadyRunning = composition !== null ? !composition.changed : await this.runs(d, info.id, req.signal)
+    const uploadSeconds = bytes === 0 ? 0 : Math.max(1, Math.round(bytes / rate))
     const plan: InstallPlan = {
       device: req.deviceId,
       revision: { id: info.id, name: info.name },
@@ -129,7 +133,10 @@ export class Installer {
       objectsTotal: objects.length,
       objectsToSend: lacking.length,
       bytesToSend: bytes,
-      estimatedSeconds: Math.round(bytes / rate + ASSUMED_RUN_SECONDS),
+      estimatedSeconds: uploadSeconds + ASSUMED_RUN_SECONDS,
+      uploadSeconds,
+      runSeconds: ASSUMED_RUN_SECONDS,
+      alreadyRunning,
       freeBytes: meta.freeBytes,
       step,
       problems,
@@ -138,6 +145,18 @@ export class Installer {
       composition,
     }
     return { plan, objects, lacking, raw, revName: info.name, meta }
+  }
+
+  /** Whether the device runs revision `id` now: null when the connection cannot read its current state. */
+  private async runs (d: DeviceDriver, id: string, signal: AbortSignal): Promise<boolean | null> {
+    if (d.stepState === undefined) return null
+    try {
+      return revisionId(parseState(await d.stepState('current', signal), `${d.target}: current state`)) === id
+    } catch (err) {
+      if (signal.aborted) throw err
+      this.log('%s: current state unreadable: %s', d.target, (err as Error).message)
+      return null
+    }
   }
 
   /** Preflight only: what an install would send (the driver is opened and closed). */
@@ -190,8 +209,12 @@ export class Installer {
     const id = this.c.devices.startInstall({ deviceId: req.deviceId, address: d.target, via: d.via, revisionId: p.plan.revision.id, revisionName: p.revName, step })
     const sent = { bytes: 0, objects: 0 }
     let final: StepProgress | null = null
+    let uploadMs = 0
     try {
+      req.onEvent?.({ type: 'planned', bytesToSend: p.plan.bytesToSend, objectsToSend: p.plan.objectsToSend })
+      const u0 = Date.now()
       await this.upload(req, p, sent)
+      uploadMs = p.lacking.length === 0 ? 0 : Date.now() - u0
       const still = await d.lacking(p.objects, req.signal)
       const partial = [...still].filter(([, held]) => held !== null)
       if (partial.length > 0) {
@@ -231,6 +254,7 @@ export class Installer {
         bytesSent: sent.bytes,
         objectsSent: sent.objects,
         seconds: Math.round((Date.now() - started) / 100) / 10,
+        uploadSeconds: Math.round(uploadMs / 100) / 10,
       }
     } catch (err) {
       const w = toWireError(err)

@@ -1,6 +1,6 @@
 /** Human text for a SignatureReport (the CLI's `verify-sig` output), in the spirit of `pvr sig ls`. */
 import type { SignatureReport } from './types.js'
-import { signerLabel } from './verify.js'
+import { signerLabel, verdictText } from './verify.js'
 
 function indent (lines: string[], pad = '    '): string[] {
   return lines.map(l => pad + l)
@@ -12,8 +12,8 @@ export function formatReport (r: SignatureReport, opts: { keys?: boolean } = {})
   out.push(`${r.pass ? 'PASS' : 'FAIL'} under policy "${r.policy}": ${r.summary}`)
   if (r.reason !== null) out.push(`  reason: ${r.reason}`)
   for (const s of r.signatures) {
-    out.push('', `${s.key}: ${s.ok ? 'valid' : `INVALID (${s.failure})`}${s.alg !== null ? `, ${s.alg}` : ''}${s.signer !== null ? `, ${s.ok ? 'signed by' : 'signer'} ${signerLabel(s)}` : ''}`)
-    if (!s.ok && s.message !== null) out.push(`  ${s.message}`)
+    out.push('', `${s.key}: ${s.ok ? 'valid' : `${s.verdict.toUpperCase()} (${s.failure})`}${s.alg !== null ? `, ${s.alg}` : ''}${s.signer !== null ? `, ${s.ok ? 'signed by' : 'signer'} ${signerLabel(s)}` : ''}`)
+    if (!s.ok) out.push(`  ${verdictText(s)}`)
     if (s.signer?.kind === 'x5c') {
       out.push('  chain:')
       for (const c of s.signer.chain) {

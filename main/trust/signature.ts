@@ -8,7 +8,7 @@ import { verifyChain } from './chain.js'
 import { arrayStrings, getValue, tokenize } from './jsmn.js'
 import { b64Device, b64urlDevice, hashForAlg, verifyWithKey } from './jws.js'
 import { globNotes, oemSignable, selectPayload, type StateEntry } from './payload.js'
-import type { CertCheck, SignatureCheck, SignatureFailure, SignerInfo, TrustAnchors } from './types.js'
+import { UNTRUSTED_FAILURES, type CertCheck, type SignatureCheck, type SignatureFailure, type SignerInfo, type TrustAnchors } from './types.js'
 
 /** The raw `protected` and `signature` texts of a value the device takes for a pvs@2 signature. */
 export interface PvsValue { protected: string, signature: string }
@@ -57,9 +57,10 @@ export interface CheckContext {
 
 /** Check the signature held by `key`. Marks the entries it covers (as the device does, even when it then fails). */
 export function checkSignature (key: string, pvs: PvsValue, ctx: CheckContext): SignatureCheck {
-  const check: SignatureCheck = { key, ok: false, failure: null, message: null, alg: null, include: null, exclude: null, signer: null, covers: [], excludes: [], notes: [] }
+  const check: SignatureCheck = { key, ok: false, verdict: 'invalid', failure: null, message: null, alg: null, include: null, exclude: null, signer: null, covers: [], excludes: [], notes: [] }
   const refuse = (failure: SignatureFailure, message: string): SignatureCheck => {
     check.failure = failure
+    check.verdict = UNTRUSTED_FAILURES.includes(failure) ? 'untrusted' : 'invalid'
     check.message = message
     return check
   }
@@ -160,5 +161,6 @@ export function checkSignature (key: string, pvs: PvsValue, ctx: CheckContext): 
     }
   }
   check.ok = true
+  check.verdict = 'valid'
   return check
 }

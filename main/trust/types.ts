@@ -84,10 +84,21 @@ export interface SignerInfo {
   key: string
 }
 
+/**
+ * One signature's verdict, for people: valid; untrusted (it may be sound, but
+ * its signer's CA, or its key, is not trusted here: trust it); invalid (the
+ * state changed after signing, or the signature is malformed).
+ */
+export type SignatureVerdict = 'valid' | 'untrusted' | 'invalid'
+
+/** Failures that say who signed is not trusted here, not that anything was changed. */
+export const UNTRUSTED_FAILURES: readonly SignatureFailure[] = ['UNKNOWN_CA', 'NO_PINNED_KEY']
+
 export interface SignatureCheck {
   /** The state key holding the signature, e.g. `_sigs/pvwificonnect.json`. */
   key: string
   ok: boolean
+  verdict: SignatureVerdict
   failure: SignatureFailure | null
   message: string | null
   alg: string | null

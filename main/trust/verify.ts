@@ -36,11 +36,29 @@ export function signerLabel (s: SignatureCheck): string {
   return sg.anchor !== null && sg.anchor !== sg.name ? `${sg.name} (${sg.anchor})` : sg.name
 }
 
-/** The one-line summary for `show`/`ls`. */
+/**
+ * What is wrong with one signature, in a technician's words: an untrusted
+ * signer ("signed by CN=…, not trusted here: trust its CA") is not a changed
+ * state ("changed after signing: …").
+ */
+export function verdictText (s: SignatureCheck): string {
+  const why = s.message ?? s.failure ?? 'does not verify'
+  if (s.verdict === 'untrusted') {
+    const who = s.signer === null ? 'an unknown key' : s.signer.kind === 'x5c' ? `CN=${s.signer.name}` : `key ${s.signer.name}`
+    return `signed by ${who}, not trusted here: trust its ${s.failure === 'NO_PINNED_KEY' ? 'public key' : 'CA'} (${why})`
+  }
+  return s.failure === 'BAD_SIGNATURE' ? `changed after signing: ${why}` : why
+}
+
+/** The one-line summary for `show`/`ls`: INVALID before UNTRUSTED, each naming its first signature. */
 export function summarize (r: Pick<SignatureReport, 'signatures' | 'uncovered'>): string {
-  const bad = r.signatures.filter(s => !s.ok)
-  if (bad.length > 0) {
-    return `INVALID: ${bad[0].key}: ${bad[0].message ?? bad[0].failure}` + (bad.length > 1 ? ` (and ${bad.length - 1} more invalid)` : '')
+  const invalid = r.signatures.filter(s => s.verdict === 'invalid')
+  if (invalid.length > 0) {
+    return `INVALID: ${invalid[0].key}: ${verdictText(invalid[0])}` + (invalid.length > 1 ? ` (and ${invalid.length - 1} more invalid)` : '')
+  }
+  const untrusted = r.signatures.filter(s => s.verdict === 'untrusted')
+  if (untrusted.length > 0) {
+    return `UNTRUSTED: ${untrusted[0].key}: ${verdictText(untrusted[0])}` + (untrusted.length > 1 ? ` (and ${untrusted.length - 1} more untrusted)` : '')
   }
   if (r.signatures.length === 0) return 'unsigned'
   const signers = [...new Set(r.signatures.map(signerLabel))]

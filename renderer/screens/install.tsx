@@ -11,14 +11,37 @@ import { PlanComposition } from './plan-composition.js'
 const STAGES = ['NEW', 'INPROGRESS', 'TESTING'] as const
 const FINAL = new Set(FINAL_INSTALL_STATUSES)
 
-function Timeline (p: { status: string | null }) {
-  const reached = p.status === null ? -1 : FINAL.has(p.status) ? STAGES.length : STAGES.indexOf(p.status as typeof STAGES[number])
+/**
+ * The device's stages: those it was seen in are passed (green), the one it
+ * ended in when it failed is red, and stages it never reached stay grey. A
+ * failed install never paints a stage it did not pass.
+ */
+export function Timeline (p: { status: string | null, seen: readonly string[] }) {
+  const final = p.status !== null && FINAL.has(p.status) ? p.status : null
+  const failed = final !== null && !installSucceeded(final)
+  const last = Math.max(-1, ...p.seen.map(s => STAGES.indexOf(s as typeof STAGES[number])))
+  const cls = (i: number): string => {
+    if (final === null) {
+      const cur = p.status === null ? -1 : STAGES.indexOf(p.status as typeof STAGES[number])
+      return i < cur ? 'tl-done' : i === cur ? 'tl-current' : 'tl-todo'
+    }
+    if (!failed) return 'tl-done'
+    return i < last ? 'tl-done' : i === last ? 'tl-failed' : 'tl-todo'
+  }
   return (
     <ol class='timeline' aria-label='Device progress'>
-      {STAGES.map((s, i) => <li key={s} class={i < reached ? 'tl-done' : i === reached ? 'tl-current' : 'tl-todo'}>{s}</li>)}
-      <li class={p.status !== null && FINAL.has(p.status) ? `tl-final tl-${statusTone(p.status)}` : 'tl-todo'}>{p.status !== null && FINAL.has(p.status) ? p.status : 'DONE / UPDATED'}</li>
+      {STAGES.map((s, i) => <li key={s} class={cls(i)} data-stage={s} data-state={cls(i).slice(3)}>{s}</li>)}
+      <li class={final !== null ? `tl-final tl-${statusTone(final)}` : 'tl-todo'} data-stage='final' data-state={final === null ? 'todo' : failed ? 'failed' : 'done'}>{final ?? 'DONE / UPDATED'}</li>
     </ol>
   )
+}
+
+/** What was sent, at what rate over the upload alone, and the device's run with its own time. */
+function sentText (r: InstallResult): string {
+  const run = `the device's run ${duration(Math.max(0, r.seconds - r.uploadSeconds))}`
+  if (r.bytesSent === 0) return `nothing sent; ${run}`
+  const speed = r.uploadSeconds > 0 ? ` at ${rate(r.bytesSent / r.uploadSeconds)}` : ''
+  return `sent ${bytes(r.bytesSent)} (${plural(r.objectsSent, 'object')}) in ${duration(r.uploadSeconds)}${speed}; ${run}`
 }
 
 export function InstallWizard (p: { rev?: string, device?: string, transfers: TransferInfo[] }) {
@@ -36,8 +59,14 @@ export function InstallWizard (p: { rev?: string, device?: string, transfers: Tr
   const [running, setRunning] = useState(false)
   const [progress, setProgress] = useState<InstallProgress | null>(null)
   const [result, setResult] = useState<InstallResult | null>(null)
+  const [seen, setSeen] = useState<string[]>([])
 
-  useEvent('install', (e) => { if (running && (e.device === device || e.device === plan?.device)) setProgress(e) })
+  useEvent('install', (e) => {
+    if (!running || (e.device !== device && e.device !== plan?.device)) return
+    setProgress(e)
+    const st = e.status
+    if (st !== null) setSeen(x => x.includes(st) ? x : [...x, st])
+  })
 
   if (!info.capabilities.devices) return <div class='screen'><NotAvailable title='Installs are not available yet'><p>Installing onto devices over the network is not in this build yet.</p></NotAvailable></div>
 
@@ -48,7 +77,7 @@ export function InstallWizard (p: { rev?: string, device?: string, transfers: Tr
   }
   const install = () => {
     if (plan === null) return
-    setRunning(true); setError(null); setProgress(null); setResult(null)
+    setRunning(true); setError(null); setProgress(null); setResult(null); setSeen([])
     api.devices.install({ rev, device, via: plan.via, commit }).then(setResult, setError).finally(() => { setRunning(false) })
   }
   const transfer = progress !== null ? p.transfers.find(t => t.id === progress.transferId) : undefined
@@ -98,7 +127,9 @@ export function InstallWizard (p: { rev?: string, device?: string, transfers: Tr
           <dl class='facts'>
             <div><dt>Send</dt><dd class='strong'>{bytes(plan.bytesToSend)} in {plural(plan.objectsToSend, 'object')}</dd></div>
             <div><dt>Already on the device</dt><dd>{plan.objectsTotal - plan.objectsToSend} of {plan.objectsTotal} objects</dd></div>
-            <div><dt>Estimated time</dt><dd>{duration(plan.estimatedSeconds)}</dd></div>
+            <div><dt>Device runs</dt><dd data-testid='plan-running'>{plan.alreadyRunning === true ? <Badge tone='info'>already running this revision</Badge> : plan.alreadyRunning === false ? 'another revision' : <span class='muted'>cannot tell through {plan.via}</span>}</dd></div>
+            <div><dt>Upload time</dt><dd data-testid='plan-upload-time'>{plan.bytesToSend === 0 ? 'no transfer: nothing to send' : `about ${duration(plan.uploadSeconds)}`}</dd></div>
+            <div><dt>Then the device's run</dt><dd>about {duration(plan.runSeconds)} <span class='muted'>(INPROGRESS, TESTING, maybe a reboot)</span></dd></div>
             <div><dt>Free on the device</dt><dd>{plan.freeBytes === null ? 'unknown' : bytes(plan.freeBytes)}</dd></div>
             <div><dt>Step</dt><dd class='mono'>{plan.step}</dd></div>
             <div><dt>Via</dt><dd>{plan.via}</dd></div>
@@ -107,8 +138,8 @@ export function InstallWizard (p: { rev?: string, device?: string, transfers: Tr
           {plan.problems.length > 0 && <div class='alert alert-bad' role='alert'><div class='alert-title'>This install would be refused</div><ul>{plan.problems.map(x => <li key={x}>{x}</li>)}</ul></div>}
           {plan.notes.length > 0 && <div class='alert alert-warn' data-testid='plan-notes'><div class='alert-title'>What this connection cannot check</div><ul>{plan.notes.map(x => <li key={x}>{x}</li>)}</ul></div>}
           <div class='row'>
-            <Button kind='primary' disabled={plan.problems.length > 0 || running || result !== null} busy={running} onClick={install}>Install {plan.revision.name} now</Button>
-            <span class='muted'>{result !== null ? 'Done: check the plan again to install once more.' : 'The device runs it as soon as every object is there.'}</span>
+            <Button kind='primary' disabled={plan.problems.length > 0 || running || result !== null} busy={running} onClick={install}>{plan.alreadyRunning === true ? `Install ${plan.revision.name} again` : `Install ${plan.revision.name} now`}</Button>
+            <span class='muted'>{result === null ? 'The device runs it as soon as every object is there.' : installSucceeded(result.status) ? 'Installed: check the plan again to install once more.' : 'It failed: check the plan again to retry; nothing the device has already is sent again.'}</span>
           </div>
         </section>
       )}
@@ -116,26 +147,36 @@ export function InstallWizard (p: { rev?: string, device?: string, transfers: Tr
       {(running || result !== null || progress !== null) && (
         <section class='card' aria-labelledby='run-title' data-testid='install-run'>
           <h2 id='run-title'>3. Install</h2>
-          {transfer !== undefined && (
-            <div class='active-row'>
-              <span class='active-label'>Upload</span>
-              <ProgressBar done={transfer.bytes} total={transfer.totalBytes} label='upload progress' tone={transfer.state === 'failed' ? 'bad' : transfer.state === 'running' ? 'info' : 'ok'} />
-              <span class='muted num'>{bytes(transfer.bytes)}{transfer.totalBytes !== null ? ` of ${bytes(transfer.totalBytes)}` : ''}{transfer.state === 'running' ? ` · ${rate(transfer.rate)} · ETA ${duration(transfer.etaSeconds)}` : ''}</span>
-            </div>
-          )}
-          <Timeline status={status} />
+          {transfer !== undefined && (transfer.totalBytes === 0
+            ? <p class='muted' data-testid='install-upload'>Nothing to send: the device has every object.</p>
+            : (
+              <div class='active-row' data-testid='install-upload'>
+                <span class='active-label'>Upload</span>
+                <ProgressBar done={transfer.bytes} total={transfer.totalBytes} label='upload progress' running={transfer.state === 'running'} tone={transfer.state === 'failed' ? 'bad' : transfer.state === 'running' ? 'info' : 'ok'} />
+                <span class='muted num'>{bytes(transfer.bytes)}{transfer.totalBytes !== null ? ` of ${bytes(transfer.totalBytes)}` : ''}{transfer.state === 'running' && transfer.bytes !== transfer.totalBytes ? ` · ${rate(transfer.rate)} · ETA ${duration(transfer.etaSeconds)}` : ''}</span>
+              </div>
+              ))}
+          <Timeline status={status} seen={seen} />
           <div class='row'>
             {status !== null && <Badge tone={statusTone(status)}><span data-testid='install-status'>{status}</span></Badge>}
             {progress?.progress != null && <span class='muted'>{progress.progress}%</span>}
             <span>{result?.statusMsg ?? progress?.statusMsg ?? (running ? 'working…' : '')}</span>
           </div>
-          {result !== null && (
-            <div class={`alert alert-${statusTone(result.status) === 'ok' ? 'ok' : 'bad'}`} role='status'>
-              <div class='alert-title'>{installSucceeded(result.status) ? 'Installed' : 'Not installed'}: {result.status}</div>
-              <div class='alert-body'>{result.statusMsg} — sent {bytes(result.bytesSent)} ({plural(result.objectsSent, 'object')}) in {duration(result.seconds)}; step <code>{result.step}</code>.</div>
-              <div class='alert-actions'><Button small onClick={() => { go('devices') }}>Back to devices</Button></div>
-            </div>
-          )}
+          {result !== null && (installSucceeded(result.status)
+            ? (
+              <div class='alert alert-ok' role='status' data-testid='install-outcome'>
+                <div class='alert-title'>Installed: {result.status}</div>
+                <div class='alert-body'>{result.statusMsg} — {sentText(result)}; step <code>{result.step}</code>.</div>
+                <div class='alert-actions'><Button small onClick={() => { go('devices') }}>Back to devices</Button></div>
+              </div>
+              )
+            : (
+              <div class='alert alert-bad' role='alert' data-testid='install-outcome'>
+                <div class='alert-title'>{result.statusMsg !== '' ? result.statusMsg : `The device ended in ${result.status}`}</div>
+                <div class='alert-body'>Not installed: the device ended in {result.status} (step <code>{result.step}</code>); {sentText(result)}.</div>
+                <div class='alert-actions'><Button small onClick={() => { go('devices') }}>Back to devices</Button></div>
+              </div>
+              ))}
         </section>
       )}
       {error !== null && <ErrorBox error={error} title={plan === null ? 'Cannot make a plan' : 'Install failed'} />}

@@ -29,8 +29,10 @@ export function SignaturesPanel (p: { report: SignatureReportView | null, keys: 
               <td>{s.signer ?? <span class='muted'>unknown</span>}</td>
               <td class='mono'>{s.alg ?? '—'}</td>
               <td>
-                {s.ok ? <Badge tone={s.notes.length > 0 ? 'warn' : 'ok'}>{s.notes.length > 0 ? 'valid, see note' : 'valid'}</Badge> : <Badge tone='bad'>INVALID</Badge>}
-                {s.message !== null && <div class='small'>{s.message}</div>}
+                {s.verdict === 'valid'
+                  ? <Badge tone={s.notes.length > 0 ? 'warn' : 'ok'}>{s.notes.length > 0 ? 'valid, see note' : 'valid'}</Badge>
+                  : s.verdict === 'untrusted' ? <Badge tone='warn'>untrusted signer</Badge> : <Badge tone='bad'>INVALID</Badge>}
+                {s.message !== null && <div class='small' data-testid='signature-verdict'>{s.message}</div>}
                 {s.notes.map(n => <div key={n} class='small muted'>{n}</div>)}
               </td>
               <td><details><summary>{plural(s.covers.length, 'key')}</summary><ul class='key-list'>{s.covers.map(k => <li key={k} class='mono small'>{k}</li>)}</ul></details></td>

@@ -31,11 +31,31 @@ function PeerShare (p: { peers: TransferInfo['peers'] }) {
   )
 }
 
+/**
+ * How a finished transfer went, in words: its whole time, the average rate
+ * over the time bytes were moving only, and for an install the device's run
+ * after the upload with its own time ("6.9 MB/s over 0.7 s of upload · the
+ * device's run 26 s"), never one average over both.
+ */
+export function finishedText (t: TransferInfo): string {
+  const elapsed = ((t.endedAt ?? Date.now()) - t.startedAt) / 1000
+  const parts = [`took ${duration(elapsed)}`]
+  const moving = t.movedFrom !== null && t.movedUntil !== null ? (t.movedUntil - t.movedFrom) / 1000 : null
+  if (t.unit === 'bytes' && t.bytes > 0 && moving !== null && moving > 0) {
+    parts.push(`${rate(t.bytes / moving)} average over ${duration(moving)} of ${t.kind === 'install' ? 'upload' : 'transfer'}`)
+  }
+  if (t.kind === 'install' && t.endedAt !== null) {
+    const after = (t.endedAt - (t.movedUntil ?? t.startedAt)) / 1000
+    parts.push(t.bytes === 0 ? `nothing to send; the device's run ${duration(after)}` : `the device's run ${duration(after)}`)
+  }
+  parts.push(`ended ${ago(t.endedAt)}`)
+  return parts.join(' · ')
+}
+
 export function TransferRow (p: { t: TransferInfo }) {
   const api = useApi()
   const notify = useNotify()
   const t = p.t
-  const elapsed = ((t.endedAt ?? Date.now()) - t.startedAt) / 1000
   const err = t.error !== null ? errorParts(t.error) : null
   return (
     <li class={`transfer transfer-${t.state}`} data-testid='transfer' data-kind={t.kind} data-state={t.state}>
@@ -50,12 +70,12 @@ export function TransferRow (p: { t: TransferInfo }) {
           }}>Cancel</Button>
         )}
       </div>
-      <ProgressBar done={t.bytes} total={t.totalBytes} tone={STATE_TONE[t.state]} label={`${t.label} progress`} />
+      <ProgressBar done={t.bytes} total={t.totalBytes} tone={STATE_TONE[t.state]} running={t.state === 'running'} label={`${t.label} progress`} />
       <div class='transfer-meta'>
         <span class='num'>{amount(t)}</span>
         {t.state === 'running'
           ? t.unit === 'bytes' && <><span>{rate(t.rate)}</span><span>ETA {duration(t.etaSeconds)}</span></>
-          : <span>took {duration(elapsed)}{elapsed >= 1 && t.bytes > 0 && t.unit === 'bytes' ? ` · ${rate(t.bytes / elapsed)} average` : ''} · ended {ago(t.endedAt)}</span>}
+          : <span data-testid='transfer-outcome'>{finishedText(t)}</span>}
         {t.detail !== null && <span class='transfer-detail'>{t.detail}</span>}
       </div>
       <PeerShare peers={t.peers} />

@@ -28,7 +28,8 @@ export interface AppInfo {
   capabilities: Capabilities
 }
 
-export type SignatureState = 'unavailable' | 'unsigned' | 'valid' | 'warning' | 'invalid'
+/** untrusted: signed, but by a CA (or key) not in the trust store; invalid: changed after signing, or malformed. */
+export type SignatureState = 'unavailable' | 'unsigned' | 'valid' | 'warning' | 'untrusted' | 'invalid'
 
 export interface SignatureStatus {
   state: SignatureState
@@ -97,6 +98,8 @@ export interface PartDetail {
 export interface SignatureDetail {
   key: string
   ok: boolean
+  /** valid; untrusted (its CA or key is not trusted here); invalid (changed after signing, or malformed). */
+  verdict: 'valid' | 'untrusted' | 'invalid'
   /** Leaf certificate CN or pinned key name, with its trust anchor. */
   signer: string | null
   alg: string | null
@@ -192,6 +195,14 @@ export interface TransferInfo {
   etaSeconds: number | null
   startedAt: number
   endedAt: number | null
+  /**
+   * When bytes were moving: from the first progress report to the last one
+   * (null before any). An average rate is `bytes` over this span only, never
+   * over the whole transfer: an install's device phase (TESTING, a reboot)
+   * comes after it, and takes `endedAt - movedUntil`.
+   */
+  movedFrom: number | null
+  movedUntil: number | null
   /** Per-peer share of a pull. */
   peers: Array<{ peer: string, bytes: number }>
   /** Current step in words (e.g. "TESTING: waiting for the containers"). */
@@ -291,7 +302,14 @@ export interface InstallPlan {
   objectsTotal: number
   objectsToSend: number
   bytesToSend: number
+  /** Upload and the device's run, in all. */
   estimatedSeconds: number | null
+  /** The upload alone (0 when nothing is sent), at this device's recent rate or an assumed LAN rate. */
+  uploadSeconds: number
+  /** The device's run after the upload (INPROGRESS, TESTING, a reboot): an assumption, the device does not tell. */
+  runSeconds: number
+  /** The device runs this very revision now (true), another one (false), or the connection cannot tell (null). */
+  alreadyRunning: boolean | null
   freeBytes: number | null
   step: string
   /** Reasons the install would be refused (empty when it can go ahead). */
@@ -326,7 +344,10 @@ export interface InstallResult {
   statusMsg: string
   bytesSent: number
   objectsSent: number
+  /** The whole install, upload and the device's run. */
   seconds: number
+  /** The upload alone (0 when nothing was sent): rates are bytesSent over this, never over `seconds`. */
+  uploadSeconds: number
 }
 
 export interface InstallRecord {

@@ -5,11 +5,10 @@
  * install in the device's history; a second install sends nothing.
  */
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { runCli } from '../helpers/cli.js'
-import { cliBin, upstreamDir } from '../helpers/paths.js'
+import { upstreamDir } from '../helpers/paths.js'
 import { silentLogger } from '../../shared/log.js'
 import { DeviceStore } from '../../main/devices/store.js'
 import { unregisteredId } from '../../main/devices/discovery.js'
@@ -17,30 +16,14 @@ import { openDatabase } from '../../main/store/db.js'
 import { tempDir } from '../helpers/tmp.js'
 import { fullRevisionOf } from '../integration/devices-harness.js'
 import { chromiumMissing, openBrowser, screenshot, startUi, stopChild, type BrowserSession, type UiProcess } from './helpers.js'
+import { startSim, type Sim } from './sim.js'
 
 const skip = chromiumMissing()
-
-async function startSim (dir: string): Promise<{ child: ChildProcess, http: string, deviceId: string }> {
-  const child = spawn(process.execPath, [cliBin, '--json', 'device-sim', '--dir', dir, '--http', '127.0.0.1:0', '--no-mdns', '--fast', '--outcome', 'done', '--name', 'rpi-kitchen', '--assume-pvr-sdk-progress'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stderr?.on('data', (d: Buffer) => { err += d.toString() })
-  const info = await new Promise<{ http: string, deviceId: string }>((resolve, reject) => {
-    const t = setTimeout(() => { reject(new Error(`device-sim printed nothing in 20 s: ${err}`)) }, 20_000)
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString()
-      const nl = out.indexOf('\n')
-      if (nl >= 0) { clearTimeout(t); resolve(JSON.parse(out.slice(0, nl))) }
-    })
-    child.once('exit', (code) => { clearTimeout(t); reject(new Error(`device-sim exited ${code}: ${err}`)) })
-  })
-  return { child, ...info }
-}
 
 describe('devices screen in browser mode', { skip: skip ?? false, timeout: 120_000 }, () => {
   let ui: UiProcess
   let b: BrowserSession
-  let sim: { child: ChildProcess, http: string, deviceId: string }
+  let sim: Sim
   let home: string
   const cleanups: Array<() => Promise<void>> = []
 
@@ -51,7 +34,7 @@ describe('devices screen in browser mode', { skip: skip ?? false, timeout: 120_0
     const full = await fullRevisionOf(join(work, 'src'), join(upstreamDir, 'watchdog_pinger.tar'), 'watchdog_pinger-full')
     const r = await runCli(['import', full.tarball, '--name', 'watchdog_pinger'], { home })
     assert.equal(r.code, 0, r.stderr)
-    sim = await startSim(join(work, 'device'))
+    sim = await startSim(join(work, 'device'), ['--fast', '--outcome', 'done', '--name', 'rpi-kitchen'])
     ui = await startUi(home)
     b = await openBrowser()
   })
@@ -93,11 +76,12 @@ describe('devices screen in browser mode', { skip: skip ?? false, timeout: 120_0
     const run = await page.getByTestId('install-run').innerText()
     assert.match(run, /Installed: DONE/)
     // The plan is spent: installing again needs a fresh one.
-    assert.equal(await page.getByRole('button', { name: /^Install watchdog_pinger now/ }).isDisabled(), true)
+    // The device runs it now: the button says "again".
+    assert.equal(await page.getByRole('button', { name: /^Install watchdog_pinger (now|again)/ }).isDisabled(), true)
     await screenshot(page, 'install-done')
     await page.getByRole('button', { name: 'Check the plan' }).click()
     await page.getByTestId('install-plan').getByText('5 of 5 objects').waitFor()
-    assert.equal(await page.getByRole('button', { name: /^Install watchdog_pinger now/ }).isDisabled(), false)
+    assert.equal(await page.getByRole('button', { name: /^Install watchdog_pinger again/ }).isDisabled(), false)
   })
 
   it('shows the install in the device history and the device running it', async () => {

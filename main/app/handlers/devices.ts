@@ -3,8 +3,8 @@
  * off), devices added by address, the preflight plan, installs run as
  * transfers with the device's progress as 'install' events, and history.
  */
-import type { DeviceInfo, InstallResult } from '../../../shared/api/types.js'
-import { NotAvailableError, NotFoundError } from '../../../shared/errors.js'
+import { installSucceeded, type DeviceInfo, type InstallResult } from '../../../shared/api/types.js'
+import { InstallFailedError, NotAvailableError, NotFoundError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
 import {
   deviceDriver, Discovery, DeviceStore, historyDevice, Installer, parseAddress, PVR_SDK_PORT, resolveDevice,
@@ -143,7 +143,7 @@ export function deviceHandlers (d: HandlerDeps): DeviceHandlers {
         const emit = (phase: 'preflight' | 'upload' | 'step' | 'run' | 'progress' | 'final', status: string | null, statusMsg: string | null, progress: number | null) => {
           d.events.emit('install', { transferId: t.id, device: deviceId, phase, status: status as InstallResult['status'] | null, statusMsg, progress })
         }
-        return await installer(s).install({
+        const r = await installer(s).install({
           rev: info.id,
           driver: s.driver(target, via),
           deviceId,
@@ -153,12 +153,16 @@ export function deviceHandlers (d: HandlerDeps): DeviceHandlers {
           onEvent: (e) => {
             switch (e.type) {
               case 'phase': t.detail(e.message); emit(e.phase, null, e.message, null); break
+              case 'planned': t.progress(0, e.bytesToSend); break
               case 'upload': t.progress(e.bytes, e.totalBytes); break
               case 'retry': t.detail(`retrying ${e.what}: ${e.reason}`); break
               case 'progress': t.detail(`${e.status}${e.progress === null ? '' : ` ${e.progress}%`}: ${e.statusMsg}`); emit('progress', e.status, e.statusMsg, e.progress); break
             }
           },
         }) as InstallResult
+        // The device ended it (ERROR, WONTGO, NOT_RUNNING): the transfer failed, with the device's words as its message.
+        if (!installSucceeded(r.status)) t.fail(new InstallFailedError(`${devName}: ${r.status}: ${r.statusMsg}`, { status: r.status, step: r.step }))
+        return r
       }, { totalBytes: null })
       d.events.emit('install', { transferId, device: deviceId, phase: 'final', status: res.status, statusMsg: res.statusMsg, progress: 100 })
       const now = s.store.get(deviceId) ?? rec

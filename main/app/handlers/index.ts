@@ -9,7 +9,7 @@ import { isChannel, validateRequest, type Channel, type Envelope, type Req } fro
 import type { Capabilities, SignatureReportView, SignatureStatus } from '../../../shared/api/types.js'
 import { ErrorCodes, NotFoundError, toWireError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
-import { verifyStateSignatures, type SignatureReport } from '../../trust/index.js'
+import { verdictText, verifyStateSignatures, type SignatureReport } from '../../trust/index.js'
 import type { App } from '../index.js'
 import type { CallContext, HandlerDeps, HandlerMap } from './context.js'
 import { DeviceService, deviceHandlers } from './devices.js'
@@ -27,6 +27,8 @@ const SIG_CACHE_MS = 10_000
 
 function statusOf (r: SignatureReport): SignatureStatus {
   if (!r.signed) return { state: 'unsigned', summary: r.summary }
+  const untrustedOnly = r.signatures.some(s => s.verdict === 'untrusted') && !r.signatures.some(s => s.verdict === 'invalid')
+  if (untrustedOnly) return { state: 'untrusted', summary: r.summary }
   if (!r.pass || r.signatures.some(s => !s.ok)) return { state: 'invalid', summary: r.reason !== null && !r.summary.startsWith('INVALID') ? `${r.summary}: ${r.reason}` : r.summary }
   const notes = [...r.warnings, ...r.signatures.flatMap(s => s.notes)]
   if (notes.length > 0 || r.uncovered.length > 0) return { state: 'warning', summary: notes.length > 0 ? `${r.summary}; ${notes[0]}` : r.summary }
@@ -41,9 +43,10 @@ function viewOf (r: SignatureReport): SignatureReportView {
     signatures: r.signatures.map(s => ({
       key: s.key,
       ok: s.ok,
+      verdict: s.verdict,
       signer: s.signer === null ? null : `${s.signer.name}${s.signer.anchor !== null ? ` (${s.signer.anchor})` : ''}`,
       alg: s.alg,
-      message: s.message,
+      message: s.ok ? s.message : verdictText(s),
       covers: s.covers,
       notes: s.notes,
     })),

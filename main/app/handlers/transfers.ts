@@ -22,6 +22,11 @@ export interface TransferHandle {
   detail: (text: string | null) => void
   /** A better label once known (e.g. the revision's name after it is resolved). */
   rename: (label: string) => void
+  /**
+   * The work returned, but what it did failed (an install the device ended in
+   * ERROR or WONTGO): the transfer ends failed with this error, not done.
+   */
+  fail: (err: unknown) => void
 }
 
 class Transfer implements TransferHandle {
@@ -29,12 +34,14 @@ class Transfer implements TransferHandle {
   readonly ac = new AbortController()
   readonly info: TransferInfo
   private samples: Array<[number, number]> = []
+  /** Set by fail(): the outcome when the work returns. */
+  failure: unknown = undefined
   private lastEmit = 0
   private timer: NodeJS.Timeout | undefined
 
   constructor (private readonly registry: TransferRegistry, kind: TransferKind, label: string, totalBytes: number | null, cancellable: boolean, unit: 'bytes' | 'items') {
     const now = Date.now()
-    this.info = { id: this.id, kind, label, state: 'running', unit, bytes: 0, totalBytes, rate: 0, etaSeconds: null, startedAt: now, endedAt: null, peers: [], detail: null, cancellable, error: null }
+    this.info = { id: this.id, kind, label, state: 'running', unit, bytes: 0, totalBytes, rate: 0, etaSeconds: null, startedAt: now, endedAt: null, movedFrom: null, movedUntil: null, peers: [], detail: null, cancellable, error: null }
     this.samples.push([now, 0])
   }
 
@@ -43,6 +50,8 @@ class Transfer implements TransferHandle {
   progress (bytes: number, totalBytes?: number | null): void {
     if (this.info.state !== 'running') return
     const now = Date.now()
+    this.info.movedFrom ??= now
+    if (bytes !== this.info.bytes || this.info.movedUntil === null) this.info.movedUntil = now
     this.info.bytes = bytes
     if (totalBytes !== undefined) this.info.totalBytes = totalBytes
     this.samples.push([now, bytes])
@@ -71,6 +80,8 @@ class Transfer implements TransferHandle {
     this.info.label = label
     this.emitNow()
   }
+
+  fail (err: unknown): void { this.failure = err }
 
   finish (state: 'done' | 'failed' | 'cancelled', err?: unknown): void {
     if (this.info.state !== 'running') return
@@ -120,7 +131,8 @@ export class TransferRegistry {
     t.emitNow()
     try {
       const r = await fn(t)
-      t.finish('done')
+      if (t.failure !== undefined) t.finish('failed', t.failure)
+      else t.finish('done')
       return r
     } catch (err) {
       t.finish(t.signal.aborted ? 'cancelled' : 'failed', t.signal.aborted ? new AbortedError(`${label}: cancelled`) : err)

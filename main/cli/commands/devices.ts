@@ -110,6 +110,7 @@ function render (ctx: CommandContext<InstallOpts>): (e: InstallEvent) => void {
   const bar = ctx.progress('upload', 'bytes')
   return (e) => {
     if (e.type === 'upload') { bar.update(e.bytes, e.totalBytes, `${e.index + 1}/${e.count}`); return }
+    if (e.type === 'planned') return
     bar.stop()
     // Messages go to stderr in every mode (with --json, stdout holds only the result).
     // The final state is also the result line on stdout: printed once there without --json.
@@ -138,12 +139,21 @@ function compositionLines (p: InstallPlan): string[] {
   ]
 }
 
+/** Bytes sent at their rate over the upload alone, and the device's run with its own time. */
+function sentText (r: InstallResult): string {
+  const run = `the device's run ${Math.max(0, Math.round((r.seconds - r.uploadSeconds) * 10) / 10)} s`
+  if (r.bytesSent === 0) return `nothing sent; ${run}`
+  const speed = r.uploadSeconds > 0 ? ` (${formatBytes(r.bytesSent / r.uploadSeconds)}/s)` : ''
+  return `sent ${r.objectsSent} objects, ${formatBytes(r.bytesSent)} in ${r.uploadSeconds} s${speed}; ${run}`
+}
+
 function planText (p: InstallPlan): string {
   return [
     `plan: ${p.revision.name} (${p.revision.id.slice(0, 12)}) to ${p.device} via ${p.via} as ${p.step}`,
     ...compositionLines(p),
     `  send ${p.objectsToSend} of ${p.objectsTotal} objects, ${formatBytes(p.bytesToSend)}; device free: ${formatBytes(p.freeBytes)}`,
-    `  about ${p.estimatedSeconds ?? '?'} s (upload at an assumed LAN rate, then the device's run)`,
+    `  the device runs ${p.alreadyRunning === true ? 'this revision already' : p.alreadyRunning === false ? 'another revision' : `a revision ${p.via} does not tell`}`,
+    `  ${p.bytesToSend === 0 ? 'no transfer: nothing to send' : `upload about ${p.uploadSeconds} s`}; then the device's run, about ${p.runSeconds} s`,
     ...p.problems.map(x => `  PROBLEM: ${x}`),
     ...(p.notes ?? []).map(x => `  note: ${x}`),
   ].join('\n')
@@ -232,7 +242,7 @@ export function register (program: Command, cli: Cli): void {
       const ok = installSucceeded(res.status)
       return {
         json: res,
-        text: `${res.step}: ${terminalText(res.status, CELL_MAX)} (${terminalText(res.statusMsg)}); sent ${res.objectsSent} objects, ${formatBytes(res.bytesSent)} in ${res.seconds} s`,
+        text: `${res.step}: ${terminalText(res.status, CELL_MAX)} (${terminalText(res.statusMsg)}); ${sentText(res)}`,
         exitCode: ok ? 0 : 1,
       }
     }))

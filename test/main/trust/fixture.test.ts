@@ -58,7 +58,8 @@ describe('upstream pvwificonnect.tgz', () => {
       assert.equal(r.pass, false, key)
       assert.equal(r.result, 'invalid', key)
       assert.equal(r.signatures[0].failure, 'BAD_SIGNATURE', key)
-      assert.match(r.summary, /^INVALID: _sigs\/pvwificonnect\.json: /)
+      assert.equal(r.signatures[0].verdict, 'invalid', key)
+      assert.match(r.summary, /^INVALID: _sigs\/pvwificonnect\.json: changed after signing: /)
     }
   })
 
@@ -91,7 +92,9 @@ describe('upstream pvwificonnect.tgz', () => {
     assert.equal(empty.pass, false)
     assert.equal(empty.signatures[0].failure, 'UNKNOWN_CA')
     assert.match(empty.signatures[0].message ?? '', /Pantavisor Dev CA/)
-    assert.match(empty.summary, /^INVALID: .*Pantavisor Dev CA/)
+    // An unknown signer is not a changed state (issue #17 item 5): its own verdict and words.
+    assert.equal(empty.signatures[0].verdict, 'untrusted')
+    assert.match(empty.summary, /^UNTRUSTED: _sigs\/pvwificonnect\.json: signed by CN=pv-developer-01, not trusted here: trust its CA \(.*Pantavisor Dev CA/)
     if (!hasOpenssl()) return t.skip('openssl CLI not installed (Debian package openssl)')
     const dir = await tempDir(t)
     const other = makeCert(dir, 'Some Other CA', makeKey('rsa2048'), { ca: true })

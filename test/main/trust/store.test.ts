@@ -104,7 +104,7 @@ describe('TrustStore', () => {
     const home = await tempDir(t)
     const s = await store(home)
     const raw = execFileSync('tar', ['-xzOf', join(upstreamDir, 'pvwificonnect.tgz'), 'json'])
-    assert.match(signatureSummary(raw, s), /^INVALID: .*trust store is empty/)
+    assert.match(signatureSummary(raw, s), /^UNTRUSTED: .*not trusted here: trust its CA .*trust store is empty/)
     await s.add(devCa)
     assert.equal(s.check(raw).pass, true)
     assert.equal(signatureSummary(raw, s), 'signed by pv-developer-01 (Pantavisor Dev CA), 1 key not covered: #spec')
@@ -135,7 +135,12 @@ describe('fieldsync trust / verify-sig', () => {
     const rb = before.json()
     assert.equal(rb.pass, false)
     assert.equal(rb.signatures[0].failure, 'UNKNOWN_CA')
-    assert.match(rb.summary, /^INVALID: .*Pantavisor Dev CA/)
+    assert.equal(rb.signatures[0].verdict, 'untrusted')
+    assert.match(rb.summary, /^UNTRUSTED: .*signed by CN=pv-developer-01, not trusted here: trust its CA/)
+    // The text form says the same: UNTRUSTED, never INVALID, for a signer whose CA is not in the store.
+    const plain = await runCli(['verify-sig', 'wifi'], { home })
+    assert.match(plain.stdout, /_sigs\/pvwificonnect\.json: UNTRUSTED \(UNKNOWN_CA\)/)
+    assert.doesNotMatch(plain.stdout, /INVALID/)
 
     const add = await runCli(['--json', 'trust', 'add', devCa], { home })
     assert.equal(add.code, 0, add.stderr)
