@@ -1,5 +1,5 @@
 // Lint: typescript-eslint's recommended rules plus the dependency direction of
-// docs/architecture.md: renderer -> shared <- main; inside main
+// docs/architecture.md (in this repository): renderer -> shared <- main; inside main
 // electron|cli|web -> app -> store|peers|devices|usb|trust -> shared.
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'

@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { runCli } from '../helpers/cli.js'
-import { cliBin, upstreamDir } from '../helpers/paths.js'
+import { cliBin, vendoredUpstreamDir } from '../helpers/paths.js'
 import { silentLogger } from '../../shared/log.js'
 import { DeviceStore } from '../../main/devices/store.js'
 import { unregisteredId } from '../../main/devices/discovery.js'
@@ -48,7 +48,7 @@ describe('devices screen in browser mode', { skip: skip ?? false, timeout: 120_0
     const work = await tempDir({ after: (fn: () => Promise<void>) => { cleanups.push(fn) } })
     home = join(work, 'home')
     // A device runs full revisions: the upstream watchdog_pinger app on the simulator's own BSP.
-    const full = await fullRevisionOf(join(work, 'src'), join(upstreamDir, 'watchdog_pinger.tar'), 'watchdog_pinger-full')
+    const full = await fullRevisionOf(join(work, 'src'), join(vendoredUpstreamDir, 'watchdog_pinger.tar'), 'watchdog_pinger-full')
     const r = await runCli(['import', full.tarball, '--name', 'watchdog_pinger'], { home })
     assert.equal(r.code, 0, r.stderr)
     sim = await startSim(join(work, 'device'))
