@@ -9,6 +9,7 @@ import type { Logger } from '../../shared/log.js'
 import { Library } from '../store/library.js'
 import { Importer } from '../store/import/index.js'
 import { TrustStore } from '../trust/index.js'
+import { BugError } from '../../shared/errors.js'
 
 export interface Service {
   start: () => Promise<void>
@@ -43,7 +44,7 @@ export class App {
 
   /** Add a service; started now if the app runs, stopped with it (in reverse order). */
   async add<T extends Service> (name: string, svc: T): Promise<T> {
-    if (this.named.has(name)) throw new Error(`service ${name} added twice`)
+    if (this.named.has(name)) throw new BugError(`service ${name} added twice`)
     this.named.set(name, svc)
     this.services.push(svc)
     if (this.started) await svc.start()

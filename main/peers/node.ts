@@ -6,7 +6,7 @@
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { EventEmitter, setMaxListeners } from 'node:events'
 import { hostname } from 'node:os'
-import { NotInTeamError, PeerUnavailableError, UsageError } from '../../shared/errors.js'
+import { BugError, NotInTeamError, PeerUnavailableError, UsageError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 import type { Library } from '../store/library.js'
 import { CatalogClient } from './catalog/client.js'
@@ -58,7 +58,7 @@ export class PeerNode extends EventEmitter<PeerTableEvents> {
   get started (): boolean { return this.stack !== undefined }
 
   get peerId (): string {
-    if (this.stack === undefined) throw new Error('PeerNode not started')
+    if (this.stack === undefined) throw new BugError('PeerNode not started')
     return this.stack.peerId.toString()
   }
 
@@ -190,7 +190,7 @@ export class PeerNode extends EventEmitter<PeerTableEvents> {
   }
 
   private requireStack (): Stack {
-    if (this.stack === undefined) throw new Error('PeerNode not started')
+    if (this.stack === undefined) throw new BugError('PeerNode not started')
     return this.stack
   }
 

@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events'
 import { rmSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { basename, join } from 'node:path'
-import { AmbiguousRevisionError, NoSpaceError, UnknownRevisionError, UsageError } from '../../shared/errors.js'
+import { AmbiguousRevisionError, BugError, NoSpaceError, UnknownRevisionError, UsageError } from '../../shared/errors.js'
 import type { RevisionRecord } from '../../shared/api/types.js'
 import type { Logger } from '../../shared/log.js'
 import { objectRefs, parseState, revisionId, type ParsedState } from '../../shared/state/index.js'
@@ -95,12 +95,12 @@ export class Library extends EventEmitter<LibraryEvents> {
   }
 
   get db (): Db {
-    if (this._db === undefined) throw new Error('Library not started')
+    if (this._db === undefined) throw new BugError('Library not started')
     return this._db
   }
 
   private get queries (): Queries {
-    if (this.q === undefined) throw new Error('Library not started')
+    if (this.q === undefined) throw new BugError('Library not started')
     return this.q
   }
 

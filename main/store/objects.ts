@@ -10,7 +10,7 @@ import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { randomBytes } from 'node:crypto'
-import { AbortedError, NoSpaceError, ObjectHashMismatchError, ObjectMissingError } from '../../shared/errors.js'
+import { AbortedError, BugError, NoSpaceError, ObjectHashMismatchError, ObjectMissingError } from '../../shared/errors.js'
 import { assertSha256Hex, isSha256Hex } from '../../shared/ids.js'
 import type { Logger } from '../../shared/log.js'
 import { FileAppender, openWritable, type WritableFile } from './appender.js'
@@ -53,7 +53,7 @@ export class ObjectWriter {
   get bytesWritten (): number { return this.size }
 
   async write (chunk: Uint8Array): Promise<void> {
-    if (this.done) throw new Error('ObjectWriter: write after commit/abort')
+    if (this.done) throw new BugError('ObjectWriter: write after commit/abort')
     this.hash?.update(chunk)
     this.size += chunk.length
     try {
@@ -72,7 +72,7 @@ export class ObjectWriter {
    * object's bytes. Throws ObjectHashMismatchError (file removed) on a bad hash.
    */
   async verified (): Promise<() => Promise<PutResult>> {
-    if (this.done) throw new Error('ObjectWriter: commit twice')
+    if (this.done) throw new BugError('ObjectWriter: commit twice')
     try {
       try { await this.out.finish() } catch (err) { throw this.store.diskError(err, this.source) }
       const got = this.threadHash !== undefined ? await this.threadHash.digest() : (this.hash as Hash).digest('hex')

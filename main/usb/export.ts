@@ -10,7 +10,7 @@
  */
 import { readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { AbortedError, FieldsyncError, InternalError, ObjectMissingError, UsageError } from '../../shared/errors.js'
+import { AbortedError, FieldsyncError, BugError, ObjectMissingError, UsageError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 import { objectRefs, uniqueShas } from '../../shared/state/index.js'
 import { directIoFs } from '../store/appender.js'
@@ -250,7 +250,7 @@ export class UsbExporter {
         await this.streamTarball(r, async (b, crc) => { await w.write(b, crc) }, opts.signal)
         parts = await w.finish()
         const written = parts.reduce((a, p) => a + p.bytes, 0)
-        if (written !== r.tgzBytes || parts.length !== r.parts.length) throw new InternalError(`${file}: wrote ${written} bytes in ${parts.length} part(s), planned ${r.tgzBytes} in ${r.parts.length}`)
+        if (written !== r.tgzBytes || parts.length !== r.parts.length) throw new BugError(`${file}: wrote ${written} bytes in ${parts.length} part(s), planned ${r.tgzBytes} in ${r.parts.length}`)
       } catch (err) {
         await w.abort()
         throw err

@@ -9,7 +9,7 @@
  * the pool has it, so that another import's rollback cannot take it away.
  */
 import { readFile, stat } from 'node:fs/promises'
-import { AbortedError, BadInputError, ObjectHashMismatchError, StateTooLargeError } from '../../../shared/errors.js'
+import { AbortedError, BadInputError, BugError, ObjectHashMismatchError, StateTooLargeError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
 import { assertValidState, objectRefs, parseState, STATE_MAX_BYTES, type ParsedState } from '../../../shared/state/index.js'
 import type { Library } from '../library.js'
@@ -93,7 +93,7 @@ export class Importer {
       discard: shas => { lib.discardWritten(lease, shas) },
     })
     try {
-      if (parsed === undefined) throw new Error('the state was not read')
+      if (parsed === undefined) throw new BugError('the state was not read')
       const refs = objectRefs(parsed)
       const present = new Map<string, number>()
       for (const r of refs) {
@@ -167,7 +167,7 @@ export class Importer {
 
   private result (id: string, name: string | undefined, existed: boolean, newBytes: number): ImportResult {
     const info = this.c.library.get(id)
-    if (info === undefined) throw new Error(`revision ${id} vanished`)
+    if (info === undefined) throw new BugError(`revision ${id} vanished`)
     return { id, name: name ?? info.names[0], objects: info.objects, missing: this.c.library.missing(id), bytes: info.bytes, existed, newBytes }
   }
 }
