@@ -68,10 +68,4 @@ export class App {
   }
 }
 
-export async function openApp (opts: AppOptions): Promise<App> {
-  const app = new App(opts)
-  await app.start()
-  return app
-}
-
 export { defaultHome } from './paths.js'

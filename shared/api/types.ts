@@ -10,8 +10,6 @@ export type Empty = Record<string, never>
 export interface Capabilities {
   peers: boolean
   devices: boolean
-  usb: boolean
-  trust: boolean
   /** The renderer can turn a dropped/picked File into a local path (Electron). */
   filePaths: boolean
   /** The renderer can upload a File's bytes to the core (browser mode). */
@@ -28,7 +26,7 @@ export interface AppInfo {
   capabilities: Capabilities
 }
 
-export type SignatureState = 'unavailable' | 'unsigned' | 'valid' | 'warning' | 'invalid'
+export type SignatureState = 'unsigned' | 'valid' | 'warning' | 'invalid'
 
 export interface SignatureStatus {
   state: SignatureState
