@@ -9,6 +9,7 @@ import type { Logger } from '../../shared/log.js'
 import { Library } from '../store/library.js'
 import { Importer } from '../store/import/index.js'
 import { TrustStore } from '../trust/index.js'
+import { readEnvSettings, type EnvSettings } from './paths.js'
 import { BugError } from '../../shared/errors.js'
 
 export interface Service {
@@ -19,6 +20,8 @@ export interface Service {
 export interface AppOptions {
   home: string
   log: Logger
+  /** What the environment sets (default: read from process.env, once, here). */
+  env?: EnvSettings
 }
 
 export class App {
@@ -35,8 +38,9 @@ export class App {
   constructor (opts: AppOptions) {
     this.home = opts.home
     this.log = opts.log
-    this.library = new Library({ log: opts.log }, { home: opts.home })
-    this.importer = new Importer({ library: this.library, log: opts.log })
+    const env = opts.env ?? readEnvSettings(process.env)
+    this.library = new Library({ log: opts.log }, { home: opts.home, directIo: env.directIo })
+    this.importer = new Importer({ library: this.library, log: opts.log }, { maxExpansion: env.maxExpansion, pvrObjectDirs: env.pvrObjectDirs })
     this.services.push(this.library)
     this.trust = new TrustStore({ log: opts.log }, { home: opts.home })
     this.services.push(this.trust)

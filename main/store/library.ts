@@ -86,11 +86,11 @@ export class Library extends EventEmitter<LibraryEvents> {
   private _db?: Db
   private q?: Queries
 
-  constructor (components: { log: Logger }, opts: { home: string }) {
+  constructor (components: { log: Logger }, opts: { home: string, directIo?: boolean }) {
     super()
     this.home = opts.home
     this.log = components.log.child('store')
-    this.objects = new ObjectStore({ log: this.log }, this.home)
+    this.objects = new ObjectStore({ log: this.log }, this.home, { directIo: opts.directIo })
     this.leases = new LeaseBook({ log: this.log }, { home: this.home })
   }
 

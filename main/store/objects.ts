@@ -117,7 +117,11 @@ export class ObjectStore {
   /** The hashing thread for large objects, started on first use. */
   private hasher: HashThread | undefined
 
-  constructor (components: { log: Logger }, readonly home: string) {
+  /** Direct I/O for large writes where the file system takes it (EnvSettings.directIo). */
+  readonly directIo: boolean
+
+  constructor (components: { log: Logger }, readonly home: string, opts: { directIo?: boolean } = {}) {
+    this.directIo = opts.directIo ?? true
     this.dir = join(home, 'objects')
     this.tmpDir = join(home, 'tmp')
     this.log = components.log.child('objects')
@@ -173,7 +177,7 @@ export class ObjectStore {
   async writer (sha: string, source: string, size?: number): Promise<ObjectWriter> {
     assertSha256Hex(sha, source)
     const tmp = join(this.tmpDir, `put-${process.pid}-${sha.slice(0, 16)}-${randomBytes(6).toString('hex')}`)
-    const file = await openWritable(tmp, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o644)
+    const file = await openWritable(tmp, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o644, this.directIo)
     const hasher = size !== undefined && size >= HASH_THREAD_MIN ? (this.hasher ??= new HashThread()) : undefined
     return new ObjectWriter(this, sha, file, tmp, source, hasher)
   }

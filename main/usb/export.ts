@@ -182,7 +182,7 @@ export class UsbExporter {
     let total = plan.revisions.reduce((a, r) => a + (r.onStick !== undefined ? r.tgzBytes : 0) + 2 * r.tgzBytes, 0)
     const progress = (phase: UsbProgress['phase'], file: string) => (n: number) => { bytes += n; opts.onProgress?.({ phase, bytes, totalBytes: total, file }) }
     // Revisions the stick seems to hold already: hash what is there against what would be written.
-    const direct = await directIoFs(dir)
+    const direct = await directIoFs(dir, this.c.library.objects.directIo)
     const already = new Map<PlannedRevision, string[]>()
     for (const r of plan.revisions) {
       if (r.onStick === undefined) continue
@@ -242,6 +242,7 @@ export class UsbExporter {
         signal: opts.signal,
         dropCache: opts.dropCache,
         readBack,
+        directIo: this.c.library.objects.directIo,
         onWritten: progress('write', file),
         onReadBack: progress('verify', file),
       })

@@ -51,9 +51,16 @@ export interface ImportResult {
   newBytes: number
 }
 
+export interface ImporterOptions {
+  /** The gzip expansion limit (EnvSettings.maxExpansion; default ImportLimits.maxExpansion). */
+  maxExpansion?: number
+  /** Where pvr keeps objects outside a checkout (EnvSettings.pvrObjectDirs; default none). */
+  pvrObjectDirs?: readonly string[]
+}
+
 export class Importer {
   private readonly log: Logger
-  constructor (private readonly c: { library: Library, log: Logger }) {
+  constructor (private readonly c: { library: Library, log: Logger }, private readonly opts: ImporterOptions = {}) {
     this.log = c.log.child('import')
   }
 
@@ -66,7 +73,7 @@ export class Importer {
     if (!st.isDirectory() && !st.isFile()) throw new BadInputError(`${label}: not a file or directory`)
     const lease = await this.c.library.lease('shared', `import ${label}`, { signal: opts.signal, onWait: opts.onWait })
     try {
-      if (st.isDirectory()) return await this.importFromSource(await directorySource(path, opts.objectsDir), opts, label, lease)
+      if (st.isDirectory()) return await this.importFromSource(await directorySource(path, opts.objectsDir, this.opts.pvrObjectDirs ?? []), opts, label, lease)
       const kind = await sniffFile(path)
       if (kind === 'json') return await this.importFromSource({ kind: 'json', stateFile: path, objectDirs: opts.objectsDir === undefined ? [] : [opts.objectsDir] }, opts, label, lease)
       return await this.importTarball(path, st.size, opts, label, lease)
@@ -83,6 +90,7 @@ export class Importer {
       signal: opts.signal,
       onProgress: opts.onProgress,
       totalBytes: size,
+      maxExpansion: this.opts.maxExpansion,
       onState: json => {
         parsed = parseState(json, `${label}: json entry`)
         assertValidState(parsed, `${label}: json entry`)
