@@ -16,7 +16,7 @@ import { createReadStream } from 'node:fs'
 import { Transform, type Readable } from 'node:stream'
 import { createGunzip } from 'node:zlib'
 import { pipeline } from 'node:stream/promises'
-import tar from 'tar-stream'
+import type tar from 'tar-stream'
 import { AbortedError, BadArchiveError, BadObjectNameError, StateTooLargeError, UnsafeEntryError } from '../../../shared/errors.js'
 import { isSha256Hex } from '../../../shared/ids.js'
 import { STATE_MAX_BYTES } from '../../../shared/state/index.js'
@@ -145,7 +145,9 @@ async function walk (file: string, kind: 'gzip' | 'tar', opts: TarReadOptions, v
     },
   })
   const gunzip = kind === 'gzip' ? createGunzip({ chunkSize: 1 << 20 }) : undefined
-  const extract = tar.extract()
+  // Loaded here, not at start-up: only a tarball import needs it.
+  const { default: tarStream } = await import('tar-stream')
+  const extract = tarStream.extract()
   const src = createReadStream(file, { highWaterMark: 1 << 20, signal: opts.signal })
   const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream> = [src, counter]
   if (gunzip !== undefined) stages.push(gunzip, guard)
