@@ -231,6 +231,6 @@ export function toWireError (err: unknown): WireError {
   return { code: ErrorCodes.Internal, message: err instanceof Error ? err.message : String(err) }
 }
 
-export function isCode (err: unknown, code: string): boolean {
+export function isCode (err: unknown, code: ErrorCode): boolean {
   return (err as { code?: unknown } | null)?.code === code
 }
