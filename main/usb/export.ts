@@ -10,7 +10,7 @@
  */
 import { readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { AbortedError, FieldsyncError, BugError, ObjectMissingError, UsageError } from '../../shared/errors.js'
+import { AbortedError, BugError, ERROR_TABLE, FieldsyncError, ObjectMissingError, UsageError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 import { objectRefs, uniqueShas } from '../../shared/state/index.js'
 import { directIoFs } from '../store/appender.js'
@@ -211,9 +211,7 @@ export class UsbExporter {
       // Say what the stick holds complete all the same: a rerun of the same command finishes the rest.
       const done = plan.revisions.filter(r => stick.has(r)).map(r => r.name)
       if (done.length === 0 || !(err instanceof FieldsyncError)) throw err
-      const e = new FieldsyncError(err.code, `${err.message} (on the stick and complete: ${done.join(', ')}; the same command again writes the rest)`, { ...err.details, complete: done }, { cause: err })
-      e.name = err.name
-      throw e
+      throw new ERROR_TABLE[err.code].cls(`${err.message} (on the stick and complete: ${done.join(', ')}; the same command again writes the rest)`, { ...err.details, complete: done }, { cause: err })
     }
     // Nothing written (all there already): still bring install.sh, README, SHA256SUMS and the manifest up to date.
     if (todo.length === 0) await this.writeMeta(stick, opts.signal)

@@ -5,7 +5,7 @@ import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { gunzipSync } from 'node:zlib'
-import { ErrorCodes } from '../../../shared/errors.js'
+import { AbortedError, ErrorCodes } from '../../../shared/errors.js'
 import { silentLogger } from '../../../shared/log.js'
 import { exportRevision } from '../../../main/store/export.js'
 import { UsbExporter, UsbImporter, readManifest, verifyStick, MANIFEST_FILE } from '../../../main/usb/index.js'
@@ -112,6 +112,7 @@ describe('usb export', () => {
       onProgress: p => { if (p.file === 'rev-b.pvrexport.tgz' && p.phase === 'write' && p.bytes > 0) ac.abort() },
     }), (e: { code?: string, details?: { complete?: string[] } }) => {
       assert.equal(e.code, ErrorCodes.Aborted)
+      assert.ok(e instanceof AbortedError, 'the error keeps its class')
       assert.deepEqual(e.details?.complete, ['rev-a'], 'the error says what the stick holds complete')
       return true
     })
