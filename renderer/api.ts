@@ -6,7 +6,7 @@
  */
 import { buildApi, unwrapApi, type FieldsyncApi, type Listener, type RawApi } from '../shared/api/client.js'
 import { TOKEN_HEADER, type ApiEvents, type Channel, type Envelope, type EventName } from '../shared/api/contract.js'
-import { ErrorCodes, type WireError } from '../shared/errors.js'
+import { BadInputError, DisconnectedError, errorFromWire, ErrorCodes, ProtocolError, type ErrorCode, type WireError } from '../shared/errors.js'
 
 declare global {
   interface Window { fieldsync?: RawApi }
@@ -36,7 +36,7 @@ export function takeToken (): string | null {
   return sessionStorage.getItem(TOKEN_KEY)
 }
 
-function wire (code: string, message: string): WireError { return { code, message } }
+function wire (code: ErrorCode, message: string): WireError { return { code, message } }
 
 class EventStream {
   private readonly listeners = new Map<EventName, Set<(p: unknown) => void>>()
@@ -146,12 +146,12 @@ function upload (token: string, file: File, onProgress?: (sent: number, total: n
     xhr.setRequestHeader(TOKEN_HEADER, token)
     xhr.setRequestHeader('Content-Type', 'application/octet-stream')
     xhr.upload.onprogress = (e) => { onProgress?.(e.loaded, e.total) }
-    xhr.onerror = () => { reject(Object.assign(new Error(`upload of ${file.name}: the connection to the core broke`), { code: ErrorCodes.Disconnected })) }
+    xhr.onerror = () => { reject(new DisconnectedError(`upload of ${file.name}: the connection to the core broke`)) }
     xhr.onload = () => {
       let env: Envelope<{ upload: string }> | undefined
       try { env = JSON.parse(xhr.responseText) as Envelope<{ upload: string }> } catch { /* below */ }
       if (env?.ok === true) resolve(env.value.upload)
-      else reject(Object.assign(new Error(env?.ok === false ? env.error.message : `upload of ${file.name}: HTTP ${xhr.status}`), { code: env?.ok === false ? env.error.code : ErrorCodes.Protocol }))
+      else reject(env?.ok === false ? errorFromWire(env.error) : new ProtocolError(`upload of ${file.name}: HTTP ${xhr.status}`))
     }
     xhr.send(file)
   })
@@ -166,7 +166,7 @@ function electronClient (raw: RawApi): Client {
     onConnection: () => () => {},
     async importFile (file, opts) {
       const path = api.host?.pathForFile(file) ?? ''
-      if (path === '') throw Object.assign(new Error(`${file.name}: this file has no path on disk; save it to a folder first`), { code: ErrorCodes.BadInput })
+      if (path === '') throw new BadInputError(`${file.name}: this file has no path on disk; save it to a folder first`)
       return await api.library.import({ path, name: opts.name })
     },
   }

@@ -2,11 +2,12 @@
 import { createContext } from 'preact'
 import { useContext } from 'preact/hooks'
 import type { AppInfo } from '../shared/api/types.js'
+import { BugError } from '../shared/errors.js'
 
 export const InfoContext = createContext<AppInfo | null>(null)
 
 export function useInfo (): AppInfo {
   const i = useContext(InfoContext)
-  if (i === null) throw new Error('no app info')
+  if (i === null) throw new BugError('no app info')
   return i
 }

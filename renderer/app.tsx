@@ -31,7 +31,7 @@ function Nav (p: { route: string, running: number, info: AppInfo }) {
     ['peers', 'Peers', p.info.capabilities.peers ? null : 'not yet'],
     ['devices', 'Devices', p.info.capabilities.devices ? null : 'not yet'],
     ['transfers', 'Transfers', p.running > 0 ? String(p.running) : null],
-    ['usb', 'USB', p.info.capabilities.usb ? null : 'not yet'],
+    ['usb', 'USB', null],
   ]
   return (
     <nav class='nav' aria-label='Screens'>

@@ -5,12 +5,13 @@ import type { FieldsyncApi } from '../shared/api/client.js'
 import type { ApiEvents, EventName } from '../shared/api/contract.js'
 import type { TransferInfo } from '../shared/api/types.js'
 import type { Client } from './api.js'
+import { BugError } from '../shared/errors.js'
 
 export const ClientContext = createContext<Client | null>(null)
 
 export function useClient (): Client {
   const c = useContext(ClientContext)
-  if (c === null) throw new Error('no client')
+  if (c === null) throw new BugError('no client')
   return c
 }
 

@@ -1,7 +1,7 @@
 /** Small building blocks: buttons, badges, progress, errors, dialogs, toasts. */
 import { createContext, type ComponentChildren } from 'preact'
 import { useCallback, useContext, useEffect, useRef, useState } from 'preact/hooks'
-import { ErrorCodes } from '../shared/errors.js'
+import { ErrorCodes, isErrorCode, type ErrorCode } from '../shared/errors.js'
 import { percent } from './format.js'
 
 export function Button (p: { children: ComponentChildren, onClick?: () => void, kind?: 'primary' | 'danger' | 'plain' | 'quiet', disabled?: boolean, type?: 'button' | 'submit', title?: string, small?: boolean, busy?: boolean, label?: string, testId?: string }) {
@@ -47,7 +47,7 @@ export function ProgressBar (p: { done: number, total: number | null, tone?: Ton
   )
 }
 
-const HINTS: Record<string, string> = {
+const HINTS: Partial<Record<ErrorCode, string>> = {
   [ErrorCodes.NotAvailable]: 'This part of Fieldsync is not in this build yet.',
   [ErrorCodes.Disconnected]: 'Check that Fieldsync (the app or `fieldsync ui`) is still running, then reload this page.',
   [ErrorCodes.Forbidden]: 'Open the full URL that `fieldsync ui` printed in this run; it carries the access token.',
@@ -62,6 +62,8 @@ const HINTS: Record<string, string> = {
   [ErrorCodes.Aborted]: 'It was cancelled; start it again when ready.',
   [ErrorCodes.UploadCutShort]: 'The file did not arrive whole (the page was closed or reloaded, or the network broke): upload it again.',
   [ErrorCodes.DeviceUnreachable]: 'Check that the device is powered and on this network, and its address.',
+  [ErrorCodes.DeviceBusy]: 'The device is running an update or a command: try again when it has finished.',
+  [ErrorCodes.HostKeyMismatch]: 'The device is not the one first seen at this address, or it was re-flashed: if it was, remove its line from known_devices in the library folder.',
   [ErrorCodes.PeerUnavailable]: 'The colleague left or cannot be reached: pull from another peer.',
   [ErrorCodes.SignatureInvalid]: 'Get a correctly signed revision, or change the policy if you trust it.',
   [ErrorCodes.PolicyRefused]: 'Get a correctly signed revision, or change the policy if you trust it.',
@@ -72,7 +74,7 @@ export function errorParts (err: unknown): { code: string, message: string, hint
   const e = err as { code?: unknown, message?: unknown } | null
   const code = typeof e?.code === 'string' ? e.code : ErrorCodes.Internal
   const message = typeof e?.message === 'string' ? e.message : String(err)
-  return { code, message, hint: HINTS[code] ?? null }
+  return { code, message, hint: isErrorCode(code) ? HINTS[code] ?? null : null }
 }
 
 export function ErrorBox (p: { error: unknown, title?: string, onRetry?: () => void }) {

@@ -7,7 +7,7 @@ set -euo pipefail
 pkgs=(chromium squashfs-tools avahi-daemon avahi-utils openssh-server openssh-client rsync dosfstools iproute2 curl util-linux time openssl busybox fusefat jq shellcheck xxd bc bzip2)
 # The real-device lane runs upstream Pantavisor from the device kit beside the
 # project (../shared/pantavisor-device): add the packages its README lists.
-kit="$(dirname "$0")/../../shared/pantavisor-device/apt-packages.txt"
+kit="${PVKIT_DIR:-${FIELDSYNC_SHARED_DIR:-$(dirname "$0")/../../shared}/pantavisor-device}/apt-packages.txt"
 if [ -f "$kit" ]; then
   while read -r p; do pkgs+=("$p"); done < <(grep -v '^#' "$kit" | tr -s ' \t' '\n' | grep -v '^$')
 fi

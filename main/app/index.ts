@@ -9,6 +9,8 @@ import type { Logger } from '../../shared/log.js'
 import { Library } from '../store/library.js'
 import { Importer } from '../store/import/index.js'
 import { TrustStore } from '../trust/index.js'
+import { readEnvSettings, type EnvSettings } from './paths.js'
+import { BugError } from '../../shared/errors.js'
 
 export interface Service {
   start: () => Promise<void>
@@ -18,6 +20,8 @@ export interface Service {
 export interface AppOptions {
   home: string
   log: Logger
+  /** What the environment sets (default: read from process.env, once, here). */
+  env?: EnvSettings
 }
 
 export class App {
@@ -34,8 +38,9 @@ export class App {
   constructor (opts: AppOptions) {
     this.home = opts.home
     this.log = opts.log
-    this.library = new Library({ log: opts.log }, { home: opts.home })
-    this.importer = new Importer({ library: this.library, log: opts.log })
+    const env = opts.env ?? readEnvSettings(process.env)
+    this.library = new Library({ log: opts.log }, { home: opts.home, directIo: env.directIo })
+    this.importer = new Importer({ library: this.library, log: opts.log }, { maxExpansion: env.maxExpansion, pvrObjectDirs: env.pvrObjectDirs })
     this.services.push(this.library)
     this.trust = new TrustStore({ log: opts.log }, { home: opts.home })
     this.services.push(this.trust)
@@ -43,7 +48,7 @@ export class App {
 
   /** Add a service; started now if the app runs, stopped with it (in reverse order). */
   async add<T extends Service> (name: string, svc: T): Promise<T> {
-    if (this.named.has(name)) throw new Error(`service ${name} added twice`)
+    if (this.named.has(name)) throw new BugError(`service ${name} added twice`)
     this.named.set(name, svc)
     this.services.push(svc)
     if (this.started) await svc.start()
@@ -65,12 +70,6 @@ export class App {
       try { await s.stop() } catch (err) { this.log.error('stopping a service failed: %s', err) }
     }
   }
-}
-
-export async function openApp (opts: AppOptions): Promise<App> {
-  const app = new App(opts)
-  await app.start()
-  return app
 }
 
 export { defaultHome } from './paths.js'

@@ -4,7 +4,7 @@
  * stdout too with --json), exit codes 0 ok / 1 failure / 2 usage.
  */
 import type { Command } from 'commander'
-import { FieldsyncError, toWireError, UsageError, ErrorCodes } from '../../shared/errors.js'
+import { AbortedError, FieldsyncError, toWireError, UsageError, ErrorCodes } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 import type { App } from '../app/index.js'
 import { defaultHome } from '../app/paths.js'
@@ -59,7 +59,7 @@ export class Cli {
       const json = opts.json === true
       const home = opts.home !== undefined ? opts.home : defaultHome()
       const ac = new AbortController()
-      const onSignal = () => { ac.abort(new FieldsyncError(ErrorCodes.Aborted, 'interrupted')) }
+      const onSignal = () => { ac.abort(new AbortedError('interrupted')) }
       process.once('SIGINT', onSignal)
       process.once('SIGTERM', onSignal)
       let app: App | undefined

@@ -1,12 +1,20 @@
-/** `fieldsync`: the command line. Heavy modules load inside the commands that need them. */
-import { Command, CommanderError } from 'commander'
+/**
+ * `fieldsync`: the command line. Heavy modules load inside the commands that
+ * need them; `--version` loads nothing but package.json.
+ */
 import { readFileSync } from 'node:fs'
-import { Cli } from './cli.js'
-import { commandName, registerAll } from './commands/index.js'
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
 
+/** `fieldsync --version` (or -V) alone: the version without loading any command. */
+function versionOnly (argv: string[]): boolean {
+  const rest = argv.slice(2)
+  return rest.length === 1 && (rest[0] === '--version' || rest[0] === '-V')
+}
+
 export async function main (argv: string[]): Promise<number> {
+  if (versionOnly(argv)) { process.stdout.write(`${pkg.version}\n`); return 0 }
+  const [{ Command, CommanderError }, { Cli }, { commandName, registerAll }] = await Promise.all([import('commander'), import('./cli.js'), import('./commands/index.js')])
   const cli = new Cli()
   const program = new Command('fieldsync')
     .description('Carry, share and install Pantavisor revisions where there is no internet.')

@@ -6,9 +6,8 @@
  * deadline whose error says where the device stopped.
  */
 import { FINAL_INSTALL_STATUSES } from '../../shared/api/types.js'
-import { AbortedError, FieldsyncError, TimeoutError, ErrorCodes } from '../../shared/errors.js'
+import { AbortedError, DeviceBusyError, FieldsyncError, TimeoutError, ErrorCodes } from '../../shared/errors.js'
 import type { DeviceDriver, StepProgress } from './drivers/types.js'
-import { DeviceBusyError } from './errors.js'
 
 export const FINAL_STATUSES: ReadonlySet<string> = new Set(FINAL_INSTALL_STATUSES)
 

@@ -8,6 +8,6 @@ export { Installer, ASSUMED_RATE, ASSUMED_RUN_SECONDS, type InstallEvent, type I
 export { DeviceStore, type DeviceRecord, type InstallRow } from './store.js'
 export { defaultStep, stepFromName, STEP_NAME_MAX } from './names.js'
 export { followProgress, runStep, FINAL_STATUSES } from './follow.js'
-export { DeviceBusyError, HostKeyMismatchError, DeviceErrorCodes } from './errors.js'
+export { DeviceBusyError, HostKeyMismatchError } from '../../shared/errors.js'
 export * from './drivers/index.js'
 export { DEFAULT_SSH_CONTAINER, SOCKET_PREFIX, deviceDriver, defaultVia, historyDevice, hostPort, looksLikeAddress, parseDeviceRef, resolveDevice, type ConnectOptions, type DeviceRef, type ResolvedDevice } from './address.js'

@@ -1,4 +1,4 @@
-/** Step names on a device: `locals/<name>`, name at most 64 characters, no `/` (pantavisor.md §1 rule 7). */
+/** Step names on a device: `locals/<name>`, name at most 64 characters, no `/` (state rule 7, docs/architecture.md). */
 import { UsageError } from '../../shared/errors.js'
 import { localRevisionNameProblem } from '../../shared/state/index.js'
 

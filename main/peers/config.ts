@@ -18,7 +18,8 @@ export const NodeTuning = {
   yamuxMaxWindow: 4 << 20,
 } as const
 
-export const DEFAULT_LISTEN = ['/ip4/0.0.0.0/tcp/0']
+/** Where a serving node listens unless told otherwise: every IPv4 interface, any free port. */
+export const DEFAULT_LISTEN: readonly string[] = ['/ip4/0.0.0.0/tcp/0']
 
 export interface PeerNodeOptions {
   home: string
@@ -30,8 +31,8 @@ export interface PeerNodeOptions {
   name?: string
   /** Multiaddrs to dial at start (where multicast is blocked). */
   peers?: string[]
-  /** TEST ONLY: see ObjectsServerDeps.testCorruptRanges. */
-  testCorruptRanges?: boolean
+  /** Deadline of a dial, handshake and first catalog included (default NodeTuning.dialTimeoutMs). */
+  dialTimeoutMs?: number
   /** Protocol deadlines (default: the protocols' constants; tests shorten them). */
   timeouts?: { catalog?: CatalogTimeoutsT, objects?: ObjectsTimeoutsT }
 }

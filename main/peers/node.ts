@@ -6,7 +6,7 @@
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { EventEmitter, setMaxListeners } from 'node:events'
 import { hostname } from 'node:os'
-import { NotInTeamError, PeerUnavailableError, UsageError } from '../../shared/errors.js'
+import { BugError, NotInTeamError, PeerUnavailableError, UsageError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 import type { Library } from '../store/library.js'
 import { CatalogClient } from './catalog/client.js'
@@ -58,7 +58,7 @@ export class PeerNode extends EventEmitter<PeerTableEvents> {
   get started (): boolean { return this.stack !== undefined }
 
   get peerId (): string {
-    if (this.stack === undefined) throw new Error('PeerNode not started')
+    if (this.stack === undefined) throw new BugError('PeerNode not started')
     return this.stack.peerId.toString()
   }
 
@@ -78,7 +78,7 @@ export class PeerNode extends EventEmitter<PeerTableEvents> {
     const stack = await this.lib.createStack({
       privateKey,
       prologue: teamPrologue(this.team.secret),
-      listen: this.opts.listen ?? DEFAULT_LISTEN,
+      listen: this.opts.listen ?? [...DEFAULT_LISTEN],
       mdns: this.opts.mdns !== false,
       isBlocked: (p) => this.blocks.has(p),
       agent: 'fieldsync/1',
@@ -100,7 +100,6 @@ export class PeerNode extends EventEmitter<PeerTableEvents> {
         library: this.library,
         log: this.log.child('objects'),
         onSent: (peer, n) => { this.served.set(peer, (this.served.get(peer) ?? 0) + n) },
-        testCorruptRanges: this.opts.testCorruptRanges,
         timeouts: this.opts.timeouts?.objects,
       }, stream, conn.remotePeer.toString(), stop)
     }, { maxInboundStreams: ObjectsLimits.inboundStreams, maxOutboundStreams: ObjectsLimits.inboundStreams })
@@ -117,7 +116,7 @@ export class PeerNode extends EventEmitter<PeerTableEvents> {
     this.poll.unref()
     this.log('node %s listening on %s', this.peerId, this.addrs().join(' '))
     for (const a of this.opts.peers ?? []) {
-      withDeadline(stop, NodeTuning.dialTimeoutMs, async s => await this.dial(a, s)).catch(err => {
+      this.dial(a, stop).catch(err => {
         this.log.error('dialing %s failed: %s', a, (err as Error).message)
       })
     }
@@ -147,7 +146,16 @@ export class PeerNode extends EventEmitter<PeerTableEvents> {
   }
 
   /** Dial a multiaddr (with or without /p2p/<id>); resolves with the peer id once the team handshake passed. */
+  /**
+   * Connect to a peer by multiaddr and exchange catalogs, within the dial
+   * timeout (options, else NodeTuning): the one deadline of every dial by
+   * address (--peer, `peers add`, the app's Add peer, the control socket).
+   */
   async dial (addr: string, signal: AbortSignal): Promise<string> {
+    return await withDeadline(signal, this.opts.dialTimeoutMs ?? NodeTuning.dialTimeoutMs, async s => await this.dialNow(addr, s))
+  }
+
+  private async dialNow (addr: string, signal: AbortSignal): Promise<string> {
     const stack = this.requireStack()
     let ma
     try { ma = this.lib!.parseMultiaddr(addr) } catch { throw new UsageError(`peer address ${JSON.stringify(addr)}: not a multiaddr (e.g. /ip4/192.168.1.20/tcp/4001/p2p/12D3Koo...)`) }
@@ -190,7 +198,7 @@ export class PeerNode extends EventEmitter<PeerTableEvents> {
   }
 
   private requireStack (): Stack {
-    if (this.stack === undefined) throw new Error('PeerNode not started')
+    if (this.stack === undefined) throw new BugError('PeerNode not started')
     return this.stack
   }
 
@@ -238,7 +246,7 @@ export class PeerNode extends EventEmitter<PeerTableEvents> {
     const r = this.table.update(id, rec => { for (const a of addrs) rec.addrs.add(a) })
     if (r.connected || Date.now() - r.lastDialFailure < NodeTuning.redialBackoffMs) return
     const stack = this.stack
-    withDeadline(this.ac.signal, NodeTuning.dialTimeoutMs, async signal => await stack.dial(peerId, { signal })).catch((err: unknown) => {
+    withDeadline(this.ac.signal, this.opts.dialTimeoutMs ?? NodeTuning.dialTimeoutMs, async signal => await stack.dial(peerId, { signal })).catch((err: unknown) => {
       const e = this.classifyDialError(err, id)
       this.log('dialing discovered peer %s failed: %s', id, e.message)
       this.table.update(id, rec => {

@@ -8,7 +8,7 @@
  * Only types are imported from libp2p: this module loads without it.
  */
 import type { Stream } from '@libp2p/interface'
-import { AbortedError, FieldsyncError, ProtocolError, TimeoutError } from '../../shared/errors.js'
+import { AbortedError, errorFromWire, FieldsyncError, ProtocolError, TimeoutError } from '../../shared/errors.js'
 
 export const FrameKind = { Json: 1, Bytes: 2, Error: 3 } as const
 export type FrameKindValue = (typeof FrameKind)[keyof typeof FrameKind]
@@ -231,7 +231,7 @@ export function decodeErrorFrame (payload: Uint8Array, what: string): FieldsyncE
   if (!isObject(v) || typeof v.code !== 'string' || !/^E_[A-Z_]{1,40}$/.test(v.code) || typeof v.message !== 'string') {
     return new ProtocolError(`${what}: the peer sent a malformed error`)
   }
-  return new FieldsyncError(v.code, `${what}: the peer answered: ${v.message.replace(/[\p{C}]/gu, ' ').slice(0, 500)}`)
+  return errorFromWire({ code: v.code, message: `${what}: the peer answered: ${v.message.replace(/[\p{C}]/gu, ' ').slice(0, 500)}` })
 }
 
 /** Opens a stream to a peer for a protocol (the node provides it; tests may too). */

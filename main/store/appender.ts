@@ -27,9 +27,9 @@ export const DIRECT_ALIGN = 4096
 /** In buffered mode, a background fdatasync every this many bytes. */
 const EARLY_SYNC = 16 << 20
 
-/** Whether O_DIRECT may be used at all (FIELDSYNC_DIRECT_IO=0 turns it off). */
-export function directIoAllowed (): boolean {
-  return fsc.O_DIRECT !== undefined && process.env.FIELDSYNC_DIRECT_IO !== '0'
+/** Whether O_DIRECT may be used at all: the platform has it and the settings allow it (EnvSettings.directIo). */
+export function directIoAllowed (allowed: boolean): boolean {
+  return fsc.O_DIRECT !== undefined && allowed
 }
 
 export interface WritableFile {
@@ -54,18 +54,18 @@ const DIRECT_IO_FS = new Set([
   0x01021994, // tmpfs (O_DIRECT since Linux 6.6; older kernels refuse it at open)
 ])
 
-/** Whether files in `dir` are written (and may be read) with O_DIRECT. */
-export async function directIoFs (dir: string): Promise<boolean> {
-  if (!directIoAllowed()) return false
+/** Whether files in `dir` are written (and may be read) with O_DIRECT; `allowed` false: never. */
+export async function directIoFs (dir: string, allowed: boolean): Promise<boolean> {
+  if (!directIoAllowed(allowed)) return false
   try { return DIRECT_IO_FS.has((await statfs(dir)).type) } catch { return false }
 }
 
 /**
  * Open `path` for writing (`flags` as for open(2), without O_DIRECT), with
- * O_DIRECT where the file system takes it.
+ * O_DIRECT where the file system takes it and `directIo` allows it.
  */
-export async function openWritable (path: string, flags: number, mode = 0o644): Promise<WritableFile> {
-  if (await directIoFs(dirname(path))) {
+export async function openWritable (path: string, flags: number, mode: number, directIo: boolean): Promise<WritableFile> {
+  if (await directIoFs(dirname(path), directIo)) {
     try {
       return { path, fh: await open(path, flags | fsc.O_DIRECT, mode), direct: true }
     } catch (err) {

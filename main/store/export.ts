@@ -11,7 +11,7 @@ import { basename, dirname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { createGzip, constants as zc } from 'node:zlib'
 import { randomBytes } from 'node:crypto'
-import tar from 'tar-stream'
+import type tar from 'tar-stream'
 import { AbortedError, IncompleteRevisionError } from '../../shared/errors.js'
 import { canonicalBytes, filterParts, objectRefs, uniqueShas } from '../../shared/state/index.js'
 import type { Library } from './library.js'
@@ -65,6 +65,8 @@ export async function exportRevision (lib: Library, id: string, file: string, op
   const plan = planExport(lib, id, opts)
   const gzip = opts.gzip ?? isGzipName(file)
   const tmp = join(dirname(file), `.${basename(file)}.${randomBytes(4).toString('hex')}.part`)
+  // Loaded here, not at start-up: only an export needs it.
+  const { default: tar } = await import('tar-stream')
   const pack = tar.pack()
   const out = createWriteStream(tmp, { flags: 'wx', highWaterMark: 1 << 20 })
   const stages: NodeJS.ReadWriteStream[] = gzip ? [createGzip({ level: zc.Z_BEST_SPEED, chunkSize: 1 << 20 })] : []

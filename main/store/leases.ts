@@ -25,7 +25,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
-import { AbortedError, BusyError } from '../../shared/errors.js'
+import { AbortedError, BugError, BusyError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 
 export type LeaseKind = 'shared' | 'exclusive'
@@ -87,7 +87,7 @@ export class Lease {
 
   /** Hold these objects: from now on no other writer's rollback removes them. */
   hold (shas: Iterable<string>): void {
-    if (this.released) throw new Error(`lease ${this.id} (${this.what}) used after release`)
+    if (this.released) throw new BugError(`lease ${this.id} (${this.what}) used after release`)
     this.book.hold(this.id, shas)
   }
 
@@ -96,7 +96,7 @@ export class Lease {
    * this lease's (`mine`); the others are someone else's to bring (`theirs`).
    */
   claim (shas: Iterable<string>): { mine: string[], theirs: string[] } {
-    if (this.released) throw new Error(`lease ${this.id} (${this.what}) used after release`)
+    if (this.released) throw new BugError(`lease ${this.id} (${this.what}) used after release`)
     return this.book.claim(this.id, shas)
   }
 
@@ -150,7 +150,7 @@ export class LeaseBook {
   }
 
   private get conn (): Database.Database {
-    if (this.db === undefined) throw new Error('LeaseBook not started')
+    if (this.db === undefined) throw new BugError('LeaseBook not started')
     return this.db
   }
 

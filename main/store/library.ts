@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events'
 import { rmSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { basename, join } from 'node:path'
-import { AmbiguousRevisionError, NoSpaceError, UnknownRevisionError, UsageError } from '../../shared/errors.js'
+import { AmbiguousRevisionError, BugError, NoSpaceError, UnknownRevisionError, UsageError } from '../../shared/errors.js'
 import type { RevisionRecord } from '../../shared/api/types.js'
 import type { Logger } from '../../shared/log.js'
 import { objectRefs, parseState, revisionId, type ParsedState } from '../../shared/state/index.js'
@@ -86,21 +86,21 @@ export class Library extends EventEmitter<LibraryEvents> {
   private _db?: Db
   private q?: Queries
 
-  constructor (components: { log: Logger }, opts: { home: string }) {
+  constructor (components: { log: Logger }, opts: { home: string, directIo?: boolean }) {
     super()
     this.home = opts.home
     this.log = components.log.child('store')
-    this.objects = new ObjectStore({ log: this.log }, this.home)
+    this.objects = new ObjectStore({ log: this.log }, this.home, { directIo: opts.directIo })
     this.leases = new LeaseBook({ log: this.log }, { home: this.home })
   }
 
   get db (): Db {
-    if (this._db === undefined) throw new Error('Library not started')
+    if (this._db === undefined) throw new BugError('Library not started')
     return this._db
   }
 
   private get queries (): Queries {
-    if (this.q === undefined) throw new Error('Library not started')
+    if (this.q === undefined) throw new BugError('Library not started')
     return this.q
   }
 

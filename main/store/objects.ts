@@ -10,7 +10,7 @@ import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
 import { randomBytes } from 'node:crypto'
-import { AbortedError, NoSpaceError, ObjectHashMismatchError, ObjectMissingError } from '../../shared/errors.js'
+import { AbortedError, BugError, NoSpaceError, ObjectHashMismatchError, ObjectMissingError } from '../../shared/errors.js'
 import { assertSha256Hex, isSha256Hex } from '../../shared/ids.js'
 import type { Logger } from '../../shared/log.js'
 import { FileAppender, openWritable, type WritableFile } from './appender.js'
@@ -53,7 +53,7 @@ export class ObjectWriter {
   get bytesWritten (): number { return this.size }
 
   async write (chunk: Uint8Array): Promise<void> {
-    if (this.done) throw new Error('ObjectWriter: write after commit/abort')
+    if (this.done) throw new BugError('ObjectWriter: write after commit/abort')
     this.hash?.update(chunk)
     this.size += chunk.length
     try {
@@ -72,7 +72,7 @@ export class ObjectWriter {
    * object's bytes. Throws ObjectHashMismatchError (file removed) on a bad hash.
    */
   async verified (): Promise<() => Promise<PutResult>> {
-    if (this.done) throw new Error('ObjectWriter: commit twice')
+    if (this.done) throw new BugError('ObjectWriter: commit twice')
     try {
       try { await this.out.finish() } catch (err) { throw this.store.diskError(err, this.source) }
       const got = this.threadHash !== undefined ? await this.threadHash.digest() : (this.hash as Hash).digest('hex')
@@ -117,7 +117,11 @@ export class ObjectStore {
   /** The hashing thread for large objects, started on first use. */
   private hasher: HashThread | undefined
 
-  constructor (components: { log: Logger }, readonly home: string) {
+  /** Direct I/O for large writes where the file system takes it (EnvSettings.directIo). */
+  readonly directIo: boolean
+
+  constructor (components: { log: Logger }, readonly home: string, opts: { directIo?: boolean } = {}) {
+    this.directIo = opts.directIo ?? true
     this.dir = join(home, 'objects')
     this.tmpDir = join(home, 'tmp')
     this.log = components.log.child('objects')
@@ -173,7 +177,7 @@ export class ObjectStore {
   async writer (sha: string, source: string, size?: number): Promise<ObjectWriter> {
     assertSha256Hex(sha, source)
     const tmp = join(this.tmpDir, `put-${process.pid}-${sha.slice(0, 16)}-${randomBytes(6).toString('hex')}`)
-    const file = await openWritable(tmp, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o644)
+    const file = await openWritable(tmp, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o644, this.directIo)
     const hasher = size !== undefined && size >= HASH_THREAD_MIN ? (this.hasher ??= new HashThread()) : undefined
     return new ObjectWriter(this, sha, file, tmp, source, hasher)
   }

@@ -10,6 +10,7 @@
  * writers that hash elsewhere take plain slots. Slabs are never freed: a
  * process holds a handful of slots at a time.
  */
+import { BugError } from '../../shared/errors.js'
 
 // The WebAssembly global, as far as it is used here (the project's TypeScript libs do not declare it).
 declare const WebAssembly: { Memory: new (d: { initial: number, maximum: number, shared: boolean }) => { buffer: ArrayBuffer | SharedArrayBuffer } }
@@ -56,6 +57,6 @@ export function giveSlot (s: Slot): void { (s.shared ? free.shared : free.plain)
 /** The shared memory behind a slab (for the hashing thread). */
 export function slabMemory (slab: number): SharedArrayBuffer {
   const m = slabs[slab]
-  if (!(m instanceof SharedArrayBuffer)) throw new Error(`slab ${slab} is not shared memory`)
+  if (!(m instanceof SharedArrayBuffer)) throw new BugError(`slab ${slab} is not shared memory`)
   return m
 }

@@ -10,7 +10,7 @@
  */
 import { readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { AbortedError, FieldsyncError, InternalError, ObjectMissingError, UsageError } from '../../shared/errors.js'
+import { AbortedError, BugError, ERROR_TABLE, FieldsyncError, ObjectMissingError, UsageError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 import { objectRefs, uniqueShas } from '../../shared/state/index.js'
 import { directIoFs } from '../store/appender.js'
@@ -182,7 +182,7 @@ export class UsbExporter {
     let total = plan.revisions.reduce((a, r) => a + (r.onStick !== undefined ? r.tgzBytes : 0) + 2 * r.tgzBytes, 0)
     const progress = (phase: UsbProgress['phase'], file: string) => (n: number) => { bytes += n; opts.onProgress?.({ phase, bytes, totalBytes: total, file }) }
     // Revisions the stick seems to hold already: hash what is there against what would be written.
-    const direct = await directIoFs(dir)
+    const direct = await directIoFs(dir, this.c.library.objects.directIo)
     const already = new Map<PlannedRevision, string[]>()
     for (const r of plan.revisions) {
       if (r.onStick === undefined) continue
@@ -211,9 +211,7 @@ export class UsbExporter {
       // Say what the stick holds complete all the same: a rerun of the same command finishes the rest.
       const done = plan.revisions.filter(r => stick.has(r)).map(r => r.name)
       if (done.length === 0 || !(err instanceof FieldsyncError)) throw err
-      const e = new FieldsyncError(err.code, `${err.message} (on the stick and complete: ${done.join(', ')}; the same command again writes the rest)`, { ...err.details, complete: done }, { cause: err })
-      e.name = err.name
-      throw e
+      throw new ERROR_TABLE[err.code].cls(`${err.message} (on the stick and complete: ${done.join(', ')}; the same command again writes the rest)`, { ...err.details, complete: done }, { cause: err })
     }
     // Nothing written (all there already): still bring install.sh, README, SHA256SUMS and the manifest up to date.
     if (todo.length === 0) await this.writeMeta(stick, opts.signal)
@@ -242,6 +240,7 @@ export class UsbExporter {
         signal: opts.signal,
         dropCache: opts.dropCache,
         readBack,
+        directIo: this.c.library.objects.directIo,
         onWritten: progress('write', file),
         onReadBack: progress('verify', file),
       })
@@ -250,7 +249,7 @@ export class UsbExporter {
         await this.streamTarball(r, async (b, crc) => { await w.write(b, crc) }, opts.signal)
         parts = await w.finish()
         const written = parts.reduce((a, p) => a + p.bytes, 0)
-        if (written !== r.tgzBytes || parts.length !== r.parts.length) throw new InternalError(`${file}: wrote ${written} bytes in ${parts.length} part(s), planned ${r.tgzBytes} in ${r.parts.length}`)
+        if (written !== r.tgzBytes || parts.length !== r.parts.length) throw new BugError(`${file}: wrote ${written} bytes in ${parts.length} part(s), planned ${r.tgzBytes} in ${r.parts.length}`)
       } catch (err) {
         await w.abort()
         throw err

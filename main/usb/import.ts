@@ -12,7 +12,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { open, rm } from 'node:fs/promises'
 import { join } from 'node:path'
-import { AbortedError, ErrorCodes, isCode, StickCorruptError, toWireError, type WireError } from '../../shared/errors.js'
+import { AbortedError, BugError, ErrorCodes, isCode, StickCorruptError, toWireError, type WireError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 import { parseState, revisionId, STATE_MAX_BYTES } from '../../shared/state/index.js'
 import type { Importer } from '../store/import/index.js'
@@ -59,7 +59,7 @@ export class UsbImporter {
 
   async import (dir: string, opts: UsbImportOptions = {}): Promise<UsbImportResult> {
     const m = await readManifest(dir, { signal: opts.signal })
-    if (m === undefined) throw new Error('unreachable')
+    if (m === undefined) throw new BugError('unreachable')
     const totalBytes = m.revisions.reduce((a, r) => a + r.bytes, 0)
     let bytes = 0
     const out: UsbImportedRevision[] = []

@@ -26,7 +26,7 @@ export const INVENTORY_FORMAT = 'fieldsync-inventory@1'
 export const DEFAULT_SPLIT_SIZE = 4095 * 1024 * 1024
 export const MAX_SPLIT_SIZE = 0xffffffff
 
-/** A device-local revision name is at most 64 characters, without '/' (pantavisor.md rule 7). */
+/** A device-local revision name is at most 64 characters, without '/' (state rule 7, docs/architecture.md). */
 export const LOCAL_NAME_MAX = 64
 
 /**

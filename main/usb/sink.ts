@@ -42,6 +42,8 @@ export interface SinkOptions {
   dropCache?: boolean
   /** Read back on this thread while writing (else each part is read back after it is written). */
   readBack?: ReadBackThread
+  /** Direct I/O where the stick's file system takes it (default true; EnvSettings.directIo). */
+  directIo?: boolean
 }
 
 /** With a read-back thread: fdatasync and hand over every this many bytes. */
@@ -156,7 +158,7 @@ export class PartedFileWriter {
     this.tmps.push(tmp)
     let file: WritableFile
     try {
-      file = await openWritable(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o644)
+      file = await openWritable(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o644, this.opts.directIo ?? true)
     } catch (err) { throw mapFsError(err, this.dir) }
     this.file = file
     this.out = new FileAppender(file, 0, { onWritten: (end, n) => { this.onWritten(file, end, n) } })

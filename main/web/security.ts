@@ -7,7 +7,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { TOKEN_HEADER } from '../../shared/api/contract.js'
-import { ErrorCodes, type WireError } from '../../shared/errors.js'
+import { ForbiddenError, httpStatusOf, type WireError } from '../../shared/errors.js'
 import { CSP } from '../../shared/api/page.js'
 
 export { CSP }
@@ -67,22 +67,8 @@ function sameSecret (a: string, b: string): boolean {
 }
 
 function forbidden (message: string): WireError {
-  return { code: ErrorCodes.Forbidden, message }
+  return new ForbiddenError(message).toWire()
 }
 
-/** HTTP status for a typed error (the body always carries the envelope). */
-export function statusFor (code: string): number {
-  switch (code) {
-    case ErrorCodes.Usage: case ErrorCodes.BadInput: case ErrorCodes.InvalidState: case ErrorCodes.BadArchive:
-    case ErrorCodes.StateTooLarge: case ErrorCodes.UnsafeEntry: case ErrorCodes.BadObjectName: case ErrorCodes.AmbiguousRevision:
-    case ErrorCodes.UploadCutShort:
-      return 400
-    case ErrorCodes.Forbidden: return 403
-    case ErrorCodes.NotFound: case ErrorCodes.UnknownRevision: return 404
-    case ErrorCodes.IncompleteRevision: case ErrorCodes.PolicyRefused: case ErrorCodes.SignatureInvalid: return 409
-    case ErrorCodes.Aborted: return 409
-    case ErrorCodes.NotAvailable: return 501
-    case ErrorCodes.NoSpace: return 507
-    default: return 500
-  }
-}
+/** HTTP status for a typed error (the body always carries the envelope): shared/errors.ts's table. */
+export const statusFor = httpStatusOf

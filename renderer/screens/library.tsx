@@ -8,8 +8,8 @@ import { Badge, Button, Empty, ErrorBox, ProgressBar, errorParts, useNotify, typ
 import { ExportDialog } from './export-dialog.js'
 import { amount } from './transfers.js'
 
-const SIG_TONE: Record<SignatureState, Tone> = { valid: 'ok', warning: 'warn', untrusted: 'warn', invalid: 'bad', unsigned: 'muted', unavailable: 'muted' }
-const SIG_TEXT: Record<SignatureState, string> = { valid: 'Signed', warning: 'Signed, see note', untrusted: 'Untrusted signer', invalid: 'INVALID', unsigned: 'Unsigned', unavailable: 'Not verified' }
+const SIG_TONE: Record<SignatureState, Tone> = { valid: 'ok', warning: 'warn', untrusted: 'warn', invalid: 'bad', unsigned: 'muted' }
+const SIG_TEXT: Record<SignatureState, string> = { valid: 'Signed', warning: 'Signed, see note', untrusted: 'Untrusted signer', invalid: 'INVALID', unsigned: 'Unsigned' }
 
 export function SignatureBadge (p: { state: SignatureState, summary: string }) {
   return <Badge tone={SIG_TONE[p.state]} title={p.summary}>{SIG_TEXT[p.state]}</Badge>

@@ -134,7 +134,7 @@ export function RevisionScreen (p: { id: string, compare?: string }) {
           <Button onClick={() => { setComposing('add') }} title='compose a new revision with a package added, as pvtx does on a device' testId='add-package'>Add package…</Button>
           <Button onClick={() => { setComposing('remove') }} title='compose a new revision without one of its parts' testId='remove-part'>Remove part…</Button>
           <Button onClick={() => { setExporting(true) }} disabled={!r.complete}>Export…</Button>
-          {info.capabilities.usb && <Button onClick={() => { go('usb', r.id) }}>Copy to USB…</Button>}
+          <Button onClick={() => { go('usb', r.id) }}>Copy to USB…</Button>
           {info.capabilities.devices && <Button kind='primary' onClick={() => { go('devices', 'install', r.id) }} disabled={!r.complete}>Install on a device…</Button>}
         </div>
       </header>

@@ -1,11 +1,10 @@
 /** USB: write revisions to a stick (for a device or a colleague's laptop), read one back, write our inventory. */
 import { useState } from 'preact/hooks'
 import type { UsbExportResult, UsbImportResult } from '../../shared/api/types.js'
-import { useInfo } from '../app-context.js'
 import { FolderPicker } from '../folder-picker.js'
 import { bytes, plural, shortId } from '../format.js'
 import { useApi, useResource } from '../hooks.js'
-import { Badge, Button, ErrorBox, NotAvailable, useNotify } from '../ui.js'
+import { Badge, Button, ErrorBox, useNotify } from '../ui.js'
 
 type Target = 'all' | 'device' | 'peer'
 
@@ -26,7 +25,6 @@ function PathField (p: { id: string, label: string, value: string, onChange: (v:
 }
 
 export function UsbScreen (p: { rev?: string }) {
-  const info = useInfo()
   const api = useApi()
   const notify = useNotify()
   const lib = useResource(a => a.library.list(), [], ['revision'])
@@ -39,18 +37,6 @@ export function UsbScreen (p: { rev?: string }) {
   const [error, setError] = useState<unknown>(null)
   const [exported, setExported] = useState<UsbExportResult | null>(null)
   const [imported, setImported] = useState<UsbImportResult | null>(null)
-
-  if (!info.capabilities.usb) {
-    return (
-      <div class='screen'>
-        <header class='screen-head'><div><h1>USB</h1><p class='subtitle'>Carry revisions on a stick to devices and laptops without a network.</p></div></header>
-        <NotAvailable title='USB sticks are not available yet'>
-          <p>Writing sticks with <code>install.sh</code>, manifests and device inventories is not in this build of Fieldsync yet.</p>
-          <p>Meanwhile, <strong>Library › Export</strong> writes a pvr export tarball to any folder, a mounted stick included; on the device, <code>pvcontrol steps install</code> accepts it.</p>
-        </NotAvailable>
-      </div>
-    )
-  }
 
   const complete = (lib.data?.revisions ?? []).filter(r => r.complete)
   const total = complete.filter(r => chosen.has(r.id)).reduce((a, r) => a + r.bytes, 0)

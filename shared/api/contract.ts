@@ -143,4 +143,3 @@ export const TOKEN_HEADER = 'x-fieldsync-token'
 /** Electron IPC channel names (the contract's channels ride inside them). */
 export const IPC_INVOKE = 'fieldsync:invoke'
 export const IPC_EVENT = 'fieldsync:event'
-export const IPC_SUBSCRIBE = 'fieldsync:subscribe'

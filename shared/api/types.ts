@@ -10,8 +10,6 @@ export type Empty = Record<string, never>
 export interface Capabilities {
   peers: boolean
   devices: boolean
-  usb: boolean
-  trust: boolean
   /** The renderer can turn a dropped/picked File into a local path (Electron). */
   filePaths: boolean
   /** The renderer can upload a File's bytes to the core (browser mode). */
@@ -29,7 +27,7 @@ export interface AppInfo {
 }
 
 /** untrusted: signed, but by a CA (or key) not in the trust store; invalid: changed after signing, or malformed. */
-export type SignatureState = 'unavailable' | 'unsigned' | 'valid' | 'warning' | 'untrusted' | 'invalid'
+export type SignatureState = 'unsigned' | 'valid' | 'warning' | 'untrusted' | 'invalid'
 
 export interface SignatureStatus {
   state: SignatureState

@@ -3,7 +3,7 @@ import { describeValue } from './parse.js'
 import { isPlainObject } from './types.js'
 
 /**
- * One problem of a state. `rule` is the number of the rule in pantavisor.md §1
+ * One problem of a state. `rule` is the number of the state rule in docs/architecture.md
  * ('1'...'5', '7'), or 'path' (unsafe key), 'sigs' (_sigs/*.json shape), 'dm'
  * (_dm/*.json shape). `severity` is 'error' (the device or pvr would refuse
  * it) or 'warning' (the device logs it and carries on, e.g. an unknown role).

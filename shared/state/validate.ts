@@ -1,5 +1,5 @@
 /**
- * Every rule of pantavisor.md §1 that can be checked on the state alone
+ * Every state rule of docs/architecture.md that can be checked on the state alone
  * (rule 6, object presence, is the store's job), checked against what
  * Pantavisor's parser really does. See issues.ts for the issue shape.
  */

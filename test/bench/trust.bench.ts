@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { certsFromPem, emptyAnchors, verifyStateSignatures, type TrustAnchors } from '../../main/trust/index.js'
-import { upstreamDir } from '../helpers/paths.js'
+import { vendoredUpstreamDir } from '../helpers/paths.js'
 import { canonical, hasOpenssl, makeCert, makeKey, pvrSign, sampleState } from '../main/trust/pki.js'
 import { median, report, verdict } from './lib.js'
 
@@ -30,8 +30,8 @@ function perCall (fn: () => void, runs = RUNS): number {
 }
 
 function main (): void {
-  const devCa = certsFromPem(readFileSync(join(upstreamDir, 'pantavisor-dev-ca.crt'), 'utf8'), 'dev CA')
-  const wifi = execFileSync('tar', ['-xzOf', join(upstreamDir, 'pvwificonnect.tgz'), 'json'])
+  const devCa = certsFromPem(readFileSync(join(vendoredUpstreamDir, 'pantavisor-dev-ca.crt'), 'utf8'), 'dev CA')
+  const wifi = execFileSync('tar', ['-xzOf', join(vendoredUpstreamDir, 'pvwificonnect.tgz'), 'json'])
   const wifiTrust: TrustAnchors = { ...emptyAnchors(), cas: devCa }
   if (!verifyStateSignatures(wifi, { trust: wifiTrust }).pass) throw new Error('pvwificonnect does not verify')
 

@@ -10,7 +10,7 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { runCli } from '../helpers/cli.js'
-import { pvtxDataDir, upstreamDir } from '../helpers/paths.js'
+import { pvtxDataDir, vendoredUpstreamDir } from '../helpers/paths.js'
 import { hasMksquashfs } from '../helpers/revisions.js'
 import { tempDir } from '../helpers/tmp.js'
 import { makeGateway, type Gateway } from './fixtures.js'
@@ -30,7 +30,7 @@ describe('composing revisions in browser mode', { skip: skip ?? false, timeout: 
     work = await tempDir({ after: (fn: () => Promise<void>) => { cleanups.push(fn) } })
     gw = await makeGateway(join(work, 'gen'))
     const home = join(work, 'home')
-    assert.equal((await runCli(['trust', 'add', join(upstreamDir, 'pantavisor-dev-ca.crt')], { home })).code, 0)
+    assert.equal((await runCli(['trust', 'add', join(vendoredUpstreamDir, 'pantavisor-dev-ca.crt')], { home })).code, 0)
     assert.equal((await runCli(['import', gw.v1], { home })).code, 0)
     ui = await startUi(home)
     b = await openBrowser()

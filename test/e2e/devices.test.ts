@@ -8,7 +8,7 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { runCli } from '../helpers/cli.js'
-import { upstreamDir } from '../helpers/paths.js'
+import { vendoredUpstreamDir } from '../helpers/paths.js'
 import { silentLogger } from '../../shared/log.js'
 import { DeviceStore } from '../../main/devices/store.js'
 import { unregisteredId } from '../../main/devices/discovery.js'
@@ -31,7 +31,7 @@ describe('devices screen in browser mode', { skip: skip ?? false, timeout: 120_0
     const work = await tempDir({ after: (fn: () => Promise<void>) => { cleanups.push(fn) } })
     home = join(work, 'home')
     // A device runs full revisions: the upstream watchdog_pinger app on the simulator's own BSP.
-    const full = await fullRevisionOf(join(work, 'src'), join(upstreamDir, 'watchdog_pinger.tar'), 'watchdog_pinger-full')
+    const full = await fullRevisionOf(join(work, 'src'), join(vendoredUpstreamDir, 'watchdog_pinger.tar'), 'watchdog_pinger-full')
     const r = await runCli(['import', full.tarball, '--name', 'watchdog_pinger'], { home })
     assert.equal(r.code, 0, r.stderr)
     sim = await startSim(join(work, 'device'), ['--fast', '--outcome', 'done', '--name', 'rpi-kitchen'])

@@ -14,7 +14,7 @@ import { after, before, describe, it } from 'node:test'
 import type { Page } from 'playwright-core'
 import type { TransferInfo } from '../../shared/api/types.js'
 import { runCli } from '../helpers/cli.js'
-import { upstreamDir } from '../helpers/paths.js'
+import { vendoredUpstreamDir } from '../helpers/paths.js'
 import { tempDir } from '../helpers/tmp.js'
 import { fullRevisionOf } from '../integration/devices-harness.js'
 import { apiCall, chromiumMissing, openBrowser, screenshot, startUi, stopChild, type BrowserSession, type UiProcess } from './helpers.js'
@@ -39,7 +39,7 @@ describe('install outcomes in browser mode', { skip: skip ?? false, timeout: 240
   before(async () => {
     const work = await tempDir({ after: (fn: () => Promise<void>) => { cleanups.push(fn) } }, 'ui-outcomes-')
     const home = join(work, 'home')
-    const full = await fullRevisionOf(join(work, 'src'), join(upstreamDir, 'watchdog_pinger.tar'), 'watchdog_pinger-full')
+    const full = await fullRevisionOf(join(work, 'src'), join(vendoredUpstreamDir, 'watchdog_pinger.tar'), 'watchdog_pinger-full')
     const r = await runCli(['import', full.tarball, '--name', 'watchdog_pinger'], { home })
     assert.equal(r.code, 0, r.stderr)
     sims.err = await startSim(join(work, 'dev-err'), ['--fast', '--outcome', 'error', '--name', 'rpi-broken'])

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { gunzipSync } from 'node:zlib'
 import { runCli } from '../helpers/cli.js'
-import { upstreamDir } from '../helpers/paths.js'
+import { vendoredUpstreamDir } from '../helpers/paths.js'
 import { tempDir } from '../helpers/tmp.js'
 import { hasMksquashfs } from '../helpers/revisions.js'
 import type { Request } from 'playwright-core'
@@ -30,7 +30,7 @@ describe('library screens in browser mode', { skip: skip ?? false, timeout: 120_
     work = await tempDir({ after: (fn: () => Promise<void>) => { cleanups.push(fn) } })
     gw = await makeGateway(join(work, 'gen'))
     // The technician trusts the Pantavisor Dev CA, which issued pvwificonnect's signing certificate.
-    const trust = await runCli(['trust', 'add', join(upstreamDir, 'pantavisor-dev-ca.crt')], { home: join(work, 'home') })
+    const trust = await runCli(['trust', 'add', join(vendoredUpstreamDir, 'pantavisor-dev-ca.crt')], { home: join(work, 'home') })
     assert.equal(trust.code, 0, trust.stderr)
     ui = await startUi(join(work, 'home'))
     b = await openBrowser()
@@ -52,7 +52,7 @@ describe('library screens in browser mode', { skip: skip ?? false, timeout: 120_
 
   it('imports two fixtures through the file picker and shows them live', async () => {
     const { page } = b
-    await page.getByTestId('import-file-input').setInputFiles([join(upstreamDir, 'pvwificonnect.tgz'), join(upstreamDir, 'watchdog_pinger.tar')])
+    await page.getByTestId('import-file-input').setInputFiles([join(vendoredUpstreamDir, 'pvwificonnect.tgz'), join(vendoredUpstreamDir, 'watchdog_pinger.tar')])
     await page.getByTestId('revision-row').nth(1).waitFor({ timeout: 30_000 })
     const rows = page.getByTestId('revision-row')
     assert.equal(await rows.count(), 2)
@@ -69,7 +69,7 @@ describe('library screens in browser mode', { skip: skip ?? false, timeout: 120_
   it('updates live when a revision sharing objects arrives from elsewhere', async () => {
     const { page } = b
     // The same state without its signature, as a bare state JSON: a new revision whose objects are all in the library already.
-    const state = JSON.parse(execFileSync('tar', ['-xzOf', join(upstreamDir, 'pvwificonnect.tgz'), 'json'], { encoding: 'utf8' })) as Record<string, unknown>
+    const state = JSON.parse(execFileSync('tar', ['-xzOf', join(vendoredUpstreamDir, 'pvwificonnect.tgz'), 'json'], { encoding: 'utf8' })) as Record<string, unknown>
     delete state['_sigs/pvwificonnect.json']
     const file = join(work, 'wifi-unsigned.json')
     await writeFile(file, JSON.stringify(state))
@@ -198,13 +198,13 @@ describe('library screens in browser mode', { skip: skip ?? false, timeout: 120_
     await page.getByRole('link', { name: 'Library' }).first().click()
     await page.getByRole('button', { name: 'Import from folder…' }).click()
     const dialog = page.getByRole('dialog', { name: 'Import from this computer' })
-    await dialog.locator('#picker-path').fill(upstreamDir)
+    await dialog.locator('#picker-path').fill(vendoredUpstreamDir)
     await dialog.getByRole('button', { name: 'Go' }).click()
     await dialog.getByRole('option', { name: /initial_state\.json/ }).waitFor()
     release()
     await (startListing as Request).response()
     await page.unroute('**/api/fs.list')
-    assert.equal(await dialog.locator('#picker-path').inputValue(), upstreamDir)
+    assert.equal(await dialog.locator('#picker-path').inputValue(), vendoredUpstreamDir)
     await dialog.getByRole('option', { name: /initial_state\.json/ }).click()
     await screenshot(page, 'folder-picker')
     await dialog.getByRole('button', { name: 'Import file' }).click()

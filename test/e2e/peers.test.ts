@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { runCli } from '../helpers/cli.js'
-import { cliBin, upstreamDir } from '../helpers/paths.js'
+import { cliBin, vendoredUpstreamDir } from '../helpers/paths.js'
 import { tempDir } from '../helpers/tmp.js'
 import { chromiumMissing, openBrowser, screenshot, startUi, stopChild, type BrowserSession, type UiProcess } from './helpers.js'
 
@@ -47,14 +47,14 @@ describe('peers screen in browser mode', { skip: skip ?? false, timeout: 120_000
     const created = await runCli(['--json', 'team', 'create', '--name', 'north-sites'], { home: colleague })
     assert.equal(created.code, 0, created.stderr)
     code = created.json().code
-    const imp = await runCli(['--json', 'import', join(upstreamDir, 'pvwificonnect.tgz'), '--name', 'pvwificonnect'], { home: colleague })
+    const imp = await runCli(['--json', 'import', join(vendoredUpstreamDir, 'pvwificonnect.tgz'), '--name', 'pvwificonnect'], { home: colleague })
     assert.equal(imp.code, 0, imp.stderr)
     wifiId = imp.json().id
-    assert.equal((await runCli(['import', join(upstreamDir, 'watchdog_pinger.tar'), '--name', 'watchdog_pinger'], { home: colleague })).code, 0)
+    assert.equal((await runCli(['import', join(vendoredUpstreamDir, 'watchdog_pinger.tar'), '--name', 'watchdog_pinger'], { home: colleague })).code, 0)
     serve = await startServe(colleague)
     // This laptop already has watchdog_pinger: the colleague only offers pvwificonnect.
     const mine = join(work, 'mine')
-    assert.equal((await runCli(['import', join(upstreamDir, 'watchdog_pinger.tar'), '--name', 'watchdog_pinger'], { home: mine })).code, 0)
+    assert.equal((await runCli(['import', join(vendoredUpstreamDir, 'watchdog_pinger.tar'), '--name', 'watchdog_pinger'], { home: mine })).code, 0)
     ui = await startUi(mine, ['--peer', serve.addr])
     b = await openBrowser()
   })

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { runCli } from '../helpers/cli.js'
-import { upstreamDir } from '../helpers/paths.js'
+import { vendoredUpstreamDir } from '../helpers/paths.js'
 import { tempDir } from '../helpers/tmp.js'
 import { chromiumMissing, openBrowser, screenshot, startUi, type BrowserSession, type UiProcess } from './helpers.js'
 
@@ -66,7 +66,7 @@ describe('refusals in browser mode', { skip: skip ?? false, timeout: 90_000 }, (
         results.push('no-cors sent')
       } catch (e) { results.push(`no-cors refused: ${(e as Error).name}`) }
       return results
-    }, { base: ui.base, token: ui.token, fixture: join(upstreamDir, 'watchdog_pinger.tar') })
+    }, { base: ui.base, token: ui.token, fixture: join(vendoredUpstreamDir, 'watchdog_pinger.tar') })
     assert.equal(out[0], 'cors-fetch refused: TypeError')
     // Whatever the browser did with the simple request, the core imported nothing.
     const ls = await runCli(['--json', 'ls'], { home: ui.home })

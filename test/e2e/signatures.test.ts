@@ -12,12 +12,12 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { Page } from 'playwright-core'
 import { runCli } from '../helpers/cli.js'
-import { upstreamDir } from '../helpers/paths.js'
+import { vendoredUpstreamDir } from '../helpers/paths.js'
 import { tempDir } from '../helpers/tmp.js'
 import { chromiumMissing, openBrowser, screenshot, startUi, type BrowserSession, type UiProcess } from './helpers.js'
 
 const skip = chromiumMissing()
-const WIFI = join(upstreamDir, 'pvwificonnect.tgz')
+const WIFI = join(vendoredUpstreamDir, 'pvwificonnect.tgz')
 
 /** pvwificonnect's state with one character of a signed value changed. */
 function tampered (): string {
@@ -74,7 +74,7 @@ describe('signature verdicts in browser mode', { skip: skip ?? false, timeout: 1
 
   it('a state changed after signing is red INVALID: "changed after signing"', async () => {
     const home = join(work, 'trusting')
-    assert.equal((await runCli(['trust', 'add', join(upstreamDir, 'pantavisor-dev-ca.crt')], { home })).code, 0)
+    assert.equal((await runCli(['trust', 'add', join(vendoredUpstreamDir, 'pantavisor-dev-ca.crt')], { home })).code, 0)
     assert.equal((await runCli(['import', WIFI, '--name', 'wifi'], { home })).code, 0)
     const changed = join(work, 'wifi-changed.json')
     await writeFile(changed, tampered())

@@ -8,7 +8,7 @@ import { mkdir, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { runCli } from '../helpers/cli.js'
-import { upstreamDir } from '../helpers/paths.js'
+import { vendoredUpstreamDir } from '../helpers/paths.js'
 import { tempDir } from '../helpers/tmp.js'
 import { chromiumMissing, openBrowser, screenshot, startUi, type BrowserSession, type UiProcess } from './helpers.js'
 
@@ -24,21 +24,21 @@ describe('USB screen in browser mode', { skip: skip ?? false, timeout: 120_000 }
     work = await tempDir({ after: (fn: () => Promise<void>) => { cleanups.push(fn) } })
     const mine = join(work, 'mine')
     for (const [f, n] of [['pvwificonnect.tgz', 'pvwificonnect'], ['watchdog_pinger.tar', 'watchdog_pinger']]) {
-      const r = await runCli(['import', join(upstreamDir, f), '--name', n], { home: mine })
+      const r = await runCli(['import', join(vendoredUpstreamDir, f), '--name', n], { home: mine })
       assert.equal(r.code, 0, r.stderr)
     }
     // Trust the Pantavisor Dev CA (pvwificonnect is signed by a certificate it issued): the export checks signatures.
-    const trust = await runCli(['trust', 'add', join(upstreamDir, 'pantavisor-dev-ca.crt')], { home: mine })
+    const trust = await runCli(['trust', 'add', join(vendoredUpstreamDir, 'pantavisor-dev-ca.crt')], { home: mine })
     assert.equal(trust.code, 0, trust.stderr)
     // Another laptop writes a stick with a revision this one lacks.
     const other = join(work, 'other')
     const state = join(work, 'wifi-unsigned.json')
     const { execFileSync } = await import('node:child_process')
-    const json = JSON.parse(execFileSync('tar', ['-xzOf', join(upstreamDir, 'pvwificonnect.tgz'), 'json'], { encoding: 'utf8' })) as Record<string, unknown>
+    const json = JSON.parse(execFileSync('tar', ['-xzOf', join(vendoredUpstreamDir, 'pvwificonnect.tgz'), 'json'], { encoding: 'utf8' })) as Record<string, unknown>
     delete json['_sigs/pvwificonnect.json']
     const { writeFile } = await import('node:fs/promises')
     await writeFile(state, JSON.stringify(json))
-    assert.equal((await runCli(['import', join(upstreamDir, 'pvwificonnect.tgz')], { home: other })).code, 0)
+    assert.equal((await runCli(['import', join(vendoredUpstreamDir, 'pvwificonnect.tgz')], { home: other })).code, 0)
     assert.equal((await runCli(['import', state, '--name', 'wifi-unsigned'], { home: other })).code, 0)
     await mkdir(join(work, 'stick-in'))
     const w = await runCli(['usb', 'export', 'wifi-unsigned', join(work, 'stick-in')], { home: other })

@@ -1,11 +1,16 @@
 /**
  * A lying seeder for the fault tests: a peer node on a library, started as a
- * process of its own like `fieldsync serve --no-mdns --json`, whose objects
- * protocol flips the first byte of every range it serves (the injected
- * `testCorruptRanges` of the peer config; production code never sets it).
- * Usage: node lying-seeder.js <home> <listen-multiaddr>. Prints one JSON line
- * {peerId, addrs}, runs until SIGTERM or SIGINT.
+ * process of its own like `fieldsync serve --no-mdns --json`, that serves
+ * wrong bytes for every object. The lie is in its library, not in the code
+ * it runs: before the node starts, every object file of its home is
+ * replaced by one of the same size with every byte inverted, so the real
+ * objects handler sends bytes that do not hash to their name, over every
+ * range. Usage: node lying-seeder.js <home> <listen-multiaddr> (the home is
+ * the liar's own). Prints one JSON line {peerId, addrs}, runs until SIGTERM
+ * or SIGINT.
  */
+import { readdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { createLogger } from '../../main/log.js'
 import { App } from '../../main/app/index.js'
 import { createPeerServices } from '../../main/peers/index.js'
@@ -15,10 +20,19 @@ if (home === undefined || listen === undefined) {
   process.stderr.write('usage: lying-seeder.js <home> <listen-multiaddr>\n')
   process.exit(2)
 }
+const objects = join(home, 'objects')
+for (const name of await readdir(objects)) {
+  if (!/^[0-9a-f]{64}$/.test(name)) continue
+  const bytes = await readFile(join(objects, name))
+  for (let i = 0; i < bytes.length; i++) bytes[i] ^= 0xff
+  // A new file renamed over the old one: a hard link elsewhere keeps the true bytes.
+  await writeFile(join(objects, `${name}.lie`), bytes)
+  await rename(join(objects, `${name}.lie`), join(objects, name))
+}
 const log = createLogger('lying-seeder')
 const app = new App({ home, log })
 await app.start()
-const s = createPeerServices({ library: app.library, log }, { home, listen: [listen], mdns: false, testCorruptRanges: true })
+const s = createPeerServices({ library: app.library, log }, { home, listen: [listen], mdns: false })
 await app.add('peers.node', s.node)
 process.stdout.write(JSON.stringify({ peerId: s.node.peerId, addrs: s.node.addrs() }) + '\n')
 await new Promise<void>(resolve => {

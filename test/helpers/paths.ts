@@ -14,9 +14,19 @@ function findRoot (): string {
 }
 
 export const repoRoot = findRoot()
-export const fixturesDir = resolve(repoRoot, '../shared/fixtures')
-export const upstreamDir = join(fixturesDir, 'upstream')
 export const cliBin = join(repoRoot, 'bin', 'fieldsync.js')
-/** Upstream data vendored into the repository (test/fixtures/upstream/PROVENANCE.md). */
+/**
+ * Upstream DATA vendored into the repository (export tarballs, state JSONs,
+ * the Dev CA, pvtx.sh's resources and expected states), with its provenance
+ * in test/fixtures/upstream/PROVENANCE.md: a plain clone has all of it.
+ */
 export const vendoredUpstreamDir = join(repoRoot, 'test', 'fixtures', 'upstream')
 export const pvtxDataDir = join(vendoredUpstreamDir, 'pvtx')
+/**
+ * Upstream CODE is never copied into the repository (pvcontrol, pvtx.sh, the
+ * Pantavisor device kit): tests run it from the `shared` folder beside the
+ * checkout (FIELDSYNC_SHARED_DIR overrides) and skip without it, or fail
+ * under CI=true (test/helpers/upstream.ts).
+ */
+export const sharedDir = resolve(process.env.FIELDSYNC_SHARED_DIR ?? join(repoRoot, '..', 'shared'))
+export const upstreamCodeDir = join(sharedDir, 'fixtures', 'upstream')

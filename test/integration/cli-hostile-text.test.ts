@@ -10,7 +10,7 @@ import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { runCli } from '../helpers/cli.js'
-import { upstreamDir } from '../helpers/paths.js'
+import { vendoredUpstreamDir } from '../helpers/paths.js'
 import { startHostileDevice } from '../helpers/hostile-device.js'
 import { tempDir } from '../helpers/tmp.js'
 import { importRev, makeRev } from './devices-harness.js'
@@ -55,14 +55,14 @@ describe('hostile text on the terminal', () => {
   it('state keys in diff and a file name kept as the source: escaped on the terminal, as they are in JSON', async (t) => {
     const dir = await tempDir(t)
     const home = join(dir, 'home')
-    execFileSync('tar', ['-xf', join(upstreamDir, 'watchdog_pinger.tar'), '-C', dir])
+    execFileSync('tar', ['-xf', join(vendoredUpstreamDir, 'watchdog_pinger.tar'), '-C', dir])
     const state = JSON.parse(await readFile(join(dir, 'json'), 'utf8')) as Record<string, unknown>
     const key = `config/${ESCAPES}.json`
     state[key] = { a: 1 }
     const evil = join(dir, `x${ESCAPES}y.json`)
     await writeFile(evil, JSON.stringify(state))
     await mkdir(join(dir, 'copy'))
-    await copyFile(join(upstreamDir, 'watchdog_pinger.tar'), join(dir, 'copy', 'a.tar'))
+    await copyFile(join(vendoredUpstreamDir, 'watchdog_pinger.tar'), join(dir, 'copy', 'a.tar'))
     assert.equal((await runCli(['import', join(dir, 'copy', 'a.tar'), '--name', 'a'], { home })).code, 0)
     const imp = await runCli(['import', evil, '--objects', join(dir, 'objects'), '--name', 'b'], { home })
     assert.equal(imp.code, 0, imp.stderr)

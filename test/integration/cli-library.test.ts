@@ -12,7 +12,7 @@ import { createGzip } from 'node:zlib'
 import { pipeline } from 'node:stream/promises'
 import { createWriteStream } from 'node:fs'
 import { runCli } from '../helpers/cli.js'
-import { cliBin, fixturesDir, upstreamDir } from '../helpers/paths.js'
+import { cliBin, vendoredUpstreamDir } from '../helpers/paths.js'
 import { tempDir } from '../helpers/tmp.js'
 import { buildState, smallObject, writeTarball } from '../helpers/revisions.js'
 
@@ -37,17 +37,17 @@ describe('cli: library commands', () => {
   it('imports, lists, shows, diffs, exports with --json documents', async (t) => {
     const home = await tempDir(t)
     const out = await tempDir(t)
-    const imp = await runCli(['import', join(upstreamDir, 'pvwificonnect.tgz'), '--name', 'wifi', '--json'], { home })
+    const imp = await runCli(['import', join(vendoredUpstreamDir, 'pvwificonnect.tgz'), '--name', 'wifi', '--json'], { home })
     assert.equal(imp.code, 0, imp.stderr)
     const j = imp.json()
     assert.deepEqual(Object.keys(j).slice(0, 5), ['id', 'name', 'objects', 'missing', 'bytes'])
     assert.equal(j.name, 'wifi')
     assert.equal(j.missing, 0)
     assert.equal(j.objects, 3)
-    const again = await runCli(['import', join(upstreamDir, 'pvwificonnect.tgz')], { home })
+    const again = await runCli(['import', join(vendoredUpstreamDir, 'pvwificonnect.tgz')], { home })
     assert.equal(again.code, 0)
     assert.match(again.stdout, /already in the library/)
-    await runCli(['import', join(upstreamDir, 'watchdog_pinger.tar'), '--name', 'wd'], { home })
+    await runCli(['import', join(vendoredUpstreamDir, 'watchdog_pinger.tar'), '--name', 'wd'], { home })
     const ls = (await runCli(['ls', '--json'], { home })).json()
     assert.equal(ls.length, 2)
     for (const r of ls) for (const k of ['id', 'name', 'spec', 'objects', 'missing', 'bytes', 'importedAt']) assert.ok(k in r, k)
@@ -81,17 +81,17 @@ describe('cli: library commands', () => {
     const home = await tempDir(t)
     const dir = await tempDir(t)
     const names = async () => Object.fromEntries((await runCli(['ls', '--json'], { home })).json().map((r: any) => [r.id, r.names]))
-    const wifi = (await runCli(['import', join(upstreamDir, 'pvwificonnect.tgz'), '--json'], { home })).json()
+    const wifi = (await runCli(['import', join(vendoredUpstreamDir, 'pvwificonnect.tgz'), '--json'], { home })).json()
     assert.equal(wifi.name, 'pvwificonnect')
     // Another file of the same revision adds no second name.
-    await copyFile(join(upstreamDir, 'pvwificonnect.tgz'), join(dir, 'wifi copy.tgz'))
+    await copyFile(join(vendoredUpstreamDir, 'pvwificonnect.tgz'), join(dir, 'wifi copy.tgz'))
     assert.equal((await runCli(['import', join(dir, 'wifi copy.tgz'), '--json'], { home })).json().existed, true)
     // Another revision in a file of the same name: the name stays where it is.
-    await copyFile(join(upstreamDir, 'watchdog_pinger.tar'), join(dir, 'pvwificonnect.tar'))
+    await copyFile(join(vendoredUpstreamDir, 'watchdog_pinger.tar'), join(dir, 'pvwificonnect.tar'))
     const wd = (await runCli(['import', join(dir, 'pvwificonnect.tar'), '--json'], { home })).json()
     assert.equal(wd.name, null)
     // A state JSON and a file name with spaces.
-    await copyFile(join(upstreamDir, 'initial_state.json'), join(dir, 'Site 4 (rpi).json'))
+    await copyFile(join(vendoredUpstreamDir, 'initial_state.json'), join(dir, 'Site 4 (rpi).json'))
     const init = (await runCli(['import', join(dir, 'Site 4 (rpi).json'), '--json'], { home })).json()
     assert.equal(init.name, 'Site-4-rpi')
     assert.deepEqual(await names(), { [wifi.id]: ['pvwificonnect'], [wd.id]: [], [init.id]: ['Site-4-rpi'] })
@@ -115,7 +115,7 @@ describe('cli: library commands', () => {
 
   it('an ambiguous id prefix is refused', async (t) => {
     const home = await tempDir(t)
-    const imp = (await runCli(['import', join(upstreamDir, 'pvwificonnect.tgz'), '--json'], { home })).json()
+    const imp = (await runCli(['import', join(vendoredUpstreamDir, 'pvwificonnect.tgz'), '--json'], { home })).json()
     // a second revision whose id shares the first 10 hex digits (made directly in the index)
     const db = new Database(join(home, 'index.db'))
     db.prepare("INSERT INTO revisions (id, state, spec, source, imported_at, complete) SELECT ?, state, spec, source, imported_at, 1 FROM revisions WHERE id = ?").run(imp.id.slice(0, 10) + 'f'.repeat(54), imp.id)
@@ -150,7 +150,7 @@ describe('cli: library commands', () => {
       it(`${what}: exit 1, ${code}, stats unchanged`, async (t) => {
         const home = await tempDir(t)
         const d = await tempDir(t)
-        await runCli(['import', join(upstreamDir, 'watchdog_pinger.tar')], { home })
+        await runCli(['import', join(vendoredUpstreamDir, 'watchdog_pinger.tar')], { home })
         const before = await stats(home)
         const k = await smallObject(d, 'k', 'kernel'); const i = await smallObject(d, 'i', 'initrd')
         const c = await smallObject(d, 'c', 'conf'); const r = await smallObject(d, 'r', 'rootfs')
@@ -246,7 +246,7 @@ describe('cli: library commands', () => {
 
   it('the seed state imports incomplete and ls shows it', async (t) => {
     const home = await tempDir(t)
-    const r = await runCli(['import', join(fixturesDir, 'seed-awconnect-rpi64.json'), '--name', 'seed', '--json'], { home })
+    const r = await runCli(['import', join(vendoredUpstreamDir, 'seed-awconnect-rpi64.json'), '--name', 'seed', '--json'], { home })
     assert.equal(r.code, 0, r.stderr)
     assert.equal(r.json().missing, 8)
     const ls = await runCli(['ls'], { home })

@@ -13,11 +13,11 @@ import { createLogger } from '../../main/log.js'
 import { Library } from '../../main/store/library.js'
 import { canonicalJson, parseJsonText } from '../../shared/state/index.js'
 import { runCli } from '../helpers/cli.js'
-import { pvtxDataDir, upstreamDir } from '../helpers/paths.js'
+import { pvtxDataDir, vendoredUpstreamDir } from '../helpers/paths.js'
 import { tempDir } from '../helpers/tmp.js'
 
 const res = (f: string): string => join(pvtxDataDir, 'resources', f)
-const DEV_CA = join(upstreamDir, 'pantavisor-dev-ca.crt')
+const DEV_CA = join(vendoredUpstreamDir, 'pantavisor-dev-ca.crt')
 const SPEC = 'pantavisor-service-system@1'
 
 async function library (t: { after: (fn: () => Promise<void>) => void }): Promise<{ home: string, dir: string, cli: (args: string[]) => ReturnType<typeof runCli> }> {

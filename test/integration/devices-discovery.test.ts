@@ -245,7 +245,7 @@ describe('discovery of a device published by avahi-publish', () => {
     const net = makeNet(t)
     spawnIn(t, net.a, [process.execPath, cliBin, '--json', 'device-sim', '--dir', join(dir, 'dev'), '--no-mdns', '--fast', '--http', `${net.addrA}:12368`, '--assume-pvr-sdk-progress'])
     const nick = `fsnr${randomBytes(2).toString('hex')}`
-    // pv-avahi before registration: device-id is set only once the device registers (pantavisor.md §8)
+    // pv-avahi before registration: device-id is set only once the device registers
     await avahiPublish(t, net.a, join(dir, 'avahi'), nick, ['device-id=', 'pantahub=api.pantahub.com'])
     const home = join(dir, 'home')
     const id = unregisteredId(nick, [net.addrA], 8222)

@@ -12,15 +12,15 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { runCli } from '../helpers/cli.js'
-import { cliBin, upstreamDir } from '../helpers/paths.js'
+import { cliBin, vendoredUpstreamDir } from '../helpers/paths.js'
 import { defaultFactory } from '../../main/devices/sim/factory.js'
 import { buildState, composeFull, hasMksquashfs, makeSquashfs, readExport, smallObject, writeTarball, type ExportParts, type FullRevision, type TestObject } from '../helpers/revisions.js'
 
 export interface Tctx { after: (fn: () => Promise<void>) => void }
 
-export const PVCONTROL = process.env.PVCONTROL ?? join(upstreamDir, 'pvcontrol')
-export const DEV_CA = join(upstreamDir, 'pantavisor-dev-ca.crt')
-export const WIFI_TGZ = join(upstreamDir, 'pvwificonnect.tgz')
+export { PVCONTROL } from '../helpers/upstream.js'
+export const DEV_CA = join(vendoredUpstreamDir, 'pantavisor-dev-ca.crt')
+export const WIFI_TGZ = join(vendoredUpstreamDir, 'pvwificonnect.tgz')
 
 export function has (cmd: string): boolean {
   try { execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true } catch { return false }

@@ -8,16 +8,16 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises'
 import { createConnection } from 'node:net'
 import { dirname, join } from 'node:path'
 import { describe, it } from 'node:test'
 import { PANTAVISOR_DEV_CA_PEM } from '../../main/devices/sim/dev-ca.js'
 import { runCli } from '../helpers/cli.js'
-import { fixturesDir, vendoredUpstreamDir } from '../helpers/paths.js'
+import { vendoredUpstreamDir } from '../helpers/paths.js'
 import { readExport, writeTarball } from '../helpers/revisions.js'
 import { tempDir } from '../helpers/tmp.js'
+import { leaveOutWithoutUpstream, skipWithoutUpstream, UPSTREAM_PVTX as PVTX, upstreamAbsent } from '../helpers/upstream.js'
 import { curl, deviceObjects, deviceSteps, fullRevisionOf, has, json, makeRev, PVCONTROL, simFactory, startSim, waitJson, waitProgress, WIFI_TGZ } from './devices-harness.js'
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex')
@@ -144,7 +144,7 @@ describe('device-sim as the device: an object upload that runs out of space', ()
     // A client that trusts the status alone (curl -w %{http_code}, as pvcontrol does): 200, "uploaded".
     const put = await putObject(sim.socket, join(dir, 'big'), s)
     assert.equal(put.status, 200)
-    if (existsSync(PVCONTROL)) {
+    if (!leaveOutWithoutUpstream(t, upstreamAbsent(PVCONTROL, 'upstream pvcontrol (PVCONTROL)'))) {
       const pv = await new Promise<number>(resolve => {
         execFile('sh', [PVCONTROL, 'objects', 'put', join(dir, 'big'), s], { env: { ...process.env, SOCKET: sim.socket, CURL_CMD: 'curl' } }, e => { resolve(e === null ? 0 : Number((e as { code?: number }).code ?? 1)) })
       })
@@ -243,11 +243,10 @@ describe('device-sim as the device: the factory revision and GET /steps/current'
   })
 })
 
-const PVTX = process.env.PVTX ?? join(fixturesDir, '..', 'pantavisor-device', 'rootfs', 'usr', 'bin', 'pvtx')
-
 /** Why upstream's pvtx cannot run here, or null. */
 function pvtxProblem (): string | null {
-  if (!existsSync(PVTX)) return `upstream pvtx not found at ${PVTX} (set PVTX)`
+  const absent = upstreamAbsent(PVTX, "upstream pvtx, from the device kit (PVTX)")
+  if (absent !== null) return absent
   if (process.getuid?.() !== 0 || !has('unshare')) return 'needs root and unshare (pvtx only knows the device\'s own socket paths)'
   return null
 }
@@ -272,8 +271,7 @@ async function pvtx (dir: string, sock: string, script: string): Promise<{ code:
 
 describe('device-sim as the device: composing onto the running state with upstream pvtx', () => {
   it('pvtx begin current, add pvwificonnect.tgz, commit: the step is the device\'s state plus the package, and it runs to UPDATED', async (t) => {
-    const why = pvtxProblem() ?? (has('curl') ? null : NO_CURL)
-    if (why !== null) { t.skip(why); return }
+    if (skipWithoutUpstream(t, pvtxProblem() ?? (has('curl') ? null : NO_CURL))) return
     const dir = await tempDir(t)
     const sim = await startSim(t, join(dir, 'dev'))
     // upstream pvtx/src/pvtx_txn.c: "begin current" is pv_pvtx_ctrl_steps_get(ctrl, "current"), a GET /steps/current

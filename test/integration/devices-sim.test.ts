@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { tempDir } from '../helpers/tmp.js'
 import { curl, DEV_CA, deviceObjects, deviceSteps, fullRevisionOf, has, json, makeRev, PVCONTROL, sentObjects, startSim, waitJson, waitProgress, WIFI_TGZ } from './devices-harness.js'
+import { skipWithoutUpstream, upstreamAbsent } from '../helpers/upstream.js'
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex')
 const NO_CURL = 'curl is not installed'
@@ -237,7 +238,7 @@ describe('device-sim: the real pvcontrol script', () => {
   })
 
   it('steps install of the upstream pvwificonnect.tgz (on the device\'s BSP), cmd run, show-progress to UPDATED; exit codes 60 (bad checksum) and 75 (busy)', async (t) => {
-    if (!existsSync(PVCONTROL)) { t.skip(`upstream pvcontrol not found at ${PVCONTROL} (put pantavisor's tools/pvcontrol there or set PVCONTROL)`); return }
+    if (skipWithoutUpstream(t, upstreamAbsent(PVCONTROL, 'upstream pvcontrol (PVCONTROL)'))) return
     if (!has('curl')) { t.skip(NO_CURL); return }
     const dir = await tempDir(t)
     const wifi = await fullRevisionOf(join(dir, 'src'), WIFI_TGZ, 'wifi-full')

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { runCli } from '../helpers/cli.js'
-import { upstreamDir } from '../helpers/paths.js'
+import { vendoredUpstreamDir } from '../helpers/paths.js'
 import { tempDir } from '../helpers/tmp.js'
 import { serve, teamHomes } from './peers-harness.js'
 
@@ -11,9 +11,9 @@ describe('peers: signature status of a pulled revision', () => {
   it('is shown before the objects arrive and after the pull', async (t) => {
     const dir = await tempDir(t)
     const [a, b] = await teamHomes(dir, 2)
-    const imp = await runCli(['import', join(upstreamDir, 'pvwificonnect.tgz'), '--name', 'wifi'], { home: a })
+    const imp = await runCli(['import', join(vendoredUpstreamDir, 'pvwificonnect.tgz'), '--name', 'wifi'], { home: a })
     assert.equal(imp.code, 0, imp.stderr)
-    for (const h of [a, b]) assert.equal((await runCli(['trust', 'add', join(upstreamDir, 'pantavisor-dev-ca.crt')], { home: h })).code, 0)
+    for (const h of [a, b]) assert.equal((await runCli(['trust', 'add', join(vendoredUpstreamDir, 'pantavisor-dev-ca.crt')], { home: h })).code, 0)
     const sa = await serve(t, a)
     const r = await runCli(['pull', 'wifi', '--no-mdns', '--peer', sa.addr], { home: b, timeoutMs: 60_000 })
     assert.equal(r.code, 0, r.stderr)

@@ -8,12 +8,10 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { chmodSync, copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { cliBin, upstreamDir } from '../helpers/paths.js'
+import { cliBin } from '../helpers/paths.js'
+import { UPSTREAM_LIBPVTX, UPSTREAM_PVTX, underCi } from '../helpers/upstream.js'
 
-export const PVTX_SH = join(upstreamDir, 'pvtx', 'pvtx.sh')
-export const DEVICE_KIT = join(upstreamDir, '..', '..', 'pantavisor-device')
-export const UPSTREAM_PVTX = join(DEVICE_KIT, 'rootfs', 'usr', 'bin', 'pvtx')
-export const UPSTREAM_LIBPVTX = join(DEVICE_KIT, 'rootfs', 'usr', 'lib', 'libpvtx.so.0.1.0')
+export { DEVICE_KIT, PVTX_SH, UPSTREAM_LIBPVTX, UPSTREAM_PVTX } from '../helpers/upstream.js'
 
 export function has (cmd: string): boolean {
   try { execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true } catch { return false }
@@ -30,7 +28,7 @@ export function missing (what: Array<[boolean, string]>): string | null {
 
 export function skipOrFail (reason: string | null): string | false {
   if (reason === null) return false
-  if (process.env.CI === 'true') return false // run, and fail in the test body
+  if (underCi()) return false // run, and fail in the test body
   return reason
 }
 

@@ -7,20 +7,17 @@
  */
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { readFile, readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { runCli } from '../helpers/cli.js'
-import { upstreamDir } from '../helpers/paths.js'
 import { makeParts, randomObject, has } from '../main/usb/helpers.js'
 import { buildState, writeTarball } from '../helpers/revisions.js'
 import { flipByte, tempDir } from '../helpers/tmp.js'
 import { startDevice } from './usb-pvctrl.js'
+import { PVCONTROL, skipWithoutUpstream, upstreamAbsent } from '../helpers/upstream.js'
 
-const PVCONTROL = process.env.PVCONTROL ?? join(upstreamDir, 'pvcontrol')
-const havePvcontrol = existsSync(PVCONTROL) && has('curl')
-const NO_PVCONTROL = `upstream pvcontrol not found at ${PVCONTROL} (put pantavisor's tools/pvcontrol there or set PVCONTROL)`
+const NO_PVCONTROL = upstreamAbsent(PVCONTROL, 'upstream pvcontrol (PVCONTROL)') ?? (has('curl') ? null : 'curl is not installed (pvcontrol runs it)')
 const shells = [['busybox', 'sh'], ['dash']].filter(s => has(s[0]))
 
 function sh (argv: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<{ code: number, out: string, err: string }> {
@@ -61,7 +58,7 @@ async function deviceObjects (dev: { get: (p: string) => Promise<{ body: Buffer 
 describe('usb: install.sh on a device', () => {
   for (const shell of shells) {
     it(`${shell.join(' ')}: install.sh checks, uploads what the device lacks with pvcontrol, stores the step, runs and follows the progress to the end`, async (t) => {
-      if (!havePvcontrol) { t.skip(NO_PVCONTROL); return }
+      if (skipWithoutUpstream(t, NO_PVCONTROL)) return
       const { home } = await library(t)
       const stick = await tempDir(t, 'fieldsync-stick-')
       const dev = await startDevice(t, await tempDir(t))
@@ -79,7 +76,8 @@ describe('usb: install.sh on a device', () => {
   }
 
   it('install.sh --inventory, then export --for-device sends only what the device lacks, split in parts; install.sh joins them', async (t) => {
-    if (!havePvcontrol || shells.length === 0) { t.skip(havePvcontrol ? 'no busybox or dash' : NO_PVCONTROL); return }
+    if (skipWithoutUpstream(t, NO_PVCONTROL)) return
+    if (shells.length === 0) { t.skip('no busybox or dash'); return }
     const shell = shells[0]
     const { home } = await library(t)
     const stick = await tempDir(t, 'fieldsync-stick-')
@@ -104,7 +102,7 @@ describe('usb: install.sh on a device', () => {
   })
 
   it('the real pvcontrol steps install takes the exported tarball as it is', async (t) => {
-    if (!havePvcontrol) { t.skip(NO_PVCONTROL); return }
+    if (skipWithoutUpstream(t, NO_PVCONTROL)) return
     const { home } = await library(t)
     const stick = await tempDir(t, 'fieldsync-stick-')
     const dev = await startDevice(t, await tempDir(t))
@@ -120,7 +118,8 @@ describe('usb: install.sh on a device', () => {
   })
 
   it('install.sh refuses to run a revision whose objects the device lacks (a stick made for another device)', async (t) => {
-    if (!havePvcontrol || shells.length === 0) { t.skip(havePvcontrol ? 'no busybox or dash' : NO_PVCONTROL); return }
+    if (skipWithoutUpstream(t, NO_PVCONTROL)) return
+    if (shells.length === 0) { t.skip('no busybox or dash'); return }
     const shell = shells[shells.length - 1]
     const { home } = await library(t)
     const stick = await tempDir(t, 'fieldsync-stick-')

@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { parseState, revisionId } from '../../shared/state/index.js'
 import { runCli, type CliRun } from '../helpers/cli.js'
-import { upstreamDir } from '../helpers/paths.js'
+import { vendoredUpstreamDir } from '../helpers/paths.js'
 import { tempDir } from '../helpers/tmp.js'
 
 type T = Parameters<typeof tempDir>[0]
@@ -31,7 +31,7 @@ function mkfifo (path: string): void { execFileSync('mkfifo', [path]) }
 /** A library holding watchdog_pinger, and a stick with it exported; returns both and the revision id. */
 async function stickOf (t: T): Promise<{ home: string, stick: string, id: string }> {
   const home = await tempDir(t, 'fieldsync-usb-home-')
-  const imp = await cli(['import', join(upstreamDir, 'watchdog_pinger.tar'), '--name', 'watchdog_pinger'], home)
+  const imp = await cli(['import', join(vendoredUpstreamDir, 'watchdog_pinger.tar'), '--name', 'watchdog_pinger'], home)
   assert.equal(imp.code, 0, imp.stderr)
   const stick = await tempDir(t, 'fieldsync-stick-')
   const ex = await cli(['usb', 'export', 'watchdog_pinger', stick], home)
@@ -103,13 +103,13 @@ describe('hostile sticks: a tarball that is not the revision the manifest names'
   /** Bob's library names watchdog_pinger; Alice's revision pvwificonnect goes on a stick as "watchdog_pinger". */
   async function twoLaptops (t: T): Promise<{ bob: string, stick: string, w: string, x: string }> {
     const bob = await tempDir(t, 'fieldsync-usb-home-')
-    const w = await cli(['import', join(upstreamDir, 'watchdog_pinger.tar'), '--name', 'watchdog_pinger'], bob)
+    const w = await cli(['import', join(vendoredUpstreamDir, 'watchdog_pinger.tar'), '--name', 'watchdog_pinger'], bob)
     assert.equal(w.code, 0, w.stderr)
     const alice = await tempDir(t, 'fieldsync-usb-home-')
-    const x = await cli(['import', join(upstreamDir, 'pvwificonnect.tgz'), '--name', 'watchdog_pinger'], alice)
+    const x = await cli(['import', join(vendoredUpstreamDir, 'pvwificonnect.tgz'), '--name', 'watchdog_pinger'], alice)
     assert.equal(x.code, 0, x.stderr)
     // pvwificonnect is signed by a Pantavisor developer key: the export's policy check needs the dev CA.
-    assert.equal((await cli(['trust', 'add', join(upstreamDir, 'pantavisor-dev-ca.crt')], alice)).code, 0)
+    assert.equal((await cli(['trust', 'add', join(vendoredUpstreamDir, 'pantavisor-dev-ca.crt')], alice)).code, 0)
     const stick = await tempDir(t, 'fieldsync-stick-')
     assert.equal((await cli(['usb', 'export', 'watchdog_pinger', stick], alice)).code, 0)
     return { bob, stick, w: w.json().id, x: x.json().id }
@@ -176,14 +176,14 @@ describe('hostile sticks: errors name the stick\'s files', () => {
   it('an object whose bytes do not match its name: E_OBJECT_HASH_MISMATCH naming the stick\'s tarball, not the library\'s temporary file', async (t) => {
     const dir = await tempDir(t)
     // watchdog_pinger as a plain tar (the import reads tar or gzip), one byte of an object's data changed.
-    const bad = await readFile(join(upstreamDir, 'watchdog_pinger.tar'))
+    const bad = await readFile(join(vendoredUpstreamDir, 'watchdog_pinger.tar'))
     const header = bad.indexOf(Buffer.from('objects/'))
     assert.ok(header >= 0 && header % 512 === 0, 'an object entry\'s header')
     bad[header + 512 + 100] ^= 0xff // in the data of that object, past its 512-byte header
     const stick = join(dir, 'stick')
     await mkdir(stick)
     await writeFile(join(stick, 'watchdog_pinger.pvrexport.tgz'), bad)
-    const id = revisionId(parseState(execFileSync('tar', ['-xOf', join(upstreamDir, 'watchdog_pinger.tar'), 'json']), 'json'))
+    const id = revisionId(parseState(execFileSync('tar', ['-xOf', join(vendoredUpstreamDir, 'watchdog_pinger.tar'), 'json']), 'json'))
     const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
     const part = { path: 'watchdog_pinger.pvrexport.tgz', bytes: bad.length, sha256: sha(bad) }
     await writeFile(join(stick, 'fieldsync-manifest.json'), JSON.stringify({

@@ -2,7 +2,7 @@
  * A device for the install.sh tests: the devices helper's simulator
  * (`fieldsync device-sim --dir D --socket S --no-mdns --fast`) when this
  * build has it, else a minimal pv-ctrl on a Unix socket that follows
- * pantavisor.md §4 for the requests install.sh and pvcontrol make
+ * upstream pv-ctrl (ctrl/*.c) for the requests install.sh and pvcontrol make
  * (GET/PUT /objects, GET/PUT /steps, progress, POST /commands LOCAL_RUN).
  */
 import { spawn, spawnSync } from 'node:child_process'

@@ -15,11 +15,11 @@ import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { createGunzip } from 'node:zlib'
 import tar from 'tar-stream'
-import { upstreamDir } from '../helpers/paths.js'
+import { vendoredUpstreamDir } from '../helpers/paths.js'
 import { writeTarball } from '../helpers/revisions.js'
 
-export const WIFI = join(upstreamDir, 'pvwificonnect.tgz')
-export const PINGER = join(upstreamDir, 'watchdog_pinger.tar')
+export const WIFI = join(vendoredUpstreamDir, 'pvwificonnect.tgz')
+export const PINGER = join(vendoredUpstreamDir, 'watchdog_pinger.tar')
 
 export interface Pkg { state: Record<string, unknown>, objects: Map<string, Buffer> }
 

@@ -1,6 +1,6 @@
 /** library.composePreview / library.composeSave: the revision page's "Add package…" and "Remove part…" (main/pvtx/library.ts). */
 import type { ComposeOpRequest, ComposePreview, DiffEntry } from '../../../shared/api/types.js'
-import { FieldsyncError } from '../../../shared/errors.js'
+import { NotFoundError } from '../../../shared/errors.js'
 import { isSha, partsOfState } from '../../../shared/state/index.js'
 import { LibraryComposer, type CompositionPlan, type LibraryOp } from '../../pvtx/library.js'
 import type { HandlerDeps, HandlerMap } from './context.js'
@@ -50,7 +50,7 @@ export function composeHandlers (d: HandlerDeps): ComposeHandlers {
       const plan = c.plan(base, toOps(ops))
       const res = c.save(plan, name)
       const info = lib.get(res.id)
-      if (info === undefined) throw new FieldsyncError('E_NOT_FOUND', `revision ${res.id}: removed meanwhile`)
+      if (info === undefined) throw new NotFoundError(`revision ${res.id}: removed meanwhile`)
       d.events.emit('revision', { id: info.id, complete: info.complete })
       return { revision: summary(d, info), existed: res.existed }
     },

@@ -102,8 +102,6 @@ export class ApiCore {
     return {
       peers: this.lan !== undefined,
       devices: this.deviceService !== undefined,
-      usb: true,
-      trust: true,
       filePaths: this.opts.mode === 'electron',
       upload: this.opts.mode === 'browser',
     }

@@ -2,7 +2,7 @@
 import { access, constants, open, stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import type { PartDetail, ObjectDetail, RevisionSummary, DiffEntry } from '../../../shared/api/types.js'
-import { BadInputError, FieldsyncError } from '../../../shared/errors.js'
+import { BadInputError, NotFoundError } from '../../../shared/errors.js'
 import { diffStates, isSha, summarizeState, type ObjectInfo } from '../../../shared/state/index.js'
 import { exportRevision } from '../../store/export.js'
 import { nameFromFileName, type RevisionInfo } from '../../store/library.js'
@@ -139,7 +139,7 @@ export function libraryHandlers (d: HandlerDeps): LibraryHandlers {
       const state = lib.state(info.id)
       lib.addRevision({ raw: state.raw, parsed: state, name, source: info.source })
       const now = lib.get(info.id)
-      if (now === undefined) throw new FieldsyncError('E_NOT_FOUND', `revision ${rev}: removed meanwhile`)
+      if (now === undefined) throw new NotFoundError(`revision ${rev}: removed meanwhile`)
       d.events.emit('revision', { id: info.id, complete: now.complete })
       return summary(d, now)
     },

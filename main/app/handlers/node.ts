@@ -7,7 +7,7 @@
 import type { PeerInfo as ApiPeer, PeerRevision, PeersStatus } from '../../../shared/api/types.js'
 import { toWireError, type WireError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
-import { createPeerServices, TeamStore, type PeerInfo, type PeerServices, type RemoteRevision } from '../../peers/index.js'
+import { createPeerServices, DEFAULT_LISTEN, TeamStore, type PeerInfo, type PeerServices, type RemoteRevision } from '../../peers/index.js'
 import type { App } from '../index.js'
 import type { ApiEventBus } from './events.js'
 
@@ -43,7 +43,7 @@ export class LanService {
     this.state = 'starting'
     const s = createPeerServices({ library: this.c.app.library, log: this.c.log }, {
       home: this.c.app.home,
-      listen: this.opts.listen ?? ['/ip4/0.0.0.0/tcp/0'],
+      listen: this.opts.listen ?? [...DEFAULT_LISTEN],
       mdns: this.opts.mdns,
       name: this.opts.name,
       peers: this.opts.peers,

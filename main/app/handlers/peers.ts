@@ -2,12 +2,9 @@
 import { NotAvailableError, NotInTeamError, PeerUnavailableError, UsageError } from '../../../shared/errors.js'
 import type { HandlerDeps, HandlerMap } from './context.js'
 import type { LanService } from './node.js'
-import { withDeadline } from '../../../shared/deadline.js'
 import type { PullEvent } from '../../peers/index.js'
 
 type PeerHandlers = Pick<HandlerMap, 'peers.status' | 'peers.add' | 'peers.pull' | 'team.create' | 'team.join' | 'team.show'>
-
-const DIAL_MS = 10_000
 
 export function peerHandlers (d: HandlerDeps): PeerHandlers {
   const lan = (): LanService => {
@@ -29,7 +26,7 @@ export function peerHandlers (d: HandlerDeps): PeerHandlers {
 
     async 'peers.add' ({ addr }, ctx) {
       const s = running()
-      return { peerId: await withDeadline(ctx.signal ?? new AbortController().signal, DIAL_MS, async signal => await s.node.dial(addr, signal)) }
+      return { peerId: await s.node.dial(addr, ctx.signal ?? new AbortController().signal) }
     },
 
     async 'peers.pull' ({ rev, from }) {

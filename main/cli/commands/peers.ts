@@ -3,8 +3,8 @@ import type { Command } from 'commander'
 import { ErrorCodes, isCode, NotInTeamError, UsageError } from '../../../shared/errors.js'
 import type { App } from '../../app/index.js'
 import {
-  BlockList, checkPeerId, connectControl, controlRequest, createPeerServices, TeamStore,
-  type PeerInfo, type PeerServices, type PullEvent, type PullResult, withDeadline,
+  BlockList, checkPeerId, connectControl, controlRequest, createPeerServices, DEFAULT_LISTEN, TeamStore,
+  type PeerInfo, type PeerServices, type PullEvent, type PullResult,
 } from '../../peers/index.js'
 import type { Cli, CommandContext } from '../cli.js'
 import { formatBytes, table, terminalText } from '../output.js'
@@ -30,7 +30,7 @@ async function startNode (ctx: CommandContext<NodeFlags>, app: App, opts: { list
   if (s.control !== undefined) await app.add('peers.control', s.control)
   const dialErrors: Error[] = []
   await Promise.all((ctx.opts.peer ?? []).map(async a => {
-    try { await withDeadline(ctx.signal, 10_000, async sig => await s.node.dial(a, sig)) } catch (err) {
+    try { await s.node.dial(a, ctx.signal) } catch (err) {
       dialErrors.push(err as Error)
       ctx.log.error('peer %s: %s', a, (err as Error).message)
     }
@@ -58,11 +58,11 @@ function pullText (r: PullResult, sayName: string): string {
 export function register (program: Command, cli: Cli): void {
   nodeOptions(program.command('serve'))
     .description('run the LAN node in the foreground: share this library with the team (Ctrl-C stops it)')
-    .option('--listen <multiaddr>', 'listen address (repeat for several; default /ip4/0.0.0.0/tcp/0)', collect)
+    .option('--listen <multiaddr>', `listen address (repeat for several; default ${DEFAULT_LISTEN.join(' ')})`, collect)
     .option('--mirror', 'pull every revision a team peer has and this library lacks')
     .action(cli.action<NodeFlags & { mirror?: boolean }>(async (ctx) => {
       const app = await ctx.app()
-      const s = await startNode(ctx, app, { listen: ctx.opts.listen ?? ['/ip4/0.0.0.0/tcp/0'], mirror: ctx.opts.mirror === true, control: true })
+      const s = await startNode(ctx, app, { listen: ctx.opts.listen ?? [...DEFAULT_LISTEN], mirror: ctx.opts.mirror === true, control: true })
       const info = { peerId: s.node.peerId, name: s.node.name, addrs: s.node.addrs(), team: s.node.teamInfo?.name ?? s.node.teamInfo?.id ?? null }
       if (ctx.json) process.stdout.write(JSON.stringify(info) + '\n')
       else process.stdout.write(`peer id: ${info.peerId}\nname: ${info.name}\nteam: ${info.team}\n${info.addrs.map(a => `listening on: ${a}`).join('\n')}\n`)

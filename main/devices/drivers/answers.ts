@@ -1,6 +1,5 @@
 /** Device answers (HTTP status + body) to typed errors, the same for every driver. */
-import { DeviceRefusedError, NoSpaceError, ObjectHashMismatchError, type FieldsyncError } from '../../../shared/errors.js'
-import { DeviceBusyError } from '../errors.js'
+import { DeviceBusyError, DeviceRefusedError, NoSpaceError, ObjectHashMismatchError, type FieldsyncError } from '../../../shared/errors.js'
 import { deviceError } from './types.js'
 
 export type RequestKind = 'object' | 'step' | 'command' | 'other'
@@ -10,7 +9,7 @@ export function answerError (status: number, body: string, kind: RequestKind, wh
   const msg = deviceError(body)
   const details = { status, device: target, deviceMessage: msg }
   if (status === 503) {
-    return new DeviceBusyError(`${target}: the device is busy (${msg || 'an update or a command is in progress'}); ${what} will be retried`, retryAfter, details)
+    return new DeviceBusyError(`${target}: the device is busy (${msg || 'an update or a command is in progress'}); ${what} will be retried`, { ...details, retryAfter })
   }
   if (status === 507) {
     return new NoSpaceError(`${target}: the device has no room for ${what} (${msg}); free space on it (fieldsync devices show lists what it holds) or install a smaller revision`, details)

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto'
 import { appendFile, mkdir, readFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { HostKeyMismatchError } from '../errors.js'
+import { HostKeyMismatchError } from '../../../shared/errors.js'
 
 export interface HostKeyInfo {
   host: string

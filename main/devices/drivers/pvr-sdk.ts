@@ -25,7 +25,7 @@
  * port: a device cannot point the laptop's uploads at another service.
  */
 import type { Readable } from 'node:stream'
-import { ProtocolError, UsageError } from '../../../shared/errors.js'
+import { BugError, ProtocolError, UsageError } from '../../../shared/errors.js'
 import { isSha256Hex } from '../../../shared/ids.js'
 import { canonicalJson, canonicalizeJsonText, parseState, revisionId } from '../../../shared/state/index.js'
 import { answerError, retryAfterOf } from './answers.js'
@@ -121,7 +121,7 @@ export class PvrSdkDriver implements DeviceDriver {
   async close (): Promise<void> { this.http.close() }
 
   private need (): PvrRemote {
-    if (this.remote === null) throw new Error('PvrSdkDriver: open() first')
+    if (this.remote === null) throw new BugError('PvrSdkDriver: open() first')
     return this.remote
   }
 
@@ -211,7 +211,7 @@ export class PvrSdkDriver implements DeviceDriver {
   async run (step: string, commit: boolean, signal: AbortSignal): Promise<string> {
     if (commit) throw new UsageError('--commit (LOCAL_RUN_COMMIT) is not possible through pvr-sdk, which runs what it is sent; use --via ssh')
     const p = this.pending
-    if (p === null || p.step !== step) throw new Error('PvrSdkDriver: putStep() before run()')
+    if (p === null || p.step !== step) throw new BugError('PvrSdkDriver: putStep() before run()')
     const r = this.need()
     const key = typeof r['json-key'] === 'string' && r['json-key'] !== '' ? r['json-key'] : PVR_DEFAULT_JSON_KEY
     // pvr writes the envelope as canonical JSON; the state goes in as its

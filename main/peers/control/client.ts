@@ -1,7 +1,7 @@
 /** ControlClient: talk to the node a `serve` runs on this library, if any. */
 import { createConnection, type Socket } from 'node:net'
 import { join } from 'node:path'
-import { AbortedError, FieldsyncError, ProtocolError } from '../../../shared/errors.js'
+import { AbortedError, errorFromWire, ProtocolError } from '../../../shared/errors.js'
 import { CONTROL_SOCKET, ControlLimits, type ControlReply, type ControlRequest } from './protocol.js'
 
 /** Connect to `<home>/node.sock`; undefined when no node serves this library. */
@@ -43,7 +43,7 @@ export async function controlRequest (sock: Socket, req: ControlRequest, signal:
         let r: ControlReply
         try { r = JSON.parse(line) as ControlReply } catch { finish(new ProtocolError('control socket: a reply is not JSON')); return }
         if (r.type === 'event') onEvent?.(r.event)
-        else if (r.type === 'result') { finish(undefined, r.result); return } else if (r.type === 'error') { finish(new FieldsyncError(String(r.error?.code), String(r.error?.message))); return }
+        else if (r.type === 'result') { finish(undefined, r.result); return } else if (r.type === 'error') { finish(errorFromWire({ code: r.error?.code, message: r.error?.message })); return }
       }
     })
     sock.on('error', (err) => { finish(new ProtocolError(`control socket: ${err.message}`)) })

@@ -7,7 +7,6 @@ import type { Logger } from '../../../shared/log.js'
 import { checkPeerId } from '../blocklist.js'
 import type { PeerNode } from '../node.js'
 import type { Puller } from '../pull/puller.js'
-import { withDeadline } from '../wire.js'
 import { CONTROL_SOCKET, ControlLimits, validateControlRequest, type ControlReply, type ControlRequest } from './protocol.js'
 
 export class ControlServer {
@@ -87,7 +86,7 @@ export class ControlServer {
         await node.block(checkPeerId(req.peer))
         return { blocked: req.peer }
       case 'dial':
-        return { peer: await withDeadline(signal, 10_000, async s => await node.dial(req.addr, s)) }
+        return { peer: await node.dial(req.addr, signal) }
     }
   }
 }

@@ -12,11 +12,6 @@ export interface ObjectsServerDeps {
   log: Logger
   /** Bytes sent to each peer (for stats and tests). */
   onSent?: (peer: string, bytes: number) => void
-  /**
-   * TEST ONLY (set by test/helpers/lying-seeder.ts, never by the CLI or the
-   * app): flip one byte in every range served, to play a lying peer.
-   */
-  testCorruptRanges?: boolean
   /** Defaults: ObjectsTimeouts (tests shorten them). */
   timeouts?: ObjectsTimeoutsT
 }
@@ -43,14 +38,11 @@ export async function serveObjects (deps: ObjectsServerDeps, stream: Stream, pee
     await withDeadline(stop, to.headerMs, async head => { await send(stream, jsonFrame({ size, offset: req.offset, length: req.length }), head) })
     let pos = req.offset
     const end = req.offset + req.length
-    let first = true
     while (pos < end) {
       const n = Math.min(ObjectsLimits.sendChunkBytes, end - pos)
       const buf = Buffer.allocUnsafe(n)
       const { bytesRead } = await fh.read(buf, 0, n, pos)
       if (bytesRead !== n) throw new ObjectMissingError(`object ${req.sha}: the file shrank while being sent`)
-      if (first && deps.testCorruptRanges === true) buf[0] ^= 0xff
-      first = false
       // A stalled reader is dropped after the idle timeout.
       if (!stream.send(buf)) await withDeadline(stop, to.idleMs, async sig => { await stream.onDrain({ signal: sig }) })
       pos += n

@@ -34,7 +34,7 @@ export class ObjectFetcher {
   private wake: () => void = () => {}
   private changed: Promise<void>
   private readonly partials: PartialStore
-  private readonly hasher = new HashWorker()
+  private readonly hasher: HashWorker
   private readonly speed = new SpeedWatch()
   /** Bytes waiting in all queues (for the fair share near the end). */
   private queued = 0
@@ -49,6 +49,7 @@ export class ObjectFetcher {
   constructor (private readonly c: { library: Library, node: PeerNode, log: Logger },
     private readonly o: { id: string, signal: AbortSignal, progress: ProgressTracker, emit: (e: PullEvent) => void }) {
     this.partials = new PartialStore(c.library)
+    this.hasher = new HashWorker({ directIo: c.library.objects.directIo })
     this.signal = AbortSignal.any([o.signal, this.halt.signal])
     setMaxListeners(0, this.signal) // every request of the pull listens on it, as on o.signal (Puller.pull)
     this.changed = new Promise(resolve => { this.wake = resolve })

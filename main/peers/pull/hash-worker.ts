@@ -9,7 +9,7 @@
  * no page-cache page is allocated for them on either side. Where the file
  * system refuses O_DIRECT, it reads through the page cache.
  *
- *   main -> worker  {op:'advance', key, path, to} | {op:'digest', key} | {op:'drop', key}
+ *   main -> worker  {op:'advance', key, path, to, directIo} | {op:'digest', key} | {op:'drop', key}
  *   worker -> main  {key, at} (hashed up to) | {key, digest} | {key, error}
  */
 import { createHash, type Hash } from 'node:crypto'
@@ -23,13 +23,13 @@ import { alignedBuffer } from '../../store/slots.js'
 /** Bytes read per read(2). */
 const READ_BYTES = 1 << 20
 
-type ToWorker = { op: 'advance', key: string, path: string, to: number } | { op: 'digest', key: string } | { op: 'drop', key: string }
+type ToWorker = { op: 'advance', key: string, path: string, to: number, directIo: boolean } | { op: 'digest', key: string } | { op: 'drop', key: string }
 type FromWorker = { key: string, at: number } | { key: string, digest: string } | { key: string, error: string }
 
 interface FileState { hash: Hash, at: number, fh: FileHandle | undefined, direct: boolean, path: string, chain: Promise<void>, buf: Buffer | undefined }
 
-async function openForHash (s: FileState, path: string): Promise<void> {
-  if (directIoAllowed()) {
+async function openForHash (s: FileState, path: string, directIo: boolean): Promise<void> {
+  if (directIoAllowed(directIo)) {
     try {
       s.fh = await open(path, fsc.O_RDONLY | fsc.O_DIRECT)
       s.direct = true
@@ -43,8 +43,8 @@ async function openForHash (s: FileState, path: string): Promise<void> {
 }
 
 /** Hash the file of `s` on from `s.at` to `to`. */
-async function hashTo (s: FileState, to: number): Promise<void> {
-  if (s.fh === undefined) await openForHash(s, s.path)
+async function hashTo (s: FileState, to: number, directIo: boolean): Promise<void> {
+  if (s.fh === undefined) await openForHash(s, s.path, directIo)
   // One buffer per file: reads of different files run at once.
   const buf = s.buf ??= alignedBuffer(READ_BYTES)
   while (s.at < to) {
@@ -88,7 +88,7 @@ function workerMain (): void {
   port.on('message', (m: ToWorker) => {
     if (m.op === 'advance') {
       run(m.key, async s => {
-        await hashTo(s, m.to)
+        await hashTo(s, m.to, m.directIo)
         port.postMessage({ key: m.key, at: s.at } satisfies FromWorker)
       }, m.path)
     } else if (m.op === 'digest') {
@@ -107,6 +107,9 @@ interface Pending { onAt: (at: number) => void, digest: Array<(d: string) => voi
 
 /** The main thread's handle on the hashing thread (one per pull). */
 export class HashWorker {
+  /** `directIo`: read with O_DIRECT where it works (EnvSettings.directIo, through the library's ObjectStore). */
+  constructor (private readonly opts: { directIo: boolean }) {}
+
   private worker?: Worker
   private readonly files = new Map<string, Pending>()
   private seq = 0
@@ -133,7 +136,7 @@ export class HashWorker {
     this.files.set(key, { onAt, digest: [], fail })
     const w = this.w
     return {
-      advance: (to: number) => { w.postMessage({ op: 'advance', key, path, to } satisfies ToWorker) },
+      advance: (to: number) => { w.postMessage({ op: 'advance', key, path, to, directIo: this.opts.directIo } satisfies ToWorker) },
       digest: async () => await new Promise<string>((resolve) => { this.files.get(key)?.digest.push(resolve); w.postMessage({ op: 'digest', key } satisfies ToWorker) }),
       drop: () => { this.files.delete(key); w.postMessage({ op: 'drop', key } satisfies ToWorker) },
     }

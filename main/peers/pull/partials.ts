@@ -85,7 +85,7 @@ export class PartialStore {
     // Range bytes go through a second descriptor, O_DIRECT where possible; `fh` stays for reads, truncate and fsync.
     let out: WritableFile
     try {
-      out = await openWritable(file, fsc.O_WRONLY)
+      out = await openWritable(file, fsc.O_WRONLY, 0o644, this.library.objects.directIo)
     } catch (err) {
       await fh.close()
       throw err

@@ -30,10 +30,6 @@ export function missingRanges (size: number, done: readonly Range[]): Range[] {
   return out.filter(r => r[1] > r[0])
 }
 
-export function totalOf (rs: readonly Range[]): number {
-  return rs.reduce((n, r) => n + (r[1] - r[0]), 0)
-}
-
 /** Split ranges into pieces of at most `max` bytes, cut on multiples of `max` so pieces line up across runs. */
 export function splitRanges (rs: readonly Range[], max: number): Range[] {
   const out: Range[] = []

@@ -9,7 +9,7 @@
  * the pool has it, so that another import's rollback cannot take it away.
  */
 import { readFile, stat } from 'node:fs/promises'
-import { AbortedError, BadInputError, ObjectHashMismatchError, StateTooLargeError } from '../../../shared/errors.js'
+import { AbortedError, BadInputError, BugError, ObjectHashMismatchError, StateTooLargeError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
 import { assertValidState, objectRefs, parseState, STATE_MAX_BYTES, type ParsedState } from '../../../shared/state/index.js'
 import type { Library } from '../library.js'
@@ -51,9 +51,16 @@ export interface ImportResult {
   newBytes: number
 }
 
+export interface ImporterOptions {
+  /** The gzip expansion limit (EnvSettings.maxExpansion; default ImportLimits.maxExpansion). */
+  maxExpansion?: number
+  /** Where pvr keeps objects outside a checkout (EnvSettings.pvrObjectDirs; default none). */
+  pvrObjectDirs?: readonly string[]
+}
+
 export class Importer {
   private readonly log: Logger
-  constructor (private readonly c: { library: Library, log: Logger }) {
+  constructor (private readonly c: { library: Library, log: Logger }, private readonly opts: ImporterOptions = {}) {
     this.log = c.log.child('import')
   }
 
@@ -66,7 +73,7 @@ export class Importer {
     if (!st.isDirectory() && !st.isFile()) throw new BadInputError(`${label}: not a file or directory`)
     const lease = await this.c.library.lease('shared', `import ${label}`, { signal: opts.signal, onWait: opts.onWait })
     try {
-      if (st.isDirectory()) return await this.importFromSource(await directorySource(path, opts.objectsDir), opts, label, lease)
+      if (st.isDirectory()) return await this.importFromSource(await directorySource(path, opts.objectsDir, this.opts.pvrObjectDirs ?? []), opts, label, lease)
       const kind = await sniffFile(path)
       if (kind === 'json') return await this.importFromSource({ kind: 'json', stateFile: path, objectDirs: opts.objectsDir === undefined ? [] : [opts.objectsDir] }, opts, label, lease)
       return await this.importTarball(path, st.size, opts, label, lease)
@@ -83,6 +90,7 @@ export class Importer {
       signal: opts.signal,
       onProgress: opts.onProgress,
       totalBytes: size,
+      maxExpansion: this.opts.maxExpansion,
       onState: json => {
         parsed = parseState(json, `${label}: json entry`)
         assertValidState(parsed, `${label}: json entry`)
@@ -93,7 +101,7 @@ export class Importer {
       discard: shas => { lib.discardWritten(lease, shas) },
     })
     try {
-      if (parsed === undefined) throw new Error('the state was not read')
+      if (parsed === undefined) throw new BugError('the state was not read')
       const refs = objectRefs(parsed)
       const present = new Map<string, number>()
       for (const r of refs) {
@@ -167,7 +175,7 @@ export class Importer {
 
   private result (id: string, name: string | undefined, existed: boolean, newBytes: number): ImportResult {
     const info = this.c.library.get(id)
-    if (info === undefined) throw new Error(`revision ${id} vanished`)
+    if (info === undefined) throw new BugError(`revision ${id} vanished`)
     return { id, name: name ?? info.names[0], objects: info.objects, missing: this.c.library.missing(id), bytes: info.bytes, existed, newBytes }
   }
 }

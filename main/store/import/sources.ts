@@ -5,7 +5,6 @@
  * state file with `--objects DIR`.
  */
 import { readFile, stat } from 'node:fs/promises'
-import { homedir } from 'node:os'
 import { isAbsolute, join, resolve } from 'node:path'
 import { BadInputError } from '../../../shared/errors.js'
 
@@ -28,7 +27,11 @@ async function isDir (p: string): Promise<boolean> {
 }
 
 /** Work out how to read a directory import; throws a clear error for anything else. */
-export async function directorySource (dir: string, objectsOverride?: string): Promise<StateSource> {
+/**
+ * `pvrObjectDirs`: where pvr keeps objects outside a checkout (EnvSettings:
+ * PVR_OBJECTS_DIR, ~/.pvr/objects), looked at after the checkout's own config.
+ */
+export async function directorySource (dir: string, objectsOverride: string | undefined, pvrObjectDirs: readonly string[]): Promise<StateSource> {
   if (await isDir(join(dir, '.pvr'))) {
     const stateFile = join(dir, '.pvr', 'json')
     if (!await isFile(stateFile)) throw new BadInputError(`${dir}: a pvr checkout without .pvr/json (run pvr checkout or pvr get first)`)
@@ -36,8 +39,7 @@ export async function directorySource (dir: string, objectsOverride?: string): P
     if (objectsOverride !== undefined) dirs.push(objectsOverride)
     const configured = await configuredObjectsDir(join(dir, '.pvr', 'config'))
     if (configured !== undefined) dirs.push(isAbsolute(configured) ? configured : resolve(dir, configured))
-    if (process.env.PVR_OBJECTS_DIR !== undefined && process.env.PVR_OBJECTS_DIR !== '') dirs.push(process.env.PVR_OBJECTS_DIR)
-    dirs.push(join(homedir(), '.pvr', 'objects'), join(dir, '.pvr', 'objects'))
+    dirs.push(...pvrObjectDirs, join(dir, '.pvr', 'objects'))
     return { kind: 'checkout', stateFile, objectDirs: dirs, workTree: dir }
   }
   if (await isFile(join(dir, 'json'))) {

@@ -16,7 +16,7 @@ import { createReadStream } from 'node:fs'
 import { Transform, type Readable } from 'node:stream'
 import { createGunzip } from 'node:zlib'
 import { pipeline } from 'node:stream/promises'
-import tar from 'tar-stream'
+import type tar from 'tar-stream'
 import { AbortedError, BadArchiveError, BadObjectNameError, StateTooLargeError, UnsafeEntryError } from '../../../shared/errors.js'
 import { isSha256Hex } from '../../../shared/ids.js'
 import { STATE_MAX_BYTES } from '../../../shared/state/index.js'
@@ -38,6 +38,8 @@ export interface TarReadOptions {
   signal?: AbortSignal
   onProgress?: ProgressFn
   totalBytes: number
+  /** The gzip expansion limit (default ImportLimits.maxExpansion; 0: no limit; EnvSettings.maxExpansion). */
+  maxExpansion?: number
   /**
    * The json entry's bytes, as soon as they are read and before any object:
    * returns the shas the state names (and takes them, leases.ts); throws to
@@ -50,11 +52,8 @@ export interface TarReadOptions {
 
 /** Limits on what an archive may make an import do. */
 export const ImportLimits = {
-  /** Decompressed bytes may reach this many times the compressed bytes read (FIELDSYNC_MAX_EXPANSION; 0: no limit)... */
-  maxExpansion (): number {
-    const v = Number(process.env.FIELDSYNC_MAX_EXPANSION ?? '')
-    return process.env.FIELDSYNC_MAX_EXPANSION !== undefined && process.env.FIELDSYNC_MAX_EXPANSION !== '' && Number.isFinite(v) && v >= 0 ? v : 100
-  },
+  /** Decompressed bytes may reach this many times the compressed bytes read by default (TarReadOptions.maxExpansion; 0: no limit)... */
+  maxExpansion: 100,
   /** ...once this many bytes have come out (smaller archives are never refused for it). */
   freeBytes: 64 << 20,
 }
@@ -123,7 +122,7 @@ async function walk (file: string, kind: 'gzip' | 'tar', opts: TarReadOptions, v
   let read = 0
   let out = 0
   let bomb: Error | undefined
-  const maxExpansion = ImportLimits.maxExpansion()
+  const maxExpansion = opts.maxExpansion ?? ImportLimits.maxExpansion
   const counter = new Transform({
     highWaterMark: 1 << 20,
     transform (chunk: Buffer, _enc, cb) {
@@ -146,7 +145,9 @@ async function walk (file: string, kind: 'gzip' | 'tar', opts: TarReadOptions, v
     },
   })
   const gunzip = kind === 'gzip' ? createGunzip({ chunkSize: 1 << 20 }) : undefined
-  const extract = tar.extract()
+  // Loaded here, not at start-up: only a tarball import needs it.
+  const { default: tarStream } = await import('tar-stream')
+  const extract = tarStream.extract()
   const src = createReadStream(file, { highWaterMark: 1 << 20, signal: opts.signal })
   const stages: Array<NodeJS.ReadableStream | NodeJS.WritableStream> = [src, counter]
   if (gunzip !== undefined) stages.push(gunzip, guard)

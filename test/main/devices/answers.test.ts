@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { answerError } from '../../../main/devices/drivers/answers.js'
 import { deviceError, parseDeviceMeta, parseObjectList, parseProgress } from '../../../main/devices/drivers/types.js'
-import { DeviceBusyError } from '../../../main/devices/errors.js'
+import { DeviceBusyError } from '../../../shared/errors.js'
 
 describe('device answers', () => {
   it('device-meta as pv-ctrl writes it: "0" arrives as a number, storage as an object or a string', () => {

@@ -13,7 +13,6 @@ import { silentLogger } from '../../../shared/log.js'
 import { HashWorker } from '../../../main/peers/pull/hash-worker.js'
 import { PartialStore } from '../../../main/peers/pull/partials.js'
 import { Library } from '../../../main/store/library.js'
-import { withEnv } from '../../helpers/env.js'
 import { tempDir } from '../../helpers/tmp.js'
 
 const MiB = 1 << 20
@@ -21,12 +20,13 @@ const MiB = 1 << 20
 describe('partial objects', () => {
   for (const mode of ['direct', 'buffered'] as const) {
     it(`ranges of any alignment land at their offsets and hash right (${mode})`, async (t) => {
-      await withEnv('FIELDSYNC_DIRECT_IO', mode === 'direct' ? '1' : '0', async () => {
+      const directIo = mode === 'direct'
+      await (async () => {
         const home = await tempDir(t)
-        const lib = new Library({ log: silentLogger() }, { home })
+        const lib = new Library({ log: silentLogger() }, { home, directIo })
         await lib.start()
         t.after(async () => { await lib.stop() })
-        const hasher = new HashWorker()
+        const hasher = new HashWorker({ directIo })
         t.after(async () => { await hasher.stop() })
         const store = new PartialStore(lib)
         await store.start()
@@ -54,13 +54,13 @@ describe('partial objects', () => {
         const back = await readFile(store.path(sha))
         assert.equal(back.length, size)
         assert.ok(back.equals(data))
-      })
+      })()
     })
   }
 
   it('the hashing thread follows a prefix told in unaligned steps', async (t) => {
     const dir = await tempDir(t)
-    const hasher = new HashWorker()
+    const hasher = new HashWorker({ directIo: true })
     t.after(async () => { await hasher.stop() })
     const data = randomBytes(3 * MiB + 17)
     const path = `${dir}/f`

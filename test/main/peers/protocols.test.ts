@@ -22,7 +22,7 @@ import { PeerNode } from '../../../main/peers/node.js'
 import { OBJECTS_PROTOCOL } from '../../../main/peers/objects/protocol.js'
 import { TeamStore, teamPrologue } from '../../../main/peers/team.js'
 import { FrameKind, jsonFrame, StreamReader } from '../../../main/peers/wire.js'
-import { upstreamDir } from '../../helpers/paths.js'
+import { vendoredUpstreamDir } from '../../helpers/paths.js'
 import { buildState, smallObject, writeTarball } from '../../helpers/revisions.js'
 import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
@@ -66,7 +66,7 @@ describe('peers: protocols against a hostile team member', () => {
     const { team } = await new TeamStore(home).create()
     app = new App({ home, log: silentLogger() })
     await app.start()
-    revId = (await app.importer.importPath(join(upstreamDir, 'pvwificonnect.tgz'), { name: 'wifi' })).id
+    revId = (await app.importer.importPath(join(vendoredUpstreamDir, 'pvwificonnect.tgz'), { name: 'wifi' })).id
     objects = app.library.objectsOf(revId)
     // An object larger than any yamux window, for the backpressure test.
     const src = join(dir, 'src')

@@ -14,7 +14,6 @@ import { HashThread } from '../../../main/store/hash-thread.js'
 import { ObjectStore } from '../../../main/store/objects.js'
 import { ObjectHashMismatchError } from '../../../shared/errors.js'
 import { silentLogger } from '../../../shared/log.js'
-import { withEnv } from '../../helpers/env.js'
 import { tempDir } from '../../helpers/tmp.js'
 
 const MiB = 1 << 20
@@ -41,7 +40,7 @@ describe('FileAppender', () => {
       for (const size of SIZES) {
         const data = randomBytes(size)
         const path = join(dir, `f-${mode}-${size}`)
-        const file = await withEnv('FIELDSYNC_DIRECT_IO', mode === 'direct' ? '1' : '0', async () => await openWritable(path, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY))
+        const file = await openWritable(path, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o644, mode === 'direct')
         if (mode === 'buffered') assert.equal(file.direct, false)
         const hash = hasher.open()
         const ends: number[] = []
@@ -63,7 +62,7 @@ describe('FileAppender', () => {
   it('direct I/O is used on this file system, and an appender starting at an unaligned offset writes buffered', async (t) => {
     const dir = await tempDir(t)
     const path = join(dir, 'f')
-    const file = await withEnv('FIELDSYNC_DIRECT_IO', '1', async () => await openWritable(path, fsc.O_CREAT | fsc.O_WRONLY))
+    const file = await openWritable(path, fsc.O_CREAT | fsc.O_WRONLY, 0o644, true)
     t.after(async () => { await file.fh.close() })
     assert.equal(file.direct, true, 'ext4 (the test machines) takes O_DIRECT')
     const head = randomBytes(1000)
@@ -83,7 +82,7 @@ describe('FileAppender', () => {
   it('falls back to buffered writes when the file system refuses a direct write (EINVAL), losing nothing', async (t) => {
     const dir = await tempDir(t)
     const path = join(dir, 'f')
-    const real = await openWritable(path, fsc.O_CREAT | fsc.O_WRONLY)
+    const real = await openWritable(path, fsc.O_CREAT | fsc.O_WRONLY, 0o644, true)
     t.after(async () => { await real.fh.close() })
     let refused = 0
     // A descriptor that behaves like a file system taking O_DIRECT at open but not for I/O.
@@ -139,7 +138,7 @@ describe('openWritable: where O_DIRECT is used', () => {
     if (typeof stick === 'string') { t.skip(stick); return }
     if (stick.how !== 'fusefat') { t.skip('the kernel mounted the stick itself (not FUSE)'); return }
     const path = join(stick.dir, 'f')
-    const file = await withEnv('FIELDSYNC_DIRECT_IO', '1', async () => await openWritable(path, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY))
+    const file = await openWritable(path, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o644, true)
     assert.equal(file.direct, false)
     const data = randomBytes(MiB + 4097)
     const out = new FileAppender(file)

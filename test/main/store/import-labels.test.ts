@@ -15,7 +15,7 @@ import { silentLogger } from '../../../shared/log.js'
 import { App } from '../../../main/app/index.js'
 import { ApiCore } from '../../../main/app/handlers/index.js'
 import { UsbExporter, UsbImporter } from '../../../main/usb/index.js'
-import { upstreamDir } from '../../helpers/paths.js'
+import { vendoredUpstreamDir } from '../../helpers/paths.js'
 import { tempDir } from '../../helpers/tmp.js'
 
 async function newApp (t: Parameters<typeof tempDir>[0]): Promise<App> {
@@ -45,7 +45,7 @@ function entry (name: string, body: Buffer): Buffer {
 
 /** watchdog_pinger's state, with one of its objects replaced by bytes that do not hash to its name. */
 function forgedTgz (): Buffer {
-  const src = join(upstreamDir, 'watchdog_pinger.tar')
+  const src = join(vendoredUpstreamDir, 'watchdog_pinger.tar')
   const json = execFileSync('tar', ['-xOf', src, 'json'])
   const sha = execFileSync('tar', ['-tf', src], { encoding: 'utf8' }).split('\n').find(n => n.startsWith('objects/'))!.slice(8)
   return gzipSync(Buffer.concat([entry('json', json), entry(`objects/${sha}`, randomBytes(1000)), Buffer.alloc(1024)]))
@@ -54,7 +54,7 @@ function forgedTgz (): Buffer {
 describe('import: messages name the user\'s file', () => {
   it('a stick import names the file on the stick, not the joined copy in <home>/tmp', async (t) => {
     const alice = await newApp(t)
-    await alice.importer.importPath(join(upstreamDir, 'watchdog_pinger.tar'), { name: 'wd' })
+    await alice.importer.importPath(join(vendoredUpstreamDir, 'watchdog_pinger.tar'), { name: 'wd' })
     const stick = await tempDir(t, 'fieldsync-stick-')
     await new UsbExporter({ library: alice.library, log: silentLogger() }).export({ revisions: ['wd'], dir: stick })
     // A forged stick: the tarball replaced and the manifest made to vouch for it, so it reaches the importer.

@@ -10,7 +10,7 @@ import { App } from '../../../main/app/index.js'
 import { exportRevision } from '../../../main/store/export.js'
 import { collectGarbage, verifyLibrary } from '../../../main/store/maintenance.js'
 import { nameFromFileName } from '../../../main/store/library.js'
-import { fixturesDir, upstreamDir } from '../../helpers/paths.js'
+import { vendoredUpstreamDir } from '../../helpers/paths.js'
 import { tempDir } from '../../helpers/tmp.js'
 import { buildState, smallObject, writeTarball } from '../../helpers/revisions.js'
 
@@ -34,7 +34,7 @@ describe('library: upstream fixtures', () => {
   for (const f of ['pvwificonnect.tgz', 'watchdog_pinger.tar']) {
     it(`imports ${f} and exports the same json bytes and objects`, async (t) => {
       const app = await newApp(t)
-      const src = join(upstreamDir, f)
+      const src = join(vendoredUpstreamDir, f)
       const res = await app.importer.importPath(src, { name: 'fixture' })
       assert.equal(res.missing.length, 0)
       assert.equal(res.existed, false)
@@ -59,7 +59,7 @@ describe('library: upstream fixtures', () => {
 
   it('exports pvwificonnect.tgz twice to byte-identical files', async (t) => {
     const app = await newApp(t)
-    const res = await app.importer.importPath(join(upstreamDir, 'pvwificonnect.tgz'))
+    const res = await app.importer.importPath(join(vendoredUpstreamDir, 'pvwificonnect.tgz'))
     const d = await tempDir(t)
     await exportRevision(app.library, res.id, join(d, 'a.tgz'))
     await exportRevision(app.library, res.id, join(d, 'b.tgz'))
@@ -69,7 +69,7 @@ describe('library: upstream fixtures', () => {
 
   it('imports the seed state as incomplete with 8 missing objects', async (t) => {
     const app = await newApp(t)
-    const res = await app.importer.importPath(join(fixturesDir, 'seed-awconnect-rpi64.json'), { name: 'seed' })
+    const res = await app.importer.importPath(join(vendoredUpstreamDir, 'seed-awconnect-rpi64.json'), { name: 'seed' })
     assert.equal(res.missing.length, 8)
     const info = app.library.resolve('seed')
     assert.equal(info.complete, false)
@@ -79,8 +79,8 @@ describe('library: upstream fixtures', () => {
 
   it('keeps the original state bytes exactly', async (t) => {
     const app = await newApp(t)
-    const raw = await readFile(join(fixturesDir, 'seed-awconnect-rpi64.json'))
-    const res = await app.importer.importPath(join(fixturesDir, 'seed-awconnect-rpi64.json'))
+    const raw = await readFile(join(vendoredUpstreamDir, 'seed-awconnect-rpi64.json'))
+    const res = await app.importer.importPath(join(vendoredUpstreamDir, 'seed-awconnect-rpi64.json'))
     assert.deepEqual(Buffer.from(app.library.state(res.id).raw), raw)
   })
 })

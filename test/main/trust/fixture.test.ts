@@ -11,12 +11,12 @@ import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { ErrorCodes } from '../../../shared/errors.js'
 import { certsFromPem, checkPolicy, emptyAnchors, verifyStateSignatures, type TrustAnchors } from '../../../main/trust/index.js'
-import { upstreamDir } from '../../helpers/paths.js'
+import { vendoredUpstreamDir } from '../../helpers/paths.js'
 import { canonical, hasOpenssl, makeCert, makeKey } from './pki.js'
 import { tempDir } from '../../helpers/tmp.js'
 
-const raw = execFileSync('tar', ['-xzOf', join(upstreamDir, 'pvwificonnect.tgz'), 'json'])
-const devCa = certsFromPem(readFileSync(join(upstreamDir, 'pantavisor-dev-ca.crt'), 'utf8'), 'dev CA')
+const raw = execFileSync('tar', ['-xzOf', join(vendoredUpstreamDir, 'pvwificonnect.tgz'), 'json'])
+const devCa = certsFromPem(readFileSync(join(vendoredUpstreamDir, 'pantavisor-dev-ca.crt'), 'utf8'), 'dev CA')
 const trust: TrustAnchors = { ...emptyAnchors(), cas: devCa }
 const text = raw.toString('utf8')
 
@@ -112,7 +112,7 @@ describe('upstream pvwificonnect.tgz', () => {
 })
 
 describe('upstream initial_state.json (pvr-signed, stored pretty-printed)', () => {
-  const pretty = readFileSync(join(upstreamDir, 'initial_state.json'), 'utf8')
+  const pretty = readFileSync(join(vendoredUpstreamDir, 'initial_state.json'), 'utf8')
   it('the device rebuilds payloads from the raw text: the pretty-printed copy fails', () => {
     const r = verifyStateSignatures(pretty, { trust })
     assert.equal(r.pass, false)

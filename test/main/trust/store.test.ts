@@ -13,11 +13,11 @@ import { ErrorCodes } from '../../../shared/errors.js'
 import { silentLogger } from '../../../shared/log.js'
 import { signatureSummary, TrustStore } from '../../../main/trust/index.js'
 import { runCli } from '../../helpers/cli.js'
-import { upstreamDir } from '../../helpers/paths.js'
+import { vendoredUpstreamDir } from '../../helpers/paths.js'
 import { tempDir } from '../../helpers/tmp.js'
 import { hasOpenssl, makeCert, makeKey } from './pki.js'
 
-const devCa = join(upstreamDir, 'pantavisor-dev-ca.crt')
+const devCa = join(vendoredUpstreamDir, 'pantavisor-dev-ca.crt')
 const devFp = 'b25226a11cfda558b7fcc9da7ff9f24faa867667f7fe0f5f03c500a3ad8cfeff'
 
 async function store (home: string): Promise<TrustStore> {
@@ -103,7 +103,7 @@ describe('TrustStore', () => {
   it('check() applies the library policy and throws PolicyRefusedError; signatureSummary never throws', async (t) => {
     const home = await tempDir(t)
     const s = await store(home)
-    const raw = execFileSync('tar', ['-xzOf', join(upstreamDir, 'pvwificonnect.tgz'), 'json'])
+    const raw = execFileSync('tar', ['-xzOf', join(vendoredUpstreamDir, 'pvwificonnect.tgz'), 'json'])
     assert.match(signatureSummary(raw, s), /^UNTRUSTED: .*not trusted here: trust its CA .*trust store is empty/)
     await s.add(devCa)
     assert.equal(s.check(raw).pass, true)
@@ -127,7 +127,7 @@ describe('TrustStore', () => {
 describe('fieldsync trust / verify-sig', () => {
   it('verify-sig fails with an empty store, passes after `trust add`, and follows --policy', async (t) => {
     const home = await tempDir(t)
-    const imp = await runCli(['import', join(upstreamDir, 'pvwificonnect.tgz'), '--name', 'wifi'], { home })
+    const imp = await runCli(['import', join(vendoredUpstreamDir, 'pvwificonnect.tgz'), '--name', 'wifi'], { home })
     assert.equal(imp.code, 0, imp.stderr)
 
     const before = await runCli(['--json', 'verify-sig', 'wifi'], { home })

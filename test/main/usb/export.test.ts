@@ -5,11 +5,11 @@ import { readdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { gunzipSync } from 'node:zlib'
-import { ErrorCodes } from '../../../shared/errors.js'
+import { AbortedError, ErrorCodes } from '../../../shared/errors.js'
 import { silentLogger } from '../../../shared/log.js'
 import { exportRevision } from '../../../main/store/export.js'
 import { UsbExporter, UsbImporter, readManifest, verifyStick, MANIFEST_FILE } from '../../../main/usb/index.js'
-import { upstreamDir } from '../../helpers/paths.js'
+import { vendoredUpstreamDir } from '../../helpers/paths.js'
 import { tempDir } from '../../helpers/tmp.js'
 import { addRevision, makeParts, newApp, tarList } from './helpers.js'
 
@@ -112,6 +112,7 @@ describe('usb export', () => {
       onProgress: p => { if (p.file === 'rev-b.pvrexport.tgz' && p.phase === 'write' && p.bytes > 0) ac.abort() },
     }), (e: { code?: string, details?: { complete?: string[] } }) => {
       assert.equal(e.code, ErrorCodes.Aborted)
+      assert.ok(e instanceof AbortedError, 'the error keeps its class')
       assert.deepEqual(e.details?.complete, ['rev-a'], 'the error says what the stick holds complete')
       return true
     })
@@ -170,12 +171,12 @@ describe('usb export', () => {
 
   it('refuses a revision the signature policy refuses, before writing anything', async (t) => {
     const app = await newApp(t)
-    await app.importer.importPath(join(upstreamDir, 'pvwificonnect.tgz'), { name: 'wifi' })
+    await app.importer.importPath(join(vendoredUpstreamDir, 'pvwificonnect.tgz'), { name: 'wifi' })
     const stick = await tempDir(t)
     const exporter = new UsbExporter({ library: app.library, log: silentLogger(), trust: app.trust })
     await assert.rejects(exporter.export({ revisions: ['wifi'], dir: stick }), { code: ErrorCodes.PolicyRefused })
     assert.deepEqual(await readdir(stick), [])
-    await app.trust.add(join(upstreamDir, 'pantavisor-dev-ca.crt'))
+    await app.trust.add(join(vendoredUpstreamDir, 'pantavisor-dev-ca.crt'))
     await exporter.export({ revisions: ['wifi'], dir: stick })
     assert.equal((await verifyStick(stick)).ok, true)
   })

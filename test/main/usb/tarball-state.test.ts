@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib'
 import tar from 'tar-stream'
 import { parseState, revisionId } from '../../../shared/state/index.js'
 import { TarballStateProbe, type TarballState } from '../../../main/usb/tarball-state.js'
-import { upstreamDir } from '../../helpers/paths.js'
+import { vendoredUpstreamDir } from '../../helpers/paths.js'
 
 async function probe (bytes: Buffer, chunk: number): Promise<TarballState> {
   const p = new TarballStateProbe('stick/x.pvrexport.tgz')
@@ -33,9 +33,9 @@ async function pack (entries: Array<{ name: string, body: Buffer }>): Promise<Bu
 
 describe('TarballStateProbe', () => {
   it('gives the revision id of a pvr export tarball, gzip or plain, whatever the chunk size', async () => {
-    const tarball = await readFile(join(upstreamDir, 'watchdog_pinger.tar'))
+    const tarball = await readFile(join(vendoredUpstreamDir, 'watchdog_pinger.tar'))
     const { execFileSync } = await import('node:child_process')
-    const json = execFileSync('tar', ['-xOf', join(upstreamDir, 'watchdog_pinger.tar'), 'json'])
+    const json = execFileSync('tar', ['-xOf', join(vendoredUpstreamDir, 'watchdog_pinger.tar'), 'json'])
     const id = revisionId(parseState(json, 'json'))
     for (const bytes of [tarball, gzipSync(tarball)]) {
       for (const chunk of [1, 511, 4096, 1 << 20]) {

@@ -13,7 +13,7 @@ import { createLogger } from '../../../main/log.js'
 import { ApiCore } from '../../../main/app/handlers/index.js'
 import { App } from '../../../main/app/index.js'
 import { WebServer } from '../../../main/web/index.js'
-import { repoRoot, upstreamDir } from '../../helpers/paths.js'
+import { repoRoot, vendoredUpstreamDir } from '../../helpers/paths.js'
 import { tempDir } from '../../helpers/tmp.js'
 
 interface Res { status: number, headers: Record<string, string | string[] | undefined>, body: string, json: () => any }
@@ -158,7 +158,7 @@ describe('browser mode server', { timeout: 60_000 }, () => {
   })
 
   it('streams an upload to a temp file and imports it by id; the id works once', async () => {
-    const body = await readFile(join(upstreamDir, 'watchdog_pinger.tar'))
+    const body = await readFile(join(vendoredUpstreamDir, 'watchdog_pinger.tar'))
     const up = await raw(web.port, { method: 'POST', path: '/api/upload?name=watchdog_pinger.tar', headers: { host: `127.0.0.1:${web.port}`, 'x-fieldsync-token': web.token, 'content-type': 'application/octet-stream' }, body })
     assert.equal(up.status, 200, up.body)
     const id = up.json().value.upload as string
@@ -263,7 +263,7 @@ describe('browser mode server', { timeout: 60_000 }, () => {
           if (buf.includes('event: revision')) { req.destroy(); resolve(buf) }
         })
         // Trigger a library change once connected.
-        void api('library.import', { path: join(upstreamDir, 'pvwificonnect.tgz') })
+        void api('library.import', { path: join(vendoredUpstreamDir, 'pvwificonnect.tgz') })
       })
       req.on('error', (e) => { if (!(e as NodeJS.ErrnoException).message.includes('aborted')) reject(e) })
       req.end()

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import {
   canonicalBytes, compareKeys, diffStates, filterParts, objectRefs, parseState, summarizeState, uniqueShas,
 } from '../../../shared/state/index.js'
-import { upstreamDir } from '../../helpers/paths.js'
+import { vendoredUpstreamDir } from '../../helpers/paths.js'
 import { initialStateJson, pvwificonnectJson, seedJson, text, watchdogJson } from './fixtures.js'
 
 const HEX64 = /^[0-9a-f]{64}$/
@@ -14,7 +14,7 @@ const seed = () => parseState(seedJson(), 'seed')
 
 /** Object sizes from a tarball's listing (`tar -tv`), as the store would know them. */
 function tarSizes (file: string): Map<string, number> {
-  const out = execFileSync('tar', ['-tvf', join(upstreamDir, file)]).toString()
+  const out = execFileSync('tar', ['-tvf', join(vendoredUpstreamDir, file)]).toString()
   const m = new Map<string, number>()
   for (const line of out.trim().split('\n')) {
     const f = line.trim().split(/\s+/)
