@@ -11,11 +11,13 @@
  * no boot assets to link; the update ends in ERROR "Internal error",
  * update.c), so a package is never sent as a whole state.
  */
-import { FieldsyncError, NotAvailableError, UsageError } from '../../shared/errors.js'
+import { ErrorCodes, FieldsyncError, NotAvailableError, UsageError } from '../../shared/errors.js'
 import type { InstallComposition } from '../../shared/api/types.js'
 import { assertValidState, compose, parseState, revisionId, type ParsedState } from '../../shared/state/index.js'
 import { compositionVerdict, type TrustSource } from '../trust/index.js'
 import type { DeviceDriver } from './drivers/types.js'
+
+const DEVICE_ANSWERS: ReadonlySet<string> = new Set([ErrorCodes.DeviceRefused, ErrorCodes.DeviceUnreachable, ErrorCodes.DeviceBusy, ErrorCodes.Timeout, ErrorCodes.HostKeyMismatch])
 
 /** How a revision goes onto a device: composed onto what it runs, or as its whole state. */
 export type InstallAs = 'package' | 'state'
@@ -63,6 +65,8 @@ export async function composeOntoDevice (d: DeviceDriver, pkg: { raw: Uint8Array
     currentRaw = await d.stepState('current', signal)
   } catch (err) {
     if (signal.aborted) throw err
+    // The device's own refusal or silence says more than "could not read": it is the answer.
+    if (err instanceof FieldsyncError && DEVICE_ANSWERS.has(err.code)) throw err
     const msg = (err as Error)?.message ?? String(err)
     const code = err instanceof FieldsyncError ? err.code : undefined
     throw new NotAvailableError(`${d.target}: ${pkg.name} is a package, installed by composing it onto the state the device runs, and reading that state failed: ${msg}; nothing was sent`, { via: d.via, cause: code ?? null }, { cause: err })
