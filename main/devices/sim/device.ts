@@ -236,12 +236,19 @@ export class DeviceCore extends EventEmitter<DeviceCoreEvents> {
     }
   }
 
+  /** Reboots begun, so that only the last one brings the device up. */
+  private reboots = 0
+
   /** Go away for ms (the servers close), then come back. */
   reboot (ms: number, then?: () => Promise<void>): void {
+    const gen = ++this.reboots
     this.isDown = true
     this.emit('down')
     this.later(ms, async () => {
       if (then !== undefined) await then()
+      // Stopped while coming back, or `then` rebooted again (a failed update's rollback): stay down,
+      // the later reboot brings the device up (coming up twice left a server nobody closed).
+      if (this.stopped || gen !== this.reboots) return
       this.isDown = false
       this.emit('up')
     })

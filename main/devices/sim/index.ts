@@ -145,11 +145,15 @@ export class DeviceSimulator {
     const core = this.core
     if (core === null) return
     const onError = (err: unknown): void => { this.log.error('request failed: %s', (err as Error)?.stack ?? err) }
+    // Never two sets of servers: one left open would keep the process alive after stop.
+    if (this.ctrl !== null || this.http !== null) this.goDown()
     await rm(this.socketPath, { force: true })
     const ctrl = createNetServer()
     ctrl.on('connection', (s: Socket) => { this.sockets.add(s); s.on('close', () => { this.sockets.delete(s) }) })
     serveHttp1(ctrl, pvctrlHandler(core), onError)
     await new Promise<void>((resolve, reject) => { ctrl.once('error', reject); ctrl.listen(this.socketPath, () => { ctrl.off('error', reject); resolve() }) })
+    // Stopped meanwhile (a reboot that ended as the simulator stopped): close what this call opened.
+    if (this.core !== core) { ctrl.close(); return }
     this.ctrl = ctrl
     const at = this.httpAt
     if (at === null) return
@@ -166,6 +170,7 @@ export class DeviceSimulator {
       this.log('port %d is taken; the pvr-sdk server takes a free port instead', at.port)
       await tryListen(0)
     }
+    if (this.core !== core) { http.close(); return }
     const addr = http.address()
     if (addr !== null && typeof addr === 'object') at.port = addr.port
     this.http = http
