@@ -13,6 +13,7 @@ const GROUPS: Array<[string, () => Promise<{ register: Register }>]> = [
   ['usb', async () => await import('./usb.js')],
   ['peers', async () => await import('./peers.js')],
   ['devices', async () => await import('./devices.js')],
+  ['rollout', async () => await import('./rollout.js')],
   ['pvtx', async () => await import('./pvtx.js')],
 ]
 
