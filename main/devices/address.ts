@@ -97,10 +97,19 @@ export function resolveDevice (store: DeviceStore, ref: string): ResolvedDevice 
     return { deviceId: id, record: store.get(id), ref: r }
   }
   if (r.kind === 'address') {
-    // A device discovery knows at this address keeps its own id, unless a
-    // port says that another service on that host is meant.
-    const rec = store.find(r.host).find(d => r.port === null || d.deviceId === hostPort(r.host, r.port) || d.port === r.port)
-    return { deviceId: rec?.deviceId ?? `${hostPort(r.host, r.port ?? PVR_SDK_PORT)}`, record: rec, ref: r }
+    const here = devicesAt(store, r.host)
+    if (r.port === null) {
+      // An address alone names a device only when one device is known there.
+      if (here.length > 1) throw new UsageError(`device ${ref}: ${here.length} devices at that address (${here.map(h => h.deviceId).join(', ')}); give the port or the device id`)
+      const rec = here[0]
+      return { deviceId: rec?.deviceId ?? hostPort(r.host, PVR_SDK_PORT), record: rec, ref: r }
+    }
+    // host:port is the endpoint itself: the device added at host:port, or a
+    // discovered device whose advertised (SSH) port it is. Never another
+    // device of the same host.
+    const id = hostPort(r.host, r.port)
+    const rec = here.find(d => d.deviceId === id) ?? (r.port === PVR_SDK_PORT ? here.find(d => d.deviceId === r.host) : undefined) ?? here.find(d => d.source === 'mdns' && d.port === r.port)
+    return { deviceId: rec?.deviceId ?? id, record: rec, ref: r }
   }
   const hits = store.find(r.ref)
   if (hits.length > 1) throw new UsageError(`device ${r.ref}: ${hits.length} devices match (${hits.map(h => h.deviceId).join(', ')}); give the full id or an address`)
@@ -109,21 +118,34 @@ export function resolveDevice (store: DeviceStore, ref: string): ResolvedDevice 
   return { deviceId: rec.deviceId, record: rec, ref: r }
 }
 
+/** Devices known at `host`: seen there by discovery, or added as `host` / `host:port`. */
+function devicesAt (store: DeviceStore, host: string): DeviceRecord[] {
+  return store.list().filter(d => d.addrs.includes(host) || (!d.deviceId.startsWith(SOCKET_PREFIX) && d.source === 'manual' && parseAddress(d.deviceId, 0).host === host))
+}
+
+/** The pvr-sdk endpoint of a device added by address (its id is host or host:port), else null. */
+function manualEndpoint (rec: DeviceRecord): { host: string, port: number } | null {
+  if (rec.source !== 'manual' || rec.deviceId.startsWith(SOCKET_PREFIX)) return null
+  const a = parseAddress(rec.deviceId, PVR_SDK_PORT)
+  return Number.isInteger(a.port) && a.port > 0 ? a : null
+}
+
 /** Host and port of a stored device for `via`. */
 function endpointOf (res: ResolvedDevice, via: Via, o: ConnectOptions): { host: string, port: number } {
   const r = res.ref
   const rec = res.record
+  const added = rec === undefined ? null : manualEndpoint(rec)
   if (r.kind === 'address') {
-    const port = via === 'ssh' ? (o.sshPort ?? r.port ?? rec?.port ?? SSH_DEFAULT_PORT) : (r.port ?? PVR_SDK_PORT)
-    return { host: r.host, port }
+    if (via === 'ssh') return { host: r.host, port: o.sshPort ?? r.port ?? rec?.port ?? SSH_DEFAULT_PORT }
+    // An address without a port reaches the one device known there at its own port.
+    return { host: r.host, port: r.port ?? added?.port ?? PVR_SDK_PORT }
   }
   if (rec === undefined) throw new NotFoundError(`device ${res.deviceId}: unknown`)
   // A device added by address keeps the address it was added with in its id.
-  const fromId = rec.source === 'manual' && !rec.deviceId.startsWith(SOCKET_PREFIX) ? parseAddress(rec.deviceId, 0) : null
-  const host = fromId?.host ?? rec.addrs[0]
+  const host = added?.host ?? rec.addrs[0]
   if (host === undefined) throw new NotFoundError(`device ${rec.deviceId}: no address known for it; give its address`)
   if (via === 'ssh') return { host, port: o.sshPort ?? rec.port ?? SSH_DEFAULT_PORT }
-  return { host, port: fromId !== null && fromId.port > 0 ? fromId.port : PVR_SDK_PORT }
+  return { host, port: added?.port ?? PVR_SDK_PORT }
 }
 
 /** The connection a caller did not choose: a socket is pv-ctrl; SSH when SSH credentials are given or pvr-sdk never answered. */

@@ -5,9 +5,10 @@
  */
 export { Discovery, parseAddress, parseTxt, isUnregisteredId, unregisteredId, orderAddresses, splitInstance, SSH_TYPE, PV_SUBTYPE, type BrowseOptions } from './discovery.js'
 export { Installer, ASSUMED_RATE, ASSUMED_RUN_SECONDS, type InstallEvent, type InstallRequest } from './install.js'
-export { DeviceStore, type DeviceRecord, type InstallRow } from './store.js'
+export { DeviceStore, deviceLabel, LABEL_RE, type DeviceRecord, type InstallRow, type SeenDevice } from './store.js'
 export { defaultStep, stepFromName, STEP_NAME_MAX } from './names.js'
 export { followProgress, runStep, FINAL_STATUSES } from './follow.js'
 export { DeviceBusyError, HostKeyMismatchError } from '../../shared/errors.js'
 export * from './drivers/index.js'
 export { DEFAULT_SSH_CONTAINER, SOCKET_PREFIX, deviceDriver, defaultVia, historyDevice, hostPort, looksLikeAddress, parseDeviceRef, resolveDevice, type ConnectOptions, type DeviceRef, type ResolvedDevice } from './address.js'
+export { parseSelectors, selectDevices, selectOne, isSelectorList, type Selector } from './selectors.js'

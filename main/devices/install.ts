@@ -61,6 +61,8 @@ export interface InstallRequest {
   compose?: boolean
   signal: AbortSignal
   onEvent?: (e: InstallEvent) => void
+  /** Called with the install history row's id once the install is recorded (a rollout links its report to it). */
+  onRecorded?: (installId: number) => void
 }
 
 interface Prepared {
@@ -200,6 +202,7 @@ export class Installer {
     const w = toWireError(err)
     const id = this.c.devices.startInstall({ deviceId: req.deviceId, address: req.driver.target, via: req.driver.via, revisionId: info.id, revisionName: info.name, step: req.name === undefined ? defaultStep(info.name, info.id) : req.name })
     this.c.devices.endInstall(id, { status: 'REFUSED', statusMsg: w.message, errorCode: w.code, bytesSent: 0, objectsSent: 0 })
+    req.onRecorded?.(id)
   }
 
   private async execute (req: InstallRequest, p: Prepared): Promise<InstallResult> {
@@ -207,6 +210,7 @@ export class Installer {
     let step = p.plan.step
     const started = Date.now()
     const id = this.c.devices.startInstall({ deviceId: req.deviceId, address: d.target, via: d.via, revisionId: p.plan.revision.id, revisionName: p.revName, step })
+    req.onRecorded?.(id)
     const sent = { bytes: 0, objects: 0 }
     let final: StepProgress | null = null
     let uploadMs = 0

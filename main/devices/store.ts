@@ -1,9 +1,11 @@
 /**
- * DeviceStore: the devices seen and the install history, in the library's
- * SQLite database (migration 003). Writes are synchronous and short (house
+ * DeviceStore: the devices seen, the technician's aliases and tags for them,
+ * and the install history, in the library's SQLite database (migrations 003
+ * and 006). Writes are synchronous and short (house
  * rule 7): callers do their I/O first.
  */
 import type { DeviceInfo } from '../../shared/api/types.js'
+import { UsageError } from '../../shared/errors.js'
 import type { Db } from '../store/db.js'
 import { isUnregisteredId } from './discovery.js'
 import { sql as devicesSchema } from '../store/migrations/003-devices.js'
@@ -14,7 +16,28 @@ import { processAlive, processIdentity } from './process-identity.js'
  * name yet. `registered` is not a column: it follows from the id (a fingerprint
  * id is an unregistered device's, discovery.ts) and the source.
  */
-export type DeviceRecord = Omit<DeviceInfo, 'name'> & { name: string | null }
+export type DeviceRecord = Omit<DeviceInfo, 'name'> & {
+  name: string | null
+  /** The technician's name for it (unique), and tags (migration 006). */
+  alias: string | null
+  tags: string[]
+}
+
+/** What discovery and probes write: everything but the technician's labels. */
+export type SeenDevice = Omit<DeviceRecord, 'lastSeen' | 'registered' | 'alias' | 'tags'> & { lastSeen?: number, registered?: boolean | null }
+
+/** How a device is called in output: its alias, else what it tells (nick), else its id (host:port for a device added by address). */
+export function deviceLabel (d: { deviceId: string, name: string | null, alias?: string | null }): string {
+  return d.alias ?? d.name ?? d.deviceId
+}
+
+/** Alias and tag text: what a selector can name again (`name:ALIAS`, `tag:TAG`). */
+export const LABEL_RE = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$/
+
+function checkLabel (what: string, v: string): string {
+  if (!LABEL_RE.test(v)) throw new UsageError(`${what} ${JSON.stringify(v)}: 1 to 64 letters, digits and . _ @ + - (no spaces, commas or colons), starting with a letter or digit`)
+  return v
+}
 
 export interface InstallRow {
   id: number
@@ -33,14 +56,14 @@ export interface InstallRow {
   endedAt: number | null
 }
 
-interface DeviceDbRow { device_id: string, name: string | null, addrs: string, port: number | null, claimed: number | null, pvr_sdk: number, revision: string | null, status: string | null, source: string, last_seen: number }
+interface DeviceDbRow { alias: string | null, tags: string | null, device_id: string, name: string | null, addrs: string, port: number | null, claimed: number | null, pvr_sdk: number, revision: string | null, status: string | null, source: string, last_seen: number }
 interface InstallDbRow { id: number, device_id: string, address: string, via: string, revision_id: string, revision_name: string | null, step: string | null, status: string, status_msg: string | null, error_code: string | null, bytes_sent: number, objects_sent: number, started_at: number, ended_at: number | null }
 
 function toDevice (r: DeviceDbRow): DeviceRecord {
   let addrs: string[] = []
   try { addrs = (JSON.parse(r.addrs) as unknown[]).filter((a): a is string => typeof a === 'string') } catch { addrs = [] }
   return {
-    deviceId: r.device_id, name: r.name, addrs, port: r.port, claimed: r.claimed === null ? null : r.claimed === 1,
+    deviceId: r.device_id, name: bareAddressName(r.name, r.source, addrs), alias: r.alias, tags: r.tags === null || r.tags === '' ? [] : r.tags.split('\n').sort(), addrs, port: r.port, claimed: r.claimed === null ? null : r.claimed === 1,
     registered: r.source === 'mdns' ? !isUnregisteredId(r.device_id) : null, pvrSdk: r.pvr_sdk === 1,
     revision: r.revision, status: r.status, source: r.source === 'mdns' ? 'mdns' : 'manual', lastSeen: r.last_seen,
   }
@@ -52,6 +75,19 @@ function toInstall (r: InstallDbRow): InstallRow {
     status: r.status, statusMsg: r.status_msg, errorCode: r.error_code, bytesSent: r.bytes_sent, objectsSent: r.objects_sent, startedAt: r.started_at, endedAt: r.ended_at,
   }
 }
+
+/**
+ * A device added by address tells no nick over pvr-sdk: discovery calls it by
+ * its host, which says nothing about which of the devices there it is. Such a
+ * name is no name (the id, host:port, is shown instead).
+ */
+function bareAddressName (name: string | null, source: string, addrs: string[]): string | null {
+  return name !== null && source === 'manual' && addrs.includes(name) ? null : name
+}
+
+/** Devices with their labels (aliases and tags are in tables of their own, migration 006). */
+const SELECT_DEVICES = `SELECT d.*, a.alias AS alias, (SELECT group_concat(tag, char(10)) FROM device_tags t WHERE t.device_id = d.device_id) AS tags
+  FROM devices d LEFT JOIN device_aliases a ON a.device_id = d.device_id`
 
 export class DeviceStore {
   constructor (private readonly db: Db) {
@@ -95,7 +131,7 @@ export class DeviceStore {
   }
 
   /** Insert or update a device; null fields keep what was known. */
-  upsert (d: Omit<DeviceRecord, 'lastSeen' | 'registered'> & { lastSeen?: number, registered?: boolean | null }): void {
+  upsert (d: SeenDevice): void {
     this.db.prepare(`INSERT INTO devices (device_id, name, addrs, port, claimed, pvr_sdk, revision, status, source, last_seen)
       VALUES (@device_id, @name, @addrs, @port, @claimed, @pvr_sdk, @revision, @status, @source, @last_seen)
       ON CONFLICT(device_id) DO UPDATE SET
@@ -103,21 +139,20 @@ export class DeviceStore {
         claimed = coalesce(excluded.claimed, devices.claimed), pvr_sdk = excluded.pvr_sdk, revision = coalesce(excluded.revision, devices.revision),
         status = coalesce(excluded.status, devices.status), source = CASE WHEN devices.source = 'mdns' THEN 'mdns' ELSE excluded.source END,
         last_seen = excluded.last_seen`).run({
-      device_id: d.deviceId, name: d.name, addrs: JSON.stringify(d.addrs), port: d.port, claimed: d.claimed === null ? null : d.claimed ? 1 : 0,
+      device_id: d.deviceId, name: bareAddressName(d.name, d.source, d.addrs), addrs: JSON.stringify(d.addrs), port: d.port, claimed: d.claimed === null ? null : d.claimed ? 1 : 0,
       pvr_sdk: d.pvrSdk ? 1 : 0, revision: d.revision, status: d.status, source: d.source, last_seen: d.lastSeen ?? Date.now(),
     })
   }
 
   get (deviceId: string): DeviceRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM devices WHERE device_id = ?').get(deviceId) as DeviceDbRow | undefined
+    const r = this.db.prepare(`${SELECT_DEVICES} WHERE d.device_id = ?`).get(deviceId) as DeviceDbRow | undefined
     return r === undefined ? undefined : toDevice(r)
   }
 
-  /** By id, id prefix (8+), nick, or an address it was seen at. */
+  /** By id, alias, id prefix (8+), nick, or an address it was seen at. */
   find (ref: string): DeviceRecord[] {
-    const rows = this.db.prepare('SELECT * FROM devices ORDER BY last_seen DESC').all() as DeviceDbRow[]
-    const all = rows.map(toDevice)
-    const exact = all.filter(d => d.deviceId === ref)
+    const all = this.list()
+    const exact = all.filter(d => d.deviceId === ref || d.alias === ref)
     if (exact.length > 0) return exact
     const byName = all.filter(d => d.name === ref || d.addrs.includes(ref))
     if (byName.length > 0) return byName
@@ -125,10 +160,40 @@ export class DeviceStore {
   }
 
   list (): DeviceRecord[] {
-    return (this.db.prepare('SELECT * FROM devices ORDER BY last_seen DESC').all() as DeviceDbRow[]).map(toDevice)
+    return (this.db.prepare(`${SELECT_DEVICES} ORDER BY d.last_seen DESC, d.device_id`).all() as DeviceDbRow[]).map(toDevice)
   }
 
-  startInstall (r: { deviceId: string, address: string, via: string, revisionId: string, revisionName: string | null, step: string }): number {
+  /** Give a device an alias (null: remove it). An alias another device has is a UsageError naming that device. */
+  setAlias (deviceId: string, alias: string | null): void {
+    if (alias === null) { this.db.prepare('DELETE FROM device_aliases WHERE device_id = ?').run(deviceId); return }
+    checkLabel('alias', alias)
+    const other = this.db.prepare('SELECT device_id FROM device_aliases WHERE alias = ? AND device_id <> ?').get(alias, deviceId) as { device_id: string } | undefined
+    if (other !== undefined) throw new UsageError(`alias ${alias} is already device ${other.device_id}'s: rename that one first`)
+    this.db.prepare('INSERT INTO device_aliases (device_id, alias) VALUES (?, ?) ON CONFLICT(device_id) DO UPDATE SET alias = excluded.alias').run(deviceId, alias)
+  }
+
+  /** Add (or with `remove`, take away) tags; returns the device's tags after. */
+  tag (deviceId: string, tags: string[], remove = false): string[] {
+    for (const t of tags) checkLabel('tag', t)
+    const st = remove ? this.db.prepare('DELETE FROM device_tags WHERE device_id = ? AND tag = ?') : this.db.prepare('INSERT OR IGNORE INTO device_tags (device_id, tag) VALUES (?, ?)')
+    this.db.transaction(() => { for (const t of tags) st.run(deviceId, t) })()
+    return (this.db.prepare('SELECT tag FROM device_tags WHERE device_id = ? ORDER BY tag').all(deviceId) as Array<{ tag: string }>).map(r => r.tag)
+  }
+
+  /**
+   * Forget a device: it leaves the list with its alias and tags. Its install
+   * history stays (what was installed where is the site's record); discovery
+   * or an address brings the device back.
+   */
+  forget (deviceId: string): boolean {
+    return this.db.transaction(() => {
+      this.db.prepare('DELETE FROM device_aliases WHERE device_id = ?').run(deviceId)
+      this.db.prepare('DELETE FROM device_tags WHERE device_id = ?').run(deviceId)
+      return this.db.prepare('DELETE FROM devices WHERE device_id = ?').run(deviceId).changes > 0
+    })()
+  }
+
+  startInstall (r: { deviceId: string, address: string, via: string, revisionId: string, revisionName: string | null, step: string | null }): number {
     const res = this.db.prepare(`INSERT INTO device_installs (device_id, address, via, revision_id, revision_name, step, status, started_at, owner_pid, owner_start)
       VALUES (?, ?, ?, ?, ?, ?, 'STARTED', ?, ?, ?)`).run(r.deviceId, r.address, r.via, r.revisionId, r.revisionName, r.step, Date.now(), process.pid, processIdentity(process.pid))
     return Number(res.lastInsertRowid)

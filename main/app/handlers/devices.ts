@@ -7,7 +7,7 @@ import { installSucceeded, type DeviceInfo, type InstallResult } from '../../../
 import { InstallFailedError, NotAvailableError, NotFoundError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
 import {
-  deviceDriver, Discovery, DeviceStore, historyDevice, Installer, parseAddress, PVR_SDK_PORT, resolveDevice,
+  deviceDriver, deviceLabel, Discovery, DeviceStore, historyDevice, Installer, parseAddress, PVR_SDK_PORT, resolveDevice,
   type DeviceDriver, type DeviceRecord, type ResolvedDevice, type Via,
 } from '../../devices/index.js'
 import type { App } from '../index.js'
@@ -22,7 +22,7 @@ const BROWSE_EVERY_MS = 20_000
 const PROBE_MS = 3000
 
 function toApi (d: DeviceRecord): DeviceInfo {
-  return { deviceId: d.deviceId, name: d.name ?? d.deviceId, addrs: d.addrs, port: d.port, claimed: d.claimed, registered: d.registered, pvrSdk: d.pvrSdk, revision: d.revision, status: d.status, lastSeen: d.lastSeen, source: d.source }
+  return { deviceId: d.deviceId, name: deviceLabel(d), addrs: d.addrs, port: d.port, claimed: d.claimed, registered: d.registered, pvrSdk: d.pvrSdk, revision: d.revision, status: d.status, lastSeen: d.lastSeen, source: d.source }
 }
 
 /** Devices as the UI sees them: the store, fed by discovery and by addresses the user adds. */
@@ -75,7 +75,7 @@ export class DeviceService {
     const d = found[0]
     if (d === undefined) throw new NotFoundError(`${address}: no answer`)
     this.seen(d)
-    return toApi(this.store.get(d.deviceId) ?? { ...d, name: d.name })
+    return toApi(this.store.get(d.deviceId) ?? { ...d, name: d.name, alias: null, tags: [] })
   }
 
   /** Re-probe a device after an install so its revision and status show. */

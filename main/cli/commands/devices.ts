@@ -3,13 +3,14 @@ import { Option, type Command } from 'commander'
 import { NotFoundError, toWireError, UsageError } from '../../../shared/errors.js'
 import { installSucceeded, type DeviceInfo, type InstallPlan, type InstallResult } from '../../../shared/api/types.js'
 import {
-  DEFAULT_SSH_CONTAINER, deviceDriver, Discovery, DeviceStore, historyDevice, Installer, resolveDevice, SSH_DEFAULT_PORT, VIAS,
+  DEFAULT_SSH_CONTAINER, deviceDriver, deviceLabel, Discovery, DeviceStore, historyDevice, Installer, isSelectorList, resolveDevice, selectOne, SSH_DEFAULT_PORT, VIAS,
   type DeviceDriver, type DeviceRecord, type InstallEvent, type ResolvedDevice, type Via,
 } from '../../devices/index.js'
 import type { App } from '../../app/index.js'
 import type { Cli, CommandContext } from '../cli.js'
 import { formatBytes, table, terminalText } from '../output.js'
 import { registerDeviceSim } from './device-sim.js'
+import { registerDeviceLabels } from './device-labels.js'
 
 function seconds (v: string): number {
   const n = Number(v)
@@ -20,7 +21,8 @@ function seconds (v: string): number {
 function collect (v: string, prev: string[] = []): string[] { return [...prev, v] }
 
 function publicDevice (d: DeviceInfo | DeviceRecord): Record<string, unknown> {
-  return { deviceId: d.deviceId, name: d.name, addrs: d.addrs, port: d.port, claimed: d.claimed, registered: d.registered, pvrSdk: d.pvrSdk, revision: d.revision, status: d.status }
+  const labels = 'alias' in d ? { alias: d.alias, tags: d.tags } : { alias: null, tags: [] }
+  return { deviceId: d.deviceId, name: d.name, ...labels, addrs: d.addrs, port: d.port, claimed: d.claimed, registered: d.registered, pvrSdk: d.pvrSdk, revision: d.revision, status: d.status }
 }
 
 /** Most characters shown of a device's name, id, status... in a table, and of a line of ours that carries a device's words. */
@@ -38,13 +40,13 @@ function standing (d: DeviceInfo | DeviceRecord): string {
   return d.claimed === null ? '' : d.claimed ? 'claimed' : 'unclaimed'
 }
 
-const DEVICE_HEAD = ['NAME', 'DEVICE', 'ADDRESS', 'HTTP', 'REVISION', 'STATUS', '']
+const DEVICE_HEAD = ['NAME', 'DEVICE', 'TAGS', 'ADDRESS', 'HTTP', 'REVISION', 'STATUS', '']
 
-function deviceRow (d: DeviceInfo | DeviceRecord): string[] {
-  return [cell(d.name ?? d.deviceId), cell(d.deviceId), cell(d.addrs.join(',')), d.pvrSdk ? 'pvr-sdk' : '-', cell(d.revision), cell(d.status), standing(d)]
+function deviceRow (d: DeviceRecord): string[] {
+  return [cell(deviceLabel(d)), cell(d.deviceId), cell(d.tags.join(',') || '-'), cell(d.addrs.join(',')), d.pvrSdk ? 'pvr-sdk' : '-', cell(d.revision), cell(d.status), standing(d)]
 }
 
-function deviceLine (d: DeviceInfo): string {
+function deviceLine (d: DeviceRecord): string {
   return table([deviceRow(d)], DEVICE_HEAD)
 }
 
@@ -77,7 +79,7 @@ async function target (ctx: CommandContext<InstallOpts>, app: App, store: Device
   if (ref === undefined) throw new UsageError('install: name the device with --device <id|name|address|unix:socket>')
   let res: ResolvedDevice
   try {
-    res = resolveDevice(store, ref)
+    res = isSelectorList(ref) ? selectOne(store, ref) : resolveDevice(store, ref)
   } catch (err) {
     if (!(err instanceof NotFoundError)) throw err
     ctx.say(`looking for ${ref} on the network...`)
@@ -168,13 +170,19 @@ export function register (program: Command, cli: Cli): void {
     .action(cli.action<{ timeout: number, device?: string[], mdns?: boolean }>(async (ctx) => {
       const app = await ctx.app()
       const store = new DeviceStore(app.library.db)
-      const list = await new Discovery({ log: ctx.log }).browse({
+      const seen = await new Discovery({ log: ctx.log }).browse({
         timeoutMs: ctx.opts.timeout * 1000,
         addresses: ctx.opts.device,
         mdns: ctx.opts.mdns !== false,
         signal: ctx.signal,
-        onDevice: (d) => { store.upsert(d); ctx.note(`found ${cell(d.name)} (${d.registered === false ? 'not registered, ' : ''}${cell(d.deviceId)}) at ${cell(d.addrs.join(', '))}`) },
+        onDevice: (d) => {
+          store.upsert(d)
+          const rec = store.get(d.deviceId)
+          ctx.note(`found ${cell(rec === undefined ? d.name : deviceLabel(rec))} (${d.registered === false ? 'not registered, ' : ''}${cell(d.deviceId)}) at ${cell(d.addrs.join(', '))}`)
+        },
       })
+      // As stored: with the technician's alias and tags, and no bare IP for a name.
+      const list = seen.map(d => store.get(d.deviceId)).filter((d): d is DeviceRecord => d !== undefined)
       return {
         json: list.map(publicDevice),
         text: list.length === 0 ? 'no devices answered (multicast blocked? name one with --device ADDRESS)' : table(list.map(deviceRow), DEVICE_HEAD),
@@ -190,7 +198,7 @@ export function register (program: Command, cli: Cli): void {
       const installs = store.installs(id)
       if (rec === undefined && installs.length === 0) throw new NotFoundError(`${ref}: no device or install history by that id, name or address`)
       const rows = installs.map(i => [new Date(i.startedAt).toISOString().replace(/\.\d+Z$/, 'Z'), i.revisionName ?? i.revisionId.slice(0, 12), i.step ?? '-', i.via, cell(i.status), formatBytes(i.bytesSent), terminalText(i.statusMsg ?? '', 80)])
-      const head = rec === undefined ? `device ${id} (not seen by discovery)` : deviceLine({ ...rec, name: rec.name ?? rec.deviceId, lastSeen: rec.lastSeen })
+      const head = rec === undefined ? `device ${id} (not seen by discovery)` : deviceLine(rec)
       return {
         json: { device: rec === undefined ? null : publicDevice(rec), installs },
         text: [head, '', installs.length === 0 ? 'no installs recorded' : table(rows, ['WHEN', 'REVISION', 'STEP', 'VIA', 'STATUS', 'SENT', 'MESSAGE'])].join('\n'),
@@ -247,5 +255,6 @@ export function register (program: Command, cli: Cli): void {
       }
     }))
 
+  registerDeviceLabels(devices, cli)
   registerDeviceSim(program, cli)
 }

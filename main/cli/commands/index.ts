@@ -18,6 +18,7 @@ export const GROUPS: ReadonlyArray<readonly [string, readonly string[], () => Pr
   ['usb', ['usb'], async () => await import('./usb.js')],
   ['peers', ['serve', 'pull', 'peers', 'team'], async () => await import('./peers.js')],
   ['devices', ['devices', 'install', 'device-sim'], async () => await import('./devices.js')],
+  ['rollout', ['rollout'], async () => await import('./rollout.js')],
   ['pvtx', ['pvtx'], async () => await import('./pvtx.js')],
 ]
 

@@ -8,5 +8,6 @@ import { sql as m2 } from './002-peers.js'
 import { sql as m3 } from './003-devices.js'
 import { sql as m4 } from './004-trust.js'
 import { sql as m5 } from './005-usb.js'
+import { sql as m6 } from './006-fleet.js'
 
-export const migrations: readonly string[] = [m1, m2, m3, m4, m5]
+export const migrations: readonly string[] = [m1, m2, m3, m4, m5, m6]
