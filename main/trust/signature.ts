@@ -7,7 +7,7 @@ import { certFromDer, unsupportedKey, validityAt, keyDescription, type TrustCert
 import { verifyChain } from './chain.js'
 import { arrayStrings, getValue, tokenize } from './jsmn.js'
 import { b64Device, b64urlDevice, hashForAlg, verifyWithKey } from './jws.js'
-import { globNotes, oemSignable, selectPayload, type StateEntry } from './payload.js'
+import { globNotes, oemSignable, selectPayload, type Selection, type StateEntry } from './payload.js'
 import { UNTRUSTED_FAILURES, type CertCheck, type SignatureCheck, type SignatureFailure, type SignerInfo, type TrustAnchors } from './types.js'
 
 /** The raw `protected` and `signature` texts of a value the device takes for a pvs@2 signature. */
@@ -53,6 +53,13 @@ export interface CheckContext {
   entries: StateEntry[]
   trust: TrustAnchors
   now: Date
+  /**
+   * Selections already made over `entries`, by include and exclude globs:
+   * signatures with the same globs select the same keys, so a state of
+   * thousands of them costs one pass over its keys per distinct glob set,
+   * not one per signature.
+   */
+  selections?: Map<string, Selection>
 }
 
 /** Check the signature held by `key`. Marks the entries it covers (as the device does, even when it then fails). */
@@ -97,7 +104,12 @@ export function checkSignature (key: string, pvs: PvsValue, ctx: CheckContext): 
   check.include = incGlobs ?? []
   check.exclude = excGlobs ?? []
   check.notes.push(...globNotes(check.include, 'include'), ...globNotes(check.exclude, 'exclude'))
-  const sel = selectPayload(ctx.entries, check.include, check.exclude)
+  const globsKey = JSON.stringify([check.include, check.exclude])
+  let sel = ctx.selections?.get(globsKey)
+  if (sel === undefined) {
+    sel = selectPayload(ctx.entries, check.include, check.exclude)
+    ctx.selections?.set(globsKey, sel)
+  }
   check.covers = sel.included.map(e => e.key)
   check.excludes = sel.excluded.map(e => e.key)
   const hash = hashForAlg(alg.raw)

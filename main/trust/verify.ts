@@ -13,7 +13,7 @@
  */
 import { InvalidStateError } from '../../shared/errors.js'
 import { tokenize, topLevelPairs } from './jsmn.js'
-import { stateEntries } from './payload.js'
+import { stateEntries, type Selection } from './payload.js'
 import { checkSignature, parsePvs } from './signature.js'
 import { DEFAULT_POLICY, type DeviceResult, type SignatureCheck, type SignatureReport, type VerifyOptions } from './types.js'
 
@@ -83,6 +83,7 @@ export function verifyStateSignatures (raw: Uint8Array | string, opts: VerifyOpt
   if (pairs === null) throw new InvalidStateError('state JSON: not a JSON object; cannot check its signatures')
   const entries = stateEntries(pairs)
   const signatures: SignatureCheck[] = []
+  const selections = new Map<string, Selection>()
   const ignored: SignatureReport['ignored'] = []
   for (const e of entries) {
     const isSig = e.key.startsWith('_sigs/')
@@ -99,7 +100,7 @@ export function verifyStateSignatures (raw: Uint8Array | string, opts: VerifyOpt
       ignored.push({ key: e.key, reason: p.skip })
       continue
     }
-    signatures.push(checkSignature(e.key, p.pvs, { entries, trust: opts.trust, now }))
+    signatures.push(checkSignature(e.key, p.pvs, { entries, trust: opts.trust, now, selections }))
   }
   const inAny = new Set(signatures.flatMap(s => s.covers))
   const exAny = new Set(signatures.flatMap(s => s.excludes))
