@@ -65,6 +65,7 @@ const HINTS: Partial<Record<ErrorCode, string>> = {
   [ErrorCodes.DeviceBusy]: 'The device is running an update or a command: try again when it has finished.',
   [ErrorCodes.HostKeyMismatch]: 'The device is not the one first seen at this address, or it was re-flashed: if it was, remove its line from known_devices in the library folder.',
   [ErrorCodes.PeerUnavailable]: 'The colleague left or cannot be reached: pull from another peer.',
+  [ErrorCodes.PeerVersion]: 'The colleague runs another version of Fieldsync: update the older of the two laptops.',
   [ErrorCodes.SignatureInvalid]: 'Get a correctly signed revision, or change the policy if you trust it.',
   [ErrorCodes.PolicyRefused]: 'Get a correctly signed revision, or change the policy if you trust it.',
   [ErrorCodes.Internal]: 'This is a bug. Run with DEBUG=fieldsync* for details and report it.',

@@ -30,6 +30,8 @@ export const ErrorCodes = {
   Protocol: 'E_PROTOCOL',
   PeerUnavailable: 'E_PEER_UNAVAILABLE',
   NotInTeam: 'E_NOT_IN_TEAM',
+  /** The peer speaks another version of a peer protocol (an older or newer Fieldsync). */
+  PeerVersion: 'E_PEER_VERSION',
   DeviceUnreachable: 'E_DEVICE_UNREACHABLE',
   DeviceRefused: 'E_DEVICE_REFUSED',
   SignatureInvalid: 'E_SIGNATURE_INVALID',
@@ -125,6 +127,8 @@ export const TimeoutError = define('TimeoutError', ErrorCodes.Timeout)
 export const ProtocolError = define('ProtocolError', ErrorCodes.Protocol)
 export const PeerUnavailableError = define('PeerUnavailableError', ErrorCodes.PeerUnavailable)
 export const NotInTeamError = define('NotInTeamError', ErrorCodes.NotInTeam)
+/** The peer speaks another version of a peer protocol: one of the two laptops needs a newer Fieldsync. */
+export const PeerVersionError = define('PeerVersionError', ErrorCodes.PeerVersion)
 export const DeviceUnreachableError = define('DeviceUnreachableError', ErrorCodes.DeviceUnreachable)
 export const DeviceRefusedError = define('DeviceRefusedError', ErrorCodes.DeviceRefused)
 export const SignatureInvalidError = define('SignatureInvalidError', ErrorCodes.SignatureInvalid)
@@ -190,6 +194,7 @@ export const ERROR_TABLE: { readonly [C in ErrorCode]: { readonly cls: ErrorClas
   E_PROTOCOL: { cls: ProtocolError, http: 502 },
   E_PEER_UNAVAILABLE: { cls: PeerUnavailableError, http: 502 },
   E_NOT_IN_TEAM: { cls: NotInTeamError, http: 409 },
+  E_PEER_VERSION: { cls: PeerVersionError, http: 502 },
   E_DEVICE_UNREACHABLE: { cls: DeviceUnreachableError, http: 502 },
   E_DEVICE_REFUSED: { cls: DeviceRefusedError, http: 502 },
   E_INSTALL_FAILED: { cls: InstallFailedError, http: 409 },

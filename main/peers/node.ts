@@ -11,17 +11,17 @@ import type { Logger } from '../../shared/log.js'
 import type { Library } from '../store/library.js'
 import { CatalogClient } from './catalog/client.js'
 import { catalogVersion, helloOf, localCatalog, serveCatalog } from './catalog/handler.js'
-import { CATALOG_PROTOCOL, CatalogLimits, type RemoteRevision } from './catalog/protocol.js'
+import { CATALOG_PROTOCOL, CATALOG_VERSIONS, CatalogLimits, type RemoteRevision } from './catalog/protocol.js'
 import { DEFAULT_LISTEN, NodeTuning, type PeerNodeOptions } from './config.js'
 import { loadOrCreatePeerKey } from './identity.js'
 import type { Stack } from './libp2p.js'
 import { ObjectsClient } from './objects/client.js'
 import { serveObjects } from './objects/handler.js'
-import { OBJECTS_PROTOCOL, ObjectsLimits } from './objects/protocol.js'
+import { OBJECTS_PROTOCOL, OBJECTS_VERSIONS, ObjectsLimits } from './objects/protocol.js'
 import { PeerTable, type PeerInfo, type PeerTableEvents } from './peer-table.js'
 import { BlockList } from './blocklist.js'
 import { TeamStore, teamPrologue, type TeamInfo } from './team.js'
-import { withDeadline } from './wire.js'
+import { answerOlderVersion, withDeadline } from './wire.js'
 
 export class PeerNode extends EventEmitter<PeerTableEvents> {
   readonly table = new PeerTable()
@@ -48,7 +48,7 @@ export class PeerNode extends EventEmitter<PeerTableEvents> {
     this.log = components.log.child('peers')
     this.name = opts.name ?? hostname()
     this.blocks = new BlockList(components.library)
-    const open = (peer: string, protocol: string, signal: AbortSignal) => this.openStream(peer, protocol, signal)
+    const open = (peer: string, protocols: string[], signal: AbortSignal) => this.openStream(peer, protocols, signal)
     this.catalog = new CatalogClient(open, opts.timeouts?.catalog)
     this.objects = new ObjectsClient(open, opts.timeouts?.objects)
     this.table.on('peer', p => this.emit('peer', p))
@@ -103,6 +103,10 @@ export class PeerNode extends EventEmitter<PeerTableEvents> {
         timeouts: this.opts.timeouts?.objects,
       }, stream, conn.remotePeer.toString(), stop)
     }, { maxInboundStreams: ObjectsLimits.inboundStreams, maxOutboundStreams: ObjectsLimits.inboundStreams })
+    // A peer running an older Fieldsync opens the older ids: it gets one clear error frame (E_PEER_VERSION).
+    for (const versions of [CATALOG_VERSIONS, OBJECTS_VERSIONS]) {
+      await stack.handle([...versions.older], (stream: Stream) => { void answerOlderVersion(stream, versions, stop) }, { maxInboundStreams: 4 })
+    }
     stack.addEventListener('connection:open', (evt) => { this.onConnection(evt.detail) })
     stack.addEventListener('peer:disconnect', (evt) => { this.onDisconnect(evt.detail) })
     stack.addEventListener('peer:discovery', (evt) => { this.onDiscovery(evt.detail.id, evt.detail.multiaddrs.map(m => m.toString())) })
@@ -202,13 +206,14 @@ export class PeerNode extends EventEmitter<PeerTableEvents> {
     return this.stack
   }
 
-  private async openStream (peer: string, protocol: string, signal: AbortSignal): Promise<Stream> {
+  private async openStream (peer: string, protocols: string[], signal: AbortSignal): Promise<Stream> {
     const stack = this.requireStack()
     try {
-      return await stack.dialProtocol(this.lib!.parsePeerId(peer), protocol, { signal })
+      return await stack.dialProtocol(this.lib!.parsePeerId(peer), protocols, { signal })
     } catch (err) {
-      if (signal.aborted) throw err
-      throw new PeerUnavailableError(`peer ${peer}: cannot open ${protocol}: ${(err as Error).message}`, { peer }, { cause: err })
+      // The peer speaks none of them: the client says which version it lacks (wire.ts openCurrent).
+      if (signal.aborted || (err as Error).name === 'UnsupportedProtocolError') throw err
+      throw new PeerUnavailableError(`peer ${peer}: cannot open ${protocols[0]}: ${(err as Error).message}`, { peer }, { cause: err })
     }
   }
 

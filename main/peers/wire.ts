@@ -8,7 +8,9 @@
  * Only types are imported from libp2p: this module loads without it.
  */
 import type { Stream } from '@libp2p/interface'
-import { AbortedError, errorFromWire, FieldsyncError, ProtocolError, TimeoutError } from '../../shared/errors.js'
+import { AbortedError, ErrorCodes, errorFromWire, FieldsyncError, PeerVersionError, ProtocolError, TimeoutError } from '../../shared/errors.js'
+import { cidToSha } from '../../shared/ids.js'
+import { withDeadline } from '../../shared/deadline.js'
 
 export const FrameKind = { Json: 1, Bytes: 2, Error: 3 } as const
 export type FrameKindValue = (typeof FrameKind)[keyof typeof FrameKind]
@@ -225,6 +227,20 @@ export function isSafeUint (v: unknown, max = Number.MAX_SAFE_INTEGER): v is num
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= max
 }
 
+/**
+ * The hex sha256 named by a CID a peer sent (a string, or CID_BYTES bytes):
+ * CIDv1, raw codec, sha2-256, 32-byte digest, nothing else (house rule 5). A
+ * malformed one is a ProtocolError that names the peer and says what is wrong.
+ */
+export function shaOfPeerCid (v: unknown, where: string, peer: string): string {
+  if (typeof v !== 'string' && !(v instanceof Uint8Array)) throw new ProtocolError(`${where} from peer ${peer}: an object is named by ${typeof v}, not a CID`, { peer })
+  try {
+    return cidToSha(v)
+  } catch (err) {
+    throw new ProtocolError(`${where} from peer ${peer}: ${(err as Error).message}`, { peer }, { cause: err })
+  }
+}
+
 /** Rebuild the error a peer sent (codes are checked; messages are capped and marked as the peer's). */
 export function decodeErrorFrame (payload: Uint8Array, what: string): FieldsyncError {
   const v = decodeJson(payload, what)
@@ -234,5 +250,54 @@ export function decodeErrorFrame (payload: Uint8Array, what: string): FieldsyncE
   return errorFromWire({ code: v.code, message: `${what}: the peer answered: ${v.message.replace(/[\p{C}]/gu, ' ').slice(0, 500)}` })
 }
 
-/** Opens a stream to a peer for a protocol (the node provides it; tests may too). */
-export type StreamOpener = (peer: string, protocol: string, signal: AbortSignal) => Promise<Stream>
+/**
+ * Opens a stream to a peer for the first of `protocols` it speaks, as
+ * multistream-select negotiates it, and sets `stream.protocol` to the one
+ * chosen (the node provides it; tests may too). When the peer speaks none it
+ * throws libp2p's UnsupportedProtocolError.
+ */
+export type StreamOpener = (peer: string, protocols: string[], signal: AbortSignal) => Promise<Stream>
+
+/**
+ * A peer protocol's id and the older ids of it that we still accept on
+ * inbound streams, only to answer them with E_PEER_VERSION (CONTRIBUTING.md,
+ * "A wire protocol": an old peer gets a clear error, not a hang).
+ */
+export interface ProtocolVersions { id: string, older: readonly string[] }
+
+/**
+ * Open a stream for `protocol.id`. The peer is offered the older ids too, so
+ * that one running an older Fieldsync is told apart from one that is not
+ * reachable: both it and a peer that speaks no version we know are a
+ * PeerVersionError naming the peer.
+ */
+export async function openCurrent (open: StreamOpener, peer: string, protocol: ProtocolVersions, signal: AbortSignal): Promise<Stream> {
+  let stream: Stream
+  try {
+    stream = await open(peer, [protocol.id, ...protocol.older], signal)
+  } catch (err) {
+    if ((err as Error | undefined)?.name !== 'UnsupportedProtocolError') throw err
+    throw new PeerVersionError(`peer ${peer} does not speak ${protocol.id} nor an older version of it: it runs another version of Fieldsync (install the same release on both laptops)`, { peer, protocol: protocol.id }, { cause: err })
+  }
+  if (stream.protocol !== protocol.id) {
+    const theirs = stream.protocol
+    stream.abort(new Error(`the peer speaks ${theirs}, not ${protocol.id}`))
+    throw new PeerVersionError(`peer ${peer} runs an older Fieldsync: it speaks ${theirs}, not ${protocol.id}; update Fieldsync on that laptop`, { peer, protocol: theirs })
+  }
+  return stream
+}
+
+/**
+ * Serve an inbound stream of an older protocol id: one error frame,
+ * E_PEER_VERSION (a code older peers rebuild as a ProtocolError that keeps
+ * this message), then the end. The request is not read.
+ */
+export async function answerOlderVersion (stream: Stream, protocol: ProtocolVersions, stop: AbortSignal): Promise<void> {
+  const message = `this peer runs a newer Fieldsync: it speaks ${protocol.id}, not ${stream.protocol}; update Fieldsync on this laptop`
+  try {
+    stream.send(errorFrame(ErrorCodes.PeerVersion, message))
+    await withDeadline(stop, 1000, async signal => { await stream.close({ signal }) })
+  } catch (err) {
+    stream.abort(err instanceof Error ? err : new Error(String(err)))
+  }
+}

@@ -63,7 +63,7 @@ function PartTable (p: { part: PartDetail, index: number }) {
             <tr key={o.key}>
               <td class='mono'>{o.key}</td>
               <td class='num'>{bytes(o.size)}</td>
-              <td><code class='mono muted' title={o.sha}>{o.sha.slice(0, 12)}</code></td>
+              <td><code class='mono muted' title={`sha256 ${o.sha}\nCID ${o.cid}`}>{o.sha.slice(0, 12)}</code></td>
               <td>{o.present ? <Badge tone='ok'>present</Badge> : <Badge tone='warn'>missing</Badge>}</td>
               <td>{o.sharedWith > 0 ? <span title='other revisions that use the same object'>{plural(o.sharedWith, 'other revision')}</span> : <span class='muted'>only here</span>}</td>
             </tr>

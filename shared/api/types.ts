@@ -74,6 +74,8 @@ export interface LibraryList {
 export interface ObjectDetail {
   key: string
   sha: string
+  /** The same name as a CIDv1 (raw, sha2-256), as team peers ask for it. */
+  cid: string
   size: number | null
   present: boolean
   /** How many other revisions in the library reference this object. */

@@ -13,13 +13,14 @@ import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import { silentLogger } from '../../shared/log.js'
 import { helloOf, localCatalog } from '../../main/peers/catalog/handler.js'
-import { CATALOG_PROTOCOL, CatalogLimits, decodeShas, encodeHave, validateRequest } from '../../main/peers/catalog/protocol.js'
+import { CATALOG_PROTOCOL, CatalogLimits, decodeCids, encodeHave, encodeList, validateRequest } from '../../main/peers/catalog/protocol.js'
 import { loadOrCreatePeerKey } from '../../main/peers/identity.js'
 import { createStack, type Stack } from '../../main/peers/libp2p.js'
 import { OBJECTS_PROTOCOL, ObjectsLimits, validateRangeRequest, type RangeRequest } from '../../main/peers/objects/protocol.js'
 import { TeamStore, teamPrologue } from '../../main/peers/team.js'
 import { decodeJson, encodeFrame, FrameKind, jsonFrame, StreamReader } from '../../main/peers/wire.js'
 import { Library } from '../../main/store/library.js'
+import { CID_BYTES } from '../../shared/ids.js'
 
 /** Reads `length` true bytes of an object at `offset` (short at the end of the file). */
 export type ReadBytes = (offset: number, length: number) => Promise<Uint8Array>
@@ -98,13 +99,13 @@ export async function hostileSeeder (t: { after: (fn: () => Promise<void>) => vo
   await stack.handle(CATALOG_PROTOCOL, async (s: Stream) => {
     try {
       const r = new StreamReader(s, 'hostile catalog', 1 << 20)
-      const req = validateRequest(decodeJson((await r.readFrame(CatalogLimits.requestBytes, stop.signal)).payload, 'hostile'))
+      const req = validateRequest(decodeJson((await r.readFrame(CatalogLimits.requestBytes, stop.signal)).payload, 'hostile'), 'a test peer')
       if (req.t === 'hello') s.send(jsonFrame(helloOf(library, 'hostile')))
       else if (req.t === 'announce') s.send(jsonFrame({ ok: true }))
-      else if (req.t === 'list') s.send(jsonFrame({ revisions: localCatalog(library) }))
+      else if (req.t === 'list') s.send(jsonFrame(encodeList(localCatalog(library))))
       else if (req.t === 'state') s.send(encodeFrame(FrameKind.Bytes, library.state(req.id).raw))
       else {
-        const shas = decodeShas((await r.readFrame(req.n * 32, stop.signal)).payload, req.n)
+        const shas = decodeCids((await r.readFrame(req.n * CID_BYTES, stop.signal)).payload, req.n, 'a test peer')
         s.send(encodeFrame(FrameKind.Bytes, encodeHave(shas.map(sha => {
           const size = library.isPresent(sha) ? library.objectSize(sha) : null
           return size === null ? undefined : claim(sha, size)
@@ -120,7 +121,7 @@ export async function hostileSeeder (t: { after: (fn: () => Promise<void>) => vo
   await stack.handle(OBJECTS_PROTOCOL, async (s: Stream) => {
     try {
       const r = new StreamReader(s, 'hostile objects', 1 << 20)
-      const req = validateRangeRequest(decodeJson((await r.readFrame(ObjectsLimits.requestBytes, stop.signal)).payload, 'hostile'))
+      const req = validateRangeRequest(decodeJson((await r.readFrame(ObjectsLimits.requestBytes, stop.signal)).payload, 'hostile'), 'a test peer')
       h.ranges++
       const size = library.objectSize(req.sha) ?? 0
       s.send(jsonFrame({ size: claim(req.sha, size), offset: req.offset, length: req.length }))

@@ -14,6 +14,7 @@ import { createWriteStream } from 'node:fs'
 import { runCli } from '../helpers/cli.js'
 import { cliBin, vendoredUpstreamDir } from '../helpers/paths.js'
 import { tempDir } from '../helpers/tmp.js'
+import { cidOf } from '../../shared/ids.js'
 import { buildState, smallObject, writeTarball } from '../helpers/revisions.js'
 
 async function stats (home: string) {
@@ -57,7 +58,7 @@ describe('cli: library commands', () => {
     assert.equal(sj.id, j.id)
     assert.equal(sj.complete, true)
     assert.ok(Array.isArray(sj.containers) && sj.containers.some((c: any) => c.name === 'pvwificonnect'))
-    assert.ok(sj.objects.every((o: any) => typeof o.key === 'string' && o.sha.length === 64 && typeof o.size === 'number'))
+    assert.ok(sj.objects.every((o: any) => typeof o.key === 'string' && o.sha.length === 64 && o.cid === cidOf(o.sha) && typeof o.size === 'number'))
     const diff = (await runCli(['diff', 'wifi', 'wd', '--json'], { home })).json()
     assert.ok(diff.added.length > 0 && diff.removed.length > 0)
     assert.equal(typeof diff.transferBytes, 'number')

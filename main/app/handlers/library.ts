@@ -3,6 +3,7 @@ import { access, constants, open, stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import type { PartDetail, ObjectDetail, RevisionSummary, DiffEntry } from '../../../shared/api/types.js'
 import { BadInputError, NotFoundError } from '../../../shared/errors.js'
+import { cidOf } from '../../../shared/ids.js'
 import { diffStates, isSha, summarizeState, type ObjectInfo } from '../../../shared/state/index.js'
 import { exportRevision } from '../../store/export.js'
 import { nameFromFileName, type RevisionInfo } from '../../store/library.js'
@@ -50,7 +51,7 @@ export function libraryHandlers (d: HandlerDeps): LibraryHandlers {
       const sum = summarizeState(state, sha => bySha.get(sha)?.size ?? null)
       const shared = new Map<string, number>()
       for (const sha of bySha.keys()) shared.set(sha, Math.max(0, lib.referencedBy(sha).length - 1))
-      const detail = (o: ObjectInfo): ObjectDetail => ({ key: o.key, sha: o.sha, size: o.size, present: bySha.get(o.sha)?.present ?? false, sharedWith: shared.get(o.sha) ?? 0 })
+      const detail = (o: ObjectInfo): ObjectDetail => ({ key: o.key, sha: o.sha, cid: cidOf(o.sha), size: o.size, present: bySha.get(o.sha)?.present ?? false, sharedWith: shared.get(o.sha) ?? 0 })
       const sharedBytesOf = (list: ObjectInfo[]) => {
         const seen = new Set<string>()
         let n = 0

@@ -7,6 +7,7 @@ import { nameFromFileName } from '../../store/library.js'
 import type { LeaseHolder } from '../../store/leases.js'
 import { verifyLibrary, collectGarbage } from '../../store/maintenance.js'
 import { UsageError } from '../../../shared/errors.js'
+import { cidOf } from '../../../shared/ids.js'
 import type { Cli } from '../cli.js'
 import { formatBytes, table, terminalText } from '../output.js'
 import { revisionSignatureSummary } from './trust.js'
@@ -85,7 +86,7 @@ export function register (program: Command, cli: Cli): void {
       const json = {
         id: info.id, name: info.name, names: info.names, spec: info.spec, complete: info.complete, source: info.source, bytes: info.bytes,
         bsp: sum.bsp, containers: sum.containers, other: sum.other,
-        objects: objs.map(o => ({ key: o.key, sha: o.sha, size: o.size, present: o.present })),
+        objects: objs.map(o => ({ key: o.key, sha: o.sha, cid: cidOf(o.sha), size: o.size, present: o.present })),
         signatures: sum.signatures,
         signature: revisionSignatureSummary(app, info.id),
       }

@@ -1,8 +1,9 @@
 /** Asking a team peer about its catalog; every answer is validated before use. */
 import { ProtocolError } from '../../../shared/errors.js'
-import { deadline, decodeErrorFrame, decodeJson, encodeFrame, FrameKind, jsonFrame, send, StreamReader, type Frame, type StreamOpener } from '../wire.js'
+import { cidOf } from '../../../shared/ids.js'
+import { deadline, decodeErrorFrame, decodeJson, encodeFrame, FrameKind, jsonFrame, openCurrent, send, StreamReader, type Frame, type StreamOpener } from '../wire.js'
 import {
-  CATALOG_PROTOCOL, CatalogLimits, CatalogTimeouts, type CatalogTimeoutsT, decodeHave, encodeShas, haveAnswerMax,
+  CATALOG_VERSIONS, CatalogLimits, CatalogTimeouts, type CatalogTimeoutsT, decodeHave, encodeCids, haveAnswerMax,
   validateHello, validateList, type CatalogRequest, type Hello, type RemoteRevision,
 } from './protocol.js'
 
@@ -15,7 +16,7 @@ export class CatalogClient {
     const sig = d.signal
     let stream
     try {
-      stream = await this.open(peer, CATALOG_PROTOCOL, sig)
+      stream = await openCurrent(this.open, peer, CATALOG_VERSIONS, sig)
     } catch (err) {
       d.done()
       throw err
@@ -49,12 +50,12 @@ export class CatalogClient {
   async list (peer: string, signal: AbortSignal): Promise<RemoteRevision[]> {
     const f = await this.request(peer, { t: 'list' }, undefined, CatalogLimits.listBytes, signal)
     if (f.kind !== FrameKind.Json) throw new ProtocolError(`catalog list to ${peer}: expected a JSON answer`)
-    return validateList(decodeJson(f.payload, 'catalog list'))
+    return validateList(decodeJson(f.payload, 'catalog list'), peer)
   }
 
   /** The original bytes of a revision's state JSON (the caller checks its id). */
   async state (peer: string, id: string, signal: AbortSignal): Promise<Uint8Array> {
-    const f = await this.request(peer, { t: 'state', id }, undefined, CatalogLimits.stateBytes, signal)
+    const f = await this.request(peer, { t: 'state', cid: cidOf(id) }, undefined, CatalogLimits.stateBytes, signal)
     if (f.kind !== FrameKind.Bytes) throw new ProtocolError(`catalog state to ${peer}: expected bytes`)
     return f.payload
   }
@@ -64,7 +65,7 @@ export class CatalogClient {
     const out = new Map<string, number>()
     for (let i = 0; i < shas.length; i += CatalogLimits.haveShas) {
       const batch = shas.slice(i, i + CatalogLimits.haveShas)
-      const f = await this.request(peer, { t: 'have', n: batch.length }, encodeShas(batch), haveAnswerMax(batch.length), signal)
+      const f = await this.request(peer, { t: 'have', n: batch.length }, encodeCids(batch), haveAnswerMax(batch.length), signal)
       if (f.kind !== FrameKind.Bytes) throw new ProtocolError(`catalog have to ${peer}: expected bytes`)
       for (const [s, n] of decodeHave(f.payload, batch)) out.set(s, n)
     }

@@ -5,7 +5,8 @@ import { BadInputError, toWireError, UnknownRevisionError } from '../../../share
 import type { Logger } from '../../../shared/log.js'
 import type { Library } from '../../store/library.js'
 import { deadline, decodeJson, errorFrame, encodeFrame, FrameKind, jsonFrame, send, StreamReader, withDeadline } from '../wire.js'
-import { CatalogLimits, CatalogTimeouts, decodeShas, encodeHave, validateRequest, type CatalogTimeoutsT, type Hello, type RemoteRevision } from './protocol.js'
+import { CID_BYTES } from '../../../shared/ids.js'
+import { CatalogLimits, CatalogTimeouts, decodeCids, encodeHave, encodeList, validateRequest, type CatalogTimeoutsT, type Hello, type RemoteRevision } from './protocol.js'
 
 export interface CatalogServerDeps {
   library: Library
@@ -43,7 +44,7 @@ export async function serveCatalog (deps: CatalogServerDeps, stream: Stream, pee
   try {
     const f = await reader.readFrame(CatalogLimits.requestBytes, signal)
     if (f.kind !== FrameKind.Json) throw new BadInputError(`${what}: the request is not a JSON frame`)
-    const req = validateRequest(decodeJson(f.payload, what))
+    const req = validateRequest(decodeJson(f.payload, what), peer)
     const lib = deps.library
     switch (req.t) {
       case 'hello':
@@ -55,7 +56,7 @@ export async function serveCatalog (deps: CatalogServerDeps, stream: Stream, pee
         await send(stream, jsonFrame({ ok: true }), signal)
         break
       case 'list':
-        await send(stream, jsonFrame({ revisions: localCatalog(lib) }), signal)
+        await send(stream, jsonFrame(encodeList(localCatalog(lib))), signal)
         break
       case 'state': {
         const info = lib.get(req.id)
@@ -64,9 +65,9 @@ export async function serveCatalog (deps: CatalogServerDeps, stream: Stream, pee
         break
       }
       case 'have': {
-        const b = await reader.readFrame(req.n * 32, signal)
-        if (b.kind !== FrameKind.Bytes) throw new BadInputError(`${what}: the sha list is not a bytes frame`)
-        const shas = decodeShas(b.payload, req.n)
+        const b = await reader.readFrame(req.n * CID_BYTES, signal)
+        if (b.kind !== FrameKind.Bytes) throw new BadInputError(`${what}: the CID list is not a bytes frame`)
+        const shas = decodeCids(b.payload, req.n, peer)
         const sizes = shas.map(s => lib.isPresent(s) ? (lib.objectSize(s) ?? undefined) : undefined)
         await send(stream, encodeFrame(FrameKind.Bytes, encodeHave(sizes)), signal)
         break

@@ -1,21 +1,30 @@
 /**
  * The catalog protocol, in one place (house rule 1): its id, messages, size
  * limits, deadlines and codecs. A stream carries one request and its answer.
+ * Revisions and objects are named by CIDv1 (raw codec, sha2-256; a
+ * revision's CID is that of its canonical state JSON): as base32 strings in
+ * JSON, as 36 bytes each in a `have` list (shared/ids.ts).
  *
  *   hello    JSON {t:'hello', name, catalog}        -> JSON {name, revisions, catalog}
- *   list     JSON {t:'list'}                        -> JSON {revisions: RemoteRevision[]}
- *   state    JSON {t:'state', id}                   -> BYTES the state JSON, original bytes
- *   have     JSON {t:'have', n} + BYTES n*32 shas   -> BYTES bitfield(n) + u64 BE size per set bit
+ *   list     JSON {t:'list'}                        -> JSON {revisions: [{cid, names, bytes, objects, complete}]}
+ *   state    JSON {t:'state', cid}                  -> BYTES the state JSON, original bytes
+ *   have     JSON {t:'have', n} + BYTES n CIDs      -> BYTES bitfield(n) + u64 BE size per set bit
  *   announce JSON {t:'announce', catalog}           -> JSON {ok:true}   (our catalog changed)
  *   any failure                                     -> ERROR {code, message}
+ *
+ * Version 1.0.0 named them by hex sha256; a peer that opens it gets one
+ * E_PEER_VERSION error frame (wire.ts answerOlderVersion).
  */
 import { ProtocolError } from '../../../shared/errors.js'
 import { isRevisionName } from '../../store/library.js'
-import { bytesToHex, hexToBytes, isSha256Hex } from '../../../shared/ids.js'
+import { CID_BYTES, cidOf, shaToCid } from '../../../shared/ids.js'
 import { STATE_MAX_BYTES } from '../../../shared/state/index.js'
-import { isObject, isSafeUint } from '../wire.js'
+import { isObject, isSafeUint, shaOfPeerCid, type ProtocolVersions } from '../wire.js'
 
-export const CATALOG_PROTOCOL = '/fieldsync/catalog/1.0.0'
+export const CATALOG_PROTOCOL = '/fieldsync/catalog/2.0.0'
+
+/** This version and the older ones an inbound stream may ask for (answered with E_PEER_VERSION). */
+export const CATALOG_VERSIONS: ProtocolVersions = { id: CATALOG_PROTOCOL, older: ['/fieldsync/catalog/1.0.0'] }
 
 export const CatalogLimits = {
   /** A JSON request frame. */
@@ -42,16 +51,20 @@ export const CatalogTimeouts = {
 
 export type CatalogTimeoutsT = { -readonly [K in keyof typeof CatalogTimeouts]: number }
 
+/** A request as it crosses the wire. */
 export type CatalogRequest =
   | { t: 'hello', name: string, catalog: string }
   | { t: 'list' }
-  | { t: 'state', id: string }
+  | { t: 'state', cid: string }
   | { t: 'have', n: number }
   | { t: 'announce', catalog: string }
 
+/** A request once validated: the CID of `state` is the revision's hex id. */
+export type ValidCatalogRequest = Exclude<CatalogRequest, { t: 'state' }> | { t: 'state', id: string }
+
 export interface Hello { name: string, revisions: number, catalog: string }
 
-/** A revision as a peer lists it. */
+/** A revision as a peer lists it (by its hex id here; by its CID on the wire). */
 export interface RemoteRevision {
   id: string
   names: string[]
@@ -74,7 +87,8 @@ export function cleanPeerName (v: unknown): string {
   return s
 }
 
-export function validateRequest (v: unknown): CatalogRequest {
+/** A request from `peer` (the handler answers a failure with an error frame). */
+export function validateRequest (v: unknown, peer: string): ValidCatalogRequest {
   if (!isObject(v) || typeof v.t !== 'string') bad('a request without a type')
   switch (v.t) {
     case 'hello':
@@ -82,8 +96,7 @@ export function validateRequest (v: unknown): CatalogRequest {
       return { t: 'hello', name: cleanPeerName(v.name), catalog: v.catalog }
     case 'list': return { t: 'list' }
     case 'state':
-      if (!isSha256Hex(v.id)) bad('state: the id is not a sha256')
-      return { t: 'state', id: v.id }
+      return { t: 'state', id: shaOfPeerCid(v.cid, 'catalog state request', peer) }
     case 'have':
       if (!isSafeUint(v.n, CatalogLimits.haveShas) || v.n === 0) bad(`have: n must be 1..${CatalogLimits.haveShas}`)
       return { t: 'have', n: v.n }
@@ -101,27 +114,36 @@ export function validateHello (v: unknown): Hello {
   return { name: cleanPeerName(v.name), revisions: v.revisions, catalog: v.catalog }
 }
 
-export function validateList (v: unknown): RemoteRevision[] {
+/** Our revisions as a `list` answer. */
+export function encodeList (revisions: readonly RemoteRevision[]): unknown {
+  return { revisions: revisions.map(r => ({ cid: cidOf(r.id), names: r.names, bytes: r.bytes, objects: r.objects, complete: r.complete })) }
+}
+
+/** A `list` answer from `peer`, with each revision's CID turned into its hex id. */
+export function validateList (v: unknown, peer: string): RemoteRevision[] {
   if (!isObject(v) || !Array.isArray(v.revisions)) bad('list answer has no revisions array')
   if (v.revisions.length > CatalogLimits.revisions) bad('list answer: too many revisions')
   return v.revisions.map((r: unknown, i: number) => {
-    if (!isObject(r) || !isSha256Hex(r.id)) bad(`list answer: revision ${i} has no valid id`)
+    if (!isObject(r)) bad(`list answer: revision ${i} is not an object`)
+    const id = shaOfPeerCid(r.cid, `catalog list answer, revision ${i}`, peer)
     if (!Array.isArray(r.names) || r.names.length > CatalogLimits.namesPerRevision || !r.names.every(n => typeof n === 'string' && isRevisionName(n))) bad(`list answer: revision ${i} has bad names`)
     if (!isSafeUint(r.bytes) || !isSafeUint(r.objects, 1_000_000) || typeof r.complete !== 'boolean') bad(`list answer: revision ${i} has bad sizes or flags`)
-    return { id: r.id, names: r.names as string[], bytes: r.bytes, objects: r.objects, complete: r.complete }
+    return { id, names: r.names as string[], bytes: r.bytes, objects: r.objects, complete: r.complete }
   })
 }
 
-export function encodeShas (shas: readonly string[]): Uint8Array {
-  const out = new Uint8Array(shas.length * 32)
-  shas.forEach((s, i) => out.set(hexToBytes(s), i * 32))
+/** The object list of a `have` request: each sha as its binary CID, CID_BYTES each. */
+export function encodeCids (shas: readonly string[]): Uint8Array {
+  const out = new Uint8Array(shas.length * CID_BYTES)
+  shas.forEach((s, i) => out.set(shaToCid(s).bytes, i * CID_BYTES))
   return out
 }
 
-export function decodeShas (b: Uint8Array, n: number): string[] {
-  if (b.byteLength !== n * 32) bad(`have: expected ${n * 32} bytes of shas, got ${b.byteLength}`)
+/** The `n` objects of a `have` request from `peer`, as hex shas; every CID is checked. */
+export function decodeCids (b: Uint8Array, n: number, peer: string): string[] {
+  if (b.byteLength !== n * CID_BYTES) bad(`have: expected ${n} CIDs of ${CID_BYTES} bytes (${n * CID_BYTES}), got ${b.byteLength} bytes`)
   const out: string[] = []
-  for (let i = 0; i < n; i++) out.push(bytesToHex(b.subarray(i * 32, i * 32 + 32)))
+  for (let i = 0; i < n; i++) out.push(shaOfPeerCid(b.subarray(i * CID_BYTES, (i + 1) * CID_BYTES), `catalog have request, object ${i}`, peer))
   return out
 }
 

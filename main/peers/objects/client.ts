@@ -1,7 +1,7 @@
 /** Fetching one range of an object from a team peer. */
 import { ProtocolError } from '../../../shared/errors.js'
-import { deadline, decodeErrorFrame, decodeJson, FrameKind, jsonFrame, send, StreamReader, type StreamOpener } from '../wire.js'
-import { OBJECTS_PROTOCOL, ObjectsLimits, ObjectsTimeouts, validateRangeHeader, type ObjectsTimeoutsT, type RangeHeader, type RangeRequest } from './protocol.js'
+import { deadline, decodeErrorFrame, decodeJson, FrameKind, jsonFrame, openCurrent, send, StreamReader, type StreamOpener } from '../wire.js'
+import { encodeRangeRequest, OBJECTS_VERSIONS, ObjectsLimits, ObjectsTimeouts, validateRangeHeader, type ObjectsTimeoutsT, type RangeHeader, type RangeRequest } from './protocol.js'
 
 export interface RangeSink {
   /** Called with the bytes in order; may await (backpressure reaches the sender). */
@@ -22,14 +22,14 @@ export class ObjectsClient {
     const head = d.signal
     let stream
     try {
-      stream = await this.open(peer, OBJECTS_PROTOCOL, head)
+      stream = await openCurrent(this.open, peer, OBJECTS_VERSIONS, head)
     } catch (err) {
       d.done()
       throw err
     }
     try {
       const reader = new StreamReader(stream, what, ObjectsLimits.receiveHighWater)
-      await send(stream, jsonFrame(req), head)
+      await send(stream, jsonFrame(encodeRangeRequest(req)), head)
       await stream.close({ signal: head })
       const f = await reader.readFrame(Math.max(ObjectsLimits.headerBytes, ObjectsLimits.errorBytes), head)
       if (f.kind === FrameKind.Error) throw decodeErrorFrame(f.payload, what)

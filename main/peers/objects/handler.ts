@@ -25,7 +25,7 @@ export async function serveObjects (deps: ObjectsServerDeps, stream: Stream, pee
   try {
     const f = await withDeadline(stop, to.headerMs, async head => await reader.readFrame(ObjectsLimits.requestBytes, head))
     if (f.kind !== FrameKind.Json) throw new BadInputError(`${what}: the request is not a JSON frame`)
-    const req = validateRangeRequest(decodeJson(f.payload, what))
+    const req = validateRangeRequest(decodeJson(f.payload, what), peer)
     if (!deps.library.isPresent(req.sha)) throw new ObjectMissingError(`object ${req.sha}: not in this library`, { sha: req.sha })
     try {
       fh = await open(deps.library.objects.path(req.sha), 'r')

@@ -2,7 +2,7 @@
  * The objects protocol, in one place (house rule 1): bytes of one object from
  * an offset for a length. One stream per range:
  *
- *   request  JSON {sha, offset, length}
+ *   request  JSON {cid, offset, length}       (cid: CIDv1, raw, sha2-256, base32)
  *   answer   JSON {size, offset, length} then exactly `length` raw bytes, then end
  *            or ERROR {code, message}
  *
@@ -10,12 +10,18 @@
  * receiver reads exactly `length` (anything short is an error, anything beyond
  * is never read). Flow control is yamux's window: the receiver pauses the
  * stream when it falls behind, the sender waits for 'drain'.
+ *
+ * Version 1.0.0 named the object by hex sha256; a peer that opens it gets one
+ * E_PEER_VERSION error frame (wire.ts answerOlderVersion).
  */
 import { ProtocolError } from '../../../shared/errors.js'
-import { isSha256Hex } from '../../../shared/ids.js'
-import { isObject, isSafeUint } from '../wire.js'
+import { cidOf } from '../../../shared/ids.js'
+import { isObject, isSafeUint, shaOfPeerCid, type ProtocolVersions } from '../wire.js'
 
-export const OBJECTS_PROTOCOL = '/fieldsync/objects/1.0.0'
+export const OBJECTS_PROTOCOL = '/fieldsync/objects/2.0.0'
+
+/** This version and the older ones an inbound stream may ask for (answered with E_PEER_VERSION). */
+export const OBJECTS_VERSIONS: ProtocolVersions = { id: OBJECTS_PROTOCOL, older: ['/fieldsync/objects/1.0.0'] }
 
 export const ObjectsLimits = {
   requestBytes: 512,
@@ -47,14 +53,22 @@ export const ObjectsTimeouts = {
 
 export type ObjectsTimeoutsT = { -readonly [K in keyof typeof ObjectsTimeouts]: number }
 
+/** A range of an object named by its hex sha256 (its CID on the wire). */
 export interface RangeRequest { sha: string, offset: number, length: number }
 export interface RangeHeader { size: number, offset: number, length: number }
 
-export function validateRangeRequest (v: unknown): RangeRequest {
-  if (!isObject(v) || !isSha256Hex(v.sha)) throw new ProtocolError('objects: the request names no valid sha256')
+/** The request as it crosses the wire. */
+export function encodeRangeRequest (req: RangeRequest): unknown {
+  return { cid: cidOf(req.sha), offset: req.offset, length: req.length }
+}
+
+/** A request from `peer`, its CID turned into the sha the library knows. */
+export function validateRangeRequest (v: unknown, peer: string): RangeRequest {
+  if (!isObject(v)) throw new ProtocolError('objects: the request is not an object')
+  const sha = shaOfPeerCid(v.cid, 'objects request', peer)
   if (!isSafeUint(v.offset)) throw new ProtocolError('objects: bad offset')
   if (!isSafeUint(v.length, ObjectsLimits.maxRangeBytes) || v.length === 0) throw new ProtocolError(`objects: length must be 1..${ObjectsLimits.maxRangeBytes}`)
-  return { sha: v.sha, offset: v.offset, length: v.length }
+  return { sha, offset: v.offset, length: v.length }
 }
 
 export function validateRangeHeader (v: unknown, req: RangeRequest): RangeHeader {

@@ -5,8 +5,9 @@ import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { ErrorCodes } from '../../../shared/errors.js'
-import { decodeHave, decodeShas, encodeHave, encodeShas, validateList, validateRequest } from '../../../main/peers/catalog/protocol.js'
-import { validateRangeHeader, validateRangeRequest } from '../../../main/peers/objects/protocol.js'
+import { decodeCids, decodeHave, encodeCids, encodeHave, validateList, validateRequest } from '../../../main/peers/catalog/protocol.js'
+import { encodeRangeRequest, validateRangeHeader, validateRangeRequest } from '../../../main/peers/objects/protocol.js'
+import { cidOf } from '../../../shared/ids.js'
 import { addRange, missingRanges, mergeRanges, parseRanges, prefixEnd, splitRanges } from '../../../main/peers/pull/ranges.js'
 import { decodeJoinCode, encodeJoinCode, TeamStore, teamPrologue } from '../../../main/peers/team.js'
 import { tempDir } from '../../helpers/tmp.js'
@@ -15,6 +16,7 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex')
+const PEER = '12D3KooWTestPeer'
 const code = (fn: () => unknown) => { try { fn() } catch (e) { return (e as { code?: string }).code } return undefined }
 
 describe('peers: ranges', () => {
@@ -74,7 +76,7 @@ describe('peers: catalog codecs', () => {
     const dec = decodeHave(enc, shas)
     assert.equal(dec.size, 10)
     assert.equal(dec.get(shas[507]), 507000)
-    assert.deepEqual(decodeShas(encodeShas(shas.slice(0, 3)), 3), shas.slice(0, 3))
+    assert.deepEqual(decodeCids(encodeCids(shas.slice(0, 3)), 3, PEER), shas.slice(0, 3))
   })
 
   it('rejects malformed answers and requests', () => {
@@ -83,21 +85,23 @@ describe('peers: catalog codecs', () => {
     assert.equal(code(() => decodeHave(good.subarray(0, good.length - 1), shas)), ErrorCodes.Protocol)
     assert.equal(code(() => decodeHave(Uint8Array.from([...good, 0]), shas)), ErrorCodes.Protocol)
     assert.equal(code(() => decodeHave(Uint8Array.from([0b1000]), shas)), ErrorCodes.Protocol, 'bit past the list')
-    for (const bad of [null, [], { t: 'nope' }, { t: 'state', id: 'x' }, { t: 'have', n: 0 }, { t: 'have', n: 1e9 }, { t: 'hello', name: 'a', catalog: 'ZZ' }]) {
-      assert.equal(code(() => validateRequest(bad)), ErrorCodes.Protocol, JSON.stringify(bad))
+    for (const bad of [null, [], { t: 'nope' }, { t: 'state', cid: 'x' }, { t: 'state', id: sha('x') }, { t: 'have', n: 0 }, { t: 'have', n: 1e9 }, { t: 'hello', name: 'a', catalog: 'ZZ' }]) {
+      assert.equal(code(() => validateRequest(bad, PEER)), ErrorCodes.Protocol, JSON.stringify(bad))
     }
-    assert.deepEqual(validateRequest({ t: 'hello', name: 'lap\u0007top', catalog: 'ab' }), { t: 'hello', name: 'laptop', catalog: 'ab' })
-    assert.equal(code(() => validateList({ revisions: [{ id: sha('x'), names: ['../etc'], bytes: 1, objects: 1, complete: true }] })), ErrorCodes.Protocol)
+    assert.deepEqual(validateRequest({ t: 'hello', name: 'lap\u0007top', catalog: 'ab' }, PEER), { t: 'hello', name: 'laptop', catalog: 'ab' })
+    assert.equal(code(() => validateList({ revisions: [{ cid: cidOf(sha('x')), names: ['../etc'], bytes: 1, objects: 1, complete: true }] }, PEER)), ErrorCodes.Protocol)
     // A name no library can hold (it looks like an id): the puller would fail taking it.
-    assert.equal(code(() => validateList({ revisions: [{ id: sha('x'), names: ['0123456789abcdef'], bytes: 1, objects: 1, complete: true }] })), ErrorCodes.Protocol)
-    assert.equal(code(() => validateList({ revisions: [{ id: sha('x'), names: [], bytes: -1, objects: 1, complete: true }] })), ErrorCodes.Protocol)
-    assert.equal(validateList({ revisions: [{ id: sha('x'), names: ['a'], bytes: 1, objects: 1, complete: true, extra: 1 }] }).length, 1)
+    assert.equal(code(() => validateList({ revisions: [{ cid: cidOf(sha('x')), names: ['0123456789abcdef'], bytes: 1, objects: 1, complete: true }] }, PEER)), ErrorCodes.Protocol)
+    assert.equal(code(() => validateList({ revisions: [{ cid: cidOf(sha('x')), names: [], bytes: -1, objects: 1, complete: true }] }, PEER)), ErrorCodes.Protocol)
+    assert.equal(validateList({ revisions: [{ cid: cidOf(sha('x')), names: ['a'], bytes: 1, objects: 1, complete: true, extra: 1 }] }, PEER).length, 1)
   })
 
   it('object ranges: requests and headers are checked against each other', () => {
-    const req = validateRangeRequest({ sha: sha('o'), offset: 8, length: 4 })
-    assert.equal(code(() => validateRangeRequest({ sha: sha('o'), offset: -1, length: 4 })), ErrorCodes.Protocol)
-    assert.equal(code(() => validateRangeRequest({ sha: sha('o'), offset: 0, length: 1 << 30 })), ErrorCodes.Protocol)
+    const req = validateRangeRequest(encodeRangeRequest({ sha: sha('o'), offset: 8, length: 4 }), PEER)
+    assert.deepEqual(req, { sha: sha('o'), offset: 8, length: 4 })
+    assert.equal(code(() => validateRangeRequest({ cid: cidOf(sha('o')), offset: -1, length: 4 }, PEER)), ErrorCodes.Protocol)
+    assert.equal(code(() => validateRangeRequest({ cid: cidOf(sha('o')), offset: 0, length: 1 << 30 }, PEER)), ErrorCodes.Protocol)
+    assert.equal(code(() => validateRangeRequest({ sha: sha('o'), offset: 0, length: 4 }, PEER)), ErrorCodes.Protocol, 'a 1.0.0 request (hex sha)')
     assert.deepEqual(validateRangeHeader({ size: 12, offset: 8, length: 4 }, req), { size: 12, offset: 8, length: 4 })
     assert.equal(code(() => validateRangeHeader({ size: 12, offset: 0, length: 4 }, req)), ErrorCodes.Protocol)
     assert.equal(code(() => validateRangeHeader({ size: 10, offset: 8, length: 4 }, req)), ErrorCodes.Protocol)

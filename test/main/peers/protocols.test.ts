@@ -11,17 +11,18 @@ import { createHash } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import type { Stream } from '@libp2p/interface'
 import { ErrorCodes } from '../../../shared/errors.js'
+import { cidOf } from '../../../shared/ids.js'
 import { silentLogger } from '../../../shared/log.js'
 import { App } from '../../../main/app/index.js'
 import { CatalogClient } from '../../../main/peers/catalog/client.js'
 import { ObjectsClient } from '../../../main/peers/objects/client.js'
-import { CATALOG_PROTOCOL } from '../../../main/peers/catalog/protocol.js'
+import { CATALOG_PROTOCOL, CATALOG_VERSIONS } from '../../../main/peers/catalog/protocol.js'
 import { loadOrCreatePeerKey } from '../../../main/peers/identity.js'
 import { createStack, parseMultiaddr, parsePeerId, type Stack } from '../../../main/peers/libp2p.js'
 import { PeerNode } from '../../../main/peers/node.js'
-import { OBJECTS_PROTOCOL } from '../../../main/peers/objects/protocol.js'
+import { OBJECTS_PROTOCOL, OBJECTS_VERSIONS } from '../../../main/peers/objects/protocol.js'
 import { TeamStore, teamPrologue } from '../../../main/peers/team.js'
-import { FrameKind, jsonFrame, StreamReader } from '../../../main/peers/wire.js'
+import { decodeErrorFrame, FrameKind, jsonFrame, StreamReader } from '../../../main/peers/wire.js'
 import { vendoredUpstreamDir } from '../../helpers/paths.js'
 import { buildState, smallObject, writeTarball } from '../../helpers/revisions.js'
 import { randomBytes } from 'node:crypto'
@@ -118,11 +119,11 @@ describe('peers: protocols against a hostile team member', () => {
     const a2 = await answer(s)
     assert.ok(a2 !== 'closed' && a2.kind === FrameKind.Error && JSON.parse(a2.text).code === ErrorCodes.Protocol)
     s = await open(OBJECTS_PROTOCOL)
-    s.send(jsonFrame({ sha: objects[0].sha, offset: 0, length: 1e12 }))
+    s.send(jsonFrame({ cid: cidOf(objects[0].sha), offset: 0, length: 1e12 }))
     const a3 = await answer(s)
     assert.ok(a3 !== 'closed' && a3.kind === FrameKind.Error)
     s = await open(OBJECTS_PROTOCOL)
-    s.send(jsonFrame({ sha: createHash('sha256').update('absent').digest('hex'), offset: 0, length: 10 }))
+    s.send(jsonFrame({ cid: cidOf(createHash('sha256').update('absent').digest('hex')), offset: 0, length: 10 }))
     const a4 = await answer(s)
     assert.ok(a4 !== 'closed' && a4.kind === FrameKind.Error && JSON.parse(a4.text).code === ErrorCodes.ObjectMissing)
     // Still serving properly.
@@ -132,6 +133,25 @@ describe('peers: protocols against a hostile team member', () => {
     const shas = [...Array.from({ length: 3000 }, (_, i) => createHash('sha256').update(String(i)).digest('hex')), ...objects.map(o => o.sha)]
     const have = await client.have(node.peerId, shas, AbortSignal.timeout(3000))
     assert.deepEqual([...have.entries()].sort(), objects.map(o => [o.sha, o.size]).sort())
+  })
+
+  it('versions: a 1.0.0 peer gets E_PEER_VERSION from the node; the node, dialing a peer that speaks only 1.0.0, says so', async () => {
+    for (const older of [CATALOG_VERSIONS.older[0], OBJECTS_VERSIONS.older[0]]) {
+      const s = await open(older)
+      s.send(jsonFrame({ t: 'list' }))
+      const a = await answer(s)
+      assert.ok(a !== 'closed' && a.kind === FrameKind.Error, older)
+      assert.equal(decodeErrorFrame(new TextEncoder().encode(a.text), older).code, ErrorCodes.PeerVersion)
+    }
+    const old = await createStack({ privateKey: await loadOrCreatePeerKey(join(dir, 'old'), silentLogger()), prologue: teamPrologue((await new TeamStore(join(dir, 'node')).require()).secret), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, isBlocked: () => false, agent: 'fieldsync 1.0.0' })
+    try {
+      await old.handle([...CATALOG_VERSIONS.older, ...OBJECTS_VERSIONS.older], (s: Stream) => { s.abort(new Error('not used by this test')) })
+      await old.start()
+      await assert.rejects(node.dial(old.getMultiaddrs()[0].toString(), AbortSignal.timeout(5000)),
+        (e: { code?: string, details?: Record<string, unknown> }) => e.code === ErrorCodes.PeerVersion && e.details?.peer === old.peerId.toString())
+    } finally {
+      await old.stop()
+    }
   })
 
   it('a slow consumer gets every byte: backpressure pauses the stream, and the end arrives while paused', async () => {
@@ -164,7 +184,7 @@ describe('peers: protocols against a hostile team member', () => {
     const s2 = await open(OBJECTS_PROTOCOL)
     s2.maxReadBufferLength = 64 << 20
     s2.pause()
-    s2.send(jsonFrame({ sha: big.sha, offset: 0, length: big.size }))
+    s2.send(jsonFrame({ cid: cidOf(big.sha), offset: 0, length: big.size }))
     await Promise.race([closed(s2), new Promise(resolve => setTimeout(resolve, 8000))])
     assert.ok(s2.status === 'reset' || s2.status === 'aborted' || s2.status === 'closed', `stream ${s2.status} read ${s2.readStatus} buffered ${s2.readBufferLength}`)
     assert.ok(s2.readBufferLength < big.size, 'the sender did not push the whole object into a paused stream')
