@@ -14,6 +14,7 @@
  */
 import { FieldsyncError, IncompleteRevisionError, NoSpaceError, ObjectHashMismatchError, ObjectMissingError, TimeoutError, toWireError, UsageError } from '../../shared/errors.js'
 import type { InstallComposition, InstallPlan, InstallResult, InstallStatus } from '../../shared/api/types.js'
+import type { Readable } from 'node:stream'
 import type { Logger } from '../../shared/log.js'
 import { formatBytes } from '../../shared/units.js'
 import { assertValidState, parseState, revisionId } from '../../shared/state/index.js'
@@ -63,6 +64,8 @@ export interface InstallRequest {
   onEvent?: (e: InstallEvent) => void
   /** Called with the install history row's id once the install is recorded (a rollout links its report to it). */
   onRecorded?: (installId: number) => void
+  /** Where an object's bytes are read (default: the library; a rollout wave shares one read among its devices). */
+  objectSource?: (sha: string, signal: AbortSignal) => Readable
 }
 
 interface Prepared {
@@ -295,7 +298,7 @@ export class Installer {
           req.onEvent?.({ type: 'upload', sha: o.sha, key: o.key ?? null, index: i, count: p.lacking.length, bytes, totalBytes: total, rate, etaSeconds: rate > 0 ? Math.round((total - bytes) / rate) : null })
         }
         try {
-          await d.putObject(o, () => this.c.library.objects.read(o.sha, { signal: req.signal }), {
+          await d.putObject(o, () => req.objectSource?.(o.sha, req.signal) ?? this.c.library.objects.read(o.sha, { signal: req.signal }), {
             signal: req.signal,
             onBytes: (n) => { mine += n; sent.bytes += n; emit(false) },
           })

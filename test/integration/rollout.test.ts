@@ -17,7 +17,7 @@ import { tempDir } from '../helpers/tmp.js'
 import { deviceSteps, importRev, json, makeRev, sentObjects, startSim, waitJson, waitProgress, type Sim, type Tctx } from './devices-harness.js'
 
 interface ReportRow { device: string, name: string, canary: boolean, state: string, outcome: string, message: string | null, revisionBefore: string | null, revisionAfter: string | null, bytesSent: number, installId: number | null }
-interface Result { rollout: number, resumed: boolean, stopped: string | null, summary: { devices: number, succeeded: number, failed: number, skipped: number, notStarted: number }, devices: ReportRow[], seconds: number }
+interface Result { rollout: number, resumed: boolean, stopped: string | null, reads?: { libraryBytes: number, servedBytes: number, ownReads: number }, summary: { devices: number, succeeded: number, failed: number, skipped: number, notStarted: number }, devices: ReportRow[], seconds: number }
 interface Install { id: number, deviceId: string, status: string, statusMsg: string | null, bytesSent: number, step: string | null, startedAt: number, endedAt: number | null }
 
 async function sims (t: Tctx, dir: string, outcomes: Array<string | null>): Promise<Sim[]> {
@@ -77,6 +77,8 @@ describe('rollout to 20 devices', () => {
     const res = result(r)
     t.diagnostic(`20-device rollout, --parallel 4, ${bytes} bytes each: ${res.seconds} s`)
     assert.deepEqual(res.summary, { devices: 20, succeeded: 20, failed: 0, skipped: 0, notStarted: 0 })
+    // Shared reads: each object read from the library once per wave (the canaries', then the rest's), not once per device.
+    assert.deepEqual(res.reads, { libraryBytes: 2 * bytes, servedBytes: 20 * bytes, ownReads: 0 })
     assert.deepEqual(res.devices.map(d => d.device).sort(), [...ids].sort())
     const hist = new Map<string, Install[]>()
     for (const d of devs) hist.set(d.http, await history(home, d.http))

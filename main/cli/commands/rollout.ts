@@ -62,6 +62,7 @@ function resultText (r: RolloutResult, seconds: number): string {
   return [
     table(rows, ['DEVICE', 'OUTCOME', 'SENT', 'TIME', 'MESSAGE']),
     `rollout ${r.rollout ?? '-'}${r.resumed ? ' (resumed)' : ''} of ${r.revision.name}: ${s.succeeded} succeeded, ${s.failed} failed, ${s.skipped} already ran it, ${s.notStarted} not started, of ${s.devices}, in ${seconds} s`,
+    ...(r.reads === undefined || r.reads.servedBytes === 0 ? [] : [`read from the library: ${formatBytes(r.reads.libraryBytes)} for ${formatBytes(r.reads.servedBytes)} sent (devices of a wave share one read of each object)`]),
     ...(r.stopped === null ? [] : [`stopped: ${terminalText(r.stopped, 400)}`]),
   ].join('\n')
 }

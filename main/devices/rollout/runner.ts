@@ -18,6 +18,7 @@ import { checkPolicy, signatureSummary, type TrustSource } from '../../trust/ind
 import type { InstallEvent, Installer } from '../install.js'
 import type { DeviceStore } from '../store.js'
 import { planDevice, type DevicePlan, type RolloutTarget } from './plan.js'
+import { SharedReads, type SharedReadStats } from './shared-reads.js'
 import type { RolloutDeviceRow, RolloutDeviceState, RolloutStore } from './store.js'
 
 export interface RolloutRequest {
@@ -70,6 +71,8 @@ export interface RolloutResult {
   summary: { devices: number, succeeded: number, failed: number, skipped: number, notStarted: number }
   plans?: DevicePlan[]
   devices: RolloutReportRow[]
+  /** What the waves read from the library beside what they sent (shared reads: about one read per object per wave). */
+  reads?: SharedReadStats
 }
 
 /** Run `fn` over `items`, `k` at a time, taking no new item once `stop()` says so. */
@@ -129,8 +132,19 @@ export class Rollout {
       stopped = why
       req.onEvent?.({ type: 'stop', reason: why })
     }
+    const reads: SharedReadStats = { libraryBytes: 0, servedBytes: 0, ownReads: 0 }
+    let wave: SharedReads | null = null
+    const runWave = async (targets: RolloutTarget[]): Promise<void> => {
+      wave = new SharedReads((sha, start, signal) => this.c.library.objects.read(sha, { start, signal }))
+      try {
+        await pool(targets, req.parallel, one, isStopped)
+      } finally {
+        for (const k of ['libraryBytes', 'servedBytes', 'ownReads'] as const) reads[k] += wave.stats[k]
+        wave = null
+      }
+    }
     const one = async (t: RolloutTarget): Promise<void> => {
-      const ok = await this.device(rid, info.id, info.name, t, req)
+      const ok = await this.device(rid, info.id, info.name, t, req, wave)
       if (ok) return
       failures++
       if (t.canary) stop(`canary ${t.label} failed: the other devices were not started`)
@@ -140,14 +154,14 @@ export class Rollout {
     const canaries = todo.filter(t => t.canary)
     if (canaries.length > 0) {
       req.onEvent?.({ type: 'wave', wave: 'canary', devices: canaries.length })
-      await pool(canaries, req.parallel, one, isStopped)
+      await runWave(canaries)
     }
     const earlierCanary = req.targets.find(t => t.canary && rs.rows(rid).find(r => r.deviceId === t.deviceId)?.state === 'failed')
     if (earlierCanary !== undefined) stop(`canary ${earlierCanary.label} failed: the other devices were not started`)
     const rest = todo.filter(t => !t.canary)
     if (!isStopped() && rest.length > 0) {
       req.onEvent?.({ type: 'wave', wave: 'rest', devices: rest.length })
-      await pool(rest, req.parallel, one, isStopped)
+      await runWave(rest)
     }
     if (req.signal.aborted) stop('interrupted')
     for (const r of rs.rows(rid)) {
@@ -157,7 +171,7 @@ export class Rollout {
     }
     const rows = rs.rows(rid)
     rs.end(rid, rows.every(r => r.state === 'succeeded' || r.state === 'skipped') ? 'finished' : 'stopped')
-    return { rollout: rid, resumed, revision, signature, dryRun: false, stopped, summary: summarize(rows), devices: reportRows(rows, req.targets) }
+    return { rollout: rid, resumed, revision, signature, dryRun: false, stopped, summary: summarize(rows), devices: reportRows(rows, req.targets), reads }
   }
 
   private async dryRun (req: RolloutRequest, revision: { id: string, name: string }, signature: string, raw: Uint8Array): Promise<RolloutResult> {
@@ -183,7 +197,7 @@ export class Rollout {
   }
 
   /** One device, to its end; true when it succeeded or already ran the revision. */
-  private async device (rid: number, revId: string, revName: string, t: RolloutTarget, req: RolloutRequest): Promise<boolean> {
+  private async device (rid: number, revId: string, revName: string, t: RolloutTarget, req: RolloutRequest, wave: SharedReads | null): Promise<boolean> {
     const rs = this.c.rollouts
     const plan = await planDevice(this.c.installer, revId, t, req.signal)
     req.onEvent?.({ type: 'plan', plan })
@@ -207,6 +221,7 @@ export class Rollout {
         rev: revId, driver: t.driver(), deviceId: t.deviceId, commit: req.commit, timeoutMs: req.timeoutMs, pollMs: req.pollMs, signal: req.signal,
         onEvent: (event) => { req.onEvent?.({ type: 'install', deviceId: t.deviceId, label: t.label, event }) },
         onRecorded: (iid) => { installId = iid; rs.linkInstall(rid, t.deviceId, iid) },
+        objectSource: wave === null ? undefined : (sha, signal) => wave.read(sha, signal),
       }) as InstallResult
       const ok = installSucceeded(res.status)
       state = ok ? 'succeeded' : 'failed'
