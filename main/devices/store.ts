@@ -214,6 +214,11 @@ export class DeviceStore {
     this.db.prepare('UPDATE device_installs SET step = ? WHERE id = ?').run(step, id)
   }
 
+  install (id: number): InstallRow | undefined {
+    const r = this.db.prepare('SELECT * FROM device_installs WHERE id = ?').get(id) as InstallDbRow | undefined
+    return r === undefined ? undefined : toInstall(r)
+  }
+
   installs (deviceId: string, limit = 100): InstallRow[] {
     return (this.db.prepare('SELECT * FROM device_installs WHERE device_id = ? ORDER BY started_at DESC, id DESC LIMIT ?').all(deviceId, limit) as InstallDbRow[]).map(toInstall)
   }

@@ -15,6 +15,7 @@ import { installSucceeded, type InstallResult } from '../../../shared/api/types.
 import type { Logger } from '../../../shared/log.js'
 import type { Library } from '../../store/library.js'
 import { checkPolicy, signatureSummary, type TrustSource } from '../../trust/index.js'
+import { followProgress, sleep, transient } from '../follow.js'
 import type { InstallEvent, Installer } from '../install.js'
 import type { DeviceStore } from '../store.js'
 import { planDevice, type DevicePlan, type RolloutTarget } from './plan.js'
@@ -75,6 +76,9 @@ export interface RolloutResult {
   reads?: SharedReadStats
 }
 
+/** How long a resumed rollout follows a cut-off device's step (through its reboot) when no --timeout is given. */
+const FOLLOW_CUT_MS = 10 * 60_000
+
 /** Run `fn` over `items`, `k` at a time, taking no new item once `stop()` says so. */
 async function pool<T> (items: T[], k: number, fn: (t: T) => Promise<void>, stop: () => boolean): Promise<void> {
   let next = 0
@@ -115,7 +119,12 @@ export class Rollout {
     const rs = this.c.rollouts
     let id = rs.resumable(key)
     const resumed = id !== undefined
-    if (id !== undefined) rs.reopen(id)
+    // Devices cut off mid-install (a kill -9, a stop): their install, to follow before anything is sent again.
+    const cutOff = new Map<string, number>()
+    if (id !== undefined) {
+      for (const r of rs.rows(id)) if (r.state === 'running' && r.installId !== null) cutOff.set(r.deviceId, r.installId)
+      rs.reopen(id)
+    }
     else id = rs.create({ planKey: key, revisionId: info.id, revisionName: info.name, options: { parallel: req.parallel, maxFailures: req.maxFailures, commit: req.commit }, devices: req.targets })
     const rid = id
     this.log('rollout %d of %s to %d devices (%s)', rid, info.name, req.targets.length, resumed ? 'resumed' : 'new')
@@ -144,7 +153,7 @@ export class Rollout {
       }
     }
     const one = async (t: RolloutTarget): Promise<void> => {
-      const ok = await this.device(rid, info.id, info.name, t, req, wave)
+      const ok = await this.device(rid, info.id, info.name, t, req, wave, cutOff.get(t.deviceId))
       if (ok) return
       failures++
       if (t.canary) stop(`canary ${t.label} failed: the other devices were not started`)
@@ -197,8 +206,12 @@ export class Rollout {
   }
 
   /** One device, to its end; true when it succeeded or already ran the revision. */
-  private async device (rid: number, revId: string, revName: string, t: RolloutTarget, req: RolloutRequest, wave: SharedReads | null): Promise<boolean> {
+  private async device (rid: number, revId: string, revName: string, t: RolloutTarget, req: RolloutRequest, wave: SharedReads | null, cutInstall?: number): Promise<boolean> {
     const rs = this.c.rollouts
+    if (cutInstall !== undefined) {
+      const followed = await this.followCut(rid, t, req, cutInstall)
+      if (followed !== null) return followed
+    }
     const plan = await planDevice(this.c.installer, revId, t, req.signal)
     req.onEvent?.({ type: 'plan', plan })
     if (plan.alreadyRuns === true) {
@@ -243,6 +256,48 @@ export class Rollout {
     rs.finished(rid, t.deviceId, { state, outcome, message, errorCode, installId, revisionAfter: after, bytesSent })
     req.onEvent?.({ type: 'device', deviceId: t.deviceId, label: t.label, state, outcome, message })
     return state === 'succeeded'
+  }
+
+  /**
+   * A device whose install a killed rollout left running: the device goes on
+   * with the step without us (and may be rebooting). Follow that step to its
+   * end, through the reboot, instead of starting again; null when the device
+   * never got the step (the kill came before it), so the install starts anew.
+   */
+  private async followCut (rid: number, t: RolloutTarget, req: RolloutRequest, installId: number): Promise<boolean | null> {
+    const row = this.c.devices.install(installId)
+    if (row?.step == null) return null
+    const step = row.step
+    const driver = t.driver()
+    const deadline = Date.now() + (req.timeoutMs ?? FOLLOW_CUT_MS)
+    let p
+    try {
+      // It may be rebooting: wait for it to answer again, then ask for the step.
+      for (;;) {
+        try { await driver.open(req.signal); break } catch (err) {
+          if (!transient(err) || Date.now() >= deadline) throw err
+          await sleep(req.pollMs ?? 1000, req.signal)
+        }
+      }
+      try {
+        p = await driver.progress(step, req.signal).catch((err: unknown) => { if (transient(err)) return undefined; throw err })
+        // A device that does not know the step (the kill came before it was sent) answers null.
+        if (p === null) return null
+        p = await followProgress(driver, step, { signal: req.signal, deadline, pollMs: req.pollMs ?? 1000 })
+      } finally {
+        await driver.close()
+      }
+    } catch (err) {
+      if (req.signal.aborted) throw err
+      this.log('%s: could not follow cut-off step %s (%s): installing again', t.label, step, (err as Error).message)
+      return null
+    }
+    const ok = installSucceeded(p.status)
+    const message = `followed after the rollout resumed: ${p.status}${p.statusMsg === '' ? '' : ` (${p.statusMsg})`}`
+    this.c.devices.endInstall(installId, { status: p.status, statusMsg: message, errorCode: null, bytesSent: row.bytesSent, objectsSent: row.objectsSent })
+    this.c.rollouts.finished(rid, t.deviceId, { state: ok ? 'succeeded' : 'failed', outcome: p.status, message, errorCode: null, installId, revisionAfter: ok ? step : null, bytesSent: row.bytesSent })
+    req.onEvent?.({ type: 'device', deviceId: t.deviceId, label: t.label, state: ok ? 'succeeded' : 'failed', outcome: p.status, message })
+    return ok
   }
 
   private notStarted (rid: number, revId: string, revName: string, t: RolloutTarget, why: string, req: RolloutRequest): void {
