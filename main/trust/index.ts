@@ -3,7 +3,7 @@
  * a trust store (CA bundles, OEM bundles, pinned keys, library policy) and the
  * refusal hook for install/USB export.
  */
-export { verifyStateSignatures, summarize, signerLabel, verdictText, DEVICE_MESSAGES } from './verify.js'
+export { verifyStateSignatures, summarize, signerLabel, verdictText, DEVICE_MESSAGES, SignatureLimits } from './verify.js'
 export { checkPolicy, signatureSummary, type TrustSource } from './policy.js'
 export { TrustStore, type TrustEntry, type TrustKind, type AddResult } from './store.js'
 export { formatReport } from './format.js'

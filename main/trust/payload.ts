@@ -6,7 +6,7 @@
  * joined with commas inside braces. No included key at all gives `}` (a quirk
  * of get_json_files that no signer produces: such a signature never verifies).
  */
-import { compileGlob, globMatches, type DeviceGlob } from './fnmatch.js'
+import { byteString, compileGlob, globMatches, type DeviceGlob } from './fnmatch.js'
 import type { RawPair } from './jsmn.js'
 
 export interface StateEntry extends RawPair {
@@ -38,15 +38,57 @@ export interface Selection {
 }
 
 /**
+ * The state's keys sorted (as the device compares them: bytes), to find the
+ * keys a glob can match at all: every key a glob matches starts with the
+ * glob's literal prefix (what comes before its first `*`, `?`, `[` or `\\`),
+ * so a signature over `app/**` looks at the keys under `app/` only, not at
+ * every key of the state. Matching itself is unchanged (globMatches).
+ */
+export class KeyIndex {
+  private readonly sorted: Array<{ k: string, i: number }>
+
+  constructor (entries: readonly StateEntry[]) {
+    this.sorted = entries.map((e, i) => ({ k: byteString(e.rawKey), i })).sort((a, b) => a.k < b.k ? -1 : a.k > b.k ? 1 : 0)
+  }
+
+  /** Indexes (in state order) of the entries any of `globs` could match. */
+  candidates (globs: readonly DeviceGlob[]): number[] {
+    const out = new Set<number>()
+    for (const g of globs) {
+      const m = /[*?[\\]/.exec(g.pattern)
+      const prefix = m === null ? g.pattern : g.pattern.slice(0, m.index)
+      let lo = 0
+      let hi = this.sorted.length
+      while (lo < hi) { const mid = (lo + hi) >> 1; if (this.sorted[mid].k < prefix) lo = mid + 1; else hi = mid }
+      for (let j = lo; j < this.sorted.length && this.sorted[j].k.startsWith(prefix); j++) out.add(this.sorted[j].i)
+    }
+    return [...out].sort((a, b) => a - b)
+  }
+}
+
+/** Glob tests one verification may spend (house rule: every count from outside has a limit). */
+export interface GlobBudget { left: number }
+
+/**
  * _filter_json for the include globs then the exclude globs (an exclude wins),
  * marking entries covered as the device does (includes and excludes alike).
+ * With an index, only the keys the globs could match are tested; with a
+ * budget, the tests are counted and a TooCostlyError ends the selection once
+ * it is spent.
  */
-export function selectPayload (entries: StateEntry[], include: string[], exclude: string[]): Selection {
+export function selectPayload (entries: StateEntry[], include: string[], exclude: string[], index?: KeyIndex, budget?: GlobBudget): Selection {
   const inc: DeviceGlob[] = include.map(compileGlob)
   const exc: DeviceGlob[] = exclude.map(compileGlob)
   const included: StateEntry[] = []
   const excluded: StateEntry[] = []
-  for (const e of entries) {
+  const which = index === undefined ? null : index.candidates([...inc, ...exc])
+  const n = which === null ? entries.length : which.length
+  if (budget !== undefined) {
+    budget.left -= n * (inc.length + exc.length)
+    if (budget.left < 0) throw new TooCostlyError()
+  }
+  for (let j = 0; j < n; j++) {
+    const e = entries[which === null ? j : which[j]]
     let isIn = false
     for (const g of inc) {
       if (globMatches(g, e.rawKey)) {
@@ -66,6 +108,9 @@ export function selectPayload (entries: StateEntry[], include: string[], exclude
   }
   return { included, excluded, payload: buildPayload(included) }
 }
+
+/** The glob budget of a verification is spent (verifyStateSignatures reports it). */
+export class TooCostlyError extends Error {}
 
 export function buildPayload (included: StateEntry[]): string {
   if (included.length === 0) return '}'

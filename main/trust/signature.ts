@@ -7,7 +7,7 @@ import { certFromDer, unsupportedKey, validityAt, keyDescription, type TrustCert
 import { verifyChain } from './chain.js'
 import { arrayStrings, getValue, tokenize } from './jsmn.js'
 import { b64Device, b64urlDevice, hashForAlg, verifyWithKey } from './jws.js'
-import { globNotes, oemSignable, selectPayload, type Selection, type StateEntry } from './payload.js'
+import { globNotes, oemSignable, selectPayload, type GlobBudget, type KeyIndex, type Selection, type StateEntry } from './payload.js'
 import { UNTRUSTED_FAILURES, type CertCheck, type SignatureCheck, type SignatureFailure, type SignerInfo, type TrustAnchors } from './types.js'
 
 /** The raw `protected` and `signature` texts of a value the device takes for a pvs@2 signature. */
@@ -60,6 +60,10 @@ export interface CheckContext {
    * not one per signature.
    */
   selections?: Map<string, Selection>
+  /** The state's keys sorted, so each signature tests only the keys its globs could match. */
+  index?: KeyIndex
+  /** Glob tests left for this verification. */
+  budget?: GlobBudget
 }
 
 /** Check the signature held by `key`. Marks the entries it covers (as the device does, even when it then fails). */
@@ -107,7 +111,7 @@ export function checkSignature (key: string, pvs: PvsValue, ctx: CheckContext): 
   const globsKey = JSON.stringify([check.include, check.exclude])
   let sel = ctx.selections?.get(globsKey)
   if (sel === undefined) {
-    sel = selectPayload(ctx.entries, check.include, check.exclude)
+    sel = selectPayload(ctx.entries, check.include, check.exclude, ctx.index, ctx.budget)
     ctx.selections?.set(globsKey, sel)
   }
   check.covers = sel.included.map(e => e.key)

@@ -248,4 +248,18 @@ export class TrustStore implements TrustSource {
     this.loaded = { cas, oemCas, oemName: cfg.oemName, pinnedKeys }
     this.entries = entries
   }
+
+  /**
+   * What the verdicts depend on, as one string: the policy, the OEM name and
+   * every anchor (by file and fingerprint, in load order). Equal versions give
+   * equal verdicts for the same state: a cache of verdicts is keyed by it.
+   */
+  version (): string {
+    return sha256hex(JSON.stringify([this.cfg, this.entries.map(e => [e.kind, e.file, e.fingerprint])]))
+  }
+
+  /** Read the store again from its folder (another process may have changed it). */
+  async refresh (signal?: AbortSignal): Promise<void> {
+    await this.reload(signal)
+  }
 }

@@ -13,9 +13,9 @@
  */
 import { InvalidStateError } from '../../shared/errors.js'
 import { tokenize, topLevelPairs } from './jsmn.js'
-import { stateEntries, type Selection } from './payload.js'
+import { KeyIndex, stateEntries, TooCostlyError, type Selection } from './payload.js'
 import { checkSignature, parsePvs } from './signature.js'
-import { DEFAULT_POLICY, type DeviceResult, type SignatureCheck, type SignatureReport, type VerifyOptions } from './types.js'
+import { DEFAULT_POLICY, type DeviceResult, type PolicyMode, type SignatureCheck, type SignatureReport, type VerifyOptions } from './types.js'
 
 /** The device's messages (pv_signature_sign_state_str), used as the start of `reason`. */
 export const DEVICE_MESSAGES = {
@@ -24,6 +24,16 @@ export const DEVICE_MESSAGES = {
 } as const
 
 const decoder = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * Limits of one verification (README, "Security and reliability"): a real
+ * state carries a handful of signatures over a few hundred keys. Past these,
+ * the state is reported INVALID ("too costly to check") instead of being
+ * checked for minutes: signatures beyond MAX_SIGNATURES, or more glob tests
+ * than MAX_GLOB_TESTS (each signature tests only the keys its globs could
+ * match: see KeyIndex).
+ */
+export const SignatureLimits = { signatures: 1000, globTests: 2_000_000 } as const
 
 function listSome (keys: string[], max = 3): string {
   return keys.slice(0, max).join(', ') + (keys.length > max ? `, … (${keys.length - max} more)` : '')
@@ -84,23 +94,32 @@ export function verifyStateSignatures (raw: Uint8Array | string, opts: VerifyOpt
   const entries = stateEntries(pairs)
   const signatures: SignatureCheck[] = []
   const selections = new Map<string, Selection>()
+  const index = new KeyIndex(entries)
+  const budget = { left: SignatureLimits.globTests }
   const ignored: SignatureReport['ignored'] = []
-  for (const e of entries) {
-    const isSig = e.key.startsWith('_sigs/')
-    if (e.type !== 'object' && e.type !== 'array') {
-      if (isSig) ignored.push({ key: e.key, reason: 'not a JSON object: the device does not read it as a signature' })
-      continue
+  const count = entries.filter(e => (e.type === 'object' || e.type === 'array') && e.raw.includes('pvs@2')).length
+  if (count > SignatureLimits.signatures) return tooCostly(policy, now, `${count} signatures: more than the ${SignatureLimits.signatures} Fieldsync checks in one state`)
+  try {
+    for (const e of entries) {
+      const isSig = e.key.startsWith('_sigs/')
+      if (e.type !== 'object' && e.type !== 'array') {
+        if (isSig) ignored.push({ key: e.key, reason: 'not a JSON object: the device does not read it as a signature' })
+        continue
+      }
+      const p = parsePvs(e.raw)
+      if (p === null) {
+        if (isSig) ignored.push({ key: e.key, reason: '#spec is not "pvs@2": the device does not read it as a signature' })
+        continue
+      }
+      if ('skip' in p) {
+        ignored.push({ key: e.key, reason: p.skip })
+        continue
+      }
+      signatures.push(checkSignature(e.key, p.pvs, { entries, trust: opts.trust, now, selections, index, budget }))
     }
-    const p = parsePvs(e.raw)
-    if (p === null) {
-      if (isSig) ignored.push({ key: e.key, reason: '#spec is not "pvs@2": the device does not read it as a signature' })
-      continue
-    }
-    if ('skip' in p) {
-      ignored.push({ key: e.key, reason: p.skip })
-      continue
-    }
-    signatures.push(checkSignature(e.key, p.pvs, { entries, trust: opts.trust, now, selections }))
+  } catch (err) {
+    if (!(err instanceof TooCostlyError)) throw err
+    return tooCostly(policy, now, `${count} signatures over ${entries.length} keys: more than ${SignatureLimits.globTests} glob tests to check them`)
   }
   const inAny = new Set(signatures.flatMap(s => s.covers))
   const exAny = new Set(signatures.flatMap(s => s.excludes))
@@ -139,6 +158,27 @@ export function verifyStateSignatures (raw: Uint8Array | string, opts: VerifyOpt
     uncovered,
     warnings,
     summary: summarize(partial),
+    checkedAt: now.toISOString(),
+  }
+}
+
+/** The report of a state too costly to check: INVALID to every policy that checks (a real state is never near the limits). */
+function tooCostly (policy: PolicyMode, now: Date, why: string): SignatureReport {
+  const reason = `${DEVICE_MESSAGES.invalid}: not checked: ${why} (a real state carries a few signatures)`
+  const disabled = policy === 'disabled'
+  return {
+    policy,
+    result: disabled ? 'ok' : 'invalid',
+    pass: disabled,
+    reason: disabled ? null : reason,
+    signed: true,
+    signatures: [],
+    ignored: [],
+    covered: [],
+    excluded: [],
+    uncovered: [],
+    warnings: [reason],
+    summary: `INVALID: too costly to check: ${why}`,
     checkedAt: now.toISOString(),
   }
 }

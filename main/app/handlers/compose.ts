@@ -52,7 +52,7 @@ export function composeHandlers (d: HandlerDeps): ComposeHandlers {
       const info = lib.get(res.id)
       if (info === undefined) throw new NotFoundError(`revision ${res.id}: removed meanwhile`)
       d.events.emit('revision', { id: info.id, complete: info.complete })
-      return { revision: summary(d, info), existed: res.existed }
+      return { revision: await summary(d, info), existed: res.existed }
     },
   }
 }

@@ -25,8 +25,9 @@ export interface HandlerDeps {
   uploads: Uploads
   mode: 'electron' | 'browser'
   capabilities: () => Capabilities
-  signature: (id: string) => SignatureStatus
-  signatureReport: (id: string) => SignatureReportView | null
+  /** The revision's signature verdict (verified off the API thread, cached per trust-store version). */
+  signature: (id: string) => Promise<SignatureStatus>
+  signatureReport: (id: string) => Promise<SignatureReportView | null>
   /** The LAN node service, when this front end runs one. */
   lan: () => LanService | undefined
   /** Device discovery and installs, when this front end runs them. */

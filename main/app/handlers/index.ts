@@ -6,10 +6,9 @@
  * services themselves.
  */
 import { isChannel, validateRequest, type Channel, type Envelope, type Req } from '../../../shared/api/contract.js'
-import type { Capabilities, SignatureReportView, SignatureStatus } from '../../../shared/api/types.js'
+import type { Capabilities } from '../../../shared/api/types.js'
 import { ErrorCodes, NotFoundError, toWireError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
-import { verdictText, verifyStateSignatures, type SignatureReport } from '../../trust/index.js'
 import type { App } from '../index.js'
 import type { CallContext, HandlerDeps, HandlerMap } from './context.js'
 import { DeviceService, deviceHandlers } from './devices.js'
@@ -18,43 +17,11 @@ import { libraryHandlers } from './library.js'
 import { composeHandlers } from './compose.js'
 import { LanService, type LanOptions } from './node.js'
 import { peerHandlers } from './peers.js'
+import { SignatureChecks } from './signatures.js'
 import { systemHandlers } from './system.js'
 import { TransferRegistry } from './transfers.js'
 import { Uploads } from './uploads.js'
 import { usbHandlers } from './usb.js'
-
-const SIG_CACHE_MS = 10_000
-
-function statusOf (r: SignatureReport): SignatureStatus {
-  if (!r.signed) return { state: 'unsigned', summary: r.summary }
-  const untrustedOnly = r.signatures.some(s => s.verdict === 'untrusted') && !r.signatures.some(s => s.verdict === 'invalid')
-  if (untrustedOnly) return { state: 'untrusted', summary: r.summary }
-  if (!r.pass || r.signatures.some(s => !s.ok)) return { state: 'invalid', summary: r.reason !== null && !r.summary.startsWith('INVALID') ? `${r.summary}: ${r.reason}` : r.summary }
-  const notes = [...r.warnings, ...r.signatures.flatMap(s => s.notes)]
-  if (notes.length > 0 || r.uncovered.length > 0) return { state: 'warning', summary: notes.length > 0 ? `${r.summary}; ${notes[0]}` : r.summary }
-  return { state: 'valid', summary: r.summary }
-}
-
-function viewOf (r: SignatureReport): SignatureReportView {
-  return {
-    policy: r.policy,
-    pass: r.pass,
-    reason: r.reason,
-    signatures: r.signatures.map(s => ({
-      key: s.key,
-      ok: s.ok,
-      verdict: s.verdict,
-      signer: s.signer === null ? null : `${s.signer.name}${s.signer.anchor !== null ? ` (${s.signer.anchor})` : ''}`,
-      alg: s.alg,
-      message: s.ok ? s.message : verdictText(s),
-      covers: s.covers,
-      notes: s.notes,
-    })),
-    uncovered: r.uncovered,
-    excluded: r.excluded,
-    warnings: r.warnings,
-  }
-}
 
 export interface ApiCoreOptions {
   mode: 'electron' | 'browser'
@@ -67,7 +34,7 @@ export class ApiCore {
   private readonly handlers: HandlerMap
   private readonly log: Logger
   private readonly unsubscribe: Array<() => void> = []
-  private readonly sigCache = new Map<string, { at: number, status: SignatureStatus, view: SignatureReportView | null }>()
+  private readonly signatures: SignatureChecks
   private lan: LanService | undefined
   private deviceService: DeviceService | undefined
 
@@ -75,6 +42,7 @@ export class ApiCore {
     this.log = c.log.child('api')
     this.transfers = new TransferRegistry({ events: this.events })
     this.uploads = new Uploads({ home: c.app.home })
+    this.signatures = new SignatureChecks({ library: c.app.library, trust: c.app.trust, home: c.app.home, log: this.log })
     const deps: HandlerDeps = {
       app: c.app,
       log: this.log,
@@ -83,8 +51,8 @@ export class ApiCore {
       uploads: this.uploads,
       mode: opts.mode,
       capabilities: () => this.capabilities(),
-      signature: (id) => this.signature(id),
-      signatureReport: (id) => this.report(id)?.view ?? null,
+      signature: async (id) => (await this.signatures.verdict(id))?.status ?? { state: 'invalid', summary: 'INVALID: cannot read the stored state' },
+      signatureReport: async (id) => (await this.signatures.verdict(id))?.view ?? null,
       lan: () => this.lan,
       devices: () => this.deviceService,
     }
@@ -130,29 +98,9 @@ export class ApiCore {
     return s
   }
 
-  /** Signature status of a stored revision, verified against the trust store (cached briefly: anchors can change). */
-  private signature (id: string): SignatureStatus {
-    return this.report(id)?.status ?? { state: 'invalid', summary: 'INVALID: cannot read the stored state' }
-  }
-
-  private report (id: string): { status: SignatureStatus, view: SignatureReportView | null } | undefined {
-    const hit = this.sigCache.get(id)
-    if (hit !== undefined && Date.now() - hit.at < SIG_CACHE_MS) return hit
-    let raw: Uint8Array
-    try { raw = this.c.app.library.state(id).raw } catch { return undefined }
-    let entry: { at: number, status: SignatureStatus, view: SignatureReportView | null }
-    try {
-      const r = verifyStateSignatures(raw, { trust: this.c.app.trust.anchors(), policy: this.c.app.trust.policy() })
-      entry = { at: Date.now(), status: statusOf(r), view: viewOf(r) }
-    } catch (err) {
-      entry = { at: Date.now(), status: { state: 'invalid', summary: `INVALID: ${(err as Error).message}` }, view: null }
-    }
-    this.sigCache.set(id, entry)
-    return entry
-  }
-
   async start (): Promise<void> {
     await this.uploads.start()
+    await this.signatures.start()
     const lib = this.c.app.library
     const onRevision = (e: { id: string, complete: boolean }) => { this.events.emit('revision', e) }
     const onObject = (e: { sha: string, size: number }) => { this.events.emit('object', e) }
@@ -164,6 +112,7 @@ export class ApiCore {
   async stop (): Promise<void> {
     this.transfers.stop()
     for (const u of this.unsubscribe.splice(0)) u()
+    await this.signatures.stop()
     await this.uploads.stop()
   }
 

@@ -11,8 +11,8 @@ import type { HandlerDeps, HandlerMap } from './context.js'
 
 type LibraryHandlers = Pick<HandlerMap, 'library.list' | 'library.show' | 'library.diff' | 'library.import' | 'library.export' | 'library.rename' | 'library.remove'>
 
-export function summary (d: HandlerDeps, r: RevisionInfo): RevisionSummary {
-  return { id: r.id, name: r.name, names: r.names, spec: r.spec, source: r.source, importedAt: r.importedAt, complete: r.complete, objects: r.objects, missing: r.missing, bytes: r.bytes, signature: d.signature(r.id) }
+export async function summary (d: HandlerDeps, r: RevisionInfo): Promise<RevisionSummary> {
+  return { id: r.id, name: r.name, names: r.names, spec: r.spec, source: r.source, importedAt: r.importedAt, complete: r.complete, objects: r.objects, missing: r.missing, bytes: r.bytes, signature: await d.signature(r.id) }
 }
 
 async function isTarball (path: string): Promise<boolean> {
@@ -40,7 +40,7 @@ export function libraryHandlers (d: HandlerDeps): LibraryHandlers {
   const lib = d.app.library
   return {
     async 'library.list' () {
-      return { revisions: lib.list().map(r => summary(d, r)), stats: lib.stats() }
+      return { revisions: await Promise.all(lib.list().map(async r => await summary(d, r))), stats: lib.stats() }
     },
 
     async 'library.show' ({ rev }) {
@@ -75,7 +75,7 @@ export function libraryHandlers (d: HandlerDeps): LibraryHandlers {
         const bytes = sum.other.reduce((a, o) => { if (seen.has(o.sha)) return a; seen.add(o.sha); return a + (o.size ?? 0) }, 0)
         parts.push({ name: 'other', kind: 'other', bytes, sharedBytes: sharedBytesOf(sum.other), objects: sum.other.map(detail) })
       }
-      return { revision: summary(d, info), signatureReport: d.signatureReport(info.id), parts, signatures: sum.signatures, keys: state.keys.length, sharedBytes: sharedBytesOf(sum.objects) }
+      return { revision: await summary(d, info), signatureReport: await d.signatureReport(info.id), parts, signatures: sum.signatures, keys: state.keys.length, sharedBytes: sharedBytesOf(sum.objects) }
     },
 
     async 'library.diff' ({ a, b }) {
@@ -142,7 +142,7 @@ export function libraryHandlers (d: HandlerDeps): LibraryHandlers {
       const now = lib.get(info.id)
       if (now === undefined) throw new NotFoundError(`revision ${rev}: removed meanwhile`)
       d.events.emit('revision', { id: info.id, complete: now.complete })
-      return summary(d, now)
+      return await summary(d, now)
     },
 
     async 'library.remove' ({ rev }) {
