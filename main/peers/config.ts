@@ -10,6 +10,9 @@ export const NodeTuning = {
   dialTimeoutMs: 5000,
   /** Wait before redialing a peer whose dial failed (outsiders, unreachable). */
   redialBackoffMs: 15_000,
+  /** A team peer that went away is redialed after this, then twice as long each time (with jitter), up to redialMaxMs. */
+  redialFirstMs: 1000,
+  redialMaxMs: 60_000,
   /** How often the node checks whether another process changed the library. */
   catalogPollMs: 1000,
   maxConnections: 200,

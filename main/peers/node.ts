@@ -41,6 +41,8 @@ export class PeerNode extends EventEmitter<PeerTableEvents> {
   private lastDataVersion = -1
   private announced = ''
   private readonly helloInFlight = new Map<string, Promise<void>>()
+  /** Redials planned for team peers that went away, by peer id. */
+  private readonly redials = new Map<string, NodeJS.Timeout>()
 
   constructor (components: { library: Library, log: Logger }, private readonly opts: PeerNodeOptions) {
     super()
@@ -128,6 +130,8 @@ export class PeerNode extends EventEmitter<PeerTableEvents> {
 
   async stop (): Promise<void> {
     this.ac.abort()
+    for (const t of this.redials.values()) clearTimeout(t)
+    this.redials.clear()
     if (this.poll !== undefined) clearInterval(this.poll)
     this.library.off('revision', this.onLocalChange)
     const s = this.stack
@@ -233,8 +237,9 @@ export class PeerNode extends EventEmitter<PeerTableEvents> {
 
   private onConnection (conn: Connection): void {
     const id = conn.remotePeer.toString()
+    this.cancelRedial(id)
     // Noise with our team prologue succeeded: the peer holds the team secret.
-    this.table.update(id, r => { r.team = true; r.connected = true; if (conn.direction === 'outbound') r.addrs.add(conn.remoteAddr.toString()) })
+    this.table.update(id, r => { r.team = true; r.connected = true; r.nextDialAt = null; if (conn.direction === 'outbound') r.addrs.add(conn.remoteAddr.toString()) })
     void this.hello(id, this.ac.signal).catch(err => { this.log('hello to %s failed: %s', id, (err as Error).message) })
   }
 
@@ -242,7 +247,43 @@ export class PeerNode extends EventEmitter<PeerTableEvents> {
     const id = peerId.toString()
     if (this.table.get(id) === undefined) return
     const still = this.stack?.getConnections(peerId).length ?? 0
-    if (still === 0) this.table.update(id, r => { r.connected = false })
+    if (still > 0) return
+    const r = this.table.update(id, rec => { rec.connected = false })
+    // A colleague's laptop that restarts, sleeps or roams comes back on its own: redial it.
+    if (r.team === true && !r.liar) this.scheduleRedial(id, 0)
+  }
+
+  /** Redial team peer `id` after the attempt's backoff (1 s, 2 s, 4 s ... up to a minute, each +-20%). */
+  private scheduleRedial (id: string, attempt: number): void {
+    if (this.stack === undefined || this.ac.signal.aborted || this.blocks.has(id)) return
+    this.cancelRedial(id)
+    const base = Math.min(NodeTuning.redialMaxMs, NodeTuning.redialFirstMs * 2 ** Math.min(attempt, 16))
+    const delay = Math.round(base * (0.8 + Math.random() * 0.4))
+    const timer = setTimeout(() => { void this.redial(id, attempt) }, delay)
+    timer.unref()
+    this.redials.set(id, timer)
+    this.table.update(id, r => { r.nextDialAt = Date.now() + delay }, { seen: false })
+  }
+
+  private cancelRedial (id: string): void {
+    const t = this.redials.get(id)
+    if (t !== undefined) clearTimeout(t)
+    this.redials.delete(id)
+  }
+
+  private async redial (id: string, attempt: number): Promise<void> {
+    this.redials.delete(id)
+    const stack = this.stack
+    if (stack === undefined || this.table.get(id)?.connected === true) return
+    try {
+      await withDeadline(this.ac.signal, this.opts.dialTimeoutMs ?? NodeTuning.dialTimeoutMs, async signal => await stack.dial(this.lib!.parsePeerId(id), { signal }))
+    } catch (err) {
+      if (this.ac.signal.aborted) return
+      const e = this.classifyDialError(err, id)
+      this.log('redialing %s (attempt %d) failed: %s', id, attempt + 1, e.message)
+      if (e instanceof NotInTeamError) { this.table.update(id, r => { r.team = false; r.nextDialAt = null }, { seen: false }); return }
+      if (this.table.get(id)?.connected !== true) this.scheduleRedial(id, attempt + 1)
+    }
   }
 
   private onDiscovery (peerId: PeerId, addrs: string[]): void {

@@ -10,6 +10,10 @@ export interface PeerInfo {
   /** true: proved our team secret (a connection exists or existed); false: its handshake failed. */
   team: boolean
   connected: boolean
+  /** A team peer that went away and is being redialed (with backoff) until it answers again. */
+  reconnecting: boolean
+  /** When the next redial is due (ms since the epoch), while reconnecting. */
+  nextDialAt: number | null
   /** Revisions in its catalog (0 when unknown). */
   revisions: number
   /** ms since the epoch. */
@@ -28,6 +32,8 @@ export interface PeerRecord {
   catalogVersion: string | undefined
   /** When a dial last failed (ms), for backoff. */
   lastDialFailure: number
+  /** The next redial of a team peer that went away (ms since the epoch), or null. */
+  nextDialAt: number | null
   /** Proven to have sent bytes that did not hash: never used for objects again while this node runs. */
   liar: boolean
 }
@@ -49,7 +55,7 @@ export class PeerTable extends EventEmitter<PeerTableEvents> {
     let r = this.peers.get(id)
     if (r === undefined) {
       if (this.peers.size >= MAX_PEERS) this.evictOldest()
-      r = { id, name: null, addrs: new Set(), team: null, connected: false, lastSeen: Date.now(), revisions: 0, catalog: undefined, catalogVersion: undefined, lastDialFailure: 0, liar: false }
+      r = { id, name: null, addrs: new Set(), team: null, connected: false, lastSeen: Date.now(), revisions: 0, catalog: undefined, catalogVersion: undefined, lastDialFailure: 0, nextDialAt: null, liar: false }
       this.peers.set(id, r)
     }
     return r
@@ -61,11 +67,11 @@ export class PeerTable extends EventEmitter<PeerTableEvents> {
     if (oldest !== undefined) this.peers.delete(oldest.id)
   }
 
-  /** Update a record and tell listeners. */
-  update (id: string, fn: (r: PeerRecord) => void): PeerRecord {
+  /** Update a record and tell listeners; `seen: false` for our own bookkeeping (a redial planned), which is no sign of the peer. */
+  update (id: string, fn: (r: PeerRecord) => void, o: { seen?: boolean } = {}): PeerRecord {
     const r = this.ensure(id)
     fn(r)
-    r.lastSeen = Date.now()
+    if (o.seen !== false) r.lastSeen = Date.now()
     while (r.addrs.size > MAX_ADDRS) r.addrs.delete(r.addrs.values().next().value as string)
     this.emit('peer', toInfo(r))
     return r
@@ -95,6 +101,8 @@ export function toInfo (r: PeerRecord): PeerInfo {
     addrs: [...r.addrs],
     team: r.team === true,
     connected: r.connected,
+    reconnecting: !r.connected && r.nextDialAt !== null,
+    nextDialAt: r.connected ? null : r.nextDialAt,
     revisions: r.revisions,
     lastSeen: r.lastSeen,
   }

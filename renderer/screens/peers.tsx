@@ -80,8 +80,8 @@ function PeerCard (p: { peer: PeerInfo }) {
     <li class='card peer' data-testid='peer' data-peer={x.id}>
       <header class='card-head'>
         <h3>{x.name !== '' ? x.name : shortId(x.id)}</h3>
-        <span class={`dot ${x.connected ? 'dot-ok' : 'dot-muted'}`} aria-hidden='true' />
-        <span class='muted'>{x.connected ? 'connected' : `seen ${ago(x.lastSeen)}`}</span>
+        <span class={`dot ${x.connected ? 'dot-ok' : x.reconnecting ? 'dot-warn' : 'dot-muted'}`} aria-hidden='true' />
+        <span class='muted' data-testid='peer-state'>{x.connected ? 'connected' : x.reconnecting ? `reconnecting… (seen ${ago(x.lastSeen)}; next try ${x.nextDialAt === null ? 'soon' : `in ${Math.max(1, Math.round((x.nextDialAt - Date.now()) / 1000))} s`})` : `seen ${ago(x.lastSeen)}`}</span>
         {x.team ? <Badge tone='ok'>team</Badge> : <Badge tone='muted' title='not in your team: it shares nothing with you'>other team</Badge>}
         <span class='grow' />
         <span class='muted'>{plural(x.revisions, 'revision')}</span>

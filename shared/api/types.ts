@@ -229,6 +229,9 @@ export interface PeerInfo {
   addrs: string[]
   team: boolean
   connected: boolean
+  /** Went away and is being redialed (with backoff) until it answers; nextDialAt: when (ms since the epoch). */
+  reconnecting: boolean
+  nextDialAt: number | null
   lastSeen: number
   revisions: number
   /** Revisions the peer has complete that this laptop lacks or has incomplete. */

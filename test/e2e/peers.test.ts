@@ -15,8 +15,8 @@ import { chromiumMissing, openBrowser, screenshot, startUi, stopChild, type Brow
 
 const skip = chromiumMissing()
 
-async function startServe (home: string): Promise<{ child: ChildProcess, peerId: string, addr: string }> {
-  const child = spawn(process.execPath, [cliBin, '--home', home, '--json', 'serve', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--name', 'colleague-laptop'], { stdio: ['ignore', 'pipe', 'pipe'] })
+async function startServe (home: string, port = 0): Promise<{ child: ChildProcess, peerId: string, addr: string }> {
+  const child = spawn(process.execPath, [cliBin, '--home', home, '--json', 'serve', '--no-mdns', '--listen', `/ip4/127.0.0.1/tcp/${port}`, '--name', 'colleague-laptop'], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   let err = ''
   child.stderr?.on('data', (d: Buffer) => { err += d.toString() })
@@ -39,6 +39,7 @@ describe('peers screen in browser mode', { skip: skip ?? false, timeout: 120_000
   let serve: { child: ChildProcess, peerId: string, addr: string }
   let code: string
   let wifiId: string
+  let colleagueHome: string
   const cleanups: Array<() => Promise<void>> = []
 
   before(async () => {
@@ -51,6 +52,7 @@ describe('peers screen in browser mode', { skip: skip ?? false, timeout: 120_000
     assert.equal(imp.code, 0, imp.stderr)
     wifiId = imp.json().id
     assert.equal((await runCli(['import', join(vendoredUpstreamDir, 'watchdog_pinger.tar'), '--name', 'watchdog_pinger'], { home: colleague })).code, 0)
+    colleagueHome = colleague
     serve = await startServe(colleague)
     // This laptop already has watchdog_pinger: the colleague only offers pvwificonnect.
     const mine = join(work, 'mine')
@@ -112,6 +114,18 @@ describe('peers screen in browser mode', { skip: skip ?? false, timeout: 120_000
     await page.getByRole('link', { name: /^Peers/ }).click()
     await page.getByRole('button', { name: 'Invite a colleague…' }).click()
     assert.equal(await page.getByTestId('join-code').innerText(), code)
+  })
+
+  it('a colleague whose Fieldsync restarts shows as reconnecting, then comes back on its own', async () => {
+    const { page } = b
+    const card = page.locator(`[data-peer="${serve.peerId}"]`)
+    await card.getByText('connected', { exact: true }).waitFor()
+    const port = Number(/\/tcp\/(\d+)/.exec(serve.addr)?.[1])
+    await stopChild(serve.child)
+    await card.getByTestId('peer-state').getByText(/^reconnecting… \(seen .*; next try in \d+ s\)$/).waitFor({ timeout: 20_000 })
+    await screenshot(page, 'peers-reconnecting')
+    serve = await startServe(colleagueHome, port)
+    await card.getByText('connected', { exact: true }).waitFor({ timeout: 30_000 })
   })
 
   it('raised no page errors', () => {

@@ -60,8 +60,8 @@ export interface Served { proc: ChildProcess, peerId: string, addr: string, port
  * addresses. `liar`: instead, a seeder that corrupts every range it serves
  * (test/helpers/lying-seeder.ts).
  */
-export async function serve (t: Tctx, home: string, opts: { args?: string[], env?: NodeJS.ProcessEnv, liar?: boolean } = {}): Promise<Served> {
-  const listen = '/ip4/127.0.0.1/tcp/0'
+export async function serve (t: Tctx, home: string, opts: { args?: string[], env?: NodeJS.ProcessEnv, liar?: boolean, port?: number } = {}): Promise<Served> {
+  const listen = `/ip4/127.0.0.1/tcp/${opts.port ?? 0}`
   const argv = opts.liar === true
     ? [fileURLToPath(new URL('../helpers/lying-seeder.js', import.meta.url)), home, listen]
     : [cliBin, '--home', home, 'serve', '--no-mdns', '--listen', listen, '--json', ...(opts.args ?? [])]

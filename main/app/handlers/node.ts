@@ -102,7 +102,7 @@ export class LanService {
       if (local?.complete === true) continue
       lacking.push({ id: r.id, name: r.names[0] ?? r.id.slice(0, 12), names: r.names, bytes: r.bytes, complete: r.complete, local: local === undefined ? 'none' : 'partial' })
     }
-    return { id: p.id, name: p.name, addrs: p.addrs, team: p.team, connected: p.connected, lastSeen: p.lastSeen, revisions: p.revisions, lacking }
+    return { id: p.id, name: p.name, addrs: p.addrs, team: p.team, connected: p.connected, reconnecting: p.reconnecting, nextDialAt: p.nextDialAt, lastSeen: p.lastSeen, revisions: p.revisions, lacking }
   }
 
   async status (): Promise<PeersStatus> {

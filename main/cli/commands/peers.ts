@@ -46,7 +46,7 @@ function nodeOptions (cmd: Command): Command {
 }
 
 function peerJson (p: PeerInfo) {
-  return { id: p.id, name: p.name, addrs: p.addrs, team: p.team, connected: p.connected, revisions: p.revisions, lastSeen: new Date(p.lastSeen).toISOString() }
+  return { id: p.id, name: p.name, addrs: p.addrs, team: p.team, connected: p.connected, reconnecting: p.reconnecting, nextDialAt: p.nextDialAt === null ? null : new Date(p.nextDialAt).toISOString(), revisions: p.revisions, lastSeen: new Date(p.lastSeen).toISOString() }
 }
 
 function pullText (r: PullResult, sayName: string): string {
@@ -141,7 +141,7 @@ export function register (program: Command, cli: Cli): void {
       }
       const text = list.length === 0
         ? 'no peers seen (is a colleague running `fieldsync serve` on this network? where multicast is blocked, use --peer)'
-        : table(list.map(p => [p.id, p.name, p.team ? (p.connected ? 'team' : 'team (gone)') : 'NOT IN TEAM', String(p.revisions), new Date(p.lastSeen).toISOString().slice(11, 19), p.addrs[0] ?? '']), ['ID', 'NAME', 'STATUS', 'REVISIONS', 'SEEN', 'ADDRESS'])
+        : table(list.map(p => [p.id, p.name, p.team ? (p.connected ? 'team' : p.reconnecting ? 'team (reconnecting)' : 'team (gone)') : 'NOT IN TEAM', String(p.revisions), new Date(p.lastSeen).toISOString().slice(11, 19), p.addrs[0] ?? '']), ['ID', 'NAME', 'STATUS', 'REVISIONS', 'SEEN', 'ADDRESS'])
       return { json: list.map(peerJson), text }
     }))
 
