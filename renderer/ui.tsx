@@ -1,7 +1,8 @@
 /** Small building blocks: buttons, badges, progress, errors, dialogs, toasts. */
 import { createContext, type ComponentChildren } from 'preact'
 import { useCallback, useContext, useEffect, useRef, useState } from 'preact/hooks'
-import { ErrorCodes, isErrorCode, type ErrorCode } from '../shared/errors.js'
+import { adviceFor } from '../shared/advice.js'
+import { ErrorCodes } from '../shared/errors.js'
 import { percent } from './format.js'
 
 export function Button (p: { children: ComponentChildren, onClick?: () => void, kind?: 'primary' | 'danger' | 'plain' | 'quiet', disabled?: boolean, type?: 'button' | 'submit', title?: string, small?: boolean, busy?: boolean, label?: string, testId?: string }) {
@@ -47,35 +48,12 @@ export function ProgressBar (p: { done: number, total: number | null, tone?: Ton
   )
 }
 
-const HINTS: Partial<Record<ErrorCode, string>> = {
-  [ErrorCodes.NotAvailable]: 'This part of Fieldsync is not in this build yet.',
-  [ErrorCodes.Disconnected]: 'Check that Fieldsync (the app or `fieldsync ui`) is still running, then reload this page.',
-  [ErrorCodes.Forbidden]: 'Open the full URL that `fieldsync ui` printed in this run; it carries the access token.',
-  [ErrorCodes.IncompleteRevision]: 'Pull the missing objects from a peer, or import the revision again from a complete export.',
-  [ErrorCodes.BadArchive]: 'Choose a pvr export tarball (.tgz or .tar), a pvr checkout folder, or a state JSON.',
-  [ErrorCodes.InvalidState]: 'The state JSON breaks a Pantavisor rule: fix it with pvr and export again.',
-  [ErrorCodes.ObjectHashMismatch]: 'A file is corrupt: get a fresh copy of it.',
-  [ErrorCodes.NoSpace]: 'Free some space (remove revisions you no longer need), or choose another drive.',
-  [ErrorCodes.ReadOnly]: 'The drive is read-only: unlock the stick or choose another folder.',
-  [ErrorCodes.Busy]: 'Another Fieldsync process is working on this library (a gc or verify --repair in a terminal): try again when it has finished.',
-  [ErrorCodes.UnknownRevision]: 'It may have been removed meanwhile: go back to the library.',
-  [ErrorCodes.Aborted]: 'It was cancelled; start it again when ready.',
-  [ErrorCodes.UploadCutShort]: 'The file did not arrive whole (the page was closed or reloaded, or the network broke): upload it again.',
-  [ErrorCodes.DeviceUnreachable]: 'Check that the device is powered and on this network, and its address.',
-  [ErrorCodes.DeviceBusy]: 'The device is running an update or a command: try again when it has finished.',
-  [ErrorCodes.HostKeyMismatch]: 'The device is not the one first seen at this address, or it was re-flashed: if it was, remove its line from known_devices in the library folder.',
-  [ErrorCodes.PeerUnavailable]: 'The colleague left or cannot be reached: pull from another peer.',
-  [ErrorCodes.PeerVersion]: 'The colleague runs another version of Fieldsync: update the older of the two laptops.',
-  [ErrorCodes.SignatureInvalid]: 'Get a correctly signed revision, or change the policy if you trust it.',
-  [ErrorCodes.PolicyRefused]: 'Get a correctly signed revision, or change the policy if you trust it.',
-  [ErrorCodes.Internal]: 'This is a bug. Run with DEBUG=fieldsync* for details and report it.',
-}
 
 export function errorParts (err: unknown): { code: string, message: string, hint: string | null } {
-  const e = err as { code?: unknown, message?: unknown } | null
+  const e = err as { code?: unknown, message?: unknown, details?: unknown } | null
   const code = typeof e?.code === 'string' ? e.code : ErrorCodes.Internal
   const message = typeof e?.message === 'string' ? e.message : String(err)
-  return { code, message, hint: isErrorCode(code) ? HINTS[code] ?? null : null }
+  return { code, message, hint: adviceFor({ code, details: e?.details }, 'app') }
 }
 
 export function ErrorBox (p: { error: unknown, title?: string, onRetry?: () => void }) {

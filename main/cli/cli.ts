@@ -4,6 +4,7 @@
  * stdout too with --json), exit codes 0 ok / 1 failure / 2 usage.
  */
 import type { Command } from 'commander'
+import { adviceFor } from '../../shared/advice.js'
 import { AbortedError, FieldsyncError, toWireError, UsageError, ErrorCodes } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 import type { App } from '../app/index.js'
@@ -105,6 +106,8 @@ export class Cli {
     if (w.code === ErrorCodes.Internal) this.log.error('%s', (err as Error)?.stack ?? err)
     if (json) process.stdout.write(JSON.stringify({ error: { code: w.code, message: w.message } }) + '\n')
     process.stderr.write(`fieldsync: ${terminalLines(w.message)}\n`)
+    const advice = adviceFor(w, 'cli')
+    if (advice !== null) process.stderr.write(`fieldsync: what to do: ${advice}\n`)
     this.exitCode = err instanceof UsageError || w.code === ErrorCodes.Usage ? 2 : 1
   }
 }

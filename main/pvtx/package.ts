@@ -10,8 +10,9 @@ import { createReadStream } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { AbortedError, BadArchiveError, BadObjectNameError, StateTooLargeError } from '../../shared/errors.js'
+import { BadArchiveError, BadObjectNameError, StateTooLargeError } from '../../shared/errors.js'
 import { STATE_MAX_BYTES } from '../../shared/state/parse.js'
+import { archiveError } from '../store/import/archive-error.js'
 
 const SHA256_HEX = /^[0-9a-f]{64}$/
 
@@ -70,14 +71,6 @@ async function sniffStream (input: AsyncIterable<Uint8Array>): Promise<{ format:
   return { format: sniffFormat(first), stream: Readable.from(rest(), { objectMode: false }) }
 }
 
-function archiveError (err: unknown, source: string): unknown {
-  const e = err as NodeJS.ErrnoException
-  if (typeof e?.code === 'string' && e.code.startsWith('E_')) return err
-  if (e?.name === 'AbortError') return new AbortedError(`${source}: cancelled`)
-  if (e?.code === 'Z_DATA_ERROR' || e?.code === 'Z_BUF_ERROR') return new BadArchiveError(`${source}: corrupt gzip data (${e.message})`)
-  if (e instanceof Error && /unexpected end|truncated|Invalid tar header|premature/i.test(e.message)) return new BadArchiveError(`${source}: truncated or corrupt tar archive (${e.message})`)
-  return err
-}
 
 /** Walk a package tar: `json` kept, objects handed to `sink`. */
 export async function readPackageStream (input: AsyncIterable<Uint8Array>, format: PackageFormat | 'auto', sink: ObjectSink, opts: { source: string, signal?: AbortSignal }): Promise<PackageRead> {

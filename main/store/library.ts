@@ -132,16 +132,16 @@ export class Library extends EventEmitter<LibraryEvents> {
    * NoSpaceError that names the library; `after` says what was kept or what
    * to do. Other errors as they are.
    */
-  diskFull (err: unknown, what: string, after = 'free some space, or use another --home'): unknown {
+  diskFull (err: unknown, what: string, after?: string): unknown {
     if (!isDiskFull(err)) return err
-    return new NoSpaceError(`${what}: the library's disk is full (${this.home}); ${after}`, { home: this.home })
+    return new NoSpaceError(`${what}: the library's disk is full (${this.home})${after === undefined ? '' : `; ${after}`}`, { home: this.home, advice: 'library-full' })
   }
 
   /** A transaction on the index; a full disk becomes a NoSpaceError naming the library. */
   private write<T> (what: string, fn: () => T): T {
     try {
       return this.db.transaction(fn).immediate()
-    } catch (err) { throw this.diskFull(err, what, 'nothing of it was recorded: free some space, or use another --home') }
+    } catch (err) { throw this.diskFull(err, what, 'nothing of it was recorded') }
   }
 
   /**

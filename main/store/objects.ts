@@ -148,7 +148,7 @@ export class ObjectStore {
   /** A full disk as a NoSpaceError that names the input and the library; other errors as they are. */
   diskError (err: unknown, source: string): unknown {
     if ((err as NodeJS.ErrnoException)?.code !== 'ENOSPC') return err
-    return new NoSpaceError(`${source}: the library's disk is full (${this.home}); nothing of this import is kept: free some space or use another --home`, { home: this.home })
+    return new NoSpaceError(`${source}: the library's disk is full (${this.home}); nothing of this import is kept`, { home: this.home, advice: 'library-full' })
   }
 
   path (sha: string): string {

@@ -9,12 +9,12 @@ export function mapFsError (err: unknown, dir: string, writing = false): unknown
   if (err instanceof FieldsyncError) return err
   const e = err as NodeJS.ErrnoException
   if (writing && e?.code === 'EPERM') {
-    return new NoSpaceError(`${dir}: the stick refused to take more data (${e.message}; FUSE FAT drivers answer this when the stick is full); free some space or use a bigger stick`, { dir }, { cause: err })
+    return new NoSpaceError(`${dir}: the stick refused to take more data (${e.message}; FUSE FAT drivers answer this when the stick is full)`, { dir, advice: 'stick-full' }, { cause: err })
   }
   switch (e?.code) {
     case 'ENOSPC':
     case 'EDQUOT':
-      return new NoSpaceError(`${dir}: the stick is full (${e.message}); free some space, use a bigger stick, or send only what the target lacks (--for-device/--for-peer)`, { dir }, { cause: err })
+      return new NoSpaceError(`${dir}: the stick is full (${e.message})`, { dir, advice: 'stick-full' }, { cause: err })
     case 'EROFS':
       return new ReadOnlyError(`${dir}: the stick is read-only (mounted read-only or its write-protect switch is on); remount it read-write`, { dir }, { cause: err })
     case 'EACCES':

@@ -203,7 +203,7 @@ export class UsbExporter {
     const stick = new StickState(dir, plan)
     const needed = neededOnStick(todo, stick.others.length + already.size, plan.free?.blockSize ?? 4096)
     assertFits(dir, needed, plan.free ?? { available: null, blockSize: 4096 },
-      plan.mode === 'full' ? 'use a bigger stick, or send only what the target lacks (--for-device/--for-peer with its inventory)' : 'use a bigger stick or fewer revisions')
+      plan.mode === 'full' ? null : 'use a bigger stick or fewer revisions')
     for (const [r, hashes] of already) stick.keep(r, hashes)
     try {
       await this.writeAll(opts, plan, todo, stick, readBack, progress)

@@ -50,9 +50,10 @@ export function formatSize (n: number): string {
 }
 
 /** Throws NoSpaceError when `needed` bytes do not fit. */
-export function assertFits (dir: string, needed: number, free: FreeSpace, hint: string): void {
+export function assertFits (dir: string, needed: number, free: FreeSpace, hint: string | null): void {
   if (free.available === null) return
   if (needed > free.available) {
-    throw new NoSpaceError(`${dir}: the stick has ${formatSize(free.available)} free but this export needs ${formatSize(needed)}; ${hint}`, { dir, needed, available: free.available })
+    // Without a hint of its own, the advice says what to do in the CLI's or the app's terms (shared/advice.ts).
+    throw new NoSpaceError(`${dir}: the stick has ${formatSize(free.available)} free but this export needs ${formatSize(needed)}${hint === null ? '' : `; ${hint}`}`, { dir, needed, available: free.available, ...(hint === null ? { advice: 'stick-full' } : {}) })
   }
 }

@@ -224,6 +224,19 @@ describe('library screens in browser mode', { skip: skip ?? false, timeout: 120_
     await toast.getByRole('button', { name: 'Dismiss' }).click()
   })
 
+  it('a tarball cut short is told as cut short, named as the user named it, with the one thing to do', async () => {
+    const { page } = b
+    const whole = await readFile(join(vendoredUpstreamDir, 'pvwificonnect.tgz'))
+    await page.getByTestId('import-file-input').setInputFiles({ name: 'wifi-cut.tgz', mimeType: 'application/gzip', buffer: whole.subarray(0, Math.floor(whole.length / 2)) })
+    const toast = page.locator('.toast-bad', { hasText: 'wifi-cut.tgz' })
+    await toast.waitFor()
+    const text = await toast.innerText()
+    assert.match(text, /wifi-cut\.tgz: the file ends too soon: it was cut short/)
+    assert.match(text, /copy it again from where it came from/)
+    assert.doesNotMatch(text, /uploads\/|Choose a pvr export tarball/, 'neither the server\'s temporary file nor advice to choose what it already is')
+    await toast.getByRole('button', { name: 'Dismiss' }).click()
+  })
+
   it('renders in the dark theme and in high contrast', async () => {
     const { page } = b
     await page.emulateMedia({ colorScheme: 'dark' })

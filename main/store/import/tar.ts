@@ -21,6 +21,7 @@ import { AbortedError, BadArchiveError, BadObjectNameError, StateTooLargeError, 
 import { isSha256Hex } from '../../../shared/ids.js'
 import { STATE_MAX_BYTES } from '../../../shared/state/index.js'
 import type { ObjectStore } from '../objects.js'
+import { archiveError } from './archive-error.js'
 
 export interface TarReadResult {
   json: Uint8Array
@@ -182,9 +183,13 @@ async function walk (file: string, kind: 'gzip' | 'tar', opts: TarReadOptions, v
     return false
   } catch (err) {
     extract.destroy()
-    await piping.catch(() => {})
+    let pipeErr: unknown
+    await piping.catch((e: unknown) => { pipeErr = e })
     // When the expansion guard refused, it is the cause; the loop may only have seen the stream end early.
-    throw wrapArchiveError(bomb ?? err, label)
+    // When the pipeline failed first (gzip cut short), the loop sees only its own stream destroyed: the
+    // pipeline's error is the one that says what happened.
+    const destroyed = /destroyed|premature close/i.test((err as Error | undefined)?.message ?? '')
+    throw wrapArchiveError(bomb ?? (destroyed && pipeErr !== undefined ? pipeErr : err), label)
   }
 }
 
@@ -288,13 +293,6 @@ async function readObjects (file: string, kind: 'gzip' | 'tar', store: ObjectSto
 function formatMiB (n: number): string { return `${(n / (1 << 20)).toFixed(0)} MiB` }
 
 function wrapArchiveError (err: unknown, file: string): unknown {
-  if (err instanceof Error && 'code' in err && typeof (err as { code: unknown }).code === 'string' && (err as { code: string }).code.startsWith('E_')) return err
-  const e = err as NodeJS.ErrnoException
-  if (e?.name === 'AbortError') return new AbortedError(`${file}: import cancelled`)
-  if (e?.code === 'Z_DATA_ERROR' || e?.code === 'Z_BUF_ERROR' || e?.code === 'Z_STREAM_ERROR') return new BadArchiveError(`${file}: corrupt gzip data (${e.message})`)
-  if (e?.code === 'ENOENT' || e?.code === 'EACCES' || e?.code === 'EISDIR') return err
-  if (e?.code === 'ENOSPC') return err
-  if (e instanceof Error && /unexpected end|truncated|Invalid tar header|premature/i.test(e.message)) return new BadArchiveError(`${file}: truncated or corrupt tar archive (${e.message})`)
-  if (e instanceof Error && /tar/i.test(e.message)) return new BadArchiveError(`${file}: corrupt tar archive (${e.message})`)
-  return err
+  if ((err as Error | undefined)?.name === 'AbortError') return new AbortedError(`${file}: import cancelled`)
+  return archiveError(err, file)
 }

@@ -100,4 +100,20 @@ describe('import: messages name the user\'s file', () => {
     assert.ok(err.message.startsWith('broken.tgz: '), err.message)
     assert.ok(!err.message.includes(app.home), `no path inside the library: ${err.message}`)
   })
+
+  it('a tarball cut short, imported with progress (as the app does), is told as cut short, never as a destroyed stream', async (t) => {
+    const app = await newApp(t)
+    const whole = await readFile(join(vendoredUpstreamDir, 'pvwificonnect.tgz'))
+    const dir = await tempDir(t)
+    for (const fraction of [0.1, 0.5, 0.9]) {
+      const f = join(dir, `cut-${fraction}.tgz`)
+      await writeFile(f, whole.subarray(0, Math.floor(whole.length * fraction)))
+      const err = await app.importer.importPath(f, { label: 'wifi-cut.tgz', onProgress: () => {} }).then(() => null, (e: unknown) => e as { code: string, message: string, details?: { advice?: string } })
+      assert.ok(err !== null, `${fraction}: refused`)
+      assert.equal(err.code, 'E_BAD_ARCHIVE', `${fraction}: ${err.message}`)
+      assert.match(err.message, /^wifi-cut\.tgz: the file ends too soon: it was cut short/)
+      assert.equal(err.details?.advice, 'truncated')
+    }
+    assert.deepEqual(app.library.list(), [])
+  })
 })

@@ -8,6 +8,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
+import { adviceFor } from '../../../shared/advice.js'
 import { ErrorCodes } from '../../../shared/errors.js'
 import { silentLogger } from '../../../shared/log.js'
 import { UsbExporter, UsbImporter, verifyStick, MANIFEST_FILE } from '../../../main/usb/index.js'
@@ -47,8 +48,13 @@ describe('usb on a FAT32 stick', () => {
     const stick = await fatStick(t, 40)
     if (typeof stick === 'string') { t.skip(stick); return }
     const { exporter } = await library(t, 18 << 20) // ~54 MiB of objects for a 40 MiB stick
-    await assert.rejects(exporter.export({ revisions: ['rev-a'], dir: stick.dir }), (e: { code?: string, details?: { needed?: number } }) => {
+    await assert.rejects(exporter.export({ revisions: ['rev-a'], dir: stick.dir }), (e: { code?: string, message?: string, details?: { needed?: number } }) => {
       assert.equal(e.code, ErrorCodes.NoSpace)
+      // What to do is the stick's remedy, in each front end's terms (never "remove revisions", no CLI flag in the app).
+      const app = adviceFor(e, 'app') ?? ''
+      assert.match(app, /bigger stick.*inventory/)
+      assert.doesNotMatch(app + (e.message ?? ''), /--for-device|remove revisions/)
+      assert.match(adviceFor(e, 'cli') ?? '', /--for-device/)
       // the kernel's vfat reports free space, so the check refuses before writing; fusefat does not, so the write fails and is cleaned up
       if (stick.how === 'kernel vfat') assert.ok((e.details?.needed ?? 0) > 40 << 20)
       return true
@@ -71,7 +77,12 @@ describe('usb on a FAT32 stick', () => {
         filled = true
         execFileSync('cp', [filler.path, `${stick.dir}/FILLER.BIN`])
       },
-    }), { code: ErrorCodes.NoSpace })
+    }), (e: { code?: string, message?: string }) => {
+      assert.equal(e.code, ErrorCodes.NoSpace)
+      assert.match(adviceFor(e, 'app') ?? '', /bigger stick/)
+      assert.doesNotMatch(e.message ?? '', /--for-device|remove revisions/)
+      return true
+    })
     assert.deepEqual((await readdir(stick.dir)).filter(n => n.toUpperCase() !== 'FILLER.BIN'), [])
   })
 
