@@ -276,7 +276,9 @@ do_install() {
 	# A busy device answers 503 (pvcontrol exit 75) and asks for up to 600 s
 	# (Retry-After of ctrl/ctrl_cmd.c while an update is in progress).
 	start=$(date +%s)
-	wait_s=$INTERVAL
+	# Whole seconds (sh arithmetic): INTERVAL may be fractional (0.5); at least 1 s.
+	wait_s=${INTERVAL%%.*}
+	case "$wait_s" in ''|*[!0-9]*|0) wait_s=1 ;; esac
 	until out=$(pvc commands run "$rev" 2>&1); do
 		code=$?
 		[ $code -eq 75 ] || die "the device would not run $rev: $out"

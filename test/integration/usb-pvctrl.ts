@@ -46,11 +46,12 @@ export function hasSimulator (): boolean {
   return simulator
 }
 
-export async function startDevice (t: { after: (fn: () => Promise<void> | void) => void }, dir: string): Promise<Device> {
+/** `simArgs`: more device-sim flags (the pv-ctrl double has none: tests that need them require the simulator). */
+export async function startDevice (t: { after: (fn: () => Promise<void> | void) => void }, dir: string, simArgs: string[] = []): Promise<Device> {
   const sock = join(dir, 'pv-ctrl')
   if (hasSimulator()) {
     await mkdir(join(dir, 'sim'), { recursive: true })
-    const child = spawn(process.execPath, [cliBin, 'device-sim', '--dir', join(dir, 'sim'), '--socket', sock, '--no-mdns', '--fast'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [cliBin, 'device-sim', '--dir', join(dir, 'sim'), '--socket', sock, '--no-mdns', '--fast', ...simArgs], { stdio: ['ignore', 'pipe', 'pipe'] })
     t.after(() => { child.kill('SIGTERM') })
     for (let i = 0; i < 200 && !existsSync(sock); i++) await new Promise(resolve => setTimeout(resolve, 50))
     if (!existsSync(sock)) throw new Error('the device simulator did not open its socket')
