@@ -71,11 +71,20 @@ export async function composeOntoDevice (d: DeviceDriver, pkg: { raw: Uint8Array
     const code = err instanceof FieldsyncError ? err.code : undefined
     throw new NotAvailableError(`${d.target}: ${pkg.name} is a package, installed by composing it onto the state the device runs, and reading that state failed: ${msg}; nothing was sent`, { via: d.via, cause: code ?? null }, { cause: err })
   }
+  return composeOnto(currentRaw, pkg, trust, { target: d.target, via: d.via })
+}
+
+/**
+ * Compose `pkg` onto `currentRaw`, the state a device runs (read now over a
+ * connection, or carried by a USB inventory): the same engine as pvtx and
+ * `fieldsync compose`. `target` names the device in messages.
+ */
+export function composeOnto (currentRaw: Uint8Array, pkg: { raw: Uint8Array, name: string }, trust: TrustSource | undefined, where: { target: string, via: string }): OntoDevice {
   let current: ParsedState
   try {
-    current = parseState(currentRaw, `${d.target}: the state it runs`)
+    current = parseState(currentRaw, `${where.target}: the state it runs`)
   } catch (err) {
-    throw new NotAvailableError(`${d.target}: the state the device runs is not a state JSON Fieldsync can read (${(err as Error).message}); ${pkg.name} was not composed and nothing was sent`, { via: d.via }, { cause: err })
+    throw new NotAvailableError(`${where.target}: the state the device runs is not a state JSON Fieldsync can read (${(err as Error).message}); ${pkg.name} was not composed and nothing was sent`, { via: where.via }, { cause: err })
   }
   const onto = 'the revision the device runs'
   const r = compose(current, [{ add: pkg.raw, label: pkg.name }], { baseLabel: onto })

@@ -204,6 +204,23 @@ export class DeviceStore {
       .run(r.status, r.statusMsg, r.errorCode, r.bytesSent, r.objectsSent, Date.now(), id)
   }
 
+  /**
+   * An install that happened elsewhere (install.sh from a USB stick, read
+   * back from its receipt): one finished row, once. The same receipt
+   * imported again finds its row (same device, via, step and start) and adds
+   * nothing. Returns the row's id and whether it was added now.
+   */
+  recordFinishedInstall (r: { deviceId: string, address: string, via: string, revisionId: string, revisionName: string | null, step: string | null, status: string, statusMsg: string | null, startedAt: number, endedAt: number }): { id: number, added: boolean } {
+    return this.db.transaction(() => {
+      const had = this.db.prepare('SELECT id FROM device_installs WHERE device_id = ? AND via = ? AND step IS ? AND started_at = ? AND revision_id = ?')
+        .get(r.deviceId, r.via, r.step, r.startedAt, r.revisionId) as { id: number } | undefined
+      if (had !== undefined) return { id: had.id, added: false }
+      const res = this.db.prepare(`INSERT INTO device_installs (device_id, address, via, revision_id, revision_name, step, status, status_msg, error_code, bytes_sent, objects_sent, started_at, ended_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, 0, 0, ?, ?)`).run(r.deviceId, r.address, r.via, r.revisionId, r.revisionName, r.step, r.status, r.statusMsg, r.startedAt, r.endedAt)
+      return { id: Number(res.lastInsertRowid), added: true }
+    })()
+  }
+
   /** Device ids with an install history that start with `prefix`. */
   historyIds (prefix: string): string[] {
     return (this.db.prepare('SELECT DISTINCT device_id FROM device_installs WHERE substr(device_id, 1, length(?)) = ? ORDER BY device_id').all(prefix, prefix) as Array<{ device_id: string }>).map(r => r.device_id)

@@ -13,7 +13,7 @@ import { createGzip, constants as zc } from 'node:zlib'
 import { randomBytes } from 'node:crypto'
 import type tar from 'tar-stream'
 import { AbortedError, IncompleteRevisionError } from '../../shared/errors.js'
-import { canonicalBytes, filterParts, objectRefs, uniqueShas } from '../../shared/state/index.js'
+import { canonicalBytes, filterParts, objectRefs, uniqueShas, type StateInput } from '../../shared/state/index.js'
 import type { Library } from './library.js'
 
 export interface ExportOptions {
@@ -22,6 +22,12 @@ export interface ExportOptions {
   gzip?: boolean
   /** Only these objects are written (the state still names them all); for USB --for-device. */
   onlyObjects?: ReadonlySet<string>
+  /**
+   * Objects the target already holds (a USB --for-device inventory): the
+   * library may lack them, since they are not sent; any other missing object
+   * still refuses the export.
+   */
+  heldByTarget?: ReadonlySet<string>
   signal?: AbortSignal
   onProgress?: (p: { bytes: number, totalBytes: number }) => void
 }
@@ -39,25 +45,29 @@ export function isGzipName (file: string): boolean {
 const FIXED = { mode: 0o644, uid: 0, gid: 0, uname: '', gname: '', mtime: new Date(0), type: 'file' as const, linkname: '', devmajor: 0, devminor: 0 }
 
 /** What an export would write: the json bytes and the objects, in order. */
-export function planExport (lib: Library, id: string, opts: Pick<ExportOptions, 'parts' | 'onlyObjects'> = {}): ExportPlan {
+export function planExport (lib: Library, id: string, opts: Pick<ExportOptions, 'parts' | 'onlyObjects' | 'heldByTarget'> = {}): ExportPlan {
   const info = lib.get(id)
   const state = lib.state(id)
-  let json = state.raw
-  let refs = objectRefs(state)
   if (opts.parts !== undefined && opts.parts.length > 0) {
     const filtered = filterParts(state, opts.parts)
-    json = canonicalBytes(filtered)
-    refs = objectRefs(filtered)
+    return planStateExport(lib, { raw: canonicalBytes(filtered), state: filtered }, info?.name ?? id, opts)
   }
-  const shas = uniqueShas(refs)
-  const missing = shas.filter(s => !lib.isPresent(s))
+  return planStateExport(lib, { raw: state.raw, state }, info?.name ?? id, opts)
+}
+
+/** The same for a state that need not be in the library (a package composed onto what a device runs). */
+export function planStateExport (lib: Library, s: { raw: Uint8Array, state: StateInput }, label: string, opts: Pick<ExportOptions, 'onlyObjects' | 'heldByTarget'> = {}): ExportPlan {
+  const shas = uniqueShas(objectRefs(s.state))
+  const held = opts.heldByTarget
+  const missing = shas.filter(sha => !lib.isPresent(sha) && held?.has(sha) !== true)
   if (missing.length > 0) {
-    throw new IncompleteRevisionError(`revision ${info?.name ?? id}: ${missing.length} object(s) missing from the library (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}); pull them from a peer or import them first`, { missing })
+    throw new IncompleteRevisionError(`revision ${label}: ${missing.length} object(s) missing from the library${held === undefined ? '' : ' and not on the device'} (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}); pull them from a peer or import them first`, { missing })
   }
   const objects = shas
-    .filter(s => opts.onlyObjects === undefined || opts.onlyObjects.has(s))
+    // Not in the library: held by the target (checked above), so never sent.
+    .filter(sha => (opts.onlyObjects === undefined || opts.onlyObjects.has(sha)) && lib.isPresent(sha))
     .map(sha => ({ sha, size: lib.objectSize(sha) ?? 0 }))
-  return { json, objects, bytes: json.length + objects.reduce((a, o) => a + o.size, 0) }
+  return { json: s.raw, objects, bytes: s.raw.length + objects.reduce((a, o) => a + o.size, 0) }
 }
 
 /** Write the tarball; returns the bytes of the finished file. */

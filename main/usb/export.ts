@@ -14,16 +14,17 @@ import { AbortedError, BugError, ERROR_TABLE, FieldsyncError, ObjectMissingError
 import type { Logger } from '../../shared/log.js'
 import { objectRefs, uniqueShas } from '../../shared/state/index.js'
 import { directIoFs } from '../store/appender.js'
-import { planExport, type ExportPlan } from '../store/export.js'
+import { planExport, planStateExport, type ExportPlan } from '../store/export.js'
 import type { Library, RevisionInfo } from '../store/library.js'
 import { checkPolicy, type TrustSource } from '../trust/index.js'
 import { readInventory, type Inventory } from './inventory.js'
-import { DEFAULT_SPLIT_SIZE, MAX_SPLIT_SIZE, MANIFEST_FILE, SCRIPT_FILE, README_FILE, SUMS_FILE, objectsFile, partFiles, stickNames, tarballFile } from './layout.js'
-import { readManifest, sumsText, type Manifest, type StickMode, type StickRevision } from './manifest.js'
+import { DEFAULT_SPLIT_SIZE, MAX_SPLIT_SIZE, MANIFEST_FILE, SCRIPT_FILE, README_FILE, SUMS_FILE, ontoFile, partFiles, stickName, stickNames, tarballFile } from './layout.js'
+import { composeForDevice } from './compose.js'
+import { readManifest, sumsText, type Manifest, type StickMode, type StickOnto, type StickRevision } from './manifest.js'
 import { installSh } from './install-sh.js'
 import { readmeText } from './readme.js'
-import { ReadBackThread } from './readback.js'
-import { objectsList, PartHasher, StickState } from './stick-state.js'
+import { readOnThread, ReadBackThread } from './readback.js'
+import { PartHasher, smallFiles, StickState } from './stick-state.js'
 import { commitFiles, hashFile, PartedFileWriter, TMP_PREFIX, TMP_SUFFIX, writeSmallFile, type WrittenPart } from './sink.js'
 import { assertFits, checkWritable, freeSpace, onDiskBytes, type FreeSpace } from './space.js'
 import { inspectStickFile, readSmallStickFile } from './stick-file.js'
@@ -66,6 +67,8 @@ export interface PlannedRevision {
   parts: Array<{ path: string, bytes: number }>
   /** The stick's entry for this revision, when it looks the same (mode, bytes, files): checked before writing. */
   onStick?: StickRevision
+  /** A package composed onto the state the device's inventory carries: what it was composed onto. */
+  onto?: StickOnto
 }
 
 export interface UsbPlan {
@@ -84,7 +87,7 @@ export interface UsbExportResult {
   dir: string
   mode: StickMode
   /** `written: false`: the stick already held exactly these bytes (hashed to make sure); left as they were. */
-  revisions: Array<{ name: string, id: string, tarball: string, files: string[], bytes: number, objects: number, included: number, includedBytes: number, sha256: string | null, written: boolean }>
+  revisions: Array<{ name: string, id: string, tarball: string, files: string[], bytes: number, objects: number, included: number, includedBytes: number, sha256: string | null, written: boolean, onto?: StickOnto }>
   bytes: number
   neededBytes: number
   availableBytes: number | null
@@ -107,32 +110,42 @@ export class UsbExporter {
       const info = lib.resolve(ref)
       if (!infos.some(i => i.id === info.id)) infos.push(info)
     }
-    // The signature policy: a revision the device would refuse (WONTGO) does not go onto the stick.
-    const trust = this.c.trust
-    if (trust !== undefined) for (const info of infos) checkPolicy(lib.state(info.id).raw, trust)
     const mode: StickMode = opts.forDevice !== undefined ? 'device' : opts.forPeer !== undefined ? 'peer' : 'full'
     let inv: Inventory | undefined
     if (opts.forDevice !== undefined) inv = await readInventory(opts.forDevice, { signal: opts.signal })
     if (opts.forPeer !== undefined) inv = await readInventory(opts.forPeer, { signal: opts.signal })
+    // A package for a device whose inventory carries its running state is composed onto it here.
+    const trust = this.c.trust
+    const composed = new Map(infos.map(info => [info.id, mode === 'device' ? composeForDevice(lib, info, inv, trust) : null]))
+    // The signature policy: a revision the device would refuse (WONTGO) does not go onto the stick (composed ones were checked composed).
+    if (trust !== undefined) for (const info of infos) if (composed.get(info.id) === null) checkPolicy(lib.state(info.id).raw, trust)
+    const composedNames = new Set([...composed.values()].filter(c => c !== null).map(c => stickName(c.info.name)))
+    for (const c of composed.values()) if (c !== null) infos[infos.findIndex(i => i.id === c.onto.packageId)] = c.info
     const existing = await readManifest(opts.dir, { signal: opts.signal, optional: true }).catch((err: unknown) => {
       this.log('ignoring the unreadable manifest on %s: %s', opts.dir, (err as Error).message)
       return undefined
     })
     const ids = new Set(infos.map(i => i.id))
-    const kept = (existing?.revisions ?? []).filter(r => !ids.has(r.id))
+    // A composed package takes its package's name: it replaces what the stick had under that name.
+    const kept = (existing?.revisions ?? []).filter(r => !ids.has(r.id) && !composedNames.has(r.name))
     const reuse = new Map((existing?.revisions ?? []).filter(r => ids.has(r.id)).map(r => [r.id, r.name]))
     const fresh = stickNames(infos.filter(i => !reuse.has(i.id)), new Set([...kept.map(r => r.name), ...reuse.values()]))
     const names = new Map(infos.filter(i => !reuse.has(i.id)).map((i, k) => [i.id, fresh[k]]))
     const placed = new Set<string>()
     const revisions: PlannedRevision[] = []
+    const held = mode === 'device' && inv !== undefined ? new Set(inv.objects.keys()) : undefined
     for (const info of infos) {
-      const shas = uniqueShas(objectRefs(lib.state(info.id)))
+      const made = [...composed.values()].find(c => c?.info.id === info.id) ?? null
+      const state = made?.state ?? lib.state(info.id)
+      const shas = uniqueShas(objectRefs(state))
       let only: Set<string> | undefined
       if (inv !== undefined) {
         only = new Set(shas.filter(s => !(inv as Inventory).objects.has(s) && !placed.has(s)))
         if (mode === 'peer') for (const s of only) placed.add(s)
       }
-      const plan = planExport(lib, info.id, { onlyObjects: only })
+      const plan = made !== null
+        ? planStateExport(lib, { raw: made.raw, state: made.state }, info.name, { onlyObjects: only, heldByTarget: held })
+        : planExport(lib, info.id, { onlyObjects: only, heldByTarget: held })
       const entries: TarEntry[] = [{ name: 'json', size: plan.json.length }]
       // pvcontrol checks that an `objects` folder exists: give it one when no object is sent.
       if (plan.objects.length === 0) entries.push({ name: 'objects/', size: 0 })
@@ -148,11 +161,12 @@ export class UsbExporter {
         info,
         name,
         plan,
-        objects: shas.map(s => ({ sha256: s, size: lib.objectSize(s) ?? 0 })),
+        objects: shas.map(s => ({ sha256: s, size: lib.objectSize(s) ?? inv?.objects.get(s) ?? 0 })),
         entries,
         tgzBytes,
         parts,
         onStick: looksSame ? old : undefined,
+        ...(made === null ? {} : { onto: made.onto }),
       })
     }
     const free = await freeSpace(opts.dir).catch(() => null)
@@ -221,7 +235,7 @@ export class UsbExporter {
       mode: plan.mode,
       revisions: plan.revisions.map(p => {
         const r = stick.entry(p)
-        return { name: r.name, id: r.id, tarball: r.tarball, files: r.parts.map(x => x.path), bytes: r.bytes, objects: r.objects.length, included: r.included, includedBytes: r.includedBytes, sha256: r.sha256, written: !already.has(p) }
+        return { name: r.name, id: r.id, tarball: r.tarball, files: r.parts.map(x => x.path), bytes: r.bytes, objects: r.objects.length, included: r.included, includedBytes: r.includedBytes, sha256: r.sha256, written: !already.has(p), ...(r.onto === undefined ? {} : { onto: r.onto }) }
       }),
       bytes: plan.tarballBytes,
       neededBytes: needed,
@@ -273,8 +287,7 @@ export class UsbExporter {
       return Buffer.isBuffer(got) && Buffer.from(want).equals(got)
     }
     const cheap = await Promise.all([
-      sameBytes(objectsFile(r.name), Buffer.from(objectsList(r))).catch(() => false),
-      sameBytes(`${r.name}.json`, r.plan.json).catch(() => false),
+      ...smallFiles(r).map(async ([file, bytes]) => await sameBytes(file, bytes).catch(() => false)),
       ...r.parts.map(async p => await sizeIs(p.path, p.bytes)),
     ])
     if (cheap.includes(false)) return null
@@ -335,9 +348,9 @@ export class UsbExporter {
     const entry = stick.add(r, parts.map((p, i) => ({ path: names[i], bytes: p.bytes, sha256: p.sha256 })))
     // Files of the revision this one replaced that no longer belong (e.g. old parts).
     for (const old of stick.replaced(entry)) for (const p of old.parts) if (!names.includes(p.path)) await rm(join(dir, p.path), { force: true })
-    const list = objectsFile(r.name)
-    stick.files.set(list, { path: list, ...await writeSmallFile(dir, list, objectsList(r), { signal }) })
-    stick.files.set(`${r.name}.json`, { path: `${r.name}.json`, ...await writeSmallFile(dir, `${r.name}.json`, r.plan.json, { signal }) })
+    for (const [file, bytes] of smallFiles(r)) stick.files.set(file, { path: file, ...await writeSmallFile(dir, file, bytes, { signal }) })
+    // A revision that was composed before and is not now leaves no .onto behind (install.sh would check it).
+    if (r.onto === undefined) await rm(join(dir, ontoFile(r.name)), { force: true })
     await this.writeMeta(stick, signal)
   }
 
@@ -345,26 +358,13 @@ export class UsbExporter {
   private async writeMeta (stick: StickState, signal?: AbortSignal): Promise<void> {
     const dir = stick.dir
     const all = stick.revisions()
-    const ours = new Set(all.flatMap(r => [r.objectsFile, `${r.name}.json`]))
+    const ours = new Set(all.flatMap(r => [r.objectsFile, `${r.name}.json`, ...(r.onto === undefined ? [] : [ontoFile(r.name)])]))
     const manifest: Manifest = { format: 'fieldsync-usb@1', createdAt: new Date().toISOString(), tool: 'fieldsync', revisions: all, files: [...stick.files.values()].filter(f => ours.has(f.path)) }
     manifest.files.push({ path: SCRIPT_FILE, ...await writeSmallFile(dir, SCRIPT_FILE, installSh(), { signal, mode: 0o755 }) })
     manifest.files.push({ path: README_FILE, ...await writeSmallFile(dir, README_FILE, readmeText(manifest).replace(/\n/g, '\r\n'), { signal }) })
     const sums = await writeSmallFile(dir, SUMS_FILE, sumsText([...all.flatMap(r => r.parts), ...manifest.files]), { signal })
     manifest.files.push({ path: SUMS_FILE, ...sums })
     await writeSmallFile(dir, MANIFEST_FILE, JSON.stringify(manifest, null, 1) + '\n', { signal })
-  }
-}
-
-/** Read a whole file on the read-back thread (from the medium) and hash it; cancelled with `signal`. */
-async function readOnThread (rb: ReadBackThread, file: string, how: { direct: boolean, dropCache: boolean, onBytes: (n: number) => void }, size: number, signal?: AbortSignal): Promise<{ sha256: string, bytes: number }> {
-  const id = rb.open(file, how.dropCache, how.direct, how.onBytes)
-  const stop = () => { rb.close(id) }
-  signal?.addEventListener('abort', stop, { once: true })
-  try {
-    if (signal?.aborted === true) stop()
-    return await rb.end(id, size)
-  } finally {
-    signal?.removeEventListener('abort', stop)
   }
 }
 

@@ -4,12 +4,19 @@
  *   - a device's `GET /objects` answer as it is (`pvcontrol objects ls`,
  *     `install.sh --inventory`): `[{"sha256": "...", "size": "<bytes>"}]`;
  *   - a laptop's `fieldsync usb inventory`: `{"format":
- *     "fieldsync-inventory@1", "objects": [{"sha256", "size"}]}`.
+ *     "fieldsync-inventory@1", "objects": [{"sha256", "size"}]}`;
+ *   - a device's inventory with its running state (`install.sh --inventory`
+ *     since the stick composes packages on the laptop): `{"format":
+ *     "fieldsync-device-inventory@1", "revision": "<pantavisor.revision>",
+ *     "current_sha256": "<sha256 of GET /steps/current as pvcontrol prints
+ *     it>", "current": {<that state>}, "objects": [<GET /objects>]}`.
+ *     install.sh later hashes the running state the same way to tell
+ *     whether the device still runs what a composed state was built on.
  */
 import { hostname } from 'node:os'
 import { BadInputError, NotFoundError } from '../../shared/errors.js'
 import { isSha256Hex } from '../../shared/ids.js'
-import { INVENTORY_FORMAT, PEER_INVENTORY_FILE } from './layout.js'
+import { DEVICE_INVENTORY_FORMAT, INVENTORY_FORMAT, PEER_INVENTORY_FILE } from './layout.js'
 import { writeSmallFile } from './sink.js'
 import { readSmallStickFile } from './stick-file.js'
 import type { Library } from '../store/library.js'
@@ -20,6 +27,17 @@ export interface Inventory {
   /** sha256 → size (null when the inventory gave none). */
   objects: Map<string, number | null>
   host?: string
+  /** What the device ran when the inventory was taken (device inventories with a state). */
+  current?: DeviceCurrent
+}
+
+export interface DeviceCurrent {
+  /** The state JSON (as the inventory carried it, re-serialised). */
+  raw: Uint8Array
+  /** Its revision name on the device (`pantavisor.revision`), '' when the device did not tell. */
+  revision: string
+  /** sha256 of the state as install.sh read it (pvcontrol steps get current): what it compares before installing. */
+  sha256: string
 }
 
 /** The largest inventory read (a device with a million objects writes about 100 MiB). */
@@ -43,6 +61,7 @@ export function parseInventory (text: string, file: string): Inventory {
   let list: unknown
   let kind: Inventory['kind']
   let host: string | undefined
+  let current: DeviceCurrent | undefined
   if (Array.isArray(json)) {
     list = json
     kind = 'device'
@@ -51,6 +70,12 @@ export function parseInventory (text: string, file: string): Inventory {
     list = o.objects
     kind = 'laptop'
     if (typeof o.host === 'string') host = o.host
+  } else if (typeof json === 'object' && json !== null && (json as Record<string, unknown>).format === DEVICE_INVENTORY_FORMAT) {
+    const o = json as Record<string, unknown>
+    list = o.objects
+    kind = 'device'
+    // null: the device did not tell its state (install.sh says so); its packages then go through its pvtx.
+    if (o.current !== null) current = deviceCurrent(o, file)
   } else {
     throw new BadInputError(`${file}: not an inventory: expected [{"sha256","size"}] (a device's GET /objects) or a ${INVENTORY_FORMAT} document`)
   }
@@ -67,7 +92,18 @@ export function parseInventory (text: string, file: string): Inventory {
     else if (e.size !== undefined) throw new BadInputError(`${file}: entry ${i}: size must be a non-negative integer (or its decimal string)`)
     objects.set(sha, size)
   })
-  return { kind, file, objects, host }
+  return { kind, file, objects, host, ...(current === undefined ? {} : { current }) }
+}
+
+const REVISION_RE = /^[A-Za-z0-9._/-]{0,128}$/
+
+function deviceCurrent (o: Record<string, unknown>, file: string): DeviceCurrent {
+  const { current, revision } = o
+  const sha = o.current_sha256
+  if (typeof current !== 'object' || current === null || Array.isArray(current)) throw new BadInputError(`${file}: current: must be the state JSON the device runs (an object); take the inventory again with install.sh --inventory`)
+  if (typeof sha !== 'string' || !isSha256Hex(sha)) throw new BadInputError(`${file}: current_sha256: must be 64 lowercase hex characters; take the inventory again`)
+  if (typeof revision !== 'string' || !REVISION_RE.test(revision)) throw new BadInputError(`${file}: revision: must be the device's revision name (letters, digits, . _ / -)`)
+  return { raw: new TextEncoder().encode(JSON.stringify(current)), revision, sha256: sha }
 }
 
 /** Write this library's inventory (the objects it has) into `dir`. */

@@ -5,11 +5,14 @@
  *   <name>.pvrexport.tgz            one pvr export tarball per revision
  *   <name>.pvrexport.tgz.part000..  the same, split, when over the split size
  *   <name>.objects                  every object the state names (sha256 per line)
+ *   <name>.json                     the state installed
+ *   <name>.onto                     a package composed on the laptop: the device state it was composed onto
  *   install.sh, README.txt          for the device / the technician
  *   SHA256SUMS                      `sha256sum -c` list of every file above
  *   fieldsync-manifest.json         revisions, files, sizes, sha256 (written last)
  *   fieldsync-inventory.json        a laptop's objects (`fieldsync usb inventory`)
- *   device-inventory.json           a device's objects (`install.sh --inventory`)
+ *   device-inventory.json           a device's objects and what it runs (`install.sh --inventory`)
+ *   receipts/<device>-<step>-<time>.json  what install.sh did on each device (`fieldsync usb receipts`)
  */
 export const MANIFEST_FILE = 'fieldsync-manifest.json'
 export const SUMS_FILE = 'SHA256SUMS'
@@ -21,6 +24,10 @@ export const TARBALL_SUFFIX = '.pvrexport.tgz'
 export const OBJECTS_SUFFIX = '.objects'
 export const MANIFEST_FORMAT = 'fieldsync-usb@1'
 export const INVENTORY_FORMAT = 'fieldsync-inventory@1'
+export const RECEIPTS_DIR = 'receipts'
+export const RECEIPT_FORMAT = 'fieldsync-receipt@1'
+export const DEVICE_INVENTORY_FORMAT = 'fieldsync-device-inventory@1'
+export const ONTO_SUFFIX = '.onto'
 
 /** FAT32 caps a file at 4 GiB - 1 byte: parts stay just under. */
 export const DEFAULT_SPLIT_SIZE = 4095 * 1024 * 1024
@@ -72,6 +79,8 @@ export function partFiles (name: string, count: number): string[] {
 }
 
 export function objectsFile (name: string): string { return name + OBJECTS_SUFFIX }
+
+export function ontoFile (name: string): string { return name + ONTO_SUFFIX }
 
 /** A plain file name in the stick's folder: no separators, no '..', no control characters. */
 export function isSafeFileName (name: string): boolean {

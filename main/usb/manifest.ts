@@ -39,6 +39,19 @@ export interface StickRevision {
   /** Objects inside the tarball, and their bytes. */
   included: number
   includedBytes: number
+  /** A package composed on the laptop onto the state a device ran (its inventory): install.sh checks the device still runs it. */
+  onto?: StickOnto
+}
+
+export interface StickOnto {
+  /** The device's revision name when the inventory was taken ('' when it did not tell). */
+  revision: string
+  /** sha256 of that state as install.sh reads it (pvcontrol steps get current). */
+  stateSha256: string
+  /** Revision id of that state. */
+  stateId: string
+  /** The package's revision id. */
+  packageId: string
 }
 
 export interface Manifest {
@@ -129,10 +142,19 @@ export function validateManifest (json: unknown, file: string): Manifest {
       return { sha256: o.sha256, size: o.size }
     })
     if (!isCount(r.included) || !isCount(r.includedBytes)) fail(file, `${w}.included: counts`)
+    let onto: StickOnto | undefined
+    if (r.onto !== undefined) {
+      const o = r.onto as Record<string, unknown>
+      if (typeof o !== 'object' || o === null || typeof o.revision !== 'string' || o.revision.length > 128 || [o.stateSha256, o.stateId, o.packageId].some(v => typeof v !== 'string' || !isSha256Hex(v))) {
+        fail(file, `${w}.onto: {revision, stateSha256, stateId, packageId}`)
+      }
+      onto = { revision: o.revision, stateSha256: o.stateSha256 as string, stateId: o.stateId as string, packageId: o.packageId as string }
+    }
     const libraryNames = Array.isArray(r.libraryNames) ? r.libraryNames.filter((x): x is string => typeof x === 'string') : []
     return {
       name: r.name, id: r.id, libraryNames, spec: typeof r.spec === 'string' ? r.spec : '', mode: r.mode, tarball: r.tarball,
       parts, bytes: r.bytes, sha256: r.sha256 as string | null, objectsFile: r.objectsFile, objects, included: r.included, includedBytes: r.includedBytes,
+      ...(onto === undefined ? {} : { onto }),
     }
   })
   const files = m.files.map((f, i) => checkFile(f, file, `files[${i}]`, MAX_SMALL_FILE))

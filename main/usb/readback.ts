@@ -83,3 +83,16 @@ export class ReadBackThread {
     await this.worker.terminate()
   }
 }
+
+/** Read a whole file on the read-back thread (from the medium) and hash it; cancelled with `signal`. */
+export async function readOnThread (rb: ReadBackThread, file: string, how: { direct: boolean, dropCache: boolean, onBytes: (n: number) => void }, size: number, signal?: AbortSignal): Promise<{ sha256: string, bytes: number }> {
+  const id = rb.open(file, how.dropCache, how.direct, how.onBytes)
+  const stop = () => { rb.close(id) }
+  signal?.addEventListener('abort', stop, { once: true })
+  try {
+    if (signal?.aborted === true) stop()
+    return await rb.end(id, size)
+  } finally {
+    signal?.removeEventListener('abort', stop)
+  }
+}

@@ -5,7 +5,7 @@
  */
 import { createHash, type Hash } from 'node:crypto'
 import type { PlannedRevision, UsbPlan } from './export.js'
-import { objectsFile, tarballFile } from './layout.js'
+import { objectsFile, ontoFile, tarballFile } from './layout.js'
 import type { StickFile, StickMode, StickRevision } from './manifest.js'
 
 /** `<name>.objects`: every object the state names, one `<sha256> <size>` per line (install.sh checks both on the device). */
@@ -28,7 +28,26 @@ function stickEntry (r: PlannedRevision, mode: StickMode, parts: StickFile[]): S
     objects: r.objects,
     included: r.plan.objects.length,
     includedBytes: r.plan.objects.reduce((a, o) => a + o.size, 0),
+    ...(r.onto === undefined ? {} : { onto: r.onto }),
   }
+}
+
+/**
+ * `<name>.onto`, for install.sh: the device state a composed package was
+ * built on, as `key value` lines (state_sha256 is what it compares).
+ */
+export function ontoText (r: PlannedRevision): string | null {
+  const o = r.onto
+  if (o === undefined) return null
+  return `state_sha256 ${o.stateSha256}\nrevision ${o.revision === '' ? '-' : o.revision}\nstate_id ${o.stateId}\npackage_id ${o.packageId}\n`
+}
+
+/** The small files of a revision beside its tarball: `<name>.objects`, `<name>.json`, and `<name>.onto` for a composed package. */
+export function smallFiles (r: PlannedRevision): Array<[string, Uint8Array]> {
+  const out: Array<[string, Uint8Array]> = [[objectsFile(r.name), Buffer.from(objectsList(r))], [`${r.name}.json`, r.plan.json]]
+  const onto = ontoText(r)
+  if (onto !== null) out.push([ontoFile(r.name), Buffer.from(onto)])
+  return out
 }
 
 /**
@@ -46,14 +65,14 @@ export class StickState {
     const existing = plan.existing
     this.others = (existing?.revisions ?? []).filter(o => !plan.revisions.some(n => n.info.id === o.id || n.name === o.name))
     // The small files of every revision listed before; writeMeta lists those of the revisions still listed.
-    const keep = new Set((existing?.revisions ?? []).flatMap(o => [o.objectsFile, `${o.name}.json`]))
+    const keep = new Set((existing?.revisions ?? []).flatMap(o => [o.objectsFile, `${o.name}.json`, ...(o.onto === undefined ? [] : [ontoFile(o.name)])]))
     for (const f of existing?.files ?? []) if (keep.has(f.path)) this.files.set(f.path, f)
   }
 
   /** A revision already on the stick with the bytes this export would write (parts hashed to `hashes`). */
   keep (r: PlannedRevision, hashes: string[]): void {
     this.done.set(r.info.id, stickEntry(r, this.plan.mode, r.parts.map((p, i) => ({ ...p, sha256: hashes[i] }))))
-    for (const [path, content] of [[objectsFile(r.name), Buffer.from(objectsList(r))], [`${r.name}.json`, r.plan.json]] as const) {
+    for (const [path, content] of smallFiles(r)) {
       this.files.set(path, { path, bytes: content.length, sha256: createHash('sha256').update(content).digest('hex') })
     }
   }

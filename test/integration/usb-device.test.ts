@@ -88,7 +88,7 @@ describe('usb: install.sh on a device', () => {
     const inv = await sh([...shell, join(stick, 'install.sh'), '--inventory'], env(dev.sock, shell))
     assert.equal(inv.code, 0, inv.err)
     const before = await deviceObjects(dev)
-    assert.deepEqual(new Set((JSON.parse(await readFile(join(stick, 'device-inventory.json'), 'utf8')) as Array<{ sha256: string }>).map(o => o.sha256)), before)
+    assert.deepEqual(new Set((JSON.parse(await readFile(join(stick, 'device-inventory.json'), 'utf8')) as { objects: Array<{ sha256: string }> }).objects.map(o => o.sha256)), before)
     const ex = await runCli(['--json', 'usb', 'export', '--for-device', join(stick, 'device-inventory.json'), '--split-size', '200000', 'rev-b', stick], { home })
     assert.equal(ex.code, 0, ex.stderr)
     const res = ex.json()

@@ -5,7 +5,7 @@
  * The stick is a folder the device sees under /var.
  */
 import assert from 'node:assert/strict'
-import { mkdir, readFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { runCli } from '../helpers/cli.js'
@@ -133,5 +133,56 @@ describe('real device: a package from a stick, composed by the device\'s own pvt
     assert.ok('watchdog_pinger/run.json' in now && 'pvwificonnect/run.json' in now, 'both packages are in the state the device runs')
     const pvtxShow = await dev.exec(['pvtx', 'show'])
     assert.notEqual(pvtxShow.code, 0, 'no transaction is left open')
+  })
+})
+
+describe('real device: a package composed on the laptop from the device\'s inventory', () => {
+  it('install.sh --inventory carries the state the device runs; usb export --for-device composes the package onto it; install.sh installs it with pvcontrol (no pvtx) and the device keeps every part; a stick composed onto a state the device no longer runs is refused until a new inventory', async (t) => {
+    if (skipWithoutKit(t)) return
+    const { home } = await library(t)
+    assert.equal((await runCli(['import', PINGER, '--name', 'pinger'], { home })).code, 0)
+    assert.equal((await runCli(['import', WIFI, '--name', 'wifi'], { home })).code, 0)
+    const dev = await startKitDevice(t)
+    await dev.exec(['mkdir', '-p', '/var/work'])
+    const host = join(dev.varDir, 'stick')
+    await stickFor(home, dev, ['pinger'])
+    const noPvtx = ['PVTX=/nonexistent/pvtx']
+    const inventory = async (): Promise<string> => {
+      const inv = await installSh(dev, ['--inventory'])
+      assert.equal(inv.code, 0, inv.stdout + inv.stderr)
+      return join(host, 'device-inventory.json')
+    }
+    const exportFor = async (inv: string, rev: string): Promise<{ revisions: Array<{ onto?: { revision: string } }> }> => {
+      const r = await runCli(['--json', 'usb', 'export', '--for-device', inv, rev, host], { home, timeoutMs: 120_000 })
+      assert.equal(r.code, 0, r.stderr)
+      return r.json() as { revisions: Array<{ onto?: { revision: string } }> }
+    }
+    const factory = await deviceJson<Record<string, unknown>>(dev, '/steps/current')
+    const first = await inventory()
+    const doc = JSON.parse(await readFile(first, 'utf8')) as { revision: string, current: Record<string, unknown> }
+    assert.deepEqual(doc.current, factory, 'the inventory carries what the device runs')
+    const firstCopy = join(host, 'first-inventory.json')
+    await writeFile(firstCopy, await readFile(first))
+
+    assert.equal((await exportFor(first, 'pinger')).revisions[0].onto?.revision, doc.revision)
+    const one = await installSh(dev, ['pinger'], noPvtx)
+    assert.equal(one.code, 0, one.stdout + one.stderr)
+    assert.match(one.stdout, /composed on the laptop onto what this device runs/)
+    assert.match(one.stdout, /locals\/pinger: (DONE|UPDATED)/)
+
+    // wifi composed onto the factory state, which the device no longer runs: refused, nothing stored.
+    await exportFor(firstCopy, 'wifi')
+    const stale = await installSh(dev, ['wifi'], noPvtx)
+    assert.equal(stale.code, 1, stale.stdout + stale.stderr)
+    assert.match(stale.stderr, /now runs another state \(revision locals\/pinger\).*Take a new inventory/s)
+    assert.ok(!(await deviceJson<Array<{ name: string }>>(dev, '/steps')).some(s => s.name === 'locals/wifi'), 'no step stored')
+
+    assert.equal((await exportFor(await inventory(), 'wifi')).revisions[0].onto?.revision, 'locals/pinger')
+    const two = await installSh(dev, ['wifi'], noPvtx)
+    assert.equal(two.code, 0, two.stdout + two.stderr)
+    assert.match(two.stdout, /locals\/wifi: (DONE|UPDATED)/)
+    const now = await deviceJson<Record<string, unknown>>(dev, '/steps/current')
+    for (const k of Object.keys(factory)) assert.deepEqual(now[k], factory[k], `${k}: what the device ran stays`)
+    assert.ok('watchdog_pinger/run.json' in now && 'pvwificonnect/run.json' in now, 'both packages are in the state the device runs')
   })
 })

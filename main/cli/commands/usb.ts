@@ -1,8 +1,11 @@
-/** USB stick commands: export, inventory, import, verify (main/usb). */
+/** USB stick commands: export, inventory, import, verify, receipts (main/usb). */
 import { Option, type Command } from 'commander'
 import { resolve } from 'node:path'
 import { UsageError } from '../../../shared/errors.js'
 import { UsbExporter, UsbImporter, verifyStick, writeLibraryInventory } from '../../usb/index.js'
+import { DeviceStore } from '../../devices/store.js'
+import { writeReport } from '../../devices/rollout/index.js'
+import { importReceipts } from '../../usb/receipt-import.js'
 import type { Cli } from '../cli.js'
 import { formatBytes, table } from '../output.js'
 
@@ -19,7 +22,7 @@ export function register (program: Command, cli: Cli): void {
     .argument('<rev...>', 'revisions (names or ids), then the stick folder last')
     .usage('[options] <rev>... <dir>')
     .description('write revisions onto a stick: pvr export tarballs, install.sh, README.txt, SHA256SUMS and a manifest')
-    .option('--for-device <inventory>', "only the objects this device lacks (its GET /objects answer: install.sh --inventory)")
+    .option('--for-device <inventory>', 'only the objects this device lacks (install.sh --inventory); a package is composed onto the state the inventory says the device runs')
     .option('--for-peer <inventory>', 'only the objects another laptop lacks (its fieldsync usb inventory file)')
     .addOption(new Option('--split-size <bytes>', 'largest file written (FAT32: under 4 GiB)').argParser(positiveInt).hideHelp())
     .addOption(new Option('--no-drop-cache', 'read back from the page cache instead of the medium').hideHelp())
@@ -44,6 +47,8 @@ export function register (program: Command, cli: Cli): void {
       const rows = res.revisions.map(r => [r.name, r.files.length === 1 ? r.files[0] : `${r.tarball} (${r.files.length} parts)`, formatBytes(r.bytes),
         r.included === r.objects ? `${r.objects} objects` : `${r.included} of ${r.objects} objects (${res.mode === 'device' ? 'the device lacks them' : 'the other laptop lacks them'})`,
         r.written ? 'written, read back' : 'already there (hashed)'])
+      // Packages composed here onto the state the device's inventory carries.
+      const composed = res.revisions.filter(r => r.onto !== undefined).map(r => `${r.name}: a package, composed here onto what the device runs (${r.onto?.revision === '' ? 'its state' : r.onto?.revision}, ${r.onto?.stateId.slice(0, 12)}): the stick carries the whole composed state ${r.id.slice(0, 12)}; install.sh installs it only while the device still runs that state`)
       const next = res.mode === 'peer'
         ? 'on the other laptop: fieldsync usb import <stick>'
         : `on the device: sh install.sh ${res.revisions[0]?.name ?? 'NAME'}  (in the stick's folder; README.txt says more)`
@@ -54,7 +59,7 @@ export function register (program: Command, cli: Cli): void {
         : written.length === 0
           ? `${res.dir} already holds the ${there} revision(s) with the same bytes (hashed): nothing written`
           : `${res.dir} holds the ${res.revisions.length} revision(s): ${written.length} written and read back, ${there} already there with the same bytes (not written again)`
-      const text = [head, table(rows, ['NAME', 'FILE', 'SIZE', 'OBJECTS', 'STICK']), next].join('\n')
+      const text = [head, table(rows, ['NAME', 'FILE', 'SIZE', 'OBJECTS', 'STICK']), ...composed, next].join('\n')
       return { json: res, text }
     }))
 
@@ -100,5 +105,22 @@ export function register (program: Command, cli: Cli): void {
       }
       if (r.leftovers.length > 0) lines.push(`  ${r.leftovers.length} unfinished file(s) of an interrupted export (${r.leftovers.join(', ')}); the next export removes them`)
       return { json: r, text: lines.join('\n'), exitCode: r.ok ? 0 : 1 }
+    }))
+
+  usb.command('receipts <dir>')
+    .description("import the receipts install.sh wrote on a stick into the devices' install histories, and report them")
+    .option('--report <file>', 'also write a report: .csv, .json or .html (one page for the customer)')
+    .action(cli.action<{ report?: string }>(async (ctx, dirArg: string) => {
+      const dir = resolve(dirArg)
+      const app = await ctx.app()
+      const res = await importReceipts(dir, { store: new DeviceStore(app.library.db), log: ctx.log }, { signal: ctx.signal })
+      if (ctx.opts.report !== undefined) await writeReport(resolve(ctx.opts.report), res.report)
+      const added = res.imported.filter(r => r.added).length
+      const rows = res.imported.map(r => [r.device.id, r.device.nick, r.revision.name, r.step ?? '-', r.progress.status, r.added ? 'imported' : 'in the history already'])
+      const lines = [`${res.imported.length} receipt(s) on ${dir}: ${added} imported into the install histories, ${res.imported.length - added} there already${res.damaged.length > 0 ? `; ${res.damaged.length} DAMAGED, not imported` : ''}`]
+      if (rows.length > 0) lines.push(table(rows, ['DEVICE', 'NICK', 'REVISION', 'STEP', 'STATUS', 'HISTORY']))
+      for (const d of res.damaged) lines.push(`  DAMAGED  ${d.file}: ${d.problem} (nothing of it imported; look at the device again, or run install.sh there again)`)
+      if (ctx.opts.report !== undefined) lines.push(`report: ${resolve(ctx.opts.report)}`)
+      return { json: { dir, ok: res.ok, imported: res.imported, damaged: res.damaged, report: res.report }, text: lines.join('\n'), exitCode: res.ok ? 0 : 1 }
     }))
 }

@@ -12,6 +12,7 @@ import { UsbExporter, UsbImporter, readManifest, verifyStick, MANIFEST_FILE } fr
 import { vendoredUpstreamDir } from '../../helpers/paths.js'
 import { tempDir } from '../../helpers/tmp.js'
 import { addRevision, makeParts, newApp, tarList } from './helpers.js'
+import { buildState, writeTarball } from '../../helpers/revisions.js'
 
 async function setup (t: Parameters<typeof tempDir>[0]) {
   const app = await newApp(t)
@@ -75,6 +76,38 @@ describe('usb export', () => {
     assert.equal(res.revisions[0].objects, app.library.get(b)?.objects)
     const json = execFileSync('tar', ['-xzOf', join(stick, 'rev-b.pvrexport.tgz'), 'json'])
     assert.deepEqual(json, Buffer.from(app.library.state(b).raw))
+  })
+
+  it('--for-device with the state the device runs: a package is composed onto it; the library need not hold what the device holds, but an object nobody holds refuses', async (t) => {
+    const { p } = await setup(t)
+    // A laptop that has only the package (app3): the device runs rev-a, whose objects this library lacks.
+    const app = await newApp(t)
+    const src = await tempDir(t)
+    const current = buildState({ kernel: p.kernel, initrd: p.initrd, containers: [{ name: 'app0', root: p.roots[0], config: p.configs[0] }] })
+    const pkg = buildState({ kernel: p.kernel, initrd: p.initrd, containers: [{ name: 'app3', root: p.roots[3], config: p.configs[3] }] })
+    for (const k of Object.keys(pkg)) if (k.startsWith('bsp/')) delete pkg[k]
+    const file = join(src, 'pkg.tar')
+    await writeTarball(file, JSON.stringify(pkg), [p.roots[3], p.configs[3]])
+    await app.importer.importPath(file, { name: 'pkg' })
+    const stick = await tempDir(t, 'fieldsync-stick-')
+    const held = [p.kernel, p.initrd, p.roots[0], p.configs[0]]
+    const inv = join(stick, 'device-inventory.json')
+    const write = async (objs: typeof held) => {
+      await writeFile(inv, `{"format":"fieldsync-device-inventory@1","revision":"locals/rev-a","current_sha256":"${'cd'.repeat(32)}",\n"current":${JSON.stringify(current)},\n"objects":${JSON.stringify(objs.map(o => ({ sha256: o.sha, size: String(o.size) })))}}\n`)
+    }
+    await write(held)
+    const exporter = new UsbExporter({ library: app.library, log: silentLogger(), trust: app.trust })
+    const res = await exporter.export({ revisions: ['pkg'], dir: stick, forDevice: inv })
+    assert.deepEqual(res.revisions.map(r => [r.name, r.included, r.objects, r.onto?.revision, r.onto?.stateSha256]), [['pkg', 2, 6, 'locals/rev-a', 'cd'.repeat(32)]])
+    const composed = JSON.parse(execFileSync('tar', ['-xzOf', join(stick, 'pkg.pvrexport.tgz'), 'json']).toString()) as Record<string, unknown>
+    assert.deepEqual(Object.keys(composed).sort(), [...Object.keys(current), 'app3/run.json', 'app3/lxc.container.conf', 'app3/root.squashfs'].sort())
+    assert.equal(res.revisions[0].id, createHash('sha256').update(JSON.stringify(Object.fromEntries(Object.entries(composed).sort(([x], [y]) => x < y ? -1 : 1)))).digest('hex'))
+    assert.deepEqual((await readFile(join(stick, 'pkg.objects'), 'utf8')).trim().split('\n').sort(), [...held, p.roots[3], p.configs[3]].map(o => `${o.sha} ${o.size}`).sort())
+    assert.match(await readFile(join(stick, 'pkg.onto'), 'utf8'), /^state_sha256 (cd){32}\nrevision locals\/rev-a\n/)
+    assert.equal((await verifyStick(stick)).ok, true)
+    // The device's inventory does not list the kernel, and this library lacks it: nothing can send it.
+    await write(held.slice(1))
+    await assert.rejects(exporter.export({ revisions: ['pkg'], dir: await tempDir(t, 'fieldsync-stick-'), forDevice: inv }), { code: ErrorCodes.IncompleteRevision })
   })
 
   it('--for-device when the device has everything: json and an empty objects/ folder (pvcontrol wants one)', async (t) => {

@@ -140,7 +140,19 @@ describe('usb inventories', () => {
     assert.equal(inv.kind, 'laptop')
     assert.equal(inv.objects.get(sha), 5)
   })
-  for (const bad of ['', '{}', '[1]', `[{"sha256":"${sha.toUpperCase()}"}]`, `[{"sha256":"${sha}","size":"-1"}]`, '{"format":"fieldsync-inventory@1","objects":7}']) {
+  it('reads a device inventory that carries the state the device runs (install.sh --inventory), and one whose device did not tell it', () => {
+    const inv = parseInventory(`{"format":"fieldsync-device-inventory@1","revision":"locals/a","current_sha256":"${sha}",\n"current":{"#spec":"pantavisor-service-system@1"},\n"objects":[{"sha256":"${sha}","size":"12"}]\n}\n`, 'x')
+    assert.equal(inv.kind, 'device')
+    assert.equal(inv.objects.get(sha), 12)
+    assert.equal(inv.current?.revision, 'locals/a')
+    assert.equal(inv.current?.sha256, sha)
+    assert.deepEqual(JSON.parse(Buffer.from(inv.current?.raw ?? []).toString()), { '#spec': 'pantavisor-service-system@1' })
+    const none = parseInventory(`{"format":"fieldsync-device-inventory@1","revision":"","current_sha256":null,"current":null,"objects":[]}`, 'x')
+    assert.equal(none.current, undefined)
+  })
+  const dev = (o: Record<string, unknown>) => JSON.stringify({ format: 'fieldsync-device-inventory@1', revision: 'r', current_sha256: sha, current: { '#spec': 'pantavisor-service-system@1' }, objects: [], ...o })
+  for (const bad of ['', '{}', '[1]', `[{"sha256":"${sha.toUpperCase()}"}]`, `[{"sha256":"${sha}","size":"-1"}]`, '{"format":"fieldsync-inventory@1","objects":7}',
+    dev({ current: [] }), dev({ current_sha256: 'x' }), dev({ revision: 'a b' }), dev({ objects: null })]) {
     it(`refuses ${JSON.stringify(bad)} with E_BAD_INPUT`, () => {
       assert.throws(() => parseInventory(bad, 'x'), { code: ErrorCodes.BadInput })
     })
