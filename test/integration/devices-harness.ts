@@ -193,15 +193,17 @@ export function sshdProblem (): string | null {
  * fallbear-cmd behaves (pantavisor debug.c starts dropbear with it;
  * fallbear-cmd is in the device kit's rootfs/usr/bin): the login name is the
  * container to enter; `_pv_` or `/` is Pantavisor's own namespace; any other
- * name gets "no container found: <name>" and exit 1. Here "entering" a
+ * name gets "no container found: <name>" and exit 1. Each login name is
+ * appended to <dir>/logins (sshLogins reads them). Here "entering" a
  * container runs the command in the sshd's namespace, where the test's
  * pv-ctrl socket is.
  */
-function fallbearScript (containers: string[], behave: Record<string, string>): string {
+function fallbearScript (containers: string[], behave: Record<string, string>, logins: string): string {
   return [
     '#!/bin/sh',
     `containers=' ${containers.join(' ')} '`,
     'target=$USER',
+    `echo "$target" >> ${shq(logins)}`,
     ...Object.entries(behave).map(([name, cmd]) => `[ "$target" = ${shq(name)} ] && exec /bin/sh -c ${shq(cmd)}`),
     'case "$target" in',
     '  /|_pv_) ;;',
@@ -214,6 +216,11 @@ function fallbearScript (containers: string[], behave: Record<string, string>): 
 }
 
 function shq (v: string): string { return `'${v.replace(/'/g, `'\\''`)}'` }
+
+/** The login names the fallbear-like sshd saw, in order (one per command run). */
+export async function sshLogins (sshd: Sshd): Promise<string[]> {
+  return (await readFile(join(sshd.dir, 'logins'), 'utf8').catch(() => '')).split('\n').filter(l => l !== '')
+}
 
 export interface SshdOptions {
   /**
@@ -245,7 +252,7 @@ export async function startSshd (t: Tctx, dir: string, o: SshdOptions = {}): Pro
   let args = ['-D', '-e', '-f', cfg]
   if (o.containers !== undefined) {
     const script = join(dir, 'fallbear-cmd')
-    await writeFile(script, fallbearScript(o.containers, o.behave ?? {}), { mode: 0o755 })
+    await writeFile(script, fallbearScript(o.containers, o.behave ?? {}, join(dir, 'logins')), { mode: 0o755 })
     lines.push(`ForceCommand ${script}`)
     // Login names sshd can look up: the host's users plus one per container (uid 0, as on the device).
     const passwd = await readFile('/etc/passwd', 'utf8')
