@@ -324,6 +324,20 @@ export interface InstallPlan {
   ssh?: PlanSsh | null
 }
 
+/**
+ * How to log in over SSH, from the install form: the container to enter (on
+ * a Pantavisor device the login name; default: what the device is known to
+ * want, remembered per device), a private key file, a password, or the
+ * ssh-agent of the app's environment; the port (default 8222).
+ */
+export interface SshCredentials {
+  container?: string
+  keyFile?: string
+  password?: string
+  agent?: boolean
+  port?: number
+}
+
 /** The SSH side of a plan: the login (on a Pantavisor device, the container entered) and the host key pinned on first use. */
 export interface PlanSsh {
   container: string

@@ -10,7 +10,7 @@ import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_pro
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
-import { join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { runCli } from '../helpers/cli.js'
 import { cliBin, vendoredUpstreamDir } from '../helpers/paths.js'
 import { defaultFactory } from '../../main/devices/sim/factory.js'
@@ -232,6 +232,13 @@ export interface SshdOptions {
   containers?: string[]
   /** Login names whose forced command runs this shell command instead (a hostile or broken device). */
   behave?: Record<string, string>
+  /**
+   * A pv-ctrl socket (the simulator's) that the containers see where a
+   * device's management container does, /run/pantavisor/pv/pv-ctrl (the
+   * first of pvcontrol's paths): a client then needs no socket option.
+   * Needs `containers`; a tmpfs on /run in the sshd's own mount namespace.
+   */
+  pvCtrl?: string
 }
 
 /** A real OpenSSH sshd on 127.0.0.1: own host key, logins with a temporary key. */
@@ -259,7 +266,10 @@ export async function startSshd (t: Tctx, dir: string, o: SshdOptions = {}): Pro
     const extra = ['_pv_', ...o.containers, ...Object.keys(o.behave ?? {})].filter(n => !passwd.split('\n').some(l => l.startsWith(`${n}:`))).map(n => `${n}:x:0:0:container ${n}:/root:/bin/sh`)
     await writeFile(join(dir, 'passwd'), passwd.replace(/\n?$/, '\n') + extra.join('\n') + '\n')
     cmd = 'unshare'
-    args = ['--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$1" /etc/passwd && shift && exec "$@"', 'sh', join(dir, 'passwd'), '/usr/sbin/sshd', ...args]
+    // The socket's folder is bound, not the socket: a device (and the simulator) makes a new socket when it comes back up.
+    if (o.pvCtrl !== undefined && basename(o.pvCtrl) !== 'pv-ctrl') throw new Error(`pvCtrl ${o.pvCtrl}: a socket named pv-ctrl`)
+    const pv = o.pvCtrl === undefined ? '' : `mount -t tmpfs tmpfs /run && mkdir -p /run/sshd /run/mount /run/pantavisor/pv && mount --bind ${shq(dirname(o.pvCtrl))} /run/pantavisor/pv && `
+    args = ['--mount', '--propagation', 'private', '--', 'sh', '-c', `${pv}mount --bind "$1" /etc/passwd && shift && exec "$@"`, 'sh', join(dir, 'passwd'), '/usr/sbin/sshd', ...args]
   }
   await writeFile(cfg, lines.join('\n') + '\n')
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] })
