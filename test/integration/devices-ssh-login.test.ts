@@ -61,6 +61,9 @@ describe('the SSH login: the container the device says, else the one chosen, rem
     const again = await run('--dry-run')
     assert.equal(again.code, 0, again.stderr)
     assert.deepEqual([plan(again).ssh?.container, plan(again).ssh?.source], ['web', 'setting'])
+    const show = await runCli(['--json', 'devices', 'show', device], { home })
+    assert.equal(show.code, 0, show.stderr)
+    assert.deepEqual((show.json() as { ssh: unknown }).ssh, { container: 'web', source: 'setting', chosen: 'web', mgmt: ['app', 'web'] })
 
     // 5. A wrong name is not remembered, and the refusal names the management containers the device's state gives.
     const wrong2 = await run('--dry-run', '--ssh-user', 'root')

@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander'
 import { NotFoundError, toWireError, UsageError } from '../../../shared/errors.js'
 import { installSucceeded, type DeviceInfo, type InstallPlan, type InstallResult, type PlanSsh } from '../../../shared/api/types.js'
 import {
-  deviceDriver, deviceLabel, Discovery, DeviceStore, historyDevice, Installer, isSelectorList, resolveDevice, selectOne,
+  chooseSshLogin, deviceDriver, deviceLabel, Discovery, DeviceStore, historyDevice, Installer, isSelectorList, resolveDevice, selectOne,
   type DeviceDriver, type DeviceRecord, type InstallEvent, type ResolvedDevice,
 } from '../../devices/index.js'
 import type { App } from '../../app/index.js'
@@ -188,9 +188,14 @@ export function register (program: Command, cli: Cli): void {
       if (rec === undefined && installs.length === 0) throw new NotFoundError(`${ref}: no device or install history by that id, name or address`)
       const rows = installs.map(i => [new Date(i.startedAt).toISOString().replace(/\.\d+Z$/, 'Z'), i.revisionName ?? i.revisionId.slice(0, 12), i.step ?? '-', i.via, cell(i.status), formatBytes(i.bytesSent), terminalText(i.statusMsg ?? '', 80)])
       const head = rec === undefined ? `device ${id} (not seen by discovery)` : deviceLine(rec)
+      const mem = store.sshLogin(id)
+      const next = chooseSshLogin({ remembered: mem.container, mgmt: mem.mgmt })
+      const ssh = { container: next.container, source: next.source, chosen: mem.container, mgmt: mem.mgmt }
+      const sshLine = `SSH login: ${terminalText(next.container, CELL_MAX)} (${next.source === 'state' ? 'the management container of the state it ran' : next.source === 'setting' ? 'your choice' : 'pvr-sdk, nothing else known'})` +
+        (mem.mgmt === null ? '' : `; management role in its state: ${mem.mgmt.length === 0 ? 'none' : mem.mgmt.map(m => terminalText(m, CELL_MAX)).join(', ')}`)
       return {
-        json: { device: rec === undefined ? null : publicDevice(rec), installs },
-        text: [head, '', installs.length === 0 ? 'no installs recorded' : table(rows, ['WHEN', 'REVISION', 'STEP', 'VIA', 'STATUS', 'SENT', 'MESSAGE'])].join('\n'),
+        json: { device: rec === undefined ? null : publicDevice(rec), ssh, installs },
+        text: [head, sshLine, '', installs.length === 0 ? 'no installs recorded' : table(rows, ['WHEN', 'REVISION', 'STEP', 'VIA', 'STATUS', 'SENT', 'MESSAGE'])].join('\n'),
       }
     }))
 

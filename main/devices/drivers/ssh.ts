@@ -105,7 +105,7 @@ export class SshTransport implements PvCtrlTransport {
       },
     }
     if (o.privateKeyFile !== undefined) {
-      cfg.privateKey = await readFile(o.privateKeyFile).catch((err: Error) => { throw new UsageError(`--ssh-key ${o.privateKeyFile}: ${err.message}`) })
+      cfg.privateKey = await readFile(o.privateKeyFile).catch((err: Error) => { throw new UsageError(`SSH key file ${o.privateKeyFile}: cannot read it (${err.message}); give the path of a private key`) })
       if (o.passphrase !== undefined) cfg.passphrase = o.passphrase
     }
     if (o.password !== undefined) cfg.password = o.password
