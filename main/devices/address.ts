@@ -15,16 +15,12 @@ import { parseAddress } from './discovery.js'
 import { KnownDevices, type HostKeyInfo } from './drivers/known-devices.js'
 import { PvCtrlSocketDriver } from './drivers/pvctrl.js'
 import { PvrSdkDriver, pvrBaseUrl, PVR_SDK_PORT, type PvrSdkOptions } from './drivers/pvr-sdk.js'
-import { SshDriver, SSH_DEFAULT_PORT } from './drivers/ssh.js'
+import { SshDriver, SSH_DEFAULT_PORT, type SshLogin } from './drivers/ssh.js'
+import { chooseSshLogin, type SshLoginChoice } from './ssh-login.js'
 import type { DeviceDriver, Via } from './drivers/types.js'
-import type { DeviceRecord, DeviceStore } from './store.js'
+import { deviceLabel, type DeviceRecord, type DeviceStore } from './store.js'
 
-/**
- * The SSH login name when nothing else says: on a Pantavisor device the
- * login name is the container to enter (fallbear-cmd), and `pvr-sdk` is the
- * management container of stock images.
- */
-export const DEFAULT_SSH_CONTAINER = 'pvr-sdk'
+export { DEFAULT_SSH_CONTAINER } from './ssh-login.js'
 
 export type DeviceRef =
   | { kind: 'socket', path: string }
@@ -62,6 +58,7 @@ export function hostPort (host: string, port: number): string {
 /** The connection details a caller may give (CLI flags, the app's install form). */
 export interface ConnectOptions {
   via?: Via
+  /** SSH login name for this run (the container to enter); else what is known of the device (ssh-login.ts). */
   sshUser?: string
   sshPort?: number
   sshKey?: string
@@ -75,6 +72,12 @@ export interface ConnectOptions {
   pvrSdk?: PvrSdkOptions
   /** A request that makes no progress this long fails (uploads the device stops taking, answers that never come); default 30 s. */
   stallMs?: number
+  /** The SSH login name chosen, and where it came from (before connecting). */
+  onSshChoice?: (c: SshLoginChoice) => void
+  /** After an SSH login reached pv-ctrl: what it learnt, and the login name the next connection to this device will use. */
+  onSshLogin?: (e: { login: SshLogin, next: SshLoginChoice }) => void
+  /** What to do to log in as a container, in the front end's terms (the CLI: --ssh-user). */
+  howToChoose?: (container: string) => string
 }
 
 export interface ResolvedDevice {
@@ -157,8 +160,12 @@ export function defaultVia (res: ResolvedDevice, o: ConnectOptions): Via {
   return 'pvr-sdk'
 }
 
-/** The driver for a resolved device. `home` holds known_devices (pinned SSH host keys). */
-export function deviceDriver (res: ResolvedDevice, o: ConnectOptions, home: string): DeviceDriver {
+/**
+ * The driver for a resolved device. `home` holds known_devices (pinned SSH
+ * host keys); `store`, when given, is where the device's SSH login is
+ * remembered (which container to enter) and read back.
+ */
+export function deviceDriver (res: ResolvedDevice, o: ConnectOptions, home: string, store?: DeviceStore): DeviceDriver {
   const via = defaultVia(res, o)
   if (res.ref.kind === 'socket') {
     if (via !== 'pv-ctrl') throw new UsageError(`device ${res.deviceId}: a socket is reached with --via pv-ctrl, not ${via}`)
@@ -167,10 +174,13 @@ export function deviceDriver (res: ResolvedDevice, o: ConnectOptions, home: stri
   if (via === 'pv-ctrl') throw new UsageError(`device ${res.deviceId}: --via pv-ctrl needs a socket (--device unix:<path>); over the network use pvr-sdk or ssh`)
   const { host, port } = endpointOf(res, via, o)
   if (via === 'pvr-sdk') return new PvrSdkDriver(pvrBaseUrl(host, port), { stallMs: o.stallMs, ...o.pvrSdk })
+  const memory = store?.sshLogin(res.deviceId) ?? null
+  const choice = chooseSshLogin({ given: o.sshUser, remembered: memory?.container, mgmt: memory?.mgmt })
+  o.onSshChoice?.(choice)
   return new SshDriver({
     host,
     port,
-    username: o.sshUser ?? DEFAULT_SSH_CONTAINER,
+    username: choice.container,
     privateKeyFile: o.sshKey,
     password: o.sshPassword,
     agent: o.sshAgent,
@@ -178,6 +188,17 @@ export function deviceDriver (res: ResolvedDevice, o: ConnectOptions, home: stri
     known: new KnownDevices(join(home, 'known_devices')),
     onHostKey: o.onHostKey,
     stallMs: o.stallMs,
+    device: res.record === undefined ? res.deviceId : deviceLabel(res.record),
+    mgmtKnown: memory?.mgmt ?? undefined,
+    howToChoose: o.howToChoose,
+    onLogin: (login) => {
+      if (store === undefined) return
+      // The login worked: a name given for this run is the technician's choice from now on; the state's roles are remembered.
+      if (choice.source === 'flag') store.setSshContainer(res.deviceId, login.container)
+      if (login.mgmt !== null) store.setSshMgmt(res.deviceId, login.mgmt, login.revision)
+      const now = store.sshLogin(res.deviceId)
+      o.onSshLogin?.({ login, next: chooseSshLogin({ remembered: now.container, mgmt: now.mgmt }) })
+    },
   })
 }
 

@@ -13,7 +13,7 @@
  * Every install is recorded (DeviceStore), whatever its end.
  */
 import { FieldsyncError, IncompleteRevisionError, NoSpaceError, ObjectHashMismatchError, ObjectMissingError, TimeoutError, toWireError, UsageError } from '../../shared/errors.js'
-import type { InstallComposition, InstallPlan, InstallResult, InstallStatus } from '../../shared/api/types.js'
+import { commitAbility, type InstallComposition, type InstallPlan, type InstallResult, type InstallStatus } from '../../shared/api/types.js'
 import type { Readable } from 'node:stream'
 import type { Logger } from '../../shared/log.js'
 import { formatBytes } from '../../shared/units.js'
@@ -123,6 +123,8 @@ export class Installer {
     if (meta.freeBytes !== null && bytes > meta.freeBytes) {
       problems.push(`the device has ${formatBytes(meta.freeBytes)} free for ${formatBytes(bytes)} to send`)
     }
+    const commit = commitAbility(d.via)
+    if (req.commit === true && !commit.possible) problems.push(`commit asked: ${commit.reason}`)
     const notes: string[] = []
     if (meta.freeBytes === null) notes.push(`${d.target} does not tell its free space${d.via === 'pvr-sdk' ? ' through pvr-sdk' : ''}: the space check is skipped`)
     if (d.tellsProgress === false) notes.push('pvr-sdk does not tell the device\'s progress: the install ends RUNNING once the device has run the revision for a while, or NOT_RUNNING (use --via ssh for DONE, UPDATED, ERROR or WONTGO)')
@@ -148,6 +150,7 @@ export class Installer {
       notes,
       as,
       composition,
+      commit,
     }
     return { plan, objects, lacking, raw, revName: info.name, meta }
   }

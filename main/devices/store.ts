@@ -1,7 +1,7 @@
 /**
  * DeviceStore: the devices seen, the technician's aliases and tags for them,
- * and the install history, in the library's SQLite database (migrations 003
- * and 006). Writes are synchronous and short (house
+ * the install history, and each device's SSH login, in the library's SQLite
+ * database (migrations 003, 006 and 007). Writes are synchronous and short (house
  * rule 7): callers do their I/O first.
  */
 import type { DeviceInfo } from '../../shared/api/types.js'
@@ -10,6 +10,7 @@ import type { Db } from '../store/db.js'
 import { isUnregisteredId } from './discovery.js'
 import { sql as devicesSchema } from '../store/migrations/003-devices.js'
 import { processAlive, processIdentity } from './process-identity.js'
+import { CONTAINER_RE, type SshLoginMemory } from './ssh-login.js'
 
 /**
  * A device as stored: the contract's DeviceInfo, but discovery may not know its
@@ -181,7 +182,7 @@ export class DeviceStore {
   }
 
   /**
-   * Forget a device: it leaves the list with its alias and tags. Its install
+   * Forget a device: it leaves the list with its alias, tags and SSH login. Its install
    * history stays (what was installed where is the site's record); discovery
    * or an address brings the device back.
    */
@@ -189,8 +190,30 @@ export class DeviceStore {
     return this.db.transaction(() => {
       this.db.prepare('DELETE FROM device_aliases WHERE device_id = ?').run(deviceId)
       this.db.prepare('DELETE FROM device_tags WHERE device_id = ?').run(deviceId)
+      this.db.prepare('DELETE FROM device_ssh WHERE device_id = ?').run(deviceId)
       return this.db.prepare('DELETE FROM devices WHERE device_id = ?').run(deviceId).changes > 0
     })()
+  }
+
+  /** What is known of a device's SSH login (migration 007). */
+  sshLogin (deviceId: string): SshLoginMemory {
+    const r = this.db.prepare('SELECT container, mgmt, mgmt_revision FROM device_ssh WHERE device_id = ?').get(deviceId) as { container: string | null, mgmt: string | null, mgmt_revision: string | null } | undefined
+    let mgmt: string[] | null = null
+    try { mgmt = r?.mgmt == null ? null : (JSON.parse(r.mgmt) as unknown[]).filter((x): x is string => typeof x === 'string') } catch { mgmt = null }
+    return { container: r?.container ?? null, mgmt, mgmtRevision: r?.mgmt_revision ?? null }
+  }
+
+  /** Remember the technician's choice of SSH container (null: forget it). */
+  setSshContainer (deviceId: string, container: string | null): void {
+    if (container !== null && !CONTAINER_RE.test(container)) throw new UsageError(`SSH container ${JSON.stringify(container)}: a container name (letters, digits, . _ @ -), such as pvr-sdk`)
+    this.db.prepare(`INSERT INTO device_ssh (device_id, container, updated_at) VALUES (?, ?, ?)
+      ON CONFLICT(device_id) DO UPDATE SET container = excluded.container, updated_at = excluded.updated_at`).run(deviceId, container, Date.now())
+  }
+
+  /** Remember the management containers of the state a device runs (revision `rev`). */
+  setSshMgmt (deviceId: string, mgmt: string[], rev: string | null): void {
+    this.db.prepare(`INSERT INTO device_ssh (device_id, mgmt, mgmt_revision, updated_at) VALUES (?, ?, ?, ?)
+      ON CONFLICT(device_id) DO UPDATE SET mgmt = excluded.mgmt, mgmt_revision = excluded.mgmt_revision, updated_at = excluded.updated_at`).run(deviceId, JSON.stringify(mgmt), rev, Date.now())
   }
 
   startInstall (r: { deviceId: string, address: string, via: string, revisionId: string, revisionName: string | null, step: string | null }): number {

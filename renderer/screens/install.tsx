@@ -7,6 +7,7 @@ import { go, useApi, useEvent, useResource } from '../hooks.js'
 import { Badge, Button, ErrorBox, NotAvailable, ProgressBar } from '../ui.js'
 import { statusTone } from './devices.js'
 import { PlanComposition } from './plan-composition.js'
+import { EMPTY_SSH, PlanConnection, sshCredentials, SshFields, type SshForm } from './install-ssh.js'
 
 const STAGES = ['NEW', 'INPROGRESS', 'TESTING'] as const
 const FINAL = new Set(FINAL_INSTALL_STATUSES)
@@ -53,6 +54,7 @@ export function InstallWizard (p: { rev?: string, device?: string, transfers: Tr
   const [device, setDevice] = useState(p.device ?? '')
   const [via, setVia] = useState<'' | 'pvr-sdk' | 'ssh'>('')
   const [commit, setCommit] = useState(false)
+  const [ssh, setSsh] = useState<SshForm>(EMPTY_SSH)
   const [plan, setPlan] = useState<InstallPlan | null>(null)
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<unknown>(null)
@@ -73,12 +75,12 @@ export function InstallWizard (p: { rev?: string, device?: string, transfers: Tr
   const complete = (lib.data?.revisions ?? []).filter(r => r.complete)
   const check = () => {
     setBusy(true); setError(null); setPlan(null); setResult(null); setProgress(null)
-    api.devices.plan({ rev, device, via: via === '' ? undefined : via }).then(setPlan, setError).finally(() => { setBusy(false) })
+    api.devices.plan({ rev, device, via: via === '' ? undefined : via, commit, ...(via === 'ssh' ? { ssh: sshCredentials(ssh) } : {}) }).then(setPlan, setError).finally(() => { setBusy(false) })
   }
   const install = () => {
     if (plan === null) return
     setRunning(true); setError(null); setProgress(null); setResult(null); setSeen([])
-    api.devices.install({ rev, device, via: plan.via, commit }).then(setResult, setError).finally(() => { setRunning(false) })
+    api.devices.install({ rev, device, via: plan.via, commit, ...(plan.via === 'ssh' ? { ssh: sshCredentials(ssh) } : {}) }).then(setResult, setError).finally(() => { setRunning(false) })
   }
   const transfer = progress !== null ? p.transfers.find(t => t.id === progress.transferId) : undefined
   const status = result?.status ?? progress?.status ?? null
@@ -116,8 +118,9 @@ export function InstallWizard (p: { rev?: string, device?: string, transfers: Tr
               <option value=''>automatic</option><option value='pvr-sdk'>pvr-sdk (HTTP)</option><option value='ssh'>SSH</option>
             </select>
           </div>
-          <label class='check'><input type='checkbox' checked={commit} disabled={running} onChange={(e) => { setCommit((e.target as HTMLInputElement).checked) }} /> Commit: reboot into it and keep it as a rollback point</label>
+          <label class='check'><input type='checkbox' checked={commit} disabled={running} onChange={(e) => { setCommit((e.target as HTMLInputElement).checked); setPlan(null) }} /> Commit: reboot into it and keep it as a rollback point (SSH or pv-ctrl; pvr-sdk cannot)</label>
         </div>
+        {via === 'ssh' && <SshFields value={ssh} disabled={running} onChange={(f) => { setSsh(f); setPlan(null) }} />}
         <div class='row'><Button kind={plan === null ? 'primary' : 'plain'} busy={busy} disabled={rev === '' || device === '' || running} onClick={check}>Check the plan</Button></div>
       </section>
 
@@ -134,6 +137,7 @@ export function InstallWizard (p: { rev?: string, device?: string, transfers: Tr
             <div><dt>Step</dt><dd class='mono'>{plan.step}</dd></div>
             <div><dt>Via</dt><dd>{plan.via}</dd></div>
           </dl>
+          <PlanConnection plan={plan} commitAsked={commit} />
           <PlanComposition c={plan.composition ?? null} />
           {plan.problems.length > 0 && <div class='alert alert-bad' role='alert'><div class='alert-title'>This install would be refused</div><ul>{plan.problems.map(x => <li key={x}>{x}</li>)}</ul></div>}
           {plan.notes.length > 0 && <div class='alert alert-warn' data-testid='plan-notes'><div class='alert-title'>What this connection cannot check</div><ul>{plan.notes.map(x => <li key={x}>{x}</li>)}</ul></div>}

@@ -11,7 +11,7 @@
 import type { WireError } from '../errors.js'
 import type * as T from './types.js'
 import { DEVICE_VIAS } from './types.js'
-import { absPath, arrayOf, bool, exactlyOne, object, oneOf, optional, revisionName, revRef, str, type Check } from './validate.js'
+import { absPath, arrayOf, bool, exactlyOne, int, object, oneOf, optional, revisionName, revRef, str, type Check } from './validate.js'
 
 export interface ApiChannels {
   'app.info': { req: T.Empty, res: T.AppInfo }
@@ -40,8 +40,8 @@ export interface ApiChannels {
 
   'devices.list': { req: T.Empty, res: T.DeviceInfo[] }
   'devices.add': { req: { address: string }, res: T.DeviceInfo }
-  'devices.plan': { req: { rev: string, device: string, via?: T.DeviceVia }, res: T.InstallPlan }
-  'devices.install': { req: { rev: string, device: string, via?: T.DeviceVia, name?: string, commit?: boolean }, res: T.InstallResult }
+  'devices.plan': { req: { rev: string, device: string, via?: T.DeviceVia, commit?: boolean, ssh?: T.SshCredentials }, res: T.InstallPlan }
+  'devices.install': { req: { rev: string, device: string, via?: T.DeviceVia, name?: string, commit?: boolean, ssh?: T.SshCredentials }, res: T.InstallResult }
   'devices.history': { req: { device: string }, res: T.InstallRecord[] }
 
   'usb.export': { req: { revs: string[], folder: string, forDevice?: string, forPeer?: string }, res: T.UsbExportResult }
@@ -77,6 +77,13 @@ const multiaddr = str({ max: 512, pattern: /^\/[A-Za-z0-9._:/-]+$/, what: 'a mul
 const joinCode = str({ max: 512, pattern: /^[A-Za-z0-9_=:.+/-]+$/, what: 'a join code as printed by team create' })
 const partName = str({ max: 512, pattern: /^[^\u0000-\u001f]+$/, what: 'a part name such as awconnect, _config/awconnect or _sigs/awconnect.json' }) // eslint-disable-line no-control-regex
 const composeOp = exactlyOne(object({ add: optional(revRef), remove: optional(partName) }), ['add', 'remove']) as unknown as Check<T.ComposeOpRequest>
+const sshCredentials = object({
+  container: optional(str({ max: 64, pattern: /^[A-Za-z0-9_][A-Za-z0-9._@-]{0,63}$/, what: 'a container name such as pvr-sdk' })),
+  keyFile: optional(absPath),
+  password: optional(str({ max: 1024, pattern: /^[^\u0000]*$/, what: 'a password' })), // eslint-disable-line no-control-regex
+  agent: optional(bool),
+  port: optional(int({ min: 1, max: 65535 })),
+}) as unknown as Check<T.SshCredentials>
 const teamName = str({ max: 64, pattern: /^[\p{L}\p{N} ._-]+$/u, what: 'letters, digits, spaces and . _ -' })
 
 /** A validator for every channel's request: main runs it before any handler. */
@@ -107,8 +114,8 @@ export const requestValidators: { [C in Channel]: Check<Req<C>> } = {
 
   'devices.list': object({}),
   'devices.add': object({ address }),
-  'devices.plan': object({ rev: revRef, device: deviceRef, via: optional(via) }),
-  'devices.install': object({ rev: revRef, device: deviceRef, via: optional(via), name: optional(str({ max: 64, pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, what: 'a step name of letters, digits, . _ -' })), commit: optional(bool) }),
+  'devices.plan': object({ rev: revRef, device: deviceRef, via: optional(via), commit: optional(bool), ssh: optional(sshCredentials) }),
+  'devices.install': object({ rev: revRef, device: deviceRef, via: optional(via), ssh: optional(sshCredentials), name: optional(str({ max: 64, pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, what: 'a step name of letters, digits, . _ -' })), commit: optional(bool) }),
   'devices.history': object({ device: deviceRef }),
 
   'usb.export': object({ revs: arrayOf(revRef, { min: 1, max: 64 }), folder: absPath, forDevice: optional(absPath), forPeer: optional(absPath) }),

@@ -323,6 +323,41 @@ export interface InstallPlan {
   as: 'package' | 'state'
   /** For a package: what composing it onto the device's running state changes. */
   composition: InstallComposition | null
+  /** Whether this connection can commit (LOCAL_RUN_COMMIT: run, reboot, keep as a rollback point): ssh and pv-ctrl can, pvr-sdk cannot. */
+  commit: { possible: boolean, reason: string }
+  /** Over SSH: the container logged in as, why that one, and the device's host key. */
+  ssh?: PlanSsh | null
+}
+
+/**
+ * How to log in over SSH, from the install form: the container to enter (on
+ * a Pantavisor device the login name; default: what the device is known to
+ * want, remembered per device), a private key file, a password, or the
+ * ssh-agent of the app's environment; the port (default 8222).
+ */
+export interface SshCredentials {
+  container?: string
+  keyFile?: string
+  password?: string
+  agent?: boolean
+  port?: number
+}
+
+/** The SSH side of a plan: the login (on a Pantavisor device, the container entered) and the host key pinned on first use. */
+export interface PlanSsh {
+  container: string
+  /** flag: given for this install; state: the device's state gives it the management role; setting: remembered for this device; default: pvr-sdk. */
+  source: 'flag' | 'state' | 'setting' | 'default'
+  /** The container the next login to this device will use (differs when the state the device runs says otherwise). */
+  next: string
+  hostKey: { type: string, fingerprint: string, pinned: 'new' | 'known' } | null
+}
+
+/** Which connections can commit, said in the plan before anything is sent. */
+export function commitAbility (via: DeviceVia): { possible: boolean, reason: string } {
+  return via === 'pvr-sdk'
+    ? { possible: false, reason: 'pvr-sdk runs what it is sent and cannot commit (LOCAL_RUN_COMMIT); SSH or a pv-ctrl socket can' }
+    : { possible: true, reason: `${via === 'ssh' ? 'SSH' : 'pv-ctrl'} can commit: LOCAL_RUN_COMMIT runs the revision, reboots into it and keeps it as a rollback point` }
 }
 
 /** A package composed onto the state a device runs, as pvtx does on the device. */

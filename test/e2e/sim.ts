@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { cliBin } from '../helpers/paths.js'
 
-export interface Sim { child: ChildProcess, http: string, deviceId: string }
+export interface Sim { child: ChildProcess, http: string, deviceId: string, socket: string }
 
 /** Start a simulated device in `dir`; `extra` adds options (`--fast`, `--outcome error`, `--name NICK`...). */
 export async function startSim (dir: string, extra: string[]): Promise<Sim> {
@@ -10,7 +10,7 @@ export async function startSim (dir: string, extra: string[]): Promise<Sim> {
   let out = ''
   let err = ''
   child.stderr?.on('data', (d: Buffer) => { err += d.toString() })
-  const info = await new Promise<{ http: string, deviceId: string }>((resolve, reject) => {
+  const info = await new Promise<{ http: string, deviceId: string, socket: string }>((resolve, reject) => {
     const t = setTimeout(() => { reject(new Error(`device-sim printed nothing in 20 s: ${err}`)) }, 20_000)
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString()

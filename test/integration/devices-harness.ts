@@ -10,7 +10,7 @@ import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_pro
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
-import { join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { runCli } from '../helpers/cli.js'
 import { cliBin, vendoredUpstreamDir } from '../helpers/paths.js'
 import { defaultFactory } from '../../main/devices/sim/factory.js'
@@ -193,15 +193,17 @@ export function sshdProblem (): string | null {
  * fallbear-cmd behaves (pantavisor debug.c starts dropbear with it;
  * fallbear-cmd is in the device kit's rootfs/usr/bin): the login name is the
  * container to enter; `_pv_` or `/` is Pantavisor's own namespace; any other
- * name gets "no container found: <name>" and exit 1. Here "entering" a
+ * name gets "no container found: <name>" and exit 1. Each login name is
+ * appended to <dir>/logins (sshLogins reads them). Here "entering" a
  * container runs the command in the sshd's namespace, where the test's
  * pv-ctrl socket is.
  */
-function fallbearScript (containers: string[], behave: Record<string, string>): string {
+function fallbearScript (containers: string[], behave: Record<string, string>, logins: string): string {
   return [
     '#!/bin/sh',
     `containers=' ${containers.join(' ')} '`,
     'target=$USER',
+    `echo "$target" >> ${shq(logins)}`,
     ...Object.entries(behave).map(([name, cmd]) => `[ "$target" = ${shq(name)} ] && exec /bin/sh -c ${shq(cmd)}`),
     'case "$target" in',
     '  /|_pv_) ;;',
@@ -215,6 +217,11 @@ function fallbearScript (containers: string[], behave: Record<string, string>): 
 
 function shq (v: string): string { return `'${v.replace(/'/g, `'\\''`)}'` }
 
+/** The login names the fallbear-like sshd saw, in order (one per command run). */
+export async function sshLogins (sshd: Sshd): Promise<string[]> {
+  return (await readFile(join(sshd.dir, 'logins'), 'utf8').catch(() => '')).split('\n').filter(l => l !== '')
+}
+
 export interface SshdOptions {
   /**
    * Containers of the modelled device: sshd then runs in a mount namespace
@@ -225,6 +232,13 @@ export interface SshdOptions {
   containers?: string[]
   /** Login names whose forced command runs this shell command instead (a hostile or broken device). */
   behave?: Record<string, string>
+  /**
+   * A pv-ctrl socket (the simulator's) that the containers see where a
+   * device's management container does, /run/pantavisor/pv/pv-ctrl (the
+   * first of pvcontrol's paths): a client then needs no socket option.
+   * Needs `containers`; a tmpfs on /run in the sshd's own mount namespace.
+   */
+  pvCtrl?: string
 }
 
 /** A real OpenSSH sshd on 127.0.0.1: own host key, logins with a temporary key. */
@@ -245,14 +259,17 @@ export async function startSshd (t: Tctx, dir: string, o: SshdOptions = {}): Pro
   let args = ['-D', '-e', '-f', cfg]
   if (o.containers !== undefined) {
     const script = join(dir, 'fallbear-cmd')
-    await writeFile(script, fallbearScript(o.containers, o.behave ?? {}), { mode: 0o755 })
+    await writeFile(script, fallbearScript(o.containers, o.behave ?? {}, join(dir, 'logins')), { mode: 0o755 })
     lines.push(`ForceCommand ${script}`)
     // Login names sshd can look up: the host's users plus one per container (uid 0, as on the device).
     const passwd = await readFile('/etc/passwd', 'utf8')
     const extra = ['_pv_', ...o.containers, ...Object.keys(o.behave ?? {})].filter(n => !passwd.split('\n').some(l => l.startsWith(`${n}:`))).map(n => `${n}:x:0:0:container ${n}:/root:/bin/sh`)
     await writeFile(join(dir, 'passwd'), passwd.replace(/\n?$/, '\n') + extra.join('\n') + '\n')
     cmd = 'unshare'
-    args = ['--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$1" /etc/passwd && shift && exec "$@"', 'sh', join(dir, 'passwd'), '/usr/sbin/sshd', ...args]
+    // The socket's folder is bound, not the socket: a device (and the simulator) makes a new socket when it comes back up.
+    if (o.pvCtrl !== undefined && basename(o.pvCtrl) !== 'pv-ctrl') throw new Error(`pvCtrl ${o.pvCtrl}: a socket named pv-ctrl`)
+    const pv = o.pvCtrl === undefined ? '' : `mount -t tmpfs tmpfs /run && mkdir -p /run/sshd /run/mount /run/pantavisor/pv && mount --bind ${shq(dirname(o.pvCtrl))} /run/pantavisor/pv && `
+    args = ['--mount', '--propagation', 'private', '--', 'sh', '-c', `${pv}mount --bind "$1" /etc/passwd && shift && exec "$@"`, 'sh', join(dir, 'passwd'), '/usr/sbin/sshd', ...args]
   }
   await writeFile(cfg, lines.join('\n') + '\n')
   const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] })

@@ -232,7 +232,7 @@ describe('install through ssh (real sshd on loopback whose forced command enters
     assert.equal(r.code, 1, r.stderr)
     const e = (r.json() as { error: { code: string, message: string } }).error
     assert.equal(e.code, 'E_DEVICE_REFUSED')
-    assert.match(e.message, /no container named "root".*--ssh-user/)
+    assert.match(e.message, /no running container named "root".*--ssh-user/)
     assert.deepEqual(await deviceSteps(sim.socket), ['0'])
     const ok = await runCli([...base, '--ssh-user', 'pvr-sdk'], { home, timeoutMs: 90_000 })
     assert.equal(ok.code, 0, ok.stderr)

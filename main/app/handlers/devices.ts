@@ -3,8 +3,8 @@
  * off), devices added by address, the preflight plan, installs run as
  * transfers with the device's progress as 'install' events, and history.
  */
-import { installSucceeded, type DeviceInfo, type InstallResult } from '../../../shared/api/types.js'
-import { InstallFailedError, NotAvailableError, NotFoundError } from '../../../shared/errors.js'
+import { installSucceeded, type DeviceInfo, type InstallResult, type PlanSsh, type SshCredentials } from '../../../shared/api/types.js'
+import { InstallFailedError, NotAvailableError, NotFoundError, UsageError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
 import {
   deviceDriver, deviceLabel, Discovery, DeviceStore, historyDevice, Installer, parseAddress, PVR_SDK_PORT, resolveDevice,
@@ -104,8 +104,28 @@ export class DeviceService {
     return { host, port: PVR_SDK_PORT }
   }
 
-  driver (res: ResolvedDevice, via: Via | undefined): DeviceDriver {
-    return deviceDriver(res, { via, sshAgent: process.env.SSH_AUTH_SOCK }, this.c.app.home)
+  /**
+   * The driver for an install from the app. SSH credentials come from the
+   * install form; without a key or a password the app's ssh-agent is used.
+   * `seen` collects what the plan shows of the SSH login: the container
+   * entered and why, the one the next login will use, the host key.
+   */
+  driver (res: ResolvedDevice, via: Via | undefined, ssh: SshCredentials = {}, seen?: { ssh: PlanSsh | null }): DeviceDriver {
+    const agent = process.env.SSH_AUTH_SOCK
+    if (ssh.agent === true && (agent === undefined || agent === '')) throw new UsageError('SSH agent: no ssh-agent runs for the app (SSH_AUTH_SOCK is not set): give a key file or a password instead')
+    const given = ssh.keyFile !== undefined || ssh.password !== undefined
+    return deviceDriver(res, {
+      via: via ?? (given || ssh.agent === true ? 'ssh' : undefined),
+      sshUser: ssh.container,
+      sshPort: ssh.port,
+      sshKey: ssh.keyFile,
+      sshPassword: ssh.password,
+      sshAgent: ssh.agent === true || !given ? agent : undefined,
+      howToChoose: (c) => `type ${c} in the SSH container field of the install form (it is remembered for this device once it works)`,
+      onSshChoice: (c) => { if (seen !== undefined) seen.ssh = { container: c.container, source: c.source, next: c.container, hostKey: null } },
+      onHostKey: (k) => { if (seen?.ssh != null) seen.ssh.hostKey = { type: k.type, fingerprint: k.fingerprint, pinned: k.pinned } },
+      onSshLogin: (e) => { if (seen?.ssh != null) seen.ssh.next = e.next.container },
+    }, this.c.app.home, this.store)
   }
 }
 
@@ -124,13 +144,15 @@ export function deviceHandlers (d: HandlerDeps): DeviceHandlers {
       return await withDeadline(ctx.signal ?? new AbortController().signal, PROBE_MS + 2000, async signal => await svc().add(address, signal))
     },
 
-    async 'devices.plan' ({ rev, device, via }, ctx) {
+    async 'devices.plan' ({ rev, device, via, commit, ssh }, ctx) {
       const s = svc()
       const res = s.resolve(device)
-      return await installer(s).plan({ rev, driver: s.driver(res, via), deviceId: res.deviceId, signal: ctx.signal ?? new AbortController().signal })
+      const seen: { ssh: PlanSsh | null } = { ssh: null }
+      const plan = await installer(s).plan({ rev, driver: s.driver(res, via, ssh, seen), deviceId: res.deviceId, commit: commit === true, signal: ctx.signal ?? new AbortController().signal })
+      return { ...plan, ssh: seen.ssh }
     },
 
-    async 'devices.install' ({ rev, device, via, name, commit }) {
+    async 'devices.install' ({ rev, device, via, name, commit, ssh }) {
       const s = svc()
       const target = s.resolve(device)
       const rec = target.record
@@ -145,7 +167,7 @@ export function deviceHandlers (d: HandlerDeps): DeviceHandlers {
         }
         const r = await installer(s).install({
           rev: info.id,
-          driver: s.driver(target, via),
+          driver: s.driver(target, via, ssh),
           deviceId,
           name,
           commit: commit === true,

@@ -1,16 +1,17 @@
 /** Device commands: `devices` (discovery), `devices show`, `install`, and the simulator. */
 import { Option, type Command } from 'commander'
 import { NotFoundError, toWireError, UsageError } from '../../../shared/errors.js'
-import { installSucceeded, type DeviceInfo, type InstallPlan, type InstallResult } from '../../../shared/api/types.js'
+import { installSucceeded, type DeviceInfo, type InstallPlan, type InstallResult, type PlanSsh } from '../../../shared/api/types.js'
 import {
-  DEFAULT_SSH_CONTAINER, deviceDriver, deviceLabel, Discovery, DeviceStore, historyDevice, Installer, isSelectorList, resolveDevice, selectOne, SSH_DEFAULT_PORT, VIAS,
-  type DeviceDriver, type DeviceRecord, type InstallEvent, type ResolvedDevice, type Via,
+  chooseSshLogin, deviceDriver, deviceLabel, Discovery, DeviceStore, historyDevice, Installer, isSelectorList, resolveDevice, selectOne,
+  type DeviceDriver, type DeviceRecord, type InstallEvent, type ResolvedDevice,
 } from '../../devices/index.js'
 import type { App } from '../../app/index.js'
 import type { Cli, CommandContext } from '../cli.js'
 import { formatBytes, table, terminalText } from '../output.js'
 import { registerDeviceSim } from './device-sim.js'
 import { registerDeviceLabels } from './device-labels.js'
+import { addConnectOptions, connectOptions, type ConnectFlags } from './connect-options.js'
 
 function seconds (v: string): number {
   const n = Number(v)
@@ -50,9 +51,8 @@ function deviceLine (d: DeviceRecord): string {
   return table([deviceRow(d)], DEVICE_HEAD)
 }
 
-interface InstallOpts {
+interface InstallOpts extends ConnectFlags {
   device?: string
-  via?: Via
   name?: string
   commit?: boolean
   dryRun?: boolean
@@ -60,18 +60,13 @@ interface InstallOpts {
   timeout?: number
   ignoreSpace?: boolean
   poll?: number
-  sshUser?: string
-  sshPort?: number
-  sshKey?: string
-  sshPasswordEnv?: string
-  sshSocket?: string
   settle?: number
   stall?: number
   replaceState?: boolean
   compose?: boolean
 }
 
-interface Target { driver: DeviceDriver, deviceId: string }
+interface Target { driver: DeviceDriver, deviceId: string, ssh: PlanSsh | null }
 
 async function target (ctx: CommandContext<InstallOpts>, app: App, store: DeviceStore): Promise<Target> {
   const o = ctx.opts
@@ -87,25 +82,17 @@ async function target (ctx: CommandContext<InstallOpts>, app: App, store: Device
     for (const d of found) store.upsert(d)
     res = resolveDevice(store, ref)
   }
-  const password = o.sshPasswordEnv === undefined ? undefined : process.env[o.sshPasswordEnv]
-  if (o.sshPasswordEnv !== undefined && password === undefined) throw new UsageError(`--ssh-password-env ${o.sshPasswordEnv}: that environment variable is not set`)
+  const co = connectOptions(ctx)
+  let ssh: PlanSsh | null = null
   const driver = deviceDriver(res, {
-    via: o.via,
-    sshUser: o.sshUser,
-    sshPort: o.sshPort,
-    sshKey: o.sshKey,
-    sshPassword: password,
-    sshAgent: o.sshKey === undefined && password === undefined ? process.env.SSH_AUTH_SOCK : undefined,
-    sshSocket: o.sshSocket,
+    ...co,
+    onSshChoice: (c) => { ssh = { container: c.container, source: c.source, next: c.container, hostKey: null }; co.onSshChoice?.(c) },
+    onHostKey: (k) => { if (ssh !== null) ssh.hostKey = { type: k.type, fingerprint: k.fingerprint, pinned: k.pinned }; co.onHostKey?.(k) },
+    onSshLogin: (e) => { if (ssh !== null) ssh.next = e.next.container; co.onSshLogin?.(e) },
     stallMs: (o.stall ?? 30) * 1000,
     pvrSdk: { settleMs: (o.settle ?? 60) * 1000, switchMs: Math.max((o.timeout ?? 900) * 1000 / 3, (o.settle ?? 60) * 1000) },
-    onHostKey: (k) => {
-      ctx.note(k.pinned === 'new'
-        ? `fieldsync: ${k.host}:${k.port} shows SSH host key ${terminalText(k.type, CELL_MAX)} ${k.fingerprint}: pinned (first use)`
-        : `fieldsync: ${k.host}:${k.port} host key ${k.fingerprint} matches the pinned one`)
-    },
-  }, app.home)
-  return { driver, deviceId: res.deviceId }
+  }, app.home, store)
+  return { driver, deviceId: res.deviceId, get ssh () { return ssh } }
 }
 
 function render (ctx: CommandContext<InstallOpts>): (e: InstallEvent) => void {
@@ -156,6 +143,8 @@ function planText (p: InstallPlan): string {
     `  send ${p.objectsToSend} of ${p.objectsTotal} objects, ${formatBytes(p.bytesToSend)}; device free: ${formatBytes(p.freeBytes)}`,
     `  the device runs ${p.alreadyRunning === true ? 'this revision already' : p.alreadyRunning === false ? 'another revision' : `a revision ${p.via} does not tell`}`,
     `  ${p.bytesToSend === 0 ? 'no transfer: nothing to send' : `upload about ${p.uploadSeconds} s`}; then the device's run, about ${p.runSeconds} s`,
+    `  commit: ${p.commit.possible ? 'possible' : 'NOT possible'} through ${p.via}: ${p.commit.reason}`,
+    ...(p.ssh == null ? [] : [`  SSH: logged in as ${terminalText(p.ssh.container, CELL_MAX)} (${p.ssh.source})${p.ssh.hostKey === null ? '' : `; host key ${terminalText(p.ssh.hostKey.type, CELL_MAX)} ${p.ssh.hostKey.fingerprint}${p.ssh.hostKey.pinned === 'new' ? ', pinned now (first use)' : ', as pinned'}`}${p.ssh.next !== p.ssh.container ? `; next time as ${terminalText(p.ssh.next, CELL_MAX)}` : ''}`]),
     ...p.problems.map(x => `  PROBLEM: ${x}`),
     ...(p.notes ?? []).map(x => `  note: ${x}`),
   ].join('\n')
@@ -199,16 +188,22 @@ export function register (program: Command, cli: Cli): void {
       if (rec === undefined && installs.length === 0) throw new NotFoundError(`${ref}: no device or install history by that id, name or address`)
       const rows = installs.map(i => [new Date(i.startedAt).toISOString().replace(/\.\d+Z$/, 'Z'), i.revisionName ?? i.revisionId.slice(0, 12), i.step ?? '-', i.via, cell(i.status), formatBytes(i.bytesSent), terminalText(i.statusMsg ?? '', 80)])
       const head = rec === undefined ? `device ${id} (not seen by discovery)` : deviceLine(rec)
+      const mem = store.sshLogin(id)
+      const next = chooseSshLogin({ remembered: mem.container, mgmt: mem.mgmt })
+      const ssh = { container: next.container, source: next.source, chosen: mem.container, mgmt: mem.mgmt }
+      const sshLine = `SSH login: ${terminalText(next.container, CELL_MAX)} (${next.source === 'state' ? 'the management container of the state it ran' : next.source === 'setting' ? 'your choice' : 'pvr-sdk, nothing else known'})` +
+        (mem.mgmt === null ? '' : `; management role in its state: ${mem.mgmt.length === 0 ? 'none' : mem.mgmt.map(m => terminalText(m, CELL_MAX)).join(', ')}`)
       return {
-        json: { device: rec === undefined ? null : publicDevice(rec), installs },
-        text: [head, '', installs.length === 0 ? 'no installs recorded' : table(rows, ['WHEN', 'REVISION', 'STEP', 'VIA', 'STATUS', 'SENT', 'MESSAGE'])].join('\n'),
+        json: { device: rec === undefined ? null : publicDevice(rec), ssh, installs },
+        text: [head, sshLine, '', installs.length === 0 ? 'no installs recorded' : table(rows, ['WHEN', 'REVISION', 'STEP', 'VIA', 'STATUS', 'SENT', 'MESSAGE'])].join('\n'),
       }
     }))
 
-  program.command('install <rev>')
+  const install = program.command('install <rev>')
     .description('install a revision onto a device: only the objects it lacks, then step locals/NAME, run, and follow its progress; a package (no BSP) is composed onto what the device runs, as pvtx does')
     .requiredOption('--device <device>', 'device id, name, address (host or host:port), or unix:<pv-ctrl socket>')
-    .addOption(new Option('--via <driver>', 'how to reach it (default: pv-ctrl for unix:<socket>, ssh when SSH credentials are given, else pvr-sdk)').choices([...VIAS]))
+  addConnectOptions(install, 'how to reach it (default: pv-ctrl for unix:<socket>, ssh when SSH credentials are given, else pvr-sdk)')
+  install
     .option('--name <name>', 'step name: locals/NAME (default: from the revision name and id)')
     .option('--commit', 'LOCAL_RUN_COMMIT: run then reboot, so that the revision becomes a rollback point (ssh and pv-ctrl only)')
     .option('--dry-run', 'stop after the preflight and print the plan')
@@ -219,16 +214,12 @@ export function register (program: Command, cli: Cli): void {
     .option('--ignore-space', 'send even if the device reports too little free space')
     .option('--stall <seconds>', 'give up on a request that makes no progress this long: an upload the device stops taking, an answer that never comes', seconds, 30)
     .option('--settle <seconds>', 'pvr-sdk, which does not tell the device\'s progress: how long the device must run the revision before the install ends RUNNING', seconds, 60)
-    .option('--ssh-user <container>', `SSH login name: on a Pantavisor device, the container to enter, its management container (default ${DEFAULT_SSH_CONTAINER})`)
-    .option('--ssh-port <port>', `SSH port (default ${SSH_DEFAULT_PORT}, as pv-avahi advertises)`, (v) => Number(v))
-    .option('--ssh-key <file>', 'private key file')
-    .option('--ssh-password-env <var>', 'take the SSH password from this environment variable')
-    .option('--ssh-socket <path>', 'pv-ctrl socket inside the management container (default: where pvcontrol looks)')
     .addOption(new Option('--poll <ms>', 'progress poll interval').argParser(Number).default(1000).hideHelp())
     .action(cli.action<InstallOpts>(async (ctx, rev: string) => {
       const app = await ctx.app()
       const store = new DeviceStore(app.library.db)
-      const { driver, deviceId } = await target(ctx, app, store)
+      const tg = await target(ctx, app, store)
+      const { driver, deviceId } = tg
       const installer = new Installer({ library: app.library, devices: store, log: ctx.log, trust: app.trust })
       const t0 = Date.now()
       let res: InstallResult | InstallPlan
@@ -246,7 +237,7 @@ export function register (program: Command, cli: Cli): void {
         const out = { device: deviceId, revision: rev, step: d.step, status: w.code === 'E_TIMEOUT' ? 'TIMEOUT' : 'FAILED', statusMsg: w.message, bytesSent: d.bytesSent ?? 0, objectsSent: d.objectsSent ?? 0, seconds: Math.round((Date.now() - t0) / 100) / 10, error: { code: w.code, message: w.message } }
         return { json: out, text: `${out.status}: ${terminalText(w.message, LINE_MAX)}`, exitCode: 1 }
       }
-      if (!('status' in res)) return { json: res, text: planText(res) }
+      if (!('status' in res)) { const plan = { ...res, ssh: tg.ssh }; return { json: plan, text: planText(plan) } }
       const ok = installSucceeded(res.status)
       return {
         json: res,

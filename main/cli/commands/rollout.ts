@@ -5,8 +5,9 @@ import { deviceDriver, deviceLabel, DeviceStore, Installer, selectDevices } from
 import { Rollout, RolloutStore, reportFormat, writeReport, type RolloutEvent, type RolloutResult, type RolloutTarget } from '../../devices/rollout/index.js'
 import type { Cli, CommandContext } from '../cli.js'
 import { formatBytes, table, terminalText } from '../output.js'
+import { addConnectOptions, connectOptions, type ConnectFlags } from './connect-options.js'
 
-interface RolloutOpts {
+interface RolloutOpts extends ConnectFlags {
   devices: string
   canary?: string
   parallel: number
@@ -68,9 +69,11 @@ function resultText (r: RolloutResult, seconds: number): string {
 }
 
 export function register (program: Command, cli: Cli): void {
-  program.command('rollout <rev>')
+  const cmd = program.command('rollout <rev>')
     .description('install a revision onto many devices: canaries first, then the rest K at a time; stops at F failures; run it again to resume')
     .requiredOption('--devices <selectors>', 'the devices: ids, addresses, name:NAME, tag:TAG or all, separated by commas')
+  addConnectOptions(cmd, 'how to reach every device (default per device: pv-ctrl for unix:<socket>, ssh when SSH credentials are given, else pvr-sdk); over ssh each device is entered as the container remembered for it')
+  cmd
     .option('--canary <selectors>', 'devices (among --devices) that go first, each to its end; the rest start only when they all succeeded')
     .option('--parallel <K>', 'devices installed at once', count('--parallel'), 1)
     .option('--max-failures <F>', 'stop starting devices once F failed (default: the first failure stops)', count('--max-failures'), 1)
@@ -91,13 +94,14 @@ export function register (program: Command, cli: Cli): void {
       const outside = [...canary].filter(id => !chosen.some(d => d.deviceId === id))
       if (outside.length > 0) throw new UsageError(`--canary: ${outside.join(', ')} not among --devices`)
       const connect = { stallMs: o.stall * 1000, pvrSdk: { settleMs: o.settle * 1000, switchMs: Math.max(o.timeout * 1000 / 3, o.settle * 1000) } }
+      if (o.sshUser !== undefined && chosen.length > 1) ctx.note(`fieldsync: --ssh-user ${o.sshUser}: every device is entered as that container, and it is remembered for each device where the login works`)
       const targets: RolloutTarget[] = chosen.map(res => ({
         deviceId: res.deviceId,
         label: res.record === undefined ? res.deviceId : deviceLabel(res.record),
         alias: res.record?.alias ?? null,
         tags: res.record?.tags ?? [],
         canary: canary.has(res.deviceId),
-        driver: () => deviceDriver(res, connect, app.home),
+        driver: () => deviceDriver(res, { ...connectOptions(ctx, res.record === undefined ? res.deviceId : deviceLabel(res.record)), ...connect }, app.home, store),
       }))
       const installer = new Installer({ library: app.library, devices: store, log: ctx.log, trust: app.trust })
       const rollout = new Rollout({ library: app.library, devices: store, rollouts: new RolloutStore(app.library.db), installer, log: ctx.log, trust: app.trust })

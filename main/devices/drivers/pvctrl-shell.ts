@@ -25,10 +25,18 @@ export interface CurlRequest {
   maxTimeS?: number
 }
 
+/**
+ * Shell that sets S to the first of `paths` that is a socket, or exits 90
+ * saying where it looked. (A chain `[ -S a ] && S=a || [ -S b ] && S=b`
+ * would go on past a hit and end on the last path.)
+ */
+export function findSocketScript (paths: readonly string[]): string {
+  return `S=''; for p in ${paths.map(shq).join(' ')}; do if [ -S "$p" ]; then S=$p; break; fi; done; ` +
+    `[ -n "$S" ] || { echo 'pv-ctrl socket not found (tried ${paths.join(', ')}): is this a management container?' >&2; exit 90; }`
+}
+
 function socketExpr (socket: string | null): string {
-  if (socket !== null) return `S=${shq(socket)}`
-  const tries = PVCTRL_SOCKETS.map(p => `[ -S ${shq(p)} ] && S=${shq(p)}`).join(' || ')
-  return `S=''; ${tries}; [ -n "$S" ] || { echo 'pv-ctrl socket not found (tried ${PVCTRL_SOCKETS.join(', ')}): is this a management container?' >&2; exit 90; }`
+  return socket !== null ? `S=${shq(socket)}` : findSocketScript(PVCTRL_SOCKETS)
 }
 
 /** Exit codes of the wrapper beyond curl's own. */

@@ -15,6 +15,8 @@ import { readFile } from 'node:fs/promises'
 import { Transform, type Readable } from 'node:stream'
 import type { Client, ClientChannel, ConnectConfig } from 'ssh2'
 import { AbortedError, DeviceRefusedError, DeviceUnreachableError, ProtocolError, TimeoutError, UsageError } from '../../../shared/errors.js'
+import { parseState, revisionId } from '../../../shared/state/index.js'
+import { DEFAULT_SSH_CONTAINER as DEFAULT_LOGIN, mgmtContainers } from '../ssh-login.js'
 import { formatBytes } from '../../../shared/units.js'
 import { REHASH_RATE, STALL_MS } from './http.js'
 import { answerError } from './answers.js'
@@ -40,6 +42,22 @@ export interface SshOptions {
   readyTimeoutMs?: number
   /** A command that goes quiet this long is closed (default 30 s). */
   stallMs?: number
+  /** The device as the technician calls it, for messages (default: host:port). */
+  device?: string
+  /** Management containers known from the state the device ran, for the advice when the login name is wrong. */
+  mgmtKnown?: readonly string[]
+  /** What to do to log in as `container`, in the front end's terms (default: the CLI flag). */
+  howToChoose?: (container: string) => string
+  /** After open: the login worked and reached pv-ctrl; the state the device runs, when it could be read. */
+  onLogin?: (login: SshLogin) => void
+}
+
+/** A login that reached pv-ctrl, with what the device's running state says of its containers. */
+export interface SshLogin {
+  container: string
+  /** Management containers of the running state, best first (ssh-login.ts); null when it could not be read. */
+  mgmt: string[] | null
+  revision: string | null
 }
 
 /** The largest answer read from a device command unless a request says otherwise (a state JSON, an object list). */
@@ -87,7 +105,7 @@ export class SshTransport implements PvCtrlTransport {
       },
     }
     if (o.privateKeyFile !== undefined) {
-      cfg.privateKey = await readFile(o.privateKeyFile).catch((err: Error) => { throw new UsageError(`--ssh-key ${o.privateKeyFile}: ${err.message}`) })
+      cfg.privateKey = await readFile(o.privateKeyFile).catch((err: Error) => { throw new UsageError(`SSH key file ${o.privateKeyFile}: cannot read it (${err.message}); give the path of a private key`) })
       if (o.passphrase !== undefined) cfg.passphrase = o.passphrase
     }
     if (o.password !== undefined) cfg.password = o.password
@@ -174,6 +192,22 @@ export class SshTransport implements PvCtrlTransport {
     })
   }
 
+  /**
+   * fallbear-cmd found no running container by the login name: which
+   * container, which device, what fallbear said, and what to do.
+   */
+  private noContainer (said: string): Error {
+    const o = this.o
+    const device = o.device ?? hostPortOf(o.host, o.port)
+    const how = o.howToChoose ?? ((c: string) => `give --ssh-user ${c}`)
+    const known = (o.mgmtKnown ?? []).filter(c => c !== o.username)
+    const advice = known.length > 0
+      ? `the state it ran when last asked gives the management role to ${known.join(', ')}: ${how(known[0])}`
+      : `log in as its management container (${DEFAULT_LOGIN} on stock images, or the container whose run.json has "roles": ["mgmt"]): ${how('<container>')}`
+    return new DeviceRefusedError(`device ${device}: no running container named ${JSON.stringify(o.username)} to log in to over SSH (the device said "${said}"). ` +
+      `On a Pantavisor device the SSH login name is the container to enter; ${advice}`, { device, target: this.target, container: o.username, mgmt: known })
+  }
+
   /** One pv-ctrl request; transport failures become typed errors. */
   async exchange (r: PvCtrlRequest, what: string, input: Buffer | Readable | null, signal: AbortSignal, onBytes?: (n: number) => void): Promise<PvCtrlAnswer> {
     const maxTimeS = r.maxTimeS ?? 240
@@ -181,10 +215,7 @@ export class SshTransport implements PvCtrlTransport {
     if (res.code === 0) return { ...splitAnswer(res.stdout), retryAfter: null }
     const detail = res.stderr === '' ? `exit ${String(res.code)}` : res.stderr
     const nc = NO_CONTAINER.exec(res.stderr)
-    if (nc !== null) {
-      throw new DeviceRefusedError(`${this.target}: the device has no container named ${JSON.stringify(this.o.username)} to log in to ("${nc[0]}"); ` +
-        'on a Pantavisor device the SSH login name is the container to enter: log in as its management container (usually pvr-sdk) with --ssh-user', { device: this.target, container: this.o.username })
-    }
+    if (nc !== null) throw this.noContainer(nc[0])
     switch (res.code) {
       case NO_CURL_EXIT: throw new DeviceRefusedError(`${this.target}: ${detail}; Fieldsync needs curl there to reach pv-ctrl`, { device: this.target })
       case NO_SOCKET_EXIT:
@@ -198,9 +229,53 @@ export class SshTransport implements PvCtrlTransport {
   }
 }
 
-/** A device reached by SSH: pv-ctrl driven with curl inside the container the login name selects. */
+function hostPortOf (host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`
+}
+
+/**
+ * A device reached by SSH: pv-ctrl driven with curl inside the container the
+ * login name selects. Opening it logs in and reads the state the device
+ * runs: a wrong login name fails here, before anything is planned, and the
+ * state tells which containers have the management role (onLogin).
+ */
 export class SshDriver extends PvCtrlDriver {
-  constructor (o: SshOptions) {
+  private current: Uint8Array | null = null
+
+  constructor (private readonly o: SshOptions) {
     super('ssh', new SshTransport(o))
+  }
+
+  override async open (signal: AbortSignal): Promise<void> {
+    await super.open(signal)
+    let mgmt: string[] | null = null
+    let revision: string | null = null
+    let raw: Uint8Array | null = null
+    try {
+      raw = await super.stepState('current', signal)
+    } catch (err) {
+      // An answer pv-ctrl gave (not 200): the login worked, the roles stay unknown. Anything else ends the open.
+      if (!(err instanceof ProtocolError) && typeof (err as { details?: { status?: unknown } }).details?.status !== 'number') { await this.close(); throw err }
+    }
+    if (raw !== null) {
+      this.current = raw
+      try {
+        const st = parseState(raw, `${this.target}: current state`)
+        mgmt = mgmtContainers(st.json)
+        revision = revisionId(st)
+      } catch { /* a state that does not parse tells no roles; the install reports it where it matters */ }
+    }
+    this.o.onLogin?.({ container: this.o.username, mgmt, revision })
+  }
+
+  /** `current` is read once at open: the first ask after it gets that answer. */
+  override async stepState (step: string, signal: AbortSignal): Promise<Uint8Array> {
+    if (step === 'current' && this.current !== null) { const c = this.current; this.current = null; return c }
+    return await super.stepState(step, signal)
+  }
+
+  override async close (): Promise<void> {
+    this.current = null
+    await super.close()
   }
 }

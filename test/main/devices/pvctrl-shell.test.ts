@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { silentLogger } from '../../../shared/log.js'
-import { curlCommand, shq } from '../../../main/devices/drivers/pvctrl-shell.js'
+import { curlCommand, findSocketScript, shq } from '../../../main/devices/drivers/pvctrl-shell.js'
 import { DeviceSimulator } from '../../../main/devices/sim/index.js'
 import { tempDir } from '../../helpers/tmp.js'
 import { has } from '../../integration/devices-harness.js'
@@ -46,5 +46,15 @@ describe('pv-ctrl commands for the ssh driver', () => {
     assert.equal(none.code, 7, 'no socket: curl exit 7 (the driver says the device does not answer)')
     const guess = await sh(curlCommand({ method: 'GET', path: '/objects' }, null))
     assert.equal(guess.code, 90, 'no socket at pvcontrol paths: exit 90')
+  })
+
+  it('without a socket given, the first of pvcontrol\'s paths that is a socket is used, not the last one tried', async (t) => {
+    const dir = await tempDir(t)
+    const sim = new DeviceSimulator({ log: silentLogger() }, { dir: join(dir, 'dev'), http: null, fast: true })
+    const { socket } = await sim.start()
+    t.after(async () => { await sim.stop() })
+    const found = await sh(`${findSocketScript([join(dir, 'none'), socket, join(dir, 'later')])}; printf %s "$S"`)
+    assert.equal(found.out, socket)
+    assert.equal((await sh(findSocketScript([join(dir, 'none')]))).code, 90)
   })
 })
