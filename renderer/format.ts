@@ -1,17 +1,10 @@
 /** Numbers for people: sizes, rates, durations, times, ids. */
+import { formatBytes, formatRate } from '../shared/units.js'
 
-export function bytes (n: number | null | undefined): string {
-  if (n === null || n === undefined || !Number.isFinite(n)) return '?'
-  const units = ['B', 'KB', 'MB', 'GB', 'TB']
-  let v = n
-  let i = 0
-  while (Math.abs(v) >= 1000 && i < units.length - 1) { v /= 1000; i++ }
-  return i === 0 ? `${Math.round(v)} B` : `${v.toFixed(Math.abs(v) >= 100 ? 0 : 1)} ${units[i]}`
-}
 
-export function rate (bps: number): string {
-  return bps > 0 ? `${bytes(bps)}/s` : '—'
-}
+/** Sizes and rates: shared/units.ts, the formatter the CLI uses too (binary units: KiB, MiB, GiB). */
+export const bytes = formatBytes
+export const rate = formatRate
 
 export function duration (secs: number | null | undefined): string {
   if (secs === null || secs === undefined || !Number.isFinite(secs)) return '—'

@@ -4,7 +4,7 @@
  * database (migrations 003, 006 and 007). Writes are synchronous and short (house
  * rule 7): callers do their I/O first.
  */
-import type { DeviceInfo } from '../../shared/api/types.js'
+import type { DeviceInfo, DeviceReach } from '../../shared/api/types.js'
 import { UsageError } from '../../shared/errors.js'
 import type { Db } from '../store/db.js'
 import { isUnregisteredId } from './discovery.js'
@@ -57,7 +57,7 @@ export interface InstallRow {
   endedAt: number | null
 }
 
-interface DeviceDbRow { alias: string | null, tags: string | null, device_id: string, name: string | null, addrs: string, port: number | null, claimed: number | null, pvr_sdk: number, revision: string | null, status: string | null, source: string, last_seen: number }
+interface DeviceDbRow { alias: string | null, tags: string | null, device_id: string, name: string | null, addrs: string, port: number | null, claimed: number | null, pvr_sdk: number, revision: string | null, status: string | null, source: string, last_seen: number, reach: string | null }
 interface InstallDbRow { id: number, device_id: string, address: string, via: string, revision_id: string, revision_name: string | null, step: string | null, status: string, status_msg: string | null, error_code: string | null, bytes_sent: number, objects_sent: number, started_at: number, ended_at: number | null }
 
 function toDevice (r: DeviceDbRow): DeviceRecord {
@@ -66,8 +66,13 @@ function toDevice (r: DeviceDbRow): DeviceRecord {
   return {
     deviceId: r.device_id, name: bareAddressName(r.name, r.source, addrs), alias: r.alias, tags: r.tags === null || r.tags === '' ? [] : r.tags.split('\n').sort(), addrs, port: r.port, claimed: r.claimed === null ? null : r.claimed === 1,
     registered: r.source === 'mdns' ? !isUnregisteredId(r.device_id) : null, pvrSdk: r.pvr_sdk === 1,
-    revision: r.revision, status: r.status, source: r.source === 'mdns' ? 'mdns' : 'manual', lastSeen: r.last_seen,
+    revision: r.revision, status: r.status, source: r.source === 'mdns' ? 'mdns' : 'manual', lastSeen: r.last_seen, reach: toReach(r.reach),
   }
+}
+
+const REACHES: readonly DeviceReach[] = ['pvr-sdk', 'ssh', 'pv-ctrl', 'offline']
+function toReach (v: string | null): DeviceReach | null {
+  return REACHES.find(r => r === v) ?? null
 }
 
 function toInstall (r: InstallDbRow): InstallRow {
@@ -110,6 +115,9 @@ export class DeviceStore {
     const cols = new Set((this.db.prepare('PRAGMA table_info(device_installs)').all() as Array<{ name: string }>).map(c => c.name))
     if (!cols.has('owner_pid')) this.db.exec('ALTER TABLE device_installs ADD COLUMN owner_pid INTEGER')
     if (!cols.has('owner_start')) this.db.exec('ALTER TABLE device_installs ADD COLUMN owner_start TEXT')
+    // What answered when a device was added by address (probe.ts): 'offline' for one added though nothing did.
+    const dcols = new Set((this.db.prepare('PRAGMA table_info(devices)').all() as Array<{ name: string }>).map(c => c.name))
+    if (!dcols.has('reach')) this.db.exec('ALTER TABLE devices ADD COLUMN reach TEXT')
   }
 
   /**
@@ -133,15 +141,15 @@ export class DeviceStore {
 
   /** Insert or update a device; null fields keep what was known. */
   upsert (d: SeenDevice): void {
-    this.db.prepare(`INSERT INTO devices (device_id, name, addrs, port, claimed, pvr_sdk, revision, status, source, last_seen)
-      VALUES (@device_id, @name, @addrs, @port, @claimed, @pvr_sdk, @revision, @status, @source, @last_seen)
+    this.db.prepare(`INSERT INTO devices (device_id, name, addrs, port, claimed, pvr_sdk, revision, status, source, last_seen, reach)
+      VALUES (@device_id, @name, @addrs, @port, @claimed, @pvr_sdk, @revision, @status, @source, @last_seen, @reach)
       ON CONFLICT(device_id) DO UPDATE SET
         name = coalesce(excluded.name, devices.name), addrs = excluded.addrs, port = coalesce(excluded.port, devices.port),
         claimed = coalesce(excluded.claimed, devices.claimed), pvr_sdk = excluded.pvr_sdk, revision = coalesce(excluded.revision, devices.revision),
         status = coalesce(excluded.status, devices.status), source = CASE WHEN devices.source = 'mdns' THEN 'mdns' ELSE excluded.source END,
-        last_seen = excluded.last_seen`).run({
+        last_seen = excluded.last_seen, reach = coalesce(excluded.reach, devices.reach)`).run({
       device_id: d.deviceId, name: bareAddressName(d.name, d.source, d.addrs), addrs: JSON.stringify(d.addrs), port: d.port, claimed: d.claimed === null ? null : d.claimed ? 1 : 0,
-      pvr_sdk: d.pvrSdk ? 1 : 0, revision: d.revision, status: d.status, source: d.source, last_seen: d.lastSeen ?? Date.now(),
+      pvr_sdk: d.pvrSdk ? 1 : 0, revision: d.revision, status: d.status, source: d.source, last_seen: d.lastSeen ?? Date.now(), reach: d.reach ?? null,
     })
   }
 

@@ -163,6 +163,27 @@ export class PeerNode extends EventEmitter<PeerTableEvents> {
     return await withDeadline(signal, this.opts.dialTimeoutMs ?? NodeTuning.dialTimeoutMs, async s => await this.dialNow(addr, s))
   }
 
+  /**
+   * Dial a peer a technician added; if it cannot be reached and `offline` is
+   * set, keep its address (it must end in /p2p/<id>) and redial it with
+   * backoff, as a team peer that went away: it shows as reconnecting.
+   */
+  async add (addr: string, o: { offline: boolean, signal: AbortSignal }): Promise<{ peerId: string, reached: boolean }> {
+    try {
+      return { peerId: await this.dial(addr, o.signal), reached: true }
+    } catch (err) {
+      const id = /\/p2p\/([^/]+)$/.exec(addr)?.[1]
+      if (!o.offline || o.signal.aborted || !(err instanceof PeerUnavailableError)) throw err
+      if (id === undefined) throw new UsageError(`peer address ${addr}: nothing answered, and a peer kept while offline needs its id: end the address with /p2p/<peer id>`)
+      const stack = this.requireStack()
+      const peerId = this.lib!.parsePeerId(id)
+      await stack.peerStore.merge(peerId, { multiaddrs: [this.lib!.parseMultiaddr(addr.replace(/\/p2p\/[^/]+$/, ''))] })
+      this.table.update(id, r => { r.addrs.add(addr.replace(/\/p2p\/[^/]+$/, '')) }, { seen: false })
+      this.scheduleRedial(id, 0)
+      return { peerId: id, reached: false }
+    }
+  }
+
   private async dialNow (addr: string, signal: AbortSignal): Promise<string> {
     const stack = this.requireStack()
     let ma

@@ -13,6 +13,7 @@ import { Readable, Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { BadInputError, ObjectHashMismatchError } from '../../shared/errors.js'
 import type { ObjectSink } from './package.js'
+import { sizeMismatch } from '../../shared/units.js'
 
 /** sha256 of a file, or null when it does not exist. */
 export async function hashFile (path: string, signal?: AbortSignal): Promise<string | null> {
@@ -56,7 +57,7 @@ export class ObjectsDir implements ObjectSink {
       await pipeline(Readable.from(body), hasher, createWriteStream(tmp, { flags: 'wx', highWaterMark: 1 << 20 }))
       const got = h.digest('hex')
       if (got !== sha) throw new ObjectHashMismatchError(`${source}: object ${sha} has bytes whose sha256 is ${got}`, { sha, actual: got })
-      if (n !== size) throw new ObjectHashMismatchError(`${source}: object ${sha} has ${n} bytes, the archive says ${size}`, { sha })
+      if (n !== size) throw new ObjectHashMismatchError(`${source}: object ${sha} is ${sizeMismatch(n, size, 'archive\'s')}`, { sha })
       await rename(tmp, this.path(sha))
     } catch (err) {
       await rm(tmp, { force: true })

@@ -29,6 +29,7 @@ import { commitFiles, hashFile, PartedFileWriter, TMP_PREFIX, TMP_SUFFIX, writeS
 import { assertFits, checkWritable, freeSpace, onDiskBytes, type FreeSpace } from './space.js'
 import { inspectStickFile, readSmallStickFile } from './stick-file.js'
 import { StoredGzipEncoder, TgzWriter, tarSize, tgzSize, type TarEntry } from './tgz.js'
+import { sizeMismatch } from '../../shared/units.js'
 
 export interface UsbProgress {
   /** write: writing a tarball; verify: reading it back; check: reading one the stick already had. */
@@ -334,7 +335,7 @@ export class UsbExporter {
         if (n > e.size) break
         await tw.data(chunk)
       }
-      if (n !== e.size) throw new ObjectMissingError(`object ${sha}: the library file has ${n > e.size ? 'more' : 'fewer'} bytes than the ${e.size} recorded; run fieldsync verify --repair`, { sha })
+      if (n !== e.size) throw new ObjectMissingError(`object ${sha}: the library file is ${sizeMismatch(n, e.size, 'recorded')}; run fieldsync verify --repair`, { sha })
       await tw.padTo(e.size)
     }
     await tw.finish()

@@ -22,6 +22,7 @@ import { MAX_SPLIT_SIZE } from './layout.js'
 import { readManifest, type StickRevision } from './manifest.js'
 import { inspectStickFile, openStickFile, readSmallStickFile } from './stick-file.js'
 import { TarballStateProbe, type TarballState } from './tarball-state.js'
+import { sizeMismatch } from '../../shared/units.js'
 
 export interface UsbImportOptions {
   signal?: AbortSignal
@@ -112,7 +113,7 @@ export class UsbImporter {
     for (const p of r.parts) {
       const st = await inspectStickFile(join(dir, p.path), MAX_SPLIT_SIZE).catch((err: unknown) => { throw unreadableError(err, join(dir, p.path), 'looking it up', `export ${r.name} again`) })
       if (!('size' in st)) throw new StickCorruptError(st.kind === 'missing' ? `${join(dir, p.path)}: missing from the stick; export ${r.name} again` : `${st.message}; nothing of ${r.name} was imported: export it again`, { file: p.path, problem: st.kind })
-      if (st.size !== p.bytes) throw new StickCorruptError(`${join(dir, p.path)}: ${st.size} bytes, the manifest says ${p.bytes}; the file was cut short or altered: export ${r.name} again`, { file: p.path })
+      if (st.size !== p.bytes) throw new StickCorruptError(`${join(dir, p.path)}: ${sizeMismatch(st.size, p.bytes, 'manifest\'s')}; the file was cut short or altered: export ${r.name} again`, { file: p.path })
     }
     // Named after this process, so that a later start removes it if this one is killed (ObjectStore.start).
     const tmp = join(lib.objects.tmpDir, `usb-${process.pid}-${randomBytes(6).toString('hex')}.tgz`)

@@ -21,6 +21,7 @@ import { FileAppender, openWritable, type WritableFile } from '../store/appender
 import { crc32Combine } from './crc.js'
 import { mapFsError, unreadableError } from './errors.js'
 import type { ReadBackThread } from './readback.js'
+import { formatBytes } from '../../shared/units.js'
 
 export const TMP_PREFIX = '.fieldsync-'
 export const TMP_SUFFIX = '.tmp'
@@ -233,7 +234,7 @@ export class PartedFileWriter {
       : hashFile(tmp, { signal: this.opts.signal, onBytes: this.opts.onReadBack, dropCache: this.opts.dropCache, crc: true })
     const rb = reading.then(back => {
       if (back.crc32 !== written.crc32 || back.bytes !== written.bytes) {
-        throw new StickCorruptError(`${this.final}: the stick gave back different bytes than were written (${back.bytes} bytes, CRC-32 ${back.crc32.toString(16)} instead of ${written.bytes} bytes, ${written.crc32.toString(16)}): the stick may be failing or report a false capacity; try another stick`, { file: this.final })
+        throw new StickCorruptError(`${this.final}: the stick gave back different bytes than were written (${formatBytes(back.bytes)}, CRC-32 ${back.crc32.toString(16)} instead of ${formatBytes(written.bytes)}, ${written.crc32.toString(16)}): the stick may be failing or report a false capacity; try another stick`, { file: this.final })
       }
       part.sha256 = back.sha256
     }, err => { throw unreadableError(mapFsError(err, this.dir), this.final, 'reading it back', 'the stick or its driver cannot give back what was written; try another stick') })

@@ -7,6 +7,7 @@ import { open, rm, stat, statfs } from 'node:fs/promises'
 import { join } from 'node:path'
 import { BadInputError, NoSpaceError } from '../../shared/errors.js'
 import { mapFsError } from './errors.js'
+import { formatBytes } from '../../shared/units.js'
 
 export interface FreeSpace {
   /** Bytes available to us, or null when the file system does not say (some FUSE drivers). */
@@ -41,13 +42,8 @@ export async function checkWritable (dir: string): Promise<void> {
   await rm(probe, { force: true })
 }
 
-export function formatSize (n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
-  let v = n
-  let i = 0
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++ }
-  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`
-}
+/** Sizes in messages: shared/units.ts, the one formatter. */
+export const formatSize = formatBytes
 
 /** Throws NoSpaceError when `needed` bytes do not fit. */
 export function assertFits (dir: string, needed: number, free: FreeSpace, hint: string | null): void {

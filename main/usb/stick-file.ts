@@ -10,6 +10,7 @@
  */
 import { constants as fsc, type Stats } from 'node:fs'
 import { lstat, open, type FileHandle } from 'node:fs/promises'
+import { formatBytes } from '../../shared/units.js'
 
 export type StickFileProblem =
   | { kind: 'missing', message: string }
@@ -31,12 +32,12 @@ function kindOf (st: Stats): string {
 export function capText (n: number): string {
   if (n >= 1 << 20 && n % (1 << 20) === 0) return `${n / (1 << 20)} MiB`
   if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`
-  return `${n} bytes`
+  return formatBytes(n)
 }
 
 function problemOf (file: string, st: Stats, max: number): StickFileProblem | null {
   if (!st.isFile()) return { kind: 'not-regular', message: `${file}: ${kindOf(st)}, not a regular file; a stick's files are plain files, so it was not read` }
-  if (st.size > max) return { kind: 'too-large', message: `${file}: ${st.size} bytes, over the ${capText(max)} cap for it; not read`, size: st.size }
+  if (st.size > max) return { kind: 'too-large', message: `${file}: ${formatBytes(st.size)}, over the ${capText(max)} cap for it; not read`, size: st.size }
   return null
 }
 

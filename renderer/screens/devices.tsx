@@ -39,6 +39,23 @@ function History (p: { device: string }) {
   )
 }
 
+/** How the device is reached: what answered when it was added, or what discovery found. */
+function Access (p: { d: DeviceInfo }) {
+  const d = p.d
+  if (d.pvrSdk) return <Badge tone='ok'>pvr-sdk</Badge>
+  if (d.reach === 'offline') return <Badge tone='warn' title='Nothing answered at this address when it was added; installs try it again.'>offline</Badge>
+  if (d.reach === 'pv-ctrl') return <Badge tone='ok'>pv-ctrl</Badge>
+  return <Badge tone='muted' title='An SSH server answers; pvr-sdk does not'>ssh only</Badge>
+}
+
+/** What the add said, for its toast. */
+function addedText (d: DeviceInfo): string {
+  if (d.reach === 'offline') return 'nothing answers there; added as offline'
+  if (d.reach === 'pv-ctrl') return 'its pv-ctrl socket answers'
+  if (d.pvrSdk) return 'pvr-sdk answers'
+  return 'an SSH server answers (no pvr-sdk)'
+}
+
 function DeviceRow (p: { d: DeviceInfo, open: boolean, onToggle: () => void }) {
   const d = p.d
   return (
@@ -50,7 +67,7 @@ function DeviceRow (p: { d: DeviceInfo, open: boolean, onToggle: () => void }) {
         <td>{d.registered === false
           ? <Badge tone='info' title='It advertises no device-id: it never registered with Pantahub. Its id here is a fingerprint of its name, address and port.'>not registered</Badge>
           : d.claimed === null ? <span class='muted'>?</span> : d.claimed ? 'claimed' : <Badge tone='warn'>unclaimed</Badge>}</td>
-        <td>{d.pvrSdk ? <Badge tone='ok'>pvr-sdk</Badge> : <Badge tone='muted'>ssh only</Badge>}</td>
+        <td><Access d={d} /></td>
         <td class='mono small'>{d.revision ?? '—'}</td>
         <td>{d.status !== null ? <Badge tone={statusTone(d.status)}>{d.status}</Badge> : <span class='muted'>—</span>}</td>
         <td title={d.source === 'manual' ? 'added by address' : 'found by mDNS'}>{ago(d.lastSeen)}</td>
@@ -69,6 +86,7 @@ export function DevicesScreen () {
   const notify = useNotify()
   const [addr, setAddr] = useState('')
   const [adding, setAdding] = useState(false)
+  const [offline, setOffline] = useState(false)
   const [open, setOpen] = useState<string | null>(null)
   useTick(5000)
   const list = useResource(a => info.capabilities.devices ? a.devices.list() : Promise.resolve(null), [info.capabilities.devices], ['device', 'install'])
@@ -91,12 +109,16 @@ export function DevicesScreen () {
         <form class='toolbar' onSubmit={(e) => {
           e.preventDefault()
           setAdding(true)
-          api.devices.add({ address: addr.trim() }).then(d => { setAddr(''); notify({ tone: 'ok', title: `Added ${d.name}`, body: d.deviceId }) }, er => {
+          api.devices.add({ address: addr.trim(), ...(offline ? { offline: true } : {}) }).then(d => {
+            setAddr('')
+            notify({ tone: d.reach === 'offline' ? 'warn' : 'ok', title: `Added ${d.name}`, body: `${d.deviceId}: ${addedText(d)}` })
+          }, er => {
             const x = errorParts(er); notify({ tone: 'bad', title: `Cannot reach ${addr}`, body: `${x.message}${x.hint !== null ? ` — ${x.hint}` : ''}` })
           }).finally(() => { setAdding(false) })
         }}>
           <label class='sr-only' for='device-addr'>Device address</label>
           <input id='device-addr' class='input mono' placeholder='10.0.0.7 or host:port' value={addr} onInput={(e) => { setAddr((e.target as HTMLInputElement).value) }} />
+          <label class='check small' title='Keep the address even if nothing answers there now'><input type='checkbox' checked={offline} onChange={(e) => { setOffline((e.target as HTMLInputElement).checked) }} /> even if offline</label>
           <Button type='submit' busy={adding} disabled={addr.trim() === ''}>Add device</Button>
           <Button kind='primary' onClick={() => { go('devices', 'install') }}>Install a revision…</Button>
         </form>

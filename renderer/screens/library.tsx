@@ -5,6 +5,7 @@ import { FolderPicker } from '../folder-picker.js'
 import { ago, bytes, dateTime, plural, shortId } from '../format.js'
 import { useClient, useResource, useTick } from '../hooks.js'
 import { Badge, Button, Empty, ErrorBox, ProgressBar, errorParts, useNotify, type Tone } from '../ui.js'
+import { revisionSizeText } from '../../shared/units.js'
 import { ExportDialog } from './export-dialog.js'
 import { amount } from './transfers.js'
 
@@ -17,8 +18,7 @@ export function SignatureBadge (p: { state: SignatureState, summary: string }) {
 
 /** The size, marked as a lower bound while objects are missing. */
 export function revisionSize (r: RevisionSummary): string {
-  if (r.missing === 0) return bytes(r.bytes)
-  return r.bytes === 0 ? 'unknown' : `≥ ${bytes(r.bytes)}`
+  return revisionSizeText(r)
 }
 
 export function CompleteBadge (p: { r: RevisionSummary }) {
@@ -149,7 +149,7 @@ export function LibraryScreen (p: { transfers: TransferInfo[] }) {
                 <tr key={r.id} data-testid='revision-row' data-id={r.id}>
                   <td><a class='strong' href={`#/revision/${r.id}`}>{r.name}</a>{r.names.length > 1 && <span class='muted'> +{r.names.length - 1}</span>}</td>
                   <td><code class='mono' title={r.id}>{shortId(r.id)}</code></td>
-                  <td class='num' title={`${plural(r.objects, 'object')}${r.missing > 0 ? `, ${r.missing} missing (their sizes are not known yet)` : ''}`}>{revisionSize(r)}</td>
+                  <td class='num' data-testid='revision-size' title={`${plural(r.objects, 'object')}${r.missing > 0 ? `, ${r.missing} missing (their sizes are not known yet)` : ''}`}>{revisionSize(r)}</td>
                   <td><CompleteBadge r={r} /></td>
                   <td><SignatureBadge state={r.signature.state} summary={r.signature.summary} /></td>
                   <td class='ellipsis' title={r.source}>{r.source}</td>

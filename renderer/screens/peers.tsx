@@ -113,6 +113,7 @@ export function PeersScreen () {
   const api = useApi()
   const notify = useNotify()
   const [addr, setAddr] = useState('')
+  const [offline, setOffline] = useState(false)
   useTick(5000)
   const status = useResource(a => info.capabilities.peers ? a.peers.status() : Promise.resolve(null), [info.capabilities.peers], ['peer', 'revision'])
   if (!info.capabilities.peers) {
@@ -133,10 +134,14 @@ export function PeersScreen () {
         <div><h1>Peers</h1><p class='subtitle'>Colleagues' laptops on this network, and what they carry that you do not.</p></div>
         <form class='toolbar' hidden={s?.state !== 'running'} onSubmit={(e) => {
           e.preventDefault()
-          api.peers.add({ addr: addr.trim() }).then(r => { setAddr(''); notify({ tone: 'ok', title: 'Peer added', body: r.peerId }) }, er => { notify({ tone: 'bad', title: 'Cannot reach that peer', body: errorParts(er).message }) })
+          api.peers.add({ addr: addr.trim(), ...(offline ? { offline: true } : {}) }).then(r => {
+            setAddr('')
+            notify(r.reached ? { tone: 'ok', title: 'Peer added: it answered', body: r.peerId } : { tone: 'warn', title: 'Peer added offline: nothing answered; Fieldsync keeps trying', body: r.peerId })
+          }, er => { notify({ tone: 'bad', title: 'Cannot reach that peer', body: errorParts(er).message }) })
         }}>
           <label class='sr-only' for='peer-addr'>Peer address</label>
           <input id='peer-addr' class='input mono' placeholder='/ip4/10.0.0.5/tcp/4001/p2p/…' value={addr} onInput={(e) => { setAddr((e.target as HTMLInputElement).value) }} />
+          <label class='check small' title='Keep the address and keep trying even if nothing answers there now'><input type='checkbox' checked={offline} onChange={(e) => { setOffline((e.target as HTMLInputElement).checked) }} /> even if offline</label>
           <Button type='submit' disabled={addr.trim() === ''}>Add peer</Button>
         </form>
       </header>

@@ -7,7 +7,7 @@ import { Badge, Button, Empty, ProgressBar, errorParts, useNotify, type Tone } f
 const KIND: Record<TransferKind, string> = { upload: 'Upload', import: 'Import', export: 'Export', pull: 'Pull', install: 'Install', 'usb-export': 'USB write', 'usb-import': 'USB read' }
 const STATE_TONE: Record<TransferInfo['state'], Tone> = { running: 'info', done: 'ok', failed: 'bad', cancelled: 'muted' }
 
-/** "1.2 MB of 3.4 MB", or "2 of 3 objects" for transfers counted in items. */
+/** "1.2 MiB of 3.4 MiB", or "2 of 3 objects" for transfers counted in items. */
 export function amount (t: TransferInfo): string {
   if (t.unit === 'items') return t.totalBytes !== null ? `${t.bytes} of ${plural(t.totalBytes, 'object')}` : plural(t.bytes, 'object')
   return `${bytes(t.bytes)}${t.totalBytes !== null ? ` of ${bytes(t.totalBytes)}` : ''}`
@@ -34,7 +34,7 @@ function PeerShare (p: { peers: TransferInfo['peers'] }) {
 /**
  * How a finished transfer went, in words: its whole time, the average rate
  * over the time bytes were moving only, and for an install the device's run
- * after the upload with its own time ("6.9 MB/s over 0.7 s of upload · the
+ * after the upload with its own time ("6.9 MiB/s over 0.7 s of upload · the
  * device's run 26 s"), never one average over both.
  */
 export function finishedText (t: TransferInfo): string {

@@ -32,14 +32,14 @@ export interface ApiChannels {
   'transfers.clear': { req: T.Empty, res: { cleared: number } }
 
   'peers.status': { req: T.Empty, res: T.PeersStatus }
-  'peers.add': { req: { addr: string }, res: { peerId: string } }
+  'peers.add': { req: { addr: string, offline?: boolean }, res: { peerId: string, reached: boolean } }
   'peers.pull': { req: { rev: string, from?: string[] }, res: T.PullResult }
   'team.create': { req: { name?: string, replace?: boolean }, res: { code: string, name: string | null } }
   'team.join': { req: { code: string }, res: { name: string | null } }
   'team.show': { req: T.Empty, res: { code: string | null, name: string | null } }
 
   'devices.list': { req: T.Empty, res: T.DeviceInfo[] }
-  'devices.add': { req: { address: string }, res: T.DeviceInfo }
+  'devices.add': { req: { address: string, offline?: boolean }, res: T.DeviceInfo }
   'devices.plan': { req: { rev: string, device: string, via?: T.DeviceVia, commit?: boolean, ssh?: T.SshCredentials }, res: T.InstallPlan }
   'devices.install': { req: { rev: string, device: string, via?: T.DeviceVia, name?: string, commit?: boolean, ssh?: T.SshCredentials }, res: T.InstallResult }
   'devices.history': { req: { device: string }, res: T.InstallRecord[] }
@@ -71,7 +71,7 @@ export type EventName = keyof ApiEvents
 const hexId = str({ max: 64, pattern: /^[0-9a-f]{8,64}$/, what: 'an id of 8-64 lowercase hex digits' })
 const via = oneOf(DEVICE_VIAS)
 const deviceRef = str({ max: 255, pattern: /^[A-Za-z0-9._:[\]-]+$/, what: 'a device id, name or address' })
-const address = str({ max: 255, pattern: /^[A-Za-z0-9._:[\]-]+$/, what: 'a host, host:port or [ipv6]:port' })
+const address = str({ max: 255, pattern: /^(?:[A-Za-z0-9._:[\]-]+|unix:\/[A-Za-z0-9._/-]+)$/, what: 'a host, host:port, [ipv6]:port or unix:<pv-ctrl socket path>' })
 const peerId = str({ max: 128, pattern: /^[1-9A-HJ-NP-Za-km-z]+$/, what: 'a peer id (base58)' })
 const multiaddr = str({ max: 512, pattern: /^\/[A-Za-z0-9._:/-]+$/, what: 'a multiaddr such as /ip4/10.0.0.5/tcp/4001/p2p/12D3...' })
 const joinCode = str({ max: 512, pattern: /^[A-Za-z0-9_=:.+/-]+$/, what: 'a join code as printed by team create' })
@@ -106,14 +106,14 @@ export const requestValidators: { [C in Channel]: Check<Req<C>> } = {
   'transfers.clear': object({}),
 
   'peers.status': object({}),
-  'peers.add': object({ addr: multiaddr }),
+  'peers.add': object({ addr: multiaddr, offline: optional(bool) }),
   'peers.pull': object({ rev: revRef, from: optional(arrayOf(peerId, { max: 64 })) }),
   'team.create': object({ name: optional(teamName), replace: optional(bool) }),
   'team.join': object({ code: joinCode }),
   'team.show': object({}),
 
   'devices.list': object({}),
-  'devices.add': object({ address }),
+  'devices.add': object({ address, offline: optional(bool) }),
   'devices.plan': object({ rev: revRef, device: deviceRef, via: optional(via), commit: optional(bool), ssh: optional(sshCredentials) }),
   'devices.install': object({ rev: revRef, device: deviceRef, via: optional(via), ssh: optional(sshCredentials), name: optional(str({ max: 64, pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, what: 'a step name of letters, digits, . _ -' })), commit: optional(bool) }),
   'devices.history': object({ device: deviceRef }),

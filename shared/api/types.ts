@@ -292,7 +292,12 @@ export interface DeviceInfo {
   status: string | null
   lastSeen: number
   source: 'mdns' | 'manual'
+  /** What answered when it was added by address (devices/probe.ts); 'offline': nothing, added anyway. Absent for devices found by mDNS. */
+  reach?: DeviceReach | null
 }
+
+/** What answered at an added device's address: pvr-sdk, an SSH server, a pv-ctrl socket, or nothing ('offline'). */
+export type DeviceReach = 'pvr-sdk' | 'ssh' | 'pv-ctrl' | 'offline'
 
 /** How a device is reached: pvr-sdk's HTTP server, pv-ctrl through SSH, or a pv-ctrl Unix socket. */
 export type DeviceVia = 'pvr-sdk' | 'ssh' | 'pv-ctrl'

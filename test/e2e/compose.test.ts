@@ -55,7 +55,7 @@ describe('composing revisions in browser mode', { skip: skip ?? false, timeout: 
     const text = await preview.innerText()
     assert.match(text, /Parts added\s*pvwificonnect/)
     assert.match(text, /6 keys added, 0 replaced, 0 removed/)
-    assert.match(await dialog.getByTestId('compose-bytes').innerText(), /^3\.6 MB$/)
+    assert.match(await dialog.getByTestId('compose-bytes').innerText(), /^3\.4 MiB$/)
     const verdict = await dialog.getByTestId('compose-verdict').innerText()
     assert.match(verdict, /passes “lenient”/)
     assert.match(verdict, /signed by pv-developer-01 \(Pantavisor Dev CA\)/)

@@ -55,6 +55,7 @@ describe('devices screen in browser mode', { skip: skip ?? false, timeout: 120_0
     const row = page.getByTestId('device-row').first()
     await row.waitFor({ timeout: 20_000 })
     assert.match(await row.innerText(), /pvr-sdk/)
+    assert.match(await page.locator('.toast-ok', { hasText: 'Added' }).innerText(), /pvr-sdk answers/, 'the toast says what answered')
     await screenshot(page, 'devices')
   })
 
@@ -122,6 +123,27 @@ describe('devices screen in browser mode', { skip: skip ?? false, timeout: 120_0
     assert.match(text, /not registered/)
     assert.doesNotMatch(await page.getByTestId('device-row').first().innerText(), /not registered/, 'the simulator (added by address) is not marked')
     await screenshot(page, 'device-not-registered')
+  })
+
+  it('an address where nothing answers is an error, not "Added"; insisting adds it as offline (issue #17, item 2)', async () => {
+    const { page } = b
+    await page.locator('#device-addr').fill('127.0.0.1:1')
+    await page.getByRole('button', { name: 'Add device' }).click()
+    const err = page.locator('.toast-bad', { hasText: 'Cannot reach 127.0.0.1:1' })
+    await err.waitFor({ timeout: 10_000 })
+    assert.match(await err.innerText(), /nothing answered/)
+    assert.equal(await page.locator('[data-testid="device-row"][data-device="127.0.0.1:1"]').count(), 0, 'no row for an address where nothing answers')
+    await screenshot(page, 'device-add-unreachable', { keepToasts: true })
+    await page.getByLabel('even if offline').check()
+    await page.locator('#device-addr').fill('127.0.0.1:1')
+    await page.getByRole('button', { name: 'Add device' }).click()
+    const row = page.locator('[data-testid="device-row"][data-device="127.0.0.1:1"]')
+    await row.waitFor({ timeout: 10_000 })
+    assert.match(await row.innerText(), /offline/)
+    assert.doesNotMatch(await row.innerText(), /ssh only/)
+    await page.locator('.toast-warn', { hasText: 'Added' }).waitFor()
+    await page.getByLabel('even if offline').uncheck()
+    assert.match(await page.locator('[data-testid="device-row"]', { hasText: 'pvr-sdk' }).first().innerText(), /pvr-sdk/)
   })
 
   it('raised no page errors', () => {

@@ -21,7 +21,7 @@ import { apiCall, chromiumMissing, openBrowser, screenshot, startUi, stopChild, 
 import { startSim, type Sim } from './sim.js'
 
 const skip = chromiumMissing()
-const UNITS: Record<string, number> = { B: 1, KB: 1e3, MB: 1e6, GB: 1e9 }
+const UNITS: Record<string, number> = { B: 1, KiB: 2 ** 10, MiB: 2 ** 20, GiB: 2 ** 30 }
 
 describe('install outcomes in browser mode', { skip: skip ?? false, timeout: 240_000 }, () => {
   let ui: UiProcess
@@ -156,7 +156,7 @@ describe('install outcomes in browser mode', { skip: skip ?? false, timeout: 240
     // Finished transfers are listed newest first: this install's card is the first done one.
     const card = page.locator('[data-testid="transfer"][data-kind="install"][data-state="done"]').first()
     const text = await card.getByTestId('transfer-outcome').innerText()
-    const m = /([\d.]+) (B|KB|MB|GB)\/s average over/.exec(text)
+    const m = /([\d.]+) (B|KiB|MiB|GiB)\/s average over/.exec(text)
     assert.ok(m !== null, text)
     const shown = Number(m[1]) * UNITS[m[2]]
     const overUpload = t.bytes / moving

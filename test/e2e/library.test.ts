@@ -109,7 +109,7 @@ describe('library screens in browser mode', { skip: skip ?? false, timeout: 120_
     const d = await page.getByTestId('diff-result').innerText()
     assert.match(d, /0 added, 0 removed, 2 changed/)
     assert.match(d, /fleet-agent\/root\.squashfs/)
-    assert.match(d, /needs 1\.\d MB in 2 objects/)
+    assert.match(d, /needs 1\.\d MiB in 2 objects/)
     await screenshot(page, 'revision-diff')
   })
 
@@ -141,7 +141,7 @@ describe('library screens in browser mode', { skip: skip ?? false, timeout: 120_
     assert.match(d, /Added/)
     assert.match(d, /Removed/)
     const needBytes = await page.getByTestId('diff-bytes').innerText()
-    assert.match(needBytes, /MB/)
+    assert.match(needBytes, /MiB/)
     await page.getByRole('button', { name: /Swap direction/ }).click()
     await page.getByText('From pvwificonnect to watchdog_pinger').waitFor()
     // Against the revision that shares every object: nothing to send.
@@ -211,6 +211,16 @@ describe('library screens in browser mode', { skip: skip ?? false, timeout: 120_
     const row = page.locator('[data-testid="revision-row"]', { hasText: 'initial_state' })
     await row.waitFor({ timeout: 30_000 })
     assert.match(await row.innerText(), /Incomplete · \d+ missing/)
+    // One way to count bytes: every revision's size reads the same here and in `fieldsync ls` (issue #17, item 12).
+    const ls = (await runCli(['ls'], { home: ui.home })).stdout.split('\n').slice(1).filter(l => l.trim() !== '')
+    const rows = page.getByTestId('revision-row')
+    assert.equal(await rows.count(), ls.length)
+    for (let i = 0; i < ls.length; i++) {
+      const [, name, size] = ls[i].split(/\s{2,}/)
+      const ui = rows.filter({ hasText: name })
+      assert.equal(await ui.first().getByTestId('revision-size').innerText(), size, `${name}: the app and the CLI agree on its size`)
+    }
+    assert.equal(await row.getByTestId('revision-size').innerText(), 'unknown')
   })
 
   it('shows a typed error with what to do when an import fails', async () => {

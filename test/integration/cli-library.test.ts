@@ -95,6 +95,11 @@ describe('cli: library commands', () => {
     await copyFile(join(vendoredUpstreamDir, 'initial_state.json'), join(dir, 'Site 4 (rpi).json'))
     const init = (await runCli(['import', join(dir, 'Site 4 (rpi).json'), '--json'], { home })).json()
     assert.equal(init.name, 'Site-4-rpi')
+    // Its objects are all missing: its size is unknown, as the app says, not "0 B" (issue #17, item 12).
+    const row = (await runCli(['ls'], { home })).stdout.split('\n').find(l => l.includes('Site-4-rpi')) ?? ''
+    assert.equal(row.split(/\s{2,}/)[2], 'unknown', row)
+    assert.match((await runCli(['show', init.id], { home })).stdout, /objects, unknown, INCOMPLETE/)
+    assert.match(row, /^\S+\s+Site-4-rpi/)
     assert.deepEqual(await names(), { [wifi.id]: ['pvwificonnect'], [wd.id]: [], [init.id]: ['Site-4-rpi'] })
     // --name still moves a name, as before.
     await runCli(['import', join(dir, 'pvwificonnect.tar'), '--name', 'pvwificonnect'], { home })

@@ -7,7 +7,7 @@ import { installSucceeded, type DeviceInfo, type InstallResult, type PlanSsh, ty
 import { InstallFailedError, NotAvailableError, NotFoundError, UsageError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
 import {
-  deviceDriver, deviceLabel, Discovery, DeviceStore, historyDevice, Installer, parseAddress, PVR_SDK_PORT, resolveDevice,
+  deviceDriver, deviceLabel, Discovery, probeDevice, DeviceStore, historyDevice, Installer, parseAddress, PVR_SDK_PORT, resolveDevice,
   type DeviceDriver, type DeviceRecord, type ResolvedDevice, type Via,
 } from '../../devices/index.js'
 import type { App } from '../index.js'
@@ -22,7 +22,7 @@ const BROWSE_EVERY_MS = 20_000
 const PROBE_MS = 3000
 
 function toApi (d: DeviceRecord): DeviceInfo {
-  return { deviceId: d.deviceId, name: deviceLabel(d), addrs: d.addrs, port: d.port, claimed: d.claimed, registered: d.registered, pvrSdk: d.pvrSdk, revision: d.revision, status: d.status, lastSeen: d.lastSeen, source: d.source }
+  return { deviceId: d.deviceId, name: deviceLabel(d), addrs: d.addrs, port: d.port, claimed: d.claimed, registered: d.registered, pvrSdk: d.pvrSdk, revision: d.revision, status: d.status, lastSeen: d.lastSeen, source: d.source, reach: d.reach ?? null }
 }
 
 /** Devices as the UI sees them: the store, fed by discovery and by addresses the user adds. */
@@ -69,11 +69,12 @@ export class DeviceService {
 
   list (): DeviceInfo[] { return this.store.list().map(toApi) }
 
-  /** Probe an address (host, host:port of pvr-sdk, [v6]:port) and remember what answers. */
-  async add (address: string, signal: AbortSignal): Promise<DeviceInfo> {
-    const found = await this.discovery.browse({ timeoutMs: 0, probeTimeoutMs: PROBE_MS, mdns: false, addresses: [address], signal })
-    const d = found[0]
-    if (d === undefined) throw new NotFoundError(`${address}: no answer`)
+  /**
+   * Probe an address (host, host:port, [v6]:port, unix:<socket>) and remember
+   * what answers; nothing answering is E_DEVICE_UNREACHABLE unless `offline`.
+   */
+  async add (address: string, offline: boolean, signal: AbortSignal): Promise<DeviceInfo> {
+    const { device: d } = await probeDevice(address, { discovery: this.discovery, signal, offline, timeoutMs: PROBE_MS })
     this.seen(d)
     return toApi(this.store.get(d.deviceId) ?? { ...d, name: d.name, alias: null, tags: [] })
   }
@@ -83,7 +84,7 @@ export class DeviceService {
     const { host, port } = this.endpoint(rec)
     const p = await this.discovery.probe(host, port, PROBE_MS, AbortSignal.timeout(PROBE_MS + 1000)).catch(() => undefined)
     if (p === undefined || !p.pvrSdk) return
-    this.store.upsert({ ...rec, pvrSdk: true, revision: p.revision, status: p.status, lastSeen: Date.now() })
+    this.store.upsert({ ...rec, pvrSdk: true, revision: p.revision, status: p.status, lastSeen: Date.now(), ...(rec.reach === 'offline' ? { reach: 'pvr-sdk' as const } : {}) })
     const now = this.store.get(rec.deviceId)
     if (now !== undefined) this.c.events.emit('device', { device: toApi(now) })
   }
@@ -140,8 +141,8 @@ export function deviceHandlers (d: HandlerDeps): DeviceHandlers {
   return {
     async 'devices.list' () { return svc().list() },
 
-    async 'devices.add' ({ address }, ctx) {
-      return await withDeadline(ctx.signal ?? new AbortController().signal, PROBE_MS + 2000, async signal => await svc().add(address, signal))
+    async 'devices.add' ({ address, offline }, ctx) {
+      return await withDeadline(ctx.signal ?? new AbortController().signal, PROBE_MS + 2000, async signal => await svc().add(address, offline === true, signal))
     },
 
     async 'devices.plan' ({ rev, device, via, commit, ssh }, ctx) {

@@ -24,9 +24,9 @@ export function peerHandlers (d: HandlerDeps): PeerHandlers {
   return {
     async 'peers.status' () { return await lan().status() },
 
-    async 'peers.add' ({ addr }, ctx) {
+    async 'peers.add' ({ addr, offline }, ctx) {
       const s = running()
-      return { peerId: await s.node.dial(addr, ctx.signal ?? new AbortController().signal) }
+      return await s.node.add(addr, { offline: offline === true, signal: ctx.signal ?? new AbortController().signal })
     },
 
     async 'peers.pull' ({ rev, from }) {

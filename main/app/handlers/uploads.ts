@@ -11,14 +11,15 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { NoSpaceError, NotFoundError, UploadCutShortError } from '../../../shared/errors.js'
+import { formatBytes } from '../../../shared/units.js'
 
 const EXPIRE_MS = 60 * 60 * 1000
 
 export interface Upload { id: string, path: string, filename: string, bytes: number, at: number }
 
 function cutShort (filename: string, bytes: number, expected: number | undefined, cause?: unknown): Error {
-  const of = expected === undefined ? '' : ` of ${expected}`
-  return new UploadCutShortError(`upload ${filename}: cut short after ${bytes}${of} bytes (the browser closed the connection or the network broke); nothing was kept: upload the file again`, { received: bytes, expected: expected ?? null }, { cause })
+  const of = expected === undefined ? '' : ` of ${formatBytes(expected)}`
+  return new UploadCutShortError(`upload ${filename}: cut short after ${formatBytes(bytes)}${of} (the browser closed the connection or the network broke); nothing was kept: upload the file again`, { received: bytes, expected: expected ?? null }, { cause })
 }
 
 /** A request body that stopped before its end (node:http: 'aborted' / ECONNRESET; streams: premature close). */

@@ -1,9 +1,9 @@
 /** Device commands: `devices` (discovery), `devices show`, `install`, and the simulator. */
 import { Option, type Command } from 'commander'
-import { NotFoundError, toWireError, UsageError } from '../../../shared/errors.js'
+import { DeviceUnreachableError, ErrorCodes, isCode, NotFoundError, toWireError, UsageError } from '../../../shared/errors.js'
 import { installSucceeded, type DeviceInfo, type InstallPlan, type InstallResult, type PlanSsh } from '../../../shared/api/types.js'
 import {
-  chooseSshLogin, deviceDriver, deviceLabel, Discovery, DeviceStore, historyDevice, Installer, isSelectorList, resolveDevice, selectOne,
+  chooseSshLogin, deviceDriver, deviceLabel, Discovery, DeviceStore, probeDevice, historyDevice, Installer, isSelectorList, resolveDevice, selectOne,
   type DeviceDriver, type DeviceRecord, type InstallEvent, type ResolvedDevice,
 } from '../../devices/index.js'
 import type { App } from '../../app/index.js'
@@ -23,7 +23,7 @@ function collect (v: string, prev: string[] = []): string[] { return [...prev, v
 
 function publicDevice (d: DeviceInfo | DeviceRecord): Record<string, unknown> {
   const labels = 'alias' in d ? { alias: d.alias, tags: d.tags } : { alias: null, tags: [] }
-  return { deviceId: d.deviceId, name: d.name, ...labels, addrs: d.addrs, port: d.port, claimed: d.claimed, registered: d.registered, pvrSdk: d.pvrSdk, revision: d.revision, status: d.status }
+  return { deviceId: d.deviceId, name: d.name, ...labels, addrs: d.addrs, port: d.port, claimed: d.claimed, registered: d.registered, pvrSdk: d.pvrSdk, reach: d.reach ?? null, revision: d.revision, status: d.status }
 }
 
 /** Most characters shown of a device's name, id, status... in a table, and of a line of ours that carries a device's words. */
@@ -41,10 +41,10 @@ function standing (d: DeviceInfo | DeviceRecord): string {
   return d.claimed === null ? '' : d.claimed ? 'claimed' : 'unclaimed'
 }
 
-const DEVICE_HEAD = ['NAME', 'DEVICE', 'TAGS', 'ADDRESS', 'HTTP', 'REVISION', 'STATUS', '']
+const DEVICE_HEAD = ['NAME', 'DEVICE', 'TAGS', 'ADDRESS', 'ANSWERS', 'REVISION', 'STATUS', '']
 
 function deviceRow (d: DeviceRecord): string[] {
-  return [cell(deviceLabel(d)), cell(d.deviceId), cell(d.tags.join(',') || '-'), cell(d.addrs.join(',')), d.pvrSdk ? 'pvr-sdk' : '-', cell(d.revision), cell(d.status), standing(d)]
+  return [cell(deviceLabel(d)), cell(d.deviceId), cell(d.tags.join(',') || '-'), cell(d.addrs.join(',')), d.pvrSdk ? 'pvr-sdk' : d.reach ?? '-', cell(d.revision), cell(d.status), standing(d)]
 }
 
 function deviceLine (d: DeviceRecord): string {
@@ -154,24 +154,41 @@ export function register (program: Command, cli: Cli): void {
   const devices = program.command('devices')
     .description('find Pantavisor devices on the LAN (mDNS like pv-avahi, and addresses you name)')
     .option('--timeout <seconds>', 'how long to listen for mDNS answers', seconds, 3)
-    .option('--device <host[:port]>', 'also probe this address (repeatable)', collect)
+    .option('--device <host[:port]|unix:path>', 'also probe this address for pvr-sdk, SSH or a pv-ctrl socket (repeatable); nothing answering is an error', collect)
+    .option('--offline', 'keep a --device address where nothing answers, as an offline device')
     .option('--no-mdns', 'do not browse mDNS (only --device addresses)')
-    .action(cli.action<{ timeout: number, device?: string[], mdns?: boolean }>(async (ctx) => {
+    .action(cli.action<{ timeout: number, device?: string[], mdns?: boolean, offline?: boolean }>(async (ctx) => {
       const app = await ctx.app()
       const store = new DeviceStore(app.library.db)
-      const seen = await new Discovery({ log: ctx.log }).browse({
-        timeoutMs: ctx.opts.timeout * 1000,
-        addresses: ctx.opts.device,
-        mdns: ctx.opts.mdns !== false,
-        signal: ctx.signal,
-        onDevice: (d) => {
-          store.upsert(d)
-          const rec = store.get(d.deviceId)
-          ctx.note(`found ${cell(rec === undefined ? d.name : deviceLabel(rec))} (${d.registered === false ? 'not registered, ' : ''}${cell(d.deviceId)}) at ${cell(d.addrs.join(', '))}`)
-        },
+      const discovery = new Discovery({ log: ctx.log })
+      const seen = new Map<string, DeviceInfo>()
+      const keep = (d: DeviceInfo, how: string): void => {
+        store.upsert(d)
+        seen.set(d.deviceId, d)
+        const rec = store.get(d.deviceId)
+        ctx.note(`${how} ${cell(rec === undefined ? d.name : deviceLabel(rec))} (${d.registered === false ? 'not registered, ' : ''}${cell(d.deviceId)})${d.addrs.length > 0 ? ` at ${cell(d.addrs.join(', '))}` : ''}`)
+      }
+      const unreachable: Error[] = []
+      const probes = (ctx.opts.device ?? []).map(async a => {
+        try {
+          const p = await probeDevice(a, { discovery, signal: ctx.signal, offline: ctx.opts.offline === true })
+          keep(p.device, p.answered.length === 0 ? 'nothing answered; added offline:' : `found (${p.answered.map(x => terminalText(x, LINE_MAX)).join('; ')}):`)
+        } catch (err) {
+          if (!isCode(err, ErrorCodes.DeviceUnreachable)) throw err
+          unreachable.push(err as Error)
+        }
       })
+      const browsing = ctx.opts.mdns === false
+        ? Promise.resolve()
+        : discovery.browse({ timeoutMs: ctx.opts.timeout * 1000, mdns: true, signal: ctx.signal, onDevice: d => { keep(d, 'found') } })
+      await Promise.all([...probes, browsing])
+      if (unreachable.length > 0) {
+        // Nothing that answered is lost: it is stored and listed above; the exit status says an address did not answer.
+        if (unreachable.length === 1) throw unreachable[0]
+        throw new DeviceUnreachableError(unreachable.map(e => e.message).join('\n'), { devices: unreachable.length })
+      }
       // As stored: with the technician's alias and tags, and no bare IP for a name.
-      const list = seen.map(d => store.get(d.deviceId)).filter((d): d is DeviceRecord => d !== undefined)
+      const list = [...seen.values()].map(d => store.get(d.deviceId)).filter((d): d is DeviceRecord => d !== undefined)
       return {
         json: list.map(publicDevice),
         text: list.length === 0 ? 'no devices answered (multicast blocked? name one with --device ADDRESS)' : table(list.map(deviceRow), DEVICE_HEAD),

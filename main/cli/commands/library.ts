@@ -11,6 +11,7 @@ import { cidOf } from '../../../shared/ids.js'
 import type { Cli } from '../cli.js'
 import { formatBytes, table, terminalText } from '../output.js'
 import { revisionSignatureSummary } from './trust.js'
+import { revisionSizeText } from '../../../shared/units.js'
 
 function collect (v: string, prev: string[] = []): string[] { return [...prev, v] }
 
@@ -69,7 +70,7 @@ export function register (program: Command, cli: Cli): void {
       const json = revs.map(r => ({ id: r.id, name: r.name, names: r.names, spec: r.spec, objects: r.objects, missing: r.missing, bytes: r.bytes, complete: r.complete, source: r.source, importedAt: new Date(r.importedAt).toISOString(), signature: sigs.get(r.id) }))
       const text = revs.length === 0
         ? 'the library is empty: import a revision with `fieldsync import <tarball|checkout|state.json>`'
-        : table(revs.map(r => [r.id.slice(0, 12), r.name, formatBytes(r.bytes), `${r.objects}`, r.complete ? 'complete' : `INCOMPLETE (${r.missing} missing)`, new Date(r.importedAt).toISOString().slice(0, 16).replace('T', ' '), sigs.get(r.id) ?? '']), ['ID', 'NAME', 'SIZE', 'OBJECTS', 'STATUS', 'IMPORTED', 'SIGNATURES'])
+        : table(revs.map(r => [r.id.slice(0, 12), r.name, revisionSizeText(r), `${r.objects}`, r.complete ? 'complete' : `INCOMPLETE (${r.missing} missing)`, new Date(r.importedAt).toISOString().slice(0, 16).replace('T', ' '), sigs.get(r.id) ?? '']), ['ID', 'NAME', 'SIZE', 'OBJECTS', 'STATUS', 'IMPORTED', 'SIGNATURES'])
       return { json, text }
     }))
 
@@ -94,7 +95,7 @@ export function register (program: Command, cli: Cli): void {
       const t = (s: string) => terminalText(s)
       const lines = [
         `${info.name}  ${info.id}`,
-        `spec ${t(info.spec)}, ${info.objects} objects, ${formatBytes(info.bytes)}, ${info.complete ? 'complete' : `INCOMPLETE: ${info.missing} missing`}`,
+        `spec ${t(info.spec)}, ${info.objects} objects, ${revisionSizeText(info)}, ${info.complete ? 'complete' : `INCOMPLETE: ${info.missing} missing`}`,
         `source ${t(info.source)}, imported ${new Date(info.importedAt).toISOString()}`,
         `signatures: ${json.signature}`,
       ]

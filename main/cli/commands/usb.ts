@@ -8,6 +8,7 @@ import { writeReport } from '../../devices/rollout/index.js'
 import { importReceipts } from '../../usb/receipt-import.js'
 import type { Cli } from '../cli.js'
 import { formatBytes, table } from '../output.js'
+import { sizeMismatch } from '../../../shared/units.js'
 
 function positiveInt (v: string): number {
   const n = Number(v)
@@ -98,7 +99,7 @@ export function register (program: Command, cli: Cli): void {
       bar.stop()
       const bad = r.files.filter(f => f.verdict !== 'ok')
       const lines = [`${r.ok ? 'OK' : 'DAMAGED'}: ${r.files.length} files, ${formatBytes(r.bytes)} checked on ${dir}`]
-      for (const f of bad) lines.push(`  ${f.verdict.toUpperCase()}  ${f.path}${f.verdict === 'size' ? ` (${f.actualBytes} bytes, expected ${f.bytes})` : f.verdict === 'not-a-file' ? ' (a FIFO, device, link or folder where a file belongs; not read)' : ''}`)
+      for (const f of bad) lines.push(`  ${f.verdict.toUpperCase()}  ${f.path}${f.verdict === 'size' ? ` (${sizeMismatch(f.actualBytes ?? 0, f.bytes)})` : f.verdict === 'not-a-file' ? ' (a FIFO, device, link or folder where a file belongs; not read)' : ''}`)
       for (const rev of r.revisions) {
         if (rev.problem !== undefined) lines.push(`  ${rev.problem}`)
         if (!rev.ok) lines.push(`  revision ${rev.name} cannot be installed or imported from this stick: export it again`)

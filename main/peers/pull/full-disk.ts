@@ -6,13 +6,14 @@
 import { rm, stat } from 'node:fs/promises'
 import type { Library } from '../../store/library.js'
 import type { PartialStore } from './partials.js'
+import { formatBytes } from '../../../shared/units.js'
 
 /** The pull's error after a full disk: E_NO_SPACE naming the library, with what was kept to resume. */
 export async function fullDiskError (lib: Library, partials: PartialStore, shas: readonly string[], err: unknown, id: string): Promise<unknown> {
   const k = await keepResumable(partials, shas)
   const after = k.kept === 0
     ? 'no partial object was kept: free some space and pull again'
-    : `${k.kept} partial object${k.kept === 1 ? '' : 's'} (${(k.bytes / (1 << 20)).toFixed(1)} MiB) kept in ${partials.dir} to resume: free some space and pull again (only the rest is fetched)`
+    : `${k.kept} partial object${k.kept === 1 ? '' : 's'} (${formatBytes(k.bytes)}) kept in ${partials.dir} to resume: free some space and pull again (only the rest is fetched)`
   return lib.diskFull(err, `pull ${id.slice(0, 12)}`, after)
 }
 

@@ -9,6 +9,7 @@
  * the smaller size (the cheaper one to disprove by hashing).
  */
 import { ObjectsLimits } from '../objects/protocol.js'
+import { formatBytes } from '../../../shared/units.js'
 
 /** sha256 of zero bytes: the one object whose size is 0. */
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
@@ -37,8 +38,8 @@ export function impossibleSize (sha: string, size: number, listedBytes?: number)
   if (!Number.isSafeInteger(size) || size < 0) return `${size} is not a size`
   if (size === 0 && sha !== EMPTY_SHA256) return 'an object of 0 bytes can only be the empty one (sha256 e3b0c442...)'
   if (size !== 0 && sha === EMPTY_SHA256) return `the empty object has 0 bytes, not ${size}`
-  if (size > ObjectsLimits.maxObjectBytes) return `${size} bytes is over the limit of ${ObjectsLimits.maxObjectBytes / 2 ** 30} GiB per object`
-  if (listedBytes !== undefined && size > listedBytes) return `${size} bytes is more than the ${listedBytes} bytes the peer lists for the whole revision`
+  if (size > ObjectsLimits.maxObjectBytes) return `${formatBytes(size)} is over the limit of ${formatBytes(ObjectsLimits.maxObjectBytes)} per object`
+  if (listedBytes !== undefined && size > listedBytes) return `${formatBytes(size)} is more than the ${formatBytes(listedBytes)} the peer lists for the whole revision`
   return undefined
 }
 
@@ -56,12 +57,12 @@ export function chooseHolders (shas: readonly string[], answers: readonly HaveAn
     }
     if (bad === undefined && a.listedBytes !== undefined && sum > a.listedBytes) {
       const [sha, size] = [...a.have][0]
-      bad = { peer: a.peer, sha, size, why: `its sizes add up to ${sum} bytes, more than the ${a.listedBytes} bytes it lists for the whole revision`, direct: true }
+      bad = { peer: a.peer, sha, size, why: `its sizes add up to ${formatBytes(sum)}, more than the ${formatBytes(a.listedBytes)} it lists for the whole revision`, direct: true }
     }
     if (bad === undefined) { valid.push(a); continue }
     // One impossible claim discredits the others of that peer.
     refused.push(bad)
-    for (const [sha, size] of a.have) if (sha !== bad.sha) refused.push({ peer: a.peer, sha, size, why: `it claims ${bad.size} bytes for object ${bad.sha.slice(0, 12)}: ${bad.why}`, direct: false })
+    for (const [sha, size] of a.have) if (sha !== bad.sha) refused.push({ peer: a.peer, sha, size, why: `it claims ${formatBytes(bad.size)} for object ${bad.sha.slice(0, 12)}: ${bad.why}`, direct: false })
   }
   const wanted = shas.map(sha => {
     const bySize = new Map<number, string[]>()

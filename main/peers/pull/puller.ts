@@ -21,6 +21,7 @@ import { ProgressTracker, type PullEvent } from './progress.js'
 import { resolveRevision } from './resolve.js'
 import { withDeadline } from '../wire.js'
 import { PullTuning } from './tuning.js'
+import { formatBytes } from '../../../shared/units.js'
 
 /** The result of a pull: the contract's type (shared/api), one shape for CLI, app and control socket. */
 export type { PullResult }
@@ -138,7 +139,7 @@ export class Puller extends EventEmitter<{ event: [PullEvent] }> {
     const emit = opts.onProgress ?? (() => {})
     for (const [peer, c] of firstPerPeer(refused)) {
       this.log.error('pull %s: peer %s is not used: it claims object %s has %d bytes: %s', id.slice(0, 12), peer, c.sha, c.size, c.why)
-      emit({ type: 'peer-dropped', id, peer, reason: `it claims object ${c.sha.slice(0, 12)} has ${c.size} bytes: ${c.why}` })
+      emit({ type: 'peer-dropped', id, peer, reason: `it claims object ${c.sha.slice(0, 12)} has ${formatBytes(c.size)}: ${c.why}` })
     }
     const progress = new ProgressTracker(id, 0, wanted.length, emit)
     const fetcher = new ObjectFetcher({ library: this.library, node: this.node, log: this.log }, { id, signal: opts.signal, progress, emit })
@@ -169,7 +170,7 @@ export class Puller extends EventEmitter<{ event: [PullEvent] }> {
       const shas = new Set(disbelieved.map(w => w.sha))
       const claims = refused.filter(c => shas.has(c.sha))
       const e = claims.find(c => c.direct) ?? claims[0]
-      throw new ProtocolError(`revision ${id.slice(0, 12)}: ${disbelieved.length} object(s) are only on peers that claim impossible sizes (e.g. object ${e.sha}: peer ${e.peer} claims ${e.size} bytes: ${e.why}); the rest was pulled`, { claims: claims.slice(0, 20) })
+      throw new ProtocolError(`revision ${id.slice(0, 12)}: ${disbelieved.length} object(s) are only on peers that claim impossible sizes (e.g. object ${e.sha}: peer ${e.peer} claims ${formatBytes(e.size)}: ${e.why}); the rest was pulled`, { claims: claims.slice(0, 20) })
     }
     if (nobody.length > 0 && unanswered.length > 0) {
       // Perhaps on a peer that could not say: its failure is the cause to report.

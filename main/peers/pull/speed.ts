@@ -18,6 +18,7 @@
  */
 import { TimeoutError } from '../../../shared/errors.js'
 import { PullTuning } from './tuning.js'
+import { formatRate } from '../../../shared/units.js'
 
 export type SlowKind = 'floor' | 'relative'
 
@@ -114,10 +115,10 @@ export class SpeedWatch {
   /** The error a cut range fails with (E_TIMEOUT; `details.slow` says which rule). */
   static reason (cut: SlowCut): Error {
     const c = cut.clock
-    const at = `${c.what} from peer ${c.peer}: ${Math.round(cut.rate)} bytes/s over the last ${PullTuning.slowWindowMs / 1000} s`
+    const at = `${c.what} from peer ${c.peer}: ${formatRate(cut.rate)} over the last ${PullTuning.slowWindowMs / 1000} s`
     const msg = cut.kind === 'floor'
-      ? `${at}, under the minimum of ${PullTuning.minRangeBytesPerSec} bytes/s`
-      : `${at}, over ${PullTuning.slowFactor} times slower than peer ${cut.than!.peer} (${Math.round(cut.than!.rate)} bytes/s): its rest goes to the faster peer`
+      ? `${at}, under the minimum of ${formatRate(PullTuning.minRangeBytesPerSec)}`
+      : `${at}, over ${PullTuning.slowFactor} times slower than peer ${cut.than!.peer} (${formatRate(cut.than!.rate)}): its rest goes to the faster peer`
     return new TimeoutError(msg, { slow: cut.kind, peer: c.peer, rate: Math.round(cut.rate) })
   }
 }
