@@ -10,6 +10,7 @@ import { LibraryScreen } from './screens/library.js'
 import { PeersScreen } from './screens/peers.js'
 import { RevisionScreen } from './screens/revision.js'
 import { TransfersScreen } from './screens/transfers.js'
+import { TrustScreen } from './screens/trust.js'
 import { UsbScreen } from './screens/usb.js'
 import { ErrorBox, ToastContext, Toasts, useToasts } from './ui.js'
 
@@ -32,6 +33,7 @@ function Nav (p: { route: string, running: number, info: AppInfo }) {
     ['devices', 'Devices', p.info.capabilities.devices ? null : 'not yet'],
     ['transfers', 'Transfers', p.running > 0 ? String(p.running) : null],
     ['usb', 'USB', null],
+    ['trust', 'Trust', null],
   ]
   return (
     <nav class='nav' aria-label='Screens'>
@@ -79,7 +81,7 @@ export function App () {
 
   const screen = route[0] ?? 'library'
   useEffect(() => {
-    const names: Record<string, string> = { library: 'Library', revision: 'Revision', peers: 'Peers', devices: 'Devices', transfers: 'Transfers', usb: 'USB' }
+    const names: Record<string, string> = { library: 'Library', revision: 'Revision', peers: 'Peers', devices: 'Devices', transfers: 'Transfers', usb: 'USB', trust: 'Trust' }
     document.title = `${names[screen] ?? 'Fieldsync'} · Fieldsync`
   }, [screen])
 
@@ -94,6 +96,7 @@ export function App () {
       case 'devices': body = route[1] === 'install' ? <InstallWizard rev={route[2]} device={route[3]} transfers={transfers} /> : <DevicesScreen />; break
       case 'transfers': body = <TransfersScreen transfers={transfers} />; break
       case 'usb': body = <UsbScreen rev={route[1]} />; break
+      case 'trust': body = <TrustScreen />; break
       default: body = <LibraryScreen transfers={transfers} />
     }
   }

@@ -12,7 +12,9 @@ const SIG_TONE: Record<SignatureState, Tone> = { valid: 'ok', warning: 'warn', u
 const SIG_TEXT: Record<SignatureState, string> = { valid: 'Signed', warning: 'Signed, see note', untrusted: 'Untrusted signer', invalid: 'INVALID', unsigned: 'Unsigned' }
 
 export function SignatureBadge (p: { state: SignatureState, summary: string }) {
-  return <Badge tone={SIG_TONE[p.state]} title={p.summary}>{SIG_TEXT[p.state]}</Badge>
+  const badge = <Badge tone={SIG_TONE[p.state]} title={p.summary}>{SIG_TEXT[p.state]}</Badge>
+  // An untrusted signer is fixed on the Trust screen: the badge leads there.
+  return p.state === 'untrusted' ? <a href='#/trust' class='badge-link' aria-label={`${SIG_TEXT[p.state]}: trust its CA`}>{badge}</a> : badge
 }
 
 /** The size, marked as a lower bound while objects are missing. */

@@ -11,9 +11,10 @@
 import type { WireError } from '../errors.js'
 import type * as T from './types.js'
 import { DEVICE_VIAS } from './types.js'
+import { trustValidators, type TrustChannels } from './trust.js'
 import { absPath, arrayOf, bool, exactlyOne, object, oneOf, optional, revisionName, revRef, str, type Check } from './validate.js'
 
-export interface ApiChannels {
+export interface ApiChannels extends TrustChannels {
   'app.info': { req: T.Empty, res: T.AppInfo }
   'fs.list': { req: { path?: string, files?: boolean }, res: T.DirListing }
 
@@ -114,6 +115,7 @@ export const requestValidators: { [C in Channel]: Check<Req<C>> } = {
   'usb.export': object({ revs: arrayOf(revRef, { min: 1, max: 64 }), folder: absPath, forDevice: optional(absPath), forPeer: optional(absPath) }),
   'usb.import': object({ folder: absPath }),
   'usb.inventory': object({ folder: absPath }),
+  ...trustValidators,
 }
 
 /** Every channel, in contract order. */
