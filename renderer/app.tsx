@@ -1,9 +1,11 @@
 /** The shell: navigation, connection state, theme, toasts, and the screen for the current route. */
-import { useEffect, useState } from 'preact/hooks'
+import { useEffect, useRef, useState } from 'preact/hooks'
 import type { AppInfo } from '../shared/api/types.js'
 import type { ConnectionState } from './api.js'
 import { InfoContext } from './app-context.js'
+import { CommandContext, createCommandBus } from './commands.js'
 import { useClient, useEvent, useRoute, useTransfers } from './hooks.js'
+import { KeyboardLayer } from './keyboard.js'
 import { DevicesScreen } from './screens/devices.js'
 import { InstallWizard } from './screens/install.js'
 import { LibraryScreen } from './screens/library.js'
@@ -69,6 +71,7 @@ export function App () {
   const [infoError, setInfoError] = useState<unknown>(null)
   const [conn, setConn] = useState<ConnectionState>(client.connection())
   const transfers = useTransfers()
+  const commands = useRef(createCommandBus()).current
 
   useEffect(() => {
     const load = () => { client.api.app.info().then(i => { setInfo(i); setInfoError(null) }, setInfoError) }
@@ -104,6 +107,7 @@ export function App () {
   return (
     <ToastContext.Provider value={notify}>
       <InfoContext.Provider value={info}>
+      <CommandContext.Provider value={commands}>
         <div class='shell'>
           <a class='skip' href='#main'>Skip to content</a>
           <aside class='sidebar'>
@@ -114,6 +118,7 @@ export function App () {
               <select id='theme' class='input input-small' value={theme} onChange={(e) => { setTheme((e.target as HTMLSelectElement).value as Theme) }}>
                 {THEMES.map(([v, l]) => <option key={v} value={v}>{l}</option>)}
               </select>
+              <div class='muted small keys-hint'><kbd>Ctrl</kbd>+<kbd>K</kbd> commands · <kbd>?</kbd> keys</div>
               {info !== null && <div class='muted small version' title={info.home}>v{info.version} · {info.mode === 'electron' ? 'desktop' : 'browser mode'}</div>}
             </div>
           </aside>
@@ -122,7 +127,9 @@ export function App () {
             {body}
           </main>
           <Toasts toasts={toasts} dismiss={dismiss} />
+          {info !== null && <KeyboardLayer themes={THEMES} setTheme={(t) => { setTheme(t as Theme) }} />}
         </div>
+      </CommandContext.Provider>
       </InfoContext.Provider>
     </ToastContext.Provider>
   )
