@@ -95,7 +95,7 @@ export function App () {
   } else {
     switch (screen) {
       case 'revision': body = <RevisionScreen id={route[1] ?? ''} compare={route[2]} />; break
-      case 'peers': body = <PeersScreen />; break
+      case 'peers': body = <PeersScreen transfers={transfers} />; break
       case 'devices': body = route[1] === 'install' ? <InstallWizard rev={route[2]} device={route[3]} transfers={transfers} /> : <DevicesScreen />; break
       case 'transfers': body = <TransfersScreen transfers={transfers} />; break
       case 'usb': body = <UsbScreen rev={route[1]} />; break
