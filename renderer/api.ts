@@ -21,6 +21,8 @@ export interface Client {
   onConnection: (fn: (s: ConnectionState) => void) => () => void
   /** Import a File the user picked or dropped: by path in Electron, by upload in browser mode. */
   importFile: (file: File, opts: { name?: string, onUpload?: (sent: number, total: number) => void }) => ReturnType<FieldsyncApi['library']['import']>
+  /** A File the user picked, for a channel that takes `{path}` or `{upload}`: its path in Electron, an upload in browser mode. */
+  fileRef: (file: File) => Promise<{ path: string } | { upload: string }>
 }
 
 const TOKEN_KEY = 'fieldsync.token'
@@ -135,6 +137,7 @@ function browserClient (token: string): Client {
       const up = await upload(token, file, opts.onUpload)
       return await api.library.import({ upload: up, name: opts.name })
     },
+    fileRef: async (file) => ({ upload: await upload(token, file) }),
   }
 }
 
@@ -168,6 +171,11 @@ function electronClient (raw: RawApi): Client {
       const path = api.host?.pathForFile(file) ?? ''
       if (path === '') throw new BadInputError(`${file.name}: this file has no path on disk; save it to a folder first`)
       return await api.library.import({ path, name: opts.name })
+    },
+    async fileRef (file) {
+      const path = api.host?.pathForFile(file) ?? ''
+      if (path === '') throw new BadInputError(`${file.name}: this file has no path on disk; save it to a folder first`)
+      return { path }
     },
   }
 }

@@ -1,15 +1,18 @@
 /** The shell: navigation, connection state, theme, toasts, and the screen for the current route. */
-import { useEffect, useState } from 'preact/hooks'
+import { useEffect, useRef, useState } from 'preact/hooks'
 import type { AppInfo } from '../shared/api/types.js'
 import type { ConnectionState } from './api.js'
 import { InfoContext } from './app-context.js'
+import { CommandContext, createCommandBus } from './commands.js'
 import { useClient, useEvent, useRoute, useTransfers } from './hooks.js'
+import { KeyboardLayer } from './keyboard.js'
 import { DevicesScreen } from './screens/devices.js'
 import { InstallWizard } from './screens/install.js'
 import { LibraryScreen } from './screens/library.js'
 import { PeersScreen } from './screens/peers.js'
 import { RevisionScreen } from './screens/revision.js'
 import { TransfersScreen } from './screens/transfers.js'
+import { TrustScreen } from './screens/trust.js'
 import { UsbScreen } from './screens/usb.js'
 import { ErrorBox, ToastContext, Toasts, useToasts } from './ui.js'
 
@@ -32,6 +35,7 @@ function Nav (p: { route: string, running: number, info: AppInfo }) {
     ['devices', 'Devices', p.info.capabilities.devices ? null : 'not yet'],
     ['transfers', 'Transfers', p.running > 0 ? String(p.running) : null],
     ['usb', 'USB', null],
+    ['trust', 'Trust', null],
   ]
   return (
     <nav class='nav' aria-label='Screens'>
@@ -67,6 +71,7 @@ export function App () {
   const [infoError, setInfoError] = useState<unknown>(null)
   const [conn, setConn] = useState<ConnectionState>(client.connection())
   const transfers = useTransfers()
+  const commands = useRef(createCommandBus()).current
 
   useEffect(() => {
     const load = () => { client.api.app.info().then(i => { setInfo(i); setInfoError(null) }, setInfoError) }
@@ -79,7 +84,7 @@ export function App () {
 
   const screen = route[0] ?? 'library'
   useEffect(() => {
-    const names: Record<string, string> = { library: 'Library', revision: 'Revision', peers: 'Peers', devices: 'Devices', transfers: 'Transfers', usb: 'USB' }
+    const names: Record<string, string> = { library: 'Library', revision: 'Revision', peers: 'Peers', devices: 'Devices', transfers: 'Transfers', usb: 'USB', trust: 'Trust' }
     document.title = `${names[screen] ?? 'Fieldsync'} · Fieldsync`
   }, [screen])
 
@@ -90,10 +95,11 @@ export function App () {
   } else {
     switch (screen) {
       case 'revision': body = <RevisionScreen id={route[1] ?? ''} compare={route[2]} />; break
-      case 'peers': body = <PeersScreen />; break
+      case 'peers': body = <PeersScreen transfers={transfers} />; break
       case 'devices': body = route[1] === 'install' ? <InstallWizard rev={route[2]} device={route[3]} transfers={transfers} /> : <DevicesScreen />; break
       case 'transfers': body = <TransfersScreen transfers={transfers} />; break
       case 'usb': body = <UsbScreen rev={route[1]} />; break
+      case 'trust': body = <TrustScreen />; break
       default: body = <LibraryScreen transfers={transfers} />
     }
   }
@@ -101,6 +107,7 @@ export function App () {
   return (
     <ToastContext.Provider value={notify}>
       <InfoContext.Provider value={info}>
+      <CommandContext.Provider value={commands}>
         <div class='shell'>
           <a class='skip' href='#main'>Skip to content</a>
           <aside class='sidebar'>
@@ -111,6 +118,7 @@ export function App () {
               <select id='theme' class='input input-small' value={theme} onChange={(e) => { setTheme((e.target as HTMLSelectElement).value as Theme) }}>
                 {THEMES.map(([v, l]) => <option key={v} value={v}>{l}</option>)}
               </select>
+              <div class='muted small keys-hint'><kbd>Ctrl</kbd>+<kbd>K</kbd> commands · <kbd>?</kbd> keys</div>
               {info !== null && <div class='muted small version' title={info.home}>v{info.version} · {info.mode === 'electron' ? 'desktop' : 'browser mode'}</div>}
             </div>
           </aside>
@@ -119,7 +127,9 @@ export function App () {
             {body}
           </main>
           <Toasts toasts={toasts} dismiss={dismiss} />
+          {info !== null && <KeyboardLayer themes={THEMES} setTheme={(t) => { setTheme(t as Theme) }} />}
         </div>
+      </CommandContext.Provider>
       </InfoContext.Provider>
     </ToastContext.Provider>
   )

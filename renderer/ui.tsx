@@ -56,6 +56,16 @@ export function errorParts (err: unknown): { code: string, message: string, hint
   return { code, message, hint: adviceFor({ code, details: e?.details }, 'app') }
 }
 
+/** Whether an error is one the Trust screen fixes (trust a CA or key, change the policy). */
+export function trustCanFix (code: string, message: string): boolean {
+  return code === ErrorCodes.SignatureInvalid || code === ErrorCodes.PolicyRefused || /trust its CA|trust add|not in the trust store|change the policy/.test(message)
+}
+
+/** The link to the Trust screen that messages saying "trust its CA" or "change the policy" carry. */
+export function TrustLink (p: { children?: ComponentChildren }) {
+  return <a href='#/trust' class='trust-link' data-testid='trust-link'>{p.children ?? 'Open Trust'}</a>
+}
+
 export function ErrorBox (p: { error: unknown, title?: string, onRetry?: () => void }) {
   const { code, message, hint } = errorParts(p.error)
   return (
@@ -63,6 +73,7 @@ export function ErrorBox (p: { error: unknown, title?: string, onRetry?: () => v
       <div class='alert-title'>{p.title ?? 'Something went wrong'} <code class='code-chip'>{code}</code></div>
       <div class='alert-body'>{message}</div>
       {hint !== null && <div class='alert-hint'>What to do: {hint}</div>}
+      {trustCanFix(code, message) && <div class='alert-hint'><TrustLink>Trust a CA or change the policy…</TrustLink></div>}
       {p.onRetry !== undefined && <div class='alert-actions'><Button small onClick={p.onRetry}>Try again</Button></div>}
     </div>
   )

@@ -20,6 +20,13 @@ export interface ExportOptions {
   parts?: string[]
   /** gzip or not; default from the file name (.tgz, .gz). */
   gzip?: boolean
+  /**
+   * Deflate the gzip for real (gzip's default level) instead of writing it as
+   * stored blocks (level 0). Off by default: objects are squashfs images,
+   * already compressed, and deflate costs far more time than it saves;
+   * pvr, `pvcontrol steps install` and every gzip reader take either form.
+   */
+  compress?: boolean
   /** Only these objects are written (the state still names them all); for USB --for-device. */
   onlyObjects?: ReadonlySet<string>
   /**
@@ -79,7 +86,7 @@ export async function exportRevision (lib: Library, id: string, file: string, op
   const { default: tar } = await import('tar-stream')
   const pack = tar.pack()
   const out = createWriteStream(tmp, { flags: 'wx', highWaterMark: 1 << 20 })
-  const stages: NodeJS.ReadWriteStream[] = gzip ? [createGzip({ level: zc.Z_BEST_SPEED, chunkSize: 1 << 20 })] : []
+  const stages: NodeJS.ReadWriteStream[] = gzip ? [createGzip({ level: opts.compress === true ? zc.Z_DEFAULT_COMPRESSION : zc.Z_NO_COMPRESSION, chunkSize: 1 << 20 })] : []
   const piping = (pipeline as (...s: unknown[]) => Promise<void>)(pack, ...stages, out)
   let done = 0
   try {

@@ -105,13 +105,16 @@ export class TrustStore implements TrustSource {
   /**
    * Validate a PEM file (certificates and/or public keys) or a public JWK and
    * copy it in. Certificates go to the default truststore, or the OEM one
-   * with `oem`; public keys are pinned. Private keys are refused.
+   * with `oem`; public keys are pinned. Private keys are refused. `label`
+   * names the file in messages and in the store (an upload's original name).
    */
-  async add (path: string, opts: { oem?: boolean, signal?: AbortSignal } = {}): Promise<AddResult> {
-    const st = await stat(path).catch(() => null)
+  async add (file: string, opts: { oem?: boolean, label?: string, signal?: AbortSignal } = {}): Promise<AddResult> {
+    // Messages and the stored name follow the user's file (`label`), not a temporary copy's.
+    const path = opts.label ?? file
+    const st = await stat(file).catch(() => null)
     if (st === null || !st.isFile()) throw new NotFoundError(`${path}: no such file`)
     if (st.size > MAX_FILE) throw new BadInputError(`${path}: ${st.size} bytes is too large for a certificate or key file`)
-    const text = await readFile(path, { encoding: 'utf8', signal: opts.signal })
+    const text = await readFile(file, { encoding: 'utf8', signal: opts.signal })
     const base = basename(path, extname(path)).replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^\.+/, '') || 'trust'
     const known = new Set(this.entries.map(e => `${e.kind}:${e.fingerprint}`))
     const res: AddResult = { added: [], existed: [], warnings: [] }

@@ -7,12 +7,19 @@ import { bytes } from '../format.js'
 import { useApi } from '../hooks.js'
 import { Button, Dialog, ErrorBox, useNotify } from '../ui.js'
 
+type Format = 'tgz' | 'tgz-compressed' | 'tar'
+const FORMATS: Array<[Format, string, string]> = [
+  ['tgz', '.tgz, fast', 'gzip without compression: as fast as a copy; objects are squashfs images, already compressed'],
+  ['tgz-compressed', '.tgz, compressed', 'deflated: a little smaller at best, many times slower'],
+  ['tar', '.tar', 'plain tar'],
+]
+
 export function ExportDialog (p: { revision: RevisionSummary | null, onClose: () => void }) {
   const api = useApi()
   const info = useInfo()
   const notify = useNotify()
   const [folder, setFolder] = useState(info.defaultFolder)
-  const [gzip, setGzip] = useState(true)
+  const [format, setFormat] = useState<Format>('tgz')
   const [picking, setPicking] = useState(false)
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<unknown>(null)
@@ -23,7 +30,7 @@ export function ExportDialog (p: { revision: RevisionSummary | null, onClose: ()
     if (rev === null) return
     setBusy(true)
     setError(null)
-    api.library.export({ rev: rev.id, folder, gzip }).then((r) => {
+    api.library.export({ rev: rev.id, folder, gzip: format !== 'tar', compress: format === 'tgz-compressed' }).then((r) => {
       notify({ tone: 'ok', title: `Exported ${rev.name}`, body: `${r.file} (${bytes(r.bytes)}, ${r.objects} objects)` })
       p.onClose()
     }, setError).finally(() => { setBusy(false) })
@@ -42,10 +49,15 @@ export function ExportDialog (p: { revision: RevisionSummary | null, onClose: ()
               <Button onClick={() => { setPicking(true) }}>Choose…</Button>
             </div>
           </div>
-          <label class='check'>
-            <input type='checkbox' checked={gzip} onChange={(e) => { setGzip((e.target as HTMLInputElement).checked) }} />
-            Compress (.tgz); clear for a plain .tar
-          </label>
+          <fieldset class='fieldset'>
+            <legend>Format</legend>
+            {FORMATS.map(([v, label, note]) => (
+              <label key={v} class='check'>
+                <input type='radio' name='export-format' value={v} checked={format === v} onChange={() => { setFormat(v) }} />
+                <span><span class='strong'>{label}</span> <span class='muted small'>{note}</span></span>
+              </label>
+            ))}
+          </fieldset>
           {error !== null && <ErrorBox error={error} title='Export failed' />}
           <footer class='dialog-foot'>
             <Button onClick={p.onClose}>Cancel</Button>

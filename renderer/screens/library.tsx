@@ -1,6 +1,7 @@
 /** Library: what this laptop carries. Import (picker, drag and drop, path), export, open. */
-import { useRef, useState } from 'preact/hooks'
+import { useEffect, useRef, useState } from 'preact/hooks'
 import type { RevisionSummary, SignatureState, TransferInfo } from '../../shared/api/types.js'
+import { useCommand } from '../commands.js'
 import { FolderPicker } from '../folder-picker.js'
 import { ago, bytes, dateTime, plural, shortId } from '../format.js'
 import { useClient, useResource, useTick } from '../hooks.js'
@@ -13,7 +14,9 @@ const SIG_TONE: Record<SignatureState, Tone> = { valid: 'ok', warning: 'warn', u
 const SIG_TEXT: Record<SignatureState, string> = { valid: 'Signed', warning: 'Signed, see note', untrusted: 'Untrusted signer', invalid: 'INVALID', unsigned: 'Unsigned' }
 
 export function SignatureBadge (p: { state: SignatureState, summary: string }) {
-  return <Badge tone={SIG_TONE[p.state]} title={p.summary}>{SIG_TEXT[p.state]}</Badge>
+  const badge = <Badge tone={SIG_TONE[p.state]} title={p.summary}>{SIG_TEXT[p.state]}</Badge>
+  // An untrusted signer is fixed on the Trust screen: the badge leads there.
+  return p.state === 'untrusted' ? <a href='#/trust' class='badge-link' aria-label={`${SIG_TEXT[p.state]}: trust its CA`}>{badge}</a> : badge
 }
 
 /** The size, marked as a lower bound while objects are missing. */
@@ -67,6 +70,15 @@ export function LibraryScreen (p: { transfers: TransferInfo[] }) {
   const [uploads, setUploads] = useState<Array<{ name: string, sent: number, total: number }>>([])
   const fileInput = useRef<HTMLInputElement>(null)
   useTick(30_000)
+  // The command palette's Library actions; an export waits for the list to name its revision.
+  const [exportWanted, setExportWanted] = useState<string | null>(null)
+  useCommand('library.import-file', () => { fileInput.current?.click() })
+  useCommand('library.import-folder', () => { setPicking(true) })
+  useCommand('library.export', (id) => { setExportWanted(id ?? null) })
+  useEffect(() => {
+    const r = exportWanted === null ? undefined : lib.data?.revisions.find(x => x.id === exportWanted)
+    if (r !== undefined) { setExporting(r); setExportWanted(null) }
+  }, [exportWanted, lib.data])
 
   const report = (what: string, res: { name: string | null, id: string, objects: number, missing: number, bytes: number, newBytes: number, existed: boolean }) => {
     const name = res.name ?? shortId(res.id)

@@ -1,10 +1,11 @@
 /** Peers: team laptops on the LAN, what each has that we lack, pull with one click, team create/join. */
 import { useState } from 'preact/hooks'
-import type { PeerInfo, PeersStatus } from '../../shared/api/types.js'
+import type { PeerInfo, PeersStatus, TransferInfo } from '../../shared/api/types.js'
 import { useInfo } from '../app-context.js'
 import { ago, bytes, plural, shortId } from '../format.js'
 import { useApi, useResource, useTick } from '../hooks.js'
 import { Badge, Button, Copy, Empty, ErrorBox, NotAvailable, errorParts, useNotify } from '../ui.js'
+import { PullCell, latestPulls } from './pull-cell.js'
 
 function TeamPanel (p: { status: PeersStatus }) {
   const api = useApi()
@@ -64,7 +65,7 @@ function TeamPanel (p: { status: PeersStatus }) {
   )
 }
 
-function PeerCard (p: { peer: PeerInfo }) {
+function PeerCard (p: { peer: PeerInfo, pulls: Map<string, TransferInfo> }) {
   const api = useApi()
   const notify = useNotify()
   const [pulling, setPulling] = useState<Set<string>>(new Set())
@@ -99,7 +100,9 @@ function PeerCard (p: { peer: PeerInfo }) {
                   <td><code class='mono'>{shortId(r.id)}</code></td>
                   <td class='num'>{bytes(r.bytes)}</td>
                   <td>{r.local === 'partial' ? <Badge tone='warn'>incomplete</Badge> : <Badge tone='muted'>not here</Badge>}</td>
-                  <td class='actions'><Button small kind='primary' busy={pulling.has(r.id)} onClick={() => { pull(r.id, r.name) }} label={`Pull ${r.name}`}>Pull</Button></td>
+                  <td class='actions'><PullCell transfer={p.pulls.get(r.id)} name={r.name}>
+                    <Button small kind='primary' busy={pulling.has(r.id)} onClick={() => { pull(r.id, r.name) }} label={`Pull ${r.name}`}>{p.pulls.get(r.id)?.state === 'failed' ? 'Retry' : 'Pull'}</Button>
+                  </PullCell></td>
                 </tr>
               ))}
             </tbody>
@@ -108,7 +111,7 @@ function PeerCard (p: { peer: PeerInfo }) {
   )
 }
 
-export function PeersScreen () {
+export function PeersScreen (p: { transfers: TransferInfo[] }) {
   const info = useInfo()
   const api = useApi()
   const notify = useNotify()
@@ -128,6 +131,7 @@ export function PeersScreen () {
     )
   }
   const s = status.data
+  const pulls = latestPulls(p.transfers)
   return (
     <div class='screen'>
       <header class='screen-head'>
@@ -176,7 +180,7 @@ export function PeersScreen () {
               ? <p class='muted'>Peers show here once the LAN node runs.</p>
               : s.peers.length === 0
               ? <Empty title='No peers seen yet'>Colleagues appear here within seconds when their Fieldsync runs on the same network. Where multicast is blocked, add one by address.</Empty>
-              : <ul class='peers'>{s.peers.map(x => <PeerCard key={x.id} peer={x} />)}</ul>}
+              : <ul class='peers'>{s.peers.map(x => <PeerCard key={x.id} peer={x} pulls={pulls} />)}</ul>}
           </section>
         </>
       )}

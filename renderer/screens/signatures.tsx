@@ -1,7 +1,7 @@
 /** Who signed what: per signature the signer, algorithm, verdict and the keys it covers; keys nobody covers. */
 import type { SignatureReportView } from '../../shared/api/types.js'
 import { plural } from '../format.js'
-import { Badge } from '../ui.js'
+import { Badge, TrustLink } from '../ui.js'
 
 export function SignaturesPanel (p: { report: SignatureReportView | null, keys: number }) {
   const r = p.report
@@ -18,6 +18,7 @@ export function SignaturesPanel (p: { report: SignatureReportView | null, keys: 
       <div class='row wrap'>
         {r.pass ? <Badge tone='ok'>passes “{r.policy}”</Badge> : <Badge tone='bad'>refused by “{r.policy}”</Badge>}
         {r.reason !== null && <span class='strong'>{r.reason}</span>}
+        {!r.pass && <TrustLink>Change the policy…</TrustLink>}
         <span class='muted'>{r.uncovered.length === 0 ? `all ${p.keys} keys covered` : `${plural(r.uncovered.length, 'key')} not covered`}{r.excluded.length > 0 ? `, ${r.excluded.length} excluded` : ''}</span>
       </div>
       <table class='table table-compact' aria-label='Signatures'>
@@ -33,6 +34,7 @@ export function SignaturesPanel (p: { report: SignatureReportView | null, keys: 
                   ? <Badge tone={s.notes.length > 0 ? 'warn' : 'ok'}>{s.notes.length > 0 ? 'valid, see note' : 'valid'}</Badge>
                   : s.verdict === 'untrusted' ? <Badge tone='warn'>untrusted signer</Badge> : <Badge tone='bad'>INVALID</Badge>}
                 {s.message !== null && <div class='small' data-testid='signature-verdict'>{s.message}</div>}
+                {s.verdict === 'untrusted' && <div class='small'><TrustLink>Trust its CA…</TrustLink></div>}
                 {s.notes.map(n => <div key={n} class='small muted'>{n}</div>)}
               </td>
               <td><details><summary>{plural(s.covers.length, 'key')}</summary><ul class='key-list'>{s.covers.map(k => <li key={k} class='mono small'>{k}</li>)}</ul></details></td>

@@ -11,9 +11,10 @@
 import type { WireError } from '../errors.js'
 import type * as T from './types.js'
 import { DEVICE_VIAS } from './types.js'
+import { trustValidators, type TrustChannels } from './trust.js'
 import { absPath, arrayOf, bool, exactlyOne, int, object, oneOf, optional, revisionName, revRef, str, type Check } from './validate.js'
 
-export interface ApiChannels {
+export interface ApiChannels extends TrustChannels {
   'app.info': { req: T.Empty, res: T.AppInfo }
   'fs.list': { req: { path?: string, files?: boolean }, res: T.DirListing }
 
@@ -21,7 +22,7 @@ export interface ApiChannels {
   'library.show': { req: { rev: string }, res: T.RevisionDetail }
   'library.diff': { req: { a: string, b: string }, res: T.RevisionDiff }
   'library.import': { req: { path?: string, upload?: string, name?: string }, res: T.ImportResult }
-  'library.export': { req: { rev: string, folder: string, gzip?: boolean }, res: T.ExportResult }
+  'library.export': { req: { rev: string, folder: string, gzip?: boolean, compress?: boolean }, res: T.ExportResult }
   'library.rename': { req: { rev: string, name: string }, res: T.RevisionSummary }
   'library.remove': { req: { rev: string }, res: { removed: string } }
   'library.composePreview': { req: { base: string, ops: T.ComposeOpRequest[] }, res: T.ComposePreview }
@@ -95,7 +96,7 @@ export const requestValidators: { [C in Channel]: Check<Req<C>> } = {
   'library.show': object({ rev: revRef }),
   'library.diff': object({ a: revRef, b: revRef }),
   'library.import': exactlyOne(object({ path: optional(absPath), upload: optional(hexId), name: optional(revisionName) }), ['path', 'upload']),
-  'library.export': object({ rev: revRef, folder: absPath, gzip: optional(bool) }),
+  'library.export': object({ rev: revRef, folder: absPath, gzip: optional(bool), compress: optional(bool) }),
   'library.rename': object({ rev: revRef, name: revisionName }),
   'library.remove': object({ rev: revRef }),
   'library.composePreview': object({ base: revRef, ops: arrayOf(composeOp, { max: 64 }) }),
@@ -121,6 +122,7 @@ export const requestValidators: { [C in Channel]: Check<Req<C>> } = {
   'usb.export': object({ revs: arrayOf(revRef, { min: 1, max: 64 }), folder: absPath, forDevice: optional(absPath), forPeer: optional(absPath) }),
   'usb.import': object({ folder: absPath }),
   'usb.inventory': object({ folder: absPath }),
+  ...trustValidators,
 }
 
 /** Every channel, in contract order. */

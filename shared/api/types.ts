@@ -205,6 +205,8 @@ export interface TransferInfo {
   movedUntil: number | null
   /** Per-peer share of a pull. */
   peers: Array<{ peer: string, bytes: number }>
+  /** The revision it moves, once known (a pull: for its row on the Peers screen). */
+  rev?: string
   /** Current step in words (e.g. "TESTING: waiting for the containers"). */
   detail: string | null
   cancellable: boolean

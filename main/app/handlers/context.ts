@@ -28,6 +28,8 @@ export interface HandlerDeps {
   /** The revision's signature verdict (verified off the API thread, cached per trust-store version). */
   signature: (id: string) => Promise<SignatureStatus>
   signatureReport: (id: string) => Promise<SignatureReportView | null>
+  /** Fingerprints of the trust entries the revision's valid signatures rest on. */
+  signatureAnchors: (id: string) => Promise<string[]>
   /** The LAN node service, when this front end runs one. */
   lan: () => LanService | undefined
   /** Device discovery and installs, when this front end runs them. */

@@ -19,6 +19,7 @@ import { LanService, type LanOptions } from './node.js'
 import { peerHandlers } from './peers.js'
 import { SignatureChecks } from './signatures.js'
 import { systemHandlers } from './system.js'
+import { trustHandlers } from './trust.js'
 import { TransferRegistry } from './transfers.js'
 import { Uploads } from './uploads.js'
 import { usbHandlers } from './usb.js'
@@ -53,6 +54,7 @@ export class ApiCore {
       capabilities: () => this.capabilities(),
       signature: async (id) => (await this.signatures.verdict(id))?.status ?? { state: 'invalid', summary: 'INVALID: cannot read the stored state' },
       signatureReport: async (id) => (await this.signatures.verdict(id))?.view ?? null,
+      signatureAnchors: async (id) => (await this.signatures.verdict(id))?.anchors ?? [],
       lan: () => this.lan,
       devices: () => this.deviceService,
     }
@@ -63,6 +65,7 @@ export class ApiCore {
       ...peerHandlers(deps),
       ...deviceHandlers(deps),
       ...usbHandlers(deps),
+      ...trustHandlers(deps),
     }
   }
 

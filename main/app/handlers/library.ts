@@ -122,14 +122,16 @@ export function libraryHandlers (d: HandlerDeps): LibraryHandlers {
       }
     },
 
-    async 'library.export' ({ rev, folder, gzip }) {
+    async 'library.export' ({ rev, folder, gzip, compress }) {
       const info = lib.resolve(rev)
+      if (gzip === false && compress === true) throw new BadInputError('export: a plain .tar cannot be compressed; choose .tgz to compress it')
       try { await access(folder, constants.W_OK) } catch (err) {
         throw new BadInputError(`${folder}: cannot write there (${(err as NodeJS.ErrnoException).code ?? 'error'}); choose a folder you can write to`)
       }
       const file = await freeName(folder, info.name, gzip === false ? '.tar' : '.tgz')
       return await d.transfers.run('export', `export ${info.name}`, async (t) => await exportRevision(lib, info.id, file, {
         gzip: gzip !== false,
+        compress: compress === true,
         signal: t.signal,
         onProgress: p => { t.progress(p.bytes, p.totalBytes) },
       }))

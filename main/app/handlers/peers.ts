@@ -33,9 +33,11 @@ export function peerHandlers (d: HandlerDeps): PeerHandlers {
       const s = running()
       const label = `pull ${rev.length === 64 ? rev.slice(0, 12) : rev}`
       return await d.transfers.run('pull', label, async (t) => {
+        if (/^[0-9a-f]{64}$/.test(rev)) t.revision(rev)
         const onProgress = (e: PullEvent): void => {
           switch (e.type) {
             case 'resolved':
+              t.revision(e.id)
               t.rename(`pull ${e.name ?? e.id.slice(0, 12)}`)
               t.detail(`${e.objects} object(s) to fetch from ${e.peers.length} peer(s)`)
               t.progress(0, e.bytes)

@@ -14,7 +14,8 @@ import type { Library } from '../../store/library.js'
 import type { TrustStore } from '../../trust/store.js'
 import type { FromSignatureWorker, ToSignatureWorker } from './signature-worker.js'
 
-export interface SignatureVerdict { status: SignatureStatus, view: SignatureReportView | null }
+/** `anchors`: fingerprints of the trust entries its valid signatures rest on (for the Trust screen). */
+export interface SignatureVerdict { status: SignatureStatus, view: SignatureReportView | null, anchors: string[] }
 
 /** Verdicts kept (one per revision and trust version; a few hundred bytes each without their report view). */
 const MAX_CACHED = 2000
@@ -77,7 +78,7 @@ export class SignatureChecks {
     w.on('message', (m: FromSignatureWorker) => {
       const j = this.jobs.get(m.n)
       if (j === undefined) return
-      this.finish(j, m.ok ? { status: m.status, view: m.view } : failed(m.message), m.ok)
+      this.finish(j, m.ok ? { status: m.status, view: m.view, anchors: m.anchors } : failed(m.message), m.ok)
     })
     w.on('error', (err) => {
       this.c.log.error('signature worker failed: %s', err.message)
@@ -116,5 +117,5 @@ export class SignatureChecks {
 }
 
 function failed (why: string): SignatureVerdict {
-  return { status: { state: 'invalid', summary: `INVALID: ${why}` }, view: null }
+  return { status: { state: 'invalid', summary: `INVALID: ${why}` }, view: null, anchors: [] }
 }

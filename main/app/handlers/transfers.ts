@@ -22,6 +22,8 @@ export interface TransferHandle {
   detail: (text: string | null) => void
   /** A better label once known (e.g. the revision's name after it is resolved). */
   rename: (label: string) => void
+  /** The revision it moves (full id), once known. */
+  revision: (id: string) => void
   /**
    * The work returned, but what it did failed (an install the device ended in
    * ERROR or WONTGO): the transfer ends failed with this error, not done.
@@ -78,6 +80,11 @@ class Transfer implements TransferHandle {
 
   rename (label: string): void {
     this.info.label = label
+    this.emitNow()
+  }
+
+  revision (id: string): void {
+    this.info.rev = id
     this.emitNow()
   }
 

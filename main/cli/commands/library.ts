@@ -2,7 +2,7 @@
 import type { Command } from 'commander'
 import { resolve } from 'node:path'
 import { diffStates, summarizeState } from '../../../shared/state/index.js'
-import { exportRevision } from '../../store/export.js'
+import { exportRevision, isGzipName } from '../../store/export.js'
 import { nameFromFileName } from '../../store/library.js'
 import type { LeaseHolder } from '../../store/leases.js'
 import { verifyLibrary, collectGarbage } from '../../store/maintenance.js'
@@ -50,13 +50,15 @@ export function register (program: Command, cli: Cli): void {
     }))
 
   program.command('export <rev> <file>')
-    .description('write a pvr export tarball (gzip when the name ends in .tgz or .gz)')
+    .description('write a pvr export tarball (gzip when the name ends in .tgz or .gz, stored uncompressed inside unless --compress)')
     .option('--parts <part>', 'only this part (repeat for several); #spec is always kept', collect)
-    .action(cli.action<{ parts?: string[] }>(async (ctx, rev: string, file: string) => {
+    .option('--compress', 'deflate the .tgz for real (smaller when objects compress, many times slower); default: stored, as fast as a copy')
+    .action(cli.action<{ parts?: string[], compress?: boolean }>(async (ctx, rev: string, file: string) => {
+      if (ctx.opts.compress === true && !isGzipName(file)) throw new UsageError(`--compress: ${file} is a plain .tar; name it .tgz to compress it`)
       const app = await ctx.app()
       const info = app.library.resolve(rev)
       const bar = ctx.progress('export', 'bytes')
-      const res = await exportRevision(app.library, info.id, resolve(file), { parts: ctx.opts.parts, signal: ctx.signal, onProgress: p => bar.update(p.bytes, p.totalBytes) })
+      const res = await exportRevision(app.library, info.id, resolve(file), { parts: ctx.opts.parts, compress: ctx.opts.compress === true, signal: ctx.signal, onProgress: p => bar.update(p.bytes, p.totalBytes) })
       bar.stop()
       return { json: { id: info.id, file: res.file, bytes: res.bytes, objects: res.objects }, text: `exported ${info.name} to ${res.file}: ${res.objects} objects, ${formatBytes(res.bytes)}` }
     }))

@@ -36,6 +36,10 @@ const examples: { [C in Channel]: Req<C> } = {
   'usb.export': { revs: ['a', 'b'], folder: '/media/stick', forDevice: '/media/stick/inventory.json' },
   'usb.import': { folder: '/media/stick' },
   'usb.inventory': { folder: '/media/stick' },
+  'trust.list': {},
+  'trust.add': { upload: '0a1b2c3d4e5f', oem: true },
+  'trust.remove': { fingerprint: 'ab12cd34' },
+  'trust.setPolicy': { policy: 'strict' },
 }
 
 function refuses (channel: Channel, req: unknown, path: RegExp): void {
@@ -66,6 +70,9 @@ describe('API contract', () => {
     refuses('library.show', null, /expected an object/)
     refuses('library.show', { rev: 'x', sql: 'drop' }, /library\.show\.sql: unknown argument/)
     refuses('library.list', [], /expected an object/)
+    refuses('trust.add', { path: '/a.pem', upload: '0a1b2c3d4e5f' }, /give exactly one of path, upload/)
+    refuses('trust.setPolicy', { policy: 'loose' }, /trust\.setPolicy\.policy: must be one of disabled, lenient, strict, audit/)
+    refuses('trust.remove', { fingerprint: 'AB:CD' }, /trust\.remove\.fingerprint/)
     refuses('transfers.clear', { x: 1 }, /unknown argument/)
   })
 

@@ -1,0 +1,67 @@
+/**
+ * trust.*: the library's trust store (main/trust/store.ts) as the Trust
+ * screen drives it: list (with the revisions each entry verifies), add a PEM
+ * file by path or upload, remove, and the signature policy. After a change,
+ * every revision's signature verdict may differ: a 'revision' event per
+ * revision tells the screens to read them again.
+ */
+import type { TrustEntryView, TrustView } from '../../../shared/api/trust.js'
+import type { TrustEntry } from '../../trust/store.js'
+import type { HandlerDeps, HandlerMap } from './context.js'
+
+type TrustHandlers = Pick<HandlerMap, 'trust.list' | 'trust.add' | 'trust.remove' | 'trust.setPolicy'>
+
+export function trustHandlers (d: HandlerDeps): TrustHandlers {
+  const trust = d.app.trust
+  const lib = d.app.library
+
+  /** Which library revisions each trust entry verifies, by fingerprint. */
+  const verified = async (): Promise<Map<string, Array<{ id: string, name: string }>>> => {
+    const out = new Map<string, Array<{ id: string, name: string }>>()
+    for (const r of lib.list()) {
+      for (const fp of await d.signatureAnchors(r.id)) {
+        let list = out.get(fp)
+        if (list === undefined) { list = []; out.set(fp, list) }
+        list.push({ id: r.id, name: r.name })
+      }
+    }
+    return out
+  }
+  const views = async (entries: TrustEntry[]): Promise<TrustEntryView[]> => {
+    const by = entries.length > 0 ? await verified() : new Map<string, Array<{ id: string, name: string }>>()
+    return entries.map(e => ({ ...e, verifies: by.get(e.fingerprint) ?? [] }))
+  }
+  const changed = (): void => {
+    for (const r of lib.list()) d.events.emit('revision', { id: r.id, complete: r.complete })
+  }
+
+  return {
+    async 'trust.list' (): Promise<TrustView> {
+      return { policy: trust.policy(), oemName: trust.oemName(), entries: await views(trust.list()) }
+    },
+
+    async 'trust.add' (req, ctx) {
+      const up = req.upload !== undefined ? d.uploads.take(req.upload) : undefined
+      try {
+        const res = await trust.add(up?.path ?? req.path as string, { oem: req.oem === true, label: up?.filename, signal: ctx.signal })
+        if (res.added.length > 0) changed()
+        return { added: await views(res.added), existed: await views(res.existed), warnings: res.warnings }
+      } finally {
+        if (up !== undefined) await d.uploads.discard(up)
+      }
+    },
+
+    async 'trust.remove' ({ fingerprint }, ctx) {
+      const gone = await trust.remove(fingerprint, { signal: ctx.signal })
+      changed()
+      return { removed: gone.map(e => ({ ...e, verifies: [] })) }
+    },
+
+    async 'trust.setPolicy' ({ policy }, ctx) {
+      const was = trust.policy()
+      await trust.setPolicy(policy, { signal: ctx.signal })
+      if (was !== policy) changed()
+      return { policy: trust.policy() }
+    },
+  }
+}
