@@ -6,10 +6,10 @@
  * services themselves.
  */
 import { isChannel, validateRequest, type Channel, type Envelope, type Req } from '../../../shared/api/contract.js'
-import type { Capabilities, SignatureReportView, SignatureStatus } from '../../../shared/api/types.js'
+import type { Capabilities, SignatureStatus } from '../../../shared/api/types.js'
 import { ErrorCodes, NotFoundError, toWireError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
-import { verdictText, verifyStateSignatures, type SignatureReport } from '../../trust/index.js'
+import { signatureView, type SignatureView } from '../../trust/index.js'
 import type { App } from '../index.js'
 import type { CallContext, HandlerDeps, HandlerMap } from './context.js'
 import { DeviceService, deviceHandlers } from './devices.js'
@@ -25,37 +25,6 @@ import { usbHandlers } from './usb.js'
 
 const SIG_CACHE_MS = 10_000
 
-function statusOf (r: SignatureReport): SignatureStatus {
-  if (!r.signed) return { state: 'unsigned', summary: r.summary }
-  const untrustedOnly = r.signatures.some(s => s.verdict === 'untrusted') && !r.signatures.some(s => s.verdict === 'invalid')
-  if (untrustedOnly) return { state: 'untrusted', summary: r.summary }
-  if (!r.pass || r.signatures.some(s => !s.ok)) return { state: 'invalid', summary: r.reason !== null && !r.summary.startsWith('INVALID') ? `${r.summary}: ${r.reason}` : r.summary }
-  const notes = [...r.warnings, ...r.signatures.flatMap(s => s.notes)]
-  if (notes.length > 0 || r.uncovered.length > 0) return { state: 'warning', summary: notes.length > 0 ? `${r.summary}; ${notes[0]}` : r.summary }
-  return { state: 'valid', summary: r.summary }
-}
-
-function viewOf (r: SignatureReport): SignatureReportView {
-  return {
-    policy: r.policy,
-    pass: r.pass,
-    reason: r.reason,
-    signatures: r.signatures.map(s => ({
-      key: s.key,
-      ok: s.ok,
-      verdict: s.verdict,
-      signer: s.signer === null ? null : `${s.signer.name}${s.signer.anchor !== null ? ` (${s.signer.anchor})` : ''}`,
-      alg: s.alg,
-      message: s.ok ? s.message : verdictText(s),
-      covers: s.covers,
-      notes: s.notes,
-    })),
-    uncovered: r.uncovered,
-    excluded: r.excluded,
-    warnings: r.warnings,
-  }
-}
-
 export interface ApiCoreOptions {
   mode: 'electron' | 'browser'
 }
@@ -67,7 +36,7 @@ export class ApiCore {
   private readonly handlers: HandlerMap
   private readonly log: Logger
   private readonly unsubscribe: Array<() => void> = []
-  private readonly sigCache = new Map<string, { at: number, status: SignatureStatus, view: SignatureReportView | null }>()
+  private readonly sigCache = new Map<string, { at: number, status: SignatureStatus, view: SignatureView['report'] }>()
   private lan: LanService | undefined
   private deviceService: DeviceService | undefined
 
@@ -135,18 +104,13 @@ export class ApiCore {
     return this.report(id)?.status ?? { state: 'invalid', summary: 'INVALID: cannot read the stored state' }
   }
 
-  private report (id: string): { status: SignatureStatus, view: SignatureReportView | null } | undefined {
+  private report (id: string): { status: SignatureStatus, view: SignatureView['report'] } | undefined {
     const hit = this.sigCache.get(id)
     if (hit !== undefined && Date.now() - hit.at < SIG_CACHE_MS) return hit
     let raw: Uint8Array
     try { raw = this.c.app.library.state(id).raw } catch { return undefined }
-    let entry: { at: number, status: SignatureStatus, view: SignatureReportView | null }
-    try {
-      const r = verifyStateSignatures(raw, { trust: this.c.app.trust.anchors(), policy: this.c.app.trust.policy() })
-      entry = { at: Date.now(), status: statusOf(r), view: viewOf(r) }
-    } catch (err) {
-      entry = { at: Date.now(), status: { state: 'invalid', summary: `INVALID: ${(err as Error).message}` }, view: null }
-    }
+    const v = signatureView(raw, this.c.app.trust)
+    const entry = { at: Date.now(), status: v.status, view: v.report }
     this.sigCache.set(id, entry)
     return entry
   }

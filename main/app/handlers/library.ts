@@ -1,10 +1,9 @@
 /** library.* handlers: list, show, diff, import (path or upload), export, rename, remove. */
 import { access, constants, open, stat } from 'node:fs/promises'
 import { basename, join } from 'node:path'
-import type { PartDetail, ObjectDetail, RevisionSummary, DiffEntry } from '../../../shared/api/types.js'
+import type { RevisionSummary } from '../../../shared/api/types.js'
+import { revisionDetail, revisionDiff, revisionSummary } from '../../../shared/library/views.js'
 import { BadInputError, NotFoundError } from '../../../shared/errors.js'
-import { cidOf } from '../../../shared/ids.js'
-import { diffStates, isSha, summarizeState, type ObjectInfo } from '../../../shared/state/index.js'
 import { exportRevision } from '../../store/export.js'
 import { nameFromFileName, type RevisionInfo } from '../../store/library.js'
 import type { HandlerDeps, HandlerMap } from './context.js'
@@ -12,7 +11,7 @@ import type { HandlerDeps, HandlerMap } from './context.js'
 type LibraryHandlers = Pick<HandlerMap, 'library.list' | 'library.show' | 'library.diff' | 'library.import' | 'library.export' | 'library.rename' | 'library.remove'>
 
 export function summary (d: HandlerDeps, r: RevisionInfo): RevisionSummary {
-  return { id: r.id, name: r.name, names: r.names, spec: r.spec, source: r.source, importedAt: r.importedAt, complete: r.complete, objects: r.objects, missing: r.missing, bytes: r.bytes, signature: d.signature(r.id) }
+  return revisionSummary(r, d.signature(r.id))
 }
 
 async function isTarball (path: string): Promise<boolean> {
@@ -45,59 +44,11 @@ export function libraryHandlers (d: HandlerDeps): LibraryHandlers {
 
     async 'library.show' ({ rev }) {
       const info = lib.resolve(rev)
-      const state = lib.state(info.id)
-      const objs = lib.objectsOf(info.id)
-      const bySha = new Map(objs.map(o => [o.sha, o]))
-      const sum = summarizeState(state, sha => bySha.get(sha)?.size ?? null)
-      const shared = new Map<string, number>()
-      for (const sha of bySha.keys()) shared.set(sha, Math.max(0, lib.referencedBy(sha).length - 1))
-      const detail = (o: ObjectInfo): ObjectDetail => ({ key: o.key, sha: o.sha, cid: cidOf(o.sha), size: o.size, present: bySha.get(o.sha)?.present ?? false, sharedWith: shared.get(o.sha) ?? 0 })
-      const sharedBytesOf = (list: ObjectInfo[]) => {
-        const seen = new Set<string>()
-        let n = 0
-        for (const o of list) {
-          if (seen.has(o.sha)) continue
-          seen.add(o.sha)
-          if ((shared.get(o.sha) ?? 0) > 0) n += o.size ?? 0
-        }
-        return n
-      }
-      const parts: PartDetail[] = []
-      if (sum.bsp !== null) parts.push({ name: 'bsp', kind: 'bsp', bytes: sum.bsp.bytes, sharedBytes: sharedBytesOf(sum.bsp.objects), objects: sum.bsp.objects.map(detail) })
-      for (const c of sum.containers) {
-        const p: PartDetail = { name: c.name, kind: 'container', bytes: c.bytes, sharedBytes: sharedBytesOf(c.objects), objects: c.objects.map(detail) }
-        if (c.group !== undefined) p.group = c.group
-        if (c.status_goal !== undefined) p.statusGoal = c.status_goal
-        parts.push(p)
-      }
-      if (sum.other.length > 0) {
-        const seen = new Set<string>()
-        const bytes = sum.other.reduce((a, o) => { if (seen.has(o.sha)) return a; seen.add(o.sha); return a + (o.size ?? 0) }, 0)
-        parts.push({ name: 'other', kind: 'other', bytes, sharedBytes: sharedBytesOf(sum.other), objects: sum.other.map(detail) })
-      }
-      return { revision: summary(d, info), signatureReport: d.signatureReport(info.id), parts, signatures: sum.signatures, keys: state.keys.length, sharedBytes: sharedBytesOf(sum.objects) }
+      return revisionDetail(lib, summary(d, info), d.signatureReport(info.id))
     },
 
     async 'library.diff' ({ a, b }) {
-      const ra = lib.resolve(a)
-      const rb = lib.resolve(b)
-      const sa = lib.state(ra.id)
-      const sb = lib.state(rb.id)
-      const diff = diffStates(sa, sb, sha => lib.objectSize(sha))
-      const entry = (json: Record<string, unknown>) => (key: string): DiffEntry => {
-        const v = json[key]
-        return { key, bytes: isSha(v) ? lib.objectSize(v) : null }
-      }
-      return {
-        a: { id: ra.id, name: ra.name },
-        b: { id: rb.id, name: rb.name },
-        added: diff.added.map(entry(sb.json)),
-        removed: diff.removed.map(entry(sa.json)),
-        changed: diff.changed.map(entry(sb.json)),
-        transferBytes: diff.transferBytes,
-        transferObjects: diff.transferObjects.length,
-        unknownSizes: diff.unknownSizes.length,
-      }
+      return revisionDiff(lib, lib.resolve(a), lib.resolve(b))
     },
 
     async 'library.import' (req) {

@@ -1,15 +1,15 @@
-/** Library commands: import, export, ls, show, diff, stats, verify, gc. */
+/** Library commands: import, export, ls, show, diff, stats, verify, gc. `show` and `diff` print the models of shared/library/views.ts. */
 import type { Command } from 'commander'
 import { resolve } from 'node:path'
-import { diffStates, summarizeState } from '../../../shared/state/index.js'
+import { revisionDetail, revisionDiff, revisionSummary } from '../../../shared/library/views.js'
 import { exportRevision } from '../../store/export.js'
 import { nameFromFileName } from '../../store/library.js'
 import type { LeaseHolder } from '../../store/leases.js'
 import { verifyLibrary, collectGarbage } from '../../store/maintenance.js'
 import { UsageError } from '../../../shared/errors.js'
-import { cidOf } from '../../../shared/ids.js'
 import type { Cli } from '../cli.js'
-import { formatBytes, table, terminalText } from '../output.js'
+import { formatBytes, table } from '../output.js'
+import { diffText, showText } from '../views.js'
 import { revisionSignatureSummary } from './trust.js'
 
 function collect (v: string, prev: string[] = []): string[] { return [...prev, v] }
@@ -74,49 +74,22 @@ export function register (program: Command, cli: Cli): void {
     }))
 
   program.command('show <rev>')
-    .description('show a revision: BSP, containers, objects and sizes')
+    .description('show a revision: BSP, containers, objects and sizes, signatures')
     .action(cli.action(async (ctx, rev: string) => {
       const app = await ctx.app()
       const info = app.library.resolve(rev)
-      const state = app.library.state(info.id)
-      const objs = app.library.objectsOf(info.id)
-      const sizes = new Map(objs.map(o => [o.sha, o.size]))
-      const sum = summarizeState(state, sha => sizes.get(sha) ?? null)
-      const present = new Set(objs.filter(o => o.present).map(o => o.sha))
-      const json = {
-        id: info.id, name: info.name, names: info.names, spec: info.spec, complete: info.complete, source: info.source, bytes: info.bytes,
-        bsp: sum.bsp, containers: sum.containers, other: sum.other,
-        objects: objs.map(o => ({ key: o.key, sha: o.sha, cid: cidOf(o.sha), size: o.size, present: o.present })),
-        signatures: sum.signatures,
-        signature: revisionSignatureSummary(app, info.id),
-      }
-      // The spec, keys and container names come from the state, the source from a file's name: escaped and cut here.
-      const t = (s: string) => terminalText(s)
-      const lines = [
-        `${info.name}  ${info.id}`,
-        `spec ${t(info.spec)}, ${info.objects} objects, ${formatBytes(info.bytes)}, ${info.complete ? 'complete' : `INCOMPLETE: ${info.missing} missing`}`,
-        `source ${t(info.source)}, imported ${new Date(info.importedAt).toISOString()}`,
-        `signatures: ${json.signature}`,
-      ]
-      const obj = (o: { key: string, size: number | null, sha: string }) => `  ${t(o.key)}  ${formatBytes(o.size)}${present.has(o.sha) ? '' : '  MISSING'}`
-      if (sum.bsp !== null) lines.push(`bsp: ${formatBytes(sum.bsp.bytes)}`, ...sum.bsp.objects.map(obj))
-      for (const c of sum.containers) lines.push(`container ${t(c.name)}: ${formatBytes(c.bytes)}`, ...c.objects.map(obj))
-      if (sum.other.length > 0) lines.push('other:', ...sum.other.map(obj))
-      return { json, text: lines.join('\n') }
+      const { signatureView } = await import('../../trust/view.js')
+      const sig = signatureView(app.library.state(info.id).raw, app.trust)
+      const model = revisionDetail(app.library, revisionSummary(info, sig.status), sig.report)
+      return { json: model, text: showText(model) }
     }))
 
   program.command('diff <a> <b>')
     .description('what changes from revision a to revision b, and the bytes a device running a needs')
     .action(cli.action(async (ctx, a: string, b: string) => {
       const app = await ctx.app()
-      const ra = app.library.resolve(a)
-      const rb = app.library.resolve(b)
-      const d = diffStates(app.library.state(ra.id), app.library.state(rb.id), sha => app.library.objectSize(sha))
-      // State keys come from whoever made the revision: escaped and cut on a terminal, whole in JSON.
-      const key = (k: string) => terminalText(k)
-      const lines = [`${ra.name} -> ${rb.name}`, ...d.added.map(k => `+ ${key(k)}`), ...d.removed.map(k => `- ${key(k)}`), ...d.changed.map(k => `~ ${key(k)}`),
-        `${d.added.length} added, ${d.removed.length} removed, ${d.changed.length} changed; a device running ${ra.name} needs ${d.transferObjects.length} object(s), ${formatBytes(d.transferBytes)}`]
-      return { json: { added: d.added, removed: d.removed, changed: d.changed, transferBytes: d.transferBytes, transferObjects: d.transferObjects }, text: lines.join('\n') }
+      const model = revisionDiff(app.library, app.library.resolve(a), app.library.resolve(b))
+      return { json: model, text: diffText(model) }
     }))
 
   program.command('stats')
