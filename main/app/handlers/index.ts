@@ -16,7 +16,7 @@ import { DeviceService, deviceHandlers } from './devices.js'
 import { ApiEventBus } from './events.js'
 import { libraryHandlers } from './library.js'
 import { composeHandlers } from './compose.js'
-import { LanService, type LanOptions } from './node.js'
+import { LanService, type LanOptions } from './lan.js'
 import { peerHandlers } from './peers.js'
 import { systemHandlers } from './system.js'
 import { TransferRegistry } from './transfers.js'
@@ -40,12 +40,12 @@ export class ApiCore {
   private lan: LanService | undefined
   private deviceService: DeviceService | undefined
 
-  constructor (private readonly c: { app: App, log: Logger }, private readonly opts: ApiCoreOptions) {
-    this.log = c.log.child('api')
+  constructor (private readonly components: { app: App, log: Logger }, private readonly opts: ApiCoreOptions) {
+    this.log = components.log.child('api')
     this.transfers = new TransferRegistry({ events: this.events })
-    this.uploads = new Uploads({ home: c.app.home })
+    this.uploads = new Uploads({ home: components.app.home })
     const deps: HandlerDeps = {
-      app: c.app,
+      app: components.app,
       log: this.log,
       events: this.events,
       transfers: this.transfers,
@@ -82,9 +82,9 @@ export class ApiCore {
    */
   async enableLan (opts: LanOptions): Promise<LanService> {
     if (this.lan !== undefined) return this.lan
-    const lan = new LanService({ app: this.c.app, events: this.events, log: this.c.log }, opts)
+    const lan = new LanService({ app: this.components.app, events: this.events, log: this.components.log }, opts)
     this.lan = lan
-    await this.c.app.add('ui.lan', lan)
+    await this.components.app.add('ui.lan', lan)
     this.events.emit('capabilities', this.capabilities())
     return lan
   }
@@ -92,9 +92,9 @@ export class ApiCore {
   /** Device discovery (mDNS unless `mdns` is false) and installs. */
   async enableDevices (opts: { mdns: boolean }): Promise<DeviceService> {
     if (this.deviceService !== undefined) return this.deviceService
-    const s = new DeviceService({ app: this.c.app, events: this.events, log: this.c.log }, opts)
+    const s = new DeviceService({ app: this.components.app, events: this.events, log: this.components.log }, opts)
     this.deviceService = s
-    await this.c.app.add('ui.devices', s)
+    await this.components.app.add('ui.devices', s)
     this.events.emit('capabilities', this.capabilities())
     return s
   }
@@ -108,8 +108,8 @@ export class ApiCore {
     const hit = this.sigCache.get(id)
     if (hit !== undefined && Date.now() - hit.at < SIG_CACHE_MS) return hit
     let raw: Uint8Array
-    try { raw = this.c.app.library.state(id).raw } catch { return undefined }
-    const v = signatureView(raw, this.c.app.trust)
+    try { raw = this.components.app.library.state(id).raw } catch { return undefined }
+    const v = signatureView(raw, this.components.app.trust)
     const entry = { at: Date.now(), status: v.status, view: v.report }
     this.sigCache.set(id, entry)
     return entry
@@ -117,7 +117,7 @@ export class ApiCore {
 
   async start (): Promise<void> {
     await this.uploads.start()
-    const lib = this.c.app.library
+    const lib = this.components.app.library
     const onRevision = (e: { id: string, complete: boolean }) => { this.events.emit('revision', e) }
     const onObject = (e: { sha: string, size: number }) => { this.events.emit('object', e) }
     lib.on('revision', onRevision)
