@@ -10,8 +10,8 @@ import type { HandlerDeps, HandlerMap } from './context.js'
 
 type LibraryHandlers = Pick<HandlerMap, 'library.list' | 'library.show' | 'library.diff' | 'library.import' | 'library.export' | 'library.rename' | 'library.remove'>
 
-export function summary (d: HandlerDeps, r: RevisionInfo): RevisionSummary {
-  return revisionSummary(r, d.signature(r.id))
+export function summary (deps: HandlerDeps, r: RevisionInfo): RevisionSummary {
+  return revisionSummary(r, deps.signature(r.id))
 }
 
 async function isTarball (path: string): Promise<boolean> {
@@ -35,16 +35,16 @@ async function freeName (folder: string, base: string, ext: string): Promise<str
   throw new BadInputError(`${folder}: too many files named ${safe}*${ext}`)
 }
 
-export function libraryHandlers (d: HandlerDeps): LibraryHandlers {
-  const lib = d.app.library
+export function libraryHandlers (deps: HandlerDeps): LibraryHandlers {
+  const lib = deps.app.library
   return {
     async 'library.list' () {
-      return { revisions: lib.list().map(r => summary(d, r)), stats: lib.stats() }
+      return { revisions: lib.list().map(r => summary(deps, r)), stats: lib.stats() }
     },
 
     async 'library.show' ({ rev }) {
       const info = lib.resolve(rev)
-      return revisionDetail(lib, summary(d, info), d.signatureReport(info.id))
+      return revisionDetail(lib, summary(deps, info), deps.signatureReport(info.id))
     },
 
     async 'library.diff' ({ a, b }) {
@@ -52,13 +52,13 @@ export function libraryHandlers (d: HandlerDeps): LibraryHandlers {
     },
 
     async 'library.import' (req) {
-      const up = req.upload !== undefined ? d.uploads.take(req.upload) : undefined
+      const up = req.upload !== undefined ? deps.uploads.take(req.upload) : undefined
       const path = up?.path ?? req.path as string
       const label = `import ${up?.filename ?? basename(path)}`
       try {
         // Tarballs report bytes read; folders and bare state JSONs report objects taken.
         const unit = await isTarball(path) ? 'bytes' : 'items'
-        const res = await d.transfers.run('import', label, async (t) => await d.app.importer.importPath(path, {
+        const res = await deps.transfers.run('import', label, async (t) => await deps.app.importer.importPath(path, {
           name: req.name,
           // An upload's file is a temporary copy: messages name the user's file.
           label: up?.filename,
@@ -69,7 +69,7 @@ export function libraryHandlers (d: HandlerDeps): LibraryHandlers {
         }), { totalBytes: unit === 'bytes' ? up?.bytes ?? null : null, unit })
         return { id: res.id, name: res.name ?? null, objects: res.objects, missing: res.missing.length, bytes: res.bytes, newBytes: res.newBytes, existed: res.existed }
       } finally {
-        if (up !== undefined) await d.uploads.discard(up)
+        if (up !== undefined) await deps.uploads.discard(up)
       }
     },
 
@@ -79,7 +79,7 @@ export function libraryHandlers (d: HandlerDeps): LibraryHandlers {
         throw new BadInputError(`${folder}: cannot write there (${(err as NodeJS.ErrnoException).code ?? 'error'}); choose a folder you can write to`)
       }
       const file = await freeName(folder, info.name, gzip === false ? '.tar' : '.tgz')
-      return await d.transfers.run('export', `export ${info.name}`, async (t) => await exportRevision(lib, info.id, file, {
+      return await deps.transfers.run('export', `export ${info.name}`, async (t) => await exportRevision(lib, info.id, file, {
         gzip: gzip !== false,
         signal: t.signal,
         onProgress: p => { t.progress(p.bytes, p.totalBytes) },
@@ -92,13 +92,13 @@ export function libraryHandlers (d: HandlerDeps): LibraryHandlers {
       lib.addRevision({ raw: state.raw, parsed: state, name, source: info.source })
       const now = lib.get(info.id)
       if (now === undefined) throw new NotFoundError(`revision ${rev}: removed meanwhile`)
-      d.events.emit('revision', { id: info.id, complete: now.complete })
-      return summary(d, now)
+      deps.events.emit('revision', { id: info.id, complete: now.complete })
+      return summary(deps, now)
     },
 
     async 'library.remove' ({ rev }) {
       const info = lib.resolve(rev)
-      if (d.transfers.running() > 0) throw new BadInputError(`revision ${info.name}: cannot remove it while transfers run; wait for them to finish or cancel them`)
+      if (deps.transfers.running() > 0) throw new BadInputError(`revision ${info.name}: cannot remove it while transfers run; wait for them to finish or cancel them`)
       const lease = await lib.lease('shared', `remove ${info.name}`)
       try {
         lib.removeRevision(info.id)
@@ -108,7 +108,7 @@ export function libraryHandlers (d: HandlerDeps): LibraryHandlers {
       } finally {
         lease.release()
       }
-      d.events.emit('revision', { id: info.id, complete: false, removed: true })
+      deps.events.emit('revision', { id: info.id, complete: false, removed: true })
       return { removed: info.id }
     },
   }

@@ -46,10 +46,10 @@ export class ObjectFetcher {
   /** Why the pull stopped: a full disk (ENOSPC, SQLITE_FULL), or a failure no peer can help with. */
   private fatal: unknown
 
-  constructor (private readonly c: { library: Library, node: PeerNode, log: Logger },
+  constructor (private readonly components: { library: Library, node: PeerNode, log: Logger },
     private readonly o: { id: string, signal: AbortSignal, progress: ProgressTracker, emit: (e: PullEvent) => void }) {
-    this.partials = new PartialStore(c.library)
-    this.hasher = new HashWorker({ directIo: c.library.objects.directIo })
+    this.partials = new PartialStore(components.library)
+    this.hasher = new HashWorker({ directIo: components.library.objects.directIo })
     this.signal = AbortSignal.any([o.signal, this.halt.signal])
     setMaxListeners(0, this.signal) // every request of the pull listens on it, as on o.signal (Puller.pull)
     this.changed = new Promise(resolve => { this.wake = resolve })
@@ -112,7 +112,7 @@ export class ObjectFetcher {
     for (const o of this.objs) await o.file?.close().catch((err: unknown) => { this.stop(err) })
     await this.hasher.stop()
     // Keep what a later pull can resume (saved ranges), and say so.
-    if (isDiskFull(this.fatal)) throw await fullDiskError(this.c.library, this.partials, this.objs.map(o => o.sha), this.fatal, this.o.id)
+    if (isDiskFull(this.fatal)) throw await fullDiskError(this.components.library, this.partials, this.objs.map(o => o.sha), this.fatal, this.o.id)
     if (this.fatal !== undefined) throw this.fatal
     if (this.o.signal.aborted) throw new AbortedError(`pull ${this.o.id.slice(0, 12)}: cancelled (partial objects are kept; pull again to resume)`)
     const failed = this.objs.filter(o => o.state === 'failed')
@@ -146,7 +146,7 @@ export class ObjectFetcher {
     const st = this.peers.get(peer)
     if (st === undefined || st.dropped) return
     st.dropped = true
-    this.c.log('pull %s: dropping peer %s: %s', this.o.id.slice(0, 12), peer, reason)
+    this.components.log('pull %s: dropping peer %s: %s', this.o.id.slice(0, 12), peer, reason)
     this.o.emit({ type: 'peer-dropped', id: this.o.id, peer, reason })
     for (const o of this.objs) {
       if (o.holders.delete(peer)) o.lost.push({ peer, reason, code })
@@ -185,7 +185,7 @@ export class ObjectFetcher {
   /** End the pull for every worker (the first cause is kept). */
   private stop (err: unknown): void {
     if (this.fatal === undefined) this.fatal = err
-    this.c.log.error('pull %s: stopping: %s', this.o.id.slice(0, 12), (err as Error)?.message ?? err)
+    this.components.log.error('pull %s: stopping: %s', this.o.id.slice(0, 12), (err as Error)?.message ?? err)
     this.halt.abort()
     this.notify()
   }
@@ -198,7 +198,7 @@ export class ObjectFetcher {
     }
   }
 
-  private isLiar (peer: string): boolean { return this.c.node.table.get(peer)?.liar === true }
+  private isLiar (peer: string): boolean { return this.components.node.table.get(peer)?.liar === true }
 
   private next (peer: string): { o: Obj, piece: Piece } | undefined {
     for (const o of this.objs) {
@@ -264,7 +264,7 @@ export class ObjectFetcher {
     const clock = this.speed.start(peer, `object ${o.sha.slice(0, 12)} range ${start}+${end - start}`, () => this.takers(o, peer), reason => { ac.abort(reason) })
     let ok = false
     try {
-      await this.c.node.objects.fetch(peer, { sha: o.sha, offset: start, length: end - start }, {
+      await this.components.node.objects.fetch(peer, { sha: o.sha, offset: start, length: end - start }, {
         write: (chunk) => {
           got += chunk.byteLength
           this.o.progress.add(peer, chunk.byteLength)
@@ -305,7 +305,7 @@ export class ObjectFetcher {
 
   private onFetchError (peer: string, st: PeerState, o: Obj, err: unknown): void {
     const msg = (err as Error)?.message ?? String(err)
-    this.c.log('pull %s: %s', this.o.id.slice(0, 12), msg)
+    this.components.log('pull %s: %s', this.o.id.slice(0, 12), msg)
     if (isCode(err, ErrorCodes.ObjectMissing) || isCode(err, ErrorCodes.NotFound)) {
       o.holders.delete(peer)
       if (o.singleSource === peer && o.state === 'pending') this.pickSingleSource(o)
@@ -331,7 +331,7 @@ export class ObjectFetcher {
   private judgeSpeed (): void {
     for (const cut of this.speed.check()) {
       const reason = SpeedWatch.reason(cut)
-      this.c.log('pull %s: cutting a range: %s', this.o.id.slice(0, 12), reason.message)
+      this.components.log('pull %s: cutting a range: %s', this.o.id.slice(0, 12), reason.message)
       cut.clock.cut(reason)
     }
   }
@@ -346,10 +346,10 @@ export class ObjectFetcher {
       const t1 = Date.now()
       if (digest === o.sha) {
         await this.convictLiars(o, file)
-        await file.adopt(this.c.library.objects.path(o.sha))
-        this.c.log('pull %s: object %s (%d bytes) in place: hash tail %d ms, sync+rename %d ms', this.o.id.slice(0, 12), o.sha.slice(0, 12), o.size, t1 - t0, Date.now() - t1)
+        await file.adopt(this.components.library.objects.path(o.sha))
+        this.components.log('pull %s: object %s (%d bytes) in place: hash tail %d ms, sync+rename %d ms', this.o.id.slice(0, 12), o.sha.slice(0, 12), o.size, t1 - t0, Date.now() - t1)
         o.file = undefined
-        this.c.library.objectPresent(o.sha, o.size)
+        this.components.library.objectPresent(o.sha, o.size)
         this.o.progress.objectDone()
         this.o.emit({ type: 'object', id: this.o.id, sha: o.sha, size: o.size })
         o.state = 'done'
@@ -375,7 +375,7 @@ export class ObjectFetcher {
 
   private convict (peer: string, sha: string): void {
     if (this.isLiar(peer)) return
-    this.c.node.markLiar(peer)
+    this.components.node.markLiar(peer)
     this.o.emit({ type: 'liar', id: this.o.id, peer, sha })
     this.dropPeer(peer, `sent bytes of ${sha} that do not hash`)
   }
@@ -394,7 +394,7 @@ export class ObjectFetcher {
     const digests = await file.pieceDigests(pieces.map(p => p.range))
     pieces.forEach((p, i) => o.history.push({ range: p.range, peer: p.peer, digest: digests[i] }))
     const senders = new Set(pieces.map(p => p.peer))
-    this.c.log.error('pull %s: object %s hashed to %s (attempt %d, from %s)', this.o.id.slice(0, 12), o.sha, digest, o.attempts, [...senders].join(', '))
+    this.components.log.error('pull %s: object %s hashed to %s (attempt %d, from %s)', this.o.id.slice(0, 12), o.sha, digest, o.attempts, [...senders].join(', '))
     // Every byte came from one peer: it lied.
     if (senders.size === 1 && !senders.has(RESUMED)) this.convict([...senders][0], o.sha)
     this.o.progress.wasted(o.size)

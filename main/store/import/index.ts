@@ -60,8 +60,8 @@ export interface ImporterOptions {
 
 export class Importer {
   private readonly log: Logger
-  constructor (private readonly c: { library: Library, log: Logger }, private readonly opts: ImporterOptions = {}) {
-    this.log = c.log.child('import')
+  constructor (private readonly components: { library: Library, log: Logger }, private readonly opts: ImporterOptions = {}) {
+    this.log = components.log.child('import')
   }
 
   async importPath (path: string, opts: ImportOptions = {}): Promise<ImportResult> {
@@ -71,7 +71,7 @@ export class Importer {
       throw new BadInputError(`${label}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`)
     }
     if (!st.isDirectory() && !st.isFile()) throw new BadInputError(`${label}: not a file or directory`)
-    const lease = await this.c.library.lease('shared', `import ${label}`, { signal: opts.signal, onWait: opts.onWait })
+    const lease = await this.components.library.lease('shared', `import ${label}`, { signal: opts.signal, onWait: opts.onWait })
     try {
       if (st.isDirectory()) return await this.importFromSource(await directorySource(path, opts.objectsDir, this.opts.pvrObjectDirs ?? []), opts, label, lease)
       const kind = await sniffFile(path)
@@ -83,7 +83,7 @@ export class Importer {
   }
 
   private async importTarball (file: string, size: number, opts: ImportOptions, label: string, lease: Lease): Promise<ImportResult> {
-    const lib = this.c.library
+    const lib = this.components.library
     let parsed: ParsedState | undefined
     const read = await readExportTarball(file, lib.objects, {
       label,
@@ -125,7 +125,7 @@ export class Importer {
   }
 
   private async importFromSource (src: StateSource, opts: ImportOptions, label: string, lease: Lease): Promise<ImportResult> {
-    const lib = this.c.library
+    const lib = this.components.library
     const st = await stat(src.stateFile)
     if (st.size > STATE_MAX_BYTES) throw new StateTooLargeError(`${src.stateFile}: ${st.size} bytes, over the ${STATE_MAX_BYTES}-byte cap for a state`)
     const raw = new Uint8Array(await readFile(src.stateFile))
@@ -174,8 +174,8 @@ export class Importer {
   }
 
   private result (id: string, name: string | undefined, existed: boolean, newBytes: number): ImportResult {
-    const info = this.c.library.get(id)
+    const info = this.components.library.get(id)
     if (info === undefined) throw new BugError(`revision ${id} vanished`)
-    return { id, name: name ?? info.names[0], objects: info.objects, missing: this.c.library.missing(id), bytes: info.bytes, existed, newBytes }
+    return { id, name: name ?? info.names[0], objects: info.objects, missing: this.components.library.missing(id), bytes: info.bytes, existed, newBytes }
   }
 }
