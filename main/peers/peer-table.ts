@@ -1,20 +1,9 @@
 /** The peers this node has seen: by mDNS, by dialing, by their connecting to us. */
 import { EventEmitter } from 'node:events'
+import type { PeerInfo } from '../../shared/api/types.js'
 import type { RemoteRevision } from './catalog/protocol.js'
 
-export interface PeerInfo {
-  id: string
-  /** The peer's name (configured or its hostname); its short id until it tells us. */
-  name: string
-  addrs: string[]
-  /** true: proved our team secret (a connection exists or existed); false: its handshake failed. */
-  team: boolean
-  connected: boolean
-  /** Revisions in its catalog (0 when unknown). */
-  revisions: number
-  /** ms since the epoch. */
-  lastSeen: number
-}
+export type { PeerInfo }
 
 export interface PeerRecord {
   id: string

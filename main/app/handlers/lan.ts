@@ -4,10 +4,10 @@
  * with the control socket so that `fieldsync pull` in a terminal hands its
  * work to it. Peer and catalog changes become 'peer' events on the bus.
  */
-import type { PeerInfo as ApiPeer, PeerRevision, PeersStatus } from '../../../shared/api/types.js'
+import type { LanPeer, PeerInfo, PeerRevision, PeersStatus } from '../../../shared/api/types.js'
 import { toWireError, type WireError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
-import { createPeerServices, DEFAULT_LISTEN, TeamStore, type PeerInfo, type PeerServices, type RemoteRevision } from '../../peers/index.js'
+import { createPeerServices, DEFAULT_LISTEN, TeamStore, type PeerServices, type RemoteRevision } from '../../peers/index.js'
 import type { App } from '../index.js'
 import type { ApiEventBus } from './events.js'
 
@@ -86,7 +86,7 @@ export class LanService {
   }
 
   /** A peer as the UI shows it: with the complete revisions it has that we lack or hold incomplete. */
-  toApi (p: PeerInfo): ApiPeer {
+  toApi (p: PeerInfo): LanPeer {
     const lib = this.components.app.library
     const rec = this.peerServices?.node.table.get(p.id)
     const lacking: PeerRevision[] = []
