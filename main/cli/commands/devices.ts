@@ -229,7 +229,7 @@ export function register (program: Command, cli: Cli): void {
       const app = await ctx.app()
       const store = new DeviceStore(app.library.db)
       const { driver, deviceId } = await target(ctx, app, store)
-      const installer = new Installer({ library: app.library, devices: store, log: ctx.log, trust: app.trust })
+      const installer = new Installer({ library: app.library, devices: store, log: ctx.log, trust: await app.trustStore() })
       const t0 = Date.now()
       let res: InstallResult | InstallPlan
       try {

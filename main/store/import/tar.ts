@@ -18,8 +18,8 @@ import { createGunzip } from 'node:zlib'
 import { pipeline } from 'node:stream/promises'
 import type tar from 'tar-stream'
 import { AbortedError, BadArchiveError, BadObjectNameError, StateTooLargeError, UnsafeEntryError } from '../../../shared/errors.js'
-import { isSha256Hex } from '../../../shared/ids.js'
-import { STATE_MAX_BYTES } from '../../../shared/state/index.js'
+import { isSha256Hex } from '../../../shared/hex.js'
+import { STATE_MAX_BYTES } from '../../../shared/state/parse.js'
 import type { ObjectStore } from '../objects.js'
 
 export interface TarReadResult {
