@@ -7,31 +7,11 @@
 import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { BadObjectNameError } from './errors.js'
+import { assertSha256Hex, bytesToHex, hexToBytes } from './hex.js'
 
-export const SHA256_HEX = /^[0-9a-f]{64}$/
+export { SHA256_HEX, isSha256Hex, assertSha256Hex, hexToBytes, bytesToHex } from './hex.js'
 export const RAW_CODEC = 0x55
 export const SHA2_256 = 0x12
-
-export function isSha256Hex (s: unknown): s is string {
-  return typeof s === 'string' && SHA256_HEX.test(s)
-}
-
-export function assertSha256Hex (s: unknown, what: string): string {
-  if (!isSha256Hex(s)) throw new BadObjectNameError(`${what}: ${JSON.stringify(s)} is not a sha256 (64 lowercase hex characters)`)
-  return s
-}
-
-export function hexToBytes (hex: string): Uint8Array {
-  const out = new Uint8Array(hex.length / 2)
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16)
-  return out
-}
-
-export function bytesToHex (b: Uint8Array): string {
-  let s = ''
-  for (let i = 0; i < b.length; i++) s += b[i].toString(16).padStart(2, '0')
-  return s
-}
 
 /** A CIDv1 (raw, sha2-256) in binary: version, codec, hash code, digest length, then the 32-byte digest. */
 export const CID_BYTES = 36

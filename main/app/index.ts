@@ -8,7 +8,7 @@
 import type { Logger } from '../../shared/log.js'
 import { Library } from '../store/library.js'
 import { Importer } from '../store/import/index.js'
-import { TrustStore } from '../trust/index.js'
+import type { TrustStore } from '../trust/store.js'
 import { readEnvSettings, type EnvSettings } from './paths.js'
 import { BugError } from '../../shared/errors.js'
 
@@ -22,6 +22,13 @@ export interface AppOptions {
   log: Logger
   /** What the environment sets (default: read from process.env, once, here). */
   env?: EnvSettings
+  /**
+   * When the trust store (CA bundles, pinned keys, the policy) loads:
+   * 'at-start' (default), or 'on-demand', at the first `trustStore()`, so that
+   * a command that checks no signature (`fieldsync ls` on an empty library)
+   * loads no x509 code (the CLI).
+   */
+  trust?: 'at-start' | 'on-demand'
 }
 
 export class App {
@@ -29,8 +36,9 @@ export class App {
   readonly log: Logger
   readonly library: Library
   readonly importer: Importer
-  /** CA bundles, pinned keys and the signature policy (main/trust). */
-  readonly trust: TrustStore
+  private readonly trustWhen: 'at-start' | 'on-demand'
+  private trustLoaded: TrustStore | undefined
+  private trustLoading: Promise<TrustStore> | undefined
   private readonly services: Service[] = []
   private readonly named = new Map<string, Service>()
   private started = false
@@ -42,8 +50,25 @@ export class App {
     this.library = new Library({ log: opts.log }, { home: opts.home, directIo: env.directIo })
     this.importer = new Importer({ library: this.library, log: opts.log }, { maxExpansion: env.maxExpansion, pvrObjectDirs: env.pvrObjectDirs })
     this.services.push(this.library)
-    this.trust = new TrustStore({ log: opts.log }, { home: opts.home })
-    this.services.push(this.trust)
+    this.trustWhen = opts.trust ?? 'at-start'
+  }
+
+  /** CA bundles, pinned keys and the signature policy (main/trust), once loaded (see `trustStore()`). */
+  get trust (): TrustStore {
+    if (this.trustLoaded === undefined) throw new BugError('the trust store is not loaded yet: await app.trustStore() first')
+    return this.trustLoaded
+  }
+
+  /** The trust store, loaded (main/trust and its x509 code included) on the first call. */
+  async trustStore (): Promise<TrustStore> {
+    this.trustLoading ??= (async () => {
+      const { TrustStore } = await import('../trust/store.js')
+      const store = new TrustStore({ log: this.log }, { home: this.home })
+      await store.start()
+      this.trustLoaded = store
+      return store
+    })()
+    try { return await this.trustLoading } catch (err) { this.trustLoading = undefined; throw err }
   }
 
   /** Add a service; started now if the app runs, stopped with it (in reverse order). */
@@ -60,7 +85,9 @@ export class App {
   }
 
   async start (): Promise<void> {
-    for (const s of this.services) await s.start()
+    await this.library.start()
+    if (this.trustWhen === 'at-start') await this.trustStore()
+    for (const s of this.services) if (s !== this.library) await s.start()
     this.started = true
   }
 

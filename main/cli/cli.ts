@@ -67,9 +67,10 @@ export class Cli {
       const ctx: CommandContext<O> = {
         app: async () => {
           if (app === undefined) {
-            // loaded on first use: a command that needs no library (pvtx, most of the time) starts faster
+            // loaded on first use: a command that needs no library (pvtx, most of the time) starts faster;
+            // the trust store too, at a command's first `await app.trustStore()`
             const { App } = await import('../app/index.js')
-            app = new App({ home, log: this.log })
+            app = new App({ home, log: this.log, trust: 'on-demand' })
             await app.start()
           }
           return app

@@ -1,5 +1,5 @@
 /** Human output helpers for the CLI: sizes, tables, progress bars on a TTY, text made safe for a terminal. */
-import cliProgress from 'cli-progress'
+import { createRequire } from 'node:module'
 import { formatBytes } from '../../shared/units.js'
 
 export { formatBytes }
@@ -83,6 +83,8 @@ export interface ProgressSink {
 /** A progress bar on stderr when it is a terminal (and --json is off); otherwise nothing. */
 export function progressBar (label: string, opts: { unit: 'bytes' | 'items', enabled: boolean }): ProgressSink {
   if (!opts.enabled || process.stderr.isTTY !== true) return { update: () => {}, stop: () => {} }
+  // Loaded only for a bar on a terminal: commands that draw none (and scripts) start without it.
+  const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress')
   const bar = new cliProgress.SingleBar({
     stream: process.stderr,
     format: `${label} [{bar}] {percentage}% {done}/{all} {rate} ETA {left} {detail}`,

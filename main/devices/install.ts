@@ -80,13 +80,13 @@ interface Prepared {
 export class Installer {
   private readonly log: Logger
 
-  constructor (private readonly c: { library: Library, devices: DeviceStore, log: Logger, trust?: TrustSource }) {
-    this.log = c.log.child('install')
+  constructor (private readonly components: { library: Library, devices: DeviceStore, log: Logger, trust?: TrustSource }) {
+    this.log = components.log.child('install')
   }
 
   /** Preflight against an opened driver. */
   private async prepare (req: InstallRequest): Promise<Prepared> {
-    const lib = this.c.library
+    const lib = this.components.library
     const info = lib.resolve(req.rev)
     if (!info.complete) {
       throw new IncompleteRevisionError(`${info.name}: ${info.missing} of its objects are not in the library; import or pull them before installing`, { id: info.id, missing: info.missing })
@@ -94,7 +94,7 @@ export class Installer {
     const state = lib.state(info.id)
     assertValidState(state, info.name)
     const as = installAs(state, info.name, req)
-    if (as === 'state' && this.c.trust !== undefined) checkPolicy(state.raw, this.c.trust)
+    if (as === 'state' && this.components.trust !== undefined) checkPolicy(state.raw, this.components.trust)
     const seen = new Set<string>()
     const objects: ObjectNeed[] = []
     for (const o of lib.objectsOf(info.id)) {
@@ -109,11 +109,11 @@ export class Installer {
     let composition: InstallComposition | null = null
     if (as === 'package') {
       req.onEvent?.({ type: 'phase', phase: 'preflight', message: `reading the state ${d.target} runs, to compose ${info.name} onto it` })
-      const onto = await composeOntoDevice(d, { raw: state.raw, name: info.name }, this.c.trust, req.signal)
+      const onto = await composeOntoDevice(d, { raw: state.raw, name: info.name }, this.components.trust, req.signal)
       raw = onto.raw
       composition = onto.composition
       // The device judges the state it gets: the composed one.
-      if (this.c.trust !== undefined) checkPolicy(raw, this.c.trust)
+      if (this.components.trust !== undefined) checkPolicy(raw, this.components.trust)
     }
     const step = req.name === undefined ? defaultStep(info.name, composition?.result ?? info.id) : stepFromName(req.name)
     const lackSet = await d.lacking(objects, req.signal)
@@ -129,7 +129,7 @@ export class Installer {
     if (meta.freeBytes === null) notes.push(`${d.target} does not tell its free space${d.via === 'pvr-sdk' ? ' through pvr-sdk' : ''}: the space check is skipped`)
     if (d.tellsProgress === false) notes.push('pvr-sdk does not tell the device\'s progress: the install ends RUNNING once the device has run the revision for a while, or NOT_RUNNING (use --via ssh for DONE, UPDATED, ERROR or WONTGO)')
     if (d.via === 'pvr-sdk') notes.push('pvr-sdk names the local step itself (pvr post)')
-    const rate = this.c.devices.recentRate(req.deviceId) ?? ASSUMED_RATE
+    const rate = this.components.devices.recentRate(req.deviceId) ?? ASSUMED_RATE
     // A package: the device runs it already when composing it changes nothing.
     const alreadyRunning = composition !== null ? !composition.changed : await this.runs(d, info.id, req.signal)
     const uploadSeconds = bytes === 0 ? 0 : Math.max(1, Math.round(bytes / rate))
@@ -204,10 +204,10 @@ export class Installer {
   /** An install stopped before anything was sent is recorded too (REFUSED), when its revision is known. */
   private recordRefusal (req: InstallRequest, err: unknown): void {
     let info
-    try { info = this.c.library.resolve(req.rev) } catch { return }
+    try { info = this.components.library.resolve(req.rev) } catch { return }
     const w = toWireError(err)
-    const id = this.c.devices.startInstall({ deviceId: req.deviceId, address: req.driver.target, via: req.driver.via, revisionId: info.id, revisionName: info.name, step: req.name === undefined ? defaultStep(info.name, info.id) : req.name })
-    this.c.devices.endInstall(id, { status: 'REFUSED', statusMsg: w.message, errorCode: w.code, bytesSent: 0, objectsSent: 0 })
+    const id = this.components.devices.startInstall({ deviceId: req.deviceId, address: req.driver.target, via: req.driver.via, revisionId: info.id, revisionName: info.name, step: req.name === undefined ? defaultStep(info.name, info.id) : req.name })
+    this.components.devices.endInstall(id, { status: 'REFUSED', statusMsg: w.message, errorCode: w.code, bytesSent: 0, objectsSent: 0 })
     req.onRecorded?.(id)
   }
 
@@ -215,7 +215,7 @@ export class Installer {
     const d = req.driver
     let step = p.plan.step
     const started = Date.now()
-    const id = this.c.devices.startInstall({ deviceId: req.deviceId, address: d.target, via: d.via, revisionId: p.plan.revision.id, revisionName: p.revName, step })
+    const id = this.components.devices.startInstall({ deviceId: req.deviceId, address: d.target, via: d.via, revisionId: p.plan.revision.id, revisionName: p.revName, step })
     req.onRecorded?.(id)
     const sent = { bytes: 0, objects: 0 }
     let final: StepProgress | null = null
@@ -250,11 +250,11 @@ export class Installer {
       }
       req.onEvent?.({ type: 'phase', phase: 'run', message: `${req.commit === true ? 'LOCAL_RUN_COMMIT' : 'LOCAL_RUN'} ${step}` })
       const ran = await runStep(d, step, req.commit === true, follow)
-      if (ran !== step) { step = ran; this.c.devices.renameInstallStep(id, step) }
+      if (ran !== step) { step = ran; this.components.devices.renameInstallStep(id, step) }
       req.onEvent?.({ type: 'phase', phase: 'progress', message: `following ${step}` })
       final = await followProgress(d, step, follow)
       req.onEvent?.({ type: 'phase', phase: 'final', message: `${step}: ${final.status} (${final.statusMsg})` })
-      this.c.devices.endInstall(id, { status: final.status, statusMsg: final.statusMsg, errorCode: null, bytesSent: sent.bytes, objectsSent: sent.objects })
+      this.components.devices.endInstall(id, { status: final.status, statusMsg: final.statusMsg, errorCode: null, bytesSent: sent.bytes, objectsSent: sent.objects })
       return {
         device: req.deviceId,
         revision: p.plan.revision.id,
@@ -269,7 +269,7 @@ export class Installer {
     } catch (err) {
       const w = toWireError(err)
       const status = err instanceof TimeoutError ? 'TIMEOUT' : 'FAILED'
-      this.c.devices.endInstall(id, { status, statusMsg: w.message, errorCode: w.code, bytesSent: sent.bytes, objectsSent: sent.objects })
+      this.components.devices.endInstall(id, { status, statusMsg: w.message, errorCode: w.code, bytesSent: sent.bytes, objectsSent: sent.objects })
       if (err instanceof FieldsyncError) {
         Object.assign(err, { details: { ...err.details, bytesSent: sent.bytes, objectsSent: sent.objects, step } })
       }
@@ -301,7 +301,7 @@ export class Installer {
           req.onEvent?.({ type: 'upload', sha: o.sha, key: o.key ?? null, index: i, count: p.lacking.length, bytes, totalBytes: total, rate, etaSeconds: rate > 0 ? Math.round((total - bytes) / rate) : null })
         }
         try {
-          await d.putObject(o, () => req.objectSource?.(o.sha, req.signal) ?? this.c.library.objects.read(o.sha, { signal: req.signal }), {
+          await d.putObject(o, () => req.objectSource?.(o.sha, req.signal) ?? this.components.library.objects.read(o.sha, { signal: req.signal }), {
             signal: req.signal,
             onBytes: (n) => { mine += n; sent.bytes += n; emit(false) },
           })

@@ -10,16 +10,16 @@ import type { Logger } from '../../shared/log.js'
 import type { ApiCore } from '../app/handlers/index.js'
 import { trustedSender } from './sender.js'
 
-export function bindIpc (c: { core: ApiCore, window: BrowserWindow, log: Logger }): () => void {
+export function bindIpc (components: { core: ApiCore, window: BrowserWindow, log: Logger }): () => void {
   ipcMain.handle(IPC_INVOKE, async (event, channel: unknown, req: unknown): Promise<Envelope<unknown>> => {
-    if (!trustedSender(event, c.window)) {
-      c.log.error('refused an IPC call from %s', event.senderFrame?.url ?? 'an unknown frame')
+    if (!trustedSender(event, components.window)) {
+      components.log.error('refused an IPC call from %s', event.senderFrame?.url ?? 'an unknown frame')
       return { ok: false, error: { code: ErrorCodes.Forbidden, message: 'this frame may not call the Fieldsync API' } }
     }
-    return await c.core.dispatch(channel, req)
+    return await components.core.dispatch(channel, req)
   })
-  const off = c.core.events.onAny((event, payload) => {
-    if (!c.window.isDestroyed()) c.window.webContents.send(IPC_EVENT, event, payload)
+  const off = components.core.events.onAny((event, payload) => {
+    if (!components.window.isDestroyed()) components.window.webContents.send(IPC_EVENT, event, payload)
   })
   return () => {
     off()

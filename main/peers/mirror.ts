@@ -18,25 +18,25 @@ export class Mirror {
   private ac = new AbortController()
   private running = false
 
-  constructor (private readonly c: { library: Library, node: PeerNode, puller: Puller, log: Logger }) {
-    this.log = c.log.child('peers:mirror')
+  constructor (private readonly components: { library: Library, node: PeerNode, puller: Puller, log: Logger }) {
+    this.log = components.log.child('peers:mirror')
   }
 
   async start (): Promise<void> {
     this.ac = new AbortController()
-    this.c.node.on('catalog', this.onCatalog)
-    for (const r of this.c.node.table.records()) if (r.catalog !== undefined) this.onCatalog({ peer: r.id, revisions: r.catalog })
+    this.components.node.on('catalog', this.onCatalog)
+    for (const r of this.components.node.table.records()) if (r.catalog !== undefined) this.onCatalog({ peer: r.id, revisions: r.catalog })
   }
 
   async stop (): Promise<void> {
-    this.c.node.off('catalog', this.onCatalog)
+    this.components.node.off('catalog', this.onCatalog)
     this.ac.abort()
   }
 
   private readonly onCatalog = ({ revisions }: { peer: string, revisions: RemoteRevision[] }): void => {
     for (const r of revisions) {
       if (!r.complete || this.queue.includes(r.id)) continue
-      if (this.c.library.get(r.id)?.complete === true) continue
+      if (this.components.library.get(r.id)?.complete === true) continue
       if (Date.now() - (this.failedAt.get(r.id) ?? 0) < RETRY_MS) continue
       this.queue.push(r.id)
     }
@@ -50,7 +50,7 @@ export class Mirror {
       while (this.queue.length > 0 && !this.ac.signal.aborted) {
         const id = this.queue[0]
         try {
-          const res = await this.c.puller.pull(id, { signal: this.ac.signal })
+          const res = await this.components.puller.pull(id, { signal: this.ac.signal })
           this.log('mirrored %s: %d objects, %d bytes', id.slice(0, 12), res.objects, res.bytes)
         } catch (err) {
           if (this.ac.signal.aborted) break

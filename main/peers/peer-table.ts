@@ -1,24 +1,9 @@
 /** The peers this node has seen: by mDNS, by dialing, by their connecting to us. */
 import { EventEmitter } from 'node:events'
+import type { PeerInfo } from '../../shared/api/types.js'
 import type { RemoteRevision } from './catalog/protocol.js'
 
-export interface PeerInfo {
-  id: string
-  /** The peer's name (configured or its hostname); its short id until it tells us. */
-  name: string
-  addrs: string[]
-  /** true: proved our team secret (a connection exists or existed); false: its handshake failed. */
-  team: boolean
-  connected: boolean
-  /** A team peer that went away and is being redialed (with backoff) until it answers again. */
-  reconnecting: boolean
-  /** When the next redial is due (ms since the epoch), while reconnecting. */
-  nextDialAt: number | null
-  /** Revisions in its catalog (0 when unknown). */
-  revisions: number
-  /** ms since the epoch. */
-  lastSeen: number
-}
+export type { PeerInfo }
 
 export interface PeerRecord {
   id: string

@@ -39,12 +39,12 @@ export interface CompositionPlan {
 
 export class LibraryComposer {
   private readonly log: Logger
-  constructor (private readonly c: { library: Library, trust: TrustSource, log: Logger }) {
-    this.log = c.log.child('compose')
+  constructor (private readonly components: { library: Library, trust: TrustSource, log: Logger }) {
+    this.log = components.log.child('compose')
   }
 
   plan (baseRef: string, ops: LibraryOp[]): CompositionPlan {
-    const lib = this.c.library
+    const lib = this.components.library
     const base = lib.resolve(baseRef)
     const baseState = lib.state(base.id)
     const packages: RevisionInfo[] = []
@@ -71,7 +71,7 @@ export class LibraryComposer {
       objects: { count: shas.length, missing, bytes },
       transfer: { bytes: diff.transferBytes, objects: diff.transferObjects.length },
       issues: validateState(result.state),
-      signature: compositionVerdict(result.raw, [baseState.raw, ...packages.map(p => lib.state(p.id).raw)], this.c.trust),
+      signature: compositionVerdict(result.raw, [baseState.raw, ...packages.map(p => lib.state(p.id).raw)], this.components.trust),
     }
   }
 
@@ -81,7 +81,7 @@ export class LibraryComposer {
     if (errors.length > 0) {
       throw new InvalidStateError(`the composed state is not valid: ${errors.slice(0, 3).map(i => `${i.key}: ${i.message}`).join('; ')}${errors.length > 3 ? '; …' : ''}`, { issues: errors })
     }
-    const lib = this.c.library
+    const lib = this.components.library
     const source = `composed: ${plan.base.name}${plan.ops.map(o => 'add' in o ? ` + ${o.add}` : ` - ${o.remove}`).join('')}`
     const res = lib.addRevision({ raw: plan.result.raw, parsed: plan.result.state, name, source })
     this.log('saved %s as %s (%s)', res.id, name, source)

@@ -41,7 +41,7 @@ export class Pvtx {
   readonly dir: PvtxDir
   private readonly signal: AbortSignal | undefined
 
-  constructor (readonly c: PvtxComponents, opts: { dir: string, signal?: AbortSignal }) {
+  constructor (readonly components: PvtxComponents, opts: { dir: string, signal?: AbortSignal }) {
     this.dir = new PvtxDir(opts.dir)
     this.signal = opts.signal
   }
@@ -56,7 +56,7 @@ export class Pvtx {
   /** The state a transaction starts from: current (pv-ctrl), empty, a file or folder, or a library revision. */
   async initialState (from: string | undefined): Promise<Uint8Array> {
     if (from === undefined || from === 'current') {
-      const ctrl = await this.c.ctrl()
+      const ctrl = await this.components.ctrl()
       const raw = await ctrl.getStep('current', this.signal)
       readStateDoc(raw, 'the running revision (pv-ctrl GET /steps/current)')
       return raw
@@ -68,7 +68,7 @@ export class Pvtx {
       readStateDoc(raw, file)
       return raw
     }
-    const rev = await (await this.c.library())?.find(from) ?? null
+    const rev = await (await this.components.library())?.find(from) ?? null
     if (rev === null) throw new BadInputError(`${from}: not "current" or "empty", no state JSON there (a file, or a folder with json or .pvr/json), and no library revision of that name or id`)
     return rev.raw
   }
@@ -94,12 +94,12 @@ export class Pvtx {
     if (what === undefined || what === '') throw withExit(new UsageError('add: a package is needed: a file (tar, tgz, tar.bz2 or state JSON), - for stdin, or a library revision'), 255)
     const rec = await this.active(1)
     const local = rec.isLocal ? new ObjectsDir(rec.obj) : null
-    const sink = local ?? ctrlSink(this.c.ctrl, this.signal)
-    const pkg = await loadPackage(what, { sink, stdin: this.c.stdin, library: this.c.library, local, signal: this.signal })
+    const sink = local ?? ctrlSink(this.components.ctrl, this.signal)
+    const pkg = await loadPackage(what, { sink, stdin: this.components.stdin, library: this.components.library, local, signal: this.signal })
     const current = await this.dir.readJson()
     const result = compose(current, [{ add: pkg.json, label: pkg.label }], { baseLabel: 'the transaction\'s state' })
     await this.dir.writeJson(result.raw)
-    for (const w of result.warnings) this.c.warn(w)
+    for (const w of result.warnings) this.components.warn(w)
     return { label: pkg.label, objects: pkg.objects, result }
   }
 
@@ -108,7 +108,7 @@ export class Pvtx {
     await this.active(3)
     const result = compose(await this.dir.readJson(), [{ remove: part }], { baseLabel: 'the transaction\'s state' })
     if (result.changed) await this.dir.writeJson(result.raw)
-    for (const w of result.warnings) this.c.warn(w)
+    for (const w of result.warnings) this.components.warn(w)
     return result
   }
 
@@ -136,7 +136,7 @@ export class Pvtx {
     }
     const state = new Uint8Array(await this.dir.readJson())
     const rev = name !== undefined && name !== '' ? name : autoRevisionName(state)
-    const ctrl = await this.c.ctrl()
+    const ctrl = await this.components.ctrl()
     // The device does not check objects before it runs a step: a missing one fails later, after a reboot.
     const shas = readStateDoc(state, 'the transaction\'s state').members.filter(m => m.type === 'string' && isSha(m.raw)).map(m => m.raw)
     const have = await ctrl.listObjects(this.signal)
@@ -154,7 +154,7 @@ export class Pvtx {
     if (dir === undefined || dir === '') throw withExit(new UsageError('deploy: the folder to deploy to is needed'), 1)
     const rec = await this.active(11)
     if (!rec.isLocal) throw wrongTransaction(false, 255)
-    await deployState(await this.dir.readJson(), rec.obj, dir, { warn: this.c.warn })
+    await deployState(await this.dir.readJson(), rec.obj, dir, { warn: this.components.warn })
     await this.dir.save({ ...rec, status: TxnStatus.DEPLOYED })
   }
 }

@@ -1,10 +1,10 @@
 /** Opening the SQLite index: WAL, foreign keys, migrations, refusing a newer database. */
-import Database from 'better-sqlite3'
+import { Database } from './sqlite.js'
 import { DatabaseTooNewError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 import { migrations } from './migrations/index.js'
 
-export type Db = Database.Database
+export type Db = Database
 
 export function openDatabase (file: string, log: Logger): Db {
   const db = new Database(file)
@@ -14,7 +14,10 @@ export function openDatabase (file: string, log: Logger): Db {
     db.pragma('journal_mode = WAL')
     db.pragma('synchronous = NORMAL')
     db.pragma('foreign_keys = ON')
-    migrate(db, file, log)
+    // A current schema (every open but the first after an upgrade) needs no
+    // write transaction: versions only go up, so a read that finds the
+    // current one is the answer. Anything else goes through migrate().
+    if (db.pragma('user_version', { simple: true }) !== migrations.length) migrate(db, file, log)
     return db
   } catch (err) {
     db.close()

@@ -24,7 +24,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import Database from 'better-sqlite3'
+import { Database } from './sqlite.js'
 import { AbortedError, BugError, BusyError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 
@@ -115,7 +115,8 @@ export class Lease {
 
 export class LeaseBook {
   readonly file: string
-  private db: Database.Database | undefined
+  private db: Database | undefined
+  private ready = false
   private readonly log: Logger
   private readonly mine = new Set<number>()
   private readonly me: ProcessSelf
@@ -127,8 +128,16 @@ export class LeaseBook {
     this.me = { pid: process.pid, bootId, identity: processIdentity(process.pid, bootId) }
   }
 
+  /**
+   * Ready the book. `leases.db` itself opens at the first lease or decision
+   * (every one of them is a transaction there): a process that only reads
+   * the library (`fieldsync ls`, `show`) never opens it.
+   */
   start (): void {
-    if (this.db !== undefined) return
+    this.ready = true
+  }
+
+  private open (): Database {
     const db = new Database(this.file)
     try {
       db.pragma('busy_timeout = 5000')
@@ -140,17 +149,19 @@ export class LeaseBook {
       db.close()
       throw err
     }
-    this.db = db
+    return db
   }
 
   stop (): void {
     for (const id of [...this.mine]) this.release(id)
+    this.ready = false
     this.db?.close()
     this.db = undefined
   }
 
-  private get conn (): Database.Database {
-    if (this.db === undefined) throw new BugError('LeaseBook not started')
+  private get conn (): Database {
+    if (!this.ready) throw new BugError('LeaseBook not started')
+    this.db ??= this.open()
     return this.db
   }
 

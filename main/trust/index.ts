@@ -7,6 +7,7 @@ export { verifyStateSignatures, summarize, signerLabel, verdictText, DEVICE_MESS
 export { checkPolicy, signatureSummary, type TrustSource } from './policy.js'
 export { TrustStore, type TrustEntry, type TrustKind, type AddResult } from './store.js'
 export { formatReport } from './format.js'
+export { signatureView, signatureStatus, signatureReportView, type SignatureView } from './view.js'
 export { certsFromPem, type TrustCert } from './certs.js'
 export { compositionVerdict, type CompositionVerdict } from './composition.js'
 export {

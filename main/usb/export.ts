@@ -96,12 +96,12 @@ export interface UsbExportResult {
 
 export class UsbExporter {
   private readonly log: Logger
-  constructor (private readonly c: { library: Library, log: Logger, trust?: TrustSource }) {
-    this.log = c.log.child('usb')
+  constructor (private readonly components: { library: Library, log: Logger, trust?: TrustSource }) {
+    this.log = components.log.child('usb')
   }
 
   async plan (opts: UsbExportOptions): Promise<UsbPlan> {
-    const lib = this.c.library
+    const lib = this.components.library
     if (opts.revisions.length === 0) throw new UsageError('usb export: name at least one revision')
     if (opts.forDevice !== undefined && opts.forPeer !== undefined) throw new UsageError('usb export: --for-device and --for-peer exclude each other')
     const splitSize = opts.splitSize ?? DEFAULT_SPLIT_SIZE
@@ -116,7 +116,7 @@ export class UsbExporter {
     if (opts.forDevice !== undefined) inv = await readInventory(opts.forDevice, { signal: opts.signal })
     if (opts.forPeer !== undefined) inv = await readInventory(opts.forPeer, { signal: opts.signal })
     // A package for a device whose inventory carries its running state is composed onto it here.
-    const trust = this.c.trust
+    const trust = this.components.trust
     const composed = new Map(infos.map(info => [info.id, mode === 'device' ? composeForDevice(lib, info, inv, trust) : null]))
     // The signature policy: a revision the device would refuse (WONTGO) does not go onto the stick (composed ones were checked composed).
     if (trust !== undefined) for (const info of infos) if (composed.get(info.id) === null) checkPolicy(lib.state(info.id).raw, trust)
@@ -197,7 +197,7 @@ export class UsbExporter {
     let total = plan.revisions.reduce((a, r) => a + (r.onStick !== undefined ? r.tgzBytes : 0) + 2 * r.tgzBytes, 0)
     const progress = (phase: UsbProgress['phase'], file: string) => (n: number) => { bytes += n; opts.onProgress?.({ phase, bytes, totalBytes: total, file }) }
     // Revisions the stick seems to hold already: hash what is there against what would be written.
-    const direct = await directIoFs(dir, this.c.library.objects.directIo)
+    const direct = await directIoFs(dir, this.components.library.objects.directIo)
     const already = new Map<PlannedRevision, string[]>()
     for (const r of plan.revisions) {
       if (r.onStick === undefined) continue
@@ -255,7 +255,7 @@ export class UsbExporter {
         signal: opts.signal,
         dropCache: opts.dropCache,
         readBack,
-        directIo: this.c.library.objects.directIo,
+        directIo: this.components.library.objects.directIo,
         onWritten: progress('write', file),
         onReadBack: progress('verify', file),
       })
@@ -318,7 +318,7 @@ export class UsbExporter {
   private async streamTarball (r: PlannedRevision, sink: (b: Uint8Array, crc: number) => Promise<void>, signal?: AbortSignal): Promise<void> {
     const gz = new StoredGzipEncoder(sink)
     const tw = new TgzWriter(gz)
-    const objs = this.c.library.objects
+    const objs = this.components.library.objects
     for (const e of r.entries) {
       if (e.name === 'json') {
         await tw.header(e)

@@ -54,8 +54,8 @@ export interface UsbImportResult {
 
 export class UsbImporter {
   private readonly log: Logger
-  constructor (private readonly c: { library: Library, importer: Importer, log: Logger }) {
-    this.log = c.log.child('usb')
+  constructor (private readonly components: { library: Library, importer: Importer, log: Logger }) {
+    this.log = components.log.child('usb')
   }
 
   async import (dir: string, opts: UsbImportOptions = {}): Promise<UsbImportResult> {
@@ -91,7 +91,7 @@ export class UsbImporter {
    * the stick (`<name>.json`, small) must hash to the revision id.
    */
   private async completeHere (dir: string, r: StickRevision, name: string | undefined): Promise<boolean> {
-    const known = this.c.library.get(r.id)
+    const known = this.components.library.get(r.id)
     if (known === undefined || !known.complete || (name !== undefined && !known.names.includes(name))) return false
     try {
       const file = join(dir, `${r.name}.json`)
@@ -103,7 +103,7 @@ export class UsbImporter {
   }
 
   private async importOne (dir: string, r: StickRevision, opts: UsbImportOptions, onBytes: (n: number) => void): Promise<UsbImportedRevision> {
-    const lib = this.c.library
+    const lib = this.components.library
     const name = r.libraryNames.find(isRevisionName)
     if (await this.completeHere(dir, r, name)) {
       onBytes(r.bytes)
@@ -128,7 +128,7 @@ export class UsbImporter {
       const before = lib.presentAmong(r.objects.map(o => o.sha256))
       const source = `usb ${stickFile}`
       // No name here: an import never moves a name (adoptName gives the stick's name only when it is free).
-      const res = await this.c.importer.importPath(tmp, { source, label: stickFile, signal: opts.signal }).catch((err: unknown) => { throw namingStickFile(err, tmp, stickFile) })
+      const res = await this.components.importer.importPath(tmp, { source, label: stickFile, signal: opts.signal }).catch((err: unknown) => { throw namingStickFile(err, tmp, stickFile) })
       const nameHeldBy = adoptName(lib, res.id, name, source)
       if (nameHeldBy !== undefined) this.log('%s: the name %s stays on revision %s', stickFile, name, nameHeldBy.id)
       const after = lib.presentAmong(r.objects.map(o => o.sha256))

@@ -49,8 +49,8 @@ export class WebServer {
   private readonly streams = new Set<ServerResponse>()
   private keepalive: NodeJS.Timeout | undefined
 
-  constructor (private readonly c: { core: ApiCore, log: Logger }, private readonly opts: WebServerOptions = {}) {
-    this.log = c.log.child('web')
+  constructor (private readonly components: { core: ApiCore, log: Logger }, private readonly opts: WebServerOptions = {}) {
+    this.log = components.log.child('web')
     this.token = opts.token ?? newToken()
     this.gate = new Gate(this.token, () => this.port)
     this.files = new StaticFiles(opts.rendererDir ?? fileURLToPath(new URL('../../renderer/', import.meta.url)))
@@ -148,7 +148,7 @@ export class WebServer {
     }
     const ac = new AbortController()
     res.once('close', () => { if (!res.writableFinished) ac.abort() })
-    const env = await this.c.core.dispatch(channel, body, { signal: ac.signal })
+    const env = await this.components.core.dispatch(channel, body, { signal: ac.signal })
     if (res.destroyed) return
     this.send(res, env.ok ? 200 : statusFor(env.error.code), env)
   }
@@ -158,7 +158,7 @@ export class WebServer {
     if (name === '' || name.length > 255 || /[/\\\0]/.test(name)) throw new BadInputError('upload: give the file name as ?name=<file> (no slashes, at most 255 characters)')
     const len = req.headers['content-length']
     const expected = len !== undefined && /^\d+$/.test(len) ? Number(len) : undefined
-    const core = this.c.core
+    const core = this.components.core
     const up = await core.transfers.run('upload', `upload ${name}`, async (t) => {
       const onClose = () => { if (!req.complete) t.detail('the browser closed the connection') }
       req.once('close', onClose)
@@ -173,7 +173,7 @@ export class WebServer {
     res.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' })
     res.write(': connected\n\n')
     this.streams.add(res)
-    const off = this.c.core.events.onAny((event, payload) => {
+    const off = this.components.core.events.onAny((event, payload) => {
       res.write(`event: ${event}\ndata: ${JSON.stringify(payload)}\n\n`)
     })
     const done = () => { off(); this.streams.delete(res) }

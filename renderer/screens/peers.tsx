@@ -1,6 +1,6 @@
 /** Peers: team laptops on the LAN, what each has that we lack, pull with one click, team create/join. */
 import { useState } from 'preact/hooks'
-import type { PeerInfo, PeersStatus, TransferInfo } from '../../shared/api/types.js'
+import type { LanPeer, PeersStatus, TransferInfo } from '../../shared/api/types.js'
 import { useInfo } from '../app-context.js'
 import { ago, bytes, plural, shortId } from '../format.js'
 import { useApi, useResource, useTick } from '../hooks.js'
@@ -65,7 +65,7 @@ function TeamPanel (p: { status: PeersStatus }) {
   )
 }
 
-function PeerCard (p: { peer: PeerInfo, pulls: Map<string, TransferInfo> }) {
+function PeerCard (p: { peer: LanPeer, pulls: Map<string, TransferInfo> }) {
   const api = useApi()
   const notify = useNotify()
   const [pulling, setPulling] = useState<Set<string>>(new Set())

@@ -60,7 +60,7 @@ export interface ApiEvents {
   /** An object entered the store. */
   object: { sha: string, size: number }
   transfer: T.TransferInfo
-  peer: { peer: T.PeerInfo | null, id: string, gone: boolean }
+  peer: { peer: T.LanPeer | null, id: string, gone: boolean }
   device: { device: T.DeviceInfo }
   install: T.InstallProgress
   /** Capabilities changed (e.g. the LAN node started). */

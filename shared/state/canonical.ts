@@ -13,7 +13,7 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js'
 import { InvalidStateError } from '../errors.js'
-import { bytesToHex } from '../ids.js'
+import { bytesToHex } from '../hex.js'
 import { compareKeys } from './keys.js'
 import { JsonNumber, decodeUtf8, parseJsonText, JSON_MAX_DEPTH } from './rawjson.js'
 import { isParsedState, type ParsedState, type StateInput } from './types.js'

@@ -67,9 +67,9 @@ describe('composing revisions in browser mode', { skip: skip ?? false, timeout: 
     const show = await runCli(['--json', 'show', 'site-gateway-1.4+pvwificonnect'], { home: ui.home })
     assert.equal(show.code, 0, show.stderr)
     const s = show.json()
-    assert.deepEqual(s.containers.map((c: { name: string }) => c.name).sort(), ['awconnect', 'fleet-agent', 'pv-avahi', 'pvwificonnect'])
-    assert.equal(s.complete, true)
-    assert.match(s.signature, /signed by pv-developer-01/)
+    assert.deepEqual(s.parts.filter((p: { kind: string }) => p.kind === 'container').map((c: { name: string }) => c.name).sort(), ['awconnect', 'fleet-agent', 'pv-avahi', 'pvwificonnect'])
+    assert.equal(s.revision.complete, true)
+    assert.match(s.revision.signature.summary, /signed by pv-developer-01/)
     await screenshot(page, 'compose-saved')
   })
 

@@ -167,7 +167,7 @@ describe('library screens in browser mode', { skip: skip ?? false, timeout: 120_
     const tar = gunzipSync(await readFile(join(out, files[0])))
     assert.equal(tar.subarray(0, 4).toString(), 'json', 'json is the first entry')
     // It imports back into a fresh library as the same revision.
-    const id = (await runCli(['--json', 'show', 'watchdog_pinger'], { home: ui.home })).json().id
+    const id = (await runCli(['--json', 'show', 'watchdog_pinger'], { home: ui.home })).json().revision.id
     const again = await runCli(['--json', 'import', join(out, files[0])], { home: join(work, 'other-home') })
     assert.equal(again.code, 0, again.stderr)
     assert.equal(again.json().id, id)

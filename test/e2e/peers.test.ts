@@ -104,7 +104,7 @@ describe('peers screen in browser mode', { skip: skip ?? false, timeout: 120_000
     await screenshot(page, 'transfers-pull')
     const ls = await runCli(['--json', 'show', wifiId], { home: ui.home })
     assert.equal(ls.code, 0, ls.stderr)
-    assert.equal(ls.json().complete, true)
+    assert.equal(ls.json().revision.complete, true)
     await page.getByRole('link', { name: 'Library' }).first().click()
     await page.getByRole('link', { name: 'pvwificonnect', exact: true }).waitFor()
   })

@@ -33,7 +33,7 @@ const log = createLogger('lying-seeder')
 const app = new App({ home, log })
 await app.start()
 const s = createPeerServices({ library: app.library, log }, { home, listen: [listen], mdns: false })
-await app.add('peers.node', s.node)
+await app.add('peers', s)
 process.stdout.write(JSON.stringify({ peerId: s.node.peerId, addrs: s.node.addrs() }) + '\n')
 await new Promise<void>(resolve => {
   process.once('SIGTERM', resolve)

@@ -40,7 +40,7 @@ describe('fieldsync compose', { timeout: 180_000 }, () => {
     assert.equal(out.keys.added.length, 6)
     assert.equal(out.saved, true)
     const show = (await cli(['show', 'initial+wifi'])).json()
-    assert.equal(show.id, out.id)
+    assert.equal(show.revision.id, out.id)
     const exp = canonicalJson(parseJsonText(readFileSync(join(pvtxDataDir, 'expected', 'state_after_pvwificonnect.json'), 'utf8')))
     const stored = await storedState(home, out.id)
     assert.equal(canonicalJson(parseJsonText(stored)), exp)

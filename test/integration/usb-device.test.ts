@@ -126,8 +126,8 @@ describe('usb: install.sh on a device', () => {
     const dev = await startDevice(t, await tempDir(t))
     t.diagnostic(`device: ${dev.kind}`)
     // an inventory that claims the device has everything of rev-a: the tarball carries no object
-    const state = (await runCli(['--json', 'show', 'rev-a'], { home })).json() as { objects: Array<{ sha: string, size: number }> }
-    await writeFile(join(stick, 'other-device.json'), JSON.stringify(state.objects.map(o => ({ sha256: o.sha, size: String(o.size) }))))
+    const shown = (await runCli(['--json', 'show', 'rev-a'], { home })).json() as { parts: Array<{ objects: Array<{ sha: string, size: number }> }> }
+    await writeFile(join(stick, 'other-device.json'), JSON.stringify(shown.parts.flatMap(p => p.objects).map(o => ({ sha256: o.sha, size: String(o.size) }))))
     assert.equal((await runCli(['usb', 'export', '--for-device', join(stick, 'other-device.json'), 'rev-a', stick], { home })).code, 0)
     const r = await sh([...shell, join(stick, 'install.sh'), 'rev-a'], env(dev.sock, shell))
     assert.equal(r.code, 1)

@@ -12,9 +12,9 @@ function toOps (ops: ComposeOpRequest[]): LibraryOp[] {
   return ops.map(o => 'add' in o && o.add !== undefined ? { add: o.add } : { remove: (o as { remove: string }).remove })
 }
 
-export function composeHandlers (d: HandlerDeps): ComposeHandlers {
-  const lib = d.app.library
-  const composer = (): LibraryComposer => new LibraryComposer({ library: lib, trust: d.app.trust, log: d.log })
+export function composeHandlers (deps: HandlerDeps): ComposeHandlers {
+  const lib = deps.app.library
+  const composer = (): LibraryComposer => new LibraryComposer({ library: lib, trust: deps.app.trust, log: deps.log })
   const preview = (p: CompositionPlan): ComposePreview => {
     const entry = (json: Record<string, unknown>) => (key: string): DiffEntry => {
       const v = json[key]
@@ -51,8 +51,8 @@ export function composeHandlers (d: HandlerDeps): ComposeHandlers {
       const res = c.save(plan, name)
       const info = lib.get(res.id)
       if (info === undefined) throw new NotFoundError(`revision ${res.id}: removed meanwhile`)
-      d.events.emit('revision', { id: info.id, complete: info.complete })
-      return { revision: await summary(d, info), existed: res.existed }
+      deps.events.emit('revision', { id: info.id, complete: info.complete })
+      return { revision: await summary(deps, info), existed: res.existed }
     },
   }
 }

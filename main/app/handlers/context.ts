@@ -4,7 +4,7 @@ import type { Capabilities, SignatureReportView, SignatureStatus } from '../../.
 import type { Logger } from '../../../shared/log.js'
 import type { App } from '../index.js'
 import type { ApiEventBus } from './events.js'
-import type { LanService } from './node.js'
+import type { LanService } from './lan.js'
 import type { DeviceService } from './devices.js'
 import type { TransferRegistry } from './transfers.js'
 import type { Uploads } from './uploads.js'

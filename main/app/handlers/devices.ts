@@ -33,10 +33,10 @@ export class DeviceService {
   private ac = new AbortController()
   private loop: Promise<void> | undefined
 
-  constructor (private readonly c: { app: App, events: ApiEventBus, log: Logger }, private readonly opts: { mdns: boolean }) {
-    this.log = c.log.child('devices')
-    this.store = new DeviceStore(c.app.library.db)
-    this.discovery = new Discovery({ log: c.log })
+  constructor (private readonly components: { app: App, events: ApiEventBus, log: Logger }, private readonly opts: { mdns: boolean }) {
+    this.log = components.log.child('devices')
+    this.store = new DeviceStore(components.app.library.db)
+    this.discovery = new Discovery({ log: components.log })
   }
 
   async start (): Promise<void> {
@@ -52,7 +52,7 @@ export class DeviceService {
   private seen (d: DeviceInfo): void {
     this.store.upsert(d)
     const rec = this.store.get(d.deviceId)
-    if (rec !== undefined) this.c.events.emit('device', { device: toApi(rec) })
+    if (rec !== undefined) this.components.events.emit('device', { device: toApi(rec) })
   }
 
   private async browseLoop (signal: AbortSignal): Promise<void> {
@@ -86,7 +86,7 @@ export class DeviceService {
     if (p === undefined || !p.pvrSdk) return
     this.store.upsert({ ...rec, pvrSdk: true, revision: p.revision, status: p.status, lastSeen: Date.now(), ...(rec.reach === 'offline' ? { reach: 'pvr-sdk' as const } : {}) })
     const now = this.store.get(rec.deviceId)
-    if (now !== undefined) this.c.events.emit('device', { device: toApi(now) })
+    if (now !== undefined) this.components.events.emit('device', { device: toApi(now) })
   }
 
   /** A device by id, name, address or unix:<socket> (devices/address.ts, the rule the CLI follows too). */
@@ -126,17 +126,17 @@ export class DeviceService {
       onSshChoice: (c) => { if (seen !== undefined) seen.ssh = { container: c.container, source: c.source, next: c.container, hostKey: null } },
       onHostKey: (k) => { if (seen?.ssh != null) seen.ssh.hostKey = { type: k.type, fingerprint: k.fingerprint, pinned: k.pinned } },
       onSshLogin: (e) => { if (seen?.ssh != null) seen.ssh.next = e.next.container },
-    }, this.c.app.home, this.store)
+    }, this.components.app.home, this.store)
   }
 }
 
-export function deviceHandlers (d: HandlerDeps): DeviceHandlers {
+export function deviceHandlers (deps: HandlerDeps): DeviceHandlers {
   const svc = (): DeviceService => {
-    const s = d.devices()
+    const s = deps.devices()
     if (s === undefined) throw new NotAvailableError('devices are not available in this window (start it with `fieldsync ui`, or the desktop app)')
     return s
   }
-  const installer = (s: DeviceService) => new Installer({ library: d.app.library, devices: s.store, log: d.log, trust: d.app.trust })
+  const installer = (s: DeviceService) => new Installer({ library: deps.app.library, devices: s.store, log: deps.log, trust: deps.app.trust })
 
   return {
     async 'devices.list' () { return svc().list() },
@@ -158,13 +158,13 @@ export function deviceHandlers (d: HandlerDeps): DeviceHandlers {
       const target = s.resolve(device)
       const rec = target.record
       const deviceId = target.deviceId
-      const info = d.app.library.resolve(rev)
+      const info = deps.app.library.resolve(rev)
       const devName = rec?.name ?? deviceId
       let transferId = ''
-      const res = await d.transfers.run('install', `install ${info.name} on ${devName}`, async (t) => {
+      const res = await deps.transfers.run('install', `install ${info.name} on ${devName}`, async (t) => {
         transferId = t.id
         const emit = (phase: 'preflight' | 'upload' | 'step' | 'run' | 'progress' | 'final', status: string | null, statusMsg: string | null, progress: number | null) => {
-          d.events.emit('install', { transferId: t.id, device: deviceId, phase, status: status as InstallResult['status'] | null, statusMsg, progress })
+          deps.events.emit('install', { transferId: t.id, device: deviceId, phase, status: status as InstallResult['status'] | null, statusMsg, progress })
         }
         const r = await installer(s).install({
           rev: info.id,
@@ -187,7 +187,7 @@ export function deviceHandlers (d: HandlerDeps): DeviceHandlers {
         if (!installSucceeded(r.status)) t.fail(new InstallFailedError(`${devName}: ${r.status}: ${r.statusMsg}`, { status: r.status, step: r.step }))
         return r
       }, { totalBytes: null })
-      d.events.emit('install', { transferId, device: deviceId, phase: 'final', status: res.status, statusMsg: res.statusMsg, progress: 100 })
+      deps.events.emit('install', { transferId, device: deviceId, phase: 'final', status: res.status, statusMsg: res.statusMsg, progress: 100 })
       const now = s.store.get(deviceId) ?? rec
       if (now !== undefined) void s.refresh(now)
       return res

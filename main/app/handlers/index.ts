@@ -15,7 +15,7 @@ import { DeviceService, deviceHandlers } from './devices.js'
 import { ApiEventBus } from './events.js'
 import { libraryHandlers } from './library.js'
 import { composeHandlers } from './compose.js'
-import { LanService, type LanOptions } from './node.js'
+import { LanService, type LanOptions } from './lan.js'
 import { peerHandlers } from './peers.js'
 import { SignatureChecks } from './signatures.js'
 import { systemHandlers } from './system.js'
@@ -39,13 +39,13 @@ export class ApiCore {
   private lan: LanService | undefined
   private deviceService: DeviceService | undefined
 
-  constructor (private readonly c: { app: App, log: Logger }, private readonly opts: ApiCoreOptions) {
-    this.log = c.log.child('api')
+  constructor (private readonly components: { app: App, log: Logger }, private readonly opts: ApiCoreOptions) {
+    this.log = components.log.child('api')
     this.transfers = new TransferRegistry({ events: this.events })
-    this.uploads = new Uploads({ home: c.app.home })
-    this.signatures = new SignatureChecks({ library: c.app.library, trust: c.app.trust, home: c.app.home, log: this.log })
+    this.uploads = new Uploads({ home: components.app.home })
+    this.signatures = new SignatureChecks({ library: components.app.library, trust: () => components.app.trust, home: components.app.home, log: this.log })
     const deps: HandlerDeps = {
-      app: c.app,
+      app: components.app,
       log: this.log,
       events: this.events,
       transfers: this.transfers,
@@ -84,9 +84,9 @@ export class ApiCore {
    */
   async enableLan (opts: LanOptions): Promise<LanService> {
     if (this.lan !== undefined) return this.lan
-    const lan = new LanService({ app: this.c.app, events: this.events, log: this.c.log }, opts)
+    const lan = new LanService({ app: this.components.app, events: this.events, log: this.components.log }, opts)
     this.lan = lan
-    await this.c.app.add('ui.lan', lan)
+    await this.components.app.add('ui.lan', lan)
     this.events.emit('capabilities', this.capabilities())
     return lan
   }
@@ -94,9 +94,9 @@ export class ApiCore {
   /** Device discovery (mDNS unless `mdns` is false) and installs. */
   async enableDevices (opts: { mdns: boolean }): Promise<DeviceService> {
     if (this.deviceService !== undefined) return this.deviceService
-    const s = new DeviceService({ app: this.c.app, events: this.events, log: this.c.log }, opts)
+    const s = new DeviceService({ app: this.components.app, events: this.events, log: this.components.log }, opts)
     this.deviceService = s
-    await this.c.app.add('ui.devices', s)
+    await this.components.app.add('ui.devices', s)
     this.events.emit('capabilities', this.capabilities())
     return s
   }
@@ -104,7 +104,7 @@ export class ApiCore {
   async start (): Promise<void> {
     await this.uploads.start()
     await this.signatures.start()
-    const lib = this.c.app.library
+    const lib = this.components.app.library
     const onRevision = (e: { id: string, complete: boolean }) => { this.events.emit('revision', e) }
     const onObject = (e: { sha: string, size: number }) => { this.events.emit('object', e) }
     lib.on('revision', onRevision)

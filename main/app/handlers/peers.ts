@@ -1,14 +1,14 @@
 /** peers.* and team.*: the LAN node (main/peers) as the UI drives it. */
 import { NotAvailableError, NotInTeamError, PeerUnavailableError, UsageError } from '../../../shared/errors.js'
 import type { HandlerDeps, HandlerMap } from './context.js'
-import type { LanService } from './node.js'
+import type { LanService } from './lan.js'
 import type { PullEvent } from '../../peers/index.js'
 
 type PeerHandlers = Pick<HandlerMap, 'peers.status' | 'peers.add' | 'peers.pull' | 'team.create' | 'team.join' | 'team.show'>
 
-export function peerHandlers (d: HandlerDeps): PeerHandlers {
+export function peerHandlers (deps: HandlerDeps): PeerHandlers {
   const lan = (): LanService => {
-    const l = d.lan()
+    const l = deps.lan()
     if (l === undefined) throw new NotAvailableError('the LAN node does not run in this window (start it with `fieldsync ui`, or the desktop app)')
     return l
   }
@@ -32,7 +32,7 @@ export function peerHandlers (d: HandlerDeps): PeerHandlers {
     async 'peers.pull' ({ rev, from }) {
       const s = running()
       const label = `pull ${rev.length === 64 ? rev.slice(0, 12) : rev}`
-      return await d.transfers.run('pull', label, async (t) => {
+      return await deps.transfers.run('pull', label, async (t) => {
         if (/^[0-9a-f]{64}$/.test(rev)) t.revision(rev)
         const onProgress = (e: PullEvent): void => {
           switch (e.type) {
@@ -65,7 +65,7 @@ export function peerHandlers (d: HandlerDeps): PeerHandlers {
       if (existing !== null && replace !== true) throw new UsageError(`this laptop is already in team ${existing.name ?? existing.id}; its join code is under "Invite a colleague"`)
       const { team, code } = await l.teamStore.create({ name, force: replace === true })
       await l.restart()
-      d.events.emit('peer', { id: '', peer: null, gone: false })
+      deps.events.emit('peer', { id: '', peer: null, gone: false })
       return { code, name: team.name }
     },
 
@@ -73,7 +73,7 @@ export function peerHandlers (d: HandlerDeps): PeerHandlers {
       const l = lan()
       const team = await l.teamStore.join(code)
       await l.restart()
-      d.events.emit('peer', { id: '', peer: null, gone: false })
+      deps.events.emit('peer', { id: '', peer: null, gone: false })
       return { name: team.name ?? team.id }
     },
 

@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { silentLogger } from '../../../shared/log.js'
 import { TrustStore } from '../../trust/store.js'
 import type { SignatureReport } from '../../trust/types.js'
-import { statusOf, viewOf } from './signature-view.js'
+import { signatureReportView, signatureStatus } from '../../trust/view.js'
 import type { SignatureReportView, SignatureStatus } from '../../../shared/api/types.js'
 
 export interface ToSignatureWorker { n: number, raw: Uint8Array, version: string }
@@ -41,7 +41,7 @@ port.on('message', (m: ToSignatureWorker) => {
     try {
       if (!loaded || store.version() !== m.version) { await store.refresh(); loaded = true }
       const r = store.verify(m.raw)
-      port.postMessage({ n: m.n, ok: true, version: store.version(), status: statusOf(r), view: viewOf(r), anchors: anchorsOf(r) } satisfies FromSignatureWorker)
+      port.postMessage({ n: m.n, ok: true, version: store.version(), status: signatureStatus(r), view: signatureReportView(r), anchors: anchorsOf(r) } satisfies FromSignatureWorker)
     } catch (err) {
       port.postMessage({ n: m.n, ok: false, message: (err as Error).message } satisfies FromSignatureWorker)
     }

@@ -32,7 +32,7 @@ export class SignatureChecks {
   private next = 0
   private stopped = false
 
-  constructor (private readonly c: { library: Library, trust: TrustStore, home: string, log: Logger }, private readonly o: { deadlineMs?: number } = {}) {}
+  constructor (private readonly c: { library: Library, trust: () => TrustStore, home: string, log: Logger }, private readonly o: { deadlineMs?: number } = {}) {}
 
   async start (): Promise<void> {}
 
@@ -48,7 +48,7 @@ export class SignatureChecks {
   async verdict (id: string): Promise<SignatureVerdict | undefined> {
     let raw: Uint8Array
     try { raw = this.c.library.state(id).raw } catch { return undefined }
-    const version = this.c.trust.version()
+    const version = this.c.trust().version()
     const key = `${id}:${version}`
     const hit = this.cache.get(key)
     if (hit !== undefined) {

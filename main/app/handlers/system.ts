@@ -48,11 +48,11 @@ async function places (): Promise<Array<{ label: string, path: string }>> {
   return out
 }
 
-export function systemHandlers (d: HandlerDeps): SystemHandlers {
+export function systemHandlers (deps: HandlerDeps): SystemHandlers {
   const v = version()
   return {
     async 'app.info' () {
-      return { version: v, mode: d.mode, home: d.app.home, platform: platform(), defaultFolder: await defaultFolder(), capabilities: d.capabilities() }
+      return { version: v, mode: deps.mode, home: deps.app.home, platform: platform(), defaultFolder: await defaultFolder(), capabilities: deps.capabilities() }
     },
 
     async 'fs.list' ({ path, files }) {
@@ -78,8 +78,8 @@ export function systemHandlers (d: HandlerDeps): SystemHandlers {
       return { path: dir, parent: parent === dir ? null : parent, entries, places: await places() }
     },
 
-    async 'transfers.list' () { return d.transfers.list() },
-    async 'transfers.cancel' ({ id }) { return { cancelled: d.transfers.cancel(id) } },
-    async 'transfers.clear' () { return { cleared: d.transfers.clear() } },
+    async 'transfers.list' () { return deps.transfers.list() },
+    async 'transfers.cancel' ({ id }) { return { cancelled: deps.transfers.cancel(id) } },
+    async 'transfers.clear' () { return { cleared: deps.transfers.clear() } },
   }
 }

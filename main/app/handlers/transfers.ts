@@ -121,9 +121,9 @@ class Transfer implements TransferHandle {
 export class TransferRegistry {
   private readonly transfers = new Map<string, Transfer>()
 
-  constructor (private readonly c: { events: ApiEventBus }) {}
+  constructor (private readonly components: { events: ApiEventBus }) {}
 
-  emit (info: TransferInfo): void { this.c.events.emit('transfer', info) }
+  emit (info: TransferInfo): void { this.components.events.emit('transfer', info) }
 
   /**
    * Run `fn` as a transfer. Its signal aborts on cancel or on stop(), and when

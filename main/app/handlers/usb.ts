@@ -5,13 +5,13 @@ import type { HandlerDeps, HandlerMap } from './context.js'
 
 type UsbHandlers = Pick<HandlerMap, 'usb.export' | 'usb.import' | 'usb.inventory'>
 
-export function usbHandlers (d: HandlerDeps): UsbHandlers {
-  const app = d.app
+export function usbHandlers (deps: HandlerDeps): UsbHandlers {
+  const app = deps.app
   return {
     async 'usb.export' ({ revs, folder, forDevice, forPeer }) {
-      const exporter = new UsbExporter({ library: app.library, log: d.log, trust: app.trust })
+      const exporter = new UsbExporter({ library: app.library, log: deps.log, trust: app.trust })
       const names = revs.map(r => { try { return app.library.resolve(r).name } catch { return r } })
-      const res = await d.transfers.run('usb-export', `write ${names.join(', ')} to ${basename(folder) || folder}`, async (t) => {
+      const res = await deps.transfers.run('usb-export', `write ${names.join(', ')} to ${basename(folder) || folder}`, async (t) => {
         const r = await exporter.export({
           revisions: revs,
           dir: folder,
@@ -38,8 +38,8 @@ export function usbHandlers (d: HandlerDeps): UsbHandlers {
     },
 
     async 'usb.import' ({ folder }) {
-      const importer = new UsbImporter({ library: app.library, importer: app.importer, log: d.log })
-      const res = await d.transfers.run('usb-import', `read stick ${basename(folder) || folder}`, async (t) => {
+      const importer = new UsbImporter({ library: app.library, importer: app.importer, log: deps.log })
+      const res = await deps.transfers.run('usb-import', `read stick ${basename(folder) || folder}`, async (t) => {
         const r = await importer.import(folder, {
           signal: t.signal,
           onProgress: p => { t.progress(p.bytes, p.totalBytes); t.detail(p.file) },

@@ -78,7 +78,7 @@ export function register (program: Command, cli: Cli): void {
     const app = await ctx.app()
     const libOps: LibraryOp[] = []
     for (const o of ops) libOps.push(o.kind === 'add' ? { add: await packageRef(app, o.value, ctx.signal) } : { remove: o.value })
-    const composer = new LibraryComposer({ library: app.library, trust: app.trust, log: ctx.log })
+    const composer = new LibraryComposer({ library: app.library, trust: await app.trustStore(), log: ctx.log })
     const plan = composer.plan(base, libOps)
     // name packages as the user gave them
     plan.ops = ops.map((o, i) => o.kind === 'add' ? { add: plan.packages[ops.slice(0, i).filter(x => x.kind === 'add').length]?.name ?? o.value } : { remove: o.value })

@@ -237,7 +237,7 @@ export function register (program: Command, cli: Cli): void {
       const store = new DeviceStore(app.library.db)
       const tg = await target(ctx, app, store)
       const { driver, deviceId } = tg
-      const installer = new Installer({ library: app.library, devices: store, log: ctx.log, trust: app.trust })
+      const installer = new Installer({ library: app.library, devices: store, log: ctx.log, trust: await app.trustStore() })
       const t0 = Date.now()
       let res: InstallResult | InstallPlan
       try {

@@ -1,16 +1,18 @@
-/** Library commands: import, export, ls, show, diff, stats, verify, gc. */
+/**
+ * Library commands: import, export, ls, show, diff, stats, verify, gc. `show`
+ * and `diff` print the models of shared/library/views.ts. What only some
+ * commands use (the models, export, the trust code) is imported inside them,
+ * so that `ls` starts fast (`npm run bench -- startup`).
+ */
 import type { Command } from 'commander'
 import { resolve } from 'node:path'
-import { diffStates, summarizeState } from '../../../shared/state/index.js'
-import { exportRevision, isGzipName } from '../../store/export.js'
 import { nameFromFileName } from '../../store/library.js'
 import type { LeaseHolder } from '../../store/leases.js'
 import { verifyLibrary, collectGarbage } from '../../store/maintenance.js'
 import { UsageError } from '../../../shared/errors.js'
-import { cidOf } from '../../../shared/ids.js'
 import type { Cli } from '../cli.js'
-import { formatBytes, table, terminalText } from '../output.js'
-import { revisionSignatureSummary } from './trust.js'
+import { formatBytes, table } from '../output.js'
+import { diffText, showText } from '../views.js'
 import { revisionSizeText } from '../../../shared/units.js'
 
 function collect (v: string, prev: string[] = []): string[] { return [...prev, v] }
@@ -54,6 +56,7 @@ export function register (program: Command, cli: Cli): void {
     .option('--parts <part>', 'only this part (repeat for several); #spec is always kept', collect)
     .option('--compress', 'deflate the .tgz for real (smaller when objects compress, many times slower); default: stored, as fast as a copy')
     .action(cli.action<{ parts?: string[], compress?: boolean }>(async (ctx, rev: string, file: string) => {
+      const { exportRevision, isGzipName } = await import('../../store/export.js')
       if (ctx.opts.compress === true && !isGzipName(file)) throw new UsageError(`--compress: ${file} is a plain .tar; name it .tgz to compress it`)
       const app = await ctx.app()
       const info = app.library.resolve(rev)
@@ -68,7 +71,10 @@ export function register (program: Command, cli: Cli): void {
     .action(cli.action(async (ctx) => {
       const app = await ctx.app()
       const revs = app.library.list()
-      const sigs = new Map(revs.map(r => [r.id, revisionSignatureSummary(app, r.id)]))
+      // The trust code loads only when there is a signature to check.
+      const { revisionSignatureSummary } = revs.length > 0 ? await import('./trust.js') : { revisionSignatureSummary: undefined }
+      const sigs = new Map<string, string>()
+      for (const r of revs) sigs.set(r.id, await (revisionSignatureSummary as NonNullable<typeof revisionSignatureSummary>)(app, r.id))
       const json = revs.map(r => ({ id: r.id, name: r.name, names: r.names, spec: r.spec, objects: r.objects, missing: r.missing, bytes: r.bytes, complete: r.complete, source: r.source, importedAt: new Date(r.importedAt).toISOString(), signature: sigs.get(r.id) }))
       const text = revs.length === 0
         ? 'the library is empty: import a revision with `fieldsync import <tarball|checkout|state.json>`'
@@ -77,49 +83,24 @@ export function register (program: Command, cli: Cli): void {
     }))
 
   program.command('show <rev>')
-    .description('show a revision: BSP, containers, objects and sizes')
+    .description('show a revision: BSP, containers, objects and sizes, signatures')
     .action(cli.action(async (ctx, rev: string) => {
       const app = await ctx.app()
       const info = app.library.resolve(rev)
-      const state = app.library.state(info.id)
-      const objs = app.library.objectsOf(info.id)
-      const sizes = new Map(objs.map(o => [o.sha, o.size]))
-      const sum = summarizeState(state, sha => sizes.get(sha) ?? null)
-      const present = new Set(objs.filter(o => o.present).map(o => o.sha))
-      const json = {
-        id: info.id, name: info.name, names: info.names, spec: info.spec, complete: info.complete, source: info.source, bytes: info.bytes,
-        bsp: sum.bsp, containers: sum.containers, other: sum.other,
-        objects: objs.map(o => ({ key: o.key, sha: o.sha, cid: cidOf(o.sha), size: o.size, present: o.present })),
-        signatures: sum.signatures,
-        signature: revisionSignatureSummary(app, info.id),
-      }
-      // The spec, keys and container names come from the state, the source from a file's name: escaped and cut here.
-      const t = (s: string) => terminalText(s)
-      const lines = [
-        `${info.name}  ${info.id}`,
-        `spec ${t(info.spec)}, ${info.objects} objects, ${revisionSizeText(info)}, ${info.complete ? 'complete' : `INCOMPLETE: ${info.missing} missing`}`,
-        `source ${t(info.source)}, imported ${new Date(info.importedAt).toISOString()}`,
-        `signatures: ${json.signature}`,
-      ]
-      const obj = (o: { key: string, size: number | null, sha: string }) => `  ${t(o.key)}  ${formatBytes(o.size)}${present.has(o.sha) ? '' : '  MISSING'}`
-      if (sum.bsp !== null) lines.push(`bsp: ${formatBytes(sum.bsp.bytes)}`, ...sum.bsp.objects.map(obj))
-      for (const c of sum.containers) lines.push(`container ${t(c.name)}: ${formatBytes(c.bytes)}`, ...c.objects.map(obj))
-      if (sum.other.length > 0) lines.push('other:', ...sum.other.map(obj))
-      return { json, text: lines.join('\n') }
+      const { signatureView } = await import('../../trust/view.js')
+      const sig = signatureView(app.library.state(info.id).raw, await app.trustStore())
+      const { revisionDetail, revisionSummary } = await import('../../../shared/library/views.js')
+      const model = revisionDetail(app.library, revisionSummary(info, sig.status), sig.report)
+      return { json: model, text: showText(model) }
     }))
 
   program.command('diff <a> <b>')
     .description('what changes from revision a to revision b, and the bytes a device running a needs')
     .action(cli.action(async (ctx, a: string, b: string) => {
       const app = await ctx.app()
-      const ra = app.library.resolve(a)
-      const rb = app.library.resolve(b)
-      const d = diffStates(app.library.state(ra.id), app.library.state(rb.id), sha => app.library.objectSize(sha))
-      // State keys come from whoever made the revision: escaped and cut on a terminal, whole in JSON.
-      const key = (k: string) => terminalText(k)
-      const lines = [`${ra.name} -> ${rb.name}`, ...d.added.map(k => `+ ${key(k)}`), ...d.removed.map(k => `- ${key(k)}`), ...d.changed.map(k => `~ ${key(k)}`),
-        `${d.added.length} added, ${d.removed.length} removed, ${d.changed.length} changed; a device running ${ra.name} needs ${d.transferObjects.length} object(s), ${formatBytes(d.transferBytes)}`]
-      return { json: { added: d.added, removed: d.removed, changed: d.changed, transferBytes: d.transferBytes, transferObjects: d.transferObjects }, text: lines.join('\n') }
+      const { revisionDiff } = await import('../../../shared/library/views.js')
+      const model = revisionDiff(app.library, app.library.resolve(a), app.library.resolve(b))
+      return { json: model, text: diffText(model) }
     }))
 
   program.command('stats')

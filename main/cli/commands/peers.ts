@@ -15,7 +15,7 @@ function collect (v: string, prev: string[] = []): string[] { return [...prev, v
 interface NodeFlags { listen?: string[], mdns?: boolean, peer?: string[], name?: string }
 
 /** Start the peer services inside the app; dial --peer addresses and report those that fail. */
-async function startNode (ctx: CommandContext<NodeFlags>, app: App, opts: { listen: string[], mirror?: boolean, control?: boolean }): Promise<PeerServices & { dialErrors: Error[] }> {
+async function startNode (ctx: CommandContext<NodeFlags>, app: App, opts: { listen: string[], mirror?: boolean, control?: boolean }): Promise<{ node: PeerServices['node'], puller: PeerServices['puller'], mirror: PeerServices['mirror'], dialErrors: Error[] }> {
   const s = createPeerServices({ library: app.library, log: ctx.log }, {
     home: ctx.home,
     listen: opts.listen,
@@ -24,10 +24,8 @@ async function startNode (ctx: CommandContext<NodeFlags>, app: App, opts: { list
     mirror: opts.mirror,
     control: opts.control,
   })
-  await app.add('peers.node', s.node)
-  await app.add('peers.puller', s.puller)
-  if (s.mirror !== undefined) await app.add('peers.mirror', s.mirror)
-  if (s.control !== undefined) await app.add('peers.control', s.control)
+  // Started in the order of main/peers/services.ts; stopped with the app.
+  await app.add('peers', s)
   const dialErrors: Error[] = []
   await Promise.all((ctx.opts.peer ?? []).map(async a => {
     try { await s.node.dial(a, ctx.signal) } catch (err) {
@@ -35,7 +33,7 @@ async function startNode (ctx: CommandContext<NodeFlags>, app: App, opts: { list
       ctx.log.error('peer %s: %s', a, (err as Error).message)
     }
   }))
-  return { ...s, dialErrors }
+  return { node: s.node, puller: s.puller, mirror: s.mirror, dialErrors }
 }
 
 function nodeOptions (cmd: Command): Command {

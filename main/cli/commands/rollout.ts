@@ -103,8 +103,8 @@ export function register (program: Command, cli: Cli): void {
         canary: canary.has(res.deviceId),
         driver: () => deviceDriver(res, { ...connectOptions(ctx, res.record === undefined ? res.deviceId : deviceLabel(res.record)), ...connect }, app.home, store),
       }))
-      const installer = new Installer({ library: app.library, devices: store, log: ctx.log, trust: app.trust })
-      const rollout = new Rollout({ library: app.library, devices: store, rollouts: new RolloutStore(app.library.db), installer, log: ctx.log, trust: app.trust })
+      const installer = new Installer({ library: app.library, devices: store, log: ctx.log, trust: await app.trustStore() })
+      const rollout = new Rollout({ library: app.library, devices: store, rollouts: new RolloutStore(app.library.db), installer, log: ctx.log, trust: await app.trustStore() })
       const t0 = Date.now()
       const res = await rollout.run({
         rev, targets, parallel: o.parallel, maxFailures: o.maxFailures, commit: o.commit === true, dryRun: o.dryRun === true,

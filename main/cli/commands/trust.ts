@@ -15,8 +15,8 @@ import { table } from '../output.js'
  * `signed by pv-developer-01 (Pantavisor Dev CA), all keys covered`,
  * `unsigned`, or `INVALID: ...`. Checked against the library's trust store.
  */
-export function revisionSignatureSummary (app: App, id: string): string {
-  return signatureSummary(app.library.state(id).raw, app.trust)
+export async function revisionSignatureSummary (app: App, id: string): Promise<string> {
+  return signatureSummary(app.library.state(id).raw, await app.trustStore())
 }
 
 function policyArg (v: string | undefined): PolicyMode | undefined {
@@ -48,7 +48,8 @@ export function register (program: Command, cli: Cli): void {
     .option('--oem', 'add the certificates to the OEM truststore (PV_SECUREBOOT_OEM_TRUSTSTORE)')
     .action(cli.action<{ oem?: boolean }>(async (ctx, pem: string) => {
       const app = await ctx.app()
-      const res = await app.trust.add(resolve(pem), { oem: ctx.opts.oem === true, signal: ctx.signal })
+      const trust = await app.trustStore()
+      const res = await trust.add(resolve(pem), { oem: ctx.opts.oem === true, signal: ctx.signal })
       const lines = [
         ...res.added.map(e => `added ${e.kind} ${e.subject} (${e.fingerprint.slice(0, 16)}) as ${e.file}`),
         ...res.existed.map(e => `already trusted: ${e.subject} (${e.fingerprint.slice(0, 16)}) in ${e.file}`),
@@ -61,19 +62,21 @@ export function register (program: Command, cli: Cli): void {
     .description('list trusted CA certificates and pinned keys, with validity and fingerprints')
     .action(cli.action(async (ctx) => {
       const app = await ctx.app()
-      const entries = app.trust.list()
-      const head = `signature policy: ${app.trust.policy()}${app.trust.oemName() !== null ? `, OEM name: ${app.trust.oemName()}` : ''}`
+      const trust = await app.trustStore()
+      const entries = trust.list()
+      const head = `signature policy: ${trust.policy()}${trust.oemName() !== null ? `, OEM name: ${trust.oemName()}` : ''}`
       const text = entries.length === 0
         ? `${head}\nthe trust store is empty: add the CA your devices trust with \`fieldsync trust add <ca.pem>\``
         : `${head}\n${table(entryRows(entries), ['KIND', 'SUBJECT', 'ISSUER', 'VALID TO', 'FINGERPRINT', 'FILE'])}`
-      return { json: { policy: app.trust.policy(), oemName: app.trust.oemName(), entries: entries.map(entryJson) }, text }
+      return { json: { policy: trust.policy(), oemName: trust.oemName(), entries: entries.map(entryJson) }, text }
     }))
 
   trust.command('rm <ref>')
     .description('remove a trusted certificate or key by fingerprint (8+ hex digits) or file name')
     .action(cli.action(async (ctx, ref: string) => {
       const app = await ctx.app()
-      const gone = await app.trust.remove(ref, { signal: ctx.signal })
+      const trust = await app.trustStore()
+      const gone = await trust.remove(ref, { signal: ctx.signal })
       return { json: { removed: gone.map(entryJson) }, text: gone.map(e => `removed ${e.kind} ${e.subject} (${e.fingerprint.slice(0, 16)})`).join('\n') }
     }))
 
@@ -81,8 +84,9 @@ export function register (program: Command, cli: Cli): void {
     .description(`show or set the library's signature policy (${POLICY_MODES.join(', ')}); install and USB export refuse what it refuses`)
     .action(cli.action(async (ctx, mode: string | undefined) => {
       const app = await ctx.app()
-      if (mode !== undefined) await app.trust.setPolicy(policyArg(mode) as PolicyMode, { signal: ctx.signal })
-      return { json: { policy: app.trust.policy() }, text: `signature policy: ${app.trust.policy()}` }
+      const trust = await app.trustStore()
+      if (mode !== undefined) await trust.setPolicy(policyArg(mode) as PolicyMode, { signal: ctx.signal })
+      return { json: { policy: trust.policy() }, text: `signature policy: ${trust.policy()}` }
     }))
 
   trust.command('oem-name [name]')
@@ -90,9 +94,10 @@ export function register (program: Command, cli: Cli): void {
     .option('--clear', 'unset it')
     .action(cli.action<{ clear?: boolean }>(async (ctx, name: string | undefined) => {
       const app = await ctx.app()
-      if (ctx.opts.clear === true) await app.trust.setOemName(null, { signal: ctx.signal })
-      else if (name !== undefined) await app.trust.setOemName(name, { signal: ctx.signal })
-      const cur = app.trust.oemName()
+      const trust = await app.trustStore()
+      if (ctx.opts.clear === true) await trust.setOemName(null, { signal: ctx.signal })
+      else if (name !== undefined) await trust.setOemName(name, { signal: ctx.signal })
+      const cur = trust.oemName()
       return { json: { oemName: cur }, text: cur === null ? 'no OEM name set' : `OEM name: ${cur}` }
     }))
 
@@ -103,8 +108,9 @@ export function register (program: Command, cli: Cli): void {
     .action(cli.action<{ policy?: string, keys?: boolean }>(async (ctx, rev: string) => {
       const policy = policyArg(ctx.opts.policy)
       const app = await ctx.app()
+      const trust = await app.trustStore()
       const info = app.library.resolve(rev)
-      const report = app.trust.verify(app.library.state(info.id).raw, { policy })
+      const report = trust.verify(app.library.state(info.id).raw, { policy })
       const text = `${info.name} ${info.id.slice(0, 12)}\n${formatReport(report, { keys: ctx.opts.keys !== false })}`
       return { json: { id: info.id, name: info.name, ...report }, text, exitCode: report.pass ? 0 : 1 }
     }))

@@ -32,7 +32,7 @@ export function register (program: Command, cli: Cli): void {
       const dir = resolve(args[args.length - 1])
       const revs = args.slice(0, -1)
       const app = await ctx.app()
-      const exporter = new UsbExporter({ library: app.library, log: ctx.log, trust: app.trust })
+      const exporter = new UsbExporter({ library: app.library, log: ctx.log, trust: await app.trustStore() })
       const bar = ctx.progress('usb export', 'bytes')
       const res = await exporter.export({
         revisions: revs,

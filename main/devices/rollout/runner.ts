@@ -98,25 +98,25 @@ export function planKey (revId: string, targets: RolloutTarget[], commit: boolea
 export class Rollout {
   private readonly log: Logger
 
-  constructor (private readonly c: { library: Library, devices: DeviceStore, rollouts: RolloutStore, installer: Installer, log: Logger, trust?: TrustSource }) {
-    this.log = c.log.child('rollout')
+  constructor (private readonly components: { library: Library, devices: DeviceStore, rollouts: RolloutStore, installer: Installer, log: Logger, trust?: TrustSource }) {
+    this.log = components.log.child('rollout')
   }
 
   async run (req: RolloutRequest): Promise<RolloutResult> {
     if (req.targets.length === 0) throw new UsageError('rollout: no devices selected')
     if (!Number.isInteger(req.parallel) || req.parallel < 1) throw new UsageError(`--parallel ${req.parallel}: a whole number of devices, 1 or more`)
     if (!Number.isInteger(req.maxFailures) || req.maxFailures < 1) throw new UsageError(`--max-failures ${req.maxFailures}: a whole number, 1 or more`)
-    const info = this.c.library.resolve(req.rev)
+    const info = this.components.library.resolve(req.rev)
     if (!info.complete) throw new IncompleteRevisionError(`${info.name}: ${info.missing} of its objects are not in the library; import or pull them before a rollout`, { id: info.id, missing: info.missing })
-    const raw = this.c.library.state(info.id).raw
-    const signature = this.c.trust === undefined ? 'not checked' : signatureSummary(raw, this.c.trust)
+    const raw = this.components.library.state(info.id).raw
+    const signature = this.components.trust === undefined ? 'not checked' : signatureSummary(raw, this.components.trust)
     const revision = { id: info.id, name: info.name }
     // The library's policy refuses the revision for every device alike: before any is asked (a dry run says so in its plan).
-    if (this.c.trust !== undefined && !req.dryRun) checkPolicy(raw, this.c.trust)
+    if (this.components.trust !== undefined && !req.dryRun) checkPolicy(raw, this.components.trust)
     if (req.dryRun) return await this.dryRun(req, revision, signature, raw)
 
     const key = planKey(info.id, req.targets, req.commit)
-    const rs = this.c.rollouts
+    const rs = this.components.rollouts
     let id = rs.resumable(key)
     const resumed = id !== undefined
     // Devices cut off mid-install (a kill -9, a stop): their install, to follow before anything is sent again.
@@ -144,7 +144,7 @@ export class Rollout {
     const reads: SharedReadStats = { libraryBytes: 0, servedBytes: 0, ownReads: 0 }
     let wave: SharedReads | null = null
     const runWave = async (targets: RolloutTarget[]): Promise<void> => {
-      wave = new SharedReads((sha, start, signal) => this.c.library.objects.read(sha, { start, signal }))
+      wave = new SharedReads((sha, start, signal) => this.components.library.objects.read(sha, { start, signal }))
       try {
         await pool(targets, req.parallel, one, isStopped)
       } finally {
@@ -185,12 +185,12 @@ export class Rollout {
 
   private async dryRun (req: RolloutRequest, revision: { id: string, name: string }, signature: string, raw: Uint8Array): Promise<RolloutResult> {
     let refused: string | null = null
-    if (this.c.trust !== undefined) {
-      try { checkPolicy(raw, this.c.trust) } catch (err) { refused = toWireError(err).message }
+    if (this.components.trust !== undefined) {
+      try { checkPolicy(raw, this.components.trust) } catch (err) { refused = toWireError(err).message }
     }
     const plans: DevicePlan[] = []
     await pool(req.targets, req.parallel, async (t) => {
-      const p = await planDevice(this.c.installer, revision.id, t, req.signal)
+      const p = await planDevice(this.components.installer, revision.id, t, req.signal)
       if (refused !== null) p.problems.push(refused)
       plans.push(p)
       req.onEvent?.({ type: 'plan', plan: p })
@@ -207,12 +207,12 @@ export class Rollout {
 
   /** One device, to its end; true when it succeeded or already ran the revision. */
   private async device (rid: number, revId: string, revName: string, t: RolloutTarget, req: RolloutRequest, wave: SharedReads | null, cutInstall?: number): Promise<boolean> {
-    const rs = this.c.rollouts
+    const rs = this.components.rollouts
     if (cutInstall !== undefined) {
       const followed = await this.followCut(rid, t, req, cutInstall)
       if (followed !== null) return followed
     }
-    const plan = await planDevice(this.c.installer, revId, t, req.signal)
+    const plan = await planDevice(this.components.installer, revId, t, req.signal)
     req.onEvent?.({ type: 'plan', plan })
     if (plan.alreadyRuns === true) {
       const installId = this.record(t, revId, revName, 'SKIPPED', `already runs ${revName}`, null)
@@ -230,7 +230,7 @@ export class Rollout {
     let bytesSent = 0
     let after: string | null = plan.revisionBefore
     try {
-      const res = await this.c.installer.install({
+      const res = await this.components.installer.install({
         rev: revId, driver: t.driver(), deviceId: t.deviceId, commit: req.commit, timeoutMs: req.timeoutMs, pollMs: req.pollMs, signal: req.signal,
         onEvent: (event) => { req.onEvent?.({ type: 'install', deviceId: t.deviceId, label: t.label, event }) },
         onRecorded: (iid) => { installId = iid; rs.linkInstall(rid, t.deviceId, iid) },
@@ -265,7 +265,7 @@ export class Rollout {
    * never got the step (the kill came before it), so the install starts anew.
    */
   private async followCut (rid: number, t: RolloutTarget, req: RolloutRequest, installId: number): Promise<boolean | null> {
-    const row = this.c.devices.install(installId)
+    const row = this.components.devices.install(installId)
     if (row?.step == null) return null
     const step = row.step
     const driver = t.driver()
@@ -294,8 +294,8 @@ export class Rollout {
     }
     const ok = installSucceeded(p.status)
     const message = `followed after the rollout resumed: ${p.status}${p.statusMsg === '' ? '' : ` (${p.statusMsg})`}`
-    this.c.devices.endInstall(installId, { status: p.status, statusMsg: message, errorCode: null, bytesSent: row.bytesSent, objectsSent: row.objectsSent })
-    this.c.rollouts.finished(rid, t.deviceId, { state: ok ? 'succeeded' : 'failed', outcome: p.status, message, errorCode: null, installId, revisionAfter: ok ? step : null, bytesSent: row.bytesSent })
+    this.components.devices.endInstall(installId, { status: p.status, statusMsg: message, errorCode: null, bytesSent: row.bytesSent, objectsSent: row.objectsSent })
+    this.components.rollouts.finished(rid, t.deviceId, { state: ok ? 'succeeded' : 'failed', outcome: p.status, message, errorCode: null, installId, revisionAfter: ok ? step : null, bytesSent: row.bytesSent })
     req.onEvent?.({ type: 'device', deviceId: t.deviceId, label: t.label, state: ok ? 'succeeded' : 'failed', outcome: p.status, message })
     return ok
   }
@@ -303,15 +303,15 @@ export class Rollout {
   private notStarted (rid: number, revId: string, revName: string, t: RolloutTarget, why: string, req: RolloutRequest): void {
     const message = `not started: ${why}`
     const installId = this.record(t, revId, revName, 'NOT_STARTED', message, null)
-    this.c.rollouts.finished(rid, t.deviceId, { state: 'not-started', outcome: 'NOT_STARTED', message, errorCode: null, installId, revisionAfter: null, bytesSent: 0 })
+    this.components.rollouts.finished(rid, t.deviceId, { state: 'not-started', outcome: 'NOT_STARTED', message, errorCode: null, installId, revisionAfter: null, bytesSent: 0 })
     req.onEvent?.({ type: 'device', deviceId: t.deviceId, label: t.label, state: 'not-started', outcome: 'NOT_STARTED', message })
   }
 
   /** A history row for an outcome the Installer did not record (skipped, not started, unreachable). */
   private record (t: RolloutTarget, revId: string, revName: string, status: string, msg: string, code: string | null): number {
     const d = t.driver()
-    const id = this.c.devices.startInstall({ deviceId: t.deviceId, address: d.target, via: d.via, revisionId: revId, revisionName: revName, step: null })
-    this.c.devices.endInstall(id, { status, statusMsg: msg, errorCode: code, bytesSent: 0, objectsSent: 0 })
+    const id = this.components.devices.startInstall({ deviceId: t.deviceId, address: d.target, via: d.via, revisionId: revId, revisionName: revName, step: null })
+    this.components.devices.endInstall(id, { status, statusMsg: msg, errorCode: code, bytesSent: 0, objectsSent: 0 })
     return id
   }
 }

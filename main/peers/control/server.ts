@@ -15,9 +15,9 @@ export class ControlServer {
   private readonly log: Logger
   private readonly sockets = new Set<Socket>()
 
-  constructor (private readonly c: { node: PeerNode, puller: Puller, log: Logger }, opts: { home: string }) {
+  constructor (private readonly components: { node: PeerNode, puller: Puller, log: Logger }, opts: { home: string }) {
     this.path = join(opts.home, CONTROL_SOCKET)
-    this.log = c.log.child('peers:control')
+    this.log = components.log.child('peers:control')
   }
 
   async start (): Promise<void> {
@@ -76,10 +76,10 @@ export class ControlServer {
   }
 
   private async handle (req: ControlRequest, reply: (r: ControlReply) => void, signal: AbortSignal): Promise<unknown> {
-    const node = this.c.node
+    const node = this.components.node
     switch (req.op) {
       case 'pull':
-        return await this.c.puller.pull(req.rev, { from: req.from, signal, onProgress: event => { reply({ type: 'event', event }) } })
+        return await this.components.puller.pull(req.rev, { from: req.from, signal, onProgress: event => { reply({ type: 'event', event }) } })
       case 'peers':
         return { node: { peerId: node.peerId, name: node.name, addrs: node.addrs() }, peers: node.peers() }
       case 'block':

@@ -16,16 +16,15 @@ import type { PeerNode } from '../node.js'
 import { HashWorker } from './hash-worker.js'
 import { fullDiskError } from './full-disk.js'
 import type { WantedObject } from './holders.js'
-import { newPeer, orphanError, type Contribution, type Obj, type PeerState, type Piece } from './fetch-state.js'
+import { newPeer, orphanError, type Obj, type PeerState, type Piece } from './fetch-state.js'
 import { PartialStore, type PartialFile } from './partials.js'
 import type { ProgressTracker, PullEvent } from './progress.js'
-import { splitRanges, subtract } from './ranges.js'
+import { splitRanges } from './ranges.js'
+import { liarsAgainstTruth, pickSingleSource, recordFailedAttempt, RESUMED } from './evidence.js'
 import { slowKind, SpeedWatch } from './speed.js'
 import { PullTuning } from './tuning.js'
 
 export type { WantedObject }
-
-const RESUMED = '(resumed)'
 
 export class ObjectFetcher {
   private readonly objs: Obj[] = []
@@ -40,18 +39,18 @@ export class ObjectFetcher {
   private queued = 0
   /** Ranges being fetched now, over all peers. */
   private fetching = 0
-  /** Stops every worker when the pull cannot go on (a full disk); `o.signal` still tells a cancel. */
+  /** Stops every worker when the pull cannot go on (a full disk); `pull.signal` still tells a cancel. */
   private readonly halt = new AbortController()
   private readonly signal: AbortSignal
   /** Why the pull stopped: a full disk (ENOSPC, SQLITE_FULL), or a failure no peer can help with. */
   private fatal: unknown
 
-  constructor (private readonly c: { library: Library, node: PeerNode, log: Logger },
-    private readonly o: { id: string, signal: AbortSignal, progress: ProgressTracker, emit: (e: PullEvent) => void }) {
-    this.partials = new PartialStore(c.library)
-    this.hasher = new HashWorker({ directIo: c.library.objects.directIo })
-    this.signal = AbortSignal.any([o.signal, this.halt.signal])
-    setMaxListeners(0, this.signal) // every request of the pull listens on it, as on o.signal (Puller.pull)
+  constructor (private readonly components: { library: Library, node: PeerNode, log: Logger },
+    private readonly pull: { id: string, signal: AbortSignal, progress: ProgressTracker, emit: (e: PullEvent) => void }) {
+    this.partials = new PartialStore(components.library)
+    this.hasher = new HashWorker({ directIo: components.library.objects.directIo })
+    this.signal = AbortSignal.any([pull.signal, this.halt.signal])
+    setMaxListeners(0, this.signal) // every request of the pull listens on it, as on pull.signal (Puller.pull)
     this.changed = new Promise(resolve => { this.wake = resolve })
   }
 
@@ -112,9 +111,9 @@ export class ObjectFetcher {
     for (const o of this.objs) await o.file?.close().catch((err: unknown) => { this.stop(err) })
     await this.hasher.stop()
     // Keep what a later pull can resume (saved ranges), and say so.
-    if (isDiskFull(this.fatal)) throw await fullDiskError(this.c.library, this.partials, this.objs.map(o => o.sha), this.fatal, this.o.id)
+    if (isDiskFull(this.fatal)) throw await fullDiskError(this.components.library, this.partials, this.objs.map(o => o.sha), this.fatal, this.pull.id)
     if (this.fatal !== undefined) throw this.fatal
-    if (this.o.signal.aborted) throw new AbortedError(`pull ${this.o.id.slice(0, 12)}: cancelled (partial objects are kept; pull again to resume)`)
+    if (this.pull.signal.aborted) throw new AbortedError(`pull ${this.pull.id.slice(0, 12)}: cancelled (partial objects are kept; pull again to resume)`)
     const failed = this.objs.filter(o => o.state === 'failed')
     if (failed.length > 0) throw failed[0].error ?? new ObjectMissingError(`object ${failed[0].sha}: could not be fetched`)
   }
@@ -146,8 +145,8 @@ export class ObjectFetcher {
     const st = this.peers.get(peer)
     if (st === undefined || st.dropped) return
     st.dropped = true
-    this.c.log('pull %s: dropping peer %s: %s', this.o.id.slice(0, 12), peer, reason)
-    this.o.emit({ type: 'peer-dropped', id: this.o.id, peer, reason })
+    this.components.log('pull %s: dropping peer %s: %s', this.pull.id.slice(0, 12), peer, reason)
+    this.pull.emit({ type: 'peer-dropped', id: this.pull.id, peer, reason })
     for (const o of this.objs) {
       if (o.holders.delete(peer)) o.lost.push({ peer, reason, code })
       // (An object being checked picks its next source itself, once: see badHash.)
@@ -156,16 +155,9 @@ export class ObjectFetcher {
     this.notify()
   }
 
-  /** After a bad hash: the least suspect peer not tried yet sends the whole object. */
+  /** After a bad hash: the least suspect live peer not tried yet sends the whole object (evidence.ts). */
   private pickSingleSource (o: Obj): boolean {
-    if (o.singleSource !== undefined) o.tried.add(o.singleSource)
-    const candidates = [...o.holders].filter(h => this.peers.get(h)?.dropped !== true && !this.isLiar(h) && !o.tried.has(h))
-    if (candidates.length === 0) { o.singleSource = undefined; return false }
-    const sent = new Map<string, number>()
-    for (const h of o.history) sent.set(h.peer, (sent.get(h.peer) ?? 0) + h.range[1] - h.range[0])
-    candidates.sort((a, b) => (sent.get(a) ?? 0) - (sent.get(b) ?? 0))
-    o.singleSource = candidates[0]
-    return true
+    return pickSingleSource(o, h => this.peers.get(h)?.dropped !== true && !this.isLiar(h))
   }
 
   /** Objects nobody can give any more fail (the rest of the pull goes on). */
@@ -185,7 +177,7 @@ export class ObjectFetcher {
   /** End the pull for every worker (the first cause is kept). */
   private stop (err: unknown): void {
     if (this.fatal === undefined) this.fatal = err
-    this.c.log.error('pull %s: stopping: %s', this.o.id.slice(0, 12), (err as Error)?.message ?? err)
+    this.components.log.error('pull %s: stopping: %s', this.pull.id.slice(0, 12), (err as Error)?.message ?? err)
     this.halt.abort()
     this.notify()
   }
@@ -198,7 +190,7 @@ export class ObjectFetcher {
     }
   }
 
-  private isLiar (peer: string): boolean { return this.c.node.table.get(peer)?.liar === true }
+  private isLiar (peer: string): boolean { return this.components.node.table.get(peer)?.liar === true }
 
   private next (peer: string): { o: Obj, piece: Piece } | undefined {
     for (const o of this.objs) {
@@ -264,10 +256,10 @@ export class ObjectFetcher {
     const clock = this.speed.start(peer, `object ${o.sha.slice(0, 12)} range ${start}+${end - start}`, () => this.takers(o, peer), reason => { ac.abort(reason) })
     let ok = false
     try {
-      await this.c.node.objects.fetch(peer, { sha: o.sha, offset: start, length: end - start }, {
+      await this.components.node.objects.fetch(peer, { sha: o.sha, offset: start, length: end - start }, {
         write: (chunk) => {
           got += chunk.byteLength
-          this.o.progress.add(peer, chunk.byteLength)
+          this.pull.progress.add(peer, chunk.byteLength)
           clock.arrived(chunk.byteLength, Date.now())
           return w.write(chunk).then(() => { clock.written(Date.now()) })
         },
@@ -286,7 +278,7 @@ export class ObjectFetcher {
         o.queue.unshift({ range: [start + safe, end], avoid: slowKind(err) !== undefined ? peer : piece.avoid })
         this.queued += end - start - safe
       }
-      this.o.progress.wasted(got - safe)
+      this.pull.progress.wasted(got - safe)
       if (!this.signal.aborted) this.onFetchError(peer, st, o, err)
     } finally {
       this.speed.end(clock, ok)
@@ -305,7 +297,7 @@ export class ObjectFetcher {
 
   private onFetchError (peer: string, st: PeerState, o: Obj, err: unknown): void {
     const msg = (err as Error)?.message ?? String(err)
-    this.c.log('pull %s: %s', this.o.id.slice(0, 12), msg)
+    this.components.log('pull %s: %s', this.pull.id.slice(0, 12), msg)
     if (isCode(err, ErrorCodes.ObjectMissing) || isCode(err, ErrorCodes.NotFound)) {
       o.holders.delete(peer)
       if (o.singleSource === peer && o.state === 'pending') this.pickSingleSource(o)
@@ -331,7 +323,7 @@ export class ObjectFetcher {
   private judgeSpeed (): void {
     for (const cut of this.speed.check()) {
       const reason = SpeedWatch.reason(cut)
-      this.c.log('pull %s: cutting a range: %s', this.o.id.slice(0, 12), reason.message)
+      this.components.log('pull %s: cutting a range: %s', this.pull.id.slice(0, 12), reason.message)
       cut.clock.cut(reason)
     }
   }
@@ -346,12 +338,12 @@ export class ObjectFetcher {
       const t1 = Date.now()
       if (digest === o.sha) {
         await this.convictLiars(o, file)
-        await file.adopt(this.c.library.objects.path(o.sha))
-        this.c.log('pull %s: object %s (%d bytes) in place: hash tail %d ms, sync+rename %d ms', this.o.id.slice(0, 12), o.sha.slice(0, 12), o.size, t1 - t0, Date.now() - t1)
+        await file.adopt(this.components.library.objects.path(o.sha))
+        this.components.log('pull %s: object %s (%d bytes) in place: hash tail %d ms, sync+rename %d ms', this.pull.id.slice(0, 12), o.sha.slice(0, 12), o.size, t1 - t0, Date.now() - t1)
         o.file = undefined
-        this.c.library.objectPresent(o.sha, o.size)
-        this.o.progress.objectDone()
-        this.o.emit({ type: 'object', id: this.o.id, sha: o.sha, size: o.size })
+        this.components.library.objectPresent(o.sha, o.size)
+        this.pull.progress.objectDone()
+        this.pull.emit({ type: 'object', id: this.pull.id, sha: o.sha, size: o.size })
         o.state = 'done'
       } else {
         await this.badHash(o, file, digest)
@@ -368,36 +360,24 @@ export class ObjectFetcher {
 
   /** With the true bytes in hand, any earlier piece that differs convicts its sender. */
   private async convictLiars (o: Obj, file: PartialFile): Promise<void> {
-    if (o.history.length === 0) return
-    const truth = await file.pieceDigests(o.history.map(h => h.range))
-    o.history.forEach((h, i) => { if (h.digest !== truth[i] && h.peer !== RESUMED) this.convict(h.peer, o.sha) })
+    for (const peer of await liarsAgainstTruth(o, file)) this.convict(peer, o.sha)
   }
 
   private convict (peer: string, sha: string): void {
     if (this.isLiar(peer)) return
-    this.c.node.markLiar(peer)
-    this.o.emit({ type: 'liar', id: this.o.id, peer, sha })
+    this.components.node.markLiar(peer)
+    this.pull.emit({ type: 'liar', id: this.pull.id, peer, sha })
     this.dropPeer(peer, `sent bytes of ${sha} that do not hash`)
   }
 
   private async badHash (o: Obj, file: PartialFile, digest: string): Promise<void> {
     o.attempts++
     // Bytes from before this run (a resumed partial) have no known sender.
-    const known = o.contributions
-    const pieces: Contribution[] = [...known]
-    const covered = known.map(c => c.range)
-    for (const r of file.done) {
-      // Any done range not covered by this run's contributions came from a resumed file.
-      const uncovered = covered.length === 0 ? [r] : subtract(r, covered)
-      for (const u of uncovered) pieces.push({ range: u, peer: RESUMED })
-    }
-    const digests = await file.pieceDigests(pieces.map(p => p.range))
-    pieces.forEach((p, i) => o.history.push({ range: p.range, peer: p.peer, digest: digests[i] }))
-    const senders = new Set(pieces.map(p => p.peer))
-    this.c.log.error('pull %s: object %s hashed to %s (attempt %d, from %s)', this.o.id.slice(0, 12), o.sha, digest, o.attempts, [...senders].join(', '))
+    const senders = await recordFailedAttempt(o, file)
+    this.components.log.error('pull %s: object %s hashed to %s (attempt %d, from %s)', this.pull.id.slice(0, 12), o.sha, digest, o.attempts, [...senders].join(', '))
     // Every byte came from one peer: it lied.
     if (senders.size === 1 && !senders.has(RESUMED)) this.convict([...senders][0], o.sha)
-    this.o.progress.wasted(o.size)
+    this.pull.progress.wasted(o.size)
     await file.reset()
     o.contributions = []
     // (An object of 0 bytes has nothing to fetch again: its size was a lie, though holders.ts refuses such claims.)

@@ -11,10 +11,12 @@
 import { readFile, stat } from 'node:fs/promises'
 import { AbortedError, BadInputError, BugError, ObjectHashMismatchError, StateTooLargeError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
-import { assertValidState, objectRefs, parseState, STATE_MAX_BYTES, type ParsedState } from '../../../shared/state/index.js'
+import { objectRefs } from '../../../shared/state/objects.js'
+import { parseState, STATE_MAX_BYTES } from '../../../shared/state/parse.js'
+import type { ParsedState } from '../../../shared/state/types.js'
 import type { Library } from '../library.js'
 import type { Lease, LeaseHolder } from '../leases.js'
-import { readExportTarball, sniffFile, type ProgressFn } from './tar.js'
+import type { ProgressFn } from './tar.js'
 import { directorySource, findObjectFile, type StateSource } from './sources.js'
 
 export interface ImportOptions {
@@ -60,8 +62,16 @@ export interface ImporterOptions {
 
 export class Importer {
   private readonly log: Logger
-  constructor (private readonly c: { library: Library, log: Logger }, private readonly opts: ImporterOptions = {}) {
-    this.log = c.log.child('import')
+  private loading: Promise<typeof import('./tar.js') & typeof import('../../../shared/state/validate.js')> | undefined
+
+  constructor (private readonly components: { library: Library, log: Logger }, private readonly opts: ImporterOptions = {}) {
+    this.log = components.log.child('import')
+  }
+
+  /** The tar reader and the state rules, loaded by the first import: a command that imports nothing (`ls`) starts without them. */
+  private async tools (): Promise<typeof import('./tar.js') & typeof import('../../../shared/state/validate.js')> {
+    this.loading ??= Promise.all([import('./tar.js'), import('../../../shared/state/validate.js')]).then(([tar, validate]) => ({ ...tar, ...validate }))
+    return await this.loading
   }
 
   async importPath (path: string, opts: ImportOptions = {}): Promise<ImportResult> {
@@ -71,10 +81,10 @@ export class Importer {
       throw new BadInputError(`${label}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`)
     }
     if (!st.isDirectory() && !st.isFile()) throw new BadInputError(`${label}: not a file or directory`)
-    const lease = await this.c.library.lease('shared', `import ${label}`, { signal: opts.signal, onWait: opts.onWait })
+    const lease = await this.components.library.lease('shared', `import ${label}`, { signal: opts.signal, onWait: opts.onWait })
     try {
       if (st.isDirectory()) return await this.importFromSource(await directorySource(path, opts.objectsDir, this.opts.pvrObjectDirs ?? []), opts, label, lease)
-      const kind = await sniffFile(path)
+      const kind = await (await this.tools()).sniffFile(path)
       if (kind === 'json') return await this.importFromSource({ kind: 'json', stateFile: path, objectDirs: opts.objectsDir === undefined ? [] : [opts.objectsDir] }, opts, label, lease)
       return await this.importTarball(path, st.size, opts, label, lease)
     } finally {
@@ -83,8 +93,9 @@ export class Importer {
   }
 
   private async importTarball (file: string, size: number, opts: ImportOptions, label: string, lease: Lease): Promise<ImportResult> {
-    const lib = this.c.library
+    const lib = this.components.library
     let parsed: ParsedState | undefined
+    const { readExportTarball, assertValidState } = await this.tools()
     const read = await readExportTarball(file, lib.objects, {
       label,
       signal: opts.signal,
@@ -125,11 +136,12 @@ export class Importer {
   }
 
   private async importFromSource (src: StateSource, opts: ImportOptions, label: string, lease: Lease): Promise<ImportResult> {
-    const lib = this.c.library
+    const lib = this.components.library
     const st = await stat(src.stateFile)
     if (st.size > STATE_MAX_BYTES) throw new StateTooLargeError(`${src.stateFile}: ${st.size} bytes, over the ${STATE_MAX_BYTES}-byte cap for a state`)
     const raw = new Uint8Array(await readFile(src.stateFile))
     const parsed = parseState(raw, src.stateFile)
+    const { assertValidState } = await this.tools()
     assertValidState(parsed, src.stateFile)
     const refs = objectRefs(parsed)
     const keysBySha = new Map<string, string[]>()
@@ -174,8 +186,8 @@ export class Importer {
   }
 
   private result (id: string, name: string | undefined, existed: boolean, newBytes: number): ImportResult {
-    const info = this.c.library.get(id)
+    const info = this.components.library.get(id)
     if (info === undefined) throw new BugError(`revision ${id} vanished`)
-    return { id, name: name ?? info.names[0], objects: info.objects, missing: this.c.library.missing(id), bytes: info.bytes, existed, newBytes }
+    return { id, name: name ?? info.names[0], objects: info.objects, missing: this.components.library.missing(id), bytes: info.bytes, existed, newBytes }
   }
 }

@@ -19,7 +19,8 @@ import { ObjectsClient } from '../../../main/peers/objects/client.js'
 import { CATALOG_PROTOCOL, CATALOG_VERSIONS } from '../../../main/peers/catalog/protocol.js'
 import { loadOrCreatePeerKey } from '../../../main/peers/identity.js'
 import { createStack, parseMultiaddr, parsePeerId, type Stack } from '../../../main/peers/libp2p.js'
-import { PeerNode } from '../../../main/peers/node.js'
+import type { PeerNode } from '../../../main/peers/node.js'
+import { createPeerServices } from '../../../main/peers/index.js'
 import { OBJECTS_PROTOCOL, OBJECTS_VERSIONS } from '../../../main/peers/objects/protocol.js'
 import { TeamStore, teamPrologue } from '../../../main/peers/team.js'
 import { decodeErrorFrame, FrameKind, jsonFrame, StreamReader } from '../../../main/peers/wire.js'
@@ -78,7 +79,7 @@ describe('peers: protocols against a hostile team member', () => {
     await writeTarball(join(src, 'big.tar'), JSON.stringify(state), [big, tiny])
     await app.importer.importPath(join(src, 'big.tar'), { name: 'big' })
     bigObject = { sha: big.sha, size: big.size }
-    node = await app.add('node', new PeerNode({ library: app.library, log: silentLogger() }, { home, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, timeouts: FAST }))
+    node = (await app.add('peers', createPeerServices({ library: app.library, log: silentLogger() }, { home, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, timeouts: FAST }))).node
     hostile = await createStack({ privateKey: await loadOrCreatePeerKey(join(dir, 'hostile'), silentLogger()), prologue: teamPrologue(team.secret), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, isBlocked: () => false, agent: 'hostile' })
     await hostile.handle(CATALOG_PROTOCOL, async (s: Stream) => {
       if (mode === 'garbage') s.send(Uint8Array.from([0, 0, 0, 9, 1, 1, 2, 3]))

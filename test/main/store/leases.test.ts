@@ -54,9 +54,20 @@ describe('store: leases', () => {
     s3.release()
   })
 
+  it('a process that only reads the library never opens leases.db; its first lease does', async (t) => {
+    const [a] = await twoLibraries(t)
+    a.list()
+    a.stats()
+    assert.equal(existsSync(a.leases.file), false)
+    ;(await a.lease('shared', 'import x')).release()
+    assert.equal(existsSync(a.leases.file), true)
+  })
+
   it('a lease of a dead process, or of this pid in an earlier life, counts for nothing and is swept', async (t) => {
     const [a, b] = await twoLibraries(t)
     const dead = Number(execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }))
+    // leases.db opens at a process's first lease (a reader never opens it).
+    ;(await a.lease('shared', 'first')).release()
     const db = new Database(a.leases.file)
     const ins = db.prepare("INSERT INTO leases (kind, pid, identity, what, command, since) VALUES ('shared', ?, ?, 'import x', 'fieldsync import x', 0)")
     ins.run(dead, '')

@@ -4,10 +4,10 @@
  * with the control socket so that `fieldsync pull` in a terminal hands its
  * work to it. Peer and catalog changes become 'peer' events on the bus.
  */
-import type { PeerInfo as ApiPeer, PeerRevision, PeersStatus } from '../../../shared/api/types.js'
+import type { LanPeer, PeerInfo, PeerRevision, PeersStatus } from '../../../shared/api/types.js'
 import { toWireError, type WireError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
-import { createPeerServices, DEFAULT_LISTEN, TeamStore, type PeerInfo, type PeerServices, type RemoteRevision } from '../../peers/index.js'
+import { createPeerServices, DEFAULT_LISTEN, TeamStore, type PeerServices, type RemoteRevision } from '../../peers/index.js'
 import type { App } from '../index.js'
 import type { ApiEventBus } from './events.js'
 
@@ -24,25 +24,25 @@ export type LanState = 'no-team' | 'starting' | 'running' | 'failed' | 'stopped'
 export class LanService {
   state: LanState = 'stopped'
   error: WireError | null = null
-  private s: PeerServices | undefined
+  private peerServices: PeerServices | undefined
   private readonly log: Logger
   private readonly team: TeamStore
   private readonly offs: Array<() => void> = []
 
-  constructor (private readonly c: { app: App, events: ApiEventBus, log: Logger }, private readonly opts: LanOptions) {
-    this.log = c.log.child('lan')
-    this.team = new TeamStore(c.app.home)
+  constructor (private readonly components: { app: App, events: ApiEventBus, log: Logger }, private readonly opts: LanOptions) {
+    this.log = components.log.child('lan')
+    this.team = new TeamStore(components.app.home)
   }
 
-  get services (): PeerServices | undefined { return this.state === 'running' ? this.s : undefined }
+  get services (): PeerServices | undefined { return this.state === 'running' ? this.peerServices : undefined }
   get mdns (): boolean { return this.opts.mdns }
   get teamStore (): TeamStore { return this.team }
 
   async start (): Promise<void> {
     if ((await this.team.load()) === null) { this.state = 'no-team'; return }
     this.state = 'starting'
-    const s = createPeerServices({ library: this.c.app.library, log: this.c.log }, {
-      home: this.c.app.home,
+    const s = createPeerServices({ library: this.components.app.library, log: this.components.log }, {
+      home: this.components.app.home,
       listen: this.opts.listen ?? [...DEFAULT_LISTEN],
       mdns: this.opts.mdns,
       name: this.opts.name,
@@ -50,20 +50,16 @@ export class LanService {
       control: true,
     })
     try {
-      // The control socket first: it refuses when a `fieldsync serve` already runs on this library.
-      await s.control?.start()
-      await s.node.start()
-      await s.puller.start()
+      // In the order of main/peers/services.ts: the control socket first, which refuses when a `fieldsync serve` already runs on this library.
+      await s.start()
     } catch (err) {
-      await s.node.stop().catch(() => {})
-      await s.control?.stop().catch(() => {})
       this.state = 'failed'
       this.error = toWireError(err)
       this.log.error('LAN node did not start: %s', this.error.message)
       return
     }
-    this.s = s
-    const onPeer = (p: PeerInfo) => { this.c.events.emit('peer', { id: p.id, peer: this.toApi(p), gone: false }) }
+    this.peerServices = s
+    const onPeer = (p: PeerInfo) => { this.components.events.emit('peer', { id: p.id, peer: this.toApi(p), gone: false }) }
     const onCatalog = (e: { peer: string }) => {
       const p = s.node.peers().find(x => x.id === e.peer)
       if (p !== undefined) onPeer(p)
@@ -77,13 +73,11 @@ export class LanService {
 
   async stop (): Promise<void> {
     for (const off of this.offs.splice(0)) off()
-    const s = this.s
-    this.s = undefined
+    const s = this.peerServices
+    this.peerServices = undefined
     this.state = 'stopped'
     if (s === undefined) return
-    await s.control?.stop().catch(() => {})
-    await s.puller.stop().catch(() => {})
-    await s.node.stop()
+    await s.stop()
   }
 
   async restart (): Promise<void> {
@@ -92,9 +86,9 @@ export class LanService {
   }
 
   /** A peer as the UI shows it: with the complete revisions it has that we lack or hold incomplete. */
-  toApi (p: PeerInfo): ApiPeer {
-    const lib = this.c.app.library
-    const rec = this.s?.node.table.get(p.id)
+  toApi (p: PeerInfo): LanPeer {
+    const lib = this.components.app.library
+    const rec = this.peerServices?.node.table.get(p.id)
     const lacking: PeerRevision[] = []
     for (const r of (rec?.catalog ?? []) as RemoteRevision[]) {
       if (!r.complete) continue

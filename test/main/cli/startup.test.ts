@@ -1,0 +1,55 @@
+/**
+ * What `fieldsync ls` loads on an empty library: the bundled CLI's files
+ * (their source maps say which sources each holds), and none of the code only
+ * other commands need. A static import that drags the trust store, the CIDs,
+ * the tar reader or the progress bar onto every command's path fails here
+ * before it shows in `npm run bench -- startup`.
+ */
+import assert from 'node:assert/strict'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { describe, it } from 'node:test'
+import { join } from 'node:path'
+import { cliBin, vendoredUpstreamDir } from '../../helpers/paths.js'
+import { tempDir } from '../../helpers/tmp.js'
+
+const HOOK = `data:text/javascript,${encodeURIComponent(`
+import { register } from 'node:module'
+register('data:text/javascript,' + encodeURIComponent('export async function load (url, ctx, next) { const r = await next(url, ctx); process._rawDebug("LOADED " + url); return r }'))
+`)}`
+
+/** The sources (repository paths, package paths) in the files a command loads. */
+function sourcesLoaded (args: string[], home: string): string[] {
+  const run = spawnSync(process.execPath, ['--import', HOOK, cliBin, '--home', home, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+  assert.equal(run.status, 0, String(run.stderr))
+  const out = run.stderr.toString()
+  const files = [...out.matchAll(/^LOADED (file:\S+)$/gm)].map(m => fileURLToPath(m[1]))
+  const sources: string[] = []
+  for (const f of files) {
+    if (!f.endsWith('.mjs')) { sources.push(f); continue }
+    const map = JSON.parse(readFileSync(`${f}.map`, 'utf8')) as { sources: string[] }
+    sources.push(...map.sources.map(s => s.replace(/^(\.\.\/)+/, '')))
+  }
+  return sources
+}
+
+describe('cli: start-up', () => {
+  it('ls on an empty library loads no trust, CID, tar, validation or progress-bar code', async (t) => {
+    const home = await tempDir(t)
+    execFileSync(process.execPath, [cliBin, '--home', home, 'ls'])
+    const sources = sourcesLoaded(['ls'], home)
+    assert.ok(sources.some(s => s.endsWith('main/store/library.ts')), 'the library is loaded (the map names its sources)')
+    for (const unwanted of ['main/trust/', 'multiformats', 'main/store/import/tar.ts', 'shared/state/validate.ts', 'shared/state/compose.ts', 'cli-progress', 'main/peers/', 'libp2p']) {
+      assert.deepEqual(sources.filter(s => s.includes(unwanted)), [], `ls loads ${unwanted}`)
+    }
+  })
+
+  it('ls with a revision loads the trust code then, and gives its signature summary', async (t) => {
+    const home = await tempDir(t)
+    execFileSync(process.execPath, [cliBin, '--home', home, 'import', join(vendoredUpstreamDir, 'pvwificonnect.tgz')])
+    assert.ok(sourcesLoaded(['ls'], home).some(s => s.startsWith('main/trust/')))
+    const ls = JSON.parse(execFileSync(process.execPath, [cliBin, '--home', home, '--json', 'ls']).toString()) as Array<{ signature: string }>
+    assert.match(ls[0].signature, /pv-developer-01/)
+  })
+})
