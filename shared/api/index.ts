@@ -2,3 +2,4 @@
 export * from './contract.js'
 export * from './client.js'
 export type * from './types.js'
+export type * from './fleet.js'

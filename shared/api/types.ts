@@ -289,6 +289,9 @@ export interface DeviceInfo {
   status: string | null
   lastSeen: number
   source: 'mdns' | 'manual'
+  /** The technician's name for it and tags (fieldsync devices rename|tag). */
+  alias?: string | null
+  tags?: string[]
 }
 
 /** How a device is reached: pvr-sdk's HTTP server, pv-ctrl through SSH, or a pv-ctrl Unix socket. */

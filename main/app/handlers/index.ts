@@ -14,6 +14,8 @@ import type { App } from '../index.js'
 import type { CallContext, HandlerDeps, HandlerMap } from './context.js'
 import { DeviceService, deviceHandlers } from './devices.js'
 import { ApiEventBus } from './events.js'
+import { fleetHandlers } from './fleet.js'
+import { RolloutService, rolloutHandlers } from './rollout.js'
 import { libraryHandlers } from './library.js'
 import { composeHandlers } from './compose.js'
 import { LanService, type LanOptions } from './node.js'
@@ -64,6 +66,7 @@ export class ApiCore {
   readonly events = new ApiEventBus()
   readonly transfers: TransferRegistry
   readonly uploads: Uploads
+  readonly rollouts: RolloutService
   private readonly handlers: HandlerMap
   private readonly log: Logger
   private readonly unsubscribe: Array<() => void> = []
@@ -75,6 +78,7 @@ export class ApiCore {
     this.log = c.log.child('api')
     this.transfers = new TransferRegistry({ events: this.events })
     this.uploads = new Uploads({ home: c.app.home })
+    this.rollouts = new RolloutService({ app: c.app, events: this.events, log: this.log, devices: () => this.deviceService })
     const deps: HandlerDeps = {
       app: c.app,
       log: this.log,
@@ -94,6 +98,8 @@ export class ApiCore {
       ...composeHandlers(deps),
       ...peerHandlers(deps),
       ...deviceHandlers(deps),
+      ...fleetHandlers(deps),
+      ...rolloutHandlers(() => this.rollouts),
       ...usbHandlers(deps),
     }
   }
@@ -162,6 +168,7 @@ export class ApiCore {
   }
 
   async stop (): Promise<void> {
+    await this.rollouts.stop()
     this.transfers.stop()
     for (const u of this.unsubscribe.splice(0)) u()
     await this.uploads.stop()
