@@ -7,6 +7,8 @@ import { CommandContext, createCommandBus } from './commands.js'
 import { useClient, useEvent, useRoute, useTransfers } from './hooks.js'
 import { KeyboardLayer } from './keyboard.js'
 import { DevicesScreen } from './screens/devices.js'
+import { DevicePage } from './screens/device-page.js'
+import { RolloutScreen } from './screens/rollout.js'
 import { InstallWizard } from './screens/install.js'
 import { LibraryScreen } from './screens/library.js'
 import { PeersScreen } from './screens/peers.js'
@@ -33,6 +35,7 @@ function Nav (p: { route: string, running: number, info: AppInfo }) {
     ['library', 'Library', null],
     ['peers', 'Peers', p.info.capabilities.peers ? null : 'not yet'],
     ['devices', 'Devices', p.info.capabilities.devices ? null : 'not yet'],
+    ['rollout', 'Rollout', p.info.capabilities.devices ? null : 'not yet'],
     ['transfers', 'Transfers', p.running > 0 ? String(p.running) : null],
     ['usb', 'USB', null],
     ['trust', 'Trust', null],
@@ -84,7 +87,7 @@ export function App () {
 
   const screen = route[0] ?? 'library'
   useEffect(() => {
-    const names: Record<string, string> = { library: 'Library', revision: 'Revision', peers: 'Peers', devices: 'Devices', transfers: 'Transfers', usb: 'USB', trust: 'Trust' }
+    const names: Record<string, string> = { library: 'Library', revision: 'Revision', peers: 'Peers', devices: 'Devices', rollout: 'Rollout', transfers: 'Transfers', usb: 'USB', trust: 'Trust' }
     document.title = `${names[screen] ?? 'Fieldsync'} · Fieldsync`
   }, [screen])
 
@@ -96,7 +99,8 @@ export function App () {
     switch (screen) {
       case 'revision': body = <RevisionScreen id={route[1] ?? ''} compare={route[2]} />; break
       case 'peers': body = <PeersScreen transfers={transfers} />; break
-      case 'devices': body = route[1] === 'install' ? <InstallWizard rev={route[2]} device={route[3]} transfers={transfers} /> : <DevicesScreen />; break
+      case 'rollout': body = <RolloutScreen />; break
+      case 'devices': body = route[1] === 'device' ? <DevicePage id={route[2] ?? ''} /> : route[1] === 'install' ? <InstallWizard rev={route[2]} device={route[3]} transfers={transfers} /> : <DevicesScreen />; break
       case 'transfers': body = <TransfersScreen transfers={transfers} />; break
       case 'usb': body = <UsbScreen rev={route[1]} />; break
       case 'trust': body = <TrustScreen />; break

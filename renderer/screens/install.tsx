@@ -5,7 +5,7 @@ import { useInfo } from '../app-context.js'
 import { bytes, duration, plural, rate, shortId } from '../format.js'
 import { go, useApi, useEvent, useResource } from '../hooks.js'
 import { Badge, Button, ErrorBox, NotAvailable, ProgressBar } from '../ui.js'
-import { statusTone } from './devices.js'
+import { statusTone } from './device-parts.js'
 import { PlanComposition } from './plan-composition.js'
 import { EMPTY_SSH, PlanConnection, sshCredentials, SshFields, type SshForm } from './install-ssh.js'
 

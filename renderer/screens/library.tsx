@@ -8,6 +8,8 @@ import { useClient, useResource, useTick } from '../hooks.js'
 import { Badge, Button, Empty, ErrorBox, ProgressBar, errorParts, useNotify, type Tone } from '../ui.js'
 import { revisionSizeText } from '../../shared/units.js'
 import { ExportDialog } from './export-dialog.js'
+import { LibraryFilters, useLibraryFilter } from './library-filter.js'
+import { Pager } from '../list-tools.js'
 import { amount } from './transfers.js'
 
 const SIG_TONE: Record<SignatureState, Tone> = { valid: 'ok', warning: 'warn', untrusted: 'warn', invalid: 'bad', unsigned: 'muted' }
@@ -110,7 +112,9 @@ export function LibraryScreen (p: { transfers: TransferInfo[] }) {
     if (files !== undefined && files.length > 0) importFiles(files)
   }
 
-  const revs = lib.data?.revisions ?? []
+  const all = lib.data?.revisions ?? []
+  const filter = useLibraryFilter(all)
+  const revs = filter.page.shown
   return (
     <div class={`screen drop-target${dragging ? ' dragging' : ''}`}
       onDragOver={(e) => { if (e.dataTransfer?.types.includes('Files') === true) { e.preventDefault(); setDragging(true) } }}
@@ -145,7 +149,9 @@ export function LibraryScreen (p: { transfers: TransferInfo[] }) {
       )}
       {lib.error !== undefined && <ErrorBox error={lib.error} title='Cannot read the library' onRetry={lib.reload} />}
 
-      {lib.data !== undefined && revs.length === 0 && (
+      {all.length > 0 && <LibraryFilters f={filter} />}
+      {all.length > 0 && <Pager page={filter.page.page} pages={filter.page.pages} total={filter.matching} what='revisions' setPage={filter.page.setPage} />}
+      {lib.data !== undefined && all.length === 0 && (
         <Empty title='The library is empty'>
           Drop a <code>pvr export</code> tarball (.tgz or .tar) here, or use <strong>Import file…</strong>. Colleagues' revisions can be pulled from <a href='#/peers'>Peers</a>.
         </Empty>

@@ -10,6 +10,8 @@
  */
 import type { WireError } from '../errors.js'
 import type * as T from './types.js'
+import type * as F from './fleet.js'
+import { REPORT_KINDS } from './fleet.js'
 import { DEVICE_VIAS } from './types.js'
 import { trustValidators, type TrustChannels } from './trust.js'
 import { absPath, arrayOf, bool, exactlyOne, int, object, oneOf, optional, revisionName, revRef, str, type Check } from './validate.js'
@@ -44,11 +46,25 @@ export interface ApiChannels extends TrustChannels {
   'devices.plan': { req: { rev: string, device: string, via?: T.DeviceVia, commit?: boolean, ssh?: T.SshCredentials }, res: T.InstallPlan }
   'devices.install': { req: { rev: string, device: string, via?: T.DeviceVia, name?: string, commit?: boolean, ssh?: T.SshCredentials }, res: T.InstallResult }
   'devices.history': { req: { device: string }, res: T.InstallRecord[] }
+  'devices.detail': { req: { device: string }, res: F.DeviceDetail }
+  /** Alias ('' removes it), as `fieldsync devices rename`. */
+  'devices.rename': { req: { device: string, alias: string }, res: T.DeviceInfo }
+  'devices.tag': { req: { devices: string[], tags: string[], remove?: boolean }, res: T.DeviceInfo[] }
+  'devices.forget': { req: { devices: string[] }, res: { forgotten: number } }
+
+  'rollout.plan': { req: RolloutReq, res: F.RolloutView }
+  /** Start the planned run, or resume it (the engine resumes the same revision, devices and canaries). */
+  'rollout.start': { req: RolloutReq & { maxFailures: number, commit?: boolean }, res: F.RolloutView }
+  'rollout.stop': { req: { id: string }, res: F.RolloutView }
+  'rollout.current': { req: T.Empty, res: F.RolloutView | null }
+  'rollout.report': { req: { id: string, folder: string, kind: F.ReportKind }, res: { path: string } }
 
   'usb.export': { req: { revs: string[], folder: string, forDevice?: string, forPeer?: string }, res: T.UsbExportResult }
   'usb.import': { req: { folder: string }, res: T.UsbImportResult }
   'usb.inventory': { req: { folder: string }, res: T.UsbInventoryResult }
 }
+
+export interface RolloutReq { rev: string, devices: string[], canary?: string[], parallel: number }
 
 export type Channel = keyof ApiChannels
 export type Req<C extends Channel> = ApiChannels[C]['req']
@@ -61,8 +77,11 @@ export interface ApiEvents {
   object: { sha: string, size: number }
   transfer: T.TransferInfo
   peer: { peer: T.LanPeer | null, id: string, gone: boolean }
-  device: { device: T.DeviceInfo }
+  /** A device was seen or relabelled; gone: it was forgotten. */
+  device: { device: T.DeviceInfo, gone?: boolean }
   install: T.InstallProgress
+  /** A rollout's row or state changed. */
+  rollout: F.RolloutUpdate
   /** Capabilities changed (e.g. the LAN node started). */
   capabilities: T.Capabilities
 }
@@ -85,6 +104,15 @@ const sshCredentials = object({
   agent: optional(bool),
   port: optional(int({ min: 1, max: 65535 })),
 }) as unknown as Check<T.SshCredentials>
+const deviceList = arrayOf(deviceRef, { min: 1, max: 1000 })
+const label = str({ max: 64, pattern: /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$/, what: 'letters, digits and . _ @ + - starting with a letter or digit' })
+const runId = str({ max: 64, pattern: /^[0-9a-f]{8,64}$/, what: 'a rollout run id' })
+const rolloutReq = {
+  rev: revRef,
+  devices: deviceList,
+  canary: optional(arrayOf(deviceRef, { max: 1000 })),
+  parallel: int({ min: 1, max: 64 }),
+}
 const teamName = str({ max: 64, pattern: /^[\p{L}\p{N} ._-]+$/u, what: 'letters, digits, spaces and . _ -' })
 
 /** A validator for every channel's request: main runs it before any handler. */
@@ -118,6 +146,16 @@ export const requestValidators: { [C in Channel]: Check<Req<C>> } = {
   'devices.plan': object({ rev: revRef, device: deviceRef, via: optional(via), commit: optional(bool), ssh: optional(sshCredentials) }),
   'devices.install': object({ rev: revRef, device: deviceRef, via: optional(via), ssh: optional(sshCredentials), name: optional(str({ max: 64, pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, what: 'a step name of letters, digits, . _ -' })), commit: optional(bool) }),
   'devices.history': object({ device: deviceRef }),
+  'devices.detail': object({ device: deviceRef }),
+  'devices.rename': object({ device: deviceRef, alias: str({ min: 0, max: 64, pattern: /^$|^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$/, what: 'an alias of letters, digits and . _ @ + - (empty: remove it)' }) }),
+  'devices.tag': object({ devices: deviceList, tags: arrayOf(label, { min: 1, max: 32 }), remove: optional(bool) }),
+  'devices.forget': object({ devices: deviceList }),
+
+  'rollout.plan': object(rolloutReq),
+  'rollout.start': object({ ...rolloutReq, maxFailures: int({ min: 1, max: 1000 }), commit: optional(bool) }),
+  'rollout.stop': object({ id: runId }),
+  'rollout.current': object({}),
+  'rollout.report': object({ id: runId, folder: absPath, kind: oneOf(REPORT_KINDS) }),
 
   'usb.export': object({ revs: arrayOf(revRef, { min: 1, max: 64 }), folder: absPath, forDevice: optional(absPath), forPeer: optional(absPath) }),
   'usb.import': object({ folder: absPath }),
@@ -128,7 +166,7 @@ export const requestValidators: { [C in Channel]: Check<Req<C>> } = {
 /** Every channel, in contract order. */
 export const CHANNELS = Object.freeze(Object.keys(requestValidators)) as readonly Channel[]
 
-const eventNames: { [E in EventName]: true } = { revision: true, object: true, transfer: true, peer: true, device: true, install: true, capabilities: true }
+const eventNames: { [E in EventName]: true } = { revision: true, object: true, transfer: true, peer: true, device: true, install: true, rollout: true, capabilities: true }
 export const EVENTS = Object.freeze(Object.keys(eventNames)) as readonly EventName[]
 
 export function isChannel (c: unknown): c is Channel {

@@ -21,8 +21,8 @@ const BROWSE_MS = 3000
 const BROWSE_EVERY_MS = 20_000
 const PROBE_MS = 3000
 
-function toApi (d: DeviceRecord): DeviceInfo {
-  return { deviceId: d.deviceId, name: deviceLabel(d), addrs: d.addrs, port: d.port, claimed: d.claimed, registered: d.registered, pvrSdk: d.pvrSdk, revision: d.revision, status: d.status, lastSeen: d.lastSeen, source: d.source, reach: d.reach ?? null }
+export function toApi (d: DeviceRecord): DeviceInfo {
+  return { deviceId: d.deviceId, name: deviceLabel(d), addrs: d.addrs, port: d.port, claimed: d.claimed, registered: d.registered, pvrSdk: d.pvrSdk, revision: d.revision, status: d.status, lastSeen: d.lastSeen, source: d.source, reach: d.reach ?? null, alias: d.alias, tags: d.tags }
 }
 
 /** Devices as the UI sees them: the store, fed by discovery and by addresses the user adds. */

@@ -13,6 +13,8 @@ import type { App } from '../index.js'
 import type { CallContext, HandlerDeps, HandlerMap } from './context.js'
 import { DeviceService, deviceHandlers } from './devices.js'
 import { ApiEventBus } from './events.js'
+import { fleetHandlers } from './fleet.js'
+import { RolloutService, rolloutHandlers } from './rollout.js'
 import { libraryHandlers } from './library.js'
 import { composeHandlers } from './compose.js'
 import { LanService, type LanOptions } from './lan.js'
@@ -32,6 +34,7 @@ export class ApiCore {
   readonly events = new ApiEventBus()
   readonly transfers: TransferRegistry
   readonly uploads: Uploads
+  readonly rollouts: RolloutService
   private readonly handlers: HandlerMap
   private readonly log: Logger
   private readonly unsubscribe: Array<() => void> = []
@@ -44,6 +47,7 @@ export class ApiCore {
     this.transfers = new TransferRegistry({ events: this.events })
     this.uploads = new Uploads({ home: components.app.home })
     this.signatures = new SignatureChecks({ library: components.app.library, trust: () => components.app.trust, home: components.app.home, log: this.log })
+    this.rollouts = new RolloutService({ app: components.app, events: this.events, log: this.log, devices: () => this.deviceService })
     const deps: HandlerDeps = {
       app: components.app,
       log: this.log,
@@ -64,6 +68,8 @@ export class ApiCore {
       ...composeHandlers(deps),
       ...peerHandlers(deps),
       ...deviceHandlers(deps),
+      ...fleetHandlers(deps),
+      ...rolloutHandlers(() => this.rollouts),
       ...usbHandlers(deps),
       ...trustHandlers(deps),
     }
@@ -113,6 +119,7 @@ export class ApiCore {
   }
 
   async stop (): Promise<void> {
+    await this.rollouts.stop()
     this.transfers.stop()
     for (const u of this.unsubscribe.splice(0)) u()
     await this.signatures.stop()

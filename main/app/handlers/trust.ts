@@ -11,15 +11,15 @@ import type { HandlerDeps, HandlerMap } from './context.js'
 
 type TrustHandlers = Pick<HandlerMap, 'trust.list' | 'trust.add' | 'trust.remove' | 'trust.setPolicy'>
 
-export function trustHandlers (d: HandlerDeps): TrustHandlers {
-  const trust = d.app.trust
-  const lib = d.app.library
+export function trustHandlers (deps: HandlerDeps): TrustHandlers {
+  const trust = deps.app.trust
+  const lib = deps.app.library
 
   /** Which library revisions each trust entry verifies, by fingerprint. */
   const verified = async (): Promise<Map<string, Array<{ id: string, name: string }>>> => {
     const out = new Map<string, Array<{ id: string, name: string }>>()
     for (const r of lib.list()) {
-      for (const fp of await d.signatureAnchors(r.id)) {
+      for (const fp of await deps.signatureAnchors(r.id)) {
         let list = out.get(fp)
         if (list === undefined) { list = []; out.set(fp, list) }
         list.push({ id: r.id, name: r.name })
@@ -32,7 +32,7 @@ export function trustHandlers (d: HandlerDeps): TrustHandlers {
     return entries.map(e => ({ ...e, verifies: by.get(e.fingerprint) ?? [] }))
   }
   const changed = (): void => {
-    for (const r of lib.list()) d.events.emit('revision', { id: r.id, complete: r.complete })
+    for (const r of lib.list()) deps.events.emit('revision', { id: r.id, complete: r.complete })
   }
 
   return {
@@ -41,13 +41,13 @@ export function trustHandlers (d: HandlerDeps): TrustHandlers {
     },
 
     async 'trust.add' (req, ctx) {
-      const up = req.upload !== undefined ? d.uploads.take(req.upload) : undefined
+      const up = req.upload !== undefined ? deps.uploads.take(req.upload) : undefined
       try {
         const res = await trust.add(up?.path ?? req.path as string, { oem: req.oem === true, label: up?.filename, signal: ctx.signal })
         if (res.added.length > 0) changed()
         return { added: await views(res.added), existed: await views(res.existed), warnings: res.warnings }
       } finally {
-        if (up !== undefined) await d.uploads.discard(up)
+        if (up !== undefined) await deps.uploads.discard(up)
       }
     },
 

@@ -25,6 +25,8 @@ export interface DeviceMeta {
   mode: string | null
   version: string | null
   arch: string | null
+  /** pantavisor.dtmodel: the board's device-tree model, where it tells. */
+  model?: string | null
   /** storage.real_free: what an upload may use. */
   freeBytes: number | null
 }
@@ -119,6 +121,7 @@ export function parseDeviceMeta (text: string, target: string): DeviceMeta {
     mode: str(m['pantavisor.mode']),
     version: str(m['pantavisor.version']),
     arch: str(m['pantavisor.arch']),
+    model: str(m['pantavisor.dtmodel']),
     freeBytes: typeof rf === 'number' && Number.isFinite(rf) && rf >= 0 ? rf : null,
   }
 }

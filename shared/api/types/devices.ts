@@ -35,6 +35,9 @@ export interface DeviceInfo {
   source: 'mdns' | 'manual'
   /** What answered when it was added by address (devices/probe.ts); 'offline': nothing, added anyway. Absent for devices found by mDNS. */
   reach?: DeviceReach | null
+  /** The technician's name for it and tags (fieldsync devices rename|tag). */
+  alias?: string | null
+  tags?: string[]
 }
 
 /** What answered at an added device's address: pvr-sdk, an SSH server, a pv-ctrl socket, or nothing ('offline'). */

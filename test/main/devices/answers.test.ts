@@ -7,7 +7,8 @@ import { DeviceBusyError } from '../../../shared/errors.js'
 describe('device answers', () => {
   it('device-meta as pv-ctrl writes it: "0" arrives as a number, storage as an object or a string', () => {
     const m = parseDeviceMeta('{"pantavisor.revision":0,"pantavisor.status":"READY","pantavisor.mode":"local","storage":{"total":10,"free":8,"reserved":1,"real_free":7}}', 'dev')
-    assert.deepEqual(m, { revision: '0', status: 'READY', mode: 'local', version: null, arch: null, freeBytes: 7 })
+    assert.deepEqual(m, { revision: '0', status: 'READY', mode: 'local', version: null, arch: null, model: null, freeBytes: 7 })
+    assert.equal(parseDeviceMeta('{"pantavisor.dtmodel":"Raspberry Pi 4 Model B"}', 'dev').model, 'Raspberry Pi 4 Model B')
     assert.equal(parseDeviceMeta('{"storage":"{\\"real_free\\":42}"}', 'dev').freeBytes, 42)
     assert.throws(() => parseDeviceMeta('[1]', 'dev'), (e: { code?: string }) => e.code === 'E_PROTOCOL')
   })

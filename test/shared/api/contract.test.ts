@@ -33,6 +33,15 @@ const examples: { [C in Channel]: Req<C> } = {
   'devices.plan': { rev: 'x', device: '10.0.0.7', via: 'pvr-sdk' },
   'devices.install': { rev: 'x', device: 'd3v1c3', via: 'ssh', name: 'site-a', commit: true },
   'devices.history': { device: 'd3v1c3' },
+  'devices.detail': { device: '127.0.0.1:40049' },
+  'devices.rename': { device: 'd3v1c3', alias: 'line-3' },
+  'devices.tag': { devices: ['d3v1c3', '10.0.0.7'], tags: ['canary', 'site+a'], remove: false },
+  'devices.forget': { devices: ['d3v1c3'] },
+  'rollout.plan': { rev: 'x', devices: ['d3v1c3'], canary: ['d3v1c3'], parallel: 4 },
+  'rollout.start': { rev: 'x', devices: ['d3v1c3', '10.0.0.7'], parallel: 2, maxFailures: 2, commit: false },
+  'rollout.stop': { id: '0a1b2c3d4e5f6071' },
+  'rollout.current': {},
+  'rollout.report': { id: '0a1b2c3d4e5f6071', folder: '/media/stick', kind: 'html' },
   'usb.export': { revs: ['a', 'b'], folder: '/media/stick', forDevice: '/media/stick/inventory.json' },
   'usb.import': { folder: '/media/stick' },
   'usb.inventory': { folder: '/media/stick' },
@@ -74,6 +83,16 @@ describe('API contract', () => {
     refuses('trust.setPolicy', { policy: 'loose' }, /trust\.setPolicy\.policy: must be one of disabled, lenient, strict, audit/)
     refuses('trust.remove', { fingerprint: 'AB:CD' }, /trust\.remove\.fingerprint/)
     refuses('transfers.clear', { x: 1 }, /unknown argument/)
+  })
+
+  it('refuses fleet labels, rollout sizes and report kinds that do not fit', () => {
+    refuses('devices.rename', { device: 'x', alias: 'has space' }, /devices\.rename\.alias: must be an alias/)
+    refuses('devices.tag', { devices: ['x'], tags: ['a,b'] }, /devices\.tag\.tags\[0\]/)
+    refuses('devices.tag', { devices: [], tags: ['a'] }, /devices\.tag\.devices: needs at least 1/)
+    refuses('rollout.start', { rev: 'x', devices: ['d'], parallel: 0, maxFailures: 1 }, /rollout\.start\.parallel: must be between 1 and 64/)
+    refuses('rollout.start', { rev: 'x', devices: ['d'], parallel: 1 }, /rollout\.start\.maxFailures: expected an integer/)
+    refuses('rollout.report', { id: '0a1b2c3d4e5f6071', folder: '/tmp', kind: 'pdf' }, /kind: must be one of csv, json, html/)
+    refuses('rollout.report', { id: '0a1b2c3d4e5f6071', folder: 'tmp', kind: 'csv' }, /folder: must be an absolute path/)
   })
 
   it('refuses paths that are not absolute and names that do not fit', () => {

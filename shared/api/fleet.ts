@@ -1,0 +1,75 @@
+/**
+ * The fleet part of the UI contract (issue #18): device labels, a device's
+ * page, and rollouts (one revision onto many devices, main/devices/rollout).
+ */
+
+/** What a device tells about itself, read live for its page. */
+export interface DeviceDetail {
+  deviceId: string
+  /** The step it runs (device-meta pantavisor.revision). */
+  step: string | null
+  status: string | null
+  mode: string | null
+  version: string | null
+  arch: string | null
+  model: string | null
+  freeBytes: number | null
+  /** The library revision it runs, when its running state is one (null: not one we carry, or it does not tell). */
+  runs: { id: string, name: string } | null
+  /** The steps it has been given from this laptop (install history), newest first. */
+  steps: string[]
+  /** Why the device could not be asked (it is off, unreachable...): the rest is from the store. */
+  error: { code: string, message: string } | null
+  readAt: number
+}
+
+export type RolloutRowState = 'planned' | 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'not-started'
+export type RolloutRunState = 'planning' | 'planned' | 'running' | 'stopping' | 'stopped' | 'finished' | 'failed'
+
+export interface RolloutRowView {
+  deviceId: string
+  label: string
+  canary: boolean
+  state: RolloutRowState
+  outcome: string | null
+  /** The device's words, or why not. */
+  message: string | null
+  /** The device's own progress percentage, when it tells. */
+  progress: number | null
+  bytesSent: number
+  /** From the plan: what it lacks, whether it fits, whether it runs the revision already. */
+  bytesToSend: number | null
+  fits: boolean | null
+  alreadyRuns: boolean | null
+  revisionBefore: string | null
+  problems: string[]
+}
+
+export interface RolloutView {
+  /** This window's run (a plan and its start share it); the stored rollout's number once started. */
+  id: string
+  rollout: number | null
+  resumed: boolean
+  revision: { id: string, name: string }
+  signature: string
+  state: RolloutRunState
+  /** What was asked: Resume sends it again (the engine resumes the same revision, devices, canaries and commit). */
+  request: { rev: string, devices: string[], canary: string[], parallel: number, maxFailures: number, commit: boolean }
+  /** Why devices were left not started. */
+  stopped: string | null
+  error: { code: string, message: string } | null
+  summary: { devices: number, succeeded: number, failed: number, skipped: number, notStarted: number } | null
+  rows: RolloutRowView[]
+}
+
+/** Event payload: one row changed, or the run's state did (then `row` is absent). */
+export interface RolloutUpdate {
+  id: string
+  state: RolloutRunState
+  stopped: string | null
+  row?: RolloutRowView
+  view?: RolloutView
+}
+
+export const REPORT_KINDS = ['csv', 'json', 'html'] as const
+export type ReportKind = typeof REPORT_KINDS[number]
