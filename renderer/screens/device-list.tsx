@@ -26,7 +26,12 @@ function compare (k: SortKey): (a: DeviceInfo, b: DeviceInfo) => number {
   }
 }
 
-function address (d: DeviceInfo): string { return `${d.addrs.join(', ')}${d.port !== null ? `:${d.port}` : ''}` }
+/** Where it answers: a device added as host:port keeps its port in its id (two devices on one IP are two rows). */
+function address (d: DeviceInfo): string {
+  const hosts = d.addrs.join(', ')
+  if (d.port !== null) return `${hosts}:${d.port}`
+  return d.addrs.length === 1 && d.deviceId.startsWith(`${hosts}:`) ? d.deviceId : hosts
+}
 
 export function DeviceTable (p: { devices: DeviceInfo[], reload: () => void }) {
   const api = useApi()

@@ -108,6 +108,8 @@ export class ApiCore {
   }
 
   async start (): Promise<void> {
+    // The CLI's app loads its trust store on demand; the API's handlers all rely on it.
+    await this.components.app.trustStore()
     await this.uploads.start()
     await this.signatures.start()
     const lib = this.components.app.library

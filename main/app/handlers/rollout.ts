@@ -83,7 +83,8 @@ export class RolloutService {
     this.busy()
     const targets = this.targets(req.devices, req.canary ?? [])
     const info = this.components.app.library.resolve(req.rev)
-    const rows: RolloutRowView[] = targets.map(t => ({
+    // In the order the engine takes them: the canary wave first, then the rest as chosen.
+    const rows: RolloutRowView[] = [...targets.filter(t => t.canary), ...targets.filter(t => !t.canary)].map(t => ({
       deviceId: t.deviceId, label: t.label, canary: t.canary, state: 'pending', outcome: null, message: null, progress: null, bytesSent: 0,
       bytesToSend: null, fits: null, alreadyRuns: null, revisionBefore: null, problems: [],
     }))

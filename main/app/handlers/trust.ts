@@ -6,13 +6,14 @@
  * revision tells the screens to read them again.
  */
 import type { TrustEntryView, TrustView } from '../../../shared/api/trust.js'
-import type { TrustEntry } from '../../trust/store.js'
+import type { TrustEntry, TrustStore } from '../../trust/store.js'
 import type { HandlerDeps, HandlerMap } from './context.js'
 
 type TrustHandlers = Pick<HandlerMap, 'trust.list' | 'trust.add' | 'trust.remove' | 'trust.setPolicy'>
 
 export function trustHandlers (deps: HandlerDeps): TrustHandlers {
-  const trust = deps.app.trust
+  // Read when called: the app's trust store loads at its start, after the handlers exist.
+  const store = (): TrustStore => deps.app.trust
   const lib = deps.app.library
 
   /** Which library revisions each trust entry verifies, by fingerprint. */
@@ -37,13 +38,13 @@ export function trustHandlers (deps: HandlerDeps): TrustHandlers {
 
   return {
     async 'trust.list' (): Promise<TrustView> {
-      return { policy: trust.policy(), oemName: trust.oemName(), entries: await views(trust.list()) }
+      return { policy: store().policy(), oemName: store().oemName(), entries: await views(store().list()) }
     },
 
     async 'trust.add' (req, ctx) {
       const up = req.upload !== undefined ? deps.uploads.take(req.upload) : undefined
       try {
-        const res = await trust.add(up?.path ?? req.path as string, { oem: req.oem === true, label: up?.filename, signal: ctx.signal })
+        const res = await store().add(up?.path ?? req.path as string, { oem: req.oem === true, label: up?.filename, signal: ctx.signal })
         if (res.added.length > 0) changed()
         return { added: await views(res.added), existed: await views(res.existed), warnings: res.warnings }
       } finally {
@@ -52,16 +53,16 @@ export function trustHandlers (deps: HandlerDeps): TrustHandlers {
     },
 
     async 'trust.remove' ({ fingerprint }, ctx) {
-      const gone = await trust.remove(fingerprint, { signal: ctx.signal })
+      const gone = await store().remove(fingerprint, { signal: ctx.signal })
       changed()
       return { removed: gone.map(e => ({ ...e, verifies: [] })) }
     },
 
     async 'trust.setPolicy' ({ policy }, ctx) {
-      const was = trust.policy()
-      await trust.setPolicy(policy, { signal: ctx.signal })
+      const was = store().policy()
+      await store().setPolicy(policy, { signal: ctx.signal })
       if (was !== policy) changed()
-      return { policy: trust.policy() }
+      return { policy: store().policy() }
     },
   }
 }
