@@ -167,7 +167,7 @@ describe('discovery of a device published by avahi-publish', () => {
       mine = (JSON.parse(r.stdout) as Array<Record<string, unknown>>).find(d => d.deviceId === info.deviceId)
     }
     assert.ok(mine !== undefined && r !== undefined, `not found: ${r?.stdout ?? ''} ${r?.stderr ?? ''}`)
-    assert.deepEqual(mine, { deviceId: info.deviceId, name: nick, alias: null, tags: [], addrs: [net.addrA], port: 8222, claimed: false, registered: true, pvrSdk: true, revision: '0', status: 'READY' })
+    assert.deepEqual(mine, { deviceId: info.deviceId, name: nick, alias: null, tags: [], addrs: [net.addrA], port: 8222, claimed: false, registered: true, pvrSdk: true, reach: null, revision: '0', status: 'READY' })
     // "The first within 2 s": measured from the CLI's start, less what starting the CLI itself takes here.
     const t0 = Date.now()
     await cliIn(net.b, home, ['--version'])
@@ -200,7 +200,7 @@ describe('discovery of a device published by avahi-publish', () => {
     const r = await cliIn(net.b, home, ['--json', 'devices', '--timeout', '2'])
     assert.equal(r.code, 0, r.stderr)
     const mine = (JSON.parse(r.stdout) as Array<Record<string, unknown>>).find(d => d.deviceId === info.deviceId)
-    assert.deepEqual(mine, { deviceId: info.deviceId, name: nick, alias: null, tags: [], addrs: [net.addrA], port: 8222, claimed: false, registered: true, pvrSdk: true, revision: '0', status: 'READY' })
+    assert.deepEqual(mine, { deviceId: info.deviceId, name: nick, alias: null, tags: [], addrs: [net.addrA], port: 8222, claimed: false, registered: true, pvrSdk: true, reach: null, revision: '0', status: 'READY' })
     const browse = await withAvahi(t, net.b, join(dir, 'avahi-b'), `fsb${randomBytes(2).toString('hex')}`,
       'sleep 1.5; exec avahi-browse -r -t -p -k _ssh._tcp')
     const out = await new Promise<string>(resolve => {
@@ -250,7 +250,7 @@ describe('discovery of a device published by avahi-publish', () => {
     const home = join(dir, 'home')
     const id = unregisteredId(nick, [net.addrA], 8222)
     const { d } = await findIn(net.b, home, x => x.name === nick)
-    assert.deepEqual(d, { deviceId: id, name: nick, alias: null, tags: [], addrs: [net.addrA], port: 8222, claimed: null, registered: false, pvrSdk: true, revision: '0', status: 'READY' })
+    assert.deepEqual(d, { deviceId: id, name: nick, alias: null, tags: [], addrs: [net.addrA], port: 8222, claimed: null, registered: false, pvrSdk: true, reach: null, revision: '0', status: 'READY' })
     assert.match(id, /^unregistered-[0-9a-f]{20}$/)
     const text = await cliIn(net.b, home, ['devices', '--timeout', '3'])
     const line = text.stdout.split('\n').find(l => l.includes(nick))
