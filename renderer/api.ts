@@ -9,7 +9,9 @@ import { TOKEN_HEADER, type ApiEvents, type Channel, type Envelope, type EventNa
 import { BadInputError, DisconnectedError, errorFromWire, ErrorCodes, ProtocolError, type ErrorCode, type WireError } from '../shared/errors.js'
 
 declare global {
-  interface Window { fieldsync?: RawApi }
+  interface Window {
+    fieldsync?: RawApi
+  }
 }
 
 export type ConnectionState = 'connecting' | 'connected' | 'disconnected'
@@ -20,7 +22,7 @@ export interface Client {
   connection: () => ConnectionState
   onConnection: (fn: (s: ConnectionState) => void) => () => void
   /** Import a File the user picked or dropped: by path in Electron, by upload in browser mode. */
-  importFile: (file: File, opts: { name?: string, onUpload?: (sent: number, total: number) => void }) => ReturnType<FieldsyncApi['library']['import']>
+  importFile: (file: File, opts: { name?: string; onUpload?: (sent: number, total: number) => void }) => ReturnType<FieldsyncApi['library']['import']>
   /** A File the user picked, for a channel that takes `{path}` or `{upload}`: its path in Electron, an upload in browser mode. */
   fileRef: (file: File) => Promise<{ path: string } | { upload: string }>
 }
@@ -28,7 +30,7 @@ export interface Client {
 const TOKEN_KEY = 'fieldsync.token'
 
 /** Take the token from the URL fragment (then hide it) or from this tab's session. */
-export function takeToken (): string | null {
+export function takeToken(): string | null {
   const m = /(?:^#|&)token=([A-Za-z0-9_-]+)/.exec(location.hash)
   if (m !== null) {
     sessionStorage.setItem(TOKEN_KEY, m[1])
@@ -38,7 +40,9 @@ export function takeToken (): string | null {
   return sessionStorage.getItem(TOKEN_KEY)
 }
 
-function wire (code: ErrorCode, message: string): WireError { return { code, message } }
+function wire(code: ErrorCode, message: string): WireError {
+  return { code, message }
+}
 
 class EventStream {
   private readonly listeners = new Map<EventName, Set<(p: unknown) => void>>()
@@ -46,44 +50,56 @@ class EventStream {
   state: ConnectionState = 'connecting'
   private retry = 0
 
-  constructor (private readonly token: string) {}
+  constructor(private readonly token: string) {}
 
-  subscribe<E extends EventName> (event: E, fn: Listener<E>): () => void {
+  subscribe<E extends EventName>(event: E, fn: Listener<E>): () => void {
     let set = this.listeners.get(event)
-    if (set === undefined) { set = new Set(); this.listeners.set(event, set) }
+    if (set === undefined) {
+      set = new Set()
+      this.listeners.set(event, set)
+    }
     const l = fn as (p: unknown) => void
     set.add(l)
-    return () => { set.delete(l) }
+    return () => {
+      set.delete(l)
+    }
   }
 
-  onStatus (fn: (s: ConnectionState) => void): () => void {
+  onStatus(fn: (s: ConnectionState) => void): () => void {
     this.statusListeners.add(fn)
-    return () => { this.statusListeners.delete(fn) }
+    return () => {
+      this.statusListeners.delete(fn)
+    }
   }
 
-  private setState (s: ConnectionState): void {
+  private setState(s: ConnectionState): void {
     if (s === this.state) return
     this.state = s
     for (const fn of this.statusListeners) fn(s)
   }
 
-  async run (): Promise<void> {
+  async run(): Promise<void> {
     for (;;) {
       try {
         const res = await fetch('/api/events', { headers: { [TOKEN_HEADER]: this.token }, cache: 'no-store' })
-        if (res.status === 403) { this.setState('disconnected'); return }
+        if (res.status === 403) {
+          this.setState('disconnected')
+          return
+        }
         if (!res.ok || res.body === null) throw new Error(`HTTP ${res.status}`)
         this.retry = 0
         this.setState('connected')
         await this.read(res.body)
-      } catch { /* fall through to retry */ }
+      } catch {
+        /* fall through to retry */
+      }
       this.setState('disconnected')
       this.retry = Math.min(this.retry + 1, 5)
       await new Promise(resolve => setTimeout(resolve, 500 * this.retry))
     }
   }
 
-  private async read (body: ReadableStream<Uint8Array>): Promise<void> {
+  private async read(body: ReadableStream<Uint8Array>): Promise<void> {
     const reader = body.pipeThrough(new TextDecoderStream() as unknown as TransformStream<Uint8Array, string>).getReader()
     let buf = ''
     for (;;) {
@@ -104,27 +120,46 @@ class EventStream {
         const set = this.listeners.get(event as EventName)
         if (set === undefined) continue
         let payload: unknown
-        try { payload = JSON.parse(data) } catch { continue }
-        for (const fn of set) { try { fn(payload) } catch (err) { console.error(err) } }
+        try {
+          payload = JSON.parse(data)
+        } catch {
+          continue
+        }
+        for (const fn of set) {
+          try {
+            fn(payload)
+          } catch (err) {
+            console.error(err)
+          }
+        }
       }
     }
   }
 }
 
-function browserClient (token: string): Client {
+function browserClient(token: string): Client {
   const stream = new EventStream(token)
   void stream.run()
   const invoke = async (channel: Channel, req: unknown): Promise<Envelope<unknown>> => {
     let res: Response
     try {
-      res = await fetch(`/api/${channel}`, { method: 'POST', headers: { 'Content-Type': 'application/json', [TOKEN_HEADER]: token }, body: JSON.stringify(req ?? {}) })
+      res = await fetch(`/api/${channel}`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', [TOKEN_HEADER]: token },
+        body: JSON.stringify(req ?? {}),
+      })
     } catch {
-      return { ok: false, error: wire(ErrorCodes.Disconnected, 'cannot reach the Fieldsync core: is `fieldsync ui` still running? Start it again and open the URL it prints.') }
+      return {
+        ok: false,
+        error: wire(ErrorCodes.Disconnected, 'cannot reach the Fieldsync core: is `fieldsync ui` still running? Start it again and open the URL it prints.'),
+      }
     }
     try {
-      const body = await res.json() as Envelope<unknown>
+      const body = (await res.json()) as Envelope<unknown>
       if (typeof body?.ok === 'boolean') return body
-    } catch { /* not JSON */ }
+    } catch {
+      /* not JSON */
+    }
     return { ok: false, error: wire(ErrorCodes.Protocol, `${channel}: the core answered HTTP ${res.status} without a result`) }
   }
   const api = unwrapApi(buildApi(invoke, (e, fn) => stream.subscribe(e, fn)))
@@ -133,26 +168,34 @@ function browserClient (token: string): Client {
     mode: 'browser',
     connection: () => stream.state,
     onConnection: fn => stream.onStatus(fn),
-    async importFile (file, opts) {
+    async importFile(file, opts) {
       const up = await upload(token, file, opts.onUpload)
       return await api.library.import({ upload: up, name: opts.name })
     },
-    fileRef: async (file) => ({ upload: await upload(token, file) }),
+    fileRef: async file => ({ upload: await upload(token, file) }),
   }
 }
 
 /** Stream a File to the core (XHR, for upload progress). */
-function upload (token: string, file: File, onProgress?: (sent: number, total: number) => void): Promise<string> {
+function upload(token: string, file: File, onProgress?: (sent: number, total: number) => void): Promise<string> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest()
     xhr.open('POST', `/api/upload?name=${encodeURIComponent(file.name)}`)
     xhr.setRequestHeader(TOKEN_HEADER, token)
     xhr.setRequestHeader('Content-Type', 'application/octet-stream')
-    xhr.upload.onprogress = (e) => { onProgress?.(e.loaded, e.total) }
-    xhr.onerror = () => { reject(new DisconnectedError(`upload of ${file.name}: the connection to the core broke`)) }
+    xhr.upload.onprogress = e => {
+      onProgress?.(e.loaded, e.total)
+    }
+    xhr.onerror = () => {
+      reject(new DisconnectedError(`upload of ${file.name}: the connection to the core broke`))
+    }
     xhr.onload = () => {
       let env: Envelope<{ upload: string }> | undefined
-      try { env = JSON.parse(xhr.responseText) as Envelope<{ upload: string }> } catch { /* below */ }
+      try {
+        env = JSON.parse(xhr.responseText) as Envelope<{ upload: string }>
+      } catch {
+        /* below */
+      }
       if (env?.ok === true) resolve(env.value.upload)
       else reject(env?.ok === false ? errorFromWire(env.error) : new ProtocolError(`upload of ${file.name}: HTTP ${xhr.status}`))
     }
@@ -160,19 +203,19 @@ function upload (token: string, file: File, onProgress?: (sent: number, total: n
   })
 }
 
-function electronClient (raw: RawApi): Client {
+function electronClient(raw: RawApi): Client {
   const api = unwrapApi(raw)
   return {
     api,
     mode: 'electron',
     connection: () => 'connected',
     onConnection: () => () => {},
-    async importFile (file, opts) {
+    async importFile(file, opts) {
       const path = api.host?.pathForFile(file) ?? ''
       if (path === '') throw new BadInputError(`${file.name}: this file has no path on disk; save it to a folder first`)
       return await api.library.import({ path, name: opts.name })
     },
-    async fileRef (file) {
+    async fileRef(file) {
       const path = api.host?.pathForFile(file) ?? ''
       if (path === '') throw new BadInputError(`${file.name}: this file has no path on disk; save it to a folder first`)
       return { path }
@@ -181,7 +224,7 @@ function electronClient (raw: RawApi): Client {
 }
 
 /** The client for this page, or null when browser mode has no token (opened without the printed URL). */
-export function createClient (): Client | null {
+export function createClient(): Client | null {
   if (window.fieldsync !== undefined) return electronClient(window.fieldsync)
   const token = takeToken()
   return token === null ? null : browserClient(token)

@@ -6,7 +6,7 @@ import { BugError } from '../shared/errors.js'
 
 export const InfoContext = createContext<AppInfo | null>(null)
 
-export function useInfo (): AppInfo {
+export function useInfo(): AppInfo {
   const i = useContext(InfoContext)
   if (i === null) throw new BugError('no app info')
   return i

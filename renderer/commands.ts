@@ -13,17 +13,17 @@ export type CommandHandler = (arg?: string) => void
 
 export interface CommandBus {
   handlers: Map<string, { current: CommandHandler }>
-  pending: { id: string, arg?: string } | null
+  pending: { id: string; arg?: string } | null
 }
 
-export function createCommandBus (): CommandBus {
+export function createCommandBus(): CommandBus {
   return { handlers: new Map(), pending: null }
 }
 
 export const CommandContext = createContext<CommandBus>(createCommandBus())
 
 /** Register `fn` as the handler of command `id` while the calling screen is shown. */
-export function useCommand (id: string, fn: CommandHandler): void {
+export function useCommand(id: string, fn: CommandHandler): void {
   const bus = useContext(CommandContext)
   const ref = useRef(fn)
   ref.current = fn
@@ -32,19 +32,31 @@ export function useCommand (id: string, fn: CommandHandler): void {
     const p = bus.pending
     if (p !== null && p.id === id) {
       bus.pending = null
-      const t = setTimeout(() => { ref.current(p.arg) }, 0)
-      return () => { clearTimeout(t); if (bus.handlers.get(id) === ref) bus.handlers.delete(id) }
+      const t = setTimeout(() => {
+        ref.current(p.arg)
+      }, 0)
+      return () => {
+        clearTimeout(t)
+        if (bus.handlers.get(id) === ref) bus.handlers.delete(id)
+      }
     }
-    return () => { if (bus.handlers.get(id) === ref) bus.handlers.delete(id) }
+    return () => {
+      if (bus.handlers.get(id) === ref) bus.handlers.delete(id)
+    }
   }, [bus, id])
 }
 
 /** Run screen command `id` (shown on `route`): now if its screen is shown, else once it is. */
-export function runCommand (bus: CommandBus, id: string, route: string[], arg?: string): void {
+export function runCommand(bus: CommandBus, id: string, route: string[], arg?: string): void {
   const h = bus.handlers.get(id)
-  if (h !== undefined) { h.current(arg); return }
+  if (h !== undefined) {
+    h.current(arg)
+    return
+  }
   bus.pending = { id, arg }
   go(...route)
 }
 
-export function useCommandBus (): CommandBus { return useContext(CommandContext) }
+export function useCommandBus(): CommandBus {
+  return useContext(CommandContext)
+}

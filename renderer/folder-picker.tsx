@@ -9,7 +9,17 @@ import { bytes } from './format.js'
 import { useApi } from './hooks.js'
 import { Button, Dialog, ErrorBox } from './ui.js'
 
-export function FolderPicker (p: { open: boolean, title: string, start?: string, files?: boolean, accept?: (name: string) => boolean, onPick: (path: string) => void, onClose: () => void, chooseLabel?: string, allowFolder?: boolean }) {
+export function FolderPicker(p: {
+  open: boolean
+  title: string
+  start?: string
+  files?: boolean
+  accept?: (name: string) => boolean
+  onPick: (path: string) => void
+  onClose: () => void
+  chooseLabel?: string
+  allowFolder?: boolean
+}) {
   const api = useApi()
   const [listing, setListing] = useState<DirListing | null>(null)
   const [error, setError] = useState<unknown>(null)
@@ -23,14 +33,24 @@ export function FolderPicker (p: { open: boolean, title: string, start?: string,
     const seq = ++latest.current
     setError(null)
     setFile(null)
-    api.fs.list({ path, files: p.files === true }).then(l => {
-      if (seq === latest.current) { setListing(l); setTyped(l.path) }
-    }, (err: unknown) => { if (seq === latest.current) setError(err) })
+    api.fs.list({ path, files: p.files === true }).then(
+      l => {
+        if (seq === latest.current) {
+          setListing(l)
+          setTyped(l.path)
+        }
+      },
+      (err: unknown) => {
+        if (seq === latest.current) setError(err)
+      },
+    )
   }
-  useEffect(() => { if (p.open) open(p.start) }, [p.open])
+  useEffect(() => {
+    if (p.open) open(p.start)
+  }, [p.open])
 
   const sep = listing?.path.includes('\\') === true ? '\\' : '/'
-  const join = (name: string) => listing === null ? name : (listing.path.endsWith(sep) ? listing.path + name : listing.path + sep + name)
+  const join = (name: string) => (listing === null ? name : listing.path.endsWith(sep) ? listing.path + name : listing.path + sep + name)
   const entries = listing?.entries.filter(e => e.kind === 'dir' || p.accept === undefined || p.accept(e.name)) ?? []
 
   return (
@@ -38,26 +58,77 @@ export function FolderPicker (p: { open: boolean, title: string, start?: string,
       <div class='picker'>
         <nav class='picker-places' aria-label='Places'>
           {listing?.places.map(pl => (
-            <button type='button' key={pl.path} class={`place${listing.path === pl.path ? ' place-current' : ''}`} onClick={() => { open(pl.path) }}>{pl.label}</button>
+            <button
+              type='button'
+              key={pl.path}
+              class={`place${listing.path === pl.path ? ' place-current' : ''}`}
+              onClick={() => {
+                open(pl.path)
+              }}
+            >
+              {pl.label}
+            </button>
           ))}
         </nav>
         <div class='picker-main'>
-          <form class='picker-path' onSubmit={(e) => { e.preventDefault(); open(typed) }}>
-            <label class='sr-only' for='picker-path'>Folder path</label>
-            <input id='picker-path' class='input mono' value={typed} onInput={(e) => { setTyped((e.target as HTMLInputElement).value) }} spellcheck={false} />
-            <Button type='submit' small>Go</Button>
-            <Button small disabled={listing?.parent == null} onClick={() => { if (listing?.parent != null) open(listing.parent) }} label='Up one folder'>↑ Up</Button>
+          <form
+            class='picker-path'
+            onSubmit={e => {
+              e.preventDefault()
+              open(typed)
+            }}
+          >
+            <label class='sr-only' for='picker-path'>
+              Folder path
+            </label>
+            <input
+              id='picker-path'
+              class='input mono'
+              value={typed}
+              onInput={e => {
+                setTyped((e.target as HTMLInputElement).value)
+              }}
+              spellcheck={false}
+            />
+            <Button type='submit' small>
+              Go
+            </Button>
+            <Button
+              small
+              disabled={listing?.parent == null}
+              onClick={() => {
+                if (listing?.parent != null) open(listing.parent)
+              }}
+              label='Up one folder'
+            >
+              ↑ Up
+            </Button>
           </form>
           {error !== null && <ErrorBox error={error} title='Cannot open that folder' />}
           <ul class='picker-list' role='listbox' aria-label='Folder contents'>
-            {entries.length === 0 && <li role='none' class='picker-empty'>{p.files === true ? 'Nothing to choose here' : 'No sub-folders'}</li>}
+            {entries.length === 0 && (
+              <li role='none' class='picker-empty'>
+                {p.files === true ? 'Nothing to choose here' : 'No sub-folders'}
+              </li>
+            )}
             {entries.map(e => (
               <li key={e.name} role='none'>
-                <button type='button' role='option' aria-selected={file === e.name}
+                <button
+                  type='button'
+                  role='option'
+                  aria-selected={file === e.name}
                   class={`picker-entry picker-${e.kind}${file === e.name ? ' picker-selected' : ''}`}
-                  onClick={() => { if (e.kind === 'dir') open(join(e.name)); else setFile(e.name) }}
-                  onDblClick={() => { if (e.kind === 'file') p.onPick(join(e.name)) }}>
-                  <span class='picker-icon' aria-hidden='true'>{e.kind === 'dir' ? '▸' : '·'}</span>
+                  onClick={() => {
+                    if (e.kind === 'dir') open(join(e.name))
+                    else setFile(e.name)
+                  }}
+                  onDblClick={() => {
+                    if (e.kind === 'file') p.onPick(join(e.name))
+                  }}
+                >
+                  <span class='picker-icon' aria-hidden='true'>
+                    {e.kind === 'dir' ? '▸' : '·'}
+                  </span>
                   <span class='picker-name'>{e.name}</span>
                   {e.kind === 'file' && <span class='picker-size'>{bytes(e.size)}</span>}
                 </button>
@@ -69,10 +140,37 @@ export function FolderPicker (p: { open: boolean, title: string, start?: string,
       <footer class='dialog-foot'>
         <span class='muted mono picker-chosen'>{file !== null ? join(file) : listing?.path}</span>
         <Button onClick={p.onClose}>Cancel</Button>
-        {p.files === true && p.allowFolder === true && <Button disabled={listing === null} onClick={() => { if (listing !== null) p.onPick(listing.path) }}>Use this folder</Button>}
-        {p.files === true
-          ? <Button kind='primary' disabled={file === null} onClick={() => { if (file !== null) p.onPick(join(file)) }}>{p.chooseLabel ?? 'Choose file'}</Button>
-          : <Button kind='primary' disabled={listing === null} onClick={() => { if (listing !== null) p.onPick(listing.path) }}>{p.chooseLabel ?? 'Choose this folder'}</Button>}
+        {p.files === true && p.allowFolder === true && (
+          <Button
+            disabled={listing === null}
+            onClick={() => {
+              if (listing !== null) p.onPick(listing.path)
+            }}
+          >
+            Use this folder
+          </Button>
+        )}
+        {p.files === true ? (
+          <Button
+            kind='primary'
+            disabled={file === null}
+            onClick={() => {
+              if (file !== null) p.onPick(join(file))
+            }}
+          >
+            {p.chooseLabel ?? 'Choose file'}
+          </Button>
+        ) : (
+          <Button
+            kind='primary'
+            disabled={listing === null}
+            onClick={() => {
+              if (listing !== null) p.onPick(listing.path)
+            }}
+          >
+            {p.chooseLabel ?? 'Choose this folder'}
+          </Button>
+        )}
       </footer>
     </Dialog>
   )

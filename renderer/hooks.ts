@@ -9,19 +9,27 @@ import { BugError } from '../shared/errors.js'
 
 export const ClientContext = createContext<Client | null>(null)
 
-export function useClient (): Client {
+export function useClient(): Client {
   const c = useContext(ClientContext)
   if (c === null) throw new BugError('no client')
   return c
 }
 
-export function useApi (): FieldsyncApi { return useClient().api }
+export function useApi(): FieldsyncApi {
+  return useClient().api
+}
 
-export function useEvent<E extends EventName> (event: E, fn: (p: ApiEvents[E]) => void): void {
+export function useEvent<E extends EventName>(event: E, fn: (p: ApiEvents[E]) => void): void {
   const api = useApi()
   const ref = useRef(fn)
   ref.current = fn
-  useEffect(() => api.on(event, (p) => { ref.current(p) }), [api, event])
+  useEffect(
+    () =>
+      api.on(event, p => {
+        ref.current(p)
+      }),
+    [api, event],
+  )
 }
 
 export interface Resource<T> {
@@ -35,9 +43,14 @@ export interface Resource<T> {
  * Load with `load`, and again (debounced) when one of `refreshOn` fires or
  * the connection comes back. `filter` can ignore events that do not matter.
  */
-export function useResource<T> (load: (api: FieldsyncApi) => Promise<T>, deps: unknown[], refreshOn: EventName[] = [], filter?: (event: EventName, payload: unknown) => boolean): Resource<T> {
+export function useResource<T>(
+  load: (api: FieldsyncApi) => Promise<T>,
+  deps: unknown[],
+  refreshOn: EventName[] = [],
+  filter?: (event: EventName, payload: unknown) => boolean,
+): Resource<T> {
   const client = useClient()
-  const [state, setState] = useState<{ data: T | undefined, error: unknown, loading: boolean }>({ data: undefined, error: undefined, loading: true })
+  const [state, setState] = useState<{ data: T | undefined; error: unknown; loading: boolean }>({ data: undefined, error: undefined, loading: true })
   const seq = useRef(0)
   const loadRef = useRef(load)
   loadRef.current = load
@@ -48,8 +61,12 @@ export function useResource<T> (load: (api: FieldsyncApi) => Promise<T>, deps: u
     const n = ++seq.current
     setState(s => ({ ...s, loading: true }))
     loadRef.current(client.api).then(
-      data => { if (n === seq.current) setState({ data, error: undefined, loading: false }) },
-      error => { if (n === seq.current) setState(s => ({ data: s.data, error, loading: false })) },
+      data => {
+        if (n === seq.current) setState({ data, error: undefined, loading: false })
+      },
+      error => {
+        if (n === seq.current) setState(s => ({ data: s.data, error, loading: false }))
+      },
     )
   }, [client])
 
@@ -59,19 +76,34 @@ export function useResource<T> (load: (api: FieldsyncApi) => Promise<T>, deps: u
     let timer: number | undefined
     const soon = () => {
       if (timer !== undefined) return
-      timer = window.setTimeout(() => { timer = undefined; reload() }, 250)
+      timer = window.setTimeout(() => {
+        timer = undefined
+        reload()
+      }, 250)
     }
-    const offs = refreshOn.map(e => client.api.on(e, (p) => { if (filterRef.current === undefined || filterRef.current(e, p)) soon() }))
+    const offs = refreshOn.map(e =>
+      client.api.on(e, p => {
+        if (filterRef.current === undefined || filterRef.current(e, p)) soon()
+      }),
+    )
     let was = client.connection()
-    offs.push(client.onConnection(s => { if (s === 'connected' && was !== 'connected') soon(); was = s }))
-    return () => { for (const off of offs) off(); if (timer !== undefined) clearTimeout(timer) }
+    offs.push(
+      client.onConnection(s => {
+        if (s === 'connected' && was !== 'connected') soon()
+        was = s
+      }),
+    )
+    return () => {
+      for (const off of offs) off()
+      if (timer !== undefined) clearTimeout(timer)
+    }
   }, [client, reload, ...deps])
 
   return { ...state, reload }
 }
 
 /** Every transfer, live from 'transfer' events. */
-export function useTransfers (): TransferInfo[] {
+export function useTransfers(): TransferInfo[] {
   const client = useClient()
   const [map, setMap] = useState<Map<string, TransferInfo>>(new Map())
   useEffect(() => {
@@ -84,41 +116,65 @@ export function useTransfers (): TransferInfo[] {
       })
     }
     const fetchAll = () => {
-      client.api.transfers.list().then(list => {
-        if (!alive) return
-        setMap(new Map(list.map(t => [t.id, t])))
-      }, () => {})
+      client.api.transfers.list().then(
+        list => {
+          if (!alive) return
+          setMap(new Map(list.map(t => [t.id, t])))
+        },
+        () => {},
+      )
     }
     fetchAll()
-    const off = client.api.on('transfer', t => { apply([t]) })
-    const offConn = client.onConnection(s => { if (s === 'connected') fetchAll() })
-    return () => { alive = false; off(); offConn() }
+    const off = client.api.on('transfer', t => {
+      apply([t])
+    })
+    const offConn = client.onConnection(s => {
+      if (s === 'connected') fetchAll()
+    })
+    return () => {
+      alive = false
+      off()
+      offConn()
+    }
   }, [client])
   return [...map.values()].sort((a, b) => b.startedAt - a.startedAt)
 }
 
 /** Re-render every `ms` (for "3 s ago" and ETAs). */
-export function useTick (ms: number): number {
+export function useTick(ms: number): number {
   const [n, setN] = useState(0)
   useEffect(() => {
-    const t = setInterval(() => { setN(x => x + 1) }, ms)
-    return () => { clearInterval(t) }
+    const t = setInterval(() => {
+      setN(x => x + 1)
+    }, ms)
+    return () => {
+      clearInterval(t)
+    }
   }, [ms])
   return n
 }
 
 /** The current hash route, as path segments after "#/". */
-export function useRoute (): string[] {
-  const parse = () => location.hash.replace(/^#\/?/, '').split('/').filter(s => s !== '').map(decodeURIComponent)
+export function useRoute(): string[] {
+  const parse = () =>
+    location.hash
+      .replace(/^#\/?/, '')
+      .split('/')
+      .filter(s => s !== '')
+      .map(decodeURIComponent)
   const [route, setRoute] = useState(parse)
   useEffect(() => {
-    const on = () => { setRoute(parse()) }
+    const on = () => {
+      setRoute(parse())
+    }
     window.addEventListener('hashchange', on)
-    return () => { window.removeEventListener('hashchange', on) }
+    return () => {
+      window.removeEventListener('hashchange', on)
+    }
   }, [])
   return route
 }
 
-export function go (...segments: string[]): void {
+export function go(...segments: string[]): void {
   location.hash = '#/' + segments.map(encodeURIComponent).join('/')
 }

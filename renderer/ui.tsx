@@ -5,7 +5,18 @@ import { adviceFor } from '../shared/advice.js'
 import { ErrorCodes } from '../shared/errors.js'
 import { percent } from './format.js'
 
-export function Button (p: { children: ComponentChildren, onClick?: () => void, kind?: 'primary' | 'danger' | 'plain' | 'quiet', disabled?: boolean, type?: 'button' | 'submit', title?: string, small?: boolean, busy?: boolean, label?: string, testId?: string }) {
+export function Button(p: {
+  children: ComponentChildren
+  onClick?: () => void
+  kind?: 'primary' | 'danger' | 'plain' | 'quiet'
+  disabled?: boolean
+  type?: 'button' | 'submit'
+  title?: string
+  small?: boolean
+  busy?: boolean
+  label?: string
+  testId?: string
+}) {
   return (
     <button
       type={p.type ?? 'button'}
@@ -25,8 +36,12 @@ export function Button (p: { children: ComponentChildren, onClick?: () => void, 
 
 export type Tone = 'ok' | 'warn' | 'bad' | 'info' | 'muted'
 
-export function Badge (p: { tone: Tone, children: ComponentChildren, title?: string }) {
-  return <span class={`badge badge-${p.tone}`} title={p.title}>{p.children}</span>
+export function Badge(p: { tone: Tone; children: ComponentChildren; title?: string }) {
+  return (
+    <span class={`badge badge-${p.tone}`} title={p.title}>
+      {p.children}
+    </span>
+  )
 }
 
 /**
@@ -34,53 +49,78 @@ export function Badge (p: { tone: Tone, children: ComponentChildren, title?: str
  * (`running`, default true); once it ended, nothing moves: the bar is full when
  * it ended well (`tone` ok), else empty.
  */
-export function ProgressBar (p: { done: number, total: number | null, tone?: Tone, label: string, running?: boolean }) {
+export function ProgressBar(p: { done: number; total: number | null; tone?: Tone; label: string; running?: boolean }) {
   const running = p.running ?? true
   const known = percent(p.done, p.total)
   const pct = known ?? (running ? null : p.tone === 'ok' ? 100 : 0)
   const ref = useRef<HTMLDivElement>(null)
-  useEffect(() => { if (ref.current !== null) ref.current.style.width = pct === null ? '' : `${pct}%` }, [pct])
+  useEffect(() => {
+    if (ref.current !== null) ref.current.style.width = pct === null ? '' : `${pct}%`
+  }, [pct])
   return (
-    <div class={`progress${pct === null ? ' progress-indeterminate' : ''} progress-${p.tone ?? 'info'}`} role='progressbar' aria-label={p.label}
-      aria-valuemin={0} aria-valuemax={100} aria-valuenow={pct === null ? undefined : Math.round(pct)}>
+    <div
+      class={`progress${pct === null ? ' progress-indeterminate' : ''} progress-${p.tone ?? 'info'}`}
+      role='progressbar'
+      aria-label={p.label}
+      aria-valuemin={0}
+      aria-valuemax={100}
+      aria-valuenow={pct === null ? undefined : Math.round(pct)}
+    >
       <div class='progress-fill' ref={ref} />
     </div>
   )
 }
 
-
-export function errorParts (err: unknown): { code: string, message: string, hint: string | null } {
-  const e = err as { code?: unknown, message?: unknown, details?: unknown } | null
+export function errorParts(err: unknown): { code: string; message: string; hint: string | null } {
+  const e = err as { code?: unknown; message?: unknown; details?: unknown } | null
   const code = typeof e?.code === 'string' ? e.code : ErrorCodes.Internal
   const message = typeof e?.message === 'string' ? e.message : String(err)
   return { code, message, hint: adviceFor({ code, details: e?.details }, 'app') }
 }
 
 /** Whether an error is one the Trust screen fixes (trust a CA or key, change the policy). */
-export function trustCanFix (code: string, message: string): boolean {
-  return code === ErrorCodes.SignatureInvalid || code === ErrorCodes.PolicyRefused || /trust its CA|trust add|not in the trust store|change the policy/.test(message)
+export function trustCanFix(code: string, message: string): boolean {
+  return (
+    code === ErrorCodes.SignatureInvalid || code === ErrorCodes.PolicyRefused || /trust its CA|trust add|not in the trust store|change the policy/.test(message)
+  )
 }
 
 /** The link to the Trust screen that messages saying "trust its CA" or "change the policy" carry. */
-export function TrustLink (p: { children?: ComponentChildren }) {
-  return <a href='#/trust' class='trust-link' data-testid='trust-link'>{p.children ?? 'Open Trust'}</a>
+export function TrustLink(p: { children?: ComponentChildren }) {
+  return (
+    <a href='#/trust' class='trust-link' data-testid='trust-link'>
+      {p.children ?? 'Open Trust'}
+    </a>
+  )
 }
 
-export function ErrorBox (p: { error: unknown, title?: string, onRetry?: () => void }) {
+export function ErrorBox(p: { error: unknown; title?: string; onRetry?: () => void }) {
   const { code, message, hint } = errorParts(p.error)
   return (
     <div class='alert alert-bad' role='alert' data-code={code}>
-      <div class='alert-title'>{p.title ?? 'Something went wrong'} <code class='code-chip'>{code}</code></div>
+      <div class='alert-title'>
+        {p.title ?? 'Something went wrong'} <code class='code-chip'>{code}</code>
+      </div>
       <div class='alert-body'>{message}</div>
       {hint !== null && <div class='alert-hint'>What to do: {hint}</div>}
-      {trustCanFix(code, message) && <div class='alert-hint'><TrustLink>Trust a CA or change the policy…</TrustLink></div>}
-      {p.onRetry !== undefined && <div class='alert-actions'><Button small onClick={p.onRetry}>Try again</Button></div>}
+      {trustCanFix(code, message) && (
+        <div class='alert-hint'>
+          <TrustLink>Trust a CA or change the policy…</TrustLink>
+        </div>
+      )}
+      {p.onRetry !== undefined && (
+        <div class='alert-actions'>
+          <Button small onClick={p.onRetry}>
+            Try again
+          </Button>
+        </div>
+      )}
     </div>
   )
 }
 
 /** A whole screen's capability missing in this build/run: say so plainly, no fake data. */
-export function NotAvailable (p: { title: string, children: ComponentChildren }) {
+export function NotAvailable(p: { title: string; children: ComponentChildren }) {
   return (
     <section class='not-available' aria-labelledby='na-title' data-testid='not-available'>
       <h2 id='na-title'>{p.title}</h2>
@@ -89,7 +129,7 @@ export function NotAvailable (p: { title: string, children: ComponentChildren })
   )
 }
 
-export function Empty (p: { title: string, children?: ComponentChildren }) {
+export function Empty(p: { title: string; children?: ComponentChildren }) {
   return (
     <div class='empty'>
       <div class='empty-title'>{p.title}</div>
@@ -98,7 +138,7 @@ export function Empty (p: { title: string, children?: ComponentChildren }) {
   )
 }
 
-export function Dialog (p: { title: string, open: boolean, onClose: () => void, children: ComponentChildren, wide?: boolean }) {
+export function Dialog(p: { title: string; open: boolean; onClose: () => void; children: ComponentChildren; wide?: boolean }) {
   const ref = useRef<HTMLDialogElement>(null)
   useEffect(() => {
     const d = ref.current
@@ -112,7 +152,9 @@ export function Dialog (p: { title: string, open: boolean, onClose: () => void, 
         <div class='dialog-inner'>
           <header class='dialog-head'>
             <h2>{p.title}</h2>
-            <button type='button' class='icon-btn' onClick={p.onClose} aria-label='Close'>×</button>
+            <button type='button' class='icon-btn' onClick={p.onClose} aria-label='Close'>
+              ×
+            </button>
           </header>
           {p.children}
         </div>
@@ -121,24 +163,39 @@ export function Dialog (p: { title: string, open: boolean, onClose: () => void, 
   )
 }
 
-export interface Toast { id: number, tone: Tone, title: string, body?: string }
+export interface Toast {
+  id: number
+  tone: Tone
+  title: string
+  body?: string
+}
 type Notify = (t: Omit<Toast, 'id'>) => void
 export const ToastContext = createContext<Notify>(() => {})
-export function useNotify (): Notify { return useContext(ToastContext) }
+export function useNotify(): Notify {
+  return useContext(ToastContext)
+}
 
-export function useToasts (): [Toast[], Notify, (id: number) => void] {
+export function useToasts(): [Toast[], Notify, (id: number) => void] {
   const [toasts, setToasts] = useState<Toast[]>([])
   const next = useRef(1)
-  const dismiss = useCallback((id: number) => { setToasts(ts => ts.filter(t => t.id !== id)) }, [])
-  const notify = useCallback<Notify>((t) => {
-    const id = next.current++
-    setToasts(ts => [...ts.slice(-3), { ...t, id }])
-    if (t.tone !== 'bad') setTimeout(() => { dismiss(id) }, 6000)
-  }, [dismiss])
+  const dismiss = useCallback((id: number) => {
+    setToasts(ts => ts.filter(t => t.id !== id))
+  }, [])
+  const notify = useCallback<Notify>(
+    t => {
+      const id = next.current++
+      setToasts(ts => [...ts.slice(-3), { ...t, id }])
+      if (t.tone !== 'bad')
+        setTimeout(() => {
+          dismiss(id)
+        }, 6000)
+    },
+    [dismiss],
+  )
   return [toasts, notify, dismiss]
 }
 
-export function Toasts (p: { toasts: Toast[], dismiss: (id: number) => void }) {
+export function Toasts(p: { toasts: Toast[]; dismiss: (id: number) => void }) {
   return (
     <div class='toasts' aria-live='polite'>
       {p.toasts.map(t => (
@@ -147,18 +204,42 @@ export function Toasts (p: { toasts: Toast[], dismiss: (id: number) => void }) {
             <div class='toast-title'>{t.title}</div>
             {t.body !== undefined && <div class='toast-body'>{t.body}</div>}
           </div>
-          <button type='button' class='icon-btn' onClick={() => { p.dismiss(t.id) }} aria-label='Dismiss'>×</button>
+          <button
+            type='button'
+            class='icon-btn'
+            onClick={() => {
+              p.dismiss(t.id)
+            }}
+            aria-label='Dismiss'
+          >
+            ×
+          </button>
         </div>
       ))}
     </div>
   )
 }
 
-export function Copy (p: { text: string, label: string }) {
+export function Copy(p: { text: string; label: string }) {
   const [done, setDone] = useState(false)
   return (
-    <button type='button' class='icon-btn copy-btn' aria-label={p.label} title={p.label}
-      onClick={() => { void navigator.clipboard?.writeText(p.text).then(() => { setDone(true); setTimeout(() => { setDone(false) }, 1500) }, () => {}) }}>
+    <button
+      type='button'
+      class='icon-btn copy-btn'
+      aria-label={p.label}
+      title={p.label}
+      onClick={() => {
+        void navigator.clipboard?.writeText(p.text).then(
+          () => {
+            setDone(true)
+            setTimeout(() => {
+              setDone(false)
+            }, 1500)
+          },
+          () => {},
+        )
+      }}
+    >
       {done ? 'Copied' : 'Copy'}
     </button>
   )

@@ -24,12 +24,15 @@ const outdir = path.join(root, 'dist', 'cli')
 
 const importMetaUrl = {
   name: 'own-import-meta-url',
-  setup (b) {
-    b.onLoad({ filter: /\.tsx?$/ }, async (args) => {
+  setup(b) {
+    b.onLoad({ filter: /\.tsx?$/ }, async args => {
       const text = await readFile(args.path, 'utf8')
       if (!text.includes('import.meta.url')) return undefined
       const rel = path.relative(root, args.path).replace(/\.ts$/, '.js')
-      const compiled = path.relative(outdir, path.join(root, 'dist', rel)).split(path.sep).join('/')
+      const compiled = path
+        .relative(outdir, path.join(root, 'dist', rel))
+        .split(path.sep)
+        .join('/')
       return { contents: text.replaceAll('import.meta.url', `new URL(${JSON.stringify(compiled)}, import.meta.url).href`), loader: 'ts' }
     })
   },

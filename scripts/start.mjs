@@ -10,32 +10,44 @@ import process from 'node:process'
 
 const root = path.resolve(import.meta.dirname, '..')
 const args = process.argv.slice(2)
-const say = (s) => process.stderr.write(`npm start: ${s}\n`)
+const say = s => process.stderr.write(`npm start: ${s}\n`)
 
-function electronBinary () {
+function electronBinary() {
   const dir = path.join(root, 'node_modules', 'electron')
   const pathTxt = path.join(dir, 'path.txt')
-  if (!existsSync(path.join(dir, 'dist')) || !existsSync(pathTxt)) return { why: 'the Electron binary is not installed (node_modules/electron/dist is missing: no download was possible here)' }
+  if (!existsSync(path.join(dir, 'dist')) || !existsSync(pathTxt))
+    return { why: 'the Electron binary is not installed (node_modules/electron/dist is missing: no download was possible here)' }
   const bin = path.join(dir, 'dist', readFileSync(pathTxt, 'utf8').trim())
   if (!existsSync(bin)) return { why: `${bin} is missing` }
   const r = spawnSync(bin, ['--version'], { timeout: 15_000, encoding: 'utf8', env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } })
-  if (r.error !== undefined || r.status !== 0) return { why: `${bin} does not run here (${r.error?.message ?? `exit ${r.status}: ${(r.stderr ?? '').trim().split('\n')[0]}`})` }
-  if (process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) return { why: 'there is no display (DISPLAY and WAYLAND_DISPLAY are unset)' }
+  if (r.error !== undefined || r.status !== 0)
+    return { why: `${bin} does not run here (${r.error?.message ?? `exit ${r.status}: ${(r.stderr ?? '').trim().split('\n')[0]}`})` }
+  if (process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY)
+    return { why: 'there is no display (DISPLAY and WAYLAND_DISPLAY are unset)' }
   return { bin }
 }
 
-function ensureBuilt () {
-  const need = [path.join(root, 'dist', 'main', 'cli', 'index.js'), path.join(root, 'dist', 'renderer', 'index.html'), path.join(root, 'dist', 'main', 'electron', 'preload.bundle.cjs')]
+function ensureBuilt() {
+  const need = [
+    path.join(root, 'dist', 'main', 'cli', 'index.js'),
+    path.join(root, 'dist', 'renderer', 'index.html'),
+    path.join(root, 'dist', 'main', 'electron', 'preload.bundle.cjs'),
+  ]
   if (need.every(f => existsSync(f))) return
   say('building first (npm run build)')
   const r = spawnSync(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['run', 'build'], { cwd: root, stdio: 'inherit' })
   if (r.status !== 0) process.exit(r.status ?? 1)
 }
 
-function run (cmd, argv, env = process.env) {
+function run(cmd, argv, env = process.env) {
   const child = spawn(cmd, argv, { cwd: root, stdio: 'inherit', env })
-  for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { child.kill(sig) })
-  child.on('exit', (code, signal) => { process.exit(code ?? (signal !== null ? 1 : 0)) })
+  for (const sig of ['SIGINT', 'SIGTERM'])
+    process.on(sig, () => {
+      child.kill(sig)
+    })
+  child.on('exit', (code, signal) => {
+    process.exit(code ?? (signal !== null ? 1 : 0))
+  })
 }
 
 ensureBuilt()

@@ -8,7 +8,10 @@
  */
 import { ErrorCodes, type ErrorCode } from './errors.js'
 
-interface Advice { app: string, cli: string }
+interface Advice {
+  app: string
+  cli: string
+}
 
 /** Situations an error names in `details.advice`. */
 export const ADVICE = {
@@ -25,8 +28,8 @@ export const ADVICE = {
     cli: 'use a bigger stick, or send only what the target lacks: fieldsync usb export --for-device <inventory> (or --for-peer)',
   },
   'library-full': {
-    app: 'Free space on the library\'s disk (remove revisions you no longer need from the Library), or move the library to a bigger disk.',
-    cli: 'free space on the library\'s disk (fieldsync rm <rev>, then fieldsync gc), or use another --home',
+    app: "Free space on the library's disk (remove revisions you no longer need from the Library), or move the library to a bigger disk.",
+    cli: "free space on the library's disk (fieldsync rm <rev>, then fieldsync gc), or use another --home",
   },
 } as const satisfies Record<string, Advice>
 
@@ -49,7 +52,8 @@ const BY_CODE: Partial<Record<ErrorCode, string>> = {
   [ErrorCodes.UploadCutShort]: 'The file did not arrive whole (the page was closed or reloaded, or the network broke): upload it again.',
   [ErrorCodes.DeviceUnreachable]: 'Check that the device is powered and on this network, and its address.',
   [ErrorCodes.DeviceBusy]: 'The device is running an update or a command: try again when it has finished.',
-  [ErrorCodes.HostKeyMismatch]: 'The device is not the one first seen at this address, or it was re-flashed: if it was, remove its line from known_devices in the library folder.',
+  [ErrorCodes.HostKeyMismatch]:
+    'The device is not the one first seen at this address, or it was re-flashed: if it was, remove its line from known_devices in the library folder.',
   [ErrorCodes.PeerUnavailable]: 'The colleague left or cannot be reached: pull from another peer.',
   [ErrorCodes.PeerVersion]: 'The colleague runs another version of Fieldsync: update the older of the two laptops.',
   [ErrorCodes.SignatureInvalid]: 'Get a correctly signed revision, or change the policy if you trust it.',
@@ -57,14 +61,14 @@ const BY_CODE: Partial<Record<ErrorCode, string>> = {
   [ErrorCodes.Internal]: 'This is a bug. Run with DEBUG=fieldsync* for details and report it.',
 }
 
-function isAdviceKey (v: unknown): v is AdviceKey {
+function isAdviceKey(v: unknown): v is AdviceKey {
   return typeof v === 'string' && Object.prototype.hasOwnProperty.call(ADVICE, v)
 }
 
 /** The one thing to do about an error, for the app (falls back on its code) or the CLI (only a named situation). */
-export function adviceFor (err: { code?: unknown, details?: unknown }, ui: 'app' | 'cli'): string | null {
+export function adviceFor(err: { code?: unknown; details?: unknown }, ui: 'app' | 'cli'): string | null {
   const key = (err.details as { advice?: unknown } | undefined)?.advice
   if (isAdviceKey(key)) return ADVICE[key][ui]
   if (ui === 'cli') return null
-  return typeof err.code === 'string' ? BY_CODE[err.code as ErrorCode] ?? null : null
+  return typeof err.code === 'string' ? (BY_CODE[err.code as ErrorCode] ?? null) : null
 }

@@ -57,7 +57,7 @@ export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
 const CODES: ReadonlySet<string> = new Set(Object.values(ErrorCodes))
 
 /** True when `v` is one of this build's error codes. */
-export function isErrorCode (v: unknown): v is ErrorCode {
+export function isErrorCode(v: unknown): v is ErrorCode {
   return typeof v === 'string' && CODES.has(v)
 }
 
@@ -70,17 +70,15 @@ export interface WireError {
 export class FieldsyncError extends Error {
   readonly code: ErrorCode
   readonly details?: Record<string, unknown>
-  constructor (code: ErrorCode, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
     super(message, options)
     this.code = code
     this.details = details
     this.name = 'FieldsyncError'
   }
 
-  toWire (): WireError {
-    return this.details === undefined
-      ? { code: this.code, message: this.message }
-      : { code: this.code, message: this.message, details: this.details }
+  toWire(): WireError {
+    return this.details === undefined ? { code: this.code, message: this.message } : { code: this.code, message: this.message, details: this.details }
   }
 }
 
@@ -90,10 +88,10 @@ export interface ErrorClass {
   new (message: string, details?: Record<string, unknown>, options?: { cause?: unknown }): FieldsyncError
 }
 
-function define (name: string, code: ErrorCode) {
+function define(name: string, code: ErrorCode) {
   const cls = class extends FieldsyncError {
     static readonly code = code
-    constructor (message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+    constructor(message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
       super(code, message, details, options)
       this.name = name
     }
@@ -152,12 +150,12 @@ export const WrongTransactionError = define('WrongTransactionError', ErrorCodes.
 /** The device is busy (503); `retryAfter` is the seconds it asked to wait (Retry-After), when it said. */
 export class DeviceBusyError extends FieldsyncError {
   static readonly code = ErrorCodes.DeviceBusy
-  constructor (message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
+  constructor(message: string, details?: Record<string, unknown>, options?: { cause?: unknown }) {
     super(ErrorCodes.DeviceBusy, message, details, options)
     this.name = 'DeviceBusyError'
   }
 
-  get retryAfter (): number | null {
+  get retryAfter(): number | null {
     const v = this.details?.retryAfter
     return typeof v === 'number' ? v : null
   }
@@ -170,7 +168,7 @@ export const HostKeyMismatchError = define('HostKeyMismatchError', ErrorCodes.Ho
  * with (the body always carries the {code, message} envelope). Complete by
  * type: a new code does not compile until it has its row.
  */
-export const ERROR_TABLE: { readonly [C in ErrorCode]: { readonly cls: ErrorClass, readonly http: number } } = {
+export const ERROR_TABLE: { readonly [C in ErrorCode]: { readonly cls: ErrorClass; readonly http: number } } = {
   E_USAGE: { cls: UsageError, http: 400 },
   E_INTERNAL: { cls: BugError, http: 500 },
   E_ABORTED: { cls: AbortedError, http: 409 },
@@ -213,7 +211,7 @@ export const ERROR_TABLE: { readonly [C in ErrorCode]: { readonly cls: ErrorClas
 }
 
 /** The HTTP status of an error code (500 for a code this build does not know). */
-export function httpStatusOf (code: string): number {
+export function httpStatusOf(code: string): number {
   return isErrorCode(code) ? ERROR_TABLE[code].http : 500
 }
 
@@ -222,25 +220,25 @@ export function httpStatusOf (code: string): number {
  * build does not know (a newer peer's) becomes a ProtocolError that keeps
  * it in details.code.
  */
-export function errorFromWire (w: { code?: unknown, message?: unknown, details?: unknown }): FieldsyncError {
+export function errorFromWire(w: { code?: unknown; message?: unknown; details?: unknown }): FieldsyncError {
   const message = String(w.message)
-  const details = w.details !== null && typeof w.details === 'object' && !Array.isArray(w.details) ? w.details as Record<string, unknown> : undefined
+  const details = w.details !== null && typeof w.details === 'object' && !Array.isArray(w.details) ? (w.details as Record<string, unknown>) : undefined
   if (isErrorCode(w.code)) return new ERROR_TABLE[w.code].cls(message, details)
   return new ProtocolError(`${message} (error code ${String(w.code)}, unknown to this version)`, { ...details, code: String(w.code) })
 }
 
 /** Turn anything thrown into a wire error, keeping codes of known errors. */
-export function toWireError (err: unknown): WireError {
+export function toWireError(err: unknown): WireError {
   if (err instanceof FieldsyncError) return err.toWire()
   if (err instanceof Error && err.name === 'AbortError') return { code: ErrorCodes.Aborted, message: 'the operation was cancelled' }
   if (err instanceof Error && err.name === 'TimeoutError') return { code: ErrorCodes.Timeout, message: err.message }
-  const e = err as { code?: unknown, message?: unknown }
+  const e = err as { code?: unknown; message?: unknown }
   // SQLite's 'database or disk is full' (better-sqlite3 gives its code as SQLITE_FULL).
   if (e?.code === 'ENOSPC' || e?.code === 'SQLITE_FULL') return { code: ErrorCodes.NoSpace, message: String(e.message ?? 'no space left on device') }
   if (e?.code === 'EROFS') return { code: ErrorCodes.ReadOnly, message: String(e.message ?? 'read-only file system') }
   return { code: ErrorCodes.Internal, message: err instanceof Error ? err.message : String(err) }
 }
 
-export function isCode (err: unknown, code: ErrorCode): boolean {
+export function isCode(err: unknown, code: ErrorCode): boolean {
   return (err as { code?: unknown } | null)?.code === code
 }

@@ -17,12 +17,12 @@ export const SHA2_256 = 0x12
 export const CID_BYTES = 36
 
 /** CIDv1 (raw codec, sha2-256) of an object named by its hex sha256. */
-export function shaToCid (sha: string): CID {
+export function shaToCid(sha: string): CID {
   return CID.createV1(RAW_CODEC, Digest.create(SHA2_256, hexToBytes(assertSha256Hex(sha, 'object'))))
 }
 
 /** The CID's string form (base32, `bafkrei...`), as the wire and the user see it. */
-export function cidOf (sha: string): string {
+export function cidOf(sha: string): string {
   return shaToCid(sha).toString()
 }
 
@@ -31,7 +31,7 @@ export function cidOf (sha: string): string {
  * raw codec, sha2-256 with a 32-byte digest, and as a string its canonical
  * base32 spelling. Anything else is a BadObjectNameError saying what is wrong.
  */
-export function cidToSha (cid: CID | string | Uint8Array): string {
+export function cidToSha(cid: CID | string | Uint8Array): string {
   let c: CID
   if (cid instanceof Uint8Array || typeof cid === 'string') {
     const shown = typeof cid === 'string' ? JSON.stringify(cid.slice(0, 80)) : `${cid.byteLength} bytes`
@@ -54,6 +54,6 @@ export function cidToSha (cid: CID | string | Uint8Array): string {
 }
 
 /** Short form for display. */
-export function shortId (id: string): string {
+export function shortId(id: string): string {
   return id.slice(0, 12)
 }

@@ -9,7 +9,7 @@ export interface Logger {
 }
 
 /** A logger that drops everything: handy in tests. */
-export function silentLogger (): Logger {
+export function silentLogger(): Logger {
   const l = Object.assign(() => {}, {
     error: () => {},
     trace: () => {},

@@ -11,7 +11,7 @@ import { repoRoot } from './helpers/paths.js'
 
 const eslint = new ESLint({ cwd: repoRoot })
 
-async function refusals (file: string, code: string): Promise<string[]> {
+async function refusals(file: string, code: string): Promise<string[]> {
   const [r] = await eslint.lintText(code, { filePath: `${repoRoot}/${file}` })
   return r.messages.filter(m => m.ruleId === 'no-restricted-imports' || m.ruleId === 'no-console').map(m => m.message)
 }
@@ -26,7 +26,20 @@ const allowed = async (file: string, spec: string): Promise<void> => {
 
 describe('lint: each runtime imports only what runs there', () => {
   it('shared/ is an allow-list: its own files and the pure packages, no Node built-in of any spelling', async () => {
-    for (const spec of ['node:fs', 'node:events', 'events', 'zlib', 'worker_threads', 'node:worker_threads', 'buffer', 'electron', 'tar-stream', '../../main/store/library.js', '../renderer/app.js']) await refused('shared/state/x.ts', spec)
+    for (const spec of [
+      'node:fs',
+      'node:events',
+      'events',
+      'zlib',
+      'worker_threads',
+      'node:worker_threads',
+      'buffer',
+      'electron',
+      'tar-stream',
+      '../../main/store/library.js',
+      '../renderer/app.js',
+    ])
+      await refused('shared/state/x.ts', spec)
     for (const spec of ['./canonical.js', '../errors.js', 'multiformats/cid', '@noble/hashes/sha2.js']) await allowed('shared/state/x.ts', spec)
   })
 
@@ -42,7 +55,7 @@ describe('lint: each runtime imports only what runs there', () => {
     await allowed('main/electron/bridge.ts', '../../shared/api/client.js')
   })
 
-  it('Electron\'s main process may use electron and the composition root, not the other front ends; no console', async () => {
+  it("Electron's main process may use electron and the composition root, not the other front ends; no console", async () => {
     for (const spec of ['electron', 'node:path', '../app/index.js']) await allowed('main/electron/main.ts', spec)
     for (const spec of ['../cli/cli.js', '../web/server.js', '../../renderer/app.js']) await refused('main/electron/main.ts', spec)
     assert.ok((await refusals('main/electron/main.ts', 'console.log(1)\n')).length > 0)

@@ -43,7 +43,7 @@ export class App {
   private readonly named = new Map<string, Service>()
   private started = false
 
-  constructor (opts: AppOptions) {
+  constructor(opts: AppOptions) {
     this.home = opts.home
     this.log = opts.log
     const env = opts.env ?? readEnvSettings(process.env)
@@ -54,13 +54,13 @@ export class App {
   }
 
   /** CA bundles, pinned keys and the signature policy (main/trust), once loaded (see `trustStore()`). */
-  get trust (): TrustStore {
+  get trust(): TrustStore {
     if (this.trustLoaded === undefined) throw new BugError('the trust store is not loaded yet: await app.trustStore() first')
     return this.trustLoaded
   }
 
   /** The trust store, loaded (main/trust and its x509 code included) on the first call. */
-  async trustStore (): Promise<TrustStore> {
+  async trustStore(): Promise<TrustStore> {
     this.trustLoading ??= (async () => {
       const { TrustStore } = await import('../trust/store.js')
       const store = new TrustStore({ log: this.log }, { home: this.home })
@@ -68,11 +68,16 @@ export class App {
       this.trustLoaded = store
       return store
     })()
-    try { return await this.trustLoading } catch (err) { this.trustLoading = undefined; throw err }
+    try {
+      return await this.trustLoading
+    } catch (err) {
+      this.trustLoading = undefined
+      throw err
+    }
   }
 
   /** Add a service; started now if the app runs, stopped with it (in reverse order). */
-  async add<T extends Service> (name: string, svc: T): Promise<T> {
+  async add<T extends Service>(name: string, svc: T): Promise<T> {
     if (this.named.has(name)) throw new BugError(`service ${name} added twice`)
     this.named.set(name, svc)
     this.services.push(svc)
@@ -80,21 +85,25 @@ export class App {
     return svc
   }
 
-  service<T extends Service> (name: string): T | undefined {
+  service<T extends Service>(name: string): T | undefined {
     return this.named.get(name) as T | undefined
   }
 
-  async start (): Promise<void> {
+  async start(): Promise<void> {
     await this.library.start()
     if (this.trustWhen === 'at-start') await this.trustStore()
     for (const s of this.services) if (s !== this.library) await s.start()
     this.started = true
   }
 
-  async stop (): Promise<void> {
+  async stop(): Promise<void> {
     this.started = false
     for (const s of [...this.services].reverse()) {
-      try { await s.stop() } catch (err) { this.log.error('stopping a service failed: %s', err) }
+      try {
+        await s.stop()
+      } catch (err) {
+        this.log.error('stopping a service failed: %s', err)
+      }
     }
   }
 }

@@ -2,12 +2,15 @@
 import { homedir, platform } from 'node:os'
 import { join, resolve } from 'node:path'
 
-export function defaultHome (env: NodeJS.ProcessEnv = process.env): string {
+export function defaultHome(env: NodeJS.ProcessEnv = process.env): string {
   if (env.FIELDSYNC_HOME !== undefined && env.FIELDSYNC_HOME !== '') return resolve(env.FIELDSYNC_HOME)
   switch (platform()) {
-    case 'win32': return join(env.APPDATA ?? join(homedir(), 'AppData', 'Roaming'), 'Fieldsync')
-    case 'darwin': return join(homedir(), 'Library', 'Application Support', 'Fieldsync')
-    default: return join(env.XDG_DATA_HOME !== undefined && env.XDG_DATA_HOME !== '' ? env.XDG_DATA_HOME : join(homedir(), '.local', 'share'), 'fieldsync')
+    case 'win32':
+      return join(env.APPDATA ?? join(homedir(), 'AppData', 'Roaming'), 'Fieldsync')
+    case 'darwin':
+      return join(homedir(), 'Library', 'Application Support', 'Fieldsync')
+    default:
+      return join(env.XDG_DATA_HOME !== undefined && env.XDG_DATA_HOME !== '' ? env.XDG_DATA_HOME : join(homedir(), '.local', 'share'), 'fieldsync')
   }
 }
 
@@ -25,7 +28,7 @@ export interface EnvSettings {
   pvrObjectDirs: string[]
 }
 
-export function readEnvSettings (env: NodeJS.ProcessEnv = process.env): EnvSettings {
+export function readEnvSettings(env: NodeJS.ProcessEnv = process.env): EnvSettings {
   const x = env.FIELDSYNC_MAX_EXPANSION
   const n = Number(x ?? '')
   return {

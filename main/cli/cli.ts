@@ -47,12 +47,12 @@ export class Cli {
   readonly log: Logger
   exitCode = 0
 
-  constructor (log?: Logger) {
+  constructor(log?: Logger) {
     this.log = log ?? createLogger('fieldsync')
   }
 
   /** Wrap a command's action with the contract above. */
-  action<O = Record<string, unknown>> (fn: Action<O>): (...all: unknown[]) => Promise<void> {
+  action<O = Record<string, unknown>>(fn: Action<O>): (...all: unknown[]) => Promise<void> {
     return async (...all: unknown[]) => {
       const cmd = all[all.length - 1] as Command
       const args = all.slice(0, -2)
@@ -60,7 +60,9 @@ export class Cli {
       const json = opts.json === true
       const home = opts.home !== undefined ? opts.home : defaultHome()
       const ac = new AbortController()
-      const onSignal = () => { ac.abort(new AbortedError('interrupted')) }
+      const onSignal = () => {
+        ac.abort(new AbortedError('interrupted'))
+      }
       process.once('SIGINT', onSignal)
       process.once('SIGTERM', onSignal)
       let app: App | undefined
@@ -81,8 +83,12 @@ export class Cli {
         log: this.log,
         signal: ac.signal,
         progress: (label, unit) => progressBar(label, { unit, enabled: !json }),
-        say: (text) => { if (!json) process.stdout.write(terminalLines(text) + '\n') },
-        note: (text) => { process.stderr.write(terminalLines(text) + '\n') },
+        say: text => {
+          if (!json) process.stdout.write(terminalLines(text) + '\n')
+        },
+        note: text => {
+          process.stderr.write(terminalLines(text) + '\n')
+        },
       }
       try {
         const res = await fn(ctx, ...args)
@@ -102,7 +108,7 @@ export class Cli {
     }
   }
 
-  fail (err: unknown, json: boolean): void {
+  fail(err: unknown, json: boolean): void {
     const w = toWireError(err)
     if (w.code === ErrorCodes.Internal) this.log.error('%s', (err as Error)?.stack ?? err)
     if (json) process.stdout.write(JSON.stringify({ error: { code: w.code, message: w.message } }) + '\n')

@@ -7,14 +7,21 @@ import { readFileSync } from 'node:fs'
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
 
 /** `fieldsync --version` (or -V) alone: the version without loading any command. */
-function versionOnly (argv: string[]): boolean {
+function versionOnly(argv: string[]): boolean {
   const rest = argv.slice(2)
   return rest.length === 1 && (rest[0] === '--version' || rest[0] === '-V')
 }
 
-export async function main (argv: string[]): Promise<number> {
-  if (versionOnly(argv)) { process.stdout.write(`${pkg.version}\n`); return 0 }
-  const [{ Command, CommanderError }, { Cli }, { commandName, registerAll }] = await Promise.all([import('commander'), import('./cli.js'), import('./commands/index.js')])
+export async function main(argv: string[]): Promise<number> {
+  if (versionOnly(argv)) {
+    process.stdout.write(`${pkg.version}\n`)
+    return 0
+  }
+  const [{ Command, CommanderError }, { Cli }, { commandName, registerAll }] = await Promise.all([
+    import('commander'),
+    import('./cli.js'),
+    import('./commands/index.js'),
+  ])
   const cli = new Cli()
   const program = new Command('fieldsync')
     .description('Carry, share and install Pantavisor revisions where there is no internet.')
@@ -23,7 +30,7 @@ export async function main (argv: string[]): Promise<number> {
     .option('--json', 'print exactly one JSON document on stdout')
     .showHelpAfterError()
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .configureOutput({ writeErr: s => process.stderr.write(s) })
   await registerAll(program, cli, commandName(argv))
   try {
     await program.parseAsync(argv)

@@ -24,7 +24,7 @@ const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-
 // eslint-disable-next-line no-control-regex
 const UNSAFE_BUT_NEWLINE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu
 
-function escapeChar (ch: string): string {
+function escapeChar(ch: string): string {
   const c = ch.codePointAt(0) as number
   return c <= 0xff ? `\\x${c.toString(16).padStart(2, '0')}` : `\\u{${c.toString(16)}}`
 }
@@ -34,7 +34,7 @@ function escapeChar (ch: string): string {
  * (newlines and tabs too) shown as `\xHH` / `\u{HHHH}`, and at most `max`
  * characters of the result, then `… (N more characters)`.
  */
-export function terminalText (s: string, max = TERMINAL_TEXT_MAX): string {
+export function terminalText(s: string, max = TERMINAL_TEXT_MAX): string {
   let out = ''
   let shown = 0
   let i = 0
@@ -51,7 +51,7 @@ export function terminalText (s: string, max = TERMINAL_TEXT_MAX): string {
 }
 
 /** Characters (code points) of `s` from index `from`, without copying it (a device's message may be megabytes). */
-function codePoints (s: string, from: number): number {
+function codePoints(s: string, from: number): number {
   let n = 0
   for (let j = from; j < s.length; j++) {
     const c = s.charCodeAt(j)
@@ -65,14 +65,21 @@ function codePoints (s: string, from: number): number {
 }
 
 /** Whole lines of output (a command's text, an error): unsafe characters escaped as above, newlines kept. */
-export function terminalLines (s: string): string {
+export function terminalLines(s: string): string {
   return s.replace(UNSAFE_BUT_NEWLINE, escapeChar)
 }
 
-export function table (rows: string[][], head: string[]): string {
+export function table(rows: string[][], head: string[]): string {
   const all = [head, ...rows]
   const widths = head.map((_, c) => Math.max(...all.map(r => (r[c] ?? '').length)))
-  return all.map(r => r.map((cell, c) => c === r.length - 1 ? cell : cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n')
+  return all
+    .map(r =>
+      r
+        .map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c])))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')
 }
 
 export interface ProgressSink {
@@ -81,32 +88,44 @@ export interface ProgressSink {
 }
 
 /** A progress bar on stderr when it is a terminal (and --json is off); otherwise nothing. */
-export function progressBar (label: string, opts: { unit: 'bytes' | 'items', enabled: boolean }): ProgressSink {
+export function progressBar(label: string, opts: { unit: 'bytes' | 'items'; enabled: boolean }): ProgressSink {
   if (!opts.enabled || process.stderr.isTTY !== true) return { update: () => {}, stop: () => {} }
   // Loaded only for a bar on a terminal: commands that draw none (and scripts) start without it.
   const cliProgress = createRequire(import.meta.url)('cli-progress') as typeof import('cli-progress')
-  const bar = new cliProgress.SingleBar({
-    stream: process.stderr,
-    format: `${label} [{bar}] {percentage}% {done}/{all} {rate} ETA {left} {detail}`,
-    hideCursor: true,
-    clearOnComplete: true,
-  }, cliProgress.Presets.shades_classic)
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: process.stderr,
+      format: `${label} [{bar}] {percentage}% {done}/{all} {rate} ETA {left} {detail}`,
+      hideCursor: true,
+      clearOnComplete: true,
+    },
+    cliProgress.Presets.shades_classic,
+  )
   const started = Date.now()
   let running = false
-  const fmt = (n: number) => opts.unit === 'bytes' ? formatBytes(n) : String(n)
+  const fmt = (n: number) => (opts.unit === 'bytes' ? formatBytes(n) : String(n))
   return {
-    update (done, total, detail = '') {
+    update(done, total, detail = '') {
       const secs = (Date.now() - started) / 1000
       const rate = secs > 0 && opts.unit === 'bytes' ? `${formatBytes(done / secs)}/s` : ''
       const payload = { done: fmt(done), all: fmt(total), rate, left: eta(done, total, secs), detail }
-      if (!running) { bar.start(total, done, payload); running = true } else { bar.setTotal(total); bar.update(done, payload) }
+      if (!running) {
+        bar.start(total, done, payload)
+        running = true
+      } else {
+        bar.setTotal(total)
+        bar.update(done, payload)
+      }
     },
-    stop () { if (running) bar.stop(); running = false },
+    stop() {
+      if (running) bar.stop()
+      running = false
+    },
   }
 }
 
 /** Time left at the average rate so far; `--` until a second has passed (the first samples say little). */
-export function eta (done: number, total: number, secs: number): string {
+export function eta(done: number, total: number, secs: number): string {
   if (done >= total) return '0s'
   if (secs < 1 || done <= 0) return '--'
   const left = Math.round((total - done) / (done / secs))
@@ -114,4 +133,3 @@ export function eta (done: number, total: number, secs: number): string {
   if (left < 3600) return `${Math.floor(left / 60)}m${String(left % 60).padStart(2, '0')}s`
   return `${Math.floor(left / 3600)}h${String(Math.floor(left / 60) % 60).padStart(2, '0')}m`
 }
-

@@ -8,7 +8,7 @@ import type { ObjectDetail, RevisionDetail, RevisionDiff } from '../../shared/ap
 import { formatBytes, terminalText } from './output.js'
 import { revisionSizeText } from '../../shared/units.js'
 
-export function showText (m: RevisionDetail): string {
+export function showText(m: RevisionDetail): string {
   const r = m.revision
   const t = (s: string): string => terminalText(s)
   const lines = [
@@ -25,12 +25,14 @@ export function showText (m: RevisionDetail): string {
   return lines.join('\n')
 }
 
-export function diffText (m: RevisionDiff): string {
+export function diffText(m: RevisionDiff): string {
   const key = (k: { key: string }): string => terminalText(k.key)
   const a = terminalText(m.a.name)
   return [
     `${a} -> ${terminalText(m.b.name)}`,
-    ...m.added.map(k => `+ ${key(k)}`), ...m.removed.map(k => `- ${key(k)}`), ...m.changed.map(k => `~ ${key(k)}`),
+    ...m.added.map(k => `+ ${key(k)}`),
+    ...m.removed.map(k => `- ${key(k)}`),
+    ...m.changed.map(k => `~ ${key(k)}`),
     `${m.added.length} added, ${m.removed.length} removed, ${m.changed.length} changed; a device running ${a} needs ${m.transferObjects} object(s), ${formatBytes(m.transferBytes)}`,
   ].join('\n')
 }

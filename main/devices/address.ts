@@ -22,19 +22,16 @@ import { deviceLabel, type DeviceRecord, type DeviceStore } from './store.js'
 
 export { DEFAULT_SSH_CONTAINER } from './ssh-login.js'
 
-export type DeviceRef =
-  | { kind: 'socket', path: string }
-  | { kind: 'address', host: string, port: number | null }
-  | { kind: 'known', ref: string }
+export type DeviceRef = { kind: 'socket'; path: string } | { kind: 'address'; host: string; port: number | null } | { kind: 'known'; ref: string }
 
 export const SOCKET_PREFIX = 'unix:'
 
 /** An address rather than a device id or nick: an IP, a dotted host name, host:port, [v6] or localhost. */
-export function looksLikeAddress (s: string): boolean {
+export function looksLikeAddress(s: string): boolean {
   return /^\[.*\](:\d+)?$/.test(s) || /^[\d.]+(:\d+)?$/.test(s) || /:\d+$/.test(s) || s.includes('.') || s === 'localhost'
 }
 
-export function parseDeviceRef (s: string): DeviceRef {
+export function parseDeviceRef(s: string): DeviceRef {
   const v = s.trim()
   if (v === '') throw new UsageError('device: empty; give a device id, name, address (host[:port]) or unix:<pv-ctrl socket>')
   if (v.startsWith(SOCKET_PREFIX)) {
@@ -51,7 +48,7 @@ export function parseDeviceRef (s: string): DeviceRef {
 }
 
 /** `host:port`, with brackets around an IPv6 host. */
-export function hostPort (host: string, port: number): string {
+export function hostPort(host: string, port: number): string {
   return `${host.includes(':') ? `[${host}]` : host}:${port}`
 }
 
@@ -75,7 +72,7 @@ export interface ConnectOptions {
   /** The SSH login name chosen, and where it came from (before connecting). */
   onSshChoice?: (c: SshLoginChoice) => void
   /** After an SSH login reached pv-ctrl: what it learnt, and the login name the next connection to this device will use. */
-  onSshLogin?: (e: { login: SshLogin, next: SshLoginChoice }) => void
+  onSshLogin?: (e: { login: SshLogin; next: SshLoginChoice }) => void
   /** What to do to log in as a container, in the front end's terms (the CLI: --ssh-user). */
   howToChoose?: (container: string) => string
 }
@@ -93,7 +90,7 @@ export interface ResolvedDevice {
  * is an error naming them; a name nobody has seen is NotFoundError (callers
  * may browse and try again).
  */
-export function resolveDevice (store: DeviceStore, ref: string): ResolvedDevice {
+export function resolveDevice(store: DeviceStore, ref: string): ResolvedDevice {
   const r = parseDeviceRef(ref)
   if (r.kind === 'socket') {
     const id = `${SOCKET_PREFIX}${r.path}`
@@ -103,7 +100,8 @@ export function resolveDevice (store: DeviceStore, ref: string): ResolvedDevice 
     const here = devicesAt(store, r.host)
     if (r.port === null) {
       // An address alone names a device only when one device is known there.
-      if (here.length > 1) throw new UsageError(`device ${ref}: ${here.length} devices at that address (${here.map(h => h.deviceId).join(', ')}); give the port or the device id`)
+      if (here.length > 1)
+        throw new UsageError(`device ${ref}: ${here.length} devices at that address (${here.map(h => h.deviceId).join(', ')}); give the port or the device id`)
       const rec = here[0]
       return { deviceId: rec?.deviceId ?? hostPort(r.host, PVR_SDK_PORT), record: rec, ref: r }
     }
@@ -111,30 +109,37 @@ export function resolveDevice (store: DeviceStore, ref: string): ResolvedDevice 
     // discovered device whose advertised (SSH) port it is. Never another
     // device of the same host.
     const id = hostPort(r.host, r.port)
-    const rec = here.find(d => d.deviceId === id) ?? (r.port === PVR_SDK_PORT ? here.find(d => d.deviceId === r.host) : undefined) ?? here.find(d => d.source === 'mdns' && d.port === r.port)
+    const rec =
+      here.find(d => d.deviceId === id) ??
+      (r.port === PVR_SDK_PORT ? here.find(d => d.deviceId === r.host) : undefined) ??
+      here.find(d => d.source === 'mdns' && d.port === r.port)
     return { deviceId: rec?.deviceId ?? id, record: rec, ref: r }
   }
   const hits = store.find(r.ref)
-  if (hits.length > 1) throw new UsageError(`device ${r.ref}: ${hits.length} devices match (${hits.map(h => h.deviceId).join(', ')}); give the full id or an address`)
+  if (hits.length > 1)
+    throw new UsageError(`device ${r.ref}: ${hits.length} devices match (${hits.map(h => h.deviceId).join(', ')}); give the full id or an address`)
   const rec = hits[0]
-  if (rec === undefined) throw new NotFoundError(`device ${r.ref}: no such device seen (fieldsync devices lists them); give its address instead, e.g. --device 10.0.0.7`)
+  if (rec === undefined)
+    throw new NotFoundError(`device ${r.ref}: no such device seen (fieldsync devices lists them); give its address instead, e.g. --device 10.0.0.7`)
   return { deviceId: rec.deviceId, record: rec, ref: r }
 }
 
 /** Devices known at `host`: seen there by discovery, or added as `host` / `host:port`. */
-function devicesAt (store: DeviceStore, host: string): DeviceRecord[] {
-  return store.list().filter(d => d.addrs.includes(host) || (!d.deviceId.startsWith(SOCKET_PREFIX) && d.source === 'manual' && parseAddress(d.deviceId, 0).host === host))
+function devicesAt(store: DeviceStore, host: string): DeviceRecord[] {
+  return store
+    .list()
+    .filter(d => d.addrs.includes(host) || (!d.deviceId.startsWith(SOCKET_PREFIX) && d.source === 'manual' && parseAddress(d.deviceId, 0).host === host))
 }
 
 /** The pvr-sdk endpoint of a device added by address (its id is host or host:port), else null. */
-function manualEndpoint (rec: DeviceRecord): { host: string, port: number } | null {
+function manualEndpoint(rec: DeviceRecord): { host: string; port: number } | null {
   if (rec.source !== 'manual' || rec.deviceId.startsWith(SOCKET_PREFIX)) return null
   const a = parseAddress(rec.deviceId, PVR_SDK_PORT)
   return Number.isInteger(a.port) && a.port > 0 ? a : null
 }
 
 /** Host and port of a stored device for `via`. */
-function endpointOf (res: ResolvedDevice, via: Via, o: ConnectOptions): { host: string, port: number } {
+function endpointOf(res: ResolvedDevice, via: Via, o: ConnectOptions): { host: string; port: number } {
   const r = res.ref
   const rec = res.record
   const added = rec === undefined ? null : manualEndpoint(rec)
@@ -152,7 +157,7 @@ function endpointOf (res: ResolvedDevice, via: Via, o: ConnectOptions): { host: 
 }
 
 /** The connection a caller did not choose: a socket is pv-ctrl; SSH when SSH credentials are given or pvr-sdk never answered. */
-export function defaultVia (res: ResolvedDevice, o: ConnectOptions): Via {
+export function defaultVia(res: ResolvedDevice, o: ConnectOptions): Via {
   if (o.via !== undefined) return o.via
   if (res.ref.kind === 'socket') return 'pv-ctrl'
   if (o.sshKey !== undefined || o.sshPassword !== undefined) return 'ssh'
@@ -165,13 +170,14 @@ export function defaultVia (res: ResolvedDevice, o: ConnectOptions): Via {
  * host keys); `store`, when given, is where the device's SSH login is
  * remembered (which container to enter) and read back.
  */
-export function deviceDriver (res: ResolvedDevice, o: ConnectOptions, home: string, store?: DeviceStore): DeviceDriver {
+export function deviceDriver(res: ResolvedDevice, o: ConnectOptions, home: string, store?: DeviceStore): DeviceDriver {
   const via = defaultVia(res, o)
   if (res.ref.kind === 'socket') {
     if (via !== 'pv-ctrl') throw new UsageError(`device ${res.deviceId}: a socket is reached with --via pv-ctrl, not ${via}`)
     return new PvCtrlSocketDriver(res.ref.path, { stallMs: o.stallMs })
   }
-  if (via === 'pv-ctrl') throw new UsageError(`device ${res.deviceId}: --via pv-ctrl needs a socket (--device unix:<path>); over the network use pvr-sdk or ssh`)
+  if (via === 'pv-ctrl')
+    throw new UsageError(`device ${res.deviceId}: --via pv-ctrl needs a socket (--device unix:<path>); over the network use pvr-sdk or ssh`)
   const { host, port } = endpointOf(res, via, o)
   if (via === 'pvr-sdk') return new PvrSdkDriver(pvrBaseUrl(host, port), { stallMs: o.stallMs, ...o.pvrSdk })
   const memory = store?.sshLogin(res.deviceId) ?? null
@@ -191,7 +197,7 @@ export function deviceDriver (res: ResolvedDevice, o: ConnectOptions, home: stri
     device: res.record === undefined ? res.deviceId : deviceLabel(res.record),
     mgmtKnown: memory?.mgmt ?? undefined,
     howToChoose: o.howToChoose,
-    onLogin: (login) => {
+    onLogin: login => {
       if (store === undefined) return
       // The login worked: a name given for this run is the technician's choice from now on; the state's roles are remembered.
       if (choice.source === 'flag') store.setSshContainer(res.deviceId, login.container)
@@ -208,11 +214,12 @@ export function deviceDriver (res: ResolvedDevice, o: ConnectOptions, home: stri
  * history of `host:port` ids (one device per port), and several of them is
  * an error that lists them.
  */
-export function historyDevice (store: DeviceStore, ref: string): { deviceId: string, record: DeviceRecord | undefined } {
+export function historyDevice(store: DeviceStore, ref: string): { deviceId: string; record: DeviceRecord | undefined } {
   const r = parseDeviceRef(ref)
   if (r.kind === 'known') {
     const hits = store.find(r.ref)
-    if (hits.length > 1) throw new UsageError(`device ${r.ref}: ${hits.length} devices match (${hits.map(h => h.deviceId).join(', ')}); give the full id or an address`)
+    if (hits.length > 1)
+      throw new UsageError(`device ${r.ref}: ${hits.length} devices match (${hits.map(h => h.deviceId).join(', ')}); give the full id or an address`)
     if (hits[0] !== undefined) return { deviceId: hits[0].deviceId, record: hits[0] }
     return { deviceId: r.ref, record: undefined }
   }

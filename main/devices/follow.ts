@@ -11,17 +11,26 @@ import type { DeviceDriver, StepProgress } from './drivers/types.js'
 
 export const FINAL_STATUSES: ReadonlySet<string> = new Set(FINAL_INSTALL_STATUSES)
 
-export function sleep (ms: number, signal: AbortSignal): Promise<void> {
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal.aborted) { reject(new AbortedError('cancelled')); return }
-    const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve() }, ms)
-    const onAbort = (): void => { clearTimeout(t); reject(new AbortedError('cancelled')) }
+    if (signal.aborted) {
+      reject(new AbortedError('cancelled'))
+      return
+    }
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort)
+      resolve()
+    }, ms)
+    const onAbort = (): void => {
+      clearTimeout(t)
+      reject(new AbortedError('cancelled'))
+    }
     signal.addEventListener('abort', onAbort, { once: true })
   })
 }
 
 /** Errors that mean "ask again later" while a device reboots or is busy. */
-export function transient (err: unknown): boolean {
+export function transient(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code
   return code === ErrorCodes.DeviceUnreachable || code === ErrorCodes.Timeout || code === ErrorCodes.Protocol || code === DeviceBusyError.code
 }
@@ -36,7 +45,7 @@ export interface FollowOptions {
 }
 
 /** Send the run command, retrying 503s; resolves when the device took it, to the step it runs. */
-export async function runStep (driver: DeviceDriver, step: string, commit: boolean, o: FollowOptions): Promise<string> {
+export async function runStep(driver: DeviceDriver, step: string, commit: boolean, o: FollowOptions): Promise<string> {
   let wait = o.pollMs
   for (;;) {
     try {
@@ -47,7 +56,10 @@ export async function runStep (driver: DeviceDriver, step: string, commit: boole
       const p = await driver.progress(step, o.signal).catch(() => null)
       if (p !== null && p.status !== 'NEW') return step
       if (Date.now() + wait > o.deadline) {
-        throw new TimeoutError(`${driver.target}: the device stayed busy and did not take the run command for ${step} before the deadline: ${err.message}`, { step, stage: 'run' })
+        throw new TimeoutError(`${driver.target}: the device stayed busy and did not take the run command for ${step} before the deadline: ${err.message}`, {
+          step,
+          stage: 'run',
+        })
       }
       o.onRetry?.(err.message)
       await sleep(wait, o.signal)
@@ -57,7 +69,7 @@ export async function runStep (driver: DeviceDriver, step: string, commit: boole
 }
 
 /** Poll the step's progress until a final status; TimeoutError names the last status seen. */
-export async function followProgress (driver: DeviceDriver, step: string, o: FollowOptions): Promise<StepProgress> {
+export async function followProgress(driver: DeviceDriver, step: string, o: FollowOptions): Promise<StepProgress> {
   let last: StepProgress | null = null
   let lastErr: FieldsyncError | null = null
   for (;;) {
@@ -74,11 +86,15 @@ export async function followProgress (driver: DeviceDriver, step: string, o: Fol
       lastErr = err as FieldsyncError
     }
     if (Date.now() >= o.deadline) {
-      const where = last === null
-        ? 'the device never reported a progress for it'
-        : `it stopped at ${last.status}${last.statusMsg === '' ? '' : ` (${last.statusMsg})`}`
+      const where =
+        last === null ? 'the device never reported a progress for it' : `it stopped at ${last.status}${last.statusMsg === '' ? '' : ` (${last.statusMsg})`}`
       const since = lastErr === null ? '' : `; the device has not answered since: ${lastErr.message}`
-      throw new TimeoutError(`${driver.target}: gave up following ${step}: ${where}${since}. Look again later with: fieldsync devices show`, { step, stage: 'progress', status: last?.status ?? null, statusMsg: last?.statusMsg ?? null })
+      throw new TimeoutError(`${driver.target}: gave up following ${step}: ${where}${since}. Look again later with: fieldsync devices show`, {
+        step,
+        stage: 'progress',
+        status: last?.status ?? null,
+        statusMsg: last?.statusMsg ?? null,
+      })
     }
     await sleep(Math.min(o.pollMs, Math.max(0, o.deadline - Date.now())), o.signal)
   }

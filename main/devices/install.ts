@@ -12,7 +12,16 @@
  *     progress to DONE, UPDATED, ERROR or WONTGO, with a deadline.
  * Every install is recorded (DeviceStore), whatever its end.
  */
-import { FieldsyncError, IncompleteRevisionError, NoSpaceError, ObjectHashMismatchError, ObjectMissingError, TimeoutError, toWireError, UsageError } from '../../shared/errors.js'
+import {
+  FieldsyncError,
+  IncompleteRevisionError,
+  NoSpaceError,
+  ObjectHashMismatchError,
+  ObjectMissingError,
+  TimeoutError,
+  toWireError,
+  UsageError,
+} from '../../shared/errors.js'
 import { commitAbility, type InstallComposition, type InstallPlan, type InstallResult, type InstallStatus } from '../../shared/api/types.js'
 import type { Readable } from 'node:stream'
 import type { Logger } from '../../shared/log.js'
@@ -33,12 +42,22 @@ export const ASSUMED_RATE = 11_000_000
 export const ASSUMED_RUN_SECONDS = 45
 
 export type InstallEvent =
-  | { type: 'phase', phase: 'preflight' | 'upload' | 'step' | 'run' | 'progress' | 'final', message: string }
+  | { type: 'phase'; phase: 'preflight' | 'upload' | 'step' | 'run' | 'progress' | 'final'; message: string }
   /** Preflight done, before anything is sent: what the upload will send (0 bytes: nothing). */
-  | { type: 'planned', bytesToSend: number, objectsToSend: number }
-  | { type: 'upload', sha: string, key: string | null, index: number, count: number, bytes: number, totalBytes: number, rate: number, etaSeconds: number | null }
-  | { type: 'retry', what: string, reason: string }
-  | { type: 'progress', status: string, statusMsg: string, progress: number | null }
+  | { type: 'planned'; bytesToSend: number; objectsToSend: number }
+  | {
+      type: 'upload'
+      sha: string
+      key: string | null
+      index: number
+      count: number
+      bytes: number
+      totalBytes: number
+      rate: number
+      etaSeconds: number | null
+    }
+  | { type: 'retry'; what: string; reason: string }
+  | { type: 'progress'; status: string; statusMsg: string; progress: number | null }
 
 export interface InstallRequest {
   rev: string
@@ -80,16 +99,19 @@ interface Prepared {
 export class Installer {
   private readonly log: Logger
 
-  constructor (private readonly components: { library: Library, devices: DeviceStore, log: Logger, trust?: TrustSource }) {
+  constructor(private readonly components: { library: Library; devices: DeviceStore; log: Logger; trust?: TrustSource }) {
     this.log = components.log.child('install')
   }
 
   /** Preflight against an opened driver. */
-  private async prepare (req: InstallRequest): Promise<Prepared> {
+  private async prepare(req: InstallRequest): Promise<Prepared> {
     const lib = this.components.library
     const info = lib.resolve(req.rev)
     if (!info.complete) {
-      throw new IncompleteRevisionError(`${info.name}: ${info.missing} of its objects are not in the library; import or pull them before installing`, { id: info.id, missing: info.missing })
+      throw new IncompleteRevisionError(`${info.name}: ${info.missing} of its objects are not in the library; import or pull them before installing`, {
+        id: info.id,
+        missing: info.missing,
+      })
     }
     const state = lib.state(info.id)
     assertValidState(state, info.name)
@@ -104,7 +126,10 @@ export class Installer {
     }
     const d = req.driver
     req.onEvent?.({ type: 'phase', phase: 'preflight', message: `asking ${d.target} what it has` })
-    const meta = await d.meta(req.signal).catch((err: unknown) => { this.log('%s: no device-meta: %s', d.target, (err as Error).message); return emptyMeta() })
+    const meta = await d.meta(req.signal).catch((err: unknown) => {
+      this.log('%s: no device-meta: %s', d.target, (err as Error).message)
+      return emptyMeta()
+    })
     let raw = state.raw
     let composition: InstallComposition | null = null
     if (as === 'package') {
@@ -126,8 +151,12 @@ export class Installer {
     const commit = commitAbility(d.via)
     if (req.commit === true && !commit.possible) problems.push(`commit asked: ${commit.reason}`)
     const notes: string[] = []
-    if (meta.freeBytes === null) notes.push(`${d.target} does not tell its free space${d.via === 'pvr-sdk' ? ' through pvr-sdk' : ''}: the space check is skipped`)
-    if (d.tellsProgress === false) notes.push('pvr-sdk does not tell the device\'s progress: the install ends RUNNING once the device has run the revision for a while, or NOT_RUNNING (use --via ssh for DONE, UPDATED, ERROR or WONTGO)')
+    if (meta.freeBytes === null)
+      notes.push(`${d.target} does not tell its free space${d.via === 'pvr-sdk' ? ' through pvr-sdk' : ''}: the space check is skipped`)
+    if (d.tellsProgress === false)
+      notes.push(
+        "pvr-sdk does not tell the device's progress: the install ends RUNNING once the device has run the revision for a while, or NOT_RUNNING (use --via ssh for DONE, UPDATED, ERROR or WONTGO)",
+      )
     if (d.via === 'pvr-sdk') notes.push('pvr-sdk names the local step itself (pvr post)')
     const rate = this.components.devices.recentRate(req.deviceId) ?? ASSUMED_RATE
     // A package: the device runs it already when composing it changes nothing.
@@ -156,7 +185,7 @@ export class Installer {
   }
 
   /** Whether the device runs revision `id` now: null when the connection cannot read its current state. */
-  private async runs (d: DeviceDriver, id: string, signal: AbortSignal): Promise<boolean | null> {
+  private async runs(d: DeviceDriver, id: string, signal: AbortSignal): Promise<boolean | null> {
     if (d.stepState === undefined) return null
     try {
       return revisionId(parseState(await d.stepState('current', signal), `${d.target}: current state`)) === id
@@ -168,7 +197,7 @@ export class Installer {
   }
 
   /** Preflight only: what an install would send (the driver is opened and closed). */
-  async plan (req: InstallRequest): Promise<InstallPlan> {
+  async plan(req: InstallRequest): Promise<InstallPlan> {
     await req.driver.open(req.signal)
     try {
       return (await this.prepare(req)).plan
@@ -177,7 +206,7 @@ export class Installer {
     }
   }
 
-  async install (req: InstallRequest): Promise<InstallResult | InstallPlan> {
+  async install(req: InstallRequest): Promise<InstallResult | InstallPlan> {
     const d = req.driver
     if (req.commit === true && d.via === 'pvr-sdk' && req.dryRun !== true) {
       throw new UsageError('--commit (LOCAL_RUN_COMMIT) is not possible through pvr-sdk, which runs what it is sent; use --via ssh (or pv-ctrl on a socket)')
@@ -189,7 +218,10 @@ export class Installer {
         p = await this.prepare(req)
         if (req.dryRun === true) return p.plan
         if (p.plan.problems.length > 0 && req.ignoreSpace !== true) {
-          throw new NoSpaceError(`${d.target}: ${p.plan.problems.join('; ')}; free space on the device (its garbage collector reclaims unused objects) or pass --ignore-space`, { freeBytes: p.plan.freeBytes, bytesToSend: p.plan.bytesToSend })
+          throw new NoSpaceError(
+            `${d.target}: ${p.plan.problems.join('; ')}; free space on the device (its garbage collector reclaims unused objects) or pass --ignore-space`,
+            { freeBytes: p.plan.freeBytes, bytesToSend: p.plan.bytesToSend },
+          )
         }
       } catch (err) {
         if (req.dryRun !== true) this.recordRefusal(req, err)
@@ -202,20 +234,38 @@ export class Installer {
   }
 
   /** An install stopped before anything was sent is recorded too (REFUSED), when its revision is known. */
-  private recordRefusal (req: InstallRequest, err: unknown): void {
+  private recordRefusal(req: InstallRequest, err: unknown): void {
     let info
-    try { info = this.components.library.resolve(req.rev) } catch { return }
+    try {
+      info = this.components.library.resolve(req.rev)
+    } catch {
+      return
+    }
     const w = toWireError(err)
-    const id = this.components.devices.startInstall({ deviceId: req.deviceId, address: req.driver.target, via: req.driver.via, revisionId: info.id, revisionName: info.name, step: req.name === undefined ? defaultStep(info.name, info.id) : req.name })
+    const id = this.components.devices.startInstall({
+      deviceId: req.deviceId,
+      address: req.driver.target,
+      via: req.driver.via,
+      revisionId: info.id,
+      revisionName: info.name,
+      step: req.name === undefined ? defaultStep(info.name, info.id) : req.name,
+    })
     this.components.devices.endInstall(id, { status: 'REFUSED', statusMsg: w.message, errorCode: w.code, bytesSent: 0, objectsSent: 0 })
     req.onRecorded?.(id)
   }
 
-  private async execute (req: InstallRequest, p: Prepared): Promise<InstallResult> {
+  private async execute(req: InstallRequest, p: Prepared): Promise<InstallResult> {
     const d = req.driver
     let step = p.plan.step
     const started = Date.now()
-    const id = this.components.devices.startInstall({ deviceId: req.deviceId, address: d.target, via: d.via, revisionId: p.plan.revision.id, revisionName: p.revName, step })
+    const id = this.components.devices.startInstall({
+      deviceId: req.deviceId,
+      address: d.target,
+      via: d.via,
+      revisionId: p.plan.revision.id,
+      revisionName: p.revName,
+      step,
+    })
     req.onRecorded?.(id)
     const sent = { bytes: 0, objects: 0 }
     let final: StepProgress | null = null
@@ -231,13 +281,22 @@ export class Installer {
         // A full device answers the upload 200 and keeps what it could write (ctrl/ctrl_upload.c).
         const [sha, held] = partial[0]
         const want = p.objects.find(o => o.sha === sha)?.size ?? 0
-        throw new NoSpaceError(`${d.target}: the device kept only ${formatBytes(held ?? 0)} of ${formatBytes(want)} of object ${sha}${partial.length > 1 ? ` (and ${partial.length - 1} more)` : ''}: its storage is full; not creating step ${step}. Free room on the device (its garbage collector removes objects no revision uses), then install again: the partial objects are sent again`, { partial: partial.map(([s]) => s) })
+        throw new NoSpaceError(
+          `${d.target}: the device kept only ${formatBytes(held ?? 0)} of ${formatBytes(want)} of object ${sha}${partial.length > 1 ? ` (and ${partial.length - 1} more)` : ''}: its storage is full; not creating step ${step}. Free room on the device (its garbage collector removes objects no revision uses), then install again: the partial objects are sent again`,
+          { partial: partial.map(([s]) => s) },
+        )
       }
       if (still.size > 0) {
-        throw new ObjectMissingError(`${d.target}: after the upload the device still lacks ${still.size} object(s) (first ${[...still.keys()][0]}); not creating step ${step}: run the install again`, { missing: [...still.keys()] })
+        throw new ObjectMissingError(
+          `${d.target}: after the upload the device still lacks ${still.size} object(s) (first ${[...still.keys()][0]}); not creating step ${step}: run the install again`,
+          { missing: [...still.keys()] },
+        )
       }
       req.onEvent?.({ type: 'phase', phase: 'step', message: `creating step ${step}` })
-      const msg = Buffer.from(req.message ?? `fieldsync: ${p.revName} (${p.plan.revision.id.slice(0, 12)})`).subarray(0, 256).toString('utf8').replace(/\uFFFD+$/, '')
+      const msg = Buffer.from(req.message ?? `fieldsync: ${p.revName} (${p.plan.revision.id.slice(0, 12)})`)
+        .subarray(0, 256)
+        .toString('utf8')
+        .replace(/\uFFFD+$/, '')
       await d.putStep(step, p.raw, msg, req.signal)
       const poll = req.pollMs ?? 1000
       const deadline = Date.now() + (req.timeoutMs ?? 15 * 60_000)
@@ -245,16 +304,29 @@ export class Installer {
         signal: req.signal,
         deadline,
         pollMs: poll,
-        onRetry: (why: string) => { req.onEvent?.({ type: 'retry', what: 'run', reason: why }) },
-        onProgress: (pr: StepProgress) => { req.onEvent?.({ type: 'progress', status: pr.status, statusMsg: pr.statusMsg, progress: pr.progress }) },
+        onRetry: (why: string) => {
+          req.onEvent?.({ type: 'retry', what: 'run', reason: why })
+        },
+        onProgress: (pr: StepProgress) => {
+          req.onEvent?.({ type: 'progress', status: pr.status, statusMsg: pr.statusMsg, progress: pr.progress })
+        },
       }
       req.onEvent?.({ type: 'phase', phase: 'run', message: `${req.commit === true ? 'LOCAL_RUN_COMMIT' : 'LOCAL_RUN'} ${step}` })
       const ran = await runStep(d, step, req.commit === true, follow)
-      if (ran !== step) { step = ran; this.components.devices.renameInstallStep(id, step) }
+      if (ran !== step) {
+        step = ran
+        this.components.devices.renameInstallStep(id, step)
+      }
       req.onEvent?.({ type: 'phase', phase: 'progress', message: `following ${step}` })
       final = await followProgress(d, step, follow)
       req.onEvent?.({ type: 'phase', phase: 'final', message: `${step}: ${final.status} (${final.statusMsg})` })
-      this.components.devices.endInstall(id, { status: final.status, statusMsg: final.statusMsg, errorCode: null, bytesSent: sent.bytes, objectsSent: sent.objects })
+      this.components.devices.endInstall(id, {
+        status: final.status,
+        statusMsg: final.statusMsg,
+        errorCode: null,
+        bytesSent: sent.bytes,
+        objectsSent: sent.objects,
+      })
       return {
         device: req.deviceId,
         revision: p.plan.revision.id,
@@ -277,7 +349,7 @@ export class Installer {
     }
   }
 
-  private async upload (req: InstallRequest, p: Prepared, sent: { bytes: number, objects: number }): Promise<void> {
+  private async upload(req: InstallRequest, p: Prepared, sent: { bytes: number; objects: number }): Promise<void> {
     const d = req.driver
     const total = p.plan.bytesToSend
     if (p.lacking.length === 0) {
@@ -298,12 +370,26 @@ export class Installer {
           const secs = (now - t0) / 1000
           const bytes = done + mine
           const rate = secs > 0 ? bytes / secs : 0
-          req.onEvent?.({ type: 'upload', sha: o.sha, key: o.key ?? null, index: i, count: p.lacking.length, bytes, totalBytes: total, rate, etaSeconds: rate > 0 ? Math.round((total - bytes) / rate) : null })
+          req.onEvent?.({
+            type: 'upload',
+            sha: o.sha,
+            key: o.key ?? null,
+            index: i,
+            count: p.lacking.length,
+            bytes,
+            totalBytes: total,
+            rate,
+            etaSeconds: rate > 0 ? Math.round((total - bytes) / rate) : null,
+          })
         }
         try {
           await d.putObject(o, () => req.objectSource?.(o.sha, req.signal) ?? this.components.library.objects.read(o.sha, { signal: req.signal }), {
             signal: req.signal,
-            onBytes: (n) => { mine += n; sent.bytes += n; emit(false) },
+            onBytes: n => {
+              mine += n
+              sent.bytes += n
+              emit(false)
+            },
           })
           done += o.size
           mine = 0

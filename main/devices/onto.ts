@@ -17,7 +17,13 @@ import { assertValidState, compose, parseState, revisionId, type ParsedState } f
 import { compositionVerdict, type TrustSource } from '../trust/index.js'
 import type { DeviceDriver } from './drivers/types.js'
 
-const DEVICE_ANSWERS: ReadonlySet<string> = new Set([ErrorCodes.DeviceRefused, ErrorCodes.DeviceUnreachable, ErrorCodes.DeviceBusy, ErrorCodes.Timeout, ErrorCodes.HostKeyMismatch])
+const DEVICE_ANSWERS: ReadonlySet<string> = new Set([
+  ErrorCodes.DeviceRefused,
+  ErrorCodes.DeviceUnreachable,
+  ErrorCodes.DeviceBusy,
+  ErrorCodes.Timeout,
+  ErrorCodes.HostKeyMismatch,
+])
 
 /** How a revision goes onto a device: composed onto what it runs, or as its whole state. */
 export type InstallAs = 'package' | 'state'
@@ -25,7 +31,7 @@ export type InstallAs = 'package' | 'state'
 /** The key a whole state has and a package lacks. */
 export const BSP_KEY = 'bsp/run.json'
 
-export function isPackage (state: ParsedState): boolean {
+export function isPackage(state: ParsedState): boolean {
   return !Object.hasOwn(state.json, BSP_KEY)
 }
 
@@ -34,11 +40,14 @@ export function isPackage (state: ParsedState): boolean {
  * `replaceState` asks for the whole state (refused without a BSP); a whole
  * revision replaces the device's state unless `compose` asks otherwise.
  */
-export function installAs (state: ParsedState, name: string, opts: { replaceState?: boolean, compose?: boolean }): InstallAs {
+export function installAs(state: ParsedState, name: string, opts: { replaceState?: boolean; compose?: boolean }): InstallAs {
   if (opts.replaceState === true && opts.compose === true) throw new UsageError('--replace-state and --compose contradict each other: choose one')
   if (opts.replaceState === true) {
     if (isPackage(state)) {
-      throw new UsageError(`${name} has no BSP (${BSP_KEY}): it is a package, and as the whole state of a device it would not boot (the update ends ERROR "Internal error"); install it without --replace-state to compose it onto what the device runs`, { revision: name })
+      throw new UsageError(
+        `${name} has no BSP (${BSP_KEY}): it is a package, and as the whole state of a device it would not boot (the update ends ERROR "Internal error"); install it without --replace-state to compose it onto what the device runs`,
+        { revision: name },
+      )
     }
     return 'state'
   }
@@ -56,9 +65,17 @@ export interface OntoDevice {
  * Read what the device runs and compose `pkg` onto it. Nothing is sent: a
  * device whose state cannot be read refuses the package here.
  */
-export async function composeOntoDevice (d: DeviceDriver, pkg: { raw: Uint8Array, name: string }, trust: TrustSource | undefined, signal: AbortSignal): Promise<OntoDevice> {
+export async function composeOntoDevice(
+  d: DeviceDriver,
+  pkg: { raw: Uint8Array; name: string },
+  trust: TrustSource | undefined,
+  signal: AbortSignal,
+): Promise<OntoDevice> {
   if (d.stepState === undefined) {
-    throw new NotAvailableError(`${d.target}: ${pkg.name} is a package, installed by composing it onto the state the device runs, and a ${d.via} connection cannot read that state; nothing was sent`, { via: d.via })
+    throw new NotAvailableError(
+      `${d.target}: ${pkg.name} is a package, installed by composing it onto the state the device runs, and a ${d.via} connection cannot read that state; nothing was sent`,
+      { via: d.via },
+    )
   }
   let currentRaw: Uint8Array
   try {
@@ -69,7 +86,11 @@ export async function composeOntoDevice (d: DeviceDriver, pkg: { raw: Uint8Array
     if (err instanceof FieldsyncError && DEVICE_ANSWERS.has(err.code)) throw err
     const msg = (err as Error)?.message ?? String(err)
     const code = err instanceof FieldsyncError ? err.code : undefined
-    throw new NotAvailableError(`${d.target}: ${pkg.name} is a package, installed by composing it onto the state the device runs, and reading that state failed: ${msg}; nothing was sent`, { via: d.via, cause: code ?? null }, { cause: err })
+    throw new NotAvailableError(
+      `${d.target}: ${pkg.name} is a package, installed by composing it onto the state the device runs, and reading that state failed: ${msg}; nothing was sent`,
+      { via: d.via, cause: code ?? null },
+      { cause: err },
+    )
   }
   return composeOnto(currentRaw, pkg, trust, { target: d.target, via: d.via })
 }
@@ -79,12 +100,21 @@ export async function composeOntoDevice (d: DeviceDriver, pkg: { raw: Uint8Array
  * connection, or carried by a USB inventory): the same engine as pvtx and
  * `fieldsync compose`. `target` names the device in messages.
  */
-export function composeOnto (currentRaw: Uint8Array, pkg: { raw: Uint8Array, name: string }, trust: TrustSource | undefined, where: { target: string, via: string }): OntoDevice {
+export function composeOnto(
+  currentRaw: Uint8Array,
+  pkg: { raw: Uint8Array; name: string },
+  trust: TrustSource | undefined,
+  where: { target: string; via: string },
+): OntoDevice {
   let current: ParsedState
   try {
     current = parseState(currentRaw, `${where.target}: the state it runs`)
   } catch (err) {
-    throw new NotAvailableError(`${where.target}: the state the device runs is not a state JSON Fieldsync can read (${(err as Error).message}); ${pkg.name} was not composed and nothing was sent`, { via: where.via }, { cause: err })
+    throw new NotAvailableError(
+      `${where.target}: the state the device runs is not a state JSON Fieldsync can read (${(err as Error).message}); ${pkg.name} was not composed and nothing was sent`,
+      { via: where.via },
+      { cause: err },
+    )
   }
   const onto = 'the revision the device runs'
   const r = compose(current, [{ add: pkg.raw, label: pkg.name }], { baseLabel: onto })

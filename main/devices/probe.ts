@@ -27,13 +27,22 @@ export interface ProbeResult {
 }
 
 /** Read the first line a TCP server sends within the deadline; null when nothing came or the connection failed. */
-async function firstLine (open: () => Socket, signal: AbortSignal): Promise<string | null> {
+async function firstLine(open: () => Socket, signal: AbortSignal): Promise<string | null> {
   return await new Promise<string | null>(resolve => {
     const s = open()
     let buf = ''
-    const done = (v: string | null): void => { signal.removeEventListener('abort', onAbort); s.destroy(); resolve(v) }
-    const onAbort = (): void => { done(null) }
-    if (signal.aborted) { done(null); return }
+    const done = (v: string | null): void => {
+      signal.removeEventListener('abort', onAbort)
+      s.destroy()
+      resolve(v)
+    }
+    const onAbort = (): void => {
+      done(null)
+    }
+    if (signal.aborted) {
+      done(null)
+      return
+    }
     signal.addEventListener('abort', onAbort, { once: true })
     s.setEncoding('latin1')
     s.on('data', (d: string) => {
@@ -41,22 +50,28 @@ async function firstLine (open: () => Socket, signal: AbortSignal): Promise<stri
       const i = buf.indexOf('\n')
       if (i >= 0 || buf.length > 255) done(buf.slice(0, i >= 0 ? i : 255).replace(/\r$/, ''))
     })
-    s.on('error', () => { done(null) })
-    s.on('close', () => { done(buf === '' ? null : buf) })
+    s.on('error', () => {
+      done(null)
+    })
+    s.on('close', () => {
+      done(buf === '' ? null : buf)
+    })
   })
 }
 
 /** An SSH server's identification string at host:port, or null. */
-export async function sshBanner (host: string, port: number, signal: AbortSignal): Promise<string | null> {
+export async function sshBanner(host: string, port: number, signal: AbortSignal): Promise<string | null> {
   const line = await firstLine(() => connect({ host, port }), signal)
   return line !== null && line.startsWith('SSH-') ? line.slice(0, 80) : null
 }
 
 /** Whether an HTTP server answers on a Unix socket (pv-ctrl answers `GET /buildinfo`). */
-export async function pvCtrlAnswers (path: string, signal: AbortSignal): Promise<boolean> {
+export async function pvCtrlAnswers(path: string, signal: AbortSignal): Promise<boolean> {
   const line = await firstLine(() => {
     const s = connect({ path })
-    s.on('connect', () => { s.write('GET /buildinfo HTTP/1.0\r\nHost: localhost\r\n\r\n') })
+    s.on('connect', () => {
+      s.write('GET /buildinfo HTTP/1.0\r\nHost: localhost\r\n\r\n')
+    })
     return s
   }, signal)
   return line !== null && line.startsWith('HTTP/')
@@ -68,7 +83,10 @@ export async function pvCtrlAnswers (path: string, signal: AbortSignal): Promise
  * address and what was tried, unless `offline`: then the device is stored
  * with reach 'offline' (installs try it again when asked).
  */
-export async function probeDevice (address: string, o: { discovery: Discovery, signal: AbortSignal, offline?: boolean, timeoutMs?: number, log?: Logger }): Promise<ProbeResult> {
+export async function probeDevice(
+  address: string,
+  o: { discovery: Discovery; signal: AbortSignal; offline?: boolean; timeoutMs?: number; log?: Logger },
+): Promise<ProbeResult> {
   const ref = parseDeviceRef(address)
   if (ref.kind === 'known') throw new DeviceUnreachableError(`${address}: not an address; give host, host:port or unix:<pv-ctrl socket>`, { device: address })
   const ms = o.timeoutMs ?? PROBE_MS
@@ -79,7 +97,20 @@ export async function probeDevice (address: string, o: { discovery: Discovery, s
       const ok = await pvCtrlAnswers(ref.path, d.signal)
       o.signal.throwIfAborted()
       const id = `${SOCKET_PREFIX}${ref.path}`
-      const device: DeviceInfo = { deviceId: id, name: id, addrs: [], port: null, claimed: null, registered: null, pvrSdk: false, revision: null, status: null, lastSeen: now, source: 'manual', reach: ok ? 'pv-ctrl' : 'offline' }
+      const device: DeviceInfo = {
+        deviceId: id,
+        name: id,
+        addrs: [],
+        port: null,
+        claimed: null,
+        registered: null,
+        pvrSdk: false,
+        revision: null,
+        status: null,
+        lastSeen: now,
+        source: 'manual',
+        reach: ok ? 'pv-ctrl' : 'offline',
+      }
       if (!ok && o.offline !== true) throw unreachable(address, [`a pv-ctrl socket at ${ref.path}`], ms)
       return { device, answered: ok ? [`pv-ctrl at ${ref.path}`] : [] }
     }
@@ -87,12 +118,19 @@ export async function probeDevice (address: string, o: { discovery: Discovery, s
     const sshPort = ref.port ?? SSH_DEFAULT_PORT
     // An HTTP server sends nothing first: once pvr-sdk answered, stop waiting for a banner at the same port.
     const sshAc = new AbortController()
-    const stopSsh = (): void => { sshAc.abort() }
+    const stopSsh = (): void => {
+      sshAc.abort()
+    }
     d.signal.addEventListener('abort', stopSsh, { once: true })
     const [pvr, banner] = await Promise.all([
-      o.discovery.probe(ref.host, pvrPort, ms, d.signal).then(p => { if (p.pvrSdk && sshPort === pvrPort) sshAc.abort(); return p }),
+      o.discovery.probe(ref.host, pvrPort, ms, d.signal).then(p => {
+        if (p.pvrSdk && sshPort === pvrPort) sshAc.abort()
+        return p
+      }),
       sshBanner(ref.host, sshPort, sshAc.signal),
-    ]).finally(() => { d.signal.removeEventListener('abort', stopSsh) })
+    ]).finally(() => {
+      d.signal.removeEventListener('abort', stopSsh)
+    })
     o.signal.throwIfAborted()
     const answered = [
       ...(pvr.pvrSdk ? [`pvr-sdk at ${hostPort(ref.host, pvrPort)}`] : []),
@@ -105,11 +143,29 @@ export async function probeDevice (address: string, o: { discovery: Discovery, s
     // An SSH-only answer at host:port is the device's SSH port: keep it for installs over SSH.
     const port = banner !== null && !pvr.pvrSdk ? sshPort : null
     const id = ref.port === null || ref.port === PVR_SDK_PORT ? ref.host : hostPort(ref.host, ref.port)
-    const device: DeviceInfo = { deviceId: id, name: ref.host, addrs: [ref.host], port, claimed: null, registered: null, pvrSdk: pvr.pvrSdk, revision: pvr.revision, status: pvr.status, lastSeen: now, source: 'manual', reach }
+    const device: DeviceInfo = {
+      deviceId: id,
+      name: ref.host,
+      addrs: [ref.host],
+      port,
+      claimed: null,
+      registered: null,
+      pvrSdk: pvr.pvrSdk,
+      revision: pvr.revision,
+      status: pvr.status,
+      lastSeen: now,
+      source: 'manual',
+      reach,
+    }
     return { device, answered }
-  } finally { d.done() }
+  } finally {
+    d.done()
+  }
 }
 
-function unreachable (address: string, tried: string[], ms: number): Error {
-  return new DeviceUnreachableError(`${address}: nothing answered (tried ${tried.join(' and ')}, ${ms / 1000} s at most); to keep it anyway, add it as offline`, { device: address, tried })
+function unreachable(address: string, tried: string[], ms: number): Error {
+  return new DeviceUnreachableError(
+    `${address}: nothing answered (tried ${tried.join(' and ')}, ${ms / 1000} s at most); to keep it anyway, add it as offline`,
+    { device: address, tried },
+  )
 }

@@ -8,12 +8,16 @@
  */
 import { readFileSync } from 'node:fs'
 
-function readProc (path: string): string | null {
-  try { return readFileSync(path, 'utf8') } catch { return null }
+function readProc(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return null
+  }
 }
 
 /** `<boot id>:<start ticks>` of `pid`, or null where /proc cannot tell (not Linux, or no such process). */
-export function processIdentity (pid: number): string | null {
+export function processIdentity(pid: number): string | null {
   const stat = readProc(`/proc/${pid}/stat`)
   if (stat === null) return null
   // The command name (field 2) is in parentheses and may hold spaces or ')': fields follow the last ')'.
@@ -28,7 +32,7 @@ export function processIdentity (pid: number): string | null {
  * Whether the process that recorded (`pid`, `identity`) still runs. No pid
  * recorded (a row from before pids were kept): not alive.
  */
-export function processAlive (pid: number | null, identity: string | null): boolean {
+export function processAlive(pid: number | null, identity: string | null): boolean {
   if (pid === null || !Number.isSafeInteger(pid) || pid <= 0) return false
   try {
     process.kill(pid, 0)

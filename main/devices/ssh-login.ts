@@ -18,7 +18,7 @@ export const DEFAULT_SSH_CONTAINER = 'pvr-sdk'
 /** The shape of a container name fallbear-cmd can be given as a login name (and sshd accepts). */
 export const CONTAINER_RE = /^[A-Za-z0-9_][A-Za-z0-9._@-]{0,63}$/
 
-function isObject (v: unknown): v is Record<string, unknown> {
+function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v)
 }
 
@@ -27,7 +27,7 @@ function isObject (v: unknown): v is Record<string, unknown> {
  * management role, best first. A `run.json` held as an object's sha256
  * (not inline) cannot be read here and is left out.
  */
-export function mgmtContainers (state: unknown): string[] {
+export function mgmtContainers(state: unknown): string[] {
   if (!isObject(state)) return []
   const named: string[] = []
   const byDefault: string[] = []
@@ -40,7 +40,8 @@ export function mgmtContainers (state: unknown): string[] {
     if (!Object.hasOwn(run, 'roles')) byDefault.push(name)
     else if (Array.isArray(run.roles) && run.roles.includes('mgmt')) named.push(name)
   }
-  const order = (xs: string[]): string[] => [...new Set(xs)].sort((a, b) => a === DEFAULT_SSH_CONTAINER ? -1 : b === DEFAULT_SSH_CONTAINER ? 1 : a < b ? -1 : a > b ? 1 : 0)
+  const order = (xs: string[]): string[] =>
+    [...new Set(xs)].sort((a, b) => (a === DEFAULT_SSH_CONTAINER ? -1 : b === DEFAULT_SSH_CONTAINER ? 1 : a < b ? -1 : a > b ? 1 : 0))
   return [...order(named), ...order(byDefault).filter(n => !named.includes(n))]
 }
 
@@ -58,7 +59,7 @@ export interface SshLoginChoice {
  * container (the technician's remembered choice when it is one of them);
  * else the remembered choice; else pvr-sdk.
  */
-export function chooseSshLogin (o: { given?: string | null, remembered?: string | null, mgmt?: readonly string[] | null }): SshLoginChoice {
+export function chooseSshLogin(o: { given?: string | null; remembered?: string | null; mgmt?: readonly string[] | null }): SshLoginChoice {
   if (o.given !== undefined && o.given !== null && o.given !== '') return { container: o.given, source: 'flag' }
   const mgmt = o.mgmt ?? []
   const mine = o.remembered ?? null
@@ -77,11 +78,15 @@ export interface SshLoginMemory {
 }
 
 /** Says where the name came from, for a note. */
-export function describeLogin (c: SshLoginChoice): string {
+export function describeLogin(c: SshLoginChoice): string {
   switch (c.source) {
-    case 'flag': return `logging in as ${c.container} (given)`
-    case 'state': return `logging in as ${c.container}: the device's state gives it the management role`
-    case 'setting': return `logging in as ${c.container} (remembered for this device)`
-    case 'default': return `logging in as ${c.container} (the management container of stock images; nothing else known about this device)`
+    case 'flag':
+      return `logging in as ${c.container} (given)`
+    case 'state':
+      return `logging in as ${c.container}: the device's state gives it the management role`
+    case 'setting':
+      return `logging in as ${c.container} (remembered for this device)`
+    case 'default':
+      return `logging in as ${c.container} (the management container of stock images; nothing else known about this device)`
   }
 }

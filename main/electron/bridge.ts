@@ -17,21 +17,30 @@ export interface WebUtilsLike {
   getPathForFile: (file: never) => string
 }
 
-export function createBridge (ipc: IpcLike, webUtils?: WebUtilsLike): RawApi {
+export function createBridge(ipc: IpcLike, webUtils?: WebUtilsLike): RawApi {
   const listeners = new Map<EventName, Set<(p: unknown) => void>>()
   ipc.on(IPC_EVENT, (_event, name, payload) => {
     if (!isEventName(name)) return
     for (const fn of listeners.get(name) ?? []) {
-      try { fn(payload) } catch { /* a listener's failure is its own */ }
+      try {
+        fn(payload)
+      } catch {
+        /* a listener's failure is its own */
+      }
     }
   })
-  const invoke = async (channel: Channel, req: unknown): Promise<Envelope<unknown>> => await ipc.invoke(IPC_INVOKE, channel, req) as Envelope<unknown>
+  const invoke = async (channel: Channel, req: unknown): Promise<Envelope<unknown>> => (await ipc.invoke(IPC_INVOKE, channel, req)) as Envelope<unknown>
   const subscribe = <E extends EventName>(event: E, fn: Listener<E>): (() => void) => {
     let set = listeners.get(event)
-    if (set === undefined) { set = new Set(); listeners.set(event, set) }
+    if (set === undefined) {
+      set = new Set()
+      listeners.set(event, set)
+    }
     const l = fn as (p: unknown) => void
     set.add(l)
-    return () => { set.delete(l) }
+    return () => {
+      set.delete(l)
+    }
   }
-  return buildApi(invoke, subscribe, webUtils === undefined ? undefined : { pathForFile: (file) => webUtils.getPathForFile(file as never) })
+  return buildApi(invoke, subscribe, webUtils === undefined ? undefined : { pathForFile: file => webUtils.getPathForFile(file as never) })
 }

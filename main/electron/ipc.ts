@@ -10,7 +10,7 @@ import type { Logger } from '../../shared/log.js'
 import type { ApiCore } from '../app/handlers/index.js'
 import { trustedSender } from './sender.js'
 
-export function bindIpc (components: { core: ApiCore, window: BrowserWindow, log: Logger }): () => void {
+export function bindIpc(components: { core: ApiCore; window: BrowserWindow; log: Logger }): () => void {
   ipcMain.handle(IPC_INVOKE, async (event, channel: unknown, req: unknown): Promise<Envelope<unknown>> => {
     if (!trustedSender(event, components.window)) {
       components.log.error('refused an IPC call from %s', event.senderFrame?.url ?? 'an unknown frame')

@@ -26,7 +26,7 @@ let window: BrowserWindow | null = null
 let core: ApiCore | null = null
 let fieldsync: App | null = null
 
-function createWindow (): BrowserWindow {
+function createWindow(): BrowserWindow {
   const win = new BrowserWindow({
     width: 1360,
     height: 880,
@@ -47,10 +47,16 @@ function createWindow (): BrowserWindow {
       navigateOnDragDrop: false,
     },
   })
-  win.once('ready-to-show', () => { win.show() })
+  win.once('ready-to-show', () => {
+    win.show()
+  })
   // No navigation away from the app, no new windows; https links open in the system browser.
-  win.webContents.on('will-navigate', (e, url) => { if (!url.startsWith(APP_ORIGIN)) e.preventDefault() })
-  win.webContents.on('will-redirect', (e, url) => { if (!url.startsWith(APP_ORIGIN)) e.preventDefault() })
+  win.webContents.on('will-navigate', (e, url) => {
+    if (!url.startsWith(APP_ORIGIN)) e.preventDefault()
+  })
+  win.webContents.on('will-redirect', (e, url) => {
+    if (!url.startsWith(APP_ORIGIN)) e.preventDefault()
+  })
   win.webContents.setWindowOpenHandler(({ url }) => {
     if (url.startsWith('https://')) void shell.openExternal(url)
     return { action: 'deny' }
@@ -59,15 +65,21 @@ function createWindow (): BrowserWindow {
   return win
 }
 
-async function main (): Promise<void> {
+async function main(): Promise<void> {
   await electron.whenReady()
   // Nothing remote: every request that is not our scheme is cancelled; no permission is ever granted.
-  session.defaultSession.webRequest.onBeforeRequest((details, cb) => { cb({ cancel: !details.url.startsWith(APP_ORIGIN) && !details.url.startsWith('devtools://') }) })
-  session.defaultSession.setPermissionRequestHandler((_wc, _perm, cb) => { cb(false) })
+  session.defaultSession.webRequest.onBeforeRequest((details, cb) => {
+    cb({ cancel: !details.url.startsWith(APP_ORIGIN) && !details.url.startsWith('devtools://') })
+  })
+  session.defaultSession.setPermissionRequestHandler((_wc, _perm, cb) => {
+    cb(false)
+  })
   session.defaultSession.setPermissionCheckHandler(() => false)
   await serveRenderer(protocol, rendererDir)
   electron.on('web-contents-created', (_e, contents) => {
-    contents.on('will-attach-webview', (ev) => { ev.preventDefault() })
+    contents.on('will-attach-webview', ev => {
+      ev.preventDefault()
+    })
   })
   if (process.platform !== 'darwin') Menu.setApplicationMenu(null)
 
@@ -78,19 +90,25 @@ async function main (): Promise<void> {
   window = createWindow()
   bindIpc({ core, window, log })
   // The LAN node starts with the app (mDNS on; FIELDSYNC_NO_MDNS=1 turns it off).
-  core.enableDevices({ mdns: process.env.FIELDSYNC_NO_MDNS !== '1' }).catch((err: unknown) => { log.error('devices: %s', (err as Error).message) })
-  core.enableLan({ mdns: process.env.FIELDSYNC_NO_MDNS !== '1' }).catch((err: unknown) => { log.error('LAN node: %s', (err as Error).message) })
+  core.enableDevices({ mdns: process.env.FIELDSYNC_NO_MDNS !== '1' }).catch((err: unknown) => {
+    log.error('devices: %s', (err as Error).message)
+  })
+  core.enableLan({ mdns: process.env.FIELDSYNC_NO_MDNS !== '1' }).catch((err: unknown) => {
+    log.error('LAN node: %s', (err as Error).message)
+  })
 
   electron.on('second-instance', () => {
     if (window === null) return
     if (window.isMinimized()) window.restore()
     window.focus()
   })
-  electron.on('window-all-closed', () => { electron.quit() })
+  electron.on('window-all-closed', () => {
+    electron.quit()
+  })
 }
 
 let stopping = false
-electron.on('will-quit', (e) => {
+electron.on('will-quit', e => {
   if (stopping || (core === null && fieldsync === null)) return
   e.preventDefault()
   stopping = true
@@ -98,7 +116,9 @@ electron.on('will-quit', (e) => {
     try {
       await core?.stop()
       await fieldsync?.stop()
-    } catch (err) { log.error('stopping: %s', (err as Error).message) }
+    } catch (err) {
+      log.error('stopping: %s', (err as Error).message)
+    }
     core = null
     fieldsync = null
     electron.quit()

@@ -37,5 +37,5 @@ export interface PeerNodeOptions {
   /** Deadline of a dial, handshake and first catalog included (default NodeTuning.dialTimeoutMs). */
   dialTimeoutMs?: number
   /** Protocol deadlines (default: the protocols' constants; tests shorten them). */
-  timeouts?: { catalog?: CatalogTimeoutsT, objects?: ObjectsTimeoutsT }
+  timeouts?: { catalog?: CatalogTimeoutsT; objects?: ObjectsTimeoutsT }
 }

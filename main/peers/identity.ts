@@ -11,7 +11,7 @@ import type { Logger } from '../../shared/log.js'
 
 export const PEER_KEY_FILE = 'peer-key'
 
-export async function loadOrCreatePeerKey (home: string, log: Logger): Promise<PrivateKey> {
+export async function loadOrCreatePeerKey(home: string, log: Logger): Promise<PrivateKey> {
   const { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } = await import('@libp2p/crypto/keys')
   const file = join(home, PEER_KEY_FILE)
   try {

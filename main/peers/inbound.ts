@@ -34,7 +34,11 @@ export const InboundLimits = {
 
 export type InboundLimitsT = { -readonly [K in keyof typeof InboundLimits]: number }
 
-interface Pending { conn: MultiaddrConnection, addr: string, since: number }
+interface Pending {
+  conn: MultiaddrConnection
+  addr: string
+  since: number
+}
 
 export class InboundGuard {
   /** Connections refused because their address held too many handshakes. */
@@ -43,13 +47,18 @@ export class InboundGuard {
   evicted = 0
   private readonly pending = new Map<MultiaddrConnection, Pending>()
 
-  constructor (private readonly limits: InboundLimitsT = InboundLimits, private readonly log: (f: string, ...a: unknown[]) => void = () => {}) {}
+  constructor(
+    private readonly limits: InboundLimitsT = InboundLimits,
+    private readonly log: (f: string, ...a: unknown[]) => void = () => {},
+  ) {}
 
   /** How many connections are in their handshake now. */
-  get size (): number { return this.pending.size }
+  get size(): number {
+    return this.pending.size
+  }
 
   /** For ConnectionGater.denyInboundConnection: true refuses `conn`. */
-  deny (conn: MultiaddrConnection, now = Date.now()): boolean {
+  deny(conn: MultiaddrConnection, now = Date.now()): boolean {
     this.forgetStale(now)
     const addr = addressOf(conn)
     let fromAddr = 0
@@ -61,17 +70,23 @@ export class InboundGuard {
     }
     if (this.pending.size >= this.limits.pendingTotal) this.evictOne()
     this.pending.set(conn, { conn, addr, since: now })
-    conn.addEventListener('close', () => { this.pending.delete(conn) }, { once: true })
+    conn.addEventListener(
+      'close',
+      () => {
+        this.pending.delete(conn)
+      },
+      { once: true },
+    )
     return false
   }
 
   /** For ConnectionGater.denyInboundEncryptedConnection: `conn` proved the team secret. */
-  authenticated (conn: MultiaddrConnection): void {
+  authenticated(conn: MultiaddrConnection): void {
     this.pending.delete(conn)
   }
 
   /** Close the oldest handshake of the address that holds the most. */
-  private evictOne (): void {
+  private evictOne(): void {
     const count = new Map<string, number>()
     for (const p of this.pending.values()) count.set(p.addr, (count.get(p.addr) ?? 0) + 1)
     let victim: Pending | undefined
@@ -87,7 +102,7 @@ export class InboundGuard {
   }
 
   /** Entries whose close we missed: libp2p's timeout has ended them anyway. */
-  private forgetStale (now: number): void {
+  private forgetStale(now: number): void {
     for (const p of this.pending.values()) {
       if (now - p.since <= 2 * this.limits.handshakeMs) break
       this.pending.delete(p.conn)
@@ -95,7 +110,7 @@ export class InboundGuard {
   }
 }
 
-function addressOf (conn: MultiaddrConnection): string {
+function addressOf(conn: MultiaddrConnection): string {
   const c = conn.remoteAddr.getComponents().find(x => x.name === 'ip4' || x.name === 'ip6')
   return c?.value ?? conn.remoteAddr.toString()
 }

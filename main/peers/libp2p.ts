@@ -30,11 +30,11 @@ export interface StackOptions {
 
 export type Stack = Libp2p<{ identify: unknown }>
 
-export async function createStack (o: StackOptions): Promise<Stack> {
+export async function createStack(o: StackOptions): Promise<Stack> {
   const inbound = new InboundGuard(InboundLimits, o.log)
   const gater: ConnectionGater = {
     denyDialPeer: (p: PeerId) => o.isBlocked(p.toString()),
-    denyInboundConnection: (conn) => inbound.deny(conn),
+    denyInboundConnection: conn => inbound.deny(conn),
     denyInboundEncryptedConnection: (p: PeerId, conn) => {
       // The Noise handshake with our team prologue passed: the peer holds the secret.
       inbound.authenticated(conn)
@@ -50,9 +50,11 @@ export async function createStack (o: StackOptions): Promise<Stack> {
     addresses: { listen: o.listen },
     transports: [tcp()],
     connectionEncrypters: [noise({ prologueBytes: o.prologue })],
-    streamMuxers: [yamux({
-      streamOptions: { initialStreamWindowSize: NodeTuning.yamuxInitialWindow, maxStreamWindowSize: NodeTuning.yamuxMaxWindow },
-    })],
+    streamMuxers: [
+      yamux({
+        streamOptions: { initialStreamWindowSize: NodeTuning.yamuxInitialWindow, maxStreamWindowSize: NodeTuning.yamuxMaxWindow },
+      }),
+    ],
     peerDiscovery: o.mdns ? [mdns({ interval: NodeTuning.mdnsIntervalMs, serviceTag: NodeTuning.mdnsServiceTag })] : [],
     services: { identify: identify() },
     connectionGater: gater,
@@ -67,5 +69,9 @@ export async function createStack (o: StackOptions): Promise<Stack> {
   })
 }
 
-export function parsePeerId (s: string): PeerId { return peerIdFromString(s) }
-export function parseMultiaddr (s: string): Multiaddr { return multiaddr(s) }
+export function parsePeerId(s: string): PeerId {
+  return peerIdFromString(s)
+}
+export function parseMultiaddr(s: string): Multiaddr {
+  return multiaddr(s)
+}

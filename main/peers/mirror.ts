@@ -18,22 +18,22 @@ export class Mirror {
   private ac = new AbortController()
   private running = false
 
-  constructor (private readonly components: { library: Library, node: PeerNode, puller: Puller, log: Logger }) {
+  constructor(private readonly components: { library: Library; node: PeerNode; puller: Puller; log: Logger }) {
     this.log = components.log.child('peers:mirror')
   }
 
-  async start (): Promise<void> {
+  async start(): Promise<void> {
     this.ac = new AbortController()
     this.components.node.on('catalog', this.onCatalog)
     for (const r of this.components.node.table.records()) if (r.catalog !== undefined) this.onCatalog({ peer: r.id, revisions: r.catalog })
   }
 
-  async stop (): Promise<void> {
+  async stop(): Promise<void> {
     this.components.node.off('catalog', this.onCatalog)
     this.ac.abort()
   }
 
-  private readonly onCatalog = ({ revisions }: { peer: string, revisions: RemoteRevision[] }): void => {
+  private readonly onCatalog = ({ revisions }: { peer: string; revisions: RemoteRevision[] }): void => {
     for (const r of revisions) {
       if (!r.complete || this.queue.includes(r.id)) continue
       if (this.components.library.get(r.id)?.complete === true) continue
@@ -43,7 +43,7 @@ export class Mirror {
     void this.drain()
   }
 
-  private async drain (): Promise<void> {
+  private async drain(): Promise<void> {
     if (this.running) return
     this.running = true
     try {

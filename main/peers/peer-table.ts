@@ -25,7 +25,7 @@ export interface PeerRecord {
 
 export interface PeerTableEvents {
   peer: [PeerInfo]
-  catalog: [{ peer: string, revisions: RemoteRevision[] }]
+  catalog: [{ peer: string; revisions: RemoteRevision[] }]
 }
 
 const MAX_ADDRS = 16
@@ -34,26 +34,41 @@ const MAX_PEERS = 1024
 export class PeerTable extends EventEmitter<PeerTableEvents> {
   private readonly peers = new Map<string, PeerRecord>()
 
-  get (id: string): PeerRecord | undefined { return this.peers.get(id) }
+  get(id: string): PeerRecord | undefined {
+    return this.peers.get(id)
+  }
 
-  ensure (id: string): PeerRecord {
+  ensure(id: string): PeerRecord {
     let r = this.peers.get(id)
     if (r === undefined) {
       if (this.peers.size >= MAX_PEERS) this.evictOldest()
-      r = { id, name: null, addrs: new Set(), team: null, connected: false, lastSeen: Date.now(), revisions: 0, catalog: undefined, catalogVersion: undefined, lastDialFailure: 0, nextDialAt: null, liar: false }
+      r = {
+        id,
+        name: null,
+        addrs: new Set(),
+        team: null,
+        connected: false,
+        lastSeen: Date.now(),
+        revisions: 0,
+        catalog: undefined,
+        catalogVersion: undefined,
+        lastDialFailure: 0,
+        nextDialAt: null,
+        liar: false,
+      }
       this.peers.set(id, r)
     }
     return r
   }
 
-  private evictOldest (): void {
+  private evictOldest(): void {
     let oldest: PeerRecord | undefined
     for (const r of this.peers.values()) if (!r.connected && (oldest === undefined || r.lastSeen < oldest.lastSeen)) oldest = r
     if (oldest !== undefined) this.peers.delete(oldest.id)
   }
 
   /** Update a record and tell listeners; `seen: false` for our own bookkeeping (a redial planned), which is no sign of the peer. */
-  update (id: string, fn: (r: PeerRecord) => void, o: { seen?: boolean } = {}): PeerRecord {
+  update(id: string, fn: (r: PeerRecord) => void, o: { seen?: boolean } = {}): PeerRecord {
     const r = this.ensure(id)
     fn(r)
     if (o.seen !== false) r.lastSeen = Date.now()
@@ -62,24 +77,30 @@ export class PeerTable extends EventEmitter<PeerTableEvents> {
     return r
   }
 
-  setCatalog (id: string, revisions: RemoteRevision[], version: string): void {
-    this.update(id, r => { r.catalog = revisions; r.catalogVersion = version; r.revisions = revisions.length })
+  setCatalog(id: string, revisions: RemoteRevision[], version: string): void {
+    this.update(id, r => {
+      r.catalog = revisions
+      r.catalogVersion = version
+      r.revisions = revisions.length
+    })
     this.emit('catalog', { peer: id, revisions })
   }
 
-  list (): PeerInfo[] {
+  list(): PeerInfo[] {
     return [...this.peers.values()].map(toInfo).sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id))
   }
 
-  records (): PeerRecord[] { return [...this.peers.values()] }
+  records(): PeerRecord[] {
+    return [...this.peers.values()]
+  }
 
   /** Connected team peers that are not known liars. */
-  teamPeers (): string[] {
+  teamPeers(): string[] {
     return [...this.peers.values()].filter(r => r.connected && r.team === true && !r.liar).map(r => r.id)
   }
 }
 
-export function toInfo (r: PeerRecord): PeerInfo {
+export function toInfo(r: PeerRecord): PeerInfo {
   return {
     id: r.id,
     name: r.name ?? r.id.slice(-8),

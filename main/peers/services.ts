@@ -28,7 +28,10 @@ export interface PeerServicesOptions extends PeerNodeOptions {
   control?: boolean
 }
 
-interface Step { start: () => Promise<void>, stop: () => Promise<void> }
+interface Step {
+  start: () => Promise<void>
+  stop: () => Promise<void>
+}
 
 export class PeerServices {
   readonly node: PeerNode
@@ -37,7 +40,7 @@ export class PeerServices {
   readonly control: ControlServer | undefined
   private started: Step[] = []
 
-  constructor (components: { library: Library, log: Logger }, opts: PeerServicesOptions) {
+  constructor(components: { library: Library; log: Logger }, opts: PeerServicesOptions) {
     const { library, log } = components
     this.node = new PeerNode({ library, log }, opts)
     this.puller = new Puller({ library, node: this.node, log })
@@ -46,12 +49,12 @@ export class PeerServices {
   }
 
   /** The order of the header comment. */
-  private steps (): Step[] {
+  private steps(): Step[] {
     const steps: Array<Step | undefined> = [this.control, this.node, this.puller, this.mirror]
     return steps.filter((s): s is Step => s !== undefined)
   }
 
-  async start (): Promise<void> {
+  async start(): Promise<void> {
     if (this.started.length > 0) return
     for (const step of this.steps()) {
       try {
@@ -64,18 +67,22 @@ export class PeerServices {
     }
   }
 
-  async stop (): Promise<void> {
+  async stop(): Promise<void> {
     const started = this.started.reverse()
     this.started = []
     let first: unknown
     for (const step of started) {
-      try { await step.stop() } catch (err) { first ??= err }
+      try {
+        await step.stop()
+      } catch (err) {
+        first ??= err
+      }
     }
     if (first !== undefined) throw first
   }
 }
 
 /** The LAN node with its puller (and mirror and control socket when asked for), not started: add it to the App, or start() it. */
-export function createPeerServices (components: { library: Library, log: Logger }, opts: PeerServicesOptions): PeerServices {
+export function createPeerServices(components: { library: Library; log: Logger }, opts: PeerServicesOptions): PeerServices {
   return new PeerServices(components, opts)
 }

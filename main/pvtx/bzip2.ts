@@ -37,9 +37,12 @@ const CRC_TABLE = (() => {
 class BitReader {
   byte = 0
   bit = 0
-  constructor (public buf: Buffer, private readonly final: () => boolean) {}
+  constructor(
+    public buf: Buffer,
+    private readonly final: () => boolean,
+  ) {}
 
-  bits (n: number): number {
+  bits(n: number): number {
     let v = 0
     while (n > 0) {
       if (this.byte >= this.buf.length) throw NEED_MORE
@@ -48,21 +51,39 @@ class BitReader {
       v = v * (1 << take) + ((this.buf[this.byte] >> (avail - take)) & ((1 << take) - 1))
       n -= take
       this.bit += take
-      if (this.bit === 8) { this.bit = 0; this.byte++ }
+      if (this.bit === 8) {
+        this.bit = 0
+        this.byte++
+      }
     }
     return v
   }
 
-  align (): void { if (this.bit !== 0) { this.bit = 0; this.byte++ } }
-  get atEnd (): boolean { return this.final() && this.byte >= this.buf.length }
+  align(): void {
+    if (this.bit !== 0) {
+      this.bit = 0
+      this.byte++
+    }
+  }
+  get atEnd(): boolean {
+    return this.final() && this.byte >= this.buf.length
+  }
 }
 
-interface Table { limit: Int32Array, base: Int32Array, perm: Int32Array, minLen: number }
+interface Table {
+  limit: Int32Array
+  base: Int32Array
+  perm: Int32Array
+  minLen: number
+}
 
-function makeTable (lengths: Uint8Array, alphaSize: number): Table {
+function makeTable(lengths: Uint8Array, alphaSize: number): Table {
   let minLen = 32
   let maxLen = 0
-  for (let i = 0; i < alphaSize; i++) { minLen = Math.min(minLen, lengths[i]); maxLen = Math.max(maxLen, lengths[i]) }
+  for (let i = 0; i < alphaSize; i++) {
+    minLen = Math.min(minLen, lengths[i])
+    maxLen = Math.max(maxLen, lengths[i])
+  }
   const perm = new Int32Array(alphaSize)
   let pp = 0
   for (let len = minLen; len <= maxLen; len++) for (let s = 0; s < alphaSize; s++) if (lengths[s] === len) perm[pp++] = s
@@ -96,29 +117,38 @@ export class Bunzip2 extends Transform {
   private outLen = 0
   private tt = new Uint32Array(0)
 
-  override _transform (chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.feed(chunk)
-    try { this.pump(false) } catch (err) { cb(err as Error); return }
+    try {
+      this.pump(false)
+    } catch (err) {
+      cb(err as Error)
+      return
+    }
     cb()
   }
 
-  override _flush (cb: TransformCallback): void {
+  override _flush(cb: TransformCallback): void {
     this.ended = true
     try {
       this.pump(true)
-      if (this.state === 'blocks' || (this.state === 'header' && this.rd.byte === 0)) throw new BadArchiveError('bzip2: the data ends before its end-of-stream marker (truncated)')
-    } catch (err) { cb(err as Error); return }
+      if (this.state === 'blocks' || (this.state === 'header' && this.rd.byte === 0))
+        throw new BadArchiveError('bzip2: the data ends before its end-of-stream marker (truncated)')
+    } catch (err) {
+      cb(err as Error)
+      return
+    }
     this.emitOut()
     cb()
   }
 
-  private feed (chunk: Buffer): void {
+  private feed(chunk: Buffer): void {
     this.pending.push(chunk)
     this.pendingLen += chunk.length
   }
 
   /** Bytes available to decode; the pending chunks are joined only when they are needed. */
-  private available (need: number, final: boolean): number {
+  private available(need: number, final: boolean): number {
     const have = this.buf.length - this.rd.byte
     if (this.pendingLen > 0 && (final || have < need)) {
       this.buf = Buffer.concat([this.buf.subarray(this.rd.byte), ...this.pending])
@@ -130,9 +160,13 @@ export class Bunzip2 extends Transform {
     return this.buf.length - this.rd.byte + this.pendingLen
   }
 
-  private pump (final: boolean): void {
+  private pump(final: boolean): void {
     for (;;) {
-      if (this.state === 'trailing') { this.rd.byte = this.buf.length; this.rd.bit = 0; return }
+      if (this.state === 'trailing') {
+        this.rd.byte = this.buf.length
+        this.rd.bit = 0
+        return
+      }
       const need = this.state === 'blocks' ? this.blockMax : 4
       if (this.pendingLen + this.buf.length - this.rd.byte < need && !final) return
       this.available(need, final)
@@ -141,12 +175,15 @@ export class Bunzip2 extends Transform {
       try {
         if (this.state === 'header' || this.state === 'done') {
           if (this.rd.atEnd) return
-          if (this.state === 'done' && this.rd.bits(8) !== 0x42) { this.state = 'trailing'; continue } // bytes after a stream that are not another one: ignored, as bzip2 does
+          if (this.state === 'done' && this.rd.bits(8) !== 0x42) {
+            this.state = 'trailing'
+            continue
+          } // bytes after a stream that are not another one: ignored, as bzip2 does
           if (this.state === 'header' && this.rd.bits(8) !== 0x42) throw new BadArchiveError('bzip2: not a bzip2 stream (no "BZh" header)')
           if (this.rd.bits(8) !== 0x5a || this.rd.bits(8) !== 0x68) throw new BadArchiveError('bzip2: not a bzip2 stream (no "BZh" header)')
           const level = this.rd.bits(8) - 0x30
           if (level < 1 || level > 9) throw new BadArchiveError(`bzip2: bad block size ${level}`)
-          this.blockMax = level * 100000 * 5 / 4 + 4096
+          this.blockMax = (level * 100000 * 5) / 4 + 4096
           if (this.tt.length < level * 100000) this.tt = new Uint32Array(level * 100000)
           this.streamCrc = 0
           this.state = 'blocks'
@@ -165,7 +202,7 @@ export class Bunzip2 extends Transform {
   }
 
   /** One block; false at the end-of-stream marker. */
-  private block (): boolean {
+  private block(): boolean {
     const rd = this.rd
     const hi = rd.bits(24)
     const lo = rd.bits(24)
@@ -196,7 +233,10 @@ export class Bunzip2 extends Transform {
     const selectors = new Uint8Array(nSelectors)
     for (let i = 0; i < nSelectors; i++) {
       let j = 0
-      while (rd.bits(1) === 1) { j++; if (j >= nGroups) throw new BadArchiveError('bzip2: bad selector (corrupt data)') }
+      while (rd.bits(1) === 1) {
+        j++
+        if (j >= nGroups) throw new BadArchiveError('bzip2: bad selector (corrupt data)')
+      }
       const v = mtfGroups[j]
       mtfGroups.splice(j, 1)
       mtfGroups.unshift(v)
@@ -246,7 +286,11 @@ export class Bunzip2 extends Transform {
       }
       const sym = table.perm[zvec - table.base[zn]]
       if (sym === undefined) throw new BadArchiveError('bzip2: bad Huffman code (corrupt data)')
-      if (sym <= 1) { runLen += (sym + 1) * runBit; runBit <<= 1; continue }
+      if (sym <= 1) {
+        runLen += (sym + 1) * runBit
+        runBit <<= 1
+        continue
+      }
       if (runLen > 0) {
         const b = unseq[mtf[0]]
         if (n + runLen > maxBlock) throw new BadArchiveError('bzip2: block larger than its declared size (corrupt data)')
@@ -270,7 +314,10 @@ export class Bunzip2 extends Transform {
     // inverse BWT: tt[i] keeps its byte in the low 8 bits and gets the next position above
     const start = new Int32Array(256)
     for (let i = 1; i < 256; i++) start[i] = start[i - 1] + freq[i - 1]
-    for (let i = 0; i < n; i++) { const b = tt[i] & 0xff; tt[start[b]++] |= i << 8 }
+    for (let i = 0; i < n; i++) {
+      const b = tt[i] & 0xff
+      tt[start[b]++] |= i << 8
+    }
     let pos = tt[origPtr] >>> 8
     let crc = 0xffffffff
     let last = -1
@@ -280,34 +327,39 @@ export class Bunzip2 extends Transform {
       const b = t & 0xff
       pos = t >>> 8
       if (same === 4) {
-        for (let k = 0; k < b; k++) { crc = this.put(last, crc) }
+        for (let k = 0; k < b; k++) {
+          crc = this.put(last, crc)
+        }
         same = 0
         last = -1
         continue
       }
       if (b === last) same++
-      else { same = 1; last = b }
+      else {
+        same = 1
+        last = b
+      }
       crc = this.put(b, crc)
     }
-    crc = (~crc) >>> 0
+    crc = ~crc >>> 0
     if (crc !== blockCrc) throw new BadArchiveError('bzip2: block CRC mismatch (corrupt data)')
     this.streamCrc = (((this.streamCrc << 1) | (this.streamCrc >>> 31)) ^ crc) >>> 0
     return true
   }
 
-  private put (b: number, crc: number): number {
+  private put(b: number, crc: number): number {
     this.out[this.outLen++] = b
     if (this.outLen === OUT_CHUNK) this.emitOut()
     return ((crc << 8) ^ CRC_TABLE[((crc >>> 24) ^ b) & 0xff]) >>> 0
   }
 
-  private emitOut (): void {
+  private emitOut(): void {
     if (this.outLen === 0) return
     this.push(Buffer.from(this.out.subarray(0, this.outLen)))
     this.outLen = 0
   }
 }
 
-export function createBunzip2 (): Bunzip2 {
+export function createBunzip2(): Bunzip2 {
   return new Bunzip2()
 }

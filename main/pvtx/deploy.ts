@@ -17,16 +17,25 @@ import { isSha } from '../../shared/state/types.js'
 
 /** bsp/run.json keys and the `.pv/` names upstream links them to (`ftd` as upstream spells it). */
 const BSP_LINKS: Readonly<Record<string, string>> = {
-  fit: 'pantavisor.fit', pantavisor: 'pv-initrd.img', initrd: 'pv-initrd.img',
-  kernel: 'pv-kernel.img', linux: 'pv-kernel.img', ftd: 'pv-ftd.img',
+  fit: 'pantavisor.fit',
+  pantavisor: 'pv-initrd.img',
+  initrd: 'pv-initrd.img',
+  kernel: 'pv-kernel.img',
+  linux: 'pv-kernel.img',
+  ftd: 'pv-ftd.img',
 }
 
-async function exists (p: string): Promise<boolean> {
-  try { await stat(p); return true } catch { return false }
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p)
+    return true
+  } catch {
+    return false
+  }
 }
 
 /** rename, or copy then remove across file systems (upstream pv_fs_rename_safe_noatomic). */
-async function move (from: string, to: string): Promise<void> {
+async function move(from: string, to: string): Promise<void> {
   try {
     await rename(from, to)
   } catch (err) {
@@ -36,30 +45,35 @@ async function move (from: string, to: string): Promise<void> {
   }
 }
 
-function inside (root: string, key: string): string {
+function inside(root: string, key: string): string {
   const p = resolve(root, key)
   if (p !== root && !p.startsWith(root + sep)) throw new UnsafeEntryError(`state key ${JSON.stringify(key)} points outside the deploy folder`, { key })
   return p
 }
 
-async function placeObject (objects: string, sha: string, dst: string): Promise<void> {
+async function placeObject(objects: string, sha: string, dst: string): Promise<void> {
   const src = join(objects, sha)
   try {
     await link(src, dst)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    if (code === 'ENOENT' && !await exists(src)) throw new ObjectMissingError(`object ${sha} is not in the objects folder ${objects}; add the package that carries it first`, { sha })
+    if (code === 'ENOENT' && !(await exists(src)))
+      throw new ObjectMissingError(`object ${sha} is not in the objects folder ${objects}; add the package that carries it first`, { sha })
     if (code !== 'EXDEV' && code !== 'EPERM' && code !== 'EMLINK') throw err
     await copyFile(src, dst)
   }
 }
 
-async function bspLinks (root: string, warn: (s: string) => void): Promise<void> {
+async function bspLinks(root: string, warn: (s: string) => void): Promise<void> {
   const pv = join(root, '.pv')
   await rm(pv, { recursive: true, force: true })
   await mkdir(pv, { recursive: true })
   let run: unknown
-  try { run = parseJsonText(await readFile(join(root, 'bsp', 'run.json'), 'utf8')) } catch { return } // no BSP
+  try {
+    run = parseJsonText(await readFile(join(root, 'bsp', 'run.json'), 'utf8'))
+  } catch {
+    return
+  } // no BSP
   if (run === null || typeof run !== 'object' || Array.isArray(run)) return
   // in run.json's order: when two keys name one link (initrd, pantavisor), the later one wins
   for (const [key, file] of Object.entries(run as Record<string, unknown>)) {
@@ -68,17 +82,20 @@ async function bspLinks (root: string, warn: (s: string) => void): Promise<void>
     const target = inside(join(root, 'bsp'), file)
     const at = join(pv, name)
     await rm(at, { force: true })
-    if (!await exists(target)) { warn(`bsp/run.json names ${key} ${file}, which the state does not hold; continuing`); continue }
+    if (!(await exists(target))) {
+      warn(`bsp/run.json names ${key} ${file}, which the state does not hold; continuing`)
+      continue
+    }
     await link(target, at)
   }
 }
 
-export async function deployState (state: Uint8Array, objects: string, dir: string, opts: { warn?: (s: string) => void } = {}): Promise<void> {
+export async function deployState(state: Uint8Array, objects: string, dir: string, opts: { warn?: (s: string) => void } = {}): Promise<void> {
   const warn = opts.warn ?? (() => {})
   const target = resolve(dir)
   const tmp = `${target}.tmp`
   const bak = `${target}.bak`
-  const doc = readStateDoc(state, 'the transaction\'s state')
+  const doc = readStateDoc(state, "the transaction's state")
   await rm(tmp, { recursive: true, force: true })
   await mkdir(join(tmp, '.pvr'), { recursive: true })
   try {
@@ -88,7 +105,8 @@ export async function deployState (state: Uint8Array, objects: string, dir: stri
     await writeFile(join(tmp, '.pvr', 'json'), state, { mode: 0o600 })
     for (const m of doc.members) {
       const at = inside(tmp, m.key)
-      if (relative(tmp, at).split(sep)[0] === '.pvr') throw new UnsafeEntryError(`state key ${JSON.stringify(m.key)} would overwrite the revision's own .pvr/ files`, { key: m.key })
+      if (relative(tmp, at).split(sep)[0] === '.pvr')
+        throw new UnsafeEntryError(`state key ${JSON.stringify(m.key)} would overwrite the revision's own .pvr/ files`, { key: m.key })
       await mkdir(dirname(at), { recursive: true })
       await rm(at, { force: true })
       if (m.type === 'string' && isSha(m.raw)) await placeObject(objects, m.raw, at)

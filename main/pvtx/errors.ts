@@ -8,27 +8,35 @@ import { FieldsyncError, NoTransactionError, TransactionActiveError, WrongTransa
 
 export const EXIT_FAILURE = 255
 
-export function exitStatusOf (err: unknown): number {
+export function exitStatusOf(err: unknown): number {
   const exit = err instanceof FieldsyncError ? err.details?.exit : undefined
   return typeof exit === 'number' ? exit : EXIT_FAILURE
 }
 
 /** A FieldsyncError with pvtx's exit status attached. */
-export function withExit<E extends FieldsyncError> (err: E, exit: number): E {
+export function withExit<E extends FieldsyncError>(err: E, exit: number): E {
   Object.defineProperty(err, 'details', { value: { ...(err.details ?? {}), exit }, enumerable: true })
   return err
 }
 
-export function noTransaction (exit: number, what = 'no active transaction; start one with `pvtx begin`'): FieldsyncError {
+export function noTransaction(exit: number, what = 'no active transaction; start one with `pvtx begin`'): FieldsyncError {
   return withExit(new NoTransactionError(what), exit)
 }
 
-export function transactionActive (exit: number): FieldsyncError {
-  return withExit(new TransactionActiveError('a transaction is already in progress; run `pvtx abort` to discard it, or `pvtx commit` / `pvtx deploy` to finish it'), exit)
+export function transactionActive(exit: number): FieldsyncError {
+  return withExit(
+    new TransactionActiveError('a transaction is already in progress; run `pvtx abort` to discard it, or `pvtx commit` / `pvtx deploy` to finish it'),
+    exit,
+  )
 }
 
-export function wrongTransaction (local: boolean, exit: number): FieldsyncError {
-  return withExit(new WrongTransactionError(local
-    ? 'this is a local transaction (begun with an objects folder); finish it with `pvtx deploy <dir>`'
-    : 'this is a remote transaction (begun without an objects folder); finish it with `pvtx commit`'), exit)
+export function wrongTransaction(local: boolean, exit: number): FieldsyncError {
+  return withExit(
+    new WrongTransactionError(
+      local
+        ? 'this is a local transaction (begun with an objects folder); finish it with `pvtx deploy <dir>`'
+        : 'this is a remote transaction (begun without an objects folder); finish it with `pvtx commit`',
+    ),
+    exit,
+  )
 }

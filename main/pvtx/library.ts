@@ -9,14 +9,23 @@
  */
 import { InvalidStateError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
-import { compose, diffStates, objectRefs, revisionId, uniqueShas, validateState, type ComposeOp, type ComposeResult, type ValidationIssue } from '../../shared/state/index.js'
+import {
+  compose,
+  diffStates,
+  objectRefs,
+  revisionId,
+  uniqueShas,
+  validateState,
+  type ComposeOp,
+  type ComposeResult,
+  type ValidationIssue,
+} from '../../shared/state/index.js'
 import type { AddRevisionResult, Library, RevisionInfo } from '../store/library.js'
 import { compositionVerdict, type CompositionVerdict, type TrustSource } from '../trust/index.js'
 
 export { compositionVerdict, type CompositionVerdict }
 
 export type LibraryOp = { add: string } | { remove: string }
-
 
 export interface CompositionPlan {
   base: RevisionInfo
@@ -27,23 +36,21 @@ export interface CompositionPlan {
   id: string
   existing: RevisionInfo | null
   /** Unique objects the result references, those the library lacks, and the bytes of those it has. */
-  objects: { count: number, missing: string[], bytes: number }
+  objects: { count: number; missing: string[]; bytes: number }
   /** What a device running the base needs to move to the result. */
-  transfer: { bytes: number, objects: number }
+  transfer: { bytes: number; objects: number }
   /** The result's problems as a device's parser sees them (errors refuse the save). */
   issues: ValidationIssue[]
   signature: CompositionVerdict
 }
 
-
-
 export class LibraryComposer {
   private readonly log: Logger
-  constructor (private readonly components: { library: Library, trust: TrustSource, log: Logger }) {
+  constructor(private readonly components: { library: Library; trust: TrustSource; log: Logger }) {
     this.log = components.log.child('compose')
   }
 
-  plan (baseRef: string, ops: LibraryOp[]): CompositionPlan {
+  plan(baseRef: string, ops: LibraryOp[]): CompositionPlan {
     const lib = this.components.library
     const base = lib.resolve(baseRef)
     const baseState = lib.state(base.id)
@@ -76,13 +83,19 @@ export class LibraryComposer {
   }
 
   /** Save a plan as a library revision named `name`. Refuses a result the device's parser would refuse. */
-  save (plan: CompositionPlan, name: string): AddRevisionResult {
+  save(plan: CompositionPlan, name: string): AddRevisionResult {
     const errors = plan.issues.filter(i => i.severity !== 'warning')
     if (errors.length > 0) {
-      throw new InvalidStateError(`the composed state is not valid: ${errors.slice(0, 3).map(i => `${i.key}: ${i.message}`).join('; ')}${errors.length > 3 ? '; …' : ''}`, { issues: errors })
+      throw new InvalidStateError(
+        `the composed state is not valid: ${errors
+          .slice(0, 3)
+          .map(i => `${i.key}: ${i.message}`)
+          .join('; ')}${errors.length > 3 ? '; …' : ''}`,
+        { issues: errors },
+      )
     }
     const lib = this.components.library
-    const source = `composed: ${plan.base.name}${plan.ops.map(o => 'add' in o ? ` + ${o.add}` : ` - ${o.remove}`).join('')}`
+    const source = `composed: ${plan.base.name}${plan.ops.map(o => ('add' in o ? ` + ${o.add}` : ` - ${o.remove}`)).join('')}`
     const res = lib.addRevision({ raw: plan.result.raw, parsed: plan.result.state, name, source })
     this.log('saved %s as %s (%s)', res.id, name, source)
     return res

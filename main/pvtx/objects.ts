@@ -16,7 +16,7 @@ import type { ObjectSink } from './package.js'
 import { sizeMismatch } from '../../shared/units.js'
 
 /** sha256 of a file, or null when it does not exist. */
-export async function hashFile (path: string, signal?: AbortSignal): Promise<string | null> {
+export async function hashFile(path: string, signal?: AbortSignal): Promise<string | null> {
   const h = createHash('sha256')
   try {
     for await (const c of createReadStream(path, { highWaterMark: 1 << 20, signal })) h.update(c as Buffer)
@@ -27,37 +27,50 @@ export async function hashFile (path: string, signal?: AbortSignal): Promise<str
   return h.digest('hex')
 }
 
-async function drain (body: AsyncIterable<Uint8Array>): Promise<void> {
-  for await (const _ of body) { /* skip */ }
+async function drain(body: AsyncIterable<Uint8Array>): Promise<void> {
+  for await (const _ of body) {
+    /* skip */
+  }
 }
 
-function missingDir (dir: string, err: unknown): unknown {
+function missingDir(dir: string, err: unknown): unknown {
   return (err as NodeJS.ErrnoException).code === 'ENOENT'
     ? new BadInputError(`objects folder ${dir} does not exist; create it, or begin the transaction with an objects folder that does`)
     : err
 }
 
 export class ObjectsDir implements ObjectSink {
-  constructor (readonly dir: string) {}
+  constructor(readonly dir: string) {}
 
-  path (sha: string): string { return join(this.dir, sha) }
-
-  /** True when `<dir>/<sha>` exists and holds the right bytes. */
-  async hasValid (sha: string): Promise<boolean> {
-    return await hashFile(this.path(sha)) === sha
+  path(sha: string): string {
+    return join(this.dir, sha)
   }
 
-  async put (sha: string, size: number, body: AsyncIterable<Uint8Array>, source: string): Promise<void> {
-    if (await this.hasValid(sha)) { await drain(body); return }
+  /** True when `<dir>/<sha>` exists and holds the right bytes. */
+  async hasValid(sha: string): Promise<boolean> {
+    return (await hashFile(this.path(sha))) === sha
+  }
+
+  async put(sha: string, size: number, body: AsyncIterable<Uint8Array>, source: string): Promise<void> {
+    if (await this.hasValid(sha)) {
+      await drain(body)
+      return
+    }
     const tmp = join(this.dir, `.${sha}.${randomBytes(4).toString('hex')}.tmp`)
     const h = createHash('sha256')
     let n = 0
-    const hasher = new Transform({ transform (chunk: Buffer, _e, cb) { h.update(chunk); n += chunk.length; cb(null, chunk) } })
+    const hasher = new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        h.update(chunk)
+        n += chunk.length
+        cb(null, chunk)
+      },
+    })
     try {
       await pipeline(Readable.from(body), hasher, createWriteStream(tmp, { flags: 'wx', highWaterMark: 1 << 20 }))
       const got = h.digest('hex')
       if (got !== sha) throw new ObjectHashMismatchError(`${source}: object ${sha} has bytes whose sha256 is ${got}`, { sha, actual: got })
-      if (n !== size) throw new ObjectHashMismatchError(`${source}: object ${sha} is ${sizeMismatch(n, size, 'archive\'s')}`, { sha })
+      if (n !== size) throw new ObjectHashMismatchError(`${source}: object ${sha} is ${sizeMismatch(n, size, "archive's")}`, { sha })
       await rename(tmp, this.path(sha))
     } catch (err) {
       await rm(tmp, { force: true })
@@ -66,7 +79,7 @@ export class ObjectsDir implements ObjectSink {
   }
 
   /** Put a file already on this machine (the library's copy): hard-linked when possible, copied otherwise. */
-  async putFile (sha: string, file: string): Promise<void> {
+  async putFile(sha: string, file: string): Promise<void> {
     if (await this.hasValid(sha)) return
     const dst = this.path(sha)
     await rm(dst, { force: true })
@@ -80,7 +93,10 @@ export class ObjectsDir implements ObjectSink {
       try {
         await copyFile(file, tmp)
         await rename(tmp, dst)
-      } catch (e) { await rm(tmp, { force: true }); throw e }
+      } catch (e) {
+        await rm(tmp, { force: true })
+        throw e
+      }
     }
   }
 }

@@ -22,28 +22,35 @@ import type { Pvtx } from './txn.js'
 
 const STEP_PREFIX = /^\d+__/
 
-async function isDir (p: string): Promise<boolean> {
-  try { return (await stat(p)).isDirectory() } catch { return false }
+async function isDir(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isDirectory()
+  } catch {
+    return false
+  }
 }
 
 export class PvtxQueue {
-  constructor (private readonly tx: Pvtx, private readonly signal?: AbortSignal) {}
+  constructor(
+    private readonly tx: Pvtx,
+    private readonly signal?: AbortSignal,
+  ) {}
 
-  private async queue (exit: number): Promise<TxnRecord> {
+  private async queue(exit: number): Promise<TxnRecord> {
     const q = await this.tx.dir.load()
     if (q === null || q.kind !== 'queue') throw withExit(new BadInputError('no queue: start one with `pvtx queue new <queue> <objects>`'), exit)
-    if (!await isDir(q.queue)) throw withExit(new BadInputError(`queue ${q.queue} does not exist`), exit)
+    if (!(await isDir(q.queue))) throw withExit(new BadInputError(`queue ${q.queue} does not exist`), exit)
     return q
   }
 
   /** The next step's file name (NNN__<name><suffix>); counts the step in the status file. */
-  private async nextStep (q: TxnRecord, name: string, suffix: string): Promise<string> {
+  private async nextStep(q: TxnRecord, name: string, suffix: string): Promise<string> {
     const file = join(q.queue, `${String(q.count).padStart(3, '0')}__${name}${suffix}`)
     await this.tx.dir.save({ ...q, count: q.count + 1 })
     return file
   }
 
-  async create (queue: string, objects: string): Promise<TxnRecord> {
+  async create(queue: string, objects: string): Promise<TxnRecord> {
     if (queue === undefined || queue === '') throw withExit(new UsageError('queue new: the queue folder is needed'), 1)
     if (objects === undefined || objects === '') throw withExit(new UsageError('queue new: the objects folder is needed'), 1)
     const rec = await this.tx.dir.load()
@@ -55,7 +62,7 @@ export class PvtxQueue {
     return q
   }
 
-  async remove (part: string): Promise<string> {
+  async remove(part: string): Promise<string> {
     if (part === undefined || part === '') throw withExit(new UsageError('queue remove: a part name is needed'), 1)
     const q = await this.queue(1)
     const file = await this.nextStep(q, part.replaceAll('/', '%2F'), '.remove')
@@ -64,7 +71,7 @@ export class PvtxQueue {
   }
 
   /** Stage a package: its state into the queue, its objects into the objects folder. */
-  async unpack (what: string, stdin: () => AsyncIterable<Uint8Array>): Promise<string> {
+  async unpack(what: string, stdin: () => AsyncIterable<Uint8Array>): Promise<string> {
     if (what === undefined || what === '') throw withExit(new UsageError('queue unpack: a package is needed (a file, or - for stdin)'), 1)
     const q = await this.queue(1)
     await mkdir(q.obj, { recursive: true, mode: 0o775 })
@@ -94,7 +101,7 @@ export class PvtxQueue {
   }
 
   /** The queue's steps in order, as compose operations. */
-  async steps (q: TxnRecord): Promise<ComposeOp[]> {
+  async steps(q: TxnRecord): Promise<ComposeOp[]> {
     const ops: ComposeOp[] = []
     const names = (await readdir(q.queue, { withFileTypes: true })).sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)))
     for (const e of names) {
@@ -104,7 +111,11 @@ export class PvtxQueue {
       } else if (e.isDirectory()) {
         const dir = join(q.queue, e.name)
         let json: Buffer
-        try { json = await readFile(join(dir, 'json')) } catch { continue } // upstream skips a step folder without json
+        try {
+          json = await readFile(join(dir, 'json'))
+        } catch {
+          continue
+        } // upstream skips a step folder without json
         ops.push({ add: new Uint8Array(json), label: e.name.replace(STEP_PREFIX, '') })
         await this.moveObjects(join(dir, 'objects'), q.obj)
       }
@@ -113,21 +124,26 @@ export class PvtxQueue {
   }
 
   /** Objects a step folder holds itself go to the objects folder (upstream move_objects). */
-  private async moveObjects (from: string, to: string): Promise<void> {
+  private async moveObjects(from: string, to: string): Promise<void> {
     let files: string[]
-    try { files = await readdir(from) } catch { return }
+    try {
+      files = await readdir(from)
+    } catch {
+      return
+    }
     for (const f of files) await rename(join(from, f), join(to, f))
   }
 
   /** Replay the queue onto the transaction; `from` begins it first, `queue`+`objects` make the queue first. */
-  async process (from?: string, queue?: string, objects?: string): Promise<void> {
+  async process(from?: string, queue?: string, objects?: string): Promise<void> {
     if (queue !== undefined && objects !== undefined) await this.create(queue, objects)
     const q = await this.queue(255)
     if (from !== undefined) await this.tx.begin(from, q.obj)
     const rec = await this.tx.dir.load()
-    if (rec === null || rec.status !== TxnStatus.ACTIVE) throw noTransaction(3, 'no active transaction: begin one (`pvtx begin <base>`) or give `queue process` a base')
+    if (rec === null || rec.status !== TxnStatus.ACTIVE)
+      throw noTransaction(3, 'no active transaction: begin one (`pvtx begin <base>`) or give `queue process` a base')
     const ops = await this.steps(q)
-    const res = compose(await this.tx.dir.readJson(), ops, { baseLabel: 'the transaction\'s state' })
+    const res = compose(await this.tx.dir.readJson(), ops, { baseLabel: "the transaction's state" })
     if (res.changed) await this.tx.dir.writeJson(res.raw)
   }
 }

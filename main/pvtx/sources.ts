@@ -18,7 +18,7 @@ export interface LibraryRevision {
   /** The stored state bytes. */
   raw: Uint8Array
   /** Its objects: the file holding each one in the library, or null when the library lacks it. */
-  objects: Array<{ sha: string, size: number | null, file: string | null }>
+  objects: Array<{ sha: string; size: number | null; file: string | null }>
 }
 
 /** The library as pvtx uses it (opened only when a name is not a file). */
@@ -32,19 +32,21 @@ export interface LoadedPackage {
   objects: number
 }
 
-async function kindOf (path: string): Promise<'file' | 'dir' | null> {
+async function kindOf(path: string): Promise<'file' | 'dir' | null> {
   try {
     const st = await stat(path)
     return st.isDirectory() ? 'dir' : 'file'
-  } catch { return null }
+  } catch {
+    return null
+  }
 }
 
 /** A state file, or a folder holding `json` or `.pvr/json` (upstream find_json); null when there is none. */
-export async function stateFileAt (path: string): Promise<string | null> {
+export async function stateFileAt(path: string): Promise<string | null> {
   const k = await kindOf(path)
   if (k === 'file') return path
   if (k === 'dir') {
-    for (const f of ['json', '.pvr/json']) if (await kindOf(join(path, f)) === 'file') return join(path, f)
+    for (const f of ['json', '.pvr/json']) if ((await kindOf(join(path, f))) === 'file') return join(path, f)
   }
   return null
 }
@@ -54,14 +56,19 @@ export async function stateFileAt (path: string): Promise<string | null> {
  * is not sent again); it connects on the first object, so a package without
  * objects needs no device.
  */
-export function ctrlSink (connect: () => Promise<PvtxCtrl>, signal?: AbortSignal): ObjectSink & { uploaded: number } {
+export function ctrlSink(connect: () => Promise<PvtxCtrl>, signal?: AbortSignal): ObjectSink & { uploaded: number } {
   let have: Promise<Set<string>> | undefined
   const sink = {
     uploaded: 0,
-    async put (sha: string, size: number, body: AsyncIterable<Uint8Array>) {
+    async put(sha: string, size: number, body: AsyncIterable<Uint8Array>) {
       const ctrl = await connect()
       have ??= ctrl.listObjects(signal)
-      if ((await have).has(sha)) { for await (const _ of body) { /* already there */ } return }
+      if ((await have).has(sha)) {
+        for await (const _ of body) {
+          /* already there */
+        }
+        return
+      }
       await ctrl.putObject(sha, size, body, signal)
       ;(await have).add(sha)
       sink.uploaded++
@@ -71,10 +78,19 @@ export function ctrlSink (connect: () => Promise<PvtxCtrl>, signal?: AbortSignal
 }
 
 /** Read a package from a path (tar of any kind, or a bare state JSON), stdin (`-`), or a library revision. */
-export async function loadPackage (what: string, opts: { sink: ObjectSink, stdin: () => AsyncIterable<Uint8Array>, library: () => Promise<LibrarySource | null>, local: ObjectsDir | null, signal?: AbortSignal }): Promise<LoadedPackage> {
+export async function loadPackage(
+  what: string,
+  opts: {
+    sink: ObjectSink
+    stdin: () => AsyncIterable<Uint8Array>
+    library: () => Promise<LibrarySource | null>
+    local: ObjectsDir | null
+    signal?: AbortSignal
+  },
+): Promise<LoadedPackage> {
   if (what.startsWith('-')) {
     const r = await readPackageStream(opts.stdin(), 'auto', opts.sink, { source: 'stdin', signal: opts.signal })
-    if (r.json === null) throw new BadArchiveError('stdin: the archive has no \'json\' entry: not a package (a pvr export)')
+    if (r.json === null) throw new BadArchiveError("stdin: the archive has no 'json' entry: not a package (a pvr export)")
     return { label: 'stdin', json: r.json, objects: r.objects.length }
   }
   const k = await kindOf(what)
@@ -99,7 +115,9 @@ export async function loadPackage (what: string, opts: { sink: ObjectSink, stdin
   if (rev === null) throw new BadInputError(`${what}: no such file, and no library revision of that name or id`)
   const missing = rev.objects.filter(o => o.file === null)
   if (missing.length > 0) {
-    throw new IncompleteRevisionError(`revision ${rev.name} is incomplete: ${missing.length} object(s) missing from the library (pull or import them first)`, { missing: missing.map(o => o.sha) })
+    throw new IncompleteRevisionError(`revision ${rev.name} is incomplete: ${missing.length} object(s) missing from the library (pull or import them first)`, {
+      missing: missing.map(o => o.sha),
+    })
   }
   for (const o of rev.objects) {
     const file = o.file as string

@@ -36,26 +36,26 @@ export interface TxnRecord {
   error: number
 }
 
-export function defaultPvtxDir (env: NodeJS.ProcessEnv = process.env): string {
+export function defaultPvtxDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.PVTXDIR !== undefined && env.PVTXDIR !== '') return env.PVTXDIR
   if (process.getuid?.() === 0) return join(env.PREFIX ?? '/', 'var/cache/pvtx')
   const home = env.HOME !== undefined && env.HOME !== '' ? env.HOME : homedir()
   return join(home, '.local/share/pvtx')
 }
 
-function writePath (buf: Buffer, at: number, path: string, what: string): void {
+function writePath(buf: Buffer, at: number, path: string, what: string): void {
   const b = Buffer.from(path, 'utf8')
   if (b.length >= PATH_MAX) throw new BadInputError(`${what} path is ${b.length} bytes, over pvtx's limit of ${PATH_MAX - 1}`)
   b.copy(buf, at)
 }
 
-function readPath (buf: Buffer, at: number): string {
+function readPath(buf: Buffer, at: number): string {
   const field = buf.subarray(at, at + PATH_MAX)
   const end = field.indexOf(0)
   return field.subarray(0, end === -1 ? field.length : end).toString('utf8')
 }
 
-export function encodeRecord (r: TxnRecord): Buffer {
+export function encodeRecord(r: TxnRecord): Buffer {
   const buf = Buffer.alloc(r.kind === 'queue' ? QUEUE_SIZE : TXN_SIZE)
   buf.writeInt32LE(r.status, 0)
   buf.writeInt32LE(r.isLocal ? 1 : 0, 4)
@@ -68,7 +68,7 @@ export function encodeRecord (r: TxnRecord): Buffer {
   return buf
 }
 
-export function decodeRecord (buf: Buffer): TxnRecord | null {
+export function decodeRecord(buf: Buffer): TxnRecord | null {
   if (buf.length < 8) return null
   const queue = buf.length >= QUEUE_SIZE
   return {
@@ -83,7 +83,7 @@ export function decodeRecord (buf: Buffer): TxnRecord | null {
 }
 
 /** Write a file whole or not at all: a temporary name in the same folder, then rename. */
-export async function writeAtomic (path: string, data: Uint8Array | string): Promise<void> {
+export async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`
   try {
     await writeFile(tmp, data)
@@ -96,42 +96,48 @@ export async function writeAtomic (path: string, data: Uint8Array | string): Pro
 
 /** PVTXDIR: the status file and the state being built. */
 export class PvtxDir {
-  constructor (readonly path: string) {}
+  constructor(readonly path: string) {}
 
-  get statusFile (): string { return join(this.path, '.status') }
-  get jsonFile (): string { return join(this.path, 'current.json') }
+  get statusFile(): string {
+    return join(this.path, '.status')
+  }
+  get jsonFile(): string {
+    return join(this.path, 'current.json')
+  }
 
-  async load (): Promise<TxnRecord | null> {
+  async load(): Promise<TxnRecord | null> {
     let buf: Buffer
-    try { buf = await readFile(this.statusFile) } catch (err) {
+    try {
+      buf = await readFile(this.statusFile)
+    } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
       throw err
     }
     return decodeRecord(buf)
   }
 
-  async save (r: TxnRecord): Promise<void> {
+  async save(r: TxnRecord): Promise<void> {
     await mkdir(this.path, { recursive: true })
     await writeAtomic(this.statusFile, encodeRecord(r))
   }
 
   /** A new transaction or queue starts from an empty PVTXDIR (as upstream's init_pvtxdir). */
-  async reset (): Promise<void> {
+  async reset(): Promise<void> {
     await rm(this.path, { recursive: true, force: true })
     await mkdir(this.path, { recursive: true })
   }
 
   /** `pvtx abort`: the state and the status go (a queue's folder and objects stay). */
-  async clear (): Promise<void> {
+  async clear(): Promise<void> {
     await rm(this.jsonFile, { force: true })
     await rm(this.statusFile, { force: true })
   }
 
-  async readJson (): Promise<Buffer> {
+  async readJson(): Promise<Buffer> {
     return await readFile(this.jsonFile)
   }
 
-  async writeJson (data: Uint8Array | string): Promise<void> {
+  async writeJson(data: Uint8Array | string): Promise<void> {
     await mkdir(this.path, { recursive: true })
     await writeAtomic(this.jsonFile, data)
   }

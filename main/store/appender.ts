@@ -28,7 +28,7 @@ export const DIRECT_ALIGN = 4096
 const EARLY_SYNC = 16 << 20
 
 /** Whether O_DIRECT may be used at all: the platform has it and the settings allow it (EnvSettings.directIo). */
-export function directIoAllowed (allowed: boolean): boolean {
+export function directIoAllowed(allowed: boolean): boolean {
   return fsc.O_DIRECT !== undefined && allowed
 }
 
@@ -45,26 +45,30 @@ export interface WritableFile {
  * writes but then gives stale bytes to buffered reads.
  */
 const DIRECT_IO_FS = new Set([
-  0xEF53, // ext2/3/4
+  0xef53, // ext2/3/4
   0x58465342, // xfs
-  0x9123683E, // btrfs
-  0xF2F52010, // f2fs
-  0x4D44, // vfat (the kernel's)
-  0x2011BAB0, // exfat
+  0x9123683e, // btrfs
+  0xf2f52010, // f2fs
+  0x4d44, // vfat (the kernel's)
+  0x2011bab0, // exfat
   0x01021994, // tmpfs (O_DIRECT since Linux 6.6; older kernels refuse it at open)
 ])
 
 /** Whether files in `dir` are written (and may be read) with O_DIRECT; `allowed` false: never. */
-export async function directIoFs (dir: string, allowed: boolean): Promise<boolean> {
+export async function directIoFs(dir: string, allowed: boolean): Promise<boolean> {
   if (!directIoAllowed(allowed)) return false
-  try { return DIRECT_IO_FS.has((await statfs(dir)).type) } catch { return false }
+  try {
+    return DIRECT_IO_FS.has((await statfs(dir)).type)
+  } catch {
+    return false
+  }
 }
 
 /**
  * Open `path` for writing (`flags` as for open(2), without O_DIRECT), with
  * O_DIRECT where the file system takes it and `directIo` allows it.
  */
-export async function openWritable (path: string, flags: number, mode: number, directIo: boolean): Promise<WritableFile> {
+export async function openWritable(path: string, flags: number, mode: number, directIo: boolean): Promise<WritableFile> {
   if (await directIoFs(dirname(path), directIo)) {
     try {
       return { path, fh: await open(path, flags | fsc.O_DIRECT, mode), direct: true }
@@ -77,7 +81,14 @@ export async function openWritable (path: string, flags: number, mode: number, d
   return { path, fh: await open(path, flags, mode), direct: false }
 }
 
-interface InFlight { write: Promise<unknown>, hashed: Promise<unknown>, slot: Slot, at: number, len: number, direct: boolean }
+interface InFlight {
+  write: Promise<unknown>
+  hashed: Promise<unknown>
+  slot: Slot
+  at: number
+  len: number
+  direct: boolean
+}
 
 /**
  * Sequential writer from offset `start` of a WritableFile. `written` is the
@@ -100,7 +111,11 @@ export class FileAppender {
    * With `opts.hash`, every byte written is also hashed there (on the hashing
    * thread, from the slot itself), in order.
    */
-  constructor (private readonly file: WritableFile, readonly start = 0, private readonly opts: { maxInFlight?: number, onWritten?: (end: number, n: number) => void, hash?: SlotHash } = {}) {
+  constructor(
+    private readonly file: WritableFile,
+    readonly start = 0,
+    private readonly opts: { maxInFlight?: number; onWritten?: (end: number, n: number) => void; hash?: SlotHash } = {},
+  ) {
     this.pos = start
     this.written = start
     this.syncedTo = start
@@ -109,9 +124,11 @@ export class FileAppender {
   }
 
   /** Whether slots go to the file with O_DIRECT (false after a fallback). */
-  get isDirect (): boolean { return this.direct }
+  get isDirect(): boolean {
+    return this.direct
+  }
 
-  async write (chunk: Uint8Array): Promise<void> {
+  async write(chunk: Uint8Array): Promise<void> {
     let off = 0
     while (off < chunk.length) {
       this.slot ??= takeSlot(this.opts.hash !== undefined)
@@ -124,7 +141,7 @@ export class FileAppender {
   }
 
   /** Write what is left (the unaligned tail through the buffered descriptor) and wait for every write. */
-  async finish (): Promise<void> {
+  async finish(): Promise<void> {
     const slot = this.slot
     const fill = this.fill
     this.slot = undefined
@@ -149,7 +166,7 @@ export class FileAppender {
   }
 
   /** After a failure: wait for writes already started; returns the end of what is safely written. */
-  async settle (): Promise<number> {
+  async settle(): Promise<number> {
     await Promise.allSettled(this.inflight.flatMap(w => [w.write, w.hashed]))
     for (const w of this.inflight) giveSlot(w.slot)
     this.inflight = []
@@ -161,13 +178,13 @@ export class FileAppender {
   }
 
   /** Close the extra descriptor (the caller owns `file.fh`). */
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     const b = this.buffered
     this.buffered = undefined
     if (b !== undefined) await (await b).close()
   }
 
-  private async submit (len: number): Promise<void> {
+  private async submit(len: number): Promise<void> {
     const slot = this.slot as Slot
     this.slot = undefined
     this.fill = 0
@@ -176,21 +193,28 @@ export class FileAppender {
     // Buffered writes go one at a time: through the page cache more in flight
     // gain nothing, and some drivers store wrong bytes when writes that extend
     // a file arrive out of order (fusefat did, for a 1 GiB stick export).
-    if (this.inflight.length >= (this.direct ? this.opts.maxInFlight ?? 3 : 1)) await this.settleOldest()
+    if (this.inflight.length >= (this.direct ? (this.opts.maxInFlight ?? 3) : 1)) await this.settleOldest()
   }
 
   /** Write `len` bytes of the slot at the current offset, and hash `hashLen` of them. */
-  private launch (slot: Slot, len: number, hashLen: number): void {
+  private launch(slot: Slot, len: number, hashLen: number): void {
     const at = this.pos
     const bytes = slot.buf.subarray(0, len)
-    const write = len === 0 ? Promise.resolve() : this.direct ? writeFully(this.file.fh, bytes, at) : this.bufferedFh().then(async fh => { await writeFully(fh, bytes, at) })
+    const write =
+      len === 0
+        ? Promise.resolve()
+        : this.direct
+          ? writeFully(this.file.fh, bytes, at)
+          : this.bufferedFh().then(async fh => {
+              await writeFully(fh, bytes, at)
+            })
     const hashed = this.opts.hash === undefined ? Promise.resolve() : this.opts.hash.update(slot, hashLen)
     write.catch(() => {}) // observed in settleOldest
     hashed.catch(() => {})
     this.inflight.push({ write, hashed, slot, at, len, direct: this.direct })
   }
 
-  private async settleOldest (): Promise<void> {
+  private async settleOldest(): Promise<void> {
     const w = this.inflight[0]
     try {
       await w.write
@@ -207,24 +231,36 @@ export class FileAppender {
     this.advance(w.at + w.len)
   }
 
-  private advance (end: number): void {
+  private advance(end: number): void {
     if (end <= this.written) return
     const n = end - this.written
     this.written = end
     this.opts.onWritten?.(end, n)
     if (!this.direct && this.syncing === undefined && end - this.syncedTo >= EARLY_SYNC) {
       // Start writeback early (one background fdatasync at a time).
-      this.syncing = this.bufferedFh().then(async fh => { await fh.datasync() }).then(() => { this.syncedTo = end }, () => {}).finally(() => { this.syncing = undefined })
+      this.syncing = this.bufferedFh()
+        .then(async fh => {
+          await fh.datasync()
+        })
+        .then(
+          () => {
+            this.syncedTo = end
+          },
+          () => {},
+        )
+        .finally(() => {
+          this.syncing = undefined
+        })
     }
   }
 
-  private async bufferedFh (): Promise<FileHandle> {
+  private async bufferedFh(): Promise<FileHandle> {
     if (!this.file.direct) return this.file.fh
     return await (this.buffered ??= open(this.file.path, fsc.O_WRONLY))
   }
 }
 
-async function writeFully (fh: FileHandle, buf: Uint8Array, at: number): Promise<void> {
+async function writeFully(fh: FileHandle, buf: Uint8Array, at: number): Promise<void> {
   let off = 0
   while (off < buf.length) {
     const { bytesWritten } = await fh.write(buf, off, buf.length - off, at + off)

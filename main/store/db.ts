@@ -6,7 +6,7 @@ import { migrations } from './migrations/index.js'
 
 export type Db = Database
 
-export function openDatabase (file: string, log: Logger): Db {
+export function openDatabase(file: string, log: Logger): Db {
   const db = new Database(file)
   try {
     // First, so that the pragmas below wait for another process opening the same new file.
@@ -31,18 +31,22 @@ export function openDatabase (file: string, log: Logger): Db {
  * home at once (a `serve` and an `import`) take turns, and the second finds
  * the work done instead of creating the same tables again.
  */
-export function migrate (db: Db, file: string, log: Logger): void {
+export function migrate(db: Db, file: string, log: Logger): void {
   for (;;) {
-    const applied = db.transaction((): number | undefined => {
-      const current = db.pragma('user_version', { simple: true }) as number
-      if (current > migrations.length) {
-        throw new DatabaseTooNewError(`${file}: the library was written by a newer Fieldsync (schema ${current}, this one knows ${migrations.length}); upgrade Fieldsync`)
-      }
-      if (current === migrations.length) return undefined
-      db.exec(migrations[current])
-      db.pragma(`user_version = ${current + 1}`)
-      return current + 1
-    }).immediate()
+    const applied = db
+      .transaction((): number | undefined => {
+        const current = db.pragma('user_version', { simple: true }) as number
+        if (current > migrations.length) {
+          throw new DatabaseTooNewError(
+            `${file}: the library was written by a newer Fieldsync (schema ${current}, this one knows ${migrations.length}); upgrade Fieldsync`,
+          )
+        }
+        if (current === migrations.length) return undefined
+        db.exec(migrations[current])
+        db.pragma(`user_version = ${current + 1}`)
+        return current + 1
+      })
+      .immediate()
     if (applied === undefined) return
     log('migrated %s to schema %d', file, applied)
   }

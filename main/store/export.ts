@@ -36,23 +36,23 @@ export interface ExportOptions {
    */
   heldByTarget?: ReadonlySet<string>
   signal?: AbortSignal
-  onProgress?: (p: { bytes: number, totalBytes: number }) => void
+  onProgress?: (p: { bytes: number; totalBytes: number }) => void
 }
 
 export interface ExportPlan {
   json: Uint8Array
-  objects: Array<{ sha: string, size: number }>
+  objects: Array<{ sha: string; size: number }>
   bytes: number
 }
 
-export function isGzipName (file: string): boolean {
+export function isGzipName(file: string): boolean {
   return /\.(tgz|gz)$/i.test(file)
 }
 
 const FIXED = { mode: 0o644, uid: 0, gid: 0, uname: '', gname: '', mtime: new Date(0), type: 'file' as const, linkname: '', devmajor: 0, devminor: 0 }
 
 /** What an export would write: the json bytes and the objects, in order. */
-export function planExport (lib: Library, id: string, opts: Pick<ExportOptions, 'parts' | 'onlyObjects' | 'heldByTarget'> = {}): ExportPlan {
+export function planExport(lib: Library, id: string, opts: Pick<ExportOptions, 'parts' | 'onlyObjects' | 'heldByTarget'> = {}): ExportPlan {
   const info = lib.get(id)
   const state = lib.state(id)
   if (opts.parts !== undefined && opts.parts.length > 0) {
@@ -63,12 +63,20 @@ export function planExport (lib: Library, id: string, opts: Pick<ExportOptions, 
 }
 
 /** The same for a state that need not be in the library (a package composed onto what a device runs). */
-export function planStateExport (lib: Library, s: { raw: Uint8Array, state: StateInput }, label: string, opts: Pick<ExportOptions, 'onlyObjects' | 'heldByTarget'> = {}): ExportPlan {
+export function planStateExport(
+  lib: Library,
+  s: { raw: Uint8Array; state: StateInput },
+  label: string,
+  opts: Pick<ExportOptions, 'onlyObjects' | 'heldByTarget'> = {},
+): ExportPlan {
   const shas = uniqueShas(objectRefs(s.state))
   const held = opts.heldByTarget
   const missing = shas.filter(sha => !lib.isPresent(sha) && held?.has(sha) !== true)
   if (missing.length > 0) {
-    throw new IncompleteRevisionError(`revision ${label}: ${missing.length} object(s) missing from the library${held === undefined ? '' : ' and not on the device'} (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}); pull them from a peer or import them first`, { missing })
+    throw new IncompleteRevisionError(
+      `revision ${label}: ${missing.length} object(s) missing from the library${held === undefined ? '' : ' and not on the device'} (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}); pull them from a peer or import them first`,
+      { missing },
+    )
   }
   const objects = shas
     // Not in the library: held by the target (checked above), so never sent.
@@ -78,7 +86,12 @@ export function planStateExport (lib: Library, s: { raw: Uint8Array, state: Stat
 }
 
 /** Write the tarball; returns the bytes of the finished file. */
-export async function exportRevision (lib: Library, id: string, file: string, opts: ExportOptions = {}): Promise<{ file: string, bytes: number, objects: number }> {
+export async function exportRevision(
+  lib: Library,
+  id: string,
+  file: string,
+  opts: ExportOptions = {},
+): Promise<{ file: string; bytes: number; objects: number }> {
   const plan = planExport(lib, id, opts)
   const gzip = opts.gzip ?? isGzipName(file)
   const tmp = join(dirname(file), `.${basename(file)}.${randomBytes(4).toString('hex')}.part`)
@@ -86,7 +99,9 @@ export async function exportRevision (lib: Library, id: string, file: string, op
   const { default: tar } = await import('tar-stream')
   const pack = tar.pack()
   const out = createWriteStream(tmp, { flags: 'wx', highWaterMark: 1 << 20 })
-  const stages: NodeJS.ReadWriteStream[] = gzip ? [createGzip({ level: opts.compress === true ? zc.Z_DEFAULT_COMPRESSION : zc.Z_NO_COMPRESSION, chunkSize: 1 << 20 })] : []
+  const stages: NodeJS.ReadWriteStream[] = gzip
+    ? [createGzip({ level: opts.compress === true ? zc.Z_DEFAULT_COMPRESSION : zc.Z_NO_COMPRESSION, chunkSize: 1 << 20 })]
+    : []
   const piping = (pipeline as (...s: unknown[]) => Promise<void>)(pack, ...stages, out)
   let done = 0
   try {
@@ -100,12 +115,16 @@ export async function exportRevision (lib: Library, id: string, file: string, op
         opts.onProgress?.({ bytes: done, totalBytes: plan.bytes })
         if (!w.write(chunk)) await new Promise<void>(resolve => w.once('drain', resolve))
       }
-      await new Promise<void>((resolve, reject) => w.end((err?: Error | null) => err != null ? reject(err) : resolve()))
+      await new Promise<void>((resolve, reject) => w.end((err?: Error | null) => (err != null ? reject(err) : resolve())))
     }
     pack.finalize()
     await piping
     const fh = await open(tmp, 'r+')
-    try { await fh.sync() } finally { await fh.close() }
+    try {
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
     await rename(tmp, file)
     return { file, bytes: (await stat(file)).size, objects: plan.objects.length }
   } catch (err) {
@@ -116,6 +135,6 @@ export async function exportRevision (lib: Library, id: string, file: string, op
   }
 }
 
-function entry (pack: tar.Pack, header: Partial<tar.Header> & { name: string }, body: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => pack.entry(header, body, (err) => err != null ? reject(err) : resolve()))
+function entry(pack: tar.Pack, header: Partial<tar.Header> & { name: string }, body: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => pack.entry(header, body, err => (err != null ? reject(err) : resolve())))
 }

@@ -12,26 +12,29 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { slabMemory, type Slot } from './slots.js'
 
 type ToWorker =
-  | { op: 'slab', slab: number, sab: SharedArrayBuffer }
-  | { op: 'update', key: number, slab: number, offset: number, len: number }
-  | { op: 'digest', key: number }
-  | { op: 'drop', key: number }
-type FromWorker = { op: 'hashed', key: number } | { op: 'digest', key: number, digest: string } | { op: 'error', key: number, error: string }
+  | { op: 'slab'; slab: number; sab: SharedArrayBuffer }
+  | { op: 'update'; key: number; slab: number; offset: number; len: number }
+  | { op: 'digest'; key: number }
+  | { op: 'drop'; key: number }
+type FromWorker = { op: 'hashed'; key: number } | { op: 'digest'; key: number; digest: string } | { op: 'error'; key: number; error: string }
 
 const MARK = 'fieldsync-hash-thread'
 
-function workerMain (): void {
+function workerMain(): void {
   const port = parentPort!
   const slabs = new Map<number, SharedArrayBuffer>()
   const hashes = new Map<number, Hash>()
   port.on('message', (m: ToWorker) => {
-    if (m.op === 'slab') { slabs.set(m.slab, m.sab); return }
+    if (m.op === 'slab') {
+      slabs.set(m.slab, m.sab)
+      return
+    }
     try {
       if (m.op === 'update') {
         const sab = slabs.get(m.slab)
         if (sab === undefined) throw new Error(`unknown slab ${m.slab}`)
         let h = hashes.get(m.key)
-        if (h === undefined) hashes.set(m.key, h = createHash('sha256'))
+        if (h === undefined) hashes.set(m.key, (h = createHash('sha256')))
         h.update(new Uint8Array(sab, m.offset, m.len))
         port.postMessage({ op: 'hashed', key: m.key } satisfies FromWorker)
       } else if (m.op === 'digest') {
@@ -50,8 +53,15 @@ function workerMain (): void {
 
 if (!isMainThread && parentPort !== null && workerData === MARK) workerMain()
 
-interface Waiter { resolve: (v: string) => void, reject: (e: Error) => void }
-interface Stream { acks: Waiter[], digest: Waiter[], failed?: Error }
+interface Waiter {
+  resolve: (v: string) => void
+  reject: (e: Error) => void
+}
+interface Stream {
+  acks: Waiter[]
+  digest: Waiter[]
+  failed?: Error
+}
 
 /** One running sha256 on the hashing thread. */
 export interface SlotHash {
@@ -70,11 +80,13 @@ export class HashThread {
   private seq = 0
   private waiting = 0
 
-  private get w (): Worker {
+  private get w(): Worker {
     if (this.worker === undefined) {
       const w = new Worker(new URL(import.meta.url), { workerData: MARK })
       w.unref()
-      w.on('message', (m: FromWorker) => { this.onMessage(m) })
+      w.on('message', (m: FromWorker) => {
+        this.onMessage(m)
+      })
       const fail = (err: Error): void => {
         if (this.worker !== w) return
         this.worker = undefined
@@ -82,13 +94,15 @@ export class HashThread {
         for (const s of this.streams.values()) this.fail(s, err)
       }
       w.on('error', fail)
-      w.on('exit', (code) => { fail(new Error(`hashing thread exited (${code})`)) })
+      w.on('exit', code => {
+        fail(new Error(`hashing thread exited (${code})`))
+      })
       this.worker = w
     }
     return this.worker
   }
 
-  open (): SlotHash {
+  open(): SlotHash {
     const key = ++this.seq
     const s: Stream = { acks: [], digest: [] }
     this.streams.set(key, s)
@@ -109,7 +123,11 @@ export class HashThread {
         const w = this.w
         const done = this.expect(s.digest)
         w.postMessage({ op: 'digest', key } satisfies ToWorker)
-        try { return await done } finally { this.streams.delete(key) }
+        try {
+          return await done
+        } finally {
+          this.streams.delete(key)
+        }
       },
       drop: () => {
         if (!this.streams.delete(key)) return
@@ -119,7 +137,7 @@ export class HashThread {
     }
   }
 
-  async stop (): Promise<void> {
+  async stop(): Promise<void> {
     const w = this.worker
     this.worker = undefined
     this.sentSlabs = new Set()
@@ -128,27 +146,34 @@ export class HashThread {
   }
 
   /** A promise for the next answer in `queue`; the thread keeps the process alive while any is awaited. */
-  private async expect (queue: Waiter[]): Promise<string> {
+  private async expect(queue: Waiter[]): Promise<string> {
     return await new Promise<string>((resolve, reject) => {
       if (this.waiting++ === 0) this.worker?.ref()
       queue.push({ resolve, reject })
     })
   }
 
-  private settle (x: Waiter, v: string | Error): void {
+  private settle(x: Waiter, v: string | Error): void {
     if (--this.waiting === 0) this.worker?.unref()
-    if (typeof v === 'string') x.resolve(v); else x.reject(v)
+    if (typeof v === 'string') x.resolve(v)
+    else x.reject(v)
   }
 
-  private onMessage (m: FromWorker): void {
+  private onMessage(m: FromWorker): void {
     const s = this.streams.get(m.key)
     if (s === undefined) return
-    if (m.op === 'hashed') { const x = s.acks.shift(); if (x !== undefined) this.settle(x, '') } else if (m.op === 'digest') { const x = s.digest.shift(); if (x !== undefined) this.settle(x, m.digest) } else {
+    if (m.op === 'hashed') {
+      const x = s.acks.shift()
+      if (x !== undefined) this.settle(x, '')
+    } else if (m.op === 'digest') {
+      const x = s.digest.shift()
+      if (x !== undefined) this.settle(x, m.digest)
+    } else {
       this.fail(s, new Error(`hashing failed: ${m.error}`))
     }
   }
 
-  private fail (s: Stream, err: Error): void {
+  private fail(s: Stream, err: Error): void {
     s.failed ??= err
     for (const x of [...s.acks.splice(0), ...s.digest.splice(0)]) this.settle(x, err)
   }

@@ -77,16 +77,31 @@ CREATE TABLE IF NOT EXISTS holds (
 CREATE INDEX IF NOT EXISTS holds_sha ON holds(sha);
 `
 
-interface LeaseRow { id: number, kind: LeaseKind, pid: number, identity: string, what: string, command: string, since: number }
+interface LeaseRow {
+  id: number
+  kind: LeaseKind
+  pid: number
+  identity: string
+  what: string
+  command: string
+  since: number
+}
 
 export class Lease {
   private released = false
-  constructor (private readonly book: LeaseBook, readonly id: number, readonly kind: LeaseKind, readonly what: string) {}
+  constructor(
+    private readonly book: LeaseBook,
+    readonly id: number,
+    readonly kind: LeaseKind,
+    readonly what: string,
+  ) {}
 
-  get active (): boolean { return !this.released }
+  get active(): boolean {
+    return !this.released
+  }
 
   /** Hold these objects: from now on no other writer's rollback removes them. */
-  hold (shas: Iterable<string>): void {
+  hold(shas: Iterable<string>): void {
     if (this.released) throw new BugError(`lease ${this.id} (${this.what}) used after release`)
     this.book.hold(this.id, shas)
   }
@@ -95,18 +110,18 @@ export class Lease {
    * Claim objects to fetch: those no other live lease is fetching become
    * this lease's (`mine`); the others are someone else's to bring (`theirs`).
    */
-  claim (shas: Iterable<string>): { mine: string[], theirs: string[] } {
+  claim(shas: Iterable<string>): { mine: string[]; theirs: string[] } {
     if (this.released) throw new BugError(`lease ${this.id} (${this.what}) used after release`)
     return this.book.claim(this.id, shas)
   }
 
   /** Whether another live lease is fetching `sha` (see claim). */
-  fetchingElsewhere (sha: string): boolean {
+  fetchingElsewhere(sha: string): boolean {
     return this.book.fetchingElsewhere(this.id, sha)
   }
 
   /** Let go of the lease and its holds (idempotent; a failure is logged, the process's death releases it anyway). */
-  release (): void {
+  release(): void {
     if (this.released) return
     this.released = true
     this.book.release(this.id)
@@ -121,7 +136,7 @@ export class LeaseBook {
   private readonly mine = new Set<number>()
   private readonly me: ProcessSelf
 
-  constructor (components: { log: Logger }, opts: { home: string }) {
+  constructor(components: { log: Logger }, opts: { home: string }) {
     this.file = join(opts.home, 'leases.db')
     this.log = components.log.child('leases')
     const bootId = readBootId()
@@ -133,18 +148,20 @@ export class LeaseBook {
    * (every one of them is a transaction there): a process that only reads
    * the library (`fieldsync ls`, `show`) never opens it.
    */
-  start (): void {
+  start(): void {
     this.ready = true
   }
 
-  private open (): Database {
+  private open(): Database {
     const db = new Database(this.file)
     try {
       db.pragma('busy_timeout = 5000')
       db.pragma('journal_mode = WAL')
       db.pragma('synchronous = NORMAL')
       db.pragma('foreign_keys = ON')
-      db.transaction(() => { db.exec(SCHEMA) }).immediate()
+      db.transaction(() => {
+        db.exec(SCHEMA)
+      }).immediate()
     } catch (err) {
       db.close()
       throw err
@@ -152,14 +169,14 @@ export class LeaseBook {
     return db
   }
 
-  stop (): void {
+  stop(): void {
     for (const id of [...this.mine]) this.release(id)
     this.ready = false
     this.db?.close()
     this.db = undefined
   }
 
-  private get conn (): Database {
+  private get conn(): Database {
     if (!this.ready) throw new BugError('LeaseBook not started')
     this.db ??= this.open()
     return this.db
@@ -169,7 +186,7 @@ export class LeaseBook {
    * Take a lease, waiting (up to `waitMs`) while conflicting ones are live.
    * Throws BusyError naming the other process when the wait runs out.
    */
-  async acquire (kind: LeaseKind, what: string, opts: AcquireOptions = {}): Promise<Lease> {
+  async acquire(kind: LeaseKind, what: string, opts: AcquireOptions = {}): Promise<Lease> {
     const waitMs = opts.waitMs ?? (kind === 'exclusive' ? LeaseTuning.exclusiveWaitMs : LeaseTuning.sharedWaitMs)
     const deadline = Date.now() + waitMs
     let told = false
@@ -178,30 +195,38 @@ export class LeaseBook {
       const got = this.tryAcquire(kind, what)
       if (typeof got === 'number') return new Lease(this, got, kind, what)
       if (Date.now() >= deadline) throw busyError(kind, what, got, waitMs)
-      if (!told) { told = true; opts.onWait?.(got, waitMs) }
+      if (!told) {
+        told = true
+        opts.onWait?.(got, waitMs)
+      }
       await delay(Math.min(LeaseTuning.pollMs, Math.max(1, deadline - Date.now())), opts.signal)
     }
   }
 
   /** The lease id, or the live lease in the way. */
-  private tryAcquire (kind: LeaseKind, what: string): number | LeaseHolder {
+  private tryAcquire(kind: LeaseKind, what: string): number | LeaseHolder {
     const db = this.conn
-    return db.transaction((): number | LeaseHolder => {
-      const live = this.sweep()
-      const blocking = kind === 'exclusive' ? live : live.filter(l => l.kind === 'exclusive')
-      if (blocking.length > 0) {
-        const b = blocking[0]
-        return { pid: b.pid, kind: b.kind, what: b.what, command: b.command, since: b.since }
-      }
-      const id = Number(db.prepare('INSERT INTO leases (kind, pid, identity, what, command, since) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(kind, this.me.pid, this.me.identity, what, commandLine(), Date.now()).lastInsertRowid)
-      this.mine.add(id)
-      return id
-    }).immediate()
+    return db
+      .transaction((): number | LeaseHolder => {
+        const live = this.sweep()
+        const blocking = kind === 'exclusive' ? live : live.filter(l => l.kind === 'exclusive')
+        if (blocking.length > 0) {
+          const b = blocking[0]
+          return { pid: b.pid, kind: b.kind, what: b.what, command: b.command, since: b.since }
+        }
+        const id = Number(
+          db
+            .prepare('INSERT INTO leases (kind, pid, identity, what, command, since) VALUES (?, ?, ?, ?, ?, ?)')
+            .run(kind, this.me.pid, this.me.identity, what, commandLine(), Date.now()).lastInsertRowid,
+        )
+        this.mine.add(id)
+        return id
+      })
+      .immediate()
   }
 
   /** Delete the leases of dead processes; returns the live ones. Inside a transaction. */
-  private sweep (): LeaseRow[] {
+  private sweep(): LeaseRow[] {
     const db = this.conn
     const rows = db.prepare('SELECT id, kind, pid, identity, what, command, since FROM leases ORDER BY id').all() as LeaseRow[]
     const live: LeaseRow[] = []
@@ -215,13 +240,15 @@ export class LeaseBook {
     return live
   }
 
-  hold (lease: number, shas: Iterable<string>): void {
+  hold(lease: number, shas: Iterable<string>): void {
     const db = this.conn
     const ins = db.prepare('INSERT OR IGNORE INTO holds (lease, sha) VALUES (?, ?)')
-    db.transaction(() => { for (const s of shas) ins.run(lease, s) }).immediate()
+    db.transaction(() => {
+      for (const s of shas) ins.run(lease, s)
+    }).immediate()
   }
 
-  claim (lease: number, shas: Iterable<string>): { mine: string[], theirs: string[] } {
+  claim(lease: number, shas: Iterable<string>): { mine: string[]; theirs: string[] } {
     const db = this.conn
     const other = db.prepare('SELECT 1 FROM holds WHERE sha = ? AND lease <> ? AND fetching = 1 LIMIT 1')
     const mark = db.prepare('INSERT INTO holds (lease, sha, fetching) VALUES (?, ?, 1) ON CONFLICT (lease, sha) DO UPDATE SET fetching = 1')
@@ -230,21 +257,26 @@ export class LeaseBook {
       this.sweep()
       for (const sha of shas) {
         if (other.get(sha, lease) !== undefined) out.theirs.push(sha)
-        else { mark.run(lease, sha); out.mine.push(sha) }
+        else {
+          mark.run(lease, sha)
+          out.mine.push(sha)
+        }
       }
     }).immediate()
     return out
   }
 
-  fetchingElsewhere (lease: number, sha: string): boolean {
+  fetchingElsewhere(lease: number, sha: string): boolean {
     const db = this.conn
-    return db.transaction(() => {
-      this.sweep()
-      return db.prepare('SELECT 1 FROM holds WHERE sha = ? AND lease <> ? AND fetching = 1 LIMIT 1').get(sha, lease) !== undefined
-    }).immediate()
+    return db
+      .transaction(() => {
+        this.sweep()
+        return db.prepare('SELECT 1 FROM holds WHERE sha = ? AND lease <> ? AND fetching = 1 LIMIT 1').get(sha, lease) !== undefined
+      })
+      .immediate()
   }
 
-  release (lease: number): void {
+  release(lease: number): void {
     this.mine.delete(lease)
     try {
       this.conn.prepare('DELETE FROM leases WHERE id = ?').run(lease)
@@ -261,53 +293,69 @@ export class LeaseBook {
    * holds an object. `fn` must not await (house rule 7): it may unlink files
    * synchronously, which is what makes a check and a removal one step.
    */
-  decide<T> (lease: number | undefined, fn: (heldByOthers: (sha: string) => boolean) => T): T {
+  decide<T>(lease: number | undefined, fn: (heldByOthers: (sha: string) => boolean) => T): T {
     const db = this.conn
     const q = db.prepare('SELECT 1 FROM holds WHERE sha = ? AND lease IS NOT ? LIMIT 1')
-    return db.transaction(() => {
-      this.sweep()
-      return fn(sha => q.get(sha, lease ?? null) !== undefined)
-    }).immediate()
+    return db
+      .transaction(() => {
+        this.sweep()
+        return fn(sha => q.get(sha, lease ?? null) !== undefined)
+      })
+      .immediate()
   }
 }
 
-function busyError (kind: LeaseKind, what: string, h: LeaseHolder, waitMs: number): Error {
+function busyError(kind: LeaseKind, what: string, h: LeaseHolder, waitMs: number): Error {
   const secs = Math.round(waitMs / 1000)
   const doing = h.kind === 'exclusive' ? 'is tidying' : 'is writing'
   const wait = waitMs === 0 ? 'it did not wait' : `it waited ${secs} s`
   const hint = kind === 'exclusive' ? 'try again when it has finished (or give --wait more seconds)' : 'try again when it has finished'
-  return new BusyError(`another Fieldsync process (pid ${h.pid}, \`${h.command}\`: ${h.what}) ${doing} this library; ${what} needs it to itself and ${wait}: ${hint}`,
-    { pid: h.pid, command: h.command, what: h.what, kind: h.kind })
+  return new BusyError(
+    `another Fieldsync process (pid ${h.pid}, \`${h.command}\`: ${h.what}) ${doing} this library; ${what} needs it to itself and ${wait}: ${hint}`,
+    { pid: h.pid, command: h.command, what: h.what, kind: h.kind },
+  )
 }
 
-function delay (ms: number, signal: AbortSignal | undefined): Promise<void> {
+function delay(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise(resolve => {
     const t = setTimeout(done, ms)
-    function done (): void { clearTimeout(t); signal?.removeEventListener('abort', done); resolve() }
+    function done(): void {
+      clearTimeout(t)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
     signal?.addEventListener('abort', done, { once: true })
   })
 }
 
 /** This process's command line, short: `fieldsync --home /x import big.tgz`. */
-function commandLine (): string {
+function commandLine(): string {
   const args = process.argv.slice(2).join(' ')
   const line = /fieldsync(\.js)?$/.test(process.argv[1] ?? '') ? `fieldsync ${args}` : `${process.title} ${args}`
   return line.length > 200 ? line.slice(0, 197) + '...' : line.trim()
 }
 
 /** This process, as leases record it. */
-interface ProcessSelf { pid: number, bootId: string, identity: string }
+interface ProcessSelf {
+  pid: number
+  bootId: string
+  identity: string
+}
 
 /** This boot's id (Linux), '' elsewhere: a lease of a boot before is dead whatever its pid. */
-function readBootId (): string {
-  try { return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() } catch { return '' }
+function readBootId(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
+  } catch {
+    return ''
+  }
 }
 
 /**
  * Who a pid is, beyond its number: on Linux the boot id and the start time
  * (clock ticks after boot, field 22 of /proc/<pid>/stat); '' elsewhere.
  */
-export function processIdentity (pid: number, bootId: string): string {
+export function processIdentity(pid: number, bootId: string): string {
   if (bootId === '') return ''
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
@@ -320,13 +368,16 @@ export function processIdentity (pid: number, bootId: string): string {
 }
 
 /** Whether the process that took a lease still runs (the same process, not a recycled pid). */
-export function processIsAlive (pid: number, identity: string, me: ProcessSelf): boolean {
+export function processIsAlive(pid: number, identity: string, me: ProcessSelf): boolean {
   if (pid === me.pid) return identity === me.identity
   if (identity !== '') {
     const now = processIdentity(pid, me.bootId)
     if (now !== '' || me.identity !== '') return now === identity
   }
-  try { process.kill(pid, 0); return true } catch (err) {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
 }

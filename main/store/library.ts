@@ -45,12 +45,12 @@ export interface LibraryStats {
 }
 
 export interface LibraryEvents {
-  revision: [{ id: string, complete: boolean }]
-  object: [{ sha: string, size: number }]
+  revision: [{ id: string; complete: boolean }]
+  object: [{ sha: string; size: number }]
 }
 
 /** A full disk, as a file write (ENOSPC) or the index (SQLITE_FULL) reports it. */
-export function isDiskFull (err: unknown): boolean {
+export function isDiskFull(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code
   return code === 'ENOSPC' || code === 'SQLITE_FULL' || code === 'E_NO_SPACE'
 }
@@ -58,13 +58,15 @@ export function isDiskFull (err: unknown): boolean {
 export const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._@+:-]{0,127}$/
 
 /** A valid revision name: 1-128 of letters, digits and . _ @ + : - (first a letter or digit), and nothing that looks like an id. */
-export function isRevisionName (name: string): boolean {
+export function isRevisionName(name: string): boolean {
   return NAME_RE.test(name) && !/^[0-9a-f]{8,64}$/.test(name)
 }
 
-export function checkRevisionName (name: string): string {
+export function checkRevisionName(name: string): string {
   if (!isRevisionName(name)) {
-    throw new UsageError(`revision name ${JSON.stringify(name)}: use 1-128 letters, digits and . _ @ + : - (starting with a letter or digit), not something that looks like an id`)
+    throw new UsageError(
+      `revision name ${JSON.stringify(name)}: use 1-128 letters, digits and . _ @ + : - (starting with a letter or digit), not something that looks like an id`,
+    )
   }
   return name
 }
@@ -74,9 +76,13 @@ export function checkRevisionName (name: string): string {
  * `pvwificonnect`): without its archive extensions, other characters as `-`;
  * undefined when nothing usable is left.
  */
-export function nameFromFileName (file: string): string | undefined {
+export function nameFromFileName(file: string): string | undefined {
   const base = basename(file).replace(/(\.(tgz|tar|gz|json|pvrexport))+$/i, '')
-  const name = base.replace(/[^A-Za-z0-9._@+:-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '').replace(/-+$/, '').slice(0, 128)
+  const name = base
+    .replace(/[^A-Za-z0-9._@+:-]+/g, '-')
+    .replace(/^[^A-Za-z0-9]+/, '')
+    .replace(/-+$/, '')
+    .slice(0, 128)
   return isRevisionName(name) ? name : undefined
 }
 
@@ -89,7 +95,7 @@ export class Library extends EventEmitter<LibraryEvents> {
   private _db?: Db
   private q?: Queries
 
-  constructor (components: { log: Logger }, opts: { home: string, directIo?: boolean }) {
+  constructor(components: { log: Logger }, opts: { home: string; directIo?: boolean }) {
     super()
     this.home = opts.home
     this.log = components.log.child('store')
@@ -97,17 +103,17 @@ export class Library extends EventEmitter<LibraryEvents> {
     this.leases = new LeaseBook({ log: this.log }, { home: this.home })
   }
 
-  get db (): Db {
+  get db(): Db {
     if (this._db === undefined) throw new BugError('Library not started')
     return this._db
   }
 
-  private get queries (): Queries {
+  private get queries(): Queries {
     if (this.q === undefined) throw new BugError('Library not started')
     return this.q
   }
 
-  async start (): Promise<void> {
+  async start(): Promise<void> {
     if (this._db !== undefined) return
     await mkdir(this.home, { recursive: true })
     await this.objects.start()
@@ -122,7 +128,7 @@ export class Library extends EventEmitter<LibraryEvents> {
     this.q = new Queries(this._db)
   }
 
-  async stop (): Promise<void> {
+  async stop(): Promise<void> {
     await this.objects.stop()
     this.leases.stop()
     this._db?.close()
@@ -135,16 +141,21 @@ export class Library extends EventEmitter<LibraryEvents> {
    * NoSpaceError that names the library; `after` says what was kept or what
    * to do. Other errors as they are.
    */
-  diskFull (err: unknown, what: string, after?: string): unknown {
+  diskFull(err: unknown, what: string, after?: string): unknown {
     if (!isDiskFull(err)) return err
-    return new NoSpaceError(`${what}: the library's disk is full (${this.home})${after === undefined ? '' : `; ${after}`}`, { home: this.home, advice: 'library-full' })
+    return new NoSpaceError(`${what}: the library's disk is full (${this.home})${after === undefined ? '' : `; ${after}`}`, {
+      home: this.home,
+      advice: 'library-full',
+    })
   }
 
   /** A transaction on the index; a full disk becomes a NoSpaceError naming the library. */
-  private write<T> (what: string, fn: () => T): T {
+  private write<T>(what: string, fn: () => T): T {
     try {
       return this.db.transaction(fn).immediate()
-    } catch (err) { throw this.diskFull(err, what, 'nothing of it was recorded') }
+    } catch (err) {
+      throw this.diskFull(err, what, 'nothing of it was recorded')
+    }
   }
 
   /**
@@ -152,10 +163,12 @@ export class Library extends EventEmitter<LibraryEvents> {
    * for writers, exclusive for gc and verify --repair. Waits while a
    * conflicting one is live; BusyError when the wait runs out.
    */
-  async lease (kind: LeaseKind, what: string, opts: AcquireOptions = {}): Promise<Lease> {
+  async lease(kind: LeaseKind, what: string, opts: AcquireOptions = {}): Promise<Lease> {
     try {
       return await this.leases.acquire(kind, what, opts)
-    } catch (err) { throw this.diskFull(err, what) }
+    } catch (err) {
+      throw this.diskFull(err, what)
+    }
   }
 
   /**
@@ -165,7 +178,7 @@ export class Library extends EventEmitter<LibraryEvents> {
    * Check and removal are one step for every process (leases.ts `decide`).
    * Returns the shas removed.
    */
-  discardWritten (lease: Lease, shas: Iterable<string>): string[] {
+  discardWritten(lease: Lease, shas: Iterable<string>): string[] {
     const removed: string[] = []
     const list = [...shas]
     if (list.length === 0) return removed
@@ -184,7 +197,7 @@ export class Library extends EventEmitter<LibraryEvents> {
    * Remove the objects no revision uses that no live lease holds (the
    * index's half of gc, for `library.remove` in the app). Returns how many.
    */
-  removeUnreferenced (lease: Lease | undefined): number {
+  removeUnreferenced(lease: Lease | undefined): number {
     let n = 0
     this.leases.decide(lease?.id, heldByOthers => {
       for (const sha of this.unreferencedObjects()) {
@@ -198,7 +211,7 @@ export class Library extends EventEmitter<LibraryEvents> {
   }
 
   /** A full id, a unique id prefix of 8+ hex characters, or a name. */
-  resolve (ref: string): RevisionInfo {
+  resolve(ref: string): RevisionInfo {
     const q = this.queries
     const byName = q.revisionByName.get(ref) as { revision_id: string } | undefined
     if (byName !== undefined) return this.mustGet(byName.revision_id)
@@ -206,7 +219,10 @@ export class Library extends EventEmitter<LibraryEvents> {
       const rows = q.revisionsByPrefix.all(ref + '%') as Array<{ id: string }>
       if (rows.length === 1) return this.mustGet(rows[0].id)
       if (rows.length > 1) {
-        throw new AmbiguousRevisionError(`revision ${ref}: the prefix matches ${rows.length} revisions (${rows.map(r => r.id.slice(0, 12)).join(', ')}); give more characters`, { matches: rows.map(r => r.id) })
+        throw new AmbiguousRevisionError(
+          `revision ${ref}: the prefix matches ${rows.length} revisions (${rows.map(r => r.id.slice(0, 12)).join(', ')}); give more characters`,
+          { matches: rows.map(r => r.id) },
+        )
       }
     } else if (/^[0-9a-fA-F]{1,7}$/.test(ref)) {
       throw new UnknownRevisionError(`revision ${ref}: not a name, and an id prefix needs at least 8 hex characters`)
@@ -214,50 +230,54 @@ export class Library extends EventEmitter<LibraryEvents> {
     throw new UnknownRevisionError(`revision ${ref}: no revision with that name or id in the library (see fieldsync ls)`)
   }
 
-  get (id: string): RevisionInfo | undefined {
+  get(id: string): RevisionInfo | undefined {
     const row = this.queries.revisionInfo.get(id) as RevisionRow | undefined
     return row === undefined ? undefined : this.toInfo(row)
   }
 
-  private mustGet (id: string): RevisionInfo {
+  private mustGet(id: string): RevisionInfo {
     const r = this.get(id)
     if (r === undefined) throw new UnknownRevisionError(`revision ${id}: not in the library`)
     return r
   }
 
-  list (): RevisionInfo[] {
+  list(): RevisionInfo[] {
     return (this.queries.revisionList.all() as RevisionRow[]).map(r => this.toInfo(r))
   }
 
   /** The stored state (original bytes), parsed. */
-  state (id: string): ParsedState {
+  state(id: string): ParsedState {
     const row = this.queries.revisionState.get(id) as { state: Buffer } | undefined
     if (row === undefined) throw new UnknownRevisionError(`revision ${id}: not in the library`)
     return parseState(new Uint8Array(row.state), `revision ${id.slice(0, 12)}`)
   }
 
-  objectsOf (id: string): RevisionObject[] {
-    return (this.queries.revisionObjects.all(id) as Array<{ key: string, sha: string, size: number | null, present: number }>)
-      .map(r => ({ key: r.key, sha: r.sha, size: r.size, present: r.present === 1 }))
+  objectsOf(id: string): RevisionObject[] {
+    return (this.queries.revisionObjects.all(id) as Array<{ key: string; sha: string; size: number | null; present: number }>).map(r => ({
+      key: r.key,
+      sha: r.sha,
+      size: r.size,
+      present: r.present === 1,
+    }))
   }
 
-  missing (id: string): string[] {
+  missing(id: string): string[] {
     return (this.queries.revisionMissing.all(id) as Array<{ sha: string }>).map(r => r.sha)
   }
 
   /** Size of an object as recorded (present or not), or null if unknown. */
-  objectSize (sha: string): number | null {
+  objectSize(sha: string): number | null {
     const r = this.queries.objectGet.get(sha) as { size: number | null } | undefined
     return r?.size ?? null
   }
 
-  isPresent (sha: string): boolean {
+  isPresent(sha: string): boolean {
     const r = this.queries.objectGet.get(sha) as { present: number } | undefined
     return r?.present === 1
   }
 
   /** Which of `shas` are present in the store (per the index). */
-  presentAmong (shas: Iterable<string>): Set<string> {
+  presentAmong(shas: Iterable<string>): Set<string> {
     const out = new Set<string>()
     for (const s of shas) if (this.isPresent(s)) out.add(s)
     return out
@@ -270,7 +290,14 @@ export class Library extends EventEmitter<LibraryEvents> {
    * Without `name`, `suggestedName` (e.g. from the file name) names a
    * revision that has no name yet, if no other revision holds it.
    */
-  addRevision (input: { raw: Uint8Array, parsed?: ParsedState, name?: string, suggestedName?: string, source: string, present?: ReadonlyMap<string, number> }): AddRevisionResult {
+  addRevision(input: {
+    raw: Uint8Array
+    parsed?: ParsedState
+    name?: string
+    suggestedName?: string
+    source: string
+    present?: ReadonlyMap<string, number>
+  }): AddRevisionResult {
     const parsed = input.parsed ?? parseState(input.raw, input.source)
     const id = revisionId(parsed)
     const refs = objectRefs(parsed)
@@ -290,18 +317,19 @@ export class Library extends EventEmitter<LibraryEvents> {
         }
       }
       if (input.name !== undefined) q.nameUpsert.run({ name: input.name, revision_id: id, created_at: now })
-      else if (input.suggestedName !== undefined && isRevisionName(input.suggestedName)) q.nameInsertIfFree.run({ name: input.suggestedName, revision_id: id, created_at: now })
+      else if (input.suggestedName !== undefined && isRevisionName(input.suggestedName))
+        q.nameInsertIfFree.run({ name: input.suggestedName, revision_id: id, created_at: now })
       if (this.refreshComplete(id)) newlyComplete.push(id)
     })
     const missing = this.missing(id)
     const info = this.mustGet(id)
     if (!existed || newlyComplete.length > 0) this.emit('revision', { id, complete: info.complete })
     for (const [sha, size] of input.present ?? []) this.emit('object', { sha, size })
-    return { id, existed, missing, name: input.name ?? (info.names[0]) }
+    return { id, existed, missing, name: input.name ?? info.names[0] }
   }
 
   /** Record that `sha` is now in the store (after a verified put); completes revisions. */
-  objectPresent (sha: string, size: number): string[] {
+  objectPresent(sha: string, size: number): string[] {
     const q = this.queries
     const completed: string[] = []
     this.write(`recording object ${sha.slice(0, 12)}`, () => {
@@ -316,7 +344,7 @@ export class Library extends EventEmitter<LibraryEvents> {
   }
 
   /** Record that `sha` is gone or corrupt; its revisions become incomplete. */
-  objectAbsent (sha: string): string[] {
+  objectAbsent(sha: string): string[] {
     const q = this.queries
     const affected = (q.revisionsUsing.all(sha) as Array<{ revision_id: string }>).map(r => r.revision_id)
     this.write(`recording object ${sha.slice(0, 12)} as missing`, () => {
@@ -328,7 +356,7 @@ export class Library extends EventEmitter<LibraryEvents> {
   }
 
   /** Recompute `complete`; returns true when it went from 0 to 1. */
-  private refreshComplete (id: string): boolean {
+  private refreshComplete(id: string): boolean {
     const q = this.queries
     const missing = (q.revisionMissingCount.get(id) as { n: number }).n
     const before = (q.revisionComplete.get(id) as { complete: number }).complete
@@ -338,35 +366,37 @@ export class Library extends EventEmitter<LibraryEvents> {
   }
 
   /** Remove a revision from the index (objects stay until gc). */
-  removeRevision (id: string): void {
-    this.write(`removing revision ${id.slice(0, 12)}`, () => { this.queries.revisionDelete.run(id) })
+  removeRevision(id: string): void {
+    this.write(`removing revision ${id.slice(0, 12)}`, () => {
+      this.queries.revisionDelete.run(id)
+    })
     this.emit('revision', { id, complete: false })
   }
 
-  stats (): LibraryStats {
+  stats(): LibraryStats {
     return this.queries.stats() as LibraryStats
   }
 
   /** Objects the index knows as present, with sizes. */
-  presentObjects (): Array<{ sha: string, size: number }> {
-    return this.queries.objectsPresent.all() as Array<{ sha: string, size: number }>
+  presentObjects(): Array<{ sha: string; size: number }> {
+    return this.queries.objectsPresent.all() as Array<{ sha: string; size: number }>
   }
 
   /** Shas that no revision references. */
-  unreferencedObjects (): string[] {
+  unreferencedObjects(): string[] {
     return (this.queries.objectsUnreferenced.all() as Array<{ sha: string }>).map(r => r.sha)
   }
 
   /** Ids of the revisions that reference `sha`. */
-  referencedBy (sha: string): string[] {
+  referencedBy(sha: string): string[] {
     return (this.queries.revisionsUsing.all(sha) as Array<{ revision_id: string }>).map(r => r.revision_id)
   }
 
-  forgetObject (sha: string): void {
+  forgetObject(sha: string): void {
     this.queries.objectDelete.run(sha)
   }
 
-  private toInfo (r: RevisionRow): RevisionInfo {
+  private toInfo(r: RevisionRow): RevisionInfo {
     const names = r.names === null ? [] : r.names.split('\n')
     return {
       id: r.id,

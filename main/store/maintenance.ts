@@ -9,7 +9,11 @@ import { AbortedError } from '../../shared/errors.js'
 import type { Library } from './library.js'
 import type { LeaseHolder } from './leases.js'
 
-export interface VerifyReport { checked: number, corrupt: string[], missing: string[] }
+export interface VerifyReport {
+  checked: number
+  corrupt: string[]
+  missing: string[]
+}
 
 export interface WaitOptions {
   /** How long to wait for other writers (default LeaseTuning.exclusiveWaitMs; 0: refuse at once). */
@@ -18,8 +22,15 @@ export interface WaitOptions {
   onWait?: (holder: LeaseHolder, waitMs: number) => void
 }
 
-export async function verifyLibrary (lib: Library, opts: WaitOptions & { repair?: boolean, signal?: AbortSignal, onProgress?: (p: { bytes: number, totalBytes: number }) => void } = {}): Promise<VerifyReport> {
-  const lease = await lib.lease(opts.repair === true ? 'exclusive' : 'shared', opts.repair === true ? 'verify --repair' : 'verify', { signal: opts.signal, waitMs: opts.waitMs, onWait: opts.onWait })
+export async function verifyLibrary(
+  lib: Library,
+  opts: WaitOptions & { repair?: boolean; signal?: AbortSignal; onProgress?: (p: { bytes: number; totalBytes: number }) => void } = {},
+): Promise<VerifyReport> {
+  const lease = await lib.lease(opts.repair === true ? 'exclusive' : 'shared', opts.repair === true ? 'verify --repair' : 'verify', {
+    signal: opts.signal,
+    waitMs: opts.waitMs,
+    onWait: opts.onWait,
+  })
   try {
     return await verifyUnderLease(lib, opts)
   } finally {
@@ -27,7 +38,10 @@ export async function verifyLibrary (lib: Library, opts: WaitOptions & { repair?
   }
 }
 
-async function verifyUnderLease (lib: Library, opts: { repair?: boolean, signal?: AbortSignal, onProgress?: (p: { bytes: number, totalBytes: number }) => void }): Promise<VerifyReport> {
+async function verifyUnderLease(
+  lib: Library,
+  opts: { repair?: boolean; signal?: AbortSignal; onProgress?: (p: { bytes: number; totalBytes: number }) => void },
+): Promise<VerifyReport> {
   const objs = lib.presentObjects()
   const total = objs.reduce((a, o) => a + (o.size ?? 0), 0)
   let done = 0
@@ -57,7 +71,7 @@ async function verifyUnderLease (lib: Library, opts: { repair?: boolean, signal?
   return report
 }
 
-export async function collectGarbage (lib: Library, opts: WaitOptions & { signal?: AbortSignal } = {}): Promise<{ removed: number, bytes: number }> {
+export async function collectGarbage(lib: Library, opts: WaitOptions & { signal?: AbortSignal } = {}): Promise<{ removed: number; bytes: number }> {
   const lease = await lib.lease('exclusive', 'gc', { signal: opts.signal, waitMs: opts.waitMs, onWait: opts.onWait })
   try {
     return await collectUnderLease(lib, opts)
@@ -66,7 +80,7 @@ export async function collectGarbage (lib: Library, opts: WaitOptions & { signal
   }
 }
 
-async function collectUnderLease (lib: Library, opts: { signal?: AbortSignal }): Promise<{ removed: number, bytes: number }> {
+async function collectUnderLease(lib: Library, opts: { signal?: AbortSignal }): Promise<{ removed: number; bytes: number }> {
   let removed = 0
   let bytes = 0
   // Index entries no revision uses.
@@ -88,7 +102,7 @@ async function collectUnderLease (lib: Library, opts: { signal?: AbortSignal }):
     if (known.has(sha)) continue
     if (opts.signal?.aborted === true) throw new AbortedError('gc cancelled')
     const size = (await lib.objects.size(sha)) ?? 0
-    if (lib.referencedBy(sha).length > 0 && await lib.objects.verify(sha, opts.signal) === 'ok') {
+    if (lib.referencedBy(sha).length > 0 && (await lib.objects.verify(sha, opts.signal)) === 'ok') {
       lib.objectPresent(sha, size)
       continue
     }

@@ -43,27 +43,40 @@ export class ObjectWriter {
   private size = 0
   private done = false
 
-  constructor (private readonly store: ObjectStore, sha: string, private readonly file: WritableFile, readonly tmpPath: string, private readonly source: string, hasher?: HashThread) {
+  constructor(
+    private readonly store: ObjectStore,
+    sha: string,
+    private readonly file: WritableFile,
+    readonly tmpPath: string,
+    private readonly source: string,
+    hasher?: HashThread,
+  ) {
     this.sha = sha
     this.threadHash = hasher?.open()
     if (this.threadHash === undefined) this.hash = createHash('sha256')
     this.out = new FileAppender(file, 0, { hash: this.threadHash })
   }
 
-  get bytesWritten (): number { return this.size }
+  get bytesWritten(): number {
+    return this.size
+  }
 
-  async write (chunk: Uint8Array): Promise<void> {
+  async write(chunk: Uint8Array): Promise<void> {
     if (this.done) throw new BugError('ObjectWriter: write after commit/abort')
     this.hash?.update(chunk)
     this.size += chunk.length
     try {
       await this.out.write(chunk)
-    } catch (err) { throw this.store.diskError(err, this.source) }
+    } catch (err) {
+      throw this.store.diskError(err, this.source)
+    }
   }
 
   /** Verify and rename into place. Throws ObjectHashMismatchError (file removed) on a bad hash. */
-  async commit (): Promise<PutResult> {
-    return await (await this.verified())()
+  async commit(): Promise<PutResult> {
+    return await (
+      await this.verified()
+    )()
   }
 
   /**
@@ -71,10 +84,14 @@ export class ObjectWriter {
    * commit (fsync, rename) so that a caller may overlap it with the next
    * object's bytes. Throws ObjectHashMismatchError (file removed) on a bad hash.
    */
-  async verified (): Promise<() => Promise<PutResult>> {
+  async verified(): Promise<() => Promise<PutResult>> {
     if (this.done) throw new BugError('ObjectWriter: commit twice')
     try {
-      try { await this.out.finish() } catch (err) { throw this.store.diskError(err, this.source) }
+      try {
+        await this.out.finish()
+      } catch (err) {
+        throw this.store.diskError(err, this.source)
+      }
       const got = this.threadHash !== undefined ? await this.threadHash.digest() : (this.hash as Hash).digest('hex')
       if (got !== this.sha) {
         throw new ObjectHashMismatchError(`${this.source}: object ${this.sha} has bytes whose sha256 is ${got}`, { sha: this.sha, actual: got })
@@ -85,7 +102,11 @@ export class ObjectWriter {
     }
     return async () => {
       try {
-        try { await this.file.fh.sync() } catch (err) { throw this.store.diskError(err, this.source) }
+        try {
+          await this.file.fh.sync()
+        } catch (err) {
+          throw this.store.diskError(err, this.source)
+        }
         await this.out.close()
         await this.file.fh.close()
         this.done = true
@@ -98,7 +119,7 @@ export class ObjectWriter {
     }
   }
 
-  async abort (): Promise<void> {
+  async abort(): Promise<void> {
     if (!this.done) {
       this.done = true
       await this.out.settle().catch(() => {})
@@ -120,14 +141,18 @@ export class ObjectStore {
   /** Direct I/O for large writes where the file system takes it (EnvSettings.directIo). */
   readonly directIo: boolean
 
-  constructor (components: { log: Logger }, readonly home: string, opts: { directIo?: boolean } = {}) {
+  constructor(
+    components: { log: Logger },
+    readonly home: string,
+    opts: { directIo?: boolean } = {},
+  ) {
     this.directIo = opts.directIo ?? true
     this.dir = join(home, 'objects')
     this.tmpDir = join(home, 'tmp')
     this.log = components.log.child('objects')
   }
 
-  async start (): Promise<void> {
+  async start(): Promise<void> {
     await mkdir(this.dir, { recursive: true })
     await mkdir(this.tmpDir, { recursive: true })
     // Temporary files of a killed process are never valid objects: drop them.
@@ -139,24 +164,24 @@ export class ObjectStore {
     }
   }
 
-  async stop (): Promise<void> {
+  async stop(): Promise<void> {
     const h = this.hasher
     this.hasher = undefined
     await h?.stop()
   }
 
   /** A full disk as a NoSpaceError that names the input and the library; other errors as they are. */
-  diskError (err: unknown, source: string): unknown {
+  diskError(err: unknown, source: string): unknown {
     if ((err as NodeJS.ErrnoException)?.code !== 'ENOSPC') return err
     return new NoSpaceError(`${source}: the library's disk is full (${this.home}); nothing of this import is kept`, { home: this.home, advice: 'library-full' })
   }
 
-  path (sha: string): string {
+  path(sha: string): string {
     return join(this.dir, assertSha256Hex(sha, 'object'))
   }
 
   /** Size of a stored object, or undefined if absent. */
-  async size (sha: string): Promise<number | undefined> {
+  async size(sha: string): Promise<number | undefined> {
     try {
       const s = await stat(this.path(sha))
       return s.isFile() ? s.size : undefined
@@ -166,7 +191,7 @@ export class ObjectStore {
     }
   }
 
-  async has (sha: string): Promise<boolean> {
+  async has(sha: string): Promise<boolean> {
     return (await this.size(sha)) !== undefined
   }
 
@@ -174,7 +199,7 @@ export class ObjectStore {
    * Open a writer for `sha`. `source` names the input in error messages;
    * `size`, when known, picks where it hashes (large objects on the hashing thread).
    */
-  async writer (sha: string, source: string, size?: number): Promise<ObjectWriter> {
+  async writer(sha: string, source: string, size?: number): Promise<ObjectWriter> {
     assertSha256Hex(sha, source)
     const tmp = join(this.tmpDir, `put-${process.pid}-${sha.slice(0, 16)}-${randomBytes(6).toString('hex')}`)
     const file = await openWritable(tmp, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o644, this.directIo)
@@ -186,7 +211,7 @@ export class ObjectStore {
    * Store an object from a stream. When it already exists the stream is
    * drained (and still verified, so a bad source is reported).
    */
-  async put (sha: string, input: AsyncIterable<Uint8Array> | Readable, opts: { source: string, signal?: AbortSignal, size?: number }): Promise<PutResult> {
+  async put(sha: string, input: AsyncIterable<Uint8Array> | Readable, opts: { source: string; signal?: AbortSignal; size?: number }): Promise<PutResult> {
     const r = await this.putVerified(sha, input, opts)
     return await r.persist()
   }
@@ -196,7 +221,11 @@ export class ObjectStore {
    * `persist()` then fsyncs and renames into place (idempotent). Lets an
    * importer overlap one object's fsync with the next object's bytes.
    */
-  async putVerified (sha: string, input: AsyncIterable<Uint8Array> | Readable, opts: { source: string, signal?: AbortSignal, size?: number }): Promise<{ size: number, existed: boolean, persist: () => Promise<PutResult> }> {
+  async putVerified(
+    sha: string,
+    input: AsyncIterable<Uint8Array> | Readable,
+    opts: { source: string; signal?: AbortSignal; size?: number },
+  ): Promise<{ size: number; existed: boolean; persist: () => Promise<PutResult> }> {
     if (await this.has(sha)) {
       // Already stored: verify the incoming bytes anyway (a bad source is reported) without writing them.
       const h = createHash('sha256')
@@ -226,15 +255,19 @@ export class ObjectStore {
   }
 
   /** Copy a file into the store, verifying its hash. */
-  async putFile (sha: string, file: string, opts: { source?: string, signal?: AbortSignal } = {}): Promise<PutResult> {
+  async putFile(sha: string, file: string, opts: { source?: string; signal?: AbortSignal } = {}): Promise<PutResult> {
     const existing = await this.size(sha)
     if (existing !== undefined) return { sha, size: existing, existed: true }
     const { size } = await stat(file)
-    return await this.put(sha, createReadStream(file, { highWaterMark: 1 << 20, signal: opts.signal }), { source: opts.source ?? file, signal: opts.signal, size })
+    return await this.put(sha, createReadStream(file, { highWaterMark: 1 << 20, signal: opts.signal }), {
+      source: opts.source ?? file,
+      signal: opts.signal,
+      size,
+    })
   }
 
   /** A read stream over an object, optionally a byte range [start, end). */
-  read (sha: string, range: { start?: number, end?: number, signal?: AbortSignal } = {}): Readable {
+  read(sha: string, range: { start?: number; end?: number; signal?: AbortSignal } = {}): Readable {
     const end = range.end === undefined ? undefined : range.end - 1
     if (end !== undefined && end < (range.start ?? 0)) return createReadStream('/dev/null')
     return createReadStream(this.path(sha), { start: range.start, end, highWaterMark: 1 << 20, signal: range.signal })
@@ -246,7 +279,7 @@ export class ObjectStore {
    * only until the next one is asked for. For copying loops that would
    * otherwise allocate (and collect) a buffer per MiB.
    */
-  async * chunks (sha: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  async *chunks(sha: string, signal?: AbortSignal): AsyncGenerator<Buffer> {
     const fh = await open(this.path(sha), 'r')
     const bufs = [Buffer.allocUnsafe(1 << 20), Buffer.allocUnsafe(1 << 20)]
     let pos = 0
@@ -271,7 +304,7 @@ export class ObjectStore {
   }
 
   /** Re-hash one object. */
-  async verify (sha: string, signal?: AbortSignal): Promise<VerifyResult> {
+  async verify(sha: string, signal?: AbortSignal): Promise<VerifyResult> {
     let fh: FileHandle
     try {
       fh = await open(this.path(sha), 'r')
@@ -295,16 +328,16 @@ export class ObjectStore {
   }
 
   /** Every sha in the pool (files with other names are ignored). */
-  async list (): Promise<string[]> {
+  async list(): Promise<string[]> {
     return (await readdir(this.dir)).filter(isSha256Hex)
   }
 
-  async remove (sha: string): Promise<void> {
+  async remove(sha: string): Promise<void> {
     await rm(this.path(sha), { force: true })
   }
 
   /** Move a corrupt object aside to `<home>/corrupt/<sha>.<time>`; returns the new path. */
-  async quarantine (sha: string): Promise<string> {
+  async quarantine(sha: string): Promise<string> {
     const dir = join(this.home, 'corrupt')
     await mkdir(dir, { recursive: true })
     const dest = join(dir, `${sha}.${Date.now()}`)
@@ -314,7 +347,7 @@ export class ObjectStore {
   }
 
   /** Assert presence, with a clear error. */
-  async require (sha: string, what: string): Promise<number> {
+  async require(sha: string, what: string): Promise<number> {
     const s = await this.size(sha)
     if (s === undefined) throw new ObjectMissingError(`${what}: object ${sha} is not in the library`, { sha })
     return s
@@ -322,9 +355,12 @@ export class ObjectStore {
 }
 
 /** Whether a process with this pid exists (EPERM: it exists, but is not ours). */
-function processAlive (pid: number): boolean {
+function processAlive(pid: number): boolean {
   if (pid === process.pid) return true
-  try { process.kill(pid, 0); return true } catch (err) {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
 }

@@ -13,7 +13,7 @@
 import { BugError } from '../../shared/errors.js'
 
 // The WebAssembly global, as far as it is used here (the project's TypeScript libs do not declare it).
-declare const WebAssembly: { Memory: new (d: { initial: number, maximum: number, shared: boolean }) => { buffer: ArrayBuffer | SharedArrayBuffer } }
+declare const WebAssembly: { Memory: new (d: { initial: number; maximum: number; shared: boolean }) => { buffer: ArrayBuffer | SharedArrayBuffer } }
 
 export const SLOT_BYTES = 1 << 20
 const SLOTS_PER_SLAB = 8
@@ -22,7 +22,7 @@ const SLOTS_PER_SLAB = 8
  * A page-aligned buffer of `bytes` (rounded up to 64 KiB pages), not shared:
  * for O_DIRECT reads on worker threads, which keep their own.
  */
-export function alignedBuffer (bytes: number): Buffer {
+export function alignedBuffer(bytes: number): Buffer {
   const pages = Math.ceil(bytes / 65536)
   return Buffer.from(new WebAssembly.Memory({ initial: pages, maximum: pages, shared: false }).buffer, 0, bytes)
 }
@@ -39,7 +39,7 @@ export interface Slot {
 const slabs: Array<ArrayBuffer | SharedArrayBuffer> = []
 const free = { shared: [] as Slot[], plain: [] as Slot[] }
 
-export function takeSlot (shared: boolean): Slot {
+export function takeSlot(shared: boolean): Slot {
   const list = shared ? free.shared : free.plain
   if (list.length === 0) {
     const pages = (SLOT_BYTES * SLOTS_PER_SLAB) / 65536
@@ -52,10 +52,12 @@ export function takeSlot (shared: boolean): Slot {
   return list.pop() as Slot
 }
 
-export function giveSlot (s: Slot): void { (s.shared ? free.shared : free.plain).push(s) }
+export function giveSlot(s: Slot): void {
+  ;(s.shared ? free.shared : free.plain).push(s)
+}
 
 /** The shared memory behind a slab (for the hashing thread). */
-export function slabMemory (slab: number): SharedArrayBuffer {
+export function slabMemory(slab: number): SharedArrayBuffer {
   const m = slabs[slab]
   if (!(m instanceof SharedArrayBuffer)) throw new BugError(`slab ${slab} is not shared memory`)
   return m

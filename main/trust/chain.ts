@@ -32,15 +32,15 @@ export interface ChainResult {
   anchor: TrustCert | null
 }
 
-function rsaTooSmall (key: KeyObject): boolean {
+function rsaTooSmall(key: KeyObject): boolean {
   return key.asymmetricKeyType === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) < 2048
 }
 
-function name (c: TrustCert): string {
+function name(c: TrustCert): string {
   return c.info.cn !== null ? `CN=${c.info.cn}` : c.info.subject
 }
 
-function signedBy (child: TrustCert, parent: TrustCert): boolean {
+function signedBy(child: TrustCert, parent: TrustCert): boolean {
   try {
     return child.x509.verify(parent.x509.publicKey)
   } catch {
@@ -49,7 +49,7 @@ function signedBy (child: TrustCert, parent: TrustCert): boolean {
 }
 
 /** x509_crt_check_parent + the path length test of x509_crt_find_parent_in. */
-function suitableParent (child: TrustCert, parent: TrustCert, top: boolean, pathCnt: number, selfCnt: number): boolean {
+function suitableParent(child: TrustCert, parent: TrustCert, top: boolean, pathCnt: number, selfCnt: number): boolean {
   if (!sameName(child.fields.issuer, parent.fields.subject)) return false
   const needCa = !(top && parent.fields.version < 3)
   if (needCa && !parent.fields.ca) return false
@@ -57,9 +57,21 @@ function suitableParent (child: TrustCert, parent: TrustCert, top: boolean, path
   return true
 }
 
-interface Found { parent: TrustCert, trusted: boolean, good: boolean, index: number }
+interface Found {
+  parent: TrustCert
+  trusted: boolean
+  good: boolean
+  index: number
+}
 
-function findParent (child: TrustCert, childIndex: number, x5c: readonly TrustCert[], trust: readonly TrustCert[], pathCnt: number, selfCnt: number): Found | null {
+function findParent(
+  child: TrustCert,
+  childIndex: number,
+  x5c: readonly TrustCert[],
+  trust: readonly TrustCert[],
+  pathCnt: number,
+  selfCnt: number,
+): Found | null {
   for (const p of trust) {
     if (!suitableParent(child, p, true, pathCnt, selfCnt)) continue
     if (!signedBy(child, p)) continue
@@ -74,17 +86,20 @@ function findParent (child: TrustCert, childIndex: number, x5c: readonly TrustCe
   return null
 }
 
-function fail (failure: ChainFailure, message: string, chain: TrustCert[], anchor: TrustCert | null = null): ChainResult {
+function fail(failure: ChainFailure, message: string, chain: TrustCert[], anchor: TrustCert | null = null): ChainResult {
   return { ok: false, failure, message, chain, anchor }
 }
 
 /** Verify `x5c` (leaf first) against the trusted certificates the device would load. */
-export function verifyChain (x5c: readonly TrustCert[], trust: readonly TrustCert[]): ChainResult {
+export function verifyChain(x5c: readonly TrustCert[], trust: readonly TrustCert[]): ChainResult {
   const leaf = x5c[0]
   const chain: TrustCert[] = []
-  const problems: Array<{ failure: ChainFailure, message: string }> = []
+  const problems: Array<{ failure: ChainFailure; message: string }> = []
   if (rsaTooSmall(leaf.x509.publicKey)) {
-    problems.push({ failure: 'WEAK_CERT', message: `${name(leaf)} has an RSA key of ${leaf.x509.publicKey.asymmetricKeyDetails?.modulusLength} bits; the device needs at least 2048` })
+    problems.push({
+      failure: 'WEAK_CERT',
+      message: `${name(leaf)} has an RSA key of ${leaf.x509.publicKey.asymmetricKeyDetails?.modulusLength} bits; the device needs at least 2048`,
+    })
   }
   let child = leaf
   let childIndex = 0
@@ -99,7 +114,8 @@ export function verifyChain (x5c: readonly TrustCert[], trust: readonly TrustCer
     }
     const md = sigAlgHash(child.fields.sigAlg)
     if (md === null) return fail('BAD_CERT', `${name(child)} uses signature algorithm ${child.fields.sigAlg}, which the device's mbedtls cannot parse`, chain)
-    if (md === 'md5' || md === 'sha1') problems.push({ failure: 'WEAK_CERT', message: `${name(child)} is signed with ${md.toUpperCase()}; the device accepts SHA-224 to SHA-512 only` })
+    if (md === 'md5' || md === 'sha1')
+      problems.push({ failure: 'WEAK_CERT', message: `${name(child)} is signed with ${md.toUpperCase()}; the device accepts SHA-224 to SHA-512 only` })
     if (chain.length === 1 && sameName(child.fields.issuer, child.fields.subject) && trust.some(t => t.der.equals(child.der))) {
       anchor = child
       break
@@ -107,16 +123,21 @@ export function verifyChain (x5c: readonly TrustCert[], trust: readonly TrustCer
     const found = findParent(child, childIndex, x5c, trust, chain.length - 1, selfCnt)
     if (found === null) {
       const issuer = child.info.issuerCn !== null ? `CN=${child.info.issuerCn}` : child.info.issuer
-      const msg = trust.length === 0
-        ? `${name(child)} is issued by ${issuer}, and the trust store is empty: add the CA your devices trust with \`fieldsync trust add <pem>\``
-        : `${name(child)} is issued by ${issuer}, which is not in the trust store (add that CA with \`fieldsync trust add <pem>\` if your devices trust it)`
+      const msg =
+        trust.length === 0
+          ? `${name(child)} is issued by ${issuer}, and the trust store is empty: add the CA your devices trust with \`fieldsync trust add <pem>\``
+          : `${name(child)} is issued by ${issuer}, which is not in the trust store (add that CA with \`fieldsync trust add <pem>\` if your devices trust it)`
       return fail('UNKNOWN_CA', msg, chain)
     }
     if (chain.length !== 1 && sameName(child.fields.issuer, child.fields.subject)) selfCnt++
-    if (!found.trusted && chain.length > MAX_INTERMEDIATE_CA) return fail('BAD_CHAIN', `the certificate chain is longer than the device allows (${MAX_INTERMEDIATE_CA} intermediates)`, chain)
+    if (!found.trusted && chain.length > MAX_INTERMEDIATE_CA)
+      return fail('BAD_CHAIN', `the certificate chain is longer than the device allows (${MAX_INTERMEDIATE_CA} intermediates)`, chain)
     if (!found.good) problems.push({ failure: 'BAD_CHAIN', message: `the signature of ${name(child)} by ${name(found.parent)} does not verify` })
     if (rsaTooSmall(found.parent.x509.publicKey)) {
-      problems.push({ failure: 'WEAK_CERT', message: `${name(found.parent)} has an RSA key of ${found.parent.x509.publicKey.asymmetricKeyDetails?.modulusLength} bits; the device needs at least 2048` })
+      problems.push({
+        failure: 'WEAK_CERT',
+        message: `${name(found.parent)} has an RSA key of ${found.parent.x509.publicKey.asymmetricKeyDetails?.modulusLength} bits; the device needs at least 2048`,
+      })
     }
     child = found.parent
     childIndex = found.index

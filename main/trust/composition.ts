@@ -19,7 +19,7 @@ export interface CompositionVerdict {
   /** What the device answers the step with when it refuses it, e.g. `422 "Secureboot: Signature validation failed"` (the step ends WONTGO). */
   device: string | null
   /** Signatures that verified where they came from (the base or a package) and do not in the result. */
-  broken: Array<{ key: string, message: string }>
+  broken: Array<{ key: string; message: string }>
   report: SignatureReport
 }
 
@@ -31,9 +31,13 @@ export interface CompositionVerdict {
  * and fail in the result). For installs of a package onto what a device runs
  * too: origins = [the device's current state, the package's state].
  */
-export function compositionVerdict (raw: Uint8Array, origins: Uint8Array[], trust: TrustSource): CompositionVerdict {
+export function compositionVerdict(raw: Uint8Array, origins: Uint8Array[], trust: TrustSource): CompositionVerdict {
   const verify = (r: Uint8Array): SignatureReport | null => {
-    try { return verifyStateSignatures(r, { trust: trust.anchors(), policy: trust.policy() }) } catch { return null }
+    try {
+      return verifyStateSignatures(r, { trust: trust.anchors(), policy: trust.policy() })
+    } catch {
+      return null
+    }
   }
   const report = verifyStateSignatures(raw, { trust: trust.anchors(), policy: trust.policy() })
   const wasOk = new Set<string>()
@@ -45,17 +49,28 @@ export function compositionVerdict (raw: Uint8Array, origins: Uint8Array[], trus
   const broken = report.signatures
     .filter(s => !s.ok && wasOk.has(`${s.key}\n${now.get(s.key) ?? ''}`))
     .map(s => ({ key: s.key, message: s.message ?? s.failure ?? 'invalid' }))
-  return { policy: report.policy, pass: report.pass, result: report.result, summary: report.summary, reason: report.reason, device: deviceAnswer(report), broken, report }
+  return {
+    policy: report.policy,
+    pass: report.pass,
+    result: report.result,
+    summary: report.summary,
+    reason: report.reason,
+    device: deviceAnswer(report),
+    broken,
+    report,
+  }
 }
 
-function deviceAnswer (r: SignatureReport): string | null {
+function deviceAnswer(r: SignatureReport): string | null {
   if (r.pass) return null
   const msg = r.result === 'uncovered' ? DEVICE_MESSAGES.uncovered : DEVICE_MESSAGES.invalid
   return `422 "Secureboot: ${msg}" to PUT /steps (the step ends WONTGO)`
 }
 
-function rawValues (raw: Uint8Array | string): Map<string, string> {
+function rawValues(raw: Uint8Array | string): Map<string, string> {
   try {
     return new Map(readStateDoc(raw, 'state').members.map(m => [m.key, m.raw]))
-  } catch { return new Map() }
+  } catch {
+    return new Map()
+  }
 }

@@ -17,7 +17,7 @@ export interface Tlv {
 
 export class DerError extends Error {}
 
-export function readTlv (b: Uint8Array, at: number, limit = b.length): Tlv {
+export function readTlv(b: Uint8Array, at: number, limit = b.length): Tlv {
   if (at + 2 > limit) throw new DerError('truncated DER')
   const tag = b[at]
   let len = b[at + 1]
@@ -33,7 +33,7 @@ export function readTlv (b: Uint8Array, at: number, limit = b.length): Tlv {
   return { tag, start: p, end: p + len, at }
 }
 
-export function children (b: Uint8Array, t: Tlv): Tlv[] {
+export function children(b: Uint8Array, t: Tlv): Tlv[] {
   const out: Tlv[] = []
   for (let p = t.start; p < t.end;) {
     const c = readTlv(b, p, t.end)
@@ -43,7 +43,7 @@ export function children (b: Uint8Array, t: Tlv): Tlv[] {
   return out
 }
 
-export function oidString (b: Uint8Array, t: Tlv): string {
+export function oidString(b: Uint8Array, t: Tlv): string {
   const parts: number[] = []
   let v = 0
   for (let i = t.start; i < t.end; i++) {
@@ -58,9 +58,14 @@ export function oidString (b: Uint8Array, t: Tlv): string {
 }
 
 /** One attribute of a distinguished name, with the flag mbedtls calls next_merged. */
-export interface NameAttr { oid: string, tag: number, value: Uint8Array, merged: boolean }
+export interface NameAttr {
+  oid: string
+  tag: number
+  value: Uint8Array
+  merged: boolean
+}
 
-function parseName (b: Uint8Array, t: Tlv): NameAttr[] {
+function parseName(b: Uint8Array, t: Tlv): NameAttr[] {
   const out: NameAttr[] = []
   for (const rdn of children(b, t)) {
     const attrs = children(b, rdn)
@@ -75,7 +80,7 @@ function parseName (b: Uint8Array, t: Tlv): NameAttr[] {
 const UTF8 = 0x0c
 const PRINTABLE = 0x13
 
-function caseEq (a: Uint8Array, b: Uint8Array): boolean {
+function caseEq(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) {
     let x = a[i]
@@ -88,7 +93,7 @@ function caseEq (a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /** mbedtls x509_name_cmp: same attributes in the same order; UTF8/Printable values compare case-insensitively. */
-export function sameName (a: NameAttr[], b: NameAttr[]): boolean {
+export function sameName(a: NameAttr[], b: NameAttr[]): boolean {
   if (a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) {
     const x = a[i]
@@ -114,7 +119,7 @@ export interface CertFields {
 
 const BASIC_CONSTRAINTS = '2.5.29.19'
 
-export function parseCertFields (der: Uint8Array): CertFields {
+export function parseCertFields(der: Uint8Array): CertFields {
   const cert = readTlv(der, 0)
   const [tbs, sigAlgSeq] = children(der, cert)
   if (tbs === undefined || sigAlgSeq === undefined) throw new DerError('not an X.509 certificate')
@@ -153,14 +158,26 @@ export function parseCertFields (der: Uint8Array): CertFields {
 }
 
 /** Hash of a certificate signature algorithm, as mbedtls names it; null when mbedtls cannot parse it. */
-export function sigAlgHash (oid: string): 'md5' | 'sha1' | 'sha224' | 'sha256' | 'sha384' | 'sha512' | null {
+export function sigAlgHash(oid: string): 'md5' | 'sha1' | 'sha224' | 'sha256' | 'sha384' | 'sha512' | null {
   switch (oid) {
-    case '1.2.840.113549.1.1.4': return 'md5'
-    case '1.2.840.113549.1.1.5': case '1.2.840.10045.4.1': return 'sha1'
-    case '1.2.840.113549.1.1.14': case '1.2.840.10045.4.3.1': return 'sha224'
-    case '1.2.840.113549.1.1.11': case '1.2.840.10045.4.3.2': return 'sha256'
-    case '1.2.840.113549.1.1.12': case '1.2.840.10045.4.3.3': return 'sha384'
-    case '1.2.840.113549.1.1.13': case '1.2.840.10045.4.3.4': return 'sha512'
-    default: return null
+    case '1.2.840.113549.1.1.4':
+      return 'md5'
+    case '1.2.840.113549.1.1.5':
+    case '1.2.840.10045.4.1':
+      return 'sha1'
+    case '1.2.840.113549.1.1.14':
+    case '1.2.840.10045.4.3.1':
+      return 'sha224'
+    case '1.2.840.113549.1.1.11':
+    case '1.2.840.10045.4.3.2':
+      return 'sha256'
+    case '1.2.840.113549.1.1.12':
+    case '1.2.840.10045.4.3.3':
+      return 'sha384'
+    case '1.2.840.113549.1.1.13':
+    case '1.2.840.10045.4.3.4':
+      return 'sha512'
+    default:
+      return null
   }
 }

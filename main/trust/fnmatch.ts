@@ -23,7 +23,7 @@ const SLASH = 0x2f
 
 type Step = [c: number, step: number]
 
-function patNext (P: string, p: number, m: number): Step {
+function patNext(P: string, p: number, m: number): Step {
   if (m <= 0 || p >= P.length) return [END, 0]
   const ch = P[p]
   if (ch === '\\' && p + 1 < P.length) return [P.charCodeAt(p + 1), 2]
@@ -50,7 +50,7 @@ function patNext (P: string, p: number, m: number): Step {
   return [P.charCodeAt(p), 1]
 }
 
-function strNext (S: string, s: number, n: number): Step {
+function strNext(S: string, s: number, n: number): Step {
   if (n <= 0 || s >= S.length) return [0, 0]
   return [S.charCodeAt(s), 1]
 }
@@ -71,10 +71,13 @@ const CLASSES: Record<string, (c: number) => boolean> = {
 }
 
 /** musl match_bracket; p points at the '['. */
-function matchBracket (P: string, p: number, k: number): boolean {
+function matchBracket(P: string, p: number, k: number): boolean {
   let inv = false
   p++
-  if (P[p] === '^' || P[p] === '!') { inv = true; p++ }
+  if (P[p] === '^' || P[p] === '!') {
+    inv = true
+    p++
+  }
   if (P[p] === ']') {
     if (k === 0x5d) return !inv
     p++
@@ -107,13 +110,13 @@ function matchBracket (P: string, p: number, k: number): boolean {
   return inv
 }
 
-function charMatches (P: string, c: number, at: number, k: number): boolean {
+function charMatches(P: string, c: number, at: number, k: number): boolean {
   if (c === BRACKET) return matchBracket(P, at, k)
   return c === QUESTION || c === k
 }
 
 /** musl fnmatch_internal on P[pat, pat+m) against S[str, str+n). */
-function internal (P: string, pat: number, m: number, S: string, str: number, n: number): boolean {
+function internal(P: string, pat: number, m: number, S: string, str: number, n: number): boolean {
   for (;;) {
     const [c, pinc] = patNext(P, pat, m)
     if (c === UNMATCHABLE) return false
@@ -186,7 +189,7 @@ function internal (P: string, pat: number, m: number, S: string, str: number, n:
 }
 
 /** musl fnmatch(pattern, string, FNM_PATHNAME | (leadingDir ? FNM_LEADING_DIR : 0)) on byte strings. */
-export function fnmatchPathname (P: string, S: string, leadingDir: boolean): boolean {
+export function fnmatchPathname(P: string, S: string, leadingDir: boolean): boolean {
   let pat = 0
   let str = 0
   for (;;) {
@@ -196,7 +199,7 @@ export function fnmatchPathname (P: string, S: string, leadingDir: boolean): boo
     let c: number
     let inc: number
     for (;;) {
-      [c, inc] = patNext(P, p, Infinity)
+      ;[c, inc] = patNext(P, p, Infinity)
       if (c === END || c === SLASH) break
       p += inc
     }
@@ -210,7 +213,7 @@ export function fnmatchPathname (P: string, S: string, leadingDir: boolean): boo
 }
 
 /** musl dirname(3). */
-export function dirname (s: string): string {
+export function dirname(s: string): string {
   if (s === '') return '.'
   let i = s.length - 1
   for (; s[i] === '/'; i--) if (i === 0) return '/'
@@ -220,7 +223,7 @@ export function dirname (s: string): string {
 }
 
 /** One byte per character, as the device's C strings are matched. */
-export function byteString (s: string): string {
+export function byteString(s: string): string {
   // eslint-disable-next-line no-control-regex
   return /^[\x00-\x7f]*$/.test(s) ? s : Buffer.from(s, 'utf8').toString('latin1')
 }
@@ -232,13 +235,13 @@ export interface DeviceGlob {
   leadingDir: boolean
 }
 
-export function compileGlob (rawGlob: string): DeviceGlob {
+export function compileGlob(rawGlob: string): DeviceGlob {
   if (rawGlob === '**') return { glob: rawGlob, pattern: '', leadingDir: true }
   if (rawGlob.length > 3 && rawGlob.endsWith('/**')) return { glob: rawGlob, pattern: byteString(dirname(rawGlob)), leadingDir: true }
   return { glob: rawGlob, pattern: byteString(rawGlob), leadingDir: false }
 }
 
 /** Does the device consider `rawKey` (the key as written) matched by this glob? */
-export function globMatches (g: DeviceGlob, rawKey: string): boolean {
+export function globMatches(g: DeviceGlob, rawKey: string): boolean {
   return fnmatchPathname(g.pattern, byteString(rawKey), g.leadingDir)
 }

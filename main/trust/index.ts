@@ -11,8 +11,19 @@ export { signatureView, signatureStatus, signatureReportView, type SignatureView
 export { certsFromPem, type TrustCert } from './certs.js'
 export { compositionVerdict, type CompositionVerdict } from './composition.js'
 export {
-  POLICY_MODES, DEFAULT_POLICY, isPolicyMode, emptyAnchors,
-  type PolicyMode, type TrustAnchors, type PinnedKey, type SignatureReport, type SignatureCheck,
-  type SignatureFailure, type SignerInfo, type CertCheck, type CertInfo, type DeviceResult, type VerifyOptions,
+  POLICY_MODES,
+  DEFAULT_POLICY,
+  isPolicyMode,
+  emptyAnchors,
+  type PolicyMode,
+  type TrustAnchors,
+  type PinnedKey,
+  type SignatureReport,
+  type SignatureCheck,
+  type SignatureFailure,
+  type SignerInfo,
+  type CertCheck,
+  type CertInfo,
+  type DeviceResult,
+  type VerifyOptions,
 } from './types.js'
-

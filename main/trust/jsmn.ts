@@ -30,9 +30,9 @@ const MAX_DEPTH = 1000
 class Tokenizer {
   pos = 0
   readonly toks: Tok[] = []
-  constructor (readonly s: string) {}
+  constructor(readonly s: string) {}
 
-  ws (): void {
+  ws(): void {
     const s = this.s
     let p = this.pos
     for (;;) {
@@ -43,7 +43,7 @@ class Tokenizer {
     this.pos = p
   }
 
-  value (depth: number): boolean {
+  value(depth: number): boolean {
     if (depth > MAX_DEPTH) return false
     const c = this.s[this.pos]
     if (c === '{') return this.container('object', '}', depth)
@@ -52,7 +52,7 @@ class Tokenizer {
     return this.primitive()
   }
 
-  container (type: 'object' | 'array', close: string, depth: number): boolean {
+  container(type: 'object' | 'array', close: string, depth: number): boolean {
     const tok: Tok = { type, start: this.pos, end: -1, size: 0 }
     this.toks.push(tok)
     this.pos++
@@ -78,7 +78,10 @@ class Tokenizer {
       tok.size++
       this.ws()
       const c = this.s[this.pos]
-      if (c === ',') { this.pos++; continue }
+      if (c === ',') {
+        this.pos++
+        continue
+      }
       if (c === close) {
         this.pos++
         tok.end = this.pos
@@ -88,7 +91,7 @@ class Tokenizer {
     }
   }
 
-  string (): Tok | null {
+  string(): Tok | null {
     const s = this.s
     const start = ++this.pos
     let p = start
@@ -116,7 +119,7 @@ class Tokenizer {
     return tok
   }
 
-  primitive (): boolean {
+  primitive(): boolean {
     const m = /(?:true|false|null|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)/y
     m.lastIndex = this.pos
     const r = m.exec(this.s)
@@ -130,7 +133,7 @@ class Tokenizer {
 }
 
 /** Tokenize strict JSON text; null when it is not JSON. */
-export function tokenize (text: string): Tok[] | null {
+export function tokenize(text: string): Tok[] | null {
   const t = new Tokenizer(text)
   t.ws()
   if (!t.value(0)) return null
@@ -139,7 +142,7 @@ export function tokenize (text: string): Tok[] | null {
   return t.toks
 }
 
-export function tokText (text: string, tok: Tok): string {
+export function tokText(text: string, tok: Tok): string {
   return text.slice(tok.start, tok.end)
 }
 
@@ -147,7 +150,7 @@ export function tokText (text: string, tok: Tok): string {
  * pv_json_get_value: the first STRING token anywhere (key or value, any
  * depth) whose raw text equals `key`, and the raw text of the token after it.
  */
-export function getValue (text: string, toks: Tok[], key: string): { tok: Tok, raw: string } | null {
+export function getValue(text: string, toks: Tok[], key: string): { tok: Tok; raw: string } | null {
   for (let i = 0; i < toks.length - 1; i++) {
     const t = toks[i]
     if (t.type === 'string' && t.end - t.start === key.length && text.startsWith(key, t.start)) {
@@ -164,7 +167,7 @@ export function getValue (text: string, toks: Tok[], key: string): { tok: Tok, r
  * follow it (the elements themselves when they are scalars). null when the
  * text is not an array (the device then matches or loads nothing).
  */
-export function arrayStrings (text: string): string[] | null {
+export function arrayStrings(text: string): string[] | null {
   const toks = tokenize(text)
   if (toks === null || toks[0].type !== 'array') return null
   const n = toks[0].size
@@ -182,7 +185,7 @@ export interface RawPair {
 }
 
 /** jsmnutil_get_object_keys on the top-level object: its members in raw order, duplicates kept. */
-export function topLevelPairs (text: string, toks: Tok[]): RawPair[] | null {
+export function topLevelPairs(text: string, toks: Tok[]): RawPair[] | null {
   if (toks.length === 0 || toks[0].type !== 'object') return null
   const out: RawPair[] = []
   const root = toks[0]

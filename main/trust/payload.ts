@@ -16,7 +16,7 @@ export interface StateEntry extends RawPair {
   covered: boolean
 }
 
-export function displayKey (rawKey: string): string {
+export function displayKey(rawKey: string): string {
   if (!rawKey.includes('\\')) return rawKey
   try {
     return JSON.parse(`"${rawKey}"`) as string
@@ -25,7 +25,7 @@ export function displayKey (rawKey: string): string {
   }
 }
 
-export function stateEntries (pairs: RawPair[]): StateEntry[] {
+export function stateEntries(pairs: RawPair[]): StateEntry[] {
   return pairs.map(p => ({ ...p, key: displayKey(p.rawKey), covered: false }))
 }
 
@@ -45,21 +45,25 @@ export interface Selection {
  * every key of the state. Matching itself is unchanged (globMatches).
  */
 export class KeyIndex {
-  private readonly sorted: Array<{ k: string, i: number }>
+  private readonly sorted: Array<{ k: string; i: number }>
 
-  constructor (entries: readonly StateEntry[]) {
-    this.sorted = entries.map((e, i) => ({ k: byteString(e.rawKey), i })).sort((a, b) => a.k < b.k ? -1 : a.k > b.k ? 1 : 0)
+  constructor(entries: readonly StateEntry[]) {
+    this.sorted = entries.map((e, i) => ({ k: byteString(e.rawKey), i })).sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0))
   }
 
   /** Indexes (in state order) of the entries any of `globs` could match. */
-  candidates (globs: readonly DeviceGlob[]): number[] {
+  candidates(globs: readonly DeviceGlob[]): number[] {
     const out = new Set<number>()
     for (const g of globs) {
       const m = /[*?[\\]/.exec(g.pattern)
       const prefix = m === null ? g.pattern : g.pattern.slice(0, m.index)
       let lo = 0
       let hi = this.sorted.length
-      while (lo < hi) { const mid = (lo + hi) >> 1; if (this.sorted[mid].k < prefix) lo = mid + 1; else hi = mid }
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1
+        if (this.sorted[mid].k < prefix) lo = mid + 1
+        else hi = mid
+      }
       for (let j = lo; j < this.sorted.length && this.sorted[j].k.startsWith(prefix); j++) out.add(this.sorted[j].i)
     }
     return [...out].sort((a, b) => a - b)
@@ -67,7 +71,9 @@ export class KeyIndex {
 }
 
 /** Glob tests one verification may spend (house rule: every count from outside has a limit). */
-export interface GlobBudget { left: number }
+export interface GlobBudget {
+  left: number
+}
 
 /**
  * _filter_json for the include globs then the exclude globs (an exclude wins),
@@ -76,7 +82,7 @@ export interface GlobBudget { left: number }
  * budget, the tests are counted and a TooCostlyError ends the selection once
  * it is spent.
  */
-export function selectPayload (entries: StateEntry[], include: string[], exclude: string[], index?: KeyIndex, budget?: GlobBudget): Selection {
+export function selectPayload(entries: StateEntry[], include: string[], exclude: string[], index?: KeyIndex, budget?: GlobBudget): Selection {
   const inc: DeviceGlob[] = include.map(compileGlob)
   const exc: DeviceGlob[] = exclude.map(compileGlob)
   const included: StateEntry[] = []
@@ -112,20 +118,20 @@ export function selectPayload (entries: StateEntry[], include: string[], exclude
 /** The glob budget of a verification is spent (verifyStateSignatures reports it). */
 export class TooCostlyError extends Error {}
 
-export function buildPayload (included: StateEntry[]): string {
+export function buildPayload(included: StateEntry[]): string {
   if (included.length === 0) return '}'
-  const parts = included.map(e => (e.raw[0] === '{' || e.raw[0] === '[') ? `"${e.rawKey}":${e.raw}` : `"${e.rawKey}":"${e.raw}"`)
+  const parts = included.map(e => (e.raw[0] === '{' || e.raw[0] === '[' ? `"${e.rawKey}":${e.raw}` : `"${e.rawKey}":"${e.raw}"`))
   return '{' + parts.join(',') + '}'
 }
 
 /** _is_oem_signable: no included key lies under bsp/ (or <oem>/ when an OEM name is set). */
-export function oemSignable (included: StateEntry[], oemName: string | null): boolean {
+export function oemSignable(included: StateEntry[], oemName: string | null): boolean {
   const globs = ['bsp/**', ...(oemName !== null ? [`${oemName}/**`] : [])].map(compileGlob)
   return !included.some(e => globs.some(g => globMatches(g, e.rawKey)))
 }
 
 /** Globs whose device meaning is likely not what the signer meant (pvr matches with doublestar). */
-export function globNotes (globs: string[], which: 'include' | 'exclude'): string[] {
+export function globNotes(globs: string[], which: 'include' | 'exclude'): string[] {
   const notes: string[] = []
   for (const g of globs) {
     if (g === '**') notes.push(`${which} "**" matches no key on the device (it becomes an empty pattern); use "<folder>/**"`)

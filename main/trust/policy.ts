@@ -13,7 +13,7 @@ export interface TrustSource {
   policy: () => PolicyMode
 }
 
-function isSource (t: TrustSource | TrustAnchors): t is TrustSource {
+function isSource(t: TrustSource | TrustAnchors): t is TrustSource {
   return typeof (t as TrustSource).anchors === 'function'
 }
 
@@ -22,15 +22,13 @@ function isSource (t: TrustSource | TrustAnchors): t is TrustSource {
  * passes it; throw PolicyRefusedError otherwise. `policy` defaults to the
  * store's policy (or lenient with bare anchors).
  */
-export function checkPolicy (raw: Uint8Array | string, trust: TrustSource | TrustAnchors, policy?: PolicyMode, now?: Date): SignatureReport {
+export function checkPolicy(raw: Uint8Array | string, trust: TrustSource | TrustAnchors, policy?: PolicyMode, now?: Date): SignatureReport {
   const anchors = isSource(trust) ? trust.anchors() : trust
   const mode = policy ?? (isSource(trust) ? trust.policy() : undefined)
   const report = verifyStateSignatures(raw, { trust: anchors, policy: mode, now })
   if (report.pass) return report
   const details = { policy: report.policy, result: report.result, summary: report.summary }
-  const cause = report.result === 'invalid'
-    ? new SignatureInvalidError(report.reason ?? report.summary, details)
-    : undefined
+  const cause = report.result === 'invalid' ? new SignatureInvalidError(report.reason ?? report.summary, details) : undefined
   throw new PolicyRefusedError(
     `refused by the signature policy "${report.policy}" (a device in that mode would answer WONTGO): ${report.reason ?? report.summary}`,
     details,
@@ -43,7 +41,7 @@ export function checkPolicy (raw: Uint8Array | string, trust: TrustSource | Trus
  * `signed by pv-developer-01 (Pantavisor Dev CA), all keys covered`, `unsigned`
  * or `INVALID: ...`. Never throws: a state it cannot read gives `INVALID: ...`.
  */
-export function signatureSummary (raw: Uint8Array | string, trust: TrustSource | TrustAnchors): string {
+export function signatureSummary(raw: Uint8Array | string, trust: TrustSource | TrustAnchors): string {
   try {
     const anchors = isSource(trust) ? trust.anchors() : trust
     return verifyStateSignatures(raw, { trust: anchors, policy: 'lenient' }).summary

@@ -11,14 +11,17 @@ import { globNotes, oemSignable, selectPayload, type GlobBudget, type KeyIndex, 
 import { UNTRUSTED_FAILURES, type CertCheck, type SignatureCheck, type SignatureFailure, type SignerInfo, type TrustAnchors } from './types.js'
 
 /** The raw `protected` and `signature` texts of a value the device takes for a pvs@2 signature. */
-export interface PvsValue { protected: string, signature: string }
+export interface PvsValue {
+  protected: string
+  signature: string
+}
 
 /**
  * pv_signature_parse_pvs on a member's raw value: `#spec` must be `pvs@2`
  * (else the device does not treat it as a signature at all), and `protected`
  * and `signature` must exist (else the device silently skips it).
  */
-export function parsePvs (raw: string): { pvs: PvsValue } | { skip: string } | null {
+export function parsePvs(raw: string): { pvs: PvsValue } | { skip: string } | null {
   const toks = tokenize(raw)
   if (toks === null) return null
   const spec = getValue(raw, toks, '#spec')
@@ -32,7 +35,7 @@ export function parsePvs (raw: string): { pvs: PvsValue } | { skip: string } | n
 
 const DATES_NOTE = 'the device does not check certificate dates (its mbedtls is built without MBEDTLS_HAVE_TIME_DATE), so it accepts it'
 
-function certChecks (chain: TrustCert[], anchor: TrustCert | null, now: Date): CertCheck[] {
+function certChecks(chain: TrustCert[], anchor: TrustCert | null, now: Date): CertCheck[] {
   return chain.map((c, i) => ({
     ...c.info,
     role: i === 0 ? 'leaf' : c === anchor ? 'anchor' : 'intermediate',
@@ -40,13 +43,15 @@ function certChecks (chain: TrustCert[], anchor: TrustCert | null, now: Date): C
   }))
 }
 
-function dateNotes (checks: CertCheck[]): string[] {
-  return checks.filter(c => c.validity !== 'valid').map(c => {
-    const who = c.cn !== null ? `CN=${c.cn}` : c.subject
-    return c.validity === 'expired'
-      ? `certificate ${who} expired on ${c.notAfter.slice(0, 10)}; ${DATES_NOTE}`
-      : `certificate ${who} is not valid before ${c.notBefore.slice(0, 10)}; ${DATES_NOTE}`
-  })
+function dateNotes(checks: CertCheck[]): string[] {
+  return checks
+    .filter(c => c.validity !== 'valid')
+    .map(c => {
+      const who = c.cn !== null ? `CN=${c.cn}` : c.subject
+      return c.validity === 'expired'
+        ? `certificate ${who} expired on ${c.notAfter.slice(0, 10)}; ${DATES_NOTE}`
+        : `certificate ${who} is not valid before ${c.notBefore.slice(0, 10)}; ${DATES_NOTE}`
+    })
 }
 
 export interface CheckContext {
@@ -67,8 +72,21 @@ export interface CheckContext {
 }
 
 /** Check the signature held by `key`. Marks the entries it covers (as the device does, even when it then fails). */
-export function checkSignature (key: string, pvs: PvsValue, ctx: CheckContext): SignatureCheck {
-  const check: SignatureCheck = { key, ok: false, verdict: 'invalid', failure: null, message: null, alg: null, include: null, exclude: null, signer: null, covers: [], excludes: [], notes: [] }
+export function checkSignature(key: string, pvs: PvsValue, ctx: CheckContext): SignatureCheck {
+  const check: SignatureCheck = {
+    key,
+    ok: false,
+    verdict: 'invalid',
+    failure: null,
+    message: null,
+    alg: null,
+    include: null,
+    exclude: null,
+    signer: null,
+    covers: [],
+    excludes: [],
+    notes: [],
+  }
   const refuse = (failure: SignatureFailure, message: string): SignatureCheck => {
     check.failure = failure
     check.verdict = UNTRUSTED_FAILURES.includes(failure) ? 'untrusted' : 'invalid'
@@ -119,7 +137,7 @@ export function checkSignature (key: string, pvs: PvsValue, ctx: CheckContext): 
   const hash = hashForAlg(alg.raw)
   if (hash === null) return refuse('UNKNOWN_ALG', `"alg" is "${alg.raw}"; the device knows RS256, ES256, ES384 and ES512`)
 
-  let keys: Array<{ key: import('node:crypto').KeyObject, signer: SignerInfo }>
+  let keys: Array<{ key: import('node:crypto').KeyObject; signer: SignerInfo }>
   if (x5cItems !== null) {
     const certs: TrustCert[] = []
     for (let i = 0; i < x5cItems.length; i++) {
@@ -144,13 +162,19 @@ export function checkSignature (key: string, pvs: PvsValue, ctx: CheckContext): 
       key: leaf.info.key,
     }
     check.notes.push(...dateNotes(chain))
-    if (!res.ok) return refuse(res.failure === 'BAD_CERT' ? 'BAD_CERT' : res.failure ?? 'BAD_CHAIN', res.message ?? 'the certificate chain does not verify')
+    if (!res.ok) return refuse(res.failure === 'BAD_CERT' ? 'BAD_CERT' : (res.failure ?? 'BAD_CHAIN'), res.message ?? 'the certificate chain does not verify')
     keys = [{ key: leaf.x509.publicKey, signer: check.signer }]
   } else {
     if (ctx.trust.pinnedKeys.length === 0) {
-      return refuse('NO_PINNED_KEY', 'no "x5c" certificate chain, and no pinned key: the device checks such a signature with its pvs/trust/pub.pem; pin that public key with `fieldsync trust add <key.pem>`')
+      return refuse(
+        'NO_PINNED_KEY',
+        'no "x5c" certificate chain, and no pinned key: the device checks such a signature with its pvs/trust/pub.pem; pin that public key with `fieldsync trust add <key.pem>`',
+      )
     }
-    keys = ctx.trust.pinnedKeys.map(k => ({ key: k.key, signer: { kind: 'pinned-key', name: k.name, anchor: null, store: null, chain: [], key: keyDescription(k.key) } }))
+    keys = ctx.trust.pinnedKeys.map(k => ({
+      key: k.key,
+      signer: { kind: 'pinned-key', name: k.name, anchor: null, store: null, chain: [], key: keyDescription(k.key) },
+    }))
   }
   const usable = keys.filter(k => unsupportedKey(k.key) === null)
   if (usable.length === 0) return refuse('UNSUPPORTED_KEY', unsupportedKey(keys[0].key) ?? 'unsupported key')
@@ -160,7 +184,10 @@ export function checkSignature (key: string, pvs: PvsValue, ctx: CheckContext): 
   const good = usable.find(k => verifyWithKey(k.key, hash, input, sig))
   if (good === undefined) {
     const what = sel.included.length === 0 ? 'no key of the state matches its include globs' : `${sel.included.length} covered key(s)`
-    return refuse('BAD_SIGNATURE', `the signature does not match the payload rebuilt from the stored state (${what}): a covered key was changed, the state was re-serialised after signing${x5cItems === null ? ', or no pinned key is the signing key' : ''}`)
+    return refuse(
+      'BAD_SIGNATURE',
+      `the signature does not match the payload rebuilt from the stored state (${what}): a covered key was changed, the state was re-serialised after signing${x5cItems === null ? ', or no pinned key is the signing key' : ''}`,
+    )
   }
   check.signer = good.signer
   const kt = good.key.asymmetricKeyType

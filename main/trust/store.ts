@@ -36,20 +36,27 @@ export interface TrustEntry {
   ca: boolean
 }
 
-export interface AddResult { added: TrustEntry[], existed: TrustEntry[], warnings: string[] }
+export interface AddResult {
+  added: TrustEntry[]
+  existed: TrustEntry[]
+  warnings: string[]
+}
 
-interface Config { policy: PolicyMode, oemName: string | null }
+interface Config {
+  policy: PolicyMode
+  oemName: string | null
+}
 
 const DIRS: Record<TrustKind, string> = { ca: 'ca', 'oem-ca': 'oem', key: 'keys' }
 const MAX_FILE = 1024 * 1024
 
-async function writeAtomic (file: string, data: string, signal?: AbortSignal): Promise<void> {
+async function writeAtomic(file: string, data: string, signal?: AbortSignal): Promise<void> {
   const tmp = `${file}.tmp-${process.pid}`
   await writeFile(tmp, data, { signal, mode: 0o644 })
   await rename(tmp, file)
 }
 
-function spkiFingerprint (k: KeyObject): string {
+function spkiFingerprint(k: KeyObject): string {
   return sha256hex(k.export({ type: 'spki', format: 'der' }))
 }
 
@@ -60,42 +67,50 @@ export class TrustStore implements TrustSource {
   private loaded: TrustAnchors = emptyAnchors()
   private entries: TrustEntry[] = []
 
-  constructor (components: { log: Logger }, options: { home: string }) {
+  constructor(components: { log: Logger }, options: { home: string }) {
     this.log = components.log.child('trust')
     this.dir = join(options.home, 'trust')
   }
 
-  async start (signal?: AbortSignal): Promise<void> {
+  async start(signal?: AbortSignal): Promise<void> {
     await this.reload(signal)
   }
 
-  async stop (): Promise<void> {}
+  async stop(): Promise<void> {}
 
-  anchors (): TrustAnchors { return this.loaded }
-  policy (): PolicyMode { return this.cfg.policy }
-  oemName (): string | null { return this.cfg.oemName }
-  list (): TrustEntry[] { return [...this.entries] }
+  anchors(): TrustAnchors {
+    return this.loaded
+  }
+  policy(): PolicyMode {
+    return this.cfg.policy
+  }
+  oemName(): string | null {
+    return this.cfg.oemName
+  }
+  list(): TrustEntry[] {
+    return [...this.entries]
+  }
 
   /** Verify a stored state with this store's anchors (policy: the library's unless given). */
-  verify (raw: Uint8Array | string, opts: { policy?: PolicyMode, now?: Date } = {}): SignatureReport {
+  verify(raw: Uint8Array | string, opts: { policy?: PolicyMode; now?: Date } = {}): SignatureReport {
     return verifyStateSignatures(raw, { trust: this.loaded, policy: opts.policy ?? this.cfg.policy, now: opts.now })
   }
 
   /** checkPolicy with this store: the report, or PolicyRefusedError. */
-  check (raw: Uint8Array | string, policy?: PolicyMode): SignatureReport {
+  check(raw: Uint8Array | string, policy?: PolicyMode): SignatureReport {
     return checkPolicy(raw, this, policy)
   }
 
-  async setPolicy (mode: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
+  async setPolicy(mode: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
     if (!isPolicyMode(mode)) throw new BadInputError(`unknown signature policy "${mode}": use disabled, lenient, strict or audit`)
     await this.saveConfig({ ...this.cfg, policy: mode }, opts.signal)
   }
 
-  async setOemName (name: string | null, opts: { signal?: AbortSignal } = {}): Promise<void> {
+  async setOemName(name: string | null, opts: { signal?: AbortSignal } = {}): Promise<void> {
     await this.saveConfig({ ...this.cfg, oemName: name === '' ? null : name }, opts.signal)
   }
 
-  private async saveConfig (cfg: Config, signal?: AbortSignal): Promise<void> {
+  private async saveConfig(cfg: Config, signal?: AbortSignal): Promise<void> {
     await mkdir(this.dir, { recursive: true })
     await writeAtomic(join(this.dir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n', signal)
     this.cfg = cfg
@@ -108,14 +123,17 @@ export class TrustStore implements TrustSource {
    * with `oem`; public keys are pinned. Private keys are refused. `label`
    * names the file in messages and in the store (an upload's original name).
    */
-  async add (file: string, opts: { oem?: boolean, label?: string, signal?: AbortSignal } = {}): Promise<AddResult> {
+  async add(file: string, opts: { oem?: boolean; label?: string; signal?: AbortSignal } = {}): Promise<AddResult> {
     // Messages and the stored name follow the user's file (`label`), not a temporary copy's.
     const path = opts.label ?? file
     const st = await stat(file).catch(() => null)
     if (st === null || !st.isFile()) throw new NotFoundError(`${path}: no such file`)
     if (st.size > MAX_FILE) throw new BadInputError(`${path}: ${st.size} bytes is too large for a certificate or key file`)
     const text = await readFile(file, { encoding: 'utf8', signal: opts.signal })
-    const base = basename(path, extname(path)).replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^\.+/, '') || 'trust'
+    const base =
+      basename(path, extname(path))
+        .replace(/[^A-Za-z0-9._-]+/g, '_')
+        .replace(/^\.+/, '') || 'trust'
     const known = new Set(this.entries.map(e => `${e.kind}:${e.fingerprint}`))
     const res: AddResult = { added: [], existed: [], warnings: [] }
     const certKind: TrustKind = opts.oem === true ? 'oem-ca' : 'ca'
@@ -123,15 +141,32 @@ export class TrustStore implements TrustSource {
     const keys: KeyObject[] = []
     if (text.trimStart().startsWith('{')) {
       let jwk: Record<string, unknown>
-      try { jwk = JSON.parse(text) as Record<string, unknown> } catch { throw new BadInputError(`${path}: neither PEM nor a JSON Web Key`) }
+      try {
+        jwk = JSON.parse(text) as Record<string, unknown>
+      } catch {
+        throw new BadInputError(`${path}: neither PEM nor a JSON Web Key`)
+      }
       if ('d' in jwk) throw new BadInputError(`${path}: is a private key; add the public key or the certificate (signing keys do not belong on a field laptop)`)
-      try { keys.push(createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' })) } catch (err) { throw new BadInputError(`${path}: not a usable public JWK: ${(err as Error).message}`) }
+      try {
+        keys.push(createPublicKey({ key: jwk as import('node:crypto').JsonWebKey, format: 'jwk' }))
+      } catch (err) {
+        throw new BadInputError(`${path}: not a usable public JWK: ${(err as Error).message}`)
+      }
     } else {
       const blocks = pemBlocks(text)
-      if (blocks.some(b => b.type.includes('PRIVATE KEY'))) throw new BadInputError(`${path}: contains a private key; add the public key or the certificate (signing keys do not belong on a field laptop)`)
-      try { certs.push(...certsFromPem(text, path)) } catch (err) { throw new BadInputError((err as Error).message) }
+      if (blocks.some(b => b.type.includes('PRIVATE KEY')))
+        throw new BadInputError(`${path}: contains a private key; add the public key or the certificate (signing keys do not belong on a field laptop)`)
+      try {
+        certs.push(...certsFromPem(text, path))
+      } catch (err) {
+        throw new BadInputError((err as Error).message)
+      }
       for (const b of blocks.filter(b => b.type === 'PUBLIC KEY' || b.type === 'RSA PUBLIC KEY')) {
-        try { keys.push(createPublicKey(b.text)) } catch (err) { throw new BadInputError(`${path}: a ${b.type} block does not parse: ${(err as Error).message}`) }
+        try {
+          keys.push(createPublicKey(b.text))
+        } catch (err) {
+          throw new BadInputError(`${path}: a ${b.type} block does not parse: ${(err as Error).message}`)
+        }
       }
       if (certs.length === 0 && keys.length === 0) throw new BadInputError(`${path}: no certificate or public key found (expected PEM blocks)`)
     }
@@ -167,13 +202,14 @@ export class TrustStore implements TrustSource {
   }
 
   /** Remove entries by fingerprint (unique prefix of 8+ hex) or by file name. */
-  async remove (ref: string, opts: { signal?: AbortSignal } = {}): Promise<TrustEntry[]> {
+  async remove(ref: string, opts: { signal?: AbortSignal } = {}): Promise<TrustEntry[]> {
     const r = ref.toLowerCase().replace(/:/g, '')
     const byFile = this.entries.filter(e => e.file === ref || basename(e.file) === ref)
     const byFp = /^[0-9a-f]{8,64}$/.test(r) ? this.entries.filter(e => e.fingerprint.startsWith(r)) : []
     const hit = byFile.length > 0 ? byFile : byFp
     if (hit.length === 0) throw new NotFoundError(`no trust entry matches "${ref}" (see \`fieldsync trust ls\`)`)
-    if (byFile.length === 0 && new Set(hit.map(e => e.fingerprint)).size > 1) throw new BadInputError(`"${ref}" matches ${hit.length} trust entries: give more of the fingerprint`)
+    if (byFile.length === 0 && new Set(hit.map(e => e.fingerprint)).size > 1)
+      throw new BadInputError(`"${ref}" matches ${hit.length} trust entries: give more of the fingerprint`)
     const gone = new Set(hit.map(e => `${e.file}:${e.fingerprint}`))
     for (const file of new Set(hit.map(e => e.file))) {
       const keep = this.entries.filter(e => e.file === file && !gone.has(`${e.file}:${e.fingerprint}`))
@@ -183,13 +219,20 @@ export class TrustStore implements TrustSource {
         continue
       }
       const certs = certsFromPem(await readFile(full, { encoding: 'utf8', signal: opts.signal }), full)
-      await writeAtomic(full, certs.filter(c => keep.some(k => k.fingerprint === c.info.fingerprint)).map(c => c.x509.toString().trim()).join('\n') + '\n', opts.signal)
+      await writeAtomic(
+        full,
+        certs
+          .filter(c => keep.some(k => k.fingerprint === c.info.fingerprint))
+          .map(c => c.x509.toString().trim())
+          .join('\n') + '\n',
+        opts.signal,
+      )
     }
     await this.reload(opts.signal)
     return hit
   }
 
-  private async freeName (sub: string, base: string): Promise<string> {
+  private async freeName(sub: string, base: string): Promise<string> {
     const names = new Set(await readdir(join(this.dir, sub)).catch(() => [] as string[]))
     for (let i = 1; ; i++) {
       const n = i === 1 ? `${base}.pem` : `${base}-${i}.pem`
@@ -197,14 +240,15 @@ export class TrustStore implements TrustSource {
     }
   }
 
-  private async readDir (sub: string, signal?: AbortSignal): Promise<Array<{ file: string, text: string }>> {
+  private async readDir(sub: string, signal?: AbortSignal): Promise<Array<{ file: string; text: string }>> {
     const names = await readdir(join(this.dir, sub)).catch(() => [] as string[])
-    const out: Array<{ file: string, text: string }> = []
-    for (const n of names.filter(n => n.endsWith('.pem')).sort()) out.push({ file: `${sub}/${n}`, text: await readFile(join(this.dir, sub, n), { encoding: 'utf8', signal }) })
+    const out: Array<{ file: string; text: string }> = []
+    for (const n of names.filter(n => n.endsWith('.pem')).sort())
+      out.push({ file: `${sub}/${n}`, text: await readFile(join(this.dir, sub, n), { encoding: 'utf8', signal }) })
     return out
   }
 
-  private async reload (signal?: AbortSignal): Promise<void> {
+  private async reload(signal?: AbortSignal): Promise<void> {
     const cfgText = await readFile(join(this.dir, 'config.json'), { encoding: 'utf8', signal }).catch(() => null)
     const cfg: Config = { policy: DEFAULT_POLICY, oemName: null }
     if (cfgText !== null) {
@@ -225,7 +269,18 @@ export class TrustStore implements TrustSource {
         try {
           for (const c of certsFromPem(f.text, f.file)) {
             all.push(c)
-            entries.push({ kind, file: f.file, subject: c.info.subject, issuer: c.info.issuer, notBefore: c.info.notBefore, notAfter: c.info.notAfter, validity: validityAt(c.info, now), fingerprint: c.info.fingerprint, key: c.info.key, ca: c.fields.ca || c.fields.version < 3 })
+            entries.push({
+              kind,
+              file: f.file,
+              subject: c.info.subject,
+              issuer: c.info.issuer,
+              notBefore: c.info.notBefore,
+              notAfter: c.info.notAfter,
+              validity: validityAt(c.info, now),
+              fingerprint: c.info.fingerprint,
+              key: c.info.key,
+              ca: c.fields.ca || c.fields.version < 3,
+            })
           }
         } catch (err) {
           this.log.error('skipping %s: %s', f.file, (err as Error).message)
@@ -242,7 +297,18 @@ export class TrustStore implements TrustSource {
         const name = basename(f.file, '.pem')
         const fingerprint = spkiFingerprint(key)
         pinnedKeys.push({ name, key, fingerprint })
-        entries.push({ kind: 'key', file: f.file, subject: name, issuer: null, notBefore: null, notAfter: null, validity: null, fingerprint, key: keyDescription(key), ca: false })
+        entries.push({
+          kind: 'key',
+          file: f.file,
+          subject: name,
+          issuer: null,
+          notBefore: null,
+          notAfter: null,
+          validity: null,
+          fingerprint,
+          key: keyDescription(key),
+          ca: false,
+        })
       } catch (err) {
         this.log.error('skipping %s: %s', f.file, (err as Error).message)
       }
@@ -257,12 +323,12 @@ export class TrustStore implements TrustSource {
    * every anchor (by file and fingerprint, in load order). Equal versions give
    * equal verdicts for the same state: a cache of verdicts is keyed by it.
    */
-  version (): string {
+  version(): string {
     return sha256hex(JSON.stringify([this.cfg, this.entries.map(e => [e.kind, e.file, e.fingerprint])]))
   }
 
   /** Read the store again from its folder (another process may have changed it). */
-  async refresh (signal?: AbortSignal): Promise<void> {
+  async refresh(signal?: AbortSignal): Promise<void> {
     await this.reload(signal)
   }
 }

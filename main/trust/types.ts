@@ -7,7 +7,7 @@ export type PolicyMode = 'disabled' | 'lenient' | 'strict' | 'audit'
 export const POLICY_MODES: readonly PolicyMode[] = ['disabled', 'lenient', 'strict', 'audit']
 export const DEFAULT_POLICY: PolicyMode = 'lenient'
 
-export function isPolicyMode (s: unknown): s is PolicyMode {
+export function isPolicyMode(s: unknown): s is PolicyMode {
   return typeof s === 'string' && (POLICY_MODES as readonly string[]).includes(s)
 }
 
@@ -44,7 +44,7 @@ export interface TrustAnchors {
   pinnedKeys: readonly PinnedKey[]
 }
 
-export function emptyAnchors (): TrustAnchors {
+export function emptyAnchors(): TrustAnchors {
   return { cas: [], oemCas: [], oemName: null, pinnedKeys: [] }
 }
 
@@ -127,7 +127,7 @@ export interface SignatureReport {
   signed: boolean
   signatures: SignatureCheck[]
   /** `_sigs/` entries (or any pvs-looking value) the device skips, with why. */
-  ignored: Array<{ key: string, reason: string }>
+  ignored: Array<{ key: string; reason: string }>
   /** Keys some signature's payload includes. */
   covered: string[]
   /** Keys matched only by exclude globs (the device counts them as covered). */

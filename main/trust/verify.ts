@@ -35,11 +35,11 @@ const decoder = new TextDecoder('utf-8', { fatal: true })
  */
 export const SignatureLimits = { signatures: 1000, globTests: 2_000_000 } as const
 
-function listSome (keys: string[], max = 3): string {
+function listSome(keys: string[], max = 3): string {
   return keys.slice(0, max).join(', ') + (keys.length > max ? `, … (${keys.length - max} more)` : '')
 }
 
-export function signerLabel (s: SignatureCheck): string {
+export function signerLabel(s: SignatureCheck): string {
   const sg = s.signer
   if (sg === null) return s.key
   if (sg.kind === 'pinned-key') return `key ${sg.name}`
@@ -51,7 +51,7 @@ export function signerLabel (s: SignatureCheck): string {
  * signer ("signed by CN=…, not trusted here: trust its CA") is not a changed
  * state ("changed after signing: …").
  */
-export function verdictText (s: SignatureCheck): string {
+export function verdictText(s: SignatureCheck): string {
   const why = s.message ?? s.failure ?? 'does not verify'
   if (s.verdict === 'untrusted') {
     const who = s.signer === null ? 'an unknown key' : s.signer.kind === 'x5c' ? `CN=${s.signer.name}` : `key ${s.signer.name}`
@@ -61,7 +61,7 @@ export function verdictText (s: SignatureCheck): string {
 }
 
 /** The one-line summary for `show`/`ls`: INVALID before UNTRUSTED, each naming its first signature. */
-export function summarize (r: Pick<SignatureReport, 'signatures' | 'uncovered'>): string {
+export function summarize(r: Pick<SignatureReport, 'signatures' | 'uncovered'>): string {
   const invalid = r.signatures.filter(s => s.verdict === 'invalid')
   if (invalid.length > 0) {
     return `INVALID: ${invalid[0].key}: ${verdictText(invalid[0])}` + (invalid.length > 1 ? ` (and ${invalid.length - 1} more invalid)` : '')
@@ -72,14 +72,13 @@ export function summarize (r: Pick<SignatureReport, 'signatures' | 'uncovered'>)
   }
   if (r.signatures.length === 0) return 'unsigned'
   const signers = [...new Set(r.signatures.map(signerLabel))]
-  const cover = r.uncovered.length === 0
-    ? 'all keys covered'
-    : `${r.uncovered.length} key${r.uncovered.length === 1 ? '' : 's'} not covered: ${listSome(r.uncovered)}`
+  const cover =
+    r.uncovered.length === 0 ? 'all keys covered' : `${r.uncovered.length} key${r.uncovered.length === 1 ? '' : 's'} not covered: ${listSome(r.uncovered)}`
   return `signed by ${signers.join(', ')}, ${cover}`
 }
 
 /** Verify every pvs@2 signature of a stored state (raw bytes as imported) and apply the policy. */
-export function verifyStateSignatures (raw: Uint8Array | string, opts: VerifyOptions): SignatureReport {
+export function verifyStateSignatures(raw: Uint8Array | string, opts: VerifyOptions): SignatureReport {
   const policy = opts.policy ?? DEFAULT_POLICY
   const now = opts.now ?? new Date()
   let text: string
@@ -98,7 +97,8 @@ export function verifyStateSignatures (raw: Uint8Array | string, opts: VerifyOpt
   const budget = { left: SignatureLimits.globTests }
   const ignored: SignatureReport['ignored'] = []
   const count = entries.filter(e => (e.type === 'object' || e.type === 'array') && e.raw.includes('pvs@2')).length
-  if (count > SignatureLimits.signatures) return tooCostly(policy, now, `${count} signatures: more than the ${SignatureLimits.signatures} Fieldsync checks in one state`)
+  if (count > SignatureLimits.signatures)
+    return tooCostly(policy, now, `${count} signatures: more than the ${SignatureLimits.signatures} Fieldsync checks in one state`)
   try {
     for (const e of entries) {
       const isSig = e.key.startsWith('_sigs/')
@@ -163,7 +163,7 @@ export function verifyStateSignatures (raw: Uint8Array | string, opts: VerifyOpt
 }
 
 /** The report of a state too costly to check: INVALID to every policy that checks (a real state is never near the limits). */
-function tooCostly (policy: PolicyMode, now: Date, why: string): SignatureReport {
+function tooCostly(policy: PolicyMode, now: Date, why: string): SignatureReport {
   const reason = `${DEVICE_MESSAGES.invalid}: not checked: ${why} (a real state carries a few signatures)`
   const disabled = policy === 'disabled'
   return {

@@ -14,17 +14,18 @@ export interface SignatureView {
   report: SignatureReportView | null
 }
 
-export function signatureStatus (r: SignatureReport): SignatureStatus {
+export function signatureStatus(r: SignatureReport): SignatureStatus {
   if (!r.signed) return { state: 'unsigned', summary: r.summary }
   const untrustedOnly = r.signatures.some(s => s.verdict === 'untrusted') && !r.signatures.some(s => s.verdict === 'invalid')
   if (untrustedOnly) return { state: 'untrusted', summary: r.summary }
-  if (!r.pass || r.signatures.some(s => !s.ok)) return { state: 'invalid', summary: r.reason !== null && !r.summary.startsWith('INVALID') ? `${r.summary}: ${r.reason}` : r.summary }
+  if (!r.pass || r.signatures.some(s => !s.ok))
+    return { state: 'invalid', summary: r.reason !== null && !r.summary.startsWith('INVALID') ? `${r.summary}: ${r.reason}` : r.summary }
   const notes = [...r.warnings, ...r.signatures.flatMap(s => s.notes)]
   if (notes.length > 0 || r.uncovered.length > 0) return { state: 'warning', summary: notes.length > 0 ? `${r.summary}; ${notes[0]}` : r.summary }
   return { state: 'valid', summary: r.summary }
 }
 
-export function signatureReportView (r: SignatureReport): SignatureReportView {
+export function signatureReportView(r: SignatureReport): SignatureReportView {
   return {
     policy: r.policy,
     pass: r.pass,
@@ -46,7 +47,7 @@ export function signatureReportView (r: SignatureReport): SignatureReportView {
 }
 
 /** Check a stored state's signatures against the trust store and its policy. Never throws. */
-export function signatureView (raw: Uint8Array, trust: TrustSource): SignatureView {
+export function signatureView(raw: Uint8Array, trust: TrustSource): SignatureView {
   try {
     const r = verifyStateSignatures(raw, { trust: trust.anchors(), policy: trust.policy() })
     return { status: signatureStatus(r), report: signatureReportView(r) }

@@ -26,7 +26,7 @@ export interface ComposedForDevice {
  * `info` composed onto the state `inv` carries, or null when there is
  * nothing to compose (a whole revision, or an inventory without a state).
  */
-export function composeForDevice (lib: Library, info: RevisionInfo, inv: Inventory | undefined, trust: TrustSource | undefined): ComposedForDevice | null {
+export function composeForDevice(lib: Library, info: RevisionInfo, inv: Inventory | undefined, trust: TrustSource | undefined): ComposedForDevice | null {
   const cur = inv?.current
   if (cur === undefined || !isPackage(lib.state(info.id))) return null
   const target = `the device of ${inv?.file ?? 'the inventory'}`
@@ -35,7 +35,7 @@ export function composeForDevice (lib: Library, info: RevisionInfo, inv: Invento
   if (trust !== undefined) checkPolicy(r.raw, trust)
   const id = revisionId(r.state)
   return {
-    info: { ...info, id, source: `${info.name} composed onto ${cur.revision === '' ? 'the device\'s state' : cur.revision}` },
+    info: { ...info, id, source: `${info.name} composed onto ${cur.revision === '' ? "the device's state" : cur.revision}` },
     raw: r.raw,
     state: r.state,
     onto: { revision: cur.revision, stateSha256: cur.sha256, stateId: r.composition.onto, packageId: info.id },

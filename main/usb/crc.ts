@@ -12,7 +12,7 @@ const POLY = 0xedb88320
 const ONE = 0x80000000
 
 /** a · b mod P, both polynomials in the reflected representation. */
-function mulMod (a: number, b: number): number {
+function mulMod(a: number, b: number): number {
   let product = 0
   for (let bit = ONE; bit !== 0 && a !== 0; bit >>>= 1) {
     if ((a & bit) !== 0) {
@@ -34,7 +34,7 @@ let memoBytes = 0
 let memoShift = ONE
 
 /** x^(8·bytes) mod P: the operator that shifts a CRC past `bytes` bytes. */
-export function crcShift (bytes: number): number {
+export function crcShift(bytes: number): number {
   if (bytes === memoBytes) return memoShift
   if (!Number.isSafeInteger(bytes) || bytes < 0) throw new RangeError(`crcShift: bad length ${bytes}`)
   let p = ONE
@@ -48,6 +48,6 @@ export function crcShift (bytes: number): number {
 }
 
 /** crc(A ‖ B) from crc(A), crc(B) and |B| (or its precomputed crcShift). */
-export function crc32Combine (crcA: number, crcB: number, lengthB: number, shift = crcShift(lengthB)): number {
+export function crc32Combine(crcA: number, crcB: number, lengthB: number, shift = crcShift(lengthB)): number {
   return (mulMod(shift, crcA) ^ crcB) >>> 0
 }

@@ -26,7 +26,7 @@ import { sizeMismatch } from '../../shared/units.js'
 
 export interface UsbImportOptions {
   signal?: AbortSignal
-  onProgress?: (p: { bytes: number, totalBytes: number, file: string }) => void
+  onProgress?: (p: { bytes: number; totalBytes: number; file: string }) => void
 }
 
 export interface UsbImportedRevision {
@@ -41,7 +41,7 @@ export interface UsbImportedRevision {
   missing: string[]
   complete: boolean
   /** The stick's name for the revision names another revision in this library: left there (an import never moves a name). */
-  nameHeldBy?: { name: string, id: string }
+  nameHeldBy?: { name: string; id: string }
 }
 
 export interface UsbImportResult {
@@ -54,11 +54,11 @@ export interface UsbImportResult {
 
 export class UsbImporter {
   private readonly log: Logger
-  constructor (private readonly components: { library: Library, importer: Importer, log: Logger }) {
+  constructor(private readonly components: { library: Library; importer: Importer; log: Logger }) {
     this.log = components.log.child('usb')
   }
 
-  async import (dir: string, opts: UsbImportOptions = {}): Promise<UsbImportResult> {
+  async import(dir: string, opts: UsbImportOptions = {}): Promise<UsbImportResult> {
     const m = await readManifest(dir, { signal: opts.signal })
     if (m === undefined) throw new BugError('unreachable')
     const totalBytes = m.revisions.reduce((a, r) => a + r.bytes, 0)
@@ -67,12 +67,26 @@ export class UsbImporter {
     for (const r of m.revisions) {
       if (opts.signal?.aborted === true) throw new AbortedError(`usb import from ${dir}: cancelled`)
       try {
-        out.push(await this.importOne(dir, r, opts, n => { bytes += n; opts.onProgress?.({ bytes, totalBytes, file: r.tarball }) }))
+        out.push(
+          await this.importOne(dir, r, opts, n => {
+            bytes += n
+            opts.onProgress?.({ bytes, totalBytes, file: r.tarball })
+          }),
+        )
       } catch (err) {
         if (err instanceof AbortedError) throw err
         const w = toWireError(err)
         this.log('usb import of %s failed: %s', r.name, w.message)
-        out.push({ name: r.name, id: r.id, status: w.code === StickCorruptError.code ? 'corrupt' : 'failed', error: w, newObjects: [], newBytes: 0, missing: [], complete: false })
+        out.push({
+          name: r.name,
+          id: r.id,
+          status: w.code === StickCorruptError.code ? 'corrupt' : 'failed',
+          error: w,
+          newObjects: [],
+          newBytes: 0,
+          missing: [],
+          complete: false,
+        })
       }
     }
     return {
@@ -90,7 +104,7 @@ export class UsbImporter {
    * read. The stick's manifest is not taken at its word: the state JSON on
    * the stick (`<name>.json`, small) must hash to the revision id.
    */
-  private async completeHere (dir: string, r: StickRevision, name: string | undefined): Promise<boolean> {
+  private async completeHere(dir: string, r: StickRevision, name: string | undefined): Promise<boolean> {
     const known = this.components.library.get(r.id)
     if (known === undefined || !known.complete || (name !== undefined && !known.names.includes(name))) return false
     try {
@@ -102,7 +116,7 @@ export class UsbImporter {
     }
   }
 
-  private async importOne (dir: string, r: StickRevision, opts: UsbImportOptions, onBytes: (n: number) => void): Promise<UsbImportedRevision> {
+  private async importOne(dir: string, r: StickRevision, opts: UsbImportOptions, onBytes: (n: number) => void): Promise<UsbImportedRevision> {
     const lib = this.components.library
     const name = r.libraryNames.find(isRevisionName)
     if (await this.completeHere(dir, r, name)) {
@@ -111,9 +125,21 @@ export class UsbImporter {
     }
     // Cheap checks first: every part there, with its size.
     for (const p of r.parts) {
-      const st = await inspectStickFile(join(dir, p.path), MAX_SPLIT_SIZE).catch((err: unknown) => { throw unreadableError(err, join(dir, p.path), 'looking it up', `export ${r.name} again`) })
-      if (!('size' in st)) throw new StickCorruptError(st.kind === 'missing' ? `${join(dir, p.path)}: missing from the stick; export ${r.name} again` : `${st.message}; nothing of ${r.name} was imported: export it again`, { file: p.path, problem: st.kind })
-      if (st.size !== p.bytes) throw new StickCorruptError(`${join(dir, p.path)}: ${sizeMismatch(st.size, p.bytes, 'manifest\'s')}; the file was cut short or altered: export ${r.name} again`, { file: p.path })
+      const st = await inspectStickFile(join(dir, p.path), MAX_SPLIT_SIZE).catch((err: unknown) => {
+        throw unreadableError(err, join(dir, p.path), 'looking it up', `export ${r.name} again`)
+      })
+      if (!('size' in st))
+        throw new StickCorruptError(
+          st.kind === 'missing'
+            ? `${join(dir, p.path)}: missing from the stick; export ${r.name} again`
+            : `${st.message}; nothing of ${r.name} was imported: export it again`,
+          { file: p.path, problem: st.kind },
+        )
+      if (st.size !== p.bytes)
+        throw new StickCorruptError(
+          `${join(dir, p.path)}: ${sizeMismatch(st.size, p.bytes, "manifest's")}; the file was cut short or altered: export ${r.name} again`,
+          { file: p.path },
+        )
     }
     // Named after this process, so that a later start removes it if this one is killed (ObjectStore.start).
     const tmp = join(lib.objects.tmpDir, `usb-${process.pid}-${randomBytes(6).toString('hex')}.tgz`)
@@ -123,12 +149,17 @@ export class UsbImporter {
       const held = await joinVerified(lib, dir, r, tmp, opts.signal, onBytes)
       if ('problem' in held) throw new StickCorruptError(`${held.problem}; nothing of ${r.name} was imported: export it again`, { file: r.tarball })
       if (held.id !== r.id) {
-        throw new StickCorruptError(`${stickFile}: holds revision ${held.id}, but the manifest says ${r.name} is ${r.id}: the stick was altered or its manifest does not belong to it; nothing of ${r.name} was imported (fieldsync usb verify shows it)`, { file: r.tarball, manifestId: r.id, tarballId: held.id })
+        throw new StickCorruptError(
+          `${stickFile}: holds revision ${held.id}, but the manifest says ${r.name} is ${r.id}: the stick was altered or its manifest does not belong to it; nothing of ${r.name} was imported (fieldsync usb verify shows it)`,
+          { file: r.tarball, manifestId: r.id, tarballId: held.id },
+        )
       }
       const before = lib.presentAmong(r.objects.map(o => o.sha256))
       const source = `usb ${stickFile}`
       // No name here: an import never moves a name (adoptName gives the stick's name only when it is free).
-      const res = await this.components.importer.importPath(tmp, { source, label: stickFile, signal: opts.signal }).catch((err: unknown) => { throw namingStickFile(err, tmp, stickFile) })
+      const res = await this.components.importer.importPath(tmp, { source, label: stickFile, signal: opts.signal }).catch((err: unknown) => {
+        throw namingStickFile(err, tmp, stickFile)
+      })
       const nameHeldBy = adoptName(lib, res.id, name, source)
       if (nameHeldBy !== undefined) this.log('%s: the name %s stays on revision %s', stickFile, name, nameHeldBy.id)
       const after = lib.presentAmong(r.objects.map(o => o.sha256))
@@ -151,7 +182,7 @@ export class UsbImporter {
 }
 
 /** An error about the joined temporary file names the stick's tarball instead: that is the file the user knows. */
-function namingStickFile (err: unknown, tmp: string, stickFile: string): unknown {
+function namingStickFile(err: unknown, tmp: string, stickFile: string): unknown {
   if (err instanceof Error && err.message.includes(tmp)) err.message = err.message.split(tmp).join(stickFile)
   return err
 }
@@ -161,19 +192,23 @@ function namingStickFile (err: unknown, tmp: string, stickFile: string): unknown
  * that name; a name another revision holds is left where it is (only the
  * user moves a name: fieldsync import --name). Returns that revision then.
  */
-function adoptName (lib: Library, id: string, name: string | undefined, source: string): { name: string, id: string } | undefined {
+function adoptName(lib: Library, id: string, name: string | undefined, source: string): { name: string; id: string } | undefined {
   if (name === undefined) return undefined
   let holder: string | undefined
   // One transaction: another process cannot take the name between the look and the write.
-  lib.db.transaction(() => {
-    holder = nameHolder(lib, name)
-    if (holder === undefined) lib.addRevision({ raw: lib.state(id).raw, name, source })
-  }).immediate()
+  lib.db
+    .transaction(() => {
+      holder = nameHolder(lib, name)
+      if (holder === undefined) lib.addRevision({ raw: lib.state(id).raw, name, source })
+    })
+    .immediate()
   return holder === undefined || holder === id ? undefined : { name, id: holder }
 }
 
-function nameHolder (lib: Library, name: string): string | undefined {
-  try { return lib.resolve(name).id } catch (err) {
+function nameHolder(lib: Library, name: string): string | undefined {
+  try {
+    return lib.resolve(name).id
+  } catch (err) {
     if (isCode(err, ErrorCodes.UnknownRevision)) return undefined
     throw err
   }
@@ -185,9 +220,11 @@ function nameHolder (lib: Library, name: string): string | undefined {
  * it is. A read the stick refuses (EIO from a failing stick, EPERM from some
  * FUSE drivers) is E_STICK_CORRUPT naming it.
  */
-export async function * readStickFile (file: string, signal: AbortSignal | undefined, limit: number): AsyncGenerator<Buffer> {
+export async function* readStickFile(file: string, signal: AbortSignal | undefined, limit: number): AsyncGenerator<Buffer> {
   const advice = 'the stick may be failing or was pulled out; nothing of it was imported'
-  const o = await openStickFile(file, limit).catch((err: unknown) => { throw unreadableError(err, file, 'opening it', advice) })
+  const o = await openStickFile(file, limit).catch((err: unknown) => {
+    throw unreadableError(err, file, 'opening it', advice)
+  })
   if (!('fh' in o)) throw new StickCorruptError(`${o.message}; nothing of it was imported`, { file, problem: o.kind })
   try {
     if (limit === 0) return
@@ -203,7 +240,14 @@ export async function * readStickFile (file: string, signal: AbortSignal | undef
  * Join a revision's parts into `tmp`, hashing each part against the
  * manifest; returns the revision the tarball's state is (or why it has none).
  */
-async function joinVerified (lib: Library, dir: string, r: StickRevision, tmp: string, signal: AbortSignal | undefined, onBytes: (n: number) => void): Promise<TarballState> {
+async function joinVerified(
+  lib: Library,
+  dir: string,
+  r: StickRevision,
+  tmp: string,
+  signal: AbortSignal | undefined,
+  onBytes: (n: number) => void,
+): Promise<TarballState> {
   const whole = createHash('sha256')
   const probe = new TarballStateProbe(join(dir, r.tarball))
   const fh = await open(tmp, 'wx')
@@ -222,7 +266,9 @@ async function joinVerified (lib: Library, dir: string, r: StickRevision, tmp: s
           let off = 0
           try {
             while (off < b.length) off += (await fh.write(b, off, b.length - off, at + off)).bytesWritten
-          } catch (err) { throw lib.objects.diskError(err, join(dir, r.tarball)) }
+          } catch (err) {
+            throw lib.objects.diskError(err, join(dir, r.tarball))
+          }
         })()
         await Promise.all([writing, probe.write(b)])
         pos += b.length
@@ -230,7 +276,10 @@ async function joinVerified (lib: Library, dir: string, r: StickRevision, tmp: s
       }
       const got = h.digest('hex')
       if (n !== p.bytes || got !== p.sha256) {
-        throw new StickCorruptError(`${join(dir, p.path)}: sha256 ${got.slice(0, 12)}... does not match the manifest (${p.sha256.slice(0, 12)}...): the file was altered or the stick is damaged; nothing of ${r.name} was imported`, { file: p.path })
+        throw new StickCorruptError(
+          `${join(dir, p.path)}: sha256 ${got.slice(0, 12)}... does not match the manifest (${p.sha256.slice(0, 12)}...): the file was altered or the stick is damaged; nothing of ${r.name} was imported`,
+          { file: p.path },
+        )
       }
     }
     if (r.sha256 !== null && r.parts.length > 1 && whole.digest('hex') !== r.sha256) {

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs'
 
 let text: string | undefined
 
-export function installSh (): string {
+export function installSh(): string {
   text ??= readFileSync(new URL('./install.sh', import.meta.url), 'utf8')
   return text
 }

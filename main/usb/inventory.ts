@@ -43,20 +43,27 @@ export interface DeviceCurrent {
 /** The largest inventory read (a device with a million objects writes about 100 MiB). */
 export const MAX_INVENTORY = 256 << 20
 
-export async function readInventory (file: string, opts: { signal?: AbortSignal } = {}): Promise<Inventory> {
+export async function readInventory(file: string, opts: { signal?: AbortSignal } = {}): Promise<Inventory> {
   // Usually on the stick (device-inventory.json, fieldsync-inventory.json): read as any stick file.
   const got = await readSmallStickFile(file, MAX_INVENTORY, opts.signal)
   if (!Buffer.isBuffer(got)) {
-    if (got.kind === 'missing') throw new NotFoundError(`${file}: no such inventory file (write one with install.sh --inventory on the device, or fieldsync usb inventory on the other laptop)`)
+    if (got.kind === 'missing')
+      throw new NotFoundError(
+        `${file}: no such inventory file (write one with install.sh --inventory on the device, or fieldsync usb inventory on the other laptop)`,
+      )
     throw new BadInputError(`${got.message}${got.kind === 'too-large' ? ' (too large for an inventory)' : ''}`, { file, problem: got.kind })
   }
   return parseInventory(got.toString('utf8'), file)
 }
 
-export function parseInventory (text: string, file: string): Inventory {
+export function parseInventory(text: string, file: string): Inventory {
   let json: unknown
-  try { json = JSON.parse(text) } catch (err) {
-    throw new BadInputError(`${file}: not valid JSON (${(err as Error).message}); an inventory is the device's GET /objects answer or a fieldsync usb inventory file`)
+  try {
+    json = JSON.parse(text)
+  } catch (err) {
+    throw new BadInputError(
+      `${file}: not valid JSON (${(err as Error).message}); an inventory is the device's GET /objects answer or a fieldsync usb inventory file`,
+    )
   }
   let list: unknown
   let kind: Inventory['kind']
@@ -97,19 +104,26 @@ export function parseInventory (text: string, file: string): Inventory {
 
 const REVISION_RE = /^[A-Za-z0-9._/-]{0,128}$/
 
-function deviceCurrent (o: Record<string, unknown>, file: string): DeviceCurrent {
+function deviceCurrent(o: Record<string, unknown>, file: string): DeviceCurrent {
   const { current, revision } = o
   const sha = o.current_sha256
-  if (typeof current !== 'object' || current === null || Array.isArray(current)) throw new BadInputError(`${file}: current: must be the state JSON the device runs (an object); take the inventory again with install.sh --inventory`)
-  if (typeof sha !== 'string' || !isSha256Hex(sha)) throw new BadInputError(`${file}: current_sha256: must be 64 lowercase hex characters; take the inventory again`)
-  if (typeof revision !== 'string' || !REVISION_RE.test(revision)) throw new BadInputError(`${file}: revision: must be the device's revision name (letters, digits, . _ / -)`)
+  if (typeof current !== 'object' || current === null || Array.isArray(current))
+    throw new BadInputError(`${file}: current: must be the state JSON the device runs (an object); take the inventory again with install.sh --inventory`)
+  if (typeof sha !== 'string' || !isSha256Hex(sha))
+    throw new BadInputError(`${file}: current_sha256: must be 64 lowercase hex characters; take the inventory again`)
+  if (typeof revision !== 'string' || !REVISION_RE.test(revision))
+    throw new BadInputError(`${file}: revision: must be the device's revision name (letters, digits, . _ / -)`)
   return { raw: new TextEncoder().encode(JSON.stringify(current)), revision, sha256: sha }
 }
 
 /** Write this library's inventory (the objects it has) into `dir`. */
-export async function writeLibraryInventory (lib: Library, dir: string, opts: { signal?: AbortSignal, file?: string } = {}): Promise<{ file: string, objects: number, bytes: number }> {
+export async function writeLibraryInventory(
+  lib: Library,
+  dir: string,
+  opts: { signal?: AbortSignal; file?: string } = {},
+): Promise<{ file: string; objects: number; bytes: number }> {
   const objects = lib.presentObjects().map(o => ({ sha256: o.sha, size: o.size }))
-  objects.sort((a, b) => a.sha256 < b.sha256 ? -1 : a.sha256 > b.sha256 ? 1 : 0)
+  objects.sort((a, b) => (a.sha256 < b.sha256 ? -1 : a.sha256 > b.sha256 ? 1 : 0))
   const doc = { format: INVENTORY_FORMAT, createdAt: new Date().toISOString(), host: hostname(), objects }
   const name = opts.file ?? PEER_INVENTORY_FILE
   await writeSmallFile(dir, name, JSON.stringify(doc, null, 1) + '\n', { signal: opts.signal })

@@ -42,14 +42,14 @@ export const LOCAL_NAME_MAX = 64
  */
 export const STICK_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 
-export function stickName (libraryName: string): string {
+export function stickName(libraryName: string): string {
   let n = libraryName.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[^A-Za-z0-9]+/, '')
   if (n === '') n = 'revision'
   return n.slice(0, LOCAL_NAME_MAX)
 }
 
 /** Names for a set of revisions, unique on the stick (an id suffix settles clashes). */
-export function stickNames (revs: ReadonlyArray<{ id: string, name: string }>, taken: ReadonlySet<string> = new Set()): string[] {
+export function stickNames(revs: ReadonlyArray<{ id: string; name: string }>, taken: ReadonlySet<string> = new Set()): string[] {
   const out: string[] = []
   const used = new Set(taken)
   for (const r of revs) {
@@ -59,30 +59,38 @@ export function stickNames (revs: ReadonlyArray<{ id: string, name: string }>, t
       n = n.slice(0, LOCAL_NAME_MAX - suffix.length) + suffix
     }
     let i = 2
-    while (used.has(n)) { n = `${n.slice(0, LOCAL_NAME_MAX - 3)}-${i++}` }
+    while (used.has(n)) {
+      n = `${n.slice(0, LOCAL_NAME_MAX - 3)}-${i++}`
+    }
     used.add(n)
     out.push(n)
   }
   return out
 }
 
-export function tarballFile (name: string): string { return name + TARBALL_SUFFIX }
+export function tarballFile(name: string): string {
+  return name + TARBALL_SUFFIX
+}
 
-export function partFile (name: string, index: number, count: number): string {
+export function partFile(name: string, index: number, count: number): string {
   const width = Math.max(3, String(count - 1).length)
   return `${tarballFile(name)}.part${String(index).padStart(width, '0')}`
 }
 
-export function partFiles (name: string, count: number): string[] {
+export function partFiles(name: string, count: number): string[] {
   if (count <= 1) return [tarballFile(name)]
   return Array.from({ length: count }, (_, i) => partFile(name, i, count))
 }
 
-export function objectsFile (name: string): string { return name + OBJECTS_SUFFIX }
+export function objectsFile(name: string): string {
+  return name + OBJECTS_SUFFIX
+}
 
-export function ontoFile (name: string): string { return name + ONTO_SUFFIX }
+export function ontoFile(name: string): string {
+  return name + ONTO_SUFFIX
+}
 
 /** A plain file name in the stick's folder: no separators, no '..', no control characters. */
-export function isSafeFileName (name: string): boolean {
+export function isSafeFileName(name: string): boolean {
   return name.length > 0 && name.length <= 255 && !/[/\\]/.test(name) && ![...name].some(ch => ch.charCodeAt(0) < 0x20) && name !== '.' && name !== '..'
 }

@@ -35,7 +35,7 @@ export interface StickRevision {
   /** `<name>.objects`: every object the state names, one sha256 per line. */
   objectsFile: string
   /** Every object the state names. */
-  objects: Array<{ sha256: string, size: number }>
+  objects: Array<{ sha256: string; size: number }>
   /** Objects inside the tarball, and their bytes. */
   included: number
   includedBytes: number
@@ -69,11 +69,11 @@ export const MAX_MANIFEST = 64 << 20
 export const MAX_SMALL_FILE = 64 << 20
 
 /** Every file the manifest vouches for: tarball parts, then the other files. */
-export function manifestFiles (m: Manifest): StickFile[] {
+export function manifestFiles(m: Manifest): StickFile[] {
   return [...m.revisions.flatMap(r => r.parts), ...m.files]
 }
 
-export async function readManifest (dir: string, opts: { signal?: AbortSignal, optional?: boolean } = {}): Promise<Manifest | undefined> {
+export async function readManifest(dir: string, opts: { signal?: AbortSignal; optional?: boolean } = {}): Promise<Manifest | undefined> {
   const file = join(dir, MANIFEST_FILE)
   const got = await readSmallStickFile(file, MAX_MANIFEST, opts.signal)
   if (!Buffer.isBuffer(got)) {
@@ -81,23 +81,30 @@ export async function readManifest (dir: string, opts: { signal?: AbortSignal, o
       if (opts.optional === true) return undefined
       throw new NotFoundError(`${dir}: no ${MANIFEST_FILE}; not a Fieldsync stick (or the export did not finish)`)
     }
-    throw new BadInputError(`${got.message}${got.kind === 'too-large' ? ' (too large for a manifest)' : ''}; the stick is damaged or was altered: export again`, { file, problem: got.kind })
+    throw new BadInputError(
+      `${got.message}${got.kind === 'too-large' ? ' (too large for a manifest)' : ''}; the stick is damaged or was altered: export again`,
+      { file, problem: got.kind },
+    )
   }
   const text = got.toString('utf8')
   let json: unknown
-  try { json = JSON.parse(text) } catch (err) {
+  try {
+    json = JSON.parse(text)
+  } catch (err) {
     throw new BadInputError(`${file}: not valid JSON (${(err as Error).message}); the stick may be damaged: run fieldsync usb verify`)
   }
   return validateManifest(json, file)
 }
 
-function fail (file: string, what: string): never {
+function fail(file: string, what: string): never {
   throw new BadInputError(`${file}: ${what}`)
 }
 
-function isCount (v: unknown): v is number { return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 }
+function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0
+}
 
-function checkFile (f: unknown, file: string, where: string, max: number): StickFile {
+function checkFile(f: unknown, file: string, where: string, max: number): StickFile {
   const o = f as Record<string, unknown>
   if (typeof o !== 'object' || o === null) fail(file, `${where}: not an object`)
   if (typeof o.path !== 'string' || !isSafeFileName(o.path)) fail(file, `${where}.path: must be a plain file name`)
@@ -107,7 +114,7 @@ function checkFile (f: unknown, file: string, where: string, max: number): Stick
   return { path: o.path, bytes: o.bytes, sha256: o.sha256 }
 }
 
-export function validateManifest (json: unknown, file: string): Manifest {
+export function validateManifest(json: unknown, file: string): Manifest {
   const m = json as Record<string, unknown>
   if (typeof m !== 'object' || m === null || Array.isArray(m)) fail(file, 'not a JSON object')
   if (m.format !== MANIFEST_FORMAT) fail(file, `format ${JSON.stringify(m.format)}: this Fieldsync reads ${MANIFEST_FORMAT}`)
@@ -138,22 +145,40 @@ export function validateManifest (json: unknown, file: string): Manifest {
     if (!Array.isArray(r.objects)) fail(file, `${w}.objects: must be an array`)
     const objects = r.objects.map((o0, j) => {
       const o = o0 as Record<string, unknown>
-      if (typeof o !== 'object' || o === null || typeof o.sha256 !== 'string' || !isSha256Hex(o.sha256) || !isCount(o.size)) fail(file, `${w}.objects[${j}]: {sha256, size}`)
+      if (typeof o !== 'object' || o === null || typeof o.sha256 !== 'string' || !isSha256Hex(o.sha256) || !isCount(o.size))
+        fail(file, `${w}.objects[${j}]: {sha256, size}`)
       return { sha256: o.sha256, size: o.size }
     })
     if (!isCount(r.included) || !isCount(r.includedBytes)) fail(file, `${w}.included: counts`)
     let onto: StickOnto | undefined
     if (r.onto !== undefined) {
       const o = r.onto as Record<string, unknown>
-      if (typeof o !== 'object' || o === null || typeof o.revision !== 'string' || o.revision.length > 128 || [o.stateSha256, o.stateId, o.packageId].some(v => typeof v !== 'string' || !isSha256Hex(v))) {
+      if (
+        typeof o !== 'object' ||
+        o === null ||
+        typeof o.revision !== 'string' ||
+        o.revision.length > 128 ||
+        [o.stateSha256, o.stateId, o.packageId].some(v => typeof v !== 'string' || !isSha256Hex(v))
+      ) {
         fail(file, `${w}.onto: {revision, stateSha256, stateId, packageId}`)
       }
       onto = { revision: o.revision, stateSha256: o.stateSha256 as string, stateId: o.stateId as string, packageId: o.packageId as string }
     }
     const libraryNames = Array.isArray(r.libraryNames) ? r.libraryNames.filter((x): x is string => typeof x === 'string') : []
     return {
-      name: r.name, id: r.id, libraryNames, spec: typeof r.spec === 'string' ? r.spec : '', mode: r.mode, tarball: r.tarball,
-      parts, bytes: r.bytes, sha256: r.sha256 as string | null, objectsFile: r.objectsFile, objects, included: r.included, includedBytes: r.includedBytes,
+      name: r.name,
+      id: r.id,
+      libraryNames,
+      spec: typeof r.spec === 'string' ? r.spec : '',
+      mode: r.mode,
+      tarball: r.tarball,
+      parts,
+      bytes: r.bytes,
+      sha256: r.sha256 as string | null,
+      objectsFile: r.objectsFile,
+      objects,
+      included: r.included,
+      includedBytes: r.includedBytes,
       ...(onto === undefined ? {} : { onto }),
     }
   })
@@ -169,6 +194,6 @@ export function validateManifest (json: unknown, file: string): Manifest {
 }
 
 /** The `sha256sum -c` text for these files (two spaces: text mode, as sha256sum writes). */
-export function sumsText (files: readonly StickFile[]): string {
+export function sumsText(files: readonly StickFile[]): string {
   return files.map(f => `${f.sha256}  ${f.path}\n`).join('')
 }

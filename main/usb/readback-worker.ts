@@ -16,15 +16,15 @@ import { crc32 } from 'node:zlib'
 import { alignedBuffer } from '../store/slots.js'
 
 export type ToWorker =
-  | { type: 'open', id: number, file: string, dropCache: boolean, direct: boolean }
-  | { type: 'synced', id: number, upTo: number }
-  | { type: 'end', id: number, size: number }
-  | { type: 'close', id: number }
+  | { type: 'open'; id: number; file: string; dropCache: boolean; direct: boolean }
+  | { type: 'synced'; id: number; upTo: number }
+  | { type: 'end'; id: number; size: number }
+  | { type: 'close'; id: number }
 
 export type FromWorker =
-  | { type: 'progress', id: number, bytes: number }
-  | { type: 'done', id: number, sha256: string, crc32: number, bytes: number }
-  | { type: 'error', id: number, message: string, code?: string }
+  | { type: 'progress'; id: number; bytes: number }
+  | { type: 'done'; id: number; sha256: string; crc32: number; bytes: number }
+  | { type: 'error'; id: number; message: string; code?: string }
 
 interface Follow {
   file: string
@@ -47,13 +47,15 @@ const files = new Map<number, Follow>()
 const BUF = 4 << 20
 /** Page-aligned buffers, as O_DIRECT reads need; reused. */
 const pool: Buffer[] = []
-function takeBuf (): Buffer { return pool.pop() ?? alignedBuffer(BUF) }
+function takeBuf(): Buffer {
+  return pool.pop() ?? alignedBuffer(BUF)
+}
 
 const port = parentPort
 if (port === null) throw new Error('readback-worker runs as a worker thread')
 
 /** Open for reading: O_DIRECT when the file was written so (reads come from the medium), else buffered. */
-async function openFollow (f: Follow): Promise<void> {
+async function openFollow(f: Follow): Promise<void> {
   if (f.fh !== undefined) return
   if (f.direct) {
     try {
@@ -67,7 +69,7 @@ async function openFollow (f: Follow): Promise<void> {
   f.fh = await open(f.file, 'r')
 }
 
-async function readAt (f: Follow, buf: Buffer, len: number, at: number): Promise<number> {
+async function readAt(f: Follow, buf: Buffer, len: number, at: number): Promise<number> {
   const fh = f.fh as FileHandle
   try {
     return (await fh.read(buf, 0, len, at)).bytesRead
@@ -83,13 +85,13 @@ async function readAt (f: Follow, buf: Buffer, len: number, at: number): Promise
   }
 }
 
-function dropCache (f: Follow): void {
+function dropCache(f: Follow): void {
   spawnSync('dd', [`if=${f.file}`, 'iflag=nocache', 'count=0', 'status=none'], { stdio: 'ignore' })
 }
 
-async function readTo (f: Follow, id: number, upTo: number): Promise<void> {
+async function readTo(f: Follow, id: number, upTo: number): Promise<void> {
   if (f.dropCache && !f.direct) dropCache(f)
-  const bufs = f.bufs ??= [takeBuf(), takeBuf()]
+  const bufs = (f.bufs ??= [takeBuf(), takeBuf()])
   let i = 0
   let pending: Promise<number> | undefined = f.pos < upTo ? readAt(f, bufs[0], Math.min(BUF, upTo - f.pos), f.pos) : undefined
   try {
@@ -111,7 +113,7 @@ async function readTo (f: Follow, id: number, upTo: number): Promise<void> {
   }
 }
 
-async function closeFollow (f: Follow): Promise<void> {
+async function closeFollow(f: Follow): Promise<void> {
   const handles = new Set([f.fh, f.directFh])
   f.fh = f.directFh = undefined
   for (const h of handles) await h?.close().catch(() => {})
@@ -119,7 +121,7 @@ async function closeFollow (f: Follow): Promise<void> {
   f.bufs = undefined
 }
 
-function fail (id: number, f: Follow | undefined, err: unknown): void {
+function fail(id: number, f: Follow | undefined, err: unknown): void {
   files.delete(id)
   if (f !== undefined) void closeFollow(f)
   port?.postMessage({ type: 'error', id, message: (err as Error).message, code: (err as NodeJS.ErrnoException).code } satisfies FromWorker)
@@ -127,14 +129,25 @@ function fail (id: number, f: Follow | undefined, err: unknown): void {
 
 port.on('message', (m: ToWorker) => {
   if (m.type === 'open') {
-    files.set(m.id, { file: m.file, hash: createHash('sha256'), crc: 0, pos: 0, dropCache: m.dropCache, direct: m.direct, deferred: false, chain: Promise.resolve() })
+    files.set(m.id, {
+      file: m.file,
+      hash: createHash('sha256'),
+      crc: 0,
+      pos: 0,
+      dropCache: m.dropCache,
+      direct: m.direct,
+      deferred: false,
+      chain: Promise.resolve(),
+    })
     return
   }
   const f = files.get(m.id)
   if (f === undefined) return
   if (m.type === 'close') {
     files.delete(m.id)
-    f.chain = f.chain.then(async () => { await closeFollow(f) })
+    f.chain = f.chain.then(async () => {
+      await closeFollow(f)
+    })
     return
   }
   if (m.type === 'synced') {
@@ -151,15 +164,19 @@ port.on('message', (m: ToWorker) => {
     })
     return
   }
-  f.chain = f.chain.then(async () => {
-    if (f.deferred) {
+  f.chain = f.chain
+    .then(async () => {
+      if (f.deferred) {
+        await closeFollow(f)
+        Object.assign(f, { hash: createHash('sha256'), crc: 0, pos: 0 })
+      }
+      await openFollow(f)
+      await readTo(f, m.id, Number.MAX_SAFE_INTEGER)
       await closeFollow(f)
-      Object.assign(f, { hash: createHash('sha256'), crc: 0, pos: 0 })
-    }
-    await openFollow(f)
-    await readTo(f, m.id, Number.MAX_SAFE_INTEGER)
-    await closeFollow(f)
-    files.delete(m.id)
-    port.postMessage({ type: 'done', id: m.id, sha256: f.hash.digest('hex'), crc32: f.crc >>> 0, bytes: f.pos } satisfies FromWorker)
-  }).catch((err: unknown) => { fail(m.id, f, err) })
+      files.delete(m.id)
+      port.postMessage({ type: 'done', id: m.id, sha256: f.hash.digest('hex'), crc32: f.crc >>> 0, bytes: f.pos } satisfies FromWorker)
+    })
+    .catch((err: unknown) => {
+      fail(m.id, f, err)
+    })
 })

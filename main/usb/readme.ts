@@ -2,12 +2,19 @@
 import type { Manifest } from './manifest.js'
 import { formatSize } from './space.js'
 
-export function readmeText (m: Manifest): string {
-  const revs = m.revisions.map(r => {
-    const what = r.mode === 'full' ? 'all objects' : r.mode === 'device' ? `only the ${r.included} object(s) the device lacked` : `only the ${r.included} object(s) the other laptop lacked`
-    const files = r.parts.length === 1 ? r.tarball : `${r.tarball} in ${r.parts.length} parts (${r.parts[0].path} ...)`
-    return `  ${r.name.padEnd(24)} ${formatSize(r.bytes).padStart(10)}  ${files}, ${what}`
-  }).join('\n')
+export function readmeText(m: Manifest): string {
+  const revs = m.revisions
+    .map(r => {
+      const what =
+        r.mode === 'full'
+          ? 'all objects'
+          : r.mode === 'device'
+            ? `only the ${r.included} object(s) the device lacked`
+            : `only the ${r.included} object(s) the other laptop lacked`
+      const files = r.parts.length === 1 ? r.tarball : `${r.tarball} in ${r.parts.length} parts (${r.parts[0].path} ...)`
+      return `  ${r.name.padEnd(24)} ${formatSize(r.bytes).padStart(10)}  ${files}, ${what}`
+    })
+    .join('\n')
   return `Fieldsync stick
 ===============
 

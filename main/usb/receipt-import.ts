@@ -17,13 +17,13 @@ import { readReceipts, RECEIPT_SUCCESS, type DamagedReceipt, type Receipt } from
 export interface ReceiptsImport {
   dir: string
   /** Receipts imported now, and those whose install was in the history already (imported before). */
-  imported: Array<Receipt & { installId: number, added: boolean }>
+  imported: Array<Receipt & { installId: number; added: boolean }>
   damaged: DamagedReceipt[]
   report: RolloutResult
   ok: boolean
 }
 
-function row (r: Receipt & { installId: number }, store: DeviceStore): RolloutReportRow {
+function row(r: Receipt & { installId: number }, store: DeviceStore): RolloutReportRow {
   const rec = store.get(r.device.id)
   const ok = RECEIPT_SUCCESS.has(r.progress.status)
   const final = ok || r.progress.status === 'ERROR' || r.progress.status === 'WONTGO' || r.progress.status === 'REFUSED'
@@ -38,14 +38,14 @@ function row (r: Receipt & { installId: number }, store: DeviceStore): RolloutRe
     message: r.progress.message === '' ? null : r.progress.message,
     errorCode: null,
     revisionBefore: r.before.revision === '' ? null : r.before.revision,
-    revisionAfter: ok ? r.step : (r.after.revision === '' ? null : r.after.revision),
+    revisionAfter: ok ? r.step : r.after.revision === '' ? null : r.after.revision,
     bytesSent: 0,
     seconds: Math.round((r.endedAt - r.startedAt) / 1000),
     installId: r.installId,
   }
 }
 
-export async function importReceipts (dir: string, c: { store: DeviceStore, log: Logger }, opts: { signal?: AbortSignal } = {}): Promise<ReceiptsImport> {
+export async function importReceipts(dir: string, c: { store: DeviceStore; log: Logger }, opts: { signal?: AbortSignal } = {}): Promise<ReceiptsImport> {
   const log = c.log.child('usb:receipts')
   const manifest = await readManifest(dir, { signal: opts.signal })
   if (manifest === undefined) throw new BugError('readManifest returned nothing without optional')
@@ -53,7 +53,18 @@ export async function importReceipts (dir: string, c: { store: DeviceStore, log:
   // All checked above: from here on only whole receipts are written, each in its own short transaction.
   const imported = receipts.map(r => {
     if (c.store.get(r.device.id) === undefined) {
-      c.store.upsert({ deviceId: r.device.id, name: r.device.nick === '' ? null : r.device.nick, addrs: [], port: null, claimed: null, pvrSdk: false, revision: r.after.revision === '' ? null : r.after.revision, status: null, source: 'manual', lastSeen: r.endedAt })
+      c.store.upsert({
+        deviceId: r.device.id,
+        name: r.device.nick === '' ? null : r.device.nick,
+        addrs: [],
+        port: null,
+        claimed: null,
+        pvrSdk: false,
+        revision: r.after.revision === '' ? null : r.after.revision,
+        status: null,
+        source: 'manual',
+        lastSeen: r.endedAt,
+      })
     }
     const names = r.revision.libraryNames
     const res = c.store.recordFinishedInstall({
@@ -78,7 +89,8 @@ export async function importReceipts (dir: string, c: { store: DeviceStore, log:
   const report: RolloutResult = {
     rollout: null,
     resumed: false,
-    revision: one !== undefined ? { id: one.revision.id, name: `${one.revision.name} (USB stick)` } : { id: revs.join(', '), name: `USB stick ${basename(dir)}` },
+    revision:
+      one !== undefined ? { id: one.revision.id, name: `${one.revision.name} (USB stick)` } : { id: revs.join(', '), name: `USB stick ${basename(dir)}` },
     signature: 'checked on each device',
     dryRun: false,
     stopped: damaged.length === 0 ? null : `${damaged.length} damaged receipt(s) not imported: ${damaged.map(d => d.file).join(', ')}`,

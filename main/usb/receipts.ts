@@ -23,20 +23,20 @@ export const MAX_RECEIPT = 64 << 10
 
 /** The statuses a receipt may end in: Pantavisor's progress statuses, and REFUSED when install.sh stopped before running anything. */
 export const RECEIPT_STATUSES = ['NEW', 'QUEUED', 'DOWNLOADING', 'INPROGRESS', 'TESTING', 'DONE', 'UPDATED', 'ERROR', 'WONTGO', 'REFUSED'] as const
-export type ReceiptStatus = typeof RECEIPT_STATUSES[number]
+export type ReceiptStatus = (typeof RECEIPT_STATUSES)[number]
 /** Statuses that mean the device took the revision. */
 export const RECEIPT_SUCCESS: ReadonlySet<string> = new Set(['DONE', 'UPDATED'])
 
 export interface Receipt {
   file: string
-  device: { id: string, nick: string }
+  device: { id: string; nick: string }
   /** The stick's revision: its name there, and (from the manifest) its id. */
-  revision: { name: string, id: string, libraryNames: string[] }
+  revision: { name: string; id: string; libraryNames: string[] }
   /** `locals/<name>`, or null when install.sh stopped before storing a step. */
   step: string | null
-  before: { revision: string, stateSha256: string | null }
-  after: { revision: string, stateSha256: string | null }
-  progress: { status: ReceiptStatus, progress: number, message: string }
+  before: { revision: string; stateSha256: string | null }
+  after: { revision: string; stateSha256: string | null }
+  progress: { status: ReceiptStatus; progress: number; message: string }
   startedAt: number
   endedAt: number
 }
@@ -58,7 +58,7 @@ const TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/
 
 class Bad extends Error {}
 
-function str (o: Record<string, unknown>, key: string, where: string, max: number): string {
+function str(o: Record<string, unknown>, key: string, where: string, max: number): string {
   const v = o[key]
   if (typeof v !== 'string') throw new Bad(`${where}${key}: missing or not a string`)
   if (v.length > max) throw new Bad(`${where}${key}: longer than ${max} characters`)
@@ -66,20 +66,20 @@ function str (o: Record<string, unknown>, key: string, where: string, max: numbe
   return v
 }
 
-function obj (o: Record<string, unknown>, key: string): Record<string, unknown> {
+function obj(o: Record<string, unknown>, key: string): Record<string, unknown> {
   const v = o[key]
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Bad(`${key}: missing or not an object`)
   return v as Record<string, unknown>
 }
 
-function shaOrNull (o: Record<string, unknown>, key: string, where: string): string | null {
+function shaOrNull(o: Record<string, unknown>, key: string, where: string): string | null {
   const v = str(o, key, where, 64)
   if (v === '') return null
   if (!isSha256Hex(v)) throw new Bad(`${where}${key}: not a sha256 (64 lowercase hex characters)`)
   return v
 }
 
-function time (o: Record<string, unknown>, key: string): number {
+function time(o: Record<string, unknown>, key: string): number {
   const v = str(o, key, '', 32)
   const t = Date.parse(v)
   if (!TIME_RE.test(v) || Number.isNaN(t)) throw new Bad(`${key}: not a time as install.sh writes it (YYYY-MM-DDThh:mm:ssZ)`)
@@ -87,9 +87,11 @@ function time (o: Record<string, unknown>, key: string): number {
 }
 
 /** Check one receipt's text against the stick's manifest; throws `Bad` naming the first problem. */
-function checkReceipt (text: string, file: string, byName: ReadonlyMap<string, { rev: StickRevision, jsonSha: string | null }>): Receipt {
+function checkReceipt(text: string, file: string, byName: ReadonlyMap<string, { rev: StickRevision; jsonSha: string | null }>): Receipt {
   let json: unknown
-  try { json = JSON.parse(text) } catch (err) {
+  try {
+    json = JSON.parse(text)
+  } catch (err) {
     throw new Bad(`not valid JSON (${(err as Error).message}): cut short or damaged`)
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Bad('not a JSON object')
@@ -136,10 +138,12 @@ function checkReceipt (text: string, file: string, byName: ReadonlyMap<string, {
 }
 
 /** Read and check every receipt in `<dir>/receipts/`; files install.sh is still writing (`.tmp`) are left alone. */
-export async function readReceipts (dir: string, manifest: Manifest, opts: { signal?: AbortSignal } = {}): Promise<ReceiptsRead> {
+export async function readReceipts(dir: string, manifest: Manifest, opts: { signal?: AbortSignal } = {}): Promise<ReceiptsRead> {
   const folder = join(dir, RECEIPTS_DIR)
   let names: string[]
-  try { names = await readdir(folder) } catch (err) {
+  try {
+    names = await readdir(folder)
+  } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { receipts: [], damaged: [] }
     throw err
   }
@@ -149,7 +153,10 @@ export async function readReceipts (dir: string, manifest: Manifest, opts: { sig
   for (const name of names.filter(n => n.endsWith('.json')).sort()) {
     const file = join(RECEIPTS_DIR, name)
     const got = await readSmallStickFile(join(folder, name), MAX_RECEIPT, opts.signal)
-    if (!Buffer.isBuffer(got)) { damaged.push({ file, problem: got.kind === 'too-large' ? 'too large for a receipt' : got.message }); continue }
+    if (!Buffer.isBuffer(got)) {
+      damaged.push({ file, problem: got.kind === 'too-large' ? 'too large for a receipt' : got.message })
+      continue
+    }
     try {
       receipts.push(checkReceipt(got.toString('utf8'), file, byName))
     } catch (err) {

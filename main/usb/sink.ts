@@ -51,7 +51,7 @@ export interface SinkOptions {
 const FOLLOW_EVERY = 64 << 20
 
 /** A temporary name in `dir` for a file that becomes `final` on commit. */
-export function tmpName (dir: string, final: string): string {
+export function tmpName(dir: string, final: string): string {
   return join(dir, `${TMP_PREFIX}${final}.${randomBytes(4).toString('hex')}${TMP_SUFFIX}`)
 }
 
@@ -61,16 +61,20 @@ export function tmpName (dir: string, final: string): string {
  * posix_fadvise(POSIX_FADV_DONTNEED) on the whole file. Best effort: where
  * dd is missing or not GNU, the read-back reads what the kernel has cached.
  */
-export function dropCache (file: string): Promise<boolean> {
+export function dropCache(file: string): Promise<boolean> {
   return new Promise(resolve => {
     const child = spawn('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none'], { stdio: 'ignore' })
-    child.on('error', () => { resolve(false) })
-    child.on('close', code => { resolve(code === 0) })
+    child.on('error', () => {
+      resolve(false)
+    })
+    child.on('close', code => {
+      resolve(code === 0)
+    })
   })
 }
 
 /** Read a file back and return its sha256, length and (with `crc`) CRC-32. */
-export async function hashFile (file: string, opts: HashOptions & { dropCache?: boolean } = {}): Promise<{ sha256: string, bytes: number, crc32: number }> {
+export async function hashFile(file: string, opts: HashOptions & { dropCache?: boolean } = {}): Promise<{ sha256: string; bytes: number; crc32: number }> {
   if (opts.dropCache !== false) await dropCache(file)
   const fh = await open(file, 'r')
   try {
@@ -95,13 +99,13 @@ export interface HashOptions {
 }
 
 /** Hash an open file from its start (two reads in flight); `file` names it in messages. */
-export async function hashHandle (fh: FileHandle, file: string, opts: HashOptions = {}): Promise<{ sha256: string, bytes: number, crc32: number }> {
+export async function hashHandle(fh: FileHandle, file: string, opts: HashOptions = {}): Promise<{ sha256: string; bytes: number; crc32: number }> {
   const h = createHash('sha256')
   let crc = 0
   let bytes = 0
   const size = 4 << 20
   const limit = opts.limit ?? Number.MAX_SAFE_INTEGER
-  const readAt = (buf: Buffer, pos: number) => pos >= limit ? Promise.resolve({ bytesRead: 0 }) : fh.read(buf, 0, Math.min(size, limit - pos), pos)
+  const readAt = (buf: Buffer, pos: number) => (pos >= limit ? Promise.resolve({ bytesRead: 0 }) : fh.read(buf, 0, Math.min(size, limit - pos), pos))
   let bufs = [Buffer.allocUnsafe(size), Buffer.allocUnsafe(size)]
   let pos = 0
   let pending = readAt(bufs[0], pos)
@@ -150,19 +154,29 @@ export class PartedFileWriter {
   private readonly tmps: string[] = []
   private closed = false
 
-  constructor (private readonly dir: string, private readonly final: string, private readonly opts: SinkOptions) {
+  constructor(
+    private readonly dir: string,
+    private readonly final: string,
+    private readonly opts: SinkOptions,
+  ) {
     if (!(opts.splitSize > 0)) throw new RangeError('split size must be positive')
   }
 
-  private async openPart (): Promise<void> {
+  private async openPart(): Promise<void> {
     const tmp = tmpName(this.dir, this.final)
     this.tmps.push(tmp)
     let file: WritableFile
     try {
       file = await openWritable(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o644, this.opts.directIo ?? true)
-    } catch (err) { throw mapFsError(err, this.dir) }
+    } catch (err) {
+      throw mapFsError(err, this.dir)
+    }
     this.file = file
-    this.out = new FileAppender(file, 0, { onWritten: (end, n) => { this.onWritten(file, end, n) } })
+    this.out = new FileAppender(file, 0, {
+      onWritten: (end, n) => {
+        this.onWritten(file, end, n)
+      },
+    })
     this.crc = 0
     this.partBytes = 0
     this.synced = 0
@@ -179,14 +193,22 @@ export class PartedFileWriter {
    * part is complete and closed, because some drivers (fusefat) give a handle
    * opened on a growing file wrong bytes or EPERM past the size it first saw.
    */
-  private onWritten (file: WritableFile, end: number, n: number): void {
+  private onWritten(file: WritableFile, end: number, n: number): void {
     this.opts.onWritten?.(n)
     const rb = this.opts.readBack
     if (rb === undefined || !file.direct || this.syncing !== undefined || end - this.synced < FOLLOW_EVERY) return
     // fdatasync in the background (writing goes on); the read-back follows once it is done.
     const id = this.followId
     this.synced = end
-    this.syncing = file.fh.datasync().then(() => { rb.synced(id, end); this.syncing = undefined }, err => { throw mapFsError(err, this.dir, true) })
+    this.syncing = file.fh.datasync().then(
+      () => {
+        rb.synced(id, end)
+        this.syncing = undefined
+      },
+      err => {
+        throw mapFsError(err, this.dir, true)
+      },
+    )
     this.syncing.catch(() => {})
   }
 
@@ -194,7 +216,7 @@ export class PartedFileWriter {
    * Append `buf`. `crc`, when the caller knows it: the CRC-32 of all of `buf`,
    * folded in without a pass over the bytes (unless a part ends inside it).
    */
-  async write (buf: Uint8Array, crc?: number): Promise<void> {
+  async write(buf: Uint8Array, crc?: number): Promise<void> {
     if (this.opts.signal?.aborted === true) throw new AbortedError(`writing ${this.final}: cancelled`)
     let off = 0
     while (off < buf.length) {
@@ -204,14 +226,16 @@ export class PartedFileWriter {
       this.crc = crc !== undefined && n === buf.length ? crc32Combine(this.crc, crc, n) : crc32(piece, this.crc)
       try {
         await (this.out as FileAppender).write(piece)
-      } catch (err) { throw mapFsError(err, this.dir, true) }
+      } catch (err) {
+        throw mapFsError(err, this.dir, true)
+      }
       this.partBytes += n
       off += n
       if (this.partBytes === this.opts.splitSize) await this.closePart()
     }
   }
 
-  private async closePart (): Promise<void> {
+  private async closePart(): Promise<void> {
     const file = this.file
     const out = this.out
     if (file === undefined || out === undefined) return
@@ -221,7 +245,9 @@ export class PartedFileWriter {
       await out.finish()
       await this.syncing
       await file.fh.sync()
-    } catch (err) { throw mapFsError(err, this.dir, true) } finally {
+    } catch (err) {
+      throw mapFsError(err, this.dir, true)
+    } finally {
       await out.close().catch(() => {})
       await file.fh.close()
     }
@@ -229,15 +255,29 @@ export class PartedFileWriter {
     const written = { bytes: this.partBytes, crc32: this.crc >>> 0 }
     const part: WrittenPart = { tmp, bytes: written.bytes, sha256: '' }
     this.parts.push(part)
-    const reading = this.opts.readBack !== undefined
-      ? this.opts.readBack.end(this.followId, written.bytes)
-      : hashFile(tmp, { signal: this.opts.signal, onBytes: this.opts.onReadBack, dropCache: this.opts.dropCache, crc: true })
-    const rb = reading.then(back => {
-      if (back.crc32 !== written.crc32 || back.bytes !== written.bytes) {
-        throw new StickCorruptError(`${this.final}: the stick gave back different bytes than were written (${formatBytes(back.bytes)}, CRC-32 ${back.crc32.toString(16)} instead of ${formatBytes(written.bytes)}, ${written.crc32.toString(16)}): the stick may be failing or report a false capacity; try another stick`, { file: this.final })
-      }
-      part.sha256 = back.sha256
-    }, err => { throw unreadableError(mapFsError(err, this.dir), this.final, 'reading it back', 'the stick or its driver cannot give back what was written; try another stick') })
+    const reading =
+      this.opts.readBack !== undefined
+        ? this.opts.readBack.end(this.followId, written.bytes)
+        : hashFile(tmp, { signal: this.opts.signal, onBytes: this.opts.onReadBack, dropCache: this.opts.dropCache, crc: true })
+    const rb = reading.then(
+      back => {
+        if (back.crc32 !== written.crc32 || back.bytes !== written.bytes) {
+          throw new StickCorruptError(
+            `${this.final}: the stick gave back different bytes than were written (${formatBytes(back.bytes)}, CRC-32 ${back.crc32.toString(16)} instead of ${formatBytes(written.bytes)}, ${written.crc32.toString(16)}): the stick may be failing or report a false capacity; try another stick`,
+            { file: this.final },
+          )
+        }
+        part.sha256 = back.sha256
+      },
+      err => {
+        throw unreadableError(
+          mapFsError(err, this.dir),
+          this.final,
+          'reading it back',
+          'the stick or its driver cannot give back what was written; try another stick',
+        )
+      },
+    )
     rb.catch(() => {})
     this.readBacks.push(rb)
   }
@@ -247,7 +287,7 @@ export class PartedFileWriter {
    * under temporary names). Cancelled (the signal) while a read-back of a big
    * part goes on: AbortedError at once; `abort` then stops the read-backs.
    */
-  async finish (): Promise<WrittenPart[]> {
+  async finish(): Promise<WrittenPart[]> {
     const signal = this.opts.signal
     const cancelled = () => new AbortedError(`writing ${this.final}: cancelled`)
     if (signal?.aborted === true) throw cancelled()
@@ -263,7 +303,9 @@ export class PartedFileWriter {
       await Promise.race([
         Promise.all(this.readBacks),
         new Promise<never>((_resolve, reject) => {
-          onAbort = () => { reject(cancelled()) }
+          onAbort = () => {
+            reject(cancelled())
+          }
           if (signal.aborted) onAbort()
           else signal.addEventListener('abort', onAbort, { once: true })
         }),
@@ -275,7 +317,7 @@ export class PartedFileWriter {
   }
 
   /** Remove every temporary part (after an error). */
-  async abort (): Promise<void> {
+  async abort(): Promise<void> {
     // Stop read-backs still going (a big part's may take minutes on a slow stick).
     for (const id of this.followIds) this.opts.readBack?.close(id)
     if (this.out !== undefined && this.file !== undefined) {
@@ -291,18 +333,22 @@ export class PartedFileWriter {
     this.closed = true
   }
 
-  get finished (): boolean { return this.closed }
+  get finished(): boolean {
+    return this.closed
+  }
 }
 
 /** Rename temporary files to their final names, then fsync the folder. */
-export async function commitFiles (dir: string, moves: Array<{ tmp: string, final: string }>): Promise<void> {
+export async function commitFiles(dir: string, moves: Array<{ tmp: string; final: string }>): Promise<void> {
   try {
     for (const m of moves) await rename(m.tmp, join(dir, m.final))
     await syncDir(dir)
-  } catch (err) { throw mapFsError(err, dir) }
+  } catch (err) {
+    throw mapFsError(err, dir)
+  }
 }
 
-export async function syncDir (dir: string): Promise<void> {
+export async function syncDir(dir: string): Promise<void> {
   let fh: FileHandle | undefined
   try {
     fh = await open(dir, 'r')
@@ -317,7 +363,12 @@ export async function syncDir (dir: string): Promise<void> {
 }
 
 /** Write a small file safely: temporary name, fsync, read back, rename, folder fsync. */
-export async function writeSmallFile (dir: string, final: string, content: string | Uint8Array, opts: { signal?: AbortSignal, mode?: number } = {}): Promise<{ bytes: number, sha256: string }> {
+export async function writeSmallFile(
+  dir: string,
+  final: string,
+  content: string | Uint8Array,
+  opts: { signal?: AbortSignal; mode?: number } = {},
+): Promise<{ bytes: number; sha256: string }> {
   const data = typeof content === 'string' ? Buffer.from(content) : Buffer.from(content)
   const w = new PartedFileWriter(dir, final, { splitSize: Math.max(1, data.length), signal: opts.signal, dropCache: false })
   try {

@@ -13,12 +13,10 @@ import { lstat, open, type FileHandle } from 'node:fs/promises'
 import { formatBytes } from '../../shared/units.js'
 
 export type StickFileProblem =
-  | { kind: 'missing', message: string }
-  | { kind: 'not-regular', message: string }
-  | { kind: 'too-large', message: string, size: number }
+  { kind: 'missing'; message: string } | { kind: 'not-regular'; message: string } | { kind: 'too-large'; message: string; size: number }
 
 /** What a non-regular file is, for messages. */
-function kindOf (st: Stats): string {
+function kindOf(st: Stats): string {
   if (st.isSymbolicLink()) return 'a symbolic link'
   if (st.isFIFO()) return 'a FIFO (named pipe)'
   if (st.isCharacterDevice()) return 'a character device'
@@ -29,23 +27,26 @@ function kindOf (st: Stats): string {
 }
 
 /** `n` bytes as a cap is written in messages. */
-export function capText (n: number): string {
+export function capText(n: number): string {
   if (n >= 1 << 20 && n % (1 << 20) === 0) return `${n / (1 << 20)} MiB`
   if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`
   return formatBytes(n)
 }
 
-function problemOf (file: string, st: Stats, max: number): StickFileProblem | null {
+function problemOf(file: string, st: Stats, max: number): StickFileProblem | null {
   if (!st.isFile()) return { kind: 'not-regular', message: `${file}: ${kindOf(st)}, not a regular file; a stick's files are plain files, so it was not read` }
   if (st.size > max) return { kind: 'too-large', message: `${file}: ${formatBytes(st.size)}, over the ${capText(max)} cap for it; not read`, size: st.size }
   return null
 }
 
 /** lstat `file`: its size when it is a regular file of at most `max` bytes, else what is wrong. */
-export async function inspectStickFile (file: string, max: number): Promise<{ size: number } | StickFileProblem> {
+export async function inspectStickFile(file: string, max: number): Promise<{ size: number } | StickFileProblem> {
   let st: Stats
-  try { st = await lstat(file) } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return { kind: 'missing', message: `${file}: not on the stick` }
+  try {
+    st = await lstat(file)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR')
+      return { kind: 'missing', message: `${file}: not on the stick` }
     throw err
   }
   return problemOf(file, st, max) ?? { size: st.size }
@@ -55,7 +56,7 @@ export async function inspectStickFile (file: string, max: number): Promise<{ si
  * Open `file` for reading once it passed `inspectStickFile`, and check the
  * open handle again. The caller closes `fh` and reads at most `max` bytes.
  */
-export async function openStickFile (file: string, max: number): Promise<{ fh: FileHandle, size: number } | StickFileProblem> {
+export async function openStickFile(file: string, max: number): Promise<{ fh: FileHandle; size: number } | StickFileProblem> {
   const seen = await inspectStickFile(file, max)
   if (!('size' in seen)) return seen
   let fh: FileHandle
@@ -64,13 +65,17 @@ export async function openStickFile (file: string, max: number): Promise<{ fh: F
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'ENOENT') return { kind: 'missing', message: `${file}: not on the stick (it went away while being read)` }
-    if (code === 'ELOOP') return { kind: 'not-regular', message: `${file}: a symbolic link, not a regular file; a stick's files are plain files, so it was not read` }
+    if (code === 'ELOOP')
+      return { kind: 'not-regular', message: `${file}: a symbolic link, not a regular file; a stick's files are plain files, so it was not read` }
     throw err
   }
   try {
     const st = await fh.stat()
     const p = problemOf(file, st, max)
-    if (p !== null) { await fh.close(); return p }
+    if (p !== null) {
+      await fh.close()
+      return p
+    }
     return { fh, size: st.size }
   } catch (err) {
     await fh.close().catch(() => {})
@@ -79,7 +84,7 @@ export async function openStickFile (file: string, max: number): Promise<{ fh: F
 }
 
 /** The whole of a small stick file (at most `max` bytes), or what is wrong with it. */
-export async function readSmallStickFile (file: string, max: number, signal?: AbortSignal): Promise<Buffer | StickFileProblem> {
+export async function readSmallStickFile(file: string, max: number, signal?: AbortSignal): Promise<Buffer | StickFileProblem> {
   const o = await openStickFile(file, max)
   if (!('fh' in o)) return o
   try {
@@ -100,6 +105,6 @@ export async function readSmallStickFile (file: string, max: number, signal?: Ab
   }
 }
 
-export function isStickFileProblem (v: unknown): v is StickFileProblem {
+export function isStickFileProblem(v: unknown): v is StickFileProblem {
   return typeof v === 'object' && v !== null && 'kind' in v && 'message' in v && !Buffer.isBuffer(v)
 }

@@ -9,11 +9,11 @@ import { objectsFile, ontoFile, tarballFile } from './layout.js'
 import type { StickFile, StickMode, StickRevision } from './manifest.js'
 
 /** `<name>.objects`: every object the state names, one `<sha256> <size>` per line (install.sh checks both on the device). */
-export function objectsList (r: PlannedRevision): string {
+export function objectsList(r: PlannedRevision): string {
   return r.objects.map(o => `${o.sha256} ${o.size}\n`).join('')
 }
 
-function stickEntry (r: PlannedRevision, mode: StickMode, parts: StickFile[]): StickRevision {
+function stickEntry(r: PlannedRevision, mode: StickMode, parts: StickFile[]): StickRevision {
   return {
     name: r.name,
     id: r.info.id,
@@ -36,15 +36,18 @@ function stickEntry (r: PlannedRevision, mode: StickMode, parts: StickFile[]): S
  * `<name>.onto`, for install.sh: the device state a composed package was
  * built on, as `key value` lines (state_sha256 is what it compares).
  */
-export function ontoText (r: PlannedRevision): string | null {
+export function ontoText(r: PlannedRevision): string | null {
   const o = r.onto
   if (o === undefined) return null
   return `state_sha256 ${o.stateSha256}\nrevision ${o.revision === '' ? '-' : o.revision}\nstate_id ${o.stateId}\npackage_id ${o.packageId}\n`
 }
 
 /** The small files of a revision beside its tarball: `<name>.objects`, `<name>.json`, and `<name>.onto` for a composed package. */
-export function smallFiles (r: PlannedRevision): Array<[string, Uint8Array]> {
-  const out: Array<[string, Uint8Array]> = [[objectsFile(r.name), Buffer.from(objectsList(r))], [`${r.name}.json`, r.plan.json]]
+export function smallFiles(r: PlannedRevision): Array<[string, Uint8Array]> {
+  const out: Array<[string, Uint8Array]> = [
+    [objectsFile(r.name), Buffer.from(objectsList(r))],
+    [`${r.name}.json`, r.plan.json],
+  ]
   const onto = ontoText(r)
   if (onto !== null) out.push([ontoFile(r.name), Buffer.from(onto)])
   return out
@@ -61,7 +64,10 @@ export class StickState {
   readonly others: StickRevision[]
   private readonly done = new Map<string, StickRevision>()
 
-  constructor (readonly dir: string, private readonly plan: UsbPlan) {
+  constructor(
+    readonly dir: string,
+    private readonly plan: UsbPlan,
+  ) {
     const existing = plan.existing
     this.others = (existing?.revisions ?? []).filter(o => !plan.revisions.some(n => n.info.id === o.id || n.name === o.name))
     // The small files of every revision listed before; writeMeta lists those of the revisions still listed.
@@ -70,26 +76,37 @@ export class StickState {
   }
 
   /** A revision already on the stick with the bytes this export would write (parts hashed to `hashes`). */
-  keep (r: PlannedRevision, hashes: string[]): void {
-    this.done.set(r.info.id, stickEntry(r, this.plan.mode, r.parts.map((p, i) => ({ ...p, sha256: hashes[i] }))))
+  keep(r: PlannedRevision, hashes: string[]): void {
+    this.done.set(
+      r.info.id,
+      stickEntry(
+        r,
+        this.plan.mode,
+        r.parts.map((p, i) => ({ ...p, sha256: hashes[i] })),
+      ),
+    )
     for (const [path, content] of smallFiles(r)) {
       this.files.set(path, { path, bytes: content.length, sha256: createHash('sha256').update(content).digest('hex') })
     }
   }
 
-  add (r: PlannedRevision, parts: StickFile[]): StickRevision {
+  add(r: PlannedRevision, parts: StickFile[]): StickRevision {
     const e = stickEntry(r, this.plan.mode, parts)
     this.done.set(r.info.id, e)
     return e
   }
 
-  entry (r: PlannedRevision): StickRevision { return this.done.get(r.info.id) as StickRevision }
+  entry(r: PlannedRevision): StickRevision {
+    return this.done.get(r.info.id) as StickRevision
+  }
 
   /** Whether `r` is on the stick, complete and listed (kept or committed by this export). */
-  has (r: PlannedRevision): boolean { return this.done.has(r.info.id) }
+  has(r: PlannedRevision): boolean {
+    return this.done.has(r.info.id)
+  }
 
   /** The stick's earlier entries that `e` replaces (same revision or same name). */
-  replaced (e: StickRevision): StickRevision[] {
+  replaced(e: StickRevision): StickRevision[] {
     return (this.plan.existing?.revisions ?? []).filter(o => o.id === e.id || o.name === e.name)
   }
 
@@ -98,8 +115,10 @@ export class StickState {
    * place so far; a revision being replaced stays listed until its new files
    * are in place (its old files are still there).
    */
-  revisions (): StickRevision[] {
-    const pending = (this.plan.existing?.revisions ?? []).filter(o => !this.others.includes(o) && !this.plan.revisions.some(n => this.done.has(n.info.id) && (n.info.id === o.id || n.name === o.name)))
+  revisions(): StickRevision[] {
+    const pending = (this.plan.existing?.revisions ?? []).filter(
+      o => !this.others.includes(o) && !this.plan.revisions.some(n => this.done.has(n.info.id) && (n.info.id === o.id || n.name === o.name)),
+    )
     return [...this.others, ...pending, ...this.plan.revisions.filter(n => this.done.has(n.info.id)).map(n => this.done.get(n.info.id) as StickRevision)]
   }
 }
@@ -110,9 +129,9 @@ export class PartHasher {
   private hash: Hash = createHash('sha256')
   private inPart = 0
 
-  constructor (private readonly splitSize: number) {}
+  constructor(private readonly splitSize: number) {}
 
-  write (b: Uint8Array): void {
+  write(b: Uint8Array): void {
     let off = 0
     while (off < b.length) {
       const n = Math.min(b.length - off, this.splitSize - this.inPart)
@@ -123,13 +142,13 @@ export class PartHasher {
     }
   }
 
-  private next (): void {
+  private next(): void {
     this.done.push(this.hash.digest('hex'))
     this.hash = createHash('sha256')
     this.inPart = 0
   }
 
-  finish (): string[] {
+  finish(): string[] {
     if (this.inPart > 0 || this.done.length === 0) this.next()
     return this.done
   }

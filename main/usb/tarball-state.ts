@@ -28,16 +28,22 @@ export class TarballStateProbe {
   private failure: string | undefined
 
   /** `label` names the tarball in problems (the stick's file, never a temporary one). */
-  constructor (private readonly label: string) {
+  constructor(private readonly label: string) {
     this.extract.on('entry', (h, stream, next) => {
       let name = h.name
       while (name.startsWith('./')) name = name.slice(2)
       const isJson = name === 'json' && (h.type === 'file' || h.type === 'contiguous-file')
       const keep = isJson && ++this.jsons === 1 && (h.size ?? 0) <= STATE_MAX_BYTES
-      if (isJson && (h.size ?? 0) > STATE_MAX_BYTES) this.failure ??= `its json entry is ${h.size ?? 0} bytes, over the ${capText(STATE_MAX_BYTES)} cap for a state`
+      if (isJson && (h.size ?? 0) > STATE_MAX_BYTES)
+        this.failure ??= `its json entry is ${h.size ?? 0} bytes, over the ${capText(STATE_MAX_BYTES)} cap for a state`
       const chunks: Buffer[] = []
-      stream.on('data', (c: unknown) => { if (keep) chunks.push(c as Buffer) })
-      stream.on('end', () => { if (keep) this.json = Buffer.concat(chunks); next() })
+      stream.on('data', (c: unknown) => {
+        if (keep) chunks.push(c as Buffer)
+      })
+      stream.on('end', () => {
+        if (keep) this.json = Buffer.concat(chunks)
+        next()
+      })
       stream.resume()
     })
   }
@@ -47,7 +53,7 @@ export class TarballStateProbe {
    * promise (the caller may reuse `b` at once); wait for the promise before
    * the next write.
    */
-  async write (b: Buffer): Promise<void> {
+  async write(b: Buffer): Promise<void> {
     if (this.failure !== undefined) return
     if (!this.started) {
       // gzip or plain tar, as the library's import tells them apart: by the first two bytes.
@@ -63,7 +69,7 @@ export class TarballStateProbe {
     await this.push(b)
   }
 
-  private start (first: Buffer): void {
+  private start(first: Buffer): void {
     this.started = true
     const gzip = first[0] === 0x1f && first[1] === 0x8b
     const stages: Writable[] = gzip ? [createGunzip({ chunkSize: 1 << 20 })] : []
@@ -72,19 +78,23 @@ export class TarballStateProbe {
     })
   }
 
-  private async push (b: Buffer, copy = true): Promise<void> {
+  private async push(b: Buffer, copy = true): Promise<void> {
     if (this.failure !== undefined || this.head.destroyed) return
     // A copy: the stages hold on to what they were given until they are through with it.
     const mine = copy ? Buffer.from(b) : b
     await Promise.race([
       // Once the chunk is taken: the stages' own limits then pace the writer.
-      new Promise<void>((resolve) => { this.head.write(mine, () => { resolve() }) }),
+      new Promise<void>(resolve => {
+        this.head.write(mine, () => {
+          resolve()
+        })
+      }),
       this.piping,
     ])
   }
 
   /** After the last byte: the revision id of the tarball's state, or what keeps it from having one. */
-  async finish (): Promise<TarballState> {
+  async finish(): Promise<TarballState> {
     if (!this.started) {
       if (this.sniffed === 0) return { problem: `${this.label}: empty; not a pvr export tarball` }
       const first = Buffer.concat(this.sniff)
@@ -104,7 +114,7 @@ export class TarballStateProbe {
   }
 
   /** Stop (the caller gave up): nothing more is read. */
-  destroy (): void {
+  destroy(): void {
     this.failure ??= 'not read to its end'
     this.head.destroy()
     this.extract.destroy()

@@ -20,31 +20,36 @@ const GZIP_TRAILER = 8
 const ZEROS = Buffer.alloc(1024)
 const BLOCK_SHIFT = crcShift(BLOCK)
 
-export interface TarEntry { name: string, size: number }
+export interface TarEntry {
+  name: string
+  size: number
+}
 
 /** Bytes of the tar stream for these entries (headers, padded data, end blocks). */
-export function tarSize (entries: readonly TarEntry[]): number {
+export function tarSize(entries: readonly TarEntry[]): number {
   let n = 1024
   for (const e of entries) n += 512 + pad512(e.size)
   return n
 }
 
 /** Exact bytes of the .tgz for a tar stream of `tarBytes`. */
-export function tgzSize (tarBytes: number): number {
+export function tgzSize(tarBytes: number): number {
   const blocks = Math.floor(tarBytes / BLOCK) + 1
   return GZIP_HEADER.length + tarBytes + BLOCK_HDR * blocks + GZIP_TRAILER
 }
 
-export function pad512 (n: number): number { return Math.ceil(n / 512) * 512 }
+export function pad512(n: number): number {
+  return Math.ceil(n / 512) * 512
+}
 
-function octal (buf: Buffer, value: number, off: number, digits: number): void {
+function octal(buf: Buffer, value: number, off: number, digits: number): void {
   const s = value.toString(8)
   if (s.length > digits) throw new RangeError(`tar field ${value} does not fit ${digits} octal digits`)
   buf.write(s.padStart(digits, '0') + ' ', off, 'latin1')
 }
 
 /** A ustar header as tar-stream writes it with the fixed fields of the library's export. */
-export function tarHeader (entry: TarEntry & { type?: 'file' | 'directory' }): Buffer {
+export function tarHeader(entry: TarEntry & { type?: 'file' | 'directory' }): Buffer {
   const h = Buffer.alloc(512)
   if (Buffer.byteLength(entry.name) > 100) throw new RangeError(`tar entry name ${entry.name} is over 100 bytes`)
   h.write(entry.name, 0, 'utf8')
@@ -56,7 +61,10 @@ export function tarHeader (entry: TarEntry & { type?: 'file' | 'directory' }): B
     // GNU base-256 for sizes of 8 GiB and more (tar-stream, GNU tar and busybox read it).
     h[124] = 0x80
     let v = entry.size
-    for (let i = 11; i > 0; i--) { h[124 + i] = v % 256; v = Math.floor(v / 256) }
+    for (let i = 11; i > 0; i--) {
+      h[124 + i] = v % 256
+      v = Math.floor(v / 256)
+    }
   } else {
     octal(h, entry.size, 124, 11)
   }
@@ -90,10 +98,10 @@ export class StoredGzipEncoder {
   private isize = 0
 
   /** `crc`: the CRC-32 of all of `b`. */
-  constructor (private readonly sink: (b: Uint8Array, crc: number) => Promise<void>) {}
+  constructor(private readonly sink: (b: Uint8Array, crc: number) => Promise<void>) {}
 
   /** Write the block header; fold the block's data into the gzip CRC; return the CRC of header and data. */
-  private seal (final: boolean, len: number, shift: number): number {
+  private seal(final: boolean, len: number, shift: number): number {
     this.block[0] = final ? 1 : 0
     this.block.writeUInt16LE(len, 1)
     this.block.writeUInt16LE(len ^ 0xffff, 3)
@@ -102,8 +110,11 @@ export class StoredGzipEncoder {
     return crc32Combine(crc32(this.block.subarray(0, BLOCK_HDR)), data, len, shift)
   }
 
-  async write (data: Uint8Array): Promise<void> {
-    if (!this.started) { this.started = true; await this.sink(GZIP_HEADER, crc32(GZIP_HEADER)) }
+  async write(data: Uint8Array): Promise<void> {
+    if (!this.started) {
+      this.started = true
+      await this.sink(GZIP_HEADER, crc32(GZIP_HEADER))
+    }
     this.isize = (this.isize + data.length) % 0x100000000
     let off = 0
     while (off < data.length) {
@@ -119,8 +130,11 @@ export class StoredGzipEncoder {
     }
   }
 
-  async end (): Promise<void> {
-    if (!this.started) { this.started = true; await this.sink(GZIP_HEADER, crc32(GZIP_HEADER)) }
+  async end(): Promise<void> {
+    if (!this.started) {
+      this.started = true
+      await this.sink(GZIP_HEADER, crc32(GZIP_HEADER))
+    }
     this.seal(true, this.inBlock, crcShift(this.inBlock))
     const last = Buffer.allocUnsafe(BLOCK_HDR + this.inBlock + GZIP_TRAILER)
     this.block.copy(last, 0, 0, BLOCK_HDR + this.inBlock)
@@ -133,20 +147,22 @@ export class StoredGzipEncoder {
 
 /** Writes tar entries through a StoredGzipEncoder. */
 export class TgzWriter {
-  constructor (private readonly gz: StoredGzipEncoder) {}
+  constructor(private readonly gz: StoredGzipEncoder) {}
 
-  async header (entry: TarEntry & { type?: 'file' | 'directory' }): Promise<void> {
+  async header(entry: TarEntry & { type?: 'file' | 'directory' }): Promise<void> {
     await this.gz.write(tarHeader(entry))
   }
 
-  async data (chunk: Uint8Array): Promise<void> { await this.gz.write(chunk) }
+  async data(chunk: Uint8Array): Promise<void> {
+    await this.gz.write(chunk)
+  }
 
-  async padTo (size: number): Promise<void> {
+  async padTo(size: number): Promise<void> {
     const p = pad512(size) - size
     if (p > 0) await this.gz.write(ZEROS.subarray(0, p))
   }
 
-  async finish (): Promise<void> {
+  async finish(): Promise<void> {
     await this.gz.write(ZEROS)
     await this.gz.end()
   }

@@ -21,8 +21,8 @@ export interface VerifyReport {
    * files are damaged, so it was not looked at); `problem`: why the revision
    * cannot be taken from this stick, when it is not one of its files.
    */
-  revisions: Array<{ name: string, id: string, ok: boolean, tarballId: string | null, problem?: string }>
-  files: Array<StickFile & { verdict: FileVerdict, actualBytes?: number, actualSha256?: string }>
+  revisions: Array<{ name: string; id: string; ok: boolean; tarballId: string | null; problem?: string }>
+  files: Array<StickFile & { verdict: FileVerdict; actualBytes?: number; actualSha256?: string }>
   /** Temporary files of an interrupted export. */
   leftovers: string[]
   bytes: number
@@ -33,7 +33,11 @@ export interface VerifyReport {
  * regular file of the manifest's size (stick-file.ts), and never read past
  * that size (plus one byte, to see one that grew).
  */
-export async function checkStickFile (dir: string, f: StickFile, opts: { signal?: AbortSignal, onBytes?: (n: number) => void, onData?: (b: Buffer) => Promise<void>, dropCache?: boolean } = {}): Promise<VerifyReport['files'][number]> {
+export async function checkStickFile(
+  dir: string,
+  f: StickFile,
+  opts: { signal?: AbortSignal; onBytes?: (n: number) => void; onData?: (b: Buffer) => Promise<void>; dropCache?: boolean } = {},
+): Promise<VerifyReport['files'][number]> {
   const file = join(dir, f.path)
   const seen = await inspectStickFile(file, Number.MAX_SAFE_INTEGER).catch(() => null)
   if (seen === null || !('size' in seen)) return { ...f, verdict: seen?.kind === 'not-regular' ? 'not-a-file' : 'missing' }
@@ -52,14 +56,24 @@ export async function checkStickFile (dir: string, f: StickFile, opts: { signal?
   return { ...f, verdict: 'ok' }
 }
 
-export async function verifyStick (dir: string, opts: { signal?: AbortSignal, onProgress?: (p: { bytes: number, totalBytes: number, file: string }) => void, manifest?: Manifest } = {}): Promise<VerifyReport> {
-  const m = opts.manifest ?? await readManifest(dir, { signal: opts.signal }) as Manifest
+export async function verifyStick(
+  dir: string,
+  opts: { signal?: AbortSignal; onProgress?: (p: { bytes: number; totalBytes: number; file: string }) => void; manifest?: Manifest } = {},
+): Promise<VerifyReport> {
+  const m = opts.manifest ?? ((await readManifest(dir, { signal: opts.signal })) as Manifest)
   const all = manifestFiles(m)
   const totalBytes = all.reduce((a, f) => a + f.bytes, 0)
   let bytes = 0
   const files: VerifyReport['files'] = []
   const check = async (f: StickFile, onData?: (b: Buffer) => Promise<void>) => {
-    const v = await checkStickFile(dir, f, { signal: opts.signal, onData, onBytes: n => { bytes += n; opts.onProgress?.({ bytes, totalBytes, file: f.path }) } })
+    const v = await checkStickFile(dir, f, {
+      signal: opts.signal,
+      onData,
+      onBytes: n => {
+        bytes += n
+        opts.onProgress?.({ bytes, totalBytes, file: f.path })
+      },
+    })
     files.push(v)
     return v.verdict === 'ok'
   }
@@ -68,15 +82,34 @@ export async function verifyStick (dir: string, opts: { signal?: AbortSignal, on
   for (const r of m.revisions) {
     const probe = new TarballStateProbe(join(dir, r.tarball))
     let whole = true
-    for (const p of r.parts) whole = await check(p, whole ? async b => { await probe.write(b) } : undefined) && whole
+    for (const p of r.parts)
+      whole =
+        (await check(
+          p,
+          whole
+            ? async b => {
+                await probe.write(b)
+              }
+            : undefined,
+        )) && whole
     if (whole) held.set(r.name, await probe.finish())
-    else { probe.destroy(); held.set(r.name, null) }
+    else {
+      probe.destroy()
+      held.set(r.name, null)
+    }
   }
   for (const f of all.slice(files.length)) await check(f)
   const bad = new Set(files.filter(f => f.verdict !== 'ok').map(f => f.path))
   const revisions = m.revisions.map(r => {
     const h = held.get(r.name) ?? null
-    const problem = h === null ? undefined : 'problem' in h ? h.problem : h.id !== r.id ? `${join(dir, r.tarball)}: holds revision ${h.id}, not ${r.id} as the manifest says: the stick was altered or its manifest does not belong to it` : undefined
+    const problem =
+      h === null
+        ? undefined
+        : 'problem' in h
+          ? h.problem
+          : h.id !== r.id
+            ? `${join(dir, r.tarball)}: holds revision ${h.id}, not ${r.id} as the manifest says: the stick was altered or its manifest does not belong to it`
+            : undefined
     return {
       name: r.name,
       id: r.id,

@@ -12,7 +12,7 @@ import { Button, ProgressBar, errorParts } from '../ui.js'
 import { amount } from './transfers.js'
 
 /** The newest pull transfer of each revision (by its full id). */
-export function latestPulls (transfers: TransferInfo[]): Map<string, TransferInfo> {
+export function latestPulls(transfers: TransferInfo[]): Map<string, TransferInfo> {
   const out = new Map<string, TransferInfo>()
   for (const t of transfers) {
     if (t.kind !== 'pull' || t.rev === undefined) continue
@@ -22,15 +22,29 @@ export function latestPulls (transfers: TransferInfo[]): Map<string, TransferInf
   return out
 }
 
-export function PullCell (p: { transfer: TransferInfo | undefined, name: string, children: ComponentChildren }) {
+export function PullCell(p: { transfer: TransferInfo | undefined; name: string; children: ComponentChildren }) {
   const api = useApi()
   const t = p.transfer
   if (t?.state === 'running') {
     return (
       <div class='row-progress' data-testid='pull-progress' aria-live='polite'>
         <ProgressBar done={t.bytes} total={t.totalBytes} label={`Pulling ${p.name}`} />
-        {t.cancellable && <Button small kind='quiet' label={`Cancel the pull of ${p.name}`} onClick={() => { void api.transfers.cancel({ id: t.id }).catch(() => {}) }}>Cancel</Button>}
-        <span class='small num'>{t.totalBytes === null && t.bytes === 0 ? 'asking peers…' : amount(t)}{t.rate > 0 ? ` · ${rate(t.rate)} · ETA ${duration(t.etaSeconds)}` : ''}</span>
+        {t.cancellable && (
+          <Button
+            small
+            kind='quiet'
+            label={`Cancel the pull of ${p.name}`}
+            onClick={() => {
+              void api.transfers.cancel({ id: t.id }).catch(() => {})
+            }}
+          >
+            Cancel
+          </Button>
+        )}
+        <span class='small num'>
+          {t.totalBytes === null && t.bytes === 0 ? 'asking peers…' : amount(t)}
+          {t.rate > 0 ? ` · ${rate(t.rate)} · ETA ${duration(t.etaSeconds)}` : ''}
+        </span>
       </div>
     )
   }
@@ -38,7 +52,9 @@ export function PullCell (p: { transfer: TransferInfo | undefined, name: string,
     return (
       <div class='row-progress'>
         {p.children}
-        <span class='small bad' role='alert' data-testid='pull-failed'>Pull failed: {errorParts(t.error).message}</span>
+        <span class='small bad' role='alert' data-testid='pull-failed'>
+          Pull failed: {errorParts(t.error).message}
+        </span>
       </div>
     )
   }

@@ -3,7 +3,7 @@ import type { SignatureReportView } from '../../shared/api/types.js'
 import { plural } from '../format.js'
 import { Badge, TrustLink } from '../ui.js'
 
-export function SignaturesPanel (p: { report: SignatureReportView | null, keys: number }) {
+export function SignaturesPanel(p: { report: SignatureReportView | null; keys: number }) {
   const r = p.report
   if (r === null) return <p class='muted'>Signature checks are not available.</p>
   if (r.signatures.length === 0) {
@@ -19,10 +19,21 @@ export function SignaturesPanel (p: { report: SignatureReportView | null, keys: 
         {r.pass ? <Badge tone='ok'>passes “{r.policy}”</Badge> : <Badge tone='bad'>refused by “{r.policy}”</Badge>}
         {r.reason !== null && <span class='strong'>{r.reason}</span>}
         {!r.pass && <TrustLink>Change the policy…</TrustLink>}
-        <span class='muted'>{r.uncovered.length === 0 ? `all ${p.keys} keys covered` : `${plural(r.uncovered.length, 'key')} not covered`}{r.excluded.length > 0 ? `, ${r.excluded.length} excluded` : ''}</span>
+        <span class='muted'>
+          {r.uncovered.length === 0 ? `all ${p.keys} keys covered` : `${plural(r.uncovered.length, 'key')} not covered`}
+          {r.excluded.length > 0 ? `, ${r.excluded.length} excluded` : ''}
+        </span>
       </div>
       <table class='table table-compact' aria-label='Signatures'>
-        <thead><tr><th scope='col'>Signature</th><th scope='col'>Signer</th><th scope='col'>Alg</th><th scope='col'>Result</th><th scope='col'>Covers</th></tr></thead>
+        <thead>
+          <tr>
+            <th scope='col'>Signature</th>
+            <th scope='col'>Signer</th>
+            <th scope='col'>Alg</th>
+            <th scope='col'>Result</th>
+            <th scope='col'>Covers</th>
+          </tr>
+        </thead>
         <tbody>
           {r.signatures.map(s => (
             <tr key={s.key}>
@@ -30,20 +41,55 @@ export function SignaturesPanel (p: { report: SignatureReportView | null, keys: 
               <td>{s.signer ?? <span class='muted'>unknown</span>}</td>
               <td class='mono'>{s.alg ?? '—'}</td>
               <td>
-                {s.verdict === 'valid'
-                  ? <Badge tone={s.notes.length > 0 ? 'warn' : 'ok'}>{s.notes.length > 0 ? 'valid, see note' : 'valid'}</Badge>
-                  : s.verdict === 'untrusted' ? <Badge tone='warn'>untrusted signer</Badge> : <Badge tone='bad'>INVALID</Badge>}
-                {s.message !== null && <div class='small' data-testid='signature-verdict'>{s.message}</div>}
-                {s.verdict === 'untrusted' && <div class='small'><TrustLink>Trust its CA…</TrustLink></div>}
-                {s.notes.map(n => <div key={n} class='small muted'>{n}</div>)}
+                {s.verdict === 'valid' ? (
+                  <Badge tone={s.notes.length > 0 ? 'warn' : 'ok'}>{s.notes.length > 0 ? 'valid, see note' : 'valid'}</Badge>
+                ) : s.verdict === 'untrusted' ? (
+                  <Badge tone='warn'>untrusted signer</Badge>
+                ) : (
+                  <Badge tone='bad'>INVALID</Badge>
+                )}
+                {s.message !== null && (
+                  <div class='small' data-testid='signature-verdict'>
+                    {s.message}
+                  </div>
+                )}
+                {s.verdict === 'untrusted' && (
+                  <div class='small'>
+                    <TrustLink>Trust its CA…</TrustLink>
+                  </div>
+                )}
+                {s.notes.map(n => (
+                  <div key={n} class='small muted'>
+                    {n}
+                  </div>
+                ))}
               </td>
-              <td><details><summary>{plural(s.covers.length, 'key')}</summary><ul class='key-list'>{s.covers.map(k => <li key={k} class='mono small'>{k}</li>)}</ul></details></td>
+              <td>
+                <details>
+                  <summary>{plural(s.covers.length, 'key')}</summary>
+                  <ul class='key-list'>
+                    {s.covers.map(k => (
+                      <li key={k} class='mono small'>
+                        {k}
+                      </li>
+                    ))}
+                  </ul>
+                </details>
+              </td>
             </tr>
           ))}
         </tbody>
       </table>
-      {r.uncovered.length > 0 && <p><span class='strong'>Not covered by any signature:</span> <span class='mono small'>{r.uncovered.join(', ')}</span></p>}
-      {r.warnings.map(w => <p key={w} class='small muted'>{w}</p>)}
+      {r.uncovered.length > 0 && (
+        <p>
+          <span class='strong'>Not covered by any signature:</span> <span class='mono small'>{r.uncovered.join(', ')}</span>
+        </p>
+      )}
+      {r.warnings.map(w => (
+        <p key={w} class='small muted'>
+          {w}
+        </p>
+      ))}
     </div>
   )
 }

@@ -4,27 +4,40 @@ import { ago, bytes, duration, plural, rate } from '../format.js'
 import { useApi, useTick } from '../hooks.js'
 import { Badge, Button, Empty, ProgressBar, errorParts, useNotify, type Tone } from '../ui.js'
 
-const KIND: Record<TransferKind, string> = { upload: 'Upload', import: 'Import', export: 'Export', pull: 'Pull', install: 'Install', 'usb-export': 'USB write', 'usb-import': 'USB read' }
+const KIND: Record<TransferKind, string> = {
+  upload: 'Upload',
+  import: 'Import',
+  export: 'Export',
+  pull: 'Pull',
+  install: 'Install',
+  'usb-export': 'USB write',
+  'usb-import': 'USB read',
+}
 const STATE_TONE: Record<TransferInfo['state'], Tone> = { running: 'info', done: 'ok', failed: 'bad', cancelled: 'muted' }
 
 /** "1.2 MiB of 3.4 MiB", or "2 of 3 objects" for transfers counted in items. */
-export function amount (t: TransferInfo): string {
+export function amount(t: TransferInfo): string {
   if (t.unit === 'items') return t.totalBytes !== null ? `${t.bytes} of ${plural(t.totalBytes, 'object')}` : plural(t.bytes, 'object')
   return `${bytes(t.bytes)}${t.totalBytes !== null ? ` of ${bytes(t.totalBytes)}` : ''}`
 }
 
-function PeerShare (p: { peers: TransferInfo['peers'] }) {
+function PeerShare(p: { peers: TransferInfo['peers'] }) {
   const total = p.peers.reduce((a, x) => a + x.bytes, 0)
   if (p.peers.length === 0 || total === 0) return null
   return (
     <div class='peer-share'>
       <div class='small muted'>From peers</div>
       <div class='share-bar' role='img' aria-label={p.peers.map(x => `${x.peer}: ${bytes(x.bytes)}`).join(', ')}>
-        {p.peers.map((x, i) => <div key={x.peer} class={`seg seg-${i % 8}`} style={{ flexGrow: x.bytes }} />)}
+        {p.peers.map((x, i) => (
+          <div key={x.peer} class={`seg seg-${i % 8}`} style={{ flexGrow: x.bytes }} />
+        ))}
       </div>
       <ul class='share-legend'>
         {p.peers.map((x, i) => (
-          <li key={x.peer}><span class={`swatch seg-${i % 8}`} aria-hidden='true' /> <span class='mono'>{x.peer.length > 16 ? `…${x.peer.slice(-10)}` : x.peer}</span> {bytes(x.bytes)} <span class='muted'>({Math.round((x.bytes / total) * 100)}%)</span></li>
+          <li key={x.peer}>
+            <span class={`swatch seg-${i % 8}`} aria-hidden='true' /> <span class='mono'>{x.peer.length > 16 ? `…${x.peer.slice(-10)}` : x.peer}</span>{' '}
+            {bytes(x.bytes)} <span class='muted'>({Math.round((x.bytes / total) * 100)}%)</span>
+          </li>
         ))}
       </ul>
     </div>
@@ -37,7 +50,7 @@ function PeerShare (p: { peers: TransferInfo['peers'] }) {
  * after the upload with its own time ("6.9 MiB/s over 0.7 s of upload · the
  * device's run 26 s"), never one average over both.
  */
-export function finishedText (t: TransferInfo): string {
+export function finishedText(t: TransferInfo): string {
   const elapsed = ((t.endedAt ?? Date.now()) - t.startedAt) / 1000
   const parts = [`took ${duration(elapsed)}`]
   const moving = t.movedFrom !== null && t.movedUntil !== null ? (t.movedUntil - t.movedFrom) / 1000 : null
@@ -52,7 +65,7 @@ export function finishedText (t: TransferInfo): string {
   return parts.join(' · ')
 }
 
-export function TransferRow (p: { t: TransferInfo }) {
+export function TransferRow(p: { t: TransferInfo }) {
   const api = useApi()
   const notify = useNotify()
   const t = p.t
@@ -65,26 +78,52 @@ export function TransferRow (p: { t: TransferInfo }) {
         <Badge tone={STATE_TONE[t.state]}>{t.state}</Badge>
         <span class='grow' />
         {t.state === 'running' && t.cancellable && (
-          <Button small kind='danger' label={`Cancel ${t.label}`} onClick={() => {
-            api.transfers.cancel({ id: t.id }).then(r => { if (!r.cancelled) notify({ tone: 'info', title: 'It had already finished' }) }, e => { notify({ tone: 'bad', title: 'Cannot cancel', body: (e as Error).message }) })
-          }}>Cancel</Button>
+          <Button
+            small
+            kind='danger'
+            label={`Cancel ${t.label}`}
+            onClick={() => {
+              api.transfers.cancel({ id: t.id }).then(
+                r => {
+                  if (!r.cancelled) notify({ tone: 'info', title: 'It had already finished' })
+                },
+                e => {
+                  notify({ tone: 'bad', title: 'Cannot cancel', body: (e as Error).message })
+                },
+              )
+            }}
+          >
+            Cancel
+          </Button>
         )}
       </div>
       <ProgressBar done={t.bytes} total={t.totalBytes} tone={STATE_TONE[t.state]} running={t.state === 'running'} label={`${t.label} progress`} />
       <div class='transfer-meta'>
         <span class='num'>{amount(t)}</span>
-        {t.state === 'running'
-          ? t.unit === 'bytes' && <><span>{rate(t.rate)}</span><span>ETA {duration(t.etaSeconds)}</span></>
-          : <span data-testid='transfer-outcome'>{finishedText(t)}</span>}
+        {t.state === 'running' ? (
+          t.unit === 'bytes' && (
+            <>
+              <span>{rate(t.rate)}</span>
+              <span>ETA {duration(t.etaSeconds)}</span>
+            </>
+          )
+        ) : (
+          <span data-testid='transfer-outcome'>{finishedText(t)}</span>
+        )}
         {t.detail !== null && <span class='transfer-detail'>{t.detail}</span>}
       </div>
       <PeerShare peers={t.peers} />
-      {err !== null && t.state === 'failed' && <div class='transfer-error' role='alert'>{err.message}{err.hint !== null ? <span class='muted'> — {err.hint}</span> : null}</div>}
+      {err !== null && t.state === 'failed' && (
+        <div class='transfer-error' role='alert'>
+          {err.message}
+          {err.hint !== null ? <span class='muted'> — {err.hint}</span> : null}
+        </div>
+      )}
     </li>
   )
 }
 
-export function TransfersScreen (p: { transfers: TransferInfo[] }) {
+export function TransfersScreen(p: { transfers: TransferInfo[] }) {
   const api = useApi()
   useTick(1000)
   const running = p.transfers.filter(t => t.state === 'running')
@@ -94,23 +133,41 @@ export function TransfersScreen (p: { transfers: TransferInfo[] }) {
       <header class='screen-head'>
         <div>
           <h1>Transfers</h1>
-          <p class='subtitle'>{running.length === 0 ? 'Nothing running.' : `${running.length} running.`} Pulls, installs, imports, exports and USB writes show here while they run.</p>
+          <p class='subtitle'>
+            {running.length === 0 ? 'Nothing running.' : `${running.length} running.`} Pulls, installs, imports, exports and USB writes show here while they
+            run.
+          </p>
         </div>
         <div class='toolbar'>
-          <Button onClick={() => { void api.transfers.clear() }} disabled={finished.length === 0}>Clear finished</Button>
+          <Button
+            onClick={() => {
+              void api.transfers.clear()
+            }}
+            disabled={finished.length === 0}
+          >
+            Clear finished
+          </Button>
         </div>
       </header>
       {p.transfers.length === 0 && <Empty title='No transfers yet'>Import, export, pull or install something and it shows here with its progress.</Empty>}
       {running.length > 0 && (
         <section class='section' aria-labelledby='running-title'>
           <h2 id='running-title'>Running</h2>
-          <ul class='transfers'>{running.map(t => <TransferRow key={t.id} t={t} />)}</ul>
+          <ul class='transfers'>
+            {running.map(t => (
+              <TransferRow key={t.id} t={t} />
+            ))}
+          </ul>
         </section>
       )}
       {finished.length > 0 && (
         <section class='section' aria-labelledby='finished-title'>
           <h2 id='finished-title'>Finished</h2>
-          <ul class='transfers'>{finished.map(t => <TransferRow key={t.id} t={t} />)}</ul>
+          <ul class='transfers'>
+            {finished.map(t => (
+              <TransferRow key={t.id} t={t} />
+            ))}
+          </ul>
         </section>
       )}
     </div>

@@ -8,23 +8,49 @@ import { Badge, Button, ErrorBox, useNotify } from '../ui.js'
 
 type Target = 'all' | 'device' | 'peer'
 
-function PathField (p: { id: string, label: string, value: string, onChange: (v: string) => void, files?: boolean, help?: string }) {
+function PathField(p: { id: string; label: string; value: string; onChange: (v: string) => void; files?: boolean; help?: string }) {
   const [picking, setPicking] = useState(false)
   return (
     <div class='field'>
       <label for={p.id}>{p.label}</label>
       <div class='row'>
-        <input id={p.id} class='input mono grow' value={p.value} onInput={(e) => { p.onChange((e.target as HTMLInputElement).value) }} spellcheck={false} />
-        <Button onClick={() => { setPicking(true) }}>Choose…</Button>
+        <input
+          id={p.id}
+          class='input mono grow'
+          value={p.value}
+          onInput={e => {
+            p.onChange((e.target as HTMLInputElement).value)
+          }}
+          spellcheck={false}
+        />
+        <Button
+          onClick={() => {
+            setPicking(true)
+          }}
+        >
+          Choose…
+        </Button>
       </div>
       {p.help !== undefined && <p class='help'>{p.help}</p>}
-      <FolderPicker open={picking} title={p.label} files={p.files} start={p.value === '' ? undefined : p.value} accept={n => n.endsWith('.json')}
-        onClose={() => { setPicking(false) }} onPick={(v) => { p.onChange(v); setPicking(false) }} />
+      <FolderPicker
+        open={picking}
+        title={p.label}
+        files={p.files}
+        start={p.value === '' ? undefined : p.value}
+        accept={n => n.endsWith('.json')}
+        onClose={() => {
+          setPicking(false)
+        }}
+        onPick={v => {
+          p.onChange(v)
+          setPicking(false)
+        }}
+      />
     </div>
   )
 }
 
-export function UsbScreen (p: { rev?: string }) {
+export function UsbScreen(p: { rev?: string }) {
   const api = useApi()
   const notify = useNotify()
   const lib = useResource(a => a.library.list(), [], ['revision'])
@@ -41,14 +67,33 @@ export function UsbScreen (p: { rev?: string }) {
   const complete = (lib.data?.revisions ?? []).filter(r => r.complete)
   const total = complete.filter(r => chosen.has(r.id)).reduce((a, r) => a + r.bytes, 0)
   const run = (what: string, fn: () => Promise<string>) => {
-    setBusy(what); setError(null)
-    fn().then(body => { notify({ tone: 'ok', title: what, body }) }, setError).finally(() => { setBusy(null) })
+    setBusy(what)
+    setError(null)
+    fn()
+      .then(body => {
+        notify({ tone: 'ok', title: what, body })
+      }, setError)
+      .finally(() => {
+        setBusy(null)
+      })
   }
-  const toggle = (id: string) => { setChosen(s => { const n = new Set(s); if (n.has(id)) n.delete(id); else n.add(id); return n }) }
+  const toggle = (id: string) => {
+    setChosen(s => {
+      const n = new Set(s)
+      if (n.has(id)) n.delete(id)
+      else n.add(id)
+      return n
+    })
+  }
 
   return (
     <div class='screen'>
-      <header class='screen-head'><div><h1>USB</h1><p class='subtitle'>Carry revisions on a stick to devices and laptops without a network.</p></div></header>
+      <header class='screen-head'>
+        <div>
+          <h1>USB</h1>
+          <p class='subtitle'>Carry revisions on a stick to devices and laptops without a network.</p>
+        </div>
+      </header>
       {error !== null && <ErrorBox error={error} title={`${busy ?? 'USB'} failed`} />}
       <section class='card' aria-labelledby='usb-export-title'>
         <h2 id='usb-export-title'>Write to a stick</h2>
@@ -57,22 +102,79 @@ export function UsbScreen (p: { rev?: string }) {
           {complete.length === 0 && <p class='muted'>No complete revision in the library.</p>}
           <ul class='checklist'>
             {complete.map(r => (
-              <li key={r.id}><label class='check'><input type='checkbox' checked={chosen.has(r.id)} onChange={() => { toggle(r.id) }} /> <span class='strong'>{r.name}</span> <code class='mono muted'>{shortId(r.id)}</code> <span class='muted'>{bytes(r.bytes)}</span></label></li>
+              <li key={r.id}>
+                <label class='check'>
+                  <input
+                    type='checkbox'
+                    checked={chosen.has(r.id)}
+                    onChange={() => {
+                      toggle(r.id)
+                    }}
+                  />{' '}
+                  <span class='strong'>{r.name}</span> <code class='mono muted'>{shortId(r.id)}</code> <span class='muted'>{bytes(r.bytes)}</span>
+                </label>
+              </li>
             ))}
           </ul>
         </fieldset>
         <PathField id='usb-folder' label='Stick or folder' value={folder} onChange={setFolder} help='A mounted stick shows under “Drive:” in Choose….' />
         <fieldset class='fieldset'>
           <legend>Only what the other side lacks</legend>
-          <label class='check'><input type='radio' name='usb-target' checked={target === 'all'} onChange={() => { setTarget('all') }} /> Everything (any device or laptop)</label>
-          <label class='check'><input type='radio' name='usb-target' checked={target === 'device'} onChange={() => { setTarget('device') }} /> For one device: use its inventory (<code>install.sh --inventory</code>)</label>
-          <label class='check'><input type='radio' name='usb-target' checked={target === 'peer'} onChange={() => { setTarget('peer') }} /> For a colleague's laptop: use its inventory</label>
+          <label class='check'>
+            <input
+              type='radio'
+              name='usb-target'
+              checked={target === 'all'}
+              onChange={() => {
+                setTarget('all')
+              }}
+            />{' '}
+            Everything (any device or laptop)
+          </label>
+          <label class='check'>
+            <input
+              type='radio'
+              name='usb-target'
+              checked={target === 'device'}
+              onChange={() => {
+                setTarget('device')
+              }}
+            />{' '}
+            For one device: use its inventory (<code>install.sh --inventory</code>)
+          </label>
+          <label class='check'>
+            <input
+              type='radio'
+              name='usb-target'
+              checked={target === 'peer'}
+              onChange={() => {
+                setTarget('peer')
+              }}
+            />{' '}
+            For a colleague's laptop: use its inventory
+          </label>
           {target !== 'all' && <PathField id='usb-inventory' label='Inventory file' value={inventory} onChange={setInventory} files />}
         </fieldset>
         <div class='row'>
-          <Button kind='primary' busy={busy === 'Write to stick'} disabled={chosen.size === 0 || folder === '' || (target !== 'all' && inventory === '')}
-            onClick={() => { run('Write to stick', async () => { const r = await api.usb.export({ revs: [...chosen], folder, forDevice: target === 'device' ? inventory : undefined, forPeer: target === 'peer' ? inventory : undefined }); setExported(r); return exportSummary(r) }) }}>
-            Write {plural(chosen.size, 'revision')}{total > 0 ? ` (${bytes(total)})` : ''}
+          <Button
+            kind='primary'
+            busy={busy === 'Write to stick'}
+            disabled={chosen.size === 0 || folder === '' || (target !== 'all' && inventory === '')}
+            onClick={() => {
+              run('Write to stick', async () => {
+                const r = await api.usb.export({
+                  revs: [...chosen],
+                  folder,
+                  forDevice: target === 'device' ? inventory : undefined,
+                  forPeer: target === 'peer' ? inventory : undefined,
+                })
+                setExported(r)
+                return exportSummary(r)
+              })
+            }}
+          >
+            Write {plural(chosen.size, 'revision')}
+            {total > 0 ? ` (${bytes(total)})` : ''}
           </Button>
           <span class='muted'>Progress shows under Transfers.</span>
         </div>
@@ -80,12 +182,34 @@ export function UsbScreen (p: { rev?: string }) {
           <div class='callout' data-testid='usb-export-result'>
             <div class='strong'>{exportSummary(exported)}</div>
             <table class='table table-compact'>
-              <thead><tr><th scope='col'>Revision</th><th scope='col'>Files</th><th scope='col' class='num'>Size</th><th scope='col'>Objects</th><th scope='col'>On the stick</th></tr></thead>
-              <tbody>{exported.revisions.map(r => (
-                <tr key={r.id}><td class='strong'>{r.name}</td><td class='mono small'>{r.files.join(', ')}</td><td class='num'>{bytes(r.bytes)}</td><td>{r.included === r.objects ? r.objects : `${r.included} of ${r.objects} (the other side lacks them)`}</td><td>{r.written ? 'written, read back' : 'already there (hashed)'}</td></tr>
-              ))}</tbody>
+              <thead>
+                <tr>
+                  <th scope='col'>Revision</th>
+                  <th scope='col'>Files</th>
+                  <th scope='col' class='num'>
+                    Size
+                  </th>
+                  <th scope='col'>Objects</th>
+                  <th scope='col'>On the stick</th>
+                </tr>
+              </thead>
+              <tbody>
+                {exported.revisions.map(r => (
+                  <tr key={r.id}>
+                    <td class='strong'>{r.name}</td>
+                    <td class='mono small'>{r.files.join(', ')}</td>
+                    <td class='num'>{bytes(r.bytes)}</td>
+                    <td>{r.included === r.objects ? r.objects : `${r.included} of ${r.objects} (the other side lacks them)`}</td>
+                    <td>{r.written ? 'written, read back' : 'already there (hashed)'}</td>
+                  </tr>
+                ))}
+              </tbody>
             </table>
-            <p class='muted'>{exported.mode === 'peer' ? 'On the other laptop: USB › Read a stick.' : `On the device, in the stick's folder: sh install.sh ${exported.revisions[0]?.name ?? 'NAME'} (README.txt on the stick says more).`}</p>
+            <p class='muted'>
+              {exported.mode === 'peer'
+                ? 'On the other laptop: USB › Read a stick.'
+                : `On the device, in the stick's folder: sh install.sh ${exported.revisions[0]?.name ?? 'NAME'} (README.txt on the stick says more).`}
+            </p>
           </div>
         )}
       </section>
@@ -93,21 +217,61 @@ export function UsbScreen (p: { rev?: string }) {
         <h2 id='usb-import-title'>Read a stick</h2>
         <PathField id='usb-import' label='Stick or folder' value={importFolder} onChange={setImportFolder} />
         <div class='row'>
-          <Button kind='primary' busy={busy === 'Import from stick'} disabled={importFolder === ''} onClick={() => { run('Import from stick', async () => { const r = await api.usb.import({ folder: importFolder }); setImported(r); return `${plural(r.revisions.length, 'revision')}: ${plural(r.newObjects, 'new object')}, ${bytes(r.newBytes)}` }) }}>Import from stick</Button>
-          <Button busy={busy === 'Write inventory'} disabled={importFolder === ''} onClick={() => { run('Write inventory', async () => { const r = await api.usb.inventory({ folder: importFolder }); return `${r.file} (${plural(r.objects, 'object')})` }) }}>Write this laptop's inventory</Button>
+          <Button
+            kind='primary'
+            busy={busy === 'Import from stick'}
+            disabled={importFolder === ''}
+            onClick={() => {
+              run('Import from stick', async () => {
+                const r = await api.usb.import({ folder: importFolder })
+                setImported(r)
+                return `${plural(r.revisions.length, 'revision')}: ${plural(r.newObjects, 'new object')}, ${bytes(r.newBytes)}`
+              })
+            }}
+          >
+            Import from stick
+          </Button>
+          <Button
+            busy={busy === 'Write inventory'}
+            disabled={importFolder === ''}
+            onClick={() => {
+              run('Write inventory', async () => {
+                const r = await api.usb.inventory({ folder: importFolder })
+                return `${r.file} (${plural(r.objects, 'object')})`
+              })
+            }}
+          >
+            Write this laptop's inventory
+          </Button>
         </div>
         {imported !== null && (
           <div class={`callout${imported.ok ? '' : ' callout-bad'}`} data-testid='usb-import-result'>
-            <div class='strong'>{imported.ok ? 'Imported' : 'Imported with errors'}: {plural(imported.newObjects, 'new object')}, {bytes(imported.newBytes)}</div>
+            <div class='strong'>
+              {imported.ok ? 'Imported' : 'Imported with errors'}: {plural(imported.newObjects, 'new object')}, {bytes(imported.newBytes)}
+            </div>
             <table class='table table-compact'>
-              <thead><tr><th scope='col'>Revision</th><th scope='col'>Result</th><th scope='col'>Detail</th></tr></thead>
-              <tbody>{imported.revisions.map(r => (
-                <tr key={r.id}>
-                  <td class='strong'>{r.name}</td>
-                  <td><Badge tone={r.status === 'imported' ? 'ok' : r.status === 'existed' ? 'muted' : 'bad'}>{r.status}</Badge></td>
-                  <td>{r.error !== null ? r.error.message : `${plural(r.newObjects, 'new object')}, ${bytes(r.newBytes)}${r.complete ? '' : `; incomplete: ${r.missing} missing`}`}</td>
+              <thead>
+                <tr>
+                  <th scope='col'>Revision</th>
+                  <th scope='col'>Result</th>
+                  <th scope='col'>Detail</th>
                 </tr>
-              ))}</tbody>
+              </thead>
+              <tbody>
+                {imported.revisions.map(r => (
+                  <tr key={r.id}>
+                    <td class='strong'>{r.name}</td>
+                    <td>
+                      <Badge tone={r.status === 'imported' ? 'ok' : r.status === 'existed' ? 'muted' : 'bad'}>{r.status}</Badge>
+                    </td>
+                    <td>
+                      {r.error !== null
+                        ? r.error.message
+                        : `${plural(r.newObjects, 'new object')}, ${bytes(r.newBytes)}${r.complete ? '' : `; incomplete: ${r.missing} missing`}`}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
             </table>
           </div>
         )}
@@ -118,7 +282,7 @@ export function UsbScreen (p: { rev?: string }) {
 }
 
 /** What an export did: written and read back, or found on the stick with the same bytes. */
-function exportSummary (r: UsbExportResult): string {
+function exportSummary(r: UsbExportResult): string {
   const written = r.revisions.filter(x => x.written).length
   const there = r.revisions.length - written
   if (there === 0) return `${plural(written, 'revision')}, ${bytes(r.bytes)} written and read back in ${r.dir}`

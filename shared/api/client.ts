@@ -29,18 +29,18 @@ export const HOST_HELPERS: ReadonlyArray<keyof HostHelpers> = ['pathForFile']
 
 export type RawApi = {
   [N in Ns<Channel>]: { [C in Channel as C extends `${N}.${string}` ? Method<C> : never]: (...args: Args<C>) => Promise<Envelope<Res<C>>> }
-} & { on: Subscribe, host?: HostHelpers }
+} & { on: Subscribe; host?: HostHelpers }
 
 export type FieldsyncApi = {
   [N in Ns<Channel>]: { [C in Channel as C extends `${N}.${string}` ? Method<C> : never]: (...args: Args<C>) => Promise<Res<C>> }
-} & { on: Subscribe, host?: HostHelpers }
+} & { on: Subscribe; host?: HostHelpers }
 
-function splitChannel (c: Channel): [string, string] {
+function splitChannel(c: Channel): [string, string] {
   const i = c.indexOf('.')
   return [c.slice(0, i), c.slice(i + 1)]
 }
 
-export function buildApi (invoke: Invoke, subscribe: Subscribe, host?: HostHelpers): RawApi {
+export function buildApi(invoke: Invoke, subscribe: Subscribe, host?: HostHelpers): RawApi {
   const api: Record<string, unknown> = {}
   for (const c of CHANNELS) {
     const [ns, m] = splitChannel(c)
@@ -56,7 +56,7 @@ export function buildApi (invoke: Invoke, subscribe: Subscribe, host?: HostHelpe
   return api as RawApi
 }
 
-export function unwrapApi (raw: RawApi): FieldsyncApi {
+export function unwrapApi(raw: RawApi): FieldsyncApi {
   const api: Record<string, unknown> = {}
   const src = raw as unknown as Record<string, Record<string, (req?: unknown) => Promise<Envelope<unknown>>>>
   for (const c of CHANNELS) {

@@ -17,54 +17,59 @@ import { trustValidators, type TrustChannels } from './trust.js'
 import { absPath, arrayOf, bool, exactlyOne, int, object, oneOf, optional, revisionName, revRef, str, type Check } from './validate.js'
 
 export interface ApiChannels extends TrustChannels {
-  'app.info': { req: T.Empty, res: T.AppInfo }
-  'fs.list': { req: { path?: string, files?: boolean }, res: T.DirListing }
+  'app.info': { req: T.Empty; res: T.AppInfo }
+  'fs.list': { req: { path?: string; files?: boolean }; res: T.DirListing }
 
-  'library.list': { req: T.Empty, res: T.LibraryList }
-  'library.show': { req: { rev: string }, res: T.RevisionDetail }
-  'library.diff': { req: { a: string, b: string }, res: T.RevisionDiff }
-  'library.import': { req: { path?: string, upload?: string, name?: string }, res: T.ImportResult }
-  'library.export': { req: { rev: string, folder: string, gzip?: boolean, compress?: boolean }, res: T.ExportResult }
-  'library.rename': { req: { rev: string, name: string }, res: T.RevisionSummary }
-  'library.remove': { req: { rev: string }, res: { removed: string } }
-  'library.composePreview': { req: { base: string, ops: T.ComposeOpRequest[] }, res: T.ComposePreview }
-  'library.composeSave': { req: { base: string, ops: T.ComposeOpRequest[], name: string }, res: T.ComposeSaveResult }
+  'library.list': { req: T.Empty; res: T.LibraryList }
+  'library.show': { req: { rev: string }; res: T.RevisionDetail }
+  'library.diff': { req: { a: string; b: string }; res: T.RevisionDiff }
+  'library.import': { req: { path?: string; upload?: string; name?: string }; res: T.ImportResult }
+  'library.export': { req: { rev: string; folder: string; gzip?: boolean; compress?: boolean }; res: T.ExportResult }
+  'library.rename': { req: { rev: string; name: string }; res: T.RevisionSummary }
+  'library.remove': { req: { rev: string }; res: { removed: string } }
+  'library.composePreview': { req: { base: string; ops: T.ComposeOpRequest[] }; res: T.ComposePreview }
+  'library.composeSave': { req: { base: string; ops: T.ComposeOpRequest[]; name: string }; res: T.ComposeSaveResult }
 
-  'transfers.list': { req: T.Empty, res: T.TransferInfo[] }
-  'transfers.cancel': { req: { id: string }, res: { cancelled: boolean } }
-  'transfers.clear': { req: T.Empty, res: { cleared: number } }
+  'transfers.list': { req: T.Empty; res: T.TransferInfo[] }
+  'transfers.cancel': { req: { id: string }; res: { cancelled: boolean } }
+  'transfers.clear': { req: T.Empty; res: { cleared: number } }
 
-  'peers.status': { req: T.Empty, res: T.PeersStatus }
-  'peers.add': { req: { addr: string, offline?: boolean }, res: { peerId: string, reached: boolean } }
-  'peers.pull': { req: { rev: string, from?: string[] }, res: T.PullResult }
-  'team.create': { req: { name?: string, replace?: boolean }, res: { code: string, name: string | null } }
-  'team.join': { req: { code: string }, res: { name: string | null } }
-  'team.show': { req: T.Empty, res: { code: string | null, name: string | null } }
+  'peers.status': { req: T.Empty; res: T.PeersStatus }
+  'peers.add': { req: { addr: string; offline?: boolean }; res: { peerId: string; reached: boolean } }
+  'peers.pull': { req: { rev: string; from?: string[] }; res: T.PullResult }
+  'team.create': { req: { name?: string; replace?: boolean }; res: { code: string; name: string | null } }
+  'team.join': { req: { code: string }; res: { name: string | null } }
+  'team.show': { req: T.Empty; res: { code: string | null; name: string | null } }
 
-  'devices.list': { req: T.Empty, res: T.DeviceInfo[] }
-  'devices.add': { req: { address: string, offline?: boolean }, res: T.DeviceInfo }
-  'devices.plan': { req: { rev: string, device: string, via?: T.DeviceVia, commit?: boolean, ssh?: T.SshCredentials }, res: T.InstallPlan }
-  'devices.install': { req: { rev: string, device: string, via?: T.DeviceVia, name?: string, commit?: boolean, ssh?: T.SshCredentials }, res: T.InstallResult }
-  'devices.history': { req: { device: string }, res: T.InstallRecord[] }
-  'devices.detail': { req: { device: string }, res: F.DeviceDetail }
+  'devices.list': { req: T.Empty; res: T.DeviceInfo[] }
+  'devices.add': { req: { address: string; offline?: boolean }; res: T.DeviceInfo }
+  'devices.plan': { req: { rev: string; device: string; via?: T.DeviceVia; commit?: boolean; ssh?: T.SshCredentials }; res: T.InstallPlan }
+  'devices.install': { req: { rev: string; device: string; via?: T.DeviceVia; name?: string; commit?: boolean; ssh?: T.SshCredentials }; res: T.InstallResult }
+  'devices.history': { req: { device: string }; res: T.InstallRecord[] }
+  'devices.detail': { req: { device: string }; res: F.DeviceDetail }
   /** Alias ('' removes it), as `fieldsync devices rename`. */
-  'devices.rename': { req: { device: string, alias: string }, res: T.DeviceInfo }
-  'devices.tag': { req: { devices: string[], tags: string[], remove?: boolean }, res: T.DeviceInfo[] }
-  'devices.forget': { req: { devices: string[] }, res: { forgotten: number } }
+  'devices.rename': { req: { device: string; alias: string }; res: T.DeviceInfo }
+  'devices.tag': { req: { devices: string[]; tags: string[]; remove?: boolean }; res: T.DeviceInfo[] }
+  'devices.forget': { req: { devices: string[] }; res: { forgotten: number } }
 
-  'rollout.plan': { req: RolloutReq, res: F.RolloutView }
+  'rollout.plan': { req: RolloutReq; res: F.RolloutView }
   /** Start the planned run, or resume it (the engine resumes the same revision, devices and canaries). */
-  'rollout.start': { req: RolloutReq & { maxFailures: number, commit?: boolean }, res: F.RolloutView }
-  'rollout.stop': { req: { id: string }, res: F.RolloutView }
-  'rollout.current': { req: T.Empty, res: F.RolloutView | null }
-  'rollout.report': { req: { id: string, folder: string, kind: F.ReportKind }, res: { path: string } }
+  'rollout.start': { req: RolloutReq & { maxFailures: number; commit?: boolean }; res: F.RolloutView }
+  'rollout.stop': { req: { id: string }; res: F.RolloutView }
+  'rollout.current': { req: T.Empty; res: F.RolloutView | null }
+  'rollout.report': { req: { id: string; folder: string; kind: F.ReportKind }; res: { path: string } }
 
-  'usb.export': { req: { revs: string[], folder: string, forDevice?: string, forPeer?: string }, res: T.UsbExportResult }
-  'usb.import': { req: { folder: string }, res: T.UsbImportResult }
-  'usb.inventory': { req: { folder: string }, res: T.UsbInventoryResult }
+  'usb.export': { req: { revs: string[]; folder: string; forDevice?: string; forPeer?: string }; res: T.UsbExportResult }
+  'usb.import': { req: { folder: string }; res: T.UsbImportResult }
+  'usb.inventory': { req: { folder: string }; res: T.UsbInventoryResult }
 }
 
-export interface RolloutReq { rev: string, devices: string[], canary?: string[], parallel: number }
+export interface RolloutReq {
+  rev: string
+  devices: string[]
+  canary?: string[]
+  parallel: number
+}
 
 export type Channel = keyof ApiChannels
 export type Req<C extends Channel> = ApiChannels[C]['req']
@@ -72,13 +77,13 @@ export type Res<C extends Channel> = ApiChannels[C]['res']
 
 export interface ApiEvents {
   /** A revision was added, completed, became incomplete, renamed or removed. */
-  revision: { id: string, complete: boolean, removed?: boolean }
+  revision: { id: string; complete: boolean; removed?: boolean }
   /** An object entered the store. */
-  object: { sha: string, size: number }
+  object: { sha: string; size: number }
   transfer: T.TransferInfo
-  peer: { peer: T.LanPeer | null, id: string, gone: boolean }
+  peer: { peer: T.LanPeer | null; id: string; gone: boolean }
   /** A device was seen or relabelled; gone: it was forgotten. */
-  device: { device: T.DeviceInfo, gone?: boolean }
+  device: { device: T.DeviceInfo; gone?: boolean }
   install: T.InstallProgress
   /** A rollout's row or state changed. */
   rollout: F.RolloutUpdate
@@ -91,7 +96,11 @@ export type EventName = keyof ApiEvents
 const hexId = str({ max: 64, pattern: /^[0-9a-f]{8,64}$/, what: 'an id of 8-64 lowercase hex digits' })
 const via = oneOf(DEVICE_VIAS)
 const deviceRef = str({ max: 255, pattern: /^[A-Za-z0-9._:[\]-]+$/, what: 'a device id, name or address' })
-const address = str({ max: 255, pattern: /^(?:[A-Za-z0-9._:[\]-]+|unix:\/[A-Za-z0-9._/-]+)$/, what: 'a host, host:port, [ipv6]:port or unix:<pv-ctrl socket path>' })
+const address = str({
+  max: 255,
+  pattern: /^(?:[A-Za-z0-9._:[\]-]+|unix:\/[A-Za-z0-9._/-]+)$/,
+  what: 'a host, host:port, [ipv6]:port or unix:<pv-ctrl socket path>',
+})
 const peerId = str({ max: 128, pattern: /^[1-9A-HJ-NP-Za-km-z]+$/, what: 'a peer id (base58)' })
 const multiaddr = str({ max: 512, pattern: /^\/[A-Za-z0-9._:/-]+$/, what: 'a multiaddr such as /ip4/10.0.0.5/tcp/4001/p2p/12D3...' })
 const joinCode = str({ max: 512, pattern: /^[A-Za-z0-9_=:.+/-]+$/, what: 'a join code as printed by team create' })
@@ -144,10 +153,20 @@ export const requestValidators: { [C in Channel]: Check<Req<C>> } = {
   'devices.list': object({}),
   'devices.add': object({ address, offline: optional(bool) }),
   'devices.plan': object({ rev: revRef, device: deviceRef, via: optional(via), commit: optional(bool), ssh: optional(sshCredentials) }),
-  'devices.install': object({ rev: revRef, device: deviceRef, via: optional(via), ssh: optional(sshCredentials), name: optional(str({ max: 64, pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, what: 'a step name of letters, digits, . _ -' })), commit: optional(bool) }),
+  'devices.install': object({
+    rev: revRef,
+    device: deviceRef,
+    via: optional(via),
+    ssh: optional(sshCredentials),
+    name: optional(str({ max: 64, pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, what: 'a step name of letters, digits, . _ -' })),
+    commit: optional(bool),
+  }),
   'devices.history': object({ device: deviceRef }),
   'devices.detail': object({ device: deviceRef }),
-  'devices.rename': object({ device: deviceRef, alias: str({ min: 0, max: 64, pattern: /^$|^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$/, what: 'an alias of letters, digits and . _ @ + - (empty: remove it)' }) }),
+  'devices.rename': object({
+    device: deviceRef,
+    alias: str({ min: 0, max: 64, pattern: /^$|^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$/, what: 'an alias of letters, digits and . _ @ + - (empty: remove it)' }),
+  }),
   'devices.tag': object({ devices: deviceList, tags: arrayOf(label, { min: 1, max: 32 }), remove: optional(bool) }),
   'devices.forget': object({ devices: deviceList }),
 
@@ -166,24 +185,33 @@ export const requestValidators: { [C in Channel]: Check<Req<C>> } = {
 /** Every channel, in contract order. */
 export const CHANNELS = Object.freeze(Object.keys(requestValidators)) as readonly Channel[]
 
-const eventNames: { [E in EventName]: true } = { revision: true, object: true, transfer: true, peer: true, device: true, install: true, rollout: true, capabilities: true }
+const eventNames: { [E in EventName]: true } = {
+  revision: true,
+  object: true,
+  transfer: true,
+  peer: true,
+  device: true,
+  install: true,
+  rollout: true,
+  capabilities: true,
+}
 export const EVENTS = Object.freeze(Object.keys(eventNames)) as readonly EventName[]
 
-export function isChannel (c: unknown): c is Channel {
+export function isChannel(c: unknown): c is Channel {
   return typeof c === 'string' && Object.hasOwn(requestValidators, c)
 }
 
-export function isEventName (e: unknown): e is EventName {
+export function isEventName(e: unknown): e is EventName {
   return typeof e === 'string' && Object.hasOwn(eventNames, e)
 }
 
 /** Validate a request for `channel`: returns it typed or throws a BadInputError. */
-export function validateRequest<C extends Channel> (channel: C, req: unknown): Req<C> {
+export function validateRequest<C extends Channel>(channel: C, req: unknown): Req<C> {
   return requestValidators[channel](req, channel)
 }
 
 /** What every invoke answers, over IPC and HTTP alike: errors never cross as thrown exceptions. */
-export type Envelope<T> = { ok: true, value: T } | { ok: false, error: WireError }
+export type Envelope<T> = { ok: true; value: T } | { ok: false; error: WireError }
 
 /** The one header that carries browser mode's secret token. */
 export const TOKEN_HEADER = 'x-fieldsync-token'

@@ -15,11 +15,11 @@ export interface DeviceDetail {
   model: string | null
   freeBytes: number | null
   /** The library revision it runs, when its running state is one (null: not one we carry, or it does not tell). */
-  runs: { id: string, name: string } | null
+  runs: { id: string; name: string } | null
   /** The steps it has been given from this laptop (install history), newest first. */
   steps: string[]
   /** Why the device could not be asked (it is off, unreachable...): the rest is from the store. */
-  error: { code: string, message: string } | null
+  error: { code: string; message: string } | null
   readAt: number
 }
 
@@ -50,15 +50,15 @@ export interface RolloutView {
   id: string
   rollout: number | null
   resumed: boolean
-  revision: { id: string, name: string }
+  revision: { id: string; name: string }
   signature: string
   state: RolloutRunState
   /** What was asked: Resume sends it again (the engine resumes the same revision, devices, canaries and commit). */
-  request: { rev: string, devices: string[], canary: string[], parallel: number, maxFailures: number, commit: boolean }
+  request: { rev: string; devices: string[]; canary: string[]; parallel: number; maxFailures: number; commit: boolean }
   /** Why devices were left not started. */
   stopped: string | null
-  error: { code: string, message: string } | null
-  summary: { devices: number, succeeded: number, failed: number, skipped: number, notStarted: number } | null
+  error: { code: string; message: string } | null
+  summary: { devices: number; succeeded: number; failed: number; skipped: number; notStarted: number } | null
   rows: RolloutRowView[]
 }
 
@@ -72,4 +72,4 @@ export interface RolloutUpdate {
 }
 
 export const REPORT_KINDS = ['csv', 'json', 'html'] as const
-export type ReportKind = typeof REPORT_KINDS[number]
+export type ReportKind = (typeof REPORT_KINDS)[number]

@@ -12,7 +12,7 @@ export const TRUST_POLICIES: readonly TrustPolicy[] = ['disabled', 'lenient', 's
 /** What each policy lets through, in the technician's words (as the device applies PV_SECUREBOOT_MODE). */
 export const POLICY_MEANINGS: Readonly<Record<TrustPolicy, string>> = {
   disabled: 'Signatures are not checked: everything installs.',
-  lenient: 'Every signature present must verify; unsigned revisions pass. The default, and a stock device\'s.',
+  lenient: "Every signature present must verify; unsigned revisions pass. The default, and a stock device's.",
   strict: 'Every signature must verify and together they must cover every file; unsigned revisions are refused.',
   audit: 'Every signature present must verify; files no signature covers are only logged.',
 }
@@ -33,7 +33,7 @@ export interface TrustEntryView {
   /** The device accepts it as an issuer. */
   ca: boolean
   /** Library revisions with a valid signature that chains to it (or is made with it). */
-  verifies: Array<{ id: string, name: string }>
+  verifies: Array<{ id: string; name: string }>
 }
 
 export interface TrustView {
@@ -49,11 +49,11 @@ export interface TrustAddResult {
 }
 
 export interface TrustChannels {
-  'trust.list': { req: Empty, res: TrustView }
+  'trust.list': { req: Empty; res: TrustView }
   /** A PEM file (certificates or public keys) or a public JWK: by path, or an upload's id in browser mode. */
-  'trust.add': { req: { path?: string, upload?: string, oem?: boolean }, res: TrustAddResult }
-  'trust.remove': { req: { fingerprint: string }, res: { removed: TrustEntryView[] } }
-  'trust.setPolicy': { req: { policy: TrustPolicy }, res: { policy: TrustPolicy } }
+  'trust.add': { req: { path?: string; upload?: string; oem?: boolean }; res: TrustAddResult }
+  'trust.remove': { req: { fingerprint: string }; res: { removed: TrustEntryView[] } }
+  'trust.setPolicy': { req: { policy: TrustPolicy }; res: { policy: TrustPolicy } }
 }
 
 const uploadId = str({ max: 64, pattern: /^[0-9a-f]{8,64}$/, what: 'an upload id of 8-64 lowercase hex digits' })

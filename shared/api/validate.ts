@@ -8,11 +8,11 @@ import { BadInputError } from '../errors.js'
 
 export type Check<T> = (value: unknown, path: string) => T
 
-function fail (path: string, problem: string): never {
+function fail(path: string, problem: string): never {
   throw new BadInputError(`${path}: ${problem}`, { path })
 }
 
-function describe (v: unknown): string {
+function describe(v: unknown): string {
   if (v === null) return 'null'
   if (Array.isArray(v)) return 'an array'
   if (typeof v === 'string') return v.length > 40 ? `a ${v.length}-character string` : `the string ${JSON.stringify(v)}`
@@ -27,7 +27,7 @@ export interface StringOptions {
   what?: string
 }
 
-export function str (opts: StringOptions = {}): Check<string> {
+export function str(opts: StringOptions = {}): Check<string> {
   const min = opts.min ?? 1
   const max = opts.max ?? 4096
   return (v, path) => {
@@ -40,7 +40,7 @@ export function str (opts: StringOptions = {}): Check<string> {
   }
 }
 
-export function int (opts: { min?: number, max?: number } = {}): Check<number> {
+export function int(opts: { min?: number; max?: number } = {}): Check<number> {
   const min = opts.min ?? 0
   const max = opts.max ?? Number.MAX_SAFE_INTEGER
   return (v, path) => {
@@ -55,14 +55,14 @@ export const bool: Check<boolean> = (v, path) => {
   return v
 }
 
-export function oneOf<const T extends string> (values: readonly T[]): Check<T> {
+export function oneOf<const T extends string>(values: readonly T[]): Check<T> {
   return (v, path) => {
     if (typeof v !== 'string' || !(values as readonly string[]).includes(v)) fail(path, `must be one of ${values.join(', ')}, got ${describe(v)}`)
     return v as T
   }
 }
 
-export function arrayOf<T> (item: Check<T>, opts: { min?: number, max?: number } = {}): Check<T[]> {
+export function arrayOf<T>(item: Check<T>, opts: { min?: number; max?: number } = {}): Check<T[]> {
   const min = opts.min ?? 0
   const max = opts.max ?? 1000
   return (v, path) => {
@@ -74,21 +74,26 @@ export function arrayOf<T> (item: Check<T>, opts: { min?: number, max?: number }
 }
 
 /** Marks a property optional: absent or undefined passes as undefined. */
-export interface Optional<T> { optional: true, check: Check<T> }
-export function optional<T> (check: Check<T>): Optional<T> { return { optional: true, check } }
+export interface Optional<T> {
+  optional: true
+  check: Check<T>
+}
+export function optional<T>(check: Check<T>): Optional<T> {
+  return { optional: true, check }
+}
 
 type Shape = Record<string, Check<unknown> | Optional<unknown>>
-type Out<S extends Shape> =
-  { [K in keyof S as S[K] extends Optional<unknown> ? never : K]: S[K] extends Check<infer T> ? T : never } &
-  { [K in keyof S as S[K] extends Optional<unknown> ? K : never]?: S[K] extends Optional<infer T> ? T : never }
+type Out<S extends Shape> = { [K in keyof S as S[K] extends Optional<unknown> ? never : K]: S[K] extends Check<infer T> ? T : never } & {
+  [K in keyof S as S[K] extends Optional<unknown> ? K : never]?: S[K] extends Optional<infer T> ? T : never
+}
 
-function isPlain (v: unknown): v is Record<string, unknown> {
+function isPlain(v: unknown): v is Record<string, unknown> {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return false
   const proto = Object.getPrototypeOf(v) as unknown
   return proto === Object.prototype || proto === null
 }
 
-export function object<S extends Shape> (shape: S): Check<Out<S>> {
+export function object<S extends Shape>(shape: S): Check<Out<S>> {
   return (v, path) => {
     if (v === undefined) v = {}
     if (!isPlain(v)) fail(path, `expected an object, got ${describe(v)}`)
@@ -106,7 +111,7 @@ export function object<S extends Shape> (shape: S): Check<Out<S>> {
 }
 
 /** Exactly one of the listed properties must be present. */
-export function exactlyOne<T extends Record<string, unknown>> (check: Check<T>, keys: ReadonlyArray<keyof T & string>): Check<T> {
+export function exactlyOne<T extends Record<string, unknown>>(check: Check<T>, keys: ReadonlyArray<keyof T & string>): Check<T> {
   return (v, path) => {
     const out = check(v, path)
     const given = keys.filter(k => out[k] !== undefined)
@@ -120,7 +125,11 @@ export const HEX_ID = /^[0-9a-f]{8,64}$/
 export const SHA256 = /^[0-9a-f]{64}$/
 /** A revision: a name, a full id or an id prefix (resolved by the library). */
 export const revRef = str({ max: 128, pattern: /^[A-Za-z0-9][A-Za-z0-9._@+:/-]{0,127}$/, what: 'a revision name or id' })
-export const revisionName = str({ max: 128, pattern: /^[A-Za-z0-9][A-Za-z0-9._@+:-]{0,127}$/, what: 'a name of letters, digits and . _ @ + : - starting with a letter or digit' })
+export const revisionName = str({
+  max: 128,
+  pattern: /^[A-Za-z0-9][A-Za-z0-9._@+:-]{0,127}$/,
+  what: 'a name of letters, digits and . _ @ + : - starting with a letter or digit',
+})
 /** An absolute path on the machine that runs the core. */
 export const absPath = str({ max: 4096, pattern: /^(\/|[A-Za-z]:[\\/]|\\\\)/, what: 'an absolute path' })
 export const opaqueId = str({ max: 128, pattern: /^[A-Za-z0-9._:@+=/-]+$/, what: 'an id of letters, digits and . _ : @ + = / -' })

@@ -3,7 +3,7 @@
 const B64URL = /^[A-Za-z0-9_-]*$/
 
 /** Decode base64url (no padding) to text; null when not base64url. */
-export function base64UrlToText (s: string): string | null {
+export function base64UrlToText(s: string): string | null {
   if (!B64URL.test(s) || s.length % 4 === 1) return null
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
   const bytes: number[] = []

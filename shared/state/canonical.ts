@@ -27,7 +27,7 @@ const VALID_NUMBER = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/
 /** Normalize a valid JSON number literal (port of canonicaljson-go's normalizeNumber). */
 const PLAIN_INTEGER = /^-?(?:0|[1-9][0-9]*)$/
 
-export function normalizeNumber (literal: string): string {
+export function normalizeNumber(literal: string): string {
   if (PLAIN_INTEGER.test(literal)) return literal === '-0' ? '0' : literal // the common case, same result
   if (!VALID_NUMBER.test(literal)) throw new InvalidStateError(`canonical JSON: invalid number literal ${JSON.stringify(literal)}`)
   let s = literal.replace(EXP_NORMALIZER, (_m, a?: string, b?: string, c?: string) => `E${a ?? ''}${b ?? ''}${c ?? ''}`)
@@ -49,9 +49,7 @@ export function normalizeNumber (literal: string): string {
   if (s[sigStart] === '0') return '0'
   const pointPos = s.indexOf('.')
   const effectivePointPos = pointPos === -1 ? expPos : pointPos
-  let significand = pointPos > sigStart && pointPos < sigEnd
-    ? s.slice(sigStart, pointPos) + s.slice(pointPos + 1, sigEnd)
-    : s.slice(sigStart, sigEnd)
+  let significand = pointPos > sigStart && pointPos < sigEnd ? s.slice(sigStart, pointPos) + s.slice(pointPos + 1, sigEnd) : s.slice(sigStart, sigEnd)
   // integers: the significand fits within the exponent
   const isInt = (exp <= 0 && effectivePointPos + exp >= sigEnd) || (exp > 0 && effectivePointPos + exp + 1 >= sigEnd)
   if (effectivePointPos > 1) exp += effectivePointPos - 1
@@ -71,7 +69,7 @@ export function normalizeNumber (literal: string): string {
  * A JS number as canonicaljson-go writes a float64: the shortest round-trip
  * digits (Go's FormatFloat 'E' -1 and JS's toExponential() agree), normalized.
  */
-export function formatNumber (n: number): string {
+export function formatNumber(n: number): string {
   if (!Number.isFinite(n)) throw new InvalidStateError(`canonical JSON: cannot encode ${n}`)
   if (Number.isSafeInteger(n)) return String(n + 0)
   return normalizeNumber(n.toExponential())
@@ -80,12 +78,12 @@ export function formatNumber (n: number): string {
 const NEEDS_ESCAPE = /[\u0000-\u001f"\\]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g // eslint-disable-line no-control-regex
 const SHORT: Record<string, string> = { '"': '\\"', '\\': '\\\\', '\b': '\\b', '\t': '\\t', '\n': '\\n', '\f': '\\f', '\r': '\\r' }
 
-function escapeChar (c: string): string {
+function escapeChar(c: string): string {
   return SHORT[c] ?? `\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`
 }
 
 /** A JSON string literal in canonical form. */
-export function quoteString (s: string): string {
+export function quoteString(s: string): string {
   NEEDS_ESCAPE.lastIndex = 0
   if (!NEEDS_ESCAPE.test(s)) return `"${s}"`
   NEEDS_ESCAPE.lastIndex = 0
@@ -95,20 +93,26 @@ export function quoteString (s: string): string {
 const ABOVE_SURROGATES = /[\uD800-\uFFFF]/
 
 /** Sort keys in canonical order (UTF-16 order is the same when no key has a unit at or above U+D800). */
-export function sortKeys (keys: string[]): string[] {
+export function sortKeys(keys: string[]): string[] {
   for (const k of keys) if (ABOVE_SURROGATES.test(k)) return keys.sort(compareKeys)
   return keys.sort()
 }
 
-function write (v: unknown, depth: number): string {
+function write(v: unknown, depth: number): string {
   if (depth > JSON_MAX_DEPTH + 1) throw new InvalidStateError(`canonical JSON: value nested deeper than ${JSON_MAX_DEPTH} levels (or circular)`)
   switch (typeof v) {
-    case 'string': return quoteString(v)
-    case 'number': return formatNumber(v)
-    case 'bigint': return v.toString()
-    case 'boolean': return v ? 'true' : 'false'
-    case 'object': break
-    default: throw new InvalidStateError(`canonical JSON: cannot encode a value of type ${typeof v}`)
+    case 'string':
+      return quoteString(v)
+    case 'number':
+      return formatNumber(v)
+    case 'bigint':
+      return v.toString()
+    case 'boolean':
+      return v ? 'true' : 'false'
+    case 'object':
+      break
+    default:
+      throw new InvalidStateError(`canonical JSON: cannot encode a value of type ${typeof v}`)
   }
   if (v === null) return 'null'
   if (v instanceof JsonNumber) return normalizeNumber(v.raw)
@@ -132,7 +136,7 @@ function write (v: unknown, depth: number): string {
 }
 
 /** Canonical JSON text of a value (undefined members are left out, as JSON.stringify does). */
-export function canonicalJson (value: unknown): string {
+export function canonicalJson(value: unknown): string {
   if (value === undefined) throw new InvalidStateError('canonical JSON: cannot encode undefined')
   return write(value, 0)
 }
@@ -142,14 +146,14 @@ export function canonicalJson (value: unknown): string {
  * escaped lone surrogates turned into U+FFFD, duplicate keys: last wins).
  * Throws JsonSyntaxError on invalid JSON.
  */
-export function canonicalizeJsonText (text: string): string {
+export function canonicalizeJsonText(text: string): string {
   return canonicalJson(parseJsonText(text, { rawNumbers: true, goStrings: true }))
 }
 
 const encoder = new TextEncoder()
 
 /** UTF-8 bytes of the canonical JSON of a state (from the raw bytes for a ParsedState). */
-export function canonicalBytes (state: StateInput): Uint8Array {
+export function canonicalBytes(state: StateInput): Uint8Array {
   if (isParsedState(state)) {
     const text = decodeUtf8(state.raw)
     if (text === null) throw new InvalidStateError('state JSON: not valid UTF-8')
@@ -159,7 +163,7 @@ export function canonicalBytes (state: StateInput): Uint8Array {
 }
 
 /** Hex sha256 of the canonical bytes: Pantahub's state-sha, our revision id. */
-export function revisionId (state: ParsedState | Record<string, unknown>): string {
+export function revisionId(state: ParsedState | Record<string, unknown>): string {
   return bytesToHex(sha256(canonicalBytes(state)))
 }
 

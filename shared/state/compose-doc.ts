@@ -37,14 +37,14 @@ export type ComposeInput = Uint8Array | string | ParsedState
 /** `pvtx begin empty`: the state with nothing in it. */
 export const EMPTY_STATE_TEXT = `{"#spec":"${SPEC_SYSTEM1}"}`
 
-function typeOf (c: string): RawValueType {
+function typeOf(c: string): RawValueType {
   if (c === '{') return 'object'
   if (c === '[') return 'array'
   if (c === '"') return 'string'
   return 'primitive'
 }
 
-function textOf (input: ComposeInput, source: string): string {
+function textOf(input: ComposeInput, source: string): string {
   if (typeof input === 'string') return input
   const raw = isParsedState(input) ? input.raw : input
   const text = decodeUtf8(raw)
@@ -57,7 +57,7 @@ function textOf (input: ComposeInput, source: string): string {
  * is not a JSON object, holds a top-level key twice, or has a `#spec` that is
  * not a string. `#spec` may be missing (a package need not carry one).
  */
-export function readStateDoc (input: ComposeInput, source: string): StateDoc {
+export function readStateDoc(input: ComposeInput, source: string): StateDoc {
   const text = textOf(input, source)
   const members: StateMember[] = []
   const seen = new Set<string>()
@@ -79,7 +79,8 @@ export function readStateDoc (input: ComposeInput, source: string): StateDoc {
       },
     })
   } catch (err) {
-    if (err instanceof JsonSyntaxError) throw new InvalidStateError(`${source}: not valid JSON: ${err.message}`, { line: err.line, column: err.column }, { cause: err })
+    if (err instanceof JsonSyntaxError)
+      throw new InvalidStateError(`${source}: not valid JSON: ${err.message}`, { line: err.line, column: err.column }, { cause: err })
     throw err
   }
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new InvalidStateError(`${source}: the top level must be a JSON object`)
@@ -92,13 +93,13 @@ export function readStateDoc (input: ComposeInput, source: string): StateDoc {
  * members and every value's raw text as it came (a string re-quoted around
  * its raw content).
  */
-export function writeStateDoc (spec: string | null, members: readonly StateMember[]): string {
+export function writeStateDoc(spec: string | null, members: readonly StateMember[]): string {
   const parts = [`"#spec":"${spec ?? SPEC_SYSTEM1}"`]
   for (const m of members) parts.push(m.type === 'string' ? `"${m.rawKey}":"${m.raw}"` : `"${m.rawKey}":${m.raw}`)
   return `{${parts.join(',')}}`
 }
 
 /** The decoded value of a member (for reports and for the ParsedState of a result). */
-export function memberValue (m: StateMember): unknown {
+export function memberValue(m: StateMember): unknown {
   return parseJsonText(m.type === 'string' ? `"${m.raw}"` : m.raw)
 }

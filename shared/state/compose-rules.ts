@@ -31,7 +31,7 @@ import { base64UrlToText } from './b64.js'
 const SIGS = '_sigs/'
 const CONFIG = '_config/'
 
-function headerGlobs (header: unknown, out: string[]): void {
+function headerGlobs(header: unknown, out: string[]): void {
   if (Array.isArray(header)) {
     for (const v of header) headerGlobs(v, out)
     return
@@ -49,35 +49,50 @@ function headerGlobs (header: unknown, out: string[]): void {
  * cut at the first `*`). A value that is not a signature claims nothing; a
  * `protected` that is not base64url throws (pvtx: "couldn't decrypt ...").
  */
-export function signaturePrefixes (m: StateMember): string[] {
+export function signaturePrefixes(m: StateMember): string[] {
   if (m.type !== 'object') return []
   let sig: unknown
-  try { sig = parseJsonText(m.raw) } catch { return [] }
+  try {
+    sig = parseJsonText(m.raw)
+  } catch {
+    return []
+  }
   const prot = (sig as Record<string, unknown>).protected
   if (typeof prot !== 'string') return []
   const text = base64UrlToText(prot)
-  if (text === null) throw new BadInputError(`${m.key}: the signature's "protected" header is not base64url-encoded UTF-8; cannot tell which keys it signs`, { key: m.key })
+  if (text === null)
+    throw new BadInputError(`${m.key}: the signature's "protected" header is not base64url-encoded UTF-8; cannot tell which keys it signs`, { key: m.key })
   let header: unknown
-  try { header = parseJsonText(text) } catch { return [] }
+  try {
+    header = parseJsonText(text)
+  } catch {
+    return []
+  }
   const globs: string[] = []
   headerGlobs(header, globs)
-  return globs.map(g => { const i = g.indexOf('*'); return i === -1 ? g : g.slice(0, i) })
+  return globs.map(g => {
+    const i = g.indexOf('*')
+    return i === -1 ? g : g.slice(0, i)
+  })
 }
 
 /** Signature prefixes of every `_sigs/` member of a document, computed once per document. */
 export class SignatureIndex {
   private readonly cache = new Map<StateMember, string[]>()
   private allCache: string[] | undefined
-  constructor (readonly doc: StateDoc) {}
+  constructor(readonly doc: StateDoc) {}
 
-  of (m: StateMember): string[] {
+  of(m: StateMember): string[] {
     let p = this.cache.get(m)
-    if (p === undefined) { p = signaturePrefixes(m); this.cache.set(m, p) }
+    if (p === undefined) {
+      p = signaturePrefixes(m)
+      this.cache.set(m, p)
+    }
     return p
   }
 
   /** The prefixes of all signatures together (a prefix two signatures share counts twice). */
-  all (): string[] {
+  all(): string[] {
     if (this.allCache === undefined) {
       this.allCache = this.doc.members.filter(m => m.rawKey.startsWith(SIGS)).flatMap(m => this.of(m))
     }
@@ -85,7 +100,7 @@ export class SignatureIndex {
   }
 
   /** The signature member that defines the part `name`, as pvtx finds it (see the module comment). */
-  signatureFor (name: string): StateMember | undefined {
+  signatureFor(name: string): StateMember | undefined {
     let p = name
     if (p.startsWith(CONFIG)) p = p.slice(CONFIG.length)
     else if (p.startsWith(SIGS)) p = p.slice(SIGS.length)
@@ -93,20 +108,20 @@ export class SignatureIndex {
   }
 
   /** `name` and the prefixes of the signature that defines its part. */
-  patternsOf (name: string): string[] {
+  patternsOf(name: string): string[] {
     const sig = this.signatureFor(name)
     return sig === undefined ? [name] : [name, ...this.of(sig)]
   }
 }
 
-function prefixCount (prefixes: readonly string[], key: string): number {
+function prefixCount(prefixes: readonly string[], key: string): number {
   let n = 0
   for (const p of prefixes) if (key.startsWith(p)) n++
   return n
 }
 
 /** Indexes of the members that removing `name` drops. */
-export function membersToRemove (idx: SignatureIndex, name: string): Set<number> {
+export function membersToRemove(idx: SignatureIndex, name: string): Set<number> {
   const mine = idx.patternsOf(name)
   const all = idx.all()
   const out = new Set<number>()
@@ -120,7 +135,7 @@ export function membersToRemove (idx: SignatureIndex, name: string): Set<number>
 }
 
 /** Both sides in order, the smaller raw key first; on a tie the base's member goes first. */
-export function mergeMembers (base: readonly StateMember[], pkg: readonly StateMember[]): StateMember[] {
+export function mergeMembers(base: readonly StateMember[], pkg: readonly StateMember[]): StateMember[] {
   const out: StateMember[] = []
   let i = 0
   let j = 0
@@ -131,10 +146,13 @@ export function mergeMembers (base: readonly StateMember[], pkg: readonly StateM
   return out
 }
 
-export interface AddOutcome { members: StateMember[], removed: StateMember[] }
+export interface AddOutcome {
+  members: StateMember[]
+  removed: StateMember[]
+}
 
 /** pvtx add: the package's members replace what their names take away in the base. */
-export function addPackage (base: StateDoc, pkg: StateDoc): AddOutcome {
+export function addPackage(base: StateDoc, pkg: StateDoc): AddOutcome {
   const idx = new SignatureIndex(base)
   const drop = new Set<number>()
   for (const m of pkg.members) for (const i of membersToRemove(idx, m.rawKey)) drop.add(i)
@@ -148,10 +166,13 @@ export function addPackage (base: StateDoc, pkg: StateDoc): AddOutcome {
   return { members: mergeMembers(kept, pkg.members), removed }
 }
 
-export interface RemoveOutcome { members: StateMember[], removed: StateMember[] }
+export interface RemoveOutcome {
+  members: StateMember[]
+  removed: StateMember[]
+}
 
 /** pvtx remove: drop the part `name` (nothing removed: the same members). */
-export function removePart (doc: StateDoc, name: string): RemoveOutcome {
+export function removePart(doc: StateDoc, name: string): RemoveOutcome {
   const drop = membersToRemove(new SignatureIndex(doc), name)
   return {
     members: doc.members.filter((_, i) => !drop.has(i)),

@@ -25,7 +25,7 @@ import type { ParsedState } from './types.js'
 export { EMPTY_STATE_TEXT, readStateDoc, writeStateDoc, type ComposeInput, type StateDoc, type StateMember, type RawValueType } from './compose-doc.js'
 export { signaturePrefixes } from './compose-rules.js'
 
-export type ComposeOp = { add: ComposeInput, label?: string } | { remove: string }
+export type ComposeOp = { add: ComposeInput; label?: string } | { remove: string }
 
 export interface ComposeStep {
   op: 'add' | 'remove'
@@ -81,7 +81,7 @@ const SIGS = '_sigs/'
  * includes it), else its folder (`_sigs/<x>.json` and `_config/<x>/...` are
  * part `<x>`), else the key itself (a top-level file).
  */
-export function partOfKey (rawKey: string, signatures: ReadonlyArray<{ part: string, prefixes: string[] }>): string {
+export function partOfKey(rawKey: string, signatures: ReadonlyArray<{ part: string; prefixes: string[] }>): string {
   if (rawKey.startsWith(SIGS) && rawKey.endsWith('.json') && rawKey.length > SIGS.length + 5) return rawKey.slice(SIGS.length, -5)
   for (const s of signatures) if (s.prefixes.some(p => p !== '' && rawKey.startsWith(p))) return s.part
   if (rawKey.startsWith('_config/')) {
@@ -94,32 +94,36 @@ export function partOfKey (rawKey: string, signatures: ReadonlyArray<{ part: str
 }
 
 /** The parts of a state (see partOfKey), in key order. */
-export function partsOfState (input: ComposeInput): string[] {
+export function partsOfState(input: ComposeInput): string[] {
   const doc = readStateDoc(input, 'state')
   const sigs = signaturesOf([doc])
   return [...new Set(doc.members.map(m => partOfKey(m.rawKey, sigs)))].sort(compareKeys)
 }
 
-function signaturesOf (docs: StateDoc[]): Array<{ part: string, prefixes: string[] }> {
-  const out: Array<{ part: string, prefixes: string[] }> = []
+function signaturesOf(docs: StateDoc[]): Array<{ part: string; prefixes: string[] }> {
+  const out: Array<{ part: string; prefixes: string[] }> = []
   const seen = new Set<string>()
   for (const d of docs) {
     for (const m of d.members) {
       if (!m.rawKey.startsWith(SIGS) || !m.rawKey.endsWith('.json') || seen.has(m.rawKey)) continue
       seen.add(m.rawKey)
       let prefixes: string[]
-      try { prefixes = signaturePrefixes(m) } catch { prefixes = [] }
+      try {
+        prefixes = signaturePrefixes(m)
+      } catch {
+        prefixes = []
+      }
       out.push({ part: m.rawKey.slice(SIGS.length, -5), prefixes })
     }
   }
   return out
 }
 
-function sameMember (a: StateMember, b: StateMember): boolean {
+function sameMember(a: StateMember, b: StateMember): boolean {
   return a.type === b.type && a.raw === b.raw
 }
 
-function keyChanges (base: StateDoc, result: StateDoc): KeyChanges & { same: Set<string> } {
+function keyChanges(base: StateDoc, result: StateDoc): KeyChanges & { same: Set<string> } {
   const before = new Map(base.members.map(m => [m.rawKey, m]))
   const after = new Map(result.members.map(m => [m.rawKey, m]))
   const out = { added: [] as string[], replaced: [] as string[], removed: [] as string[], same: new Set<string>() }
@@ -134,7 +138,7 @@ function keyChanges (base: StateDoc, result: StateDoc): KeyChanges & { same: Set
   return out
 }
 
-function partChanges (base: StateDoc, result: StateDoc, keys: KeyChanges & { same: Set<string> }, touched: string[]): PartChanges {
+function partChanges(base: StateDoc, result: StateDoc, keys: KeyChanges & { same: Set<string> }, touched: string[]): PartChanges {
   const sigs = signaturesOf([result, base])
   const partsOf = (doc: StateDoc) => new Set(doc.members.map(m => partOfKey(m.rawKey, sigs)))
   const inBase = partsOf(base)
@@ -153,7 +157,7 @@ function partChanges (base: StateDoc, result: StateDoc, keys: KeyChanges & { sam
   return out
 }
 
-function decodedKey (rawKey: string, members: StateMember[]): string {
+function decodedKey(rawKey: string, members: StateMember[]): string {
   return members.find(m => m.rawKey === rawKey)?.key ?? rawKey
 }
 
@@ -163,7 +167,7 @@ function decodedKey (rawKey: string, members: StateMember[]): string {
  * object (or holds a key twice), BadInputError for an empty part name or a
  * signature whose protected header cannot be decoded.
  */
-export function compose (base: ComposeInput, ops: readonly ComposeOp[], opts: ComposeOptions = {}): ComposeResult {
+export function compose(base: ComposeInput, ops: readonly ComposeOp[], opts: ComposeOptions = {}): ComposeResult {
   const baseLabel = opts.baseLabel ?? 'base'
   const first = readStateDoc(base, baseLabel)
   let doc = first
@@ -177,7 +181,9 @@ export function compose (base: ComposeInput, ops: readonly ComposeOp[], opts: Co
       const label = op.label ?? `package ${n}`
       const pkg = readStateDoc(op.add, label)
       if (pkg.spec !== null && doc.spec !== null && pkg.spec !== doc.spec) {
-        warnings.push(`${label}: "#spec" is ${JSON.stringify(pkg.spec)} but the state it goes onto says ${JSON.stringify(doc.spec)}; the result keeps ${JSON.stringify(doc.spec)}`)
+        warnings.push(
+          `${label}: "#spec" is ${JSON.stringify(pkg.spec)} but the state it goes onto says ${JSON.stringify(doc.spec)}; the result keeps ${JSON.stringify(doc.spec)}`,
+        )
       }
       const res = addPackage(doc, pkg)
       const text = writeStateDoc(doc.spec, res.members)
@@ -186,7 +192,8 @@ export function compose (base: ComposeInput, ops: readonly ComposeOp[], opts: Co
       doc = { spec: doc.spec ?? SPEC_SYSTEM1, members: res.members, text }
     } else {
       const name = op.remove
-      if (typeof name !== 'string' || name === '') throw new BadInputError('remove: a part name is needed (a container like "awconnect", "_config/awconnect" or "_sigs/awconnect.json")')
+      if (typeof name !== 'string' || name === '')
+        throw new BadInputError('remove: a part name is needed (a container like "awconnect", "_config/awconnect" or "_sigs/awconnect.json")')
       const res = removePart(doc, name)
       if (res.removed.length === 0) {
         warnings.push(`remove ${JSON.stringify(name)}: no key of the state belongs to it; nothing removed`)
@@ -201,7 +208,11 @@ export function compose (base: ComposeInput, ops: readonly ComposeOp[], opts: Co
   }
   const raw = new TextEncoder().encode(doc.text)
   const stateKeys: string[] = []
-  const json = parseJsonText(doc.text, { onTopMember: (k) => { stateKeys.push(k) } }) as Record<string, unknown>
+  const json = parseJsonText(doc.text, {
+    onTopMember: k => {
+      stateKeys.push(k)
+    },
+  }) as Record<string, unknown>
   const spec = typeof json['#spec'] === 'string' ? json['#spec'] : ''
   const keys = keyChanges(first, doc)
   const parts = partChanges(first, doc, keys, touched)

@@ -17,14 +17,14 @@ export interface StateDiff {
 
 type SizeOf = (sha: string) => number | null | undefined
 
-function sameValue (x: unknown, y: unknown): boolean {
+function sameValue(x: unknown, y: unknown): boolean {
   if (x === y) return true
   if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false
   return canonicalJson(x) === canonicalJson(y)
 }
 
 /** Keys added, removed and changed going from a to b (canonical key order), and the objects to transfer. */
-export function diffStates (a: StateInput, b: StateInput, sizeOf: SizeOf): StateDiff {
+export function diffStates(a: StateInput, b: StateInput, sizeOf: SizeOf): StateDiff {
   const ja = stateJson(a)
   const jb = stateJson(b)
   const added: string[] = []

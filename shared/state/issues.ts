@@ -17,13 +17,16 @@ export interface ValidationIssue {
 
 export class IssueList {
   readonly list: ValidationIssue[] = []
-  constructor (readonly keys: ReadonlySet<string>, readonly json: Record<string, unknown>) {}
+  constructor(
+    readonly keys: ReadonlySet<string>,
+    readonly json: Record<string, unknown>,
+  ) {}
 
-  error (key: string, rule: string, problem: string): void {
+  error(key: string, rule: string, problem: string): void {
     this.list.push({ key, rule, message: `${key}: ${problem}`, severity: 'error' })
   }
 
-  warn (key: string, rule: string, problem: string): void {
+  warn(key: string, rule: string, problem: string): void {
     this.list.push({ key, rule, message: `${key}: ${problem}`, severity: 'warning' })
   }
 }
@@ -33,7 +36,7 @@ export { describeValue }
 export const q = (s: string): string => JSON.stringify(s)
 
 /** An inline JSON object at `key`, or an issue (and undefined). */
-export function inlineObject (il: IssueList, key: string, rule: string): Record<string, unknown> | undefined {
+export function inlineObject(il: IssueList, key: string, rule: string): Record<string, unknown> | undefined {
   const v = il.json[key]
   if (isPlainObject(v)) return v
   il.error(key, rule, `must be an inline JSON object, got ${describeValue(v)}`)
@@ -41,13 +44,13 @@ export function inlineObject (il: IssueList, key: string, rule: string): Record<
 }
 
 /** Split `handler:path` (Pantavisor cuts at the first ':'). */
-export function splitHandler (ref: string): { handler: string | null, path: string } {
+export function splitHandler(ref: string): { handler: string | null; path: string } {
   const i = ref.indexOf(':')
   return i === -1 ? { handler: null, path: ref } : { handler: ref.slice(0, i), path: ref.slice(i + 1) }
 }
 
 /** Problem of a relative path used inside a part (`bsp/<path>`, `<c>/<path>`), or null. */
-export function relPathProblem (p: string): string | null {
+export function relPathProblem(p: string): string | null {
   if (p === '') return 'is empty'
   if (p.startsWith('/')) return 'is an absolute path'
   if (p.split('/').some(s => s === '..' || s === '.' || s === '')) return 'has an empty, "." or ".." segment'

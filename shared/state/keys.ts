@@ -4,7 +4,7 @@
  * load its hashing.
  */
 
-function codePointAtUnit (s: string, i: number): number {
+function codePointAtUnit(s: string, i: number): number {
   const c = s.charCodeAt(i)
   if (c >= 0xdc00 && c <= 0xdfff && i > 0) {
     const h = s.charCodeAt(i - 1)
@@ -18,7 +18,7 @@ function codePointAtUnit (s: string, i: number): number {
 }
 
 /** Key order of canonical JSON: by Unicode code point (= UTF-8 byte order), not by UTF-16 unit. */
-export function compareKeys (a: string, b: string): number {
+export function compareKeys(a: string, b: string): number {
   if (a === b) return 0
   const n = Math.min(a.length, b.length)
   for (let i = 0; i < n; i++) {

@@ -2,10 +2,13 @@
 import { sortKeys } from './canonical.js'
 import { isSha, stateJson, type StateInput } from './types.js'
 
-export interface ObjectRef { key: string, sha: string }
+export interface ObjectRef {
+  key: string
+  sha: string
+}
 
 /** Every key whose value is a 64-lowercase-hex string (.json keys holding a sha included), in canonical key order. */
-export function objectRefs (state: StateInput): ObjectRef[] {
+export function objectRefs(state: StateInput): ObjectRef[] {
   const json = stateJson(state)
   const out: ObjectRef[] = []
   for (const key of sortKeys(Object.keys(json))) {
@@ -17,7 +20,7 @@ export function objectRefs (state: StateInput): ObjectRef[] {
 }
 
 /** The distinct shas of some refs, in order of first appearance. */
-export function uniqueShas (refs: ObjectRef[]): string[] {
+export function uniqueShas(refs: ObjectRef[]): string[] {
   const seen = new Set<string>()
   for (const r of refs) seen.add(r.sha)
   return [...seen]

@@ -13,7 +13,7 @@ export const SPEC_EMBED1 = 'pantavisor-service-embed@1'
 export const KNOWN_SPECS: readonly string[] = Object.freeze([SPEC_SYSTEM1, SPEC_MULTI1])
 
 /** Why a #spec value is not usable, or null when it is. */
-export function specProblem (spec: unknown): string | null {
+export function specProblem(spec: unknown): string | null {
   if (spec === undefined) return 'no "#spec" key'
   if (typeof spec !== 'string') return `"#spec" must be a string, got ${describeValue(spec)}`
   if (KNOWN_SPECS.includes(spec)) return null
@@ -22,7 +22,7 @@ export function specProblem (spec: unknown): string | null {
 }
 
 /** Short description of a JSON value for messages. */
-export function describeValue (v: unknown): string {
+export function describeValue(v: unknown): string {
   if (v === null) return 'null'
   if (Array.isArray(v)) return 'an array'
   if (typeof v === 'object') return 'an object'
@@ -30,14 +30,14 @@ export function describeValue (v: unknown): string {
   return `${typeof v} ${String(v)}`
 }
 
-function decodeOrThrow (raw: Uint8Array, source: string): string {
+function decodeOrThrow(raw: Uint8Array, source: string): string {
   const text = decodeUtf8(raw)
   if (text !== null) return text
   const at = firstInvalidUtf8(raw)
   throw new InvalidStateError(`${source}: not valid UTF-8 (bad byte 0x${(raw[at] ?? 0).toString(16).padStart(2, '0')} at offset ${at})`, { offset: at })
 }
 
-function syntaxError (source: string, err: unknown): never {
+function syntaxError(source: string, err: unknown): never {
   if (err instanceof JsonSyntaxError) {
     throw new InvalidStateError(`${source}: not valid JSON: ${err.message}`, { line: err.line, column: err.column }, { cause: err })
   }
@@ -49,9 +49,12 @@ function syntaxError (source: string, err: unknown): never {
  * InvalidStateError (not UTF-8, not JSON, top level not an object, duplicate
  * top-level key, no or unknown #spec); messages start with `source`.
  */
-export function parseState (raw: Uint8Array, source: string): ParsedState {
+export function parseState(raw: Uint8Array, source: string): ParsedState {
   if (raw.byteLength > STATE_MAX_BYTES) {
-    throw new StateTooLargeError(`${source}: state JSON is ${raw.byteLength} bytes, over the limit of ${STATE_MAX_BYTES} bytes`, { size: raw.byteLength, max: STATE_MAX_BYTES })
+    throw new StateTooLargeError(`${source}: state JSON is ${raw.byteLength} bytes, over the limit of ${STATE_MAX_BYTES} bytes`, {
+      size: raw.byteLength,
+      max: STATE_MAX_BYTES,
+    })
   }
   const text = decodeOrThrow(raw, source)
   if (text.charCodeAt(0) === 0xfeff) throw new InvalidStateError(`${source}: not valid JSON: starts with a byte order mark (U+FEFF)`)
@@ -61,9 +64,12 @@ export function parseState (raw: Uint8Array, source: string): ParsedState {
   let json: unknown
   try {
     json = parseJsonText(text, {
-      onTopMember: (key) => {
+      onTopMember: key => {
         if (seen.has(key)) duplicate ??= key
-        else { seen.add(key); keys.push(key) }
+        else {
+          seen.add(key)
+          keys.push(key)
+        }
       },
     })
   } catch (err) {
@@ -83,7 +89,7 @@ export function parseState (raw: Uint8Array, source: string): ParsedState {
  * Top-level members of a state JSON with the exact raw text of each value, in
  * raw order (what signatures are computed over). Throws InvalidStateError.
  */
-export function rawMembers (raw: Uint8Array | string, source = 'state JSON'): RawMember[] {
+export function rawMembers(raw: Uint8Array | string, source = 'state JSON'): RawMember[] {
   const text = typeof raw === 'string' ? raw : decodeOrThrow(raw, source)
   try {
     return rawMembersOf(text)

@@ -15,18 +15,18 @@ export interface FilterPartsOptions {
   companions?: boolean
 }
 
-function setKey (o: Record<string, unknown>, k: string, v: unknown): void {
+function setKey(o: Record<string, unknown>, k: string, v: unknown): void {
   if (k === '__proto__') Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true })
   else o[k] = v
 }
 
-function exactJson (state: StateInput): Record<string, unknown> {
+function exactJson(state: StateInput): Record<string, unknown> {
   if (!isParsedState(state)) return stateJson(state)
   const text = decodeUtf8(state.raw)
-  return text === null ? state.json : parseJsonText(text, { rawNumbers: true, goStrings: true }) as Record<string, unknown>
+  return text === null ? state.json : (parseJsonText(text, { rawNumbers: true, goStrings: true }) as Record<string, unknown>)
 }
 
-function matches (key: string, part: string): boolean {
+function matches(key: string, part: string): boolean {
   if (key === part) return true
   return key.startsWith(part.endsWith('/') ? part : part + '/')
 }
@@ -42,7 +42,7 @@ function matches (key: string, part: string): boolean {
  * written (JsonNumber), so that `canonicalBytes(filterParts(...))` is exactly
  * what pvr writes, big integers included.
  */
-export function filterParts (state: StateInput, parts: string[], opts: FilterPartsOptions = {}): Record<string, unknown> {
+export function filterParts(state: StateInput, parts: string[], opts: FilterPartsOptions = {}): Record<string, unknown> {
   const json = exactJson(state)
   const keys = sortKeys(Object.keys(json))
   const keep = new Set<string>()
@@ -50,7 +50,10 @@ export function filterParts (state: StateInput, parts: string[], opts: FilterPar
     if (typeof raw !== 'string' || raw === '' || raw === '/') throw new BadInputError(`--parts: ${JSON.stringify(raw)} is not a part name`)
     let hit = false
     for (const k of keys) {
-      if (k !== '#spec' && matches(k, raw)) { keep.add(k); hit = true }
+      if (k !== '#spec' && matches(k, raw)) {
+        keep.add(k)
+        hit = true
+      }
     }
     if (!hit) throw new BadInputError(`--parts: ${JSON.stringify(raw)} matches no key of the state`, { part: raw })
     const dir = raw.replace(/\/+$/, '')

@@ -8,14 +8,25 @@
 
 /** A JSON number kept as its literal text (as Go's json.Number). */
 export class JsonNumber {
-  constructor (readonly raw: string) {}
-  valueOf (): number { return Number(this.raw) }
-  toJSON (): number { return Number(this.raw) }
-  toString (): string { return this.raw }
+  constructor(readonly raw: string) {}
+  valueOf(): number {
+    return Number(this.raw)
+  }
+  toJSON(): number {
+    return Number(this.raw)
+  }
+  toString(): string {
+    return this.raw
+  }
 }
 
 export class JsonSyntaxError extends Error {
-  constructor (readonly problem: string, readonly offset: number, readonly line: number, readonly column: number) {
+  constructor(
+    readonly problem: string,
+    readonly offset: number,
+    readonly line: number,
+    readonly column: number,
+  ) {
     super(`${problem} at line ${line} column ${column}`)
     this.name = 'JsonSyntaxError'
   }
@@ -40,7 +51,7 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y
 const ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' }
 
-function describeChar (c: string): string {
+function describeChar(c: string): string {
   const code = c.codePointAt(0) ?? 0
   if (code < 0x20 || code === 0x7f) return `control character U+${code.toString(16).toUpperCase().padStart(4, '0')}`
   if (code === 0xfeff) return 'byte order mark U+FEFF'
@@ -49,9 +60,12 @@ function describeChar (c: string): string {
 
 class Parser {
   pos = 0
-  constructor (readonly text: string, readonly opts: JsonParseOptions) {}
+  constructor(
+    readonly text: string,
+    readonly opts: JsonParseOptions,
+  ) {}
 
-  fail (problem: string, at = this.pos): never {
+  fail(problem: string, at = this.pos): never {
     let line = 1
     let lineStart = 0
     for (let i = this.text.indexOf('\n'); i !== -1 && i < at; i = this.text.indexOf('\n', i + 1)) {
@@ -61,12 +75,12 @@ class Parser {
     throw new JsonSyntaxError(problem, at, line, at - lineStart + 1)
   }
 
-  unexpected (): never {
+  unexpected(): never {
     if (this.pos >= this.text.length) this.fail('unexpected end of input')
     this.fail(`unexpected ${describeChar(String.fromCodePoint(this.text.codePointAt(this.pos) ?? 0))}`)
   }
 
-  ws (): void {
+  ws(): void {
     const t = this.text
     let p = this.pos
     for (;;) {
@@ -77,7 +91,7 @@ class Parser {
     this.pos = p
   }
 
-  parseDocument (): unknown {
+  parseDocument(): unknown {
     this.ws()
     const v = this.value(0)
     this.ws()
@@ -85,22 +99,28 @@ class Parser {
     return v
   }
 
-  value (depth: number): unknown {
+  value(depth: number): unknown {
     const c = this.text[this.pos]
     switch (c) {
-      case '{': return this.object(depth + 1)
-      case '[': return this.array(depth + 1)
-      case '"': return this.string()
-      case 't': return this.literal('true', true)
-      case 'f': return this.literal('false', false)
-      case 'n': return this.literal('null', null)
+      case '{':
+        return this.object(depth + 1)
+      case '[':
+        return this.array(depth + 1)
+      case '"':
+        return this.string()
+      case 't':
+        return this.literal('true', true)
+      case 'f':
+        return this.literal('false', false)
+      case 'n':
+        return this.literal('null', null)
       default:
         if (c === '-' || (c >= '0' && c <= '9')) return this.number()
         return this.unexpected()
     }
   }
 
-  literal<T> (word: string, v: T): T {
+  literal<T>(word: string, v: T): T {
     if (this.text.startsWith(word, this.pos)) {
       this.pos += word.length
       return v
@@ -112,7 +132,7 @@ class Parser {
     return this.unexpected()
   }
 
-  number (): number | JsonNumber {
+  number(): number | JsonNumber {
     NUMBER.lastIndex = this.pos
     const m = NUMBER.exec(this.text)
     if (m === null) {
@@ -127,7 +147,7 @@ class Parser {
     return this.opts.rawNumbers === true ? new JsonNumber(raw) : Number(raw)
   }
 
-  string (): string {
+  string(): string {
     const t = this.text
     const start = ++this.pos
     let p = start
@@ -186,7 +206,7 @@ class Parser {
     return out
   }
 
-  array (depth: number): unknown[] {
+  array(depth: number): unknown[] {
     if (depth > JSON_MAX_DEPTH) this.fail(`nested deeper than ${JSON_MAX_DEPTH} levels`)
     this.pos++
     const out: unknown[] = []
@@ -200,13 +220,19 @@ class Parser {
       out.push(this.value(depth))
       this.ws()
       const c = this.text[this.pos]
-      if (c === ',') { this.pos++; continue }
-      if (c === ']') { this.pos++; return out }
+      if (c === ',') {
+        this.pos++
+        continue
+      }
+      if (c === ']') {
+        this.pos++
+        return out
+      }
       this.unexpected()
     }
   }
 
-  object (depth: number): Record<string, unknown> {
+  object(depth: number): Record<string, unknown> {
     if (depth > JSON_MAX_DEPTH) this.fail(`nested deeper than ${JSON_MAX_DEPTH} levels`)
     this.pos++
     const out: Record<string, unknown> = {}
@@ -233,30 +259,48 @@ class Parser {
       else out[key] = v
       this.ws()
       const c = this.text[this.pos]
-      if (c === ',') { this.pos++; continue }
-      if (c === '}') { this.pos++; return out }
+      if (c === ',') {
+        this.pos++
+        continue
+      }
+      if (c === '}') {
+        this.pos++
+        return out
+      }
       this.unexpected()
     }
   }
 }
 
 /** Parse JSON text strictly; throws JsonSyntaxError with line and column. */
-export function parseJsonText (text: string, opts: JsonParseOptions = {}): unknown {
+export function parseJsonText(text: string, opts: JsonParseOptions = {}): unknown {
   return new Parser(text, opts).parseDocument()
 }
 
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /** Offset of the first byte that breaks UTF-8, or -1 when the bytes are valid UTF-8. */
-export function firstInvalidUtf8 (b: Uint8Array): number {
+export function firstInvalidUtf8(b: Uint8Array): number {
   let i = 0
   const n = b.length
   while (i < n) {
     const c = b[i]
-    if (c < 0x80) { i++; continue }
+    if (c < 0x80) {
+      i++
+      continue
+    }
     let need: number
     let min: number
-    if (c >= 0xc2 && c <= 0xdf) { need = 1; min = 0x80 } else if (c >= 0xe0 && c <= 0xef) { need = 2; min = 0x800 } else if (c >= 0xf0 && c <= 0xf4) { need = 3; min = 0x10000 } else return i
+    if (c >= 0xc2 && c <= 0xdf) {
+      need = 1
+      min = 0x80
+    } else if (c >= 0xe0 && c <= 0xef) {
+      need = 2
+      min = 0x800
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      need = 3
+      min = 0x10000
+    } else return i
     let cp = c & (need === 1 ? 0x1f : need === 2 ? 0x0f : 0x07)
     for (let k = 1; k <= need; k++) {
       const d = b[i + k]
@@ -270,7 +314,7 @@ export function firstInvalidUtf8 (b: Uint8Array): number {
 }
 
 /** Decode strict UTF-8 (a BOM is kept, so that the JSON parser rejects it). Returns null when invalid. */
-export function decodeUtf8 (b: Uint8Array): string | null {
+export function decodeUtf8(b: Uint8Array): string | null {
   try {
     return decoder.decode(b)
   } catch {
@@ -278,7 +322,10 @@ export function decodeUtf8 (b: Uint8Array): string | null {
   }
 }
 
-export interface RawMember { key: string, rawValue: string }
+export interface RawMember {
+  key: string
+  rawValue: string
+}
 
 /**
  * Members of a top-level JSON object, in raw order, each with the exact raw
@@ -286,7 +333,7 @@ export interface RawMember { key: string, rawValue: string }
  * JsonSyntaxError on invalid JSON, TypeError when the top level is not an
  * object or the bytes are not UTF-8.
  */
-export function rawMembersOf (text: string): RawMember[] {
+export function rawMembersOf(text: string): RawMember[] {
   const out: RawMember[] = []
   const doc = parseJsonText(text, { onTopMember: (key, s, e) => out.push({ key, rawValue: text.slice(s, e) }) })
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new TypeError('the top level of the JSON text is not an object')

@@ -3,7 +3,11 @@ import { sortKeys } from './canonical.js'
 import { objectRefs, type ObjectRef } from './objects.js'
 import { isPlainObject, stateJson, type StateInput } from './types.js'
 
-export interface ObjectInfo { key: string, sha: string, size: number | null }
+export interface ObjectInfo {
+  key: string
+  sha: string
+  size: number | null
+}
 
 export interface ContainerSummary {
   name: string
@@ -44,7 +48,7 @@ export interface StateSummary {
 
 type SizeOf = (sha: string) => number | null | undefined
 
-function knownBytes (objects: ObjectInfo[]): number {
+function knownBytes(objects: ObjectInfo[]): number {
   const seen = new Set<string>()
   let total = 0
   for (const o of objects) {
@@ -55,13 +59,13 @@ function knownBytes (objects: ObjectInfo[]): number {
   return total
 }
 
-function str (o: Record<string, unknown>, k: string): string | undefined {
+function str(o: Record<string, unknown>, k: string): string | undefined {
   const v = o[k]
   return typeof v === 'string' ? v : undefined
 }
 
 /** Container directories: top-level dirs with an inline `<dir>/run.json` object (bsp excluded). */
-export function containerNames (state: StateInput): string[] {
+export function containerNames(state: StateInput): string[] {
   const json = stateJson(state)
   const names: string[] = []
   for (const k of Object.keys(json)) {
@@ -71,7 +75,7 @@ export function containerNames (state: StateInput): string[] {
   return sortKeys(names)
 }
 
-export function summarizeState (state: StateInput, sizeOf: SizeOf): StateSummary {
+export function summarizeState(state: StateInput, sizeOf: SizeOf): StateSummary {
   const json = stateJson(state)
   const cache = new Map<string, number | null>()
   const size = (sha: string): number | null => {

@@ -10,7 +10,7 @@ import { IssueList, describeValue, inlineObject, q, relPathProblem } from './iss
 const RULE = '4'
 const KEY = 'bsp/run.json'
 
-function checkFile (il: IssueList, field: string, v: unknown, allowEmpty: boolean): void {
+function checkFile(il: IssueList, field: string, v: unknown, allowEmpty: boolean): void {
   if (typeof v !== 'string') {
     il.error(KEY, RULE, `"${field}" must be a string, got ${describeValue(v)}`)
     return
@@ -24,7 +24,7 @@ function checkFile (il: IssueList, field: string, v: unknown, allowEmpty: boolea
   if (!il.keys.has(`bsp/${v}`)) il.error(KEY, RULE, `"${field}" names ${q(v)} but the state has no key ${q(`bsp/${v}`)}`)
 }
 
-export function validateBsp (il: IssueList): void {
+export function validateBsp(il: IssueList): void {
   const bspKeys = [...il.keys].filter(k => k.startsWith('bsp/'))
   if (!il.keys.has(KEY)) {
     // an app-only update carries no BSP at all; BSP files without their manifest cannot boot

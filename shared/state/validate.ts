@@ -23,7 +23,7 @@ export const SIG_ALGS: readonly string[] = Object.freeze(['RS256', 'ES256', 'ES3
 const B64URL = /^[A-Za-z0-9_-]*$/
 
 /** Problem of a state key as a relative file path, or null. */
-export function keyPathProblem (key: string): string | null {
+export function keyPathProblem(key: string): string | null {
   if (key === '') return 'an empty key'
   if (key.startsWith('/')) return 'an absolute path'
   if (key.endsWith('/')) return 'ends with "/"'
@@ -34,30 +34,47 @@ export function keyPathProblem (key: string): string | null {
 
 export { base64UrlToText } from './b64.js'
 
-function signature (il: IssueList, key: string): void {
+function signature(il: IssueList, key: string): void {
   const sig = il.json[key]
-  if (!isPlainObject(sig)) { il.error(key, 'sigs', `a signature must be an inline JSON object, got ${describeValue(sig)}`); return }
+  if (!isPlainObject(sig)) {
+    il.error(key, 'sigs', `a signature must be an inline JSON object, got ${describeValue(sig)}`)
+    return
+  }
   if (sig['#spec'] !== 'pvs@2') il.error(key, 'sigs', `"#spec" must be "pvs@2", got ${describeValue(sig['#spec'])}`)
-  if (typeof sig.signature !== 'string' || sig.signature === '' || !B64URL.test(sig.signature)) il.error(key, 'sigs', `"signature" must be a base64url string, got ${describeValue(sig.signature)}`)
-  if (typeof sig.protected !== 'string' || sig.protected === '') { il.error(key, 'sigs', `"protected" must be a base64url string, got ${describeValue(sig.protected)}`); return }
+  if (typeof sig.signature !== 'string' || sig.signature === '' || !B64URL.test(sig.signature))
+    il.error(key, 'sigs', `"signature" must be a base64url string, got ${describeValue(sig.signature)}`)
+  if (typeof sig.protected !== 'string' || sig.protected === '') {
+    il.error(key, 'sigs', `"protected" must be a base64url string, got ${describeValue(sig.protected)}`)
+    return
+  }
   const text = base64UrlToText(sig.protected)
   let header: unknown
   try {
     header = text === null ? undefined : JSON.parse(text)
-  } catch { header = undefined }
-  if (!isPlainObject(header)) { il.error(key, 'sigs', '"protected" is not a base64url-encoded JSON object'); return }
-  if (typeof header.alg !== 'string' || !SIG_ALGS.includes(header.alg)) il.error(key, 'sigs', `protected header "alg" must be one of ${SIG_ALGS.join(', ')}, got ${describeValue(header.alg)}`)
+  } catch {
+    header = undefined
+  }
+  if (!isPlainObject(header)) {
+    il.error(key, 'sigs', '"protected" is not a base64url-encoded JSON object')
+    return
+  }
+  if (typeof header.alg !== 'string' || !SIG_ALGS.includes(header.alg))
+    il.error(key, 'sigs', `protected header "alg" must be one of ${SIG_ALGS.join(', ')}, got ${describeValue(header.alg)}`)
   if (header.typ !== 'PVS') il.error(key, 'sigs', `protected header "typ" must be "PVS", got ${describeValue(header.typ)}`)
   const pvs = header.pvs
-  if (!isPlainObject(pvs)) { il.error(key, 'sigs', 'protected header needs a "pvs" object with "include" and "exclude"'); return }
+  if (!isPlainObject(pvs)) {
+    il.error(key, 'sigs', 'protected header needs a "pvs" object with "include" and "exclude"')
+    return
+  }
   for (const f of ['include', 'exclude']) {
     const v = pvs[f]
-    if (!Array.isArray(v) || !v.every(x => typeof x === 'string')) il.error(key, 'sigs', `protected header pvs.${f} must be an array of glob strings, got ${describeValue(v)}`)
+    if (!Array.isArray(v) || !v.every(x => typeof x === 'string'))
+      il.error(key, 'sigs', `protected header pvs.${f} must be an array of glob strings, got ${describeValue(v)}`)
   }
 }
 
 /** All issues of a state (errors only unless `warnings`), in canonical key order of the key they name. */
-export function validateState (state: StateInput, opts: ValidateOptions = {}): ValidationIssue[] {
+export function validateState(state: StateInput, opts: ValidateOptions = {}): ValidationIssue[] {
   const json = stateJson(state)
   const sorted = sortKeys(Object.keys(json))
   const il = new IssueList(new Set(sorted), json)
@@ -80,19 +97,22 @@ export function validateState (state: StateInput, opts: ValidateOptions = {}): V
   if (json['#spec'] === SPEC_SYSTEM1) {
     validateBsp(il)
     // every <dir>/run.json is a manifest to the device, inline or not (a sha there is an error)
-    const dirs = sorted.flatMap(k => { const m = /^([^/]+)\/run\.json$/.exec(k); return m !== null && m[1] !== 'bsp' ? [m[1]] : [] })
+    const dirs = sorted.flatMap(k => {
+      const m = /^([^/]+)\/run\.json$/.exec(k)
+      return m !== null && m[1] !== 'bsp' ? [m[1]] : []
+    })
     validateContainers(il, dirs)
   }
   const issues = opts.warnings === true ? il.list : il.list.filter(i => i.severity !== 'warning')
   const order = new Map(sorted.map((k, i) => [k, i]))
   return issues
     .map((issue, i) => ({ issue, i }))
-    .sort((a, b) => ((order.get(a.issue.key) ?? -1) - (order.get(b.issue.key) ?? -1)) || a.i - b.i)
+    .sort((a, b) => (order.get(a.issue.key) ?? -1) - (order.get(b.issue.key) ?? -1) || a.i - b.i)
     .map(x => x.issue)
 }
 
 /** Throws InvalidStateError listing every error (details: {issues}); warnings do not fail. */
-export function assertValidState (state: ParsedState | Record<string, unknown>, source: string): void {
+export function assertValidState(state: ParsedState | Record<string, unknown>, source: string): void {
   const issues = validateState(state)
   if (issues.length === 0) return
   const lines = issues.map(i => `  ${i.message} (rule ${i.rule})`)
@@ -105,7 +125,7 @@ export function assertValidState (state: ParsedState | Record<string, unknown>, 
  * most 64 characters, without `/`. Accepts `name` or `locals/name`; returns
  * the problem, or null when the name is fine.
  */
-export function localRevisionNameProblem (name: string): string | null {
+export function localRevisionNameProblem(name: string): string | null {
   const n = name.startsWith('locals/') ? name.slice('locals/'.length) : name
   if (n === '') return 'a local revision name cannot be empty'
   if (n.length > 64) return `local revision name ${q(n)} is ${n.length} characters, over 64`
@@ -116,7 +136,7 @@ export function localRevisionNameProblem (name: string): string | null {
 }
 
 /** Rule 7 as an issue list (empty when fine). */
-export function validateLocalRevisionName (name: string): ValidationIssue[] {
+export function validateLocalRevisionName(name: string): ValidationIssue[] {
   const p = localRevisionNameProblem(name)
   return p === null ? [] : [{ key: name, rule: '7', message: p, severity: 'error' }]
 }

@@ -17,7 +17,7 @@ const MB = 1 << 20
 const SIZES = (process.env.BENCH_IMPORT_MB ?? '384,256,192,128,64').split(',').map(Number)
 const RUNS = Number(process.env.BENCH_RUNS ?? 3)
 
-async function nodeSha (file: string): Promise<number> {
+async function nodeSha(file: string): Promise<number> {
   const t0 = process.hrtime.bigint()
   const h = createHash('sha256')
   for await (const c of createReadStream(file, { highWaterMark: 4 * MB })) h.update(c as Buffer)
@@ -25,15 +25,22 @@ async function nodeSha (file: string): Promise<number> {
   return Number(process.hrtime.bigint() - t0) / 1e9
 }
 
-async function main (): Promise<void> {
+async function main(): Promise<void> {
   const work = join(process.env.BENCH_DIR ?? tmpdir(), `fieldsync-bench-import-${process.pid}`)
   await mkdir(work, { recursive: true })
   try {
-    const objs: Array<{ path: string, sha: string, size: number }> = []
+    const objs: Array<{ path: string; sha: string; size: number }> = []
     for (let i = 0; i < SIZES.length; i++) objs.push(await makeSquashfs(work, `c${i}`, SIZES[i] * MB, `bench-${i}`))
     const state: Record<string, unknown> = { '#spec': 'pantavisor-service-system@1' }
     objs.forEach((o, i) => {
-      state[`c${i}/run.json`] = { '#spec': 'service-manifest-run@1', config: 'lxc.container.conf', name: `c${i}`, 'root-volume': 'root.squashfs', type: 'lxc', volumes: [] }
+      state[`c${i}/run.json`] = {
+        '#spec': 'service-manifest-run@1',
+        config: 'lxc.container.conf',
+        name: `c${i}`,
+        'root-volume': 'root.squashfs',
+        type: 'lxc',
+        volumes: [],
+      }
       state[`c${i}/root.squashfs`] = o.sha
       state[`c${i}/lxc.container.conf`] = objs[objs.length - 1].sha // one object shared by every container
     })
@@ -47,7 +54,8 @@ async function main (): Promise<void> {
     let rss = 0
     for (let r = 0; r < RUNS; r++) {
       // Each measured command starts with no dirty pages from the one before (sync).
-      await rm(extract, { recursive: true, force: true }); await mkdir(extract)
+      await rm(extract, { recursive: true, force: true })
+      await mkdir(extract)
       await timeCmd('sync', [])
       tTar.push((await timeCmd('bash', ['-c', `tar -xf '${tarball}' -C '${extract}' && sha256sum '${extract}'/objects/* > /dev/null`])).seconds)
       tSha.push(await nodeSha(tarball))

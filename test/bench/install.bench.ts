@@ -26,33 +26,55 @@ const MB = 1 << 20
 const SIZES = (process.env.BENCH_INSTALL_MB ?? '128,96,80').split(',').map(Number)
 const RUNS = Number(process.env.BENCH_RUNS ?? 3)
 
-interface Sim { child: ChildProcess, socket: string, pvr: string }
-interface Sq { path: string, sha: string, size: number }
+interface Sim {
+  child: ChildProcess
+  socket: string
+  pvr: string
+}
+interface Sq {
+  path: string
+  sha: string
+  size: number
+}
 
-async function startSim (dir: string): Promise<Sim> {
-  const child = spawn(process.execPath, [cliBin, '--json', 'device-sim', '--dir', dir, '--no-mdns', '--fast', '--outcome', 'updated', '--http', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'ignore'] })
+async function startSim(dir: string): Promise<Sim> {
+  const child = spawn(
+    process.execPath,
+    [cliBin, '--json', 'device-sim', '--dir', dir, '--no-mdns', '--fast', '--outcome', 'updated', '--http', '127.0.0.1:0'],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  )
   const line = await new Promise<string>((resolve, reject) => {
     let out = ''
-    child.stdout?.on('data', (d: Buffer) => { out += d.toString(); const i = out.indexOf('\n'); if (i >= 0) resolve(out.slice(0, i)) })
-    child.on('exit', code => { reject(new Error(`device-sim exited ${String(code)}`)) })
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString()
+      const i = out.indexOf('\n')
+      if (i >= 0) resolve(out.slice(0, i))
+    })
+    child.on('exit', code => {
+      reject(new Error(`device-sim exited ${String(code)}`))
+    })
   })
-  const info = JSON.parse(line) as { socket: string, pvr: string }
+  const info = JSON.parse(line) as { socket: string; pvr: string }
   return { child, socket: info.socket, pvr: info.pvr }
 }
 
-async function stopSim (s: Sim, dir: string): Promise<void> {
+async function stopSim(s: Sim, dir: string): Promise<void> {
   s.child.kill('SIGTERM')
   await new Promise(resolve => s.child.once('exit', resolve))
   await rm(dir, { recursive: true, force: true })
 }
 
 /** The upload phase of an install (from 'upload' to 'step'), and the bytes sent. */
-async function fieldsync (installer: Installer, driver: DeviceDriver, rev: string): Promise<{ upload: number, total: number, bytes: number }> {
+async function fieldsync(installer: Installer, driver: DeviceDriver, rev: string): Promise<{ upload: number; total: number; bytes: number }> {
   let t0 = 0
   let t1 = 0
   const start = process.hrtime.bigint()
   const res = await installer.install({
-    rev, driver, deviceId: 'bench', signal: new AbortController().signal, pollMs: 20,
+    rev,
+    driver,
+    deviceId: 'bench',
+    signal: new AbortController().signal,
+    pollMs: 20,
     onEvent: (e: InstallEvent) => {
       if (e.type !== 'phase') return
       if (e.phase === 'upload') t0 = performance.now()
@@ -63,7 +85,7 @@ async function fieldsync (installer: Installer, driver: DeviceDriver, rev: strin
   return { upload: (t1 - t0) / 1000, total: Number(process.hrtime.bigint() - start) / 1e9, bytes: res.bytesSent }
 }
 
-async function main (): Promise<void> {
+async function main(): Promise<void> {
   const work = join(process.env.BENCH_DIR ?? tmpdir(), `fieldsync-bench-install-${process.pid}`)
   await mkdir(work, { recursive: true })
   const apps: App[] = []
@@ -77,7 +99,14 @@ async function main (): Promise<void> {
     const stateOf = (roots: readonly Sq[]): Record<string, unknown> => {
       const s: Record<string, unknown> = { '#spec': 'pantavisor-service-system@1', ...bsp }
       roots.forEach((o, i) => {
-        s[`c${i}/run.json`] = { '#spec': 'service-manifest-run@1', config: 'lxc.container.conf', name: `c${i}`, 'root-volume': 'root.squashfs', type: 'lxc', volumes: [] }
+        s[`c${i}/run.json`] = {
+          '#spec': 'service-manifest-run@1',
+          config: 'lxc.container.conf',
+          name: `c${i}`,
+          'root-volume': 'root.squashfs',
+          type: 'lxc',
+          volumes: [],
+        }
         s[`c${i}/root.squashfs`] = o.sha
         s[`c${i}/lxc.container.conf`] = roots[roots.length - 1].sha
       })
@@ -87,7 +116,10 @@ async function main (): Promise<void> {
     const app = new App({ home, log: silentLogger() })
     apps.push(app)
     await app.start()
-    for (const [name, roots] of [['bench', objs], ['bench2', [...objs.slice(0, -1), changed]]] as const) {
+    for (const [name, roots] of [
+      ['bench', objs],
+      ['bench2', [...objs.slice(0, -1), changed]],
+    ] as const) {
       const src = join(work, `src-${name}`)
       await mkdir(join(src, 'objects'), { recursive: true })
       await writeFile(join(src, 'json'), JSON.stringify(stateOf(roots)))
@@ -132,12 +164,24 @@ async function main (): Promise<void> {
       for (let r = 0; r < RUNS; r++) {
         const d1 = join(work, `dev-sf${r}`)
         const s1 = await startSim(d1)
-        const drv = new SshDriver({ host: '127.0.0.1', port: sshd.port, username: 'root', privateKeyFile: sshd.key, socket: s1.socket, known: new KnownDevices(join(work, 'known_devices')) })
+        const drv = new SshDriver({
+          host: '127.0.0.1',
+          port: sshd.port,
+          username: 'root',
+          privateKeyFile: sshd.key,
+          socket: s1.socket,
+          known: new KnownDevices(join(work, 'known_devices')),
+        })
         sF.push((await fieldsync(installer, drv, 'bench')).upload)
         await stopSim(s1, d1)
         const d2 = join(work, `dev-sc${r}`)
         const s2 = await startSim(d2)
-        const script = files.map(o => `ssh -q -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -i ${sshd.key} -p ${sshd.port} root@127.0.0.1 "curl -s -S -f -X PUT -H 'Content-Length: $(stat -c %s ${o.path})' -T - --unix-socket ${s2.socket} http://localhost/objects/${o.sha}" < ${o.path}`).join(' && ')
+        const script = files
+          .map(
+            o =>
+              `ssh -q -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -i ${sshd.key} -p ${sshd.port} root@127.0.0.1 "curl -s -S -f -X PUT -H 'Content-Length: $(stat -c %s ${o.path})' -T - --unix-socket ${s2.socket} http://localhost/objects/${o.sha}" < ${o.path}`,
+          )
+          .join(' && ')
         sC.push((await timeCmd('sh', ['-c', script])).seconds)
         await stopSim(s2, d2)
       }
@@ -146,7 +190,11 @@ async function main (): Promise<void> {
       rows.push(['ssh: fieldsync upload phase (ssh2 + curl on the device)', `${sf.toFixed(2)} s  ${mbps(bytes, sf)}`])
       rows.push(['ssh: ssh ... curl -T - of the same objects, same sshd', `${sc.toFixed(2)} s  ${mbps(bytes, sc)}`])
       rows.push(['ssh: openssh / fieldsync', `${(sc / sf).toFixed(2)}x  (goal >= 0.9x: ${verdict(sc / sf >= 0.9)})`])
-      await new Promise<void>(resolve => { execFile('sh', ['-c', `kill $(cat ${join(work, 'sshd', 'sshd.pid')})`], () => { resolve() }) })
+      await new Promise<void>(resolve => {
+        execFile('sh', ['-c', `kill $(cat ${join(work, 'sshd', 'sshd.pid')})`], () => {
+          resolve()
+        })
+      })
     } else {
       rows.push(['ssh', `skipped: ${why}`])
     }
@@ -156,7 +204,10 @@ async function main (): Promise<void> {
     await fieldsync(installer, new PvrSdkDriver(s.pvr), 'bench')
     const second = await fieldsync(installer, new PvrSdkDriver(s.pvr), 'bench2')
     await stopSim(s, d)
-    rows.push(['second revision (one of its objects changed)', `sent ${second.bytes} bytes; the changed object is ${changed.size} bytes (goal: only it: ${verdict(second.bytes === changed.size)})`])
+    rows.push([
+      'second revision (one of its objects changed)',
+      `sent ${second.bytes} bytes; the changed object is ${changed.size} bytes (goal: only it: ${verdict(second.bytes === changed.size)})`,
+    ])
     report(`install of a ${(bytes / MB).toFixed(0)} MiB revision (${objs.length} squashfs objects) into the simulator over loopback; median of ${RUNS}`, rows)
   } finally {
     for (const a of apps) await a.stop()

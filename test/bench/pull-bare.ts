@@ -18,28 +18,46 @@ import { TeamStore, teamPrologue } from '../../main/peers/team.js'
 
 const PROTOCOL = '/fieldsync-bench/bare/1'
 
-async function stack (home: string, listen: string[], role: string) {
+async function stack(home: string, listen: string[], role: string) {
   const team = await new TeamStore(home).require()
-  const s = await createStack({ privateKey: await loadOrCreatePeerKey(join(home, `bare-${role}`), silentLogger()), prologue: teamPrologue(team.secret), listen, mdns: false, isBlocked: () => false, agent: 'bench' })
+  const s = await createStack({
+    privateKey: await loadOrCreatePeerKey(join(home, `bare-${role}`), silentLogger()),
+    prologue: teamPrologue(team.secret),
+    listen,
+    mdns: false,
+    isBlocked: () => false,
+    agent: 'bench',
+  })
   await s.start()
   return s
 }
 
-async function recv (home: string): Promise<void> {
+async function recv(home: string): Promise<void> {
   const s = await stack(home, ['/ip4/127.0.0.1/tcp/0'], 'recv')
-  await s.handle(PROTOCOL, async (stream: Stream) => {
-    let n = 0
-    let t0 = 0
-    for await (const c of stream) { if (t0 === 0) t0 = performance.now(); n += c.byteLength }
-    stream.send(new TextEncoder().encode('ok'))
-    await stream.close()
-    process.stdout.write(`${n} ${(performance.now() - t0) / 1000}\n`)
-    setTimeout(() => { Promise.resolve(s.stop()).finally(() => process.exit(0)).catch(() => {}) }, 100)
-  }, { maxInboundStreams: 4 })
+  await s.handle(
+    PROTOCOL,
+    async (stream: Stream) => {
+      let n = 0
+      let t0 = 0
+      for await (const c of stream) {
+        if (t0 === 0) t0 = performance.now()
+        n += c.byteLength
+      }
+      stream.send(new TextEncoder().encode('ok'))
+      await stream.close()
+      process.stdout.write(`${n} ${(performance.now() - t0) / 1000}\n`)
+      setTimeout(() => {
+        Promise.resolve(s.stop())
+          .finally(() => process.exit(0))
+          .catch(() => {})
+      }, 100)
+    },
+    { maxInboundStreams: 4 },
+  )
   process.stdout.write(s.getMultiaddrs()[0].toString() + '\n')
 }
 
-async function send (home: string, addr: string, files: string[]): Promise<void> {
+async function send(home: string, addr: string, files: string[]): Promise<void> {
   const s = await stack(home, [], 'send')
   const t0 = performance.now()
   const stream = await s.dialProtocol(parseMultiaddr(addr), PROTOCOL)
@@ -56,7 +74,9 @@ async function send (home: string, addr: string, files: string[]): Promise<void>
     await fh.close()
   }
   await stream.close()
-  for await (const _ of stream) { /* the receiver's "ok" */ }
+  for await (const _ of stream) {
+    /* the receiver's "ok" */
+  }
   process.stdout.write(`${total} ${(performance.now() - t0) / 1000}\n`)
   await s.stop()
 }

@@ -6,9 +6,15 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 
-function ip (...args: string[]): void { execFileSync('ip', args, { stdio: 'pipe' }) }
+function ip(...args: string[]): void {
+  execFileSync('ip', args, { stdio: 'pipe' })
+}
 
-export interface Seat { ns: string, addr: string, dev: string }
+export interface Seat {
+  ns: string
+  addr: string
+  dev: string
+}
 
 export class BenchLan {
   readonly tag = randomBytes(3).toString('hex')
@@ -17,7 +23,10 @@ export class BenchLan {
   private readonly created: string[] = []
   private readonly procs: ChildProcess[] = []
 
-  constructor (n: number, readonly rate: string) {
+  constructor(
+    n: number,
+    readonly rate: string,
+  ) {
     this.puller = `fbp-${this.tag}`
     this.addNs(this.puller)
     ip('-n', this.puller, 'link', 'set', 'lo', 'up')
@@ -33,30 +42,42 @@ export class BenchLan {
       ip('-n', this.puller, 'link', 'set', pd, 'up')
       ip('-n', ns, 'link', 'set', sd, 'up')
       ip('-n', ns, 'link', 'set', 'lo', 'up')
-      execFileSync('ip', ['netns', 'exec', ns, 'tc', 'qdisc', 'add', 'dev', sd, 'root', 'tbf', 'rate', rate, 'burst', '256kb', 'latency', '100ms'], { stdio: 'pipe' })
+      execFileSync('ip', ['netns', 'exec', ns, 'tc', 'qdisc', 'add', 'dev', sd, 'root', 'tbf', 'rate', rate, 'burst', '256kb', 'latency', '100ms'], {
+        stdio: 'pipe',
+      })
       this.seeders.push({ ns, addr: `10.78.${i}.2`, dev: sd })
     }
   }
 
-  private addNs (ns: string): void {
+  private addNs(ns: string): void {
     ip('netns', 'add', ns)
     this.created.push(ns)
   }
 
-  spawn (ns: string, argv: string[]): ChildProcess {
+  spawn(ns: string, argv: string[]): ChildProcess {
     const p = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
     this.procs.push(p)
     return p
   }
 
-  destroy (): void {
+  destroy(): void {
     for (const p of this.procs) p.kill('SIGKILL')
-    for (const ns of this.created) { try { ip('netns', 'del', ns) } catch { /* gone */ } }
+    for (const ns of this.created) {
+      try {
+        ip('netns', 'del', ns)
+      } catch {
+        /* gone */
+      }
+    }
   }
 
-  static available (): string | undefined {
+  static available(): string | undefined {
     if (process.getuid?.() !== 0) return 'needs root (network namespaces, tc)'
-    try { execFileSync('tc', ['-V'], { stdio: 'ignore' }) } catch { return 'tc (iproute2) not installed' }
+    try {
+      execFileSync('tc', ['-V'], { stdio: 'ignore' })
+    } catch {
+      return 'tc (iproute2) not installed'
+    }
     return undefined
   }
 }

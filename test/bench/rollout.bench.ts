@@ -27,44 +27,78 @@ const DEVICES = Number(process.env.BENCH_ROLLOUT_DEVICES ?? 20)
 const MANY = Number(process.env.BENCH_ROLLOUT_MANY ?? 100)
 const PARALLEL = 4
 
-interface Sim { child: ChildProcess, http: string, pvr: string }
+interface Sim {
+  child: ChildProcess
+  http: string
+  pvr: string
+}
 
-async function startSim (dir: string): Promise<Sim> {
+async function startSim(dir: string): Promise<Sim> {
   await mkdir(dir, { recursive: true })
-  const child = spawn(process.execPath, [cliBin, '--json', 'device-sim', '--dir', dir, '--no-mdns', '--fast', '--assume-pvr-sdk-progress', '--http', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'ignore'] })
+  const child = spawn(
+    process.execPath,
+    [cliBin, '--json', 'device-sim', '--dir', dir, '--no-mdns', '--fast', '--assume-pvr-sdk-progress', '--http', '127.0.0.1:0'],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  )
   const line = await new Promise<string>((resolve, reject) => {
     let out = ''
-    child.stdout?.on('data', (d: Buffer) => { out += d.toString(); const i = out.indexOf('\n'); if (i >= 0) resolve(out.slice(0, i)) })
-    child.on('exit', code => { reject(new Error(`device-sim exited ${String(code)}`)) })
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString()
+      const i = out.indexOf('\n')
+      if (i >= 0) resolve(out.slice(0, i))
+    })
+    child.on('exit', code => {
+      reject(new Error(`device-sim exited ${String(code)}`))
+    })
   })
-  const info = JSON.parse(line) as { http: string, pvr: string }
+  const info = JSON.parse(line) as { http: string; pvr: string }
   return { child, http: info.http, pvr: info.pvr }
 }
 
-async function fleet (dir: string, n: number): Promise<Sim[]> {
+async function fleet(dir: string, n: number): Promise<Sim[]> {
   const sims: Sim[] = []
   // A few at a time: 100 node processes starting at once would only measure the machine.
-  for (let i = 0; i < n; i += 10) sims.push(...await Promise.all(Array.from({ length: Math.min(10, n - i) }, async (_, j) => await startSim(join(dir, `d${i + j}`)))))
+  for (let i = 0; i < n; i += 10)
+    sims.push(...(await Promise.all(Array.from({ length: Math.min(10, n - i) }, async (_, j) => await startSim(join(dir, `d${i + j}`))))))
   return sims
 }
 
-async function stopFleet (sims: Sim[], dir: string): Promise<void> {
-  await Promise.all(sims.map(async s => { s.child.kill('SIGTERM'); await new Promise(resolve => s.child.once('exit', resolve)) }))
+async function stopFleet(sims: Sim[], dir: string): Promise<void> {
+  await Promise.all(
+    sims.map(async s => {
+      s.child.kill('SIGTERM')
+      await new Promise(resolve => s.child.once('exit', resolve))
+    }),
+  )
   await rm(dir, { recursive: true, force: true })
 }
 
 /** `fieldsync rollout` of `rev` to `sims` from `home`: its wall time and peak RSS. */
-async function rollout (home: string, sims: Sim[], rev: string): Promise<{ seconds: number, rssMb: number, sent: number, read: number, perDevice: number }> {
+async function rollout(home: string, sims: Sim[], rev: string): Promise<{ seconds: number; rssMb: number; sent: number; read: number; perDevice: number }> {
   const env = { FIELDSYNC_HOME: home }
   await timeCmd(process.execPath, [cliBin, 'devices', '--no-mdns', ...sims.flatMap(s => ['--device', s.http])], { env })
-  const r = await timeCmd(process.execPath, [cliBin, '--json', 'rollout', rev, '--devices', sims.map(s => s.http).join(','), '--parallel', String(PARALLEL), '--poll', '50'], { env, rss: true })
-  const res = JSON.parse(r.stdout) as { summary: { succeeded: number, devices: number }, devices: Array<{ bytesSent: number, seconds: number }>, reads?: { libraryBytes: number } }
+  const r = await timeCmd(
+    process.execPath,
+    [cliBin, '--json', 'rollout', rev, '--devices', sims.map(s => s.http).join(','), '--parallel', String(PARALLEL), '--poll', '50'],
+    { env, rss: true },
+  )
+  const res = JSON.parse(r.stdout) as {
+    summary: { succeeded: number; devices: number }
+    devices: Array<{ bytesSent: number; seconds: number }>
+    reads?: { libraryBytes: number }
+  }
   if (res.summary.succeeded !== sims.length) throw new Error(`rollout: ${JSON.stringify(res.summary)}`)
   const perDevice = res.devices.map(d => d.seconds).sort((a, b) => a - b)[Math.floor(res.devices.length / 2)]
-  return { seconds: r.seconds, rssMb: (r.maxRssKb ?? 0) / 1024, sent: res.devices.reduce((a, d) => a + d.bytesSent, 0), read: res.reads?.libraryBytes ?? 0, perDevice }
+  return {
+    seconds: r.seconds,
+    rssMb: (r.maxRssKb ?? 0) / 1024,
+    sent: res.devices.reduce((a, d) => a + d.bytesSent, 0),
+    read: res.reads?.libraryBytes ?? 0,
+    perDevice,
+  }
 }
 
-async function main (): Promise<void> {
+async function main(): Promise<void> {
   const work = join(process.env.BENCH_DIR ?? tmpdir(), `fieldsync-bench-rollout-${process.pid}`)
   await mkdir(work, { recursive: true })
   try {
@@ -78,7 +112,15 @@ async function main (): Promise<void> {
     const bsp = Object.fromEntries(Object.entries(JSON.parse(factory.json.toString()) as Record<string, unknown>).filter(([k]) => k.startsWith('bsp/')))
     const state: Record<string, unknown> = { '#spec': 'pantavisor-service-system@1', ...bsp }
     objs.forEach((o, i) => {
-      state[`c${i}/run.json`] = { '#spec': 'service-manifest-run@1', config: 'lxc.container.conf', group: 'app', name: `c${i}`, 'root-volume': 'root.squashfs', type: 'lxc', volumes: [] }
+      state[`c${i}/run.json`] = {
+        '#spec': 'service-manifest-run@1',
+        config: 'lxc.container.conf',
+        group: 'app',
+        name: `c${i}`,
+        'root-volume': 'root.squashfs',
+        type: 'lxc',
+        volumes: [],
+      }
       state[`c${i}/root.squashfs`] = o.sha
       state[`c${i}/lxc.container.conf`] = conf.sha
     })
@@ -90,7 +132,11 @@ async function main (): Promise<void> {
     const home = join(work, 'home')
     const app = new App({ home, log: silentLogger() })
     await app.start()
-    try { await app.importer.importPath(src, { name: 'bench' }) } finally { await app.stop() }
+    try {
+      await app.importer.importPath(src, { name: 'bench' })
+    } finally {
+      await app.stop()
+    }
     const files = [...objs, conf].map(o => ({ path: join(src, 'objects', o.sha), sha: o.sha }))
 
     const rows: Array<[string, string]> = []
@@ -108,17 +154,23 @@ async function main (): Promise<void> {
     const c = await timeCmd('sh', ['-c', `xargs -P ${PARALLEL} -I{} sh -c '{}' < ${join(work, 'curl.list')}`])
     await stopFleet(cSims, cDir)
 
-    rows.push([`fieldsync rollout --parallel ${PARALLEL} (whole run, to UPDATED/DONE)`, `${f.seconds.toFixed(2)} s  ${mbps(total, f.seconds)}  peak RSS ${f.rssMb.toFixed(0)} MB`])
+    rows.push([
+      `fieldsync rollout --parallel ${PARALLEL} (whole run, to UPDATED/DONE)`,
+      `${f.seconds.toFixed(2)} s  ${mbps(total, f.seconds)}  peak RSS ${f.rssMb.toFixed(0)} MB`,
+    ])
     rows.push([`curl -T of the same objects, ${PARALLEL} devices at a time (upload only)`, `${c.seconds.toFixed(2)} s  ${mbps(total, c.seconds)}`])
     rows.push(['curl / fieldsync', `${(c.seconds / f.seconds).toFixed(2)}x  (goal >= 0.9x: ${verdict(c.seconds / f.seconds >= 0.9)})`])
-    rows.push(['one device, median (upload, step, the device\'s run and reboot: >= 1.1 s of it with --fast)', `${f.perDevice.toFixed(1)} s`])
+    rows.push(["one device, median (upload, step, the device's run and reboot: >= 1.1 s of it with --fast)", `${f.perDevice.toFixed(1)} s`])
     rows.push(['read from the library (shared reads per wave)', `${(f.read / MB).toFixed(0)} MiB for ${(f.sent / MB).toFixed(0)} MiB sent`])
     if (MANY > 0) {
       const mDir = join(work, 'fleet-m')
       const mSims = await fleet(mDir, MANY)
       const m = await rollout(home, mSims, 'bench')
       await stopFleet(mSims, mDir)
-      rows.push([`peak RSS at ${DEVICES} and ${MANY} devices`, `${f.rssMb.toFixed(0)} MB, ${m.rssMb.toFixed(0)} MB  (goal <= 200 MB and flat: ${verdict(Math.max(f.rssMb, m.rssMb) <= 200 && m.rssMb <= f.rssMb * 1.25)})`])
+      rows.push([
+        `peak RSS at ${DEVICES} and ${MANY} devices`,
+        `${f.rssMb.toFixed(0)} MB, ${m.rssMb.toFixed(0)} MB  (goal <= 200 MB and flat: ${verdict(Math.max(f.rssMb, m.rssMb) <= 200 && m.rssMb <= f.rssMb * 1.25)})`,
+      ])
     }
     report(`rollout of a ${(bytes / MB).toFixed(0)} MiB revision (${objs.length} squashfs objects) to ${DEVICES} simulated devices over loopback`, rows)
   } finally {

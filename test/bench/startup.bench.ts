@@ -23,7 +23,10 @@ try {
   // The empty library exists (a first `ls` creates it): the runs below only open it.
   await timeCmd(cliBin, ['ls'], { env })
   const floor = join(dir, 'floor.mjs')
-  writeFileSync(floor, `import { createRequire } from 'node:module'\nconst D = createRequire(${JSON.stringify(join(repoRoot, 'package.json'))})('better-sqlite3')\nnew D(${JSON.stringify(join(home, 'index.db'))}, { readonly: true }).prepare('select 1').get()\n`)
+  writeFileSync(
+    floor,
+    `import { createRequire } from 'node:module'\nconst D = createRequire(${JSON.stringify(join(repoRoot, 'package.json'))})('better-sqlite3')\nnew D(${JSON.stringify(join(home, 'index.db'))}, { readonly: true }).prepare('select 1').get()\n`,
+  )
   const cases: Array<[string, string, string[]]> = [
     ['node -e 0', process.execPath, ['-e', '0']],
     ['fieldsync --version', cliBin, ['--version']],

@@ -18,7 +18,7 @@ import { median, report, verdict } from './lib.js'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 200)
 
-function perCall (fn: () => void, runs = RUNS): number {
+function perCall(fn: () => void, runs = RUNS): number {
   for (let i = 0; i < Math.min(20, runs); i++) fn()
   const xs: number[] = []
   for (let i = 0; i < runs; i++) {
@@ -29,7 +29,7 @@ function perCall (fn: () => void, runs = RUNS): number {
   return median(xs)
 }
 
-function main (): void {
+function main(): void {
   const devCa = certsFromPem(readFileSync(join(vendoredUpstreamDir, 'pantavisor-dev-ca.crt'), 'utf8'), 'dev CA')
   const wifi = execFileSync('tar', ['-xzOf', join(vendoredUpstreamDir, 'pvwificonnect.tgz'), 'json'])
   const wifiTrust: TrustAnchors = { ...emptyAnchors(), cas: devCa }
@@ -41,13 +41,22 @@ function main (): void {
   const msg = Buffer.alloc(1500, 7)
   const rsaSig = sign('sha256', msg, rsa.privateKey)
   const ecSig = sign('sha256', msg, { key: ec.privateKey, dsaEncoding: 'ieee-p1363' })
-  const bareRsa = perCall(() => { verify('sha256', msg, rsa.publicKey, rsaSig) })
-  const bareEc = perCall(() => { verify('sha256', msg, { key: ec.publicKey, dsaEncoding: 'ieee-p1363' }, ecSig) })
-  const wifiMs = perCall(() => { verifyStateSignatures(wifi, { trust: wifiTrust }) })
+  const bareRsa = perCall(() => {
+    verify('sha256', msg, rsa.publicKey, rsaSig)
+  })
+  const bareEc = perCall(() => {
+    verify('sha256', msg, { key: ec.publicKey, dsaEncoding: 'ieee-p1363' }, ecSig)
+  })
+  const wifiMs = perCall(() => {
+    verifyStateSignatures(wifi, { trust: wifiTrust })
+  })
   const rows: Array<[string, string]> = [
     ['bare RSA-2048 verify (node:crypto)', `${bareRsa.toFixed(3)} ms`],
     ['bare ECDSA P-256 verify (node:crypto)', `${bareEc.toFixed(3)} ms`],
-    ['pvwificonnect (7 keys, 1 RS256 sig, 2 RSA verifies)', `${wifiMs.toFixed(3)} ms = ${(wifiMs / bareRsa).toFixed(1)}x one bare RSA verify, ${(wifiMs / (2 * bareRsa)).toFixed(1)}x its 2 verifies`],
+    [
+      'pvwificonnect (7 keys, 1 RS256 sig, 2 RSA verifies)',
+      `${wifiMs.toFixed(3)} ms = ${(wifiMs / bareRsa).toFixed(1)}x one bare RSA verify, ${(wifiMs / (2 * bareRsa)).toFixed(1)}x its 2 verifies`,
+    ],
   ]
 
   if (hasOpenssl()) {
@@ -71,8 +80,13 @@ function main (): void {
       const trust: TrustAnchors = { ...emptyAnchors(), cas: certsFromPem(root.pem, 'root') }
       const r = verifyStateSignatures(text, { trust, policy: 'strict' })
       if (!r.pass) throw new Error(`generated state does not verify: ${r.reason}`)
-      const ms = perCall(() => { verifyStateSignatures(text, { trust, policy: 'strict' }) })
-      rows.push([`generated (${keys} keys, ${r.signatures.length} sigs, ${verifies} public-key verifies)`, `${ms.toFixed(3)} ms = ${(ms / bareRsa).toFixed(1)}x one bare RSA verify`])
+      const ms = perCall(() => {
+        verifyStateSignatures(text, { trust, policy: 'strict' })
+      })
+      rows.push([
+        `generated (${keys} keys, ${r.signatures.length} sigs, ${verifies} public-key verifies)`,
+        `${ms.toFixed(3)} ms = ${(ms / bareRsa).toFixed(1)}x one bare RSA verify`,
+      ])
       rows.push(['goal: a 40-key state well under 50 ms', verdict(ms < 50)])
     } finally {
       rmSync(dir, { recursive: true, force: true })

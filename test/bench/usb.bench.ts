@@ -24,15 +24,22 @@ const MB = 1 << 20
 const SIZES = (process.env.BENCH_USB_MB ?? '448,320,160,96').split(',').map(Number)
 const RUNS = Number(process.env.BENCH_RUNS ?? 3)
 
-async function main (): Promise<void> {
+async function main(): Promise<void> {
   const work = join(process.env.BENCH_DIR ?? tmpdir(), `fieldsync-bench-usb-${process.pid}`)
   await mkdir(work, { recursive: true })
   try {
-    const objs: Array<{ path: string, sha: string, size: number }> = []
+    const objs: Array<{ path: string; sha: string; size: number }> = []
     for (let i = 0; i < SIZES.length; i++) objs.push(await makeSquashfs(work, `c${i}`, SIZES[i] * MB, `usb-bench-${i}`))
     const state: Record<string, unknown> = { '#spec': 'pantavisor-service-system@1' }
     objs.forEach((o, i) => {
-      state[`c${i}/run.json`] = { '#spec': 'service-manifest-run@1', config: 'lxc.container.conf', name: `c${i}`, 'root-volume': 'root.squashfs', type: 'lxc', volumes: [] }
+      state[`c${i}/run.json`] = {
+        '#spec': 'service-manifest-run@1',
+        config: 'lxc.container.conf',
+        name: `c${i}`,
+        'root-volume': 'root.squashfs',
+        type: 'lxc',
+        volumes: [],
+      }
       state[`c${i}/root.squashfs`] = o.sha
       state[`c${i}/lxc.container.conf`] = objs[objs.length - 1].sha
     })
@@ -57,13 +64,19 @@ async function main (): Promise<void> {
     const out = join(work, 'out')
     for (let r = 0; r < RUNS; r++) {
       const readBack = 'for f in "$D"/*; do dd if="$f" iflag=direct bs=4M status=none | sha256sum; done > /dev/null'
-      for (const [list, cmd] of [[tCp, 'cp "$@" "$D"/'], [tCpSync, 'cp "$@" "$D"/ && sync "$D"/*'], [tScript, `cp "$@" "$D"/ && sync "$D"/* && ${readBack}`]] as const) {
-        await rm(out, { recursive: true, force: true }); await mkdir(out)
+      for (const [list, cmd] of [
+        [tCp, 'cp "$@" "$D"/'],
+        [tCpSync, 'cp "$@" "$D"/ && sync "$D"/*'],
+        [tScript, `cp "$@" "$D"/ && sync "$D"/* && ${readBack}`],
+      ] as const) {
+        await rm(out, { recursive: true, force: true })
+        await mkdir(out)
         await timeCmd('sync', [])
         list.push((await timeCmd('sh', ['-c', cmd, 'cp', ...files], { env: { D: out } })).seconds)
       }
       tHash.push((await timeCmd('openssl', ['dgst', '-sha256', ...files])).seconds)
-      await rm(out, { recursive: true, force: true }); await mkdir(out)
+      await rm(out, { recursive: true, force: true })
+      await mkdir(out)
       await timeCmd('sync', [])
       tUsb.push((await timeCmd(process.execPath, [cliBin, '--home', home, 'usb', 'export', 'bench', out])).seconds)
       // The same export again: the stick already holds the revision, so it is only checked (hashed), not written.

@@ -27,7 +27,11 @@ describe('composing revisions in browser mode', { skip: skip ?? false, timeout: 
   const cleanups: Array<() => Promise<void>> = []
 
   before(async () => {
-    work = await tempDir({ after: (fn: () => Promise<void>) => { cleanups.push(fn) } })
+    work = await tempDir({
+      after: (fn: () => Promise<void>) => {
+        cleanups.push(fn)
+      },
+    })
     gw = await makeGateway(join(work, 'gen'))
     const home = join(work, 'home')
     assert.equal((await runCli(['trust', 'add', join(vendoredUpstreamDir, 'pantavisor-dev-ca.crt')], { home })).code, 0)
@@ -63,11 +67,21 @@ describe('composing revisions in browser mode', { skip: skip ?? false, timeout: 
     assert.equal(await dialog.getByLabel('Name of the new revision').inputValue(), 'site-gateway-1.4+pvwificonnect')
     await screenshot(page, 'compose-add-package')
     await dialog.getByTestId('compose-save').click()
-    await page.waitForFunction((n) => (globalThis as any).document.querySelector('[data-testid="revision-title"]')?.textContent === n, 'site-gateway-1.4+pvwificonnect', { timeout: 15_000 })
+    await page.waitForFunction(
+      n => (globalThis as any).document.querySelector('[data-testid="revision-title"]')?.textContent === n,
+      'site-gateway-1.4+pvwificonnect',
+      { timeout: 15_000 },
+    )
     const show = await runCli(['--json', 'show', 'site-gateway-1.4+pvwificonnect'], { home: ui.home })
     assert.equal(show.code, 0, show.stderr)
     const s = show.json()
-    assert.deepEqual(s.parts.filter((p: { kind: string }) => p.kind === 'container').map((c: { name: string }) => c.name).sort(), ['awconnect', 'fleet-agent', 'pv-avahi', 'pvwificonnect'])
+    assert.deepEqual(
+      s.parts
+        .filter((p: { kind: string }) => p.kind === 'container')
+        .map((c: { name: string }) => c.name)
+        .sort(),
+      ['awconnect', 'fleet-agent', 'pv-avahi', 'pvwificonnect'],
+    )
     assert.equal(s.revision.complete, true)
     assert.match(s.revision.signature.summary, /signed by pv-developer-01/)
     await screenshot(page, 'compose-saved')
@@ -103,11 +117,21 @@ describe('composing revisions in browser mode', { skip: skip ?? false, timeout: 
     assert.match(await dialog.getByTestId('compose-bytes').innerText(), /^0 B$/)
     await screenshot(page, 'compose-remove-part')
     await dialog.getByTestId('compose-save').click()
-    await page.waitForFunction((n) => (globalThis as any).document.querySelector('[data-testid="revision-title"]')?.textContent === n, 'site-gateway-1.4+pvwificonnect-no-fleet-agent', { timeout: 15_000 }).catch(async () => {
-      throw new Error(`not on the new revision: ${await page.getByTestId('revision-title').innerText()}`)
-    })
+    await page
+      .waitForFunction(
+        n => (globalThis as any).document.querySelector('[data-testid="revision-title"]')?.textContent === n,
+        'site-gateway-1.4+pvwificonnect-no-fleet-agent',
+        { timeout: 15_000 },
+      )
+      .catch(async () => {
+        throw new Error(`not on the new revision: ${await page.getByTestId('revision-title').innerText()}`)
+      })
     const ls = (await runCli(['--json', 'ls'], { home: ui.home })).json() as Array<{ name: string }>
     assert.ok(ls.some(r => r.name === 'site-gateway-1.4+pvwificonnect-no-fleet-agent'))
-    assert.deepEqual(b.errors.filter(e => !/Failed to load resource.*404/.test(e)), [], 'no page errors (the browser\'s favicon request is a 404)')
+    assert.deepEqual(
+      b.errors.filter(e => !/Failed to load resource.*404/.test(e)),
+      [],
+      "no page errors (the browser's favicon request is a 404)",
+    )
   })
 })

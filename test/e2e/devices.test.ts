@@ -28,7 +28,11 @@ describe('devices screen in browser mode', { skip: skip ?? false, timeout: 120_0
   const cleanups: Array<() => Promise<void>> = []
 
   before(async () => {
-    const work = await tempDir({ after: (fn: () => Promise<void>) => { cleanups.push(fn) } })
+    const work = await tempDir({
+      after: (fn: () => Promise<void>) => {
+        cleanups.push(fn)
+      },
+    })
     home = join(work, 'home')
     // A device runs full revisions: the upstream watchdog_pinger app on the simulator's own BSP.
     const full = await fullRevisionOf(join(work, 'src'), join(vendoredUpstreamDir, 'watchdog_pinger.tar'), 'watchdog_pinger-full')
@@ -61,7 +65,11 @@ describe('devices screen in browser mode', { skip: skip ?? false, timeout: 120_0
 
   it('plans and installs through the wizard; the device reaches DONE', async () => {
     const { page } = b
-    await page.getByTestId('device-row').first().getByRole('button', { name: /^Install on/ }).click()
+    await page
+      .getByTestId('device-row')
+      .first()
+      .getByRole('button', { name: /^Install on/ })
+      .click()
     await page.getByRole('heading', { name: 'Install a revision' }).waitFor()
     const rev = await page.locator('#inst-rev option', { hasText: 'watchdog_pinger' }).getAttribute('value')
     await page.locator('#inst-rev').selectOption(rev ?? '')
@@ -99,7 +107,11 @@ describe('devices screen in browser mode', { skip: skip ?? false, timeout: 120_0
 
   it('a second install of the same revision sends nothing', async () => {
     const { page } = b
-    await page.getByTestId('device-row').first().getByRole('button', { name: /^Install on/ }).click()
+    await page
+      .getByTestId('device-row')
+      .first()
+      .getByRole('button', { name: /^Install on/ })
+      .click()
     const rev = await page.locator('#inst-rev option', { hasText: 'watchdog_pinger' }).getAttribute('value')
     await page.locator('#inst-rev').selectOption(rev ?? '')
     await page.getByRole('button', { name: 'Check the plan' }).click()
@@ -113,9 +125,25 @@ describe('devices screen in browser mode', { skip: skip ?? false, timeout: 120_0
     const id = unregisteredId('rpi-porch', ['10.9.8.7'], 8222)
     const db = openDatabase(join(home, 'index.db'), silentLogger())
     try {
-      new DeviceStore(db).upsert({ deviceId: id, name: 'rpi-porch', addrs: ['10.9.8.7'], port: 8222, claimed: null, pvrSdk: false, revision: null, status: null, source: 'mdns', lastSeen: Date.now() - 60_000 })
-    } finally { db.close() }
-    await page.getByRole('link', { name: /^Devices/ }).first().click()
+      new DeviceStore(db).upsert({
+        deviceId: id,
+        name: 'rpi-porch',
+        addrs: ['10.9.8.7'],
+        port: 8222,
+        claimed: null,
+        pvrSdk: false,
+        revision: null,
+        status: null,
+        source: 'mdns',
+        lastSeen: Date.now() - 60_000,
+      })
+    } finally {
+      db.close()
+    }
+    await page
+      .getByRole('link', { name: /^Devices/ })
+      .first()
+      .click()
     const row = page.locator(`[data-testid="device-row"][data-device="${id}"]`)
     await row.waitFor({ timeout: 20_000 })
     const text = await row.innerText()
@@ -147,6 +175,9 @@ describe('devices screen in browser mode', { skip: skip ?? false, timeout: 120_0
   })
 
   it('raised no page errors', () => {
-    assert.deepEqual(b.errors.filter(e => !/Failed to load resource/.test(e)), [])
+    assert.deepEqual(
+      b.errors.filter(e => !/Failed to load resource/.test(e)),
+      [],
+    )
   })
 })

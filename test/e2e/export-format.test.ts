@@ -28,7 +28,11 @@ describe('export formats in browser mode', { skip: skip ?? false, timeout: 120_0
   const cleanups: Array<() => Promise<void>> = []
 
   before(async () => {
-    work = await tempDir({ after: (fn: () => Promise<void>) => { cleanups.push(fn) } })
+    work = await tempDir({
+      after: (fn: () => Promise<void>) => {
+        cleanups.push(fn)
+      },
+    })
     const gw = await makeGateway(join(work, 'gen'))
     const home = join(work, 'home')
     const imp = await runCli(['--json', 'import', gw.v1, '--name', 'site-gateway-1.4'], { home })
@@ -44,11 +48,13 @@ describe('export formats in browser mode', { skip: skip ?? false, timeout: 120_0
     for (const c of cleanups) await c()
   })
 
-  async function exportVia (choice: string | null, folder: string): Promise<Buffer> {
+  async function exportVia(choice: string | null, folder: string): Promise<Buffer> {
     const { page } = b
     await mkdir(folder)
     // The last export's toast goes first: the next one must be this export's.
-    await page.$$eval('.toast button[aria-label="Dismiss"]', bs => { for (const x of bs) (x as unknown as { click: () => void }).click() })
+    await page.$$eval('.toast button[aria-label="Dismiss"]', bs => {
+      for (const x of bs) (x as unknown as { click: () => void }).click()
+    })
     await page.locator('.toast').first().waitFor({ state: 'detached' })
     await page.getByRole('button', { name: 'Export site-gateway-1.4' }).click()
     const dialog = page.getByRole('dialog', { name: 'Export site-gateway-1.4' })
@@ -73,8 +79,13 @@ describe('export formats in browser mode', { skip: skip ?? false, timeout: 120_0
     assert.equal(blocks.storedOnly, true, `every deflate block is stored (level 0); first block type ${blocks.firstType}`)
     const tar = gunzipSync(gz)
     // Stored blocks cost 5 bytes per 64 KiB: the file is its tar plus gzip framing, never less.
-    assert.ok(gz.length >= tar.length && gz.length <= tar.length + 18 + 5 * Math.ceil(tar.length / 65535) + 5, `${gz.length} bytes for a ${tar.length}-byte tar`)
-    const listed = execFileSync('tar', ['-tzf', join(out, 'site-gateway-1.4.tgz')], { encoding: 'utf8' }).trim().split('\n')
+    assert.ok(
+      gz.length >= tar.length && gz.length <= tar.length + 18 + 5 * Math.ceil(tar.length / 65535) + 5,
+      `${gz.length} bytes for a ${tar.length}-byte tar`,
+    )
+    const listed = execFileSync('tar', ['-tzf', join(out, 'site-gateway-1.4.tgz')], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
     assert.equal(listed[0], 'json')
     assert.equal(listed.filter(n => n.startsWith('objects/')).length, objects)
     const again = await runCli(['--json', 'import', join(out, 'site-gateway-1.4.tgz')], { home: join(work, 'other-home') })
@@ -95,6 +106,9 @@ describe('export formats in browser mode', { skip: skip ?? false, timeout: 120_0
   })
 
   it('raised no page errors', () => {
-    assert.deepEqual(b.errors.filter(e => !/Failed to load resource/.test(e)), [])
+    assert.deepEqual(
+      b.errors.filter(e => !/Failed to load resource/.test(e)),
+      [],
+    )
   })
 })

@@ -20,7 +20,7 @@ import { startSim, type Sim } from './sim.js'
 
 const skip = chromiumMissing()
 
-describe('a site\'s fleet in browser mode', { skip: skip ?? false, timeout: 180_000 }, () => {
+describe("a site's fleet in browser mode", { skip: skip ?? false, timeout: 180_000 }, () => {
   let ui: UiProcess
   let b: BrowserSession
   const sims: Sim[] = []
@@ -29,7 +29,11 @@ describe('a site\'s fleet in browser mode', { skip: skip ?? false, timeout: 180_
   const cleanups: Array<() => Promise<void>> = []
 
   before(async () => {
-    work = await tempDir({ after: (fn: () => Promise<void>) => { cleanups.push(fn) } })
+    work = await tempDir({
+      after: (fn: () => Promise<void>) => {
+        cleanups.push(fn)
+      },
+    })
     const home = join(work, 'home')
     const full = await fullRevisionOf(join(work, 'src'), join(vendoredUpstreamDir, 'watchdog_pinger.tar'), 'watchdog_pinger-full')
     const r = await runCli(['import', full.tarball, '--name', 'watchdog_pinger'], { home })
@@ -58,7 +62,10 @@ describe('a site\'s fleet in browser mode', { skip: skip ?? false, timeout: 180_
 
   it('the Devices table tells the devices apart, searches, and tags a selection', async () => {
     const { page } = b
-    await page.getByRole('link', { name: /^Devices/ }).first().click()
+    await page
+      .getByRole('link', { name: /^Devices/ })
+      .first()
+      .click()
     const rows = page.getByTestId('device-row')
     await rows.nth(2).waitFor()
     assert.equal(await rows.count(), 3)
@@ -124,9 +131,12 @@ describe('a site\'s fleet in browser mode', { skip: skip ?? false, timeout: 180_
     assert.doesNotMatch(html, /<script\b[^>]*\bsrc=|<link\b[^>]*stylesheet/i, 'the report is one self-contained page')
   })
 
-  it('a device\'s page says which library revision it runs; an alias given there names it in the table', async () => {
+  it("a device's page says which library revision it runs; an alias given there names it in the table", async () => {
     const { page } = b
-    await page.getByRole('link', { name: /^Devices/ }).first().click()
+    await page
+      .getByRole('link', { name: /^Devices/ })
+      .first()
+      .click()
     await page.getByRole('link', { name: 'press-2', exact: true }).click()
     await page.getByTestId('device-detail').waitFor({ timeout: 20_000 })
     await page.locator('[data-testid="device-runs"] a', { hasText: 'watchdog_pinger' }).waitFor({ timeout: 20_000 })
@@ -141,6 +151,10 @@ describe('a site\'s fleet in browser mode', { skip: skip ?? false, timeout: 180_
     await page.waitForFunction('document.querySelectorAll(\'[data-testid="device-row"]\').length === 1')
     assert.equal(await page.getByTestId('device-row').getAttribute('data-device'), ids['press-2'])
     assert.match(await page.getByTestId('device-row').innerText(), /hall-b-press/)
-    assert.deepEqual(b.errors.filter(e => !/Failed to load resource.*404/.test(e)), [], 'no page errors (the browser\'s favicon request is a 404)')
+    assert.deepEqual(
+      b.errors.filter(e => !/Failed to load resource.*404/.test(e)),
+      [],
+      "no page errors (the browser's favicon request is a 404)",
+    )
   })
 })

@@ -28,7 +28,7 @@ describe('install outcomes in browser mode', { skip: skip ?? false, timeout: 240
   let b: BrowserSession
   const sims: Record<'err' | 'slow' | 'fast', Sim> = {} as any
   /** The devices as the app added them (by address): id and name. */
-  const devs: Record<string, { deviceId: string, name: string }> = {}
+  const devs: Record<string, { deviceId: string; name: string }> = {}
   const cleanups: Array<() => Promise<void>> = []
   const api = async (channel: string, body: unknown): Promise<any> => {
     const r = await apiCall(ui.base, channel, body, { 'x-fieldsync-token': ui.token })
@@ -37,7 +37,14 @@ describe('install outcomes in browser mode', { skip: skip ?? false, timeout: 240
   }
 
   before(async () => {
-    const work = await tempDir({ after: (fn: () => Promise<void>) => { cleanups.push(fn) } }, 'ui-outcomes-')
+    const work = await tempDir(
+      {
+        after: (fn: () => Promise<void>) => {
+          cleanups.push(fn)
+        },
+      },
+      'ui-outcomes-',
+    )
     const home = join(work, 'home')
     const full = await fullRevisionOf(join(work, 'src'), join(vendoredUpstreamDir, 'watchdog_pinger.tar'), 'watchdog_pinger-full')
     const r = await runCli(['import', full.tarball, '--name', 'watchdog_pinger'], { home })
@@ -58,9 +65,15 @@ describe('install outcomes in browser mode', { skip: skip ?? false, timeout: 240
     for (const c of cleanups) await c()
   })
 
-  async function wizardFor (page: Page, which: string): Promise<void> {
-    await page.getByRole('link', { name: /^Devices/ }).first().click()
-    await page.locator(`[data-testid="device-row"][data-device="${devs[which].deviceId}"]`).getByRole('button', { name: /^Install on/ }).click()
+  async function wizardFor(page: Page, which: string): Promise<void> {
+    await page
+      .getByRole('link', { name: /^Devices/ })
+      .first()
+      .click()
+    await page
+      .locator(`[data-testid="device-row"][data-device="${devs[which].deviceId}"]`)
+      .getByRole('button', { name: /^Install on/ })
+      .click()
     await page.getByRole('heading', { name: 'Install a revision' }).waitFor()
     const rev = await page.locator('#inst-rev option', { hasText: 'watchdog_pinger' }).getAttribute('value')
     await page.locator('#inst-rev').selectOption(rev ?? '')
@@ -69,47 +82,53 @@ describe('install outcomes in browser mode', { skip: skip ?? false, timeout: 240
   }
 
   /** The newest install transfer (the list is newest first), which must be `which`'s. */
-  async function installTransfer (which: string): Promise<TransferInfo> {
-    const list = await api('transfers.list', {}) as TransferInfo[]
+  async function installTransfer(which: string): Promise<TransferInfo> {
+    const list = (await api('transfers.list', {})) as TransferInfo[]
     const t = list.find(x => x.kind === 'install')
     assert.ok(t !== undefined && t.label.endsWith(` on ${devs[which].name}`), `the newest install is on ${which}: ${JSON.stringify(list.map(x => x.label))}`)
     return t
   }
 
-  it('item 1: an install the device ends in ERROR is red everywhere, with the device\'s message as headline', async () => {
+  it("item 1: an install the device ends in ERROR is red everywhere, with the device's message as headline", async () => {
     const { page } = b
     await wizardFor(page, 'err')
     await page.getByRole('button', { name: /^Install watchdog_pinger/ }).click()
     await page.locator('[data-testid="install-status"]', { hasText: 'ERROR' }).waitFor({ timeout: 60_000 })
     const outcome = page.getByTestId('install-outcome')
     await outcome.waitFor()
-    assert.match(await outcome.getAttribute('class') ?? '', /alert-bad/)
-    assert.equal((await outcome.locator('.alert-title').innerText()).trim(), 'Status goal not reached', 'the device\'s message is the headline')
+    assert.match((await outcome.getAttribute('class')) ?? '', /alert-bad/)
+    assert.equal((await outcome.locator('.alert-title').innerText()).trim(), 'Status goal not reached', "the device's message is the headline")
     // The stepper paints no stage it did not see passed: TESTING (where it failed) is not green, the end is red.
     assert.notEqual(await page.locator('.timeline [data-stage="TESTING"]').getAttribute('data-state'), 'done')
     assert.equal(await page.locator('.timeline [data-stage="final"]').getAttribute('data-state'), 'failed')
     assert.equal(await page.locator('.timeline .tl-done[data-stage="TESTING"]').count(), 0)
-    assert.match(await page.getByTestId('install-upload').locator('.progress').getAttribute('class') ?? '', /progress-bad/)
+    assert.match((await page.getByTestId('install-upload').locator('.progress').getAttribute('class')) ?? '', /progress-bad/)
     await screenshot(page, 'install-error')
 
     const t = await installTransfer('err')
     assert.equal(t.state, 'failed')
     assert.equal(t.error?.code, 'E_INSTALL_FAILED')
-    await page.getByRole('link', { name: /^Transfers/ }).first().click()
+    await page
+      .getByRole('link', { name: /^Transfers/ })
+      .first()
+      .click()
     const card = page.locator('[data-testid="transfer"][data-kind="install"][data-state="failed"]')
     await card.waitFor()
-    assert.match(await card.locator('.badge').first().getAttribute('class') ?? '', /badge-bad/)
-    assert.match(await card.locator('.progress').getAttribute('class') ?? '', /progress-bad/)
+    assert.match((await card.locator('.badge').first().getAttribute('class')) ?? '', /badge-bad/)
+    assert.match((await card.locator('.progress').getAttribute('class')) ?? '', /progress-bad/)
     assert.match(await card.locator('.transfer-error').innerText(), /ERROR: Status goal not reached/)
     await screenshot(page, 'transfers-install-failed')
 
-    await page.getByRole('link', { name: /^Devices/ }).first().click()
+    await page
+      .getByRole('link', { name: /^Devices/ })
+      .first()
+      .click()
     await page.locator(`[data-testid="device-row"][data-device="${devs.err.deviceId}"]`).getByRole('button', { expanded: false }).click()
     const hist = page.getByRole('table', { name: 'Install history' })
     await hist.waitFor()
     const badge = hist.locator('tbody tr').first().locator('.badge')
     assert.equal(await badge.innerText(), 'ERROR')
-    assert.match(await badge.getAttribute('class') ?? '', /badge-bad/)
+    assert.match((await badge.getAttribute('class')) ?? '', /badge-bad/)
   })
 
   it('item 7: a revision the device already runs: the plan says so, no transfer; nothing animates after the reinstall', async () => {
@@ -131,14 +150,17 @@ describe('install outcomes in browser mode', { skip: skip ?? false, timeout: 240
     await page.getByTestId('install-outcome').waitFor({ timeout: 60_000 })
     assert.match(await page.getByTestId('install-upload').innerText(), /Nothing to send/)
     assert.equal(await page.locator('.progress-indeterminate').count(), 0, 'nothing animates once the install ended')
-    await page.getByRole('link', { name: /^Transfers/ }).first().click()
+    await page
+      .getByRole('link', { name: /^Transfers/ })
+      .first()
+      .click()
     await page.locator('[data-testid="transfer"][data-kind="install"]').first().waitFor()
     assert.equal(await page.locator('[data-testid="transfer"]:not([data-state="running"]) .progress-indeterminate').count(), 0, 'finished cards do not animate')
     assert.match(await page.locator('[data-testid="transfer"][data-kind="install"]').first().getByTestId('transfer-outcome').innerText(), /nothing to send/)
     await screenshot(page, 'transfers-reinstall')
   })
 
-  it('item 6: the average rate is over the upload only; the device\'s run has its own time', async () => {
+  it("item 6: the average rate is over the upload only; the device's run has its own time", async () => {
     const { page } = b
     await wizardFor(page, 'slow')
     await page.getByRole('button', { name: /^Install watchdog_pinger now/ }).click()
@@ -149,10 +171,15 @@ describe('install outcomes in browser mode', { skip: skip ?? false, timeout: 240
     const moving = (t.movedUntil - t.movedFrom) / 1000
     const device = (t.endedAt - t.movedUntil) / 1000
     const whole = (t.endedAt - t.startedAt) / 1000
-    console.log(`# ${t.bytes} bytes: upload ${moving.toFixed(2)} s, the device's run ${device.toFixed(1)} s, whole ${whole.toFixed(1)} s; ${(t.bytes / moving / 1e6).toFixed(1)} MB/s over the upload, ${(t.bytes / whole / 1e3).toFixed(0)} KB/s over the whole`)
+    console.log(
+      `# ${t.bytes} bytes: upload ${moving.toFixed(2)} s, the device's run ${device.toFixed(1)} s, whole ${whole.toFixed(1)} s; ${(t.bytes / moving / 1e6).toFixed(1)} MB/s over the upload, ${(t.bytes / whole / 1e3).toFixed(0)} KB/s over the whole`,
+    )
     assert.ok(device >= 25, `the device's TESTING (25 s) comes after the upload: ${device} s`)
 
-    await page.getByRole('link', { name: /^Transfers/ }).first().click()
+    await page
+      .getByRole('link', { name: /^Transfers/ })
+      .first()
+      .click()
     // Finished transfers are listed newest first: this install's card is the first done one.
     const card = page.locator('[data-testid="transfer"][data-kind="install"][data-state="done"]').first()
     const text = await card.getByTestId('transfer-outcome').innerText()
@@ -168,6 +195,9 @@ describe('install outcomes in browser mode', { skip: skip ?? false, timeout: 240
   })
 
   it('raised no page errors', () => {
-    assert.deepEqual(b.errors.filter(e => !/Failed to load resource/.test(e)), [])
+    assert.deepEqual(
+      b.errors.filter(e => !/Failed to load resource/.test(e)),
+      [],
+    )
   })
 })

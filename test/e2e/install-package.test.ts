@@ -19,7 +19,11 @@ describe('install wizard: a package onto what a device runs', { skip: skip ?? fa
   let b: BrowserSession
   let sim: Sim
   const cleanups: Array<() => Promise<void>> = []
-  const t = { after: (fn: () => Promise<void>) => { cleanups.push(fn) } }
+  const t = {
+    after: (fn: () => Promise<void>) => {
+      cleanups.push(fn)
+    },
+  }
 
   before(async () => {
     const work = await tempDir(t)
@@ -43,7 +47,11 @@ describe('install wizard: a package onto what a device runs', { skip: skip ?? fa
     await page.locator('#device-addr').fill(sim.http)
     await page.getByRole('button', { name: 'Add device' }).click()
     await page.getByTestId('device-row').first().waitFor({ timeout: 20_000 })
-    await page.getByTestId('device-row').first().getByRole('button', { name: /^Install on/ }).click()
+    await page
+      .getByTestId('device-row')
+      .first()
+      .getByRole('button', { name: /^Install on/ })
+      .click()
     const rev = await page.locator('#inst-rev option', { hasText: 'pvwificonnect' }).getAttribute('value')
     await page.locator('#inst-rev').selectOption(rev ?? '')
     await page.getByRole('button', { name: 'Check the plan' }).click()

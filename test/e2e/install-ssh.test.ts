@@ -28,7 +28,11 @@ describe('install over SSH in browser mode', { skip: skip ?? false, timeout: 240
   const cleanups: Array<() => Promise<void>> = []
 
   before(async () => {
-    const t = { after: (fn: () => Promise<void>) => { cleanups.push(fn) } }
+    const t = {
+      after: (fn: () => Promise<void>) => {
+        cleanups.push(fn)
+      },
+    }
     const work = await tempDir(t, 'ui-ssh-')
     const home = join(work, 'home')
     const full = await fullRevisionOf(join(work, 'src'), join(vendoredUpstreamDir, 'watchdog_pinger.tar'), 'watchdog_pinger-full')
@@ -52,8 +56,14 @@ describe('install over SSH in browser mode', { skip: skip ?? false, timeout: 240
 
   it('item 4: the plan says which connection can commit; SSH takes a key, shows the host key to pin and can commit', async () => {
     const { page } = b
-    await page.getByRole('link', { name: /^Devices/ }).first().click()
-    await page.locator(`[data-testid="device-row"][data-device="${dev.deviceId}"]`).getByRole('button', { name: /^Install on/ }).click()
+    await page
+      .getByRole('link', { name: /^Devices/ })
+      .first()
+      .click()
+    await page
+      .locator(`[data-testid="device-row"][data-device="${dev.deviceId}"]`)
+      .getByRole('button', { name: /^Install on/ })
+      .click()
     await page.getByRole('heading', { name: 'Install a revision' }).waitFor()
     const rev = await page.locator('#inst-rev option', { hasText: 'watchdog_pinger' }).getAttribute('value')
     await page.locator('#inst-rev').selectOption(rev ?? '')
@@ -84,7 +94,10 @@ describe('install over SSH in browser mode', { skip: skip ?? false, timeout: 240
 
     await page.getByRole('button', { name: /^Install watchdog_pinger now/ }).click()
     await page.locator('[data-testid="install-status"]', { hasText: 'DONE' }).waitFor({ timeout: 90_000 })
-    assert.ok((await sshLogins(sshd)).every(l => l === 'pvr-sdk'), 'logged in as the management container')
+    assert.ok(
+      (await sshLogins(sshd)).every(l => l === 'pvr-sdk'),
+      'logged in as the management container',
+    )
     await screenshot(page, 'install-ssh-done')
   })
 })

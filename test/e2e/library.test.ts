@@ -27,7 +27,11 @@ describe('library screens in browser mode', { skip: skip ?? false, timeout: 120_
   const cleanups: Array<() => Promise<void>> = []
 
   before(async () => {
-    work = await tempDir({ after: (fn: () => Promise<void>) => { cleanups.push(fn) } })
+    work = await tempDir({
+      after: (fn: () => Promise<void>) => {
+        cleanups.push(fn)
+      },
+    })
     gw = await makeGateway(join(work, 'gen'))
     // The technician trusts the Pantavisor Dev CA, which issued pvwificonnect's signing certificate.
     const trust = await runCli(['trust', 'add', join(vendoredUpstreamDir, 'pantavisor-dev-ca.crt')], { home: join(work, 'home') })
@@ -52,7 +56,9 @@ describe('library screens in browser mode', { skip: skip ?? false, timeout: 120_
 
   it('imports two fixtures through the file picker and shows them live', async () => {
     const { page } = b
-    await page.getByTestId('import-file-input').setInputFiles([join(vendoredUpstreamDir, 'pvwificonnect.tgz'), join(vendoredUpstreamDir, 'watchdog_pinger.tar')])
+    await page
+      .getByTestId('import-file-input')
+      .setInputFiles([join(vendoredUpstreamDir, 'pvwificonnect.tgz'), join(vendoredUpstreamDir, 'watchdog_pinger.tar')])
     await page.getByTestId('revision-row').nth(1).waitFor({ timeout: 30_000 })
     const rows = page.getByTestId('revision-row')
     assert.equal(await rows.count(), 2)
@@ -69,14 +75,21 @@ describe('library screens in browser mode', { skip: skip ?? false, timeout: 120_
   it('updates live when a revision sharing objects arrives from elsewhere', async () => {
     const { page } = b
     // The same state without its signature, as a bare state JSON: a new revision whose objects are all in the library already.
-    const state = JSON.parse(execFileSync('tar', ['-xzOf', join(vendoredUpstreamDir, 'pvwificonnect.tgz'), 'json'], { encoding: 'utf8' })) as Record<string, unknown>
+    const state = JSON.parse(execFileSync('tar', ['-xzOf', join(vendoredUpstreamDir, 'pvwificonnect.tgz'), 'json'], { encoding: 'utf8' })) as Record<
+      string,
+      unknown
+    >
     delete state['_sigs/pvwificonnect.json']
     const file = join(work, 'wifi-unsigned.json')
     await writeFile(file, JSON.stringify(state))
-    const res = await page.evaluate(async (path) => {
+    const res = await page.evaluate(async path => {
       const token = (globalThis as any).sessionStorage.getItem('fieldsync.token') ?? ''
-      const r = await fetch('/api/library.import', { method: 'POST', headers: { 'content-type': 'application/json', 'x-fieldsync-token': token }, body: JSON.stringify({ path, name: 'wifi-unsigned' }) })
-      return await r.json() as { ok: boolean }
+      const r = await fetch('/api/library.import', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-fieldsync-token': token },
+        body: JSON.stringify({ path, name: 'wifi-unsigned' }),
+      })
+      return (await r.json()) as { ok: boolean }
     }, file)
     assert.equal(res.ok, true, JSON.stringify(res))
     await page.getByTestId('revision-row').nth(2).waitFor()
@@ -102,7 +115,7 @@ describe('library screens in browser mode', { skip: skip ?? false, timeout: 120_
     const parts = await page.locator('.parts').innerText()
     for (const p of ['BSP', 'awconnect', 'pv-avahi', 'fleet-agent', 'bsp/kernel.img']) assert.ok(parts.includes(p), `${p} shown`)
     assert.equal(await page.locator('.bytes-bar .seg').count(), 4)
-    assert.ok(await page.locator('.bytes-bar .obj-shared').count() >= 6, 'BSP and unchanged containers hatched as shared')
+    assert.ok((await page.locator('.bytes-bar .obj-shared').count()) >= 6, 'BSP and unchanged containers hatched as shared')
     const other = await page.locator('#diff-other option', { hasText: 'site-gateway-1.4' }).getAttribute('value')
     await page.locator('#diff-other').selectOption(other ?? '')
     await page.getByText('From site-gateway-1.4 to site-gateway-1.5').waitFor()
@@ -189,10 +202,15 @@ describe('library screens in browser mode', { skip: skip ?? false, timeout: 120_
     // The start folder's listing is held back until the folder the user typed
     // is shown, as on a busy machine: its late answer must not replace it.
     let release = (): void => {}
-    const held = new Promise<void>(resolve => { release = resolve })
+    const held = new Promise<void>(resolve => {
+      release = resolve
+    })
     let startListing: Request | undefined
     await page.route('**/api/fs.list', async route => {
-      if (startListing === undefined) { startListing = route.request(); await held }
+      if (startListing === undefined) {
+        startListing = route.request()
+        await held
+      }
       await route.continue()
     })
     await page.getByRole('link', { name: 'Library' }).first().click()
@@ -212,7 +230,10 @@ describe('library screens in browser mode', { skip: skip ?? false, timeout: 120_
     await row.waitFor({ timeout: 30_000 })
     assert.match(await row.innerText(), /Incomplete · \d+ missing/)
     // One way to count bytes: every revision's size reads the same here and in `fieldsync ls` (issue #17, item 12).
-    const ls = (await runCli(['ls'], { home: ui.home })).stdout.split('\n').slice(1).filter(l => l.trim() !== '')
+    const ls = (await runCli(['ls'], { home: ui.home })).stdout
+      .split('\n')
+      .slice(1)
+      .filter(l => l.trim() !== '')
     const rows = page.getByTestId('revision-row')
     assert.equal(await rows.count(), ls.length)
     for (let i = 0; i < ls.length; i++) {
@@ -226,7 +247,9 @@ describe('library screens in browser mode', { skip: skip ?? false, timeout: 120_
   it('shows a typed error with what to do when an import fails', async () => {
     const { page } = b
     await page.getByRole('link', { name: 'Library' }).first().click()
-    await page.getByTestId('import-file-input').setInputFiles({ name: 'broken.tgz', mimeType: 'application/gzip', buffer: Buffer.from('this is not a tarball at all') })
+    await page
+      .getByTestId('import-file-input')
+      .setInputFiles({ name: 'broken.tgz', mimeType: 'application/gzip', buffer: Buffer.from('this is not a tarball at all') })
     const toast = page.locator('.toast-bad')
     await toast.waitFor()
     assert.match(await toast.innerText(), /Import of broken\.tgz failed/)
@@ -237,13 +260,15 @@ describe('library screens in browser mode', { skip: skip ?? false, timeout: 120_
   it('a tarball cut short is told as cut short, named as the user named it, with the one thing to do', async () => {
     const { page } = b
     const whole = await readFile(join(vendoredUpstreamDir, 'pvwificonnect.tgz'))
-    await page.getByTestId('import-file-input').setInputFiles({ name: 'wifi-cut.tgz', mimeType: 'application/gzip', buffer: whole.subarray(0, Math.floor(whole.length / 2)) })
+    await page
+      .getByTestId('import-file-input')
+      .setInputFiles({ name: 'wifi-cut.tgz', mimeType: 'application/gzip', buffer: whole.subarray(0, Math.floor(whole.length / 2)) })
     const toast = page.locator('.toast-bad', { hasText: 'wifi-cut.tgz' })
     await toast.waitFor()
     const text = await toast.innerText()
     assert.match(text, /wifi-cut\.tgz: the file ends too soon: it was cut short/)
     assert.match(text, /copy it again from where it came from/)
-    assert.doesNotMatch(text, /uploads\/|Choose a pvr export tarball/, 'neither the server\'s temporary file nor advice to choose what it already is')
+    assert.doesNotMatch(text, /uploads\/|Choose a pvr export tarball/, "neither the server's temporary file nor advice to choose what it already is")
     await toast.getByRole('button', { name: 'Dismiss' }).click()
   })
 
@@ -262,6 +287,9 @@ describe('library screens in browser mode', { skip: skip ?? false, timeout: 120_
   })
 
   it('raised no page errors and no CSP violations', () => {
-    assert.deepEqual(b.errors.filter(e => !/Failed to load resource.*(400|404|409)/.test(e)), [])
+    assert.deepEqual(
+      b.errors.filter(e => !/Failed to load resource.*(400|404|409)/.test(e)),
+      [],
+    )
   })
 })

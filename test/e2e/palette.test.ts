@@ -20,7 +20,11 @@ describe('command palette and shortcuts in browser mode', { skip: skip ?? false,
   const cleanups: Array<() => Promise<void>> = []
 
   before(async () => {
-    const work = await tempDir({ after: (fn: () => Promise<void>) => { cleanups.push(fn) } })
+    const work = await tempDir({
+      after: (fn: () => Promise<void>) => {
+        cleanups.push(fn)
+      },
+    })
     const home = join(work, 'home')
     assert.equal((await runCli(['import', join(vendoredUpstreamDir, 'pvwificonnect.tgz'), '--name', 'wifi'], { home })).code, 0)
     assert.equal((await runCli(['import', join(vendoredUpstreamDir, 'watchdog_pinger.tar'), '--name', 'pinger'], { home })).code, 0)
@@ -45,7 +49,11 @@ describe('command palette and shortcuts in browser mode', { skip: skip ?? false,
     assert.equal(await page.evaluate(() => (globalThis as any).document.activeElement?.getAttribute('aria-label')), 'Type a command')
     await items().filter({ hasText: 'Export wifi…' }).waitFor()
     const titles = await items().allInnerTexts()
-    const has = (re: RegExp) => assert.ok(titles.some(t => re.test(t)), `${re} in\n${titles.join('\n')}`)
+    const has = (re: RegExp) =>
+      assert.ok(
+        titles.some(t => re.test(t)),
+        `${re} in\n${titles.join('\n')}`,
+      )
     for (const screen of ['Library', 'Peers', 'Devices', 'Transfers', 'USB', 'Trust']) has(new RegExp(`Go to\\s*${screen}`, 'i'))
     has(/Import a file…/)
     has(/Export pinger…/)
@@ -68,7 +76,7 @@ describe('command palette and shortcuts in browser mode', { skip: skip ?? false,
     await palette().waitFor()
     await page.keyboard.type('wifi')
     const first = items().first()
-    assert.ok(await items().count() >= 3, 'open, export and write wifi')
+    assert.ok((await items().count()) >= 3, 'open, export and write wifi')
     assert.equal(await first.getAttribute('aria-selected'), 'true')
     await page.keyboard.press('ArrowDown')
     assert.equal(await first.getAttribute('aria-selected'), 'false')
@@ -113,7 +121,10 @@ describe('command palette and shortcuts in browser mode', { skip: skip ?? false,
 
   it('gives the focus back where it was when it closes', async () => {
     const { page } = b
-    await page.getByRole('link', { name: /^Library/ }).first().click()
+    await page
+      .getByRole('link', { name: /^Library/ })
+      .first()
+      .click()
     const button = page.getByRole('button', { name: 'Import file…' })
     await button.focus()
     await page.keyboard.press('Control+k')
@@ -147,6 +158,9 @@ describe('command palette and shortcuts in browser mode', { skip: skip ?? false,
   })
 
   it('raised no page errors', () => {
-    assert.deepEqual(b.errors.filter(e => !/Failed to load resource/.test(e)), [])
+    assert.deepEqual(
+      b.errors.filter(e => !/Failed to load resource/.test(e)),
+      [],
+    )
   })
 })

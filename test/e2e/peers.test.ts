@@ -15,19 +15,33 @@ import { chromiumMissing, openBrowser, screenshot, startUi, stopChild, type Brow
 
 const skip = chromiumMissing()
 
-async function startServe (home: string, port = 0): Promise<{ child: ChildProcess, peerId: string, addr: string }> {
-  const child = spawn(process.execPath, [cliBin, '--home', home, '--json', 'serve', '--no-mdns', '--listen', `/ip4/127.0.0.1/tcp/${port}`, '--name', 'colleague-laptop'], { stdio: ['ignore', 'pipe', 'pipe'] })
+async function startServe(home: string, port = 0): Promise<{ child: ChildProcess; peerId: string; addr: string }> {
+  const child = spawn(
+    process.execPath,
+    [cliBin, '--home', home, '--json', 'serve', '--no-mdns', '--listen', `/ip4/127.0.0.1/tcp/${port}`, '--name', 'colleague-laptop'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  )
   let out = ''
   let err = ''
-  child.stderr?.on('data', (d: Buffer) => { err += d.toString() })
-  const info = await new Promise<{ peerId: string, addrs: string[] }>((resolve, reject) => {
-    const t = setTimeout(() => { reject(new Error(`serve printed nothing in 20 s: ${err}`)) }, 20_000)
+  child.stderr?.on('data', (d: Buffer) => {
+    err += d.toString()
+  })
+  const info = await new Promise<{ peerId: string; addrs: string[] }>((resolve, reject) => {
+    const t = setTimeout(() => {
+      reject(new Error(`serve printed nothing in 20 s: ${err}`))
+    }, 20_000)
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString()
       const nl = out.indexOf('\n')
-      if (nl >= 0) { clearTimeout(t); resolve(JSON.parse(out.slice(0, nl))) }
+      if (nl >= 0) {
+        clearTimeout(t)
+        resolve(JSON.parse(out.slice(0, nl)))
+      }
     })
-    child.once('exit', (code) => { clearTimeout(t); reject(new Error(`serve exited ${code}: ${err}`)) })
+    child.once('exit', code => {
+      clearTimeout(t)
+      reject(new Error(`serve exited ${code}: ${err}`))
+    })
   })
   const addr = info.addrs.find(a => a.startsWith('/ip4/127.0.0.1/')) ?? info.addrs[0]
   return { child, peerId: info.peerId, addr: addr.includes('/p2p/') ? addr : `${addr}/p2p/${info.peerId}` }
@@ -36,14 +50,18 @@ async function startServe (home: string, port = 0): Promise<{ child: ChildProces
 describe('peers screen in browser mode', { skip: skip ?? false, timeout: 120_000 }, () => {
   let ui: UiProcess
   let b: BrowserSession
-  let serve: { child: ChildProcess, peerId: string, addr: string }
+  let serve: { child: ChildProcess; peerId: string; addr: string }
   let code: string
   let wifiId: string
   let colleagueHome: string
   const cleanups: Array<() => Promise<void>> = []
 
   before(async () => {
-    const work = await tempDir({ after: (fn: () => Promise<void>) => { cleanups.push(fn) } })
+    const work = await tempDir({
+      after: (fn: () => Promise<void>) => {
+        cleanups.push(fn)
+      },
+    })
     const colleague = join(work, 'colleague')
     const created = await runCli(['--json', 'team', 'create', '--name', 'north-sites'], { home: colleague })
     assert.equal(created.code, 0, created.stderr)
@@ -122,13 +140,19 @@ describe('peers screen in browser mode', { skip: skip ?? false, timeout: 120_000
     await card.getByText('connected', { exact: true }).waitFor()
     const port = Number(/\/tcp\/(\d+)/.exec(serve.addr)?.[1])
     await stopChild(serve.child)
-    await card.getByTestId('peer-state').getByText(/^reconnecting… \(seen .*; next try in \d+ s\)$/).waitFor({ timeout: 20_000 })
+    await card
+      .getByTestId('peer-state')
+      .getByText(/^reconnecting… \(seen .*; next try in \d+ s\)$/)
+      .waitFor({ timeout: 20_000 })
     await screenshot(page, 'peers-reconnecting')
     serve = await startServe(colleagueHome, port)
     await card.getByText('connected', { exact: true }).waitFor({ timeout: 30_000 })
   })
 
   it('raised no page errors', () => {
-    assert.deepEqual(b.errors.filter(e => !/Failed to load resource/.test(e)), [])
+    assert.deepEqual(
+      b.errors.filter(e => !/Failed to load resource/.test(e)),
+      [],
+    )
   })
 })

@@ -24,9 +24,15 @@ describe('refusals in browser mode', { skip: skip ?? false, timeout: 90_000 }, (
   const cleanups: Array<() => Promise<void>> = []
 
   before(async () => {
-    const work = await tempDir({ after: (fn: () => Promise<void>) => { cleanups.push(fn) } })
+    const work = await tempDir({
+      after: (fn: () => Promise<void>) => {
+        cleanups.push(fn)
+      },
+    })
     ui = await startUi(join(work, 'home'))
-    evil = createServer((_req, res) => { res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>other site</title><p>another origin</p>') })
+    evil = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>other site</title><p>another origin</p>')
+    })
     await new Promise<void>(resolve => evil.listen(0, '127.0.0.1', resolve))
     evilUrl = `http://127.0.0.1:${(evil.address() as AddressInfo).port}/`
     b = await openBrowser()
@@ -34,7 +40,11 @@ describe('refusals in browser mode', { skip: skip ?? false, timeout: 90_000 }, (
   after(async () => {
     await b?.close()
     await ui?.stop()
-    await new Promise<void>(resolve => evil?.close(() => { resolve() }))
+    await new Promise<void>(resolve =>
+      evil?.close(() => {
+        resolve()
+      }),
+    )
     for (const c of cleanups) await c()
   })
 
@@ -44,7 +54,7 @@ describe('refusals in browser mode', { skip: skip ?? false, timeout: 90_000 }, (
     await page.getByText('needs the access token').waitFor()
     const r = await page.evaluate(async () => {
       const res = await fetch('/api/library.list', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
-      return { status: res.status, body: await res.json() as { ok: boolean, error?: { code: string } } }
+      return { status: res.status, body: (await res.json()) as { ok: boolean; error?: { code: string } } }
     })
     assert.equal(r.status, 403)
     assert.equal(r.body.error?.code, 'E_FORBIDDEN')
@@ -54,19 +64,35 @@ describe('refusals in browser mode', { skip: skip ?? false, timeout: 90_000 }, (
   it('another origin cannot call the API, even knowing the token', async () => {
     const { page } = b
     await page.goto(evilUrl)
-    const out = await page.evaluate(async ({ base, token, fixture }) => {
-      const results: string[] = []
-      try {
-        const res = await fetch(`${base}api/library.list`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-fieldsync-token': token }, body: '{}' })
-        results.push(`cors-fetch answered ${res.status}`)
-      } catch (e) { results.push(`cors-fetch refused: ${(e as Error).name}`) }
-      try {
-        // A "simple" request needs no preflight: the server must refuse it by its Origin.
-        await fetch(`${base}api/library.import`, { method: 'POST', mode: 'no-cors', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ path: fixture }) })
-        results.push('no-cors sent')
-      } catch (e) { results.push(`no-cors refused: ${(e as Error).name}`) }
-      return results
-    }, { base: ui.base, token: ui.token, fixture: join(vendoredUpstreamDir, 'watchdog_pinger.tar') })
+    const out = await page.evaluate(
+      async ({ base, token, fixture }) => {
+        const results: string[] = []
+        try {
+          const res = await fetch(`${base}api/library.list`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-fieldsync-token': token },
+            body: '{}',
+          })
+          results.push(`cors-fetch answered ${res.status}`)
+        } catch (e) {
+          results.push(`cors-fetch refused: ${(e as Error).name}`)
+        }
+        try {
+          // A "simple" request needs no preflight: the server must refuse it by its Origin.
+          await fetch(`${base}api/library.import`, {
+            method: 'POST',
+            mode: 'no-cors',
+            headers: { 'content-type': 'text/plain' },
+            body: JSON.stringify({ path: fixture }),
+          })
+          results.push('no-cors sent')
+        } catch (e) {
+          results.push(`no-cors refused: ${(e as Error).name}`)
+        }
+        return results
+      },
+      { base: ui.base, token: ui.token, fixture: join(vendoredUpstreamDir, 'watchdog_pinger.tar') },
+    )
     assert.equal(out[0], 'cors-fetch refused: TypeError')
     // Whatever the browser did with the simple request, the core imported nothing.
     const ls = await runCli(['--json', 'ls'], { home: ui.home })
@@ -79,8 +105,12 @@ describe('refusals in browser mode', { skip: skip ?? false, timeout: 90_000 }, (
     await page.getByRole('heading', { name: 'Library', level: 1 }).waitFor()
     const r = await page.evaluate(async () => {
       const token = (globalThis as any).sessionStorage.getItem('fieldsync.token') as string
-      const res = await fetch('/api/library.show', { method: 'POST', headers: { 'content-type': 'application/json', 'x-fieldsync-token': token }, body: JSON.stringify({ rev: 42 }) })
-      return { status: res.status, body: await res.json() as { ok: boolean, error?: { code: string, message: string } } }
+      const res = await fetch('/api/library.show', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-fieldsync-token': token },
+        body: JSON.stringify({ rev: 42 }),
+      })
+      return { status: res.status, body: (await res.json()) as { ok: boolean; error?: { code: string; message: string } } }
     })
     assert.equal(r.status, 400)
     assert.equal(r.body.error?.code, 'E_BAD_INPUT')

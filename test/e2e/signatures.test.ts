@@ -20,7 +20,7 @@ const skip = chromiumMissing()
 const WIFI = join(vendoredUpstreamDir, 'pvwificonnect.tgz')
 
 /** pvwificonnect's state with one character of a signed value changed. */
-function tampered (): string {
+function tampered(): string {
   const text = execFileSync('tar', ['-xzOf', WIFI, 'json']).toString('utf8')
   const key = JSON.stringify('pvwificonnect/root.squashfs.docker-digest') + ':'
   let i = text.indexOf(key) + key.length + 10
@@ -28,8 +28,11 @@ function tampered (): string {
   return text.slice(0, i) + (text[i] === '0' ? '1' : '0') + text.slice(i + 1)
 }
 
-async function openRevision (page: Page, name: string): Promise<void> {
-  await page.getByRole('link', { name: /^Library/ }).first().click()
+async function openRevision(page: Page, name: string): Promise<void> {
+  await page
+    .getByRole('link', { name: /^Library/ })
+    .first()
+    .click()
   await page.getByTestId('revision-row').filter({ hasText: name }).getByRole('link', { name, exact: true }).click()
   await page.getByTestId('revision-title').waitFor()
 }
@@ -41,7 +44,14 @@ describe('signature verdicts in browser mode', { skip: skip ?? false, timeout: 1
   const cleanups: Array<() => Promise<void>> = []
 
   before(async () => {
-    work = await tempDir({ after: (fn: () => Promise<void>) => { cleanups.push(fn) } }, 'ui-sigs-')
+    work = await tempDir(
+      {
+        after: (fn: () => Promise<void>) => {
+          cleanups.push(fn)
+        },
+      },
+      'ui-sigs-',
+    )
     b = await openBrowser()
   })
   after(async () => {
@@ -62,11 +72,11 @@ describe('signature verdicts in browser mode', { skip: skip ?? false, timeout: 1
     await row.waitFor()
     const badge = row.locator('.badge', { hasText: /Untrusted signer|INVALID/ })
     assert.equal(await badge.innerText(), 'Untrusted signer')
-    assert.match(await badge.getAttribute('class') ?? '', /badge-warn/)
+    assert.match((await badge.getAttribute('class')) ?? '', /badge-warn/)
     await openRevision(page, 'wifi')
     const sigs = page.getByRole('table', { name: 'Signatures' })
     assert.equal(await sigs.locator('.badge').first().innerText(), 'untrusted signer')
-    assert.match(await sigs.locator('.badge').first().getAttribute('class') ?? '', /badge-warn/)
+    assert.match((await sigs.locator('.badge').first().getAttribute('class')) ?? '', /badge-warn/)
     assert.match(await sigs.getByTestId('signature-verdict').first().innerText(), /^signed by CN=pv-developer-01, not trusted here: trust its CA/)
     assert.doesNotMatch(await page.locator('main').innerText(), /INVALID/)
     await screenshot(page, 'signature-untrusted')
@@ -88,7 +98,7 @@ describe('signature verdicts in browser mode', { skip: skip ?? false, timeout: 1
     await row.waitFor()
     const badge = row.locator('.badge', { hasText: /Untrusted signer|INVALID/ })
     assert.equal(await badge.innerText(), 'INVALID')
-    assert.match(await badge.getAttribute('class') ?? '', /badge-bad/)
+    assert.match((await badge.getAttribute('class')) ?? '', /badge-bad/)
     await openRevision(page, 'wifi-changed')
     const sigs = page.getByRole('table', { name: 'Signatures' })
     assert.equal(await sigs.locator('.badge').first().innerText(), 'INVALID')
@@ -97,6 +107,9 @@ describe('signature verdicts in browser mode', { skip: skip ?? false, timeout: 1
   })
 
   it('raised no page errors', () => {
-    assert.deepEqual(b.errors.filter(e => !/Failed to load resource/.test(e)), [])
+    assert.deepEqual(
+      b.errors.filter(e => !/Failed to load resource/.test(e)),
+      [],
+    )
   })
 })

@@ -2,22 +2,41 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { cliBin } from '../helpers/paths.js'
 
-export interface Sim { child: ChildProcess, http: string, deviceId: string, socket: string }
+export interface Sim {
+  child: ChildProcess
+  http: string
+  deviceId: string
+  socket: string
+}
 
 /** Start a simulated device in `dir`; `extra` adds options (`--fast`, `--outcome error`, `--name NICK`...). */
-export async function startSim (dir: string, extra: string[]): Promise<Sim> {
-  const child = spawn(process.execPath, [cliBin, '--json', 'device-sim', '--dir', dir, '--http', '127.0.0.1:0', '--no-mdns', '--assume-pvr-sdk-progress', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] })
+export async function startSim(dir: string, extra: string[]): Promise<Sim> {
+  const child = spawn(
+    process.execPath,
+    [cliBin, '--json', 'device-sim', '--dir', dir, '--http', '127.0.0.1:0', '--no-mdns', '--assume-pvr-sdk-progress', ...extra],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  )
   let out = ''
   let err = ''
-  child.stderr?.on('data', (d: Buffer) => { err += d.toString() })
-  const info = await new Promise<{ http: string, deviceId: string, socket: string }>((resolve, reject) => {
-    const t = setTimeout(() => { reject(new Error(`device-sim printed nothing in 20 s: ${err}`)) }, 20_000)
+  child.stderr?.on('data', (d: Buffer) => {
+    err += d.toString()
+  })
+  const info = await new Promise<{ http: string; deviceId: string; socket: string }>((resolve, reject) => {
+    const t = setTimeout(() => {
+      reject(new Error(`device-sim printed nothing in 20 s: ${err}`))
+    }, 20_000)
     child.stdout?.on('data', (d: Buffer) => {
       out += d.toString()
       const nl = out.indexOf('\n')
-      if (nl >= 0) { clearTimeout(t); resolve(JSON.parse(out.slice(0, nl))) }
+      if (nl >= 0) {
+        clearTimeout(t)
+        resolve(JSON.parse(out.slice(0, nl)))
+      }
     })
-    child.once('exit', (code) => { clearTimeout(t); reject(new Error(`device-sim exited ${code}: ${err}`)) })
+    child.once('exit', code => {
+      clearTimeout(t)
+      reject(new Error(`device-sim exited ${code}: ${err}`))
+    })
   })
   return { child, ...info }
 }

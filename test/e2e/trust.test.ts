@@ -24,7 +24,11 @@ describe('trust screen in browser mode', { skip: skip ?? false, timeout: 120_000
   const cleanups: Array<() => Promise<void>> = []
 
   before(async () => {
-    work = await tempDir({ after: (fn: () => Promise<void>) => { cleanups.push(fn) } })
+    work = await tempDir({
+      after: (fn: () => Promise<void>) => {
+        cleanups.push(fn)
+      },
+    })
     const home = join(work, 'home')
     assert.equal((await runCli(['import', join(vendoredUpstreamDir, 'pvwificonnect.tgz'), '--name', 'wifi'], { home })).code, 0)
     ui = await startUi(home)
@@ -64,14 +68,27 @@ describe('trust screen in browser mode', { skip: skip ?? false, timeout: 120_000
     await screenshot(page, 'trust')
     // The CLI sees the same store, and the library's badge turned.
     const ls = await runCli(['--json', 'trust', 'ls'], { home: ui.home })
-    assert.deepEqual(ls.json().entries.map((e: { fingerprint: string }) => e.fingerprint), [DEV_CA_FP])
-    await page.getByRole('link', { name: /^Library/ }).first().click()
-    await page.getByTestId('revision-row').filter({ hasText: 'wifi' }).locator('.badge', { hasText: /^Signed/ }).waitFor({ timeout: 20_000 })
+    assert.deepEqual(
+      ls.json().entries.map((e: { fingerprint: string }) => e.fingerprint),
+      [DEV_CA_FP],
+    )
+    await page
+      .getByRole('link', { name: /^Library/ })
+      .first()
+      .click()
+    await page
+      .getByTestId('revision-row')
+      .filter({ hasText: 'wifi' })
+      .locator('.badge', { hasText: /^Signed/ })
+      .waitFor({ timeout: 20_000 })
   })
 
   it('sets the signature policy, saying what each mode means', async () => {
     const { page } = b
-    await page.getByRole('link', { name: /^Trust/ }).first().click()
+    await page
+      .getByRole('link', { name: /^Trust/ })
+      .first()
+      .click()
     const strict = page.getByRole('radio', { name: /^strict/ })
     assert.match(await page.locator('label', { has: strict }).innerText(), /unsigned revisions are refused/)
     // A controlled radio: it turns once the core has the new policy.
@@ -86,7 +103,7 @@ describe('trust screen in browser mode', { skip: skip ?? false, timeout: 120_000
     await page.locator('#policy .badge', { hasText: 'lenient' }).waitFor()
   })
 
-  it('refuses a file that is not a certificate, naming the user\'s file', async () => {
+  it("refuses a file that is not a certificate, naming the user's file", async () => {
     const { page } = b
     const junk = join(work, 'not-a-cert.pem')
     await writeFile(junk, 'hello\n')
@@ -95,7 +112,7 @@ describe('trust screen in browser mode', { skip: skip ?? false, timeout: 120_000
     await box.waitFor()
     const msg = await box.innerText()
     assert.match(msg, /not-a-cert\.pem/)
-    assert.doesNotMatch(msg, /uploads/, 'not the server\'s temporary copy')
+    assert.doesNotMatch(msg, /uploads/, "not the server's temporary copy")
   })
 
   it('removes it after saying which revisions rest on it; the amber badge is back', async () => {
@@ -107,11 +124,17 @@ describe('trust screen in browser mode', { skip: skip ?? false, timeout: 120_000
     await dialog.getByRole('button', { name: 'Remove', exact: true }).click()
     await page.getByText('Nothing is trusted yet').waitFor()
     assert.deepEqual((await runCli(['--json', 'trust', 'ls'], { home: ui.home })).json().entries, [])
-    await page.getByRole('link', { name: /^Library/ }).first().click()
+    await page
+      .getByRole('link', { name: /^Library/ })
+      .first()
+      .click()
     await page.getByTestId('revision-row').filter({ hasText: 'wifi' }).getByText('Untrusted signer').waitFor({ timeout: 20_000 })
   })
 
   it('raised no page errors', () => {
-    assert.deepEqual(b.errors.filter(e => !/Failed to load resource/.test(e)), [])
+    assert.deepEqual(
+      b.errors.filter(e => !/Failed to load resource/.test(e)),
+      [],
+    )
   })
 })

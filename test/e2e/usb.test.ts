@@ -21,9 +21,16 @@ describe('USB screen in browser mode', { skip: skip ?? false, timeout: 120_000 }
   const cleanups: Array<() => Promise<void>> = []
 
   before(async () => {
-    work = await tempDir({ after: (fn: () => Promise<void>) => { cleanups.push(fn) } })
+    work = await tempDir({
+      after: (fn: () => Promise<void>) => {
+        cleanups.push(fn)
+      },
+    })
     const mine = join(work, 'mine')
-    for (const [f, n] of [['pvwificonnect.tgz', 'pvwificonnect'], ['watchdog_pinger.tar', 'watchdog_pinger']]) {
+    for (const [f, n] of [
+      ['pvwificonnect.tgz', 'pvwificonnect'],
+      ['watchdog_pinger.tar', 'watchdog_pinger'],
+    ]) {
       const r = await runCli(['import', join(vendoredUpstreamDir, f), '--name', n], { home: mine })
       assert.equal(r.code, 0, r.stderr)
     }
@@ -34,7 +41,10 @@ describe('USB screen in browser mode', { skip: skip ?? false, timeout: 120_000 }
     const other = join(work, 'other')
     const state = join(work, 'wifi-unsigned.json')
     const { execFileSync } = await import('node:child_process')
-    const json = JSON.parse(execFileSync('tar', ['-xzOf', join(vendoredUpstreamDir, 'pvwificonnect.tgz'), 'json'], { encoding: 'utf8' })) as Record<string, unknown>
+    const json = JSON.parse(execFileSync('tar', ['-xzOf', join(vendoredUpstreamDir, 'pvwificonnect.tgz'), 'json'], { encoding: 'utf8' })) as Record<
+      string,
+      unknown
+    >
     delete json['_sigs/pvwificonnect.json']
     const { writeFile } = await import('node:fs/promises')
     await writeFile(state, JSON.stringify(json))
@@ -64,10 +74,18 @@ describe('USB screen in browser mode', { skip: skip ?? false, timeout: 120_000 }
     await page.getByRole('button', { name: /^Write 2 revisions/ }).click()
     const result = page.getByTestId('usb-export-result')
     await result.or(page.locator('.alert-bad')).first().waitFor({ timeout: 60_000 })
-    assert.equal(await page.locator('.alert-bad').count(), 0, await page.locator('.alert-bad').allInnerTexts().then(t => t.join('\n')))
+    assert.equal(
+      await page.locator('.alert-bad').count(),
+      0,
+      await page
+        .locator('.alert-bad')
+        .allInnerTexts()
+        .then(t => t.join('\n')),
+    )
     assert.match(await result.innerText(), /install\.sh pvwificonnect|install\.sh watchdog_pinger/)
     const files = await readdir(join(work, 'stick-out'))
-    for (const f of ['install.sh', 'README.txt', 'pvwificonnect.pvrexport.tgz', 'watchdog_pinger.pvrexport.tgz']) assert.ok(files.includes(f), `${f} on the stick (${files.join(', ')})`)
+    for (const f of ['install.sh', 'README.txt', 'pvwificonnect.pvrexport.tgz', 'watchdog_pinger.pvrexport.tgz'])
+      assert.ok(files.includes(f), `${f} on the stick (${files.join(', ')})`)
     const verify = await runCli(['usb', 'verify', join(work, 'stick-out')], { home: ui.home })
     assert.equal(verify.code, 0, verify.stdout + verify.stderr)
     await screenshot(page, 'usb-write')
@@ -95,7 +113,10 @@ describe('USB screen in browser mode', { skip: skip ?? false, timeout: 120_000 }
     assert.match(text, /imported|existed/)
     await screenshot(page, 'usb-read')
     await page.getByRole('link', { name: /^Transfers/ }).click()
-    await page.getByText(/1 (imported|already here) · \d+ new object\(s\)/).first().waitFor()
+    await page
+      .getByText(/1 (imported|already here) · \d+ new object\(s\)/)
+      .first()
+      .waitFor()
     await page.getByRole('link', { name: 'Library' }).first().click()
     await page.getByRole('link', { name: 'wifi-unsigned', exact: true }).waitFor()
   })
@@ -111,6 +132,9 @@ describe('USB screen in browser mode', { skip: skip ?? false, timeout: 120_000 }
   })
 
   it('raised no page errors', () => {
-    assert.deepEqual(b.errors.filter(e => !/Failed to load resource/.test(e)), [])
+    assert.deepEqual(
+      b.errors.filter(e => !/Failed to load resource/.test(e)),
+      [],
+    )
   })
 })

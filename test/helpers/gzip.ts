@@ -13,7 +13,7 @@ export interface DeflateBlocks {
   firstType: number
 }
 
-export function deflateBlocks (gz: Uint8Array): DeflateBlocks {
+export function deflateBlocks(gz: Uint8Array): DeflateBlocks {
   const b = Buffer.from(gz.buffer, gz.byteOffset, gz.byteLength)
   if (b[0] !== 0x1f || b[1] !== 0x8b || b[2] !== 8) throw new Error('not a gzip member')
   if (b[3] !== 0) throw new Error('gzip header has optional fields: not written by Node or Fieldsync')

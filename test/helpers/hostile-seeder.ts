@@ -43,7 +43,7 @@ export interface Hostile {
 }
 
 /** Honest bytes, in 1 MiB pieces, waiting for the stream to drain. */
-export async function sendHonestly (req: RangeRequest, stream: Stream, read: ReadBytes, stop: AbortSignal): Promise<void> {
+export async function sendHonestly(req: RangeRequest, stream: Stream, read: ReadBytes, stop: AbortSignal): Promise<void> {
   for (let at = req.offset; at < req.offset + req.length;) {
     const b = await read(at, Math.min(ObjectsLimits.sendChunkBytes, req.offset + req.length - at))
     if (b.byteLength === 0) break
@@ -54,20 +54,34 @@ export async function sendHonestly (req: RangeRequest, stream: Stream, read: Rea
 }
 
 /** True bytes, one every `everyMs` (until the stream is closed or the test stops). */
-export function drip (everyMs: number) {
+export function drip(everyMs: number) {
   return async (req: RangeRequest, stream: Stream, read: ReadBytes, stop: AbortSignal): Promise<void> => {
     for (let at = req.offset; at < req.offset + req.length && stream.writeStatus === 'writable' && !stop.aborted; at++) {
       stream.send(await read(at, 1))
       await new Promise<void>(resolve => {
         const timer = setTimeout(resolve, everyMs)
-        stop.addEventListener('abort', () => { clearTimeout(timer); resolve() }, { once: true })
-        stream.addEventListener('close', () => { clearTimeout(timer); resolve() }, { once: true })
+        stop.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(timer)
+            resolve()
+          },
+          { once: true },
+        )
+        stream.addEventListener(
+          'close',
+          () => {
+            clearTimeout(timer)
+            resolve()
+          },
+          { once: true },
+        )
       })
     }
   }
 }
 
-export async function hostileSeeder (t: { after: (fn: () => Promise<void>) => void }, home: string, behaviour: HostileBehaviour): Promise<Hostile> {
+export async function hostileSeeder(t: { after: (fn: () => Promise<void>) => void }, home: string, behaviour: HostileBehaviour): Promise<Hostile> {
   const log = silentLogger()
   const team = await new TeamStore(home).require()
   const library = new Library({ log }, { home })
@@ -96,50 +110,65 @@ export async function hostileSeeder (t: { after: (fn: () => Promise<void>) => vo
     },
   }
 
-  await stack.handle(CATALOG_PROTOCOL, async (s: Stream) => {
-    try {
-      const r = new StreamReader(s, 'hostile catalog', 1 << 20)
-      const req = validateRequest(decodeJson((await r.readFrame(CatalogLimits.requestBytes, stop.signal)).payload, 'hostile'), 'a test peer')
-      if (req.t === 'hello') s.send(jsonFrame(helloOf(library, 'hostile')))
-      else if (req.t === 'announce') s.send(jsonFrame({ ok: true }))
-      else if (req.t === 'list') s.send(jsonFrame(encodeList(localCatalog(library))))
-      else if (req.t === 'state') s.send(encodeFrame(FrameKind.Bytes, library.state(req.id).raw))
-      else {
-        const shas = decodeCids((await r.readFrame(req.n * CID_BYTES, stop.signal)).payload, req.n, 'a test peer')
-        s.send(encodeFrame(FrameKind.Bytes, encodeHave(shas.map(sha => {
-          const size = library.isPresent(sha) ? library.objectSize(sha) : null
-          return size === null ? undefined : claim(sha, size)
-        }))))
-        h.haves++
-      }
-      await s.close({ signal: stop.signal })
-    } catch (err) {
-      s.abort(err as Error)
-    }
-  }, { maxInboundStreams: 64 })
-
-  await stack.handle(OBJECTS_PROTOCOL, async (s: Stream) => {
-    try {
-      const r = new StreamReader(s, 'hostile objects', 1 << 20)
-      const req = validateRangeRequest(decodeJson((await r.readFrame(ObjectsLimits.requestBytes, stop.signal)).payload, 'hostile'), 'a test peer')
-      h.ranges++
-      const size = library.objectSize(req.sha) ?? 0
-      s.send(jsonFrame({ size: claim(req.sha, size), offset: req.offset, length: req.length }))
-      const fh = await open(library.objects.path(req.sha), 'r')
+  await stack.handle(
+    CATALOG_PROTOCOL,
+    async (s: Stream) => {
       try {
-        const read: ReadBytes = async (offset, length) => {
-          const b = Buffer.alloc(Math.max(0, Math.min(length, size - offset)))
-          if (b.byteLength > 0) await fh.read(b, 0, b.byteLength, offset)
-          return b
+        const r = new StreamReader(s, 'hostile catalog', 1 << 20)
+        const req = validateRequest(decodeJson((await r.readFrame(CatalogLimits.requestBytes, stop.signal)).payload, 'hostile'), 'a test peer')
+        if (req.t === 'hello') s.send(jsonFrame(helloOf(library, 'hostile')))
+        else if (req.t === 'announce') s.send(jsonFrame({ ok: true }))
+        else if (req.t === 'list') s.send(jsonFrame(encodeList(localCatalog(library))))
+        else if (req.t === 'state') s.send(encodeFrame(FrameKind.Bytes, library.state(req.id).raw))
+        else {
+          const shas = decodeCids((await r.readFrame(req.n * CID_BYTES, stop.signal)).payload, req.n, 'a test peer')
+          s.send(
+            encodeFrame(
+              FrameKind.Bytes,
+              encodeHave(
+                shas.map(sha => {
+                  const size = library.isPresent(sha) ? library.objectSize(sha) : null
+                  return size === null ? undefined : claim(sha, size)
+                }),
+              ),
+            ),
+          )
+          h.haves++
         }
-        await sendRange(req, s, read, stop.signal)
-      } finally {
-        await fh.close()
+        await s.close({ signal: stop.signal })
+      } catch (err) {
+        s.abort(err as Error)
       }
-    } catch (err) {
-      s.abort(err as Error)
-    }
-  }, { maxInboundStreams: 64, maxOutboundStreams: 64 })
+    },
+    { maxInboundStreams: 64 },
+  )
+
+  await stack.handle(
+    OBJECTS_PROTOCOL,
+    async (s: Stream) => {
+      try {
+        const r = new StreamReader(s, 'hostile objects', 1 << 20)
+        const req = validateRangeRequest(decodeJson((await r.readFrame(ObjectsLimits.requestBytes, stop.signal)).payload, 'hostile'), 'a test peer')
+        h.ranges++
+        const size = library.objectSize(req.sha) ?? 0
+        s.send(jsonFrame({ size: claim(req.sha, size), offset: req.offset, length: req.length }))
+        const fh = await open(library.objects.path(req.sha), 'r')
+        try {
+          const read: ReadBytes = async (offset, length) => {
+            const b = Buffer.alloc(Math.max(0, Math.min(length, size - offset)))
+            if (b.byteLength > 0) await fh.read(b, 0, b.byteLength, offset)
+            return b
+          }
+          await sendRange(req, s, read, stop.signal)
+        } finally {
+          await fh.close()
+        }
+      } catch (err) {
+        s.abort(err as Error)
+      }
+    },
+    { maxInboundStreams: 64, maxOutboundStreams: 64 },
+  )
 
   await stack.start()
   h.addr = stack.getMultiaddrs()[0].toString()

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-function findRoot (): string {
+function findRoot(): string {
   let d = dirname(fileURLToPath(import.meta.url))
   while (!existsSync(join(d, 'package.json')) || d.endsWith('/dist') || existsSync(join(d, '.tsbuildinfo'))) {
     const up = dirname(d)

@@ -30,20 +30,31 @@ const pexec = promisify(execFile)
 export const KIT_SRC = DEVICE_KIT
 
 /** Debian packages the kit needs at run time (its apt-packages.txt). */
-function missingPackages (): string[] {
+function missingPackages(): string[] {
   let list: string[] = []
   try {
-    list = execFileSync('sh', ['-c', `grep -v '^#' ${JSON.stringify(join(KIT_SRC, 'apt-packages.txt'))}`]).toString().split(/\s+/).filter(Boolean)
-  } catch { return ['(apt-packages.txt unreadable)'] }
+    list = execFileSync('sh', ['-c', `grep -v '^#' ${JSON.stringify(join(KIT_SRC, 'apt-packages.txt'))}`])
+      .toString()
+      .split(/\s+/)
+      .filter(Boolean)
+  } catch {
+    return ['(apt-packages.txt unreadable)']
+  }
   return list.filter(p => {
-    try { return !execFileSync('dpkg-query', ['-W', '-f=${Status}', p], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().includes('install ok installed') } catch { return true }
+    try {
+      return !execFileSync('dpkg-query', ['-W', '-f=${Status}', p], { stdio: ['ignore', 'pipe', 'ignore'] })
+        .toString()
+        .includes('install ok installed')
+    } catch {
+      return true
+    }
   })
 }
 
 let problem: string | null | undefined
 
 /** Why real devices cannot run here, or null. */
-export function kitProblem (): string | null {
+export function kitProblem(): string | null {
   if (problem !== undefined) return problem
   problem = null
   if (!existsSync(join(KIT_SRC, 'pv-device'))) problem = `no Pantavisor device kit at ${KIT_SRC}`
@@ -56,7 +67,7 @@ export function kitProblem (): string | null {
 }
 
 /** Skip the test with the kit's problem, or fail under CI=true. Returns true when the test must stop. */
-export function skipWithoutKit (t: { skip: (why: string) => void }): boolean {
+export function skipWithoutKit(t: { skip: (why: string) => void }): boolean {
   const why = kitProblem()
   return skipWithoutUpstream(t, why === null ? null : `real Pantavisor device: ${why}`)
 }
@@ -64,11 +75,14 @@ export function skipWithoutKit (t: { skip: (why: string) => void }): boolean {
 let kitCopy: Promise<string> | undefined
 
 /** Put back what copying lost: symlinks stored as text naming their target, and empty folders. */
-async function repair (kit: string): Promise<void> {
+async function repair(kit: string): Promise<void> {
   const walk = async (d: string): Promise<void> => {
     for (const e of await readdir(d, { withFileTypes: true })) {
       const p = join(d, e.name)
-      if (e.isDirectory()) { await walk(p); continue }
+      if (e.isDirectory()) {
+        await walk(p)
+        continue
+      }
       if (!e.isFile()) continue
       const st = await lstat(p)
       if (st.size === 0 || st.size > 200) continue
@@ -88,14 +102,20 @@ async function repair (kit: string): Promise<void> {
 }
 
 /** A working copy of the kit, made once per process (removed at exit). */
-export async function kitDir (): Promise<string> {
+export async function kitDir(): Promise<string> {
   kitCopy ??= (async () => {
     const d = join(tmpdir(), `fieldsync-pvkit-${process.pid}`)
     await rm(d, { recursive: true, force: true })
     await cp(KIT_SRC, d, { recursive: true, verbatimSymlinks: true })
     execFileSync('chmod', ['-R', 'u+w', d])
     await repair(d)
-    process.once('exit', () => { try { execFileSync('rm', ['-rf', d]) } catch { /* best effort */ } })
+    process.once('exit', () => {
+      try {
+        execFileSync('rm', ['-rf', d])
+      } catch {
+        /* best effort */
+      }
+    })
     return d
   })()
   return await kitCopy
@@ -109,24 +129,33 @@ export interface KitDevice {
   /** Where the device's /var is on this host (a "stick" put under it is /var/... inside). */
   varDir: string
   /** Run a command inside the device (its namespaces, root). */
-  exec: (args: string[], input?: Buffer) => Promise<{ code: number | null, stdout: string, stderr: string }>
+  exec: (args: string[], input?: Buffer) => Promise<{ code: number | null; stdout: string; stderr: string }>
   /** Upstream pvcontrol from the host, through the relay. */
-  pvcontrol: (args: string[]) => Promise<{ code: number | null, stdout: string, stderr: string }>
+  pvcontrol: (args: string[]) => Promise<{ code: number | null; stdout: string; stderr: string }>
   /** Stop then start again with the same storage (a power cycle), with other Pantavisor configuration if given. */
   restart: (env?: string[]) => Promise<void>
   stop: () => Promise<void>
   console: () => Promise<string>
 }
 
-function run (cmd: string, args: string[], input?: Buffer, timeoutMs = 120_000): Promise<{ code: number | null, stdout: string, stderr: string }> {
+function run(cmd: string, args: string[], input?: Buffer, timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise(resolve => {
     const c = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
-    const timer = setTimeout(() => { c.kill('SIGKILL') }, timeoutMs)
-    c.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-    c.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-    c.on('close', code => { clearTimeout(timer); resolve({ code, stdout, stderr }) })
+    const timer = setTimeout(() => {
+      c.kill('SIGKILL')
+    }, timeoutMs)
+    c.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString()
+    })
+    c.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString()
+    })
+    c.on('close', code => {
+      clearTimeout(timer)
+      resolve({ code, stdout, stderr })
+    })
     c.stdin.on('error', () => {})
     c.stdin.end(input)
   })
@@ -150,7 +179,7 @@ export interface KitDeviceOptions {
 }
 
 /** Boot a fresh real device; stopped and removed after the test. */
-export async function startKitDevice (t: { after: (fn: () => Promise<void>) => void }, o: KitDeviceOptions = {}): Promise<KitDevice> {
+export async function startKitDevice(t: { after: (fn: () => Promise<void>) => void }, o: KitDeviceOptions = {}): Promise<KitDevice> {
   const kit = await kitDir()
   const name = `fs${process.pid % 100000}x${++seq}`
   const dir = join(tmpdir(), name)
@@ -159,13 +188,29 @@ export async function startKitDevice (t: { after: (fn: () => Promise<void>) => v
   // The kit's appengine config caps the log folder at 2 GiB, which Pantavisor refuses on a smaller storage (config.c).
   const env = [...(o.storageMiB === undefined ? [] : ['PV_LOG_DIR_MAXSIZE=10%']), ...(o.env ?? [])]
   // DIR is new: no --fresh, which would remove what is put into its state first.
-  const args = (envs: string[]): string[] => ['start', dir, '--name', name, '--reboot-delay', String(o.rebootDelay ?? 1), '--env', 'PV_LOG_LOGGERS=0', ...envs.flatMap(e => ['--env', e])]
+  const args = (envs: string[]): string[] => [
+    'start',
+    dir,
+    '--name',
+    name,
+    '--reboot-delay',
+    String(o.rebootDelay ?? 1),
+    '--env',
+    'PV_LOG_LOGGERS=0',
+    ...envs.flatMap(e => ['--env', e]),
+  ]
   let current = env
   const boot = async (): Promise<void> => {
     const r = await run(pvd, args(current), undefined, 150_000)
     if (r.code !== 0) {
       const log = await readFile(join(dir, 'console.log'), 'utf8').catch(() => '')
-      throw new Error(`pv-device start ${name} failed (exit ${String(r.code)}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}\n${log.split('\n').filter(l => !l.includes('pv_mount_print')).slice(-15).join('\n')}`)
+      throw new Error(
+        `pv-device start ${name} failed (exit ${String(r.code)}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}\n${log
+          .split('\n')
+          .filter(l => !l.includes('pv_mount_print'))
+          .slice(-15)
+          .join('\n')}`,
+      )
     }
   }
   for (const [rel, text] of Object.entries(o.etc ?? {})) {
@@ -184,14 +229,26 @@ export async function startKitDevice (t: { after: (fn: () => Promise<void>) => v
     execFileSync('mount', ['-o', 'loop', img, varMount])
     execFileSync('cp', ['-a', join(kit, 'rootfs', 'var') + '/.', varMount + '/'])
     t.after(async () => {
-      try { execFileSync('umount', ['-d', varMount as string]) } catch { /* stopped already */ }
+      try {
+        execFileSync('umount', ['-d', varMount as string])
+      } catch {
+        /* stopped already */
+      }
       await rm(img, { force: true })
     })
   }
-  const stop = async (): Promise<void> => { await run(pvd, ['stop', dir, '--kill'], undefined, 60_000) }
+  const stop = async (): Promise<void> => {
+    await run(pvd, ['stop', dir, '--kill'], undefined, 60_000)
+  }
   t.after(async () => {
     await stop()
-    if (varMount !== null) { try { execFileSync('umount', ['-d', varMount]) } catch { /* not mounted */ } }
+    if (varMount !== null) {
+      try {
+        execFileSync('umount', ['-d', varMount])
+      } catch {
+        /* not mounted */
+      }
+    }
     await rm(dir, { recursive: true, force: true })
   })
   await boot()
@@ -202,25 +259,31 @@ export async function startKitDevice (t: { after: (fn: () => Promise<void>) => v
     socket,
     varDir: join(dir, 'state', 'var'),
     exec: async (args, input) => await run(pvd, ['exec', dir, '--', ...args], input),
-    pvcontrol: async (args) => await run(pvd, ['pvcontrol', dir, ...args]),
-    restart: async (envs?: string[]) => { await stop(); if (envs !== undefined) current = [...env.filter(e => e.startsWith('PV_LOG_DIR_MAXSIZE')), ...envs]; await boot() },
+    pvcontrol: async args => await run(pvd, ['pvcontrol', dir, ...args]),
+    restart: async (envs?: string[]) => {
+      await stop()
+      if (envs !== undefined) current = [...env.filter(e => e.startsWith('PV_LOG_DIR_MAXSIZE')), ...envs]
+      await boot()
+    },
     stop,
     console: async () => await readFile(join(dir, 'console.log'), 'utf8').catch(() => ''),
   }
 }
 
 /** Fill the device's storage file system (storageMiB) but for `leaveKiB`; returns a function that frees it again. */
-export async function fillStorage (dev: KitDevice, leaveKiB: number): Promise<() => Promise<void>> {
+export async function fillStorage(dev: KitDevice, leaveKiB: number): Promise<() => Promise<void>> {
   const filler = join(dev.varDir, 'filler')
   const free = Number(execFileSync('df', ['--output=avail', '-k', dev.varDir]).toString().trim().split('\n').pop())
   const n = free - leaveKiB
   if (!(n > 0)) throw new Error(`fillStorage: only ${free} KiB free`)
   execFileSync('fallocate', ['-l', `${n}K`, filler])
-  return async () => { await rm(filler, { force: true }) }
+  return async () => {
+    await rm(filler, { force: true })
+  }
 }
 
 /** Write a file where the device sees it as /var/<rel>. */
-export async function putInDevice (dev: KitDevice, rel: string, data: Buffer | string): Promise<string> {
+export async function putInDevice(dev: KitDevice, rel: string, data: Buffer | string): Promise<string> {
   const p = join(dev.varDir, rel)
   await mkdir(dirname(p), { recursive: true })
   await writeFile(p, data)

@@ -4,14 +4,16 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { TestContext } from 'node:test'
 
-export async function tempDir (t: TestContext | { after: (fn: () => Promise<void>) => void }, prefix = 'fieldsync-test-'): Promise<string> {
+export async function tempDir(t: TestContext | { after: (fn: () => Promise<void>) => void }, prefix = 'fieldsync-test-'): Promise<string> {
   const d = await mkdtemp(join(tmpdir(), prefix))
-  t.after(async () => { await rm(d, { recursive: true, force: true }) })
+  t.after(async () => {
+    await rm(d, { recursive: true, force: true })
+  })
   return d
 }
 
 /** Damage a file: invert the byte at `offset` (writing a fixed byte would change nothing where it already stands). */
-export async function flipByte (file: string, offset: number, mask = 0xff): Promise<void> {
+export async function flipByte(file: string, offset: number, mask = 0xff): Promise<void> {
   const fh = await open(file, 'r+')
   try {
     const b = Buffer.alloc(1)

@@ -22,7 +22,7 @@ export const UPSTREAM_LIBPVTX = join(DEVICE_KIT, 'rootfs', 'usr', 'lib', 'libpvt
 export const underCi = (): boolean => process.env.CI === 'true'
 
 /** The one line a test skips with when an upstream file is absent, or null when it is there. */
-export function upstreamAbsent (path: string, what: string): string | null {
+export function upstreamAbsent(path: string, what: string): string | null {
   return existsSync(path) ? null : `${what} is absent at ${path} (upstream code, not part of this repository: see CONTRIBUTING.md)`
 }
 
@@ -30,7 +30,7 @@ export function upstreamAbsent (path: string, what: string): string | null {
  * Skip the test with `why`, or throw under CI=true. Returns true when the
  * test must stop. `why` null: the test runs.
  */
-export function skipWithoutUpstream (t: { skip: (why: string) => void }, why: string | null): boolean {
+export function skipWithoutUpstream(t: { skip: (why: string) => void }, why: string | null): boolean {
   if (why === null) return false
   if (underCi()) throw new Error(`CI=true but ${why} (CI always has it: this is a regression, not a skip)`)
   t.skip(why)
@@ -41,7 +41,7 @@ export function skipWithoutUpstream (t: { skip: (why: string) => void }, why: st
  * For one optional part of a test: true when it must be left out (with a
  * diagnostic line saying why); under CI=true its absence throws.
  */
-export function leaveOutWithoutUpstream (t: { diagnostic: (line: string) => void }, why: string | null): boolean {
+export function leaveOutWithoutUpstream(t: { diagnostic: (line: string) => void }, why: string | null): boolean {
   if (why === null) return false
   if (underCi()) throw new Error(`CI=true but ${why} (CI always has it: this is a regression, not a skip)`)
   t.diagnostic(`left out: ${why}`)

@@ -15,7 +15,7 @@ import { vendoredUpstreamDir } from '../helpers/paths.js'
 import { tempDir } from '../helpers/tmp.js'
 
 describe('fieldsync export', () => {
-  it('writes stored deflate blocks by default, deflates with --compress, refuses --compress for a .tar', async (t) => {
+  it('writes stored deflate blocks by default, deflates with --compress, refuses --compress for a .tar', async t => {
     const d = await tempDir(t)
     const home = join(d, 'home')
     const imp = await runCli(['--json', 'import', join(vendoredUpstreamDir, 'pvwificonnect.tgz')], { home })

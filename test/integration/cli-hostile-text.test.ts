@@ -22,7 +22,7 @@ const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2
 const ESCAPES = '\x1b]0;owned\x07\x1b[2J\x9b31m\u202egnp.exe'
 
 describe('hostile text on the terminal', () => {
-  it('a device status message with escape sequences and 50 MB: escaped and cut on the terminal, kept up to 4096 characters in JSON', async (t) => {
+  it('a device status message with escape sequences and 50 MB: escaped and cut on the terminal, kept up to 4096 characters in JSON', async t => {
     const dir = await tempDir(t)
     const home = join(dir, 'home')
     const rev = await makeRev(join(dir, 'src'), 'msg', [{ name: 'app', bytes: 50_000 }])
@@ -32,7 +32,10 @@ describe('hostile text on the terminal', () => {
     const dev = await startHostileDevice(t, { progress: () => body })
     const text = await runCli(['install', 'site-app', '--device', dev.address, '--poll', '50'], { home })
     assert.equal(text.code, 0, text.stderr.slice(0, 2000))
-    for (const [what, out] of [['stdout', text.stdout], ['stderr', text.stderr]]) {
+    for (const [what, out] of [
+      ['stdout', text.stdout],
+      ['stderr', text.stderr],
+    ]) {
       assert.ok(!CONTROL.test(out), `${what} holds a control character: ${JSON.stringify(out.slice(0, 300))}`)
       assert.ok(out.length < 8192, `${what}: ${out.length} characters`)
     }
@@ -52,7 +55,7 @@ describe('hostile text on the terminal', () => {
     assert.ok(history.json().installs.every((i: { statusMsg: string }) => i.statusMsg.length < 4200))
   })
 
-  it('state keys in diff and a file name kept as the source: escaped on the terminal, as they are in JSON', async (t) => {
+  it('state keys in diff and a file name kept as the source: escaped on the terminal, as they are in JSON', async t => {
     const dir = await tempDir(t)
     const home = join(dir, 'home')
     execFileSync('tar', ['-xf', join(vendoredUpstreamDir, 'watchdog_pinger.tar'), '-C', dir])
@@ -70,7 +73,10 @@ describe('hostile text on the terminal', () => {
     assert.equal(diff.code, 0, diff.stderr)
     assert.ok(!CONTROL.test(diff.stdout), JSON.stringify(diff.stdout))
     assert.match(diff.stdout, /^\+ config\/\\x1b\]0;owned\\x07/m)
-    assert.deepEqual((await runCli(['--json', 'diff', 'a', 'b'], { home })).json().added.map((e: { key: string }) => e.key), [key])
+    assert.deepEqual(
+      (await runCli(['--json', 'diff', 'a', 'b'], { home })).json().added.map((e: { key: string }) => e.key),
+      [key],
+    )
     const show = await runCli(['show', 'b'], { home })
     assert.ok(!CONTROL.test(show.stdout), JSON.stringify(show.stdout))
     assert.match(show.stdout, /^source .*x\\x1b\]0;owned\\x07\\x1b\[2J/m)

@@ -15,29 +15,35 @@ import { runCli } from '../helpers/cli.js'
 import { vendoredUpstreamDir } from '../helpers/paths.js'
 import { tempDir } from '../helpers/tmp.js'
 
-async function apiOn (t: Parameters<typeof tempDir>[0], home: string): Promise<ApiCore> {
+async function apiOn(t: Parameters<typeof tempDir>[0], home: string): Promise<ApiCore> {
   const app = new App({ home, log: silentLogger() })
   const core = new ApiCore({ app, log: silentLogger() }, { mode: 'browser' })
   await app.add('ui.api', core)
   await app.start()
-  t.after(async () => { await app.stop() })
+  t.after(async () => {
+    await app.stop()
+  })
   return core
 }
 
-async function call<T> (core: ApiCore, channel: string, req: unknown): Promise<T> {
+async function call<T>(core: ApiCore, channel: string, req: unknown): Promise<T> {
   const r = await core.dispatch(channel, req)
   if (!r.ok) throw new Error(`${channel}: ${r.error.code} ${r.error.message}`)
   return r.value as T
 }
 
 describe('show and diff: one model for the CLI and the app', () => {
-  it('the CLI prints, as JSON and as text, the model the app returns', async (t) => {
+  it('the CLI prints, as JSON and as text, the model the app returns', async t => {
     const home = await tempDir(t)
-    for (const [file, name] of [['pvwificonnect.tgz', 'wifi'], ['watchdog_pinger.tar', 'wd'], ['initial_state.json', 'initial']]) {
+    for (const [file, name] of [
+      ['pvwificonnect.tgz', 'wifi'],
+      ['watchdog_pinger.tar', 'wd'],
+      ['initial_state.json', 'initial'],
+    ]) {
       const r = await runCli(['import', join(vendoredUpstreamDir, file), '--name', name], { home })
       assert.equal(r.code, 0, r.stderr)
     }
-    const cli = async (args: string[]): Promise<{ json: unknown, text: string }> => {
+    const cli = async (args: string[]): Promise<{ json: unknown; text: string }> => {
       const j = await runCli(['--json', ...args], { home })
       assert.equal(j.code, 0, j.stderr)
       const x = await runCli(args, { home })

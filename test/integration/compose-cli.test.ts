@@ -20,7 +20,9 @@ const res = (f: string): string => join(pvtxDataDir, 'resources', f)
 const DEV_CA = join(vendoredUpstreamDir, 'pantavisor-dev-ca.crt')
 const SPEC = 'pantavisor-service-system@1'
 
-async function library (t: { after: (fn: () => Promise<void>) => void }): Promise<{ home: string, dir: string, cli: (args: string[]) => ReturnType<typeof runCli> }> {
+async function library(t: {
+  after: (fn: () => Promise<void>) => void
+}): Promise<{ home: string; dir: string; cli: (args: string[]) => ReturnType<typeof runCli> }> {
   const dir = await tempDir(t, 'fieldsync-compose-')
   const home = join(dir, 'home')
   const cli = async (args: string[]) => await runCli(['--json', ...args], { home })
@@ -31,7 +33,7 @@ async function library (t: { after: (fn: () => Promise<void>) => void }): Promis
 }
 
 describe('fieldsync compose', { timeout: 180_000 }, () => {
-  it('pvwificonnect onto initial_state: upstream\'s expected state, saved under the new name, parts and keys said', async (t) => {
+  it("pvwificonnect onto initial_state: upstream's expected state, saved under the new name, parts and keys said", async t => {
     const { cli, home } = await library(t)
     const r = await cli(['compose', 'initial', '--add', 'wifi', '--name', 'initial+wifi'])
     assert.equal(r.code, 0, r.stderr)
@@ -44,10 +46,10 @@ describe('fieldsync compose', { timeout: 180_000 }, () => {
     const exp = canonicalJson(parseJsonText(readFileSync(join(pvtxDataDir, 'expected', 'state_after_pvwificonnect.json'), 'utf8')))
     const stored = await storedState(home, out.id)
     assert.equal(canonicalJson(parseJsonText(stored)), exp)
-    assert.ok(stored.startsWith(`{"#spec":"${SPEC}","_config/awconnect/`), 'stored in pvtx\'s form, as the device would get it from pvtx')
+    assert.ok(stored.startsWith(`{"#spec":"${SPEC}","_config/awconnect/`), "stored in pvtx's form, as the device would get it from pvtx")
   })
 
-  it('takes a package file (imported first) and honours the order of --add and --remove', async (t) => {
+  it('takes a package file (imported first) and honours the order of --add and --remove', async t => {
     const { cli } = await library(t)
     const addThenRemove = await cli(['compose', 'initial', '--add', res('awconnect.json'), '--remove', 'awconnect', '--dry-run'])
     assert.equal(addThenRemove.code, 0, addThenRemove.stderr)
@@ -60,7 +62,7 @@ describe('fieldsync compose', { timeout: 180_000 }, () => {
     assert.deepEqual(ls.map(x => x.name).sort(), ['awconnect', 'initial', 'wifi'], 'the package file was imported; dry runs save nothing else')
   })
 
-  it('says which signature the composition broke, as the device would refuse it', async (t) => {
+  it('says which signature the composition broke, as the device would refuse it', async t => {
     const { cli, dir } = await library(t)
     // a "config override" that replaces a file pvwificonnect's signature covers
     const pkg = join(dir, 'override.json')
@@ -71,7 +73,10 @@ describe('fieldsync compose', { timeout: 180_000 }, () => {
     assert.equal(s.pass, false)
     assert.equal(s.policy, 'lenient')
     assert.match(s.device, /422 "Secureboot: Signature validation failed"/)
-    assert.deepEqual(s.broken.map((b: { key: string }) => b.key), ['_sigs/pvwificonnect.json'])
+    assert.deepEqual(
+      s.broken.map((b: { key: string }) => b.key),
+      ['_sigs/pvwificonnect.json'],
+    )
     assert.match(s.broken[0].message, /does not match the payload/)
     const text = (await runCli(['compose', 'wifi', '--add', pkg, '--dry-run'], { home: join(dir, 'home') })).stdout
     assert.match(text, /broken by this composition: _sigs\/pvwificonnect\.json/)
@@ -80,7 +85,7 @@ describe('fieldsync compose', { timeout: 180_000 }, () => {
     assert.deepEqual(ok.json().signature.broken, [])
   })
 
-  it('in strict mode, an unsigned key is refused as the device refuses it', async (t) => {
+  it('in strict mode, an unsigned key is refused as the device refuses it', async t => {
     const { cli, dir } = await library(t)
     assert.equal((await cli(['trust', 'policy', 'strict'])).code, 0)
     const pkg = join(dir, 'extra.json')
@@ -92,7 +97,7 @@ describe('fieldsync compose', { timeout: 180_000 }, () => {
     assert.deepEqual(r.signature.broken, [], 'no signature broke: a key is uncovered')
   })
 
-  it('does not save what the device\'s parser would refuse, and says why', async (t) => {
+  it("does not save what the device's parser would refuse, and says why", async t => {
     const { cli, dir } = await library(t)
     const pkg = join(dir, 'bad.json')
     writeFileSync(pkg, JSON.stringify({ '#spec': SPEC, 'app/run.json': { name: 'app' } }))
@@ -107,8 +112,12 @@ describe('fieldsync compose', { timeout: 180_000 }, () => {
 })
 
 /** The bytes the library stores for a revision (read with the library itself, after the CLI is done). */
-async function storedState (home: string, id: string): Promise<string> {
+async function storedState(home: string, id: string): Promise<string> {
   const lib = new Library({ log: createLogger('test') }, { home })
   await lib.start()
-  try { return new TextDecoder().decode(lib.state(id).raw) } finally { await lib.stop() }
+  try {
+    return new TextDecoder().decode(lib.state(id).raw)
+  } finally {
+    await lib.stop()
+  }
 }

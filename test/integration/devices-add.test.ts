@@ -13,19 +13,27 @@ import { runCli } from '../helpers/cli.js'
 import { tempDir } from '../helpers/tmp.js'
 import { startSim } from './devices-harness.js'
 
-interface Row { deviceId: string, pvrSdk: boolean, reach: string | null }
+interface Row {
+  deviceId: string
+  pvrSdk: boolean
+  reach: string | null
+}
 
 /** A TCP port on loopback that nothing listens on: bound, then closed. */
-async function deadPort (): Promise<number> {
+async function deadPort(): Promise<number> {
   const s = createServer()
   await new Promise<void>(resolve => s.listen(0, '127.0.0.1', resolve))
   const port = (s.address() as { port: number }).port
-  await new Promise<void>(resolve => s.close(() => { resolve() }))
+  await new Promise<void>(resolve =>
+    s.close(() => {
+      resolve()
+    }),
+  )
   return port
 }
 
 describe('devices --device probes the address', () => {
-  it('nothing answering is E_DEVICE_UNREACHABLE and exit 1; --offline keeps it, labelled offline', async (t) => {
+  it('nothing answering is E_DEVICE_UNREACHABLE and exit 1; --offline keeps it, labelled offline', async t => {
     const home = join(await tempDir(t, 'dev-add-'), 'home')
     const port = await deadPort()
     const addr = `127.0.0.1:${port}`
@@ -40,7 +48,10 @@ describe('devices --device probes the address', () => {
 
     const off = await runCli(['--json', 'devices', '--no-mdns', '--offline', '--device', addr], { home })
     assert.equal(off.code, 0, off.stderr)
-    assert.deepEqual((off.json() as Row[]).map(d => [d.deviceId, d.reach]), [[addr, 'offline']])
+    assert.deepEqual(
+      (off.json() as Row[]).map(d => [d.deviceId, d.reach]),
+      [[addr, 'offline']],
+    )
     assert.match(off.stderr, /nothing answered; added offline/)
     const text = await runCli(['devices', '--no-mdns', '--offline', '--device', addr], { home })
     assert.match(text.stdout, /ANSWERS[\s\S]*offline/)
@@ -49,27 +60,40 @@ describe('devices --device probes the address', () => {
     assert.equal(sock.json().error.code, 'E_DEVICE_UNREACHABLE')
   })
 
-  it('says what answered: pvr-sdk at the simulator, its pv-ctrl socket, an SSH banner', async (t) => {
+  it('says what answered: pvr-sdk at the simulator, its pv-ctrl socket, an SSH banner', async t => {
     const dir = await tempDir(t, 'dev-add-')
     const home = join(dir, 'home')
     const sim = await startSim(t, join(dir, 'dev'))
     const r = await runCli(['--json', 'devices', '--no-mdns', '--device', sim.http], { home })
     assert.equal(r.code, 0, r.stderr)
-    assert.deepEqual((r.json() as Row[]).map(d => [d.deviceId, d.reach, d.pvrSdk]), [[sim.http, 'pvr-sdk', true]])
+    assert.deepEqual(
+      (r.json() as Row[]).map(d => [d.deviceId, d.reach, d.pvrSdk]),
+      [[sim.http, 'pvr-sdk', true]],
+    )
     assert.match(r.stderr, /found \(pvr-sdk at 127\.0\.0\.1:\d+\)/)
 
     const s = await runCli(['--json', 'devices', '--no-mdns', '--device', `unix:${sim.socket}`], { home })
     assert.equal(s.code, 0, s.stderr)
-    assert.deepEqual((s.json() as Row[]).map(d => [d.deviceId, d.reach]), [[`unix:${sim.socket}`, 'pv-ctrl']])
+    assert.deepEqual(
+      (s.json() as Row[]).map(d => [d.deviceId, d.reach]),
+      [[`unix:${sim.socket}`, 'pv-ctrl']],
+    )
 
     // An SSH server's first line is its identification string (RFC 4253 §4.2).
-    const ssh: Server = createServer(c => { c.end('SSH-2.0-dropbear_2022.83\r\n') })
+    const ssh: Server = createServer(c => {
+      c.end('SSH-2.0-dropbear_2022.83\r\n')
+    })
     await new Promise<void>(resolve => ssh.listen(0, '127.0.0.1', resolve))
-    t.after(() => { ssh.close() })
+    t.after(() => {
+      ssh.close()
+    })
     const sshAddr = `127.0.0.1:${(ssh.address() as { port: number }).port}`
     const b = await runCli(['--json', 'devices', '--no-mdns', '--device', sshAddr], { home })
     assert.equal(b.code, 0, b.stderr)
-    assert.deepEqual((b.json() as Row[]).map(d => [d.deviceId, d.reach, d.pvrSdk]), [[sshAddr, 'ssh', false]])
+    assert.deepEqual(
+      (b.json() as Row[]).map(d => [d.deviceId, d.reach, d.pvrSdk]),
+      [[sshAddr, 'ssh', false]],
+    )
     assert.match(b.stderr, /SSH \(SSH-2\.0-dropbear_2022\.83\)/)
   })
 })

@@ -14,29 +14,47 @@ import { tempDir } from '../helpers/tmp.js'
 import { importRev, makeRev } from './devices-harness.js'
 
 describe('install history', () => {
-  it('an install killed with -9 is INTERRUPTED at the next run; while it runs, another process sees it STARTED', async (t) => {
+  it('an install killed with -9 is INTERRUPTED at the next run; while it runs, another process sees it STARTED', async t => {
     const dir = await tempDir(t)
     const home = join(dir, 'home')
     const rev = await makeRev(join(dir, 'src'), 'k9', [{ name: 'app', bytes: 100_000 }])
     await importRev(home, rev.tarball, 'site-app')
     // A device that never finishes: the install follows its progress until killed.
     const dev = await startHostileDevice(t, { progress: () => JSON.stringify({ status: 'INPROGRESS', 'status-msg': 'Update in progress', progress: 50 }) })
-    const child = spawn(process.execPath, [cliBin, '--home', home, 'install', 'site-app', '--device', dev.address, '--poll', '50'], { stdio: ['ignore', 'ignore', 'pipe'] })
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => { child.on('exit', (_code, signal) => { resolve(signal) }) })
-    t.after(async () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); await exited })
+    const child = spawn(process.execPath, [cliBin, '--home', home, 'install', 'site-app', '--device', dev.address, '--poll', '50'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    const exited = new Promise<NodeJS.Signals | null>(resolve => {
+      child.on('exit', (_code, signal) => {
+        resolve(signal)
+      })
+    })
+    t.after(async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+      await exited
+    })
     await new Promise<void>((resolve, reject) => {
       let err = ''
-      child.stderr.on('data', (d: Buffer) => { err += d.toString(); if (err.includes('INPROGRESS')) resolve() })
-      child.on('exit', () => { reject(new Error(`install exited early: ${err}`)) })
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString()
+        if (err.includes('INPROGRESS')) resolve()
+      })
+      child.on('exit', () => {
+        reject(new Error(`install exited early: ${err}`))
+      })
     })
     const during = await runCli(['--json', 'devices', 'show', '127.0.0.1'], { home })
     assert.equal(during.code, 0, during.stderr)
-    assert.deepEqual(during.json().installs.map((i: { status: string }) => i.status), ['STARTED'], 'the install of a live process is left alone')
+    assert.deepEqual(
+      during.json().installs.map((i: { status: string }) => i.status),
+      ['STARTED'],
+      'the install of a live process is left alone',
+    )
     child.kill('SIGKILL')
     assert.equal(await exited, 'SIGKILL')
     const after = await runCli(['--json', 'devices', 'show', '127.0.0.1'], { home })
     assert.equal(after.code, 0, after.stderr)
-    const [row] = after.json().installs as Array<{ status: string, statusMsg: string, step: string }>
+    const [row] = after.json().installs as Array<{ status: string; statusMsg: string; step: string }>
     assert.equal(row.status, 'INTERRUPTED')
     assert.match(row.statusMsg, new RegExp(`pid ${String(child.pid)}\\b.*ended before the install finished`))
   })

@@ -21,14 +21,20 @@ interface Plan {
   as: string
   step: string
   objectsToSend: number
-  composition: { onto: string, result: string, changed: boolean, parts: { added: string[], replaced: string[], removed: string[], unchanged: string[] }, signature: { pass: boolean, summary: string } | null } | null
+  composition: {
+    onto: string
+    result: string
+    changed: boolean
+    parts: { added: string[]; replaced: string[]; removed: string[]; unchanged: string[] }
+    signature: { pass: boolean; summary: string } | null
+  } | null
 }
 
-function install (home: string, device: string, rev: string, args: string[] = []): Promise<CliRun> {
+function install(home: string, device: string, rev: string, args: string[] = []): Promise<CliRun> {
   return runCli(['--json', 'install', rev, '--device', device, '--poll', '50', ...args], { home, timeoutMs: 90_000 })
 }
 
-async function library (t: Parameters<typeof tempDir>[0]): Promise<{ dir: string, home: string }> {
+async function library(t: Parameters<typeof tempDir>[0]): Promise<{ dir: string; home: string }> {
   const dir = await tempDir(t)
   const home = join(dir, 'home')
   await importRev(home, WIFI_TGZ, 'wifi')
@@ -39,16 +45,22 @@ async function library (t: Parameters<typeof tempDir>[0]): Promise<{ dir: string
 }
 
 /** Top-level parts of a state: container folders and the BSP. */
-function parts (state: Record<string, unknown>): string[] {
-  return [...new Set(Object.keys(state).filter(k => k !== '#spec').map(k => k.split('/')[0]))].sort()
+function parts(state: Record<string, unknown>): string[] {
+  return [
+    ...new Set(
+      Object.keys(state)
+        .filter(k => k !== '#spec')
+        .map(k => k.split('/')[0]),
+    ),
+  ].sort()
 }
 
-async function current (sim: Sim): Promise<Record<string, unknown>> {
+async function current(sim: Sim): Promise<Record<string, unknown>> {
   return await json<Record<string, unknown>>(sim.socket, '/steps/current')
 }
 
 describe('install of a package onto what a device runs', () => {
-  it('through pv-ctrl: watchdog_pinger, then pvwificonnect; the plan says what changes; the device keeps its BSP, pvr-sdk and both packages, and runs the state pvtx would compose', async (t) => {
+  it('through pv-ctrl: watchdog_pinger, then pvwificonnect; the plan says what changes; the device keeps its BSP, pvr-sdk and both packages, and runs the state pvtx would compose', async t => {
     const { dir, home } = await library(t)
     const sim = await startSim(t, join(dir, 'dev'))
     const dev = `unix:${sim.socket}`
@@ -88,7 +100,7 @@ describe('install of a package onto what a device runs', () => {
     assert.deepEqual(now, JSON.parse(expected.text))
   })
 
-  it('through pvr-sdk (the state from json-get-url, pvr\'s post of the composed state)', async (t) => {
+  it("through pvr-sdk (the state from json-get-url, pvr's post of the composed state)", async t => {
     const { dir, home } = await library(t)
     const sim = await startSim(t, join(dir, 'dev'), ['--assume-pvr-sdk-progress'])
     const r = await install(home, sim.http, 'wifi')
@@ -101,13 +113,13 @@ describe('install of a package onto what a device runs', () => {
     for (const k of Object.keys(factory)) assert.deepEqual(now[k], factory[k], `${k}: what the device ran stays`)
   })
 
-  it('a package as the whole state (--replace-state) is refused before anything is sent', async (t) => {
+  it('a package as the whole state (--replace-state) is refused before anything is sent', async t => {
     const { dir, home } = await library(t)
     const sim = await startSim(t, join(dir, 'dev'))
     const steps = await deviceSteps(sim.socket)
     const r = await install(home, `unix:${sim.socket}`, 'wifi', ['--replace-state'])
     assert.equal(r.code, 2, 'a usage error')
-    const e = (r.json() as { error: { code: string, message: string } }).error
+    const e = (r.json() as { error: { code: string; message: string } }).error
     assert.equal(e.code, 'E_USAGE')
     assert.match(e.message, /no BSP/)
     assert.equal((await sentObjects(sim.socket)).size, 0)

@@ -18,44 +18,80 @@ import { vendoredUpstreamDir } from '../helpers/paths.js'
 import { readExport, writeTarball } from '../helpers/revisions.js'
 import { tempDir } from '../helpers/tmp.js'
 import { leaveOutWithoutUpstream, skipWithoutUpstream, UPSTREAM_PVTX as PVTX, upstreamAbsent } from '../helpers/upstream.js'
-import { curl, deviceObjects, deviceSteps, fullRevisionOf, has, json, makeRev, PVCONTROL, simFactory, startSim, waitJson, waitProgress, WIFI_TGZ } from './devices-harness.js'
+import {
+  curl,
+  deviceObjects,
+  deviceSteps,
+  fullRevisionOf,
+  has,
+  json,
+  makeRev,
+  PVCONTROL,
+  simFactory,
+  startSim,
+  waitJson,
+  waitProgress,
+  WIFI_TGZ,
+} from './devices-harness.js'
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex')
 const NO_CURL = 'curl is not installed'
 const FINAL = ['DONE', 'UPDATED', 'ERROR', 'WONTGO']
 
-function putObject (sock: string, file: string, s: string): ReturnType<typeof curl> {
-  return curl(sock, ['--max-time', '14400', '-X', 'PUT', '-H', 'Content-Type: application/octet-stream', '-H', 'Transfer-Encoding: identity', '-T', file, `http://localhost/objects/${s}`])
+function putObject(sock: string, file: string, s: string): ReturnType<typeof curl> {
+  return curl(sock, [
+    '--max-time',
+    '14400',
+    '-X',
+    'PUT',
+    '-H',
+    'Content-Type: application/octet-stream',
+    '-H',
+    'Transfer-Encoding: identity',
+    '-T',
+    file,
+    `http://localhost/objects/${s}`,
+  ])
 }
 
-function putStep (sock: string, file: string, step: string): ReturnType<typeof curl> {
+function putStep(sock: string, file: string, step: string): ReturnType<typeof curl> {
   return curl(sock, ['-X', 'PUT', '--upload-file', file, `http://localhost/steps/${step}`])
 }
 
-function command (sock: string, body: string): ReturnType<typeof curl> {
+function command(sock: string, body: string): ReturnType<typeof curl> {
   return curl(sock, ['-X', 'POST', '--header', 'Content-Type: application/json', '--data', body, 'http://localhost/commands'])
 }
 
 /** Everything the server writes back to one request on a fresh connection, for `ms` after it is sent. */
-function wire (sock: string, head: string, body: Buffer, ms = 1500): Promise<string> {
+function wire(sock: string, head: string, body: Buffer, ms = 1500): Promise<string> {
   return new Promise((resolve, reject) => {
     const c = createConnection(sock)
     let out = Buffer.alloc(0)
-    c.on('data', d => { out = Buffer.concat([out, d]) })
+    c.on('data', d => {
+      out = Buffer.concat([out, d])
+    })
     c.on('error', reject)
-    setTimeout(() => { c.destroy(); resolve(out.toString('latin1')) }, ms)
+    setTimeout(() => {
+      c.destroy()
+      resolve(out.toString('latin1'))
+    }, ms)
     c.write(head)
     c.write(body)
   })
 }
 
 describe('device-sim as the device: trust', () => {
-  it('a stock device trusts the Pantavisor Dev CA: pvwificonnect\'s signature verifies; --trust-ca none: refused', async (t) => {
-    if (!has('curl')) { t.skip(NO_CURL); return }
+  it("a stock device trusts the Pantavisor Dev CA: pvwificonnect's signature verifies; --trust-ca none: refused", async t => {
+    if (!has('curl')) {
+      t.skip(NO_CURL)
+      return
+    }
     // upstream signature.c _set_path_trust_crts: the trust store is PV_SECUREBOOT_TRUSTSTORE, default
     // "ca-certificates" (paths.h PVS_CERT_DEFAULT_STORE), which on upstream builds is pvs/trust/ca-certificates.crt
     const dir = await tempDir(t)
-    await new Promise<void>((resolve, reject) => { execFile('tar', ['-xzf', WIFI_TGZ, '-C', dir, 'json'], e => e === null ? resolve() : reject(e)) })
+    await new Promise<void>((resolve, reject) => {
+      execFile('tar', ['-xzf', WIFI_TGZ, '-C', dir, 'json'], e => (e === null ? resolve() : reject(e)))
+    })
     const stock = await startSim(t, join(dir, 'stock'))
     const ok = await putStep(stock.socket, join(dir, 'json'), 'locals/wifi')
     assert.equal(ok.status, 200, ok.body)
@@ -73,8 +109,11 @@ describe('device-sim as the device: trust', () => {
 })
 
 describe('device-sim as the device: PUT /steps checks signatures and the parser only', () => {
-  it('takes what parser/ takes, refuses what it refuses with 422 and removes the step', async (t) => {
-    if (!has('curl')) { t.skip(NO_CURL); return }
+  it('takes what parser/ takes, refuses what it refuses with 422 and removes the step', async t => {
+    if (!has('curl')) {
+      t.skip(NO_CURL)
+      return
+    }
     const dir = await tempDir(t)
     const sim = await startSim(t, join(dir, 'dev'))
     // upstream storage.c pv_storage_verify_state_json: pv_signature_verify, then pv_parser_get_state; nothing else.
@@ -93,8 +132,11 @@ describe('device-sim as the device: PUT /steps checks signatures and the parser 
 })
 
 describe('device-sim as the device: commands', () => {
-  it('an op is matched by prefix ("LOCAL" runs LOCAL_RUN); TRY_ONCE is taken and ignored; "" is UPDATE_METADATA, refused in local mode', async (t) => {
-    if (!has('curl')) { t.skip(NO_CURL); return }
+  it('an op is matched by prefix ("LOCAL" runs LOCAL_RUN); TRY_ONCE is taken and ignored; "" is UPDATE_METADATA, refused in local mode', async t => {
+    if (!has('curl')) {
+      t.skip(NO_CURL)
+      return
+    }
     const dir = await tempDir(t)
     const sim = await startSim(t, join(dir, 'dev'))
     const rev = await fullRevisionOf(join(dir, 'src'), WIFI_TGZ, 'wifi')
@@ -121,7 +163,7 @@ describe('device-sim as the device: commands', () => {
   })
 })
 
-async function putBytes (sock: string, dir: string, o: { sha: string, data: Buffer }): Promise<void> {
+async function putBytes(sock: string, dir: string, o: { sha: string; data: Buffer }): Promise<void> {
   const f = join(dir, `obj-${o.sha}`)
   await writeFile(f, o.data)
   const r = await putObject(sock, f, o.sha)
@@ -129,8 +171,11 @@ async function putBytes (sock: string, dir: string, o: { sha: string, data: Buff
 }
 
 describe('device-sim as the device: an object upload that runs out of space', () => {
-  it('answers 200 then 507 on the same request, leaving a partial object: a client trusting the status is fooled, one checking GET /objects sizes is not', async (t) => {
-    if (!has('curl')) { t.skip(NO_CURL); return }
+  it('answers 200 then 507 on the same request, leaving a partial object: a client trusting the status is fooled, one checking GET /objects sizes is not', async t => {
+    if (!has('curl')) {
+      t.skip(NO_CURL)
+      return
+    }
     const dir = await tempDir(t)
     const sim = await startSim(t, join(dir, 'dev'), ['--storage', '600000'])
     const data = randomBytes(800_000)
@@ -142,13 +187,18 @@ describe('device-sim as the device: an object upload that runs out of space', ()
     // "HTTP/1.1 200 OK ... Content-Length: 0\r\n\r\nHTTP/1.1 507 Insufficient Storage\r\nContent-Type: application/json\r\n
     //  Date: ...\r\nContent-Length: 0\r\nContent-Type: application/json\r\n\r\n{"Error":"Not enough disk space available"}"
     const raw = await wire(sim.socket, `PUT /objects/${s} HTTP/1.1\r\nHost: localhost\r\nContent-Length: ${data.length}\r\n\r\n`, data)
-    assert.match(raw, /^HTTP\/1\.1 200 OK\r\n[^]*?Content-Length: 0\r\n\r\nHTTP\/1\.1 507 Insufficient Storage\r\nContent-Type: application\/json\r\nDate: [^\r]+\r\nContent-Length: 0\r\nContent-Type: application\/json\r\n\r\n\{"Error":"Not enough disk space available"\}$/)
+    assert.match(
+      raw,
+      /^HTTP\/1\.1 200 OK\r\n[^]*?Content-Length: 0\r\n\r\nHTTP\/1\.1 507 Insufficient Storage\r\nContent-Type: application\/json\r\nDate: [^\r]+\r\nContent-Length: 0\r\nContent-Type: application\/json\r\n\r\n\{"Error":"Not enough disk space available"\}$/,
+    )
     // A client that trusts the status alone (curl -w %{http_code}, as pvcontrol does): 200, "uploaded".
     const put = await putObject(sim.socket, join(dir, 'big'), s)
     assert.equal(put.status, 200)
     if (!leaveOutWithoutUpstream(t, upstreamAbsent(PVCONTROL, 'upstream pvcontrol (PVCONTROL)'))) {
       const pv = await new Promise<number>(resolve => {
-        execFile('sh', [PVCONTROL, 'objects', 'put', join(dir, 'big'), s], { env: { ...process.env, SOCKET: sim.socket, CURL_CMD: 'curl' } }, e => { resolve(e === null ? 0 : Number((e as { code?: number }).code ?? 1)) })
+        execFile('sh', [PVCONTROL, 'objects', 'put', join(dir, 'big'), s], { env: { ...process.env, SOCKET: sim.socket, CURL_CMD: 'curl' } }, e => {
+          resolve(e === null ? 0 : Number((e as { code?: number }).code ?? 1))
+        })
       })
       assert.equal(pv, 0, 'pvcontrol objects put reports success')
     }
@@ -159,16 +209,24 @@ describe('device-sim as the device: an object upload that runs out of space', ()
 })
 
 describe('device-sim as the device: running a revision', () => {
-  it('a state without a BSP ends in ERROR "Internal error" at once; the device keeps its revision', async (t) => {
-    if (!has('curl')) { t.skip(NO_CURL); return }
+  it('a state without a BSP ends in ERROR "Internal error" at once; the device keeps its revision', async t => {
+    if (!has('curl')) {
+      t.skip(NO_CURL)
+      return
+    }
     const dir = await tempDir(t)
     const sim = await startSim(t, join(dir, 'dev'))
-    await new Promise<void>((resolve, reject) => { execFile('tar', ['-xzf', WIFI_TGZ, '-C', dir], e => e === null ? resolve() : reject(e)) })
+    await new Promise<void>((resolve, reject) => {
+      execFile('tar', ['-xzf', WIFI_TGZ, '-C', dir], e => (e === null ? resolve() : reject(e)))
+    })
     for (const o of (await readExport(WIFI_TGZ)).objects) await putBytes(sim.socket, dir, o)
     assert.equal((await putStep(sim.socket, join(dir, 'json'), 'locals/app-only')).status, 200, 'the parser takes it')
     assert.equal((await command(sim.socket, '{"op":"LOCAL_RUN","payload":"locals/app-only"}')).status, 200)
     const seen = new Set<string>()
-    const end = await waitJson<{ status: string, 'status-msg': string, progress: number }>(sim.socket, '/steps/locals/app-only/progress', p => { seen.add(p.status); return FINAL.includes(p.status) })
+    const end = await waitJson<{ status: string; 'status-msg': string; progress: number }>(sim.socket, '/steps/locals/app-only/progress', p => {
+      seen.add(p.status)
+      return FINAL.includes(p.status)
+    })
     // upstream update/update.c _finish_update_installation: pv_state_prepare_run fails (state.c
     // _link_trail_objects -> storage.c pv_storage_meta_link_boot: "bsp type not supported. no std,fit or
     // rpiab boot assets found") -> PV_UPDATE_PROGRESS_STATUS_ERROR, PV_UPDATE_PROGRESS_MSG_INTERNAL_ERROR
@@ -179,8 +237,11 @@ describe('device-sim as the device: running a revision', () => {
     assert.equal((await json(sim.socket, '/device-meta'))['pantavisor.revision'], 0)
   })
 
-  it('an object missing from the container: INPROGRESS, then ERROR "Object validation went wrong" and a rollback', async (t) => {
-    if (!has('curl')) { t.skip(NO_CURL); return }
+  it('an object missing from the container: INPROGRESS, then ERROR "Object validation went wrong" and a rollback', async t => {
+    if (!has('curl')) {
+      t.skip(NO_CURL)
+      return
+    }
     const dir = await tempDir(t)
     // A device's own delays (INPROGRESS lasts 3 s), so that a poll surely sees it however loaded the machine.
     const sim = await startSim(t, join(dir, 'dev'), [], { fast: false })
@@ -193,7 +254,15 @@ describe('device-sim as the device: running a revision', () => {
     assert.equal((await command(sim.socket, '{"op":"LOCAL_RUN","payload":"locals/w"}')).status, 200)
     const seen = new Set<string>()
     // ERROR and the rollback's reboot come together: the answer may only come once the device is back
-    const end = await waitJson<{ status: string, 'status-msg': string }>(sim.socket, '/steps/locals/w/progress', p => { seen.add(p.status); return FINAL.includes(p.status) }, 40_000)
+    const end = await waitJson<{ status: string; 'status-msg': string }>(
+      sim.socket,
+      '/steps/locals/w/progress',
+      p => {
+        seen.add(p.status)
+        return FINAL.includes(p.status)
+      },
+      40_000,
+    )
     // upstream state.c _link_trail_objects ignores a failed link; pantavisor.c _pv_run then fails
     // pv_state_validate_checksum: pv_update_set_error_checksum ("Object validation went wrong"), PV_STATE_ROLLBACK
     // (pvkit, objects never uploaded: ERROR "Object validation went wrong")
@@ -206,8 +275,11 @@ describe('device-sim as the device: running a revision', () => {
 })
 
 describe('device-sim as the device: the factory revision and GET /steps/current', () => {
-  it('a fresh device runs a full factory revision (BSP, objects on the device); GET /steps/current answers its stored bytes', async (t) => {
-    if (!has('curl')) { t.skip(NO_CURL); return }
+  it('a fresh device runs a full factory revision (BSP, objects on the device); GET /steps/current answers its stored bytes', async t => {
+    if (!has('curl')) {
+      t.skip(NO_CURL)
+      return
+    }
     const dir = await tempDir(t)
     const sim = await startSim(t, join(dir, 'dev'))
     const f = simFactory()
@@ -222,8 +294,11 @@ describe('device-sim as the device: the factory revision and GET /steps/current'
     assert.equal((await json(sim.socket, '/steps/current/progress'))['status-msg'], 'Factory revision')
   })
 
-  it('--factory takes an export tarball or a state JSON; their bytes are what GET /steps/current and /steps/0 answer', async (t) => {
-    if (!has('curl')) { t.skip(NO_CURL); return }
+  it('--factory takes an export tarball or a state JSON; their bytes are what GET /steps/current and /steps/0 answer', async t => {
+    if (!has('curl')) {
+      t.skip(NO_CURL)
+      return
+    }
     const dir = await tempDir(t)
     const rev = await makeRev(join(dir, 'src'), 'fac', [{ name: 'app', bytes: 50_000 }])
     // Not canonical: whitespace and key order as a person wrote it; the device keeps it as it is.
@@ -239,17 +314,19 @@ describe('device-sim as the device: the factory revision and GET /steps/current'
     assert.equal((await curl(bare.socket, ['http://localhost/steps/current'])).body, pretty)
     // a tarball whose object does not hash to its name: the device does not start
     await writeTarball(join(dir, 'bad.tar'), rev.raw, [{ sha: rev.objects[0].sha, data: randomBytes(100) }])
-    const bad = await runCli(['--json', 'device-sim', '--dir', join(dir, 'dev3'), '--no-mdns', '--no-http', '--factory', join(dir, 'bad.tar')], { home: join(dir, 'home') })
+    const bad = await runCli(['--json', 'device-sim', '--dir', join(dir, 'dev3'), '--no-mdns', '--no-http', '--factory', join(dir, 'bad.tar')], {
+      home: join(dir, 'home'),
+    })
     assert.equal(bad.code, 2)
     assert.match(bad.stderr, /does not hash to its name/)
   })
 })
 
 /** Why upstream's pvtx cannot run here, or null. */
-function pvtxProblem (): string | null {
-  const absent = upstreamAbsent(PVTX, "upstream pvtx, from the device kit (PVTX)")
+function pvtxProblem(): string | null {
+  const absent = upstreamAbsent(PVTX, 'upstream pvtx, from the device kit (PVTX)')
   if (absent !== null) return absent
-  if (process.getuid?.() !== 0 || !has('unshare')) return 'needs root and unshare (pvtx only knows the device\'s own socket paths)'
+  if (process.getuid?.() !== 0 || !has('unshare')) return "needs root and unshare (pvtx only knows the device's own socket paths)"
   return null
 }
 
@@ -258,21 +335,29 @@ function pvtxProblem (): string | null {
  * is the simulator's socket (pvtx connects to fixed paths only). The kit
  * stores libpvtx's soname links as plain files: a link of our own stands in.
  */
-async function pvtx (dir: string, sock: string, script: string): Promise<{ code: number, out: string, err: string }> {
+async function pvtx(dir: string, sock: string, script: string): Promise<{ code: number; out: string; err: string }> {
   const lib = join(dir, 'pvtx-lib')
   await mkdir(lib, { recursive: true })
   await symlink(join(dirname(PVTX), '..', 'lib', 'libpvtx.so.0.1.0'), join(lib, 'libpvtx.so.0.1')).catch(() => {})
   await mkdir(join(dir, 'pvtx-txn'), { recursive: true })
   const setup = `mount -t tmpfs tmpfs /run && mkdir -p /run/pantavisor/pv && ln -s '${sock}' /run/pantavisor/pv/pv-ctrl && `
   return await new Promise(resolve => {
-    execFile('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', setup + script], {
-      env: { ...process.env, PVTX, LD_LIBRARY_PATH: lib, PVTXDIR: join(dir, 'pvtx-txn') }, timeout: 60_000,
-    }, (e, out, err) => { resolve({ code: e === null ? 0 : Number((e as { code?: number }).code ?? 1), out, err }) })
+    execFile(
+      'unshare',
+      ['--mount', '--propagation', 'private', 'sh', '-c', setup + script],
+      {
+        env: { ...process.env, PVTX, LD_LIBRARY_PATH: lib, PVTXDIR: join(dir, 'pvtx-txn') },
+        timeout: 60_000,
+      },
+      (e, out, err) => {
+        resolve({ code: e === null ? 0 : Number((e as { code?: number }).code ?? 1), out, err })
+      },
+    )
   })
 }
 
 describe('device-sim as the device: composing onto the running state with upstream pvtx', () => {
-  it('pvtx begin current, add pvwificonnect.tgz, commit: the step is the device\'s state plus the package, and it runs to UPDATED', async (t) => {
+  it("pvtx begin current, add pvwificonnect.tgz, commit: the step is the device's state plus the package, and it runs to UPDATED", async t => {
     if (skipWithoutUpstream(t, pvtxProblem() ?? (has('curl') ? null : NO_CURL))) return
     const dir = await tempDir(t)
     const sim = await startSim(t, join(dir, 'dev'))

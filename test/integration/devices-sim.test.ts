@@ -12,24 +12,54 @@ import { readFile, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
 import { tempDir } from '../helpers/tmp.js'
-import { curl, DEV_CA, deviceObjects, deviceSteps, fullRevisionOf, has, json, makeRev, PVCONTROL, sentObjects, startSim, waitJson, waitProgress, WIFI_TGZ } from './devices-harness.js'
+import {
+  curl,
+  DEV_CA,
+  deviceObjects,
+  deviceSteps,
+  fullRevisionOf,
+  has,
+  json,
+  makeRev,
+  PVCONTROL,
+  sentObjects,
+  startSim,
+  waitJson,
+  waitProgress,
+  WIFI_TGZ,
+} from './devices-harness.js'
 import { skipWithoutUpstream, upstreamAbsent } from '../helpers/upstream.js'
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex')
 const NO_CURL = 'curl is not installed'
 
 /** pvcontrol's object PUT: -T with Content-Length, Transfer-Encoding: identity. */
-function putObject (sock: string, file: string, s: string): ReturnType<typeof curl> {
-  return curl(sock, ['--max-time', '14400', '-X', 'PUT', '-H', 'Content-Type: application/octet-stream', '-H', 'Transfer-Encoding: identity', '-T', file, `http://localhost/objects/${s}`])
+function putObject(sock: string, file: string, s: string): ReturnType<typeof curl> {
+  return curl(sock, [
+    '--max-time',
+    '14400',
+    '-X',
+    'PUT',
+    '-H',
+    'Content-Type: application/octet-stream',
+    '-H',
+    'Transfer-Encoding: identity',
+    '-T',
+    file,
+    `http://localhost/objects/${s}`,
+  ])
 }
 
-function run (sock: string, step: string, op = 'LOCAL_RUN'): ReturnType<typeof curl> {
+function run(sock: string, step: string, op = 'LOCAL_RUN'): ReturnType<typeof curl> {
   return curl(sock, ['-X', 'POST', '--header', 'Content-Type: application/json', '--data', JSON.stringify({ op, payload: step }), 'http://localhost/commands'])
 }
 
 describe('device-sim: pv-ctrl as pvcontrol drives it', () => {
-  it('objects, steps with a commit message, run and progress NEW → INPROGRESS → TESTING → UPDATED; device-meta follows', async (t) => {
-    if (!has('curl')) { t.skip(NO_CURL); return }
+  it('objects, steps with a commit message, run and progress NEW → INPROGRESS → TESTING → UPDATED; device-meta follows', async t => {
+    if (!has('curl')) {
+      t.skip(NO_CURL)
+      return
+    }
     const dir = await tempDir(t)
     const sim = await startSim(t, join(dir, 'dev'))
     const rev = await makeRev(join(dir, 'src'), 'a', [{ name: 'app', bytes: 300_000 }])
@@ -37,14 +67,30 @@ describe('device-sim: pv-ctrl as pvcontrol drives it', () => {
     assert.equal(meta0['pantavisor.revision'], 0)
     assert.equal(meta0['pantavisor.mode'], 'local')
     assert.equal(typeof meta0.storage.real_free, 'number')
-    assert.deepEqual(await sentObjects(sim.socket), new Map(), 'a fresh device holds its factory revision\'s objects only')
+    assert.deepEqual(await sentObjects(sim.socket), new Map(), "a fresh device holds its factory revision's objects only")
     for (const o of rev.objects) {
       const r = await putObject(sim.socket, o.path, o.sha)
       assert.equal(r.status, 200, r.body)
     }
     // stdin with an explicit length, as `pvcontrol objects put -<size> <sha>` sends it
     const extra = randomBytes(100_000)
-    const r0 = await curl(sim.socket, ['-X', 'PUT', '-H', `Content-Length:${extra.length}`, '-H', 'Content-Type: application/octet-stream', '-H', 'Transfer-Encoding: identity', '-T', '-', `http://localhost/objects/${sha(extra)}`], extra)
+    const r0 = await curl(
+      sim.socket,
+      [
+        '-X',
+        'PUT',
+        '-H',
+        `Content-Length:${extra.length}`,
+        '-H',
+        'Content-Type: application/octet-stream',
+        '-H',
+        'Transfer-Encoding: identity',
+        '-T',
+        '-',
+        `http://localhost/objects/${sha(extra)}`,
+      ],
+      extra,
+    )
     assert.equal(r0.status, 200)
     const objs = await deviceObjects(sim.socket)
     for (const o of rev.objects) assert.equal(objs.get(o.sha), o.size)
@@ -57,11 +103,14 @@ describe('device-sim: pv-ctrl as pvcontrol drives it', () => {
     assert.equal((await curl(sim.socket, ['-X', 'PUT', '--data', 'first install', 'http://localhost/steps/locals/a/commitmsg'])).status, 200)
     assert.equal((await json(sim.socket, '/steps/locals/a/progress')).status, 'NEW')
     assert.equal((await curl(sim.socket, ['http://localhost/steps/locals/a'])).body, rev.raw, 'GET /steps/<rev> gives the stored bytes')
-    const list = await json<Array<{ name: string, commitmsg: string }>>(sim.socket, '/steps')
+    const list = await json<Array<{ name: string; commitmsg: string }>>(sim.socket, '/steps')
     assert.equal(list.find(s => s.name === 'locals/a')?.commitmsg, 'first install')
     assert.equal((await run(sim.socket, 'locals/a')).status, 200)
     const seen = new Set<string>()
-    const end = await waitProgress(sim.socket, 'locals/a', s => { seen.add(s); return s === 'UPDATED' || s === 'DONE' || s === 'ERROR' })
+    const end = await waitProgress(sim.socket, 'locals/a', s => {
+      seen.add(s)
+      return s === 'UPDATED' || s === 'DONE' || s === 'ERROR'
+    })
     // The BSP differs from the factory revision: the device reboots, so DONE.
     assert.equal(end.status, 'DONE')
     assert.ok(seen.has('TESTING'))
@@ -70,8 +119,11 @@ describe('device-sim: pv-ctrl as pvcontrol drives it', () => {
     assert.equal((await json(sim.socket, '/steps/current/progress')).status, 'DONE')
   })
 
-  it('an object whose bytes do not hash to its name: 422 "Object has bad checksum" and the file is removed; a valid one again: drained, 200', async (t) => {
-    if (!has('curl')) { t.skip(NO_CURL); return }
+  it('an object whose bytes do not hash to its name: 422 "Object has bad checksum" and the file is removed; a valid one again: drained, 200', async t => {
+    if (!has('curl')) {
+      t.skip(NO_CURL)
+      return
+    }
     const dir = await tempDir(t)
     const sim = await startSim(t, join(dir, 'dev'))
     const data = randomBytes(50_000)
@@ -86,8 +138,11 @@ describe('device-sim: pv-ctrl as pvcontrol drives it', () => {
     assert.equal((await curl(sim.socket, ['-X', 'PUT', '-T', join(dir, 'obj'), 'http://localhost/objects/abc'])).status, 400)
   })
 
-  it('steps: bad JSON or a bad signature: 422 and the revision removed; the dev CA trusted: accepted; bad names: 400', async (t) => {
-    if (!has('curl')) { t.skip(NO_CURL); return }
+  it('steps: bad JSON or a bad signature: 422 and the revision removed; the dev CA trusted: accepted; bad names: 400', async t => {
+    if (!has('curl')) {
+      t.skip(NO_CURL)
+      return
+    }
     const dir = await tempDir(t)
     const sim = await startSim(t, join(dir, 'dev'), ['--trust-ca', 'none'])
     await writeFile(join(dir, 'bad.json'), '{"#spec": "pantavisor-service-system@1", "app/root.squashfs": }')
@@ -96,7 +151,9 @@ describe('device-sim: pv-ctrl as pvcontrol drives it', () => {
     assert.deepEqual(JSON.parse(r.body), { Error: 'Parser: State JSON has bad format' })
     assert.equal((await deviceSteps(sim.socket)).includes('locals/bad'), false)
     const wifi = join(dir, 'wifi')
-    await new Promise<void>((resolve, reject) => { execFile('sh', ['-c', `mkdir -p ${wifi} && tar xzf ${WIFI_TGZ} -C ${wifi} json`], e => e === null ? resolve() : reject(e)) })
+    await new Promise<void>((resolve, reject) => {
+      execFile('sh', ['-c', `mkdir -p ${wifi} && tar xzf ${WIFI_TGZ} -C ${wifi} json`], e => (e === null ? resolve() : reject(e)))
+    })
     const s = await curl(sim.socket, ['-X', 'PUT', '--upload-file', join(wifi, 'json'), 'http://localhost/steps/locals/wifi'])
     assert.equal(s.status, 422, 'signed by a CA the device does not trust')
     assert.deepEqual(JSON.parse(s.body), { Error: 'Secureboot: Signature validation failed' })
@@ -108,8 +165,11 @@ describe('device-sim: pv-ctrl as pvcontrol drives it', () => {
     assert.equal(ok.status, 200, ok.body)
   })
 
-  it('commands: 503 with Retry-After while a command is pending and while an update runs; unknown op 400', async (t) => {
-    if (!has('curl')) { t.skip(NO_CURL); return }
+  it('commands: 503 with Retry-After while a command is pending and while an update runs; unknown op 400', async t => {
+    if (!has('curl')) {
+      t.skip(NO_CURL)
+      return
+    }
     const dir = await tempDir(t)
     // A device's own delays (a command waits 1 s for the main loop; INPROGRESS lasts 3 s), so that the
     // second command and the one during the update surely arrive inside those windows, however loaded the machine.
@@ -137,18 +197,28 @@ describe('device-sim: pv-ctrl as pvcontrol drives it', () => {
     assert.match(during.body, /Retry-After: 600/i)
   })
 
-  it('a run with an object missing ends in ERROR; --outcome error rolls back; --outcome wontgo refuses', async (t) => {
-    if (!has('curl')) { t.skip(NO_CURL); return }
+  it('a run with an object missing ends in ERROR; --outcome error rolls back; --outcome wontgo refuses', async t => {
+    if (!has('curl')) {
+      t.skip(NO_CURL)
+      return
+    }
     const dir = await tempDir(t)
     const rev = await makeRev(join(dir, 'src'), 'c', [{ name: 'app', bytes: 100_000 }])
     await writeFile(join(dir, 'json'), rev.raw)
     const sim = await startSim(t, join(dir, 'dev'))
     for (const o of rev.objects.slice(1)) assert.equal((await putObject(sim.socket, o.path, o.sha)).status, 200)
-    assert.equal((await curl(sim.socket, ['-X', 'PUT', '--upload-file', join(dir, 'json'), 'http://localhost/steps/locals/c'])).status, 200, 'the device does not check objects at PUT')
+    assert.equal(
+      (await curl(sim.socket, ['-X', 'PUT', '--upload-file', join(dir, 'json'), 'http://localhost/steps/locals/c'])).status,
+      200,
+      'the device does not check objects at PUT',
+    )
     assert.equal((await run(sim.socket, 'locals/c')).status, 200)
     const p = await waitProgress(sim.socket, 'locals/c', s => s === 'ERROR' || s === 'DONE' || s === 'UPDATED')
     assert.equal(p.status, 'ERROR')
-    for (const [outcome, want] of [['error', 'ERROR'], ['wontgo', 'WONTGO']] as const) {
+    for (const [outcome, want] of [
+      ['error', 'ERROR'],
+      ['wontgo', 'WONTGO'],
+    ] as const) {
       const s2 = await startSim(t, join(dir, `dev-${outcome}`), ['--outcome', outcome])
       for (const o of rev.objects) assert.equal((await putObject(s2.socket, o.path, o.sha)).status, 200)
       assert.equal((await curl(s2.socket, ['-X', 'PUT', '--upload-file', join(dir, 'json'), 'http://localhost/steps/locals/c'])).status, 200)
@@ -162,8 +232,11 @@ describe('device-sim: pv-ctrl as pvcontrol drives it', () => {
     }
   })
 
-  it('garbage collection: RUN_GC drops unlinked objects and steps never run, keeps what the current revision links', async (t) => {
-    if (!has('curl')) { t.skip(NO_CURL); return }
+  it('garbage collection: RUN_GC drops unlinked objects and steps never run, keeps what the current revision links', async t => {
+    if (!has('curl')) {
+      t.skip(NO_CURL)
+      return
+    }
     const dir = await tempDir(t)
     const sim = await startSim(t, join(dir, 'dev'))
     const rev = await makeRev(join(dir, 'src'), 'd', [{ name: 'app', bytes: 100_000 }])
@@ -187,11 +260,17 @@ describe('device-sim: pv-ctrl as pvcontrol drives it', () => {
     assert.equal(steps.includes('locals/never-run'), false)
   })
 
-  it('a progress file replaced while it is served: every answer is one whole version of it', async (t) => {
-    if (!has('curl')) { t.skip(NO_CURL); return }
+  it('a progress file replaced while it is served: every answer is one whole version of it', async t => {
+    if (!has('curl')) {
+      t.skip(NO_CURL)
+      return
+    }
     const sim = await startSim(t, await tempDir(t))
     const file = join(sim.dir, 'trails', '0', '.pv', 'progress')
-    const versions = [JSON.stringify({ status: 'DONE', 'status-msg': 'short' }), JSON.stringify({ status: 'DONE', 'status-msg': 'a much longer message '.repeat(40) })]
+    const versions = [
+      JSON.stringify({ status: 'DONE', 'status-msg': 'short' }),
+      JSON.stringify({ status: 'DONE', 'status-msg': 'a much longer message '.repeat(40) }),
+    ]
     // Replaced as the device replaces it (a new file renamed over the old one), as fast as it goes;
     // the first replacement is in place before the first request (else the factory progress may answer).
     await writeFile(file + '.tmp', versions[1])
@@ -215,8 +294,11 @@ describe('device-sim: pv-ctrl as pvcontrol drives it', () => {
     }
   })
 
-  it('stops cleanly on SIGTERM and SIGINT: exit 0, socket gone, objects kept under --dir', async (t) => {
-    if (!has('curl')) { t.skip(NO_CURL); return }
+  it('stops cleanly on SIGTERM and SIGINT: exit 0, socket gone, objects kept under --dir', async t => {
+    if (!has('curl')) {
+      t.skip(NO_CURL)
+      return
+    }
     const dir = await tempDir(t)
     for (const sig of ['SIGTERM', 'SIGINT'] as const) {
       const sim = await startSim(t, join(dir, sig))
@@ -231,15 +313,19 @@ describe('device-sim: pv-ctrl as pvcontrol drives it', () => {
 })
 
 describe('device-sim: the real pvcontrol script', () => {
-  const sh = (args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number, out: string, err: string }> => new Promise(resolve => {
-    execFile('sh', [PVCONTROL, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (e, out, err) => {
-      resolve({ code: e === null ? 0 : Number((e as { code?: number }).code ?? 1), out, err })
+  const sh = (args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string; err: string }> =>
+    new Promise(resolve => {
+      execFile('sh', [PVCONTROL, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (e, out, err) => {
+        resolve({ code: e === null ? 0 : Number((e as { code?: number }).code ?? 1), out, err })
+      })
     })
-  })
 
-  it('steps install of the upstream pvwificonnect.tgz (on the device\'s BSP), cmd run, show-progress to DONE; exit codes 60 (bad checksum) and 75 (busy)', async (t) => {
+  it("steps install of the upstream pvwificonnect.tgz (on the device's BSP), cmd run, show-progress to DONE; exit codes 60 (bad checksum) and 75 (busy)", async t => {
     if (skipWithoutUpstream(t, upstreamAbsent(PVCONTROL, 'upstream pvcontrol (PVCONTROL)'))) return
-    if (!has('curl')) { t.skip(NO_CURL); return }
+    if (!has('curl')) {
+      t.skip(NO_CURL)
+      return
+    }
     const dir = await tempDir(t)
     const wifi = await fullRevisionOf(join(dir, 'src'), WIFI_TGZ, 'wifi-full')
     // The first run command finds the device busy (503: --busy-commands, not a race with the update's timing).

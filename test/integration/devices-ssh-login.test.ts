@@ -14,20 +14,34 @@ import { runCli, type CliRun } from '../helpers/cli.js'
 import { tempDir } from '../helpers/tmp.js'
 import { deviceSteps, has, importRev, makeRev, sshdProblem, sshLogins, startSim, startSshd } from './devices-harness.js'
 
-interface Plan { commit: { possible: boolean }, ssh: { container: string, source: string, next: string, hostKey: { fingerprint: string, pinned: string } | null } | null, error?: { code: string, message: string } }
+interface Plan {
+  commit: { possible: boolean }
+  ssh: { container: string; source: string; next: string; hostKey: { fingerprint: string; pinned: string } | null } | null
+  error?: { code: string; message: string }
+}
 
-function plan (r: CliRun): Plan {
-  try { return r.json() as Plan } catch { throw new Error(`not JSON (exit ${String(r.code)}): ${r.stdout}\n${r.stderr}`) }
+function plan(r: CliRun): Plan {
+  try {
+    return r.json() as Plan
+  } catch {
+    throw new Error(`not JSON (exit ${String(r.code)}): ${r.stdout}\n${r.stderr}`)
+  }
 }
 
 describe('the SSH login: the container the device says, else the one chosen, remembered per device', () => {
-  it('a wrong container is refused by name; the state tells the management role; a chosen container is used again without the flag', async (t) => {
+  it('a wrong container is refused by name; the state tells the management role; a chosen container is used again without the flag', async t => {
     const why = sshdProblem() ?? (has('curl') ? null : 'no curl')
-    if (why !== null) { t.skip(why); return }
+    if (why !== null) {
+      t.skip(why)
+      return
+    }
     const dir = await tempDir(t)
     const home = join(dir, 'home')
     // app and web say no roles: upstream gives them the management role by default (platforms.c).
-    const rev = await makeRev(join(dir, 'src'), 'r1', [{ name: 'app', bytes: 200_000 }, { name: 'web', bytes: 100_000 }])
+    const rev = await makeRev(join(dir, 'src'), 'r1', [
+      { name: 'app', bytes: 200_000 },
+      { name: 'web', bytes: 100_000 },
+    ])
     await importRev(home, rev.tarball, 'site-app')
     const sim = await startSim(t, join(dir, 'dev'))
     const sshd = await startSshd(t, join(dir, 'sshd'), { containers: ['pvr-sdk', 'app', 'web'] })
@@ -40,7 +54,8 @@ describe('the SSH login: the container the device says, else the one chosen, rem
     assert.equal(wrong.code, 1, wrong.stderr)
     const e = plan(wrong).error
     assert.equal(e?.code, 'E_DEVICE_REFUSED')
-    for (const named of ['"root"', device, 'no container found: root', '--ssh-user', 'pvr-sdk']) assert.ok(e?.message.includes(named), `the message names ${named}: ${e?.message}`)
+    for (const named of ['"root"', device, 'no container found: root', '--ssh-user', 'pvr-sdk'])
+      assert.ok(e?.message.includes(named), `the message names ${named}: ${e?.message}`)
     assert.deepEqual(await deviceSteps(sim.socket), ['0'])
 
     // 2. Nothing known: pvr-sdk. The factory state gives it the management role; the install replaces it with app and web.
@@ -51,7 +66,11 @@ describe('the SSH login: the container the device says, else the one chosen, rem
     // 3. The state learnt at the last login (the factory's) says pvr-sdk; the state it runs now says app, web.
     const third = await run('--dry-run')
     assert.equal(third.code, 0, third.stderr)
-    assert.deepEqual(plan(third).ssh && { c: plan(third).ssh?.container, s: plan(third).ssh?.source, n: plan(third).ssh?.next }, { c: 'pvr-sdk', s: 'state', n: 'app' })
+    assert.deepEqual(plan(third).ssh && { c: plan(third).ssh?.container, s: plan(third).ssh?.source, n: plan(third).ssh?.next }, {
+      c: 'pvr-sdk',
+      s: 'state',
+      n: 'app',
+    })
     assert.equal(plan(third).commit.possible, true)
     assert.equal(plan(third).ssh?.hostKey?.pinned, 'known')
 

@@ -11,10 +11,15 @@ import { runCli } from '../helpers/cli.js'
 import { tempDir } from '../helpers/tmp.js'
 import { importRev, makeRev, sentObjects, startSim } from './devices-harness.js'
 
-interface Row { deviceId: string, name: string | null, alias: string | null, tags: string[] }
+interface Row {
+  deviceId: string
+  name: string | null
+  alias: string | null
+  tags: string[]
+}
 
 describe('devices on one IP', () => {
-  it('two devices at 127.0.0.1 on different ports stay apart: the install goes to, reports and records the one named; the bare IP is an error naming both', async (t) => {
+  it('two devices at 127.0.0.1 on different ports stay apart: the install goes to, reports and records the one named; the bare IP is an error naming both', async t => {
     const dir = await tempDir(t, 'fleet-ident-')
     const home = join(dir, 'home')
     const rev = await makeRev(join(dir, 'src'), 'ident', [{ name: 'app', bytes: 50_000 }])
@@ -25,15 +30,23 @@ describe('devices on one IP', () => {
     assert.equal(add.code, 0, add.stderr)
     const listed = add.json() as Row[]
     assert.deepEqual(listed.map(d => d.deviceId).sort(), [a.http, b.http].sort())
-    assert.ok(listed.every(d => d.name !== '127.0.0.1'), 'no device is named by the bare IP it shares with another')
+    assert.ok(
+      listed.every(d => d.name !== '127.0.0.1'),
+      'no device is named by the bare IP it shares with another',
+    )
 
     const r = await runCli(['--json', 'install', 'site-app', '--device', b.http, '--poll', '50'], { home, timeoutMs: 60_000 })
     assert.equal(r.code, 0, r.stderr)
     assert.equal(r.json().device, b.http, 'reported under the device it went to')
     assert.equal((await sentObjects(b.socket)).size, rev.objects.length)
     assert.equal((await sentObjects(a.socket)).size, 0, 'the other device got nothing')
-    const histB = (await runCli(['--json', 'devices', 'show', b.http], { home })).json() as { installs: Array<{ deviceId: string, address: string, status: string }> }
-    assert.deepEqual(histB.installs.map(i => [i.deviceId, i.address, i.status]), [[b.http, b.http, 'DONE']])
+    const histB = (await runCli(['--json', 'devices', 'show', b.http], { home })).json() as {
+      installs: Array<{ deviceId: string; address: string; status: string }>
+    }
+    assert.deepEqual(
+      histB.installs.map(i => [i.deviceId, i.address, i.status]),
+      [[b.http, b.http, 'DONE']],
+    )
     const histA = (await runCli(['--json', 'devices', 'show', a.http], { home })).json() as { installs: unknown[] }
     assert.deepEqual(histA.installs, [], 'nothing recorded on the other device')
 
@@ -48,7 +61,7 @@ describe('devices on one IP', () => {
     assert.deepEqual(again.installs, [])
   })
 
-  it('rename, tag, untag and forget: selectors find devices by name: and tag:; an alias is unique; forget keeps the history', async (t) => {
+  it('rename, tag, untag and forget: selectors find devices by name: and tag:; an alias is unique; forget keeps the history', async t => {
     const dir = await tempDir(t, 'fleet-labels-')
     const home = join(dir, 'home')
     const sims = await Promise.all(['x', 'y', 'z'].map(async n => await startSim(t, join(dir, n))))
@@ -61,19 +74,32 @@ describe('devices on one IP', () => {
     assert.ok(dup.json().error.message.includes(x))
     const tag = await runCli(['--json', 'devices', 'tag', `name:line-3,${y}`, 'canary', 'hall-b'], { home })
     assert.equal(tag.code, 0, tag.stderr)
-    assert.deepEqual(tag.json(), [{ deviceId: x, tags: ['canary', 'hall-b'] }, { deviceId: y, tags: ['canary', 'hall-b'] }])
+    assert.deepEqual(tag.json(), [
+      { deviceId: x, tags: ['canary', 'hall-b'] },
+      { deviceId: y, tags: ['canary', 'hall-b'] },
+    ])
     assert.deepEqual((await runCli(['--json', 'devices', 'untag', y, 'canary'], { home })).json(), [{ deviceId: y, tags: ['hall-b'] }])
     const bad = await runCli(['--json', 'devices', 'tag', z, 'a,b'], { home })
     assert.equal(bad.code, 2, 'a tag with a comma could never be selected')
     const list = (await runCli(['--json', 'devices', '--no-mdns', '--device', x], { home })).json() as Row[]
-    assert.deepEqual(list.map(d => [d.deviceId, d.alias, d.tags]), [[x, 'line-3', ['canary', 'hall-b']]], 'a fresh probe keeps the alias and tags')
+    assert.deepEqual(
+      list.map(d => [d.deviceId, d.alias, d.tags]),
+      [[x, 'line-3', ['canary', 'hall-b']]],
+      'a fresh probe keeps the alias and tags',
+    )
     const none = await runCli(['--json', 'devices', 'tag', 'tag:nosuch', 'x'], { home })
     assert.equal(none.json().error.code, 'E_NOT_FOUND')
     const forget = await runCli(['--json', 'devices', 'forget', 'tag:hall-b'], { home })
-    assert.deepEqual(forget.json().map((f: { deviceId: string }) => f.deviceId), [x, y].sort())
+    assert.deepEqual(
+      forget.json().map((f: { deviceId: string }) => f.deviceId),
+      [x, y].sort(),
+    )
     const gone = await runCli(['--json', 'devices', 'show', 'line-3'], { home })
     assert.equal(gone.json().error.code, 'E_NOT_FOUND', 'the alias went with the device')
     const all = await runCli(['--json', 'devices', 'tag', 'all', 'site'], { home })
-    assert.deepEqual(all.json().map((f: { deviceId: string }) => f.deviceId), [z])
+    assert.deepEqual(
+      all.json().map((f: { deviceId: string }) => f.deviceId),
+      [z],
+    )
   })
 })

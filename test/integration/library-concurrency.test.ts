@@ -23,11 +23,16 @@ import { writeTarball } from '../helpers/revisions.js'
 
 const ROUNDS = Number(process.env.FIELDSYNC_TEST_ROUNDS ?? 10)
 
-interface Fixture { good: string, corrupt: string, shas: string[], state: Record<string, string> }
+interface Fixture {
+  good: string
+  corrupt: string
+  shas: string[]
+  state: Record<string, string>
+}
 
 /** 15 objects of 1 MiB; `good` holds them all, `corrupt` the same but the last one's bytes are wrong. */
-async function fixture (dir: string): Promise<Fixture> {
-  const objs: Array<{ sha: string, path: string }> = []
+async function fixture(dir: string): Promise<Fixture> {
+  const objs: Array<{ sha: string; path: string }> = []
   for (let n = 0; n < 15; n++) {
     const data = randomBytes(1 << 20)
     const path = join(dir, `o${n}`)
@@ -35,7 +40,9 @@ async function fixture (dir: string): Promise<Fixture> {
     objs.push({ sha: createHash('sha256').update(data).digest('hex'), path })
   }
   const state: Record<string, string> = { '#spec': 'pantavisor-service-system@1' }
-  objs.forEach((o, n) => { state[`_config/app/blob${String(n).padStart(2, '0')}`] = o.sha })
+  objs.forEach((o, n) => {
+    state[`_config/app/blob${String(n).padStart(2, '0')}`] = o.sha
+  })
   const good = join(dir, 'good.tar')
   await writeTarball(good, JSON.stringify(state), objs)
   const bad = join(dir, 'bad-last')
@@ -46,19 +53,26 @@ async function fixture (dir: string): Promise<Fixture> {
 }
 
 /** A `fieldsync` process; `done` resolves with what it printed and how it ended. */
-function start (home: string, args: string[]): { child: ChildProcess, done: Promise<CliRun>, stderrHas: (re: RegExp) => Promise<boolean> } {
+function start(home: string, args: string[]): { child: ChildProcess; done: Promise<CliRun>; stderrHas: (re: RegExp) => Promise<boolean> } {
   const child = spawn(process.execPath, [cliBin, '--home', home, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   const waiters: Array<() => void> = []
-  child.stdout!.on('data', (d: Buffer) => { stdout += d.toString() })
-  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); for (const w of waiters.splice(0)) w() })
-  let closed = false
-  const done = new Promise<CliRun>(resolve => child.once('close', (code, signal) => {
-    closed = true
+  child.stdout!.on('data', (d: Buffer) => {
+    stdout += d.toString()
+  })
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr += d.toString()
     for (const w of waiters.splice(0)) w()
-    resolve({ code, signal, stdout, stderr, json: () => JSON.parse(stdout) })
-  }))
+  })
+  let closed = false
+  const done = new Promise<CliRun>(resolve =>
+    child.once('close', (code, signal) => {
+      closed = true
+      for (const w of waiters.splice(0)) w()
+      resolve({ code, signal, stdout, stderr, json: () => JSON.parse(stdout) })
+    }),
+  )
   /** Resolves true once stderr matches, false if the process ends first. */
   const stderrHas = async (re: RegExp): Promise<boolean> => {
     for (;;) {
@@ -71,7 +85,7 @@ function start (home: string, args: string[]): { child: ChildProcess, done: Prom
 }
 
 /** Wait until `pred` holds for the names in `dir`, woken by changes in the folder (or its parent while it does not exist). */
-async function until (dir: string, pred: (names: string[]) => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+async function until(dir: string, pred: (names: string[]) => boolean, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const names = await readdir(dir).catch(() => undefined)
@@ -81,8 +95,16 @@ async function until (dir: string, pred: (names: string[]) => boolean, what: str
       let w: FSWatcher | undefined
       // The watch is the event; the timer only covers a change made before it was set up.
       const t = setTimeout(done, 50)
-      function done (): void { clearTimeout(t); w?.close(); resolve() }
-      try { w = watch(names === undefined ? dirname(dir) : dir, done) } catch { /* the parent is not there yet either */ }
+      function done(): void {
+        clearTimeout(t)
+        w?.close()
+        resolve()
+      }
+      try {
+        w = watch(names === undefined ? dirname(dir) : dir, done)
+      } catch {
+        /* the parent is not there yet either */
+      }
     })
   }
 }
@@ -90,12 +112,12 @@ async function until (dir: string, pred: (names: string[]) => boolean, what: str
 const isSha = (n: string): boolean => /^[0-9a-f]{64}$/.test(n)
 
 /** verify finds every object of the revision; in the last round, the revision also exports (the issue saw ENOENT there). */
-async function checkLibrary (home: string, round: string, last: boolean): Promise<void> {
+async function checkLibrary(home: string, round: string, last: boolean): Promise<void> {
   const v = await runCli(['verify', '--json'], { home })
   assert.equal(v.code, 0, `${round}: verify: ${v.stdout}${v.stderr}`)
   assert.deepEqual(v.json(), { checked: 15, corrupt: [], missing: [] }, round)
   if (!last) return
-  const ls = (await runCli(['ls', '--json'], { home })).json() as Array<{ id: string, complete: boolean }>
+  const ls = (await runCli(['ls', '--json'], { home })).json() as Array<{ id: string; complete: boolean }>
   assert.equal(ls.length, 1, round)
   assert.equal(ls[0].complete, true, round)
   const ex = await runCli(['export', ls[0].id, join(home, 'out.tar'), '--json'], { home })
@@ -104,7 +126,7 @@ async function checkLibrary (home: string, round: string, last: boolean): Promis
 }
 
 describe('library: two processes on one home', { concurrency: false }, () => {
-  it(`gc during an import waits for it (or with --wait 0 refuses, naming it); the import completes and verifies (${ROUNDS} rounds)`, async (t) => {
+  it(`gc during an import waits for it (or with --wait 0 refuses, naming it); the import completes and verifies (${ROUNDS} rounds)`, async t => {
     const fx = await fixture(await tempDir(t))
     const base = await tempDir(t)
     let waited = 0
@@ -112,7 +134,9 @@ describe('library: two processes on one home', { concurrency: false }, () => {
       const round = `round ${i}`
       const home = join(base, `h${i}`)
       const imp = start(home, ['import', fx.good, '--json'])
-      t.after(() => { imp.child.kill('SIGKILL') })
+      t.after(() => {
+        imp.child.kill('SIGKILL')
+      })
       const stopped = i % 2 === 0
       // Stopped rounds: the import is held still with some objects written and not yet recorded.
       // Free rounds: gc starts once a different number of objects is in the pool.
@@ -140,14 +164,16 @@ describe('library: two processes on one home', { concurrency: false }, () => {
     assert.equal(waited, Math.ceil(ROUNDS / 2), 'gc waited in every stopped round')
   })
 
-  it(`a failing import takes back only what no other import relies on: the other ends complete, nothing missing (${ROUNDS} rounds)`, async (t) => {
+  it(`a failing import takes back only what no other import relies on: the other ends complete, nothing missing (${ROUNDS} rounds)`, async t => {
     const fx = await fixture(await tempDir(t))
     const base = await tempDir(t)
     for (let i = 0; i < ROUNDS; i++) {
       const round = `round ${i}`
       const home = join(base, `h${i}`)
       const a = start(home, ['import', fx.corrupt, '--json'])
-      t.after(() => { a.child.kill('SIGKILL') })
+      t.after(() => {
+        a.child.kill('SIGKILL')
+      })
       const stopped = i % 2 === 0
       await until(join(home, 'objects'), n => n.filter(isSha).length >= (stopped ? 7 : 1 + (i % 13)), `${round}: objects of import A`)
       // Stopped rounds: B runs from start to end while A holds 7 written objects, then A goes on and fails.
@@ -167,11 +193,13 @@ describe('library: two processes on one home', { concurrency: false }, () => {
     }
   })
 
-  it('an import killed with -9 holds nothing: gc --wait 0 right after runs, and removes what it left', async (t) => {
+  it('an import killed with -9 holds nothing: gc --wait 0 right after runs, and removes what it left', async t => {
     const fx = await fixture(await tempDir(t))
     const home = join(await tempDir(t), 'h')
     const imp = start(home, ['import', fx.good, '--json'])
-    t.after(() => { imp.child.kill('SIGKILL') })
+    t.after(() => {
+      imp.child.kill('SIGKILL')
+    })
     await until(join(home, 'objects'), n => n.filter(isSha).length >= 3, 'objects of the import')
     imp.child.kill('SIGKILL')
     await imp.done
@@ -181,7 +209,7 @@ describe('library: two processes on one home', { concurrency: false }, () => {
     assert.deepEqual((await readdir(join(home, 'objects'))).filter(isSha), [])
   })
 
-  it('commands starting together on a new home take turns at the migration (20 rounds of 3)', async (t) => {
+  it('commands starting together on a new home take turns at the migration (20 rounds of 3)', async t => {
     const fx = await fixture(await tempDir(t))
     const base = await tempDir(t)
     const failures: string[] = []

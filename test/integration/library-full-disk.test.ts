@@ -19,16 +19,22 @@ import { importRev, lsHome, makeRevision, serve, teamHomes, verifyHome } from '.
 import { TeamStore } from '../../main/peers/team.js'
 
 /** A tmpfs of `size` mounted for the test (removed after it). */
-async function smallDisk (t: { after: (fn: () => Promise<void>) => void }, size: string): Promise<string> {
+async function smallDisk(t: { after: (fn: () => Promise<void>) => void }, size: string): Promise<string> {
   const mnt = await mkdtemp(join(tmpdir(), 'fieldsync-full-'))
   execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mnt])
-  t.after(async () => { execFileSync('umount', ['-l', mnt]); await rm(mnt, { recursive: true, force: true }) })
+  t.after(async () => {
+    execFileSync('umount', ['-l', mnt])
+    await rm(mnt, { recursive: true, force: true })
+  })
   return mnt
 }
 
 describe('library: a full disk', { concurrency: false }, () => {
-  it('an import whose index write fills the disk: E_NO_SPACE naming the library, nothing recorded', async (t) => {
-    if (process.getuid?.() !== 0) { t.skip('needs root to mount a tmpfs'); return }
+  it('an import whose index write fills the disk: E_NO_SPACE naming the library, nothing recorded', async t => {
+    if (process.getuid?.() !== 0) {
+      t.skip('needs root to mount a tmpfs')
+      return
+    }
     const d = await tempDir(t)
     const mnt = await smallDisk(t, '3m')
     const home = join(mnt, 'home')
@@ -44,9 +50,15 @@ describe('library: a full disk', { concurrency: false }, () => {
     assert.deepEqual((await runCli(['ls', '--json'], { home })).json(), [])
   })
 
-  it('a pull that fills the disk: E_NO_SPACE naming the library, partial objects kept only if resumable and counted; with room the pull resumes and completes', async (t) => {
-    if (process.getuid?.() !== 0) { t.skip('needs root to mount a tmpfs'); return }
-    if (!hasMksquashfs()) { t.skip('mksquashfs not installed'); return }
+  it('a pull that fills the disk: E_NO_SPACE naming the library, partial objects kept only if resumable and counted; with room the pull resumes and completes', async t => {
+    if (process.getuid?.() !== 0) {
+      t.skip('needs root to mount a tmpfs')
+      return
+    }
+    if (!hasMksquashfs()) {
+      t.skip('mksquashfs not installed')
+      return
+    }
     const dir = await tempDir(t)
     const [a] = await teamHomes(dir, 1)
     const mnt = await smallDisk(t, '24m')
@@ -57,15 +69,19 @@ describe('library: a full disk', { concurrency: false }, () => {
     const sa = await serve(t, a)
     const r = await runCli(['pull', 'big', '--no-mdns', '--peer', sa.addr, '--json'], { home: c, timeoutMs: 60_000 })
     assert.equal(r.code, 1, r.stdout + r.stderr)
-    let doc: { error: { code: string, message: string } }
-    try { doc = r.json() } catch { assert.fail(`not one JSON document on stdout: ${JSON.stringify(r.stdout)}; stderr: ${r.stderr}`) }
+    let doc: { error: { code: string; message: string } }
+    try {
+      doc = r.json()
+    } catch {
+      assert.fail(`not one JSON document on stdout: ${JSON.stringify(r.stdout)}; stderr: ${r.stderr}`)
+    }
     assert.equal(doc.error.code, 'E_NO_SPACE', r.stdout + r.stderr)
     assert.ok(doc.error.message.includes(c), `the message names the library: ${doc.error.message}`)
     assert.doesNotMatch(r.stderr, /SqliteError|at .*\.js:\d+/, 'no stack trace')
     // What is kept is what the index can resume, and the message counts it.
     const files = await readdir(join(c, 'partial'))
     const db = new Database(join(c, 'index.db'), { readonly: true })
-    const rows = db.prepare('SELECT sha, done FROM peer_partials').all() as Array<{ sha: string, done: string }>
+    const rows = db.prepare('SELECT sha, done FROM peer_partials').all() as Array<{ sha: string; done: string }>
     db.close()
     const resumable = rows.filter(x => (JSON.parse(x.done) as Array<[number, number]>).some(([s, e]) => e > s)).map(x => x.sha)
     assert.deepEqual(files.sort(), resumable.sort(), 'every partial file kept has saved ranges to resume from')

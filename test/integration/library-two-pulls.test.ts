@@ -16,8 +16,11 @@ import { importRev, makeRevision, serve, teamHomes, verifyHome } from './peers-h
 const ROUNDS = Number(process.env.FIELDSYNC_TEST_ROUNDS ?? 3)
 
 describe('library: two pulls on one home', { concurrency: false }, () => {
-  it(`two pull processes of the same revision at once both end complete; the objects verify (${ROUNDS} rounds)`, async (t) => {
-    if (!hasMksquashfs()) { t.skip('mksquashfs not installed'); return }
+  it(`two pull processes of the same revision at once both end complete; the objects verify (${ROUNDS} rounds)`, async t => {
+    if (!hasMksquashfs()) {
+      t.skip('mksquashfs not installed')
+      return
+    }
     const dir = await tempDir(t)
     const [a] = await teamHomes(dir, 1)
     const code = new TeamStore(a).code((await new TeamStore(a).load())!)

@@ -16,17 +16,22 @@ import { hasMksquashfs } from '../helpers/revisions.js'
 import { tempDir } from '../helpers/tmp.js'
 import { CountingProxy, importRev, lsHome, makeRevision, serve, teamHomes, verifyHome } from './peers-harness.js'
 
-function partialsDone (home: string): number {
+function partialsDone(home: string): number {
   const db = new Database(join(home, 'index.db'), { readonly: true })
   try {
     const rows = db.prepare('SELECT done FROM peer_partials').all() as Array<{ done: string }>
     return rows.reduce((n, r) => n + (JSON.parse(r.done) as Array<[number, number]>).reduce((m, [s, e]) => m + e - s, 0), 0)
-  } finally { db.close() }
+  } finally {
+    db.close()
+  }
 }
 
 describe('peers: faults', { concurrency: false }, () => {
-  it('a seeder killed mid-transfer hands its ranges to the other', async (t) => {
-    if (!hasMksquashfs()) { t.skip('mksquashfs not installed'); return }
+  it('a seeder killed mid-transfer hands its ranges to the other', async t => {
+    if (!hasMksquashfs()) {
+      t.skip('mksquashfs not installed')
+      return
+    }
     const dir = await tempDir(t)
     const [a, b, c] = await teamHomes(dir, 3)
     const rev = await makeRevision(join(dir, 'src'), 'k', 40 << 20)
@@ -49,8 +54,11 @@ describe('peers: faults', { concurrency: false }, () => {
     assert.deepEqual(await verifyHome(c), { checked: rev.objects.length, corrupt: [], missing: [] })
   })
 
-  it('a seeder that sends corrupt ranges: the objects still arrive, correct, from the other', async (t) => {
-    if (!hasMksquashfs()) { t.skip('mksquashfs not installed'); return }
+  it('a seeder that sends corrupt ranges: the objects still arrive, correct, from the other', async t => {
+    if (!hasMksquashfs()) {
+      t.skip('mksquashfs not installed')
+      return
+    }
     const dir = await tempDir(t)
     const [a, b, c] = await teamHomes(dir, 3)
     const rev = await makeRevision(join(dir, 'src'), 'm', 24 << 20)
@@ -66,8 +74,11 @@ describe('peers: faults', { concurrency: false }, () => {
     assert.deepEqual(await verifyHome(c), { checked: rev.objects.length, corrupt: [], missing: [] })
   })
 
-  it('a lying seeder alone: the pull fails with a hash mismatch and nothing bad enters the store', async (t) => {
-    if (!hasMksquashfs()) { t.skip('mksquashfs not installed'); return }
+  it('a lying seeder alone: the pull fails with a hash mismatch and nothing bad enters the store', async t => {
+    if (!hasMksquashfs()) {
+      t.skip('mksquashfs not installed')
+      return
+    }
     const dir = await tempDir(t)
     const [a, c] = await teamHomes(dir, 2)
     const rev = await makeRevision(join(dir, 'src'), 'l', 1 << 20)
@@ -81,8 +92,11 @@ describe('peers: faults', { concurrency: false }, () => {
     assert.deepEqual((await verifyHome(c)).corrupt, [])
   })
 
-  it('an outsider with another team secret gets no connection, no catalog and no bytes', async (t) => {
-    if (!hasMksquashfs()) { t.skip('mksquashfs not installed'); return }
+  it('an outsider with another team secret gets no connection, no catalog and no bytes', async t => {
+    if (!hasMksquashfs()) {
+      t.skip('mksquashfs not installed')
+      return
+    }
     const dir = await tempDir(t)
     const [a] = await teamHomes(dir, 1)
     const outsider = join(dir, 'outsider')
@@ -98,15 +112,18 @@ describe('peers: faults', { concurrency: false }, () => {
     assert.deepEqual(await lsHome(outsider), [])
     const peers = await runCli(['peers', '--no-mdns', '--peer', sa.addr, '--wait', '0.5', '--json'], { home: outsider })
     assert.equal(peers.code, 0, peers.stderr)
-    const seen = (peers.json() as Array<{ id: string, team: boolean, revisions: number }>).find(p => p.id === sa.peerId)
+    const seen = (peers.json() as Array<{ id: string; team: boolean; revisions: number }>).find(p => p.id === sa.peerId)
     assert.ok(seen !== undefined && seen.team === false && seen.revisions === 0, JSON.stringify(peers.json()))
     // The seeder never counted it as a peer.
     const ap = (await runCli(['peers', '--json'], { home: a })).json() as Array<{ id: string }>
     assert.equal(ap.length, 0, JSON.stringify(ap))
   })
 
-  it('a pull killed with -9 resumes, fetching again at most what was in flight', async (t) => {
-    if (!hasMksquashfs()) { t.skip('mksquashfs not installed'); return }
+  it('a pull killed with -9 resumes, fetching again at most what was in flight', async t => {
+    if (!hasMksquashfs()) {
+      t.skip('mksquashfs not installed')
+      return
+    }
     const dir = await tempDir(t)
     const [a, c] = await teamHomes(dir, 2)
     const rev = await makeRevision(join(dir, 'src'), 'r', 48 << 20)
@@ -116,7 +133,9 @@ describe('peers: faults', { concurrency: false }, () => {
     p1.stallAfter = 20 << 20
     const child = spawn(process.execPath, [cliBin, '--home', c, 'pull', 'r', '--no-mdns', '--peer', p1.addr(sa.peerId), '--json'], { stdio: 'ignore' })
     const exited = new Promise(resolve => child.once('exit', resolve))
-    t.after(() => { child.kill('SIGKILL') })
+    t.after(() => {
+      child.kill('SIGKILL')
+    })
     await p1.stalled()
     // Let the writes of what arrived land, then kill without warning.
     await new Promise(resolve => setTimeout(resolve, 500))
@@ -134,7 +153,9 @@ describe('peers: faults', { concurrency: false }, () => {
     const refetched = firstObjectBytes + res.bytes - rev.bytes
     assert.ok(refetched <= PullTuning.slotsPerPeer * PullTuning.rangeBytes, `re-fetched ${refetched} bytes, more than the ranges in flight`)
     assert.ok(refetched <= PullTuning.rangeBytes, `re-fetched ${refetched} bytes: under one range for the one object in flight`)
-    t.diagnostic(`killed after ${firstObjectBytes} bytes on the wire; ${kept} bytes were saved; the resumed pull fetched ${res.bytes}; re-fetched ${refetched} bytes (protocol overhead included)`)
+    t.diagnostic(
+      `killed after ${firstObjectBytes} bytes on the wire; ${kept} bytes were saved; the resumed pull fetched ${res.bytes}; re-fetched ${refetched} bytes (protocol overhead included)`,
+    )
     assert.equal((await lsHome(c)).find(x => x.id === id)?.complete, true)
     assert.deepEqual((await verifyHome(c)).corrupt, [])
   })

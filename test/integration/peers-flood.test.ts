@@ -30,19 +30,28 @@ class Flood {
   private readonly total: number
   private onAllConnected: () => void = () => {}
 
-  constructor (private readonly port: number, hosts: string[], perHost: number, t: Tctx) {
+  constructor(
+    private readonly port: number,
+    hosts: string[],
+    perHost: number,
+    t: Tctx,
+  ) {
     this.total = hosts.length * perHost
     for (let i = 0; i < this.total; i++) this.open(hosts[i % hosts.length], { counted: false })
-    t.after(() => { this.stop() })
+    t.after(() => {
+      this.stop()
+    })
   }
 
   /** Resolves once every slot had its connection accepted at least once. */
-  async started (): Promise<void> {
+  async started(): Promise<void> {
     if (this.connectedOnce >= this.total) return
-    await new Promise<void>(resolve => { this.onAllConnected = resolve })
+    await new Promise<void>(resolve => {
+      this.onAllConnected = resolve
+    })
   }
 
-  private open (host: string, slot: { counted: boolean }): void {
+  private open(host: string, slot: { counted: boolean }): void {
     if (this.stopped) return
     const s = createConnection({ host: '127.0.0.1', port: this.port, localAddress: host })
     this.socks.add(s)
@@ -59,25 +68,31 @@ class Flood {
       if (this.stopped) return
       this.closedByNode++
       // Reopen at once, as the issue's attacker does.
-      setImmediate(() => { this.open(host, slot) })
+      setImmediate(() => {
+        this.open(host, slot)
+      })
     })
   }
 
   /** Connections open right now. */
-  get openNow (): number { return this.socks.size }
+  get openNow(): number {
+    return this.socks.size
+  }
 
-  stop (): void {
+  stop(): void {
     this.stopped = true
     for (const s of this.socks) s.destroy()
   }
 }
 
 /** CPU seconds a process has used (Linux /proc; 0 elsewhere). */
-function cpuSeconds (pid: number | undefined): number {
+function cpuSeconds(pid: number | undefined): number {
   try {
     const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')
     return (Number(f[11]) + Number(f[12])) / 100
-  } catch { return 0 }
+  } catch {
+    return 0
+  }
 }
 
 const hostsFrom = (n: number) => Array.from({ length: n }, (_, i) => `127.0.0.${i + 2}`)
@@ -88,8 +103,11 @@ describe('peers: an outsider flooding a node with half-open connections', { conc
     ['100 connections from one address', hostsFrom(1), 100],
     ['100 connections from 10 addresses', hostsFrom(10), 10],
   ] as const) {
-    it(`${label}: 5 of 5 team pulls succeed during it`, async (t) => {
-      if (!hasMksquashfs()) { t.skip('mksquashfs not installed'); return }
+    it(`${label}: 5 of 5 team pulls succeed during it`, async t => {
+      if (!hasMksquashfs()) {
+        t.skip('mksquashfs not installed')
+        return
+      }
       const dir = await tempDir(t)
       const [a, quiet, ...pullers] = await teamHomes(dir, 7)
       const rev = await makeRevision(join(dir, 'src'), 'f', 1 << 20)
@@ -118,20 +136,28 @@ describe('peers: an outsider flooding a node with half-open connections', { conc
       const cpu = (cpuSeconds(sa.proc.pid) - cpu0) / secs
       const own = process.cpuUsage(own0)
       const flooderCpu = (own.user + own.system) / 1e6 / secs
-      t.diagnostic(`${label}: ${ok} of 5 pulls succeeded (${ms.join(', ')} ms; ${quietMs} ms before the flood); the node closed ${flood.closedByNode} flood connections meanwhile (${Math.round(flood.closedByNode * 1000 / (Date.now() - f0))}/s), ${flood.openNow} open at the end; the node used ${Math.round(cpu * 100)}% of a core, the flooder (this test process) ${Math.round(flooderCpu * 100)}%`)
+      t.diagnostic(
+        `${label}: ${ok} of 5 pulls succeeded (${ms.join(', ')} ms; ${quietMs} ms before the flood); the node closed ${flood.closedByNode} flood connections meanwhile (${Math.round((flood.closedByNode * 1000) / (Date.now() - f0))}/s), ${flood.openNow} open at the end; the node used ${Math.round(cpu * 100)}% of a core, the flooder (this test process) ${Math.round(flooderCpu * 100)}%`,
+      )
       assert.equal(ok, 5, errors.join('\n'))
       assert.equal(sa.proc.exitCode, null, 'the node is still up')
       flood.stop()
     })
   }
 
-  it('a node that closes our connection during the handshake is unavailable, not another team', async (t) => {
+  it('a node that closes our connection during the handshake is unavailable, not another team', async t => {
     const dir = await tempDir(t)
     const [c] = await teamHomes(dir, 1)
     // Accepts, reads the start of the handshake, hangs up: what a busy node does to a newcomer.
-    const srv = createServer(s => { s.once('data', () => { s.destroy() }) })
+    const srv = createServer(s => {
+      s.once('data', () => {
+        s.destroy()
+      })
+    })
     await new Promise<void>(resolve => srv.listen(0, '127.0.0.1', resolve))
-    t.after(() => { srv.close() })
+    t.after(() => {
+      srv.close()
+    })
     const port = (srv.address() as { port: number }).port
     const someone = '12D3KooWRBy97UB99e3J6hiPesre1MZeuNQvfan4gBziswrRJsNK'
     const r = await runCli(['pull', 'f', '--no-mdns', '--peer', `/ip4/127.0.0.1/tcp/${port}/p2p/${someone}`, '--json'], { home: c, timeoutMs: 30_000 })

@@ -19,9 +19,15 @@ import { importRev, lsHome, makeRevision, serve, teamHomes, verifyHome } from '.
 const HUGE = Number.MAX_SAFE_INTEGER
 
 describe('peers: hostile team peers', { concurrency: false }, () => {
-  for (const [label, claim] of [['2^53-1 bytes', HUGE], ['0 bytes', 0]] as const) {
-    it(`a lone peer claiming every object is ${label}: the pull fails at once with E_PROTOCOL`, async (t) => {
-      if (!hasMksquashfs()) { t.skip('mksquashfs not installed'); return }
+  for (const [label, claim] of [
+    ['2^53-1 bytes', HUGE],
+    ['0 bytes', 0],
+  ] as const) {
+    it(`a lone peer claiming every object is ${label}: the pull fails at once with E_PROTOCOL`, async t => {
+      if (!hasMksquashfs()) {
+        t.skip('mksquashfs not installed')
+        return
+      }
       const dir = await tempDir(t)
       const [a, c] = await teamHomes(dir, 2)
       const rev = await makeRevision(join(dir, 'src'), 's', 1 << 20)
@@ -38,8 +44,11 @@ describe('peers: hostile team peers', { concurrency: false }, () => {
       assert.equal((await lsHome(c)).find(x => x.id === id)?.complete, false)
     })
 
-    it(`two peers claiming ${label} outvote an honest seeder no more: the pull finishes from the honest one`, async (t) => {
-      if (!hasMksquashfs()) { t.skip('mksquashfs not installed'); return }
+    it(`two peers claiming ${label} outvote an honest seeder no more: the pull finishes from the honest one`, async t => {
+      if (!hasMksquashfs()) {
+        t.skip('mksquashfs not installed')
+        return
+      }
       const dir = await tempDir(t)
       const [a1, a2, b, c] = await teamHomes(dir, 4)
       const rev = await makeRevision(join(dir, 'src'), 'h', 3 << 20)
@@ -47,18 +56,27 @@ describe('peers: hostile team peers', { concurrency: false }, () => {
       for (const h of [a2, b]) await importRev(h, rev, 'h')
       const liars = [await hostileSeeder(t, a1, { claimSize: () => claim }), await hostileSeeder(t, a2, { claimSize: () => claim })]
       const honest = await serve(t, b)
-      const r = await runCli(['pull', 'h', '--no-mdns', ...liars.flatMap(l => ['--peer', l.addr]), '--peer', honest.addr, '--json'], { home: c, timeoutMs: 30_000 })
+      const r = await runCli(['pull', 'h', '--no-mdns', ...liars.flatMap(l => ['--peer', l.addr]), '--peer', honest.addr, '--json'], {
+        home: c,
+        timeoutMs: 30_000,
+      })
       assert.equal(r.signal, null, `the puller was killed (${r.signal}): ${r.stderr.slice(-500)}`)
       assert.equal(r.code, 0, r.stderr.slice(-2000))
       assert.equal(r.json().id, id)
       assert.equal(r.json().fromPeers[honest.peerId], rev.bytes)
-      assert.deepEqual(liars.map(l => l.ranges), [0, 0])
+      assert.deepEqual(
+        liars.map(l => l.ranges),
+        [0, 0],
+      )
       assert.deepEqual(await verifyHome(c), { checked: rev.objects.length, corrupt: [], missing: [] })
     })
   }
 
-  it('a lone peer whose have answer is malformed (a size of 2^63): the pull fails with E_PROTOCOL, not "on no peer"', async (t) => {
-    if (!hasMksquashfs()) { t.skip('mksquashfs not installed'); return }
+  it('a lone peer whose have answer is malformed (a size of 2^63): the pull fails with E_PROTOCOL, not "on no peer"', async t => {
+    if (!hasMksquashfs()) {
+      t.skip('mksquashfs not installed')
+      return
+    }
     const dir = await tempDir(t)
     const [a, c] = await teamHomes(dir, 2)
     const rev = await makeRevision(join(dir, 'src'), 'b', 1 << 20)
@@ -70,8 +88,11 @@ describe('peers: hostile team peers', { concurrency: false }, () => {
     assert.equal(liar.ranges, 0)
   })
 
-  it('serve --mirror survives a peer claiming 2^53-1 bytes, and says why it cannot pull', async (t) => {
-    if (!hasMksquashfs()) { t.skip('mksquashfs not installed'); return }
+  it('serve --mirror survives a peer claiming 2^53-1 bytes, and says why it cannot pull', async t => {
+    if (!hasMksquashfs()) {
+      t.skip('mksquashfs not installed')
+      return
+    }
     const dir = await tempDir(t)
     const [a, c] = await teamHomes(dir, 2)
     const rev = await makeRevision(join(dir, 'src'), 'm', 1 << 20)
@@ -89,8 +110,11 @@ describe('peers: hostile team peers', { concurrency: false }, () => {
     assert.ok(liar.haves >= 1)
   })
 
-  it('a peer dripping 1 byte every 2 s per range loses its ranges to an honest seeder', async (t) => {
-    if (!hasMksquashfs()) { t.skip('mksquashfs not installed'); return }
+  it('a peer dripping 1 byte every 2 s per range loses its ranges to an honest seeder', async t => {
+    if (!hasMksquashfs()) {
+      t.skip('mksquashfs not installed')
+      return
+    }
     const dir = await tempDir(t)
     const [a, b, c] = await teamHomes(dir, 3)
     const rev = await makeRevision(join(dir, 'src'), 'd', 24 << 20)
@@ -112,8 +136,11 @@ describe('peers: hostile team peers', { concurrency: false }, () => {
     assert.deepEqual(await verifyHome(c), { checked: rev.objects.length, corrupt: [], missing: [] })
   })
 
-  it('a lone peer dripping 1 byte every 2 s: the pull fails with E_TIMEOUT in seconds, not never', async (t) => {
-    if (!hasMksquashfs()) { t.skip('mksquashfs not installed'); return }
+  it('a lone peer dripping 1 byte every 2 s: the pull fails with E_TIMEOUT in seconds, not never', async t => {
+    if (!hasMksquashfs()) {
+      t.skip('mksquashfs not installed')
+      return
+    }
     const dir = await tempDir(t)
     const [a, c] = await teamHomes(dir, 2)
     const rev = await makeRevision(join(dir, 'src'), 'e', 1 << 20)

@@ -15,18 +15,27 @@ import { hasMksquashfs } from '../helpers/revisions.js'
 import { tempDir } from '../helpers/tmp.js'
 import { importRev, lsHome, makeRevision, teamHomes } from './peers-harness.js'
 
-function ip (...args: string[]): void { execFileSync('ip', args, { stdio: 'pipe' }) }
+function ip(...args: string[]): void {
+  execFileSync('ip', args, { stdio: 'pipe' })
+}
 
-function canNetns (): string | undefined {
+function canNetns(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (network namespaces)'
-  try { execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' }) } catch { return 'iproute2 (ip netns) not available' }
+  try {
+    execFileSync('ip', ['netns', 'list'], { stdio: 'ignore' })
+  } catch {
+    return 'iproute2 (ip netns) not available'
+  }
   return undefined
 }
 
 describe('peers: mDNS between two network namespaces', () => {
-  it('nodes find each other by mDNS alone within 2 s; one pulls from the other', async (t) => {
+  it('nodes find each other by mDNS alone within 2 s; one pulls from the other', async t => {
     const why = canNetns() ?? (hasMksquashfs() ? undefined : 'mksquashfs not installed')
-    if (why !== undefined) { t.skip(why); return }
+    if (why !== undefined) {
+      t.skip(why)
+      return
+    }
     const tag = randomBytes(3).toString('hex')
     const [na, nb, va, vb] = [`fsa-${tag}`, `fsb-${tag}`, `fva${tag}`, `fvb${tag}`]
     try {
@@ -37,12 +46,21 @@ describe('peers: mDNS between two network namespaces', () => {
       return
     }
     t.after(() => {
-      for (const n of [na, nb]) { try { ip('netns', 'del', n) } catch { /* already gone */ } }
+      for (const n of [na, nb]) {
+        try {
+          ip('netns', 'del', n)
+        } catch {
+          /* already gone */
+        }
+      }
     })
     ip('link', 'add', va, 'type', 'veth', 'peer', 'name', vb)
     ip('link', 'set', va, 'netns', na)
     ip('link', 'set', vb, 'netns', nb)
-    for (const [ns, dev, addr] of [[na, va, '10.203.7.1/24'], [nb, vb, '10.203.7.2/24']]) {
+    for (const [ns, dev, addr] of [
+      [na, va, '10.203.7.1/24'],
+      [nb, vb, '10.203.7.2/24'],
+    ]) {
       ip('-n', ns, 'link', 'set', 'lo', 'up')
       ip('-n', ns, 'addr', 'add', addr, 'dev', dev)
       ip('-n', ns, 'link', 'set', dev, 'up', 'multicast', 'on')
@@ -54,15 +72,27 @@ describe('peers: mDNS between two network namespaces', () => {
     const id = await importRev(a, rev, 'lan')
 
     const start = async (ns: string, home: string, name: string): Promise<{ peerId: string }> => {
-      const p = spawn('ip', ['netns', 'exec', ns, process.execPath, cliBin, '--home', home, 'serve', '--name', name, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
+      const p = spawn('ip', ['netns', 'exec', ns, process.execPath, cliBin, '--home', home, 'serve', '--name', name, '--json'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
       let err = ''
-      p.stderr.on('data', (d: Buffer) => { err += d.toString() })
+      p.stderr.on('data', (d: Buffer) => {
+        err += d.toString()
+      })
       const exited = new Promise(resolve => p.once('exit', resolve))
-      t.after(async () => { p.kill('SIGKILL'); await exited })
+      t.after(async () => {
+        p.kill('SIGKILL')
+        await exited
+      })
       const line = await new Promise<string>((resolve, reject) => {
         let out = ''
-        p.stdout.on('data', (d: Buffer) => { out += d.toString(); if (out.includes('\n')) resolve(out.split('\n')[0]) })
-        p.once('exit', c => { reject(new Error(`serve in ${ns} exited ${c}: ${err}`)) })
+        p.stdout.on('data', (d: Buffer) => {
+          out += d.toString()
+          if (out.includes('\n')) resolve(out.split('\n')[0])
+        })
+        p.once('exit', c => {
+          reject(new Error(`serve in ${ns} exited ${c}: ${err}`))
+        })
       })
       return JSON.parse(line)
     }
@@ -72,15 +102,21 @@ describe('peers: mDNS between two network namespaces', () => {
     let seenAfter = -1
     while (Date.now() - upAt < 10_000) {
       const r = await runCli(['peers', '--json'], { home: b })
-      const p = (r.json() as Array<{ id: string, team: boolean, name: string, revisions: number }>).find(x => x.id === ia.peerId)
-      if (p !== undefined && p.team && p.name === 'laptop-a' && p.revisions === 1) { seenAfter = Date.now() - upAt; break }
+      const p = (r.json() as Array<{ id: string; team: boolean; name: string; revisions: number }>).find(x => x.id === ia.peerId)
+      if (p !== undefined && p.team && p.name === 'laptop-a' && p.revisions === 1) {
+        seenAfter = Date.now() - upAt
+        break
+      }
       await new Promise(resolve => setTimeout(resolve, 100))
     }
     assert.ok(seenAfter >= 0, 'b never saw a')
     assert.ok(seenAfter <= 2000, `b saw a after ${seenAfter} ms`)
     t.diagnostic(`b saw a ${seenAfter} ms after both nodes were up`)
-    const ap = (await runCli(['peers', '--json'], { home: a })).json() as Array<{ id: string, name: string }>
-    assert.ok(ap.some(p => p.id === ib.peerId && p.name === 'laptop-b'), JSON.stringify(ap))
+    const ap = (await runCli(['peers', '--json'], { home: a })).json() as Array<{ id: string; name: string }>
+    assert.ok(
+      ap.some(p => p.id === ib.peerId && p.name === 'laptop-b'),
+      JSON.stringify(ap),
+    )
     // Pull by the name a gave it, through b's node.
     const r = await runCli(['pull', 'lan', '--json'], { home: b, timeoutMs: 60_000 })
     assert.equal(r.code, 0, r.stderr)

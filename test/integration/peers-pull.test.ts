@@ -12,8 +12,11 @@ import { hasMksquashfs } from '../helpers/revisions.js'
 import { CountingProxy, importRev, lsHome, makeRevision, serve, teamHomes, verifyHome } from './peers-harness.js'
 
 describe('peers: pull between processes', { concurrency: false }, () => {
-  it('three nodes: two seeders serve one pull at once; only missing bytes cross the wire', async (t) => {
-    if (!hasMksquashfs()) { t.skip('mksquashfs not installed'); return }
+  it('three nodes: two seeders serve one pull at once; only missing bytes cross the wire', async t => {
+    if (!hasMksquashfs()) {
+      t.skip('mksquashfs not installed')
+      return
+    }
     const dir = await tempDir(t)
     const [a, b, c] = await teamHomes(dir, 3)
     const base = await makeRevision(join(dir, 'src'), 'base', 2 << 20)
@@ -38,7 +41,9 @@ describe('peers: pull between processes', { concurrency: false }, () => {
     const wire = pa.toClient + pb.toClient
     assert.ok(wire >= rev.bytes, 'every object byte crossed a proxy')
     assert.ok(wire - rev.bytes < rev.bytes * 0.01, `overhead under 1%: ${wire - rev.bytes} bytes on top of ${rev.bytes}`)
-    t.diagnostic(`wire ${wire} bytes for ${rev.bytes} bytes of objects: overhead ${(100 * (wire - rev.bytes) / rev.bytes).toFixed(3)}%; shares ${JSON.stringify(res.fromPeers)}`)
+    t.diagnostic(
+      `wire ${wire} bytes for ${rev.bytes} bytes of objects: overhead ${((100 * (wire - rev.bytes)) / rev.bytes).toFixed(3)}%; shares ${JSON.stringify(res.fromPeers)}`,
+    )
     const ls = await lsHome(c)
     const got = ls.find(x => x.id === id)
     assert.ok(got !== undefined && got.complete && got.name === 'big')
@@ -49,8 +54,11 @@ describe('peers: pull between processes', { concurrency: false }, () => {
     assert.equal(again.json().objects, 0)
   })
 
-  it('pull hands its work to the serve running on the same library; peers lists team peers', async (t) => {
-    if (!hasMksquashfs()) { t.skip('mksquashfs not installed'); return }
+  it('pull hands its work to the serve running on the same library; peers lists team peers', async t => {
+    if (!hasMksquashfs()) {
+      t.skip('mksquashfs not installed')
+      return
+    }
     const dir = await tempDir(t)
     const [a, c] = await teamHomes(dir, 2)
     const rev = await makeRevision(join(dir, 'src'), 'small', 3 << 20)
@@ -78,8 +86,11 @@ describe('peers: pull between processes', { concurrency: false }, () => {
     assert.equal(sc.proc.exitCode, 0, sc.stderr())
   })
 
-  it('serve --mirror pulls what a team peer has and it lacks, including revisions added later', async (t) => {
-    if (!hasMksquashfs()) { t.skip('mksquashfs not installed'); return }
+  it('serve --mirror pulls what a team peer has and it lacks, including revisions added later', async t => {
+    if (!hasMksquashfs()) {
+      t.skip('mksquashfs not installed')
+      return
+    }
     const dir = await tempDir(t)
     const [a, c] = await teamHomes(dir, 2)
     const r1 = await makeRevision(join(dir, 'src'), 'one', 2 << 20)
@@ -101,12 +112,12 @@ describe('peers: pull between processes', { concurrency: false }, () => {
     assert.deepEqual((await verifyHome(c)).corrupt, [])
   })
 
-  it('a blocked peer gets no connection', async (t) => {
+  it('a blocked peer gets no connection', async t => {
     const dir = await tempDir(t)
     const [a, c] = await teamHomes(dir, 2)
     const sa = await serve(t, a)
     await serve(t, c, { args: ['--peer', sa.addr] })
-    const peersOfC = async () => (await runCli(['peers', '--json'], { home: c })).json() as Array<{ id: string, connected: boolean }>
+    const peersOfC = async () => (await runCli(['peers', '--json'], { home: c })).json() as Array<{ id: string; connected: boolean }>
     for (let i = 0; i < 50 && !(await peersOfC()).some(p => p.id === sa.peerId && p.connected); i++) await new Promise(resolve => setTimeout(resolve, 100))
     const b = await runCli(['peers', 'block', sa.peerId, '--json'], { home: c })
     assert.equal(b.code, 0, b.stderr)

@@ -12,10 +12,15 @@ import { runCli } from '../helpers/cli.js'
 import { tempDir } from '../helpers/tmp.js'
 import { importRev, lsHome, makeRevision, serve, teamHomes } from './peers-harness.js'
 
-interface Peer { id: string, connected: boolean, reconnecting: boolean, nextDialAt: string | null }
+interface Peer {
+  id: string
+  connected: boolean
+  reconnecting: boolean
+  nextDialAt: string | null
+}
 
 describe('peers that come back', () => {
-  it('a team peer that restarts on the same address is redialed on its own, shown reconnecting meanwhile, and pulled from', async (t) => {
+  it('a team peer that restarts on the same address is redialed on its own, shown reconnecting meanwhile, and pulled from', async t => {
     const dir = await tempDir(t)
     const [a, b] = await teamHomes(dir, 2)
     const rev = await makeRevision(join(dir, 'src'), 'back', 256 << 10)
@@ -51,6 +56,9 @@ describe('peers that come back', () => {
     await until(p => p?.connected === true && !p.reconnecting, 'connected again')
     const r = await runCli(['pull', 'back', '--json'], { home: a, timeoutMs: 60_000 })
     assert.equal(r.code, 0, r.stderr)
-    assert.deepEqual((await lsHome(a)).map(x => [x.name, x.complete]), [['back', true]])
+    assert.deepEqual(
+      (await lsHome(a)).map(x => [x.name, x.complete]),
+      [['back', true]],
+    )
   })
 })

@@ -8,7 +8,7 @@ import { tempDir } from '../helpers/tmp.js'
 import { serve, teamHomes } from './peers-harness.js'
 
 describe('peers: signature status of a pulled revision', () => {
-  it('is shown before the objects arrive and after the pull', async (t) => {
+  it('is shown before the objects arrive and after the pull', async t => {
     const dir = await tempDir(t)
     const [a, b] = await teamHomes(dir, 2)
     const imp = await runCli(['import', join(vendoredUpstreamDir, 'pvwificonnect.tgz'), '--name', 'wifi'], { home: a })

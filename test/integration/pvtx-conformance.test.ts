@@ -23,14 +23,14 @@ const reason = missing([
 ])
 
 /** The test functions pvtx.sh runs, in its order (its main list). */
-function upstreamTests (): string[] {
+function upstreamTests(): string[] {
   const sh = readFileSync(PVTX_SH, 'utf8')
   const main = sh.slice(sh.lastIndexOf('\nelse\n'))
   return [...main.matchAll(/^\s+(test_[a-z0-9_]+)\s*$/gm)].map(m => m[1])
 }
 
 describe('upstream pvtx.sh against fieldsync pvtx', { skip: skipOrFail(reason), timeout: 900_000 }, () => {
-  it('passes all 29 tests (58 [OK] lines)', async (t) => {
+  it('passes all 29 tests (58 [OK] lines)', async t => {
     assertRunnable(reason)
     const work = await tempDir(t, 'fieldsync-pvtx-conf-')
     const bin = fieldsyncPvtxBin(join(work, 'bin'))

@@ -14,16 +14,27 @@ import { runCli, type CliRun } from '../helpers/cli.js'
 import { tempDir } from '../helpers/tmp.js'
 import { has, importRev, makeRev, sshdProblem, sshLogins, startSim, startSshd } from './devices-harness.js'
 
-interface Result { summary: { devices: number, succeeded: number, failed: number }, devices: Array<{ device: string, outcome: string }>, plans?: Array<{ deviceId: string, error: { code: string } | null }> }
+interface Result {
+  summary: { devices: number; succeeded: number; failed: number }
+  devices: Array<{ device: string; outcome: string }>
+  plans?: Array<{ deviceId: string; error: { code: string } | null }>
+}
 
-function result (r: CliRun): Result {
-  try { return r.json() as Result } catch { throw new Error(`not JSON (exit ${String(r.code)}): ${r.stdout}\n${r.stderr}`) }
+function result(r: CliRun): Result {
+  try {
+    return r.json() as Result
+  } catch {
+    throw new Error(`not JSON (exit ${String(r.code)}): ${r.stdout}\n${r.stderr}`)
+  }
 }
 
 describe('rollout over SSH', () => {
-  it('two devices with different management containers: refused by name until the container is known, then both updated without --ssh-user', async (t) => {
+  it('two devices with different management containers: refused by name until the container is known, then both updated without --ssh-user', async t => {
     const why = sshdProblem() ?? (has('curl') ? null : 'no curl')
-    if (why !== null) { t.skip(why); return }
+    if (why !== null) {
+      t.skip(why)
+      return
+    }
     const dir = await tempDir(t, 'rollout-ssh-')
     const home = join(dir, 'home')
     const rev = await makeRev(join(dir, 'src'), 'fleet', [{ name: 'app', bytes: 120_000 }])
@@ -34,7 +45,11 @@ describe('rollout over SSH', () => {
     const b = await startSim(t, join(dir, 'devB'), ['--factory', toolsFactory.tarball])
     const sa = await startSshd(t, join(dir, 'sshdA'), { containers: ['pvr-sdk'], pvCtrl: a.socket })
     // sshd looks a login name up before its forced command runs: pvr-sdk is a name there, and fallbear-cmd finds no such container.
-    const sb = await startSshd(t, join(dir, 'sshdB'), { containers: ['tools', 'app'], pvCtrl: b.socket, behave: { 'pvr-sdk': 'echo "no container found: pvr-sdk" >&2; exit 1' } })
+    const sb = await startSshd(t, join(dir, 'sshdB'), {
+      containers: ['tools', 'app'],
+      pvCtrl: b.socket,
+      behave: { 'pvr-sdk': 'echo "no container found: pvr-sdk" >&2; exit 1' },
+    })
     await writeFile(join(sb.dir, 'authorized_keys'), await readFile(`${sa.key}.pub`))
     const A = `127.0.0.1:${sa.port}`
     const B = `127.0.0.1:${sb.port}`
@@ -55,6 +70,9 @@ describe('rollout over SSH', () => {
     assert.ok((await sshLogins(sa)).every(l => l === 'pvr-sdk'))
     const lb = await sshLogins(sb)
     assert.equal(lb[0], 'pvr-sdk', 'the first try on B, without a choice')
-    assert.ok(lb.slice(1).every(l => l === 'tools'), `B entered as tools from then on: ${lb.join(' ')}`)
+    assert.ok(
+      lb.slice(1).every(l => l === 'tools'),
+      `B entered as tools from then on: ${lb.join(' ')}`,
+    )
   })
 })

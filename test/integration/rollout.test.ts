@@ -16,15 +16,45 @@ import { cliBin } from '../helpers/paths.js'
 import { tempDir } from '../helpers/tmp.js'
 import { deviceSteps, importRev, json, makeRev, sentObjects, startSim, type Sim, type Tctx } from './devices-harness.js'
 
-interface ReportRow { device: string, name: string, canary: boolean, state: string, outcome: string, message: string | null, revisionBefore: string | null, revisionAfter: string | null, bytesSent: number, installId: number | null }
-interface Result { rollout: number, resumed: boolean, stopped: string | null, reads?: { libraryBytes: number, servedBytes: number, ownReads: number }, summary: { devices: number, succeeded: number, failed: number, skipped: number, notStarted: number }, devices: ReportRow[], seconds: number }
-interface Install { id: number, deviceId: string, status: string, statusMsg: string | null, bytesSent: number, step: string | null, startedAt: number, endedAt: number | null }
-
-async function sims (t: Tctx, dir: string, outcomes: Array<string | null>): Promise<Sim[]> {
-  return await Promise.all(outcomes.map(async (o, i) => await startSim(t, join(dir, `dev${i}`), ['--assume-pvr-sdk-progress', ...(o === null ? [] : ['--outcome', o])])))
+interface ReportRow {
+  device: string
+  name: string
+  canary: boolean
+  state: string
+  outcome: string
+  message: string | null
+  revisionBefore: string | null
+  revisionAfter: string | null
+  bytesSent: number
+  installId: number | null
+}
+interface Result {
+  rollout: number
+  resumed: boolean
+  stopped: string | null
+  reads?: { libraryBytes: number; servedBytes: number; ownReads: number }
+  summary: { devices: number; succeeded: number; failed: number; skipped: number; notStarted: number }
+  devices: ReportRow[]
+  seconds: number
+}
+interface Install {
+  id: number
+  deviceId: string
+  status: string
+  statusMsg: string | null
+  bytesSent: number
+  step: string | null
+  startedAt: number
+  endedAt: number | null
 }
 
-async function setup (t: Tctx, outcomes: Array<string | null>): Promise<{ dir: string, home: string, devs: Sim[], objects: number, bytes: number }> {
+async function sims(t: Tctx, dir: string, outcomes: Array<string | null>): Promise<Sim[]> {
+  return await Promise.all(
+    outcomes.map(async (o, i) => await startSim(t, join(dir, `dev${i}`), ['--assume-pvr-sdk-progress', ...(o === null ? [] : ['--outcome', o])])),
+  )
+}
+
+async function setup(t: Tctx, outcomes: Array<string | null>): Promise<{ dir: string; home: string; devs: Sim[]; objects: number; bytes: number }> {
   const dir = await tempDir(t, 'fleet-rollout-')
   const home = join(dir, 'home')
   const rev = await makeRev(join(dir, 'src'), 'fleet', [{ name: 'app', bytes: 120_000 }])
@@ -35,36 +65,43 @@ async function setup (t: Tctx, outcomes: Array<string | null>): Promise<{ dir: s
   return { dir, home, devs, objects: rev.objects.length, bytes: rev.bytes }
 }
 
-function result (r: CliRun): Result {
-  try { return r.json() as Result } catch { throw new Error(`not JSON (exit ${String(r.code)}): ${r.stdout}\n${r.stderr}`) }
+function result(r: CliRun): Result {
+  try {
+    return r.json() as Result
+  } catch {
+    throw new Error(`not JSON (exit ${String(r.code)}): ${r.stdout}\n${r.stderr}`)
+  }
 }
 
-async function history (home: string, device: string): Promise<Install[]> {
+async function history(home: string, device: string): Promise<Install[]> {
   const r = await runCli(['--json', 'devices', 'show', device], { home })
   assert.equal(r.code, 0, r.stderr)
   return (r.json() as { installs: Install[] }).installs
 }
 
 /** Nothing written to the device: no object beyond its factory's, no step beyond 0. */
-async function untouched (d: Sim): Promise<void> {
+async function untouched(d: Sim): Promise<void> {
   assert.equal((await sentObjects(d.socket)).size, 0, `${d.http} got objects`)
   assert.deepEqual(await deviceSteps(d.socket), ['0'], `${d.http} got a step`)
 }
 
-function rollout (home: string, args: string[]): Promise<CliRun> {
+function rollout(home: string, args: string[]): Promise<CliRun> {
   return runCli(['--json', 'rollout', 'site-app', '--poll', '50', ...args], { home, timeoutMs: 240_000 })
 }
 
 describe('rollout to 20 devices', () => {
-  it('canaries first, then the rest 4 at a time; every device runs it; the reports\' rows match the histories; a rerun skips them all', async (t) => {
-    const { dir, home, devs, objects, bytes } = await setup(t, Array.from({ length: 20 }, () => null))
+  it("canaries first, then the rest 4 at a time; every device runs it; the reports' rows match the histories; a rerun skips them all", async t => {
+    const { dir, home, devs, objects, bytes } = await setup(
+      t,
+      Array.from({ length: 20 }, () => null),
+    )
     const ids = devs.map(d => d.http)
     assert.equal(new Set(ids.map(i => i.split(':')[0])).size, 1, 'all on one IP')
     assert.equal((await runCli(['devices', 'tag', 'all', 'site'], { home })).code, 0)
     assert.equal((await runCli(['devices', 'tag', `${ids[7]},${ids[13]}`, 'canary'], { home })).code, 0)
     const dry = await runCli(['--json', 'rollout', 'site-app', '--devices', 'tag:site', '--dry-run', '--parallel', '4'], { home })
     assert.equal(dry.code, 0, dry.stderr)
-    const plans = (dry.json() as { plans: Array<{ deviceId: string, bytesToSend: number, objectsToSend: number, alreadyRuns: boolean, fits: boolean }> }).plans
+    const plans = (dry.json() as { plans: Array<{ deviceId: string; bytesToSend: number; objectsToSend: number; alreadyRuns: boolean; fits: boolean }> }).plans
     assert.equal(plans.length, 20)
     for (const p of plans) assert.deepEqual([p.bytesToSend, p.objectsToSend, p.alreadyRuns, p.fits], [bytes, objects, false, true], p.deviceId)
     for (const d of devs.slice(0, 3)) await untouched(d)
@@ -72,7 +109,20 @@ describe('rollout to 20 devices', () => {
     const csv = join(dir, 'site.csv')
     const html = join(dir, 'site.html')
     const jsonFile = join(dir, 'site.json')
-    const r = await rollout(home, ['--devices', 'tag:site', '--canary', 'tag:canary', '--parallel', '4', '--report', csv, '--report', html, '--report', jsonFile])
+    const r = await rollout(home, [
+      '--devices',
+      'tag:site',
+      '--canary',
+      'tag:canary',
+      '--parallel',
+      '4',
+      '--report',
+      csv,
+      '--report',
+      html,
+      '--report',
+      jsonFile,
+    ])
     assert.equal(r.code, 0, r.stderr)
     const res = result(r)
     t.diagnostic(`20-device rollout, --parallel 4, ${bytes} bytes each: ${res.seconds} s`)
@@ -87,7 +137,11 @@ describe('rollout to 20 devices', () => {
       assert.ok(row !== undefined)
       const h = hist.get(d.http) ?? []
       assert.equal(h.length, 1, `${d.http}: one install`)
-      assert.deepEqual([h[0].id, h[0].deviceId, h[0].status, h[0].bytesSent, h[0].step], [row.installId, d.http, row.outcome, row.bytesSent, row.revisionAfter], `${d.http}: report row = history`)
+      assert.deepEqual(
+        [h[0].id, h[0].deviceId, h[0].status, h[0].bytesSent, h[0].step],
+        [row.installId, d.http, row.outcome, row.bytesSent, row.revisionAfter],
+        `${d.http}: report row = history`,
+      )
       assert.equal(row.bytesSent, bytes)
       assert.equal(row.canary, i === 7 || i === 13)
       assert.equal(String((await json(d.socket, '/device-meta'))['pantavisor.revision']), row.revisionAfter, `${d.http} runs the step the report names`)
@@ -122,12 +176,15 @@ describe('rollout to 20 devices', () => {
     assert.notEqual(a.rollout, res.rollout, 'a finished rollout is not resumed: a new one')
     assert.deepEqual(a.summary, { devices: 20, succeeded: 0, failed: 0, skipped: 20, notStarted: 0 })
     assert.ok(a.devices.every(d => d.outcome === 'ALREADY_RUNS' && d.bytesSent === 0))
-    assert.deepEqual((await history(home, ids[0])).map(h => h.status), ['SKIPPED', row0Status(res, ids[0])])
+    assert.deepEqual(
+      (await history(home, ids[0])).map(h => h.status),
+      ['SKIPPED', row0Status(res, ids[0])],
+    )
   })
 })
 
 /** One RFC 4180 record (no line breaks inside fields here). */
-function csvFields (line: string): string[] {
+function csvFields(line: string): string[] {
   const out: string[] = []
   for (let i = 0; i <= line.length;) {
     if (line[i] === '"') {
@@ -135,7 +192,11 @@ function csvFields (line: string): string[] {
       let j = i + 1
       for (;;) {
         const q = line.indexOf('"', j)
-        if (line[q + 1] === '"') { v += line.slice(j, q + 1); j = q + 2; continue }
+        if (line[q + 1] === '"') {
+          v += line.slice(j, q + 1)
+          j = q + 2
+          continue
+        }
         v += line.slice(j, q)
         i = q + 2
         break
@@ -151,34 +212,46 @@ function csvFields (line: string): string[] {
   return out
 }
 
-function row0Status (res: Result, id: string): string {
+function row0Status(res: Result, id: string): string {
   return res.devices.find(d => d.device === id)?.outcome ?? '?'
 }
 
 describe('rollout stops', () => {
-  it('a canary that fails (ERROR) stops the rollout before any other device is touched; they are NOT_STARTED in report and history', async (t) => {
+  it('a canary that fails (ERROR) stops the rollout before any other device is touched; they are NOT_STARTED in report and history', async t => {
     const { home, devs } = await setup(t, ['error', null, null, null])
     const ids = devs.map(d => d.http)
     const r = await rollout(home, ['--devices', ids.join(','), '--canary', ids[0], '--parallel', '4'])
     assert.equal(r.code, 1, r.stderr)
     const res = result(r)
-    assert.deepEqual(res.devices.map(d => [d.device, d.outcome]), [[ids[0], 'ERROR'], ...ids.slice(1).map(i => [i, 'NOT_STARTED'])])
+    assert.deepEqual(
+      res.devices.map(d => [d.device, d.outcome]),
+      [[ids[0], 'ERROR'], ...ids.slice(1).map(i => [i, 'NOT_STARTED'])],
+    )
     assert.match(res.stopped ?? '', /canary/)
     for (const d of devs.slice(1)) {
       await untouched(d)
-      assert.deepEqual((await history(home, d.http)).map(h => h.status), ['NOT_STARTED'])
+      assert.deepEqual(
+        (await history(home, d.http)).map(h => h.status),
+        ['NOT_STARTED'],
+      )
     }
-    assert.deepEqual((await history(home, ids[0])).map(h => h.status), ['ERROR'])
+    assert.deepEqual(
+      (await history(home, ids[0])).map(h => h.status),
+      ['ERROR'],
+    )
   })
 
-  it('--max-failures 2 stops at the second failure (one at a time); run again it resumes, and then the first failure stops it', async (t) => {
+  it('--max-failures 2 stops at the second failure (one at a time); run again it resumes, and then the first failure stops it', async t => {
     const { home, devs, objects } = await setup(t, ['error', null, 'error', 'error', null])
     const ids = devs.map(d => d.http)
     const args = ['--devices', ids.join(','), '--parallel', '1']
     const r = await rollout(home, [...args, '--max-failures', '2'])
     assert.equal(r.code, 1, r.stderr)
     const res = result(r)
-    assert.deepEqual(res.devices.map(d => d.outcome), ['ERROR', 'DONE', 'ERROR', 'NOT_STARTED', 'NOT_STARTED'])
+    assert.deepEqual(
+      res.devices.map(d => d.outcome),
+      ['ERROR', 'DONE', 'ERROR', 'NOT_STARTED', 'NOT_STARTED'],
+    )
     await untouched(devs[3])
     await untouched(devs[4])
     // The same rollout again (default: the first failure stops): the device that finished is not touched again.
@@ -187,27 +260,49 @@ describe('rollout stops', () => {
     const a = result(again)
     assert.equal(a.rollout, res.rollout)
     assert.equal(a.resumed, true)
-    assert.deepEqual(a.devices.map(d => d.outcome), ['ERROR', 'DONE', 'NOT_STARTED', 'NOT_STARTED', 'NOT_STARTED'])
-    assert.deepEqual((await history(home, ids[1])).map(h => h.status), ['DONE'])
+    assert.deepEqual(
+      a.devices.map(d => d.outcome),
+      ['ERROR', 'DONE', 'NOT_STARTED', 'NOT_STARTED', 'NOT_STARTED'],
+    )
+    assert.deepEqual(
+      (await history(home, ids[1])).map(h => h.status),
+      ['DONE'],
+    )
     assert.equal((await sentObjects(devs[1].socket)).size, objects)
     await untouched(devs[4])
-    assert.deepEqual((await history(home, ids[4])).map(h => h.status), ['NOT_STARTED', 'NOT_STARTED'], 'each run\'s outcome is in the history')
+    assert.deepEqual(
+      (await history(home, ids[4])).map(h => h.status),
+      ['NOT_STARTED', 'NOT_STARTED'],
+      "each run's outcome is in the history",
+    )
   })
 })
 
 describe('rollout killed with -9', () => {
-  it('resumes: the devices that finished are not touched again, the one cut off and the rest complete', async (t) => {
+  it('resumes: the devices that finished are not touched again, the one cut off and the rest complete', async t => {
     const { home, devs } = await setup(t, [null, null, null, null])
     const ids = devs.map(d => d.http)
     const args = ['--home', home, '--json', 'rollout', 'site-app', '--devices', ids.join(','), '--parallel', '1', '--poll', '50']
     const child = spawn(process.execPath, [cliBin, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
-    const exited = new Promise<NodeJS.Signals | null>(resolve => { child.on('exit', (_c, s) => { resolve(s) }) })
-    t.after(async () => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); await exited })
+    const exited = new Promise<NodeJS.Signals | null>(resolve => {
+      child.on('exit', (_c, s) => {
+        resolve(s)
+      })
+    })
+    t.after(async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+      await exited
+    })
     // Killed while it follows the second device's progress.
     await new Promise<void>((resolve, reject) => {
       let err = ''
-      child.stderr.on('data', (d: Buffer) => { err += d.toString(); if (err.includes(`${ids[1]}:   INPROGRESS`) || err.includes(`${ids[1]}:   TESTING`)) resolve() })
-      child.on('exit', () => { reject(new Error(`rollout exited before it was killed: ${err}`)) })
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString()
+        if (err.includes(`${ids[1]}:   INPROGRESS`) || err.includes(`${ids[1]}:   TESTING`)) resolve()
+      })
+      child.on('exit', () => {
+        reject(new Error(`rollout exited before it was killed: ${err}`))
+      })
     })
     child.kill('SIGKILL')
     assert.equal(await exited, 'SIGKILL')
@@ -222,13 +317,25 @@ describe('rollout killed with -9', () => {
     assert.equal(res.resumed, true)
     assert.equal(res.summary.failed + res.summary.notStarted, 0)
     assert.match(r.stderr, new RegExp(`${ids[0]}: finished earlier`))
-    assert.deepEqual((await history(home, ids[0])).map(h => h.status), [res.devices[0].outcome], 'the finished device was not touched again')
+    assert.deepEqual(
+      (await history(home, ids[0])).map(h => h.status),
+      [res.devices[0].outcome],
+      'the finished device was not touched again',
+    )
     const cut = await history(home, ids[1])
-    assert.deepEqual(cut.map(h => h.status), ['DONE'], 'the cut-off install, followed to the end the device reached')
+    assert.deepEqual(
+      cut.map(h => h.status),
+      ['DONE'],
+      'the cut-off install, followed to the end the device reached',
+    )
     assert.match(cut[0].statusMsg ?? '', /followed after the rollout resumed/)
     assert.equal(res.devices[1].outcome, 'DONE')
     assert.equal(cut[0].id, res.devices[1].installId)
     assert.equal((await deviceSteps(devs[1].socket)).filter(x => x !== '0').length, 1, 'no second step for the cut-off device')
-    for (const i of [2, 3]) assert.deepEqual((await history(home, ids[i])).map(h => h.status), ['DONE'])
+    for (const i of [2, 3])
+      assert.deepEqual(
+        (await history(home, ids[i])).map(h => h.status),
+        ['DONE'],
+      )
   })
 })

@@ -22,7 +22,7 @@ import { hasSimulator, startDevice } from './usb-pvctrl.js'
 const NO_PVCONTROL = upstreamAbsent(PVCONTROL, 'upstream pvcontrol (PVCONTROL)') ?? (has('curl') ? null : 'curl is not installed (pvcontrol runs it)')
 const shell = [['dash'], ['busybox', 'sh']].find(s => has(s[0])) ?? ['sh']
 
-function sh (argv: string[], env: NodeJS.ProcessEnv): Promise<{ code: number, out: string, err: string }> {
+function sh(argv: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string; err: string }> {
   return new Promise(resolve => {
     execFile(argv[0], argv.slice(1), { env: { ...process.env, ...env }, timeout: 60_000 }, (e, out, err) => {
       resolve({ code: e === null ? 0 : typeof e.code === 'number' ? e.code : 1, out, err })
@@ -30,7 +30,7 @@ function sh (argv: string[], env: NodeJS.ProcessEnv): Promise<{ code: number, ou
   })
 }
 
-async function stickWith (t: Parameters<typeof tempDir>[0]): Promise<string> {
+async function stickWith(t: Parameters<typeof tempDir>[0]): Promise<string> {
   const home = await tempDir(t, 'fieldsync-usb-home-')
   const src = await tempDir(t)
   const p = await makeParts(src)
@@ -44,12 +44,22 @@ async function stickWith (t: Parameters<typeof tempDir>[0]): Promise<string> {
 }
 
 describe('usb: install.sh and a busy device', () => {
-  it('keeps asking a busy device with a growing interval, then runs the revision to its end', async (t) => {
+  it('keeps asking a busy device with a growing interval, then runs the revision to its end', async t => {
     if (skipWithoutUpstream(t, NO_PVCONTROL)) return
-    if (!hasSimulator()) { t.skip('needs the device simulator (--busy-commands)'); return }
+    if (!hasSimulator()) {
+      t.skip('needs the device simulator (--busy-commands)')
+      return
+    }
     const stick = await stickWith(t)
     const dev = await startDevice(t, await tempDir(t), ['--busy-commands', '3'])
-    const r = await sh([...shell, join(stick, 'install.sh'), 'rev-a'], { SOCKET: dev.sock, CURL_CMD: 'curl', PVCONTROL: [...shell, PVCONTROL].join(' '), INTERVAL: '0.1', TIMEOUT: '30', TMPDIR: '/tmp' })
+    const r = await sh([...shell, join(stick, 'install.sh'), 'rev-a'], {
+      SOCKET: dev.sock,
+      CURL_CMD: 'curl',
+      PVCONTROL: [...shell, PVCONTROL].join(' '),
+      INTERVAL: '0.1',
+      TIMEOUT: '30',
+      TMPDIR: '/tmp',
+    })
     assert.equal(r.code, 0, r.out + r.err)
     const waits = [...r.out.matchAll(/the device is busy .*asking again in ([\d.]+) s/g)].map(m => Number(m[1]))
     assert.equal(waits.length, 3, r.out)
@@ -57,12 +67,23 @@ describe('usb: install.sh and a busy device', () => {
     assert.match(r.out, /locals\/rev-a: (DONE|UPDATED)/)
   })
 
-  it('past BUSY_WAIT it stops asking, with the step stored and a message to run it again later', async (t) => {
+  it('past BUSY_WAIT it stops asking, with the step stored and a message to run it again later', async t => {
     if (skipWithoutUpstream(t, NO_PVCONTROL)) return
-    if (!hasSimulator()) { t.skip('needs the device simulator (--busy-commands)'); return }
+    if (!hasSimulator()) {
+      t.skip('needs the device simulator (--busy-commands)')
+      return
+    }
     const stick = await stickWith(t)
     const dev = await startDevice(t, await tempDir(t), ['--busy-commands', '1000'])
-    const r = await sh([...shell, join(stick, 'install.sh'), 'rev-a'], { SOCKET: dev.sock, CURL_CMD: 'curl', PVCONTROL: [...shell, PVCONTROL].join(' '), INTERVAL: '0.5', BUSY_WAIT: '2', TIMEOUT: '30', TMPDIR: '/tmp' })
+    const r = await sh([...shell, join(stick, 'install.sh'), 'rev-a'], {
+      SOCKET: dev.sock,
+      CURL_CMD: 'curl',
+      PVCONTROL: [...shell, PVCONTROL].join(' '),
+      INTERVAL: '0.5',
+      BUSY_WAIT: '2',
+      TIMEOUT: '30',
+      TMPDIR: '/tmp',
+    })
     assert.equal(r.code, 1, r.out + r.err)
     assert.match(r.err, /the device stayed busy for 2 s and did not run locals\/rev-a: .*run this again later/)
     assert.equal((await dev.get('/steps/locals/rev-a')).status, 200, 'the step is stored: a rerun only runs it')

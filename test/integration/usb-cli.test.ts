@@ -11,11 +11,18 @@ import { buildState, writeTarball } from '../helpers/revisions.js'
 import { flipByte, tempDir } from '../helpers/tmp.js'
 import { makeParts, randomObject } from '../main/usb/helpers.js'
 
-async function laptop (t: Parameters<typeof tempDir>[0], src: string, p: Awaited<ReturnType<typeof makeParts>>, names: string[]): Promise<string> {
+async function laptop(t: Parameters<typeof tempDir>[0], src: string, p: Awaited<ReturnType<typeof makeParts>>, names: string[]): Promise<string> {
   const home = await tempDir(t, 'fieldsync-usb-home-')
   const specs: Record<string, Parameters<typeof buildState>[0]> = {
     'rev-a': { kernel: p.kernel, initrd: p.initrd, containers: [{ name: 'app0', root: p.roots[0], config: p.configs[0] }] },
-    'rev-b': { kernel: p.kernel, initrd: p.initrd, containers: [{ name: 'app0', root: p.roots[0], config: p.configs[0] }, { name: 'app1', root: p.roots[1], config: p.configs[1] }] },
+    'rev-b': {
+      kernel: p.kernel,
+      initrd: p.initrd,
+      containers: [
+        { name: 'app0', root: p.roots[0], config: p.configs[0] },
+        { name: 'app1', root: p.roots[1], config: p.configs[1] },
+      ],
+    },
   }
   for (const n of names) {
     const s = specs[n]
@@ -27,7 +34,7 @@ async function laptop (t: Parameters<typeof tempDir>[0], src: string, p: Awaited
 }
 
 describe('fieldsync usb (CLI)', () => {
-  it('inventory, export --for-peer, verify, import: one JSON document each; the second laptop gets exactly what it lacked', async (t) => {
+  it('inventory, export --for-peer, verify, import: one JSON document each; the second laptop gets exactly what it lacked', async t => {
     const src = await tempDir(t)
     const p = await makeParts(src)
     const alice = await laptop(t, src, p, ['rev-a', 'rev-b'])
@@ -49,10 +56,19 @@ describe('fieldsync usb (CLI)', () => {
     assert.deepEqual(new Set(r.revisions[0].newObjects), new Set([p.roots[1].sha, p.configs[1].sha]))
     assert.equal(r.revisions[0].complete, true)
     const ls = await runCli(['--json', 'ls'], { home: bob })
-    assert.deepEqual(ls.json().map((x: { name: string, complete: boolean }) => [x.name, x.complete]).sort(), [['rev-a', true], ['rev-b', true]])
+    assert.deepEqual(
+      ls
+        .json()
+        .map((x: { name: string; complete: boolean }) => [x.name, x.complete])
+        .sort(),
+      [
+        ['rev-a', true],
+        ['rev-b', true],
+      ],
+    )
   })
 
-  it('a damaged stick: verify and import exit 1 and say which file; usage errors exit 2', async (t) => {
+  it('a damaged stick: verify and import exit 1 and say which file; usage errors exit 2', async t => {
     const src = await tempDir(t)
     const p = await makeParts(src)
     const alice = await laptop(t, src, p, ['rev-a'])
@@ -73,7 +89,7 @@ describe('fieldsync usb (CLI)', () => {
     assert.equal(nf.json().error.code, 'E_NOT_FOUND')
   })
 
-  it('killed -9 once the first revision is listed: the stick verifies, and the rerun writes only what is not there', async (t) => {
+  it('killed -9 once the first revision is listed: the stick verifies, and the rerun writes only what is not there', async t => {
     const src = await tempDir(t)
     const p = await makeParts(src)
     const alice = await laptop(t, src, p, ['rev-a'])
@@ -84,12 +100,25 @@ describe('fieldsync usb (CLI)', () => {
     const stick = await tempDir(t, 'fieldsync-stick-')
     // The manifest appears once rev-a is committed; the kill comes while rev-big is being written.
     const watcher = watch(stick)
-    t.after(() => { watcher.close() })
+    t.after(() => {
+      watcher.close()
+    })
     const child = spawn(process.execPath, [cliBin, '--home', alice, 'usb', 'export', 'rev-a', 'rev-big', stick], { stdio: 'ignore' })
-    const exited = new Promise<void>(resolve => child.once('exit', () => { resolve() }))
-    t.after(() => { child.kill('SIGKILL') })
+    const exited = new Promise<void>(resolve =>
+      child.once('exit', () => {
+        resolve()
+      }),
+    )
+    t.after(() => {
+      child.kill('SIGKILL')
+    })
     await new Promise<void>(resolve => {
-      const check = () => { if (existsSync(join(stick, 'fieldsync-manifest.json'))) { watcher.off('change', check); resolve() } }
+      const check = () => {
+        if (existsSync(join(stick, 'fieldsync-manifest.json'))) {
+          watcher.off('change', check)
+          resolve()
+        }
+      }
       watcher.on('change', check)
       check()
     })
@@ -100,13 +129,25 @@ describe('fieldsync usb (CLI)', () => {
     assert.equal(after.json().revisions[0].name, 'rev-a')
     const rerun = await runCli(['--json', 'usb', 'export', 'rev-a', 'rev-big', stick], { home: alice })
     assert.equal(rerun.code, 0, rerun.stderr)
-    const res = rerun.json() as { revisions: Array<{ name: string, written: boolean }> }
-    assert.deepEqual(res.revisions.map(r => r.name), ['rev-a', 'rev-big'])
+    const res = rerun.json() as { revisions: Array<{ name: string; written: boolean }> }
+    assert.deepEqual(
+      res.revisions.map(r => r.name),
+      ['rev-a', 'rev-big'],
+    )
     assert.equal(res.revisions[0].written, false, 'rev-a was on the stick already')
     const v = await runCli(['--json', 'usb', 'verify', stick])
     assert.equal(v.code, 0, v.stdout)
-    assert.deepEqual(v.json().revisions.map((r: { name: string, ok: boolean }) => [r.name, r.ok]), [['rev-a', true], ['rev-big', true]])
-    assert.deepEqual((await readdir(stick)).filter(f => f.endsWith('.tmp')), [], 'the killed run\'s temporary file is gone')
+    assert.deepEqual(
+      v.json().revisions.map((r: { name: string; ok: boolean }) => [r.name, r.ok]),
+      [
+        ['rev-a', true],
+        ['rev-big', true],
+      ],
+    )
+    assert.deepEqual(
+      (await readdir(stick)).filter(f => f.endsWith('.tmp')),
+      [],
+      "the killed run's temporary file is gone",
+    )
   })
 })
-

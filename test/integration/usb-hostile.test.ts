@@ -20,16 +20,18 @@ type T = Parameters<typeof tempDir>[0]
 /** A process that hangs is killed after this long and fails the test (a clean run takes a second or two). */
 const HANG_MS = 30_000
 
-async function cli (args: string[], home?: string): Promise<CliRun> {
+async function cli(args: string[], home?: string): Promise<CliRun> {
   const r = await runCli(['--json', ...args], { home, timeoutMs: HANG_MS })
   assert.notEqual(r.signal, 'SIGKILL', `fieldsync ${args.join(' ')} hung (killed after ${HANG_MS} ms): ${r.stderr}`)
   return r
 }
 
-function mkfifo (path: string): void { execFileSync('mkfifo', [path]) }
+function mkfifo(path: string): void {
+  execFileSync('mkfifo', [path])
+}
 
 /** A library holding watchdog_pinger, and a stick with it exported; returns both and the revision id. */
-async function stickOf (t: T): Promise<{ home: string, stick: string, id: string }> {
+async function stickOf(t: T): Promise<{ home: string; stick: string; id: string }> {
   const home = await tempDir(t, 'fieldsync-usb-home-')
   const imp = await cli(['import', join(vendoredUpstreamDir, 'watchdog_pinger.tar'), '--name', 'watchdog_pinger'], home)
   assert.equal(imp.code, 0, imp.stderr)
@@ -40,11 +42,14 @@ async function stickOf (t: T): Promise<{ home: string, stick: string, id: string
 }
 
 describe('hostile sticks: files that are not regular files', () => {
-  it('a FIFO as the manifest: verify and import end at once with E_BAD_INPUT naming it', async (t) => {
+  it('a FIFO as the manifest: verify and import end at once with E_BAD_INPUT naming it', async t => {
     const { home, stick } = await stickOf(t)
     await rm(join(stick, 'fieldsync-manifest.json'))
     mkfifo(join(stick, 'fieldsync-manifest.json'))
-    for (const args of [['usb', 'verify', stick], ['usb', 'import', stick]]) {
+    for (const args of [
+      ['usb', 'verify', stick],
+      ['usb', 'import', stick],
+    ]) {
       const r = await cli(args, home)
       assert.equal(r.code, 1, r.stderr)
       assert.equal(r.json().error.code, 'E_BAD_INPUT')
@@ -52,11 +57,14 @@ describe('hostile sticks: files that are not regular files', () => {
     }
   })
 
-  it('a manifest that is a link to /dev/zero is not read: E_BAD_INPUT, not 600 MB then an internal error', async (t) => {
+  it('a manifest that is a link to /dev/zero is not read: E_BAD_INPUT, not 600 MB then an internal error', async t => {
     const { home, stick } = await stickOf(t)
     await rm(join(stick, 'fieldsync-manifest.json'))
     await symlink('/dev/zero', join(stick, 'fieldsync-manifest.json'))
-    for (const args of [['usb', 'verify', stick], ['usb', 'import', stick]]) {
+    for (const args of [
+      ['usb', 'verify', stick],
+      ['usb', 'import', stick],
+    ]) {
       const r = await cli(args, home)
       assert.equal(r.code, 1, r.stderr)
       assert.equal(r.json().error.code, 'E_BAD_INPUT')
@@ -64,21 +72,30 @@ describe('hostile sticks: files that are not regular files', () => {
     }
   })
 
-  it('a FIFO as <name>.json: import does not hang (the revision is recognised from its tarball), verify reports NOT-A-FILE', async (t) => {
+  it('a FIFO as <name>.json: import does not hang (the revision is recognised from its tarball), verify reports NOT-A-FILE', async t => {
     const { home, stick, id } = await stickOf(t)
     await rm(join(stick, 'watchdog_pinger.json'))
     mkfifo(join(stick, 'watchdog_pinger.json'))
     const imp = await cli(['usb', 'import', stick], home)
     assert.equal(imp.code, 0, imp.stderr)
-    assert.deepEqual(imp.json().revisions.map((r: { id: string, status: string }) => [r.id, r.status]), [[id, 'existed']])
+    assert.deepEqual(
+      imp.json().revisions.map((r: { id: string; status: string }) => [r.id, r.status]),
+      [[id, 'existed']],
+    )
     const v = await cli(['usb', 'verify', stick])
     assert.equal(v.code, 1)
-    assert.deepEqual(v.json().files.filter((f: { verdict: string }) => f.verdict !== 'ok').map((f: { path: string, verdict: string }) => [f.path, f.verdict]), [['watchdog_pinger.json', 'not-a-file']])
+    assert.deepEqual(
+      v
+        .json()
+        .files.filter((f: { verdict: string }) => f.verdict !== 'ok')
+        .map((f: { path: string; verdict: string }) => [f.path, f.verdict]),
+      [['watchdog_pinger.json', 'not-a-file']],
+    )
     const text = await runCli(['usb', 'verify', stick], { timeoutMs: HANG_MS })
     assert.match(text.stdout, /NOT-A-FILE {2}watchdog_pinger\.json/)
   })
 
-  it('a tarball that is a FIFO or a link to a device: verify says NOT-A-FILE, import refuses it with E_STICK_CORRUPT; nothing hangs', async (t) => {
+  it('a tarball that is a FIFO or a link to a device: verify says NOT-A-FILE, import refuses it with E_STICK_CORRUPT; nothing hangs', async t => {
     const { stick } = await stickOf(t)
     const other = await tempDir(t, 'fieldsync-usb-home-')
     await rm(join(stick, 'watchdog_pinger.pvrexport.tgz'))
@@ -101,7 +118,7 @@ describe('hostile sticks: files that are not regular files', () => {
 
 describe('hostile sticks: a tarball that is not the revision the manifest names', () => {
   /** Bob's library names watchdog_pinger; Alice's revision pvwificonnect goes on a stick as "watchdog_pinger". */
-  async function twoLaptops (t: T): Promise<{ bob: string, stick: string, w: string, x: string }> {
+  async function twoLaptops(t: T): Promise<{ bob: string; stick: string; w: string; x: string }> {
     const bob = await tempDir(t, 'fieldsync-usb-home-')
     const w = await cli(['import', join(vendoredUpstreamDir, 'watchdog_pinger.tar'), '--name', 'watchdog_pinger'], bob)
     assert.equal(w.code, 0, w.stderr)
@@ -115,11 +132,14 @@ describe('hostile sticks: a tarball that is not the revision the manifest names'
     return { bob, stick, w: w.json().id, x: x.json().id }
   }
 
-  async function names (home: string): Promise<Array<[string, string[]]>> {
-    return (await cli(['ls'], home)).json().map((r: { id: string, names: string[] }) => [r.id, r.names]).sort()
+  async function names(home: string): Promise<Array<[string, string[]]>> {
+    return (await cli(['ls'], home))
+      .json()
+      .map((r: { id: string; names: string[] }) => [r.id, r.names])
+      .sort()
   }
 
-  it('a manifest giving an unknown id for watchdog_pinger: import fails with E_STICK_CORRUPT and changes nothing; verify says which revision the tarball holds', async (t) => {
+  it('a manifest giving an unknown id for watchdog_pinger: import fails with E_STICK_CORRUPT and changes nothing; verify says which revision the tarball holds', async t => {
     const { bob, stick, w, x } = await twoLaptops(t)
     const mf = join(stick, 'fieldsync-manifest.json')
     const m = JSON.parse(await readFile(mf, 'utf8'))
@@ -133,26 +153,40 @@ describe('hostile sticks: a tarball that is not the revision the manifest names'
     assert.equal(rev.status, 'corrupt')
     assert.equal(rev.error.code, 'E_STICK_CORRUPT')
     assert.equal(rev.error.details.tarballId, x)
-    assert.match(rev.error.message, new RegExp(`^${stick}/watchdog_pinger\\.pvrexport\\.tgz: holds revision ${x}`), 'names the stick\'s file, not a temporary one')
+    assert.match(
+      rev.error.message,
+      new RegExp(`^${stick}/watchdog_pinger\\.pvrexport\\.tgz: holds revision ${x}`),
+      "names the stick's file, not a temporary one",
+    )
     assert.deepEqual(await names(bob), before, 'the name still names the same revision; nothing was added')
     assert.deepEqual(before, [[w, ['watchdog_pinger']]])
     const v = await cli(['usb', 'verify', stick])
     assert.equal(v.code, 1)
     assert.equal(v.json().ok, false)
-    assert.deepEqual(v.json().revisions.map((r: { ok: boolean, tarballId: string }) => [r.ok, r.tarballId]), [[false, x]])
+    assert.deepEqual(
+      v.json().revisions.map((r: { ok: boolean; tarballId: string }) => [r.ok, r.tarballId]),
+      [[false, x]],
+    )
     assert.equal(v.json().files.filter((f: { verdict: string }) => f.verdict !== 'ok').length, 0, 'every file matches the (rewritten) manifest')
     const text = await runCli(['usb', 'verify', stick], { timeoutMs: HANG_MS })
     assert.match(text.stdout, /^DAMAGED/)
     assert.match(text.stdout, new RegExp(`holds revision ${x}, not ${unknown} as the manifest says`))
   })
 
-  it('a genuine revision whose stick name another revision holds here: imported, and the name stays where it was', async (t) => {
+  it('a genuine revision whose stick name another revision holds here: imported, and the name stays where it was', async t => {
     const { bob, stick, w, x } = await twoLaptops(t)
     const v = await cli(['usb', 'verify', stick])
     assert.equal(v.code, 0, v.stdout)
     const imp = await cli(['usb', 'import', stick], bob)
     assert.equal(imp.code, 0, imp.stderr)
-    assert.deepEqual(await names(bob), [[w, ['watchdog_pinger']], [x, []]].sort(), 'the name was not moved')
+    assert.deepEqual(
+      await names(bob),
+      [
+        [w, ['watchdog_pinger']],
+        [x, []],
+      ].sort(),
+      'the name was not moved',
+    )
     const [rev] = imp.json().revisions
     assert.equal(rev.status, 'imported')
     assert.equal(rev.id, x)
@@ -162,7 +196,13 @@ describe('hostile sticks: a tarball that is not the revision the manifest names'
     // The user moves it by saying so.
     const moved = await cli(['import', '--name', 'watchdog_pinger', join(stick, 'watchdog_pinger.pvrexport.tgz')], bob)
     assert.equal(moved.code, 0, moved.stderr)
-    assert.deepEqual(await names(bob), [[w, []], [x, ['watchdog_pinger']]].sort())
+    assert.deepEqual(
+      await names(bob),
+      [
+        [w, []],
+        [x, ['watchdog_pinger']],
+      ].sort(),
+    )
     // Where the name is free, the stick's name is taken, as before.
     const carol = await tempDir(t, 'fieldsync-usb-home-')
     const fresh = await cli(['usb', 'import', stick], carol)
@@ -172,13 +212,13 @@ describe('hostile sticks: a tarball that is not the revision the manifest names'
   })
 })
 
-describe('hostile sticks: errors name the stick\'s files', () => {
-  it('an object whose bytes do not match its name: E_OBJECT_HASH_MISMATCH naming the stick\'s tarball, not the library\'s temporary file', async (t) => {
+describe("hostile sticks: errors name the stick's files", () => {
+  it("an object whose bytes do not match its name: E_OBJECT_HASH_MISMATCH naming the stick's tarball, not the library's temporary file", async t => {
     const dir = await tempDir(t)
     // watchdog_pinger as a plain tar (the import reads tar or gzip), one byte of an object's data changed.
     const bad = await readFile(join(vendoredUpstreamDir, 'watchdog_pinger.tar'))
     const header = bad.indexOf(Buffer.from('objects/'))
-    assert.ok(header >= 0 && header % 512 === 0, 'an object entry\'s header')
+    assert.ok(header >= 0 && header % 512 === 0, "an object entry's header")
     bad[header + 512 + 100] ^= 0xff // in the data of that object, past its 512-byte header
     const stick = join(dir, 'stick')
     await mkdir(stick)
@@ -186,11 +226,29 @@ describe('hostile sticks: errors name the stick\'s files', () => {
     const id = revisionId(parseState(execFileSync('tar', ['-xOf', join(vendoredUpstreamDir, 'watchdog_pinger.tar'), 'json']), 'json'))
     const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex')
     const part = { path: 'watchdog_pinger.pvrexport.tgz', bytes: bad.length, sha256: sha(bad) }
-    await writeFile(join(stick, 'fieldsync-manifest.json'), JSON.stringify({
-      format: 'fieldsync-usb@1',
-      revisions: [{ name: 'watchdog_pinger', id, libraryNames: [], mode: 'full', tarball: part.path, parts: [part], bytes: part.bytes, sha256: part.sha256, objectsFile: 'watchdog_pinger.objects', objects: [], included: 0, includedBytes: 0 }],
-      files: [],
-    }))
+    await writeFile(
+      join(stick, 'fieldsync-manifest.json'),
+      JSON.stringify({
+        format: 'fieldsync-usb@1',
+        revisions: [
+          {
+            name: 'watchdog_pinger',
+            id,
+            libraryNames: [],
+            mode: 'full',
+            tarball: part.path,
+            parts: [part],
+            bytes: part.bytes,
+            sha256: part.sha256,
+            objectsFile: 'watchdog_pinger.objects',
+            objects: [],
+            included: 0,
+            includedBytes: 0,
+          },
+        ],
+        files: [],
+      }),
+    )
     const home = await tempDir(t, 'fieldsync-usb-home-')
     const imp = await cli(['usb', 'import', stick], home)
     assert.equal(imp.code, 1)

@@ -24,14 +24,23 @@ import { json, startSim } from '../integration/devices-harness.js'
 import { deviceJson } from './device.js'
 import { PINGER, readPkg, variant, WIFI, writePkg } from './revisions.js'
 
-interface Outcome { status: string, objectsSent: number, keeps: string[] }
+interface Outcome {
+  status: string
+  objectsSent: number
+  keeps: string[]
+}
 
-async function scenario (home: string, socket: string, current: () => Promise<Record<string, unknown>>): Promise<Outcome[]> {
+async function scenario(home: string, socket: string, current: () => Promise<Record<string, unknown>>): Promise<Outcome[]> {
   const out: Outcome[] = []
-  for (const [rev, name] of [['pinger', 'a'], ['wifi', 'b'], ['whole', 'c'], ['whole', 'd']]) {
+  for (const [rev, name] of [
+    ['pinger', 'a'],
+    ['wifi', 'b'],
+    ['whole', 'c'],
+    ['whole', 'd'],
+  ]) {
     const r = await runCli(['--json', 'install', rev, '--device', `unix:${socket}`, '--name', name, '--poll', '250'], { home, timeoutMs: 240_000 })
     assert.equal(r.code, 0, `${rev}: ${r.stdout} ${r.stderr}`)
-    const res = r.json() as { status: string, objectsSent: number }
+    const res = r.json() as { status: string; objectsSent: number }
     const state = await current()
     const keeps = ['watchdog_pinger/run.json', 'pvwificonnect/run.json'].filter(k => k in state)
     out.push({ status: res.status, objectsSent: rev === 'whole' && name === 'd' ? res.objectsSent : -1, keeps })
@@ -40,13 +49,17 @@ async function scenario (home: string, socket: string, current: () => Promise<Re
 }
 
 describe('the simulator agrees with the real device', () => {
-  it('packages composed onto the running state, then a whole revision with a new BSP, then the same again: same statuses, same parts kept', async (t) => {
+  it('packages composed onto the running state, then a whole revision with a new BSP, then the same again: same statuses, same parts kept', async t => {
     if (skipWithoutKit(t)) return
     const dir = await tempDir(t)
     const home = join(dir, 'home')
     assert.equal((await runCli(['trust', 'policy', 'disabled'], { home })).code, 0)
     const wifi = await readPkg(WIFI)
-    for (const [file, name] of [[PINGER, 'pinger'], [WIFI, 'wifi'], [await writePkg(dir, 'whole', variant(wifi, { bsp: 'agree' })), 'whole']]) {
+    for (const [file, name] of [
+      [PINGER, 'pinger'],
+      [WIFI, 'wifi'],
+      [await writePkg(dir, 'whole', variant(wifi, { bsp: 'agree' })), 'whole'],
+    ]) {
       assert.equal((await runCli(['import', file, '--name', name], { home })).code, 0)
     }
     const kit = await startKitDevice(t)

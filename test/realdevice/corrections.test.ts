@@ -19,7 +19,7 @@ import { tempDir } from '../helpers/tmp.js'
 import { WIFI } from './revisions.js'
 
 describe('real device: the corrections of pantavisor.md §8', { concurrency: true }, () => {
-  it('pv-ctrl serves only callers inside the device (ctrl/ctrl_util.c pv_ctrl_utils_is_req_ok, ctrl_caller.c): from outside its namespaces it answers 500 "Internal Error" (on /steps "Internal error, unknown caller", ctrl/ctrl.c), and Fieldsync says why and what to do', async (t) => {
+  it('pv-ctrl serves only callers inside the device (ctrl/ctrl_util.c pv_ctrl_utils_is_req_ok, ctrl_caller.c): from outside its namespaces it answers 500 "Internal Error" (on /steps "Internal error, unknown caller", ctrl/ctrl.c), and Fieldsync says why and what to do', async t => {
     if (skipWithoutKit(t)) return
     const dir = await tempDir(t)
     const home = join(dir, 'home')
@@ -31,7 +31,7 @@ describe('real device: the corrections of pantavisor.md §8', { concurrency: tru
     const inside = `/proc/${status.pantavisor_pid}/root/run/pantavisor/pv/pv-ctrl`
     const r = await runCli(['--json', 'install', 'wifi', '--device', `unix:${inside}`, '--dry-run'], { home })
     assert.equal(r.code, 1, r.stdout)
-    const e = (r.json() as { error: { code: string, message: string } }).error
+    const e = (r.json() as { error: { code: string; message: string } }).error
     assert.equal(e.code, 'E_DEVICE_REFUSED')
     assert.match(e.message, /pv-ctrl answered 500 "Internal Error": it serves only callers inside the device/)
     // Through the relay, inside the device, the same request is answered.
@@ -39,12 +39,12 @@ describe('real device: the corrections of pantavisor.md §8', { concurrency: tru
     assert.equal(ok.code, 0, ok.stderr)
   })
 
-  it('threshold garbage collection is off by default (config.c: PV_STORAGE_GC_THRESHOLD 0), on the device and in device-sim', async (t) => {
+  it('threshold garbage collection is off by default (config.c: PV_STORAGE_GC_THRESHOLD 0), on the device and in device-sim', async t => {
     if (skipWithoutKit(t)) return
     const dev = await startKitDevice(t)
     const conf = await dev.pvcontrol(['conf', 'ls'])
     assert.equal(conf.code, 0, conf.stderr)
-    const entry = (JSON.parse(conf.stdout) as Array<{ key: string, value: string, modified: string }>).find(c => c.key === 'PV_STORAGE_GC_THRESHOLD')
+    const entry = (JSON.parse(conf.stdout) as Array<{ key: string; value: string; modified: string }>).find(c => c.key === 'PV_STORAGE_GC_THRESHOLD')
     assert.deepEqual(entry, { key: 'PV_STORAGE_GC_THRESHOLD', value: '0', modified: 'default' })
     const help = await runCli(['device-sim', '--help'], {})
     assert.match(help.stdout, /--gc-threshold <percent>[^\n]*\n?[^-]*\(default: 0\)/)

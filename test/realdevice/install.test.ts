@@ -20,26 +20,33 @@ import { tempDir } from '../helpers/tmp.js'
 import { PINGER, readPkg, variant, WIFI, writePkg } from './revisions.js'
 import { deviceJson } from './device.js'
 
-interface Result { status: string, statusMsg: string, step: string, bytesSent: number, objectsSent: number, error?: { code: string, message: string } }
+interface Result {
+  status: string
+  statusMsg: string
+  step: string
+  bytesSent: number
+  objectsSent: number
+  error?: { code: string; message: string }
+}
 
-async function install (home: string, dev: KitDevice, rev: string, extra: string[] = []): Promise<{ code: number | null, res: Result, stderr: string }> {
+async function install(home: string, dev: KitDevice, rev: string, extra: string[] = []): Promise<{ code: number | null; res: Result; stderr: string }> {
   const r = await runCli(['--json', 'install', rev, '--device', `unix:${dev.socket}`, '--poll', '250', ...extra], { home, timeoutMs: 240_000 })
   return { code: r.code, res: r.json() as Result, stderr: r.stderr }
 }
 
 /** A library whose signature policy is the kit device's (secureboot disabled in its appengine config). */
-async function library (home: string, policy = 'disabled'): Promise<void> {
+async function library(home: string, policy = 'disabled'): Promise<void> {
   const r = await runCli(['trust', 'policy', policy], { home })
   assert.equal(r.code, 0, r.stderr)
 }
 
-async function imp (home: string, file: string, name: string): Promise<void> {
+async function imp(home: string, file: string, name: string): Promise<void> {
   const r = await runCli(['--json', 'import', file, '--name', name], { home })
   assert.equal(r.code, 0, r.stderr)
 }
 
 describe('real device: install through pv-ctrl', { concurrency: true }, () => {
-  it('a whole revision (BSP + container) to DONE after the device reboots; then a changed container, only its object sent, to UPDATED; the reports equal the device\'s own progress', async (t) => {
+  it("a whole revision (BSP + container) to DONE after the device reboots; then a changed container, only its object sent, to UPDATED; the reports equal the device's own progress", async t => {
     if (skipWithoutKit(t)) return
     const dir = await tempDir(t)
     const home = `${dir}/home`
@@ -51,22 +58,22 @@ describe('real device: install through pv-ctrl', { concurrency: true }, () => {
     await imp(home, await writePkg(dir, 'v2', v2), 'v2')
     const dev = await startKitDevice(t)
     const a = await install(home, dev, 'v1')
-    assert.equal(a.code, 0, a.stderr + await dev.console())
-    const pa = await deviceJson<{ status: string, 'status-msg': string }>(dev, `/steps/${a.res.step}/progress`)
+    assert.equal(a.code, 0, a.stderr + (await dev.console()))
+    const pa = await deviceJson<{ status: string; 'status-msg': string }>(dev, `/steps/${a.res.step}/progress`)
     assert.equal(a.res.status, 'DONE')
     assert.equal(a.res.status, pa.status)
     assert.equal(a.res.statusMsg, pa['status-msg'])
     assert.equal(a.res.objectsSent, v1.objects.size)
     const b = await install(home, dev, 'v2')
     assert.equal(b.code, 0, b.stderr)
-    const pb = await deviceJson<{ status: string, 'status-msg': string }>(dev, `/steps/${b.res.step}/progress`)
+    const pb = await deviceJson<{ status: string; 'status-msg': string }>(dev, `/steps/${b.res.step}/progress`)
     assert.equal(b.res.status, 'UPDATED')
     assert.equal(b.res.status, pb.status)
     assert.equal(b.res.objectsSent, 1, 'only the changed lxc.container.conf')
     void PINGER
   })
 
-  it('a container that dies in TESTING: ERROR with the device\'s message, and the device goes back to the revision it ran', async (t) => {
+  it("a container that dies in TESTING: ERROR with the device's message, and the device goes back to the revision it ran", async t => {
     if (skipWithoutKit(t)) return
     const dir = await tempDir(t)
     const home = `${dir}/home`
@@ -79,7 +86,7 @@ describe('real device: install through pv-ctrl', { concurrency: true }, () => {
     assert.equal(a.res.status, 'DONE', a.stderr)
     const b = await install(home, dev, 'bad')
     assert.equal(b.code, 1)
-    const pb = await deviceJson<{ status: string, 'status-msg': string }>(dev, `/steps/${b.res.step}/progress`)
+    const pb = await deviceJson<{ status: string; 'status-msg': string }>(dev, `/steps/${b.res.step}/progress`)
     assert.equal(b.res.status, 'ERROR')
     assert.equal(pb.status, 'ERROR')
     assert.equal(b.res.statusMsg, pb['status-msg'])
@@ -89,7 +96,7 @@ describe('real device: install through pv-ctrl', { concurrency: true }, () => {
 })
 
 describe('real device: an install cut short', () => {
-  it('killed with -9 during an upload: the device keeps a partial object; the rerun sends it again and nothing that arrived whole, and the device runs the revision', async (t) => {
+  it('killed with -9 during an upload: the device keeps a partial object; the rerun sends it again and nothing that arrived whole, and the device runs the revision', async t => {
     if (skipWithoutKit(t)) return
     const dir = await tempDir(t)
     const home = `${dir}/home`
@@ -108,16 +115,28 @@ describe('real device: an install cut short', () => {
     // pv-ctrl creates objects/<sha> when the upload's headers arrive and takes the body into
     // memory before it writes (evhttp): cut the install as soon as the file appears.
     const appeared = new Promise<void>(resolve => {
-      const w = watch(objDir, (_e, f) => { if (f === ksha) { w.close(); resolve() } })
+      const w = watch(objDir, (_e, f) => {
+        if (f === ksha) {
+          w.close()
+          resolve()
+        }
+      })
     })
     const child = spawn(process.execPath, [cliBin, '--home', home, '--json', 'install', 'big', '--device', `unix:${dev.socket}`], { stdio: 'ignore' })
-    await Promise.race([appeared, new Promise((_resolve, reject) => child.once('exit', () => { reject(new Error('the install ended before it could be cut')) }))])
+    await Promise.race([
+      appeared,
+      new Promise((_resolve, reject) =>
+        child.once('exit', () => {
+          reject(new Error('the install ended before it could be cut'))
+        }),
+      ),
+    ])
     // Freeze it first, so that what it already handed to the socket is all the device gets.
     child.kill('SIGSTOP')
     await new Promise(resolve => setTimeout(resolve, 1000))
     child.kill('SIGKILL')
     await new Promise(resolve => child.once('exit', resolve))
-    const objs = await deviceJson<Array<{ sha256: string, size: string }>>(dev, '/objects')
+    const objs = await deviceJson<Array<{ sha256: string; size: string }>>(dev, '/objects')
     const whole = objs.filter(o => big.objects.get(o.sha256)?.length === Number(o.size))
     const partial = objs.find(o => o.sha256 === ksha)
     assert.ok(partial === undefined || Number(partial.size) < kernel.length, 'the kernel did not arrive whole')

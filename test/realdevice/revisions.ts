@@ -21,15 +21,20 @@ import { writeTarball } from '../helpers/revisions.js'
 export const WIFI = join(vendoredUpstreamDir, 'pvwificonnect.tgz')
 export const PINGER = join(vendoredUpstreamDir, 'watchdog_pinger.tar')
 
-export interface Pkg { state: Record<string, unknown>, objects: Map<string, Buffer> }
+export interface Pkg {
+  state: Record<string, unknown>
+  objects: Map<string, Buffer>
+}
 
 /** json and objects of an export tarball (plain or gzip). */
-export async function readPkg (file: string): Promise<Pkg> {
+export async function readPkg(file: string): Promise<Pkg> {
   const ex = tar.extract()
   const out: Pkg = { state: {}, objects: new Map() }
   ex.on('entry', (h, stream, next) => {
     const parts: Buffer[] = []
-    stream.on('data', (d: unknown) => { parts.push(d as Buffer) })
+    stream.on('data', (d: unknown) => {
+      parts.push(d as Buffer)
+    })
     stream.on('end', () => {
       const b = Buffer.concat(parts)
       if (h.name === 'json') out.state = JSON.parse(b.toString('utf8')) as Record<string, unknown>
@@ -42,10 +47,21 @@ export async function readPkg (file: string): Promise<Pkg> {
   return out
 }
 
-function sha (b: Buffer): string { return createHash('sha256').update(b).digest('hex') }
+function sha(b: Buffer): string {
+  return createHash('sha256').update(b).digest('hex')
+}
 
-function canonical (o: Record<string, unknown>): string {
-  const sort = (v: unknown): unknown => Array.isArray(v) ? v.map(sort) : v !== null && typeof v === 'object' ? Object.fromEntries(Object.keys(v).sort().map(k => [k, sort((v as Record<string, unknown>)[k])])) : v
+function canonical(o: Record<string, unknown>): string {
+  const sort = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(sort)
+      : v !== null && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map(k => [k, sort((v as Record<string, unknown>)[k])]),
+          )
+        : v
   return JSON.stringify(sort(o))
 }
 
@@ -58,7 +74,7 @@ export interface Variant {
   with?: Pkg[]
 }
 
-export function variant (base: Pkg, v: Variant): Pkg {
+export function variant(base: Pkg, v: Variant): Pkg {
   const state = { ...base.state }
   const objects = new Map(base.objects)
   for (const p of v.with ?? []) {
@@ -88,9 +104,9 @@ export function variant (base: Pkg, v: Variant): Pkg {
 }
 
 /** Write a package as a pvr export tarball (canonical json first). */
-export async function writePkg (dir: string, name: string, p: Pkg): Promise<string> {
+export async function writePkg(dir: string, name: string, p: Pkg): Promise<string> {
   await mkdir(join(dir, `${name}.objects`), { recursive: true })
-  const list: Array<{ sha: string, path: string }> = []
+  const list: Array<{ sha: string; path: string }> = []
   for (const [s, b] of p.objects) {
     const path = join(dir, `${name}.objects`, s)
     await writeFile(path, b)

@@ -17,9 +17,12 @@ import { deviceJson } from './device.js'
 import { PINGER, readPkg, variant, WIFI, writePkg } from './revisions.js'
 
 describe('real device: strict secureboot', () => {
-  it('a fully signed revision runs; one with an unsigned part is refused by the device, and Fieldsync reports the device\'s verdict', async (t) => {
+  it("a fully signed revision runs; one with an unsigned part is refused by the device, and Fieldsync reports the device's verdict", async t => {
     if (skipWithoutKit(t)) return
-    if (!hasOpenssl()) { t.skip('no openssl'); return }
+    if (!hasOpenssl()) {
+      t.skip('no openssl')
+      return
+    }
     const dir = await tempDir(t)
     const home = join(dir, 'home')
     assert.equal((await runCli(['trust', 'policy', 'disabled'], { home })).code, 0)
@@ -51,20 +54,29 @@ describe('real device: strict secureboot', () => {
 
     const dev = await startKitDevice(t, { env: ['PV_SECUREBOOT_MODE=lenient'], etc: { 'pantavisor/pvs/trust/ca-certificates.crt': ca.pem } })
     const a = await runCli(['--json', 'install', 'signed', '--device', `unix:${dev.socket}`, '--poll', '250'], { home, timeoutMs: 240_000 })
-    assert.equal(a.code, 0, a.stderr + (await dev.console()).split('\n').filter(l => /signature|ERROR/.test(l)).slice(-10).join('\n'))
+    assert.equal(
+      a.code,
+      0,
+      a.stderr +
+        (await dev.console())
+          .split('\n')
+          .filter(l => /signature|ERROR/.test(l))
+          .slice(-10)
+          .join('\n'),
+    )
     assert.equal((a.json() as { status: string }).status, 'DONE')
     // Power-cycle into strict mode: it boots the signed revision.
     await dev.restart(['PV_SECUREBOOT_MODE=strict'])
     const b = await runCli(['--json', 'install', 'unsigned-part', '--device', `unix:${dev.socket}`, '--poll', '250'], { home, timeoutMs: 240_000 })
     assert.equal(b.code, 1, b.stderr)
-    const out = b.json() as { status?: string, statusMsg?: string, step?: string, error?: { code: string, message: string } }
+    const out = b.json() as { status?: string; statusMsg?: string; step?: string; error?: { code: string; message: string } }
     // The device refuses the state when it is stored (422) or when it is run (WONTGO); either way Fieldsync says what the device said.
     t.diagnostic(`device verdict: ${out.error?.message ?? `${out.status ?? ''} ${out.statusMsg ?? ''}`}`)
     if (out.error !== undefined) {
       assert.equal(out.error.code, 'E_DEVICE_REFUSED')
       assert.match(out.error.message, /signature|covered/i)
     } else {
-      const p = await deviceJson<{ status: string, 'status-msg': string }>(dev, `/steps/${out.step as string}/progress`)
+      const p = await deviceJson<{ status: string; 'status-msg': string }>(dev, `/steps/${out.step as string}/progress`)
       assert.equal(out.status, p.status)
       assert.equal(out.statusMsg, p['status-msg'])
       assert.match(`${p.status}`, /WONTGO|ERROR/)

@@ -14,7 +14,7 @@ import { tempDir } from '../helpers/tmp.js'
 import { deviceJson } from './device.js'
 import { PINGER, readPkg, variant, WIFI, writePkg } from './revisions.js'
 
-async function library (t: { after: (fn: () => Promise<void>) => void }): Promise<{ home: string, dir: string }> {
+async function library(t: { after: (fn: () => Promise<void>) => void }): Promise<{ home: string; dir: string }> {
   const dir = await tempDir(t)
   const home = join(dir, 'home')
   assert.equal((await runCli(['trust', 'policy', 'disabled'], { home })).code, 0)
@@ -22,7 +22,7 @@ async function library (t: { after: (fn: () => Promise<void>) => void }): Promis
 }
 
 /** Write the stick into the device's /var/stick (as if mounted there). */
-async function stickFor (home: string, dev: KitDevice, revs: string[]): Promise<string> {
+async function stickFor(home: string, dev: KitDevice, revs: string[]): Promise<string> {
   const host = join(dev.varDir, 'stick')
   await mkdir(host, { recursive: true })
   const r = await runCli(['usb', 'export', ...revs, host], { home, timeoutMs: 120_000 })
@@ -30,12 +30,12 @@ async function stickFor (home: string, dev: KitDevice, revs: string[]): Promise<
   return '/var/stick'
 }
 
-async function installSh (dev: KitDevice, args: string[], env: string[] = []): Promise<{ code: number | null, stdout: string, stderr: string }> {
+async function installSh(dev: KitDevice, args: string[], env: string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return await dev.exec(['env', 'INTERVAL=1', 'TIMEOUT=120', 'WORKDIR=/var/work', ...env, 'sh', '/var/stick/install.sh', ...args])
 }
 
-describe('real device: install.sh from a stick, with the device\'s own pvcontrol', { concurrency: true }, () => {
-  it('checks the stick, uploads, stores the step, runs it and follows it to the device\'s final state', async (t) => {
+describe("real device: install.sh from a stick, with the device's own pvcontrol", { concurrency: true }, () => {
+  it("checks the stick, uploads, stores the step, runs it and follows it to the device's final state", async t => {
     if (skipWithoutKit(t)) return
     const { home, dir } = await library(t)
     const wifi = await readPkg(WIFI)
@@ -50,7 +50,7 @@ describe('real device: install.sh from a stick, with the device\'s own pvcontrol
     assert.equal(p.status, 'DONE')
   })
 
-  it('a device that runs out of room keeps a partial object and answers 200: install.sh says so and runs nothing; once room is made, the same command sends it again and installs', async (t) => {
+  it('a device that runs out of room keeps a partial object and answers 200: install.sh says so and runs nothing; once room is made, the same command sends it again and installs', async t => {
     // Upstream: ctrl/ctrl_objects_ep.c and ctrl/ctrl_upload.c answer a full
     // upload 200, then 507, and leave the partial objects/<sha>.
     if (skipWithoutKit(t)) return
@@ -69,7 +69,7 @@ describe('real device: install.sh from a stick, with the device\'s own pvcontrol
     assert.match(r.stderr, /kept only part of \d+ object\(s\) of site: its storage is full/)
     const steps = await deviceJson<Array<{ name: string }>>(dev, '/steps')
     assert.ok(!steps.some(s => s.name === 'locals/site'), 'no step stored')
-    const objs = await deviceJson<Array<{ sha256: string, size: string }>>(dev, '/objects')
+    const objs = await deviceJson<Array<{ sha256: string; size: string }>>(dev, '/objects')
     const root = wifi.state['pvwificonnect/root.squashfs'] as string
     const partial = objs.find(o => o.sha256 === root)
     assert.ok(partial !== undefined && Number(partial.size) < (wifi.objects.get(root) as Buffer).length, 'the device kept a partial object')
@@ -80,7 +80,7 @@ describe('real device: install.sh from a stick, with the device\'s own pvcontrol
     assert.match(again.stdout, /locals\/site: DONE/)
   })
 
-  it('the network installer on the same full device: the device\'s late 507 is read as the answer (E_NO_SPACE naming the object), no step; after room is made the rerun completes', async (t) => {
+  it("the network installer on the same full device: the device's late 507 is read as the answer (E_NO_SPACE naming the object), no step; after room is made the rerun completes", async t => {
     if (skipWithoutKit(t)) return
     const { home, dir } = await library(t)
     const wifi = await readPkg(WIFI)
@@ -91,7 +91,7 @@ describe('real device: install.sh from a stick, with the device\'s own pvcontrol
     const args = ['--json', 'install', 'site', '--device', `unix:${dev.socket}`, '--poll', '250', '--ignore-space']
     const r = await runCli(args, { home, timeoutMs: 120_000 })
     assert.equal(r.code, 1, r.stderr)
-    const out = r.json() as { error: { code: string, message: string } }
+    const out = r.json() as { error: { code: string; message: string } }
     assert.equal(out.error.code, 'E_NO_SPACE')
     assert.match(out.error.message, /no room for object [0-9a-f]{64}/)
     const steps = await deviceJson<Array<{ name: string }>>(dev, '/steps')
@@ -104,8 +104,8 @@ describe('real device: install.sh from a stick, with the device\'s own pvcontrol
   })
 })
 
-describe('real device: a package from a stick, composed by the device\'s own pvtx', () => {
-  it('watchdog_pinger, then pvwificonnect (no BSP): install.sh composes each onto what the device runs (pvtx begin current, add, commit) and the device keeps every part; with no pvtx it refuses and installs nothing', async (t) => {
+describe("real device: a package from a stick, composed by the device's own pvtx", () => {
+  it('watchdog_pinger, then pvwificonnect (no BSP): install.sh composes each onto what the device runs (pvtx begin current, add, commit) and the device keeps every part; with no pvtx it refuses and installs nothing', async t => {
     if (skipWithoutKit(t)) return
     const { home } = await library(t)
     assert.equal((await runCli(['import', PINGER, '--name', 'pinger'], { home })).code, 0)
@@ -136,8 +136,8 @@ describe('real device: a package from a stick, composed by the device\'s own pvt
   })
 })
 
-describe('real device: a package composed on the laptop from the device\'s inventory', () => {
-  it('install.sh --inventory carries the state the device runs; usb export --for-device composes the package onto it; install.sh installs it with pvcontrol (no pvtx) and the device keeps every part; a stick composed onto a state the device no longer runs is refused until a new inventory', async (t) => {
+describe("real device: a package composed on the laptop from the device's inventory", () => {
+  it('install.sh --inventory carries the state the device runs; usb export --for-device composes the package onto it; install.sh installs it with pvcontrol (no pvtx) and the device keeps every part; a stick composed onto a state the device no longer runs is refused until a new inventory', async t => {
     if (skipWithoutKit(t)) return
     const { home } = await library(t)
     assert.equal((await runCli(['import', PINGER, '--name', 'pinger'], { home })).code, 0)
@@ -159,7 +159,7 @@ describe('real device: a package composed on the laptop from the device\'s inven
     }
     const factory = await deviceJson<Record<string, unknown>>(dev, '/steps/current')
     const first = await inventory()
-    const doc = JSON.parse(await readFile(first, 'utf8')) as { revision: string, current: Record<string, unknown> }
+    const doc = JSON.parse(await readFile(first, 'utf8')) as { revision: string; current: Record<string, unknown> }
     assert.deepEqual(doc.current, factory, 'the inventory carries what the device runs')
     const firstCopy = join(host, 'first-inventory.json')
     await writeFile(firstCopy, await readFile(first))

@@ -7,8 +7,19 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { buildApi, unwrapApi } from '../../shared/api/client.js'
 import {
-  BugError, DeviceBusyError, ERROR_TABLE, ErrorCodes, errorFromWire, FieldsyncError, HostKeyMismatchError, httpStatusOf,
-  isErrorCode, NotFoundError, ProtocolError, toWireError, type ErrorCode,
+  BugError,
+  DeviceBusyError,
+  ERROR_TABLE,
+  ErrorCodes,
+  errorFromWire,
+  FieldsyncError,
+  HostKeyMismatchError,
+  httpStatusOf,
+  isErrorCode,
+  NotFoundError,
+  ProtocolError,
+  toWireError,
+  type ErrorCode,
 } from '../../shared/errors.js'
 import { statusFor } from '../../main/web/security.js'
 
@@ -35,7 +46,7 @@ describe('the error table', () => {
     for (const code of codes) {
       const s = httpStatusOf(code)
       assert.ok(s >= 400 && s <= 599, `${code}: ${s}`)
-      assert.equal(statusFor(code), s, 'browser mode answers with the table\'s status')
+      assert.equal(statusFor(code), s, "browser mode answers with the table's status")
     }
     assert.deepEqual(codes.filter(c => httpStatusOf(c) === 500).sort(), ['E_DB_TOO_NEW', 'E_INTERNAL', 'E_READ_ONLY'])
     // Device codes were HTTP 500 before they were in the table.
@@ -58,7 +69,7 @@ describe('the error table', () => {
     }
   })
 
-  it('keeps a busy device\'s Retry-After across the wire', () => {
+  it("keeps a busy device's Retry-After across the wire", () => {
     const back = errorFromWire(JSON.parse(JSON.stringify(toWireError(new DeviceBusyError('busy', { retryAfter: 120 })))))
     assert.ok(back instanceof DeviceBusyError)
     assert.equal(back.retryAfter, 120)
@@ -79,17 +90,22 @@ describe('the error table', () => {
   })
 })
 
-describe('the renderer\'s client', () => {
+describe("the renderer's client", () => {
   it('throws the class of the error the core answered, not a bare FieldsyncError', async () => {
     const answers: Record<string, FieldsyncError> = {
       'library.show': new NotFoundError('revision abc: removed meanwhile'),
       'devices.add': new HostKeyMismatchError('10.0.0.7: host key changed'),
       'devices.install': new DeviceBusyError('busy', { retryAfter: 5 }),
     }
-    const api = unwrapApi(buildApi(async (channel) => {
-      const e = answers[channel]
-      return { ok: false, error: JSON.parse(JSON.stringify(e.toWire())) }
-    }, () => () => {}))
+    const api = unwrapApi(
+      buildApi(
+        async channel => {
+          const e = answers[channel]
+          return { ok: false, error: JSON.parse(JSON.stringify(e.toWire())) }
+        },
+        () => () => {},
+      ),
+    )
     await assert.rejects(api.library.show({ rev: 'abc' }), NotFoundError)
     await assert.rejects(api.devices.add({ address: '10.0.0.7' }), HostKeyMismatchError)
     await assert.rejects(api.devices.install({ rev: 'a', device: 'b' }), (e: unknown) => e instanceof DeviceBusyError && e.retryAfter === 5)

@@ -8,7 +8,14 @@ import { ErrorCodes } from '../../shared/errors.js'
 import { CID_BYTES, cidOf, cidToSha, shaToCid } from '../../shared/ids.js'
 
 const EMPTY = createHash('sha256').update('').digest('hex')
-const code = (fn: () => unknown) => { try { fn() } catch (e) { return (e as { code?: string }).code } return undefined }
+const code = (fn: () => unknown) => {
+  try {
+    fn()
+  } catch (e) {
+    return (e as { code?: string }).code
+  }
+  return undefined
+}
 
 describe('ids: CIDs', () => {
   it('an object sha is the CIDv1 the IPFS world gives the same bytes, and back', () => {
@@ -17,7 +24,10 @@ describe('ids: CIDs', () => {
     assert.equal(shaToCid(EMPTY).bytes.byteLength, CID_BYTES)
     assert.equal(cidToSha(cidOf(EMPTY)), EMPTY)
     assert.equal(cidToSha(shaToCid(EMPTY).bytes), EMPTY)
-    assert.equal(code(() => shaToCid('ABC')), ErrorCodes.BadObjectName)
+    assert.equal(
+      code(() => shaToCid('ABC')),
+      ErrorCodes.BadObjectName,
+    )
   })
 
   it('refuses any other version, codec, hash, digest length or spelling', () => {
@@ -33,6 +43,11 @@ describe('ids: CIDs', () => {
       'b'.repeat(200),
       EMPTY,
     ]
-    for (const b of bad) assert.equal(code(() => cidToSha(b as string)), ErrorCodes.BadObjectName, String(b))
+    for (const b of bad)
+      assert.equal(
+        code(() => cidToSha(b as string)),
+        ErrorCodes.BadObjectName,
+        String(b),
+      )
   })
 })

@@ -32,7 +32,7 @@ describe('sizes for people', () => {
   })
 
   it('sizes that disagree are told in words, with the difference', () => {
-    assert.equal(sizeMismatch(1_992_180, 3_572_625, 'manifest\'s'), '1.9 MiB, 1.5 MiB short of the manifest\'s 3.4 MiB')
+    assert.equal(sizeMismatch(1_992_180, 3_572_625, "manifest's"), "1.9 MiB, 1.5 MiB short of the manifest's 3.4 MiB")
     assert.equal(sizeMismatch(1034, 1024), '1.0 KiB, 10 B more than the expected 1.0 KiB')
   })
 })

@@ -8,18 +8,20 @@ import { summary } from './library.js'
 
 type ComposeHandlers = Pick<HandlerMap, 'library.composePreview' | 'library.composeSave'>
 
-function toOps (ops: ComposeOpRequest[]): LibraryOp[] {
-  return ops.map(o => 'add' in o && o.add !== undefined ? { add: o.add } : { remove: (o as { remove: string }).remove })
+function toOps(ops: ComposeOpRequest[]): LibraryOp[] {
+  return ops.map(o => ('add' in o && o.add !== undefined ? { add: o.add } : { remove: (o as { remove: string }).remove }))
 }
 
-export function composeHandlers (deps: HandlerDeps): ComposeHandlers {
+export function composeHandlers(deps: HandlerDeps): ComposeHandlers {
   const lib = deps.app.library
   const composer = (): LibraryComposer => new LibraryComposer({ library: lib, trust: deps.app.trust, log: deps.log })
   const preview = (p: CompositionPlan): ComposePreview => {
-    const entry = (json: Record<string, unknown>) => (key: string): DiffEntry => {
-      const v = json[key]
-      return { key, bytes: isSha(v) ? lib.objectSize(v) : null }
-    }
+    const entry =
+      (json: Record<string, unknown>) =>
+      (key: string): DiffEntry => {
+        const v = json[key]
+        return { key, bytes: isSha(v) ? lib.objectSize(v) : null }
+      }
     const before = lib.state(p.base.id).json
     const after = p.result.state.json
     const s = p.signature
@@ -29,7 +31,11 @@ export function composeHandlers (deps: HandlerDeps): ComposeHandlers {
       id: p.id,
       existing: p.existing === null ? null : { id: p.existing.id, name: p.existing.name },
       parts: p.result.parts,
-      keys: { added: p.result.keys.added.map(entry(after)), replaced: p.result.keys.replaced.map(entry(after)), removed: p.result.keys.removed.map(entry(before)) },
+      keys: {
+        added: p.result.keys.added.map(entry(after)),
+        replaced: p.result.keys.replaced.map(entry(after)),
+        removed: p.result.keys.removed.map(entry(before)),
+      },
       steps: p.result.steps.map(x => ({ op: x.op, label: x.label, addedKeys: x.addedKeys.length, removedKeys: x.removedKeys.length })),
       warnings: p.result.warnings,
       issues: p.issues.map(i => ({ key: i.key, message: i.message, severity: i.severity === 'warning' ? 'warning' : 'error' })),
@@ -41,11 +47,11 @@ export function composeHandlers (deps: HandlerDeps): ComposeHandlers {
     }
   }
   return {
-    async 'library.composePreview' ({ base, ops }) {
+    async 'library.composePreview'({ base, ops }) {
       return preview(composer().plan(base, toOps(ops)))
     },
 
-    async 'library.composeSave' ({ base, ops, name }) {
+    async 'library.composeSave'({ base, ops, name }) {
       const c = composer()
       const plan = c.plan(base, toOps(ops))
       const res = c.save(plan, name)

@@ -16,7 +16,7 @@ type FleetHandlers = Pick<HandlerMap, 'devices.detail' | 'devices.rename' | 'dev
 
 const ASK_MS = 5000
 
-export function fleetHandlers (deps: HandlerDeps): FleetHandlers {
+export function fleetHandlers(deps: HandlerDeps): FleetHandlers {
   const svc = (): DeviceService => {
     const s = deps.devices()
     if (s === undefined) throw new NotAvailableError('devices are not available in this window (start it with `fieldsync ui`, or the desktop app)')
@@ -37,13 +37,30 @@ export function fleetHandlers (deps: HandlerDeps): FleetHandlers {
   }
 
   return {
-    async 'devices.detail' ({ device }, ctx) {
+    async 'devices.detail'({ device }, ctx) {
       const s = svc()
       const res = s.resolve(device)
-      const steps = [...new Set(s.store.installs(historyDevice(s.store, device).deviceId).map(i => i.step).filter((x): x is string => x !== null))]
+      const steps = [
+        ...new Set(
+          s.store
+            .installs(historyDevice(s.store, device).deviceId)
+            .map(i => i.step)
+            .filter((x): x is string => x !== null),
+        ),
+      ]
       const out: DeviceDetail = {
-        deviceId: res.deviceId, step: res.record?.revision ?? null, status: res.record?.status ?? null, mode: null, version: null, arch: null, model: null,
-        freeBytes: null, runs: null, steps, error: null, readAt: Date.now(),
+        deviceId: res.deviceId,
+        step: res.record?.revision ?? null,
+        status: res.record?.status ?? null,
+        mode: null,
+        version: null,
+        arch: null,
+        model: null,
+        freeBytes: null,
+        runs: null,
+        steps,
+        error: null,
+        readAt: Date.now(),
       }
       try {
         await withDeadline(ctx.signal ?? new AbortController().signal, ASK_MS, async signal => {
@@ -51,13 +68,27 @@ export function fleetHandlers (deps: HandlerDeps): FleetHandlers {
           await drv.open(signal)
           try {
             const m = await drv.meta(signal)
-            Object.assign(out, { step: m.revision, status: m.status, mode: m.mode, version: m.version, arch: m.arch, model: m.model ?? null, freeBytes: m.freeBytes })
+            Object.assign(out, {
+              step: m.revision,
+              status: m.status,
+              mode: m.mode,
+              version: m.version,
+              arch: m.arch,
+              model: m.model ?? null,
+              freeBytes: m.freeBytes,
+            })
             const raw = drv.stepState === undefined ? null : await drv.stepState('current', signal).catch(() => null)
             if (raw !== null) {
               const id = stateIdOf(raw)
-              try { out.runs = { id, name: deps.app.library.resolve(id).name } } catch { /* not a revision this laptop carries */ }
+              try {
+                out.runs = { id, name: deps.app.library.resolve(id).name }
+              } catch {
+                /* not a revision this laptop carries */
+              }
             }
-          } finally { await drv.close() }
+          } finally {
+            await drv.close()
+          }
         })
       } catch (err) {
         const w = toWireError(err)
@@ -67,21 +98,21 @@ export function fleetHandlers (deps: HandlerDeps): FleetHandlers {
       return out
     },
 
-    async 'devices.rename' ({ device, alias }) {
+    async 'devices.rename'({ device, alias }) {
       const s = svc()
       const id = known(s, device)
       s.store.setAlias(id, alias === '' ? null : alias)
       return info(s, id)
     },
 
-    async 'devices.tag' ({ devices, tags, remove }) {
+    async 'devices.tag'({ devices, tags, remove }) {
       const s = svc()
       const ids = devices.map(ref => known(s, ref))
       for (const id of ids) s.store.tag(id, tags, remove === true)
       return ids.map(id => info(s, id))
     },
 
-    async 'devices.forget' ({ devices }) {
+    async 'devices.forget'({ devices }) {
       const s = svc()
       const ids = devices.map(ref => known(s, ref))
       let n = 0

@@ -42,7 +42,10 @@ export class ApiCore {
   private lan: LanService | undefined
   private deviceService: DeviceService | undefined
 
-  constructor (private readonly components: { app: App, log: Logger }, private readonly opts: ApiCoreOptions) {
+  constructor(
+    private readonly components: { app: App; log: Logger },
+    private readonly opts: ApiCoreOptions,
+  ) {
     this.log = components.log.child('api')
     this.transfers = new TransferRegistry({ events: this.events })
     this.uploads = new Uploads({ home: components.app.home })
@@ -56,9 +59,9 @@ export class ApiCore {
       uploads: this.uploads,
       mode: opts.mode,
       capabilities: () => this.capabilities(),
-      signature: async (id) => (await this.signatures.verdict(id))?.status ?? { state: 'invalid', summary: 'INVALID: cannot read the stored state' },
-      signatureReport: async (id) => (await this.signatures.verdict(id))?.view ?? null,
-      signatureAnchors: async (id) => (await this.signatures.verdict(id))?.anchors ?? [],
+      signature: async id => (await this.signatures.verdict(id))?.status ?? { state: 'invalid', summary: 'INVALID: cannot read the stored state' },
+      signatureReport: async id => (await this.signatures.verdict(id))?.view ?? null,
+      signatureAnchors: async id => (await this.signatures.verdict(id))?.anchors ?? [],
       lan: () => this.lan,
       devices: () => this.deviceService,
     }
@@ -75,7 +78,7 @@ export class ApiCore {
     }
   }
 
-  capabilities (): Capabilities {
+  capabilities(): Capabilities {
     return {
       peers: this.lan !== undefined,
       devices: this.deviceService !== undefined,
@@ -88,7 +91,7 @@ export class ApiCore {
    * Run the LAN node inside this app (browser mode and Electron do; the
    * node starts now if this laptop is in a team, or when it joins one).
    */
-  async enableLan (opts: LanOptions): Promise<LanService> {
+  async enableLan(opts: LanOptions): Promise<LanService> {
     if (this.lan !== undefined) return this.lan
     const lan = new LanService({ app: this.components.app, events: this.events, log: this.components.log }, opts)
     this.lan = lan
@@ -98,7 +101,7 @@ export class ApiCore {
   }
 
   /** Device discovery (mDNS unless `mdns` is false) and installs. */
-  async enableDevices (opts: { mdns: boolean }): Promise<DeviceService> {
+  async enableDevices(opts: { mdns: boolean }): Promise<DeviceService> {
     if (this.deviceService !== undefined) return this.deviceService
     const s = new DeviceService({ app: this.components.app, events: this.events, log: this.components.log }, opts)
     this.deviceService = s
@@ -107,20 +110,27 @@ export class ApiCore {
     return s
   }
 
-  async start (): Promise<void> {
+  async start(): Promise<void> {
     // The CLI's app loads its trust store on demand; the API's handlers all rely on it.
     await this.components.app.trustStore()
     await this.uploads.start()
     await this.signatures.start()
     const lib = this.components.app.library
-    const onRevision = (e: { id: string, complete: boolean }) => { this.events.emit('revision', e) }
-    const onObject = (e: { sha: string, size: number }) => { this.events.emit('object', e) }
+    const onRevision = (e: { id: string; complete: boolean }) => {
+      this.events.emit('revision', e)
+    }
+    const onObject = (e: { sha: string; size: number }) => {
+      this.events.emit('object', e)
+    }
     lib.on('revision', onRevision)
     lib.on('object', onObject)
-    this.unsubscribe.push(() => { lib.off('revision', onRevision); lib.off('object', onObject) })
+    this.unsubscribe.push(() => {
+      lib.off('revision', onRevision)
+      lib.off('object', onObject)
+    })
   }
 
-  async stop (): Promise<void> {
+  async stop(): Promise<void> {
     await this.rollouts.stop()
     this.transfers.stop()
     for (const u of this.unsubscribe.splice(0)) u()
@@ -129,7 +139,7 @@ export class ApiCore {
   }
 
   /** Validate and run one request. Never throws: failures come back as {ok:false, error}. */
-  async dispatch (channel: unknown, req: unknown, ctx: CallContext = {}): Promise<Envelope<unknown>> {
+  async dispatch(channel: unknown, req: unknown, ctx: CallContext = {}): Promise<Envelope<unknown>> {
     try {
       if (!isChannel(channel)) throw new NotFoundError(`no API channel ${JSON.stringify(String(channel)).slice(0, 80)}`)
       const valid = validateRequest(channel, req)

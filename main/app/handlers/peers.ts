@@ -6,7 +6,7 @@ import type { PullEvent } from '../../peers/index.js'
 
 type PeerHandlers = Pick<HandlerMap, 'peers.status' | 'peers.add' | 'peers.pull' | 'team.create' | 'team.join' | 'team.show'>
 
-export function peerHandlers (deps: HandlerDeps): PeerHandlers {
+export function peerHandlers(deps: HandlerDeps): PeerHandlers {
   const lan = (): LanService => {
     const l = deps.lan()
     if (l === undefined) throw new NotAvailableError('the LAN node does not run in this window (start it with `fieldsync ui`, or the desktop app)')
@@ -22,17 +22,19 @@ export function peerHandlers (deps: HandlerDeps): PeerHandlers {
   const peerName = (id: string) => running().node.table.get(id)?.name ?? id
 
   return {
-    async 'peers.status' () { return await lan().status() },
+    async 'peers.status'() {
+      return await lan().status()
+    },
 
-    async 'peers.add' ({ addr, offline }, ctx) {
+    async 'peers.add'({ addr, offline }, ctx) {
       const s = running()
       return await s.node.add(addr, { offline: offline === true, signal: ctx.signal ?? new AbortController().signal })
     },
 
-    async 'peers.pull' ({ rev, from }) {
+    async 'peers.pull'({ rev, from }) {
       const s = running()
       const label = `pull ${rev.length === 64 ? rev.slice(0, 12) : rev}`
-      return await deps.transfers.run('pull', label, async (t) => {
+      return await deps.transfers.run('pull', label, async t => {
         if (/^[0-9a-f]{64}$/.test(rev)) t.revision(rev)
         const onProgress = (e: PullEvent): void => {
           switch (e.type) {
@@ -46,9 +48,14 @@ export function peerHandlers (deps: HandlerDeps): PeerHandlers {
               t.progress(e.bytes, e.totalBytes)
               for (const [peer, p] of Object.entries(e.peers)) t.peer(peerName(peer), p.bytes)
               break
-            case 'peer-dropped': t.detail(`${peerName(e.peer)} dropped: ${e.reason}`); break
-            case 'liar': t.detail(`${peerName(e.peer)} sent corrupt bytes: no longer used`); break
-            default: break
+            case 'peer-dropped':
+              t.detail(`${peerName(e.peer)} dropped: ${e.reason}`)
+              break
+            case 'liar':
+              t.detail(`${peerName(e.peer)} sent corrupt bytes: no longer used`)
+              break
+            default:
+              break
           }
         }
         const r = await s.puller.pull(rev, { from, signal: t.signal, onProgress })
@@ -59,17 +66,18 @@ export function peerHandlers (deps: HandlerDeps): PeerHandlers {
       })
     },
 
-    async 'team.create' ({ name, replace }) {
+    async 'team.create'({ name, replace }) {
       const l = lan()
       const existing = await l.teamStore.load()
-      if (existing !== null && replace !== true) throw new UsageError(`this laptop is already in team ${existing.name ?? existing.id}; its join code is under "Invite a colleague"`)
+      if (existing !== null && replace !== true)
+        throw new UsageError(`this laptop is already in team ${existing.name ?? existing.id}; its join code is under "Invite a colleague"`)
       const { team, code } = await l.teamStore.create({ name, force: replace === true })
       await l.restart()
       deps.events.emit('peer', { id: '', peer: null, gone: false })
       return { code, name: team.name }
     },
 
-    async 'team.join' ({ code }) {
+    async 'team.join'({ code }) {
       const l = lan()
       const team = await l.teamStore.join(code)
       await l.restart()
@@ -77,10 +85,10 @@ export function peerHandlers (deps: HandlerDeps): PeerHandlers {
       return { name: team.name ?? team.id }
     },
 
-    async 'team.show' () {
+    async 'team.show'() {
       const l = lan()
       const team = await l.teamStore.load()
-      return { code: team === null ? null : l.teamStore.code(team), name: team === null ? null : team.name ?? team.id }
+      return { code: team === null ? null : l.teamStore.code(team), name: team === null ? null : (team.name ?? team.id) }
     },
   }
 }

@@ -12,10 +12,13 @@ import type { SignatureReport } from '../../trust/types.js'
 import { signatureReportView, signatureStatus } from '../../trust/view.js'
 import type { SignatureReportView, SignatureStatus } from '../../../shared/api/types.js'
 
-export interface ToSignatureWorker { n: number, raw: Uint8Array, version: string }
+export interface ToSignatureWorker {
+  n: number
+  raw: Uint8Array
+  version: string
+}
 export type FromSignatureWorker =
-  | { n: number, ok: true, version: string, status: SignatureStatus, view: SignatureReportView, anchors: string[] }
-  | { n: number, ok: false, message: string }
+  { n: number; ok: true; version: string; status: SignatureStatus; view: SignatureReportView; anchors: string[] } | { n: number; ok: false; message: string }
 
 const port = parentPort
 if (port === null) throw new Error('signature-worker runs as a worker thread')
@@ -23,14 +26,15 @@ const store = new TrustStore({ log: silentLogger() }, { home: (workerData as { h
 let loaded = false
 
 /** Fingerprints of the trust entries that a valid signature of `r` rests on: its chain's anchor, or its pinned key. */
-function anchorsOf (r: SignatureReport): string[] {
+function anchorsOf(r: SignatureReport): string[] {
   const out = new Set<string>()
   for (const s of r.signatures) {
     if (!s.ok || s.signer === null) continue
     const signer = s.signer
-    const fp = signer.kind === 'x5c'
-      ? signer.chain.find(c => c.role === 'anchor')?.fingerprint
-      : store.anchors().pinnedKeys.find(k => k.name === signer.name)?.fingerprint
+    const fp =
+      signer.kind === 'x5c'
+        ? signer.chain.find(c => c.role === 'anchor')?.fingerprint
+        : store.anchors().pinnedKeys.find(k => k.name === signer.name)?.fingerprint
     if (fp !== undefined) out.add(fp)
   }
   return [...out]
@@ -39,9 +43,19 @@ function anchorsOf (r: SignatureReport): string[] {
 port.on('message', (m: ToSignatureWorker) => {
   void (async () => {
     try {
-      if (!loaded || store.version() !== m.version) { await store.refresh(); loaded = true }
+      if (!loaded || store.version() !== m.version) {
+        await store.refresh()
+        loaded = true
+      }
       const r = store.verify(m.raw)
-      port.postMessage({ n: m.n, ok: true, version: store.version(), status: signatureStatus(r), view: signatureReportView(r), anchors: anchorsOf(r) } satisfies FromSignatureWorker)
+      port.postMessage({
+        n: m.n,
+        ok: true,
+        version: store.version(),
+        status: signatureStatus(r),
+        view: signatureReportView(r),
+        anchors: anchorsOf(r),
+      } satisfies FromSignatureWorker)
     } catch (err) {
       port.postMessage({ n: m.n, ok: false, message: (err as Error).message } satisfies FromSignatureWorker)
     }

@@ -41,15 +41,42 @@ class Transfer implements TransferHandle {
   private lastEmit = 0
   private timer: NodeJS.Timeout | undefined
 
-  constructor (private readonly registry: TransferRegistry, kind: TransferKind, label: string, totalBytes: number | null, cancellable: boolean, unit: 'bytes' | 'items') {
+  constructor(
+    private readonly registry: TransferRegistry,
+    kind: TransferKind,
+    label: string,
+    totalBytes: number | null,
+    cancellable: boolean,
+    unit: 'bytes' | 'items',
+  ) {
     const now = Date.now()
-    this.info = { id: this.id, kind, label, state: 'running', unit, bytes: 0, totalBytes, rate: 0, etaSeconds: null, startedAt: now, endedAt: null, movedFrom: null, movedUntil: null, peers: [], detail: null, cancellable, error: null }
+    this.info = {
+      id: this.id,
+      kind,
+      label,
+      state: 'running',
+      unit,
+      bytes: 0,
+      totalBytes,
+      rate: 0,
+      etaSeconds: null,
+      startedAt: now,
+      endedAt: null,
+      movedFrom: null,
+      movedUntil: null,
+      peers: [],
+      detail: null,
+      cancellable,
+      error: null,
+    }
     this.samples.push([now, 0])
   }
 
-  get signal (): AbortSignal { return this.ac.signal }
+  get signal(): AbortSignal {
+    return this.ac.signal
+  }
 
-  progress (bytes: number, totalBytes?: number | null): void {
+  progress(bytes: number, totalBytes?: number | null): void {
     if (this.info.state !== 'running') return
     const now = Date.now()
     this.info.movedFrom ??= now
@@ -66,31 +93,33 @@ class Transfer implements TransferHandle {
     this.emitSoon()
   }
 
-  peer (peer: string, bytes: number): void {
+  peer(peer: string, bytes: number): void {
     const p = this.info.peers.find(x => x.peer === peer)
     if (p !== undefined) p.bytes = bytes
     else this.info.peers.push({ peer, bytes })
     this.emitSoon()
   }
 
-  detail (text: string | null): void {
+  detail(text: string | null): void {
     this.info.detail = text
     this.emitNow()
   }
 
-  rename (label: string): void {
+  rename(label: string): void {
     this.info.label = label
     this.emitNow()
   }
 
-  revision (id: string): void {
+  revision(id: string): void {
     this.info.rev = id
     this.emitNow()
   }
 
-  fail (err: unknown): void { this.failure = err }
+  fail(err: unknown): void {
+    this.failure = err
+  }
 
-  finish (state: 'done' | 'failed' | 'cancelled', err?: unknown): void {
+  finish(state: 'done' | 'failed' | 'cancelled', err?: unknown): void {
     if (this.info.state !== 'running') return
     this.info.state = state
     this.info.endedAt = Date.now()
@@ -101,19 +130,31 @@ class Transfer implements TransferHandle {
     this.emitNow()
   }
 
-  private emitSoon (): void {
+  private emitSoon(): void {
     const now = Date.now()
-    if (now - this.lastEmit >= EMIT_EVERY_MS) { this.emitNow(); return }
-    this.timer ??= setTimeout(() => { this.timer = undefined; this.emitNow() }, EMIT_EVERY_MS - (now - this.lastEmit))
+    if (now - this.lastEmit >= EMIT_EVERY_MS) {
+      this.emitNow()
+      return
+    }
+    this.timer ??= setTimeout(
+      () => {
+        this.timer = undefined
+        this.emitNow()
+      },
+      EMIT_EVERY_MS - (now - this.lastEmit),
+    )
   }
 
-  emitNow (): void {
-    if (this.timer !== undefined) { clearTimeout(this.timer); this.timer = undefined }
+  emitNow(): void {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer)
+      this.timer = undefined
+    }
     this.lastEmit = Date.now()
     this.registry.emit(this.snapshot())
   }
 
-  snapshot (): TransferInfo {
+  snapshot(): TransferInfo {
     return { ...this.info, peers: this.info.peers.map(p => ({ ...p })), error: this.info.error === null ? null : { ...this.info.error } }
   }
 }
@@ -121,19 +162,28 @@ class Transfer implements TransferHandle {
 export class TransferRegistry {
   private readonly transfers = new Map<string, Transfer>()
 
-  constructor (private readonly components: { events: ApiEventBus }) {}
+  constructor(private readonly components: { events: ApiEventBus }) {}
 
-  emit (info: TransferInfo): void { this.components.events.emit('transfer', info) }
+  emit(info: TransferInfo): void {
+    this.components.events.emit('transfer', info)
+  }
 
   /**
    * Run `fn` as a transfer. Its signal aborts on cancel or on stop(), and when
    * `signal` (the caller's) aborts, if given.
    */
-  async run<R> (kind: TransferKind, label: string, fn: (t: TransferHandle) => Promise<R>, opts: { totalBytes?: number | null, cancellable?: boolean, signal?: AbortSignal, unit?: 'bytes' | 'items' } = {}): Promise<R> {
+  async run<R>(
+    kind: TransferKind,
+    label: string,
+    fn: (t: TransferHandle) => Promise<R>,
+    opts: { totalBytes?: number | null; cancellable?: boolean; signal?: AbortSignal; unit?: 'bytes' | 'items' } = {},
+  ): Promise<R> {
     const t = new Transfer(this, kind, label, opts.totalBytes ?? null, opts.cancellable ?? true, opts.unit ?? 'bytes')
     this.transfers.set(t.id, t)
     this.prune()
-    const onOuter = () => { t.ac.abort(new AbortedError(`${label}: cancelled`)) }
+    const onOuter = () => {
+      t.ac.abort(new AbortedError(`${label}: cancelled`))
+    }
     opts.signal?.addEventListener('abort', onOuter, { once: true })
     t.emitNow()
     try {
@@ -149,17 +199,17 @@ export class TransferRegistry {
     }
   }
 
-  list (): TransferInfo[] {
+  list(): TransferInfo[] {
     return [...this.transfers.values()].map(t => t.snapshot()).sort((a, b) => b.startedAt - a.startedAt)
   }
 
-  running (): number {
+  running(): number {
     let n = 0
     for (const t of this.transfers.values()) if (t.info.state === 'running') n++
     return n
   }
 
-  cancel (id: string): boolean {
+  cancel(id: string): boolean {
     const t = this.transfers.get(id)
     if (t === undefined || t.info.state !== 'running' || !t.info.cancellable) return false
     t.ac.abort(new AbortedError(`${t.info.label}: cancelled`))
@@ -168,18 +218,22 @@ export class TransferRegistry {
   }
 
   /** Forget finished transfers. */
-  clear (): number {
+  clear(): number {
     let n = 0
-    for (const [id, t] of this.transfers) if (t.info.state !== 'running') { this.transfers.delete(id); n++ }
+    for (const [id, t] of this.transfers)
+      if (t.info.state !== 'running') {
+        this.transfers.delete(id)
+        n++
+      }
     return n
   }
 
   /** Abort everything in flight. */
-  stop (): void {
+  stop(): void {
     for (const t of this.transfers.values()) if (t.info.state === 'running') t.ac.abort(new AbortedError(`${t.info.label}: the app is stopping`))
   }
 
-  private prune (): void {
+  private prune(): void {
     const finished = [...this.transfers.values()].filter(t => t.info.state !== 'running')
     for (const t of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED))) this.transfers.delete(t.id)
   }

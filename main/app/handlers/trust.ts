@@ -11,25 +11,28 @@ import type { HandlerDeps, HandlerMap } from './context.js'
 
 type TrustHandlers = Pick<HandlerMap, 'trust.list' | 'trust.add' | 'trust.remove' | 'trust.setPolicy'>
 
-export function trustHandlers (deps: HandlerDeps): TrustHandlers {
+export function trustHandlers(deps: HandlerDeps): TrustHandlers {
   // Read when called: the app's trust store loads at its start, after the handlers exist.
   const store = (): TrustStore => deps.app.trust
   const lib = deps.app.library
 
   /** Which library revisions each trust entry verifies, by fingerprint. */
-  const verified = async (): Promise<Map<string, Array<{ id: string, name: string }>>> => {
-    const out = new Map<string, Array<{ id: string, name: string }>>()
+  const verified = async (): Promise<Map<string, Array<{ id: string; name: string }>>> => {
+    const out = new Map<string, Array<{ id: string; name: string }>>()
     for (const r of lib.list()) {
       for (const fp of await deps.signatureAnchors(r.id)) {
         let list = out.get(fp)
-        if (list === undefined) { list = []; out.set(fp, list) }
+        if (list === undefined) {
+          list = []
+          out.set(fp, list)
+        }
         list.push({ id: r.id, name: r.name })
       }
     }
     return out
   }
   const views = async (entries: TrustEntry[]): Promise<TrustEntryView[]> => {
-    const by = entries.length > 0 ? await verified() : new Map<string, Array<{ id: string, name: string }>>()
+    const by = entries.length > 0 ? await verified() : new Map<string, Array<{ id: string; name: string }>>()
     return entries.map(e => ({ ...e, verifies: by.get(e.fingerprint) ?? [] }))
   }
   const changed = (): void => {
@@ -37,14 +40,14 @@ export function trustHandlers (deps: HandlerDeps): TrustHandlers {
   }
 
   return {
-    async 'trust.list' (): Promise<TrustView> {
+    async 'trust.list'(): Promise<TrustView> {
       return { policy: store().policy(), oemName: store().oemName(), entries: await views(store().list()) }
     },
 
-    async 'trust.add' (req, ctx) {
+    async 'trust.add'(req, ctx) {
       const up = req.upload !== undefined ? deps.uploads.take(req.upload) : undefined
       try {
-        const res = await store().add(up?.path ?? req.path as string, { oem: req.oem === true, label: up?.filename, signal: ctx.signal })
+        const res = await store().add(up?.path ?? (req.path as string), { oem: req.oem === true, label: up?.filename, signal: ctx.signal })
         if (res.added.length > 0) changed()
         return { added: await views(res.added), existed: await views(res.existed), warnings: res.warnings }
       } finally {
@@ -52,13 +55,13 @@ export function trustHandlers (deps: HandlerDeps): TrustHandlers {
       }
     },
 
-    async 'trust.remove' ({ fingerprint }, ctx) {
+    async 'trust.remove'({ fingerprint }, ctx) {
       const gone = await store().remove(fingerprint, { signal: ctx.signal })
       changed()
       return { removed: gone.map(e => ({ ...e, verifies: [] })) }
     },
 
-    async 'trust.setPolicy' ({ policy }, ctx) {
+    async 'trust.setPolicy'({ policy }, ctx) {
       const was = store().policy()
       await store().setPolicy(policy, { signal: ctx.signal })
       if (was !== policy) changed()

@@ -15,15 +15,25 @@ import { formatBytes } from '../../../shared/units.js'
 
 const EXPIRE_MS = 60 * 60 * 1000
 
-export interface Upload { id: string, path: string, filename: string, bytes: number, at: number }
+export interface Upload {
+  id: string
+  path: string
+  filename: string
+  bytes: number
+  at: number
+}
 
-function cutShort (filename: string, bytes: number, expected: number | undefined, cause?: unknown): Error {
+function cutShort(filename: string, bytes: number, expected: number | undefined, cause?: unknown): Error {
   const of = expected === undefined ? '' : ` of ${formatBytes(expected)}`
-  return new UploadCutShortError(`upload ${filename}: cut short after ${formatBytes(bytes)}${of} (the browser closed the connection or the network broke); nothing was kept: upload the file again`, { received: bytes, expected: expected ?? null }, { cause })
+  return new UploadCutShortError(
+    `upload ${filename}: cut short after ${formatBytes(bytes)}${of} (the browser closed the connection or the network broke); nothing was kept: upload the file again`,
+    { received: bytes, expected: expected ?? null },
+    { cause },
+  )
 }
 
 /** A request body that stopped before its end (node:http: 'aborted' / ECONNRESET; streams: premature close). */
-function isCutOff (err: unknown): boolean {
+function isCutOff(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | null)?.code
   return code === 'ECONNRESET' || code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNABORTED'
 }
@@ -34,30 +44,35 @@ export class Uploads {
   private readonly uploads = new Map<string, Upload>()
   private timer: NodeJS.Timeout | undefined
 
-  constructor (opts: { home: string }) {
+  constructor(opts: { home: string }) {
     this.home = opts.home
     this.dir = join(opts.home, 'uploads')
   }
 
-  async start (): Promise<void> {
+  async start(): Promise<void> {
     await rm(this.dir, { recursive: true, force: true })
     await mkdir(this.dir, { recursive: true })
-    this.timer = setInterval(() => { void this.expire() }, 60_000)
+    this.timer = setInterval(() => {
+      void this.expire()
+    }, 60_000)
     this.timer.unref()
   }
 
-  async stop (): Promise<void> {
+  async stop(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer)
     this.uploads.clear()
     await rm(this.dir, { recursive: true, force: true })
   }
 
   /** Stream `body` to a new upload; `expected` (Content-Length) is checked when given. */
-  async receive (body: Readable | AsyncIterable<Uint8Array>, opts: { filename: string, expected?: number, signal?: AbortSignal, onProgress?: (bytes: number) => void }): Promise<Upload> {
+  async receive(
+    body: Readable | AsyncIterable<Uint8Array>,
+    opts: { filename: string; expected?: number; signal?: AbortSignal; onProgress?: (bytes: number) => void },
+  ): Promise<Upload> {
     const id = randomBytes(12).toString('hex')
     const path = join(this.dir, id)
     let bytes = 0
-    const counted = async function * (src: AsyncIterable<Uint8Array>) {
+    const counted = async function* (src: AsyncIterable<Uint8Array>) {
       for await (const chunk of src) {
         bytes += chunk.length
         opts.onProgress?.(bytes)
@@ -65,12 +80,18 @@ export class Uploads {
       }
     }
     try {
-      await pipeline(Readable.from(counted(body as AsyncIterable<Uint8Array>)), createWriteStream(path, { flags: 'wx', highWaterMark: 1 << 20 }), { signal: opts.signal })
+      await pipeline(Readable.from(counted(body as AsyncIterable<Uint8Array>)), createWriteStream(path, { flags: 'wx', highWaterMark: 1 << 20 }), {
+        signal: opts.signal,
+      })
       if (opts.expected !== undefined && bytes !== opts.expected) throw cutShort(opts.filename, bytes, opts.expected)
     } catch (err) {
       await rm(path, { force: true })
       // Name the user's file and the library, not the temporary copy.
-      if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw new NoSpaceError(`upload ${opts.filename}: the library's disk is full (${this.home}); nothing of it was kept: free some space and upload it again`, { home: this.home })
+      if ((err as NodeJS.ErrnoException).code === 'ENOSPC')
+        throw new NoSpaceError(
+          `upload ${opts.filename}: the library's disk is full (${this.home}); nothing of it was kept: free some space and upload it again`,
+          { home: this.home },
+        )
       // The body ended before it was complete: the browser closed the connection (a reload, a closed tab) or the network broke.
       if (opts.signal?.aborted !== true && isCutOff(err)) throw cutShort(opts.filename, bytes, opts.expected, err)
       throw err
@@ -81,21 +102,24 @@ export class Uploads {
   }
 
   /** Hand over an upload (it is no longer listed); the caller removes the file with `discard`. */
-  take (id: string): Upload {
+  take(id: string): Upload {
     const up = this.uploads.get(id)
     if (up === undefined) throw new NotFoundError(`upload ${id}: no such upload (it was imported already, or expired after an hour); upload the file again`)
     this.uploads.delete(id)
     return up
   }
 
-  async discard (up: Upload): Promise<void> {
+  async discard(up: Upload): Promise<void> {
     await rm(up.path, { force: true })
   }
 
-  private async expire (): Promise<void> {
+  private async expire(): Promise<void> {
     const now = Date.now()
     for (const up of [...this.uploads.values()]) {
-      if (now - up.at > EXPIRE_MS) { this.uploads.delete(up.id); await this.discard(up) }
+      if (now - up.at > EXPIRE_MS) {
+        this.uploads.delete(up.id)
+        await this.discard(up)
+      }
     }
   }
 }

@@ -27,10 +27,13 @@ export const GROUPS: ReadonlyArray<readonly [string, readonly string[], () => Pr
  * options), so that a command loads only its own group's modules (`pvtx`,
  * which scripts call many times in a row, `ls`...).
  */
-export function commandName (argv: string[]): string | undefined {
+export function commandName(argv: string[]): string | undefined {
   for (let i = 2; i < argv.length; i++) {
     const a = argv[i]
-    if (a === '--home') { i++; continue }
+    if (a === '--home') {
+      i++
+      continue
+    }
     if (a.startsWith('-')) continue
     return a
   }
@@ -38,7 +41,7 @@ export function commandName (argv: string[]): string | undefined {
 }
 
 /** Register the group of command `only`, or every group (no command, an unknown one: help and its error need them all). */
-export async function registerAll (program: Command, cli: Cli, only?: string): Promise<void> {
+export async function registerAll(program: Command, cli: Cli, only?: string): Promise<void> {
   const own = GROUPS.filter(([, commands]) => only !== undefined && commands.includes(only))
   const groups = own.length > 0 ? own : GROUPS
   const mods = await Promise.all(groups.map(async ([, , load]) => await load()))

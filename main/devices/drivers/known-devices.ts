@@ -19,30 +19,30 @@ export interface HostKeyInfo {
   pinned: 'new' | 'known'
 }
 
-export function fingerprint (key: Buffer): string {
+export function fingerprint(key: Buffer): string {
   return 'SHA256:' + createHash('sha256').update(key).digest('base64').replace(/=+$/, '')
 }
 
 /** The key type named inside an SSH public key blob. */
-export function keyType (key: Buffer): string {
+export function keyType(key: Buffer): string {
   if (key.length < 4) return 'unknown'
   const n = key.readUInt32BE(0)
   return n > 0 && n < 64 && key.length >= 4 + n ? key.subarray(4, 4 + n).toString('latin1') : 'unknown'
 }
 
-function label (host: string, port: number): string {
+function label(host: string, port: number): string {
   return port === 22 ? host : `[${host}]:${port}`
 }
 
 export class KnownDevices {
-  constructor (readonly file: string) {}
+  constructor(readonly file: string) {}
 
-  private async lines (): Promise<string[]> {
+  private async lines(): Promise<string[]> {
     return (await readFile(this.file, 'utf8').catch(() => '')).split('\n').filter(l => l.trim() !== '' && !l.startsWith('#'))
   }
 
   /** Check `key` for host:port, pinning it when the device is new. Throws HostKeyMismatchError. */
-  async check (host: string, port: number, key: Buffer): Promise<HostKeyInfo> {
+  async check(host: string, port: number, key: Buffer): Promise<HostKeyInfo> {
     const name = label(host, port)
     const b64 = key.toString('base64')
     const info = { host, port, type: keyType(key), fingerprint: fingerprint(key) }
@@ -56,7 +56,8 @@ export class KnownDevices {
     const was = mine[0][2] === undefined ? 'unknown' : fingerprint(Buffer.from(mine[0][2], 'base64'))
     throw new HostKeyMismatchError(
       `${name}: the device's SSH host key is ${info.fingerprint}, but ${was} was pinned for it: refusing to connect. ` +
-      `If the device was re-flashed, remove the line for ${name} from ${this.file} and try again`,
-      { host, port, fingerprint: info.fingerprint, pinned: was, file: this.file })
+        `If the device was re-flashed, remove the line for ${name} from ${this.file} and try again`,
+      { host, port, fingerprint: info.fingerprint, pinned: was, file: this.file },
+    )
   }
 }

@@ -10,7 +10,7 @@
 export const PVCTRL_SOCKETS = ['/run/pantavisor/pv/pv-ctrl', '/pv/pv-ctrl', '/pantavisor/pv-ctrl']
 
 /** Single-quote for a POSIX shell. */
-export function shq (s: string): string {
+export function shq(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`
 }
 
@@ -30,12 +30,14 @@ export interface CurlRequest {
  * saying where it looked. (A chain `[ -S a ] && S=a || [ -S b ] && S=b`
  * would go on past a hit and end on the last path.)
  */
-export function findSocketScript (paths: readonly string[]): string {
-  return `S=''; for p in ${paths.map(shq).join(' ')}; do if [ -S "$p" ]; then S=$p; break; fi; done; ` +
+export function findSocketScript(paths: readonly string[]): string {
+  return (
+    `S=''; for p in ${paths.map(shq).join(' ')}; do if [ -S "$p" ]; then S=$p; break; fi; done; ` +
     `[ -n "$S" ] || { echo 'pv-ctrl socket not found (tried ${paths.join(', ')}): is this a management container?' >&2; exit 90; }`
+  )
 }
 
-function socketExpr (socket: string | null): string {
+function socketExpr(socket: string | null): string {
   return socket !== null ? `S=${shq(socket)}` : findSocketScript(PVCTRL_SOCKETS)
 }
 
@@ -43,10 +45,21 @@ function socketExpr (socket: string | null): string {
 export const NO_SOCKET_EXIT = 90
 export const NO_CURL_EXIT = 91
 
-export function curlCommand (r: CurlRequest, socket: string | null): string {
+export function curlCommand(r: CurlRequest, socket: string | null): string {
   const args = ['-s', '-S', '-w', shq('\\n%{http_code}'), '--connect-timeout', '5', '--max-time', String(r.maxTimeS ?? 240), '-X', r.method]
   if (r.uploadLength !== undefined) {
-    args.push('-H', shq(`Content-Length: ${r.uploadLength}`), '-H', shq(`Content-Type: ${r.contentType ?? 'application/octet-stream'}`), '-H', shq('Transfer-Encoding: identity'), '-H', shq('Expect:'), '-T', '-')
+    args.push(
+      '-H',
+      shq(`Content-Length: ${r.uploadLength}`),
+      '-H',
+      shq(`Content-Type: ${r.contentType ?? 'application/octet-stream'}`),
+      '-H',
+      shq('Transfer-Encoding: identity'),
+      '-H',
+      shq('Expect:'),
+      '-T',
+      '-',
+    )
   } else if (r.data === true) {
     args.push('-H', shq(`Content-Type: ${r.contentType ?? 'application/json'}`), '--data-binary', '@-')
   }
@@ -55,7 +68,7 @@ export function curlCommand (r: CurlRequest, socket: string | null): string {
 }
 
 /** Split curl's output (body, then "\n<code>") into status and body. */
-export function splitAnswer (out: Buffer): { status: number, body: string } {
+export function splitAnswer(out: Buffer): { status: number; body: string } {
   const s = out.toString('utf8')
   const i = s.lastIndexOf('\n')
   const code = Number(s.slice(i + 1).trim())

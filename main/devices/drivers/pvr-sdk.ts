@@ -30,7 +30,16 @@ import { isSha256Hex } from '../../../shared/ids.js'
 import { canonicalJson, canonicalizeJsonText, parseState, revisionId } from '../../../shared/state/index.js'
 import { answerError, retryAfterOf } from './answers.js'
 import { HttpClient, type HttpAnswer } from './http.js'
-import { emptyMeta, parseDeviceMeta, parseProgress, type DeviceDriver, type DeviceMeta, type ObjectNeed, type StepProgress, type UploadOptions } from './types.js'
+import {
+  emptyMeta,
+  parseDeviceMeta,
+  parseProgress,
+  type DeviceDriver,
+  type DeviceMeta,
+  type ObjectNeed,
+  type StepProgress,
+  type UploadOptions,
+} from './types.js'
 
 export const PVR_SDK_PORT = 12368
 export const PVR_SDK_PATH = '/cgi-bin/pvr'
@@ -62,12 +71,17 @@ export interface PvrSdkOptions {
   stallMs?: number
 }
 
-export function pvrBaseUrl (host: string, port = PVR_SDK_PORT): string {
+export function pvrBaseUrl(host: string, port = PVR_SDK_PORT): string {
   const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
   return `http://${h}:${port}${PVR_SDK_PATH}`
 }
 
-interface Posted { step: string, id: string, at: number, seenRunning: number | null }
+interface Posted {
+  step: string
+  id: string
+  at: number
+  seenRunning: number | null
+}
 
 export class PvrSdkDriver implements DeviceDriver {
   readonly via = 'pvr-sdk' as const
@@ -76,10 +90,13 @@ export class PvrSdkDriver implements DeviceDriver {
   private readonly origin: string
   private remote: PvrRemote | null = null
   private readonly putUrls = new Map<string, string>()
-  private pending: { step: string, raw: Uint8Array, msg: string | null } | null = null
+  private pending: { step: string; raw: Uint8Array; msg: string | null } | null = null
   private posted: Posted | null = null
 
-  constructor (private readonly base: string, private readonly o: PvrSdkOptions = {}) {
+  constructor(
+    private readonly base: string,
+    private readonly o: PvrSdkOptions = {},
+  ) {
     const u = new URL(base)
     this.target = u.host
     this.origin = u.origin
@@ -87,24 +104,35 @@ export class PvrSdkDriver implements DeviceDriver {
   }
 
   /** A URL the device gave, resolved against the base; refused unless it is on the device itself. */
-  private url (u: string, what: string): string {
+  private url(u: string, what: string): string {
     let r: URL
-    try { r = new URL(u, this.base + '/') } catch { throw new ProtocolError(`${this.target}: ${what} ${JSON.stringify(u.slice(0, 200))} is not a URL`) }
+    try {
+      r = new URL(u, this.base + '/')
+    } catch {
+      throw new ProtocolError(`${this.target}: ${what} ${JSON.stringify(u.slice(0, 200))} is not a URL`)
+    }
     if (r.origin !== this.origin) {
-      throw new ProtocolError(`${this.target}: ${what} points to ${r.origin}, not to the device (${this.origin}): refused; Fieldsync sends a device's objects only to that device`, { url: r.toString() })
+      throw new ProtocolError(
+        `${this.target}: ${what} points to ${r.origin}, not to the device (${this.origin}): refused; Fieldsync sends a device's objects only to that device`,
+        { url: r.toString() },
+      )
     }
     return r.toString()
   }
 
-  private async get (url: string, signal: AbortSignal, timeoutMs = 10_000, maxBody?: number): Promise<HttpAnswer> {
+  private async get(url: string, signal: AbortSignal, timeoutMs = 10_000, maxBody?: number): Promise<HttpAnswer> {
     return await this.http.call({ method: 'GET', url, signal, timeoutMs, maxBody })
   }
 
-  async open (signal: AbortSignal): Promise<void> {
+  async open(signal: AbortSignal): Promise<void> {
     const a = await this.get(`${this.base}/.pvrremote`, signal)
     if (a.status !== 200) throw answerError(a.status, a.body.toString(), 'other', 'GET .pvrremote', this.target)
     let r: PvrRemote
-    try { r = JSON.parse(a.body.toString('utf8')) as PvrRemote } catch { throw new ProtocolError(`${this.target}: .pvrremote is not JSON; is this a pvr-sdk endpoint?`) }
+    try {
+      r = JSON.parse(a.body.toString('utf8')) as PvrRemote
+    } catch {
+      throw new ProtocolError(`${this.target}: .pvrremote is not JSON; is this a pvr-sdk endpoint?`)
+    }
     if (r === null || typeof r !== 'object' || typeof r['objects-endpoint'] !== 'string' || typeof r['post-url'] !== 'string') {
       throw new ProtocolError(`${this.target}: .pvrremote lacks objects-endpoint or post-url`)
     }
@@ -118,17 +146,21 @@ export class PvrSdkDriver implements DeviceDriver {
     this.remote = r
   }
 
-  async close (): Promise<void> { this.http.close() }
+  async close(): Promise<void> {
+    this.http.close()
+  }
 
-  private need (): PvrRemote {
+  private need(): PvrRemote {
     if (this.remote === null) throw new BugError('PvrSdkDriver: open() first')
     return this.remote
   }
 
   /** Whether this device reports its steps' progress (only with a step-get-url, which pvr's protocol does not have). */
-  get tellsProgress (): boolean { return this.need()['step-get-url'] !== undefined }
+  get tellsProgress(): boolean {
+    return this.need()['step-get-url'] !== undefined
+  }
 
-  async meta (signal: AbortSignal): Promise<DeviceMeta> {
+  async meta(signal: AbortSignal): Promise<DeviceMeta> {
     const u = this.need()['device-meta-url']
     if (u === undefined) return emptyMeta()
     const a = await this.get(this.url(u, 'device-meta-url'), signal)
@@ -137,14 +169,14 @@ export class PvrSdkDriver implements DeviceDriver {
   }
 
   /** The device's current state (json-get-url), raw; null when it names none or does not answer it. */
-  private async current (signal: AbortSignal): Promise<Buffer | null> {
+  private async current(signal: AbortSignal): Promise<Buffer | null> {
     const u = this.need()['json-get-url']
     if (u === undefined) return null
     const a = await this.get(this.url(u, 'json-get-url'), signal, 30_000, STATE_MAX)
     return a.status === 200 ? a.body : null
   }
 
-  async stepState (step: string, signal: AbortSignal): Promise<Uint8Array> {
+  async stepState(step: string, signal: AbortSignal): Promise<Uint8Array> {
     if (step !== 'current') throw new UsageError(`${this.target}: pvr-sdk serves only the state the device runs, not ${step}`)
     const b = await this.current(signal)
     if (b === null) throw new ProtocolError(`${this.target}: pvr-sdk did not give the device's current state (json-get-url)`)
@@ -152,39 +184,51 @@ export class PvrSdkDriver implements DeviceDriver {
   }
 
   /** Shas the device's current state names (pvr skips those: the device has them). */
-  private async baseline (signal: AbortSignal): Promise<Set<string>> {
+  private async baseline(signal: AbortSignal): Promise<Set<string>> {
     const b = await this.current(signal)
     if (b === null) return new Set()
     try {
       const o = JSON.parse(b.toString('utf8')) as Record<string, unknown>
       return new Set(Object.values(o).filter(isSha256Hex))
-    } catch { return new Set() }
+    } catch {
+      return new Set()
+    }
   }
 
   /** POST the object info: true when the device has it (409); remembers the put URL otherwise. */
-  private async offer (o: ObjectNeed, signal: AbortSignal): Promise<boolean> {
+  private async offer(o: ObjectNeed, signal: AbortSignal): Promise<boolean> {
     const body = Buffer.from(JSON.stringify({ objectname: o.key ?? o.sha, size: String(o.size), sha256sum: o.sha, 'mime-type': 'application/octet-stream' }))
-    const a = await this.http.call({ method: 'POST', url: this.url(this.need()['objects-endpoint'] as string, 'objects-endpoint'), headers: { 'Content-Type': 'application/json' }, body, signal })
+    const a = await this.http.call({
+      method: 'POST',
+      url: this.url(this.need()['objects-endpoint'] as string, 'objects-endpoint'),
+      headers: { 'Content-Type': 'application/json' },
+      body,
+      signal,
+    })
     if (a.status === 409) return true
     if (a.status !== 200) throw answerError(a.status, a.body.toString(), 'object', `object ${o.sha}`, this.target, retryAfterOf(a.headers['retry-after']))
     let r: { 'signed-puturl'?: unknown }
-    try { r = JSON.parse(a.body.toString('utf8')) as typeof r } catch { throw new ProtocolError(`${this.target}: object POST answer is not JSON`) }
+    try {
+      r = JSON.parse(a.body.toString('utf8')) as typeof r
+    } catch {
+      throw new ProtocolError(`${this.target}: object POST answer is not JSON`)
+    }
     if (typeof r?.['signed-puturl'] !== 'string') throw new ProtocolError(`${this.target}: object POST answer has no signed-puturl`)
     this.putUrls.set(o.sha, this.url(r['signed-puturl'], `signed-puturl of object ${o.sha}`))
     return false
   }
 
-  async lacking (want: ObjectNeed[], signal: AbortSignal): Promise<Map<string, number | null>> {
+  async lacking(want: ObjectNeed[], signal: AbortSignal): Promise<Map<string, number | null>> {
     const have = await this.baseline(signal)
     const out = new Map<string, number | null>()
     for (const o of want) {
       if (have.has(o.sha)) continue
-      if (!await this.offer(o, signal)) out.set(o.sha, null)
+      if (!(await this.offer(o, signal))) out.set(o.sha, null)
     }
     return out
   }
 
-  async putObject (o: ObjectNeed, source: () => Readable, opts: UploadOptions): Promise<void> {
+  async putObject(o: ObjectNeed, source: () => Readable, opts: UploadOptions): Promise<void> {
     let url = this.putUrls.get(o.sha)
     if (url === undefined) {
       if (await this.offer(o, opts.signal)) return
@@ -202,13 +246,13 @@ export class PvrSdkDriver implements DeviceDriver {
     this.putUrls.delete(o.sha)
   }
 
-  async putStep (step: string, raw: Uint8Array, commitMsg: string | null): Promise<void> {
+  async putStep(step: string, raw: Uint8Array, commitMsg: string | null): Promise<void> {
     // pvr-sdk stores and runs a step in one post: keep it for run().
     this.pending = { step, raw, msg: commitMsg }
   }
 
   /** pvr post: returns the local step the device made of it (its answer's revlocal). */
-  async run (step: string, commit: boolean, signal: AbortSignal): Promise<string> {
+  async run(step: string, commit: boolean, signal: AbortSignal): Promise<string> {
     if (commit) throw new UsageError('--commit (LOCAL_RUN_COMMIT) is not possible through pvr-sdk, which runs what it is sent; use --via ssh')
     const p = this.pending
     if (p === null || p.step !== step) throw new BugError('PvrSdkDriver: putStep() before run()')
@@ -217,20 +261,35 @@ export class PvrSdkDriver implements DeviceDriver {
     // pvr writes the envelope as canonical JSON; the state goes in as its
     // canonical form, which is what pvr sends and what signatures cover.
     const state = canonicalizeJsonText(Buffer.from(p.raw).toString('utf8'))
-    const members: Array<[string, string]> = [['rev', '-1'], [key, state]]
+    const members: Array<[string, string]> = [
+      ['rev', '-1'],
+      [key, state],
+    ]
     if (p.msg !== null && p.msg !== '') members.push(['commit-msg', canonicalJson(p.msg)])
-    members.sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)
+    members.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
     const body = Buffer.from(`{${members.map(([k, v]) => `${canonicalJson(k)}:${v}`).join(',')}}`)
-    const a = await this.http.call({ method: 'POST', url: this.url(r['post-url'] as string, 'post-url'), headers: { 'Content-Type': 'application/json' }, body, signal, timeoutMs: 60_000 })
-    if (a.status !== 200) throw answerError(a.status, a.body.toString(), a.status === 503 ? 'command' : 'step', `step ${step}`, this.target, retryAfterOf(a.headers['retry-after']))
-    let ans: { revlocal?: unknown, rev?: unknown }
-    try { ans = JSON.parse(a.body.toString('utf8')) as typeof ans } catch { throw new ProtocolError(`${this.target}: the answer to the post is not JSON: ${a.body.toString('utf8').slice(0, 120)}`) }
+    const a = await this.http.call({
+      method: 'POST',
+      url: this.url(r['post-url'] as string, 'post-url'),
+      headers: { 'Content-Type': 'application/json' },
+      body,
+      signal,
+      timeoutMs: 60_000,
+    })
+    if (a.status !== 200)
+      throw answerError(a.status, a.body.toString(), a.status === 503 ? 'command' : 'step', `step ${step}`, this.target, retryAfterOf(a.headers['retry-after']))
+    let ans: { revlocal?: unknown; rev?: unknown }
+    try {
+      ans = JSON.parse(a.body.toString('utf8')) as typeof ans
+    } catch {
+      throw new ProtocolError(`${this.target}: the answer to the post is not JSON: ${a.body.toString('utf8').slice(0, 120)}`)
+    }
     const local = typeof ans?.revlocal === 'string' && ans.revlocal !== '' ? ans.revlocal : typeof ans?.rev === 'string' ? ans.rev : step
     this.posted = { step: local, id: revisionId(parseState(p.raw, 'the posted state')), at: Date.now(), seenRunning: null }
     return local
   }
 
-  async progress (step: string, signal: AbortSignal): Promise<StepProgress | null> {
+  async progress(step: string, signal: AbortSignal): Promise<StepProgress | null> {
     const u = this.need()['step-get-url']
     if (u !== undefined) {
       const a = await this.get(`${this.url(u, 'step-get-url').replace(/\/$/, '')}/${step}/progress`, signal)
@@ -242,24 +301,39 @@ export class PvrSdkDriver implements DeviceDriver {
   }
 
   /** What the device's current state says of the posted revision (pvr-sdk tells no progress). */
-  private async concluded (signal: AbortSignal): Promise<StepProgress | null> {
+  private async concluded(signal: AbortSignal): Promise<StepProgress | null> {
     const p = this.posted
     if (p === null) return null
     const settle = this.o.settleMs ?? 60_000
     const switchMs = this.o.switchMs ?? 300_000
     const cur = await this.current(signal)
     let runs = false
-    if (cur !== null) { try { runs = revisionId(parseState(cur, 'the device state')) === p.id } catch { runs = false } }
+    if (cur !== null) {
+      try {
+        runs = revisionId(parseState(cur, 'the device state')) === p.id
+      } catch {
+        runs = false
+      }
+    }
     const now = Date.now()
-    const quiet = 'pvr-sdk does not tell the device\'s own progress'
+    const quiet = "pvr-sdk does not tell the device's own progress"
     const mk = (status: string, statusMsg: string): StepProgress => ({ status, statusMsg, progress: null, retries: null, logs: null })
     if (runs) {
       p.seenRunning ??= now
-      if (now - p.seenRunning >= settle) return mk('RUNNING', `the device runs ${p.step} (for ${Math.round((now - p.seenRunning) / 1000)} s); ${quiet}, so whether it is DONE or UPDATED is not known: look with --via ssh`)
+      if (now - p.seenRunning >= settle)
+        return mk(
+          'RUNNING',
+          `the device runs ${p.step} (for ${Math.round((now - p.seenRunning) / 1000)} s); ${quiet}, so whether it is DONE or UPDATED is not known: look with --via ssh`,
+        )
       return mk('INPROGRESS', `the device switched to ${p.step}; watching it for ${Math.round(settle / 1000)} s (${quiet})`)
     }
-    if (p.seenRunning !== null) return mk('NOT_RUNNING', `the device ran ${p.step}, then went back to its previous revision (a rollback; ${quiet}: look with --via ssh)`)
-    if (now - p.at >= switchMs) return mk('NOT_RUNNING', `the device did not switch to ${p.step} within ${Math.round(switchMs / 1000)} s: it refused it or rolled it back (${quiet}: look with --via ssh)`)
+    if (p.seenRunning !== null)
+      return mk('NOT_RUNNING', `the device ran ${p.step}, then went back to its previous revision (a rollback; ${quiet}: look with --via ssh)`)
+    if (now - p.at >= switchMs)
+      return mk(
+        'NOT_RUNNING',
+        `the device did not switch to ${p.step} within ${Math.round(switchMs / 1000)} s: it refused it or rolled it back (${quiet}: look with --via ssh)`,
+      )
     return mk('NEW', `waiting for the device to switch to ${p.step} (${quiet})`)
   }
 }

@@ -85,7 +85,7 @@ export const META_VALUE_MAX = 256
 export const DEVICE_ERROR_MAX = 300
 
 /** `s` cut to at most `max` characters (UTF-16 units, never half a pair), saying how much was cut. */
-export function capDeviceText (s: string, max: number): string {
+export function capDeviceText(s: string, max: number): string {
   if (s.length <= max) return s
   let end = max
   const c = s.charCodeAt(end - 1)
@@ -93,11 +93,11 @@ export function capDeviceText (s: string, max: number): string {
   return `${s.slice(0, end)} [${s.length - end} more characters cut]`
 }
 
-export function emptyMeta (): DeviceMeta {
+export function emptyMeta(): DeviceMeta {
   return { revision: null, status: null, mode: null, version: null, arch: null, freeBytes: null }
 }
 
-function str (v: unknown): string | null {
+function str(v: unknown): string | null {
   if (typeof v === 'string') return capDeviceText(v, META_VALUE_MAX)
   if (typeof v === 'number' && Number.isFinite(v)) return String(v)
   return null
@@ -107,13 +107,23 @@ function str (v: unknown): string | null {
  * GET /device-meta: values are strings, or raw JSON when the value was valid
  * JSON (a revision "0" arrives as the number 0; storage as an object).
  */
-export function parseDeviceMeta (text: string, target: string): DeviceMeta {
+export function parseDeviceMeta(text: string, target: string): DeviceMeta {
   let o: unknown
-  try { o = JSON.parse(text) } catch { throw new ProtocolError(`${target}: device-meta is not JSON`) }
+  try {
+    o = JSON.parse(text)
+  } catch {
+    throw new ProtocolError(`${target}: device-meta is not JSON`)
+  }
   if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new ProtocolError(`${target}: device-meta is not a JSON object`)
   const m = o as Record<string, unknown>
   let storage = m.storage
-  if (typeof storage === 'string') { try { storage = JSON.parse(storage) } catch { storage = null } }
+  if (typeof storage === 'string') {
+    try {
+      storage = JSON.parse(storage)
+    } catch {
+      storage = null
+    }
+  }
   const rf = (storage as { real_free?: unknown } | null)?.real_free
   return {
     revision: str(m['pantavisor.revision']),
@@ -127,9 +137,13 @@ export function parseDeviceMeta (text: string, target: string): DeviceMeta {
 }
 
 /** A step's progress JSON; ProtocolError when it is not one. */
-export function parseProgress (text: string, target: string): StepProgress {
+export function parseProgress(text: string, target: string): StepProgress {
   let o: unknown
-  try { o = JSON.parse(text) } catch { throw new ProtocolError(`${target}: progress is not JSON: ${text.slice(0, 80)}`) }
+  try {
+    o = JSON.parse(text)
+  } catch {
+    throw new ProtocolError(`${target}: progress is not JSON: ${text.slice(0, 80)}`)
+  }
   const p = o as Record<string, unknown>
   if (p === null || typeof p !== 'object' || typeof p.status !== 'string') throw new ProtocolError(`${target}: progress without a status: ${text.slice(0, 80)}`)
   return {
@@ -142,9 +156,13 @@ export function parseProgress (text: string, target: string): StepProgress {
 }
 
 /** GET /objects: `[{"sha256","size"}]` with sizes as strings. */
-export function parseObjectList (text: string, target: string): Map<string, number> {
+export function parseObjectList(text: string, target: string): Map<string, number> {
   let o: unknown
-  try { o = JSON.parse(text) } catch { throw new ProtocolError(`${target}: object list is not JSON`) }
+  try {
+    o = JSON.parse(text)
+  } catch {
+    throw new ProtocolError(`${target}: object list is not JSON`)
+  }
   if (!Array.isArray(o)) throw new ProtocolError(`${target}: object list is not an array`)
   const out = new Map<string, number>()
   for (const e of o as Array<Record<string, unknown>>) {
@@ -156,10 +174,12 @@ export function parseObjectList (text: string, target: string): Map<string, numb
 }
 
 /** The `Error` of a pv-ctrl error body, or the body itself. */
-export function deviceError (body: string): string {
+export function deviceError(body: string): string {
   try {
     const o = JSON.parse(body) as { Error?: unknown }
     if (typeof o?.Error === 'string') return capDeviceText(o.Error, DEVICE_ERROR_MAX)
-  } catch { /* not JSON */ }
+  } catch {
+    /* not JSON */
+  }
   return capDeviceText(body.trim(), DEVICE_ERROR_MAX)
 }

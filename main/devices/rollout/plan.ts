@@ -36,18 +36,30 @@ export interface DevicePlan {
   problems: string[]
   notes: string[]
   /** The device could not be planned (unreachable, a protocol error): its code and message. */
-  error: { code: string, message: string } | null
+  error: { code: string; message: string } | null
 }
 
 /** The revision id of state bytes: sha256 of their canonical form (shared/state/canonical.ts). */
-export function stateIdOf (raw: Uint8Array): string {
-  return createHash('sha256').update(canonicalizeJsonText(Buffer.from(raw).toString('utf8'))).digest('hex')
+export function stateIdOf(raw: Uint8Array): string {
+  return createHash('sha256')
+    .update(canonicalizeJsonText(Buffer.from(raw).toString('utf8')))
+    .digest('hex')
 }
 
-export async function planDevice (installer: Installer, revId: string, t: RolloutTarget, signal: AbortSignal): Promise<DevicePlan> {
+export async function planDevice(installer: Installer, revId: string, t: RolloutTarget, signal: AbortSignal): Promise<DevicePlan> {
   const out: DevicePlan = {
-    deviceId: t.deviceId, label: t.label, canary: t.canary, revisionBefore: null, alreadyRuns: null,
-    objectsToSend: null, bytesToSend: null, freeBytes: null, fits: null, problems: [], notes: [], error: null,
+    deviceId: t.deviceId,
+    label: t.label,
+    canary: t.canary,
+    revisionBefore: null,
+    alreadyRuns: null,
+    objectsToSend: null,
+    bytesToSend: null,
+    freeBytes: null,
+    fits: null,
+    problems: [],
+    notes: [],
+    error: null,
   }
   try {
     const d = t.driver()
@@ -63,7 +75,15 @@ export async function planDevice (installer: Installer, revId: string, t: Rollou
     }
     if (out.alreadyRuns === true) return { ...out, objectsToSend: 0, bytesToSend: 0, fits: true }
     const p = await installer.plan({ rev: revId, driver: t.driver(), deviceId: t.deviceId, signal })
-    return { ...out, objectsToSend: p.objectsToSend, bytesToSend: p.bytesToSend, freeBytes: p.freeBytes, fits: p.freeBytes === null ? null : p.problems.length === 0, problems: p.problems, notes: p.notes ?? [] }
+    return {
+      ...out,
+      objectsToSend: p.objectsToSend,
+      bytesToSend: p.bytesToSend,
+      freeBytes: p.freeBytes,
+      fits: p.freeBytes === null ? null : p.problems.length === 0,
+      problems: p.problems,
+      notes: p.notes ?? [],
+    }
   } catch (err) {
     const w = toWireError(err)
     return { ...out, error: { code: w.code, message: w.message } }

@@ -10,9 +10,9 @@ import { UsageError } from '../../../shared/errors.js'
 import type { RolloutReportRow, RolloutResult } from './runner.js'
 
 export const REPORT_FORMATS = ['.csv', '.json', '.html'] as const
-export type ReportFormat = typeof REPORT_FORMATS[number]
+export type ReportFormat = (typeof REPORT_FORMATS)[number]
 
-export function reportFormat (file: string): ReportFormat {
+export function reportFormat(file: string): ReportFormat {
   const ext = extname(file).toLowerCase()
   if (!(REPORT_FORMATS as readonly string[]).includes(ext)) throw new UsageError(`--report ${file}: name a .csv, .json or .html file`)
   return ext as ReportFormat
@@ -23,35 +23,43 @@ const COLUMNS: Array<[string, (r: RolloutReportRow) => string]> = [
   ['name', r => r.name],
   ['alias', r => r.alias ?? ''],
   ['tags', r => r.tags.join(' ')],
-  ['canary', r => r.canary ? 'yes' : ''],
+  ['canary', r => (r.canary ? 'yes' : '')],
   ['revision_before', r => r.revisionBefore ?? ''],
   ['revision_after', r => r.revisionAfter ?? ''],
   ['outcome', r => r.outcome ?? ''],
   ['message', r => r.message ?? ''],
   ['bytes_sent', r => String(r.bytesSent)],
-  ['seconds', r => r.seconds === null ? '' : String(r.seconds)],
+  ['seconds', r => (r.seconds === null ? '' : String(r.seconds))],
 ]
 
 /** RFC 4180 field; a leading = + - @ is prefixed with ' so that a spreadsheet never runs a device's words as a formula. */
-function csvField (s: string): string {
+function csvField(s: string): string {
   const v = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s
   return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v
 }
 
-export function toCsv (res: RolloutResult): string {
+export function toCsv(res: RolloutResult): string {
   return [COLUMNS.map(c => c[0]).join(','), ...res.devices.map(r => COLUMNS.map(c => csvField(c[1](r))).join(','))].join('\r\n') + '\r\n'
 }
 
-function esc (s: string): string {
-  return s.replace(/[&<>"']/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c] ?? c))
+function esc(s: string): string {
+  return s.replace(/[&<>"']/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c)
 }
 
 const FAILED = new Set(['failed', 'not-started'])
 
-export function toHtml (res: RolloutResult, now = new Date()): string {
-  const rows = [...res.devices].sort((a, b) => Number(FAILED.has(b.state)) - Number(FAILED.has(a.state)) || (a.state === 'failed' ? 0 : 1) - (b.state === 'failed' ? 0 : 1))
+export function toHtml(res: RolloutResult, now = new Date()): string {
+  const rows = [...res.devices].sort(
+    (a, b) => Number(FAILED.has(b.state)) - Number(FAILED.has(a.state)) || (a.state === 'failed' ? 0 : 1) - (b.state === 'failed' ? 0 : 1),
+  )
   const s = res.summary
-  const counts: Array<[string, number, string]> = [['devices', s.devices, ''], ['succeeded', s.succeeded, 'ok'], ['failed', s.failed, 'bad'], ['already ran it', s.skipped, ''], ['not started', s.notStarted, 'warn']]
+  const counts: Array<[string, number, string]> = [
+    ['devices', s.devices, ''],
+    ['succeeded', s.succeeded, 'ok'],
+    ['failed', s.failed, 'bad'],
+    ['already ran it', s.skipped, ''],
+    ['not started', s.notStarted, 'warn'],
+  ]
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
@@ -75,7 +83,7 @@ ${rows.map(r => `<tr class="${esc(r.state)}"><td><code>${esc(r.device)}</code>${
 `
 }
 
-export async function writeReport (file: string, res: RolloutResult): Promise<void> {
+export async function writeReport(file: string, res: RolloutResult): Promise<void> {
   const fmt = reportFormat(file)
   const text = fmt === '.csv' ? toCsv(res) : fmt === '.json' ? JSON.stringify(res, null, 2) + '\n' : toHtml(res)
   const tmp = `${file}.tmp-${process.pid}`

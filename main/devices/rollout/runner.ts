@@ -38,11 +38,11 @@ export interface RolloutRequest {
 }
 
 export type RolloutEvent =
-  | { type: 'plan', plan: DevicePlan }
-  | { type: 'wave', wave: 'canary' | 'rest', devices: number }
-  | { type: 'device', deviceId: string, label: string, state: RolloutDeviceState, outcome: string | null, message: string | null, earlier?: boolean }
-  | { type: 'install', deviceId: string, label: string, event: InstallEvent }
-  | { type: 'stop', reason: string }
+  | { type: 'plan'; plan: DevicePlan }
+  | { type: 'wave'; wave: 'canary' | 'rest'; devices: number }
+  | { type: 'device'; deviceId: string; label: string; state: RolloutDeviceState; outcome: string | null; message: string | null; earlier?: boolean }
+  | { type: 'install'; deviceId: string; label: string; event: InstallEvent }
+  | { type: 'stop'; reason: string }
 
 export interface RolloutReportRow {
   device: string
@@ -64,12 +64,12 @@ export interface RolloutReportRow {
 export interface RolloutResult {
   rollout: number | null
   resumed: boolean
-  revision: { id: string, name: string }
+  revision: { id: string; name: string }
   signature: string
   dryRun: boolean
   /** Why devices were left not started, or null when every device was tried. */
   stopped: string | null
-  summary: { devices: number, succeeded: number, failed: number, skipped: number, notStarted: number }
+  summary: { devices: number; succeeded: number; failed: number; skipped: number; notStarted: number }
   plans?: DevicePlan[]
   devices: RolloutReportRow[]
   /** What the waves read from the library beside what they sent (shared reads: about one read per object per wave). */
@@ -80,7 +80,7 @@ export interface RolloutResult {
 const FOLLOW_CUT_MS = 10 * 60_000
 
 /** Run `fn` over `items`, `k` at a time, taking no new item once `stop()` says so. */
-async function pool<T> (items: T[], k: number, fn: (t: T) => Promise<void>, stop: () => boolean): Promise<void> {
+async function pool<T>(items: T[], k: number, fn: (t: T) => Promise<void>, stop: () => boolean): Promise<void> {
   let next = 0
   const worker = async (): Promise<void> => {
     while (!stop() && next < items.length) await fn(items[next++])
@@ -89,25 +89,34 @@ async function pool<T> (items: T[], k: number, fn: (t: T) => Promise<void>, stop
 }
 
 /** The same revision, devices, canaries and --commit are the same rollout: a rerun resumes it. */
-export function planKey (revId: string, targets: RolloutTarget[], commit: boolean): string {
+export function planKey(revId: string, targets: RolloutTarget[], commit: boolean): string {
   const ids = targets.map(t => t.deviceId).sort()
-  const canary = targets.filter(t => t.canary).map(t => t.deviceId).sort()
+  const canary = targets
+    .filter(t => t.canary)
+    .map(t => t.deviceId)
+    .sort()
   return createHash('sha256').update(JSON.stringify({ revId, ids, canary, commit })).digest('hex')
 }
 
 export class Rollout {
   private readonly log: Logger
 
-  constructor (private readonly components: { library: Library, devices: DeviceStore, rollouts: RolloutStore, installer: Installer, log: Logger, trust?: TrustSource }) {
+  constructor(
+    private readonly components: { library: Library; devices: DeviceStore; rollouts: RolloutStore; installer: Installer; log: Logger; trust?: TrustSource },
+  ) {
     this.log = components.log.child('rollout')
   }
 
-  async run (req: RolloutRequest): Promise<RolloutResult> {
+  async run(req: RolloutRequest): Promise<RolloutResult> {
     if (req.targets.length === 0) throw new UsageError('rollout: no devices selected')
     if (!Number.isInteger(req.parallel) || req.parallel < 1) throw new UsageError(`--parallel ${req.parallel}: a whole number of devices, 1 or more`)
     if (!Number.isInteger(req.maxFailures) || req.maxFailures < 1) throw new UsageError(`--max-failures ${req.maxFailures}: a whole number, 1 or more`)
     const info = this.components.library.resolve(req.rev)
-    if (!info.complete) throw new IncompleteRevisionError(`${info.name}: ${info.missing} of its objects are not in the library; import or pull them before a rollout`, { id: info.id, missing: info.missing })
+    if (!info.complete)
+      throw new IncompleteRevisionError(`${info.name}: ${info.missing} of its objects are not in the library; import or pull them before a rollout`, {
+        id: info.id,
+        missing: info.missing,
+      })
     const raw = this.components.library.state(info.id).raw
     const signature = this.components.trust === undefined ? 'not checked' : signatureSummary(raw, this.components.trust)
     const revision = { id: info.id, name: info.name }
@@ -124,14 +133,21 @@ export class Rollout {
     if (id !== undefined) {
       for (const r of rs.rows(id)) if (r.state === 'running' && r.installId !== null) cutOff.set(r.deviceId, r.installId)
       rs.reopen(id)
-    }
-    else id = rs.create({ planKey: key, revisionId: info.id, revisionName: info.name, options: { parallel: req.parallel, maxFailures: req.maxFailures, commit: req.commit }, devices: req.targets })
+    } else
+      id = rs.create({
+        planKey: key,
+        revisionId: info.id,
+        revisionName: info.name,
+        options: { parallel: req.parallel, maxFailures: req.maxFailures, commit: req.commit },
+        devices: req.targets,
+      })
     const rid = id
     this.log('rollout %d of %s to %d devices (%s)', rid, info.name, req.targets.length, resumed ? 'resumed' : 'new')
     const byId = new Map(rs.rows(rid).map(r => [r.deviceId, r]))
     for (const t of req.targets) {
       const r = byId.get(t.deviceId)
-      if (r !== undefined && r.state !== 'pending') req.onEvent?.({ type: 'device', deviceId: t.deviceId, label: t.label, state: r.state, outcome: r.outcome, message: r.message, earlier: true })
+      if (r !== undefined && r.state !== 'pending')
+        req.onEvent?.({ type: 'device', deviceId: t.deviceId, label: t.label, state: r.state, outcome: r.outcome, message: r.message, earlier: true })
     }
     const todo = req.targets.filter(t => byId.get(t.deviceId)?.state === 'pending')
     let failures = 0
@@ -157,7 +173,8 @@ export class Rollout {
       if (ok) return
       failures++
       if (t.canary) stop(`canary ${t.label} failed: the other devices were not started`)
-      else if (failures >= req.maxFailures) stop(`${failures} device(s) failed (--max-failures ${req.maxFailures}): the devices not yet started were not started`)
+      else if (failures >= req.maxFailures)
+        stop(`${failures} device(s) failed (--max-failures ${req.maxFailures}): the devices not yet started were not started`)
     }
     const isStopped = (): boolean => stopped !== null || req.signal.aborted
     const canaries = todo.filter(t => t.canary)
@@ -183,30 +200,67 @@ export class Rollout {
     return { rollout: rid, resumed, revision, signature, dryRun: false, stopped, summary: summarize(rows), devices: reportRows(rows, req.targets), reads }
   }
 
-  private async dryRun (req: RolloutRequest, revision: { id: string, name: string }, signature: string, raw: Uint8Array): Promise<RolloutResult> {
+  private async dryRun(req: RolloutRequest, revision: { id: string; name: string }, signature: string, raw: Uint8Array): Promise<RolloutResult> {
     let refused: string | null = null
     if (this.components.trust !== undefined) {
-      try { checkPolicy(raw, this.components.trust) } catch (err) { refused = toWireError(err).message }
+      try {
+        checkPolicy(raw, this.components.trust)
+      } catch (err) {
+        refused = toWireError(err).message
+      }
     }
     const plans: DevicePlan[] = []
-    await pool(req.targets, req.parallel, async (t) => {
-      const p = await planDevice(this.components.installer, revision.id, t, req.signal)
-      if (refused !== null) p.problems.push(refused)
-      plans.push(p)
-      req.onEvent?.({ type: 'plan', plan: p })
-    }, () => req.signal.aborted)
+    await pool(
+      req.targets,
+      req.parallel,
+      async t => {
+        const p = await planDevice(this.components.installer, revision.id, t, req.signal)
+        if (refused !== null) p.problems.push(refused)
+        plans.push(p)
+        req.onEvent?.({ type: 'plan', plan: p })
+      },
+      () => req.signal.aborted,
+    )
     const order = new Map(req.targets.map((t, i) => [t.deviceId, i]))
     plans.sort((a, b) => (order.get(a.deviceId) ?? 0) - (order.get(b.deviceId) ?? 0))
     const rows: RolloutDeviceRow[] = plans.map((p, i) => ({
-      deviceId: p.deviceId, position: i, canary: p.canary, state: p.alreadyRuns === true ? 'skipped' : 'pending', outcome: p.alreadyRuns === true ? 'ALREADY_RUNS' : p.error === null ? 'PLANNED' : 'UNREACHABLE',
-      message: p.error?.message ?? (p.problems.join('; ') || null), errorCode: p.error?.code ?? null, installId: null, revisionBefore: p.revisionBefore, revisionAfter: null,
-      bytesSent: 0, startedAt: null, endedAt: null,
+      deviceId: p.deviceId,
+      position: i,
+      canary: p.canary,
+      state: p.alreadyRuns === true ? 'skipped' : 'pending',
+      outcome: p.alreadyRuns === true ? 'ALREADY_RUNS' : p.error === null ? 'PLANNED' : 'UNREACHABLE',
+      message: p.error?.message ?? (p.problems.join('; ') || null),
+      errorCode: p.error?.code ?? null,
+      installId: null,
+      revisionBefore: p.revisionBefore,
+      revisionAfter: null,
+      bytesSent: 0,
+      startedAt: null,
+      endedAt: null,
     }))
-    return { rollout: null, resumed: false, revision, signature: refused === null ? signature : `REFUSED: ${refused}`, dryRun: true, stopped: null, summary: summarize(rows), plans, devices: reportRows(rows, req.targets) }
+    return {
+      rollout: null,
+      resumed: false,
+      revision,
+      signature: refused === null ? signature : `REFUSED: ${refused}`,
+      dryRun: true,
+      stopped: null,
+      summary: summarize(rows),
+      plans,
+      devices: reportRows(rows, req.targets),
+    }
   }
 
   /** One device, to its end; true when it succeeded or already ran the revision. */
-  private async device (rid: number, revId: string, revName: string, t: RolloutTarget, req: RolloutRequest, wave: SharedReads | null, cutInstall?: number): Promise<boolean> {
+  private async device(
+    rid: number,
+    revId: string,
+    revName: string,
+    t: RolloutTarget,
+    req: RolloutRequest,
+    wave: SharedReads | null,
+    cutInstall?: number,
+  ): Promise<boolean> {
     const rs = this.components.rollouts
     if (cutInstall !== undefined) {
       const followed = await this.followCut(rid, t, req, cutInstall)
@@ -216,7 +270,16 @@ export class Rollout {
     req.onEvent?.({ type: 'plan', plan })
     if (plan.alreadyRuns === true) {
       const installId = this.record(t, revId, revName, 'SKIPPED', `already runs ${revName}`, null)
-      rs.finished(rid, t.deviceId, { state: 'skipped', outcome: 'ALREADY_RUNS', message: `already runs ${revName}`, errorCode: null, installId, revisionBefore: plan.revisionBefore, revisionAfter: plan.revisionBefore, bytesSent: 0 })
+      rs.finished(rid, t.deviceId, {
+        state: 'skipped',
+        outcome: 'ALREADY_RUNS',
+        message: `already runs ${revName}`,
+        errorCode: null,
+        installId,
+        revisionBefore: plan.revisionBefore,
+        revisionAfter: plan.revisionBefore,
+        bytesSent: 0,
+      })
       req.onEvent?.({ type: 'device', deviceId: t.deviceId, label: t.label, state: 'skipped', outcome: 'ALREADY_RUNS', message: `already runs ${revName}` })
       return true
     }
@@ -230,12 +293,23 @@ export class Rollout {
     let bytesSent = 0
     let after: string | null = plan.revisionBefore
     try {
-      const res = await this.components.installer.install({
-        rev: revId, driver: t.driver(), deviceId: t.deviceId, commit: req.commit, timeoutMs: req.timeoutMs, pollMs: req.pollMs, signal: req.signal,
-        onEvent: (event) => { req.onEvent?.({ type: 'install', deviceId: t.deviceId, label: t.label, event }) },
-        onRecorded: (iid) => { installId = iid; rs.linkInstall(rid, t.deviceId, iid) },
+      const res = (await this.components.installer.install({
+        rev: revId,
+        driver: t.driver(),
+        deviceId: t.deviceId,
+        commit: req.commit,
+        timeoutMs: req.timeoutMs,
+        pollMs: req.pollMs,
+        signal: req.signal,
+        onEvent: event => {
+          req.onEvent?.({ type: 'install', deviceId: t.deviceId, label: t.label, event })
+        },
+        onRecorded: iid => {
+          installId = iid
+          rs.linkInstall(rid, t.deviceId, iid)
+        },
         objectSource: wave === null ? undefined : (sha, signal) => wave.read(sha, signal),
-      }) as InstallResult
+      })) as InstallResult
       const ok = installSucceeded(res.status)
       state = ok ? 'succeeded' : 'failed'
       outcome = res.status
@@ -244,7 +318,7 @@ export class Rollout {
       if (ok) after = res.step
     } catch (err) {
       const w = toWireError(err)
-      const d = (err as { details?: { step?: string, bytesSent?: number } }).details
+      const d = (err as { details?: { step?: string; bytesSent?: number } }).details
       state = 'failed'
       outcome = err instanceof TimeoutError ? 'TIMEOUT' : d?.step === undefined ? 'REFUSED' : 'FAILED'
       message = w.message
@@ -264,7 +338,7 @@ export class Rollout {
    * end, through the reboot, instead of starting again; null when the device
    * never got the step (the kill came before it), so the install starts anew.
    */
-  private async followCut (rid: number, t: RolloutTarget, req: RolloutRequest, installId: number): Promise<boolean | null> {
+  private async followCut(rid: number, t: RolloutTarget, req: RolloutRequest, installId: number): Promise<boolean | null> {
     const row = this.components.devices.install(installId)
     if (row?.step == null) return null
     const step = row.step
@@ -274,13 +348,19 @@ export class Rollout {
     try {
       // It may be rebooting: wait for it to answer again, then ask for the step.
       for (;;) {
-        try { await driver.open(req.signal); break } catch (err) {
+        try {
+          await driver.open(req.signal)
+          break
+        } catch (err) {
           if (!transient(err) || Date.now() >= deadline) throw err
           await sleep(req.pollMs ?? 1000, req.signal)
         }
       }
       try {
-        p = await driver.progress(step, req.signal).catch((err: unknown) => { if (transient(err)) return undefined; throw err })
+        p = await driver.progress(step, req.signal).catch((err: unknown) => {
+          if (transient(err)) return undefined
+          throw err
+        })
         // A device that does not know the step (the kill came before it was sent) answers null.
         if (p === null) return null
         p = await followProgress(driver, step, { signal: req.signal, deadline, pollMs: req.pollMs ?? 1000 })
@@ -294,41 +374,81 @@ export class Rollout {
     }
     const ok = installSucceeded(p.status)
     const message = `followed after the rollout resumed: ${p.status}${p.statusMsg === '' ? '' : ` (${p.statusMsg})`}`
-    this.components.devices.endInstall(installId, { status: p.status, statusMsg: message, errorCode: null, bytesSent: row.bytesSent, objectsSent: row.objectsSent })
-    this.components.rollouts.finished(rid, t.deviceId, { state: ok ? 'succeeded' : 'failed', outcome: p.status, message, errorCode: null, installId, revisionAfter: ok ? step : null, bytesSent: row.bytesSent })
+    this.components.devices.endInstall(installId, {
+      status: p.status,
+      statusMsg: message,
+      errorCode: null,
+      bytesSent: row.bytesSent,
+      objectsSent: row.objectsSent,
+    })
+    this.components.rollouts.finished(rid, t.deviceId, {
+      state: ok ? 'succeeded' : 'failed',
+      outcome: p.status,
+      message,
+      errorCode: null,
+      installId,
+      revisionAfter: ok ? step : null,
+      bytesSent: row.bytesSent,
+    })
     req.onEvent?.({ type: 'device', deviceId: t.deviceId, label: t.label, state: ok ? 'succeeded' : 'failed', outcome: p.status, message })
     return ok
   }
 
-  private notStarted (rid: number, revId: string, revName: string, t: RolloutTarget, why: string, req: RolloutRequest): void {
+  private notStarted(rid: number, revId: string, revName: string, t: RolloutTarget, why: string, req: RolloutRequest): void {
     const message = `not started: ${why}`
     const installId = this.record(t, revId, revName, 'NOT_STARTED', message, null)
-    this.components.rollouts.finished(rid, t.deviceId, { state: 'not-started', outcome: 'NOT_STARTED', message, errorCode: null, installId, revisionAfter: null, bytesSent: 0 })
+    this.components.rollouts.finished(rid, t.deviceId, {
+      state: 'not-started',
+      outcome: 'NOT_STARTED',
+      message,
+      errorCode: null,
+      installId,
+      revisionAfter: null,
+      bytesSent: 0,
+    })
     req.onEvent?.({ type: 'device', deviceId: t.deviceId, label: t.label, state: 'not-started', outcome: 'NOT_STARTED', message })
   }
 
   /** A history row for an outcome the Installer did not record (skipped, not started, unreachable). */
-  private record (t: RolloutTarget, revId: string, revName: string, status: string, msg: string, code: string | null): number {
+  private record(t: RolloutTarget, revId: string, revName: string, status: string, msg: string, code: string | null): number {
     const d = t.driver()
-    const id = this.components.devices.startInstall({ deviceId: t.deviceId, address: d.target, via: d.via, revisionId: revId, revisionName: revName, step: null })
+    const id = this.components.devices.startInstall({
+      deviceId: t.deviceId,
+      address: d.target,
+      via: d.via,
+      revisionId: revId,
+      revisionName: revName,
+      step: null,
+    })
     this.components.devices.endInstall(id, { status, statusMsg: msg, errorCode: code, bytesSent: 0, objectsSent: 0 })
     return id
   }
 }
 
-function summarize (rows: RolloutDeviceRow[]): RolloutResult['summary'] {
+function summarize(rows: RolloutDeviceRow[]): RolloutResult['summary'] {
   const n = (s: RolloutDeviceState): number => rows.filter(r => r.state === s).length
   return { devices: rows.length, succeeded: n('succeeded'), failed: n('failed'), skipped: n('skipped'), notStarted: n('not-started') }
 }
 
-function reportRows (rows: RolloutDeviceRow[], targets: RolloutTarget[]): RolloutReportRow[] {
+function reportRows(rows: RolloutDeviceRow[], targets: RolloutTarget[]): RolloutReportRow[] {
   const byId = new Map(targets.map(t => [t.deviceId, t]))
   return rows.map(r => {
     const t = byId.get(r.deviceId)
     return {
-      device: r.deviceId, name: t?.label ?? r.deviceId, alias: t?.alias ?? null, tags: t?.tags ?? [], canary: r.canary, state: r.state, outcome: r.outcome,
-      message: r.message, errorCode: r.errorCode, revisionBefore: r.revisionBefore, revisionAfter: r.revisionAfter, bytesSent: r.bytesSent,
-      seconds: r.startedAt !== null && r.endedAt !== null ? Math.round((r.endedAt - r.startedAt) / 100) / 10 : null, installId: r.installId,
+      device: r.deviceId,
+      name: t?.label ?? r.deviceId,
+      alias: t?.alias ?? null,
+      tags: t?.tags ?? [],
+      canary: r.canary,
+      state: r.state,
+      outcome: r.outcome,
+      message: r.message,
+      errorCode: r.errorCode,
+      revisionBefore: r.revisionBefore,
+      revisionAfter: r.revisionAfter,
+      bytesSent: r.bytesSent,
+      seconds: r.startedAt !== null && r.endedAt !== null ? Math.round((r.endedAt - r.startedAt) / 100) / 10 : null,
+      installId: r.installId,
     }
   })
 }

@@ -31,7 +31,11 @@ export interface SharedReadStats {
 /** Per object being read: default 16 MiB, so that K devices in flight hold at most K x 16 MiB. */
 export const DEFAULT_WINDOW_BYTES = 16 << 20
 
-interface Reader { pos: number, off: number, wake: (() => void) | null }
+interface Reader {
+  pos: number
+  off: number
+  wake: (() => void) | null
+}
 
 class Feed {
   /** Chunks [base, base + chunks.length) of the object. */
@@ -45,25 +49,35 @@ class Feed {
   private readonly source: AsyncIterator<Buffer>
   private readonly stop = new AbortController()
 
-  constructor (readonly sha: string, open: OpenObject, private readonly windowBytes: number, private readonly stats: SharedReadStats, private readonly onIdle: (f: Feed) => void) {
+  constructor(
+    readonly sha: string,
+    open: OpenObject,
+    private readonly windowBytes: number,
+    private readonly stats: SharedReadStats,
+    private readonly onIdle: (f: Feed) => void,
+  ) {
     this.source = (open(sha, 0, this.stop.signal) as AsyncIterable<Buffer>)[Symbol.asyncIterator]()
   }
 
   /** The bytes it holds now. */
-  get bytes (): number { return this.held }
+  get bytes(): number {
+    return this.held
+  }
 
   /** Every byte of the object read and still held: a new reader can be served from memory alone. */
-  get whole (): boolean { return this.done && this.base === 0 && this.error === null }
+  get whole(): boolean {
+    return this.done && this.base === 0 && this.error === null
+  }
 
   /** A new reader from the start, or null when the start has already left the window. */
-  join (): Reader | null {
+  join(): Reader | null {
     if (this.base > 0 || this.error !== null) return null
     const r: Reader = { pos: 0, off: 0, wake: null }
     this.readers.add(r)
     return r
   }
 
-  leave (r: Reader): void {
+  leave(r: Reader): void {
     if (!this.readers.delete(r)) return
     if (this.readers.size > 0) return
     if (!this.done) this.stop.abort()
@@ -74,7 +88,7 @@ class Feed {
    * The reader's next chunk: a Buffer, null at the end, or a number: the byte
    * offset from which the reader goes on by itself (its next chunk left the window).
    */
-  async next (r: Reader): Promise<Buffer | null | number> {
+  async next(r: Reader): Promise<Buffer | null | number> {
     for (;;) {
       if (r.pos < this.base) return r.off
       const i = r.pos - this.base
@@ -88,11 +102,14 @@ class Feed {
       if (this.error !== null) throw this.error
       if (this.done) return null
       if (!this.filling) await this.fill()
-      else await new Promise<void>(resolve => { r.wake = resolve })
+      else
+        await new Promise<void>(resolve => {
+          r.wake = resolve
+        })
     }
   }
 
-  private async fill (): Promise<void> {
+  private async fill(): Promise<void> {
     this.filling = true
     try {
       const n = await this.source.next()
@@ -107,12 +124,16 @@ class Feed {
       this.error = err instanceof Error ? err : new Error(String(err))
     } finally {
       this.filling = false
-      for (const r of this.readers) { const w = r.wake; r.wake = null; w?.() }
+      for (const r of this.readers) {
+        const w = r.wake
+        r.wake = null
+        w?.()
+      }
     }
   }
 
   /** Over the window: drop chunks from the front (a reader that still needed one goes on by itself). */
-  private trim (): void {
+  private trim(): void {
     while (this.chunks.length > 1 && this.held > this.windowBytes) {
       this.held -= (this.chunks.shift() as Buffer).length
       this.base++
@@ -133,30 +154,42 @@ export class SharedReads {
    * any more but read whole (configs, kernels) kept for the devices that come
    * to them later in the wave.
    */
-  constructor (private readonly open: OpenObject, private readonly windowBytes = DEFAULT_WINDOW_BYTES, private readonly keepBytes = DEFAULT_WINDOW_BYTES) {}
+  constructor(
+    private readonly open: OpenObject,
+    private readonly windowBytes = DEFAULT_WINDOW_BYTES,
+    private readonly keepBytes = DEFAULT_WINDOW_BYTES,
+  ) {}
 
   /** A stream of the object `sha`, sharing the library read with the other readers of it. */
-  read (sha: string, signal: AbortSignal): Readable {
+  read(sha: string, signal: AbortSignal): Readable {
     let feed = this.feeds.get(sha)
     if (feed === undefined) {
       feed = this.kept.get(sha)
       if (feed !== undefined) this.unkeep(feed)
-      else feed = new Feed(sha, this.open, this.windowBytes, this.stats, f => { this.idle(f) })
+      else
+        feed = new Feed(sha, this.open, this.windowBytes, this.stats, f => {
+          this.idle(f)
+        })
       this.feeds.set(sha, feed)
     }
     const r = feed.join()
     return r === null ? this.own(sha, 0, signal) : this.stream(feed, r, signal)
   }
 
-  private stream (f: Feed, r: Reader, signal: AbortSignal): Readable {
+  private stream(f: Feed, r: Reader, signal: AbortSignal): Readable {
     let rest: AsyncIterator<Buffer> | null = null
     let left = false
-    const leave = (): void => { if (!left) { left = true; f.leave(r) } }
+    const leave = (): void => {
+      if (!left) {
+        left = true
+        f.leave(r)
+      }
+    }
     const counted = (start: number): AsyncIterator<Buffer> => this.counted(f.sha, start, signal)[Symbol.asyncIterator]()
     const stats = this.stats
     return new Readable({
       signal,
-      async read () {
+      async read() {
         try {
           if (rest === null) {
             const c = await f.next(r)
@@ -176,12 +209,15 @@ export class SharedReads {
           this.destroy(err as Error)
         }
       },
-      destroy (err, cb) { leave(); cb(err) },
+      destroy(err, cb) {
+        leave()
+        cb(err)
+      },
     })
   }
 
   /** A feed whose readers all left: kept when whole and small, else dropped. */
-  private idle (f: Feed): void {
+  private idle(f: Feed): void {
     if (this.feeds.get(f.sha) === f) this.feeds.delete(f.sha)
     if (!f.whole || f.bytes > this.keepBytes) return
     this.kept.set(f.sha, f)
@@ -192,16 +228,16 @@ export class SharedReads {
     }
   }
 
-  private unkeep (f: Feed): void {
+  private unkeep(f: Feed): void {
     if (this.kept.delete(f.sha)) this.keptBytes -= f.bytes
   }
 
-  private own (sha: string, start: number, signal: AbortSignal): Readable {
+  private own(sha: string, start: number, signal: AbortSignal): Readable {
     this.stats.ownReads++
     return Readable.from(this.counted(sha, start, signal), { objectMode: false })
   }
 
-  private async * counted (sha: string, start: number, signal: AbortSignal): AsyncGenerator<Buffer> {
+  private async *counted(sha: string, start: number, signal: AbortSignal): AsyncGenerator<Buffer> {
     for await (const c of this.open(sha, start, signal) as AsyncIterable<Buffer>) {
       this.stats.libraryBytes += c.length
       this.stats.servedBytes += c.length

@@ -9,7 +9,11 @@ import type { Db } from '../../store/db.js'
 export type RolloutDeviceState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'not-started'
 export type RolloutState = 'running' | 'stopped' | 'finished'
 
-export interface RolloutOptionsRecord { parallel: number, maxFailures: number, commit: boolean }
+export interface RolloutOptionsRecord {
+  parallel: number
+  maxFailures: number
+  commit: boolean
+}
 
 export interface RolloutDeviceRow {
   deviceId: string
@@ -28,15 +32,36 @@ export interface RolloutDeviceRow {
 }
 
 interface DbRow {
-  device_id: string, position: number, canary: number, state: string, outcome: string | null, message: string | null, error_code: string | null,
-  install_id: number | null, revision_before: string | null, revision_after: string | null, bytes_sent: number, started_at: number | null, ended_at: number | null
+  device_id: string
+  position: number
+  canary: number
+  state: string
+  outcome: string | null
+  message: string | null
+  error_code: string | null
+  install_id: number | null
+  revision_before: string | null
+  revision_after: string | null
+  bytes_sent: number
+  started_at: number | null
+  ended_at: number | null
 }
 
-function toRow (r: DbRow): RolloutDeviceRow {
+function toRow(r: DbRow): RolloutDeviceRow {
   return {
-    deviceId: r.device_id, position: r.position, canary: r.canary === 1, state: r.state as RolloutDeviceState, outcome: r.outcome, message: r.message,
-    errorCode: r.error_code, installId: r.install_id, revisionBefore: r.revision_before, revisionAfter: r.revision_after, bytesSent: r.bytes_sent,
-    startedAt: r.started_at, endedAt: r.ended_at,
+    deviceId: r.device_id,
+    position: r.position,
+    canary: r.canary === 1,
+    state: r.state as RolloutDeviceState,
+    outcome: r.outcome,
+    message: r.message,
+    errorCode: r.error_code,
+    installId: r.install_id,
+    revisionBefore: r.revision_before,
+    revisionAfter: r.revision_after,
+    bytesSent: r.bytes_sent,
+    startedAt: r.started_at,
+    endedAt: r.ended_at,
   }
 }
 
@@ -44,61 +69,110 @@ function toRow (r: DbRow): RolloutDeviceRow {
 export const FINISHED_STATES: readonly RolloutDeviceState[] = ['succeeded', 'skipped']
 
 export class RolloutStore {
-  constructor (private readonly db: Db) {}
+  constructor(private readonly db: Db) {}
 
   /** The newest rollout of this plan that did not finish (killed, or stopped by failures). */
-  resumable (planKey: string): number | undefined {
-    const r = this.db.prepare("SELECT id FROM rollouts WHERE plan_key = ? AND state <> 'finished' ORDER BY id DESC LIMIT 1").get(planKey) as { id: number } | undefined
+  resumable(planKey: string): number | undefined {
+    const r = this.db.prepare("SELECT id FROM rollouts WHERE plan_key = ? AND state <> 'finished' ORDER BY id DESC LIMIT 1").get(planKey) as
+      { id: number } | undefined
     return r?.id
   }
 
-  create (r: { planKey: string, revisionId: string, revisionName: string | null, options: RolloutOptionsRecord, devices: Array<{ deviceId: string, canary: boolean }> }): number {
+  create(r: {
+    planKey: string
+    revisionId: string
+    revisionName: string | null
+    options: RolloutOptionsRecord
+    devices: Array<{ deviceId: string; canary: boolean }>
+  }): number {
     return this.db.transaction(() => {
-      const res = this.db.prepare("INSERT INTO rollouts (plan_key, revision_id, revision_name, state, options, created_at) VALUES (?, ?, ?, 'running', ?, ?)")
+      const res = this.db
+        .prepare("INSERT INTO rollouts (plan_key, revision_id, revision_name, state, options, created_at) VALUES (?, ?, ?, 'running', ?, ?)")
         .run(r.planKey, r.revisionId, r.revisionName, JSON.stringify(r.options), Date.now())
       const id = Number(res.lastInsertRowid)
       const ins = this.db.prepare("INSERT INTO rollout_devices (rollout_id, device_id, position, canary, state) VALUES (?, ?, ?, ?, 'pending')")
-      r.devices.forEach((d, i) => { ins.run(id, d.deviceId, i, d.canary ? 1 : 0) })
+      r.devices.forEach((d, i) => {
+        ins.run(id, d.deviceId, i, d.canary ? 1 : 0)
+      })
       return id
     })()
   }
 
   /** Resume: the rollout runs again; devices that did not finish are pending again. */
-  reopen (id: number): void {
+  reopen(id: number): void {
     this.db.transaction(() => {
       this.db.prepare("UPDATE rollouts SET state = 'running', ended_at = NULL WHERE id = ?").run(id)
-      this.db.prepare(`UPDATE rollout_devices SET state = 'pending' WHERE rollout_id = ? AND state NOT IN (${FINISHED_STATES.map(() => '?').join(', ')})`).run(id, ...FINISHED_STATES)
+      this.db
+        .prepare(`UPDATE rollout_devices SET state = 'pending' WHERE rollout_id = ? AND state NOT IN (${FINISHED_STATES.map(() => '?').join(', ')})`)
+        .run(id, ...FINISHED_STATES)
     })()
   }
 
-  rows (id: number): RolloutDeviceRow[] {
+  rows(id: number): RolloutDeviceRow[] {
     return (this.db.prepare('SELECT * FROM rollout_devices WHERE rollout_id = ? ORDER BY position').all(id) as DbRow[]).map(toRow)
   }
 
-  started (id: number, deviceId: string, revisionBefore: string | null): void {
-    this.db.prepare("UPDATE rollout_devices SET state = 'running', revision_before = ?, started_at = ?, ended_at = NULL, install_id = NULL, outcome = NULL, message = NULL, error_code = NULL, bytes_sent = 0 WHERE rollout_id = ? AND device_id = ?")
+  started(id: number, deviceId: string, revisionBefore: string | null): void {
+    this.db
+      .prepare(
+        "UPDATE rollout_devices SET state = 'running', revision_before = ?, started_at = ?, ended_at = NULL, install_id = NULL, outcome = NULL, message = NULL, error_code = NULL, bytes_sent = 0 WHERE rollout_id = ? AND device_id = ?",
+      )
       .run(revisionBefore, Date.now(), id, deviceId)
   }
 
   /** The install history row of the device's install in this rollout, as soon as it exists (a kill after this still links them). */
-  linkInstall (id: number, deviceId: string, installId: number): void {
+  linkInstall(id: number, deviceId: string, installId: number): void {
     this.db.prepare('UPDATE rollout_devices SET install_id = ? WHERE rollout_id = ? AND device_id = ?').run(installId, id, deviceId)
   }
 
-  finished (id: number, deviceId: string, r: { state: RolloutDeviceState, outcome: string, message: string | null, errorCode: string | null, installId: number | null, revisionBefore?: string | null, revisionAfter: string | null, bytesSent: number }): void {
+  finished(
+    id: number,
+    deviceId: string,
+    r: {
+      state: RolloutDeviceState
+      outcome: string
+      message: string | null
+      errorCode: string | null
+      installId: number | null
+      revisionBefore?: string | null
+      revisionAfter: string | null
+      bytesSent: number
+    },
+  ): void {
     // A device not started (or skipped) has no time of its own in this run.
     const ran = r.state === 'succeeded' || r.state === 'failed'
     const now = Date.now()
-    this.db.prepare(`UPDATE rollout_devices SET state = ?, outcome = ?, message = ?, error_code = ?, install_id = coalesce(?, install_id), revision_before = coalesce(?, revision_before),
-      revision_after = ?, bytes_sent = ?, started_at = ?, ended_at = ? WHERE rollout_id = ? AND device_id = ?`)
-      .run(r.state, r.outcome, r.message, r.errorCode, r.installId, r.revisionBefore ?? null, r.revisionAfter, r.bytesSent, ran ? (this.startedAt(id, deviceId) ?? now) : null, now, id, deviceId)
+    this.db
+      .prepare(
+        `UPDATE rollout_devices SET state = ?, outcome = ?, message = ?, error_code = ?, install_id = coalesce(?, install_id), revision_before = coalesce(?, revision_before),
+      revision_after = ?, bytes_sent = ?, started_at = ?, ended_at = ? WHERE rollout_id = ? AND device_id = ?`,
+      )
+      .run(
+        r.state,
+        r.outcome,
+        r.message,
+        r.errorCode,
+        r.installId,
+        r.revisionBefore ?? null,
+        r.revisionAfter,
+        r.bytesSent,
+        ran ? (this.startedAt(id, deviceId) ?? now) : null,
+        now,
+        id,
+        deviceId,
+      )
   }
 
-  private startedAt (id: number, deviceId: string): number | null {
-    return (this.db.prepare('SELECT started_at FROM rollout_devices WHERE rollout_id = ? AND device_id = ?').get(id, deviceId) as { started_at: number | null } | undefined)?.started_at ?? null
+  private startedAt(id: number, deviceId: string): number | null {
+    return (
+      (
+        this.db.prepare('SELECT started_at FROM rollout_devices WHERE rollout_id = ? AND device_id = ?').get(id, deviceId) as
+          { started_at: number | null } | undefined
+      )?.started_at ?? null
+    )
   }
 
-  end (id: number, state: RolloutState): void {
+  end(id: number, state: RolloutState): void {
     this.db.prepare('UPDATE rollouts SET state = ?, ended_at = ? WHERE id = ?').run(state, Date.now(), id)
   }
 }

@@ -11,18 +11,33 @@
 import { Doc } from './pvjson.js'
 
 /** enum pv_ctrl_cmd_op, in order (index 0 is no command). */
-export const CMD_OPS = ['UPDATE_METADATA', 'REBOOT_DEVICE', 'POWEROFF_DEVICE', 'TRY_ONCE', 'LOCAL_RUN', 'MAKE_FACTORY', 'RUN_GC', 'ENABLE_SSH',
-  'DISABLE_SSH', 'GO_REMOTE', 'DEFER_REBOOT', 'LOCAL_RUN_COMMIT', 'LOCAL_APPLY', 'XCONNECT_GRAPH', 'UNCLAIM'] as const
+export const CMD_OPS = [
+  'UPDATE_METADATA',
+  'REBOOT_DEVICE',
+  'POWEROFF_DEVICE',
+  'TRY_ONCE',
+  'LOCAL_RUN',
+  'MAKE_FACTORY',
+  'RUN_GC',
+  'ENABLE_SSH',
+  'DISABLE_SSH',
+  'GO_REMOTE',
+  'DEFER_REBOOT',
+  'LOCAL_RUN_COMMIT',
+  'LOCAL_APPLY',
+  'XCONNECT_GRAPH',
+  'UNCLAIM',
+] as const
 
-export type CmdOp = typeof CMD_OPS[number]
+export type CmdOp = (typeof CMD_OPS)[number]
 
 /** pv_ctrl_cmd_op_from_str: strncmp(op, name, strlen(op)) == 0, first in enum order. */
-export function opFromStr (op: string): CmdOp | null {
+export function opFromStr(op: string): CmdOp | null {
   return CMD_OPS.find(name => name.startsWith(op)) ?? null
 }
 
 /** pv_ctrl_cmd_parse: the command, or null ("Command has bad format"). */
-export function parseCommand (body: string): { op: CmdOp, payload: string } | null {
+export function parseCommand(body: string): { op: CmdOp; payload: string } | null {
   const d = new Doc(body)
   const opStr = d.value('op')
   if (opStr === null) return null

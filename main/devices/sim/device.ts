@@ -40,7 +40,11 @@ export interface DeviceCoreOptions {
   log: Logger
 }
 
-export interface CommandAnswer { status: number, error?: string, retryAfter?: number }
+export interface CommandAnswer {
+  status: number
+  error?: string
+  retryAfter?: number
+}
 
 const BLOCKED_BY_UPDATE = new Set<string>(['REBOOT_DEVICE', 'POWEROFF_DEVICE', 'LOCAL_RUN', 'LOCAL_RUN_COMMIT', 'MAKE_FACTORY', 'UNCLAIM'])
 
@@ -60,7 +64,7 @@ export class DeviceCore extends EventEmitter<DeviceCoreEvents> {
   readonly log: Logger
   readonly updater: Updater
   private readonly devmeta = new Map<string, string>()
-  private cmd: { op: CmdOp, payload: string } | null = null
+  private cmd: { op: CmdOp; payload: string } | null = null
   private timers = new Set<NodeJS.Timeout>()
   private stopped = false
   private lastUpload = 0
@@ -73,7 +77,7 @@ export class DeviceCore extends EventEmitter<DeviceCoreEvents> {
   remoteMode = false
   isDown = false
 
-  constructor (opts: DeviceCoreOptions) {
+  constructor(opts: DeviceCoreOptions) {
     super()
     this.storage = opts.storage
     this.trust = opts.trust
@@ -87,9 +91,9 @@ export class DeviceCore extends EventEmitter<DeviceCoreEvents> {
     this.updater = new Updater(this, opts.outcome)
   }
 
-  async start (): Promise<void> {
+  async start(): Promise<void> {
     await this.storage.start()
-    if (await this.storage.current() === null) await this.bootFactory()
+    if ((await this.storage.current()) === null) await this.bootFactory()
     this.updater.doneRev = (await this.storage.current()) ?? '0'
     this.devmeta.set('pantavisor.arch', process.arch === 'x64' ? 'x86_64' : process.arch)
     this.devmeta.set('pantavisor.dtmodel', 'Fieldsync device simulator')
@@ -103,7 +107,7 @@ export class DeviceCore extends EventEmitter<DeviceCoreEvents> {
   }
 
   /** A fresh device: its factory revision "0" is installed, checked as at boot, linked and run (DONE "Factory revision"). */
-  private async bootFactory (): Promise<void> {
+  private async bootFactory(): Promise<void> {
     const st = this.storage
     await installFactory(st, this.factory)
     const raw = await st.readJson(FACTORY_REV)
@@ -113,57 +117,80 @@ export class DeviceCore extends EventEmitter<DeviceCoreEvents> {
       await st.removeRevision(FACTORY_REV)
       throw new UsageError(`${what}: the device refuses it (${verdict === null ? 'no state JSON' : `${verdict.message}: ${verdict.detail}`})`)
     }
-    const missing = await st.linkObjects(FACTORY_REV, verdict.state.objects.map(o => ({ key: o.key, sha: o.id })))
+    const missing = await st.linkObjects(
+      FACTORY_REV,
+      verdict.state.objects.map(o => ({ key: o.key, sha: o.id })),
+    )
     if (missing.length > 0) this.log('factory revision: %d object(s) not on the device, first %s', missing.length, missing[0])
     await st.writeSmall(st.progressPath(FACTORY_REV), progressJson('DONE', MSG.factory))
     await st.setCurrent(FACTORY_REV)
   }
 
-  stop (): void {
+  stop(): void {
     this.stopped = true
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
   }
 
   /** Run fn after ms unless the device stopped. */
-  later (ms: number, fn: () => void | Promise<void>): void {
+  later(ms: number, fn: () => void | Promise<void>): void {
     const t = setTimeout(() => {
       this.timers.delete(t)
       if (this.stopped) return
-      Promise.resolve().then(fn).catch(err => { this.log.error('device: %s', (err as Error).stack ?? err) })
+      Promise.resolve()
+        .then(fn)
+        .catch(err => {
+          this.log.error('device: %s', (err as Error).stack ?? err)
+        })
     }, ms)
     this.timers.add(t)
   }
 
-  private every (ms: number, fn: () => Promise<void>): void {
-    const tick = (): void => { this.later(ms, async () => { await fn(); tick() }) }
+  private every(ms: number, fn: () => Promise<void>): void {
+    const tick = (): void => {
+      this.later(ms, async () => {
+        await fn()
+        tick()
+      })
+    }
     tick()
   }
 
-  setMeta (key: string, value: string): void { this.devmeta.set(key, value) }
-  deleteMeta (key: string): boolean { return this.devmeta.delete(key) }
+  setMeta(key: string, value: string): void {
+    this.devmeta.set(key, value)
+  }
+  deleteMeta(key: string): boolean {
+    return this.devmeta.delete(key)
+  }
 
   /** GET /device-meta: values that are valid JSON go in raw, others as strings (metadata.c). */
-  async deviceMeta (): Promise<string> {
+  async deviceMeta(): Promise<string> {
     await this.refreshStorageMeta()
     const parts: string[] = []
     for (const [k, v] of this.devmeta) {
       let raw = JSON.stringify(v)
-      try { JSON.parse(v); raw = v } catch { /* a plain string */ }
+      try {
+        JSON.parse(v)
+        raw = v
+      } catch {
+        /* a plain string */
+      }
       parts.push(`${JSON.stringify(k)}:${raw}`)
     }
     return `{${parts.join(',')}}`
   }
 
-  private async refreshStorageMeta (): Promise<void> {
+  private async refreshStorageMeta(): Promise<void> {
     const n = await this.storage.numbers()
     this.devmeta.set('storage', JSON.stringify({ total: n.total, free: n.free, reserved: n.reserved, real_free: n.realFree }))
   }
 
-  noteUpload (): void { this.lastUpload = Date.now() }
+  noteUpload(): void {
+    this.lastUpload = Date.now()
+  }
 
   /** The main loop: threshold GC (deferred after uploads) and devmeta refresh. */
-  private async loop (): Promise<void> {
+  private async loop(): Promise<void> {
     await this.refreshStorageMeta()
     if (this.gcThreshold <= 0 || this.updater.busy) return
     if (Date.now() - this.lastUpload < this.timing.gcDeferMs) return
@@ -175,7 +202,7 @@ export class DeviceCore extends EventEmitter<DeviceCoreEvents> {
   }
 
   /** pv_storage_gc_run: keeps current, the update's and the last DONE revision. */
-  async gc (): Promise<number> {
+  async gc(): Promise<number> {
     const keep = new Set<string>()
     const current = await this.storage.current()
     if (current !== null) keep.add(current)
@@ -190,7 +217,7 @@ export class DeviceCore extends EventEmitter<DeviceCoreEvents> {
    * pv_ctrl_cmd_parse matched it (commands.ts); PV_CONTROL_REMOTE and
    * PV_DEBUG_SHELL are on, as config.c has them by default.
    */
-  addCommand (op: CmdOp, payload: string): CommandAnswer {
+  addCommand(op: CmdOp, payload: string): CommandAnswer {
     const run = op === 'LOCAL_RUN' || op === 'LOCAL_RUN_COMMIT'
     if (!this.remoteMode && op === 'UPDATE_METADATA') return { status: 409, error: 'Cannot do this operation while on local mode' }
     if ((this.updater.busy && BLOCKED_BY_UPDATE.has(op)) || (run && this.knobs.busyCommands > 0)) {
@@ -207,7 +234,7 @@ export class DeviceCore extends EventEmitter<DeviceCoreEvents> {
   }
 
   /** The state machine takes the command (pantavisor.c _pv_command). */
-  private async runCommand (): Promise<void> {
+  private async runCommand(): Promise<void> {
     const cmd = this.cmd
     this.cmd = null
     if (cmd === null) return
@@ -215,7 +242,10 @@ export class DeviceCore extends EventEmitter<DeviceCoreEvents> {
     switch (cmd.op) {
       case 'LOCAL_RUN':
       case 'LOCAL_RUN_COMMIT':
-        if (this.updater.busy) { this.log('ignoring %s: an update is in progress', cmd.op); return }
+        if (this.updater.busy) {
+          this.log('ignoring %s: an update is in progress', cmd.op)
+          return
+        }
         await this.updater.run(cmd.payload, cmd.op === 'LOCAL_RUN_COMMIT')
         return
       case 'RUN_GC':
@@ -228,7 +258,13 @@ export class DeviceCore extends EventEmitter<DeviceCoreEvents> {
         this.remoteMode = true
         this.devmeta.set('pantavisor.mode', 'remote')
         return
-      case 'UPDATE_METADATA': case 'POWEROFF_DEVICE': case 'MAKE_FACTORY': case 'ENABLE_SSH': case 'DISABLE_SSH': case 'UNCLAIM': case 'DEFER_REBOOT':
+      case 'UPDATE_METADATA':
+      case 'POWEROFF_DEVICE':
+      case 'MAKE_FACTORY':
+      case 'ENABLE_SSH':
+      case 'DISABLE_SSH':
+      case 'UNCLAIM':
+      case 'DEFER_REBOOT':
         this.log('%s: taken, nothing the simulator models', cmd.op)
         return
       default:
@@ -240,7 +276,7 @@ export class DeviceCore extends EventEmitter<DeviceCoreEvents> {
   private reboots = 0
 
   /** Go away for ms (the servers close), then come back. */
-  reboot (ms: number, then?: () => Promise<void>): void {
+  reboot(ms: number, then?: () => Promise<void>): void {
     const gen = ++this.reboots
     this.isDown = true
     this.emit('down')

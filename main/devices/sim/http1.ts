@@ -46,12 +46,22 @@ export interface Http1Response {
 export type Http1Handler = (req: Http1Request, res: Http1Response) => Promise<void> | void
 
 const REASONS: Record<number, string> = {
-  100: 'Continue', 200: 'OK', 204: 'No Content', 400: 'Bad Request', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict',
-  411: 'Length Required', 413: 'Payload Too Large', 422: 'Unprocessable Content', 500: 'Internal Server Error',
-  503: 'Service Unavailable', 507: 'Insufficient Storage',
+  100: 'Continue',
+  200: 'OK',
+  204: 'No Content',
+  400: 'Bad Request',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+  411: 'Length Required',
+  413: 'Payload Too Large',
+  422: 'Unprocessable Content',
+  500: 'Internal Server Error',
+  503: 'Service Unavailable',
+  507: 'Insufficient Storage',
 }
 
-function head (status: number, length: number, headers: Record<string, string>, close: boolean): Buffer {
+function head(status: number, length: number, headers: Record<string, string>, close: boolean): Buffer {
   const lines = [`HTTP/1.1 ${status} ${REASONS[status] ?? 'Status'}`, `Date: ${new Date().toUTCString()}`]
   for (const [k, v] of Object.entries({ 'Content-Type': 'application/json', ...headers })) lines.push(`${k}: ${v}`)
   lines.push(`Content-Length: ${length}`)
@@ -70,22 +80,33 @@ class Connection {
   private busy = false
   private closed = false
 
-  constructor (private readonly sock: Socket, private readonly handler: Http1Handler, private readonly onError: (err: unknown) => void) {
-    sock.on('data', (d: Buffer) => { this.onData(d) })
-    sock.on('error', () => { this.abortBody() })
-    sock.on('close', () => { this.closed = true; this.abortBody() })
+  constructor(
+    private readonly sock: Socket,
+    private readonly handler: Http1Handler,
+    private readonly onError: (err: unknown) => void,
+  ) {
+    sock.on('data', (d: Buffer) => {
+      this.onData(d)
+    })
+    sock.on('error', () => {
+      this.abortBody()
+    })
+    sock.on('close', () => {
+      this.closed = true
+      this.abortBody()
+    })
   }
 
-  private abortBody (): void {
+  private abortBody(): void {
     if (this.body !== null && !this.body.readableEnded) this.body.destroy(new Error('connection closed by the client'))
   }
 
-  private onData (d: Buffer): void {
+  private onData(d: Buffer): void {
     this.buf = this.buf.length === 0 ? d : Buffer.concat([this.buf, d])
     this.pump()
   }
 
-  private pump (): void {
+  private pump(): void {
     while (!this.closed) {
       if (this.body !== null) {
         if (!this.feedBody()) return
@@ -108,43 +129,65 @@ class Connection {
     }
   }
 
-  private parseHead (text: string): Http1Request | null {
+  private parseHead(text: string): Http1Request | null {
     const lines = text.split('\r\n')
     const m = /^([A-Z]+) (\S+) HTTP\/(1\.[01])$/.exec(lines[0])
-    if (m === null) { this.reject(400, 'Unsupported protocol'); return null }
+    if (m === null) {
+      this.reject(400, 'Unsupported protocol')
+      return null
+    }
     const headers = new Map<string, string>()
     for (const line of lines.slice(1)) {
       const i = line.indexOf(':')
-      if (i <= 0) { this.reject(400, 'Bad header line'); return null }
+      if (i <= 0) {
+        this.reject(400, 'Bad header line')
+        return null
+      }
       const k = line.slice(0, i).trim().toLowerCase()
       const v = line.slice(i + 1).trim()
       headers.set(k, headers.has(k) ? `${headers.get(k) ?? ''}, ${v}` : v)
     }
     const te = (headers.get('transfer-encoding') ?? '').toLowerCase()
-    const chunked = te.split(',').map(s => s.trim()).includes('chunked')
+    const chunked = te
+      .split(',')
+      .map(s => s.trim())
+      .includes('chunked')
     const cl = headers.get('content-length')
     let contentLength: number | null = null
     if (cl !== undefined && !chunked) {
-      if (!/^\d{1,15}$/.test(cl)) { this.reject(400, 'Bad Content-Length'); return null }
+      if (!/^\d{1,15}$/.test(cl)) {
+        this.reject(400, 'Bad Content-Length')
+        return null
+      }
       contentLength = Number(cl)
     }
-    const body = new Readable({ read: () => { this.sock.resume() } })
+    const body = new Readable({
+      read: () => {
+        this.sock.resume()
+      },
+    })
     return { method: m[1], target: m[2], version: m[3] as '1.0' | '1.1', headers, contentLength, chunked, body, socket: this.sock }
   }
 
-  private start (req: Http1Request): void {
+  private start(req: Http1Request): void {
     this.busy = true
     this.chunked = req.chunked
     this.chunkLeft = -1
     this.remaining = req.chunked ? Infinity : (req.contentLength ?? 0)
-    const received = new Promise<void>(resolve => { this.bodyDone = resolve })
-    if (this.remaining === 0) { req.body.push(null); this.endBody() } else this.body = req.body
+    const received = new Promise<void>(resolve => {
+      this.bodyDone = resolve
+    })
+    if (this.remaining === 0) {
+      req.body.push(null)
+      this.endBody()
+    } else this.body = req.body
     if ((req.headers.get('expect') ?? '').toLowerCase() === '100-continue' && this.remaining > 0) {
       this.sock.write('HTTP/1.1 100 Continue\r\n\r\n')
     }
-    const keepAlive = req.version === '1.1'
-      ? (req.headers.get('connection') ?? '').toLowerCase() !== 'close'
-      : (req.headers.get('connection') ?? '').toLowerCase() === 'keep-alive'
+    const keepAlive =
+      req.version === '1.1'
+        ? (req.headers.get('connection') ?? '').toLowerCase() !== 'close'
+        : (req.headers.get('connection') ?? '').toLowerCase() === 'keep-alive'
     let sent = false
     const finish = (): void => {
       // The response is out: drain what is left of the body, then take the next request.
@@ -153,12 +196,17 @@ class Connection {
       if (!b.destroyed) b.resume()
       void received.then(() => {
         this.busy = false
-        if (!keepAlive) { this.sock.end(); return }
+        if (!keepAlive) {
+          this.sock.end()
+          return
+        }
         this.pump()
       })
     }
     const res: Http1Response = {
-      get sent () { return sent },
+      get sent() {
+        return sent
+      },
       send: (status, body = '', headers = {}) => {
         if (sent || this.closed) return
         sent = true
@@ -170,32 +218,57 @@ class Connection {
         if (sent || this.closed) return
         sent = true
         const a = Buffer.from(firstBody)
-        const stray = [`HTTP/1.1 ${second} ${REASONS[second] ?? 'Status'}`, 'Content-Type: application/json', `Date: ${new Date().toUTCString()}`,
-          `Content-Length: ${a.length}`, 'Content-Type: application/json'].join('\r\n') + '\r\n\r\n'
+        const stray =
+          [
+            `HTTP/1.1 ${second} ${REASONS[second] ?? 'Status'}`,
+            'Content-Type: application/json',
+            `Date: ${new Date().toUTCString()}`,
+            `Content-Length: ${a.length}`,
+            'Content-Type: application/json',
+          ].join('\r\n') + '\r\n\r\n'
         this.sock.write(Buffer.concat([head(first, a.length, {}, !keepAlive), a, Buffer.from(stray, 'latin1'), Buffer.from(secondBody)]))
         finish()
       },
       stream: async (status, length, body, headers = {}) => {
-        if (sent || this.closed) { body.destroy(); return }
+        if (sent || this.closed) {
+          body.destroy()
+          return
+        }
         sent = true
         this.sock.write(head(status, length, headers, !keepAlive))
         for await (const chunk of body) {
-          if (this.closed) { body.destroy(); return }
-          if (!this.sock.write(chunk as Buffer)) await new Promise<void>(resolve => { this.sock.once('drain', resolve); this.sock.once('close', resolve) })
+          if (this.closed) {
+            body.destroy()
+            return
+          }
+          if (!this.sock.write(chunk as Buffer))
+            await new Promise<void>(resolve => {
+              this.sock.once('drain', resolve)
+              this.sock.once('close', resolve)
+            })
         }
         finish()
       },
-      destroy: () => { sent = true; this.closed = true; this.sock.destroy() },
+      destroy: () => {
+        sent = true
+        this.closed = true
+        this.sock.destroy()
+      },
     }
-    Promise.resolve().then(() => this.handler(req, res)).then(() => {
-      if (!res.sent) res.send(500, JSON.stringify({ Error: 'no response' }))
-    }, (err: unknown) => {
-      this.onError(err)
-      if (!res.sent) res.send(500, JSON.stringify({ Error: 'Internal Error' }))
-    })
+    Promise.resolve()
+      .then(() => this.handler(req, res))
+      .then(
+        () => {
+          if (!res.sent) res.send(500, JSON.stringify({ Error: 'no response' }))
+        },
+        (err: unknown) => {
+          this.onError(err)
+          if (!res.sent) res.send(500, JSON.stringify({ Error: 'Internal Error' }))
+        },
+      )
   }
 
-  private endBody (): void {
+  private endBody(): void {
     this.body = null
     const done = this.bodyDone
     this.bodyDone = null
@@ -203,13 +276,16 @@ class Connection {
   }
 
   /** Push to the body stream; a destroyed stream (a handler that gave up) just drops the bytes. */
-  private push (body: Readable, piece: Buffer): void {
-    if (body.destroyed) { this.sock.resume(); return }
+  private push(body: Readable, piece: Buffer): void {
+    if (body.destroyed) {
+      this.sock.resume()
+      return
+    }
     if (!body.push(piece)) this.sock.pause()
   }
 
   /** Move body bytes from the buffer into the body stream; false when more input is needed. */
-  private feedBody (): boolean {
+  private feedBody(): boolean {
     const body = this.body
     if (body === null) return true
     if (this.chunked) return this.feedChunked(body)
@@ -227,13 +303,16 @@ class Connection {
     return this.buf.length > 0
   }
 
-  private feedChunked (body: Readable): boolean {
+  private feedChunked(body: Readable): boolean {
     for (;;) {
       if (this.chunkLeft < 0) {
         const eol = this.buf.indexOf('\r\n')
         if (eol < 0) return false
         const size = parseInt(this.buf.subarray(0, eol).toString('latin1').split(';')[0], 16)
-        if (!Number.isFinite(size) || size < 0) { this.reject(400, 'Bad chunk'); return false }
+        if (!Number.isFinite(size) || size < 0) {
+          this.reject(400, 'Bad chunk')
+          return false
+        }
         this.buf = this.buf.subarray(eol + 2)
         if (size === 0) {
           const end = this.buf.indexOf('\r\n')
@@ -260,7 +339,7 @@ class Connection {
     }
   }
 
-  private reject (status: number, msg: string): void {
+  private reject(status: number, msg: string): void {
     this.closed = true
     const b = Buffer.from(JSON.stringify({ Error: msg }))
     this.sock.end(Buffer.concat([head(status, b.length, {}, true), b]))
@@ -268,12 +347,14 @@ class Connection {
 }
 
 /** Serve HTTP/1.1 on `server`'s connections with `handler`. */
-export function serveHttp1 (server: Server, handler: Http1Handler, onError: (err: unknown) => void): void {
-  server.on('connection', (sock: Socket) => { new Connection(sock, handler, onError) })
+export function serveHttp1(server: Server, handler: Http1Handler, onError: (err: unknown) => void): void {
+  server.on('connection', (sock: Socket) => {
+    new Connection(sock, handler, onError)
+  })
 }
 
 /** Read a whole (small) body; null when it is longer than `max` bytes (the rest is drained). */
-export async function readBody (req: Http1Request, max: number): Promise<Buffer | null> {
+export async function readBody(req: Http1Request, max: number): Promise<Buffer | null> {
   const parts: Buffer[] = []
   let n = 0
   for await (const c of req.body) {

@@ -64,9 +64,15 @@ export interface SimulatorOptions {
 }
 
 /** deviceId: what the device advertises ('' when it is not registered). */
-export interface SimulatorAddress { socket: string, http: string | null, deviceId: string, registered: boolean, name: string }
+export interface SimulatorAddress {
+  socket: string
+  http: string | null
+  deviceId: string
+  registered: boolean
+  name: string
+}
 
-function parseHostPort (s: string): { host: string, port: number } {
+function parseHostPort(s: string): { host: string; port: number } {
   const m = /^(.*):(\d{1,5})$/.exec(s)
   if (m === null || Number(m[2]) > 65535) throw new UsageError(`--http ${s}: give HOST:PORT, e.g. 127.0.0.1:12368`)
   return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) }
@@ -80,14 +86,17 @@ export class DeviceSimulator {
   private mdns: MdnsAdvertiser | null = null
   private readonly sockets = new Set<Socket>()
   private socketPath = ''
-  private httpAt: { host: string, port: number } | null = null
+  private httpAt: { host: string; port: number } | null = null
   address: SimulatorAddress | null = null
 
-  constructor (components: { log: Logger }, private readonly opts: SimulatorOptions) {
+  constructor(
+    components: { log: Logger },
+    private readonly opts: SimulatorOptions,
+  ) {
     this.log = components.log.child('device-sim')
   }
 
-  private async deviceId (dir: string): Promise<string> {
+  private async deviceId(dir: string): Promise<string> {
     const file = join(dir, 'device-id')
     const old = (await readFile(file, 'utf8').catch(() => '')).trim()
     if (/^[0-9a-f]{24}$/.test(old)) return old
@@ -96,7 +105,7 @@ export class DeviceSimulator {
     return id
   }
 
-  async start (): Promise<SimulatorAddress> {
+  async start(): Promise<SimulatorAddress> {
     const o = this.opts
     const dir = resolve(o.dir)
     await mkdir(dir, { recursive: true })
@@ -121,48 +130,88 @@ export class DeviceSimulator {
     this.socketPath = resolve(o.socket ?? join(dir, 'pv-ctrl'))
     if (o.http !== null) this.httpAt = parseHostPort(o.http ?? `127.0.0.1:${DEFAULT_HTTP_PORT}`)
     await this.listen(o.http === undefined)
-    core.on('down', () => { this.goDown() })
-    core.on('up', () => { this.listen(false).catch(err => { this.log.error('coming back up: %s', (err as Error).message) }) })
-    if (o.mdns === true) {
-      this.mdns = new MdnsAdvertiser({ log: this.log }, {
-        nick: name,
-        deviceId: o.unregistered === true ? '' : deviceId,
-        port: o.sshPort ?? DEFAULT_SSH_PORT,
-        challenge: core.claimed || o.unregistered === true ? undefined : randomBytes(6).toString('hex'),
-        pantahub: 'api.pantahub.com',
-        domain: o.mdnsDomain,
+    core.on('down', () => {
+      this.goDown()
+    })
+    core.on('up', () => {
+      this.listen(false).catch(err => {
+        this.log.error('coming back up: %s', (err as Error).message)
       })
+    })
+    if (o.mdns === true) {
+      this.mdns = new MdnsAdvertiser(
+        { log: this.log },
+        {
+          nick: name,
+          deviceId: o.unregistered === true ? '' : deviceId,
+          port: o.sshPort ?? DEFAULT_SSH_PORT,
+          challenge: core.claimed || o.unregistered === true ? undefined : randomBytes(6).toString('hex'),
+          pantahub: 'api.pantahub.com',
+          domain: o.mdnsDomain,
+        },
+      )
       await this.mdns.start()
     }
     const at = this.httpAt
     const registered = o.unregistered !== true
-    this.address = { socket: this.socketPath, http: at === null ? null : `${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}`, deviceId: registered ? deviceId : '', registered, name }
+    this.address = {
+      socket: this.socketPath,
+      http: at === null ? null : `${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}`,
+      deviceId: registered ? deviceId : '',
+      registered,
+      name,
+    }
     return this.address
   }
 
   /** Open the pv-ctrl socket and the pvr-sdk server. */
-  private async listen (fallbackPort: boolean): Promise<void> {
+  private async listen(fallbackPort: boolean): Promise<void> {
     const core = this.core
     if (core === null) return
-    const onError = (err: unknown): void => { this.log.error('request failed: %s', (err as Error)?.stack ?? err) }
+    const onError = (err: unknown): void => {
+      this.log.error('request failed: %s', (err as Error)?.stack ?? err)
+    }
     // Never two sets of servers: one left open would keep the process alive after stop.
     if (this.ctrl !== null || this.http !== null) this.goDown()
     await rm(this.socketPath, { force: true })
     const ctrl = createNetServer()
-    ctrl.on('connection', (s: Socket) => { this.sockets.add(s); s.on('close', () => { this.sockets.delete(s) }) })
+    ctrl.on('connection', (s: Socket) => {
+      this.sockets.add(s)
+      s.on('close', () => {
+        this.sockets.delete(s)
+      })
+    })
     serveHttp1(ctrl, pvctrlHandler(core), onError)
-    await new Promise<void>((resolve, reject) => { ctrl.once('error', reject); ctrl.listen(this.socketPath, () => { ctrl.off('error', reject); resolve() }) })
+    await new Promise<void>((resolve, reject) => {
+      ctrl.once('error', reject)
+      ctrl.listen(this.socketPath, () => {
+        ctrl.off('error', reject)
+        resolve()
+      })
+    })
     // Stopped meanwhile (a reboot that ended as the simulator stopped): close what this call opened.
-    if (this.core !== core) { ctrl.close(); return }
+    if (this.core !== core) {
+      ctrl.close()
+      return
+    }
     this.ctrl = ctrl
     const at = this.httpAt
     if (at === null) return
     const http = createPvrSdkServer(core, onError, { assumeProgress: this.opts.assumePvrSdkProgress === true })
-    http.on('connection', (s: Socket) => { this.sockets.add(s); s.on('close', () => { this.sockets.delete(s) }) })
-    const tryListen = (port: number): Promise<void> => new Promise((resolve, reject) => {
-      http.once('error', reject)
-      http.listen(port, at.host, () => { http.off('error', reject); resolve() })
+    http.on('connection', (s: Socket) => {
+      this.sockets.add(s)
+      s.on('close', () => {
+        this.sockets.delete(s)
+      })
     })
+    const tryListen = (port: number): Promise<void> =>
+      new Promise((resolve, reject) => {
+        http.once('error', reject)
+        http.listen(port, at.host, () => {
+          http.off('error', reject)
+          resolve()
+        })
+      })
     try {
       await tryListen(at.port)
     } catch (err) {
@@ -170,14 +219,17 @@ export class DeviceSimulator {
       this.log('port %d is taken; the pvr-sdk server takes a free port instead', at.port)
       await tryListen(0)
     }
-    if (this.core !== core) { http.close(); return }
+    if (this.core !== core) {
+      http.close()
+      return
+    }
     const addr = http.address()
     if (addr !== null && typeof addr === 'object') at.port = addr.port
     this.http = http
   }
 
   /** A reboot: the socket file and the HTTP port go away, connections drop. */
-  private goDown (): void {
+  private goDown(): void {
     this.ctrl?.close()
     this.ctrl = null
     this.http?.close()
@@ -187,13 +239,15 @@ export class DeviceSimulator {
     rm(this.socketPath, { force: true }).catch(() => {})
   }
 
-  get pvrUrl (): string | null {
+  get pvrUrl(): string | null {
     return this.address?.http === null || this.address === null ? null : `http://${this.address.http}${PVR_BASE}`
   }
 
-  get device (): DeviceCore | null { return this.core }
+  get device(): DeviceCore | null {
+    return this.core
+  }
 
-  async stop (): Promise<void> {
+  async stop(): Promise<void> {
     await this.mdns?.stop().catch(() => {})
     this.mdns = null
     this.core?.stop()

@@ -30,20 +30,25 @@ export interface AdvertOptions {
   domain?: string
 }
 
-type Answer = { name: string, type: string, ttl: number, data: unknown, class?: string, flush?: boolean }
+type Answer = { name: string; type: string; ttl: number; data: unknown; class?: string; flush?: boolean }
 type Mdns = ReturnType<typeof makeMdns>
 
 export class MdnsAdvertiser {
   private sockets: Mdns[] = []
   private readonly log: Logger
 
-  constructor (components: { log: Logger }, private readonly opts: AdvertOptions) {
+  constructor(
+    components: { log: Logger },
+    private readonly opts: AdvertOptions,
+  ) {
     this.log = components.log.child('mdns')
   }
 
-  private get domain (): string { return (this.opts.domain ?? 'local').replace(/^\.+|\.+$/g, '') }
+  private get domain(): string {
+    return (this.opts.domain ?? 'local').replace(/^\.+|\.+$/g, '')
+  }
 
-  private records (ttl: number): Answer[] {
+  private records(ttl: number): Answer[] {
     const d = this.domain
     const service = `_ssh._tcp.${d}`
     const instance = `${this.opts.nick}.${service}`
@@ -70,8 +75,8 @@ export class MdnsAdvertiser {
     return out
   }
 
-  private answer (m: Mdns): void {
-    m.on('query', (q: { questions: Array<{ name: string, type: string }> }) => {
+  private answer(m: Mdns): void {
+    m.on('query', (q: { questions: Array<{ name: string; type: string }> }) => {
       const all = this.records(120)
       const matching = all.filter(r => q.questions.some(x => x.name.toLowerCase() === r.name.toLowerCase() && (x.type === r.type || x.type === 'ANY')))
       if (matching.length === 0) return
@@ -80,7 +85,7 @@ export class MdnsAdvertiser {
     })
   }
 
-  async start (): Promise<void> {
+  async start(): Promise<void> {
     const sockets: Mdns[] = [makeMdns({ reuseAddr: true })]
     for (const [name, list] of Object.entries(networkInterfaces())) {
       if ((list ?? []).some(a => a.family === 'IPv6' && !a.internal)) {
@@ -89,19 +94,50 @@ export class MdnsAdvertiser {
     }
     this.sockets = sockets
     for (const m of sockets) {
-      m.on('error', (err: Error) => { this.log.error('mdns: %s', err.message) })
-      m.on('warning', (err: Error) => { this.log('mdns: %s', err.message) })
+      m.on('error', (err: Error) => {
+        this.log.error('mdns: %s', err.message)
+      })
+      m.on('warning', (err: Error) => {
+        this.log('mdns: %s', err.message)
+      })
       this.answer(m)
     }
-    await Promise.all(sockets.map(m => new Promise<void>(resolve => { m.once('ready', () => { resolve() }); m.once('error', () => { resolve() }) })))
+    await Promise.all(
+      sockets.map(
+        m =>
+          new Promise<void>(resolve => {
+            m.once('ready', () => {
+              resolve()
+            })
+            m.once('error', () => {
+              resolve()
+            })
+          }),
+      ),
+    )
     for (const m of sockets) m.respond({ answers: this.records(120) } as never)
-    this.log('advertising %s.%s (device-id %s) on port %d', this.opts.nick, this.domain, this.opts.deviceId === '' ? '(none: not registered)' : this.opts.deviceId, this.opts.port)
+    this.log(
+      'advertising %s.%s (device-id %s) on port %d',
+      this.opts.nick,
+      this.domain,
+      this.opts.deviceId === '' ? '(none: not registered)' : this.opts.deviceId,
+      this.opts.port,
+    )
   }
 
-  async stop (): Promise<void> {
+  async stop(): Promise<void> {
     const sockets = this.sockets
     this.sockets = []
-    await Promise.all(sockets.map(m => new Promise<void>(resolve => { m.respond({ answers: this.records(0) } as never, () => { resolve() }) })))
+    await Promise.all(
+      sockets.map(
+        m =>
+          new Promise<void>(resolve => {
+            m.respond({ answers: this.records(0) } as never, () => {
+              resolve()
+            })
+          }),
+      ),
+    )
     for (const m of sockets) m.destroy()
   }
 }

@@ -39,11 +39,11 @@ export interface DeviceState {
   /** null: the state has no BSP (the parser takes it; running it fails). */
   boot: BootAssets | null
   /** pv_objects_add: every object key with its id, the raw text of its value. */
-  objects: Array<{ key: string, id: string }>
+  objects: Array<{ key: string; id: string }>
   platforms: string[]
 }
 
-export type ParseResult = { ok: true, state: DeviceState } | { ok: false, reason: string }
+export type ParseResult = { ok: true; state: DeviceState } | { ok: false; reason: string }
 
 const DEFAULT_GROUPS = ['data', 'root', 'platform', 'app']
 const RUNLEVELS = new Set(DEFAULT_GROUPS)
@@ -51,15 +51,17 @@ const RESTART_POLICIES = new Set(['system', 'container'])
 const STATUS_GOALS = new Set(['MOUNTED', 'STARTED', 'READY'])
 
 class Refused extends Error {}
-const refuse = (reason: string): never => { throw new Refused(reason) }
+const refuse = (reason: string): never => {
+  throw new Refused(reason)
+}
 
 /** strncmp(literal, key, strlen(key)) == 0: the key is a prefix of the literal (parser_system1.c's skip list). */
-function prefixOf (literal: string, key: string): boolean {
+function prefixOf(literal: string, key: string): boolean {
   return key.length <= literal.length && literal.startsWith(key)
 }
 
 /** parse_groups: a non-empty array of group objects, each with a name and valid fields. */
-function parseGroups (text: string): string[] {
+function parseGroups(text: string): string[] {
   const d = new Doc(text)
   const elems = d.children(0, 'array')
   if (elems === null || elems.length === 0) refuse('empty groups array')
@@ -83,7 +85,7 @@ function parseGroups (text: string): string[] {
 }
 
 /** parse_device: groups (none: no groups at all), volumes. */
-function parseDevice (text: string): string[] | null {
+function parseDevice(text: string): string[] | null {
   const d = new Doc(text)
   if (!d.ok) return null
   const groups = d.value('groups')
@@ -95,7 +97,7 @@ function parseDevice (text: string): string[] | null {
 }
 
 /** parse_bsp / parse_pantavisor: boot assets; refused without fit, rpiab, or both linux and initrd. */
-function parseBoot (text: string, system1: boolean): BootAssets {
+function parseBoot(text: string, system1: boolean): BootAssets {
   const d = new Doc(text)
   const b: BootAssets = { kernel: null, initrd: null, fdt: null, fit: null, rpiab: null, addons: [] }
   b.fit = d.value('fit')
@@ -120,10 +122,12 @@ function parseBoot (text: string, system1: boolean): BootAssets {
 }
 
 type JkaType = 'string' | 'array' | 'object' | 'primitive'
-interface Platform { name: string | null }
+interface Platform {
+  name: string | null
+}
 
 /** parse_platform: the run.json actions in their order; the first non-zero one stops it. */
-function parsePlatform (text: string, groups: Set<string>): string | null {
+function parsePlatform(text: string, groups: Set<string>): string | null {
   const d = new Doc(text)
   if (d.toks.length === 0) {
     if (d.text === '') return null // jsmnutil_parse_json gives 0 tokens: nothing parsed, nothing refused
@@ -132,15 +136,51 @@ function parsePlatform (text: string, groups: Set<string>): string | null {
   const keys = d.children(0, 'object')
   if (keys === null) refuse('json cannot be parsed')
   const p: Platform = { name: null }
-  const need = (): void => { if (p.name === null) refuse('a run.json key before "name" (no platform yet)') }
+  const need = (): void => {
+    if (p.name === null) refuse('a run.json key before "name" (no platform yet)')
+  }
   const actions: Array<[string, JkaType, (v: string) => void]> = [
-    ['name', 'string', v => { p.name = v }],
+    [
+      'name',
+      'string',
+      v => {
+        p.name = v
+      },
+    ],
     ['type', 'string', need],
-    ['runlevel', 'string', v => { need(); if (RUNLEVELS.has(v) && !groups.has(v)) refuse(`could not find group '${v}'`) }],
+    [
+      'runlevel',
+      'string',
+      v => {
+        need()
+        if (RUNLEVELS.has(v) && !groups.has(v)) refuse(`could not find group '${v}'`)
+      },
+    ],
     ['automodfw', 'string', need],
-    ['group', 'string', v => { need(); if (!groups.has(v)) refuse(`could not find group '${v}'`) }],
-    ['restart_policy', 'string', v => { need(); if (!RESTART_POLICIES.has(v)) refuse(`invalid restart policy '${v}'`) }],
-    ['status_goal', 'string', v => { need(); if (!STATUS_GOALS.has(v)) refuse(`invalid status goal '${v}'`) }],
+    [
+      'group',
+      'string',
+      v => {
+        need()
+        if (!groups.has(v)) refuse(`could not find group '${v}'`)
+      },
+    ],
+    [
+      'restart_policy',
+      'string',
+      v => {
+        need()
+        if (!RESTART_POLICIES.has(v)) refuse(`invalid restart policy '${v}'`)
+      },
+    ],
+    [
+      'status_goal',
+      'string',
+      v => {
+        need()
+        if (!STATUS_GOALS.has(v)) refuse(`invalid status goal '${v}'`)
+      },
+    ],
     ['roles', 'object', () => {}],
     ['roles', 'array', need],
     ['auto_recovery', 'object', need],
@@ -149,7 +189,15 @@ function parsePlatform (text: string, groups: Set<string>): string | null {
     ['share', 'string', () => {}],
     ['root-volume', 'string', need],
     ['volumes', 'array', need],
-    ['logs', 'array', v => { need(); const o = new Doc(v).children(0, 'object'); if (o === null || o.length === 0) refuse('logs cannot be parsed') }],
+    [
+      'logs',
+      'array',
+      v => {
+        need()
+        const o = new Doc(v).children(0, 'object')
+        if (o === null || o.length === 0) refuse('logs cannot be parsed')
+      },
+    ],
     ['storage', 'object', () => {}],
     ['drivers', 'object', () => {}],
     ['services', 'object', () => {}],
@@ -170,14 +218,17 @@ function parsePlatform (text: string, groups: Set<string>): string | null {
   return p.name
 }
 
-function system1 (d: Doc): DeviceState {
+function system1(d: Doc): DeviceState {
   let groups: string[] = []
   let runlevels = false
   const hasDevice = d.count('device.json') > 0
   if (d.count('device.json') === 1) groups = parseDevice(d.value('device.json') ?? '') ?? []
   const gCount = d.count('groups.json')
   if (gCount === 1 && !hasDevice) groups = parseGroups(d.value('groups.json') ?? '')
-  else if (gCount === 0 && !hasDevice) { groups = DEFAULT_GROUPS; runlevels = true }
+  else if (gCount === 0 && !hasDevice) {
+    groups = DEFAULT_GROUPS
+    runlevels = true
+  }
   let boot: BootAssets | null = null
   const bspCount = d.count('bsp/run.json')
   if (bspCount > 1) refuse('bsp/run.json duplicated')
@@ -185,7 +236,7 @@ function system1 (d: Doc): DeviceState {
   if (d.count('bsp/drivers.json') === 1 && new Doc(d.value('bsp/drivers.json') ?? '').children(0, 'object') === null) refuse('drivers list cannot be parsed')
   const keys = d.children(0, 'object')
   if (keys === null) refuse('json cannot be parsed')
-  const objects: Array<{ key: string, id: string }> = []
+  const objects: Array<{ key: string; id: string }> = []
   const platforms: string[] = []
   const groupSet = new Set(groups)
   for (const k of keys ?? []) {
@@ -212,10 +263,10 @@ function system1 (d: Doc): DeviceState {
   return { spec: SPEC_SYSTEM1, prefix: 'bsp/', boot, objects, platforms }
 }
 
-function multi1 (d: Doc): DeviceState {
+function multi1(d: Doc): DeviceState {
   let boot: BootAssets | null = null
   if (d.count('pantavisor.json') === 1) boot = parseBoot(d.value('pantavisor.json') ?? '', false)
-  const objects: Array<{ key: string, id: string }> = []
+  const objects: Array<{ key: string; id: string }> = []
   for (const k of d.children(0, 'object') ?? []) {
     const key = d.raw(k)
     if (prefixOf('pantavisor.json', key) || prefixOf('#spec', key)) continue
@@ -227,7 +278,7 @@ function multi1 (d: Doc): DeviceState {
 }
 
 /** pv_parser_get_state: the state as the device parses it, or why it refuses it. */
-export function parseOnDevice (raw: Uint8Array | string): ParseResult {
+export function parseOnDevice(raw: Uint8Array | string): ParseResult {
   const text = typeof raw === 'string' ? raw : Buffer.from(raw).toString('utf8')
   try {
     const d = new Doc(text)

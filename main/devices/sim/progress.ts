@@ -7,7 +7,15 @@
 export type ProgressStatus = 'NEW' | 'QUEUED' | 'DOWNLOADING' | 'INPROGRESS' | 'TESTING' | 'UPDATED' | 'DONE' | 'WONTGO' | 'ERROR'
 
 const PERCENT: Record<ProgressStatus, number> = {
-  NEW: 0, QUEUED: 5, DOWNLOADING: 25, INPROGRESS: 50, TESTING: 75, UPDATED: 100, DONE: 100, WONTGO: 100, ERROR: 100,
+  NEW: 0,
+  QUEUED: 5,
+  DOWNLOADING: 25,
+  INPROGRESS: 50,
+  TESTING: 75,
+  UPDATED: 100,
+  DONE: 100,
+  WONTGO: 100,
+  ERROR: 100,
 }
 
 /** The messages of update_progress.c that the simulator uses. */
@@ -28,7 +36,7 @@ export const MSG = {
   noParse: 'State JSON has bad format',
 } as const
 
-export function progressJson (status: ProgressStatus, msg: string, logs?: string): string {
+export function progressJson(status: ProgressStatus, msg: string, logs?: string): string {
   const o: Record<string, unknown> = { status, 'status-msg': msg, progress: PERCENT[status], retries: 0 }
   if (logs !== undefined) o.logs = logs
   return JSON.stringify(o)
@@ -37,7 +45,7 @@ export function progressJson (status: ProgressStatus, msg: string, logs?: string
 export const FINAL: ReadonlySet<string> = new Set(['DONE', 'UPDATED', 'ERROR', 'WONTGO'])
 
 /** One log line as Pantavisor writes them into the progress "logs". */
-export function logLine (src: string, msg: string): string {
+export function logLine(src: string, msg: string): string {
   const now = Date.now()
   return JSON.stringify({ tsec: Math.floor(now / 1000), tnano: (now % 1000) * 1e6, platform: 'pantavisor', lvl: 'ERROR', src, msg }) + '\n'
 }

@@ -19,25 +19,33 @@
 
 type Json = Record<string, unknown>
 
-const DEFAULT_GROUPS: Array<{ name: string, restart: string }> = [
+const DEFAULT_GROUPS: Array<{ name: string; restart: string }> = [
   { name: 'data', restart: 'system' },
   { name: 'root', restart: 'system' },
   { name: 'platform', restart: 'system' },
   { name: 'app', restart: 'container' },
 ]
 
-function obj (v: unknown): Json | null {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? v as Json : null
+function obj(v: unknown): Json | null {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Json) : null
 }
 
 /** Platform name → its restart policy, in one state. */
-export function restartPolicies (state: Json): Map<string, string> {
-  const names = Object.keys(state).flatMap(k => { const m = /^([^/]+)\/run\.json$/.exec(k); return m !== null && m[1] !== 'bsp' && m[1] !== '_config' ? [m[1]] : [] }).sort()
+export function restartPolicies(state: Json): Map<string, string> {
+  const names = Object.keys(state)
+    .flatMap(k => {
+      const m = /^([^/]+)\/run\.json$/.exec(k)
+      return m !== null && m[1] !== 'bsp' && m[1] !== '_config' ? [m[1]] : []
+    })
+    .sort()
   const device = obj(state['device.json'])
-  const declared = Array.isArray(device?.groups) ? (device.groups as unknown[]).map(obj).filter((g): g is Json => g !== null && typeof g.name === 'string') : null
-  const groups = declared !== null && declared.length > 0
-    ? declared.map(g => ({ name: g.name as string, restart: typeof g.restart_policy === 'string' ? g.restart_policy : 'container' }))
-    : DEFAULT_GROUPS
+  const declared = Array.isArray(device?.groups)
+    ? (device.groups as unknown[]).map(obj).filter((g): g is Json => g !== null && typeof g.name === 'string')
+    : null
+  const groups =
+    declared !== null && declared.length > 0
+      ? declared.map(g => ({ name: g.name as string, restart: typeof g.restart_policy === 'string' ? g.restart_policy : 'container' }))
+      : DEFAULT_GROUPS
   const groupOf = new Map<string, string>()
   for (const n of names) {
     const g = obj(state[`${n}/run.json`])?.group
@@ -48,25 +56,27 @@ export function restartPolicies (state: Json): Map<string, string> {
     for (const n of unconfigured) groupOf.set(n, groups[groups.length - 1].name)
   } else {
     const rootTaken = [...groupOf.values()].includes('root')
-    unconfigured.forEach((n, i) => { groupOf.set(n, !rootTaken && i === 0 ? 'root' : 'platform') })
+    unconfigured.forEach((n, i) => {
+      groupOf.set(n, !rootTaken && i === 0 ? 'root' : 'platform')
+    })
   }
   const out = new Map<string, string>()
   for (const n of names) {
     const explicit = obj(state[`${n}/run.json`])?.restart_policy
-    out.set(n, typeof explicit === 'string' ? explicit : groups.find(g => g.name === groupOf.get(n))?.restart ?? 'unknown')
+    out.set(n, typeof explicit === 'string' ? explicit : (groups.find(g => g.name === groupOf.get(n))?.restart ?? 'unknown'))
   }
   return out
 }
 
 /** The platform a key belongs to, or null (BSP, device.json, other top-level files). Signatures are not platform data. */
-function platformOf (key: string, platforms: ReadonlySet<string>): string | null | 'ignore' {
+function platformOf(key: string, platforms: ReadonlySet<string>): string | null | 'ignore' {
   if (key === '#spec' || key.startsWith('_sigs/')) return 'ignore'
   const parts = key.split('/')
   const name = parts[0] === '_config' ? parts[1] : parts[0]
   return name !== undefined && platforms.has(name) ? name : null
 }
 
-export function needsReboot (current: Json, pending: Json): boolean {
+export function needsReboot(current: Json, pending: Json): boolean {
   const cur = restartPolicies(current)
   const pen = restartPolicies(pending)
   const reboots = (p: string): boolean => {

@@ -22,19 +22,25 @@ import { verifyOnDevice } from './verify.js'
 export type Outcome = 'auto' | 'done' | 'updated' | 'error' | 'wontgo'
 export const OUTCOMES: readonly Outcome[] = ['auto', 'done', 'updated', 'error', 'wontgo']
 
-export interface RunningUpdate { rev: string, objects: Set<string>, previous: string }
+export interface RunningUpdate {
+  rev: string
+  objects: Set<string>
+  previous: string
+}
 
 /** The BSP part of a state (its bsp/ keys and their raw values), to tell whether an update changes it. */
 /** Upstream's rule (reboot.ts): a reboot when what changed belongs to the BSP or to a platform that restarts the system. */
-function rebootBetween (previous: Buffer | null, next: Buffer): boolean {
+function rebootBetween(previous: Buffer | null, next: Buffer): boolean {
   if (previous === null) return true
   try {
     return needsReboot(JSON.parse(previous.toString('utf8')) as Record<string, unknown>, JSON.parse(next.toString('utf8')) as Record<string, unknown>)
-  } catch { return true }
+  } catch {
+    return true
+  }
 }
 
 /** pv_storage_meta_link_boot: the trail paths of the boot assets to link, or why there are none. */
-function bootPaths (s: DeviceState): { paths: string[] } | { error: string } {
+function bootPaths(s: DeviceState): { paths: string[] } | { error: string } {
   const b = s.boot
   const at = (name: string | null): string => s.prefix + (name ?? '(null)')
   if (b === null) return { error: 'bsp type not supported. no std,fit or rpiab boot assets found' }
@@ -53,25 +59,36 @@ export class Updater {
   doneRev = '0'
   current: RunningUpdate | null = null
 
-  constructor (private readonly dev: DeviceCore, private readonly outcome: Outcome) {}
+  constructor(
+    private readonly dev: DeviceCore,
+    private readonly outcome: Outcome,
+  ) {}
 
-  get busy (): boolean { return this.current !== null }
+  get busy(): boolean {
+    return this.current !== null
+  }
 
-  private async set (rev: string, status: ProgressStatus, msg: string, logs?: string): Promise<void> {
+  private async set(rev: string, status: ProgressStatus, msg: string, logs?: string): Promise<void> {
     await this.dev.storage.writeSmall(this.dev.storage.progressPath(rev), progressJson(status, msg, logs))
     this.dev.log('%s: %s (%s)', rev, status, msg)
   }
 
-  private finish (): void { this.current = null }
+  private finish(): void {
+    this.current = null
+  }
 
-  async run (revArg: string, commit: boolean): Promise<void> {
+  async run(revArg: string, commit: boolean): Promise<void> {
     const st = this.dev.storage
     const rev = await st.resolve(revArg)
     const previous = (await st.current()) ?? this.doneRev
     const u: RunningUpdate = { rev, objects: new Set(), previous }
     this.current = u
     const raw = await st.readJson(rev)
-    if (raw === null) { await this.set(rev, 'WONTGO', MSG.noStateJson); this.finish(); return }
+    if (raw === null) {
+      await this.set(rev, 'WONTGO', MSG.noStateJson)
+      this.finish()
+      return
+    }
     const verdict = verifyOnDevice(raw, this.dev.trust)
     if (!verdict.ok) {
       await this.set(rev, 'WONTGO', verdict.stage === 'signature' ? verdict.message : MSG.noParse)
@@ -86,13 +103,20 @@ export class Updater {
     const state = verdict.state
     for (const o of state.objects) u.objects.add(o.id)
     // _link_trail_objects: a link that fails is logged and skipped; only the boot assets must be there
-    const missing = await st.linkObjects(rev, state.objects.map(o => ({ key: o.key, sha: o.id })))
+    const missing = await st.linkObjects(
+      rev,
+      state.objects.map(o => ({ key: o.key, sha: o.id })),
+    )
     const boot = bootPaths(state)
     const absent = 'paths' in boot ? await st.missingTrailFiles(rev, boot.paths) : []
     if ('error' in boot || absent.length > 0) {
       const why = 'error' in boot ? `${boot.error} for rev=${rev}` : `unable to link '${absent[0]}': no such object in the trail`
-      await this.set(rev, 'ERROR', MSG.internal, logLine('storage', why) + logLine('state', 'unable to link objects to relative path') +
-        logLine('updater', 'could not prepare state to be run'))
+      await this.set(
+        rev,
+        'ERROR',
+        MSG.internal,
+        logLine('storage', why) + logLine('state', 'unable to link objects to relative path') + logLine('updater', 'could not prepare state to be run'),
+      )
       this.finish()
       return
     }
@@ -106,7 +130,12 @@ export class Updater {
       // pv_state_validate_checksum, on the revision now running
       const bad = missing.length > 0 ? missing : await st.invalidTrailObjects(rev, state.objects)
       if (bad.length > 0) {
-        await this.set(rev, 'ERROR', MSG.badChecksum, logLine('state', `trails object ${bad[0]} failed`) + logLine('pantavisor', 'state objects validation went wrong'))
+        await this.set(
+          rev,
+          'ERROR',
+          MSG.badChecksum,
+          logLine('state', `trails object ${bad[0]} failed`) + logLine('pantavisor', 'state objects validation went wrong'),
+        )
         await this.rollBack(u, true)
         return
       }
@@ -114,12 +143,15 @@ export class Updater {
       await this.set(rev, 'TESTING', reboot ? MSG.testingReboot : MSG.testingNonReboot)
       this.dev.later(t.testingMs, () => this.conclude(u, reboot))
     }
-    if (reboot) this.dev.later(t.inprogressMs, () => { this.dev.reboot(t.rebootDownMs, testing) })
+    if (reboot)
+      this.dev.later(t.inprogressMs, () => {
+        this.dev.reboot(t.rebootDownMs, testing)
+      })
     else this.dev.later(t.inprogressMs, testing)
   }
 
   /** Back to the revision that ran before (a reboot when `reboot`, as _pv_rollback issues one). */
-  private async rollBack (u: RunningUpdate, reboot: boolean): Promise<void> {
+  private async rollBack(u: RunningUpdate, reboot: boolean): Promise<void> {
     const st = this.dev.storage
     const back = async (): Promise<void> => {
       await st.setCurrent(u.previous)
@@ -131,9 +163,10 @@ export class Updater {
     else this.dev.later(this.dev.timing.rollbackMs, back)
   }
 
-  private async conclude (u: RunningUpdate, reboot: boolean): Promise<void> {
+  private async conclude(u: RunningUpdate, reboot: boolean): Promise<void> {
     if (this.outcome === 'error') {
-      const logs = logLine('platforms', 'platform status goal timed out after waiting for more than 30 secs') +
+      const logs =
+        logLine('platforms', 'platform status goal timed out after waiting for more than 30 secs') +
         logLine('controller', 'timed out before all goals were met. Rolling back...')
       await this.set(u.rev, 'ERROR', MSG.goalFailed, logs)
       await this.rollBack(u, reboot)

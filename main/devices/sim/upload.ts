@@ -30,8 +30,10 @@ const WRITE_BATCH = 1 << 20
 export const NO_SPACE = 'Not enough disk space available'
 export const BAD_CHECKSUM = 'Object has bad checksum'
 
-async function drain (body: Readable): Promise<void> {
-  for await (const _ of body) { /* discard */ }
+async function drain(body: Readable): Promise<void> {
+  for await (const _ of body) {
+    /* discard */
+  }
 }
 
 /**
@@ -39,7 +41,12 @@ async function drain (body: Readable): Promise<void> {
  * when space ran out (the rest is drained). `cut` is called before each chunk
  * and returns true to stop at once (the connection is gone).
  */
-async function writeChecked (dev: DeviceCore, file: string, body: Readable, onChunk: (b: Buffer) => boolean): Promise<{ ok: boolean, cut: boolean, size: number }> {
+async function writeChecked(
+  dev: DeviceCore,
+  file: string,
+  body: Readable,
+  onChunk: (b: Buffer) => boolean,
+): Promise<{ ok: boolean; cut: boolean; size: number }> {
   const fh = await open(file, 'w', 0o644)
   let ok = true
   let size = 0
@@ -56,7 +63,10 @@ async function writeChecked (dev: DeviceCore, file: string, body: Readable, onCh
     for await (const c of body) {
       const chunk = c as Buffer
       if (!ok) continue
-      if (!onChunk(chunk)) { await flush(); return { ok, cut: true, size } }
+      if (!onChunk(chunk)) {
+        await flush()
+        return { ok, cut: true, size }
+      }
       const n = await dev.storage.numbers()
       if (chunk.length + pendingBytes > n.realFree) {
         dev.log('at least %d B needed but only %d B available', chunk.length, n.realFree)
@@ -82,7 +92,7 @@ async function writeChecked (dev: DeviceCore, file: string, body: Readable, onCh
 }
 
 /** PUT /objects/<sha>. `cutConnection` drops the client's connection (the cut knob). */
-export async function receiveObject (dev: DeviceCore, sha: string, body: Readable, cutConnection: () => void): Promise<Answer | null> {
+export async function receiveObject(dev: DeviceCore, sha: string, body: Readable, cutConnection: () => void): Promise<Answer | null> {
   const st = dev.storage
   if (await st.objectValid(sha)) {
     dev.log('object %s already exists and is valid; discarding new object upload', sha)
@@ -94,7 +104,7 @@ export async function receiveObject (dev: DeviceCore, sha: string, body: Readabl
   dev.noteUpload()
   const hash = createHash('sha256')
   const knobs = dev.knobs
-  const r = await writeChecked(dev, st.objectPath(sha), body, (chunk) => {
+  const r = await writeChecked(dev, st.objectPath(sha), body, chunk => {
     if (knobs.cutAfterBytes !== null && dev.uploadedBytes + chunk.length > knobs.cutAfterBytes) {
       knobs.cutAfterBytes = null
       cutConnection()
@@ -121,7 +131,7 @@ export async function receiveObject (dev: DeviceCore, sha: string, body: Readabl
 }
 
 /** PUT /steps/locals/<name>: store, verify signatures and parse; on failure 422 and the revision is removed. */
-export async function receiveStep (dev: DeviceCore, rev: string, body: Readable): Promise<Answer | null> {
+export async function receiveStep(dev: DeviceCore, rev: string, body: Readable): Promise<Answer | null> {
   const st = dev.storage
   await st.writeSmall(st.progressPath(rev), progressJson('NEW', MSG.prepared))
   const old = await st.readJson(rev)
@@ -132,7 +142,8 @@ export async function receiveStep (dev: DeviceCore, rev: string, body: Readable)
   await st.writeSmall(st.progressPath(rev), progressJson('NEW', MSG.installed))
   if (!r.ok) return { status: 507, error: NO_SPACE }
   const raw = await st.readJson(rev)
-  const verdict = raw === null ? { ok: false as const, stage: 'parser' as const, message: 'Storage: Cannot read state JSON', detail: '' } : verifyOnDevice(raw, dev.trust)
+  const verdict =
+    raw === null ? { ok: false as const, stage: 'parser' as const, message: 'Storage: Cannot read state JSON', detail: '' } : verifyOnDevice(raw, dev.trust)
   if (!verdict.ok) {
     dev.log('state verification of %s failed: %s', rev, verdict.detail)
     await st.removeRevision(rev)
@@ -142,7 +153,7 @@ export async function receiveStep (dev: DeviceCore, rev: string, body: Readable)
 }
 
 /** PUT /steps/<rev>/commitmsg: at most 256 bytes (more: 507, as pv_ctrl_utils_get_data answers). */
-export async function receiveCommitMsg (dev: DeviceCore, rev: string, msg: Buffer | null): Promise<Answer> {
+export async function receiveCommitMsg(dev: DeviceCore, rev: string, msg: Buffer | null): Promise<Answer> {
   if (msg === null) return { status: 507, error: NO_SPACE }
   await dev.storage.writeSmall(dev.storage.commitMsgPath(rev), msg)
   return { status: 200 }

@@ -10,9 +10,7 @@ import { certsFromPem, DEVICE_MESSAGES, emptyAnchors, verifyStateSignatures, typ
 import { PANTAVISOR_DEV_CA_PEM } from './dev-ca.js'
 import { parseOnDevice, type DeviceState } from './parser.js'
 
-export type VerifyVerdict =
-  | { ok: true, state: DeviceState }
-  | { ok: false, stage: 'signature' | 'parser', message: string, detail: string }
+export type VerifyVerdict = { ok: true; state: DeviceState } | { ok: false; stage: 'signature' | 'parser'; message: string; detail: string }
 
 export interface DeviceTrust {
   anchors: TrustAnchors
@@ -27,17 +25,15 @@ export const NO_TRUST = 'none'
  * `ca-certificates`, which holds the Pantavisor Dev CA (dev-ca.ts); a PEM
  * bundle in its place; or NO_TRUST for an empty one.
  */
-export async function loadDeviceTrust (caFile: string | undefined, mode: PolicyMode): Promise<DeviceTrust> {
+export async function loadDeviceTrust(caFile: string | undefined, mode: PolicyMode): Promise<DeviceTrust> {
   if (caFile === NO_TRUST) return { anchors: emptyAnchors(), mode }
-  const cas = caFile === undefined
-    ? certsFromPem(PANTAVISOR_DEV_CA_PEM, 'the Pantavisor Dev CA')
-    : certsFromPem(await readFile(caFile, 'utf8'), caFile)
+  const cas = caFile === undefined ? certsFromPem(PANTAVISOR_DEV_CA_PEM, 'the Pantavisor Dev CA') : certsFromPem(await readFile(caFile, 'utf8'), caFile)
   return { anchors: { ...emptyAnchors(), cas }, mode }
 }
 
 const BAD_FORMAT = 'State JSON has bad format'
 
-export function verifyOnDevice (raw: Uint8Array, trust: DeviceTrust): VerifyVerdict {
+export function verifyOnDevice(raw: Uint8Array, trust: DeviceTrust): VerifyVerdict {
   try {
     const report = verifyStateSignatures(raw, { trust: trust.anchors, policy: trust.mode })
     if (!report.pass) {
@@ -53,6 +49,6 @@ export function verifyOnDevice (raw: Uint8Array, trust: DeviceTrust): VerifyVerd
 }
 
 /** The 422 text of PUT /steps (storage.c): "Secureboot: ..." or "Parser: ...". */
-export function stepRefusal (v: Exclude<VerifyVerdict, { ok: true }>): string {
+export function stepRefusal(v: Exclude<VerifyVerdict, { ok: true }>): string {
   return v.stage === 'signature' ? `Secureboot: ${v.message}` : `Parser: ${BAD_FORMAT}`
 }

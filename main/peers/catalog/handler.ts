@@ -6,7 +6,17 @@ import type { Logger } from '../../../shared/log.js'
 import type { Library } from '../../store/library.js'
 import { deadline, decodeJson, errorFrame, encodeFrame, FrameKind, jsonFrame, send, StreamReader, withDeadline } from '../wire.js'
 import { CID_BYTES } from '../../../shared/ids.js'
-import { CatalogLimits, CatalogTimeouts, decodeCids, encodeHave, encodeList, validateRequest, type CatalogTimeoutsT, type Hello, type RemoteRevision } from './protocol.js'
+import {
+  CatalogLimits,
+  CatalogTimeouts,
+  decodeCids,
+  encodeHave,
+  encodeList,
+  validateRequest,
+  type CatalogTimeoutsT,
+  type Hello,
+  type RemoteRevision,
+} from './protocol.js'
 
 export interface CatalogServerDeps {
   library: Library
@@ -14,29 +24,29 @@ export interface CatalogServerDeps {
   /** Our display name. */
   name: () => string
   /** A peer said hello or announced a changed catalog. */
-  onPeerCatalog: (peer: string, info: { name?: string, catalog: string }) => void
+  onPeerCatalog: (peer: string, info: { name?: string; catalog: string }) => void
   /** Defaults: CatalogTimeouts (tests shorten them). */
   timeouts?: CatalogTimeoutsT
 }
 
 /** Our revisions as peers see them. */
-export function localCatalog (library: Library): RemoteRevision[] {
+export function localCatalog(library: Library): RemoteRevision[] {
   return library.list().map(r => ({ id: r.id, names: r.names, bytes: r.bytes, objects: r.objects, complete: r.complete }))
 }
 
 /** A short fingerprint of the catalog: peers re-list when it changes. */
-export function catalogVersion (revs: RemoteRevision[]): string {
+export function catalogVersion(revs: RemoteRevision[]): string {
   const h = createHash('sha256')
-  for (const r of [...revs].sort((a, b) => a.id < b.id ? -1 : 1)) h.update(`${r.id}:${r.complete ? 1 : 0}:${r.names.join(',')}\n`)
+  for (const r of [...revs].sort((a, b) => (a.id < b.id ? -1 : 1))) h.update(`${r.id}:${r.complete ? 1 : 0}:${r.names.join(',')}\n`)
   return h.digest('hex').slice(0, 16)
 }
 
-export function helloOf (library: Library, name: string): Hello {
+export function helloOf(library: Library, name: string): Hello {
   const revs = localCatalog(library)
   return { name, revisions: revs.length, catalog: catalogVersion(revs) }
 }
 
-export async function serveCatalog (deps: CatalogServerDeps, stream: Stream, peer: string, stop: AbortSignal): Promise<void> {
+export async function serveCatalog(deps: CatalogServerDeps, stream: Stream, peer: string, stop: AbortSignal): Promise<void> {
   const what = `catalog request from ${peer.slice(-8)}`
   const d = deadline(stop, (deps.timeouts ?? CatalogTimeouts).requestMs)
   const signal = d.signal
@@ -68,7 +78,7 @@ export async function serveCatalog (deps: CatalogServerDeps, stream: Stream, pee
         const b = await reader.readFrame(req.n * CID_BYTES, signal)
         if (b.kind !== FrameKind.Bytes) throw new BadInputError(`${what}: the CID list is not a bytes frame`)
         const shas = decodeCids(b.payload, req.n, peer)
-        const sizes = shas.map(s => lib.isPresent(s) ? (lib.objectSize(s) ?? undefined) : undefined)
+        const sizes = shas.map(s => (lib.isPresent(s) ? (lib.objectSize(s) ?? undefined) : undefined))
         await send(stream, encodeFrame(FrameKind.Bytes, encodeHave(sizes)), signal)
         break
       }
@@ -80,7 +90,9 @@ export async function serveCatalog (deps: CatalogServerDeps, stream: Stream, pee
     try {
       if (stream.writeStatus === 'writable') {
         stream.send(errorFrame(w.code, w.message))
-        await withDeadline(stop, 1000, async signal => { await stream.close({ signal }) })
+        await withDeadline(stop, 1000, async signal => {
+          await stream.close({ signal })
+        })
       }
     } catch {
       stream.abort(err instanceof Error ? err : new Error(String(err)))

@@ -17,23 +17,16 @@ import { BadInputError } from '../../../shared/errors.js'
 export const CONTROL_SOCKET = 'node.sock'
 export const ControlLimits = { requestBytes: 64 << 10, lineBytes: 16 << 20, fromPeers: 64 } as const
 
-export type ControlRequest =
-  | { op: 'pull', rev: string, from?: string[] }
-  | { op: 'peers' }
-  | { op: 'block', peer: string }
-  | { op: 'dial', addr: string }
+export type ControlRequest = { op: 'pull'; rev: string; from?: string[] } | { op: 'peers' } | { op: 'block'; peer: string } | { op: 'dial'; addr: string }
 
-export type ControlReply =
-  | { type: 'event', event: unknown }
-  | { type: 'result', result: unknown }
-  | { type: 'error', error: { code: string, message: string } }
+export type ControlReply = { type: 'event'; event: unknown } | { type: 'result'; result: unknown } | { type: 'error'; error: { code: string; message: string } }
 
-function str (v: unknown, what: string, max = 1024): string {
+function str(v: unknown, what: string, max = 1024): string {
   if (typeof v !== 'string' || v.length === 0 || v.length > max) throw new BadInputError(`control request: ${what} must be a non-empty string`)
   return v
 }
 
-export function validateControlRequest (v: unknown): ControlRequest {
+export function validateControlRequest(v: unknown): ControlRequest {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new BadInputError('control request: not an object')
   const o = v as Record<string, unknown>
   switch (o.op) {
@@ -45,9 +38,13 @@ export function validateControlRequest (v: unknown): ControlRequest {
       }
       return { op: 'pull', rev: str(o.rev, 'rev', 200), from }
     }
-    case 'peers': return { op: 'peers' }
-    case 'block': return { op: 'block', peer: str(o.peer, 'peer', 200) }
-    case 'dial': return { op: 'dial', addr: str(o.addr, 'addr', 1000) }
-    default: throw new BadInputError(`control request: unknown op ${JSON.stringify(o.op)?.slice(0, 40)}`)
+    case 'peers':
+      return { op: 'peers' }
+    case 'block':
+      return { op: 'block', peer: str(o.peer, 'peer', 200) }
+    case 'dial':
+      return { op: 'dial', addr: str(o.addr, 'addr', 1000) }
+    default:
+      throw new BadInputError(`control request: unknown op ${JSON.stringify(o.op)?.slice(0, 40)}`)
   }
 }

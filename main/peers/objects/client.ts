@@ -1,7 +1,16 @@
 /** Fetching one range of an object from a team peer. */
 import { ProtocolError } from '../../../shared/errors.js'
 import { deadline, decodeErrorFrame, decodeJson, FrameKind, jsonFrame, openCurrent, send, StreamReader, type StreamOpener } from '../wire.js'
-import { encodeRangeRequest, OBJECTS_VERSIONS, ObjectsLimits, ObjectsTimeouts, validateRangeHeader, type ObjectsTimeoutsT, type RangeHeader, type RangeRequest } from './protocol.js'
+import {
+  encodeRangeRequest,
+  OBJECTS_VERSIONS,
+  ObjectsLimits,
+  ObjectsTimeouts,
+  validateRangeHeader,
+  type ObjectsTimeoutsT,
+  type RangeHeader,
+  type RangeRequest,
+} from './protocol.js'
 
 export interface RangeSink {
   /** Called with the bytes in order; may await (backpressure reaches the sender). */
@@ -9,14 +18,17 @@ export interface RangeSink {
 }
 
 export class ObjectsClient {
-  constructor (private readonly open: StreamOpener, private readonly timeouts: ObjectsTimeoutsT = ObjectsTimeouts) {}
+  constructor(
+    private readonly open: StreamOpener,
+    private readonly timeouts: ObjectsTimeoutsT = ObjectsTimeouts,
+  ) {}
 
   /**
    * Fetch `req` into `sink`. Resolves with the header when every byte arrived;
    * throws (typed) on a peer error, a short or stalled stream, or `signal`.
    * `onBytes` sees every chunk's size as it arrives (progress).
    */
-  async fetch (peer: string, req: RangeRequest, sink: RangeSink, signal: AbortSignal, expectSize?: number): Promise<RangeHeader> {
+  async fetch(peer: string, req: RangeRequest, sink: RangeSink, signal: AbortSignal, expectSize?: number): Promise<RangeHeader> {
     const what = `object ${req.sha.slice(0, 12)} range ${req.offset}+${req.length} from ${peer.slice(-8)}`
     const d = deadline(signal, this.timeouts.headerMs)
     const head = d.signal
@@ -36,7 +48,8 @@ export class ObjectsClient {
       if (f.kind !== FrameKind.Json) throw new ProtocolError(`${what}: expected a JSON header`)
       const h = validateRangeHeader(decodeJson(f.payload, what), req)
       d.done()
-      if (expectSize !== undefined && h.size !== expectSize) throw new ProtocolError(`${what}: the peer now says the object has ${h.size} bytes, not ${expectSize}`)
+      if (expectSize !== undefined && h.size !== expectSize)
+        throw new ProtocolError(`${what}: the peer now says the object has ${h.size} bytes, not ${expectSize}`)
       for await (const chunk of reader.data(req.length, signal, this.timeouts.idleMs)) {
         const p = sink.write(chunk)
         if (p !== undefined) await p

@@ -16,7 +16,7 @@ export interface ObjectsServerDeps {
   timeouts?: ObjectsTimeoutsT
 }
 
-export async function serveObjects (deps: ObjectsServerDeps, stream: Stream, peer: string, stop: AbortSignal): Promise<void> {
+export async function serveObjects(deps: ObjectsServerDeps, stream: Stream, peer: string, stop: AbortSignal): Promise<void> {
   const what = `objects request from ${peer.slice(-8)}`
   const reader = new StreamReader(stream, what, 64 << 10)
   let fh: Awaited<ReturnType<typeof open>> | undefined
@@ -35,7 +35,9 @@ export async function serveObjects (deps: ObjectsServerDeps, stream: Stream, pee
     const size = (await fh.stat()).size
     if (req.offset + req.length > size) throw new BadInputError(`${what}: ${req.length} bytes at ${req.offset} lie beyond the object's ${size} bytes`)
     headerSent = true
-    await withDeadline(stop, to.headerMs, async head => { await send(stream, jsonFrame({ size, offset: req.offset, length: req.length }), head) })
+    await withDeadline(stop, to.headerMs, async head => {
+      await send(stream, jsonFrame({ size, offset: req.offset, length: req.length }), head)
+    })
     let pos = req.offset
     const end = req.offset + req.length
     while (pos < end) {
@@ -44,18 +46,25 @@ export async function serveObjects (deps: ObjectsServerDeps, stream: Stream, pee
       const { bytesRead } = await fh.read(buf, 0, n, pos)
       if (bytesRead !== n) throw new ObjectMissingError(`object ${req.sha}: the file shrank while being sent`)
       // A stalled reader is dropped after the idle timeout.
-      if (!stream.send(buf)) await withDeadline(stop, to.idleMs, async sig => { await stream.onDrain({ signal: sig }) })
+      if (!stream.send(buf))
+        await withDeadline(stop, to.idleMs, async sig => {
+          await stream.onDrain({ signal: sig })
+        })
       pos += n
       deps.onSent?.(peer, n)
     }
-    await withDeadline(stop, to.idleMs, async sig => { await stream.close({ signal: sig }) })
+    await withDeadline(stop, to.idleMs, async sig => {
+      await stream.close({ signal: sig })
+    })
   } catch (err) {
     const w = toWireError(err)
     deps.log('%s failed: %s', what, w.message)
     try {
       if (!headerSent && stream.writeStatus === 'writable') {
         stream.send(errorFrame(w.code, w.message))
-        await withDeadline(stop, 1000, async sig => { await stream.close({ signal: sig }) })
+        await withDeadline(stop, 1000, async sig => {
+          await stream.close({ signal: sig })
+        })
       } else {
         stream.abort(err instanceof Error ? err : new Error(String(err)))
       }

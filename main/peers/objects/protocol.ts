@@ -54,16 +54,24 @@ export const ObjectsTimeouts = {
 export type ObjectsTimeoutsT = { -readonly [K in keyof typeof ObjectsTimeouts]: number }
 
 /** A range of an object named by its hex sha256 (its CID on the wire). */
-export interface RangeRequest { sha: string, offset: number, length: number }
-export interface RangeHeader { size: number, offset: number, length: number }
+export interface RangeRequest {
+  sha: string
+  offset: number
+  length: number
+}
+export interface RangeHeader {
+  size: number
+  offset: number
+  length: number
+}
 
 /** The request as it crosses the wire. */
-export function encodeRangeRequest (req: RangeRequest): unknown {
+export function encodeRangeRequest(req: RangeRequest): unknown {
   return { cid: cidOf(req.sha), offset: req.offset, length: req.length }
 }
 
 /** A request from `peer`, its CID turned into the sha the library knows. */
-export function validateRangeRequest (v: unknown, peer: string): RangeRequest {
+export function validateRangeRequest(v: unknown, peer: string): RangeRequest {
   if (!isObject(v)) throw new ProtocolError('objects: the request is not an object')
   const sha = shaOfPeerCid(v.cid, 'objects request', peer)
   if (!isSafeUint(v.offset)) throw new ProtocolError('objects: bad offset')
@@ -71,10 +79,12 @@ export function validateRangeRequest (v: unknown, peer: string): RangeRequest {
   return { sha, offset: v.offset, length: v.length }
 }
 
-export function validateRangeHeader (v: unknown, req: RangeRequest): RangeHeader {
+export function validateRangeHeader(v: unknown, req: RangeRequest): RangeHeader {
   if (!isObject(v) || !isSafeUint(v.size) || !isSafeUint(v.offset) || !isSafeUint(v.length)) throw new ProtocolError('objects: malformed answer header')
-  if (v.size > ObjectsLimits.maxObjectBytes) throw new ProtocolError(`objects: the peer offers an object of ${v.size} bytes, over the limit of ${ObjectsLimits.maxObjectBytes}`)
-  if (v.offset !== req.offset || v.length !== req.length) throw new ProtocolError(`objects: asked for ${req.length} bytes at ${req.offset}, the peer offers ${v.length} at ${v.offset}`)
+  if (v.size > ObjectsLimits.maxObjectBytes)
+    throw new ProtocolError(`objects: the peer offers an object of ${v.size} bytes, over the limit of ${ObjectsLimits.maxObjectBytes}`)
+  if (v.offset !== req.offset || v.length !== req.length)
+    throw new ProtocolError(`objects: asked for ${req.length} bytes at ${req.offset}, the peer offers ${v.length} at ${v.offset}`)
   if (v.offset + v.length > v.size) throw new ProtocolError('objects: the range lies beyond the object size the peer gives')
   return { size: v.size, offset: v.offset, length: v.length }
 }

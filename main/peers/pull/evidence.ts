@@ -16,7 +16,7 @@ export const RESUMED = '(resumed)'
  * Record the pieces of a failed attempt in `o.history` (hashed), bytes of a
  * resumed file under RESUMED; returns the peers that sent them.
  */
-export async function recordFailedAttempt (o: Obj, file: PartialFile): Promise<Set<string>> {
+export async function recordFailedAttempt(o: Obj, file: PartialFile): Promise<Set<string>> {
   const known = o.contributions
   const pieces: Contribution[] = [...known]
   const covered = known.map(c => c.range)
@@ -31,7 +31,7 @@ export async function recordFailedAttempt (o: Obj, file: PartialFile): Promise<S
 }
 
 /** With the true bytes in `file`, the peers whose earlier pieces differ from them. */
-export async function liarsAgainstTruth (o: Obj, file: PartialFile): Promise<string[]> {
+export async function liarsAgainstTruth(o: Obj, file: PartialFile): Promise<string[]> {
   if (o.history.length === 0) return []
   const truth = await file.pieceDigests(o.history.map(h => h.range))
   return [...new Set(o.history.filter((h, i) => h.digest !== truth[i] && h.peer !== RESUMED).map(h => h.peer))]
@@ -41,10 +41,13 @@ export async function liarsAgainstTruth (o: Obj, file: PartialFile): Promise<str
  * After a bad hash: the least suspect usable peer not tried yet sends the
  * whole object (`o.singleSource`); false when none is left.
  */
-export function pickSingleSource (o: Obj, usable: (peer: string) => boolean): boolean {
+export function pickSingleSource(o: Obj, usable: (peer: string) => boolean): boolean {
   if (o.singleSource !== undefined) o.tried.add(o.singleSource)
   const candidates = [...o.holders].filter(h => usable(h) && !o.tried.has(h))
-  if (candidates.length === 0) { o.singleSource = undefined; return false }
+  if (candidates.length === 0) {
+    o.singleSource = undefined
+    return false
+  }
   const sent = new Map<string, number>()
   for (const h of o.history) sent.set(h.peer, (sent.get(h.peer) ?? 0) + h.range[1] - h.range[0])
   candidates.sort((a, b) => (sent.get(a) ?? 0) - (sent.get(b) ?? 0))

@@ -3,8 +3,14 @@ import { ErrorCodes, PeerUnavailableError, ProtocolError, TimeoutError } from '.
 import type { PartialFile } from './partials.js'
 import type { Range } from './ranges.js'
 
-export interface Piece { range: Range, avoid?: string }
-export interface Contribution { range: Range, peer: string }
+export interface Piece {
+  range: Range
+  avoid?: string
+}
+export interface Contribution {
+  range: Range
+  peer: string
+}
 
 export interface Obj {
   sha: string
@@ -16,7 +22,7 @@ export interface Obj {
   inflight: number
   contributions: Contribution[]
   /** Pieces of failed attempts: who sent them and what they hashed to. */
-  history: Array<{ range: Range, peer: string, digest: string }>
+  history: Array<{ range: Range; peer: string; digest: string }>
   attempts: number
   /** After a bad hash: the one peer this attempt may use. */
   singleSource?: string
@@ -24,7 +30,7 @@ export interface Obj {
   state: 'pending' | 'finishing' | 'done' | 'failed'
   error?: Error
   /** Holders dropped from the pull, and why (the error when none is left). */
-  lost: Array<{ peer: string, reason: string, code: string }>
+  lost: Array<{ peer: string; reason: string; code: string }>
 }
 
 export interface PeerState {
@@ -39,10 +45,13 @@ export interface PeerState {
 export const newPeer = (): PeerState => ({ failures: 0, dropped: false, slots: 0, active: 0, slow: false })
 
 /** An object whose every holder was dropped fails with the reason of the last one. */
-export function orphanError (o: Obj): Error {
+export function orphanError(o: Obj): Error {
   const last = o.lost[o.lost.length - 1]
   const why = last === undefined ? '' : ` (last: peer ${last.peer} was dropped: ${last.reason})`
-  return peerFailure(last?.code, `object ${o.sha}: no team peer that has it can send it any more${why}; partial bytes are kept, pull again later`, { sha: o.sha, dropped: o.lost.slice(-5) })
+  return peerFailure(last?.code, `object ${o.sha}: no team peer that has it can send it any more${why}; partial bytes are kept, pull again later`, {
+    sha: o.sha,
+    dropped: o.lost.slice(-5),
+  })
 }
 
 /**
@@ -50,7 +59,7 @@ export function orphanError (o: Obj): Error {
  * (`cause`: the code of the peer's own error) so the user sees a timeout or a
  * protocol violation as such; anything else is E_PEER_UNAVAILABLE.
  */
-export function peerFailure (cause: unknown, message: string, details: Record<string, unknown>): Error {
+export function peerFailure(cause: unknown, message: string, details: Record<string, unknown>): Error {
   if (cause === ErrorCodes.Timeout) return new TimeoutError(message, details)
   if (cause === ErrorCodes.Protocol) return new ProtocolError(message, details)
   return new PeerUnavailableError(message, details)

@@ -45,23 +45,29 @@ export class ObjectFetcher {
   /** Why the pull stopped: a full disk (ENOSPC, SQLITE_FULL), or a failure no peer can help with. */
   private fatal: unknown
 
-  constructor (private readonly components: { library: Library, node: PeerNode, log: Logger },
-    private readonly pull: { id: string, signal: AbortSignal, progress: ProgressTracker, emit: (e: PullEvent) => void }) {
+  constructor(
+    private readonly components: { library: Library; node: PeerNode; log: Logger },
+    private readonly pull: { id: string; signal: AbortSignal; progress: ProgressTracker; emit: (e: PullEvent) => void },
+  ) {
     this.partials = new PartialStore(components.library)
     this.hasher = new HashWorker({ directIo: components.library.objects.directIo })
     this.signal = AbortSignal.any([pull.signal, this.halt.signal])
     setMaxListeners(0, this.signal) // every request of the pull listens on it, as on pull.signal (Puller.pull)
-    this.changed = new Promise(resolve => { this.wake = resolve })
+    this.changed = new Promise(resolve => {
+      this.wake = resolve
+    })
   }
 
-  private notify (): void {
+  private notify(): void {
     const w = this.wake
-    this.changed = new Promise(resolve => { this.wake = resolve })
+    this.changed = new Promise(resolve => {
+      this.wake = resolve
+    })
     w()
   }
 
   /** Plan: open nothing yet, but count what partial files already hold. Returns bytes still to fetch. */
-  async plan (wanted: WantedObject[]): Promise<number> {
+  async plan(wanted: WantedObject[]): Promise<number> {
     await this.partials.start()
     let need = 0
     for (const w of [...wanted].sort((a, b) => b.size - a.size)) {
@@ -69,27 +75,47 @@ export class ObjectFetcher {
       const done = prev !== undefined && prev.size === w.size ? prev.done : []
       const doneBytes = done.reduce((n, r) => n + r[1] - r[0], 0)
       need += w.size - doneBytes
-      this.objs.push({ sha: w.sha, size: w.size, holders: new Set(w.holders), queue: [], inflight: 0, contributions: [], history: [], attempts: 0, tried: new Set(), state: 'pending', lost: [] })
+      this.objs.push({
+        sha: w.sha,
+        size: w.size,
+        holders: new Set(w.holders),
+        queue: [],
+        inflight: 0,
+        contributions: [],
+        history: [],
+        attempts: 0,
+        tried: new Set(),
+        state: 'pending',
+        lost: [],
+      })
     }
     return need
   }
 
   /** A peer that appeared during the pull, with what it holds. */
-  addPeer (peer: string, have: ReadonlyMap<string, number>): void {
+  addPeer(peer: string, have: ReadonlyMap<string, number>): void {
     if (this.peers.get(peer)?.dropped === true) return
     let added = false
     for (const o of this.objs) {
-      if (o.state === 'pending' && have.get(o.sha) === o.size && !o.holders.has(peer)) { o.holders.add(peer); added = true }
+      if (o.state === 'pending' && have.get(o.sha) === o.size && !o.holders.has(peer)) {
+        o.holders.add(peer)
+        added = true
+      }
     }
     if (added || this.peers.has(peer)) this.startPeer(peer)
     this.notify()
   }
 
-  async run (): Promise<void> {
+  async run(): Promise<void> {
     // Open partial files first: their remaining ranges become the queue.
     for (const o of this.objs) {
       let f: PartialFile
-      try { f = await this.openFile(o) } catch (err) { this.stop(err); break }
+      try {
+        f = await this.openFile(o)
+      } catch (err) {
+        this.stop(err)
+        break
+      }
       o.queue = splitRanges(f.missing(), PullTuning.rangeBytes).map(range => ({ range }))
       this.queued += o.size - f.doneBytes
       if (o.queue.length === 0) void this.finish(o)
@@ -99,7 +125,9 @@ export class ObjectFetcher {
     // Every peer is known before any worker starts, so the first ones do not take every slot.
     for (const p of all) if (!this.peers.has(p)) this.peers.set(p, newPeer())
     for (const p of all) this.startPeer(p)
-    const judge = setInterval(() => { this.judgeSpeed() }, PullTuning.slowCheckMs)
+    const judge = setInterval(() => {
+      this.judgeSpeed()
+    }, PullTuning.slowCheckMs)
     judge.unref()
     try {
       await this.loop()
@@ -108,10 +136,20 @@ export class ObjectFetcher {
     }
     this.notify()
     await Promise.allSettled(this.workers)
-    for (const o of this.objs) await o.file?.close().catch((err: unknown) => { this.stop(err) })
+    for (const o of this.objs)
+      await o.file?.close().catch((err: unknown) => {
+        this.stop(err)
+      })
     await this.hasher.stop()
     // Keep what a later pull can resume (saved ranges), and say so.
-    if (isDiskFull(this.fatal)) throw await fullDiskError(this.components.library, this.partials, this.objs.map(o => o.sha), this.fatal, this.pull.id)
+    if (isDiskFull(this.fatal))
+      throw await fullDiskError(
+        this.components.library,
+        this.partials,
+        this.objs.map(o => o.sha),
+        this.fatal,
+        this.pull.id,
+      )
     if (this.fatal !== undefined) throw this.fatal
     if (this.pull.signal.aborted) throw new AbortedError(`pull ${this.pull.id.slice(0, 12)}: cancelled (partial objects are kept; pull again to resume)`)
     const failed = this.objs.filter(o => o.state === 'failed')
@@ -119,7 +157,7 @@ export class ObjectFetcher {
   }
 
   /** Until every object is done or failed, or the pull is cancelled. */
-  private async loop (): Promise<void> {
+  private async loop(): Promise<void> {
     for (;;) {
       this.failOrphans()
       if (this.objs.every(o => o.state === 'done' || o.state === 'failed')) break
@@ -128,20 +166,22 @@ export class ObjectFetcher {
     }
   }
 
-  private startPeer (peer: string): void {
+  private startPeer(peer: string): void {
     if (!this.peers.has(peer)) this.peers.set(peer, newPeer())
     const st = this.peers.get(peer)!
     if (st.dropped) return
     while (st.slots < PullTuning.slotsPerPeer) {
       st.slots++
       const w = this.worker(peer)
-      w.catch((err: unknown) => { this.stop(err) })
+      w.catch((err: unknown) => {
+        this.stop(err)
+      })
       this.workers.push(w)
     }
   }
 
   /** `code`: what went wrong with the peer (the error of an object it leaves without a source). */
-  private dropPeer (peer: string, reason: string, code: string = ErrorCodes.PeerUnavailable): void {
+  private dropPeer(peer: string, reason: string, code: string = ErrorCodes.PeerUnavailable): void {
     const st = this.peers.get(peer)
     if (st === undefined || st.dropped) return
     st.dropped = true
@@ -156,12 +196,12 @@ export class ObjectFetcher {
   }
 
   /** After a bad hash: the least suspect live peer not tried yet sends the whole object (evidence.ts). */
-  private pickSingleSource (o: Obj): boolean {
+  private pickSingleSource(o: Obj): boolean {
     return pickSingleSource(o, h => this.peers.get(h)?.dropped !== true && !this.isLiar(h))
   }
 
   /** Objects nobody can give any more fail (the rest of the pull goes on). */
-  private failOrphans (): void {
+  private failOrphans(): void {
     for (const o of this.objs) {
       if (o.state !== 'pending' || o.inflight > 0 || o.queue.length === 0) continue
       const live = [...o.holders].filter(h => this.peers.get(h)?.dropped !== true && !this.isLiar(h))
@@ -175,7 +215,7 @@ export class ObjectFetcher {
   }
 
   /** End the pull for every worker (the first cause is kept). */
-  private stop (err: unknown): void {
+  private stop(err: unknown): void {
     if (this.fatal === undefined) this.fatal = err
     this.components.log.error('pull %s: stopping: %s', this.pull.id.slice(0, 12), (err as Error)?.message ?? err)
     this.halt.abort()
@@ -183,16 +223,20 @@ export class ObjectFetcher {
   }
 
   /** Record progress; a full disk refusing the record stops the pull instead of escaping. */
-  private record (fn: () => void): void {
-    try { fn() } catch (err) {
+  private record(fn: () => void): void {
+    try {
+      fn()
+    } catch (err) {
       if (!isDiskFull(err)) throw err
       this.stop(err)
     }
   }
 
-  private isLiar (peer: string): boolean { return this.components.node.table.get(peer)?.liar === true }
+  private isLiar(peer: string): boolean {
+    return this.components.node.table.get(peer)?.liar === true
+  }
 
-  private next (peer: string): { o: Obj, piece: Piece } | undefined {
+  private next(peer: string): { o: Obj; piece: Piece } | undefined {
     for (const o of this.objs) {
       if (o.state !== 'pending' || o.queue.length === 0 || !o.holders.has(peer)) continue
       if (o.singleSource !== undefined && o.singleSource !== peer) continue
@@ -216,12 +260,15 @@ export class ObjectFetcher {
     return undefined
   }
 
-  private async worker (peer: string): Promise<void> {
+  private async worker(peer: string): Promise<void> {
     const st = this.peers.get(peer)!
     while (!this.signal.aborted && !st.dropped && !this.isLiar(peer)) {
       // The ranges in flight are shared fairly among the peers in use (slow ones get work only when nobody else can take it).
       const live = [...this.peers.values()].filter(p => !p.dropped && !p.slow).length
-      if (this.fetching >= PullTuning.maxInFlight || st.active >= Math.ceil(PullTuning.maxInFlight / Math.max(1, live))) { await this.changed; continue }
+      if (this.fetching >= PullTuning.maxInFlight || st.active >= Math.ceil(PullTuning.maxInFlight / Math.max(1, live))) {
+        await this.changed
+        continue
+      }
       const job = this.next(peer)
       if (job === undefined) {
         const useful = this.objs.some(o => (o.state === 'pending' || o.state === 'finishing') && o.holders.has(peer))
@@ -231,19 +278,24 @@ export class ObjectFetcher {
       }
       this.fetching++
       st.active++
-      try { await this.fetchPiece(peer, st, job.o, job.piece) } finally { this.fetching--; st.active-- }
+      try {
+        await this.fetchPiece(peer, st, job.o, job.piece)
+      } finally {
+        this.fetching--
+        st.active--
+      }
     }
     st.slots--
   }
 
-  private async openFile (o: Obj): Promise<PartialFile> {
+  private async openFile(o: Obj): Promise<PartialFile> {
     if (o.file !== undefined) return o.file
     o.opening ??= this.partials.open(o.sha, o.size, this.hasher)
     o.file = await o.opening
     return o.file
   }
 
-  private async fetchPiece (peer: string, st: PeerState, o: Obj, piece: Piece): Promise<void> {
+  private async fetchPiece(peer: string, st: PeerState, o: Obj, piece: Piece): Promise<void> {
     o.inflight++
     const [start, end] = piece.range
     const file = await this.openFile(o)
@@ -251,26 +303,45 @@ export class ObjectFetcher {
     let got = 0
     // This range's own signal: the pull's, or SpeedWatch cutting it.
     const ac = new AbortController()
-    const onAbort = () => { ac.abort(this.signal.reason) }
+    const onAbort = () => {
+      ac.abort(this.signal.reason)
+    }
     this.signal.addEventListener('abort', onAbort, { once: true })
-    const clock = this.speed.start(peer, `object ${o.sha.slice(0, 12)} range ${start}+${end - start}`, () => this.takers(o, peer), reason => { ac.abort(reason) })
+    const clock = this.speed.start(
+      peer,
+      `object ${o.sha.slice(0, 12)} range ${start}+${end - start}`,
+      () => this.takers(o, peer),
+      reason => {
+        ac.abort(reason)
+      },
+    )
     let ok = false
     try {
-      await this.components.node.objects.fetch(peer, { sha: o.sha, offset: start, length: end - start }, {
-        write: (chunk) => {
-          got += chunk.byteLength
-          this.pull.progress.add(peer, chunk.byteLength)
-          clock.arrived(chunk.byteLength, Date.now())
-          return w.write(chunk).then(() => { clock.written(Date.now()) })
+      await this.components.node.objects.fetch(
+        peer,
+        { sha: o.sha, offset: start, length: end - start },
+        {
+          write: chunk => {
+            got += chunk.byteLength
+            this.pull.progress.add(peer, chunk.byteLength)
+            clock.arrived(chunk.byteLength, Date.now())
+            return w.write(chunk).then(() => {
+              clock.written(Date.now())
+            })
+          },
         },
-      }, ac.signal, o.size)
+        ac.signal,
+        o.size,
+      )
       await w.drain()
       ok = true
     } catch (err) {
       if (isDiskFull(err)) this.stop(err)
       const safe = await w.settle()
       if (safe > 0) {
-        this.record(() => { file.markDone([start, start + safe]) })
+        this.record(() => {
+          file.markDone([start, start + safe])
+        })
         o.contributions.push({ range: [start, start + safe], peer })
       }
       if (start + safe < end) {
@@ -284,7 +355,9 @@ export class ObjectFetcher {
       this.speed.end(clock, ok)
       this.signal.removeEventListener('abort', onAbort)
       if (ok) {
-        this.record(() => { file.markDone(piece.range) })
+        this.record(() => {
+          file.markDone(piece.range)
+        })
         o.contributions.push({ range: piece.range, peer })
         st.failures = 0
         st.slow = false
@@ -295,7 +368,7 @@ export class ObjectFetcher {
     this.notify()
   }
 
-  private onFetchError (peer: string, st: PeerState, o: Obj, err: unknown): void {
+  private onFetchError(peer: string, st: PeerState, o: Obj, err: unknown): void {
     const msg = (err as Error)?.message ?? String(err)
     this.components.log('pull %s: %s', this.pull.id.slice(0, 12), msg)
     if (isCode(err, ErrorCodes.ObjectMissing) || isCode(err, ErrorCodes.NotFound)) {
@@ -303,24 +376,28 @@ export class ObjectFetcher {
       if (o.singleSource === peer && o.state === 'pending') this.pickSingleSource(o)
       return
     }
-    if (isCode(err, ErrorCodes.PeerUnavailable)) { this.dropPeer(peer, msg); return }
+    if (isCode(err, ErrorCodes.PeerUnavailable)) {
+      this.dropPeer(peer, msg)
+      return
+    }
     const slow = slowKind(err)
     if (slow !== undefined) st.slow = true
     // Cut for being slower than another peer: no failure of its own (the other may just be faster).
     if (slow === 'relative') return
     st.failures++
     const code = (err as { code?: unknown })?.code
-    if (st.failures >= PullTuning.maxPeerFailures) this.dropPeer(peer, `${st.failures} failed requests in a row; last: ${msg}`, typeof code === 'string' ? code : undefined)
+    if (st.failures >= PullTuning.maxPeerFailures)
+      this.dropPeer(peer, `${st.failures} failed requests in a row; last: ${msg}`, typeof code === 'string' ? code : undefined)
   }
 
   /** Peers other than `peer` that could take over a range of `o` now (none while it is checked against one source). */
-  private takers (o: Obj, peer: string): string[] {
+  private takers(o: Obj, peer: string): string[] {
     if (o.singleSource !== undefined) return []
     return [...o.holders].filter(h => h !== peer && !this.isLiar(h) && this.peers.get(h)?.dropped === false && this.peers.get(h)?.slow === false)
   }
 
   /** Cut the ranges SpeedWatch finds too slow (each fails with its reason; see fetchPiece). */
-  private judgeSpeed (): void {
+  private judgeSpeed(): void {
     for (const cut of this.speed.check()) {
       const reason = SpeedWatch.reason(cut)
       this.components.log('pull %s: cutting a range: %s', this.pull.id.slice(0, 12), reason.message)
@@ -328,7 +405,7 @@ export class ObjectFetcher {
     }
   }
 
-  private async finish (o: Obj): Promise<void> {
+  private async finish(o: Obj): Promise<void> {
     if (o.state !== 'pending') return
     o.state = 'finishing'
     const file = await this.openFile(o)
@@ -339,7 +416,14 @@ export class ObjectFetcher {
       if (digest === o.sha) {
         await this.convictLiars(o, file)
         await file.adopt(this.components.library.objects.path(o.sha))
-        this.components.log('pull %s: object %s (%d bytes) in place: hash tail %d ms, sync+rename %d ms', this.pull.id.slice(0, 12), o.sha.slice(0, 12), o.size, t1 - t0, Date.now() - t1)
+        this.components.log(
+          'pull %s: object %s (%d bytes) in place: hash tail %d ms, sync+rename %d ms',
+          this.pull.id.slice(0, 12),
+          o.sha.slice(0, 12),
+          o.size,
+          t1 - t0,
+          Date.now() - t1,
+        )
         o.file = undefined
         this.components.library.objectPresent(o.sha, o.size)
         this.pull.progress.objectDone()
@@ -350,7 +434,10 @@ export class ObjectFetcher {
       }
     } catch (err) {
       if (isDiskFull(err)) this.stop(err)
-      if (this.signal.aborted) { o.state = 'pending'; return }
+      if (this.signal.aborted) {
+        o.state = 'pending'
+        return
+      }
       o.state = 'failed'
       o.error = err as Error
     } finally {
@@ -359,22 +446,29 @@ export class ObjectFetcher {
   }
 
   /** With the true bytes in hand, any earlier piece that differs convicts its sender. */
-  private async convictLiars (o: Obj, file: PartialFile): Promise<void> {
+  private async convictLiars(o: Obj, file: PartialFile): Promise<void> {
     for (const peer of await liarsAgainstTruth(o, file)) this.convict(peer, o.sha)
   }
 
-  private convict (peer: string, sha: string): void {
+  private convict(peer: string, sha: string): void {
     if (this.isLiar(peer)) return
     this.components.node.markLiar(peer)
     this.pull.emit({ type: 'liar', id: this.pull.id, peer, sha })
     this.dropPeer(peer, `sent bytes of ${sha} that do not hash`)
   }
 
-  private async badHash (o: Obj, file: PartialFile, digest: string): Promise<void> {
+  private async badHash(o: Obj, file: PartialFile, digest: string): Promise<void> {
     o.attempts++
     // Bytes from before this run (a resumed partial) have no known sender.
     const senders = await recordFailedAttempt(o, file)
-    this.components.log.error('pull %s: object %s hashed to %s (attempt %d, from %s)', this.pull.id.slice(0, 12), o.sha, digest, o.attempts, [...senders].join(', '))
+    this.components.log.error(
+      'pull %s: object %s hashed to %s (attempt %d, from %s)',
+      this.pull.id.slice(0, 12),
+      o.sha,
+      digest,
+      o.attempts,
+      [...senders].join(', '),
+    )
     // Every byte came from one peer: it lied.
     if (senders.size === 1 && !senders.has(RESUMED)) this.convict([...senders][0], o.sha)
     this.pull.progress.wasted(o.size)
@@ -383,7 +477,10 @@ export class ObjectFetcher {
     // (An object of 0 bytes has nothing to fetch again: its size was a lie, though holders.ts refuses such claims.)
     if (o.size === 0 || o.attempts >= PullTuning.maxAttempts + o.holders.size || !this.pickSingleSource(o)) {
       o.state = 'failed'
-      o.error = new ObjectHashMismatchError(`object ${o.sha}: the bytes the team peers sent do not hash to its name (last: ${digest}); the peers that lied are no longer used`, { sha: o.sha, actual: digest })
+      o.error = new ObjectHashMismatchError(
+        `object ${o.sha}: the bytes the team peers sent do not hash to its name (last: ${digest}); the peers that lied are no longer used`,
+        { sha: o.sha, actual: digest },
+      )
       return
     }
     o.queue = splitRanges([[0, o.size]], PullTuning.rangeBytes).map(range => ({ range }))

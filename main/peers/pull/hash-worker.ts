@@ -19,16 +19,23 @@ import { isMainThread, parentPort, Worker } from 'node:worker_threads'
 import { DIRECT_ALIGN, directIoAllowed } from '../../store/appender.js'
 import { alignedBuffer } from '../../store/slots.js'
 
-
 /** Bytes read per read(2). */
 const READ_BYTES = 1 << 20
 
-type ToWorker = { op: 'advance', key: string, path: string, to: number, directIo: boolean } | { op: 'digest', key: string } | { op: 'drop', key: string }
-type FromWorker = { key: string, at: number } | { key: string, digest: string } | { key: string, error: string }
+type ToWorker = { op: 'advance'; key: string; path: string; to: number; directIo: boolean } | { op: 'digest'; key: string } | { op: 'drop'; key: string }
+type FromWorker = { key: string; at: number } | { key: string; digest: string } | { key: string; error: string }
 
-interface FileState { hash: Hash, at: number, fh: FileHandle | undefined, direct: boolean, path: string, chain: Promise<void>, buf: Buffer | undefined }
+interface FileState {
+  hash: Hash
+  at: number
+  fh: FileHandle | undefined
+  direct: boolean
+  path: string
+  chain: Promise<void>
+  buf: Buffer | undefined
+}
 
-async function openForHash (s: FileState, path: string, directIo: boolean): Promise<void> {
+async function openForHash(s: FileState, path: string, directIo: boolean): Promise<void> {
   if (directIoAllowed(directIo)) {
     try {
       s.fh = await open(path, fsc.O_RDONLY | fsc.O_DIRECT)
@@ -43,10 +50,10 @@ async function openForHash (s: FileState, path: string, directIo: boolean): Prom
 }
 
 /** Hash the file of `s` on from `s.at` to `to`. */
-async function hashTo (s: FileState, to: number, directIo: boolean): Promise<void> {
+async function hashTo(s: FileState, to: number, directIo: boolean): Promise<void> {
   if (s.fh === undefined) await openForHash(s, s.path, directIo)
   // One buffer per file: reads of different files run at once.
-  const buf = s.buf ??= alignedBuffer(READ_BYTES)
+  const buf = (s.buf ??= alignedBuffer(READ_BYTES))
   while (s.at < to) {
     const fh = s.fh as FileHandle
     // A direct read starts on a block boundary and reads whole blocks; only the bytes from `at` to `to` count.
@@ -55,7 +62,7 @@ async function hashTo (s: FileState, to: number, directIo: boolean): Promise<voi
     const want = s.direct ? Math.min(buf.length, roundUp(to - from, DIRECT_ALIGN)) : Math.min(buf.length, to - from)
     let bytesRead: number
     try {
-      ({ bytesRead } = await fh.read(buf, 0, want, from))
+      ;({ bytesRead } = await fh.read(buf, 0, want, from))
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EINVAL' || !s.direct) throw err
       // The file system took O_DIRECT at open but refuses these reads: go through the page cache.
@@ -71,9 +78,11 @@ async function hashTo (s: FileState, to: number, directIo: boolean): Promise<voi
   }
 }
 
-function roundUp (n: number, m: number): number { return Math.ceil(n / m) * m }
+function roundUp(n: number, m: number): number {
+  return Math.ceil(n / m) * m
+}
 
-function workerMain (): void {
+function workerMain(): void {
   const port = parentPort!
   const files = new Map<string, FileState>()
   const run = (key: string, fn: (s: FileState) => Promise<void>, path?: string) => {
@@ -83,38 +92,57 @@ function workerMain (): void {
       files.set(key, s)
     }
     const st = s
-    st.chain = st.chain.then(() => fn(st)).catch((err: Error) => { port.postMessage({ key, error: err.message } satisfies FromWorker) })
+    st.chain = st.chain
+      .then(() => fn(st))
+      .catch((err: Error) => {
+        port.postMessage({ key, error: err.message } satisfies FromWorker)
+      })
   }
   port.on('message', (m: ToWorker) => {
     if (m.op === 'advance') {
-      run(m.key, async s => {
-        await hashTo(s, m.to, m.directIo)
-        port.postMessage({ key: m.key, at: s.at } satisfies FromWorker)
-      }, m.path)
+      run(
+        m.key,
+        async s => {
+          await hashTo(s, m.to, m.directIo)
+          port.postMessage({ key: m.key, at: s.at } satisfies FromWorker)
+        },
+        m.path,
+      )
     } else if (m.op === 'digest') {
-      run(m.key, async s => { port.postMessage({ key: m.key, digest: s.hash.copy().digest('hex') } satisfies FromWorker) })
+      run(m.key, async s => {
+        port.postMessage({ key: m.key, digest: s.hash.copy().digest('hex') } satisfies FromWorker)
+      })
     } else {
       const s = files.get(m.key)
       files.delete(m.key)
-      if (s !== undefined) void s.chain.then(() => s.fh?.close()).then(() => { s.buf = undefined })
+      if (s !== undefined)
+        void s.chain
+          .then(() => s.fh?.close())
+          .then(() => {
+            s.buf = undefined
+          })
     }
   })
 }
 
 if (!isMainThread && parentPort !== null) workerMain()
 
-interface Pending { onAt: (at: number) => void, digest: Array<(d: string) => void>, fail: (e: Error) => void }
+interface Pending {
+  onAt: (at: number) => void
+  digest: Array<(d: string) => void>
+  fail: (e: Error) => void
+}
 
 /** The main thread's handle on the hashing thread (one per pull). */
 export class HashWorker {
   /** `directIo`: read with O_DIRECT where it works (EnvSettings.directIo, through the library's ObjectStore). */
-  constructor (private readonly opts: { directIo: boolean }) {}
+  constructor(private readonly opts: { directIo: boolean }) {}
 
   private worker?: Worker
   private readonly files = new Map<string, Pending>()
   private seq = 0
 
-  private get w (): Worker {
+  private get w(): Worker {
     if (this.worker === undefined) {
       this.worker = new Worker(new URL(import.meta.url))
       this.worker.unref()
@@ -125,24 +153,35 @@ export class HashWorker {
         else if ('digest' in m) p.digest.shift()?.(m.digest)
         else p.fail(new Error(`hashing failed: ${m.error}`))
       })
-      this.worker.on('error', (err) => { for (const p of this.files.values()) p.fail(err) })
+      this.worker.on('error', err => {
+        for (const p of this.files.values()) p.fail(err)
+      })
     }
     return this.worker
   }
 
   /** A fresh hash for `path`; `onAt` hears how far it got. */
-  open (path: string, onAt: (at: number) => void, fail: (e: Error) => void): HashHandle {
+  open(path: string, onAt: (at: number) => void, fail: (e: Error) => void): HashHandle {
     const key = `${++this.seq}`
     this.files.set(key, { onAt, digest: [], fail })
     const w = this.w
     return {
-      advance: (to: number) => { w.postMessage({ op: 'advance', key, path, to, directIo: this.opts.directIo } satisfies ToWorker) },
-      digest: async () => await new Promise<string>((resolve) => { this.files.get(key)?.digest.push(resolve); w.postMessage({ op: 'digest', key } satisfies ToWorker) }),
-      drop: () => { this.files.delete(key); w.postMessage({ op: 'drop', key } satisfies ToWorker) },
+      advance: (to: number) => {
+        w.postMessage({ op: 'advance', key, path, to, directIo: this.opts.directIo } satisfies ToWorker)
+      },
+      digest: async () =>
+        await new Promise<string>(resolve => {
+          this.files.get(key)?.digest.push(resolve)
+          w.postMessage({ op: 'digest', key } satisfies ToWorker)
+        }),
+      drop: () => {
+        this.files.delete(key)
+        w.postMessage({ op: 'drop', key } satisfies ToWorker)
+      },
     }
   }
 
-  async stop (): Promise<void> {
+  async stop(): Promise<void> {
     const w = this.worker
     this.worker = undefined
     if (w !== undefined) await w.terminate()

@@ -22,11 +22,11 @@ import { PullTuning } from './tuning.js'
 export class PartialStore {
   readonly dir: string
 
-  constructor (private readonly library: Library) {
+  constructor(private readonly library: Library) {
     this.dir = join(library.home, 'partial')
   }
 
-  async start (): Promise<void> {
+  async start(): Promise<void> {
     await mkdir(this.dir, { recursive: true })
     // A partial file without a record (killed between creating the file and recording it) is of no use,
     // unless a pull in another process holds it: it records before it creates, so it may be between the two.
@@ -39,31 +39,39 @@ export class PartialStore {
     }
   }
 
-  path (sha: string): string { return join(this.dir, assertSha256Hex(sha, 'partial object')) }
+  path(sha: string): string {
+    return join(this.dir, assertSha256Hex(sha, 'partial object'))
+  }
 
-  load (sha: string): { size: number, done: Range[] } | undefined {
-    const row = this.library.db.prepare('SELECT size, done FROM peer_partials WHERE sha = ?').get(sha) as { size: number, done: string } | undefined
+  load(sha: string): { size: number; done: Range[] } | undefined {
+    const row = this.library.db.prepare('SELECT size, done FROM peer_partials WHERE sha = ?').get(sha) as { size: number; done: string } | undefined
     if (row === undefined) return undefined
     let v: unknown
-    try { v = JSON.parse(row.done) } catch { return undefined }
+    try {
+      v = JSON.parse(row.done)
+    } catch {
+      return undefined
+    }
     const done = parseRanges(v, row.size)
     return done === undefined ? undefined : { size: row.size, done }
   }
 
   private saveStmt: Statement | undefined
 
-  save (sha: string, size: number, done: Range[]): void {
-    this.saveStmt ??= this.library.db.prepare<unknown[]>('INSERT INTO peer_partials (sha, size, done, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(sha) DO UPDATE SET size = excluded.size, done = excluded.done, updated_at = excluded.updated_at')
+  save(sha: string, size: number, done: Range[]): void {
+    this.saveStmt ??= this.library.db.prepare<unknown[]>(
+      'INSERT INTO peer_partials (sha, size, done, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT(sha) DO UPDATE SET size = excluded.size, done = excluded.done, updated_at = excluded.updated_at',
+    )
     this.saveStmt.run(sha, size, JSON.stringify(done), Date.now())
   }
 
-  async remove (sha: string): Promise<void> {
+  async remove(sha: string): Promise<void> {
     this.library.db.prepare('DELETE FROM peer_partials WHERE sha = ?').run(sha)
     await rm(this.path(sha), { force: true })
   }
 
   /** Open (or resume) the partial file of `sha`. A size change starts over. */
-  async open (sha: string, size: number, hasher: HashWorker): Promise<PartialFile> {
+  async open(sha: string, size: number, hasher: HashWorker): Promise<PartialFile> {
     const prev = this.load(sha)
     let done: Range[] = prev !== undefined && prev.size === size ? prev.done : []
     // The record comes before the file, so a file without one is always stale (see start).
@@ -104,28 +112,45 @@ export class RangeWriter {
   private readonly out: FileAppender
   private closed = false
 
-  constructor (file: WritableFile, readonly start: number, onWritten: (at: number, n: number) => void) {
-    this.out = new FileAppender(file, start, { maxInFlight: PullTuning.writesInFlight, onWritten: (end, n) => { onWritten(end - n, n) } })
+  constructor(
+    file: WritableFile,
+    readonly start: number,
+    onWritten: (at: number, n: number) => void,
+  ) {
+    this.out = new FileAppender(file, start, {
+      maxInFlight: PullTuning.writesInFlight,
+      onWritten: (end, n) => {
+        onWritten(end - n, n)
+      },
+    })
   }
 
   /** Bytes safely in the file so far (contiguous from the range start). */
-  get flushed (): number { return this.out.written - this.start }
+  get flushed(): number {
+    return this.out.written - this.start
+  }
 
-  async write (chunk: Uint8Array): Promise<void> { await this.out.write(chunk) }
+  async write(chunk: Uint8Array): Promise<void> {
+    await this.out.write(chunk)
+  }
 
   /** Wait until every byte written so far is in the file. */
-  async drain (): Promise<void> {
-    try { await this.out.finish() } finally { await this.close() }
+  async drain(): Promise<void> {
+    try {
+      await this.out.finish()
+    } finally {
+      await this.close()
+    }
   }
 
   /** After a failure: wait for writes already started; returns bytes safely written. */
-  async settle (): Promise<number> {
+  async settle(): Promise<number> {
     const end = await this.out.settle().catch(() => this.out.written)
     await this.close()
     return end - this.start
   }
 
-  private async close (): Promise<void> {
+  private async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
     await this.out.close().catch(() => {})
@@ -143,35 +168,66 @@ export class PartialFile {
   private unsynced = 0
   private syncing: Promise<unknown> | undefined
 
-  constructor (private readonly store: PartialStore, readonly sha: string, readonly size: number, private readonly fh: FileHandle, private readonly out: WritableFile, private doneRanges: Range[], private readonly hasher: HashWorker) {
+  constructor(
+    private readonly store: PartialStore,
+    readonly sha: string,
+    readonly size: number,
+    private readonly fh: FileHandle,
+    private readonly out: WritableFile,
+    private doneRanges: Range[],
+    private readonly hasher: HashWorker,
+  ) {
     this.hash = this.openHash()
     this.kick()
   }
 
-  private openHash (): HashHandle {
-    return this.hasher.open(this.store.path(this.sha), at => { this.hashed = at; this.wake() }, err => { this.hashError = err; this.wake() })
+  private openHash(): HashHandle {
+    return this.hasher.open(
+      this.store.path(this.sha),
+      at => {
+        this.hashed = at
+        this.wake()
+      },
+      err => {
+        this.hashError = err
+        this.wake()
+      },
+    )
   }
 
-  private wake (): void {
+  private wake(): void {
     const w = this.waiters
     this.waiters = []
     for (const f of w) f()
   }
 
-  get done (): readonly Range[] { return this.doneRanges }
-  get doneBytes (): number { return this.doneRanges.reduce((n, r) => n + r[1] - r[0], 0) }
-  get complete (): boolean { return missingRanges(this.size, this.doneRanges).length === 0 }
-  missing (): Range[] { return missingRanges(this.size, this.doneRanges) }
+  get done(): readonly Range[] {
+    return this.doneRanges
+  }
+  get doneBytes(): number {
+    return this.doneRanges.reduce((n, r) => n + r[1] - r[0], 0)
+  }
+  get complete(): boolean {
+    return missingRanges(this.size, this.doneRanges).length === 0
+  }
+  missing(): Range[] {
+    return missingRanges(this.size, this.doneRanges)
+  }
 
   /** A writer for a range starting at `start`; what it writes counts as done as soon as the kernel has it. */
-  writer (start: number): RangeWriter {
+  writer(start: number): RangeWriter {
     return new RangeWriter(this.out, start, (at, n) => {
       this.markDone([at, at + n], false)
       // Buffered writes: start writeback early (one background fdatasync at a time) so the final fsync finds little left.
       this.unsynced += n
       if (!this.out.direct && this.syncing === undefined && this.unsynced >= PullTuning.earlySyncBytes) {
         this.unsynced = 0
-        this.syncing = this.fh.datasync().catch(() => {}).finally(() => { this.syncing = undefined })
+        this.syncing = this.fh
+          .datasync()
+          .catch(() => {})
+          .finally(() => {
+            this.syncing = undefined
+          })
       }
     })
   }
@@ -181,7 +237,7 @@ export class PartialFile {
    * contiguous prefix. Saved to the database at once with `persist`, else
    * every `PullTuning.persistEveryBytes` (so a kill -9 loses little).
    */
-  markDone (r: Range, persist = true): void {
+  markDone(r: Range, persist = true): void {
     if (r[1] <= r[0]) return
     this.doneRanges = addRange(this.doneRanges, r)
     this.unsaved += r[1] - r[0]
@@ -189,12 +245,12 @@ export class PartialFile {
     this.kick()
   }
 
-  persist (): void {
+  persist(): void {
     this.unsaved = 0
     this.store.save(this.sha, this.size, this.doneRanges)
   }
 
-  private kick (): void {
+  private kick(): void {
     const target = prefixEnd(this.doneRanges)
     // Tell the hashing thread in steps of a few MiB (each message costs), and at the end.
     if (target > this.requested && (target - this.requested >= PullTuning.hashStepBytes || target === this.size)) {
@@ -204,18 +260,20 @@ export class PartialFile {
   }
 
   /** The sha256 of the whole file (every range must be done). */
-  async digest (signal: AbortSignal): Promise<string> {
+  async digest(signal: AbortSignal): Promise<string> {
     this.kick()
     while (this.hashed < this.size) {
       if (this.hashError !== undefined) throw this.hashError
       if (signal.aborted) throw new AbortedError(`hashing ${this.sha}: cancelled`)
-      await new Promise<void>(resolve => { this.waiters.push(resolve) })
+      await new Promise<void>(resolve => {
+        this.waiters.push(resolve)
+      })
     }
     return await this.hash.digest()
   }
 
   /** sha256 of each of `pieces`, read back from the file (used to find who lied). */
-  async pieceDigests (pieces: readonly Range[]): Promise<string[]> {
+  async pieceDigests(pieces: readonly Range[]): Promise<string[]> {
     const out: string[] = []
     for (const [s, e] of pieces) {
       const h = createHash('sha256')
@@ -231,7 +289,7 @@ export class PartialFile {
   }
 
   /** Start over (after a bad hash): nothing counts as written. */
-  async reset (): Promise<void> {
+  async reset(): Promise<void> {
     this.hash.drop()
     this.hash = this.openHash()
     this.hashed = 0
@@ -241,7 +299,7 @@ export class PartialFile {
   }
 
   /** fsync and rename into the store (caller checked the digest). */
-  async adopt (dest: string): Promise<void> {
+  async adopt(dest: string): Promise<void> {
     this.hash.drop()
     await this.syncing
     await this.fh.sync()
@@ -251,7 +309,7 @@ export class PartialFile {
     await this.store.remove(this.sha)
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     if (this.unsaved > 0) this.persist()
     this.hash.drop()
     await this.syncing
@@ -259,7 +317,7 @@ export class PartialFile {
     await this.fh.close().catch(() => {})
   }
 
-  private async closeOut (): Promise<void> {
+  private async closeOut(): Promise<void> {
     if (this.out.fh !== this.fh) await this.out.fh.close().catch(() => {})
   }
 }

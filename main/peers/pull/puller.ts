@@ -41,18 +41,18 @@ export class Puller extends EventEmitter<{ event: [PullEvent] }> {
   /** Objects some pull in this process is fetching now: another pull waits for them rather than write the same partial file. */
   private readonly fetching = new Map<string, Promise<void>>()
 
-  constructor (components: { library: Library, node: PeerNode, log: Logger }) {
+  constructor(components: { library: Library; node: PeerNode; log: Logger }) {
     super()
     this.library = components.library
     this.node = components.node
     this.log = components.log.child('peers:pull')
   }
 
-  async start (): Promise<void> {}
-  async stop (): Promise<void> {}
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
 
   /** Team peers to use, waiting for discovery when none is known yet. */
-  private async gatherPeers (from: string[] | undefined, signal: AbortSignal): Promise<string[]> {
+  private async gatherPeers(from: string[] | undefined, signal: AbortSignal): Promise<string[]> {
     const pick = (): string[] => this.node.teamPeers().filter(p => this.node.table.get(p)?.catalog !== undefined && matches(this.node, p, from))
     if (pick().length === 0) {
       await withDeadline(signal, PullTuning.discoveryWaitMs, async wait => {
@@ -65,11 +65,14 @@ export class Puller extends EventEmitter<{ event: [PullEvent] }> {
     return pick()
   }
 
-  async pull (rev: string, opts: PullOptions): Promise<PullResult> {
+  async pull(rev: string, opts: PullOptions): Promise<PullResult> {
     const started = Date.now()
     // Every request of the pull listens on this signal.
     setMaxListeners(0, opts.signal)
-    const emit = (e: PullEvent) => { this.emit('event', e); opts.onProgress?.(e) }
+    const emit = (e: PullEvent) => {
+      this.emit('event', e)
+      opts.onProgress?.(e)
+    }
     const peers = await this.gatherPeers(opts.from, opts.signal)
     const catalogs = new Map<string, RemoteRevision[]>()
     for (const p of peers) {
@@ -86,11 +89,23 @@ export class Puller extends EventEmitter<{ event: [PullEvent] }> {
     if (already !== undefined) return await already
     const p = this.pullLeased(id, rev, target.names, target.holders, peers, { ...opts, onProgress: emit }, started)
     this.running.set(id, p)
-    try { return await p } finally { this.running.delete(id) }
+    try {
+      return await p
+    } finally {
+      this.running.delete(id)
+    }
   }
 
   /** A pull writes the library: under a shared lease (a gc in another process waits for it). */
-  private async pullLeased (id: string, rev: string, names: string[], holders: string[], peers: string[], opts: PullOptions, started: number): Promise<PullResult> {
+  private async pullLeased(
+    id: string,
+    rev: string,
+    names: string[],
+    holders: string[],
+    peers: string[],
+    opts: PullOptions,
+    started: number,
+  ): Promise<PullResult> {
     const lease = await this.library.lease('shared', `pull ${rev}`, { signal: opts.signal })
     try {
       return await this.pullResolved(id, names, holders, peers, opts, started, lease)
@@ -99,7 +114,15 @@ export class Puller extends EventEmitter<{ event: [PullEvent] }> {
     }
   }
 
-  private async pullResolved (id: string, names: string[], holders: string[], peers: string[], opts: PullOptions, started: number, lease: Lease): Promise<PullResult> {
+  private async pullResolved(
+    id: string,
+    names: string[],
+    holders: string[],
+    peers: string[],
+    opts: PullOptions,
+    started: number,
+    lease: Lease,
+  ): Promise<PullResult> {
     const local = this.library.get(id)
     if (local?.complete === true) return { id, objects: 0, bytes: 0, fromPeers: {}, seconds: (Date.now() - started) / 1000 }
     if (local === undefined) {
@@ -124,7 +147,9 @@ export class Puller extends EventEmitter<{ event: [PullEvent] }> {
     const mine = claimed.mine
     const { wanted, refused, unanswered } = await this.whoHas(id, mine, peers, opts.signal)
     let release: () => void = () => {}
-    const claim = new Promise<void>(resolve => { release = resolve })
+    const claim = new Promise<void>(resolve => {
+      release = resolve
+    })
     for (const w of wanted) this.fetching.set(w.sha, claim)
     try {
       return await this.fetchWanted(id, { wanted, refused, unanswered }, theirs, claimed.theirs, lease, peers, opts, started)
@@ -134,7 +159,16 @@ export class Puller extends EventEmitter<{ event: [PullEvent] }> {
     }
   }
 
-  private async fetchWanted (id: string, holders: WhoHas, theirs: string[], elsewhere: string[], lease: Lease, peers: string[], opts: PullOptions, started: number): Promise<PullResult> {
+  private async fetchWanted(
+    id: string,
+    holders: WhoHas,
+    theirs: string[],
+    elsewhere: string[],
+    lease: Lease,
+    peers: string[],
+    opts: PullOptions,
+    started: number,
+  ): Promise<PullResult> {
     const { wanted, refused, unanswered } = holders
     const emit = opts.onProgress ?? (() => {})
     for (const [peer, c] of firstPerPeer(refused)) {
@@ -151,7 +185,18 @@ export class Puller extends EventEmitter<{ event: [PullEvent] }> {
     const onCatalog = ({ peer }: { peer: string }) => {
       if (peers.includes(peer) || !matches(this.node, peer, opts.from)) return
       peers.push(peer)
-      this.node.catalog.have(peer, wanted.map(w => w.sha), opts.signal).then(h => { fetcher.addPeer(peer, h) }, () => {})
+      this.node.catalog
+        .have(
+          peer,
+          wanted.map(w => w.sha),
+          opts.signal,
+        )
+        .then(
+          h => {
+            fetcher.addPeer(peer, h)
+          },
+          () => {},
+        )
     }
     this.node.on('catalog', onCatalog)
     try {
@@ -164,21 +209,34 @@ export class Puller extends EventEmitter<{ event: [PullEvent] }> {
     await this.waitElsewhere(elsewhere, lease, opts.signal)
     const stillMissing = [...theirs, ...elsewhere].filter(sha => !this.library.isPresent(sha))
     if (stillMissing.length > 0) {
-      throw new ObjectMissingError(`revision ${id.slice(0, 12)}: ${stillMissing.length} object(s) another pull was fetching did not arrive (e.g. ${stillMissing[0]}); pull again`, { missing: stillMissing })
+      throw new ObjectMissingError(
+        `revision ${id.slice(0, 12)}: ${stillMissing.length} object(s) another pull was fetching did not arrive (e.g. ${stillMissing[0]}); pull again`,
+        { missing: stillMissing },
+      )
     }
     if (disbelieved.length > 0) {
       const shas = new Set(disbelieved.map(w => w.sha))
       const claims = refused.filter(c => shas.has(c.sha))
       const e = claims.find(c => c.direct) ?? claims[0]
-      throw new ProtocolError(`revision ${id.slice(0, 12)}: ${disbelieved.length} object(s) are only on peers that claim impossible sizes (e.g. object ${e.sha}: peer ${e.peer} claims ${formatBytes(e.size)}: ${e.why}); the rest was pulled`, { claims: claims.slice(0, 20) })
+      throw new ProtocolError(
+        `revision ${id.slice(0, 12)}: ${disbelieved.length} object(s) are only on peers that claim impossible sizes (e.g. object ${e.sha}: peer ${e.peer} claims ${formatBytes(e.size)}: ${e.why}); the rest was pulled`,
+        { claims: claims.slice(0, 20) },
+      )
     }
     if (nobody.length > 0 && unanswered.length > 0) {
       // Perhaps on a peer that could not say: its failure is the cause to report.
       const u = unanswered[0]
-      throw peerFailure((u.error as { code?: unknown }).code, `revision ${id.slice(0, 12)}: ${nobody.length} object(s) are on no team peer that answered (e.g. ${nobody[0].sha}): asking peer ${u.peer} which objects it has failed: ${u.error.message}; the rest was pulled`, { missing: nobody.map(n => n.sha), peer: u.peer })
+      throw peerFailure(
+        (u.error as { code?: unknown }).code,
+        `revision ${id.slice(0, 12)}: ${nobody.length} object(s) are on no team peer that answered (e.g. ${nobody[0].sha}): asking peer ${u.peer} which objects it has failed: ${u.error.message}; the rest was pulled`,
+        { missing: nobody.map(n => n.sha), peer: u.peer },
+      )
     }
     if (nobody.length > 0) {
-      throw new ObjectMissingError(`revision ${id.slice(0, 12)}: ${nobody.length} object(s) are on no connected team peer (e.g. ${nobody[0].sha}); the rest was pulled, pull again when a peer that has them is around`, { missing: nobody.map(n => n.sha) })
+      throw new ObjectMissingError(
+        `revision ${id.slice(0, 12)}: ${nobody.length} object(s) are on no connected team peer (e.g. ${nobody[0].sha}); the rest was pulled, pull again when a peer that has them is around`,
+        { missing: nobody.map(n => n.sha) },
+      )
     }
     return { id, objects: wanted.length, bytes: progress.bytes, fromPeers: progress.fromPeers(), seconds: (Date.now() - started) / 1000 }
   }
@@ -188,25 +246,33 @@ export class Puller extends EventEmitter<{ event: [PullEvent] }> {
    * the pool (then recorded here too) or no live process fetches it any more
    * (it failed, or was killed: the caller reports it missing).
    */
-  private async waitElsewhere (shas: string[], lease: Lease, signal: AbortSignal): Promise<void> {
+  private async waitElsewhere(shas: string[], lease: Lease, signal: AbortSignal): Promise<void> {
     let left = shas
     while (left.length > 0) {
       const next: string[] = []
       for (const sha of left) {
         const size = await this.library.objects.size(sha)
-        if (size !== undefined) { if (!this.library.isPresent(sha)) this.library.objectPresent(sha, size) } else if (lease.fetchingElsewhere(sha)) next.push(sha)
+        if (size !== undefined) {
+          if (!this.library.isPresent(sha)) this.library.objectPresent(sha, size)
+        } else if (lease.fetchingElsewhere(sha)) next.push(sha)
       }
       left = next
       if (left.length === 0) return
       await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve() }, PullTuning.elsewherePollMs)
-        function onAbort (): void { clearTimeout(t); reject(new AbortedError('pull cancelled while another process fetched its objects')) }
+        const t = setTimeout(() => {
+          signal.removeEventListener('abort', onAbort)
+          resolve()
+        }, PullTuning.elsewherePollMs)
+        function onAbort(): void {
+          clearTimeout(t)
+          reject(new AbortedError('pull cancelled while another process fetched its objects'))
+        }
         signal.addEventListener('abort', onAbort, { once: true })
       })
     }
   }
 
-  private nameFree (name: string): boolean {
+  private nameFree(name: string): boolean {
     try {
       this.library.resolve(name)
       return false
@@ -216,7 +282,7 @@ export class Puller extends EventEmitter<{ event: [PullEvent] }> {
   }
 
   /** The state JSON from the first holder whose bytes hash to `id`. */
-  private async fetchState (id: string, holders: string[], signal: AbortSignal): Promise<{ raw: Uint8Array, parsed: ParsedState, from: string }> {
+  private async fetchState(id: string, holders: string[], signal: AbortSignal): Promise<{ raw: Uint8Array; parsed: ParsedState; from: string }> {
     let last: unknown
     for (const peer of holders) {
       try {
@@ -236,32 +302,40 @@ export class Puller extends EventEmitter<{ event: [PullEvent] }> {
   }
 
   /** Ask every peer which of `shas` it holds, with sizes; the claims are checked (holders.ts) before anything is planned. */
-  private async whoHas (id: string, shas: string[], peers: string[], signal: AbortSignal): Promise<WhoHas> {
+  private async whoHas(id: string, shas: string[], peers: string[], signal: AbortSignal): Promise<WhoHas> {
     const unanswered: WhoHas['unanswered'] = []
-    const answers = await Promise.all(peers.map(async (peer): Promise<HaveAnswer> => {
-      const listedBytes = this.node.table.get(peer)?.catalog?.find(r => r.id === id)?.bytes
-      try { return { peer, have: await this.node.catalog.have(peer, shas, signal), listedBytes } } catch (err) {
-        if (signal.aborted) throw err
-        this.log.error('pull %s: asking %s which objects it has failed: %s', id.slice(0, 12), peer, (err as Error).message)
-        unanswered.push({ peer, error: err instanceof Error ? err : new Error(String(err)) })
-        return { peer, have: new Map<string, number>() }
-      }
-    }))
+    const answers = await Promise.all(
+      peers.map(async (peer): Promise<HaveAnswer> => {
+        const listedBytes = this.node.table.get(peer)?.catalog?.find(r => r.id === id)?.bytes
+        try {
+          return { peer, have: await this.node.catalog.have(peer, shas, signal), listedBytes }
+        } catch (err) {
+          if (signal.aborted) throw err
+          this.log.error('pull %s: asking %s which objects it has failed: %s', id.slice(0, 12), peer, (err as Error).message)
+          unanswered.push({ peer, error: err instanceof Error ? err : new Error(String(err)) })
+          return { peer, have: new Map<string, number>() }
+        }
+      }),
+    )
     return { ...chooseHolders(shas, answers), unanswered }
   }
 }
 
 /** Who has which missing object: the believed claims, the refused ones, and the peers whose answer failed. */
-interface WhoHas { wanted: WantedObject[], refused: RefusedClaim[], unanswered: Array<{ peer: string, error: Error }> }
+interface WhoHas {
+  wanted: WantedObject[]
+  refused: RefusedClaim[]
+  unanswered: Array<{ peer: string; error: Error }>
+}
 
-function firstPerPeer (claims: RefusedClaim[]): Map<string, RefusedClaim> {
+function firstPerPeer(claims: RefusedClaim[]): Map<string, RefusedClaim> {
   const out = new Map<string, RefusedClaim>()
   for (const c of claims) if (!out.has(c.peer)) out.set(c.peer, c)
   return out
 }
 
 /** Does `peer` match one of the --from selectors (id, id suffix of 6+, or name)? */
-export function matches (node: PeerNode, peer: string, from: string[] | undefined): boolean {
+export function matches(node: PeerNode, peer: string, from: string[] | undefined): boolean {
   if (from === undefined || from.length === 0) return true
   const name = node.table.get(peer)?.name?.toLowerCase()
   return from.some(f => f === peer || (f.length >= 6 && peer.endsWith(f)) || (name !== undefined && f.toLowerCase() === name))

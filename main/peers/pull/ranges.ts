@@ -3,8 +3,11 @@
 export type Range = [number, number]
 
 /** Sorted, merged copy. */
-export function mergeRanges (rs: readonly Range[]): Range[] {
-  const s = rs.filter(r => r[1] > r[0]).map(r => [r[0], r[1]] as Range).sort((a, b) => a[0] - b[0])
+export function mergeRanges(rs: readonly Range[]): Range[] {
+  const s = rs
+    .filter(r => r[1] > r[0])
+    .map(r => [r[0], r[1]] as Range)
+    .sort((a, b) => a[0] - b[0])
   const out: Range[] = []
   for (const r of s) {
     const last = out[out.length - 1]
@@ -14,12 +17,12 @@ export function mergeRanges (rs: readonly Range[]): Range[] {
   return out
 }
 
-export function addRange (rs: readonly Range[], r: Range): Range[] {
+export function addRange(rs: readonly Range[], r: Range): Range[] {
   return mergeRanges([...rs, r])
 }
 
 /** [0, size) minus `done`. */
-export function missingRanges (size: number, done: readonly Range[]): Range[] {
+export function missingRanges(size: number, done: readonly Range[]): Range[] {
   const out: Range[] = []
   let at = 0
   for (const [s, e] of mergeRanges(done)) {
@@ -31,7 +34,7 @@ export function missingRanges (size: number, done: readonly Range[]): Range[] {
 }
 
 /** Split ranges into pieces of at most `max` bytes, cut on multiples of `max` so pieces line up across runs. */
-export function splitRanges (rs: readonly Range[], max: number): Range[] {
+export function splitRanges(rs: readonly Range[], max: number): Range[] {
   const out: Range[] = []
   for (const [s, e] of rs) {
     let at = s
@@ -45,24 +48,25 @@ export function splitRanges (rs: readonly Range[], max: number): Range[] {
 }
 
 /** End of the contiguous prefix [0, x) covered by `done`. */
-export function prefixEnd (done: readonly Range[]): number {
+export function prefixEnd(done: readonly Range[]): number {
   const m = mergeRanges(done)
   return m.length > 0 && m[0][0] === 0 ? m[0][1] : 0
 }
 
 /** Validate a JSON value read back from the database. */
-export function parseRanges (v: unknown, size: number): Range[] | undefined {
+export function parseRanges(v: unknown, size: number): Range[] | undefined {
   if (!Array.isArray(v)) return undefined
   const out: Range[] = []
   for (const r of v) {
-    if (!Array.isArray(r) || r.length !== 2 || !Number.isSafeInteger(r[0]) || !Number.isSafeInteger(r[1]) || r[0] < 0 || r[1] > size || r[0] >= r[1]) return undefined
+    if (!Array.isArray(r) || r.length !== 2 || !Number.isSafeInteger(r[0]) || !Number.isSafeInteger(r[1]) || r[0] < 0 || r[1] > size || r[0] >= r[1])
+      return undefined
     out.push([r[0], r[1]])
   }
   return mergeRanges(out)
 }
 
 /** `r` minus every range in `cover`. */
-export function subtract (r: Range, cover: readonly Range[]): Range[] {
+export function subtract(r: Range, cover: readonly Range[]): Range[] {
   let parts: Range[] = [r]
   for (const [cs, ce] of cover) {
     parts = parts.flatMap(([s, e]) => {

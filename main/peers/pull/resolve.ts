@@ -16,7 +16,7 @@ export interface Resolved {
  * revision with that name or id wins (pulling completes it), else the peers'
  * catalogs decide, and must agree.
  */
-export function resolveRevision (library: Library, rev: string, catalogs: ReadonlyMap<string, RemoteRevision[]>): Resolved {
+export function resolveRevision(library: Library, rev: string, catalogs: ReadonlyMap<string, RemoteRevision[]>): Resolved {
   let id: string | undefined
   try {
     id = library.resolve(rev).id
@@ -26,9 +26,7 @@ export function resolveRevision (library: Library, rev: string, catalogs: Readon
   const matches = new Map<string, RemoteRevision>()
   for (const revs of catalogs.values()) {
     for (const r of revs) {
-      const hit = id !== undefined
-        ? r.id === id
-        : r.id === rev || r.names.includes(rev) || (/^[0-9a-f]{8,63}$/.test(rev) && r.id.startsWith(rev))
+      const hit = id !== undefined ? r.id === id : r.id === rev || r.names.includes(rev) || (/^[0-9a-f]{8,63}$/.test(rev) && r.id.startsWith(rev))
       if (hit && !matches.has(r.id)) matches.set(r.id, r)
     }
   }
@@ -39,11 +37,14 @@ export function resolveRevision (library: Library, rev: string, catalogs: Readon
     }
     if (matches.size > 1) {
       const ids = [...matches.keys()]
-      throw new AmbiguousRevisionError(`revision ${rev}: team peers have ${ids.length} different revisions by that name or prefix (${ids.map(i => i.slice(0, 12)).join(', ')}); give the id`, { matches: ids })
+      throw new AmbiguousRevisionError(
+        `revision ${rev}: team peers have ${ids.length} different revisions by that name or prefix (${ids.map(i => i.slice(0, 12)).join(', ')}); give the id`,
+        { matches: ids },
+      )
     }
     id = [...matches.keys()][0]
   }
-  const holders: Array<{ peer: string, complete: boolean }> = []
+  const holders: Array<{ peer: string; complete: boolean }> = []
   const names = new Set<string>()
   for (const [peer, revs] of catalogs) {
     const r = revs.find(x => x.id === id)

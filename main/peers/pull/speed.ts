@@ -22,7 +22,10 @@ import { formatRate } from '../../../shared/units.js'
 
 export type SlowKind = 'floor' | 'relative'
 
-interface Sample { net: number, bytes: number }
+interface Sample {
+  net: number
+  bytes: number
+}
 
 /** One range in flight: bytes, and time spent waiting for its peer. */
 export class RangeClock {
@@ -32,29 +35,35 @@ export class RangeClock {
   private writingSince = -1
   private samples: Sample[] = [{ net: 0, bytes: 0 }]
 
-  constructor (readonly peer: string, readonly what: string, readonly takers: () => string[], readonly cut: (reason: Error) => void, now: number) {
+  constructor(
+    readonly peer: string,
+    readonly what: string,
+    readonly takers: () => string[],
+    readonly cut: (reason: Error) => void,
+    now: number,
+  ) {
     this.started = now
   }
 
   /** A chunk arrived; our write of it starts (the time until `written` is ours). */
-  arrived (n: number, now: number): void {
+  arrived(n: number, now: number): void {
     this.bytes += n
     this.writingSince = now
   }
 
-  written (now: number): void {
+  written(now: number): void {
     if (this.writingSince < 0) return
     this.ownMs += now - this.writingSince
     this.writingSince = -1
   }
 
   /** Milliseconds spent waiting for the peer. */
-  netMs (now: number): number {
+  netMs(now: number): number {
     return now - this.started - this.ownMs - (this.writingSince >= 0 ? now - this.writingSince : 0)
   }
 
   /** Bytes per second over the last window of waiting, or undefined within the grace period. */
-  sample (now: number): number | undefined {
+  sample(now: number): number | undefined {
     const net = this.netMs(now)
     this.samples.push({ net, bytes: this.bytes })
     if (net < PullTuning.slowGraceMs) return undefined
@@ -63,34 +72,39 @@ export class RangeClock {
     while (i + 1 < this.samples.length && this.samples[i + 1].net <= net - PullTuning.slowWindowMs) i++
     this.samples = this.samples.slice(i)
     const s = this.samples[0]
-    return (this.bytes - s.bytes) * 1000 / Math.max(1, net - s.net)
+    return ((this.bytes - s.bytes) * 1000) / Math.max(1, net - s.net)
   }
 }
 
-export interface SlowCut { clock: RangeClock, kind: SlowKind, rate: number, than?: { peer: string, rate: number } }
+export interface SlowCut {
+  clock: RangeClock
+  kind: SlowKind
+  rate: number
+  than?: { peer: string; rate: number }
+}
 
 export class SpeedWatch {
   private readonly live = new Set<RangeClock>()
   /** Per peer: the rate of its recently finished ranges (moving average). */
   private readonly finished = new Map<string, number>()
 
-  start (peer: string, what: string, takers: () => string[], cut: (reason: Error) => void, now = Date.now()): RangeClock {
+  start(peer: string, what: string, takers: () => string[], cut: (reason: Error) => void, now = Date.now()): RangeClock {
     const c = new RangeClock(peer, what, takers, cut, now)
     this.live.add(c)
     return c
   }
 
-  end (c: RangeClock, ok: boolean, now = Date.now()): void {
+  end(c: RangeClock, ok: boolean, now = Date.now()): void {
     this.live.delete(c)
     // Small ranges say little about a peer's rate.
     if (!ok || c.bytes < PullTuning.slowMinSampleBytes) return
-    const rate = c.bytes * 1000 / Math.max(1, c.netMs(now))
+    const rate = (c.bytes * 1000) / Math.max(1, c.netMs(now))
     const prev = this.finished.get(c.peer)
     this.finished.set(c.peer, prev === undefined ? rate : (prev + rate) / 2)
   }
 
   /** The ranges to cut now (the caller cuts them). */
-  check (now = Date.now()): SlowCut[] {
+  check(now = Date.now()): SlowCut[] {
     const rates = new Map<RangeClock, number | undefined>()
     const peerRate = new Map<string, number>(this.finished)
     for (const c of this.live) {
@@ -101,8 +115,11 @@ export class SpeedWatch {
     const out: SlowCut[] = []
     for (const [c, rate] of rates) {
       if (rate === undefined) continue
-      if (rate < PullTuning.minRangeBytesPerSec) { out.push({ clock: c, kind: 'floor', rate }); continue }
-      let than: { peer: string, rate: number } | undefined
+      if (rate < PullTuning.minRangeBytesPerSec) {
+        out.push({ clock: c, kind: 'floor', rate })
+        continue
+      }
+      let than: { peer: string; rate: number } | undefined
       for (const p of c.takers()) {
         const r = peerRate.get(p) ?? 0
         if (r > (than?.rate ?? 0)) than = { peer: p, rate: r }
@@ -113,18 +130,19 @@ export class SpeedWatch {
   }
 
   /** The error a cut range fails with (E_TIMEOUT; `details.slow` says which rule). */
-  static reason (cut: SlowCut): Error {
+  static reason(cut: SlowCut): Error {
     const c = cut.clock
     const at = `${c.what} from peer ${c.peer}: ${formatRate(cut.rate)} over the last ${PullTuning.slowWindowMs / 1000} s`
-    const msg = cut.kind === 'floor'
-      ? `${at}, under the minimum of ${formatRate(PullTuning.minRangeBytesPerSec)}`
-      : `${at}, over ${PullTuning.slowFactor} times slower than peer ${cut.than!.peer} (${formatRate(cut.than!.rate)}): its rest goes to the faster peer`
+    const msg =
+      cut.kind === 'floor'
+        ? `${at}, under the minimum of ${formatRate(PullTuning.minRangeBytesPerSec)}`
+        : `${at}, over ${PullTuning.slowFactor} times slower than peer ${cut.than!.peer} (${formatRate(cut.than!.rate)}): its rest goes to the faster peer`
     return new TimeoutError(msg, { slow: cut.kind, peer: c.peer, rate: Math.round(cut.rate) })
   }
 }
 
 /** Was this range cut by SpeedWatch, and by which rule? */
-export function slowKind (err: unknown): SlowKind | undefined {
+export function slowKind(err: unknown): SlowKind | undefined {
   const d = (err as { details?: { slow?: unknown } } | null)?.details
   return d?.slow === 'floor' || d?.slow === 'relative' ? d.slow : undefined
 }

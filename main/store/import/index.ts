@@ -64,20 +64,25 @@ export class Importer {
   private readonly log: Logger
   private loading: Promise<typeof import('./tar.js') & typeof import('../../../shared/state/validate.js')> | undefined
 
-  constructor (private readonly components: { library: Library, log: Logger }, private readonly opts: ImporterOptions = {}) {
+  constructor(
+    private readonly components: { library: Library; log: Logger },
+    private readonly opts: ImporterOptions = {},
+  ) {
     this.log = components.log.child('import')
   }
 
   /** The tar reader and the state rules, loaded by the first import: a command that imports nothing (`ls`) starts without them. */
-  private async tools (): Promise<typeof import('./tar.js') & typeof import('../../../shared/state/validate.js')> {
+  private async tools(): Promise<typeof import('./tar.js') & typeof import('../../../shared/state/validate.js')> {
     this.loading ??= Promise.all([import('./tar.js'), import('../../../shared/state/validate.js')]).then(([tar, validate]) => ({ ...tar, ...validate }))
     return await this.loading
   }
 
-  async importPath (path: string, opts: ImportOptions = {}): Promise<ImportResult> {
+  async importPath(path: string, opts: ImportOptions = {}): Promise<ImportResult> {
     const label = opts.label ?? path
     let st
-    try { st = await stat(path) } catch (err) {
+    try {
+      st = await stat(path)
+    } catch (err) {
       throw new BadInputError(`${label}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`)
     }
     if (!st.isDirectory() && !st.isFile()) throw new BadInputError(`${label}: not a file or directory`)
@@ -85,14 +90,20 @@ export class Importer {
     try {
       if (st.isDirectory()) return await this.importFromSource(await directorySource(path, opts.objectsDir, this.opts.pvrObjectDirs ?? []), opts, label, lease)
       const kind = await (await this.tools()).sniffFile(path)
-      if (kind === 'json') return await this.importFromSource({ kind: 'json', stateFile: path, objectDirs: opts.objectsDir === undefined ? [] : [opts.objectsDir] }, opts, label, lease)
+      if (kind === 'json')
+        return await this.importFromSource(
+          { kind: 'json', stateFile: path, objectDirs: opts.objectsDir === undefined ? [] : [opts.objectsDir] },
+          opts,
+          label,
+          lease,
+        )
       return await this.importTarball(path, st.size, opts, label, lease)
     } finally {
       lease.release()
     }
   }
 
-  private async importTarball (file: string, size: number, opts: ImportOptions, label: string, lease: Lease): Promise<ImportResult> {
+  private async importTarball(file: string, size: number, opts: ImportOptions, label: string, lease: Lease): Promise<ImportResult> {
     const lib = this.components.library
     let parsed: ParsedState | undefined
     const { readExportTarball, assertValidState } = await this.tools()
@@ -109,7 +120,9 @@ export class Importer {
         lease.hold(named)
         return named
       },
-      discard: shas => { lib.discardWritten(lease, shas) },
+      discard: shas => {
+        lib.discardWritten(lease, shas)
+      },
     })
     try {
       if (parsed === undefined) throw new BugError('the state was not read')
@@ -135,7 +148,7 @@ export class Importer {
     }
   }
 
-  private async importFromSource (src: StateSource, opts: ImportOptions, label: string, lease: Lease): Promise<ImportResult> {
+  private async importFromSource(src: StateSource, opts: ImportOptions, label: string, lease: Lease): Promise<ImportResult> {
     const lib = this.components.library
     const st = await stat(src.stateFile)
     if (st.size > STATE_MAX_BYTES) throw new StateTooLargeError(`${src.stateFile}: ${st.size} bytes, over the ${STATE_MAX_BYTES}-byte cap for a state`)
@@ -159,14 +172,20 @@ export class Importer {
         opts.onProgress?.({ bytes: done, totalBytes: total })
         if (lib.isPresent(sha)) continue
         const onDisk = await lib.objects.size(sha)
-        if (onDisk !== undefined) { present.set(sha, onDisk); continue }
+        if (onDisk !== undefined) {
+          present.set(sha, onDisk)
+          continue
+        }
         const candidates = await findObjectFile(src, sha, keys)
         let lastErr: unknown
         for (const file of candidates) {
           try {
             const put = await lib.objects.putFile(sha, file, { source: file, signal: opts.signal })
             present.set(sha, put.size)
-            if (!put.existed) { written.push(sha); newBytes += put.size }
+            if (!put.existed) {
+              written.push(sha)
+              newBytes += put.size
+            }
             lastErr = undefined
             break
           } catch (err) {
@@ -185,7 +204,7 @@ export class Importer {
     }
   }
 
-  private result (id: string, name: string | undefined, existed: boolean, newBytes: number): ImportResult {
+  private result(id: string, name: string | undefined, existed: boolean, newBytes: number): ImportResult {
     const info = this.components.library.get(id)
     if (info === undefined) throw new BugError(`revision ${id} vanished`)
     return { id, name: name ?? info.names[0], objects: info.objects, missing: this.components.library.missing(id), bytes: info.bytes, existed, newBytes }

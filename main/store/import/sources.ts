@@ -18,12 +18,20 @@ export interface StateSource {
   workTree?: string
 }
 
-async function isFile (p: string): Promise<boolean> {
-  try { return (await stat(p)).isFile() } catch { return false }
+async function isFile(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isFile()
+  } catch {
+    return false
+  }
 }
 
-async function isDir (p: string): Promise<boolean> {
-  try { return (await stat(p)).isDirectory() } catch { return false }
+async function isDir(p: string): Promise<boolean> {
+  try {
+    return (await stat(p)).isDirectory()
+  } catch {
+    return false
+  }
 }
 
 /** Work out how to read a directory import; throws a clear error for anything else. */
@@ -31,10 +39,10 @@ async function isDir (p: string): Promise<boolean> {
  * `pvrObjectDirs`: where pvr keeps objects outside a checkout (EnvSettings:
  * PVR_OBJECTS_DIR, ~/.pvr/objects), looked at after the checkout's own config.
  */
-export async function directorySource (dir: string, objectsOverride: string | undefined, pvrObjectDirs: readonly string[]): Promise<StateSource> {
+export async function directorySource(dir: string, objectsOverride: string | undefined, pvrObjectDirs: readonly string[]): Promise<StateSource> {
   if (await isDir(join(dir, '.pvr'))) {
     const stateFile = join(dir, '.pvr', 'json')
-    if (!await isFile(stateFile)) throw new BadInputError(`${dir}: a pvr checkout without .pvr/json (run pvr checkout or pvr get first)`)
+    if (!(await isFile(stateFile))) throw new BadInputError(`${dir}: a pvr checkout without .pvr/json (run pvr checkout or pvr get first)`)
     const dirs: string[] = []
     if (objectsOverride !== undefined) dirs.push(objectsOverride)
     const configured = await configuredObjectsDir(join(dir, '.pvr', 'config'))
@@ -50,9 +58,13 @@ export async function directorySource (dir: string, objectsOverride: string | un
   throw new BadInputError(`${dir}: not a pvr checkout (no .pvr/json) nor a directory with a 'json' file and 'objects/'`)
 }
 
-async function configuredObjectsDir (configFile: string): Promise<string | undefined> {
+async function configuredObjectsDir(configFile: string): Promise<string | undefined> {
   let text: string
-  try { text = await readFile(configFile, 'utf8') } catch { return undefined }
+  try {
+    text = await readFile(configFile, 'utf8')
+  } catch {
+    return undefined
+  }
   try {
     const c = JSON.parse(text) as { ObjectsDir?: unknown }
     return typeof c.ObjectsDir === 'string' && c.ObjectsDir !== '' ? c.ObjectsDir : undefined
@@ -62,7 +74,7 @@ async function configuredObjectsDir (configFile: string): Promise<string | undef
 }
 
 /** The first existing candidate file for an object. */
-export async function findObjectFile (src: StateSource, sha: string, keys: string[]): Promise<string[]> {
+export async function findObjectFile(src: StateSource, sha: string, keys: string[]): Promise<string[]> {
   const out: string[] = []
   for (const d of src.objectDirs) {
     const p = join(d, sha)

@@ -30,7 +30,7 @@ export interface TarReadResult {
   /** Objects this read wrote into the store (were not there before). */
   written: Set<string>
   /** Object entries the state does not name: skipped, never written. */
-  skipped: { entries: number, bytes: number }
+  skipped: { entries: number; bytes: number }
 }
 
 export interface TarReadOptions {
@@ -59,19 +59,23 @@ export const ImportLimits = {
   freeBytes: 64 << 20,
 }
 
-export interface ProgressFn { (p: { bytes: number, totalBytes: number }): void }
+export interface ProgressFn {
+  (p: { bytes: number; totalBytes: number }): void
+}
 
 /** Normalise and check an entry name; throws for anything that could escape. */
-export function safeEntryName (name: string, archive: string): string {
+export function safeEntryName(name: string, archive: string): string {
   let n = name
   while (n.startsWith('./')) n = n.slice(2)
-  if (n.startsWith('/') || /^[A-Za-z]:[\\/]/.test(n)) throw new UnsafeEntryError(`${archive}: entry ${JSON.stringify(name)} has an absolute path`, { entry: name })
-  if (n.split(/[\\/]/).some(p => p === '..')) throw new UnsafeEntryError(`${archive}: entry ${JSON.stringify(name)} escapes the archive with '..'`, { entry: name })
+  if (n.startsWith('/') || /^[A-Za-z]:[\\/]/.test(n))
+    throw new UnsafeEntryError(`${archive}: entry ${JSON.stringify(name)} has an absolute path`, { entry: name })
+  if (n.split(/[\\/]/).some(p => p === '..'))
+    throw new UnsafeEntryError(`${archive}: entry ${JSON.stringify(name)} escapes the archive with '..'`, { entry: name })
   if (n.includes('\0')) throw new UnsafeEntryError(`${archive}: entry name contains a NUL byte`, { entry: name })
   return n
 }
 
-async function peek (file: string): Promise<Buffer> {
+async function peek(file: string): Promise<Buffer> {
   const s = createReadStream(file, { start: 0, end: 511 })
   const chunks: Buffer[] = []
   for await (const c of s) chunks.push(c as Buffer)
@@ -80,36 +84,47 @@ async function peek (file: string): Promise<Buffer> {
 
 export type FileKind = 'gzip' | 'bzip2' | 'tar' | 'json' | 'unknown'
 
-export async function sniffFile (file: string): Promise<FileKind> {
+export async function sniffFile(file: string): Promise<FileKind> {
   const head = await peek(file)
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip'
   if (head.length >= 3 && head.subarray(0, 3).toString('latin1') === 'BZh') return 'bzip2'
   if (head.length >= 262 && head.subarray(257, 262).toString('latin1') === 'ustar') return 'tar'
-  const text = head.toString('utf8').replace(/^\uFEFF/, '').trimStart()
+  const text = head
+    .toString('utf8')
+    .replace(/^\uFEFF/, '')
+    .trimStart()
   if (text.startsWith('{')) return 'json'
   // An old-style (v7) tar header: a name, then octal fields; accept when the checksum holds.
   if (head.length === 512 && tarChecksumOk(head)) return 'tar'
   return 'unknown'
 }
 
-function tarChecksumOk (h: Buffer): boolean {
-  const stored = parseInt(h.subarray(148, 156).toString('latin1').replace(/[\0 ]+$/, '').trim(), 8)
+function tarChecksumOk(h: Buffer): boolean {
+  const stored = parseInt(
+    h
+      .subarray(148, 156)
+      .toString('latin1')
+      .replace(/[\0 ]+$/, '')
+      .trim(),
+    8,
+  )
   if (!Number.isFinite(stored)) return false
   let sum = 0
-  for (let i = 0; i < 512; i++) sum += (i >= 148 && i < 156) ? 32 : h[i]
+  for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : h[i]
   return sum === stored && sum !== 256
 }
 
-export async function readExportTarball (file: string, store: ObjectStore, opts: TarReadOptions): Promise<TarReadResult> {
+export async function readExportTarball(file: string, store: ObjectStore, opts: TarReadOptions): Promise<TarReadResult> {
   const kind = await sniffFile(file)
   const label = opts.label
-  if (kind === 'bzip2') throw new BadArchiveError(`${label}: bzip2-compressed tarballs are not supported; recompress it with gzip (bunzip2 then gzip) and import again`)
+  if (kind === 'bzip2')
+    throw new BadArchiveError(`${label}: bzip2-compressed tarballs are not supported; recompress it with gzip (bunzip2 then gzip) and import again`)
   if (kind !== 'gzip' && kind !== 'tar') throw new BadArchiveError(`${label}: not a tar or gzip tar archive (nor a state JSON)`)
   const first = await readObjects(file, kind, store, opts, undefined)
   if (first !== 'json-late') return first
   // Objects came before the json: find the state first, so that nothing it does not name is written.
   const json = await findJson(file, kind, opts)
-  return await readObjects(file, kind, store, opts, { json, named: opts.onState(json) }) as TarReadResult
+  return (await readObjects(file, kind, store, opts, { json, named: opts.onState(json) })) as TarReadResult
 }
 
 /** One entry of the archive as tar-stream gives it. */
@@ -118,7 +133,7 @@ type Entry = tar.Extract extends AsyncIterable<infer T> ? T : never
 type Visit = (entry: Entry, name: string, h: tar.Header) => Promise<'stop' | undefined>
 
 /** Stream the archive's entries through `visit` (checked names and types); true when `visit` stopped early. */
-async function walk (file: string, kind: 'gzip' | 'tar', opts: TarReadOptions, visit: Visit): Promise<boolean> {
+async function walk(file: string, kind: 'gzip' | 'tar', opts: TarReadOptions, visit: Visit): Promise<boolean> {
   const label = opts.label
   let read = 0
   let out = 0
@@ -126,7 +141,7 @@ async function walk (file: string, kind: 'gzip' | 'tar', opts: TarReadOptions, v
   const maxExpansion = opts.maxExpansion ?? ImportLimits.maxExpansion
   const counter = new Transform({
     highWaterMark: 1 << 20,
-    transform (chunk: Buffer, _enc, cb) {
+    transform(chunk: Buffer, _enc, cb) {
       read += chunk.length
       opts.onProgress?.({ bytes: read, totalBytes: opts.totalBytes })
       cb(null, chunk)
@@ -134,12 +149,17 @@ async function walk (file: string, kind: 'gzip' | 'tar', opts: TarReadOptions, v
   })
   const guard = new Transform({
     highWaterMark: 1 << 20,
-    transform (chunk: Buffer, _enc, cb) {
+    transform(chunk: Buffer, _enc, cb) {
       out += chunk.length
       // What gunzip has consumed, not what was read ahead of it into buffers.
       const used = gunzip?.bytesWritten ?? read
       if (maxExpansion > 0 && out > ImportLimits.freeBytes && out > maxExpansion * used) {
-        cb(bomb = new BadArchiveError(`${label}: expands to ${formatMiB(out)} from ${formatMiB(used)} of gzip data so far, more than ${maxExpansion} times: refused as a decompression bomb (a pvr export of squashfs images barely shrinks; FIELDSYNC_MAX_EXPANSION changes the limit)`, { limit: maxExpansion, bytesIn: used, bytesOut: out }))
+        cb(
+          (bomb = new BadArchiveError(
+            `${label}: expands to ${formatMiB(out)} from ${formatMiB(used)} of gzip data so far, more than ${maxExpansion} times: refused as a decompression bomb (a pvr export of squashfs images barely shrinks; FIELDSYNC_MAX_EXPANSION changes the limit)`,
+            { limit: maxExpansion, bytesIn: used, bytesOut: out },
+          )),
+        )
         return
       }
       cb(null, chunk)
@@ -165,11 +185,17 @@ async function walk (file: string, kind: 'gzip' | 'tar', opts: TarReadOptions, v
       if (opts.signal?.aborted === true) throw new AbortedError(`${label}: import cancelled`)
       const h = entry.header
       const name = safeEntryName(h.name, label)
-      if (h.type === 'directory') { entry.resume(); continue }
-      if (h.type !== 'file' && h.type !== 'contiguous-file') {
-        throw new UnsafeEntryError(`${label}: entry ${JSON.stringify(h.name)} is a ${h.type ?? 'special file'}; an export tarball holds only regular files`, { entry: h.name, type: h.type })
+      if (h.type === 'directory') {
+        entry.resume()
+        continue
       }
-      if (await visit(entry, name, h) === 'stop') {
+      if (h.type !== 'file' && h.type !== 'contiguous-file') {
+        throw new UnsafeEntryError(`${label}: entry ${JSON.stringify(h.name)} is a ${h.type ?? 'special file'}; an export tarball holds only regular files`, {
+          entry: h.name,
+          type: h.type,
+        })
+      }
+      if ((await visit(entry, name, h)) === 'stop') {
         stopped = true
         break
       }
@@ -184,7 +210,9 @@ async function walk (file: string, kind: 'gzip' | 'tar', opts: TarReadOptions, v
   } catch (err) {
     extract.destroy()
     let pipeErr: unknown
-    await piping.catch((e: unknown) => { pipeErr = e })
+    await piping.catch((e: unknown) => {
+      pipeErr = e
+    })
     // When the expansion guard refused, it is the cause; the loop may only have seen the stream end early.
     // When the pipeline failed first (gzip cut short), the loop sees only its own stream destroyed: the
     // pipeline's error is the one that says what happened.
@@ -193,19 +221,19 @@ async function walk (file: string, kind: 'gzip' | 'tar', opts: TarReadOptions, v
   }
 }
 
-async function readJsonEntry (entry: Entry, h: tar.Header, label: string): Promise<Uint8Array> {
+async function readJsonEntry(entry: Entry, h: tar.Header, label: string): Promise<Uint8Array> {
   if ((h.size ?? 0) > STATE_MAX_BYTES) throw new StateTooLargeError(`${label}: json entry is ${h.size} bytes, over the ${STATE_MAX_BYTES}-byte cap for a state`)
   const chunks: Buffer[] = []
   for await (const c of entry) chunks.push(c as Buffer)
   return new Uint8Array(Buffer.concat(chunks))
 }
 
-function twoJson (label: string): Error {
+function twoJson(label: string): Error {
   return new BadArchiveError(`${label}: two 'json' entries: which state is meant is not clear, so the archive is refused (a pvr export has one)`)
 }
 
 /** The one json entry of an archive whose objects come first (nothing is written). */
-async function findJson (file: string, kind: 'gzip' | 'tar', opts: TarReadOptions): Promise<Uint8Array> {
+async function findJson(file: string, kind: 'gzip' | 'tar', opts: TarReadOptions): Promise<Uint8Array> {
   let json: Uint8Array | undefined
   await walk(file, kind, opts, async (entry, name, h) => {
     if (name === 'json') {
@@ -221,9 +249,12 @@ async function findJson (file: string, kind: 'gzip' | 'tar', opts: TarReadOption
   return json
 }
 
-function checkObjectName (name: string, h: tar.Header, label: string): string {
+function checkObjectName(name: string, h: tar.Header, label: string): string {
   const sha = name.slice('objects/'.length)
-  if (!isSha256Hex(sha)) throw new BadObjectNameError(`${label}: entry ${JSON.stringify(h.name)}: an object's name must be its sha256 (64 lowercase hex characters)`, { entry: h.name })
+  if (!isSha256Hex(sha))
+    throw new BadObjectNameError(`${label}: entry ${JSON.stringify(h.name)}: an object's name must be its sha256 (64 lowercase hex characters)`, {
+      entry: h.name,
+    })
   return sha
 }
 
@@ -232,7 +263,13 @@ function checkObjectName (name: string, h: tar.Header, label: string): string {
  * json entry must come before any object ('json-late' otherwise, with
  * nothing written); with it (the second read), the json met must be the same.
  */
-async function readObjects (file: string, kind: 'gzip' | 'tar', store: ObjectStore, opts: TarReadOptions, known: { json: Uint8Array, named: ReadonlySet<string> } | undefined): Promise<TarReadResult | 'json-late'> {
+async function readObjects(
+  file: string,
+  kind: 'gzip' | 'tar',
+  store: ObjectStore,
+  opts: TarReadOptions,
+  known: { json: Uint8Array; named: ReadonlySet<string> } | undefined,
+): Promise<TarReadResult | 'json-late'> {
   const label = opts.label
   const result: TarReadResult = { json: known?.json ?? new Uint8Array(0), objects: new Map(), written: new Set(), skipped: { entries: 0, bytes: 0 } }
   let named = known?.named
@@ -246,7 +283,8 @@ async function readObjects (file: string, kind: 'gzip' | 'tar', store: ObjectSto
         sawJson = true
         const json = await readJsonEntry(entry, h, label)
         if (known !== undefined) {
-          if (!Buffer.from(json).equals(Buffer.from(known.json))) throw new BadArchiveError(`${label}: the json entry changed between two reads of the archive (is it being written?)`)
+          if (!Buffer.from(json).equals(Buffer.from(known.json)))
+            throw new BadArchiveError(`${label}: the json entry changed between two reads of the archive (is it being written?)`)
         } else {
           result.json = json
           named = opts.onState(json)
@@ -255,7 +293,10 @@ async function readObjects (file: string, kind: 'gzip' | 'tar', store: ObjectSto
       }
       if (name.startsWith('objects/')) {
         const sha = checkObjectName(name, h, label)
-        if (named === undefined) { late = true; return 'stop' }
+        if (named === undefined) {
+          late = true
+          return 'stop'
+        }
         if (!named.has(sha)) {
           // Not an object of this revision: not ours to write.
           result.skipped.entries++
@@ -264,7 +305,11 @@ async function readObjects (file: string, kind: 'gzip' | 'tar', store: ObjectSto
           return undefined
         }
         if (persisting.has(sha)) await persisting.get(sha) // a duplicate entry: let the first copy land
-        const put = await store.putVerified(sha, entry as unknown as AsyncIterable<Uint8Array>, { source: `${label}: entry ${h.name}`, signal: opts.signal, size: h.size })
+        const put = await store.putVerified(sha, entry as unknown as AsyncIterable<Uint8Array>, {
+          source: `${label}: entry ${h.name}`,
+          signal: opts.signal,
+          size: h.size,
+        })
         result.objects.set(sha, put.size)
         if (!put.existed) {
           result.written.add(sha)
@@ -290,9 +335,11 @@ async function readObjects (file: string, kind: 'gzip' | 'tar', store: ObjectSto
   return result
 }
 
-function formatMiB (n: number): string { return `${(n / (1 << 20)).toFixed(0)} MiB` }
+function formatMiB(n: number): string {
+  return `${(n / (1 << 20)).toFixed(0)} MiB`
+}
 
-function wrapArchiveError (err: unknown, file: string): unknown {
+function wrapArchiveError(err: unknown, file: string): unknown {
   if ((err as Error | undefined)?.name === 'AbortError') return new AbortedError(`${file}: import cancelled`)
   return archiveError(err, file)
 }

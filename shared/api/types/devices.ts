@@ -12,7 +12,7 @@ export type InstallStatus = 'NEW' | 'QUEUED' | 'DOWNLOADING' | 'INPROGRESS' | 'T
 export const FINAL_INSTALL_STATUSES: readonly string[] = ['DONE', 'UPDATED', 'ERROR', 'WONTGO', 'RUNNING', 'NOT_RUNNING']
 
 /** An install that ended well: the device runs the revision. */
-export function installSucceeded (status: string | null | undefined): boolean {
+export function installSucceeded(status: string | null | undefined): boolean {
   return status === 'DONE' || status === 'UPDATED' || status === 'RUNNING'
 }
 
@@ -49,7 +49,7 @@ export const DEVICE_VIAS: readonly DeviceVia[] = ['pvr-sdk', 'ssh', 'pv-ctrl']
 
 export interface InstallPlan {
   device: string
-  revision: { id: string, name: string }
+  revision: { id: string; name: string }
   via: DeviceVia
   objectsTotal: number
   objectsToSend: number
@@ -73,7 +73,7 @@ export interface InstallPlan {
   /** For a package: what composing it onto the device's running state changes. */
   composition: InstallComposition | null
   /** Whether this connection can commit (LOCAL_RUN_COMMIT: run, reboot, keep as a rollback point): ssh and pv-ctrl can, pvr-sdk cannot. */
-  commit: { possible: boolean, reason: string }
+  commit: { possible: boolean; reason: string }
   /** Over SSH: the container logged in as, why that one, and the device's host key. */
   ssh?: PlanSsh | null
 }
@@ -99,14 +99,17 @@ export interface PlanSsh {
   source: 'flag' | 'state' | 'setting' | 'default'
   /** The container the next login to this device will use (differs when the state the device runs says otherwise). */
   next: string
-  hostKey: { type: string, fingerprint: string, pinned: 'new' | 'known' } | null
+  hostKey: { type: string; fingerprint: string; pinned: 'new' | 'known' } | null
 }
 
 /** Which connections can commit, said in the plan before anything is sent. */
-export function commitAbility (via: DeviceVia): { possible: boolean, reason: string } {
+export function commitAbility(via: DeviceVia): { possible: boolean; reason: string } {
   return via === 'pvr-sdk'
     ? { possible: false, reason: 'pvr-sdk runs what it is sent and cannot commit (LOCAL_RUN_COMMIT); SSH or a pv-ctrl socket can' }
-    : { possible: true, reason: `${via === 'ssh' ? 'SSH' : 'pv-ctrl'} can commit: LOCAL_RUN_COMMIT runs the revision, reboots into it and keeps it as a rollback point` }
+    : {
+        possible: true,
+        reason: `${via === 'ssh' ? 'SSH' : 'pv-ctrl'} can commit: LOCAL_RUN_COMMIT runs the revision, reboots into it and keeps it as a rollback point`,
+      }
 }
 
 /** A package composed onto the state a device runs, as pvtx does on the device. */
@@ -117,9 +120,9 @@ export interface InstallComposition {
   /** False when the device runs every part of the package as it is already. */
   changed: boolean
   /** Parts (a signature's name, a container, a top-level file) the package adds, replaces, removes (by replacing a part's signature), or leaves as they were. */
-  parts: { added: string[], replaced: string[], removed: string[], unchanged: string[] }
+  parts: { added: string[]; replaced: string[]; removed: string[]; unchanged: string[] }
   /** The composed state's signature verdict as the device would give it (null: no trust store to judge with). */
-  signature: { pass: boolean, summary: string, device: string | null, broken: Array<{ key: string, message: string }> } | null
+  signature: { pass: boolean; summary: string; device: string | null; broken: Array<{ key: string; message: string }> } | null
   warnings: string[]
 }
 

@@ -111,8 +111,8 @@ export interface DiffEntry {
 }
 
 export interface RevisionDiff {
-  a: { id: string, name: string }
-  b: { id: string, name: string }
+  a: { id: string; name: string }
+  b: { id: string; name: string }
   added: DiffEntry[]
   removed: DiffEntry[]
   changed: DiffEntry[]

@@ -42,8 +42,8 @@ export interface PeersStatus {
   /** no-team: create or join one to start the node; failed: see error. */
   state: 'no-team' | 'starting' | 'running' | 'failed'
   error: WireError | null
-  node: { peerId: string, name: string, addrs: string[], mdns: boolean } | null
-  team: { joined: boolean, name: string | null }
+  node: { peerId: string; name: string; addrs: string[]; mdns: boolean } | null
+  team: { joined: boolean; name: string | null }
   peers: LanPeer[]
 }
 

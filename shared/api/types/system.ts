@@ -22,12 +22,16 @@ export interface AppInfo {
   capabilities: Capabilities
 }
 
-export interface DirEntry { name: string, kind: 'dir' | 'file', size: number | null }
+export interface DirEntry {
+  name: string
+  kind: 'dir' | 'file'
+  size: number | null
+}
 
 export interface DirListing {
   path: string
   parent: string | null
   entries: DirEntry[]
   /** Mount points that look like removable drives (USB sticks), for quick picks. */
-  places: Array<{ label: string, path: string }>
+  places: Array<{ label: string; path: string }>
 }

@@ -28,7 +28,7 @@ export interface TransferInfo {
   movedFrom: number | null
   movedUntil: number | null
   /** Per-peer share of a pull. */
-  peers: Array<{ peer: string, bytes: number }>
+  peers: Array<{ peer: string; bytes: number }>
   /** The revision it moves, once known (a pull: for its row on the Peers screen). */
   rev?: string
   /** Current step in words (e.g. "TESTING: waiting for the containers"). */

@@ -15,23 +15,26 @@ import { silentLogger } from '../../../shared/log.js'
 import { tempDir } from '../../helpers/tmp.js'
 
 describe('the environment, read once by the composition root', () => {
-  it('reads direct I/O, the expansion limit and pvr\'s object folders, with their defaults', () => {
+  it("reads direct I/O, the expansion limit and pvr's object folders, with their defaults", () => {
     assert.deepEqual(readEnvSettings({}), { directIo: true, maxExpansion: 100, pvrObjectDirs: [join(homedir(), '.pvr', 'objects')] })
-    assert.deepEqual(readEnvSettings({ FIELDSYNC_DIRECT_IO: '0', FIELDSYNC_MAX_EXPANSION: '0', PVR_OBJECTS_DIR: '/srv/pvr' }),
-      { directIo: false, maxExpansion: 0, pvrObjectDirs: ['/srv/pvr', join(homedir(), '.pvr', 'objects')] })
+    assert.deepEqual(readEnvSettings({ FIELDSYNC_DIRECT_IO: '0', FIELDSYNC_MAX_EXPANSION: '0', PVR_OBJECTS_DIR: '/srv/pvr' }), {
+      directIo: false,
+      maxExpansion: 0,
+      pvrObjectDirs: ['/srv/pvr', join(homedir(), '.pvr', 'objects')],
+    })
     assert.equal(readEnvSettings({ FIELDSYNC_DIRECT_IO: '1', FIELDSYNC_MAX_EXPANSION: 'lots' }).maxExpansion, 100)
     assert.equal(readEnvSettings({ FIELDSYNC_MAX_EXPANSION: '-3' }).maxExpansion, 100)
     assert.equal(readEnvSettings({ FIELDSYNC_DIRECT_IO: '1' }).directIo, true)
   })
 
-  it('the App hands the settings to the object store', async (t) => {
+  it('the App hands the settings to the object store', async t => {
     const off = new App({ home: await tempDir(t), log: silentLogger(), env: { directIo: false, maxExpansion: 100, pvrObjectDirs: [] } })
     assert.equal(off.library.objects.directIo, false)
     const on = new App({ home: await tempDir(t), log: silentLogger(), env: { directIo: true, maxExpansion: 100, pvrObjectDirs: [] } })
     assert.equal(on.library.objects.directIo, true)
   })
 
-  it('a checkout import looks in the object folders it is given, not in PVR_OBJECTS_DIR of the process', async (t) => {
+  it('a checkout import looks in the object folders it is given, not in PVR_OBJECTS_DIR of the process', async t => {
     const dir = await tempDir(t)
     await mkdir(join(dir, '.pvr'), { recursive: true })
     await writeFile(join(dir, '.pvr', 'json'), '{"#spec":"pantavisor-service-system@1"}')

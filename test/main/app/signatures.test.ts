@@ -18,8 +18,13 @@ import { vendoredUpstreamDir } from '../../helpers/paths.js'
 import { tempDir } from '../../helpers/tmp.js'
 
 /** A state whose 900 signatures each test every one of its 20,000 keys: about a second of glob tests. */
-function costlyState (): string {
-  const st: Record<string, unknown> = { '#spec': 'pantavisor-service-system@1', 'bsp/run.json': { linux: 'kernel.img', initrd: 'pantavisor' }, 'bsp/kernel.img': 'a'.repeat(64), 'bsp/pantavisor': 'b'.repeat(64) }
+function costlyState(): string {
+  const st: Record<string, unknown> = {
+    '#spec': 'pantavisor-service-system@1',
+    'bsp/run.json': { linux: 'kernel.img', initrd: 'pantavisor' },
+    'bsp/kernel.img': 'a'.repeat(64),
+    'bsp/pantavisor': 'b'.repeat(64),
+  }
   for (let i = 0; i < 20_000; i++) st[`k${i}/c.json`] = {}
   for (let i = 0; i < 900; i++) {
     const ph = Buffer.from(JSON.stringify({ alg: 'RS256', typ: 'PVS', pvs: { include: [`*${i}/**`], exclude: [] } })).toString('base64url')
@@ -28,34 +33,43 @@ function costlyState (): string {
   return JSON.stringify(st)
 }
 
-async function setup (t: TestContext): Promise<{ app: App, checks: SignatureChecks, wifi: string, costly: string }> {
+async function setup(t: TestContext): Promise<{ app: App; checks: SignatureChecks; wifi: string; costly: string }> {
   const home = await tempDir(t, 'sig-checks-')
   const app = new App({ home, log: silentLogger() })
   await app.start()
-  t.after(async () => { await app.stop() })
+  t.after(async () => {
+    await app.stop()
+  })
   const wifi = (await app.importer.importPath(join(vendoredUpstreamDir, 'pvwificonnect.tgz'), { name: 'wifi' })).id
   const dir = await tempDir(t, 'sig-costly-')
   await mkdir(join(dir, 'objects'), { recursive: true })
   await writeFile(join(dir, 'json'), costlyState())
   const costly = (await app.importer.importPath(join(dir, 'json'), { name: 'costly' })).id
   const checks = new SignatureChecks({ library: app.library, trust: () => app.trust, home, log: silentLogger() })
-  t.after(async () => { await checks.stop() })
+  t.after(async () => {
+    await checks.stop()
+  })
   return { app, checks, wifi, costly }
 }
 
 describe('signature verdicts in the app', () => {
-  it('a costly state is verified off the API thread: the thread keeps turning meanwhile', async (t) => {
+  it('a costly state is verified off the API thread: the thread keeps turning meanwhile', async t => {
     const { checks, costly } = await setup(t)
     let turns = 0
     let done = false
-    const v = checks.verdict(costly).finally(() => { done = true })
-    while (!done) { turns++; await tick() }
+    const v = checks.verdict(costly).finally(() => {
+      done = true
+    })
+    while (!done) {
+      turns++
+      await tick()
+    }
     assert.equal((await v)?.status.state, 'invalid')
     assert.match((await v)?.status.summary ?? '', /too costly to check/)
     assert.ok(turns > 50, `the API thread turned ${turns} times while the state was verified`)
   })
 
-  it('verdicts are cached per trust-store version: a CA added gives the new verdict at once', async (t) => {
+  it('verdicts are cached per trust-store version: a CA added gives the new verdict at once', async t => {
     const { app, checks, wifi } = await setup(t)
     const before = await checks.verdict(wifi)
     assert.equal(before?.status.state, 'untrusted')
@@ -67,15 +81,19 @@ describe('signature verdicts in the app', () => {
     assert.equal(after?.view?.signatures[0].verdict, 'valid')
   })
 
-  it('a verification past its deadline is INVALID, and the next revision is checked by a new worker', async (t) => {
+  it('a verification past its deadline is INVALID, and the next revision is checked by a new worker', async t => {
     const { app, costly, wifi } = await setup(t)
     const checks = new SignatureChecks({ library: app.library, trust: () => app.trust, home: app.home, log: silentLogger() }, { deadlineMs: 1 })
-    t.after(async () => { await checks.stop() })
+    t.after(async () => {
+      await checks.stop()
+    })
     const [slow, next] = await Promise.all([checks.verdict(costly), checks.verdict(wifi)])
     assert.match(slow?.status.summary ?? '', /^INVALID: checking its signatures took over/)
     // The wifi check may hit the 1 ms deadline too; with a sane deadline it is verified.
     const sane = new SignatureChecks({ library: app.library, trust: () => app.trust, home: app.home, log: silentLogger() })
-    t.after(async () => { await sane.stop() })
+    t.after(async () => {
+      await sane.stop()
+    })
     assert.ok(next !== undefined)
     assert.equal((await sane.verdict(wifi))?.status.state, 'untrusted')
   })

@@ -18,7 +18,11 @@ describe('cli: command groups', () => {
     for (const [group, commands, load] of GROUPS) {
       const program = new Command('fieldsync')
       ;(await load()).register(program, new Cli())
-      assert.deepEqual(program.commands.map(c => c.name()), [...commands], `group ${group}`)
+      assert.deepEqual(
+        program.commands.map(c => c.name()),
+        [...commands],
+        `group ${group}`,
+      )
     }
     const all = GROUPS.flatMap(([, commands]) => commands)
     assert.equal(new Set(all).size, all.length, 'no command in two groups')
@@ -42,7 +46,11 @@ describe('cli: command groups', () => {
     assert.equal(execFileSync(process.execPath, [cliBin, '--version']).toString(), `${pkg.version}\n`)
     assert.equal(execFileSync(process.execPath, [cliBin, '-V']).toString(), `${pkg.version}\n`)
     let err = ''
-    try { execFileSync(process.execPath, [cliBin, 'lss'], { stdio: ['ignore', 'pipe', 'pipe'] }) } catch (e) { err = String((e as { stderr: Buffer }).stderr) }
+    try {
+      execFileSync(process.execPath, [cliBin, 'lss'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    } catch (e) {
+      err = String((e as { stderr: Buffer }).stderr)
+    }
     assert.match(err, /unknown command 'lss'[^]*Did you mean ls\?/)
   })
 })

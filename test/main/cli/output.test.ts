@@ -13,7 +13,16 @@ describe('cli output', () => {
   })
 
   it('tables pad every column but the last', () => {
-    assert.equal(table([['a', 'bb', 'c'], ['ddd', 'e', 'f']], ['X', 'Y', 'Z']), 'X    Y   Z\na    bb  c\nddd  e   f')
+    assert.equal(
+      table(
+        [
+          ['a', 'bb', 'c'],
+          ['ddd', 'e', 'f'],
+        ],
+        ['X', 'Y', 'Z'],
+      ),
+      'X    Y   Z\na    bb  c\nddd  e   f',
+    )
   })
 
   it('untrusted text for a terminal: control characters, C1, bidi overrides and separators escaped; cut at the cap with a count', () => {

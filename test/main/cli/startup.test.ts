@@ -20,14 +20,17 @@ register('data:text/javascript,' + encodeURIComponent('export async function loa
 `)}`
 
 /** The sources (repository paths, package paths) in the files a command loads. */
-function sourcesLoaded (args: string[], home: string): string[] {
+function sourcesLoaded(args: string[], home: string): string[] {
   const run = spawnSync(process.execPath, ['--import', HOOK, cliBin, '--home', home, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
   assert.equal(run.status, 0, String(run.stderr))
   const out = run.stderr.toString()
   const files = [...out.matchAll(/^LOADED (file:\S+)$/gm)].map(m => fileURLToPath(m[1]))
   const sources: string[] = []
   for (const f of files) {
-    if (!f.endsWith('.mjs')) { sources.push(f); continue }
+    if (!f.endsWith('.mjs')) {
+      sources.push(f)
+      continue
+    }
     const map = JSON.parse(readFileSync(`${f}.map`, 'utf8')) as { sources: string[] }
     sources.push(...map.sources.map(s => s.replace(/^(\.\.\/)+/, '')))
   }
@@ -35,17 +38,33 @@ function sourcesLoaded (args: string[], home: string): string[] {
 }
 
 describe('cli: start-up', () => {
-  it('ls on an empty library loads no trust, CID, tar, validation or progress-bar code', async (t) => {
+  it('ls on an empty library loads no trust, CID, tar, validation or progress-bar code', async t => {
     const home = await tempDir(t)
     execFileSync(process.execPath, [cliBin, '--home', home, 'ls'])
     const sources = sourcesLoaded(['ls'], home)
-    assert.ok(sources.some(s => s.endsWith('main/store/library.ts')), 'the library is loaded (the map names its sources)')
-    for (const unwanted of ['main/trust/', 'multiformats', 'main/store/import/tar.ts', 'shared/state/validate.ts', 'shared/state/compose.ts', 'cli-progress', 'main/peers/', 'libp2p']) {
-      assert.deepEqual(sources.filter(s => s.includes(unwanted)), [], `ls loads ${unwanted}`)
+    assert.ok(
+      sources.some(s => s.endsWith('main/store/library.ts')),
+      'the library is loaded (the map names its sources)',
+    )
+    for (const unwanted of [
+      'main/trust/',
+      'multiformats',
+      'main/store/import/tar.ts',
+      'shared/state/validate.ts',
+      'shared/state/compose.ts',
+      'cli-progress',
+      'main/peers/',
+      'libp2p',
+    ]) {
+      assert.deepEqual(
+        sources.filter(s => s.includes(unwanted)),
+        [],
+        `ls loads ${unwanted}`,
+      )
     }
   })
 
-  it('ls with a revision loads the trust code then, and gives its signature summary', async (t) => {
+  it('ls with a revision loads the trust code then, and gives its signature summary', async t => {
     const home = await tempDir(t)
     execFileSync(process.execPath, [cliBin, '--home', home, 'import', join(vendoredUpstreamDir, 'pvwificonnect.tgz')])
     assert.ok(sourcesLoaded(['ls'], home).some(s => s.startsWith('main/trust/')))

@@ -9,7 +9,7 @@ import { DeviceStore } from '../../../main/devices/store.js'
 import { resolveDevice } from '../../../main/devices/address.js'
 import { parseSelectors, selectDevices } from '../../../main/devices/selectors.js'
 
-function manual (s: DeviceStore, id: string): void {
+function manual(s: DeviceStore, id: string): void {
   const host = id.split(':')[0]
   s.upsert({ deviceId: id, name: host, addrs: [host], port: null, claimed: null, pvrSdk: true, revision: '0', status: 'READY', source: 'manual' })
 }
@@ -24,7 +24,11 @@ describe('migration 006 (fleet)', () => {
     assert.equal(db.pragma('user_version', { simple: true }), migrations.length)
     db.exec(migrations[5])
     const s = new DeviceStore(db)
-    assert.deepEqual(s.list().map(d => [d.deviceId, d.name, d.alias, d.tags]), [['10.0.0.7:40049', null, null, []]], 'a bare IP is no name')
+    assert.deepEqual(
+      s.list().map(d => [d.deviceId, d.name, d.alias, d.tags]),
+      [['10.0.0.7:40049', null, null, []]],
+      'a bare IP is no name',
+    )
   })
 })
 
@@ -38,19 +42,48 @@ describe('labels and selectors', () => {
     assert.equal(resolveDevice(s, '127.0.0.1:5555').record, undefined)
     assert.throws(() => resolveDevice(s, '127.0.0.1'), { code: 'E_USAGE' })
     s.setAlias('127.0.0.1:44957', 'line-3')
-    assert.throws(() => { s.setAlias('127.0.0.1:40049', 'line-3') }, { code: 'E_USAGE' })
-    assert.throws(() => { s.setAlias('127.0.0.1:40049', 'a b') }, { code: 'E_USAGE' })
+    assert.throws(
+      () => {
+        s.setAlias('127.0.0.1:40049', 'line-3')
+      },
+      { code: 'E_USAGE' },
+    )
+    assert.throws(
+      () => {
+        s.setAlias('127.0.0.1:40049', 'a b')
+      },
+      { code: 'E_USAGE' },
+    )
     assert.deepEqual(s.tag('127.0.0.1:40049', ['canary', 'b', 'canary']), ['b', 'canary'])
     s.tag('127.0.0.1:44957', ['b'])
-    assert.deepEqual(selectDevices(s, 'name:line-3').map(d => d.deviceId), ['127.0.0.1:44957'])
-    assert.deepEqual(selectDevices(s, 'line-3,tag:b,all').map(d => d.deviceId), ['127.0.0.1:44957', '127.0.0.1:40049'])
-    assert.deepEqual(selectDevices(s, 'tag:canary').map(d => d.deviceId), ['127.0.0.1:40049'])
+    assert.deepEqual(
+      selectDevices(s, 'name:line-3').map(d => d.deviceId),
+      ['127.0.0.1:44957'],
+    )
+    assert.deepEqual(
+      selectDevices(s, 'line-3,tag:b,all').map(d => d.deviceId),
+      ['127.0.0.1:44957', '127.0.0.1:40049'],
+    )
+    assert.deepEqual(
+      selectDevices(s, 'tag:canary').map(d => d.deviceId),
+      ['127.0.0.1:40049'],
+    )
     assert.throws(() => selectDevices(s, 'tag:none'), { code: 'E_NOT_FOUND' })
     assert.throws(() => parseSelectors('a,,b'), { code: 'E_USAGE' })
     assert.throws(() => parseSelectors('tag:'), { code: 'E_USAGE' })
     assert.equal(s.forget('127.0.0.1:44957'), true)
     assert.equal(s.forget('127.0.0.1:44957'), false)
-    s.upsert({ deviceId: '127.0.0.1:44957', name: '127.0.0.1', addrs: ['127.0.0.1'], port: null, claimed: null, pvrSdk: true, revision: null, status: null, source: 'manual' })
+    s.upsert({
+      deviceId: '127.0.0.1:44957',
+      name: '127.0.0.1',
+      addrs: ['127.0.0.1'],
+      port: null,
+      claimed: null,
+      pvrSdk: true,
+      revision: null,
+      status: null,
+      source: 'manual',
+    })
     assert.deepEqual([s.get('127.0.0.1:44957')?.alias, s.get('127.0.0.1:44957')?.tags], [null, []], 'found again, without the labels it had')
   })
 })

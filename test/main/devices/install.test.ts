@@ -10,16 +10,23 @@ import { tempDir } from '../../helpers/tmp.js'
 import { makeRev } from '../../integration/devices-harness.js'
 
 describe('Installer', () => {
-  it('reports phases in order, upload bytes with rate and ETA, device progress, and a plan that matches what it sends', async (t) => {
+  it('reports phases in order, upload bytes with rate and ETA, device progress, and a plan that matches what it sends', async t => {
     const dir = await tempDir(t)
     const app = new App({ home: join(dir, 'home'), log: silentLogger() })
     await app.start()
-    t.after(async () => { await app.stop() })
+    t.after(async () => {
+      await app.stop()
+    })
     const rev = await makeRev(join(dir, 'src'), 'ev', [{ name: 'app', bytes: 2_000_000 }])
     await app.importer.importPath(rev.tarball, { name: 'ev' })
-    const sim = new DeviceSimulator({ log: silentLogger() }, { dir: join(dir, 'dev'), http: '127.0.0.1:0', fast: true, outcome: 'updated', assumePvrSdkProgress: true })
+    const sim = new DeviceSimulator(
+      { log: silentLogger() },
+      { dir: join(dir, 'dev'), http: '127.0.0.1:0', fast: true, outcome: 'updated', assumePvrSdkProgress: true },
+    )
     await sim.start()
-    t.after(async () => { await sim.stop() })
+    t.after(async () => {
+      await sim.stop()
+    })
     const store = new DeviceStore(app.library.db)
     const installer = new Installer({ library: app.library, devices: store, log: silentLogger(), trust: app.trust })
     const signal = new AbortController().signal

@@ -19,7 +19,11 @@ describe('step names', () => {
     assert.equal(stepFromName('kitchen'), 'locals/kitchen')
     assert.equal(stepFromName('locals/kitchen'), 'locals/kitchen')
     for (const bad of ['a/b', 'locals/a/b', 'x'.repeat(65), '', 'with space']) {
-      assert.throws(() => stepFromName(bad), (e: { code?: string }) => e.code === 'E_USAGE', bad)
+      assert.throws(
+        () => stepFromName(bad),
+        (e: { code?: string }) => e.code === 'E_USAGE',
+        bad,
+      )
     }
   })
 })

@@ -10,14 +10,20 @@ import { DeviceSimulator } from '../../../main/devices/sim/index.js'
 import { tempDir } from '../../helpers/tmp.js'
 import { has } from '../../integration/devices-harness.js'
 
-function sh (cmd: string, input?: Buffer): Promise<{ code: number | null, out: string, err: string }> {
+function sh(cmd: string, input?: Buffer): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise(resolve => {
     const c = spawn('sh', ['-c', cmd], { stdio: ['pipe', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
-    c.stdout.on('data', (d: Buffer) => { out += d.toString() })
-    c.stderr.on('data', (d: Buffer) => { err += d.toString() })
-    c.on('close', code => { resolve({ code, out, err }) })
+    c.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+    })
+    c.stderr.on('data', (d: Buffer) => {
+      err += d.toString()
+    })
+    c.on('close', code => {
+      resolve({ code, out, err })
+    })
     c.stdin.end(input)
   })
 }
@@ -27,12 +33,17 @@ describe('pv-ctrl commands for the ssh driver', () => {
     for (const s of ["it's", 'a b', '$HOME `x` "q"', '\\n']) assert.equal((await sh(`printf %s ${shq(s)}`)).out, s)
   })
 
-  it('GET, PUT with stdin and Content-Length, POST a command: status on the last line', async (t) => {
-    if (!has('curl')) { t.skip('curl is not installed'); return }
+  it('GET, PUT with stdin and Content-Length, POST a command: status on the last line', async t => {
+    if (!has('curl')) {
+      t.skip('curl is not installed')
+      return
+    }
     const dir = await tempDir(t)
     const sim = new DeviceSimulator({ log: silentLogger() }, { dir: join(dir, 'dev'), http: null, fast: true })
     const { socket } = await sim.start()
-    t.after(async () => { await sim.stop() })
+    t.after(async () => {
+      await sim.stop()
+    })
     const data = randomBytes(300_000)
     const sha = createHash('sha256').update(data).digest('hex')
     const put = await sh(curlCommand({ method: 'PUT', path: `/objects/${sha}`, uploadLength: data.length }, socket), data)
@@ -48,11 +59,13 @@ describe('pv-ctrl commands for the ssh driver', () => {
     assert.equal(guess.code, 90, 'no socket at pvcontrol paths: exit 90')
   })
 
-  it('without a socket given, the first of pvcontrol\'s paths that is a socket is used, not the last one tried', async (t) => {
+  it("without a socket given, the first of pvcontrol's paths that is a socket is used, not the last one tried", async t => {
     const dir = await tempDir(t)
     const sim = new DeviceSimulator({ log: silentLogger() }, { dir: join(dir, 'dev'), http: null, fast: true })
     const { socket } = await sim.start()
-    t.after(async () => { await sim.stop() })
+    t.after(async () => {
+      await sim.stop()
+    })
     const found = await sh(`${findSocketScript([join(dir, 'none'), socket, join(dir, 'later')])}; printf %s "$S"`)
     assert.equal(found.out, socket)
     assert.equal((await sh(findSocketScript([join(dir, 'none')]))).code, 90)

@@ -18,18 +18,21 @@ import { tempDir } from '../../helpers/tmp.js'
 
 const MiB = 1 << 20
 
-async function object (t: TestContext, bytes: number): Promise<{ open: OpenObject, sha: string, opened: number[] }> {
+async function object(t: TestContext, bytes: number): Promise<{ open: OpenObject; sha: string; opened: number[] }> {
   const dir = await tempDir(t, 'shared-reads-')
   const data = randomBytes(bytes)
   const sha = createHash('sha256').update(data).digest('hex')
   await writeFile(join(dir, sha), data)
   const opened: number[] = []
-  const open: OpenObject = (s, start, signal) => { opened.push(start); return createReadStream(join(dir, s), { start, highWaterMark: MiB, signal }) }
+  const open: OpenObject = (s, start, signal) => {
+    opened.push(start)
+    return createReadStream(join(dir, s), { start, highWaterMark: MiB, signal })
+  }
   return { open, sha, opened }
 }
 
 /** Read a stream to its end; with `pause`, wait that many ticks between chunks (a slow device). */
-async function drain (s: Readable, pause = 0): Promise<{ sha: string, bytes: number }> {
+async function drain(s: Readable, pause = 0): Promise<{ sha: string; bytes: number }> {
   const h = createHash('sha256')
   let bytes = 0
   for await (const c of s as AsyncIterable<Buffer>) {
@@ -41,7 +44,7 @@ async function drain (s: Readable, pause = 0): Promise<{ sha: string, bytes: num
 }
 
 describe('shared reads', () => {
-  it('four devices uploading one object together read it from the library once', async (t) => {
+  it('four devices uploading one object together read it from the library once', async t => {
     const o = await object(t, 10 * MiB)
     const reads = new SharedReads(o.open)
     const got = await Promise.all([0, 1, 2, 3].map(async () => await drain(reads.read(o.sha, new AbortController().signal))))
@@ -52,7 +55,7 @@ describe('shared reads', () => {
     assert.deepEqual(o.opened, [0])
   })
 
-  it('a device far behind the others reads the rest on its own, from where it was, and nobody waits for it', async (t) => {
+  it('a device far behind the others reads the rest on its own, from where it was, and nobody waits for it', async t => {
     const o = await object(t, 12 * MiB)
     const reads = new SharedReads(o.open, 2 * MiB)
     const slow = reads.read(o.sha, new AbortController().signal)
@@ -71,7 +74,7 @@ describe('shared reads', () => {
     assert.equal(reads.stats.libraryBytes, 12 * MiB + (12 * MiB - o.opened[1]))
   })
 
-  it('a device that starts after the start left the window reads on its own; a whole small object is kept for later devices', async (t) => {
+  it('a device that starts after the start left the window reads on its own; a whole small object is kept for later devices', async t => {
     const big = await object(t, 8 * MiB)
     const reads = new SharedReads(big.open, 2 * MiB, 4 * MiB)
     const first = reads.read(big.sha, new AbortController().signal)
@@ -89,7 +92,7 @@ describe('shared reads', () => {
     assert.deepEqual(small.opened, [0])
   })
 
-  it('a cancelled device leaves the others with every byte', async (t) => {
+  it('a cancelled device leaves the others with every byte', async t => {
     const o = await object(t, 6 * MiB)
     const reads = new SharedReads(o.open)
     const ac = new AbortController()

@@ -41,14 +41,17 @@ describe('device-sim parser: what parser/ takes', () => {
     })
   }
 
-  it('takes states that Fieldsync\'s own validator refuses (the simulator used to apply it)', () => {
+  it("takes states that Fieldsync's own validator refuses (the simulator used to apply it)", () => {
     for (const text of [takes[0][1], takes[2][1]]) assert.ok(validateState(parseState(Buffer.from(text), 't')).length > 0)
   })
 
   it('keeps the raw text of object ids and the boot assets of bsp/run.json', () => {
     const r = parseOnDevice(`{${SPEC},"bsp/run.json":{"addons":["a.cpio"],"initrd":"pv","linux":"k"},"bsp/k":"${'a'.repeat(64)}","app/root.squashfs":7}`)
     assert.ok(r.ok)
-    assert.deepEqual(r.state.objects, [{ key: 'bsp/k', id: 'a'.repeat(64) }, { key: 'app/root.squashfs', id: '7' }])
+    assert.deepEqual(r.state.objects, [
+      { key: 'bsp/k', id: 'a'.repeat(64) },
+      { key: 'app/root.squashfs', id: '7' },
+    ])
     assert.deepEqual(r.state.boot, { kernel: 'k', initrd: 'pv', fdt: null, fit: null, rpiab: null, addons: ['a.cpio'] })
   })
 })

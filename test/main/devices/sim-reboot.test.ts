@@ -23,7 +23,13 @@ const app = (name: string, extra: Record<string, unknown> = {}): Record<string, 
 describe('simulator: when an update reboots (upstream state.c)', () => {
   it('no groups in device.json: the first platform without a group goes to root, the rest to platform; both restart the system', () => {
     const s = { '#spec': 'pantavisor-service-system@1', ...bsp, ...app('pvr-sdk'), ...app('watchdog_pinger') }
-    assert.deepEqual([...restartPolicies(s)], [['pvr-sdk', 'system'], ['watchdog_pinger', 'system']])
+    assert.deepEqual(
+      [...restartPolicies(s)],
+      [
+        ['pvr-sdk', 'system'],
+        ['watchdog_pinger', 'system'],
+      ],
+    )
   })
 
   it('adding a platform with no group (watchdog_pinger) reboots; one in group platform with restart_policy container (pvwificonnect) does not', () => {
@@ -35,7 +41,14 @@ describe('simulator: when an update reboots (upstream state.c)', () => {
   })
 
   it('a BSP or device.json change reboots; a change inside an app-group platform (groups from device.json) does not, and a platform with no group takes the last declared group', () => {
-    const groups = { 'device.json': { groups: [{ name: 'root', restart_policy: 'system' }, { name: 'app', restart_policy: 'container' }] } }
+    const groups = {
+      'device.json': {
+        groups: [
+          { name: 'root', restart_policy: 'system' },
+          { name: 'app', restart_policy: 'container' },
+        ],
+      },
+    }
     const base = { '#spec': 'pantavisor-service-system@1', ...bsp, ...groups, ...app('web') }
     assert.equal(restartPolicies(base).get('web'), 'container')
     assert.equal(needsReboot(base, { ...base, 'web/root.squashfs': sha('f') }), false)

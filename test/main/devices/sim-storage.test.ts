@@ -6,7 +6,7 @@ import { DeviceStorage } from '../../../main/devices/sim/storage.js'
 import { tempDir } from '../../helpers/tmp.js'
 
 describe('device-sim storage', () => {
-  it('overlapping writes of one small file: every read is one whole version, every write lands, no temporary file stays', async (t) => {
+  it('overlapping writes of one small file: every read is one whole version, every write lands, no temporary file stays', async t => {
     const st = new DeviceStorage(await tempDir(t), null)
     await st.start()
     const file = st.progressPath('locals/x')
@@ -23,7 +23,12 @@ describe('device-sim storage', () => {
     })()
     try {
       // Writes started together, as a timer and a request on the simulated device can.
-      for (let round = 0; round < 40; round++) await Promise.all(versions.map(async v => { await st.writeSmall(file, v) }))
+      for (let round = 0; round < 40; round++)
+        await Promise.all(
+          versions.map(async v => {
+            await st.writeSmall(file, v)
+          }),
+        )
     } finally {
       reading = false
       await reader

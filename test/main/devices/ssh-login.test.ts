@@ -18,7 +18,13 @@ import { DeviceStore } from '../../../main/devices/store.js'
 import { chooseSshLogin, mgmtContainers } from '../../../main/devices/ssh-login.js'
 import { vendoredUpstreamDir } from '../../helpers/paths.js'
 
-const run = (extra: Record<string, unknown>): Record<string, unknown> => ({ '#spec': 'service-manifest-run@1', type: 'lxc', config: 'lxc.container.conf', 'root-volume': 'root.squashfs', ...extra })
+const run = (extra: Record<string, unknown>): Record<string, unknown> => ({
+  '#spec': 'service-manifest-run@1',
+  type: 'lxc',
+  config: 'lxc.container.conf',
+  'root-volume': 'root.squashfs',
+  ...extra,
+})
 
 describe('the management role, as upstream parses it', () => {
   it('a stock state (upstream fixture): pvr-sdk names the role, awconnect and pv-avahi have it by default, so pvr-sdk comes first', () => {
@@ -59,7 +65,7 @@ describe('choosing the login name', () => {
 })
 
 describe('migration 007 and the remembered login', () => {
-  it('takes a library at schema 6 to 7; a device keeps its choice and its state\'s roles apart; forget drops them; a bad name is refused', () => {
+  it("takes a library at schema 6 to 7; a device keeps its choice and its state's roles apart; forget drops them; a bad name is refused", () => {
     const db = new Database(':memory:')
     for (const m of migrations.slice(0, 6)) db.exec(m)
     db.pragma('user_version = 6')
@@ -71,8 +77,23 @@ describe('migration 007 and the remembered login', () => {
     s.setSshContainer('10.0.0.7:8222', 'tools')
     s.setSshMgmt('10.0.0.7:8222', ['pvr-sdk'], 'ab'.repeat(32))
     assert.deepEqual(s.sshLogin('10.0.0.7:8222'), { container: 'tools', mgmt: ['pvr-sdk'], mgmtRevision: 'ab'.repeat(32) })
-    assert.throws(() => { s.setSshContainer('10.0.0.7:8222', 'a b') }, { code: 'E_USAGE' })
-    s.upsert({ deviceId: '10.0.0.7:8222', name: null, addrs: ['10.0.0.7'], port: null, claimed: null, pvrSdk: false, revision: null, status: null, source: 'manual' })
+    assert.throws(
+      () => {
+        s.setSshContainer('10.0.0.7:8222', 'a b')
+      },
+      { code: 'E_USAGE' },
+    )
+    s.upsert({
+      deviceId: '10.0.0.7:8222',
+      name: null,
+      addrs: ['10.0.0.7'],
+      port: null,
+      claimed: null,
+      pvrSdk: false,
+      revision: null,
+      status: null,
+      source: 'manual',
+    })
     s.forget('10.0.0.7:8222')
     assert.deepEqual(s.sshLogin('10.0.0.7:8222'), { container: null, mgmt: null, mgmtRevision: null })
   })

@@ -12,8 +12,12 @@ import { repoRoot } from '../../helpers/paths.js'
 
 const require = createRequire(join(repoRoot, 'package.json'))
 const schemaFile = join(repoRoot, 'node_modules', 'app-builder-lib', 'scheme.json')
-let tools: { Ajv: any, yaml: any } | undefined
-try { tools = { Ajv: require('ajv'), yaml: require('js-yaml') } } catch { tools = undefined }
+let tools: { Ajv: any; yaml: any } | undefined
+try {
+  tools = { Ajv: require('ajv'), yaml: require('js-yaml') }
+} catch {
+  tools = undefined
+}
 const skip = tools === undefined || !existsSync(schemaFile) ? 'electron-builder (with ajv and js-yaml) is not installed' : false
 
 describe('electron-builder.yml', { skip }, () => {

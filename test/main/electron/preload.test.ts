@@ -14,18 +14,24 @@ import { createBridge, type IpcLike } from '../../../main/electron/bridge.js'
 import { trustedSender } from '../../../main/electron/sender.js'
 import { repoRoot } from '../../helpers/paths.js'
 
-function fakeIpc () {
+function fakeIpc() {
   const calls: unknown[][] = []
   let onEvent: ((e: unknown, ...a: unknown[]) => void) | undefined
   const ipc: IpcLike = {
-    invoke: async (...args) => { calls.push(args); return { ok: true, value: args[1] } },
-    on: (channel, fn) => { assert.equal(channel, IPC_EVENT); onEvent = fn },
+    invoke: async (...args) => {
+      calls.push(args)
+      return { ok: true, value: args[1] }
+    },
+    on: (channel, fn) => {
+      assert.equal(channel, IPC_EVENT)
+      onEvent = fn
+    },
   }
   return { ipc, calls, emit: (name: string, payload: unknown) => onEvent?.({}, name, payload) }
 }
 
 /** Every function reachable in the exposed object, as dotted paths. */
-function surface (o: Record<string, unknown>, prefix = ''): string[] {
+function surface(o: Record<string, unknown>, prefix = ''): string[] {
   const out: string[] = []
   for (const [k, v] of Object.entries(o)) {
     if (typeof v === 'function') out.push(prefix + k)
@@ -69,8 +75,13 @@ describe('preload API builder', () => {
     const { ipc, emit } = fakeIpc()
     const api = createBridge(ipc)
     const got: unknown[] = []
-    for (const e of EVENTS) api.on(e, (p) => { got.push([e, p]) })
-    const off = api.on('revision', (p) => { got.push(['second', p]) })
+    for (const e of EVENTS)
+      api.on(e, p => {
+        got.push([e, p])
+      })
+    const off = api.on('revision', p => {
+      got.push(['second', p])
+    })
     emit('revision', { id: 'a', complete: true })
     emit('not-an-event', { x: 1 })
     emit('__proto__', { x: 1 })

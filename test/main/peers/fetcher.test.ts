@@ -21,12 +21,19 @@ import { tempDir } from '../../helpers/tmp.js'
 /** slow: 16 KiB every 250 ms (64 KiB/s: above the floor, far below the others). */
 type Behaviour = 'honest' | 'liar' | 'vanish-after-1' | 'missing' | 'slow'
 
-interface Peer { behaviour: Behaviour, delayMs: number, calls: number, liar: boolean }
+interface Peer {
+  behaviour: Behaviour
+  delayMs: number
+  calls: number
+  liar: boolean
+}
 
-function fakeNode (data: Map<string, Buffer>, peers: Record<string, Peer>): PeerNode {
+function fakeNode(data: Map<string, Buffer>, peers: Record<string, Peer>): PeerNode {
   return {
-    table: { get: (p: string) => peers[p] === undefined ? undefined : { liar: peers[p].liar } },
-    markLiar: (p: string) => { peers[p].liar = true },
+    table: { get: (p: string) => (peers[p] === undefined ? undefined : { liar: peers[p].liar }) },
+    markLiar: (p: string) => {
+      peers[p].liar = true
+    },
     objects: {
       fetch: async (peer: string, req: RangeRequest, sink: RangeSink, signal: AbortSignal) => {
         const p = peers[peer]
@@ -53,11 +60,13 @@ function fakeNode (data: Map<string, Buffer>, peers: Record<string, Peer>): Peer
   } as unknown as PeerNode
 }
 
-async function setup (t: Parameters<typeof tempDir>[0], sizes: number[]) {
+async function setup(t: Parameters<typeof tempDir>[0], sizes: number[]) {
   const home = await tempDir(t)
   const library = new Library({ log: silentLogger() }, { home })
   await library.start()
-  t.after(async () => { await library.stop() })
+  t.after(async () => {
+    await library.stop()
+  })
   const data = new Map<string, Buffer>()
   for (const n of sizes) {
     const b = randomBytes(n)
@@ -66,21 +75,31 @@ async function setup (t: Parameters<typeof tempDir>[0], sizes: number[]) {
   return { library, data }
 }
 
-async function run (library: Library, node: PeerNode, data: Map<string, Buffer>, holders: string[]) {
+async function run(library: Library, node: PeerNode, data: Map<string, Buffer>, holders: string[]) {
   const events: PullEvent[] = []
   const progress = new ProgressTracker('rev', 0, data.size, e => events.push(e))
-  const f = new ObjectFetcher({ library, node, log: silentLogger() }, { id: 'r'.repeat(64), signal: AbortSignal.timeout(30_000), progress, emit: e => events.push(e) })
+  const f = new ObjectFetcher(
+    { library, node, log: silentLogger() },
+    { id: 'r'.repeat(64), signal: AbortSignal.timeout(30_000), progress, emit: e => events.push(e) },
+  )
   progress.totalBytes = await f.plan([...data].map(([sha, b]) => ({ sha, size: b.length, holders: new Set(holders) })))
   let error: unknown
-  try { await f.run() } catch (err) { error = err }
+  try {
+    await f.run()
+  } catch (err) {
+    error = err
+  }
   return { events, error, progress }
 }
 
 describe('peers: object fetcher', () => {
-  it('a liar chosen first as the single source is convicted and the honest peer still delivers', async (t) => {
+  it('a liar chosen first as the single source is convicted and the honest peer still delivers', async t => {
     const { library, data } = await setup(t, [20 << 20, 3000])
     // The liar is slow, so it sends less of the first attempt and is the "least suspect" afterwards.
-    const peers: Record<string, Peer> = { A: { behaviour: 'liar', delayMs: 60, calls: 0, liar: false }, B: { behaviour: 'honest', delayMs: 0, calls: 0, liar: false } }
+    const peers: Record<string, Peer> = {
+      A: { behaviour: 'liar', delayMs: 60, calls: 0, liar: false },
+      B: { behaviour: 'honest', delayMs: 0, calls: 0, liar: false },
+    }
     const { events, error } = await run(library, fakeNode(data, peers), data, ['A', 'B'])
     assert.equal(error, undefined, String(error))
     for (const [sha, b] of data) assert.deepEqual(await readFile(library.objects.path(sha)), b)
@@ -89,7 +108,7 @@ describe('peers: object fetcher', () => {
     assert.ok(events.some(e => e.type === 'liar' && e.peer === 'A'))
   })
 
-  it('a lone liar: the object fails with a hash mismatch and never enters the store', async (t) => {
+  it('a lone liar: the object fails with a hash mismatch and never enters the store', async t => {
     const { library, data } = await setup(t, [5 << 20])
     const peers: Record<string, Peer> = { A: { behaviour: 'liar', delayMs: 0, calls: 0, liar: false } }
     const { error } = await run(library, fakeNode(data, peers), data, ['A'])
@@ -98,7 +117,7 @@ describe('peers: object fetcher', () => {
     for (const sha of data.keys()) assert.equal(await library.objects.has(sha), false)
   })
 
-  it('a peer that vanishes or lacks the object hands its ranges to the others', async (t) => {
+  it('a peer that vanishes or lacks the object hands its ranges to the others', async t => {
     const { library, data } = await setup(t, [18 << 20, 100])
     const peers: Record<string, Peer> = {
       A: { behaviour: 'vanish-after-1', delayMs: 0, calls: 0, liar: false },
@@ -109,10 +128,14 @@ describe('peers: object fetcher', () => {
     assert.equal(error, undefined, String(error))
     for (const [sha, b] of data) assert.deepEqual(await readFile(library.objects.path(sha)), b)
     assert.ok(events.some(e => e.type === 'peer-dropped' && e.peer === 'A'))
-    assert.equal(Object.values(peers).some(p => p.liar), false, 'nobody is called a liar')
+    assert.equal(
+      Object.values(peers).some(p => p.liar),
+      false,
+      'nobody is called a liar',
+    )
   })
 
-  it('a peer far slower than another loses its ranges to it, and is not dropped for it', async (t) => {
+  it('a peer far slower than another loses its ranges to it, and is not dropped for it', async t => {
     const { library, data } = await setup(t, [40 << 20])
     const peers: Record<string, Peer> = {
       A: { behaviour: 'honest', delayMs: 0, calls: 0, liar: false },
@@ -127,6 +150,10 @@ describe('peers: object fetcher', () => {
     // At 64 KiB/s its ranges would have taken minutes.
     assert.ok(ms < PullTuning.slowGraceMs + 6000, `took ${ms} ms`)
     assert.ok((progress.fromPeers().S ?? 0) < 1 << 20, `the slow peer sent ${progress.fromPeers().S} bytes`)
-    assert.equal(events.some(e => e.type === 'peer-dropped'), false, 'slower is not dropped')
+    assert.equal(
+      events.some(e => e.type === 'peer-dropped'),
+      false,
+      'slower is not dropped',
+    )
   })
 })

@@ -5,17 +5,26 @@ import type { MultiaddrConnection } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { InboundGuard } from '../../../main/peers/inbound.js'
 
-interface Fake { conn: MultiaddrConnection, aborted: boolean, close: () => void }
+interface Fake {
+  conn: MultiaddrConnection
+  aborted: boolean
+  close: () => void
+}
 
-function conn (ip: string): Fake {
+function conn(ip: string): Fake {
   const target = new EventTarget()
   const f: Fake = {
     aborted: false,
-    close: () => { target.dispatchEvent(new Event('close')) },
+    close: () => {
+      target.dispatchEvent(new Event('close'))
+    },
     conn: {
       remoteAddr: multiaddr(`/ip4/${ip}/tcp/4001`),
       addEventListener: target.addEventListener.bind(target),
-      abort: () => { f.aborted = true; f.close() },
+      abort: () => {
+        f.aborted = true
+        f.close()
+      },
     } as unknown as MultiaddrConnection,
   }
   return f
@@ -27,7 +36,10 @@ describe('peers: inbound connections before the team check', () => {
   it('an address holds at most its share of handshakes; others are not affected', () => {
     const g = new InboundGuard(LIMITS)
     const a = [conn('10.0.0.9'), conn('10.0.0.9'), conn('10.0.0.9')]
-    assert.deepEqual(a.map(c => g.deny(c.conn, 0)), [false, false, true])
+    assert.deepEqual(
+      a.map(c => g.deny(c.conn, 0)),
+      [false, false, true],
+    )
     assert.equal(g.deny(conn('10.0.0.2').conn, 0), false)
     assert.equal(g.refused, 1)
     // One that proved the secret, or closed, frees its place.
@@ -45,7 +57,10 @@ describe('peers: inbound connections before the team check', () => {
     const colleague = conn('10.0.0.20')
     assert.equal(g.deny(colleague.conn, 1), false)
     // Both outsiders hold 2: the oldest of the first found is closed.
-    assert.deepEqual(old.map(c => c.aborted), [true, false, false, false])
+    assert.deepEqual(
+      old.map(c => c.aborted),
+      [true, false, false, false],
+    )
     assert.equal(g.evicted, 1)
     assert.equal(g.size, 4)
     // The outsider comes back: again one of its own goes, not the colleague's.

@@ -44,7 +44,7 @@ type Serve = (stream: Stream) => void
  * one side of a fresh stream pair, negotiated with multistream-select as a
  * libp2p connection's newStream does (select on our side, handle on theirs).
  */
-function memoryPeer (protocols: Record<string, Serve>): StreamOpener {
+function memoryPeer(protocols: Record<string, Serve>): StreamOpener {
   return async (_peer, wanted, signal) => {
     const [ours, theirs] = await streamPair()
     const served = handle(theirs, Object.keys(protocols), { signal })
@@ -63,27 +63,38 @@ function memoryPeer (protocols: Record<string, Serve>): StreamOpener {
 }
 
 /** A library with one real revision (an upstream export, vendored). */
-async function library (t: TestContext) {
+async function library(t: TestContext) {
   const app = new App({ home: join(await tempDir(t, 'fieldsync-memory-'), 'home'), log: silentLogger() })
   await app.start()
-  t.after(async () => { await app.stop() })
+  t.after(async () => {
+    await app.stop()
+  })
   const id = (await app.importer.importPath(join(vendoredUpstreamDir, 'watchdog_pinger.tar'), { name: 'pinger' })).id
-  const objects = app.library.objectsOf(id).filter(o => o.present && o.size !== null) as Array<{ sha: string, size: number }>
+  const objects = app.library.objectsOf(id).filter(o => o.present && o.size !== null) as Array<{ sha: string; size: number }>
   const stop = new AbortController()
-  t.after(() => { stop.abort() })
+  t.after(() => {
+    stop.abort()
+  })
   const log = silentLogger()
   const serve: Record<string, Serve> = {
-    [CATALOG_PROTOCOL]: s => { void serveCatalog({ library: app.library, log, name: () => 'memory', onPeerCatalog: () => {} }, s, PEER, stop.signal) },
-    [OBJECTS_PROTOCOL]: s => { void serveObjects({ library: app.library, log }, s, PEER, stop.signal) },
+    [CATALOG_PROTOCOL]: s => {
+      void serveCatalog({ library: app.library, log, name: () => 'memory', onPeerCatalog: () => {} }, s, PEER, stop.signal)
+    },
+    [OBJECTS_PROTOCOL]: s => {
+      void serveObjects({ library: app.library, log }, s, PEER, stop.signal)
+    },
   }
   for (const versions of [CATALOG_VERSIONS, OBJECTS_VERSIONS]) {
-    for (const older of versions.older) serve[older] = s => { void answerOlderVersion(s, versions, stop.signal) }
+    for (const older of versions.older)
+      serve[older] = s => {
+        void answerOlderVersion(s, versions, stop.signal)
+      }
   }
   return { app, id, objects, serve, stop: stop.signal }
 }
 
 /** Send raw frames on a protocol, as a peer of any version would, and read the one answer frame. */
-async function exchange (opener: StreamOpener, protocol: string, frames: Uint8Array[]): Promise<{ kind: number, payload: Uint8Array }> {
+async function exchange(opener: StreamOpener, protocol: string, frames: Uint8Array[]): Promise<{ kind: number; payload: Uint8Array }> {
   const signal = AbortSignal.timeout(5000)
   const s = await opener(PEER, [protocol], signal)
   const reader = new StreamReader(s, 'test', 1 << 20)
@@ -97,7 +108,7 @@ const digest = (n: number) => new Uint8Array(n).fill(7)
 
 /** CIDs no Fieldsync makes, each wrong in one way (v0, another codec, another hash, a short digest, another spelling). */
 const BAD_CIDS: Record<string, string> = {
-  'CIDv0': CID.createV0(Digest.create(0x12, digest(32))).toString(),
+  CIDv0: CID.createV0(Digest.create(0x12, digest(32))).toString(),
   'dag-pb codec': CID.createV1(0x70, Digest.create(0x12, digest(32))).toString(),
   'sha2-512': CID.createV1(0x55, Digest.create(0x13, digest(64))).toString(),
   'identity hash': CID.createV1(0x55, Digest.create(0x00, digest(32))).toString(),
@@ -108,17 +119,25 @@ const BAD_CIDS: Record<string, string> = {
 }
 
 describe('peers in memory: normal requests', () => {
-  it('hello, list, state and have go over a stream pair, revisions and objects named by CID on the wire', async (t) => {
+  it('hello, list, state and have go over a stream pair, revisions and objects named by CID on the wire', async t => {
     const { app, id, objects, serve } = await library(t)
     const client = new CatalogClient(memoryPeer(serve))
     const sig = () => AbortSignal.timeout(5000)
     const hello = await client.hello(PEER, { name: 'me', catalog: '' }, sig())
     assert.equal(hello.revisions, 1)
     const list = await client.list(PEER, sig())
-    assert.deepEqual(list.map(r => r.id), [id])
+    assert.deepEqual(
+      list.map(r => r.id),
+      [id],
+    )
     assert.deepEqual(list[0].names, ['pinger'])
     const raw = await client.state(PEER, id, sig())
-    assert.equal(createHash('sha256').update(canonicalBytes(app.library.state(id))).digest('hex'), id)
+    assert.equal(
+      createHash('sha256')
+        .update(canonicalBytes(app.library.state(id)))
+        .digest('hex'),
+      id,
+    )
     assert.deepEqual(raw, app.library.state(id).raw)
     const absent = [sha('absent 1'), sha('absent 2')]
     const have = await client.have(PEER, [absent[0], ...objects.map(o => o.sha), absent[1]], sig())
@@ -130,14 +149,27 @@ describe('peers in memory: normal requests', () => {
     assert.equal(wire.revisions[0].id, undefined)
   })
 
-  it('an object range arrives whole, asked for by its CID', async (t) => {
+  it('an object range arrives whole, asked for by its CID', async t => {
     const { objects, serve } = await library(t)
     const client = new ObjectsClient(memoryPeer(serve))
-    const o = objects.reduce((a, b) => a.size >= b.size ? a : b)
+    const o = objects.reduce((a, b) => (a.size >= b.size ? a : b))
     const h = createHash('sha256')
     const half = Math.floor(o.size / 2)
-    for (const [offset, length] of [[0, half], [half, o.size - half]]) {
-      const header = await client.fetch(PEER, { sha: o.sha, offset, length }, { write: c => { h.update(c) } }, AbortSignal.timeout(5000), o.size)
+    for (const [offset, length] of [
+      [0, half],
+      [half, o.size - half],
+    ]) {
+      const header = await client.fetch(
+        PEER,
+        { sha: o.sha, offset, length },
+        {
+          write: c => {
+            h.update(c)
+          },
+        },
+        AbortSignal.timeout(5000),
+        o.size,
+      )
       assert.deepEqual(header, { size: o.size, offset, length })
     }
     assert.equal(h.digest('hex'), o.sha)
@@ -145,7 +177,7 @@ describe('peers in memory: normal requests', () => {
 })
 
 describe('peers in memory: versions', () => {
-  it('a peer of version 1.0.0 asking us anything gets one E_PEER_VERSION error frame, not a hang', async (t) => {
+  it('a peer of version 1.0.0 asking us anything gets one E_PEER_VERSION error frame, not a hang', async t => {
     const { objects, serve } = await library(t)
     const opener = memoryPeer(serve)
     // Requests exactly as Fieldsync 1.0.0 sent them (hex shas).
@@ -163,27 +195,46 @@ describe('peers in memory: versions', () => {
   })
 
   it('our clients say that a peer runs an older Fieldsync (it speaks only 1.0.0), naming the peer', async () => {
-    const old = memoryPeer({ [V1_CATALOG]: s => { s.abort(new Error('unused')) }, [V1_OBJECTS]: s => { s.abort(new Error('unused')) } })
-    const isOlderPeer = (protocol: string) => (e: { code?: string, details?: Record<string, unknown> }) =>
+    const old = memoryPeer({
+      [V1_CATALOG]: s => {
+        s.abort(new Error('unused'))
+      },
+      [V1_OBJECTS]: s => {
+        s.abort(new Error('unused'))
+      },
+    })
+    const isOlderPeer = (protocol: string) => (e: { code?: string; details?: Record<string, unknown> }) =>
       e.code === ErrorCodes.PeerVersion && e.details?.peer === PEER && e.details?.protocol === protocol
     await assert.rejects(new CatalogClient(old).hello(PEER, { name: 'me', catalog: '' }, AbortSignal.timeout(5000)), isOlderPeer(V1_CATALOG))
     await assert.rejects(new CatalogClient(old).list(PEER, AbortSignal.timeout(5000)), isOlderPeer(V1_CATALOG))
-    await assert.rejects(new ObjectsClient(old).fetch(PEER, { sha: sha('o'), offset: 0, length: 1 }, { write: () => {} }, AbortSignal.timeout(5000)), isOlderPeer(V1_OBJECTS))
+    await assert.rejects(
+      new ObjectsClient(old).fetch(PEER, { sha: sha('o'), offset: 0, length: 1 }, { write: () => {} }, AbortSignal.timeout(5000)),
+      isOlderPeer(V1_OBJECTS),
+    )
   })
 
   it('a peer that speaks no version we know is E_PEER_VERSION too, not a protocol mismatch', async () => {
-    const other = memoryPeer({ '/fieldsync/catalog/9.0.0': s => { s.abort(new Error('unused')) } })
-    await assert.rejects(new CatalogClient(other).list(PEER, AbortSignal.timeout(5000)),
-      (e: { code?: string, details?: Record<string, unknown> }) => e.code === ErrorCodes.PeerVersion && e.details?.peer === PEER)
+    const other = memoryPeer({
+      '/fieldsync/catalog/9.0.0': s => {
+        s.abort(new Error('unused'))
+      },
+    })
+    await assert.rejects(
+      new CatalogClient(other).list(PEER, AbortSignal.timeout(5000)),
+      (e: { code?: string; details?: Record<string, unknown> }) => e.code === ErrorCodes.PeerVersion && e.details?.peer === PEER,
+    )
   })
 })
 
 describe('peers in memory: malformed CIDs', () => {
-  it('a request naming a revision or an object by anything but a raw sha2-256 CIDv1 is refused with E_PROTOCOL', async (t) => {
+  it('a request naming a revision or an object by anything but a raw sha2-256 CIDv1 is refused with E_PROTOCOL', async t => {
     const { serve } = await library(t)
     const opener = memoryPeer(serve)
     for (const [what, bad] of Object.entries(BAD_CIDS)) {
-      for (const [protocol, frame] of [[CATALOG_PROTOCOL, jsonFrame({ t: 'state', cid: bad })], [OBJECTS_PROTOCOL, jsonFrame({ cid: bad, offset: 0, length: 1 })]] as const) {
+      for (const [protocol, frame] of [
+        [CATALOG_PROTOCOL, jsonFrame({ t: 'state', cid: bad })],
+        [OBJECTS_PROTOCOL, jsonFrame({ cid: bad, offset: 0, length: 1 })],
+      ] as const) {
         const a = await exchange(opener, protocol, [frame])
         assert.equal(a.kind, FrameKind.Error, `${what} on ${protocol}`)
         assert.equal(decodeErrorFrame(a.payload, what).code, ErrorCodes.Protocol, `${what} on ${protocol}`)
@@ -191,7 +242,7 @@ describe('peers in memory: malformed CIDs', () => {
     }
   })
 
-  it('a have list with one binary CID of another codec, hash or length is refused', async (t) => {
+  it('a have list with one binary CID of another codec, hash or length is refused', async t => {
     const { objects, serve } = await library(t)
     const opener = memoryPeer(serve)
     const good = shaToCid(objects[0].sha).bytes
@@ -220,8 +271,11 @@ describe('peers in memory: malformed CIDs', () => {
           void s.close()
         },
       })
-      await assert.rejects(new CatalogClient(liar).list(PEER, AbortSignal.timeout(5000)),
-        (e: { code?: string, details?: Record<string, unknown> }) => e.code === ErrorCodes.Protocol && e.details?.peer === PEER, what)
+      await assert.rejects(
+        new CatalogClient(liar).list(PEER, AbortSignal.timeout(5000)),
+        (e: { code?: string; details?: Record<string, unknown> }) => e.code === ErrorCodes.Protocol && e.details?.peer === PEER,
+        what,
+      )
     }
   })
 })

@@ -39,19 +39,29 @@ let node: PeerNode
 let hostile: Stack
 let mode = 'ok'
 let revId: string
-let objects: Array<{ sha: string, size: number | null }>
-let bigObject: { sha: string, size: number }
+let objects: Array<{ sha: string; size: number | null }>
+let bigObject: { sha: string; size: number }
 
 /** Open a stream from the hostile peer to the node. */
-async function open (protocol: string): Promise<Stream> {
+async function open(protocol: string): Promise<Stream> {
   return await hostile.dialProtocol(parseMultiaddr(node.addrs()[0]), protocol)
 }
 
-function closed (s: Stream): Promise<void> {
-  return new Promise(resolve => { if (s.status !== 'open') resolve(); else s.addEventListener('close', () => { resolve() }, { once: true }) })
+function closed(s: Stream): Promise<void> {
+  return new Promise(resolve => {
+    if (s.status !== 'open') resolve()
+    else
+      s.addEventListener(
+        'close',
+        () => {
+          resolve()
+        },
+        { once: true },
+      )
+  })
 }
 
-async function answer (s: Stream): Promise<{ kind: number, text: string } | 'closed'> {
+async function answer(s: Stream): Promise<{ kind: number; text: string } | 'closed'> {
   const r = new StreamReader(s, 'test', 1 << 20)
   try {
     const f = await r.readFrame(1 << 20, AbortSignal.timeout(3000))
@@ -75,12 +85,28 @@ describe('peers: protocols against a hostile team member', () => {
     await mkdir(src, { recursive: true })
     const big = await smallObject(src, 'big', randomBytes(24 << 20).toString('base64'))
     const tiny = await smallObject(src, 'tiny', 'x')
-    const state = buildState({ kernel: { ...tiny, key: 'bsp/kernel.img' }, initrd: { ...tiny, key: 'bsp/pantavisor' }, containers: [{ name: 'app', root: { ...big, key: 'app/root.squashfs' }, config: { ...tiny, key: 'app/lxc.container.conf' } }] })
+    const state = buildState({
+      kernel: { ...tiny, key: 'bsp/kernel.img' },
+      initrd: { ...tiny, key: 'bsp/pantavisor' },
+      containers: [{ name: 'app', root: { ...big, key: 'app/root.squashfs' }, config: { ...tiny, key: 'app/lxc.container.conf' } }],
+    })
     await writeTarball(join(src, 'big.tar'), JSON.stringify(state), [big, tiny])
     await app.importer.importPath(join(src, 'big.tar'), { name: 'big' })
     bigObject = { sha: big.sha, size: big.size }
-    node = (await app.add('peers', createPeerServices({ library: app.library, log: silentLogger() }, { home, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, timeouts: FAST }))).node
-    hostile = await createStack({ privateKey: await loadOrCreatePeerKey(join(dir, 'hostile'), silentLogger()), prologue: teamPrologue(team.secret), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, isBlocked: () => false, agent: 'hostile' })
+    node = (
+      await app.add(
+        'peers',
+        createPeerServices({ library: app.library, log: silentLogger() }, { home, listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, timeouts: FAST }),
+      )
+    ).node
+    hostile = await createStack({
+      privateKey: await loadOrCreatePeerKey(join(dir, 'hostile'), silentLogger()),
+      prologue: teamPrologue(team.secret),
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      mdns: false,
+      isBlocked: () => false,
+      agent: 'hostile',
+    })
     await hostile.handle(CATALOG_PROTOCOL, async (s: Stream) => {
       if (mode === 'garbage') s.send(Uint8Array.from([0, 0, 0, 9, 1, 1, 2, 3]))
       else if (mode === 'huge') s.send(Uint8Array.from([0xff, 0xff, 0xff, 0xff, 1]))
@@ -144,12 +170,23 @@ describe('peers: protocols against a hostile team member', () => {
       assert.ok(a !== 'closed' && a.kind === FrameKind.Error, older)
       assert.equal(decodeErrorFrame(new TextEncoder().encode(a.text), older).code, ErrorCodes.PeerVersion)
     }
-    const old = await createStack({ privateKey: await loadOrCreatePeerKey(join(dir, 'old'), silentLogger()), prologue: teamPrologue((await new TeamStore(join(dir, 'node')).require()).secret), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, isBlocked: () => false, agent: 'fieldsync 1.0.0' })
+    const old = await createStack({
+      privateKey: await loadOrCreatePeerKey(join(dir, 'old'), silentLogger()),
+      prologue: teamPrologue((await new TeamStore(join(dir, 'node')).require()).secret),
+      listen: ['/ip4/127.0.0.1/tcp/0'],
+      mdns: false,
+      isBlocked: () => false,
+      agent: 'fieldsync 1.0.0',
+    })
     try {
-      await old.handle([...CATALOG_VERSIONS.older, ...OBJECTS_VERSIONS.older], (s: Stream) => { s.abort(new Error('not used by this test')) })
+      await old.handle([...CATALOG_VERSIONS.older, ...OBJECTS_VERSIONS.older], (s: Stream) => {
+        s.abort(new Error('not used by this test'))
+      })
       await old.start()
-      await assert.rejects(node.dial(old.getMultiaddrs()[0].toString(), AbortSignal.timeout(5000)),
-        (e: { code?: string, details?: Record<string, unknown> }) => e.code === ErrorCodes.PeerVersion && e.details?.peer === old.peerId.toString())
+      await assert.rejects(
+        node.dial(old.getMultiaddrs()[0].toString(), AbortSignal.timeout(5000)),
+        (e: { code?: string; details?: Record<string, unknown> }) => e.code === ErrorCodes.PeerVersion && e.details?.peer === old.peerId.toString(),
+      )
     } finally {
       await old.stop()
     }
@@ -161,13 +198,19 @@ describe('peers: protocols against a hostile team member', () => {
       const h = createHash('sha256')
       let n = 0
       let chunks = 0
-      await client.fetch(node.peerId, { sha: bigObject.sha, offset: 0, length: bigObject.size }, {
-        write: async (c) => {
-          h.update(c)
-          n += c.byteLength
-          if (++chunks % delayEvery === 0) await new Promise(resolve => setTimeout(resolve, 2))
+      await client.fetch(
+        node.peerId,
+        { sha: bigObject.sha, offset: 0, length: bigObject.size },
+        {
+          write: async c => {
+            h.update(c)
+            n += c.byteLength
+            if (++chunks % delayEvery === 0) await new Promise(resolve => setTimeout(resolve, 2))
+          },
         },
-      }, AbortSignal.timeout(20_000), bigObject.size)
+        AbortSignal.timeout(20_000),
+        bigObject.size,
+      )
       assert.equal(n, bigObject.size)
       assert.equal(h.digest('hex'), bigObject.sha)
     }
@@ -187,7 +230,10 @@ describe('peers: protocols against a hostile team member', () => {
     s2.pause()
     s2.send(jsonFrame({ cid: cidOf(big.sha), offset: 0, length: big.size }))
     await Promise.race([closed(s2), new Promise(resolve => setTimeout(resolve, 8000))])
-    assert.ok(s2.status === 'reset' || s2.status === 'aborted' || s2.status === 'closed', `stream ${s2.status} read ${s2.readStatus} buffered ${s2.readBufferLength}`)
+    assert.ok(
+      s2.status === 'reset' || s2.status === 'aborted' || s2.status === 'closed',
+      `stream ${s2.status} read ${s2.readStatus} buffered ${s2.readBufferLength}`,
+    )
     assert.ok(s2.readBufferLength < big.size, 'the sender did not push the whole object into a paused stream')
   })
 

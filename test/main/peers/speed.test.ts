@@ -9,8 +9,11 @@ const noop = () => {}
 const GRACE = PullTuning.slowGraceMs
 
 /** A range that receives `perSec` bytes each second from `from` to `to` (ms). */
-function feed (c: { arrived: (n: number, now: number) => void, written: (now: number) => void }, perSec: number, from: number, to: number): void {
-  for (let t = from; t < to; t += 1000) { c.arrived(perSec, t); c.written(t) }
+function feed(c: { arrived: (n: number, now: number) => void; written: (now: number) => void }, perSec: number, from: number, to: number): void {
+  for (let t = from; t < to; t += 1000) {
+    c.arrived(perSec, t)
+    c.written(t)
+  }
 }
 
 describe('peers: slow ranges', () => {
@@ -25,7 +28,10 @@ describe('peers: slow ranges', () => {
     const c = w.start('A', 'r', () => [], noop, 0)
     feed(c, 1, 0, GRACE + 1000)
     const cuts = w.check(GRACE + 1000)
-    assert.deepEqual(cuts.map(x => x.kind), ['floor'])
+    assert.deepEqual(
+      cuts.map(x => x.kind),
+      ['floor'],
+    )
     const e = SpeedWatch.reason(cuts[0])
     assert.equal((e as { code?: string }).code, ErrorCodes.Timeout)
     assert.equal(slowKind(e), 'floor')
@@ -53,7 +59,10 @@ describe('peers: slow ranges', () => {
     const c = w.start('A', 'ra', () => takers, noop, 0)
     feed(c, PullTuning.minRangeBytesPerSec * 2, 0, GRACE + 1000)
     const cuts = w.check(GRACE + 1000)
-    assert.deepEqual(cuts.map(x => [x.kind, x.than?.peer]), [['relative', 'B']])
+    assert.deepEqual(
+      cuts.map(x => [x.kind, x.than?.peer]),
+      [['relative', 'B']],
+    )
     assert.equal(slowKind(SpeedWatch.reason(cuts[0])), 'relative')
     takers = []
     assert.deepEqual(w.check(GRACE + 1500), [])

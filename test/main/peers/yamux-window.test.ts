@@ -12,11 +12,14 @@ const DATA = 0
 const WINDOW_UPDATE = 1
 const KiB = 1024
 
-interface Sent { type: number, length: number }
+interface Sent {
+  type: number
+  length: number
+}
 
 const log = Object.assign(() => {}, { trace: () => {}, error: () => {}, enabled: false, newScope: () => log })
 
-function receiver (window: number): { stream: YamuxStream, updates: Sent[], received: () => number } {
+function receiver(window: number): { stream: YamuxStream; updates: Sent[]; received: () => number } {
   const updates: Sent[] = []
   let received = 0
   const stream = new YamuxStream({
@@ -28,13 +31,18 @@ function receiver (window: number): { stream: YamuxStream, updates: Sent[], rece
     initialStreamWindowSize: window,
     maxStreamWindowSize: window,
     getRTT: () => -1,
-    sendFrame: (header: { type: number, length: number }) => { updates.push({ type: header.type, length: header.length }); return true },
+    sendFrame: (header: { type: number; length: number }) => {
+      updates.push({ type: header.type, length: header.length })
+      return true
+    },
   } as never)
-  stream.addEventListener('message', (evt) => { received += evt.data.byteLength })
+  stream.addEventListener('message', evt => {
+    received += evt.data.byteLength
+  })
   return { stream, updates, received: () => received }
 }
 
-function deliver (stream: YamuxStream, bytes: number): void {
+function deliver(stream: YamuxStream, bytes: number): void {
   stream.handleData({ header: { type: DATA, flag: 0, streamID: 1, length: bytes }, data: new Uint8Array(bytes) } as never)
 }
 
@@ -44,7 +52,10 @@ describe('yamux window updates (patched)', () => {
     for (let i = 0; i < 64; i++) deliver(stream, 16 * KiB)
     assert.equal(received(), 1024 * KiB)
     assert.ok(updates.every(u => u.type === WINDOW_UPDATE))
-    assert.deepEqual(updates.map(u => u.length), Array(8).fill(128 * KiB))
+    assert.deepEqual(
+      updates.map(u => u.length),
+      Array(8).fill(128 * KiB),
+    )
   })
 
   it('a sender that sends whenever it has window moves 16 MiB in frames of every size without stalling', () => {
@@ -64,7 +75,10 @@ describe('yamux window updates (patched)', () => {
       sent += size
     }
     assert.equal(received(), total)
-    assert.ok(updates.every(u => u.length >= window / 2), 'no update smaller than half the window')
+    assert.ok(
+      updates.every(u => u.length >= window / 2),
+      'no update smaller than half the window',
+    )
     assert.ok(updates.length <= total / (window / 2), `${updates.length} updates`)
   })
 
@@ -74,7 +88,10 @@ describe('yamux window updates (patched)', () => {
     for (let i = 0; i < 16; i++) deliver(stream, 16 * KiB)
     assert.equal(updates.length, 0)
     stream.sendResume()
-    assert.deepEqual(updates.map(u => u.length), [256 * KiB])
+    assert.deepEqual(
+      updates.map(u => u.length),
+      [256 * KiB],
+    )
     // Less than half used after the resume: the sender still has more than half: no update yet.
     deliver(stream, 64 * KiB)
     assert.equal(updates.length, 1)

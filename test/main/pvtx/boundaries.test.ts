@@ -21,34 +21,53 @@ const SPEC = 'pantavisor-service-system@1'
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex')
 
 /** A tar in memory with these entries, as anyone could write it. */
-async function tarOf (entries: Array<{ name: string, body?: Buffer }>): Promise<Buffer> {
+async function tarOf(entries: Array<{ name: string; body?: Buffer }>): Promise<Buffer> {
   const pack = tar.pack()
   const chunks: Buffer[] = []
-  pack.on('data', (c: unknown) => { chunks.push(c as Buffer) })
-  const ended = new Promise<void>(resolve => { pack.on('end', () => { resolve() }) })
+  pack.on('data', (c: unknown) => {
+    chunks.push(c as Buffer)
+  })
+  const ended = new Promise<void>(resolve => {
+    pack.on('end', () => {
+      resolve()
+    })
+  })
   for (const e of entries) {
-    await new Promise<void>((resolve, reject) => pack.entry({ name: e.name }, e.body ?? Buffer.alloc(0), err => { if (err != null) reject(err); else resolve() }))
+    await new Promise<void>((resolve, reject) =>
+      pack.entry({ name: e.name }, e.body ?? Buffer.alloc(0), err => {
+        if (err != null) reject(err)
+        else resolve()
+      }),
+    )
   }
   pack.finalize()
   await ended
   return Buffer.concat(chunks)
 }
 
-async function * once (b: Buffer): AsyncGenerator<Buffer> { yield b }
+async function* once(b: Buffer): AsyncGenerator<Buffer> {
+  yield b
+}
 
 describe('pvtx package archives', () => {
-  it('keeps objects only under their sha256, checked, and refuses names that point elsewhere', async (t) => {
+  it('keeps objects only under their sha256, checked, and refuses names that point elsewhere', async t => {
     const dir = await tempDir(t)
     const objects = join(dir, 'objects')
     await mkdir(objects)
     const sink = new ObjectsDir(objects)
     const body = Buffer.from('an object\n')
-    const good = await tarOf([{ name: 'json', body: Buffer.from(`{"#spec":"${SPEC}","a/x":"${sha(body)}"}`) }, { name: `objects/${sha(body)}`, body }])
+    const good = await tarOf([
+      { name: 'json', body: Buffer.from(`{"#spec":"${SPEC}","a/x":"${sha(body)}"}`) },
+      { name: `objects/${sha(body)}`, body },
+    ])
     const r = await readPackageStream(once(good), 'auto', sink, { source: 'good.tar' })
     assert.deepEqual(r.objects, [sha(body)])
     assert.equal(await readFile(join(objects, sha(body)), 'utf8'), 'an object\n')
 
-    const escape = await tarOf([{ name: 'json', body: Buffer.from('{}') }, { name: 'objects/../../outside', body }])
+    const escape = await tarOf([
+      { name: 'json', body: Buffer.from('{}') },
+      { name: 'objects/../../outside', body },
+    ])
     await assert.rejects(readPackageStream(once(escape), 'auto', sink, { source: 'escape.tar' }), (e: unknown) => isCode(e, 'E_UNSAFE_ENTRY'))
     assert.equal(existsSync(join(dir, 'outside')), false)
 
@@ -60,17 +79,22 @@ describe('pvtx package archives', () => {
     assert.deepEqual(readdirSync(objects), [sha(body)], 'nothing of the lying archive stays, not even a temporary file')
   })
 
-  it('refuses what is no archive, and an object folder that does not exist', async (t) => {
+  it('refuses what is no archive, and an object folder that does not exist', async t => {
     const dir = await tempDir(t)
-    await assert.rejects(readPackageStream(once(Buffer.from('{"json": true}')), 'auto', new ObjectsDir(dir), { source: 'x' }), (e: unknown) => isCode(e, 'E_BAD_ARCHIVE'))
+    await assert.rejects(readPackageStream(once(Buffer.from('{"json": true}')), 'auto', new ObjectsDir(dir), { source: 'x' }), (e: unknown) =>
+      isCode(e, 'E_BAD_ARCHIVE'),
+    )
     const body = Buffer.from('x')
     const t1 = await tarOf([{ name: `objects/${sha(body)}`, body }])
-    await assert.rejects(readPackageStream(once(t1), 'auto', new ObjectsDir(join(dir, 'nope')), { source: 'x' }), (e: unknown) => isCode(e, 'E_BAD_INPUT') && /does not exist/.test((e as Error).message))
+    await assert.rejects(
+      readPackageStream(once(t1), 'auto', new ObjectsDir(join(dir, 'nope')), { source: 'x' }),
+      (e: unknown) => isCode(e, 'E_BAD_INPUT') && /does not exist/.test((e as Error).message),
+    )
   })
 })
 
 describe('pvtx deploy', () => {
-  it('refuses state keys that would write outside the folder or over its .pvr files', async (t) => {
+  it('refuses state keys that would write outside the folder or over its .pvr files', async t => {
     const dir = await tempDir(t)
     await mkdir(join(dir, 'objects'))
     for (const key of ['../escape.conf', 'a/../../escape.conf', '.pvr/json']) {
@@ -81,7 +105,7 @@ describe('pvtx deploy', () => {
     }
   })
 
-  it('keeps the folder\'s .pvr/config and writes each inline value as its raw text', async (t) => {
+  it("keeps the folder's .pvr/config and writes each inline value as its raw text", async t => {
     const dir = await tempDir(t)
     await mkdir(join(dir, 'objects'))
     await mkdir(join(dir, 'deploy', '.pvr'), { recursive: true })
@@ -96,7 +120,7 @@ describe('pvtx deploy', () => {
 })
 
 describe('pvtx status file', () => {
-  it('is upstream\'s struct: status, is_local, obj[4096] (4104 bytes); a queue adds queue[4096], count, error (8208)', () => {
+  it("is upstream's struct: status, is_local, obj[4096] (4104 bytes); a queue adds queue[4096], count, error (8208)", () => {
     const txn = encodeRecord({ kind: 'txn', status: TxnStatus.ACTIVE, isLocal: true, obj: '/tmp/objects', queue: '', count: 0, error: 0 })
     assert.equal(txn.length, 4104)
     assert.equal(txn.readInt32LE(0), 2)
@@ -108,6 +132,9 @@ describe('pvtx status file', () => {
     assert.equal(q.subarray(4104, 4106).toString(), '/q')
     assert.equal(q.readInt32LE(8200), 7)
     assert.deepEqual(decodeRecord(q), { kind: 'queue', status: 1, isLocal: true, obj: '/o', queue: '/q', count: 7, error: 0 })
-    assert.throws(() => encodeRecord({ kind: 'txn', status: 2, isLocal: true, obj: '/x'.repeat(2048), queue: '', count: 0, error: 0 }), (e: unknown) => isCode(e, 'E_BAD_INPUT'))
+    assert.throws(
+      () => encodeRecord({ kind: 'txn', status: 2, isLocal: true, obj: '/x'.repeat(2048), queue: '', count: 0, error: 0 }),
+      (e: unknown) => isCode(e, 'E_BAD_INPUT'),
+    )
   })
 })

@@ -11,13 +11,20 @@ import { Readable } from 'node:stream'
 import { createBunzip2 } from '../../../main/pvtx/bzip2.js'
 import { isCode } from '../../../shared/errors.js'
 
-const hasBzip2 = (() => { try { execFileSync('sh', ['-c', 'command -v bzip2'], { stdio: 'ignore' }); return true } catch { return false } })()
+const hasBzip2 = (() => {
+  try {
+    execFileSync('sh', ['-c', 'command -v bzip2'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+})()
 
-function bzip2 (data: Buffer, level = 9): Buffer {
+function bzip2(data: Buffer, level = 9): Buffer {
   return execFileSync('bzip2', [`-${level}`, '-c'], { input: data, maxBuffer: 1 << 28 })
 }
 
-async function bunzip2 (data: Buffer, chunk = 65536): Promise<Buffer> {
+async function bunzip2(data: Buffer, chunk = 65536): Promise<Buffer> {
   const parts: Buffer[] = []
   for (let i = 0; i < data.length; i += chunk) parts.push(data.subarray(i, i + chunk))
   const out: Buffer[] = []
@@ -25,9 +32,15 @@ async function bunzip2 (data: Buffer, chunk = 65536): Promise<Buffer> {
   return Buffer.concat(out)
 }
 
-function sample (): Buffer {
+function sample(): Buffer {
   // runs longer than RLE1's 4+255, text, random bytes, a long zero stretch
-  return Buffer.concat([Buffer.alloc(1000, 'a'), Buffer.from('pantavisor '.repeat(20000)), randomBytes(300_000), Buffer.alloc(400_000), Buffer.from([1, 1, 1, 1, 1, 2])])
+  return Buffer.concat([
+    Buffer.alloc(1000, 'a'),
+    Buffer.from('pantavisor '.repeat(20000)),
+    randomBytes(300_000),
+    Buffer.alloc(400_000),
+    Buffer.from([1, 1, 1, 1, 1, 2]),
+  ])
 }
 
 describe('bzip2 decoder', { skip: hasBzip2 ? false : 'bzip2 not installed (apt-get install bzip2)' }, () => {

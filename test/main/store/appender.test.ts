@@ -20,7 +20,7 @@ const MiB = 1 << 20
 const SIZES = [0, 1, 4095, 4096, 4097, MiB - 1, MiB, MiB + 1, 3 * MiB + 12345]
 
 /** Feed `data` in chunks of varying sizes (1 byte to 300 KiB). */
-async function feed (out: { write: (c: Uint8Array) => Promise<void> }, data: Buffer): Promise<void> {
+async function feed(out: { write: (c: Uint8Array) => Promise<void> }, data: Buffer): Promise<void> {
   let off = 0
   let i = 0
   const sizes = [1, 7, 4096, 65536, 300_000, 511, 1 << 18]
@@ -33,10 +33,12 @@ async function feed (out: { write: (c: Uint8Array) => Promise<void> }, data: Buf
 
 describe('FileAppender', () => {
   for (const mode of ['direct', 'buffered'] as const) {
-    it(`writes every byte at its place and hashes it in order (${mode}; sizes around block and slot boundaries)`, async (t) => {
+    it(`writes every byte at its place and hashes it in order (${mode}; sizes around block and slot boundaries)`, async t => {
       const dir = await tempDir(t)
       const hasher = new HashThread()
-      t.after(async () => { await hasher.stop() })
+      t.after(async () => {
+        await hasher.stop()
+      })
       for (const size of SIZES) {
         const data = randomBytes(size)
         const path = join(dir, `f-${mode}-${size}`)
@@ -53,17 +55,23 @@ describe('FileAppender', () => {
         assert.equal(await hash.digest(), createHash('sha256').update(data).digest('hex'), `digest of ${size} bytes`)
         assert.ok((await readFile(path)).equals(data), `${size} bytes written as given`)
         assert.equal(out.written, size)
-        assert.deepEqual(ends, [...ends].sort((a, b) => a - b), 'progress only grows')
+        assert.deepEqual(
+          ends,
+          [...ends].sort((a, b) => a - b),
+          'progress only grows',
+        )
         if (size > 0) assert.equal(ends.at(-1), size)
       }
     })
   }
 
-  it('direct I/O is used on this file system, and an appender starting at an unaligned offset writes buffered', async (t) => {
+  it('direct I/O is used on this file system, and an appender starting at an unaligned offset writes buffered', async t => {
     const dir = await tempDir(t)
     const path = join(dir, 'f')
     const file = await openWritable(path, fsc.O_CREAT | fsc.O_WRONLY, 0o644, true)
-    t.after(async () => { await file.fh.close() })
+    t.after(async () => {
+      await file.fh.close()
+    })
     assert.equal(file.direct, true, 'ext4 (the test machines) takes O_DIRECT')
     const head = randomBytes(1000)
     const rest = randomBytes(2 * MiB + 3)
@@ -79,16 +87,22 @@ describe('FileAppender', () => {
     assert.ok((await readFile(path)).equals(Buffer.concat([head, rest])))
   })
 
-  it('falls back to buffered writes when the file system refuses a direct write (EINVAL), losing nothing', async (t) => {
+  it('falls back to buffered writes when the file system refuses a direct write (EINVAL), losing nothing', async t => {
     const dir = await tempDir(t)
     const path = join(dir, 'f')
     const real = await openWritable(path, fsc.O_CREAT | fsc.O_WRONLY, 0o644, true)
-    t.after(async () => { await real.fh.close() })
+    t.after(async () => {
+      await real.fh.close()
+    })
     let refused = 0
     // A descriptor that behaves like a file system taking O_DIRECT at open but not for I/O.
     const fh = new Proxy(real.fh, {
-      get (target, prop, receiver) {
-        if (prop === 'write') return async () => { refused++; throw Object.assign(new Error('EINVAL: invalid argument, write'), { code: 'EINVAL' }) }
+      get(target, prop, receiver) {
+        if (prop === 'write')
+          return async () => {
+            refused++
+            throw Object.assign(new Error('EINVAL: invalid argument, write'), { code: 'EINVAL' })
+          }
         const v = Reflect.get(target, prop, receiver) as unknown
         return typeof v === 'function' ? v.bind(target) : v
       },
@@ -106,14 +120,18 @@ describe('FileAppender', () => {
 })
 
 describe('object store: large objects (direct writes, hashing thread)', () => {
-  it('stores a large object whose bytes match, and refuses one whose bytes do not (nothing left behind)', async (t) => {
+  it('stores a large object whose bytes match, and refuses one whose bytes do not (nothing left behind)', async t => {
     const home = await tempDir(t)
     const store = new ObjectStore({ log: silentLogger() }, home)
     await store.start()
-    t.after(async () => { await store.stop() })
+    t.after(async () => {
+      await store.stop()
+    })
     const data = randomBytes(9 * MiB + 5)
     const sha = createHash('sha256').update(data).digest('hex')
-    const chunks = async function * (d: Buffer): AsyncGenerator<Buffer> { for (let o = 0; o < d.length; o += 100_000) yield d.subarray(o, o + 100_000) }
+    const chunks = async function* (d: Buffer): AsyncGenerator<Buffer> {
+      for (let o = 0; o < d.length; o += 100_000) yield d.subarray(o, o + 100_000)
+    }
     const put = await store.put(sha, chunks(data), { source: 'test', size: data.length })
     assert.deepEqual(put, { sha, size: data.length, existed: false })
     assert.ok((await readFile(store.path(sha))).equals(data))
@@ -132,11 +150,17 @@ describe('object store: large objects (direct writes, hashing thread)', () => {
 })
 
 describe('openWritable: where O_DIRECT is used', () => {
-  it('not on a FUSE file system (fusefat gives stale bytes to buffered reads after direct writes): buffered there, and the bytes are right', async (t) => {
+  it('not on a FUSE file system (fusefat gives stale bytes to buffered reads after direct writes): buffered there, and the bytes are right', async t => {
     const { fatStick } = await import('../usb/helpers.js')
     const stick = await fatStick(t, 64)
-    if (typeof stick === 'string') { t.skip(stick); return }
-    if (stick.how !== 'fusefat') { t.skip('the kernel mounted the stick itself (not FUSE)'); return }
+    if (typeof stick === 'string') {
+      t.skip(stick)
+      return
+    }
+    if (stick.how !== 'fusefat') {
+      t.skip('the kernel mounted the stick itself (not FUSE)')
+      return
+    }
     const path = join(stick.dir, 'f')
     const file = await openWritable(path, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o644, true)
     assert.equal(file.direct, false)
@@ -156,20 +180,23 @@ describe('HashThread', () => {
     let most = 0
     const offsets: number[] = []
     const fh = {
-      async write (_b: Uint8Array, _o: number, len: number, at: number) {
+      async write(_b: Uint8Array, _o: number, len: number, at: number) {
         offsets.push(at)
         most = Math.max(most, ++now)
         await new Promise(resolve => setImmediate(resolve))
         now--
         return { bytesWritten: len }
       },
-      async datasync () {},
+      async datasync() {},
     }
     const out = new FileAppender({ path: '/nonexistent/x', fh: fh as never, direct: false } satisfies WritableFile, 0, { maxInFlight: 3 })
     await feed(out, randomBytes(8 * MiB + 100))
     await out.finish()
     assert.equal(most, 1)
-    assert.deepEqual(offsets, [...offsets].sort((a, b) => a - b))
+    assert.deepEqual(
+      offsets,
+      [...offsets].sort((a, b) => a - b),
+    )
     assert.equal(offsets.length, 9)
   })
 
@@ -182,7 +209,14 @@ describe('HashThread', () => {
       const h = hasher.open()
       await h.update(slot, 1000)
       // Either the digest comes back before the stop, or it fails: it never hangs.
-      const pending = h.digest().then(d => { assert.match(d, /^[0-9a-f]{64}$/) }, (err: Error) => { assert.match(err.message, /stopped/) })
+      const pending = h.digest().then(
+        d => {
+          assert.match(d, /^[0-9a-f]{64}$/)
+        },
+        (err: Error) => {
+          assert.match(err.message, /stopped/)
+        },
+      )
       await hasher.stop()
       await pending
       const again = hasher.open()

@@ -18,14 +18,16 @@ import { UsbExporter, UsbImporter } from '../../../main/usb/index.js'
 import { vendoredUpstreamDir } from '../../helpers/paths.js'
 import { tempDir } from '../../helpers/tmp.js'
 
-async function newApp (t: Parameters<typeof tempDir>[0]): Promise<App> {
+async function newApp(t: Parameters<typeof tempDir>[0]): Promise<App> {
   const app = new App({ home: await tempDir(t), log: silentLogger() })
   await app.start()
-  t.after(async () => { await app.stop() })
+  t.after(async () => {
+    await app.stop()
+  })
   return app
 }
 
-function entry (name: string, body: Buffer): Buffer {
+function entry(name: string, body: Buffer): Buffer {
   const h = Buffer.alloc(512)
   h.write(name, 0, 100)
   h.write('0000644\0', 100)
@@ -44,15 +46,18 @@ function entry (name: string, body: Buffer): Buffer {
 }
 
 /** watchdog_pinger's state, with one of its objects replaced by bytes that do not hash to its name. */
-function forgedTgz (): Buffer {
+function forgedTgz(): Buffer {
   const src = join(vendoredUpstreamDir, 'watchdog_pinger.tar')
   const json = execFileSync('tar', ['-xOf', src, 'json'])
-  const sha = execFileSync('tar', ['-tf', src], { encoding: 'utf8' }).split('\n').find(n => n.startsWith('objects/'))!.slice(8)
+  const sha = execFileSync('tar', ['-tf', src], { encoding: 'utf8' })
+    .split('\n')
+    .find(n => n.startsWith('objects/'))!
+    .slice(8)
   return gzipSync(Buffer.concat([entry('json', json), entry(`objects/${sha}`, randomBytes(1000)), Buffer.alloc(1024)]))
 }
 
-describe('import: messages name the user\'s file', () => {
-  it('a stick import names the file on the stick, not the joined copy in <home>/tmp', async (t) => {
+describe("import: messages name the user's file", () => {
+  it('a stick import names the file on the stick, not the joined copy in <home>/tmp', async t => {
     const alice = await newApp(t)
     await alice.importer.importPath(join(vendoredUpstreamDir, 'watchdog_pinger.tar'), { name: 'wd' })
     const stick = await tempDir(t, 'fieldsync-stick-')
@@ -75,7 +80,7 @@ describe('import: messages name the user\'s file', () => {
     assert.deepEqual(bob.library.list(), [])
   })
 
-  it('a stick import killed midway leaves its joined copy named after its pid: the next start removes it (a live one stays)', async (t) => {
+  it('a stick import killed midway leaves its joined copy named after its pid: the next start removes it (a live one stays)', async t => {
     const home = await tempDir(t)
     const dead = execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' })
     await mkdir(join(home, 'tmp'), { recursive: true })
@@ -83,32 +88,39 @@ describe('import: messages name the user\'s file', () => {
     await writeFile(join(home, 'tmp', `usb-${process.pid}-0123456789ab.tgz`), randomBytes(4096))
     const app = new App({ home, log: silentLogger() })
     await app.start()
-    t.after(async () => { await app.stop() })
+    t.after(async () => {
+      await app.stop()
+    })
     assert.deepEqual(await readdir(join(home, 'tmp')), [`usb-${process.pid}-0123456789ab.tgz`])
   })
 
-  it('a browser upload names the uploaded file, not <home>/uploads/<id>', async (t) => {
+  it('a browser upload names the uploaded file, not <home>/uploads/<id>', async t => {
     const app = await newApp(t)
     const core = new ApiCore({ app, log: silentLogger() }, { mode: 'browser' })
     await core.start()
-    t.after(async () => { await core.stop() })
+    t.after(async () => {
+      await core.stop()
+    })
     const up = await core.uploads.receive(Readable.from([forgedTgz()]), { filename: 'broken.tgz' })
     const res = await core.dispatch('library.import', { upload: up.id })
     assert.equal(res.ok, false)
-    const err = (res as { error: { code: string, message: string } }).error
+    const err = (res as { error: { code: string; message: string } }).error
     assert.equal(err.code, 'E_OBJECT_HASH_MISMATCH')
     assert.ok(err.message.startsWith('broken.tgz: '), err.message)
     assert.ok(!err.message.includes(app.home), `no path inside the library: ${err.message}`)
   })
 
-  it('a tarball cut short, imported with progress (as the app does), is told as cut short, never as a destroyed stream', async (t) => {
+  it('a tarball cut short, imported with progress (as the app does), is told as cut short, never as a destroyed stream', async t => {
     const app = await newApp(t)
     const whole = await readFile(join(vendoredUpstreamDir, 'pvwificonnect.tgz'))
     const dir = await tempDir(t)
     for (const fraction of [0.1, 0.5, 0.9]) {
       const f = join(dir, `cut-${fraction}.tgz`)
       await writeFile(f, whole.subarray(0, Math.floor(whole.length * fraction)))
-      const err = await app.importer.importPath(f, { label: 'wifi-cut.tgz', onProgress: () => {} }).then(() => null, (e: unknown) => e as { code: string, message: string, details?: { advice?: string } })
+      const err = await app.importer.importPath(f, { label: 'wifi-cut.tgz', onProgress: () => {} }).then(
+        () => null,
+        (e: unknown) => e as { code: string; message: string; details?: { advice?: string } },
+      )
       assert.ok(err !== null, `${fraction}: refused`)
       assert.equal(err.code, 'E_BAD_ARCHIVE', `${fraction}: ${err.message}`)
       assert.match(err.message, /^wifi-cut\.tgz: the file ends too soon: it was cut short/)

@@ -17,17 +17,20 @@ import { silentLogger } from '../../../shared/log.js'
 import { Library } from '../../../main/store/library.js'
 import { tempDir } from '../../helpers/tmp.js'
 
-async function twoLibraries (t: Parameters<typeof tempDir>[0]): Promise<[Library, Library]> {
+async function twoLibraries(t: Parameters<typeof tempDir>[0]): Promise<[Library, Library]> {
   const home = await tempDir(t)
   const a = new Library({ log: silentLogger() }, { home })
   const b = new Library({ log: silentLogger() }, { home })
   await a.start()
   await b.start()
-  t.after(async () => { await a.stop(); await b.stop() })
+  t.after(async () => {
+    await a.stop()
+    await b.stop()
+  })
   return [a, b]
 }
 
-async function putObject (lib: Library): Promise<string> {
+async function putObject(lib: Library): Promise<string> {
   const data = randomBytes(1000)
   const sha = createHash('sha256').update(data).digest('hex')
   const f = join(lib.home, 'src-' + sha)
@@ -37,24 +40,38 @@ async function putObject (lib: Library): Promise<string> {
 }
 
 describe('store: leases', () => {
-  it('shared leases run together; an exclusive one refuses while they live (E_BUSY naming the pid) and is granted once they are gone', async (t) => {
+  it('shared leases run together; an exclusive one refuses while they live (E_BUSY naming the pid) and is granted once they are gone', async t => {
     const [a, b] = await twoLibraries(t)
     const s1 = await a.lease('shared', 'import one')
     const s2 = await b.lease('shared', 'import two')
-    await assert.rejects(b.lease('exclusive', 'gc', { waitMs: 0 }), (err: Error) => isCode(err, ErrorCodes.Busy) && err.message.includes(`pid ${process.pid}`) && err.message.includes('import one'))
+    await assert.rejects(
+      b.lease('exclusive', 'gc', { waitMs: 0 }),
+      (err: Error) => isCode(err, ErrorCodes.Busy) && err.message.includes(`pid ${process.pid}`) && err.message.includes('import one'),
+    )
     s1.release()
     s2.release()
     let told = 0
-    const gc = await b.lease('exclusive', 'gc', { waitMs: 0, onWait: () => { told++ } })
+    const gc = await b.lease('exclusive', 'gc', {
+      waitMs: 0,
+      onWait: () => {
+        told++
+      },
+    })
     assert.equal(told, 0)
     // A writer now waits for the gc; it gets its lease when the gc lets go.
-    const waiting = a.lease('shared', 'import three', { waitMs: 10_000, onWait: () => { told++; gc.release() } })
+    const waiting = a.lease('shared', 'import three', {
+      waitMs: 10_000,
+      onWait: () => {
+        told++
+        gc.release()
+      },
+    })
     const s3 = await waiting
     assert.equal(told, 1)
     s3.release()
   })
 
-  it('a process that only reads the library never opens leases.db; its first lease does', async (t) => {
+  it('a process that only reads the library never opens leases.db; its first lease does', async t => {
     const [a] = await twoLibraries(t)
     a.list()
     a.stats()
@@ -63,7 +80,7 @@ describe('store: leases', () => {
     assert.equal(existsSync(a.leases.file), true)
   })
 
-  it('a lease of a dead process, or of this pid in an earlier life, counts for nothing and is swept', async (t) => {
+  it('a lease of a dead process, or of this pid in an earlier life, counts for nothing and is swept', async t => {
     const [a, b] = await twoLibraries(t)
     const dead = Number(execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }))
     // leases.db opens at a process's first lease (a reader never opens it).
@@ -80,7 +97,7 @@ describe('store: leases', () => {
     left.close()
   })
 
-  it('a rollback removes only what it wrote that no other lease holds and the index does not record', async (t) => {
+  it('a rollback removes only what it wrote that no other lease holds and the index does not record', async t => {
     const [a, b] = await twoLibraries(t)
     const mine = await a.lease('shared', 'import failing')
     const other = await b.lease('shared', 'import other')

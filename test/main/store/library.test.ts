@@ -14,25 +14,27 @@ import { vendoredUpstreamDir } from '../../helpers/paths.js'
 import { tempDir } from '../../helpers/tmp.js'
 import { buildState, smallObject, writeTarball } from '../../helpers/revisions.js'
 
-async function newApp (t: Parameters<typeof tempDir>[0]): Promise<App> {
+async function newApp(t: Parameters<typeof tempDir>[0]): Promise<App> {
   const home = await tempDir(t)
   const app = new App({ home, log: silentLogger() })
   await app.start()
-  t.after(async () => { await app.stop() })
+  t.after(async () => {
+    await app.stop()
+  })
   return app
 }
 
-function tarList (file: string): string[] {
+function tarList(file: string): string[] {
   return execFileSync('tar', ['-tf', file], { encoding: 'utf8' }).trim().split('\n')
 }
 
-function tarEntry (file: string, name: string): Buffer {
+function tarEntry(file: string, name: string): Buffer {
   return execFileSync('tar', ['-xOf', file, name], { maxBuffer: 64 << 20 })
 }
 
 describe('library: upstream fixtures', () => {
   for (const f of ['pvwificonnect.tgz', 'watchdog_pinger.tar']) {
-    it(`imports ${f} and exports the same json bytes and objects`, async (t) => {
+    it(`imports ${f} and exports the same json bytes and objects`, async t => {
       const app = await newApp(t)
       const src = join(vendoredUpstreamDir, f)
       const res = await app.importer.importPath(src, { name: 'fixture' })
@@ -48,7 +50,9 @@ describe('library: upstream fixtures', () => {
       assert.deepEqual(objs(tarList(out)), objs(tarList(src)))
       // every object in the pool hashes to its name
       for (const sha of await app.library.objects.list()) {
-        const h = createHash('sha256').update(await readFile(app.library.objects.path(sha))).digest('hex')
+        const h = createHash('sha256')
+          .update(await readFile(app.library.objects.path(sha)))
+          .digest('hex')
         assert.equal(h, sha)
       }
       const again = await app.importer.importPath(src)
@@ -57,7 +61,7 @@ describe('library: upstream fixtures', () => {
     })
   }
 
-  it('exports pvwificonnect.tgz twice to byte-identical files', async (t) => {
+  it('exports pvwificonnect.tgz twice to byte-identical files', async t => {
     const app = await newApp(t)
     const res = await app.importer.importPath(join(vendoredUpstreamDir, 'pvwificonnect.tgz'))
     const d = await tempDir(t)
@@ -67,7 +71,7 @@ describe('library: upstream fixtures', () => {
     assert.deepEqual((await readdir(d)).sort(), ['a.tgz', 'b.tgz'])
   })
 
-  it('imports the seed state as incomplete with 8 missing objects', async (t) => {
+  it('imports the seed state as incomplete with 8 missing objects', async t => {
     const app = await newApp(t)
     const res = await app.importer.importPath(join(vendoredUpstreamDir, 'seed-awconnect-rpi64.json'), { name: 'seed' })
     assert.equal(res.missing.length, 8)
@@ -77,7 +81,7 @@ describe('library: upstream fixtures', () => {
     await assert.rejects(exportRevision(app.library, info.id, join(await tempDir(t), 'x.tgz')), (e: any) => e.code === ErrorCodes.IncompleteRevision)
   })
 
-  it('keeps the original state bytes exactly', async (t) => {
+  it('keeps the original state bytes exactly', async t => {
     const app = await newApp(t)
     const raw = await readFile(join(vendoredUpstreamDir, 'seed-awconnect-rpi64.json'))
     const res = await app.importer.importPath(join(vendoredUpstreamDir, 'seed-awconnect-rpi64.json'))
@@ -86,7 +90,7 @@ describe('library: upstream fixtures', () => {
 })
 
 describe('library: deduplication, layouts, maintenance', () => {
-  async function twoRevisions (dir: string) {
+  async function twoRevisions(dir: string) {
     const kernel = await smallObject(dir, 'kernel', 'kernel-bytes-'.repeat(1000))
     const initrd = await smallObject(dir, 'initrd', 'initrd-bytes-'.repeat(2000))
     const conf = await smallObject(dir, 'conf', 'lxc.tty.max = 4\n')
@@ -97,7 +101,7 @@ describe('library: deduplication, layouts, maintenance', () => {
     return { a, b, objs: { kernel, initrd, conf, rootA, rootB } }
   }
 
-  it('stores shared objects once: storedBytes is the sum of unique object sizes', async (t) => {
+  it('stores shared objects once: storedBytes is the sum of unique object sizes', async t => {
     const app = await newApp(t)
     const d = await tempDir(t)
     const { a, b, objs } = await twoRevisions(d)
@@ -117,7 +121,7 @@ describe('library: deduplication, layouts, maintenance', () => {
     assert.equal((await app.library.objects.list()).length, 5)
   })
 
-  it('imports a pvr checkout with ObjectsDir from .pvr/config, and a json+objects/ folder', async (t) => {
+  it('imports a pvr checkout with ObjectsDir from .pvr/config, and a json+objects/ folder', async t => {
     const app = await newApp(t)
     const d = await tempDir(t)
     const { a, b, objs } = await twoRevisions(d)
@@ -139,7 +143,7 @@ describe('library: deduplication, layouts, maintenance', () => {
     assert.equal(app.library.stats().objects, 5)
   })
 
-  it('completes an incomplete revision when its objects arrive, verify finds corruption, --repair and gc', async (t) => {
+  it('completes an incomplete revision when its objects arrive, verify finds corruption, --repair and gc', async t => {
     const app = await newApp(t)
     const d = await tempDir(t)
     const { a, objs } = await twoRevisions(d)
@@ -153,7 +157,9 @@ describe('library: deduplication, layouts, maintenance', () => {
     assert.equal(app.library.get(r.id)?.complete, true)
     // corrupt one byte of rootA
     const p = app.library.objects.path(objs.rootA.sha)
-    const buf = await readFile(p); buf[10] ^= 1; await writeFile(p, buf)
+    const buf = await readFile(p)
+    buf[10] ^= 1
+    await writeFile(p, buf)
     const v = await verifyLibrary(app.library)
     assert.deepEqual(v.corrupt, [objs.rootA.sha])
     assert.equal(app.library.get(r.id)?.complete, true, 'verify without --repair changes nothing')
@@ -170,7 +176,7 @@ describe('library: deduplication, layouts, maintenance', () => {
 })
 
 describe('object store: temporary files', () => {
-  it('start removes the temporary files of dead processes only (a running import in another process keeps its own)', async (t) => {
+  it('start removes the temporary files of dead processes only (a running import in another process keeps its own)', async t => {
     const home = await tempDir(t)
     const { ObjectStore } = await import('../../../main/store/objects.js')
     const first = new ObjectStore({ log: silentLogger() }, home)

@@ -21,7 +21,7 @@ const trust: TrustAnchors = { ...emptyAnchors(), cas: devCa }
 const text = raw.toString('utf8')
 
 /** Change one letter or digit inside the raw value of `key` (the state is canonical: `"key":value`). */
-function mutate (key: string, at = 10): string {
+function mutate(key: string, at = 10): string {
   const start = text.indexOf(JSON.stringify(key) + ':') + JSON.stringify(key).length + 1
   let i = start + at
   while (!/[0-9a-y]/.test(text[i])) i++
@@ -41,17 +41,36 @@ describe('upstream pvwificonnect.tgz', () => {
     assert.equal(s.alg, 'RS256')
     assert.equal(s.signer?.name, 'pv-developer-01')
     assert.equal(s.signer?.anchor, 'Pantavisor Dev CA')
-    assert.deepEqual(s.signer?.chain.map(c => [c.role, c.cn, c.validity]), [['leaf', 'pv-developer-01', 'expired'], ['anchor', 'Pantavisor Dev CA', 'valid']])
+    assert.deepEqual(
+      s.signer?.chain.map(c => [c.role, c.cn, c.validity]),
+      [
+        ['leaf', 'pv-developer-01', 'expired'],
+        ['anchor', 'Pantavisor Dev CA', 'valid'],
+      ],
+    )
     assert.equal(s.signer?.chain[0].notAfter.slice(0, 10), '2024-09-14')
-    assert.ok(s.notes.some(n => n.includes('expired on 2024-09-14') && n.includes('accepts it')), s.notes.join('\n'))
-    assert.deepEqual(s.covers, ['pvwificonnect/lxc.container.conf', 'pvwificonnect/root.squashfs', 'pvwificonnect/root.squashfs.docker-digest', 'pvwificonnect/run.json'])
+    assert.ok(
+      s.notes.some(n => n.includes('expired on 2024-09-14') && n.includes('accepts it')),
+      s.notes.join('\n'),
+    )
+    assert.deepEqual(s.covers, [
+      'pvwificonnect/lxc.container.conf',
+      'pvwificonnect/root.squashfs',
+      'pvwificonnect/root.squashfs.docker-digest',
+      'pvwificonnect/run.json',
+    ])
     assert.deepEqual(r.excluded, ['_sigs/pvwificonnect.json', 'pvwificonnect/src.json'])
     assert.deepEqual(r.uncovered, ['#spec'])
     assert.equal(r.summary, 'signed by pv-developer-01 (Pantavisor Dev CA), 1 key not covered: #spec')
   })
 
   it('a one-byte change in any covered key fails', () => {
-    for (const key of ['pvwificonnect/lxc.container.conf', 'pvwificonnect/root.squashfs', 'pvwificonnect/root.squashfs.docker-digest', 'pvwificonnect/run.json']) {
+    for (const key of [
+      'pvwificonnect/lxc.container.conf',
+      'pvwificonnect/root.squashfs',
+      'pvwificonnect/root.squashfs.docker-digest',
+      'pvwificonnect/run.json',
+    ]) {
       const changed = mutate(key)
       assert.notEqual(changed, text)
       const r = verifyStateSignatures(changed, { trust })
@@ -84,10 +103,13 @@ describe('upstream pvwificonnect.tgz', () => {
     const audit = verifyStateSignatures(added, { trust, policy: 'audit' })
     assert.equal(audit.pass, true)
     assert.ok(audit.warnings.some(w => w.includes('extra/file.conf')))
-    assert.throws(() => checkPolicy(added, trust, 'strict'), (e: { code?: string }) => e.code === ErrorCodes.PolicyRefused)
+    assert.throws(
+      () => checkPolicy(added, trust, 'strict'),
+      (e: { code?: string }) => e.code === ErrorCodes.PolicyRefused,
+    )
   })
 
-  it('an unknown CA fails, naming the issuer', async (t) => {
+  it('an unknown CA fails, naming the issuer', async t => {
     const empty = verifyStateSignatures(raw, { trust: emptyAnchors() })
     assert.equal(empty.pass, false)
     assert.equal(empty.signatures[0].failure, 'UNKNOWN_CA')
@@ -101,7 +123,10 @@ describe('upstream pvwificonnect.tgz', () => {
     const r = verifyStateSignatures(raw, { trust: { ...emptyAnchors(), cas: certsFromPem(other.pem, 'other') } })
     assert.equal(r.signatures[0].failure, 'UNKNOWN_CA')
     assert.match(r.signatures[0].message ?? '', /issued by CN=Pantavisor Dev CA, which is not in the trust store/)
-    assert.throws(() => checkPolicy(raw, { ...emptyAnchors(), cas: certsFromPem(other.pem, 'other') }), (e: { code?: string, cause?: { code?: string } }) => e.code === ErrorCodes.PolicyRefused && e.cause?.code === ErrorCodes.SignatureInvalid)
+    assert.throws(
+      () => checkPolicy(raw, { ...emptyAnchors(), cas: certsFromPem(other.pem, 'other') }),
+      (e: { code?: string; cause?: { code?: string } }) => e.code === ErrorCodes.PolicyRefused && e.cause?.code === ErrorCodes.SignatureInvalid,
+    )
   })
 
   it('policy "disabled" passes whatever the signatures say', () => {
@@ -123,7 +148,13 @@ describe('upstream initial_state.json (pvr-signed, stored pretty-printed)', () =
   it('the same state written canonically (as pvr stores it) verifies, except a signature whose keys are gone', () => {
     const r = verifyStateSignatures(canonical(JSON.parse(pretty)), { trust })
     const ok = Object.fromEntries(r.signatures.map(s => [s.key, s.ok]))
-    assert.deepEqual(ok, { '_sigs/_hostconfig.json': false, '_sigs/awconnect.json': true, '_sigs/bsp.json': true, '_sigs/pv-avahi.json': true, '_sigs/pvr-sdk.json': true })
+    assert.deepEqual(ok, {
+      '_sigs/_hostconfig.json': false,
+      '_sigs/awconnect.json': true,
+      '_sigs/bsp.json': true,
+      '_sigs/pv-avahi.json': true,
+      '_sigs/pvr-sdk.json': true,
+    })
     // its include "_hostconfig/**" matches nothing left in this state
     assert.deepEqual(r.signatures.find(s => s.key === '_sigs/_hostconfig.json')?.covers, [])
     // bsp.json includes "#spec" and device.json: with the other four every key but

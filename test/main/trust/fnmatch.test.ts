@@ -131,9 +131,18 @@ describe('payload rebuild', () => {
   it('an exclude wins over an include, and both count as covered', () => {
     const entries = stateEntries(pairs)
     const sel = selectPayload(entries, ['a/**'], ['a/str'])
-    assert.deepEqual(sel.included.map(e => e.key), ['a/n', 'a/obj'])
-    assert.deepEqual(sel.excluded.map(e => e.key), ['a/str'])
-    assert.deepEqual(entries.filter(e => e.covered).map(e => e.key), ['a/n', 'a/obj', 'a/str'])
+    assert.deepEqual(
+      sel.included.map(e => e.key),
+      ['a/n', 'a/obj'],
+    )
+    assert.deepEqual(
+      sel.excluded.map(e => e.key),
+      ['a/str'],
+    )
+    assert.deepEqual(
+      entries.filter(e => e.covered).map(e => e.key),
+      ['a/n', 'a/obj', 'a/str'],
+    )
   })
   it('no included key gives "}" (not "{}")', () => {
     assert.equal(buildPayload([]), '}')

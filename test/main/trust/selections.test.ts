@@ -13,10 +13,17 @@ import { KeyIndex, selectPayload, stateEntries, type Selection } from '../../../
 import { checkSignature, parsePvs } from '../../../main/trust/signature.js'
 import { checkPolicy, emptyAnchors, SignatureLimits, verifyStateSignatures } from '../../../main/trust/index.js'
 
-function junkState (n: number, include: string[][]): string {
-  const st: Record<string, unknown> = { '#spec': 'pantavisor-service-system@1', 'bsp/run.json': { linux: 'k', initrd: 'i' }, 'bsp/k': 'a'.repeat(64), 'app/run.json': {} }
+function junkState(n: number, include: string[][]): string {
+  const st: Record<string, unknown> = {
+    '#spec': 'pantavisor-service-system@1',
+    'bsp/run.json': { linux: 'k', initrd: 'i' },
+    'bsp/k': 'a'.repeat(64),
+    'app/run.json': {},
+  }
   for (let i = 0; i < n; i++) {
-    const protectedHeader = Buffer.from(JSON.stringify({ alg: 'RS256', typ: 'PVS', pvs: { include: include[i % include.length], exclude: [] } })).toString('base64url')
+    const protectedHeader = Buffer.from(JSON.stringify({ alg: 'RS256', typ: 'PVS', pvs: { include: include[i % include.length], exclude: [] } })).toString(
+      'base64url',
+    )
     st[`_sigs/j${i}.json`] = { '#spec': 'pvs@2', protected: protectedHeader, signature: 'AAAA' }
   }
   return JSON.stringify(st)
@@ -43,7 +50,10 @@ describe('signature selections', () => {
       assert.equal(a.ok, b.ok)
     }
     assert.equal(selections.size, 2, 'two glob sets, two selections')
-    assert.deepEqual(shared.map(e => e.covered === true), alone.map(e => e.covered === true))
+    assert.deepEqual(
+      shared.map(e => e.covered === true),
+      alone.map(e => e.covered === true),
+    )
   })
 
   it('a state of 1,000 signatures (the limit) with one glob set: every signature is checked and reported', () => {
@@ -54,20 +64,56 @@ describe('signature selections', () => {
 
   it('the keys a glob could match, found by its literal prefix, are the keys it matches', () => {
     const st: Record<string, unknown> = { '#spec': 'pantavisor-service-system@1' }
-    for (const k of ['bsp/run.json', 'bsp/kernel.img', 'app/run.json', 'app/lxc.conf', 'app2/x', 'ap', '_sigs/a.json', 'a*b/c', 'a[1]/z', 'ä/x', 'b/a/c', 'device.json']) st[k] = {}
+    for (const k of [
+      'bsp/run.json',
+      'bsp/kernel.img',
+      'app/run.json',
+      'app/lxc.conf',
+      'app2/x',
+      'ap',
+      '_sigs/a.json',
+      'a*b/c',
+      'a[1]/z',
+      'ä/x',
+      'b/a/c',
+      'device.json',
+    ])
+      st[k] = {}
     const text = JSON.stringify(st)
     const toks = tokenize(text)
     assert.ok(toks !== null)
     const pairs = topLevelPairs(text, toks)
     assert.ok(pairs !== null)
-    const globs = [['bsp/**'], ['app/*'], ['app*'], ['ap?/**'], ['*.json'], ['**'], ['a\\*b/c'], ['a[[]1]/*'], ['ä/**'], ['b/*/c'], ['device.json', 'app/**'], ['nothing/**'], ['[ab]*/**']]
+    const globs = [
+      ['bsp/**'],
+      ['app/*'],
+      ['app*'],
+      ['ap?/**'],
+      ['*.json'],
+      ['**'],
+      ['a\\*b/c'],
+      ['a[[]1]/*'],
+      ['ä/**'],
+      ['b/*/c'],
+      ['device.json', 'app/**'],
+      ['nothing/**'],
+      ['[ab]*/**'],
+    ]
     for (const inc of globs) {
       for (const exc of [[], ['app/lxc.conf'], ['*']]) {
         const plain = selectPayload(stateEntries(pairs), inc, exc)
         const indexed = stateEntries(pairs)
         const viaIndex = selectPayload(indexed, inc, exc, new KeyIndex(indexed))
-        assert.deepEqual(viaIndex.included.map(e => e.key), plain.included.map(e => e.key), JSON.stringify([inc, exc]))
-        assert.deepEqual(viaIndex.excluded.map(e => e.key), plain.excluded.map(e => e.key), JSON.stringify([inc, exc]))
+        assert.deepEqual(
+          viaIndex.included.map(e => e.key),
+          plain.included.map(e => e.key),
+          JSON.stringify([inc, exc]),
+        )
+        assert.deepEqual(
+          viaIndex.excluded.map(e => e.key),
+          plain.excluded.map(e => e.key),
+          JSON.stringify([inc, exc]),
+        )
         assert.equal(viaIndex.payload, plain.payload)
       }
     }
@@ -91,7 +137,12 @@ describe('signature selections', () => {
     assert.equal(checkPolicy(many, emptyAnchors(), 'disabled').pass, true, 'a device that checks nothing takes it')
 
     // Globs that start with a wildcard test every key: 900 of them over 20,000 keys spend the glob budget.
-    const st: Record<string, unknown> = JSON.parse(junkState(900, Array.from({ length: 900 }, (_, i) => [`*${i}/**`]))) as Record<string, unknown>
+    const st: Record<string, unknown> = JSON.parse(
+      junkState(
+        900,
+        Array.from({ length: 900 }, (_, i) => [`*${i}/**`]),
+      ),
+    ) as Record<string, unknown>
     for (let i = 0; i < 20_000; i++) st[`k${i}/x`] = 'v'
     const costly = verifyStateSignatures(JSON.stringify(st), { trust: emptyAnchors(), policy: 'strict' })
     assert.equal(costly.pass, false)

@@ -15,7 +15,20 @@ import { canonical, hasOpenssl, makeCert, makeKey, pvrSign, pvrSignature, sample
 
 const skip = hasOpenssl() ? false : 'openssl CLI not installed (Debian package openssl)'
 
-interface Pki { root: Cert, inter: Cert, rsa: Cert, p256: Cert, p384: Cert, p521: Cert, weak: Cert, sha1: Cert | null, fakeInter: Cert, oemCa: Cert, oemLeaf: Cert, trust: TrustAnchors }
+interface Pki {
+  root: Cert
+  inter: Cert
+  rsa: Cert
+  p256: Cert
+  p384: Cert
+  p521: Cert
+  weak: Cert
+  sha1: Cert | null
+  fakeInter: Cert
+  oemCa: Cert
+  oemLeaf: Cert
+  trust: TrustAnchors
+}
 let pki: Pki
 
 before(() => {
@@ -27,7 +40,11 @@ before(() => {
   const fakeInter = makeCert(dir, 'Test Intermediate CA', makeKey('p384'), { ca: true, issuer: root })
   const oemCa = makeCert(dir, 'OEM CA', makeKey('p256'), { ca: true })
   let sha1: Cert | null = null
-  try { sha1 = makeCert(dir, 'dev-sha1', makeKey('p256'), { issuer: root, md: 'sha1' }) } catch { sha1 = null }
+  try {
+    sha1 = makeCert(dir, 'dev-sha1', makeKey('p256'), { issuer: root, md: 'sha1' })
+  } catch {
+    sha1 = null
+  }
   pki = {
     root,
     inter,
@@ -44,15 +61,15 @@ before(() => {
   }
 })
 
-function signed (part: string, o: SignOptions, state = sampleState(1)): Record<string, unknown> {
+function signed(part: string, o: SignOptions, state = sampleState(1)): Record<string, unknown> {
   return pvrSign(state, part, o)
 }
 
-function check (state: Record<string, unknown> | string, trust: TrustAnchors = pki.trust, policy: 'lenient' | 'strict' | 'audit' = 'lenient'): SignatureReport {
+function check(state: Record<string, unknown> | string, trust: TrustAnchors = pki.trust, policy: 'lenient' | 'strict' | 'audit' = 'lenient'): SignatureReport {
   return verifyStateSignatures(typeof state === 'string' ? state : canonical(state), { trust, policy })
 }
 
-function only (r: SignatureReport): SignatureReport['signatures'][number] {
+function only(r: SignatureReport): SignatureReport['signatures'][number] {
   assert.equal(r.signatures.length, 1)
   return r.signatures[0]
 }
@@ -62,18 +79,34 @@ describe('algorithms', { skip }, () => {
     const s = only(check(signed('app0', { key: pki.rsa.key, x5c: [pki.rsa] })))
     assert.equal(s.ok, true, s.message ?? '')
     assert.equal(s.alg, 'RS256')
-    assert.deepEqual(s.covers, ['_config/app0/etc/app.conf', 'app0/lxc.container.conf', 'app0/root.squashfs', 'app0/root.squashfs.docker-digest', 'app0/run.json'])
+    assert.deepEqual(s.covers, [
+      '_config/app0/etc/app.conf',
+      'app0/lxc.container.conf',
+      'app0/root.squashfs',
+      'app0/root.squashfs.docker-digest',
+      'app0/run.json',
+    ])
   })
   it('ES256 with a P-256 leaf under an intermediate carried in x5c', () => {
     const r = check(signed('app0', { key: pki.p256.key, x5c: [pki.p256, pki.inter] }))
     const s = only(r)
     assert.equal(s.ok, true, s.message ?? '')
     assert.equal(s.alg, 'ES256')
-    assert.deepEqual(s.signer?.chain.map(c => [c.role, c.cn]), [['leaf', 'dev-p256'], ['intermediate', 'Test Intermediate CA'], ['anchor', 'Test Root CA']])
+    assert.deepEqual(
+      s.signer?.chain.map(c => [c.role, c.cn]),
+      [
+        ['leaf', 'dev-p256'],
+        ['intermediate', 'Test Intermediate CA'],
+        ['anchor', 'Test Root CA'],
+      ],
+    )
     assert.equal(r.summary, 'signed by dev-p256 (Test Root CA), 4 keys not covered: #spec, bsp/pantavisor.fit, bsp/run.json, … (1 more)')
   })
   it('ES384 and ES512', () => {
-    for (const [c, alg] of [[pki.p384, 'ES384'], [pki.p521, 'ES512']] as const) {
+    for (const [c, alg] of [
+      [pki.p384, 'ES384'],
+      [pki.p521, 'ES512'],
+    ] as const) {
       const s = only(check(signed('app0', { key: c.key, x5c: [c] })))
       assert.equal(s.ok, true, `${alg}: ${s.message}`)
       assert.equal(s.alg, alg)
@@ -120,7 +153,7 @@ describe('certificate chains', { skip }, () => {
     const s = only(check(signed('app0', { key: pki.weak.key, x5c: [pki.weak] })))
     assert.equal(s.failure, 'WEAK_CERT')
   })
-  it('a SHA-1 signed certificate is refused', (t) => {
+  it('a SHA-1 signed certificate is refused', t => {
     if (pki.sha1 === null) return t.skip('this openssl refuses to sign with SHA-1')
     const s = only(check(signed('app0', { key: pki.sha1.key, x5c: [pki.sha1] })))
     assert.equal(s.failure, 'WEAK_CERT')
@@ -206,7 +239,7 @@ describe('pinned keys (jwk-only signatures)', { skip }, () => {
 })
 
 describe('policy modes and coverage', { skip }, () => {
-  function full (): Record<string, unknown> {
+  function full(): Record<string, unknown> {
     const st = sampleState(2)
     pvrSign(st, 'bsp', { key: pki.rsa.key, x5c: [pki.rsa], include: ['bsp/**', '#spec', 'device.json'], exclude: ['bsp/src.json', '_sigs/bsp.json'] })
     pvrSign(st, 'app0', { key: pki.p384.key, x5c: [pki.p384] })
@@ -250,13 +283,19 @@ describe('policy modes and coverage', { skip }, () => {
     const r = check(st)
     assert.equal(r.signed, false)
     assert.equal(r.pass, true)
-    assert.deepEqual(r.ignored.map(i => i.key), ['_sigs/app0.json'])
+    assert.deepEqual(
+      r.ignored.map(i => i.key),
+      ['_sigs/app0.json'],
+    )
   })
   it('a pvs@2 value outside _sigs/ is a signature too', () => {
     const st = sampleState(1)
     st['app0/extra.json'] = pvrSignature(st, 'app0', { key: pki.rsa.key, x5c: [pki.rsa], exclude: ['app0/src.json', 'app0/extra.json'] })
     const r = check(st)
-    assert.deepEqual(r.signatures.map(s => [s.key, s.ok]), [['app0/extra.json', true]])
+    assert.deepEqual(
+      r.signatures.map(s => [s.key, s.ok]),
+      [['app0/extra.json', true]],
+    )
   })
 })
 

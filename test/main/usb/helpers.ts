@@ -19,15 +19,17 @@ const run = promisify(execFile)
 
 type T = Parameters<typeof tempDir>[0]
 
-export async function newApp (t: T): Promise<App> {
+export async function newApp(t: T): Promise<App> {
   const home = await tempDir(t, 'fieldsync-usb-home-')
   const app = new App({ home, log: silentLogger() })
   await app.start()
-  t.after(async () => { await app.stop() })
+  t.after(async () => {
+    await app.stop()
+  })
   return app
 }
 
-export async function randomObject (dir: string, name: string, bytes: number): Promise<TestObject> {
+export async function randomObject(dir: string, name: string, bytes: number): Promise<TestObject> {
   const o = await smallObject(dir, name, '')
   const data = randomBytes(bytes)
   await writeFile(o.path, data)
@@ -35,10 +37,17 @@ export async function randomObject (dir: string, name: string, bytes: number): P
   return { ...o, sha: createHash('sha256').update(data).digest('hex'), size: bytes }
 }
 
-export interface RevSpec { kernel: TestObject, initrd: TestObject, containers: Array<{ name: string, root: TestObject, config: TestObject }> }
+export interface RevSpec {
+  kernel: TestObject
+  initrd: TestObject
+  containers: Array<{ name: string; root: TestObject; config: TestObject }>
+}
 
 /** Shared parts for building revisions that overlap. */
-export async function makeParts (dir: string, opts: { rootBytes?: number } = {}): Promise<{ kernel: TestObject, initrd: TestObject, configs: TestObject[], roots: TestObject[] }> {
+export async function makeParts(
+  dir: string,
+  opts: { rootBytes?: number } = {},
+): Promise<{ kernel: TestObject; initrd: TestObject; configs: TestObject[]; roots: TestObject[] }> {
   await mkdir(dir, { recursive: true })
   const kernel = await randomObject(dir, 'kernel.img', 70_000)
   const initrd = await randomObject(dir, 'pantavisor', 50_000)
@@ -48,7 +57,7 @@ export async function makeParts (dir: string, opts: { rootBytes?: number } = {})
 }
 
 /** Import a revision built from `spec` into `app` under `name`; returns its id. */
-export async function addRevision (app: App, dir: string, name: string, spec: RevSpec): Promise<string> {
+export async function addRevision(app: App, dir: string, name: string, spec: RevSpec): Promise<string> {
   const state = buildState(spec)
   const objs = [spec.kernel, spec.initrd, ...spec.containers.flatMap(c => [c.root, c.config])]
   const uniq = [...new Map(objs.map(o => [o.sha, o])).values()]
@@ -58,15 +67,27 @@ export async function addRevision (app: App, dir: string, name: string, spec: Re
   return res.id
 }
 
-export function tarList (file: string): string[] {
-  return execFileSync('tar', ['-tzf', file], { encoding: 'utf8' }).trim().split('\n').filter(s => s !== '')
+export function tarList(file: string): string[] {
+  return execFileSync('tar', ['-tzf', file], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .filter(s => s !== '')
 }
 
-export function has (cmd: string): boolean {
-  try { execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true } catch { return false }
+export function has(cmd: string): boolean {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
 }
 
-export interface Stick { dir: string, how: 'kernel vfat' | 'fusefat', image: string }
+export interface Stick {
+  dir: string
+  how: 'kernel vfat' | 'fusefat'
+  image: string
+}
 
 let kernelVfat: boolean | undefined
 
@@ -76,7 +97,7 @@ let kernelVfat: boolean | undefined
  * (as on these machines), with fusefat (Debian's FUSE FAT driver). Returns a
  * reason string when neither is possible (not root, tools missing).
  */
-export async function fatStick (t: T, mib: number, opts: { readOnly?: boolean, populate?: (dir: string) => Promise<void> } = {}): Promise<Stick | string> {
+export async function fatStick(t: T, mib: number, opts: { readOnly?: boolean; populate?: (dir: string) => Promise<void> } = {}): Promise<Stick | string> {
   if (process.getuid?.() !== 0) return 'needs root to mount a FAT32 image'
   if (!has('mkfs.vfat')) return 'mkfs.vfat (dosfstools) is not installed'
   const work = await mkdtemp(join(tmpdir(), 'fieldsync-usb-fat-'))
@@ -91,7 +112,9 @@ export async function fatStick (t: T, mib: number, opts: { readOnly?: boolean, p
         await run('mount', ['-t', 'vfat', '-o', `loop${ro ? ',ro' : ''}`, image, mnt])
         kernelVfat = true
         return 'kernel vfat'
-      } catch { kernelVfat = false }
+      } catch {
+        kernelVfat = false
+      }
     }
     if (!has('fusefat') || !existsSync('/dev/fuse')) return 'this kernel has no vfat driver and fusefat is not installed (test/system-deps.sh installs it)'
     await run('fusefat', ['-o', ro ? 'ro' : 'rw+', image, mnt])
@@ -99,8 +122,16 @@ export async function fatStick (t: T, mib: number, opts: { readOnly?: boolean, p
   }
   const unmount = async () => {
     for (let i = 0; i < 20; i++) {
-      try { await run('umount', [mnt]); return } catch {
-        try { await run('fusermount', ['-u', mnt]); return } catch { await new Promise(r => setTimeout(r, 100)) }
+      try {
+        await run('umount', [mnt])
+        return
+      } catch {
+        try {
+          await run('fusermount', ['-u', mnt])
+          return
+        } catch {
+          await new Promise(r => setTimeout(r, 100))
+        }
       }
     }
   }
@@ -112,7 +143,11 @@ export async function fatStick (t: T, mib: number, opts: { readOnly?: boolean, p
   if (opts.populate !== undefined) {
     const how = await mountIt(false)
     if (how !== 'kernel vfat' && how !== 'fusefat') return how
-    try { await opts.populate(mnt) } finally { await unmount() }
+    try {
+      await opts.populate(mnt)
+    } finally {
+      await unmount()
+    }
   }
   const how = await mountIt(opts.readOnly === true)
   if (how !== 'kernel vfat' && how !== 'fusefat') return how

@@ -11,7 +11,7 @@ import { readSmallStickFile } from '../../../main/usb/stick-file.js'
 import { tempDir } from '../../helpers/tmp.js'
 
 describe('stick files', () => {
-  it('reads a regular file up to its cap; refuses one over it, a FIFO, a link and a folder without reading them', async (t) => {
+  it('reads a regular file up to its cap; refuses one over it, a FIFO, a link and a folder without reading them', async t => {
     const dir = await tempDir(t)
     await writeFile(join(dir, 'ok'), 'x'.repeat(100))
     await writeFile(join(dir, 'big'), 'x'.repeat(101))
@@ -19,7 +19,10 @@ describe('stick files', () => {
     await symlink(join(dir, 'ok'), join(dir, 'link'))
     const ok = await readSmallStickFile(join(dir, 'ok'), 100)
     assert.ok(Buffer.isBuffer(ok) && ok.length === 100)
-    const kind = async (name: string) => { const r = await readSmallStickFile(join(dir, name), 100); return Buffer.isBuffer(r) ? 'read' : r.kind }
+    const kind = async (name: string) => {
+      const r = await readSmallStickFile(join(dir, name), 100)
+      return Buffer.isBuffer(r) ? 'read' : r.kind
+    }
     assert.equal(await kind('big'), 'too-large')
     assert.equal(await kind('fifo'), 'not-regular') // resolves: a FIFO with no writer is never opened
     assert.equal(await kind('link'), 'not-regular')
@@ -29,8 +32,24 @@ describe('stick files', () => {
 
   it('a manifest may not claim a part over the split-size maximum or another file over its cap', () => {
     const sha = 'ab'.repeat(32)
-    const rev = (bytes: number) => ({ name: 'r', id: sha, mode: 'full', tarball: 'r.pvrexport.tgz', objectsFile: 'r.objects', parts: [{ path: 'r.pvrexport.tgz', bytes, sha256: sha }], bytes, sha256: sha, objects: [], included: 0, includedBytes: 0 })
-    const m = (bytes: number, fileBytes: number) => ({ format: 'fieldsync-usb@1', revisions: [rev(bytes)], files: [{ path: 'r.json', bytes: fileBytes, sha256: sha }] })
+    const rev = (bytes: number) => ({
+      name: 'r',
+      id: sha,
+      mode: 'full',
+      tarball: 'r.pvrexport.tgz',
+      objectsFile: 'r.objects',
+      parts: [{ path: 'r.pvrexport.tgz', bytes, sha256: sha }],
+      bytes,
+      sha256: sha,
+      objects: [],
+      included: 0,
+      includedBytes: 0,
+    })
+    const m = (bytes: number, fileBytes: number) => ({
+      format: 'fieldsync-usb@1',
+      revisions: [rev(bytes)],
+      files: [{ path: 'r.json', bytes: fileBytes, sha256: sha }],
+    })
     assert.equal(validateManifest(m(MAX_SPLIT_SIZE, MAX_SMALL_FILE), 'm').revisions.length, 1)
     assert.throws(() => validateManifest(m(MAX_SPLIT_SIZE + 1, 10), 'm'), { code: ErrorCodes.BadInput })
     assert.throws(() => validateManifest(m(10, MAX_SMALL_FILE + 1), 'm'), { code: ErrorCodes.BadInput })

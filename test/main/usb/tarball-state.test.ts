@@ -9,7 +9,7 @@ import { parseState, revisionId } from '../../../shared/state/index.js'
 import { TarballStateProbe, type TarballState } from '../../../main/usb/tarball-state.js'
 import { vendoredUpstreamDir } from '../../helpers/paths.js'
 
-async function probe (bytes: Buffer, chunk: number): Promise<TarballState> {
+async function probe(bytes: Buffer, chunk: number): Promise<TarballState> {
   const p = new TarballStateProbe('stick/x.pvrexport.tgz')
   const buf = Buffer.alloc(chunk)
   for (let off = 0; off < bytes.length; off += chunk) {
@@ -20,12 +20,24 @@ async function probe (bytes: Buffer, chunk: number): Promise<TarballState> {
   return await p.finish()
 }
 
-async function pack (entries: Array<{ name: string, body: Buffer }>): Promise<Buffer> {
+async function pack(entries: Array<{ name: string; body: Buffer }>): Promise<Buffer> {
   const p = tar.pack()
   const chunks: Buffer[] = []
-  p.on('data', (c: unknown) => { chunks.push(c as Buffer) })
-  const ended = new Promise<void>(resolve => p.on('end', () => { resolve() }))
-  for (const e of entries) await new Promise<void>((resolve, reject) => p.entry({ name: e.name }, e.body, err => { if (err) reject(err); else resolve() }))
+  p.on('data', (c: unknown) => {
+    chunks.push(c as Buffer)
+  })
+  const ended = new Promise<void>(resolve =>
+    p.on('end', () => {
+      resolve()
+    }),
+  )
+  for (const e of entries)
+    await new Promise<void>((resolve, reject) =>
+      p.entry({ name: e.name }, e.body, err => {
+        if (err) reject(err)
+        else resolve()
+      }),
+    )
   p.finalize()
   await ended
   return Buffer.concat(chunks)
@@ -48,7 +60,13 @@ describe('TarballStateProbe', () => {
   it('refuses two json entries (the import would take the second), none, a state that is not one, and bytes that are not a tar', async () => {
     const a = Buffer.from(JSON.stringify({ '#spec': 'pantavisor-service-system@1', 'a.txt': 'a' }))
     const b = Buffer.from(JSON.stringify({ '#spec': 'pantavisor-service-system@1', 'b.txt': 'b' }))
-    const two = await probe(await pack([{ name: 'json', body: a }, { name: './json', body: b }]), 4096)
+    const two = await probe(
+      await pack([
+        { name: 'json', body: a },
+        { name: './json', body: b },
+      ]),
+      4096,
+    )
     assert.match((two as { problem: string }).problem, /^stick\/x\.pvrexport\.tgz: 2 json entries/)
     const none = await probe(gzipSync(await pack([{ name: 'objects/x', body: a }])), 4096)
     assert.match((none as { problem: string }).problem, /no json entry/)
@@ -56,6 +74,6 @@ describe('TarballStateProbe', () => {
     assert.ok('problem' in notState)
     const garbage = await probe(Buffer.concat([Buffer.from([0x1f, 0x8b]), Buffer.from('not gzip at all')]), 4096)
     assert.match((garbage as { problem: string }).problem, /not a valid gzip tar archive/)
-    assert.match((await probe(Buffer.alloc(0), 1) as { problem: string }).problem, /empty/)
+    assert.match(((await probe(Buffer.alloc(0), 1)) as { problem: string }).problem, /empty/)
   })
 })

@@ -6,12 +6,17 @@ import { describe, it } from 'node:test'
 import tar from 'tar-stream'
 import { StoredGzipEncoder, TgzWriter, tarHeader, tarSize, tgzSize } from '../../../main/usb/tgz.js'
 
-async function encode (data: Buffer, pieces = 7): Promise<Buffer> {
+async function encode(data: Buffer, pieces = 7): Promise<Buffer> {
   const out: Buffer[] = []
-  const gz = new StoredGzipEncoder(async b => { out.push(Buffer.from(b)) })
+  const gz = new StoredGzipEncoder(async b => {
+    out.push(Buffer.from(b))
+  })
   let off = 0
   const step = Math.max(1, Math.ceil(data.length / pieces))
-  while (off < data.length) { await gz.write(data.subarray(off, off + step)); off += step }
+  while (off < data.length) {
+    await gz.write(data.subarray(off, off + step))
+    off += step
+  }
   await gz.end()
   return Buffer.concat(out)
 }
@@ -35,11 +40,17 @@ describe('usb tgz: stored-block gzip', () => {
 })
 
 describe('usb tgz: tar', () => {
-  it('headers equal tar-stream\'s for the library export fields', async () => {
+  it("headers equal tar-stream's for the library export fields", async () => {
     const pack = tar.pack()
     const chunks: Buffer[] = []
-    pack.on('data', (c: unknown) => { chunks.push(c as Buffer) })
-    const ended = new Promise<void>(resolve => { pack.on('end', () => { resolve() }) })
+    pack.on('data', (c: unknown) => {
+      chunks.push(c as Buffer)
+    })
+    const ended = new Promise<void>(resolve => {
+      pack.on('end', () => {
+        resolve()
+      })
+    })
     const FIXED = { mode: 0o644, uid: 0, gid: 0, uname: '', gname: '', mtime: new Date(0), type: 'file' as const, linkname: '', devmajor: 0, devminor: 0 }
     pack.entry({ ...FIXED, name: 'objects/' + 'a'.repeat(64), size: 3 }, Buffer.from('abc'))
     pack.finalize()
@@ -51,7 +62,11 @@ describe('usb tgz: tar', () => {
     const size = 9 * 1024 ** 3 + 5
     const extract = tar.extract()
     const got = new Promise<number>((resolve, reject) => {
-      extract.on('entry', (h, stream) => { resolve(h.size ?? -1); stream.resume(); extract.destroy() })
+      extract.on('entry', (h, stream) => {
+        resolve(h.size ?? -1)
+        stream.resume()
+        extract.destroy()
+      })
       extract.on('error', reject)
     })
     extract.write(tarHeader({ name: 'big', size }))
@@ -60,13 +75,25 @@ describe('usb tgz: tar', () => {
 
   it('a whole tarball: json, a directory entry, objects; tarSize is exact', async () => {
     const out: Buffer[] = []
-    const w = new TgzWriter(new StoredGzipEncoder(async b => { out.push(Buffer.from(b)) }))
+    const w = new TgzWriter(
+      new StoredGzipEncoder(async b => {
+        out.push(Buffer.from(b))
+      }),
+    )
     const json = Buffer.from('{"#spec":"pantavisor-service-system@1"}')
     const obj = randomBytes(1000)
-    const entries = [{ name: 'json', size: json.length }, { name: 'objects/', size: 0 }, { name: 'objects/' + 'b'.repeat(64), size: obj.length }]
-    await w.header(entries[0]); await w.data(json); await w.padTo(json.length)
+    const entries = [
+      { name: 'json', size: json.length },
+      { name: 'objects/', size: 0 },
+      { name: 'objects/' + 'b'.repeat(64), size: obj.length },
+    ]
+    await w.header(entries[0])
+    await w.data(json)
+    await w.padTo(json.length)
     await w.header({ ...entries[1], type: 'directory' })
-    await w.header(entries[2]); await w.data(obj); await w.padTo(obj.length)
+    await w.header(entries[2])
+    await w.data(obj)
+    await w.padTo(obj.length)
     await w.finish()
     const gz = Buffer.concat(out)
     const plain = gunzipSync(gz)

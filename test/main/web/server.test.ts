@@ -16,11 +16,16 @@ import { WebServer } from '../../../main/web/index.js'
 import { repoRoot, vendoredUpstreamDir } from '../../helpers/paths.js'
 import { tempDir } from '../../helpers/tmp.js'
 
-interface Res { status: number, headers: Record<string, string | string[] | undefined>, body: string, json: () => any }
+interface Res {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: string
+  json: () => any
+}
 
-function raw (port: number, opts: { method?: string, path: string, headers?: Record<string, string>, body?: Buffer | string }): Promise<Res> {
+function raw(port: number, opts: { method?: string; path: string; headers?: Record<string, string>; body?: Buffer | string }): Promise<Res> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method: opts.method ?? 'GET', path: opts.path, headers: opts.headers }, (res) => {
+    const req = request({ host: '127.0.0.1', port, method: opts.method ?? 'GET', path: opts.path, headers: opts.headers }, res => {
       const chunks: Buffer[] = []
       res.on('data', (c: Buffer) => chunks.push(c))
       res.on('end', () => {
@@ -41,7 +46,11 @@ describe('browser mode server', { timeout: 60_000 }, () => {
   let home: string
 
   before(async () => {
-    home = await tempDir({ after: (fn: () => Promise<void>) => { cleanups.push(fn) } })
+    home = await tempDir({
+      after: (fn: () => Promise<void>) => {
+        cleanups.push(fn)
+      },
+    })
     app = new App({ home, log: silentLogger() })
     await app.start()
     core = new ApiCore({ app, log: silentLogger() }, { mode: 'browser' })
@@ -56,12 +65,19 @@ describe('browser mode server', { timeout: 60_000 }, () => {
     for (const c of cleanups) await c()
   })
 
-  const api = (channel: string, body: unknown, headers: Record<string, string> = {}) => raw(web.port, {
-    method: 'POST',
-    path: `/api/${channel}`,
-    headers: { host: `127.0.0.1:${web.port}`, 'content-type': 'application/json', 'x-fieldsync-token': web.token, origin: `http://127.0.0.1:${web.port}`, ...headers },
-    body: JSON.stringify(body),
-  })
+  const api = (channel: string, body: unknown, headers: Record<string, string> = {}) =>
+    raw(web.port, {
+      method: 'POST',
+      path: `/api/${channel}`,
+      headers: {
+        host: `127.0.0.1:${web.port}`,
+        'content-type': 'application/json',
+        'x-fieldsync-token': web.token,
+        origin: `http://127.0.0.1:${web.port}`,
+        ...headers,
+      },
+      body: JSON.stringify(body),
+    })
 
   it('listens on 127.0.0.1 only and prints a URL with the token in the fragment', () => {
     assert.match(web.url, /^http:\/\/127\.0\.0\.1:\d+\/#token=[A-Za-z0-9_-]{43}$/)
@@ -124,10 +140,20 @@ describe('browser mode server', { timeout: 60_000 }, () => {
   })
 
   it('refuses bodies that are not JSON, unknown channels and other methods', async () => {
-    const bad = await raw(web.port, { method: 'POST', path: '/api/library.list', headers: { host: `127.0.0.1:${web.port}`, 'content-type': 'application/json', 'x-fieldsync-token': web.token }, body: '{nope' })
+    const bad = await raw(web.port, {
+      method: 'POST',
+      path: '/api/library.list',
+      headers: { host: `127.0.0.1:${web.port}`, 'content-type': 'application/json', 'x-fieldsync-token': web.token },
+      body: '{nope',
+    })
     assert.equal(bad.status, 400)
     assert.equal(bad.json().error.code, 'E_BAD_INPUT')
-    const form = await raw(web.port, { method: 'POST', path: '/api/library.list', headers: { host: `127.0.0.1:${web.port}`, 'content-type': 'text/plain', 'x-fieldsync-token': web.token }, body: '{}' })
+    const form = await raw(web.port, {
+      method: 'POST',
+      path: '/api/library.list',
+      headers: { host: `127.0.0.1:${web.port}`, 'content-type': 'text/plain', 'x-fieldsync-token': web.token },
+      body: '{}',
+    })
     assert.equal(form.status, 400, 'text/plain (a CORS-simple request) is refused')
     const unknown = await api('library.drop_tables', {})
     assert.equal(unknown.status, 404)
@@ -159,7 +185,12 @@ describe('browser mode server', { timeout: 60_000 }, () => {
 
   it('streams an upload to a temp file and imports it by id; the id works once', async () => {
     const body = await readFile(join(vendoredUpstreamDir, 'watchdog_pinger.tar'))
-    const up = await raw(web.port, { method: 'POST', path: '/api/upload?name=watchdog_pinger.tar', headers: { host: `127.0.0.1:${web.port}`, 'x-fieldsync-token': web.token, 'content-type': 'application/octet-stream' }, body })
+    const up = await raw(web.port, {
+      method: 'POST',
+      path: '/api/upload?name=watchdog_pinger.tar',
+      headers: { host: `127.0.0.1:${web.port}`, 'x-fieldsync-token': web.token, 'content-type': 'application/octet-stream' },
+      body,
+    })
     assert.equal(up.status, 200, up.body)
     const id = up.json().value.upload as string
     assert.equal(up.json().value.bytes, body.length)
@@ -174,12 +205,21 @@ describe('browser mode server', { timeout: 60_000 }, () => {
   })
 
   it('lists a running upload as a transfer with progress, and cancels it', async () => {
-    const req = request({ host: '127.0.0.1', port: web.port, method: 'POST', path: '/api/upload?name=slow.tgz', headers: { 'x-fieldsync-token': web.token, 'content-type': 'application/octet-stream', 'content-length': String(10 << 20) } })
+    const req = request({
+      host: '127.0.0.1',
+      port: web.port,
+      method: 'POST',
+      path: '/api/upload?name=slow.tgz',
+      headers: { 'x-fieldsync-token': web.token, 'content-type': 'application/octet-stream', 'content-length': String(10 << 20) },
+    })
     const answered = new Promise<Res>((resolve, reject) => {
-      req.on('response', (res) => {
+      req.on('response', res => {
         const chunks: Buffer[] = []
         res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () => { const body = Buffer.concat(chunks).toString(); resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) }) })
+        res.on('end', () => {
+          const body = Buffer.concat(chunks).toString()
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: () => JSON.parse(body) })
+        })
       })
       req.on('error', reject)
     })
@@ -205,7 +245,12 @@ describe('browser mode server', { timeout: 60_000 }, () => {
 
   it('refuses an API path with malformed percent-encoding: 400 E_BAD_INPUT, not an internal error', async () => {
     for (const path of ['/api/library.list%', '/api/library%E0%A4%A', '/api/%ZZ']) {
-      const r = await raw(web.port, { method: 'POST', path, headers: { host: `127.0.0.1:${web.port}`, 'content-type': 'application/json', 'x-fieldsync-token': web.token }, body: '{}' })
+      const r = await raw(web.port, {
+        method: 'POST',
+        path,
+        headers: { host: `127.0.0.1:${web.port}`, 'content-type': 'application/json', 'x-fieldsync-token': web.token },
+        body: '{}',
+      })
       assert.equal(r.status, 400, `${path}: ${r.body}`)
       assert.equal(r.json().error.code, 'E_BAD_INPUT')
       assert.match(r.json().error.message, /percent-encoding/)
@@ -213,16 +258,28 @@ describe('browser mode server', { timeout: 60_000 }, () => {
   })
 
   it('an upload the client cuts off fails its transfer with E_UPLOAD_CUT_SHORT, saying how much arrived', async () => {
-    const req = request({ host: '127.0.0.1', port: web.port, method: 'POST', path: '/api/upload?name=cut.tgz', headers: { 'x-fieldsync-token': web.token, 'content-type': 'application/octet-stream', 'content-length': String(4 << 20) } })
+    const req = request({
+      host: '127.0.0.1',
+      port: web.port,
+      method: 'POST',
+      path: '/api/upload?name=cut.tgz',
+      headers: { 'x-fieldsync-token': web.token, 'content-type': 'application/octet-stream', 'content-length': String(4 << 20) },
+    })
     req.on('error', () => {})
-    const failed = new Promise<any>((resolve) => {
+    const failed = new Promise<any>(resolve => {
       const off = core.events.onAny((event, payload: any) => {
-        if (event === 'transfer' && payload.label === 'upload cut.tgz' && payload.state !== 'running') { off(); resolve(payload) }
+        if (event === 'transfer' && payload.label === 'upload cut.tgz' && payload.state !== 'running') {
+          off()
+          resolve(payload)
+        }
       })
     })
-    const started = new Promise<void>((resolve) => {
+    const started = new Promise<void>(resolve => {
       const off = core.events.onAny((event, payload: any) => {
-        if (event === 'transfer' && payload.label === 'upload cut.tgz' && payload.bytes >= 1 << 20) { off(); resolve() }
+        if (event === 'transfer' && payload.label === 'upload cut.tgz' && payload.bytes >= 1 << 20) {
+          off()
+          resolve()
+        }
       })
     })
     req.write(Buffer.alloc(1 << 20))
@@ -234,13 +291,25 @@ describe('browser mode server', { timeout: 60_000 }, () => {
     assert.match(t.error.message, /cut\.tgz.*cut short after 1048576 of 4194304 bytes/)
   })
 
-  it('with DEBUG on, a refused request is logged without its query string', async (t) => {
+  it('with DEBUG on, a refused request is logged without its query string', async t => {
     const lines: string[] = []
-    const log = createLogger('fieldsync', { debug: 'fieldsync:*', write: (l) => { lines.push(l) } })
+    const log = createLogger('fieldsync', {
+      debug: 'fieldsync:*',
+      write: l => {
+        lines.push(l)
+      },
+    })
     const logged = new WebServer({ core, log }, { rendererDir: join(repoRoot, 'dist', 'renderer') })
     await logged.start()
-    t.after(async () => { await logged.stop() })
-    const r = await raw(logged.port, { method: 'POST', path: '/api/upload?name=payroll-2024.tgz&x=secret', headers: { host: `127.0.0.1:${logged.port}` }, body: 'x' })
+    t.after(async () => {
+      await logged.stop()
+    })
+    const r = await raw(logged.port, {
+      method: 'POST',
+      path: '/api/upload?name=payroll-2024.tgz&x=secret',
+      headers: { host: `127.0.0.1:${logged.port}` },
+      body: 'x',
+    })
     assert.equal(r.status, 403)
     const page = await raw(logged.port, { path: '/index.html?token=secret', headers: { host: 'attacker.example' } })
     assert.equal(page.status, 403)
@@ -255,17 +324,22 @@ describe('browser mode server', { timeout: 60_000 }, () => {
     const refused = await raw(web.port, { path: '/api/events', headers: { host: `127.0.0.1:${web.port}` } })
     assert.equal(refused.status, 403)
     const got = await new Promise<string>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port: web.port, path: '/api/events', headers: { 'x-fieldsync-token': web.token } }, (res) => {
+      const req = request({ host: '127.0.0.1', port: web.port, path: '/api/events', headers: { 'x-fieldsync-token': web.token } }, res => {
         assert.equal(res.headers['content-type'], 'text/event-stream; charset=utf-8')
         let buf = ''
         res.on('data', (c: Buffer) => {
           buf += c.toString()
-          if (buf.includes('event: revision')) { req.destroy(); resolve(buf) }
+          if (buf.includes('event: revision')) {
+            req.destroy()
+            resolve(buf)
+          }
         })
         // Trigger a library change once connected.
         void api('library.import', { path: join(vendoredUpstreamDir, 'pvwificonnect.tgz') })
       })
-      req.on('error', (e) => { if (!(e as NodeJS.ErrnoException).message.includes('aborted')) reject(e) })
+      req.on('error', e => {
+        if (!(e as NodeJS.ErrnoException).message.includes('aborted')) reject(e)
+      })
       req.end()
     })
     assert.match(got, /event: revision\ndata: \{"id":"[0-9a-f]{64}","complete":true\}/)

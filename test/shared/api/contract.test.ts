@@ -51,12 +51,15 @@ const examples: { [C in Channel]: Req<C> } = {
   'trust.setPolicy': { policy: 'strict' },
 }
 
-function refuses (channel: Channel, req: unknown, path: RegExp): void {
-  assert.throws(() => validateRequest(channel, req), (err: unknown) => {
-    assert.ok(isCode(err, ErrorCodes.BadInput), String(err))
-    assert.match((err as Error).message, path)
-    return true
-  })
+function refuses(channel: Channel, req: unknown, path: RegExp): void {
+  assert.throws(
+    () => validateRequest(channel, req),
+    (err: unknown) => {
+      assert.ok(isCode(err, ErrorCodes.BadInput), String(err))
+      assert.match((err as Error).message, path)
+      return true
+    },
+  )
 }
 
 describe('API contract', () => {

@@ -2,15 +2,27 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import {
-  canonicalBytes, canonicalJson, canonicalizeJsonText, compareKeys, filterParts, formatNumber, JsonNumber,
-  normalizeNumber, parseState, quoteString, revisionId,
+  canonicalBytes,
+  canonicalJson,
+  canonicalizeJsonText,
+  compareKeys,
+  filterParts,
+  formatNumber,
+  JsonNumber,
+  normalizeNumber,
+  parseState,
+  quoteString,
+  revisionId,
 } from '../../../shared/state/index.js'
 import { initialStateJson, pvwificonnectJson, seedJson, text, utf8, watchdogJson } from './fixtures.js'
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 
 describe('canonical JSON against pvr output', () => {
-  for (const [name, load] of [['pvwificonnect.tgz', pvwificonnectJson], ['watchdog_pinger.tar', watchdogJson]] as const) {
+  for (const [name, load] of [
+    ['pvwificonnect.tgz', pvwificonnectJson],
+    ['watchdog_pinger.tar', watchdogJson],
+  ] as const) {
     it(`${name}: the json entry is already canonical, byte for byte`, () => {
       const raw = load()
       const x = text(raw)
@@ -83,16 +95,48 @@ describe('canonical strings (canonicaljson-spec §6)', () => {
 
 describe('canonical numbers (canonicaljson-spec §4, §5)', () => {
   const literals: Array<[string, string]> = [
-    ['0', '0'], ['-0', '0'], ['0e0', '0'], ['0e-01', '0'], ['0.0', '0'], ['-0.00', '0'], ['0E+1', '0'],
-    ['4.0', '4'], ['4.2e1', '42'], ['0.420e2', '42'], ['80E-1', '8'], ['80.0E-1', '8'],
-    ['2550e-1', '255'], ['65.535E3', '65535'], ['4.294967295e+9', '4294967295'],
-    ['9007199254740993E+0', '9007199254740993'], ['18446744073709551617', '18446744073709551617'],
-    ['1E21', '1000000000000000000000'], ['-12', '-12'],
-    ['3.14', '3.14E0'], ['0.314E1', '3.14E0'], ['31.4E-1', '3.14E0'], ['11E-3', '1.1E-2'], ['-31.4E-1', '-3.14E0'],
-    ['1E-1000', '1.0E-1000'], ['1.40', '1.4E0'], ['1.400E0', '1.4E0'], ['0.000500', '5.0E-4'], ['-0.000500', '-5.0E-4'],
-    ['0.01', '1.0E-2'], ['0.1', '1.0E-1'], ['10e-99', '1.0E-98'], ['0.1e-99', '1.0E-100'],
-    ['5.5E+0', '5.5E0'], ['5.5000005E+5', '5.5000005E5'], ['5.6E00', '5.6E0'], ['5.60000006E06', '5.60000006E6'],
-    ['5.6E-01000', '5.6E-1000'], ['1.5e3', '1500'], ['1.5e-300', '1.5E-300'], ['1.5e300', '15' + '0'.repeat(299)], ['123.456', '1.23456E2'],
+    ['0', '0'],
+    ['-0', '0'],
+    ['0e0', '0'],
+    ['0e-01', '0'],
+    ['0.0', '0'],
+    ['-0.00', '0'],
+    ['0E+1', '0'],
+    ['4.0', '4'],
+    ['4.2e1', '42'],
+    ['0.420e2', '42'],
+    ['80E-1', '8'],
+    ['80.0E-1', '8'],
+    ['2550e-1', '255'],
+    ['65.535E3', '65535'],
+    ['4.294967295e+9', '4294967295'],
+    ['9007199254740993E+0', '9007199254740993'],
+    ['18446744073709551617', '18446744073709551617'],
+    ['1E21', '1000000000000000000000'],
+    ['-12', '-12'],
+    ['3.14', '3.14E0'],
+    ['0.314E1', '3.14E0'],
+    ['31.4E-1', '3.14E0'],
+    ['11E-3', '1.1E-2'],
+    ['-31.4E-1', '-3.14E0'],
+    ['1E-1000', '1.0E-1000'],
+    ['1.40', '1.4E0'],
+    ['1.400E0', '1.4E0'],
+    ['0.000500', '5.0E-4'],
+    ['-0.000500', '-5.0E-4'],
+    ['0.01', '1.0E-2'],
+    ['0.1', '1.0E-1'],
+    ['10e-99', '1.0E-98'],
+    ['0.1e-99', '1.0E-100'],
+    ['5.5E+0', '5.5E0'],
+    ['5.5000005E+5', '5.5000005E5'],
+    ['5.6E00', '5.6E0'],
+    ['5.60000006E06', '5.60000006E6'],
+    ['5.6E-01000', '5.6E-1000'],
+    ['1.5e3', '1500'],
+    ['1.5e-300', '1.5E-300'],
+    ['1.5e300', '15' + '0'.repeat(299)],
+    ['123.456', '1.23456E2'],
   ]
   for (const [lit, want] of literals) {
     it(`normalizes ${lit}`, () => {
@@ -130,9 +174,41 @@ describe('canonical numbers (canonicaljson-spec §4, §5)', () => {
 
 describe('canonical key order and structure', () => {
   it('sorts keys by code point, not UTF-16 unit', () => {
-    const keys = ['\ufb01', '\ud83d\ude00', 'b', 'a', '', 'B', '\u00e9', '\u2190', '\ud834\udf06', '#spec', '_sigs/x.json', 'bsp/run.json', 'awconnect/run.json', '10', '9']
+    const keys = [
+      '\ufb01',
+      '\ud83d\ude00',
+      'b',
+      'a',
+      '',
+      'B',
+      '\u00e9',
+      '\u2190',
+      '\ud834\udf06',
+      '#spec',
+      '_sigs/x.json',
+      'bsp/run.json',
+      'awconnect/run.json',
+      '10',
+      '9',
+    ]
     const sorted = [...keys].sort(compareKeys)
-    assert.deepEqual(sorted, ['', '#spec', '10', '9', 'B', '_sigs/x.json', 'a', 'awconnect/run.json', 'b', 'bsp/run.json', '\u00e9', '\u2190', '\ufb01', '\ud834\udf06', '\ud83d\ude00'])
+    assert.deepEqual(sorted, [
+      '',
+      '#spec',
+      '10',
+      '9',
+      'B',
+      '_sigs/x.json',
+      'a',
+      'awconnect/run.json',
+      'b',
+      'bsp/run.json',
+      '\u00e9',
+      '\u2190',
+      '\ufb01',
+      '\ud834\udf06',
+      '\ud83d\ude00',
+    ])
     assert.equal(canonicalJson({ '\ud83d\ude00': 1, '\ufb01': 2 }), '{"\ufb01":2,"\ud83d\ude00":1}')
   })
 

@@ -17,12 +17,12 @@ const expected = (f: string): string => canonicalJson(parseJsonText(readFileSync
 const tarJson = (f: string): Uint8Array => new Uint8Array(execFileSync('tar', ['-xOf', join(pvtxDataDir, 'resources', f), 'json']))
 const canon = (text: string): string => canonicalJson(parseJsonText(text))
 
-function b64url (s: string): string {
+function b64url(s: string): string {
   return Buffer.from(s).toString('base64url')
 }
 
 /** A `_sigs/` value whose protected header claims these globs (the signature bytes are not checked here). */
-function fakeSig (include: string[], exclude: string[] = []): Record<string, unknown> {
+function fakeSig(include: string[], exclude: string[] = []): Record<string, unknown> {
   return { '#spec': 'pvs@2', protected: b64url(JSON.stringify({ alg: 'RS256', typ: 'PVS', pvs: { include, exclude } })), signature: 'AAAA' }
 }
 
@@ -56,7 +56,11 @@ describe('compose: upstream pvtx expected states', () => {
   it('an updated container replaces the old one, files it no longer has included (state_after_adding_existing.json)', () => {
     const r = compose(EMPTY_STATE_TEXT, [{ add: res('initial_state.json') }, { add: res('awconnect.json') }])
     assert.equal(canonicalJson(r.state.json), expected('state_after_adding_existing.json'))
-    assert.deepEqual(r.parts.added, ['_hostconfig', 'awconnect', 'bsp', 'network-mapping.json', 'pv-avahi', 'pvr-sdk', 'storage-mapping.json'], 'from the empty state every part is new; top-level files no signature covers are parts of their own')
+    assert.deepEqual(
+      r.parts.added,
+      ['_hostconfig', 'awconnect', 'bsp', 'network-mapping.json', 'pv-avahi', 'pvr-sdk', 'storage-mapping.json'],
+      'from the empty state every part is new; top-level files no signature covers are parts of their own',
+    )
     const onto = compose(res('initial_state.json'), [{ add: res('awconnect.json') }])
     assert.deepEqual(onto.parts, { added: [], replaced: ['awconnect'], removed: [], unchanged: [] })
   })
@@ -69,7 +73,10 @@ describe('compose: upstream pvtx expected states', () => {
   })
 
   it('two packages signing the same files: removing the first keeps what the second signs', () => {
-    for (const [a, b, exp] of [['config_a.json', 'config_b.json', 'state_after_install_config_b_remove_config_a.json'], ['config_a_glob.json', 'config_b_glob.json', 'state_after_install_config_b_remove_config_a_with_glob.json']]) {
+    for (const [a, b, exp] of [
+      ['config_a.json', 'config_b.json', 'state_after_install_config_b_remove_config_a.json'],
+      ['config_a_glob.json', 'config_b_glob.json', 'state_after_install_config_b_remove_config_a_with_glob.json'],
+    ]) {
       const r = compose(EMPTY_STATE_TEXT, [{ add: res(a) }, { add: res(b) }, { remove: '_sigs/config_a.json' }])
       assert.equal(canonicalJson(r.state.json), expected(exp), a)
     }
@@ -119,7 +126,7 @@ describe('compose: raw text', () => {
     assert.deepEqual(r.keys.added, ['_config/c/a b.txt', 'c/run.json'])
   })
 
-  it('keeps the base\'s #spec and says so when a package names another', () => {
+  it("keeps the base's #spec and says so when a package names another", () => {
     const base = `{"#spec":"pantavisor-multi-platform@1","a/x":"${sha('a')}"}`
     const r = compose(base, [{ add: `{"#spec":"${SPEC}","b/y":"${sha('b')}"}`, label: 'b.tgz' }])
     assert.ok(r.text.startsWith('{"#spec":"pantavisor-multi-platform@1",'))
@@ -127,17 +134,32 @@ describe('compose: raw text', () => {
   })
 
   it('refuses what is not a JSON object, or holds a key twice', () => {
-    assert.throws(() => compose('[1]', []), (e: unknown) => isCode(e, 'E_INVALID_STATE'))
-    assert.throws(() => compose(EMPTY_STATE_TEXT, [{ add: '{"a":1,"a":2}', label: 'dup.json' }]), (e: unknown) => isCode(e, 'E_INVALID_STATE') && /dup\.json: key "a" appears more than once/.test((e as Error).message))
-    assert.throws(() => compose(EMPTY_STATE_TEXT, [{ remove: '' }]), (e: unknown) => isCode(e, 'E_BAD_INPUT'))
+    assert.throws(
+      () => compose('[1]', []),
+      (e: unknown) => isCode(e, 'E_INVALID_STATE'),
+    )
+    assert.throws(
+      () => compose(EMPTY_STATE_TEXT, [{ add: '{"a":1,"a":2}', label: 'dup.json' }]),
+      (e: unknown) => isCode(e, 'E_INVALID_STATE') && /dup\.json: key "a" appears more than once/.test((e as Error).message),
+    )
+    assert.throws(
+      () => compose(EMPTY_STATE_TEXT, [{ remove: '' }]),
+      (e: unknown) => isCode(e, 'E_BAD_INPUT'),
+    )
   })
 })
 
 describe('compose: signatures define parts', () => {
   const state = (o: Record<string, unknown>): string => JSON.stringify({ '#spec': SPEC, ...o })
 
-  it('a package\'s signature takes away the whole part the base\'s signature of that name signs', () => {
-    const base = state({ '_config/app/old.conf': sha('1'), '_sigs/app.json': fakeSig(['app/**', '_config/app/**']), 'app/old.bin': sha('2'), 'app/run.json': { name: 'app' }, 'other/run.json': { name: 'other' } })
+  it("a package's signature takes away the whole part the base's signature of that name signs", () => {
+    const base = state({
+      '_config/app/old.conf': sha('1'),
+      '_sigs/app.json': fakeSig(['app/**', '_config/app/**']),
+      'app/old.bin': sha('2'),
+      'app/run.json': { name: 'app' },
+      'other/run.json': { name: 'other' },
+    })
     const pkg = state({ '_sigs/app.json': fakeSig(['app/**']), 'app/run.json': { name: 'app', v: 2 } })
     const r = compose(base, [{ add: pkg }])
     assert.deepEqual(Object.keys(r.state.json), ['#spec', '_sigs/app.json', 'app/run.json', 'other/run.json'])
@@ -169,7 +191,10 @@ describe('compose: signatures define parts', () => {
 
   it('refuses a signature whose protected header is not base64url', () => {
     const base = state({ '_sigs/a.json': { '#spec': 'pvs@2', protected: '***', signature: 'x' }, 'a/x': sha('1') })
-    assert.throws(() => compose(base, [{ remove: 'a' }]), (e: unknown) => isCode(e, 'E_BAD_INPUT') && /_sigs\/a\.json/.test((e as Error).message))
+    assert.throws(
+      () => compose(base, [{ remove: 'a' }]),
+      (e: unknown) => isCode(e, 'E_BAD_INPUT') && /_sigs\/a\.json/.test((e as Error).message),
+    )
   })
 })
 
@@ -186,7 +211,7 @@ describe('partOfKey', () => {
   })
 })
 
-describe('compose: canonical outputs match pvtx.sh\'s checks', () => {
+describe("compose: canonical outputs match pvtx.sh's checks", () => {
   it('a state with spaces in key names survives add (state_with_spaces.json)', () => {
     const r = compose(EMPTY_STATE_TEXT, [{ add: res('state_with_spaces.json') }])
     assert.equal(canon(r.text), canon(new TextDecoder().decode(res('state_with_spaces.json'))))

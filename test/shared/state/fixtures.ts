@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { vendoredUpstreamDir } from '../../helpers/paths.js'
 
 /** The `json` entry of an export tarball (tar picks gzip by content). */
-export function tarJson (file: string): Uint8Array {
+export function tarJson(file: string): Uint8Array {
   return new Uint8Array(execFileSync('tar', ['-xOf', join(vendoredUpstreamDir, file), 'json'], { maxBuffer: 64 * 1024 * 1024 }))
 }
 

@@ -1,17 +1,15 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import {
-  KNOWN_SPECS, STATE_MAX_BYTES, firstInvalidUtf8, parseJsonText, parseState, rawMembers, JSON_MAX_DEPTH,
-} from '../../../shared/state/index.js'
+import { KNOWN_SPECS, STATE_MAX_BYTES, firstInvalidUtf8, parseJsonText, parseState, rawMembers, JSON_MAX_DEPTH } from '../../../shared/state/index.js'
 import { initialStateJson, pvwificonnectJson, text, utf8 } from './fixtures.js'
 
 const SPEC = '"#spec":"pantavisor-service-system@1"'
 
-function parseError (input: string | Uint8Array, source = 'state.json'): { code: string, message: string } {
+function parseError(input: string | Uint8Array, source = 'state.json'): { code: string; message: string } {
   try {
     parseState(typeof input === 'string' ? utf8(input) : input, source)
   } catch (err) {
-    return err as { code: string, message: string }
+    return err as { code: string; message: string }
   }
   assert.fail('parseState accepted the input')
 }
@@ -67,7 +65,11 @@ describe('parseState', () => {
     ['duplicate top-level key', `{${SPEC},"a.json":{},"a.json":[]}`, /^state\.json: key "a\.json" appears more than once$/],
     ['no #spec', '{"a.json":{}}', /^state\.json: no "#spec" key$/],
     ['#spec not a string', '{"#spec":1}', /"#spec" must be a string, got number 1/],
-    ['unknown #spec', '{"#spec":"pantavisor-service-system@2"}', /unknown "#spec" "pantavisor-service-system@2" \(known: pantavisor-service-system@1, pantavisor-multi-platform@1\)/],
+    [
+      'unknown #spec',
+      '{"#spec":"pantavisor-service-system@2"}',
+      /unknown "#spec" "pantavisor-service-system@2" \(known: pantavisor-service-system@1, pantavisor-multi-platform@1\)/,
+    ],
     ['embed #spec', '{"#spec":"pantavisor-service-embed@1"}', /accepted by Pantahub but rejected by Pantavisor devices/],
   ]
   for (const [what, input, re] of bad) {

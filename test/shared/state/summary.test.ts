@@ -2,9 +2,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
-import {
-  canonicalBytes, compareKeys, diffStates, filterParts, objectRefs, parseState, summarizeState, uniqueShas,
-} from '../../../shared/state/index.js'
+import { canonicalBytes, compareKeys, diffStates, filterParts, objectRefs, parseState, summarizeState, uniqueShas } from '../../../shared/state/index.js'
 import { vendoredUpstreamDir } from '../../helpers/paths.js'
 import { initialStateJson, pvwificonnectJson, seedJson, text, watchdogJson } from './fixtures.js'
 
@@ -13,7 +11,7 @@ const initial = () => parseState(initialStateJson(), 'initial_state.json')
 const seed = () => parseState(seedJson(), 'seed')
 
 /** Object sizes from a tarball's listing (`tar -tv`), as the store would know them. */
-function tarSizes (file: string): Map<string, number> {
+function tarSizes(file: string): Map<string, number> {
   const out = execFileSync('tar', ['-tvf', join(vendoredUpstreamDir, file)]).toString()
   const m = new Map<string, number>()
   for (const line of out.trim().split('\n')) {
@@ -28,8 +26,14 @@ describe('objectRefs', () => {
   it('lists every key holding a sha, in sorted key order', () => {
     const p = initial()
     const refs = objectRefs(p)
-    const expected = Object.entries(p.json).filter(([, v]) => typeof v === 'string' && HEX64.test(v)).map(([k]) => k).sort(compareKeys)
-    assert.deepEqual(refs.map(r => r.key), expected)
+    const expected = Object.entries(p.json)
+      .filter(([, v]) => typeof v === 'string' && HEX64.test(v))
+      .map(([k]) => k)
+      .sort(compareKeys)
+    assert.deepEqual(
+      refs.map(r => r.key),
+      expected,
+    )
     assert.equal(refs.length, 21)
     assert.ok(!refs.some(r => r.key === '#spec' || r.key === 'bsp/run.json'))
   })
@@ -42,7 +46,14 @@ describe('objectRefs', () => {
   it('uniqueShas keeps the first of each sha', () => {
     const a = 'a'.repeat(64)
     const b = 'b'.repeat(64)
-    assert.deepEqual(uniqueShas([{ key: 'x', sha: b }, { key: 'y', sha: a }, { key: 'z', sha: b }]), [b, a])
+    assert.deepEqual(
+      uniqueShas([
+        { key: 'x', sha: b },
+        { key: 'y', sha: a },
+        { key: 'z', sha: b },
+      ]),
+      [b, a],
+    )
   })
 
   it('the seed references 8 objects', () => {
@@ -61,17 +72,32 @@ describe('summarizeState', () => {
     assert.equal(sum.bsp.firmware, 'firmware.squashfs')
     assert.equal(sum.bsp.modules, 'modules.squashfs')
     assert.equal(sum.bsp.fit, undefined)
-    assert.deepEqual(sum.bsp.objects.map(o => o.key), ['bsp/addon-plymouth.cpio.xz4', 'bsp/firmware.squashfs', 'bsp/kernel.img', 'bsp/modules.squashfs', 'bsp/pantavisor', 'bsp/trail.config'])
-    assert.deepEqual(sum.containers.map(c => [c.name, c.group, c.status_goal, c.rootVolume]), [
-      ['awconnect', 'root', undefined, 'root.squashfs'],
-      ['pv-avahi', 'platform', undefined, 'root.squashfs'],
-      ['pvr-sdk', 'platform', 'STARTED', 'dm:root.squashfs'],
-    ])
-    assert.deepEqual(sum.containers.map(c => c.objects.length), [3, 3, 4])
-    assert.deepEqual(sum.other.map(o => o.key), [
-      '_config/awconnect/etc/NetworkManager/dnsmasq-shared.d/device-dns.conf', '_config/awconnect/etc/iptables/dump',
-      '_config/awconnect/etc/iptables/rules.v4', '_config/awconnect/etc/iptables/rules.v6', '_config/pv-avahi/etc/hostname',
-    ])
+    assert.deepEqual(
+      sum.bsp.objects.map(o => o.key),
+      ['bsp/addon-plymouth.cpio.xz4', 'bsp/firmware.squashfs', 'bsp/kernel.img', 'bsp/modules.squashfs', 'bsp/pantavisor', 'bsp/trail.config'],
+    )
+    assert.deepEqual(
+      sum.containers.map(c => [c.name, c.group, c.status_goal, c.rootVolume]),
+      [
+        ['awconnect', 'root', undefined, 'root.squashfs'],
+        ['pv-avahi', 'platform', undefined, 'root.squashfs'],
+        ['pvr-sdk', 'platform', 'STARTED', 'dm:root.squashfs'],
+      ],
+    )
+    assert.deepEqual(
+      sum.containers.map(c => c.objects.length),
+      [3, 3, 4],
+    )
+    assert.deepEqual(
+      sum.other.map(o => o.key),
+      [
+        '_config/awconnect/etc/NetworkManager/dnsmasq-shared.d/device-dns.conf',
+        '_config/awconnect/etc/iptables/dump',
+        '_config/awconnect/etc/iptables/rules.v4',
+        '_config/awconnect/etc/iptables/rules.v6',
+        '_config/pv-avahi/etc/hostname',
+      ],
+    )
     assert.deepEqual(sum.signatures, ['_sigs/_hostconfig.json', '_sigs/awconnect.json', '_sigs/bsp.json', '_sigs/pv-avahi.json', '_sigs/pvr-sdk.json'])
     assert.equal(sum.objects.length, 21)
     assert.equal(sum.bytes, 0)
@@ -93,7 +119,7 @@ describe('summarizeState', () => {
 
   it('counts a shared sha once', () => {
     const a = 'a'.repeat(64)
-    const sum = summarizeState({ '#spec': 'pantavisor-service-system@1', 'c/run.json': { name: 'c' }, 'c/x': a, 'c/y': a, 'z': a }, () => 10)
+    const sum = summarizeState({ '#spec': 'pantavisor-service-system@1', 'c/run.json': { name: 'c' }, 'c/x': a, 'c/y': a, z: a }, () => 10)
     assert.equal(sum.bytes, 10)
     assert.equal(sum.containers[0].bytes, 10)
     assert.equal(sum.objects.length, 3)
@@ -149,15 +175,29 @@ describe('filterParts', () => {
   it('keeps a container with its _config and signature', () => {
     const f = filterParts(initial(), ['awconnect'])
     assert.deepEqual(keysOf(f), [
-      '#spec', '_config/awconnect/etc/NetworkManager/dnsmasq-shared.d/device-dns.conf', '_config/awconnect/etc/iptables/dump',
-      '_config/awconnect/etc/iptables/rules.v4', '_config/awconnect/etc/iptables/rules.v6', '_config/awconnect/etc/wifi-connect/conf.d/WifiHotspot.json',
-      '_sigs/awconnect.json', 'awconnect/lxc.container.conf', 'awconnect/root.squashfs', 'awconnect/root.squashfs.docker-digest', 'awconnect/run.json', 'awconnect/src.json',
+      '#spec',
+      '_config/awconnect/etc/NetworkManager/dnsmasq-shared.d/device-dns.conf',
+      '_config/awconnect/etc/iptables/dump',
+      '_config/awconnect/etc/iptables/rules.v4',
+      '_config/awconnect/etc/iptables/rules.v6',
+      '_config/awconnect/etc/wifi-connect/conf.d/WifiHotspot.json',
+      '_sigs/awconnect.json',
+      'awconnect/lxc.container.conf',
+      'awconnect/root.squashfs',
+      'awconnect/root.squashfs.docker-digest',
+      'awconnect/run.json',
+      'awconnect/src.json',
     ])
   })
 
-  it('pvr\'s exact behaviour without companions', () => {
+  it("pvr's exact behaviour without companions", () => {
     assert.deepEqual(keysOf(filterParts(initial(), ['awconnect'], { companions: false })), [
-      '#spec', 'awconnect/lxc.container.conf', 'awconnect/root.squashfs', 'awconnect/root.squashfs.docker-digest', 'awconnect/run.json', 'awconnect/src.json',
+      '#spec',
+      'awconnect/lxc.container.conf',
+      'awconnect/root.squashfs',
+      'awconnect/root.squashfs.docker-digest',
+      'awconnect/run.json',
+      'awconnect/src.json',
     ])
   })
 
