@@ -12,6 +12,14 @@ import { History, statusTone } from './device-parts.js'
 
 const REFRESH_MS = 5000
 
+/** Why the next SSH login enters that container (on a Pantavisor device the login name is the container: fallbear-cmd). */
+const SSH_WHY: Record<'flag' | 'state' | 'setting' | 'default', string> = {
+  flag: 'given for this install',
+  state: 'the state it runs gives it the management role',
+  setting: 'set for this device',
+  default: 'the management container of stock images; nothing else known yet',
+}
+
 export function DevicePage(p: { id: string }) {
   const api = useApi()
   const notify = useNotify()
@@ -19,6 +27,7 @@ export function DevicePage(p: { id: string }) {
   const detail = useResource(a => a.devices.detail({ device: p.id }), [p.id], ['install'])
   const [alias, setAlias] = useState<string | null>(null)
   const [tagText, setTagText] = useState('')
+  const [sshText, setSshText] = useState<string | null>(null)
   useEffect(() => {
     const t = setInterval(() => {
       detail.reload()
@@ -182,6 +191,47 @@ export function DevicePage(p: { id: string }) {
             }}
           >
             Forget
+          </Button>
+        </section>
+      )}
+      {m !== undefined && d !== undefined && (
+        <section aria-label='SSH login' class='filters' data-testid='device-ssh'>
+          <span class='small'>
+            Next SSH login:{' '}
+            <code class='mono' data-testid='device-ssh-next'>
+              {m.ssh.next.container}
+            </code>{' '}
+            <span class='muted'>({SSH_WHY[m.ssh.next.source]})</span>
+          </span>
+          <label class='small' for='dev-ssh'>
+            SSH container
+          </label>
+          <input
+            id='dev-ssh'
+            class='input mono'
+            value={sshText ?? m.ssh.container ?? ''}
+            placeholder={m.ssh.mgmt?.[0] ?? 'pvr-sdk'}
+            onInput={e => {
+              setSshText((e.target as HTMLInputElement).value)
+            }}
+          />
+          {m.ssh.container !== null && m.ssh.mgmt !== null && m.ssh.mgmt.length > 0 && !m.ssh.mgmt.includes(m.ssh.container) && (
+            <span class='small' role='note' data-testid='device-ssh-note'>
+              {m.ssh.container} has no management role in the state the device runs, so it cannot reach pv-ctrl: logins enter {m.ssh.next.container}
+            </span>
+          )}
+          <Button
+            small
+            onClick={() => {
+              const c = (sshText ?? m.ssh.container ?? '').trim()
+              act(c === '' ? 'SSH container choice forgotten' : `SSH logins to ${name} enter ${c}`, async () => {
+                await api.devices.setSsh({ device: p.id, container: c })
+                setSshText(null)
+                detail.reload()
+              })
+            }}
+          >
+            Set
           </Button>
         </section>
       )}

@@ -51,6 +51,8 @@ export interface ApiChannels extends TrustChannels {
   'devices.rename': { req: { device: string; alias: string }; res: T.DeviceInfo }
   'devices.tag': { req: { devices: string[]; tags: string[]; remove?: boolean }; res: T.DeviceInfo[] }
   'devices.forget': { req: { devices: string[] }; res: { forgotten: number } }
+  /** The container to log in as over SSH for this device ('' forgets the choice), as the install form's field remembers it. */
+  'devices.setSsh': { req: { device: string; container: string }; res: F.DeviceSsh }
 
   'rollout.plan': { req: RolloutReq; res: F.RolloutView }
   /** Start the planned run, or resume it (the engine resumes the same revision, devices and canaries). */
@@ -169,6 +171,10 @@ export const requestValidators: { [C in Channel]: Check<Req<C>> } = {
   }),
   'devices.tag': object({ devices: deviceList, tags: arrayOf(label, { min: 1, max: 32 }), remove: optional(bool) }),
   'devices.forget': object({ devices: deviceList }),
+  'devices.setSsh': object({
+    device: deviceRef,
+    container: str({ min: 0, max: 64, pattern: /^$|^[A-Za-z0-9_][A-Za-z0-9._@-]{0,63}$/, what: 'a container name such as pvr-sdk (empty: forget the choice)' }),
+  }),
 
   'rollout.plan': object(rolloutReq),
   'rollout.start': object({ ...rolloutReq, maxFailures: int({ min: 1, max: 1000 }), commit: optional(bool) }),

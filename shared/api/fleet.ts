@@ -21,6 +21,19 @@ export interface DeviceDetail {
   /** Why the device could not be asked (it is off, unreachable...): the rest is from the store. */
   error: { code: string; message: string } | null
   readAt: number
+  /** Its SSH login (on a Pantavisor device, the container entered). */
+  ssh: DeviceSsh
+}
+
+/**
+ * A device's SSH login as Fieldsync knows it: the technician's choice (null:
+ * none), the management containers of the state it ran when last read (null:
+ * never read), and the container the next login will use, with why.
+ */
+export interface DeviceSsh {
+  container: string | null
+  mgmt: string[] | null
+  next: { container: string; source: 'flag' | 'state' | 'setting' | 'default' }
 }
 
 export type RolloutRowState = 'planned' | 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'not-started'

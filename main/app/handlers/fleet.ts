@@ -3,18 +3,32 @@
  * runs, free storage, architecture, model) and the technician's labels,
  * in the same device store as `fieldsync devices rename|tag|untag|forget`.
  */
-import type { DeviceDetail } from '../../../shared/api/fleet.js'
+import type { DeviceDetail, DeviceSsh } from '../../../shared/api/fleet.js'
 import type { DeviceInfo } from '../../../shared/api/types.js'
 import { NotAvailableError, NotFoundError, toWireError } from '../../../shared/errors.js'
 import { withDeadline } from '../../../shared/deadline.js'
-import { historyDevice } from '../../devices/index.js'
+import { chooseSshLogin, historyDevice, mgmtContainers, type DeviceStore } from '../../devices/index.js'
 import { stateIdOf } from '../../devices/rollout/index.js'
 import type { HandlerDeps, HandlerMap } from './context.js'
 import { toApi, type DeviceService } from './devices.js'
 
-type FleetHandlers = Pick<HandlerMap, 'devices.detail' | 'devices.rename' | 'devices.tag' | 'devices.forget'>
+type FleetHandlers = Pick<HandlerMap, 'devices.detail' | 'devices.rename' | 'devices.tag' | 'devices.forget' | 'devices.setSsh'>
 
 const ASK_MS = 5000
+
+function sshOf(store: DeviceStore, id: string): DeviceSsh {
+  const m = store.sshLogin(id)
+  return { container: m.container, mgmt: m.mgmt, next: chooseSshLogin({ remembered: m.container, mgmt: m.mgmt }) }
+}
+
+/** The state's top-level object, or null when it is not JSON (the device's answer: not trusted). */
+function parsedState(raw: Uint8Array): unknown {
+  try {
+    return JSON.parse(Buffer.from(raw).toString('utf8')) as unknown
+  } catch {
+    return null
+  }
+}
 
 export function fleetHandlers(deps: HandlerDeps): FleetHandlers {
   const svc = (): DeviceService => {
@@ -61,6 +75,7 @@ export function fleetHandlers(deps: HandlerDeps): FleetHandlers {
         steps,
         error: null,
         readAt: Date.now(),
+        ssh: sshOf(s.store, res.deviceId),
       }
       try {
         await withDeadline(ctx.signal ?? new AbortController().signal, ASK_MS, async signal => {
@@ -80,6 +95,9 @@ export function fleetHandlers(deps: HandlerDeps): FleetHandlers {
             const raw = drv.stepState === undefined ? null : await drv.stepState('current', signal).catch(() => null)
             if (raw !== null) {
               const id = stateIdOf(raw)
+              // The state it runs says which containers have the management role: the SSH login to use, known before any SSH login.
+              const state = parsedState(raw)
+              if (state !== null) s.store.setSshMgmt(res.deviceId, mgmtContainers(state), id)
               try {
                 out.runs = { id, name: deps.app.library.resolve(id).name }
               } catch {
@@ -95,7 +113,15 @@ export function fleetHandlers(deps: HandlerDeps): FleetHandlers {
         out.error = { code: w.code, message: w.message }
       }
       out.readAt = Date.now()
+      out.ssh = sshOf(s.store, res.deviceId)
       return out
+    },
+
+    async 'devices.setSsh'({ device, container }) {
+      const s = svc()
+      const id = known(s, device)
+      s.store.setSshContainer(id, container === '' ? null : container)
+      return sshOf(s.store, id)
     },
 
     async 'devices.rename'({ device, alias }) {

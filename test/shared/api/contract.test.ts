@@ -37,6 +37,7 @@ const examples: { [C in Channel]: Req<C> } = {
   'devices.rename': { device: 'd3v1c3', alias: 'line-3' },
   'devices.tag': { devices: ['d3v1c3', '10.0.0.7'], tags: ['canary', 'site+a'], remove: false },
   'devices.forget': { devices: ['d3v1c3'] },
+  'devices.setSsh': { device: 'd3v1c3', container: 'pvr-sdk' },
   'rollout.plan': { rev: 'x', devices: ['d3v1c3'], canary: ['d3v1c3'], parallel: 4 },
   'rollout.start': { rev: 'x', devices: ['d3v1c3', '10.0.0.7'], parallel: 2, maxFailures: 2, commit: false },
   'rollout.stop': { id: '0a1b2c3d4e5f6071' },
@@ -90,6 +91,7 @@ describe('API contract', () => {
 
   it('refuses fleet labels, rollout sizes and report kinds that do not fit', () => {
     refuses('devices.rename', { device: 'x', alias: 'has space' }, /devices\.rename\.alias: must be an alias/)
+    refuses('devices.setSsh', { device: 'x', container: 'root; rm -rf /' }, /devices\.setSsh\.container: must be a container name/)
     refuses('devices.tag', { devices: ['x'], tags: ['a,b'] }, /devices\.tag\.tags\[0\]/)
     refuses('devices.tag', { devices: [], tags: ['a'] }, /devices\.tag\.devices: needs at least 1/)
     refuses('rollout.start', { rev: 'x', devices: ['d'], parallel: 0, maxFailures: 1 }, /rollout\.start\.parallel: must be between 1 and 64/)
