@@ -31,7 +31,8 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
-const FAST = { catalog: { requestMs: 1500 }, objects: { headerMs: 1000, idleMs: 1000 } }
+// idleMs: long enough that a busy machine starving the slow consumer below does not look like a stalled peer; the stalled-reader case still ends well inside its 8 s.
+const FAST = { catalog: { requestMs: 1500 }, objects: { headerMs: 1000, idleMs: 3000 } }
 
 let dir: string
 let app: App
