@@ -11,7 +11,7 @@ import { describe, it } from 'node:test'
 import { runCli } from '../helpers/cli.js'
 import { fillStorage, skipWithoutKit, startKitDevice, type KitDevice } from '../helpers/pvkit.js'
 import { tempDir } from '../helpers/tmp.js'
-import { deviceJson } from './device.js'
+import { deviceGet, deviceJson } from './device.js'
 import { PINGER, readPkg, variant, WIFI, writePkg } from './revisions.js'
 
 async function library(t: { after: (fn: () => Promise<void>) => void }): Promise<{ home: string; dir: string }> {
@@ -101,6 +101,53 @@ describe("real device: install.sh from a stick, with the device's own pvcontrol"
     assert.equal(ok.code, 0, ok.stderr)
     assert.equal((ok.json() as { status: string }).status, 'DONE')
     void readFile
+  })
+})
+
+describe('real device: install.sh and a device busy with an update', () => {
+  it('while an update runs, pv-ctrl answers the next run command 503 with Retry-After (ctrl/ctrl_cmd.c); install.sh keeps asking with a growing interval and runs the revision once the update ends', async t => {
+    // Upstream: ctrl/ctrl_cmd.c pv_ctrl_cmd_add refuses LOCAL_RUN while
+    // pv->update is set ("Cannot do this operation while update is ongoing",
+    // 503, Retry-After 600); ctrl/ctrl_commands_ep.c sends the header.
+    if (skipWithoutKit(t)) return
+    const { home, dir } = await library(t)
+    const wifi = await readPkg(WIFI)
+    const container = Object.keys(wifi.state)
+      .find(k => k.endsWith('/lxc.container.conf'))
+      ?.split('/')[0] as string
+    const base = variant(wifi, { bsp: 'one' })
+    for (const [name, p] of [
+      ['site', base],
+      ['site-b', variant(base, { conf: { [container]: ['# b'] } })],
+      ['site-c', variant(base, { conf: { [container]: ['# c'] } })],
+    ] as const)
+      assert.equal((await runCli(['import', await writePkg(dir, name, p), '--name', name], { home })).code, 0)
+    const dev = await startKitDevice(t)
+    await dev.exec(['mkdir', '-p', '/var/work'])
+    await stickFor(home, dev, ['site', 'site-b', 'site-c'])
+    const first = await installSh(dev, ['site'])
+    assert.equal(first.code, 0, first.stdout + first.stderr)
+
+    // site-b changes a container only: no reboot, and the device holds the update (INPROGRESS, TESTING) for a while.
+    const b = installSh(dev, ['site-b'])
+    let seen = ''
+    for (let i = 0; i < 600 && !/^(INPROGRESS|TESTING)$/.test(seen); i++) {
+      const r = await deviceGet(dev, '/steps/locals/site-b/progress')
+      seen = r.status === 200 ? ((JSON.parse(r.body) as { status?: string }).status ?? '') : ''
+      if (/^(DONE|UPDATED|ERROR|WONTGO)$/.test(seen)) assert.fail(`site-b ended (${seen}) before site-c could ask: the device's update window was missed`)
+    }
+    const c = await installSh(dev, ['site-c'], ['BUSY_WAIT=240'])
+    const rb = await b
+    assert.equal(rb.code, 0, rb.stdout + rb.stderr)
+    assert.equal(c.code, 0, c.stdout + c.stderr)
+    const waits = [...c.stdout.matchAll(/the device is busy .*asking again in (\d+) s/g)].map(m => Number(m[1]))
+    assert.ok(waits.length >= 1, `install.sh was told the device is busy at least once:\n${c.stdout}`)
+    for (let i = 1; i < waits.length; i++) assert.ok((waits[i] as number) >= (waits[i - 1] as number), `the interval grows: ${waits.join(', ')}`)
+    const pc = await deviceJson<{ status: string }>(dev, '/steps/locals/site-c/progress')
+    assert.match(pc.status, /^(DONE|UPDATED)$/)
+    assert.match(c.stdout, new RegExp(`locals/site-c: ${pc.status}`))
+    const pb = await deviceJson<{ status: string }>(dev, '/steps/locals/site-b/progress')
+    assert.match(pb.status, /^(DONE|UPDATED)$/, 'the update that held the device ended as it would have alone')
   })
 })
 
