@@ -14,7 +14,8 @@ declare global {
   }
 }
 
-export type ConnectionState = 'connecting' | 'connected' | 'disconnected'
+/** refused: the core answered but refused this page's token (not a lost connection: retrying cannot help). */
+export type ConnectionState = 'connecting' | 'connected' | 'disconnected' | 'refused'
 
 export interface Client {
   api: FieldsyncApi
@@ -83,7 +84,7 @@ class EventStream {
       try {
         const res = await fetch('/api/events', { headers: { [TOKEN_HEADER]: this.token }, cache: 'no-store' })
         if (res.status === 403) {
-          this.setState('disconnected')
+          this.setState('refused')
           return
         }
         if (!res.ok || res.body === null) throw new Error(`HTTP ${res.status}`)

@@ -1,6 +1,7 @@
 /** The shell: navigation, connection state, theme, toasts, and the screen for the current route. */
 import { useEffect, useRef, useState } from 'preact/hooks'
 import type { AppInfo } from '../shared/api/types.js'
+import { ErrorCodes, isCode } from '../shared/errors.js'
 import type { ConnectionState } from './api.js'
 import { InfoContext } from './app-context.js'
 import { CommandContext, createCommandBus } from './commands.js'
@@ -66,10 +67,17 @@ function Nav(p: { route: string; running: number; info: AppInfo }) {
 }
 
 function Connection(p: { state: ConnectionState }) {
-  if (p.state === 'connected') return null
+  // A refused token is not a lost connection: the screen shows that error and what to do, nothing retries.
+  if (p.state === 'connected' || p.state === 'refused') return null
   return (
     <div class={`banner banner-${p.state === 'connecting' ? 'info' : 'bad'}`} role='status'>
-      {p.state === 'connecting' ? 'Connecting to the Fieldsync core…' : 'Lost the connection to the Fieldsync core. Is `fieldsync ui` still running? Retrying…'}
+      {p.state === 'connecting' ? (
+        'Connecting to the Fieldsync core…'
+      ) : (
+        <>
+          Lost the connection to the Fieldsync core. Is <code>fieldsync ui</code> still running? Retrying…
+        </>
+      )}
     </div>
   )
 }
@@ -125,7 +133,10 @@ export function App() {
     body =
       infoError !== null ? (
         <div class='screen'>
-          <ErrorBox error={infoError} title='Cannot reach the Fieldsync core' />
+          <ErrorBox
+            error={infoError}
+            title={isCode(infoError, ErrorCodes.Forbidden) ? 'The Fieldsync core refused this page' : 'Cannot reach the Fieldsync core'}
+          />
         </div>
       ) : (
         <div class='screen'>

@@ -94,6 +94,14 @@ export function TrustLink(p: { children?: ComponentChildren }) {
   )
 }
 
+/** A message from the core, where `command` spans (as the CLI writes them) show as code, never as literal backticks. */
+export function Prose(p: { text: string }) {
+  const parts = p.text.split('`')
+  // An odd count of backticks: one stray, not a code span; show the text as it is.
+  if (parts.length % 2 === 0) return <>{p.text}</>
+  return <>{parts.map((t, i) => (i % 2 === 1 ? <code key={i}>{t}</code> : t))}</>
+}
+
 export function ErrorBox(p: { error: unknown; title?: string; onRetry?: () => void }) {
   const { code, message, hint } = errorParts(p.error)
   return (
@@ -101,8 +109,14 @@ export function ErrorBox(p: { error: unknown; title?: string; onRetry?: () => vo
       <div class='alert-title'>
         {p.title ?? 'Something went wrong'} <code class='code-chip'>{code}</code>
       </div>
-      <div class='alert-body'>{message}</div>
-      {hint !== null && <div class='alert-hint'>What to do: {hint}</div>}
+      <div class='alert-body'>
+        <Prose text={message} />
+      </div>
+      {hint !== null && (
+        <div class='alert-hint'>
+          What to do: <Prose text={hint} />
+        </div>
+      )}
       {trustCanFix(code, message) && (
         <div class='alert-hint'>
           <TrustLink>Trust a CA or change the policy…</TrustLink>

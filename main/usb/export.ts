@@ -42,6 +42,7 @@ import { assertFits, checkWritable, freeSpace, onDiskBytes, type FreeSpace } fro
 import { inspectStickFile, readSmallStickFile } from './stick-file.js'
 import { StoredGzipEncoder, TgzWriter, tarSize, tgzSize, type TarEntry } from './tgz.js'
 import { sizeMismatch } from '../../shared/units.js'
+import { syncStick, type StickSync } from './settle.js'
 
 export interface UsbProgress {
   /** write: writing a tarball; verify: reading it back; check: reading one the stick already had. */
@@ -116,6 +117,8 @@ export interface UsbExportResult {
   bytes: number
   neededBytes: number
   availableBytes: number | null
+  /** After the write: the data is on the medium (the stick can be removed), or why that is not confirmed. */
+  sync: StickSync
 }
 
 export class UsbExporter {
@@ -221,14 +224,17 @@ export class UsbExporter {
     } catch (err) {
       this.log('no read-back thread (%s): reading back after writing', (err as Error).message)
     }
+    let res: Omit<UsbExportResult, 'sync'>
     try {
-      return await this.run(opts, plan, readBack)
+      res = await this.run(opts, plan, readBack)
     } finally {
       await readBack?.stop()
     }
+    // Every file and folder is fsynced by now; "safe to remove" waits for the file system itself to be written back.
+    return { ...res, sync: await syncStick(dir, { log: this.log, signal: opts.signal }) }
   }
 
-  private async run(opts: UsbExportOptions, plan: UsbPlan, readBack: ReadBackThread | undefined): Promise<UsbExportResult> {
+  private async run(opts: UsbExportOptions, plan: UsbPlan, readBack: ReadBackThread | undefined): Promise<Omit<UsbExportResult, 'sync'>> {
     const dir = opts.dir
     let bytes = 0
     let total = plan.revisions.reduce((a, r) => a + (r.onStick !== undefined ? r.tgzBytes : 0) + 2 * r.tgzBytes, 0)

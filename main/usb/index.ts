@@ -14,3 +14,6 @@ export { tarHeader, tarSize, tgzSize, StoredGzipEncoder, TgzWriter } from './tgz
 export { hashFile, dropCache, PartedFileWriter, writeSmallFile } from './sink.js'
 export { freeSpace, checkWritable } from './space.js'
 export * from './layout.js'
+export { syncStick, type StickSync } from './settle.js'
+export { ejectStick, type EjectOptions } from './eject.js'
+export { mountOf, notAStick, parseMountinfo, type MountInfo } from './mounts.js'

@@ -238,7 +238,7 @@ export function DeviceTable(p: { devices: DeviceInfo[]; reload: () => void }) {
       </div>
       <Pager page={pg.page} pages={pg.pages} total={shownAll.length} what='devices' setPage={pg.setPage} />
       <div class='table-wrap'>
-        <table class='table' aria-label='Devices'>
+        <table class='table table-devices' aria-label='Devices'>
           <thead>
             <tr>
               <th scope='col'>
@@ -265,7 +265,9 @@ export function DeviceTable(p: { devices: DeviceInfo[]; reload: () => void }) {
               <th scope='col'>Access</th>
               <th scope='col'>Running</th>
               <th scope='col'>Status</th>
-              <th scope='col'>Seen</th>
+              <th scope='col' class='col-seen'>
+                Seen
+              </th>
               <th scope='col'>
                 <span class='sr-only'>Actions</span>
               </th>
@@ -301,7 +303,9 @@ export function DeviceTable(p: { devices: DeviceInfo[]; reload: () => void }) {
                     </span>
                   ))}
                 </td>
-                <td class='mono small'>{address(d)}</td>
+                <td class='mono small' title={address(d)}>
+                  {address(d)}
+                </td>
                 <td>
                   <Access d={d} />
                   {d.registered === false && (
@@ -316,9 +320,13 @@ export function DeviceTable(p: { devices: DeviceInfo[]; reload: () => void }) {
                     </>
                   )}
                 </td>
-                <td class='mono small'>{d.revision ?? '—'}</td>
+                <td class='mono small' title={d.revision ?? undefined}>
+                  {d.revision ?? '—'}
+                </td>
                 <td>{d.status !== null ? <Badge tone={statusTone(d.status)}>{d.status}</Badge> : <span class='muted'>—</span>}</td>
-                <td title={d.source === 'manual' ? 'added by address' : 'found by mDNS'}>{ago(d.lastSeen)}</td>
+                <td class='col-seen' title={d.source === 'manual' ? 'added by address' : 'found by mDNS'}>
+                  {ago(d.lastSeen)}
+                </td>
                 <td class='actions'>
                   <button
                     type='button'

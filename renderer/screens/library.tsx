@@ -278,7 +278,9 @@ export function LibraryScreen(p: { transfers: TransferInfo[] }) {
                 </th>
                 <th scope='col'>Status</th>
                 <th scope='col'>Signature</th>
-                <th scope='col'>Source</th>
+                <th scope='col' class='col-source'>
+                  Source
+                </th>
                 <th scope='col'>Imported</th>
                 <th scope='col'>
                   <span class='sr-only'>Actions</span>
@@ -288,7 +290,7 @@ export function LibraryScreen(p: { transfers: TransferInfo[] }) {
             <tbody>
               {revs.map(r => (
                 <tr key={r.id} data-testid='revision-row' data-id={r.id}>
-                  <td>
+                  <td class='col-name' title={r.names.join(', ')}>
                     <a class='strong' href={`#/revision/${r.id}`}>
                       {r.name}
                     </a>
@@ -312,7 +314,7 @@ export function LibraryScreen(p: { transfers: TransferInfo[] }) {
                   <td>
                     <SignatureBadge state={r.signature.state} summary={r.signature.summary} />
                   </td>
-                  <td class='ellipsis' title={r.source}>
+                  <td class='ellipsis col-source' title={r.source}>
                     {r.source}
                   </td>
                   <td title={dateTime(r.importedAt)}>{ago(r.importedAt)}</td>

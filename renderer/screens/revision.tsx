@@ -4,7 +4,7 @@ import type { PartDetail, RevisionDetail } from '../../shared/api/types.js'
 import { useInfo } from '../app-context.js'
 import { bytes, dateTime, plural, shortId } from '../format.js'
 import { go, useApi, useResource } from '../hooks.js'
-import { Badge, Button, Copy, Dialog, ErrorBox, useNotify } from '../ui.js'
+import { Badge, Button, Copy, Dialog, ErrorBox, Prose, useNotify } from '../ui.js'
 import { DiffPanel } from './diff.js'
 import { ComposeDialog, type ComposeMode } from './compose-dialog.js'
 import { ExportDialog } from './export-dialog.js'
@@ -217,7 +217,12 @@ export function RevisionScreen(p: { id: string; compare?: string }) {
           </p>
           <div class='badges'>
             <CompleteBadge r={r} /> <SignatureBadge state={r.signature.state} summary={r.signature.summary} />
-            {r.signature.state !== 'unsigned' && <span class='muted'>{r.signature.summary}</span>}
+            {/* The Signatures section below says why, once; the header repeats it only when there is no report. */}
+            {r.signature.state !== 'unsigned' && d.signatureReport === null && (
+              <span class='muted'>
+                <Prose text={r.signature.summary} />
+              </span>
+            )}
           </div>
         </div>
         <div class='toolbar'>

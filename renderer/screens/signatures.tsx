@@ -1,11 +1,14 @@
 /** Who signed what: per signature the signer, algorithm, verdict and the keys it covers; keys nobody covers. */
 import type { SignatureReportView } from '../../shared/api/types.js'
 import { plural } from '../format.js'
-import { Badge, TrustLink } from '../ui.js'
+import { Badge, Prose, TrustLink } from '../ui.js'
 
 export function SignaturesPanel(p: { report: SignatureReportView | null; keys: number }) {
   const r = p.report
   if (r === null) return <p class='muted'>Signature checks are not available.</p>
+  // The device's reason repeats each failed signature's message, which the table shows: say only the device's words then.
+  const repeats = r.reason !== null && r.signatures.some(s => !s.ok && s.message !== null)
+  const reason = r.reason === null ? null : repeats ? r.reason.split(': ')[0] : r.reason
   if (r.signatures.length === 0) {
     return (
       <p class='muted'>
@@ -17,7 +20,11 @@ export function SignaturesPanel(p: { report: SignatureReportView | null; keys: n
     <div class='sigs'>
       <div class='row wrap'>
         {r.pass ? <Badge tone='ok'>passes “{r.policy}”</Badge> : <Badge tone='bad'>refused by “{r.policy}”</Badge>}
-        {r.reason !== null && <span class='strong'>{r.reason}</span>}
+        {reason !== null && (
+          <span class='strong'>
+            <Prose text={reason} />
+          </span>
+        )}
         {!r.pass && <TrustLink>Change the policy…</TrustLink>}
         <span class='muted'>
           {r.uncovered.length === 0 ? `all ${p.keys} keys covered` : `${plural(r.uncovered.length, 'key')} not covered`}
@@ -50,7 +57,7 @@ export function SignaturesPanel(p: { report: SignatureReportView | null; keys: n
                 )}
                 {s.message !== null && (
                   <div class='small' data-testid='signature-verdict'>
-                    {s.message}
+                    <Prose text={s.message} />
                   </div>
                 )}
                 {s.verdict === 'untrusted' && (

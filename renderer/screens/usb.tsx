@@ -1,6 +1,6 @@
 /** USB: write revisions to a stick (for a device or a colleague's laptop), read one back, write our inventory. */
 import { useState } from 'preact/hooks'
-import type { UsbExportResult, UsbImportResult } from '../../shared/api/types.js'
+import type { UsbEjectResult, UsbExportResult, UsbImportResult, UsbSyncView } from '../../shared/api/types.js'
 import { FolderPicker } from '../folder-picker.js'
 import { bytes, plural, shortId } from '../format.js'
 import { useApi, useResource } from '../hooks.js'
@@ -110,14 +110,16 @@ export function UsbScreen(p: { rev?: string }) {
                     onChange={() => {
                       toggle(r.id)
                     }}
-                  />{' '}
-                  <span class='strong'>{r.name}</span> <code class='mono muted'>{shortId(r.id)}</code> <span class='muted'>{bytes(r.bytes)}</span>
+                  />
+                  <span>
+                    <span class='strong'>{r.name}</span> <code class='mono muted'>{shortId(r.id)}</code> <span class='muted'>{bytes(r.bytes)}</span>
+                  </span>
                 </label>
               </li>
             ))}
           </ul>
         </fieldset>
-        <PathField id='usb-folder' label='Stick or folder' value={folder} onChange={setFolder} help='A mounted stick shows under “Drive:” in Choose….' />
+        <PathField id='usb-folder' label='Stick or folder' value={folder} onChange={setFolder} help='Choose… lists mounted sticks under “Drive:”.' />
         <fieldset class='fieldset'>
           <legend>Only what the other side lacks</legend>
           <label class='check'>
@@ -128,8 +130,8 @@ export function UsbScreen(p: { rev?: string }) {
               onChange={() => {
                 setTarget('all')
               }}
-            />{' '}
-            Everything (any device or laptop)
+            />
+            <span>Everything (any device or laptop)</span>
           </label>
           <label class='check'>
             <input
@@ -139,8 +141,10 @@ export function UsbScreen(p: { rev?: string }) {
               onChange={() => {
                 setTarget('device')
               }}
-            />{' '}
-            For one device: use its inventory (<code>install.sh --inventory</code>)
+            />
+            <span>
+              For one device: use its inventory (<code>install.sh --inventory</code>)
+            </span>
           </label>
           <label class='check'>
             <input
@@ -150,8 +154,8 @@ export function UsbScreen(p: { rev?: string }) {
               onChange={() => {
                 setTarget('peer')
               }}
-            />{' '}
-            For a colleague's laptop: use its inventory
+            />
+            <span>For a colleague's laptop: use its inventory</span>
           </label>
           {target !== 'all' && <PathField id='usb-inventory' label='Inventory file' value={inventory} onChange={setInventory} files />}
         </fieldset>
@@ -210,6 +214,7 @@ export function UsbScreen(p: { rev?: string }) {
                 ? 'On the other laptop: USB › Read a stick.'
                 : `On the device, in the stick's folder: sh install.sh ${exported.revisions[0]?.name ?? 'NAME'} (README.txt on the stick says more).`}
             </p>
+            <Removal sync={exported.sync} folder={exported.dir} />
           </div>
         )}
       </section>
@@ -288,4 +293,61 @@ function exportSummary(r: UsbExportResult): string {
   if (there === 0) return `${plural(written, 'revision')}, ${bytes(r.bytes)} written and read back in ${r.dir}`
   if (written === 0) return `${r.dir} already holds ${there === 1 ? 'this revision' : `these ${there} revisions`} with the same bytes (hashed): nothing written`
   return `${r.dir}: ${plural(written, 'revision')} written and read back, ${plural(there, 'revision')} already there with the same bytes (not written again)`
+}
+
+/**
+ * After a write: "Safe to remove" only once the data is on the medium, and
+ * an Eject button (not automatic: the technician may write more first).
+ */
+function Removal(p: { sync: UsbSyncView; folder: string }) {
+  const api = useApi()
+  const [busy, setBusy] = useState(false)
+  const [error, setError] = useState<unknown>(null)
+  const [ejected, setEjected] = useState<UsbEjectResult | null>(null)
+  return (
+    <div class='removal' data-testid='usb-removal'>
+      {p.sync.safeToRemove ? (
+        <p>
+          <Badge tone='ok'>Safe to remove</Badge> <span>The data is on the stick (synced). To write more, leave it in; eject it before pulling it out.</span>
+        </p>
+      ) : (
+        <p>
+          <Badge tone='warn'>Not confirmed on the stick</Badge>{' '}
+          <span>{p.sync.problem ?? 'not synced'}: do not pull it out yet; eject it first (here, or in the file manager).</span>
+        </p>
+      )}
+      <div class='row'>
+        <Button
+          busy={busy}
+          disabled={ejected?.ejected === true}
+          onClick={() => {
+            setBusy(true)
+            setError(null)
+            api.usb
+              .eject({ folder: p.folder })
+              .then(setEjected, setError)
+              .finally(() => {
+                setBusy(false)
+              })
+          }}
+        >
+          Eject
+        </Button>
+        {ejected !== null && (
+          <span data-testid='usb-eject-result' data-ejected={String(ejected.ejected)}>
+            {ejected.ejected ? (
+              <>
+                <Badge tone='ok'>Ejected</Badge> {ejected.message}
+              </>
+            ) : (
+              <>
+                <Badge tone='warn'>Not ejected</Badge> {ejected.message}: {ejected.advice}
+              </>
+            )}
+          </span>
+        )}
+      </div>
+      {error !== null && <ErrorBox error={error} title='Eject failed' />}
+    </div>
+  )
 }

@@ -64,6 +64,7 @@ export interface ApiChannels extends TrustChannels {
   'usb.export': { req: { revs: string[]; folder: string; forDevice?: string; forPeer?: string }; res: T.UsbExportResult }
   'usb.import': { req: { folder: string }; res: T.UsbImportResult }
   'usb.inventory': { req: { folder: string }; res: T.UsbInventoryResult }
+  'usb.eject': { req: { folder: string }; res: T.UsbEjectResult }
 }
 
 export interface RolloutReq {
@@ -185,6 +186,7 @@ export const requestValidators: { [C in Channel]: Check<Req<C>> } = {
   'usb.export': object({ revs: arrayOf(revRef, { min: 1, max: 64 }), folder: absPath, forDevice: optional(absPath), forPeer: optional(absPath) }),
   'usb.import': object({ folder: absPath }),
   'usb.inventory': object({ folder: absPath }),
+  'usb.eject': object({ folder: absPath }),
   ...trustValidators,
 }
 

@@ -4,15 +4,20 @@
  * verified on the way in); the library updates live.
  */
 import assert from 'node:assert/strict'
-import { mkdir, readdir } from 'node:fs/promises'
+import { mkdir, readFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { runCli } from '../helpers/cli.js'
 import { vendoredUpstreamDir } from '../helpers/paths.js'
 import { tempDir } from '../helpers/tmp.js'
+import { fatStick } from '../main/usb/helpers.js'
 import { chromiumMissing, openBrowser, screenshot, startUi, type BrowserSession, type UiProcess } from './helpers.js'
 
 const skip = chromiumMissing()
+
+async function isMounted(point: string): Promise<boolean> {
+  return (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').some(l => l.split(' ')[4] === point)
+}
 
 describe('USB screen in browser mode', { skip: skip ?? false, timeout: 120_000 }, () => {
   let ui: UiProcess
@@ -83,6 +88,14 @@ describe('USB screen in browser mode', { skip: skip ?? false, timeout: 120_000 }
         .then(t => t.join('\n')),
     )
     assert.match(await result.innerText(), /install\.sh pvwificonnect|install\.sh watchdog_pinger/)
+    // Synced to the medium before it says so (item 11); eject is a separate action.
+    assert.match(await page.getByTestId('usb-removal').innerText(), /Safe to remove/)
+    // A folder on the laptop's own disk: Eject says there is nothing to eject (and unmounts nothing).
+    await page.getByRole('button', { name: 'Eject', exact: true }).click()
+    const said = page.getByTestId('usb-eject-result')
+    await said.waitFor()
+    assert.equal(await said.getAttribute('data-ejected'), 'false')
+    assert.match(await said.innerText(), /nothing to eject/)
     const files = await readdir(join(work, 'stick-out'))
     for (const f of ['install.sh', 'README.txt', 'pvwificonnect.pvrexport.tgz', 'watchdog_pinger.pvrexport.tgz'])
       assert.ok(files.includes(f), `${f} on the stick (${files.join(', ')})`)
@@ -100,6 +113,31 @@ describe('USB screen in browser mode', { skip: skip ?? false, timeout: 120_000 }
     await page.getByText('2 written and read back').first().waitFor()
     await page.getByRole('link', { name: /^USB/ }).click()
     await page.getByRole('heading', { name: 'Read a stick' }).waitFor()
+  })
+
+  it('after writing to a FAT32 stick: "Safe to remove", then Eject unmounts it', async t => {
+    const stick = await fatStick(t, 48)
+    if (typeof stick === 'string') {
+      t.skip(stick)
+      return
+    }
+    const { page } = b
+    await page.reload()
+    await page.getByRole('heading', { name: 'Write to a stick' }).waitFor()
+    await page.getByRole('checkbox', { name: /watchdog_pinger/ }).check()
+    await page.locator('#usb-folder').fill(stick.dir)
+    await page.getByRole('button', { name: /^Write 1 revision/ }).click()
+    const removal = page.getByTestId('usb-removal')
+    await removal.or(page.locator('.alert-bad')).first().waitFor({ timeout: 60_000 })
+    assert.match(await removal.innerText(), /Safe to remove/)
+    assert.equal(await isMounted(stick.dir), true, 'writing does not eject: the technician may write more')
+    await page.getByRole('button', { name: 'Eject', exact: true }).click()
+    const said = page.getByTestId('usb-eject-result')
+    await said.waitFor({ timeout: 30_000 })
+    assert.equal(await said.getAttribute('data-ejected'), 'true', await said.innerText())
+    assert.match(await said.innerText(), /Ejected/)
+    assert.equal(await isMounted(stick.dir), false, 'the stick is unmounted')
+    await screenshot(page, 'usb-ejected')
   })
 
   it('reads a stick another laptop wrote: the new revision arrives complete', async () => {

@@ -20,6 +20,13 @@ export function peerHandlers(deps: HandlerDeps): PeerHandlers {
     throw new PeerUnavailableError(`the LAN node is not running${l.error !== null ? `: ${l.error.message}` : ''}`)
   }
   const peerName = (id: string) => running().node.table.get(id)?.name ?? id
+  /** A revision id's name as the team's catalogs (or this library, for a partial one) give it; null when none does. */
+  const knownName = (s: ReturnType<typeof running>, rev: string): string | null => {
+    if (!/^[0-9a-f]{64}$/.test(rev)) return null
+    for (const p of s.node.table.records()) for (const r of p.catalog ?? []) if (r.id === rev && r.names.length > 0) return r.names[0]
+    const local = deps.app.library.get(rev)
+    return local === undefined || local.names.length === 0 ? null : local.names[0]
+  }
 
   return {
     async 'peers.status'() {
@@ -33,7 +40,8 @@ export function peerHandlers(deps: HandlerDeps): PeerHandlers {
 
     async 'peers.pull'({ rev, from }) {
       const s = running()
-      const label = `pull ${rev.length === 64 ? rev.slice(0, 12) : rev}`
+      // Titled by name from the start where a peer's catalog (or this library) already names it, not by id until resolved.
+      const label = `pull ${knownName(s, rev) ?? (rev.length === 64 ? rev.slice(0, 12) : rev)}`
       return await deps.transfers.run('pull', label, async t => {
         if (/^[0-9a-f]{64}$/.test(rev)) t.revision(rev)
         const onProgress = (e: PullEvent): void => {

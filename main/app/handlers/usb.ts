@@ -1,9 +1,9 @@
 /** usb.*: sticks for devices and for other laptops (main/usb), run as transfers. */
 import { basename } from 'node:path'
-import { UsbExporter, UsbImporter, writeLibraryInventory } from '../../usb/index.js'
+import { UsbExporter, UsbImporter, ejectStick, writeLibraryInventory } from '../../usb/index.js'
 import type { HandlerDeps, HandlerMap } from './context.js'
 
-type UsbHandlers = Pick<HandlerMap, 'usb.export' | 'usb.import' | 'usb.inventory'>
+type UsbHandlers = Pick<HandlerMap, 'usb.export' | 'usb.import' | 'usb.inventory' | 'usb.eject'>
 
 export function usbHandlers(deps: HandlerDeps): UsbHandlers {
   const app = deps.app
@@ -50,7 +50,12 @@ export function usbHandlers(deps: HandlerDeps): UsbHandlers {
           written: r.written,
         })),
         bytes: res.bytes,
+        sync: res.sync,
       }
+    },
+
+    async 'usb.eject'({ folder }, ctx) {
+      return await ejectStick(folder, { log: deps.log, signal: ctx.signal })
     },
 
     async 'usb.import'({ folder }) {

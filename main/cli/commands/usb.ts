@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander'
 import { resolve } from 'node:path'
 import { UsageError } from '../../../shared/errors.js'
-import { UsbExporter, UsbImporter, verifyStick, writeLibraryInventory } from '../../usb/index.js'
+import { UsbExporter, UsbImporter, ejectStick, verifyStick, writeLibraryInventory, type StickSync } from '../../usb/index.js'
 import { DeviceStore } from '../../devices/store.js'
 import { writeReport } from '../../devices/rollout/index.js'
 import { importReceipts } from '../../usb/receipt-import.js'
@@ -80,8 +80,19 @@ export function register(program: Command, cli: Cli): void {
             : written.length === 0
               ? `${res.dir} already holds the ${there} revision(s) with the same bytes (hashed): nothing written`
               : `${res.dir} holds the ${res.revisions.length} revision(s): ${written.length} written and read back, ${there} already there with the same bytes (not written again)`
-        const text = [head, table(rows, ['NAME', 'FILE', 'SIZE', 'OBJECTS', 'STICK']), ...composed, next].join('\n')
-        return { json: res, text }
+        const text = [head, table(rows, ['NAME', 'FILE', 'SIZE', 'OBJECTS', 'STICK']), ...composed, next, removal(res.dir, res.sync)].join('\n')
+        return { json: { ...res, safeToRemove: res.sync.safeToRemove }, text }
+      }),
+    )
+
+  usb
+    .command('eject <dir>')
+    .description('unmount the stick that holds this folder (and power it off where udisks can), so that it can be pulled out; says what to do where it cannot')
+    .action(
+      cli.action(async (ctx, dirArg: string) => {
+        const r = await ejectStick(resolve(dirArg), { log: ctx.log, signal: ctx.signal })
+        const text = r.ejected ? `Ejected: ${r.message}` : `Not ejected: ${r.message}\n${r.advice ?? ''}`
+        return { json: r, text, exitCode: r.ejected ? 0 : 1 }
       }),
     )
 
@@ -192,4 +203,11 @@ export function register(program: Command, cli: Cli): void {
         return { json: { dir, ok: res.ok, imported: res.imported, damaged: res.damaged, report: res.report }, text: lines.join('\n'), exitCode: res.ok ? 0 : 1 }
       }),
     )
+}
+
+/** The last line of a write: the stick may be removed only once the data is on the medium. */
+function removal(dir: string, sync: StickSync): string {
+  if (sync.safeToRemove)
+    return `Safe to remove: the data is on the stick (synced). To write more, leave it in; before pulling it out, eject it: fieldsync usb eject ${dir}`
+  return `NOT confirmed on the stick yet (${sync.problem ?? 'not synced'}): do not pull it out; eject it first (fieldsync usb eject ${dir}, or in the file manager)`
 }

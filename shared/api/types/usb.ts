@@ -2,6 +2,8 @@
 import type { WireError } from '../../errors.js'
 
 export interface UsbExportResult {
+  /** The data is on the medium (synced) and the stick can be removed; eject it first where the OS offers it (usb.eject). */
+  sync: UsbSyncView
   dir: string
   /** full: every object; device: what one device lacks; peer: what another laptop lacks. */
   mode: 'full' | 'device' | 'peer'
@@ -32,4 +34,33 @@ export interface UsbInventoryResult {
   file: string
   objects: number
   bytes: number
+}
+
+/**
+ * After a write: is the data on the medium? `safeToRemove` is true only once
+ * every file and folder written was fsynced and the stick's file system
+ * synced (`how`); `problem` says why not otherwise.
+ */
+export interface UsbSyncView {
+  how: 'syncfs' | 'sync' | 'fsync' | 'failed'
+  safeToRemove: boolean
+  problem: string | null
+}
+
+/** `usb.eject` / `fieldsync usb eject`: unmounted (and powered off where the OS can), or what the technician does instead. */
+export interface UsbEjectResult {
+  dir: string
+  /** The mount point and what was mounted there (a block device, or a FUSE driver's name), when known. */
+  mountPoint: string | null
+  source: string | null
+  /** Unmounted: the stick can be pulled out. */
+  ejected: boolean
+  /** The drive was also powered off (udisks). */
+  poweredOff: boolean
+  /** udisks (udisksctl), umount/fusermount, diskutil (macOS), or none. */
+  how: 'udisks' | 'umount' | 'diskutil' | 'none'
+  /** One line: what happened. */
+  message: string
+  /** When not ejected: what to do instead. */
+  advice: string | null
 }

@@ -46,6 +46,7 @@ const examples: { [C in Channel]: Req<C> } = {
   'usb.export': { revs: ['a', 'b'], folder: '/media/stick', forDevice: '/media/stick/inventory.json' },
   'usb.import': { folder: '/media/stick' },
   'usb.inventory': { folder: '/media/stick' },
+  'usb.eject': { folder: '/media/stick' },
   'trust.list': {},
   'trust.add': { upload: '0a1b2c3d4e5f', oem: true },
   'trust.remove': { fingerprint: 'ab12cd34' },
