@@ -290,7 +290,8 @@ export function DeviceTable(p: { devices: DeviceInfo[]; reload: () => void }) {
                   <a class='strong' href={`#/devices/device/${encodeURIComponent(d.deviceId)}`}>
                     {d.name}
                   </a>
-                  {d.alias != null && d.name !== d.deviceId && (
+                  {/* The id under the alias, unless the Address column already says it (a device added as host:port). */}
+                  {d.alias != null && d.name !== d.deviceId && d.deviceId !== address(d) && (
                     <div class='muted small mono' title={d.deviceId}>
                       {d.deviceId.length > 22 ? `${d.deviceId.slice(0, 20)}…` : d.deviceId}
                     </div>
