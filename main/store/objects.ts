@@ -4,17 +4,22 @@
  * to a temporary file under `<home>/tmp`, is hashed while written, fsynced and
  * renamed into place only when its sha256 matches its name (house rule 6).
  */
-import { createHash, type Hash } from 'node:crypto'
+import type { Hash } from 'node:crypto'
 import { createReadStream, constants as fsc } from 'node:fs'
 import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Readable } from 'node:stream'
-import { randomBytes } from 'node:crypto'
 import { AbortedError, BugError, NoSpaceError, ObjectHashMismatchError, ObjectMissingError } from '../../shared/errors.js'
 import { assertSha256Hex, isSha256Hex } from '../../shared/hex.js'
 import type { Logger } from '../../shared/log.js'
 import { FileAppender, openWritable, type WritableFile } from './appender.js'
-import { HashThread, type SlotHash } from './hash-thread.js'
+import type { HashThread, SlotHash } from './hash-thread.js'
+
+/**
+ * node:crypto, loaded at the first hash: it costs as much CPU as opening the
+ * SQLite index, and `fieldsync ls` hashes nothing (npm run bench -- startup).
+ */
+const crypto = (): typeof import('node:crypto') => process.getBuiltinModule('node:crypto')
 
 export interface PutResult {
   sha: string
@@ -53,7 +58,7 @@ export class ObjectWriter {
   ) {
     this.sha = sha
     this.threadHash = hasher?.open()
-    if (this.threadHash === undefined) this.hash = createHash('sha256')
+    if (this.threadHash === undefined) this.hash = crypto().createHash('sha256')
     this.out = new FileAppender(file, 0, { hash: this.threadHash })
   }
 
@@ -201,9 +206,9 @@ export class ObjectStore {
    */
   async writer(sha: string, source: string, size?: number): Promise<ObjectWriter> {
     assertSha256Hex(sha, source)
-    const tmp = join(this.tmpDir, `put-${process.pid}-${sha.slice(0, 16)}-${randomBytes(6).toString('hex')}`)
+    const tmp = join(this.tmpDir, `put-${process.pid}-${sha.slice(0, 16)}-${crypto().randomBytes(6).toString('hex')}`)
     const file = await openWritable(tmp, fsc.O_CREAT | fsc.O_EXCL | fsc.O_WRONLY, 0o644, this.directIo)
-    const hasher = size !== undefined && size >= HASH_THREAD_MIN ? (this.hasher ??= new HashThread()) : undefined
+    const hasher = size !== undefined && size >= HASH_THREAD_MIN ? (this.hasher ??= new (await import('./hash-thread.js')).HashThread()) : undefined
     return new ObjectWriter(this, sha, file, tmp, source, hasher)
   }
 
@@ -228,7 +233,7 @@ export class ObjectStore {
   ): Promise<{ size: number; existed: boolean; persist: () => Promise<PutResult> }> {
     if (await this.has(sha)) {
       // Already stored: verify the incoming bytes anyway (a bad source is reported) without writing them.
-      const h = createHash('sha256')
+      const h = crypto().createHash('sha256')
       let size = 0
       for await (const chunk of input) {
         if (opts.signal?.aborted === true) throw new AbortedError(`${opts.source}: cancelled`)
@@ -313,7 +318,7 @@ export class ObjectStore {
       throw err
     }
     try {
-      const h = createHash('sha256')
+      const h = crypto().createHash('sha256')
       const buf = Buffer.allocUnsafe(1 << 20)
       for (;;) {
         if (signal?.aborted === true) throw new AbortedError('verify cancelled')

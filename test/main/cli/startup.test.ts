@@ -55,6 +55,7 @@ describe('cli: start-up', () => {
       'cli-progress',
       'main/peers/',
       'libp2p',
+      'main/store/hash-thread.ts',
     ]) {
       assert.deepEqual(
         sources.filter(s => s.includes(unwanted)),
@@ -62,6 +63,22 @@ describe('cli: start-up', () => {
         `ls loads ${unwanted}`,
       )
     }
+  })
+
+  it('ls on an empty library loads neither node:crypto nor worker_threads (as much CPU as opening the index)', async t => {
+    const home = await tempDir(t)
+    execFileSync(process.execPath, [cliBin, '--home', home, 'ls'])
+    const probe = `data:text/javascript,${encodeURIComponent(
+      `process.on('exit', () => process._rawDebug('BUILTINS ' + process.moduleLoadList.filter(m => m.startsWith('NativeModule ')).map(m => m.slice(13)).join(' ')))`,
+    )}`
+    const run = spawnSync(process.execPath, ['--import', probe, cliBin, '--home', home, 'ls'], { stdio: ['ignore', 'ignore', 'pipe'] })
+    assert.equal(run.status, 0, String(run.stderr))
+    const loaded = (/^BUILTINS (.*)$/m.exec(run.stderr.toString())?.[1] ?? '').split(' ')
+    assert.ok(loaded.includes('fs'), `the probe saw the built-ins: ${loaded.join(' ')}`)
+    assert.deepEqual(
+      loaded.filter(m => m === 'crypto' || m === 'worker_threads'),
+      [],
+    )
   })
 
   it('ls with a revision loads the trust code then, and gives its signature summary', async t => {
