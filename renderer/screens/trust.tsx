@@ -169,7 +169,7 @@ function EntryRow(p: { e: TrustEntryView; onRemove: () => void }) {
 export function TrustScreen() {
   const client = useClient()
   const notify = useNotify()
-  const view = useResource(api => api.trust.list(), [], ['revision'])
+  const view = useResource(api => api.trust.list(), [], ['revision', 'trust'])
   const input = useRef<HTMLInputElement>(null)
   const [oem, setOem] = useState(false)
   const [busy, setBusy] = useState(false)
