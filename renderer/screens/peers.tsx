@@ -283,8 +283,8 @@ export function PeersScreen(p: { transfers: TransferInfo[] }) {
                 setAddr('')
                 notify(
                   r.reached
-                    ? { tone: 'ok', title: 'Peer added: it answered', body: r.peerId }
-                    : { tone: 'warn', title: 'Peer added offline: nothing answered; Fieldsync keeps trying', body: r.peerId },
+                    ? { tone: 'ok', title: 'Peer added: it answered', body: r.peerId, key: 'peers.add' }
+                    : { tone: 'warn', title: 'Peer added offline: nothing answered; Fieldsync keeps trying', body: r.peerId, key: 'peers.add' },
                 )
               },
               er => {
