@@ -3,15 +3,12 @@
  * (`fieldsync trust add|rm|policy`, the real CLI) while the app runs takes
  * effect at once: the app reads it again (fs.watch, and a stat check on read
  * as a fallback), the verdicts follow, and 'trust' and 'revision' events tell
- * the screens. Item 9: a failed transfer keeps its request and runs it again
- * with `transfers.retry`.
+ * the screens.
  */
 import assert from 'node:assert/strict'
-import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it, type TestContext } from 'node:test'
 import type { ApiEvents, EventName } from '../../../shared/api/contract.js'
-import { ErrorCodes } from '../../../shared/errors.js'
 import { silentLogger } from '../../../shared/log.js'
 import { ApiCore } from '../../../main/app/handlers/index.js'
 import { App } from '../../../main/app/index.js'
@@ -22,20 +19,18 @@ import { tempDir } from '../../helpers/tmp.js'
 
 const DEV_CA = join(vendoredUpstreamDir, 'pantavisor-dev-ca.crt')
 
-async function startCore(t: TestContext): Promise<{ app: App; core: ApiCore; home: string; wifi: string; pinger: string }> {
+async function startCore(t: TestContext): Promise<{ app: App; core: ApiCore; home: string; wifi: string }> {
   const home = await tempDir(t, 'trust-live-')
   const app = new App({ home, log: silentLogger() })
   await app.start()
   const wifi = (await app.importer.importPath(join(vendoredUpstreamDir, 'pvwificonnect.tgz'), { name: 'wifi' })).id
-  // Unsigned: the default (lenient) policy lets it onto a stick.
-  const pinger = (await app.importer.importPath(join(vendoredUpstreamDir, 'watchdog_pinger.tar'), { name: 'pinger' })).id
   const core = new ApiCore({ app, log: silentLogger() }, { mode: 'browser' })
   await core.start()
   t.after(async () => {
     await core.stop()
     await app.stop()
   })
-  return { app, core, home, wifi, pinger }
+  return { app, core, home, wifi }
 }
 
 /** The next `event` that `match` accepts. */
@@ -106,38 +101,5 @@ describe('trust store changed by another process while the app runs', { timeout:
     await other.setPolicy('audit')
     assert.equal(await mine.refreshIfChanged(), true)
     assert.equal(mine.policy(), 'audit')
-  })
-})
-
-describe('retrying a failed transfer', { timeout: 60_000 }, () => {
-  it('a failed USB write runs again with the same request once the stick is there; the old one says it was retried', async t => {
-    const { core, pinger } = await startCore(t)
-    const stick = join(await tempDir(t, 'stick-'), 'not-mounted-yet')
-    const failed = await core.dispatch('usb.export', { revs: [pinger], folder: stick })
-    assert.equal(failed.ok, false)
-    const first = (await call(core, 'transfers.list', {})).find((x: { kind: string }) => x.kind === 'usb-export')
-    assert.equal(first.state, 'failed')
-    assert.equal(first.retryable, true)
-    await mkdir(stick)
-    const done = next(core, 'transfer', p => p.retryOf === first.id && p.state === 'done')
-    const { id } = await call(core, 'transfers.retry', { id: first.id })
-    assert.notEqual(id, first.id)
-    const again = await done
-    assert.equal(again.id, id)
-    assert.equal(again.label, first.label)
-    const old = (await call(core, 'transfers.list', {})).find((x: { id: string }) => x.id === first.id)
-    assert.equal(old.retriedBy, id)
-    // Neither a transfer that succeeded nor one retried already runs again.
-    for (const which of [id, first.id]) {
-      const env = await core.dispatch('transfers.retry', { id: which })
-      assert.equal(env.ok, false)
-      assert.equal(!env.ok && env.error.code, ErrorCodes.BadInput)
-    }
-  })
-
-  it('a transfer that is not there (cleared) is not found', async t => {
-    const { core } = await startCore(t)
-    const env = await core.dispatch('transfers.retry', { id: '0a1b2c3d4e5f' })
-    assert.equal(!env.ok && env.error.code, ErrorCodes.NotFound)
   })
 })
