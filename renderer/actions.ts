@@ -11,7 +11,7 @@ import { InfoContext } from './app-context.js'
 import { runCommand, useCommandBus } from './commands.js'
 import { go, useApi } from './hooks.js'
 import { GO_KEYS, type Action } from './palette.js'
-import { errorParts, useNotify } from './ui.js'
+import { errorParts, pullToastKey, useNotify } from './ui.js'
 
 /** Focus the element with this id once its screen shows it (a few seconds at most). */
 function focusWhenShown(id: string): void {
@@ -162,10 +162,10 @@ export function useActions(open: boolean, display: { themes: Array<[string, stri
             go('peers')
             api.peers.pull({ rev: r.id, from: [p.id] }).then(
               res => {
-                notify({ tone: 'ok', title: `Pulled ${r.name}`, body: `${res.objects} object(s) in ${res.seconds.toFixed(1)} s` })
+                notify({ tone: 'ok', title: `Pulled ${r.name}`, body: `${res.objects} object(s) in ${res.seconds.toFixed(1)} s`, key: pullToastKey(r.id) })
               },
               err => {
-                notify({ tone: 'bad', title: `Pull of ${r.name} failed`, body: errorParts(err).message })
+                notify({ tone: 'bad', title: `Pull of ${r.name} failed`, body: errorParts(err).message, key: pullToastKey(r.id) })
               },
             )
           },

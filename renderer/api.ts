@@ -30,15 +30,33 @@ export interface Client {
 
 const TOKEN_KEY = 'fieldsync.token'
 
+const TOKEN_IN_URL = /(?:^#|&)token=([A-Za-z0-9_-]+)/
+
 /** Take the token from the URL fragment (then hide it) or from this tab's session. */
 export function takeToken(): string | null {
-  const m = /(?:^#|&)token=([A-Za-z0-9_-]+)/.exec(location.hash)
+  const m = TOKEN_IN_URL.exec(location.hash)
   if (m !== null) {
     sessionStorage.setItem(TOKEN_KEY, m[1])
     history.replaceState(null, '', location.pathname + '#/library')
     return m[1]
   }
   return sessionStorage.getItem(TOKEN_KEY)
+}
+
+/**
+ * A URL with a token pasted into a tab that is already open (after a restart
+ * of `fieldsync ui` on the same port, only the fragment changes, so the page
+ * does not load again): the new token wins over the one this tab kept, and
+ * the page starts again with it.
+ */
+export function watchTokenInUrl(): void {
+  window.addEventListener('hashchange', () => {
+    const m = TOKEN_IN_URL.exec(location.hash)
+    if (m === null) return
+    sessionStorage.setItem(TOKEN_KEY, m[1])
+    history.replaceState(null, '', location.pathname + '#/library')
+    location.reload()
+  })
 }
 
 function wire(code: ErrorCode, message: string): WireError {
@@ -227,6 +245,7 @@ function electronClient(raw: RawApi): Client {
 /** The client for this page, or null when browser mode has no token (opened without the printed URL). */
 export function createClient(): Client | null {
   if (window.fieldsync !== undefined) return electronClient(window.fieldsync)
+  watchTokenInUrl()
   const token = takeToken()
   return token === null ? null : browserClient(token)
 }

@@ -17,7 +17,7 @@ import { RevisionScreen } from './screens/revision.js'
 import { TransfersScreen } from './screens/transfers.js'
 import { TrustScreen } from './screens/trust.js'
 import { UsbScreen } from './screens/usb.js'
-import { ErrorBox, ToastContext, Toasts, useToasts } from './ui.js'
+import { ErrorBox, ToastContext, Toasts, transferToastKey, useToasts } from './ui.js'
 
 type Theme = 'auto' | 'light' | 'dark' | 'contrast'
 const THEMES: Array<[Theme, string]> = [
@@ -86,7 +86,7 @@ export function App() {
   const client = useClient()
   const route = useRoute()
   const [theme, setTheme] = useTheme()
-  const [toasts, notify, dismiss] = useToasts()
+  const { toasts, notify, dismiss, dismissAll, resolve } = useToasts()
   const [info, setInfo] = useState<AppInfo | null>(null)
   const [infoError, setInfoError] = useState<unknown>(null)
   const [conn, setConn] = useState<ConnectionState>(client.connection())
@@ -108,6 +108,10 @@ export function App() {
     setConn(client.connection())
     return off
   }, [client])
+  // An error toast about a transfer's subject goes once that succeeds (a retry, or the same thing done again).
+  useEvent('transfer', t => {
+    if (t.state === 'done') resolve(transferToastKey(t))
+  })
   useEvent('capabilities', c => {
     setInfo(i => (i === null ? i : { ...i, capabilities: c }))
   })
@@ -226,7 +230,7 @@ export function App() {
               <Connection state={conn} />
               {body}
             </main>
-            <Toasts toasts={toasts} dismiss={dismiss} />
+            <Toasts toasts={toasts} dismiss={dismiss} dismissAll={dismissAll} />
             {info !== null && (
               <KeyboardLayer
                 themes={THEMES}

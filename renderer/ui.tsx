@@ -182,6 +182,12 @@ export interface Toast {
   tone: Tone
   title: string
   body?: string
+  /**
+   * What it is about (`pull:<rev id>`, `import:import <file>`, see
+   * transferToastKey): a newer toast with the same key replaces it, and an
+   * error goes away once that thing succeeds (resolveToasts).
+   */
+  key?: string
 }
 type Notify = (t: Omit<Toast, 'id'>) => void
 export const ToastContext = createContext<Notify>(() => {})
@@ -189,31 +195,85 @@ export function useNotify(): Notify {
   return useContext(ToastContext)
 }
 
-export function useToasts(): [Toast[], Notify, (id: number) => void] {
+/** How many toasts show at once; older ones collapse into "+N more". */
+export const TOASTS_SHOWN = 3
+/** Toasts kept at all (the oldest go first). */
+const TOASTS_KEPT = 20
+/** Info, ok and warning toasts leave by themselves after this; errors stay until dismissed or resolved. */
+const TOAST_MS = 6000
+
+export interface ToastState {
+  toasts: Toast[]
+  notify: Notify
+  dismiss: (id: number) => void
+  dismissAll: () => void
+  /** The thing `key` names succeeded: its error toasts go. */
+  resolve: (key: string) => void
+}
+
+export function useToasts(): ToastState {
   const [toasts, setToasts] = useState<Toast[]>([])
   const next = useRef(1)
   const dismiss = useCallback((id: number) => {
     setToasts(ts => ts.filter(t => t.id !== id))
   }, [])
+  const dismissAll = useCallback(() => {
+    setToasts([])
+  }, [])
+  const resolve = useCallback((key: string) => {
+    setToasts(ts => (ts.some(t => t.key === key && t.tone === 'bad') ? ts.filter(t => !(t.key === key && t.tone === 'bad')) : ts))
+  }, [])
   const notify = useCallback<Notify>(
     t => {
       const id = next.current++
-      setToasts(ts => [...ts.slice(-3), { ...t, id }])
+      setToasts(ts => [...ts.filter(x => t.key === undefined || x.key !== t.key).slice(-(TOASTS_KEPT - 1)), { ...t, id }])
       if (t.tone !== 'bad')
         setTimeout(() => {
           dismiss(id)
-        }, 6000)
+        }, TOAST_MS)
     },
     [dismiss],
   )
-  return [toasts, notify, dismiss]
+  return { toasts, notify, dismiss, dismissAll, resolve }
 }
 
-export function Toasts(p: { toasts: Toast[]; dismiss: (id: number) => void }) {
+/** The newest TOASTS_SHOWN toasts; the others behind "+N more" (which shows them all, with "Dismiss all"). */
+export function Toasts(p: { toasts: Toast[]; dismiss: (id: number) => void; dismissAll: () => void }) {
+  const [expanded, setExpanded] = useState(false)
+  const hidden = expanded ? 0 : Math.max(0, p.toasts.length - TOASTS_SHOWN)
+  useEffect(() => {
+    if (p.toasts.length <= TOASTS_SHOWN) setExpanded(false)
+  }, [p.toasts.length])
   return (
-    <div class='toasts' aria-live='polite'>
-      {p.toasts.map(t => (
-        <div key={t.id} class={`toast toast-${t.tone}`} role={t.tone === 'bad' ? 'alert' : 'status'}>
+    <div class={`toasts${expanded ? ' toasts-expanded' : ''}`} aria-live='polite'>
+      {p.toasts.length > TOASTS_SHOWN && (
+        <div class='toast-more'>
+          {hidden > 0 ? (
+            <Button
+              small
+              onClick={() => {
+                setExpanded(true)
+              }}
+            >
+              +{hidden} more
+            </Button>
+          ) : (
+            <Button
+              small
+              onClick={() => {
+                setExpanded(false)
+              }}
+            >
+              Show fewer
+            </Button>
+          )}
+          <Button small kind='quiet' onClick={p.dismissAll}>
+            Dismiss all
+          </Button>
+        </div>
+      )}
+      {p.toasts.slice(hidden).map(t => (
+        <div key={t.id} class={`toast toast-${t.tone}`} role={t.tone === 'bad' ? 'alert' : 'status'} data-key={t.key}>
           <div class='toast-text'>
             <div class='toast-title'>{t.title}</div>
             {t.body !== undefined && <div class='toast-body'>{t.body}</div>}
@@ -232,6 +292,18 @@ export function Toasts(p: { toasts: Toast[]; dismiss: (id: number) => void }) {
       ))}
     </div>
   )
+}
+
+/** The key of the toasts about a transfer's subject: a pull by its revision, anything else by its kind and label (`import:import wifi.tgz`). */
+export function transferToastKey(t: { kind: string; label: string; rev?: string }): string {
+  return t.kind === 'pull' && t.rev !== undefined ? pullToastKey(t.rev) : `${t.kind}:${t.label}`
+}
+export function pullToastKey(rev: string): string {
+  return `pull:${rev}`
+}
+/** As the core labels an import of `file` (a name or a path; main/app/handlers/library.ts names it by its base name). */
+export function importToastKey(file: string): string {
+  return `import:import ${file.split(/[\\/]/).pop() ?? file}`
 }
 
 export function Copy(p: { text: string; label: string }) {

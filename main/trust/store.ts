@@ -66,6 +66,8 @@ export class TrustStore implements TrustSource {
   private cfg: Config = { policy: DEFAULT_POLICY, oemName: null }
   private loaded: TrustAnchors = emptyAnchors()
   private entries: TrustEntry[] = []
+  /** diskStamp() as it was when the store was last read. */
+  private stamp = ''
 
   constructor(components: { log: Logger }, options: { home: string }) {
     this.log = components.log.child('trust')
@@ -249,6 +251,8 @@ export class TrustStore implements TrustSource {
   }
 
   private async reload(signal?: AbortSignal): Promise<void> {
+    // Taken before reading: a change made while reading shows as a new stamp next time.
+    const stamp = await this.diskStamp()
     const cfgText = await readFile(join(this.dir, 'config.json'), { encoding: 'utf8', signal }).catch(() => null)
     const cfg: Config = { policy: DEFAULT_POLICY, oemName: null }
     if (cfgText !== null) {
@@ -316,6 +320,25 @@ export class TrustStore implements TrustSource {
     this.cfg = cfg
     this.loaded = { cas, oemCas, oemName: cfg.oemName, pinnedKeys }
     this.entries = entries
+    this.stamp = stamp
+  }
+
+  /**
+   * The folder as it is on disk, cheaply: the name, size, inode and mtime of
+   * config.json and of every PEM file (a few readdir and stat calls, no
+   * reads). Another process's change (`fieldsync trust add`) changes it.
+   */
+  async diskStamp(): Promise<string> {
+    const one = async (rel: string): Promise<string> => {
+      const st = await stat(join(this.dir, rel), { bigint: true }).catch(() => null)
+      return st === null ? `${rel}:-` : `${rel}:${st.size}:${st.ino}:${st.mtimeNs}`
+    }
+    const parts = [await one('config.json')]
+    for (const sub of Object.values(DIRS)) {
+      const names = await readdir(join(this.dir, sub)).catch(() => [] as string[])
+      for (const n of names.filter(n => n.endsWith('.pem')).sort()) parts.push(await one(`${sub}/${n}`))
+    }
+    return parts.join('\n')
   }
 
   /**
@@ -330,5 +353,12 @@ export class TrustStore implements TrustSource {
   /** Read the store again from its folder (another process may have changed it). */
   async refresh(signal?: AbortSignal): Promise<void> {
     await this.reload(signal)
+  }
+
+  /** Read the store again only if its folder changed on disk since it was last read (diskStamp); true if it did. */
+  async refreshIfChanged(signal?: AbortSignal): Promise<boolean> {
+    if ((await this.diskStamp()) === this.stamp) return false
+    await this.reload(signal)
+    return true
   }
 }

@@ -46,16 +46,19 @@ export function DevicesScreen() {
           onSubmit={e => {
             e.preventDefault()
             setAdding(true)
+            // Adding the same address later replaces the error about it.
+            const address = addr.trim()
+            const key = `devices.add:${address}`
             api.devices
-              .add({ address: addr.trim(), ...(offline ? { offline: true } : {}) })
+              .add({ address, ...(offline ? { offline: true } : {}) })
               .then(
                 d => {
                   setAddr('')
-                  notify({ tone: d.reach === 'offline' ? 'warn' : 'ok', title: `Added ${d.name}`, body: `${d.deviceId}: ${addedText(d)}` })
+                  notify({ tone: d.reach === 'offline' ? 'warn' : 'ok', title: `Added ${d.name}`, body: `${d.deviceId}: ${addedText(d)}`, key })
                 },
                 er => {
                   const x = errorParts(er)
-                  notify({ tone: 'bad', title: `Cannot reach ${addr}`, body: `${x.message}${x.hint !== null ? ` — ${x.hint}` : ''}` })
+                  notify({ tone: 'bad', title: `Cannot reach ${address}`, body: `${x.message}${x.hint !== null ? ` — ${x.hint}` : ''}`, key })
                 },
               )
               .finally(() => {

@@ -5,7 +5,7 @@ import { useCommand } from '../commands.js'
 import { FolderPicker } from '../folder-picker.js'
 import { ago, bytes, dateTime, plural, shortId } from '../format.js'
 import { useClient, useResource, useTick } from '../hooks.js'
-import { Badge, Button, Empty, ErrorBox, ProgressBar, errorParts, useNotify, type Tone } from '../ui.js'
+import { Badge, Button, Empty, ErrorBox, ProgressBar, errorParts, importToastKey, useNotify, type Tone } from '../ui.js'
 import { revisionSizeText } from '../../shared/units.js'
 import { ExportDialog } from './export-dialog.js'
 import { LibraryFilters, useLibraryFilter } from './library-filter.js'
@@ -135,17 +135,18 @@ export function LibraryScreen(p: { transfers: TransferInfo[] }) {
     res: { name: string | null; id: string; objects: number; missing: number; bytes: number; newBytes: number; existed: boolean },
   ) => {
     const name = res.name ?? shortId(res.id)
-    if (res.existed) notify({ tone: 'info', title: `${name} is already in the library`, body: 'Nothing new was stored.' })
+    if (res.existed) notify({ tone: 'info', title: `${name} is already in the library`, body: 'Nothing new was stored.', key: importToastKey(what) })
     else
       notify({
         tone: res.missing > 0 ? 'warn' : 'ok',
         title: `Imported ${name}`,
         body: `${plural(res.objects, 'object')}, ${bytes(res.bytes)} (${bytes(res.newBytes)} new)${res.missing > 0 ? `; ${res.missing} missing: pull them from a peer` : ''} — from ${what}`,
+        key: importToastKey(what),
       })
   }
   const fail = (what: string, err: unknown) => {
     const e = errorParts(err)
-    notify({ tone: 'bad', title: `Import of ${what} failed`, body: `${e.message}${e.hint !== null ? ` — ${e.hint}` : ''}` })
+    notify({ tone: 'bad', title: `Import of ${what} failed`, body: `${e.message}${e.hint !== null ? ` — ${e.hint}` : ''}`, key: importToastKey(what) })
   }
 
   const importFiles = (files: FileList | File[]) => {

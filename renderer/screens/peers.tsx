@@ -4,7 +4,7 @@ import type { LanPeer, PeersStatus, TransferInfo } from '../../shared/api/types.
 import { useInfo } from '../app-context.js'
 import { ago, bytes, plural, shortId } from '../format.js'
 import { useApi, useResource, useTick } from '../hooks.js'
-import { Badge, Button, Copy, Empty, ErrorBox, NotAvailable, errorParts, useNotify } from '../ui.js'
+import { Badge, Button, Copy, Empty, ErrorBox, NotAvailable, errorParts, pullToastKey, useNotify } from '../ui.js'
 import { PullCell, latestPulls } from './pull-cell.js'
 
 function TeamPanel(p: { status: PeersStatus }) {
@@ -142,11 +142,16 @@ function PeerCard(p: { peer: LanPeer; pulls: Map<string, TransferInfo> }) {
       .pull({ rev: id })
       .then(
         r => {
-          notify({ tone: 'ok', title: `Pulled ${name}`, body: `${plural(r.objects, 'object')}, ${bytes(r.bytes)} in ${r.seconds.toFixed(1)} s` })
+          notify({
+            tone: 'ok',
+            title: `Pulled ${name}`,
+            body: `${plural(r.objects, 'object')}, ${bytes(r.bytes)} in ${r.seconds.toFixed(1)} s`,
+            key: pullToastKey(id),
+          })
         },
         e => {
           const er = errorParts(e)
-          notify({ tone: 'bad', title: `Pull of ${name} failed`, body: `${er.message}${er.hint !== null ? ` — ${er.hint}` : ''}` })
+          notify({ tone: 'bad', title: `Pull of ${name} failed`, body: `${er.message}${er.hint !== null ? ` — ${er.hint}` : ''}`, key: pullToastKey(id) })
         },
       )
       .finally(() => {
@@ -278,12 +283,12 @@ export function PeersScreen(p: { transfers: TransferInfo[] }) {
                 setAddr('')
                 notify(
                   r.reached
-                    ? { tone: 'ok', title: 'Peer added: it answered', body: r.peerId }
-                    : { tone: 'warn', title: 'Peer added offline: nothing answered; Fieldsync keeps trying', body: r.peerId },
+                    ? { tone: 'ok', title: 'Peer added: it answered', body: r.peerId, key: 'peers.add' }
+                    : { tone: 'warn', title: 'Peer added offline: nothing answered; Fieldsync keeps trying', body: r.peerId, key: 'peers.add' },
                 )
               },
               er => {
-                notify({ tone: 'bad', title: 'Cannot reach that peer', body: errorParts(er).message })
+                notify({ tone: 'bad', title: 'Cannot reach that peer', body: errorParts(er).message, key: 'peers.add' })
               },
             )
           }}

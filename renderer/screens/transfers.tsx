@@ -1,8 +1,9 @@
-/** Transfers: every running pull, install, import, export and USB write; progress, rate, ETA, peers, cancel. */
+/** Transfers: every running pull, install, import, export and USB write; progress, rate, ETA, peers, cancel; Retry once one failed. */
 import type { TransferInfo, TransferKind } from '../../shared/api/types.js'
 import { ago, bytes, duration, plural, rate } from '../format.js'
 import { useApi, useTick } from '../hooks.js'
-import { Badge, Button, Empty, ProgressBar, errorParts, useNotify, type Tone } from '../ui.js'
+import { useState } from 'preact/hooks'
+import { Badge, Button, Empty, ProgressBar, errorParts, transferToastKey, useNotify, type Tone } from '../ui.js'
 
 const KIND: Record<TransferKind, string> = {
   upload: 'Upload',
@@ -65,6 +66,36 @@ export function finishedText(t: TransferInfo): string {
   return parts.join(' · ')
 }
 
+/** Run a failed or cancelled transfer's request again (the new transfer shows above, as it runs). */
+function RetryButton(p: { t: TransferInfo }) {
+  const api = useApi()
+  const notify = useNotify()
+  const [busy, setBusy] = useState(false)
+  const t = p.t
+  return (
+    <Button
+      small
+      kind='primary'
+      busy={busy}
+      label={`Retry ${t.label}`}
+      onClick={() => {
+        setBusy(true)
+        api.transfers
+          .retry({ id: t.id })
+          .catch((e: unknown) => {
+            const x = errorParts(e)
+            notify({ tone: 'bad', title: `Cannot retry ${t.label}`, body: `${x.message}${x.hint !== null ? ` — ${x.hint}` : ''}`, key: transferToastKey(t) })
+          })
+          .finally(() => {
+            setBusy(false)
+          })
+      }}
+    >
+      Retry
+    </Button>
+  )
+}
+
 export function TransferRow(p: { t: TransferInfo }) {
   const api = useApi()
   const notify = useNotify()
@@ -96,6 +127,8 @@ export function TransferRow(p: { t: TransferInfo }) {
             Cancel
           </Button>
         )}
+        {(t.state === 'failed' || t.state === 'cancelled') && t.retryable && t.retriedBy === null && <RetryButton t={t} />}
+        {t.retriedBy !== null && <span class='muted small'>retried</span>}
       </div>
       <ProgressBar done={t.bytes} total={t.totalBytes} tone={STATE_TONE[t.state]} running={t.state === 'running'} label={`${t.label} progress`} />
       <div class='transfer-meta'>

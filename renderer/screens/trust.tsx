@@ -169,7 +169,7 @@ function EntryRow(p: { e: TrustEntryView; onRemove: () => void }) {
 export function TrustScreen() {
   const client = useClient()
   const notify = useNotify()
-  const view = useResource(api => api.trust.list(), [], ['revision'])
+  const view = useResource(api => api.trust.list(), [], ['revision', 'trust'])
   const input = useRef<HTMLInputElement>(null)
   const [oem, setOem] = useState(false)
   const [busy, setBusy] = useState(false)
@@ -182,20 +182,23 @@ export function TrustScreen() {
   const add = (file: File) => {
     setBusy(true)
     setError(null)
+    // Trusting the same file later replaces the error about it.
+    const key = `trust.add:${file.name}`
     client
       .fileRef(file)
       .then(ref => client.api.trust.add({ ...ref, oem }))
       .then(
         r => {
           const names = r.added.map(e => e.subject).join(', ')
-          if (r.added.length > 0) notify({ tone: r.warnings.length > 0 ? 'warn' : 'ok', title: `Trusted: ${names}`, body: r.warnings.join(' ') || undefined })
-          else notify({ tone: 'info', title: `${file.name}: already trusted`, body: r.existed.map(e => e.subject).join(', ') })
+          if (r.added.length > 0)
+            notify({ tone: r.warnings.length > 0 ? 'warn' : 'ok', title: `Trusted: ${names}`, body: r.warnings.join(' ') || undefined, key })
+          else notify({ tone: 'info', title: `${file.name}: already trusted`, body: r.existed.map(e => e.subject).join(', '), key })
           view.reload()
         },
         err => {
           setError(err)
           const e = errorParts(err)
-          notify({ tone: 'bad', title: `Cannot trust ${file.name}`, body: e.message })
+          notify({ tone: 'bad', title: `Cannot trust ${file.name}`, body: e.message, key })
         },
       )
       .finally(() => {

@@ -33,6 +33,8 @@ export interface ApiChannels extends TrustChannels {
   'transfers.list': { req: T.Empty; res: T.TransferInfo[] }
   'transfers.cancel': { req: { id: string }; res: { cancelled: boolean } }
   'transfers.clear': { req: T.Empty; res: { cleared: number } }
+  /** Run a failed or cancelled transfer's request again; answers once the new transfer started. */
+  'transfers.retry': { req: { id: string }; res: { id: string } }
 
   'peers.status': { req: T.Empty; res: T.PeersStatus }
   'peers.add': { req: { addr: string; offline?: boolean }; res: { peerId: string; reached: boolean } }
@@ -92,6 +94,8 @@ export interface ApiEvents {
   rollout: F.RolloutUpdate
   /** Capabilities changed (e.g. the LAN node started). */
   capabilities: T.Capabilities
+  /** The trust store or the policy changed (here, or on disk by another process such as `fieldsync trust add`). */
+  trust: { version: string }
 }
 
 export type EventName = keyof ApiEvents
@@ -145,6 +149,7 @@ export const requestValidators: { [C in Channel]: Check<Req<C>> } = {
   'transfers.list': object({}),
   'transfers.cancel': object({ id: hexId }),
   'transfers.clear': object({}),
+  'transfers.retry': object({ id: hexId }),
 
   'peers.status': object({}),
   'peers.add': object({ addr: multiaddr, offline: optional(bool) }),
@@ -202,6 +207,7 @@ const eventNames: { [E in EventName]: true } = {
   install: true,
   rollout: true,
   capabilities: true,
+  trust: true,
 }
 export const EVENTS = Object.freeze(Object.keys(eventNames)) as readonly EventName[]
 

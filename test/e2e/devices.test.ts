@@ -170,6 +170,8 @@ describe('devices screen in browser mode', { skip: skip ?? false, timeout: 120_0
     assert.match(await row.innerText(), /offline/)
     assert.doesNotMatch(await row.innerText(), /ssh only/)
     await page.locator('.toast-warn', { hasText: 'Added' }).waitFor()
+    // The message about that address replaces the error about it (issue #17, item 9).
+    assert.equal(await err.count(), 0, 'the error toast about 127.0.0.1:1 went once it was added')
     await page.getByLabel('even if offline').uncheck()
     assert.match(await page.locator('[data-testid="device-row"]', { hasText: 'pvr-sdk' }).first().innerText(), /pvr-sdk/)
   })

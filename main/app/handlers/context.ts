@@ -30,6 +30,10 @@ export interface HandlerDeps {
   signatureReport: (id: string) => Promise<SignatureReportView | null>
   /** Fingerprints of the trust entries the revision's valid signatures rest on. */
   signatureAnchors: (id: string) => Promise<string[]>
+  /** Read the trust store again if another process changed it on disk (a cheap stat check). */
+  trustFresh: () => Promise<void>
+  /** The trust store or the policy changed here: tell the screens ('trust' and a 'revision' event per revision). */
+  trustChanged: () => void
   /** The LAN node service, when this front end runs one. */
   lan: () => LanService | undefined
   /** Device discovery and installs, when this front end runs them. */

@@ -23,6 +23,7 @@ import { SignatureChecks } from './signatures.js'
 import { systemHandlers } from './system.js'
 import { trustHandlers } from './trust.js'
 import { TransferRegistry } from './transfers.js'
+import { TrustWatcher } from '../../trust/watch.js'
 import { Uploads } from './uploads.js'
 import { usbHandlers } from './usb.js'
 
@@ -39,6 +40,7 @@ export class ApiCore {
   private readonly log: Logger
   private readonly unsubscribe: Array<() => void> = []
   private readonly signatures: SignatureChecks
+  private readonly trustWatcher: TrustWatcher
   private lan: LanService | undefined
   private deviceService: DeviceService | undefined
 
@@ -49,7 +51,23 @@ export class ApiCore {
     this.log = components.log.child('api')
     this.transfers = new TransferRegistry({ events: this.events })
     this.uploads = new Uploads({ home: components.app.home })
-    this.signatures = new SignatureChecks({ library: components.app.library, trust: () => components.app.trust, home: components.app.home, log: this.log })
+    // Another process (`fieldsync trust add`) may change the trust store while the app runs: read it again and tell the screens.
+    this.trustWatcher = new TrustWatcher({
+      store: () => components.app.trust,
+      log: this.log,
+      onChange: version => {
+        this.trustChanged(version)
+      },
+    })
+    this.signatures = new SignatureChecks({
+      library: components.app.library,
+      trust: () => components.app.trust,
+      fresh: async () => {
+        await this.trustWatcher.fresh()
+      },
+      home: components.app.home,
+      log: this.log,
+    })
     this.rollouts = new RolloutService({ app: components.app, events: this.events, log: this.log, devices: () => this.deviceService })
     const deps: HandlerDeps = {
       app: components.app,
@@ -62,6 +80,12 @@ export class ApiCore {
       signature: async id => (await this.signatures.verdict(id))?.status ?? { state: 'invalid', summary: 'INVALID: cannot read the stored state' },
       signatureReport: async id => (await this.signatures.verdict(id))?.view ?? null,
       signatureAnchors: async id => (await this.signatures.verdict(id))?.anchors ?? [],
+      trustFresh: async () => {
+        await this.trustWatcher.fresh()
+      },
+      trustChanged: () => {
+        this.trustChanged(components.app.trust.version())
+      },
       lan: () => this.lan,
       devices: () => this.deviceService,
     }
@@ -75,6 +99,9 @@ export class ApiCore {
       ...rolloutHandlers(() => this.rollouts),
       ...usbHandlers(deps),
       ...trustHandlers(deps),
+      'transfers.retry': async ({ id }) => ({
+        id: await this.transfers.retry(id, async (request, retryOf) => await this.run(request.channel, request.req, {}, retryOf)),
+      }),
     }
   }
 
@@ -115,6 +142,7 @@ export class ApiCore {
     await this.components.app.trustStore()
     await this.uploads.start()
     await this.signatures.start()
+    await this.trustWatcher.start()
     const lib = this.components.app.library
     const onRevision = (e: { id: string; complete: boolean }) => {
       this.events.emit('revision', e)
@@ -134,17 +162,29 @@ export class ApiCore {
     await this.rollouts.stop()
     this.transfers.stop()
     for (const u of this.unsubscribe.splice(0)) u()
+    await this.trustWatcher.stop()
     await this.signatures.stop()
     await this.uploads.stop()
   }
 
+  /** Every revision's signature verdict may differ now: the screens read them again. */
+  private trustChanged(version: string): void {
+    this.events.emit('trust', { version })
+    for (const r of this.components.app.library.list()) this.events.emit('revision', { id: r.id, complete: r.complete })
+  }
+
   /** Validate and run one request. Never throws: failures come back as {ok:false, error}. */
   async dispatch(channel: unknown, req: unknown, ctx: CallContext = {}): Promise<Envelope<unknown>> {
+    return await this.run(channel, req, ctx, null)
+  }
+
+  /** dispatch(), as a retry of transfer `retryOf` when given: the transfers it starts keep the request (to be retried). */
+  private async run(channel: unknown, req: unknown, ctx: CallContext, retryOf: string | null): Promise<Envelope<unknown>> {
     try {
       if (!isChannel(channel)) throw new NotFoundError(`no API channel ${JSON.stringify(String(channel)).slice(0, 80)}`)
       const valid = validateRequest(channel, req)
       const fn = this.handlers[channel] as (r: Req<Channel>, ctx: CallContext) => Promise<unknown>
-      const value = await fn(valid, ctx)
+      const value = await this.transfers.withRequest({ channel, req: valid }, async () => await fn(valid, ctx), retryOf)
       return { ok: true, value: value ?? null }
     } catch (err) {
       const error = toWireError(err)

@@ -100,8 +100,12 @@ export function libraryHandlers(deps: HandlerDeps): LibraryHandlers {
           newBytes: res.newBytes,
           existed: res.existed,
         }
+      } catch (err) {
+        // Kept (for an hour) so that Retry can import the same bytes again: the browser may no longer have the file.
+        if (up !== undefined) deps.uploads.keep(up)
+        throw err
       } finally {
-        if (up !== undefined) await deps.uploads.discard(up)
+        if (up !== undefined && !deps.uploads.has(up.id)) await deps.uploads.discard(up)
       }
     },
 

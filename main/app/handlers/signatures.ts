@@ -45,7 +45,7 @@ export class SignatureChecks {
   private stopped = false
 
   constructor(
-    private readonly c: { library: Library; trust: () => TrustStore; home: string; log: Logger },
+    private readonly c: { library: Library; trust: () => TrustStore; fresh: () => Promise<void>; home: string; log: Logger },
     private readonly o: { deadlineMs?: number } = {},
   ) {}
 
@@ -67,6 +67,8 @@ export class SignatureChecks {
     } catch {
       return undefined
     }
+    // What another process changed on disk counts (`fieldsync trust add` while the app runs).
+    await this.c.fresh()
     const version = this.c.trust().version()
     const key = `${id}:${version}`
     const hit = this.cache.get(key)

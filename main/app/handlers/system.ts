@@ -8,6 +8,7 @@ import { BadInputError } from '../../../shared/errors.js'
 import type { HandlerDeps, HandlerMap } from './context.js'
 
 type SystemHandlers = Pick<HandlerMap, 'app.info' | 'fs.list' | 'transfers.list' | 'transfers.cancel' | 'transfers.clear'>
+// transfers.retry runs a request again: ApiCore (index.ts) answers it, as the dispatcher.
 
 const MAX_ENTRIES = 2000
 

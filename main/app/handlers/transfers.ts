@@ -3,11 +3,27 @@
  * install, USB write) runs as a Transfer: progress, rate over a sliding
  * window, ETA, per-peer share, and cancel through its AbortController. The
  * registry emits 'transfer' events, throttled, to the event bus.
+ *
+ * A transfer started by an API request keeps that request (given by the
+ * dispatcher through `withRequest`), so that once it failed or was cancelled
+ * `retry` runs the same request again: Retry in Transfers and on the Peers row.
  */
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { randomBytes } from 'node:crypto'
-import { AbortedError, toWireError } from '../../../shared/errors.js'
+import { AbortedError, BadInputError, NotFoundError, errorFromWire, toWireError } from '../../../shared/errors.js'
+import type { Channel, Envelope } from '../../../shared/api/contract.js'
 import type { TransferInfo, TransferKind } from '../../../shared/api/types.js'
 import type { ApiEventBus } from './events.js'
+
+/** The API request that started a transfer: what a retry runs again. */
+export interface TransferRequest {
+  channel: Channel
+  req: unknown
+}
+interface RequestScope {
+  request: TransferRequest
+  retryOf: string | null
+}
 
 const WINDOW_MS = 5000
 const EMIT_EVERY_MS = 250
@@ -38,6 +54,8 @@ class Transfer implements TransferHandle {
   private samples: Array<[number, number]> = []
   /** Set by fail(): the outcome when the work returns. */
   failure: unknown = undefined
+  /** The request that started it, when an API request did (then it can be retried). */
+  request: TransferRequest | null = null
   private lastEmit = 0
   private timer: NodeJS.Timeout | undefined
 
@@ -48,6 +66,7 @@ class Transfer implements TransferHandle {
     totalBytes: number | null,
     cancellable: boolean,
     unit: 'bytes' | 'items',
+    scope: RequestScope | undefined,
   ) {
     const now = Date.now()
     this.info = {
@@ -68,7 +87,11 @@ class Transfer implements TransferHandle {
       detail: null,
       cancellable,
       error: null,
+      retryable: scope !== undefined,
+      retryOf: scope?.retryOf ?? null,
+      retriedBy: null,
     }
+    this.request = scope?.request ?? null
     this.samples.push([now, 0])
   }
 
@@ -161,6 +184,9 @@ class Transfer implements TransferHandle {
 
 export class TransferRegistry {
   private readonly transfers = new Map<string, Transfer>()
+  private readonly scope = new AsyncLocalStorage<RequestScope>()
+  /** Retries waiting for their new transfer to start, by the id of the one they retry. */
+  private readonly retrying = new Map<string, (id: string) => void>()
 
   constructor(private readonly components: { events: ApiEventBus }) {}
 
@@ -178,9 +204,18 @@ export class TransferRegistry {
     fn: (t: TransferHandle) => Promise<R>,
     opts: { totalBytes?: number | null; cancellable?: boolean; signal?: AbortSignal; unit?: 'bytes' | 'items' } = {},
   ): Promise<R> {
-    const t = new Transfer(this, kind, label, opts.totalBytes ?? null, opts.cancellable ?? true, opts.unit ?? 'bytes')
+    const scope = this.scope.getStore()
+    const t = new Transfer(this, kind, label, opts.totalBytes ?? null, opts.cancellable ?? true, opts.unit ?? 'bytes', scope)
     this.transfers.set(t.id, t)
     this.prune()
+    if (scope?.retryOf != null) {
+      const old = this.transfers.get(scope.retryOf)
+      if (old !== undefined) {
+        old.info.retriedBy = t.id
+        old.emitNow()
+      }
+      this.retrying.get(scope.retryOf)?.(t.id)
+    }
     const onOuter = () => {
       t.ac.abort(new AbortedError(`${label}: cancelled`))
     }
@@ -197,6 +232,42 @@ export class TransferRegistry {
     } finally {
       opts.signal?.removeEventListener('abort', onOuter)
     }
+  }
+
+  /** Run `fn`, the handler of `request`: the transfers it starts keep the request, to be retried. */
+  async withRequest<R>(request: TransferRequest, fn: () => Promise<R>, retryOf: string | null = null): Promise<R> {
+    return await this.scope.run({ request, retryOf }, fn)
+  }
+
+  /**
+   * Run a failed or cancelled transfer's request again through `dispatch`;
+   * resolves with the new transfer's id once it started, or rejects with the
+   * request's error if it failed before starting one (the revision is gone,
+   * the LAN node stopped...).
+   */
+  async retry(id: string, dispatch: (request: TransferRequest, retryOf: string) => Promise<Envelope<unknown>>): Promise<string> {
+    const t = this.transfers.get(id)
+    if (t === undefined) throw new NotFoundError(`transfer ${id}: no such transfer (it was cleared); start it again from its screen`)
+    if (t.info.state === 'running' || t.info.state === 'done')
+      throw new BadInputError(`${t.info.label}: it ${t.info.state === 'done' ? 'succeeded' : 'still runs'}; only a failed or cancelled transfer is retried`)
+    if (t.info.retriedBy !== null) throw new BadInputError(`${t.info.label}: it was retried already; see the newer transfer`)
+    const request = t.request
+    if (request === null)
+      throw new BadInputError(`${t.info.label}: it cannot run again from here (an upload's bytes are in the browser); start it again from its screen`)
+    if (this.retrying.has(id)) throw new BadInputError(`${t.info.label}: a retry is starting already`)
+    return await new Promise<string>((resolve, reject) => {
+      let started = false
+      this.retrying.set(id, newId => {
+        started = true
+        this.retrying.delete(id)
+        resolve(newId)
+      })
+      void dispatch(request, id).then(env => {
+        if (started) return
+        this.retrying.delete(id)
+        reject(env.ok ? new BadInputError(`${t.info.label}: there was nothing to do again`) : errorFromWire(env.error))
+      })
+    })
   }
 
   list(): TransferInfo[] {

@@ -2,8 +2,9 @@
  * trust.*: the library's trust store (main/trust/store.ts) as the Trust
  * screen drives it: list (with the revisions each entry verifies), add a PEM
  * file by path or upload, remove, and the signature policy. After a change,
- * every revision's signature verdict may differ: a 'revision' event per
- * revision tells the screens to read them again.
+ * every revision's signature verdict may differ: a 'trust' event and a
+ * 'revision' event per revision tell the screens to read them again (the
+ * same when another process changes the store on disk: trust/watch.ts).
  */
 import type { TrustEntryView, TrustView } from '../../../shared/api/trust.js'
 import type { TrustEntry, TrustStore } from '../../trust/store.js'
@@ -36,11 +37,12 @@ export function trustHandlers(deps: HandlerDeps): TrustHandlers {
     return entries.map(e => ({ ...e, verifies: by.get(e.fingerprint) ?? [] }))
   }
   const changed = (): void => {
-    for (const r of lib.list()) deps.events.emit('revision', { id: r.id, complete: r.complete })
+    deps.trustChanged()
   }
 
   return {
     async 'trust.list'(): Promise<TrustView> {
+      await deps.trustFresh()
       return { policy: store().policy(), oemName: store().oemName(), entries: await views(store().list()) }
     },
 

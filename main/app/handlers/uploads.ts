@@ -2,7 +2,8 @@
  * Files the browser sends to the core (browser mode's file picker and drag
  * and drop give bytes, not paths): streamed to a temporary file under
  * `<home>/uploads`, then imported by id with `library.import {upload}`.
- * Never held in memory; removed once imported, on expiry, and at start.
+ * Never held in memory; removed once imported, on expiry, and at start (an
+ * upload whose import failed stays, for a retry, until it expires).
  */
 import { randomBytes } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
@@ -107,6 +108,15 @@ export class Uploads {
     if (up === undefined) throw new NotFoundError(`upload ${id}: no such upload (it was imported already, or expired after an hour); upload the file again`)
     this.uploads.delete(id)
     return up
+  }
+
+  /** Give back an upload that was taken (its import failed): listed again, for an hour from now, so a retry can take it. */
+  keep(up: Upload): void {
+    this.uploads.set(up.id, { ...up, at: Date.now() })
+  }
+
+  has(id: string): boolean {
+    return this.uploads.has(id)
   }
 
   async discard(up: Upload): Promise<void> {

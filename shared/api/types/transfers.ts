@@ -35,4 +35,10 @@ export interface TransferInfo {
   detail: string | null
   cancellable: boolean
   error: WireError | null
+  /** It can run again with the same request once it failed or was cancelled (`transfers.retry`); an upload cannot (its bytes are in the browser). */
+  retryable: boolean
+  /** The transfer this one retries. */
+  retryOf: string | null
+  /** The transfer that retried this one. */
+  retriedBy: string | null
 }

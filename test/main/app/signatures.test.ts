@@ -45,7 +45,7 @@ async function setup(t: TestContext): Promise<{ app: App; checks: SignatureCheck
   await mkdir(join(dir, 'objects'), { recursive: true })
   await writeFile(join(dir, 'json'), costlyState())
   const costly = (await app.importer.importPath(join(dir, 'json'), { name: 'costly' })).id
-  const checks = new SignatureChecks({ library: app.library, trust: () => app.trust, home, log: silentLogger() })
+  const checks = new SignatureChecks({ library: app.library, trust: () => app.trust, fresh: async () => {}, home, log: silentLogger() })
   t.after(async () => {
     await checks.stop()
   })
@@ -83,14 +83,17 @@ describe('signature verdicts in the app', () => {
 
   it('a verification past its deadline is INVALID, and the next revision is checked by a new worker', async t => {
     const { app, costly, wifi } = await setup(t)
-    const checks = new SignatureChecks({ library: app.library, trust: () => app.trust, home: app.home, log: silentLogger() }, { deadlineMs: 1 })
+    const checks = new SignatureChecks(
+      { library: app.library, trust: () => app.trust, fresh: async () => {}, home: app.home, log: silentLogger() },
+      { deadlineMs: 1 },
+    )
     t.after(async () => {
       await checks.stop()
     })
     const [slow, next] = await Promise.all([checks.verdict(costly), checks.verdict(wifi)])
     assert.match(slow?.status.summary ?? '', /^INVALID: checking its signatures took over/)
     // The wifi check may hit the 1 ms deadline too; with a sane deadline it is verified.
-    const sane = new SignatureChecks({ library: app.library, trust: () => app.trust, home: app.home, log: silentLogger() })
+    const sane = new SignatureChecks({ library: app.library, trust: () => app.trust, fresh: async () => {}, home: app.home, log: silentLogger() })
     t.after(async () => {
       await sane.stop()
     })

@@ -22,6 +22,7 @@ const examples: { [C in Channel]: Req<C> } = {
   'transfers.list': {},
   'transfers.cancel': { id: '0a1b2c3d4e5f' },
   'transfers.clear': {},
+  'transfers.retry': { id: '0a1b2c3d4e5f' },
   'peers.status': {},
   'peers.add': { addr: '/ip4/10.0.0.5/tcp/4001/p2p/12D3KooWNKW6xifHewLTs8o2meBfz89cZtedLMv1wNFADmovnQps' },
   'peers.pull': { rev: 'pvwificonnect', from: ['12D3KooWNKW6xifHewLTs8o2meBfz89cZtedLMv1wNFADmovnQps'] },
