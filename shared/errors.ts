@@ -235,6 +235,13 @@ export function toWireError(err: unknown): WireError {
   const e = err as { code?: unknown; message?: unknown }
   // SQLite's 'database or disk is full' (better-sqlite3 gives its code as SQLITE_FULL).
   if (e?.code === 'ENOSPC' || e?.code === 'SQLITE_FULL') return { code: ErrorCodes.NoSpace, message: String(e.message ?? 'no space left on device') }
+  // SQLite's 'database is locked' (SQLITE_BUSY and its extended codes): another process held the index past the busy timeout.
+  if (typeof e?.code === 'string' && e.code.startsWith('SQLITE_BUSY')) {
+    return {
+      code: ErrorCodes.Busy,
+      message: `the library's index is busy: another Fieldsync process held it longer than this one waits (${String(e.message ?? 'database is locked')}); run the command again`,
+    }
+  }
   if (e?.code === 'EROFS') return { code: ErrorCodes.ReadOnly, message: String(e.message ?? 'read-only file system') }
   return { code: ErrorCodes.Internal, message: err instanceof Error ? err.message : String(err) }
 }

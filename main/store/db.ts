@@ -1,5 +1,5 @@
 /** Opening the SQLite index: WAL, foreign keys, migrations, refusing a newer database. */
-import { Database } from './sqlite.js'
+import { BUSY_WAIT_MS, Database } from './sqlite.js'
 import { DatabaseTooNewError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 import { migrations } from './migrations/index.js'
@@ -10,7 +10,7 @@ export function openDatabase(file: string, log: Logger): Db {
   const db = new Database(file)
   try {
     // First, so that the pragmas below wait for another process opening the same new file.
-    db.pragma('busy_timeout = 5000')
+    db.pragma(`busy_timeout = ${BUSY_WAIT_MS}`)
     db.pragma('journal_mode = WAL')
     db.pragma('synchronous = NORMAL')
     db.pragma('foreign_keys = ON')

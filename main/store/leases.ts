@@ -24,7 +24,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Database } from './sqlite.js'
+import { BUSY_WAIT_MS, Database } from './sqlite.js'
 import { AbortedError, BugError, BusyError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 
@@ -155,7 +155,7 @@ export class LeaseBook {
   private open(): Database {
     const db = new Database(this.file)
     try {
-      db.pragma('busy_timeout = 5000')
+      db.pragma(`busy_timeout = ${BUSY_WAIT_MS}`)
       db.pragma('journal_mode = WAL')
       db.pragma('synchronous = NORMAL')
       db.pragma('foreign_keys = ON')

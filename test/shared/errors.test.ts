@@ -84,6 +84,14 @@ describe('the error table', () => {
     assert.equal(isErrorCode(ErrorCodes.NotFound), true)
   })
 
+  it("reports SQLite's 'database is locked' as E_BUSY that says another process holds the index, not as an internal error", () => {
+    for (const code of ['SQLITE_BUSY', 'SQLITE_BUSY_SNAPSHOT']) {
+      const w = toWireError(Object.assign(new Error('database is locked'), { code }))
+      assert.equal(w.code, ErrorCodes.Busy)
+      assert.match(w.message, /another Fieldsync process held it .*database is locked.*run the command again/)
+    }
+  })
+
   it('reports a plain Error as E_INTERNAL, and a broken invariant is a BugError with that code', () => {
     assert.equal(toWireError(new Error('x')).code, ErrorCodes.Internal)
     assert.equal(new BugError('lease used after release').code, ErrorCodes.Internal)
