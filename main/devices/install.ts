@@ -28,7 +28,7 @@ import type { Logger } from '../../shared/log.js'
 import { formatBytes } from '../../shared/units.js'
 import { assertValidState, parseState, revisionId } from '../../shared/state/index.js'
 import type { Library } from '../store/library.js'
-import { checkPolicy, type TrustSource } from '../trust/index.js'
+import { applyPolicy, type PolicyCheck, type TrustSource } from '../trust/index.js'
 import type { DeviceDriver, DeviceMeta, ObjectNeed, StepProgress } from './drivers/types.js'
 import { emptyMeta } from './drivers/types.js'
 import { followProgress, runStep } from './follow.js'
@@ -99,7 +99,7 @@ interface Prepared {
 export class Installer {
   private readonly log: Logger
 
-  constructor(private readonly components: { library: Library; devices: DeviceStore; log: Logger; trust?: TrustSource }) {
+  constructor(private readonly components: { library: Library; devices: DeviceStore; log: Logger; trust?: TrustSource; policy?: PolicyCheck }) {
     this.log = components.log.child('install')
   }
 
@@ -116,7 +116,7 @@ export class Installer {
     const state = lib.state(info.id)
     assertValidState(state, info.name)
     const as = installAs(state, info.name, req)
-    if (as === 'state' && this.components.trust !== undefined) checkPolicy(state.raw, this.components.trust)
+    if (as === 'state') await applyPolicy(state.raw, this.components)
     const seen = new Set<string>()
     const objects: ObjectNeed[] = []
     for (const o of lib.objectsOf(info.id)) {
@@ -138,7 +138,7 @@ export class Installer {
       raw = onto.raw
       composition = onto.composition
       // The device judges the state it gets: the composed one.
-      if (this.components.trust !== undefined) checkPolicy(raw, this.components.trust)
+      await applyPolicy(raw, this.components)
     }
     const step = req.name === undefined ? defaultStep(info.name, composition?.result ?? info.id) : stepFromName(req.name)
     const lackSet = await d.lacking(objects, req.signal)

@@ -4,7 +4,7 @@
  * refusal hook for install/USB export.
  */
 export { verifyStateSignatures, summarize, signerLabel, verdictText, DEVICE_MESSAGES, SignatureLimits } from './verify.js'
-export { checkPolicy, signatureSummary, type TrustSource } from './policy.js'
+export { applyPolicy, checkPolicy, signatureSummary, type PolicyCheck, type TrustSource } from './policy.js'
 export { TrustStore, type TrustEntry, type TrustKind, type AddResult } from './store.js'
 export { formatReport } from './format.js'
 export { signatureView, signatureStatus, signatureReportView, type SignatureView } from './view.js'

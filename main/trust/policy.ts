@@ -36,6 +36,19 @@ export function checkPolicy(raw: Uint8Array | string, trust: TrustSource | Trust
   )
 }
 
+/** A check of the signature policy that may run elsewhere (the app's signature worker); rejects as checkPolicy throws. */
+export type PolicyCheck = (raw: Uint8Array) => Promise<void>
+
+/**
+ * The signature policy applied to a state about to leave this laptop: the
+ * given check (the app runs it off its API thread), else checkPolicy against
+ * `trust` here (the CLI), else none (no trust store: nothing to judge with).
+ */
+export async function applyPolicy(raw: Uint8Array, o: { policy?: PolicyCheck; trust?: TrustSource }): Promise<void> {
+  if (o.policy !== undefined) return await o.policy(raw)
+  if (o.trust !== undefined) checkPolicy(raw, o.trust)
+}
+
 /**
  * The one-line signature summary for `fieldsync show`/`ls`:
  * `signed by pv-developer-01 (Pantavisor Dev CA), all keys covered`, `unsigned`

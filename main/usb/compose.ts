@@ -10,7 +10,7 @@
 import { revisionId, type ParsedState } from '../../shared/state/index.js'
 import { composeOnto, isPackage } from '../devices/onto.js'
 import type { Library, RevisionInfo } from '../store/library.js'
-import { checkPolicy, type TrustSource } from '../trust/index.js'
+import type { TrustSource } from '../trust/index.js'
 import type { Inventory } from './inventory.js'
 import type { StickOnto } from './manifest.js'
 
@@ -31,8 +31,6 @@ export function composeForDevice(lib: Library, info: RevisionInfo, inv: Inventor
   if (cur === undefined || !isPackage(lib.state(info.id))) return null
   const target = `the device of ${inv?.file ?? 'the inventory'}`
   const r = composeOnto(cur.raw, { raw: lib.state(info.id).raw, name: info.name }, trust, { target, via: 'usb' })
-  // The device checks the composed state's signatures, not the package's.
-  if (trust !== undefined) checkPolicy(r.raw, trust)
   const id = revisionId(r.state)
   return {
     info: { ...info, id, source: `${info.name} composed onto ${cur.revision === '' ? "the device's state" : cur.revision}` },

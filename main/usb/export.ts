@@ -16,7 +16,7 @@ import { objectRefs, uniqueShas } from '../../shared/state/index.js'
 import { directIoFs } from '../store/appender.js'
 import { planExport, planStateExport, type ExportPlan } from '../store/export.js'
 import type { Library, RevisionInfo } from '../store/library.js'
-import { checkPolicy, type TrustSource } from '../trust/index.js'
+import { applyPolicy, type PolicyCheck, type TrustSource } from '../trust/index.js'
 import { readInventory, type Inventory } from './inventory.js'
 import {
   DEFAULT_SPLIT_SIZE,
@@ -123,7 +123,7 @@ export interface UsbExportResult {
 
 export class UsbExporter {
   private readonly log: Logger
-  constructor(private readonly components: { library: Library; log: Logger; trust?: TrustSource }) {
+  constructor(private readonly components: { library: Library; log: Logger; trust?: TrustSource; policy?: PolicyCheck }) {
     this.log = components.log.child('usb')
   }
 
@@ -146,8 +146,8 @@ export class UsbExporter {
     // A package for a device whose inventory carries its running state is composed onto it here.
     const trust = this.components.trust
     const composed = new Map(infos.map(info => [info.id, mode === 'device' ? composeForDevice(lib, info, inv, trust) : null]))
-    // The signature policy: a revision the device would refuse (WONTGO) does not go onto the stick (composed ones were checked composed).
-    if (trust !== undefined) for (const info of infos) if (composed.get(info.id) === null) checkPolicy(lib.state(info.id).raw, trust)
+    // The signature policy: what the device would refuse (WONTGO) does not go onto the stick; it judges the composed state, not the package.
+    for (const info of infos) await applyPolicy(composed.get(info.id)?.raw ?? lib.state(info.id).raw, this.components)
     const composedNames = new Set([...composed.values()].filter(c => c !== null).map(c => stickName(c.info.name)))
     for (const c of composed.values()) if (c !== null) infos[infos.findIndex(i => i.id === c.onto.packageId)] = c.info
     const existing = await readManifest(opts.dir, { signal: opts.signal, optional: true }).catch((err: unknown) => {

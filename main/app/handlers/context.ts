@@ -28,6 +28,8 @@ export interface HandlerDeps {
   /** The revision's signature verdict (verified off the API thread, cached per trust-store version). */
   signature: (id: string) => Promise<SignatureStatus>
   signatureReport: (id: string) => Promise<SignatureReportView | null>
+  /** The signature policy on a state about to go to a device or a stick, checked off the API thread (rejects with E_POLICY_REFUSED). */
+  policy: (raw: Uint8Array) => Promise<void>
   /** Fingerprints of the trust entries the revision's valid signatures rest on. */
   signatureAnchors: (id: string) => Promise<string[]>
   /** Read the trust store again if another process changed it on disk (a cheap stat check). */

@@ -203,7 +203,8 @@ export function deviceHandlers(deps: HandlerDeps): DeviceHandlers {
     if (s === undefined) throw new NotAvailableError('devices are not available in this window (start it with `fieldsync ui`, or the desktop app)')
     return s
   }
-  const installer = (s: DeviceService) => new Installer({ library: deps.app.library, devices: s.store, log: deps.log, trust: deps.app.trust })
+  const installer = (s: DeviceService) =>
+    new Installer({ library: deps.app.library, devices: s.store, log: deps.log, trust: deps.app.trust, policy: deps.policy })
 
   return {
     async 'devices.list'() {

@@ -68,7 +68,14 @@ export class ApiCore {
       home: components.app.home,
       log: this.log,
     })
-    this.rollouts = new RolloutService({ app: components.app, events: this.events, log: this.log, devices: () => this.deviceService })
+    this.rollouts = new RolloutService({
+      app: components.app,
+      events: this.events,
+      log: this.log,
+      devices: () => this.deviceService,
+      policy: async raw => await this.signatures.policy(raw),
+      signature: async id => (await this.signatures.verdict(id))?.status.summary ?? 'INVALID: cannot read the stored state',
+    })
     const deps: HandlerDeps = {
       app: components.app,
       log: this.log,
@@ -80,6 +87,7 @@ export class ApiCore {
       signature: async id => (await this.signatures.verdict(id))?.status ?? { state: 'invalid', summary: 'INVALID: cannot read the stored state' },
       signatureReport: async id => (await this.signatures.verdict(id))?.view ?? null,
       signatureAnchors: async id => (await this.signatures.verdict(id))?.anchors ?? [],
+      policy: async raw => await this.signatures.policy(raw),
       trustFresh: async () => {
         await this.trustWatcher.fresh()
       },

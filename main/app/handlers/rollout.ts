@@ -15,6 +15,7 @@ import type { Logger } from '../../../shared/log.js'
 import { deviceLabel, DeviceStore, Installer } from '../../devices/index.js'
 import { Rollout, RolloutStore, writeReport, type RolloutEvent, type RolloutResult, type RolloutTarget } from '../../devices/rollout/index.js'
 import type { App } from '../index.js'
+import type { PolicyCheck } from '../../trust/index.js'
 import type { HandlerMap } from './context.js'
 import type { DeviceService } from './devices.js'
 import type { ApiEventBus } from './events.js'
@@ -37,7 +38,17 @@ export class RolloutService {
   private run: Run | undefined
   private readonly log: Logger
 
-  constructor(private readonly components: { app: App; events: ApiEventBus; log: Logger; devices: () => DeviceService | undefined }) {
+  constructor(
+    private readonly components: {
+      app: App
+      events: ApiEventBus
+      log: Logger
+      devices: () => DeviceService | undefined
+      /** Signature work off the API thread (the signature worker): the policy check and the one-line verdict. */
+      policy: PolicyCheck
+      signature: (id: string) => Promise<string>
+    },
+  ) {
     this.log = components.log.child('rollout')
   }
 
@@ -85,8 +96,18 @@ export class RolloutService {
   private engine(): Rollout {
     const app = this.components.app
     const store = new DeviceStore(app.library.db)
-    const installer = new Installer({ library: app.library, devices: store, log: this.log, trust: app.trust })
-    return new Rollout({ library: app.library, devices: store, rollouts: new RolloutStore(app.library.db), installer, log: this.log, trust: app.trust })
+    const { policy, signature } = this.components
+    const installer = new Installer({ library: app.library, devices: store, log: this.log, trust: app.trust, policy })
+    return new Rollout({
+      library: app.library,
+      devices: store,
+      rollouts: new RolloutStore(app.library.db),
+      installer,
+      log: this.log,
+      trust: app.trust,
+      policy,
+      signature,
+    })
   }
 
   private begin(req: StartReq, dryRun: boolean): { run: Run; targets: RolloutTarget[] } {

@@ -10,15 +10,21 @@ import { silentLogger } from '../../../shared/log.js'
 import { TrustStore } from '../../trust/store.js'
 import type { SignatureReport } from '../../trust/types.js'
 import { signatureReportView, signatureStatus } from '../../trust/view.js'
+import { checkPolicy } from '../../trust/policy.js'
+import { toWireError, type WireError } from '../../../shared/errors.js'
 import type { SignatureReportView, SignatureStatus } from '../../../shared/api/types.js'
 
+/** verdict: the report for the UI; policy: whether the policy lets the state through (checkPolicy), for an install or a USB write. */
 export interface ToSignatureWorker {
   n: number
+  op: 'verdict' | 'policy'
   raw: Uint8Array
   version: string
 }
 export type FromSignatureWorker =
-  { n: number; ok: true; version: string; status: SignatureStatus; view: SignatureReportView; anchors: string[] } | { n: number; ok: false; message: string }
+  | { n: number; ok: true; version: string; status: SignatureStatus; view: SignatureReportView; anchors: string[] }
+  | { n: number; ok: true; version: string; pass: true }
+  | { n: number; ok: false; message: string; error?: WireError }
 
 const port = parentPort
 if (port === null) throw new Error('signature-worker runs as a worker thread')
@@ -46,6 +52,16 @@ port.on('message', (m: ToSignatureWorker) => {
       if (!loaded || store.version() !== m.version) {
         await store.refresh()
         loaded = true
+      }
+      if (m.op === 'policy') {
+        try {
+          checkPolicy(m.raw, store)
+        } catch (err) {
+          port.postMessage({ n: m.n, ok: false, message: (err as Error).message, error: toWireError(err) } satisfies FromSignatureWorker)
+          return
+        }
+        port.postMessage({ n: m.n, ok: true, version: store.version(), pass: true } satisfies FromSignatureWorker)
+        return
       }
       const r = store.verify(m.raw)
       port.postMessage({

@@ -9,6 +9,7 @@
  */
 import { Worker } from 'node:worker_threads'
 import type { SignatureReportView, SignatureStatus } from '../../../shared/api/types.js'
+import { errorFromWire, PolicyRefusedError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
 import type { Library } from '../../store/library.js'
 import type { TrustStore } from '../../trust/store.js'
@@ -26,6 +27,16 @@ const MAX_CACHED = 2000
 /** A verification that takes longer than this is abandoned (the verifier's limits keep real ones far below). */
 const DEADLINE_MS = 60_000
 
+/** A policy check (checkPolicy in the worker): settles when the worker answers, or fails at the deadline. */
+interface PolicyJob {
+  n: number
+  raw: Uint8Array
+  version: string
+  resolve: () => void
+  reject: (err: Error) => void
+  timer: NodeJS.Timeout | null
+}
+
 interface Job {
   n: number
   id: string
@@ -41,6 +52,7 @@ export class SignatureChecks {
   private readonly cache = new Map<string, SignatureVerdict>()
   private readonly inflight = new Map<string, Promise<SignatureVerdict>>()
   private readonly jobs = new Map<number, Job>()
+  private readonly policyJobs = new Map<number, PolicyJob>()
   private next = 0
   private stopped = false
 
@@ -56,6 +68,7 @@ export class SignatureChecks {
     const w = this.worker
     this.worker = null
     for (const j of this.jobs.values()) this.finish(j, failed('the app is stopping'), false)
+    for (const j of this.policyJobs.values()) this.settle(j, new PolicyRefusedError('the app is stopping: the signature policy was not checked'))
     if (w !== null) await w.terminate()
   }
 
@@ -87,6 +100,61 @@ export class SignatureChecks {
     return await p
   }
 
+  /**
+   * The signature policy's verdict on a state about to go to a device or a
+   * stick (an install, a rollout, a USB write; a composed state too): resolves
+   * when the policy lets it through, rejects with the PolicyRefusedError
+   * checkPolicy gives otherwise, all in the worker.
+   */
+  async policy(raw: Uint8Array): Promise<void> {
+    await this.c.fresh()
+    const version = this.c.trust().version()
+    await new Promise<void>((resolve, reject) => {
+      this.postPolicy({ n: ++this.next, raw, version, resolve, reject, timer: null })
+    })
+  }
+
+  private postPolicy(j: PolicyJob): void {
+    if (this.stopped) {
+      j.reject(new PolicyRefusedError('the app is stopping: the signature policy was not checked'))
+      return
+    }
+    this.policyJobs.set(j.n, j)
+    const ms = this.o.deadlineMs ?? DEADLINE_MS
+    j.timer = setTimeout(() => {
+      this.c.log.error('signature policy check took over %d ms: abandoned', ms)
+      this.settle(j, new PolicyRefusedError(`refused: checking its signatures took over ${Math.round(ms / 1000)} s`))
+      this.replaceWorker()
+    }, ms)
+    this.spawn().postMessage({ n: j.n, op: 'policy', raw: j.raw, version: j.version } satisfies ToSignatureWorker)
+  }
+
+  private settle(j: PolicyJob, err: Error | null): void {
+    if (j.timer !== null) clearTimeout(j.timer)
+    this.policyJobs.delete(j.n)
+    if (err === null) j.resolve()
+    else j.reject(err)
+  }
+
+  /** A worker stuck past a deadline is dropped; the jobs it held go to a new one. */
+  private replaceWorker(): void {
+    const w = this.worker
+    this.worker = null
+    void w?.terminate()
+    const verdicts = [...this.jobs.values()]
+    const policies = [...this.policyJobs.values()]
+    for (const x of verdicts) {
+      if (x.timer !== null) clearTimeout(x.timer)
+      this.jobs.delete(x.n)
+    }
+    for (const x of policies) {
+      if (x.timer !== null) clearTimeout(x.timer)
+      this.policyJobs.delete(x.n)
+    }
+    for (const x of verdicts) this.post(x)
+    for (const x of policies) this.postPolicy(x)
+  }
+
   private post(j: Job): void {
     if (this.stopped) {
       j.done(failed('the app is stopping'))
@@ -96,7 +164,7 @@ export class SignatureChecks {
     j.timer = setTimeout(() => {
       this.timedOut(j)
     }, this.o.deadlineMs ?? DEADLINE_MS)
-    this.spawn().postMessage({ n: j.n, raw: j.raw, version: j.version } satisfies ToSignatureWorker)
+    this.spawn().postMessage({ n: j.n, op: 'verdict', raw: j.raw, version: j.version } satisfies ToSignatureWorker)
   }
 
   private spawn(): Worker {
@@ -104,14 +172,24 @@ export class SignatureChecks {
     const w = new Worker(new URL('./signature-worker.js', import.meta.url), { workerData: { home: this.c.home } })
     w.unref()
     w.on('message', (m: FromSignatureWorker) => {
+      const p = this.policyJobs.get(m.n)
+      if (p !== undefined) {
+        this.settle(
+          p,
+          m.ok ? null : m.error !== undefined ? errorFromWire(m.error) : new PolicyRefusedError(`refused: the signature check failed: ${m.message}`),
+        )
+        return
+      }
       const j = this.jobs.get(m.n)
       if (j === undefined) return
-      this.finish(j, m.ok ? { status: m.status, view: m.view, anchors: m.anchors } : failed(m.message), m.ok)
+      if (!m.ok) this.finish(j, failed(m.message), false)
+      else if ('status' in m) this.finish(j, { status: m.status, view: m.view, anchors: m.anchors }, true)
     })
     w.on('error', err => {
       this.c.log.error('signature worker failed: %s', err.message)
       if (this.worker === w) this.worker = null
       for (const j of this.jobs.values()) this.finish(j, failed(`the signature check failed: ${err.message}`), false)
+      for (const j of this.policyJobs.values()) this.settle(j, new PolicyRefusedError(`refused: the signature check failed: ${err.message}`))
     })
     this.worker = w
     return w
@@ -120,16 +198,8 @@ export class SignatureChecks {
   /** A verification past its deadline: INVALID; the worker is replaced and the other jobs go to the new one. */
   private timedOut(j: Job): void {
     this.c.log.error('signature check of %s took over %d ms: abandoned', j.id, this.o.deadlineMs ?? DEADLINE_MS)
-    const w = this.worker
-    this.worker = null
-    const others = [...this.jobs.values()].filter(x => x !== j)
     this.finish(j, failed(`checking its signatures took over ${Math.round((this.o.deadlineMs ?? DEADLINE_MS) / 1000)} s`), true)
-    void w?.terminate()
-    for (const x of others) {
-      if (x.timer !== null) clearTimeout(x.timer)
-      this.jobs.delete(x.n)
-      this.post(x)
-    }
+    this.replaceWorker()
   }
 
   private finish(j: Job, v: SignatureVerdict, keep: boolean): void {

@@ -9,7 +9,7 @@ export function usbHandlers(deps: HandlerDeps): UsbHandlers {
   const app = deps.app
   return {
     async 'usb.export'({ revs, folder, forDevice, forPeer }) {
-      const exporter = new UsbExporter({ library: app.library, log: deps.log, trust: app.trust })
+      const exporter = new UsbExporter({ library: app.library, log: deps.log, trust: app.trust, policy: deps.policy })
       const names = revs.map(r => {
         try {
           return app.library.resolve(r).name

@@ -14,7 +14,7 @@ import { IncompleteRevisionError, TimeoutError, toWireError, UsageError } from '
 import { installSucceeded, type InstallResult } from '../../../shared/api/types.js'
 import type { Logger } from '../../../shared/log.js'
 import type { Library } from '../../store/library.js'
-import { checkPolicy, signatureSummary, type TrustSource } from '../../trust/index.js'
+import { applyPolicy, signatureSummary, type PolicyCheck, type TrustSource } from '../../trust/index.js'
 import { followProgress, sleep, transient } from '../follow.js'
 import type { InstallEvent, Installer } from '../install.js'
 import type { DeviceStore } from '../store.js'
@@ -102,7 +102,17 @@ export class Rollout {
   private readonly log: Logger
 
   constructor(
-    private readonly components: { library: Library; devices: DeviceStore; rollouts: RolloutStore; installer: Installer; log: Logger; trust?: TrustSource },
+    private readonly components: {
+      library: Library
+      devices: DeviceStore
+      rollouts: RolloutStore
+      installer: Installer
+      log: Logger
+      trust?: TrustSource
+      /** The policy check and the signature line, where they run off this thread (the app): else here, against `trust`. */
+      policy?: PolicyCheck
+      signature?: (id: string) => Promise<string>
+    },
   ) {
     this.log = components.log.child('rollout')
   }
@@ -118,10 +128,15 @@ export class Rollout {
         missing: info.missing,
       })
     const raw = this.components.library.state(info.id).raw
-    const signature = this.components.trust === undefined ? 'not checked' : signatureSummary(raw, this.components.trust)
+    const signature =
+      this.components.signature !== undefined
+        ? await this.components.signature(info.id)
+        : this.components.trust === undefined
+          ? 'not checked'
+          : signatureSummary(raw, this.components.trust)
     const revision = { id: info.id, name: info.name }
     // The library's policy refuses the revision for every device alike: before any is asked (a dry run says so in its plan).
-    if (this.components.trust !== undefined && !req.dryRun) checkPolicy(raw, this.components.trust)
+    if (!req.dryRun) await applyPolicy(raw, this.components)
     if (req.dryRun) return await this.dryRun(req, revision, signature, raw)
 
     const key = planKey(info.id, req.targets, req.commit)
@@ -202,12 +217,10 @@ export class Rollout {
 
   private async dryRun(req: RolloutRequest, revision: { id: string; name: string }, signature: string, raw: Uint8Array): Promise<RolloutResult> {
     let refused: string | null = null
-    if (this.components.trust !== undefined) {
-      try {
-        checkPolicy(raw, this.components.trust)
-      } catch (err) {
-        refused = toWireError(err).message
-      }
+    try {
+      await applyPolicy(raw, this.components)
+    } catch (err) {
+      refused = toWireError(err).message
     }
     const plans: DevicePlan[] = []
     await pool(

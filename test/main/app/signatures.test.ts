@@ -100,4 +100,26 @@ describe('signature verdicts in the app', () => {
     assert.ok(next !== undefined)
     assert.equal((await sane.verdict(wifi))?.status.state, 'untrusted')
   })
+  it('the policy check before an install, a rollout or a USB write runs in the worker too: a costly state is refused while the API thread keeps turning', async t => {
+    const { app, checks, costly, wifi } = await setup(t)
+    let turns = 0
+    let done = false
+    const p = checks.policy(app.library.state(costly).raw).finally(() => {
+      done = true
+    })
+    p.catch(() => {})
+    while (!done) {
+      turns++
+      await tick()
+    }
+    await assert.rejects(
+      p,
+      (err: Error & { code?: string }) => err.code === 'E_POLICY_REFUSED' && /refused by the signature policy .*more than 2000000 glob tests/.test(err.message),
+    )
+    assert.ok(turns > 50, `the API thread turned ${turns} times while the policy was checked`)
+    // The policy of this home decides, as checkPolicy does: a signer whose CA is not trusted here is refused, let through once it is.
+    await assert.rejects(checks.policy(app.library.state(wifi).raw), (err: Error & { code?: string }) => err.code === 'E_POLICY_REFUSED')
+    await app.trust.add(join(vendoredUpstreamDir, 'pantavisor-dev-ca.crt'))
+    await checks.policy(app.library.state(wifi).raw)
+  })
 })
