@@ -28,7 +28,7 @@ import type { Logger } from '../../shared/log.js'
 import { formatBytes } from '../../shared/units.js'
 import { assertValidState, parseState, revisionId } from '../../shared/state/index.js'
 import type { Library } from '../store/library.js'
-import { applyPolicy, type PolicyCheck, type TrustSource } from '../trust/index.js'
+import { applyPolicy, type CompositionJudge, type PolicyCheck, type TrustSource } from '../trust/index.js'
 import type { DeviceDriver, DeviceMeta, ObjectNeed, StepProgress } from './drivers/types.js'
 import { emptyMeta } from './drivers/types.js'
 import { followProgress, runStep } from './follow.js'
@@ -99,7 +99,9 @@ interface Prepared {
 export class Installer {
   private readonly log: Logger
 
-  constructor(private readonly components: { library: Library; devices: DeviceStore; log: Logger; trust?: TrustSource; policy?: PolicyCheck }) {
+  constructor(
+    private readonly components: { library: Library; devices: DeviceStore; log: Logger; trust?: TrustSource; policy?: PolicyCheck; judge?: CompositionJudge },
+  ) {
     this.log = components.log.child('install')
   }
 
@@ -134,7 +136,7 @@ export class Installer {
     let composition: InstallComposition | null = null
     if (as === 'package') {
       req.onEvent?.({ type: 'phase', phase: 'preflight', message: `reading the state ${d.target} runs, to compose ${info.name} onto it` })
-      const onto = await composeOntoDevice(d, { raw: state.raw, name: info.name }, this.components.trust, req.signal)
+      const onto = await composeOntoDevice(d, { raw: state.raw, name: info.name }, this.components, req.signal)
       raw = onto.raw
       composition = onto.composition
       // The device judges the state it gets: the composed one.

@@ -14,7 +14,7 @@
 import { ErrorCodes, FieldsyncError, NotAvailableError, UsageError } from '../../shared/errors.js'
 import type { InstallComposition } from '../../shared/api/types.js'
 import { assertValidState, compose, parseState, revisionId, type ParsedState } from '../../shared/state/index.js'
-import { compositionVerdict, type TrustSource } from '../trust/index.js'
+import { compositionVerdict, type CompositionJudge, type CompositionVerdict, type TrustSource } from '../trust/index.js'
 import type { DeviceDriver } from './drivers/types.js'
 
 const DEVICE_ANSWERS: ReadonlySet<string> = new Set([
@@ -68,7 +68,7 @@ export interface OntoDevice {
 export async function composeOntoDevice(
   d: DeviceDriver,
   pkg: { raw: Uint8Array; name: string },
-  trust: TrustSource | undefined,
+  judge: { trust?: TrustSource; judge?: CompositionJudge },
   signal: AbortSignal,
 ): Promise<OntoDevice> {
   if (d.stepState === undefined) {
@@ -92,7 +92,17 @@ export async function composeOntoDevice(
       { cause: err },
     )
   }
-  return composeOnto(currentRaw, pkg, trust, { target: d.target, via: d.via })
+  const where = { target: d.target, via: d.via }
+  if (judge.judge === undefined) return composeOnto(currentRaw, pkg, judge.trust, where)
+  // The verdict where it runs off this thread (the app's signature worker).
+  const r = composeOnto(currentRaw, pkg, undefined, where)
+  return withVerdict(r, await judge.judge(r.raw, [currentRaw, pkg.raw]))
+}
+
+/** A composition with the signature verdict on its result. */
+export function withVerdict(o: OntoDevice, verdict: CompositionVerdict | null): OntoDevice {
+  const signature = verdict === null ? null : { pass: verdict.pass, summary: verdict.summary, device: verdict.device, broken: verdict.broken }
+  return { ...o, composition: { ...o.composition, signature } }
 }
 
 /**
@@ -120,16 +130,19 @@ export function composeOnto(
   const r = compose(current, [{ add: pkg.raw, label: pkg.name }], { baseLabel: onto })
   assertValidState(r.state, `${pkg.name} composed onto ${onto}`)
   const verdict = trust === undefined ? null : compositionVerdict(r.raw, [currentRaw, pkg.raw], trust)
-  return {
-    raw: r.raw,
-    state: r.state,
-    composition: {
-      onto: revisionId(current),
-      result: revisionId(r.state),
-      changed: r.changed,
-      parts: { added: r.parts.added, replaced: r.parts.replaced, removed: r.parts.removed, unchanged: r.parts.unchanged },
-      signature: verdict === null ? null : { pass: verdict.pass, summary: verdict.summary, device: verdict.device, broken: verdict.broken },
-      warnings: r.warnings,
+  return withVerdict(
+    {
+      raw: r.raw,
+      state: r.state,
+      composition: {
+        onto: revisionId(current),
+        result: revisionId(r.state),
+        changed: r.changed,
+        parts: { added: r.parts.added, replaced: r.parts.replaced, removed: r.parts.removed, unchanged: r.parts.unchanged },
+        signature: null,
+        warnings: r.warnings,
+      },
     },
-  }
+    verdict,
+  )
 }

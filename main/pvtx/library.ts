@@ -21,7 +21,7 @@ import {
   type ValidationIssue,
 } from '../../shared/state/index.js'
 import type { AddRevisionResult, Library, RevisionInfo } from '../store/library.js'
-import { compositionVerdict, type CompositionVerdict, type TrustSource } from '../trust/index.js'
+import { compositionVerdict, type CompositionJudge, type CompositionVerdict, type TrustSource } from '../trust/index.js'
 
 export { compositionVerdict, type CompositionVerdict }
 
@@ -46,11 +46,12 @@ export interface CompositionPlan {
 
 export class LibraryComposer {
   private readonly log: Logger
-  constructor(private readonly components: { library: Library; trust: TrustSource; log: Logger }) {
+  /** `judge`: where the signature verdict runs off this thread (the app's signature worker); else here, against `trust`. */
+  constructor(private readonly components: { library: Library; trust: TrustSource; log: Logger; judge?: CompositionJudge }) {
     this.log = components.log.child('compose')
   }
 
-  plan(baseRef: string, ops: LibraryOp[]): CompositionPlan {
+  async plan(baseRef: string, ops: LibraryOp[]): Promise<CompositionPlan> {
     const lib = this.components.library
     const base = lib.resolve(baseRef)
     const baseState = lib.state(base.id)
@@ -78,8 +79,13 @@ export class LibraryComposer {
       objects: { count: shas.length, missing, bytes },
       transfer: { bytes: diff.transferBytes, objects: diff.transferObjects.length },
       issues: validateState(result.state),
-      signature: compositionVerdict(result.raw, [baseState.raw, ...packages.map(p => lib.state(p.id).raw)], this.components.trust),
+      signature: await this.verdict(result.raw, [baseState.raw, ...packages.map(p => lib.state(p.id).raw)]),
     }
+  }
+
+  private async verdict(raw: Uint8Array, origins: Uint8Array[]): Promise<CompositionVerdict> {
+    const { judge, trust } = this.components
+    return judge !== undefined ? await judge(raw, origins) : compositionVerdict(raw, origins, trust)
   }
 
   /** Save a plan as a library revision named `name`. Refuses a result the device's parser would refuse. */

@@ -23,6 +23,9 @@ export interface CompositionVerdict {
   report: SignatureReport
 }
 
+/** compositionVerdict where it may run elsewhere (the app's signature worker): `raw` judged against the states it was composed from. */
+export type CompositionJudge = (raw: Uint8Array, origins: Uint8Array[]) => Promise<CompositionVerdict>
+
 /**
  * The signature verdict on a composed state as the device gives it, under the
  * trust source's anchors and policy: pass or not, what the device answers the

@@ -9,7 +9,7 @@ export { TrustStore, type TrustEntry, type TrustKind, type AddResult } from './s
 export { formatReport } from './format.js'
 export { signatureView, signatureStatus, signatureReportView, type SignatureView } from './view.js'
 export { certsFromPem, type TrustCert } from './certs.js'
-export { compositionVerdict, type CompositionVerdict } from './composition.js'
+export { compositionVerdict, type CompositionJudge, type CompositionVerdict } from './composition.js'
 export {
   POLICY_MODES,
   DEFAULT_POLICY,

@@ -10,7 +10,6 @@
 import { revisionId, type ParsedState } from '../../shared/state/index.js'
 import { composeOnto, isPackage } from '../devices/onto.js'
 import type { Library, RevisionInfo } from '../store/library.js'
-import type { TrustSource } from '../trust/index.js'
 import type { Inventory } from './inventory.js'
 import type { StickOnto } from './manifest.js'
 
@@ -26,11 +25,12 @@ export interface ComposedForDevice {
  * `info` composed onto the state `inv` carries, or null when there is
  * nothing to compose (a whole revision, or an inventory without a state).
  */
-export function composeForDevice(lib: Library, info: RevisionInfo, inv: Inventory | undefined, trust: TrustSource | undefined): ComposedForDevice | null {
+export function composeForDevice(lib: Library, info: RevisionInfo, inv: Inventory | undefined): ComposedForDevice | null {
   const cur = inv?.current
   if (cur === undefined || !isPackage(lib.state(info.id))) return null
   const target = `the device of ${inv?.file ?? 'the inventory'}`
-  const r = composeOnto(cur.raw, { raw: lib.state(info.id).raw, name: info.name }, trust, { target, via: 'usb' })
+  // No verdict here: the stick carries the composed state, and the export checks the policy on it (applyPolicy).
+  const r = composeOnto(cur.raw, { raw: lib.state(info.id).raw, name: info.name }, undefined, { target, via: 'usb' })
   const id = revisionId(r.state)
   return {
     info: { ...info, id, source: `${info.name} composed onto ${cur.revision === '' ? "the device's state" : cur.revision}` },

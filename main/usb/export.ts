@@ -144,8 +144,7 @@ export class UsbExporter {
     if (opts.forDevice !== undefined) inv = await readInventory(opts.forDevice, { signal: opts.signal })
     if (opts.forPeer !== undefined) inv = await readInventory(opts.forPeer, { signal: opts.signal })
     // A package for a device whose inventory carries its running state is composed onto it here.
-    const trust = this.components.trust
-    const composed = new Map(infos.map(info => [info.id, mode === 'device' ? composeForDevice(lib, info, inv, trust) : null]))
+    const composed = new Map(infos.map(info => [info.id, mode === 'device' ? composeForDevice(lib, info, inv) : null]))
     // The signature policy: what the device would refuse (WONTGO) does not go onto the stick; it judges the composed state, not the package.
     for (const info of infos) await applyPolicy(composed.get(info.id)?.raw ?? lib.state(info.id).raw, this.components)
     const composedNames = new Set([...composed.values()].filter(c => c !== null).map(c => stickName(c.info.name)))

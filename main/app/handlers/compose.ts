@@ -14,7 +14,7 @@ function toOps(ops: ComposeOpRequest[]): LibraryOp[] {
 
 export function composeHandlers(deps: HandlerDeps): ComposeHandlers {
   const lib = deps.app.library
-  const composer = (): LibraryComposer => new LibraryComposer({ library: lib, trust: deps.app.trust, log: deps.log })
+  const composer = (): LibraryComposer => new LibraryComposer({ library: lib, trust: deps.app.trust, log: deps.log, judge: deps.judge })
   const preview = (p: CompositionPlan): ComposePreview => {
     const entry =
       (json: Record<string, unknown>) =>
@@ -48,12 +48,12 @@ export function composeHandlers(deps: HandlerDeps): ComposeHandlers {
   }
   return {
     async 'library.composePreview'({ base, ops }) {
-      return preview(composer().plan(base, toOps(ops)))
+      return preview(await composer().plan(base, toOps(ops)))
     },
 
     async 'library.composeSave'({ base, ops, name }) {
       const c = composer()
-      const plan = c.plan(base, toOps(ops))
+      const plan = await c.plan(base, toOps(ops))
       const res = c.save(plan, name)
       const info = lib.get(res.id)
       if (info === undefined) throw new NotFoundError(`revision ${res.id}: removed meanwhile`)

@@ -1,4 +1,5 @@
 /** What every handler gets: the app, the event bus, transfers, uploads. */
+import type { CompositionVerdict } from '../../trust/composition.js'
 import type { Channel, Req, Res } from '../../../shared/api/contract.js'
 import type { Capabilities, SignatureReportView, SignatureStatus } from '../../../shared/api/types.js'
 import type { Logger } from '../../../shared/log.js'
@@ -30,6 +31,8 @@ export interface HandlerDeps {
   signatureReport: (id: string) => Promise<SignatureReportView | null>
   /** The signature policy on a state about to go to a device or a stick, checked off the API thread (rejects with E_POLICY_REFUSED). */
   policy: (raw: Uint8Array) => Promise<void>
+  /** The signature verdict on a composed state, off the API thread (compose previews, a package's install plan). */
+  judge: (raw: Uint8Array, origins: Uint8Array[]) => Promise<CompositionVerdict>
   /** Fingerprints of the trust entries the revision's valid signatures rest on. */
   signatureAnchors: (id: string) => Promise<string[]>
   /** Read the trust store again if another process changed it on disk (a cheap stat check). */

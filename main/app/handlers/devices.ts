@@ -204,7 +204,7 @@ export function deviceHandlers(deps: HandlerDeps): DeviceHandlers {
     return s
   }
   const installer = (s: DeviceService) =>
-    new Installer({ library: deps.app.library, devices: s.store, log: deps.log, trust: deps.app.trust, policy: deps.policy })
+    new Installer({ library: deps.app.library, devices: s.store, log: deps.log, trust: deps.app.trust, policy: deps.policy, judge: deps.judge })
 
   return {
     async 'devices.list'() {

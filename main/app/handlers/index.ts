@@ -74,6 +74,7 @@ export class ApiCore {
       log: this.log,
       devices: () => this.deviceService,
       policy: async raw => await this.signatures.policy(raw),
+      judge: async (raw, origins) => await this.signatures.composition(raw, origins),
       signature: async id => (await this.signatures.verdict(id))?.status.summary ?? 'INVALID: cannot read the stored state',
     })
     const deps: HandlerDeps = {
@@ -88,6 +89,7 @@ export class ApiCore {
       signatureReport: async id => (await this.signatures.verdict(id))?.view ?? null,
       signatureAnchors: async id => (await this.signatures.verdict(id))?.anchors ?? [],
       policy: async raw => await this.signatures.policy(raw),
+      judge: async (raw, origins) => await this.signatures.composition(raw, origins),
       trustFresh: async () => {
         await this.trustWatcher.fresh()
       },

@@ -15,7 +15,7 @@ import type { Logger } from '../../../shared/log.js'
 import { deviceLabel, DeviceStore, Installer } from '../../devices/index.js'
 import { Rollout, RolloutStore, writeReport, type RolloutEvent, type RolloutResult, type RolloutTarget } from '../../devices/rollout/index.js'
 import type { App } from '../index.js'
-import type { PolicyCheck } from '../../trust/index.js'
+import type { CompositionJudge, PolicyCheck } from '../../trust/index.js'
 import type { HandlerMap } from './context.js'
 import type { DeviceService } from './devices.js'
 import type { ApiEventBus } from './events.js'
@@ -46,6 +46,7 @@ export class RolloutService {
       devices: () => DeviceService | undefined
       /** Signature work off the API thread (the signature worker): the policy check and the one-line verdict. */
       policy: PolicyCheck
+      judge: CompositionJudge
       signature: (id: string) => Promise<string>
     },
   ) {
@@ -96,8 +97,8 @@ export class RolloutService {
   private engine(): Rollout {
     const app = this.components.app
     const store = new DeviceStore(app.library.db)
-    const { policy, signature } = this.components
-    const installer = new Installer({ library: app.library, devices: store, log: this.log, trust: app.trust, policy })
+    const { policy, judge, signature } = this.components
+    const installer = new Installer({ library: app.library, devices: store, log: this.log, trust: app.trust, policy, judge })
     return new Rollout({
       library: app.library,
       devices: store,

@@ -11,19 +11,23 @@ import { TrustStore } from '../../trust/store.js'
 import type { SignatureReport } from '../../trust/types.js'
 import { signatureReportView, signatureStatus } from '../../trust/view.js'
 import { checkPolicy } from '../../trust/policy.js'
+import { compositionVerdict, type CompositionVerdict } from '../../trust/composition.js'
 import { toWireError, type WireError } from '../../../shared/errors.js'
 import type { SignatureReportView, SignatureStatus } from '../../../shared/api/types.js'
 
 /** verdict: the report for the UI; policy: whether the policy lets the state through (checkPolicy), for an install or a USB write. */
 export interface ToSignatureWorker {
   n: number
-  op: 'verdict' | 'policy'
+  /** composition: compositionVerdict of `raw` against `origins`, the states it was composed from. */
+  op: 'verdict' | 'policy' | 'composition'
   raw: Uint8Array
+  origins?: Uint8Array[]
   version: string
 }
 export type FromSignatureWorker =
   | { n: number; ok: true; version: string; status: SignatureStatus; view: SignatureReportView; anchors: string[] }
   | { n: number; ok: true; version: string; pass: true }
+  | { n: number; ok: true; version: string; composition: CompositionVerdict }
   | { n: number; ok: false; message: string; error?: WireError }
 
 const port = parentPort
@@ -52,6 +56,11 @@ port.on('message', (m: ToSignatureWorker) => {
       if (!loaded || store.version() !== m.version) {
         await store.refresh()
         loaded = true
+      }
+      if (m.op === 'composition') {
+        const composition = compositionVerdict(m.raw, m.origins ?? [], store)
+        port.postMessage({ n: m.n, ok: true, version: store.version(), composition } satisfies FromSignatureWorker)
+        return
       }
       if (m.op === 'policy') {
         try {

@@ -9,11 +9,12 @@
  */
 import { Worker } from 'node:worker_threads'
 import type { SignatureReportView, SignatureStatus } from '../../../shared/api/types.js'
-import { errorFromWire, PolicyRefusedError } from '../../../shared/errors.js'
+import { BugError, errorFromWire, PolicyRefusedError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
 import type { Library } from '../../store/library.js'
 import type { TrustStore } from '../../trust/store.js'
 import type { FromSignatureWorker, ToSignatureWorker } from './signature-worker.js'
+import type { CompositionVerdict } from '../../trust/composition.js'
 
 /** `anchors`: fingerprints of the trust entries its valid signatures rest on (for the Trust screen). */
 export interface SignatureVerdict {
@@ -30,9 +31,11 @@ const DEADLINE_MS = 60_000
 /** A policy check (checkPolicy in the worker): settles when the worker answers, or fails at the deadline. */
 interface PolicyJob {
   n: number
+  op: 'policy' | 'composition'
   raw: Uint8Array
+  origins?: Uint8Array[]
   version: string
-  resolve: () => void
+  resolve: (v: CompositionVerdict | undefined) => void
   reject: (err: Error) => void
   timer: NodeJS.Timeout | null
 }
@@ -109,9 +112,20 @@ export class SignatureChecks {
   async policy(raw: Uint8Array): Promise<void> {
     await this.c.fresh()
     const version = this.c.trust().version()
-    await new Promise<void>((resolve, reject) => {
-      this.postPolicy({ n: ++this.next, raw, version, resolve, reject, timer: null })
+    await new Promise<CompositionVerdict | undefined>((resolve, reject) => {
+      this.postPolicy({ n: ++this.next, op: 'policy', raw, version, resolve, reject, timer: null })
     })
+  }
+
+  /** The signature verdict on a composed state (compositionVerdict), in the worker: what the compose preview and a package's install plan show. */
+  async composition(raw: Uint8Array, origins: Uint8Array[]): Promise<CompositionVerdict> {
+    await this.c.fresh()
+    const version = this.c.trust().version()
+    const v = await new Promise<CompositionVerdict | undefined>((resolve, reject) => {
+      this.postPolicy({ n: ++this.next, op: 'composition', raw, origins, version, resolve, reject, timer: null })
+    })
+    if (v === undefined) throw new BugError('the signature worker answered a composition without its verdict')
+    return v
   }
 
   private postPolicy(j: PolicyJob): void {
@@ -126,13 +140,13 @@ export class SignatureChecks {
       this.settle(j, new PolicyRefusedError(`refused: checking its signatures took over ${Math.round(ms / 1000)} s`))
       this.replaceWorker()
     }, ms)
-    this.spawn().postMessage({ n: j.n, op: 'policy', raw: j.raw, version: j.version } satisfies ToSignatureWorker)
+    this.spawn().postMessage({ n: j.n, op: j.op, raw: j.raw, origins: j.origins, version: j.version } satisfies ToSignatureWorker)
   }
 
-  private settle(j: PolicyJob, err: Error | null): void {
+  private settle(j: PolicyJob, err: Error | null, v?: CompositionVerdict): void {
     if (j.timer !== null) clearTimeout(j.timer)
     this.policyJobs.delete(j.n)
-    if (err === null) j.resolve()
+    if (err === null) j.resolve(v)
     else j.reject(err)
   }
 
@@ -174,10 +188,8 @@ export class SignatureChecks {
     w.on('message', (m: FromSignatureWorker) => {
       const p = this.policyJobs.get(m.n)
       if (p !== undefined) {
-        this.settle(
-          p,
-          m.ok ? null : m.error !== undefined ? errorFromWire(m.error) : new PolicyRefusedError(`refused: the signature check failed: ${m.message}`),
-        )
+        if (m.ok) this.settle(p, null, 'composition' in m ? m.composition : undefined)
+        else this.settle(p, m.error !== undefined ? errorFromWire(m.error) : new PolicyRefusedError(`refused: the signature check failed: ${m.message}`))
         return
       }
       const j = this.jobs.get(m.n)

@@ -101,7 +101,7 @@ export function register(program: Command, cli: Cli): void {
       const libOps: LibraryOp[] = []
       for (const o of ops) libOps.push(o.kind === 'add' ? { add: await packageRef(app, o.value, ctx.signal) } : { remove: o.value })
       const composer = new LibraryComposer({ library: app.library, trust: await app.trustStore(), log: ctx.log })
-      const plan = composer.plan(base, libOps)
+      const plan = await composer.plan(base, libOps)
       // name packages as the user gave them
       plan.ops = ops.map((o, i) =>
         o.kind === 'add' ? { add: plan.packages[ops.slice(0, i).filter(x => x.kind === 'add').length]?.name ?? o.value } : { remove: o.value },

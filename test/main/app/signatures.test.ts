@@ -122,4 +122,22 @@ describe('signature verdicts in the app', () => {
     await app.trust.add(join(vendoredUpstreamDir, 'pantavisor-dev-ca.crt'))
     await checks.policy(app.library.state(wifi).raw)
   })
+  it('the verdict on a composition (compose preview, a package install plan) comes from the worker too', async t => {
+    const { app, checks, costly, wifi } = await setup(t)
+    const raw = app.library.state(wifi).raw
+    const v = await checks.composition(raw, [raw])
+    assert.equal(v.pass, false, 'untrusted here')
+    assert.match(v.summary, /pv-developer-01/)
+    let turns = 0
+    let done = false
+    const slow = checks.composition(app.library.state(costly).raw, []).finally(() => {
+      done = true
+    })
+    while (!done) {
+      turns++
+      await tick()
+    }
+    assert.match((await slow).summary, /too costly to check/)
+    assert.ok(turns > 50, `the API thread turned ${turns} times meanwhile`)
+  })
 })

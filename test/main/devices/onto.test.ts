@@ -61,7 +61,7 @@ describe('packages onto a device', () => {
   it('a device whose running state cannot be read, or is not a state, refuses the package: E_NOT_AVAILABLE naming the device and the cause', async () => {
     const signal = new AbortController().signal
     await assert.rejects(
-      composeOntoDevice(driver(undefined), { raw: pkg.raw, name: 'pkg' }, undefined, signal),
+      composeOntoDevice(driver(undefined), { raw: pkg.raw, name: 'pkg' }, {}, signal),
       (e: Error & { code?: string }) => e.code === 'E_NOT_AVAILABLE' && /cannot read that state; nothing was sent/.test(e.message),
     )
     await assert.rejects(
@@ -70,7 +70,7 @@ describe('packages onto a device', () => {
           throw new Error('404 no current step')
         }),
         { raw: pkg.raw, name: 'pkg' },
-        undefined,
+        {},
         signal,
       ),
       (e: Error & { code?: string }) => e.code === 'E_NOT_AVAILABLE' && /reading that state failed: 404 no current step; nothing was sent/.test(e.message),
@@ -79,7 +79,7 @@ describe('packages onto a device', () => {
       composeOntoDevice(
         driver(async () => enc.encode('<html>')),
         { raw: pkg.raw, name: 'pkg' },
-        undefined,
+        {},
         signal,
       ),
       (e: Error & { code?: string }) => e.code === 'E_NOT_AVAILABLE' && /not a state JSON/.test(e.message),
@@ -91,7 +91,7 @@ describe('packages onto a device', () => {
     const r = await composeOntoDevice(
       driver(async () => whole.raw),
       { raw: pkg.raw, name: 'pkg' },
-      undefined,
+      {},
       signal,
     )
     assert.ok('bsp/run.json' in r.state.json && 'app/run.json' in r.state.json)
@@ -100,10 +100,38 @@ describe('packages onto a device', () => {
     const again = await composeOntoDevice(
       driver(async () => r.raw),
       { raw: pkg.raw, name: 'pkg' },
-      undefined,
+      {},
       signal,
     )
     assert.equal(again.composition.changed, false)
     assert.equal(again.composition.result, again.composition.onto)
+  })
+
+  it('takes the signature verdict from a judge where one is given (the app: its signature worker), with the states it was composed from', async () => {
+    const seen: Array<{ raw: Uint8Array; origins: Uint8Array[] }> = []
+    const r = await composeOntoDevice(
+      driver(async () => whole.raw),
+      { raw: pkg.raw, name: 'pkg' },
+      {
+        judge: async (raw, origins) => {
+          seen.push({ raw, origins })
+          return {
+            policy: 'lenient',
+            pass: false,
+            result: 'invalid',
+            summary: 'INVALID: judged elsewhere',
+            reason: 'x',
+            device: '422',
+            broken: [],
+            report: {} as never,
+          }
+        },
+      },
+      new AbortController().signal,
+    )
+    assert.equal(seen.length, 1)
+    assert.deepEqual(seen[0]?.raw, r.raw)
+    assert.deepEqual(seen[0]?.origins, [whole.raw, pkg.raw])
+    assert.deepEqual(r.composition.signature, { pass: false, summary: 'INVALID: judged elsewhere', device: '422', broken: [] })
   })
 })
