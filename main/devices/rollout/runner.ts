@@ -76,6 +76,13 @@ export interface RolloutResult {
   reads?: SharedReadStats
 }
 
+/** How one device's part ended in this run (see Rollout.device). */
+type DeviceEnd = 'ok' | 'failed' | 'stopped'
+
+/** The outcome and message of a device the rollout was stopped while it ran (its row stays running). */
+const CUT_OUTCOME = 'STOPPED'
+const CUT_MESSAGE = 'the rollout was stopped while this device ran its update; the device goes on with it: resume the rollout to follow it to its end'
+
 /** How long a resumed rollout follows a cut-off device's step (through its reboot) when no --timeout is given. */
 const FOLLOW_CUT_MS = 10 * 60_000
 
@@ -169,8 +176,8 @@ export class Rollout {
       }
     }
     const one = async (t: RolloutTarget): Promise<void> => {
-      const ok = await this.device(rid, info.id, info.name, t, req, wave, cutOff.get(t.deviceId))
-      if (ok) return
+      const end = await this.device(rid, info.id, info.name, t, req, wave, cutOff.get(t.deviceId))
+      if (end !== 'failed') return
       failures++
       if (t.canary) stop(`canary ${t.label} failed: the other devices were not started`)
       else if (failures >= req.maxFailures)
@@ -251,7 +258,12 @@ export class Rollout {
     }
   }
 
-  /** One device, to its end; true when it succeeded or already ran the revision. */
+  /**
+   * One device, to its end: 'ok' when it succeeded or already ran the
+   * revision; 'stopped' when the rollout was stopped before the device was
+   * asked for anything (its row stays pending: not started) or while it ran
+   * (its row stays running, cut off: a resume follows its step).
+   */
   private async device(
     rid: number,
     revId: string,
@@ -260,13 +272,15 @@ export class Rollout {
     req: RolloutRequest,
     wave: SharedReads | null,
     cutInstall?: number,
-  ): Promise<boolean> {
+  ): Promise<DeviceEnd> {
     const rs = this.components.rollouts
     if (cutInstall !== undefined) {
       const followed = await this.followCut(rid, t, req, cutInstall)
       if (followed !== null) return followed
     }
     const plan = await planDevice(this.components.installer, revId, t, req.signal)
+    // Stopped while planning: the device was only read from, never written to; it is not started.
+    if (req.signal.aborted) return 'stopped'
     req.onEvent?.({ type: 'plan', plan })
     if (plan.alreadyRuns === true) {
       const installId = this.record(t, revId, revName, 'SKIPPED', `already runs ${revName}`, null)
@@ -281,7 +295,7 @@ export class Rollout {
         bytesSent: 0,
       })
       req.onEvent?.({ type: 'device', deviceId: t.deviceId, label: t.label, state: 'skipped', outcome: 'ALREADY_RUNS', message: `already runs ${revName}` })
-      return true
+      return 'ok'
     }
     rs.started(rid, t.deviceId, plan.revisionBefore)
     req.onEvent?.({ type: 'device', deviceId: t.deviceId, label: t.label, state: 'running', outcome: null, message: null })
@@ -317,6 +331,12 @@ export class Rollout {
       bytesSent = res.bytesSent
       if (ok) after = res.step
     } catch (err) {
+      if (req.signal.aborted) {
+        // Stopped while this device ran: the device goes on with its step without us. The row stays
+        // running (cut off, as after a kill -9): a resume follows that step to its end, nothing resent.
+        this.cutOff(rid, t, req)
+        return 'stopped'
+      }
       const w = toWireError(err)
       const d = (err as { details?: { step?: string; bytesSent?: number } }).details
       state = 'failed'
@@ -329,7 +349,13 @@ export class Rollout {
     }
     rs.finished(rid, t.deviceId, { state, outcome, message, errorCode, installId, revisionAfter: after, bytesSent })
     req.onEvent?.({ type: 'device', deviceId: t.deviceId, label: t.label, state, outcome, message })
-    return state === 'succeeded'
+    return state === 'succeeded' ? 'ok' : 'failed'
+  }
+
+  /** A device the rollout stopped following while it ran: its row says so and stays running, for a resume to follow. */
+  private cutOff(rid: number, t: RolloutTarget, req: RolloutRequest): void {
+    this.components.rollouts.cut(rid, t.deviceId, CUT_OUTCOME, CUT_MESSAGE)
+    req.onEvent?.({ type: 'device', deviceId: t.deviceId, label: t.label, state: 'running', outcome: CUT_OUTCOME, message: CUT_MESSAGE })
   }
 
   /**
@@ -338,7 +364,7 @@ export class Rollout {
    * end, through the reboot, instead of starting again; null when the device
    * never got the step (the kill came before it), so the install starts anew.
    */
-  private async followCut(rid: number, t: RolloutTarget, req: RolloutRequest, installId: number): Promise<boolean | null> {
+  private async followCut(rid: number, t: RolloutTarget, req: RolloutRequest, installId: number): Promise<DeviceEnd | null> {
     const row = this.components.devices.install(installId)
     if (row?.step == null) return null
     const step = row.step
@@ -368,7 +394,10 @@ export class Rollout {
         await driver.close()
       }
     } catch (err) {
-      if (req.signal.aborted) throw err
+      if (req.signal.aborted) {
+        this.cutOff(rid, t, req)
+        return 'stopped'
+      }
       this.log('%s: could not follow cut-off step %s (%s): installing again', t.label, step, (err as Error).message)
       return null
     }
@@ -391,7 +420,7 @@ export class Rollout {
       bytesSent: row.bytesSent,
     })
     req.onEvent?.({ type: 'device', deviceId: t.deviceId, label: t.label, state: ok ? 'succeeded' : 'failed', outcome: p.status, message })
-    return ok
+    return ok ? 'ok' : 'failed'
   }
 
   private notStarted(rid: number, revId: string, revName: string, t: RolloutTarget, why: string, req: RolloutRequest): void {
