@@ -58,6 +58,8 @@ export interface RolloutReportRow {
   revisionAfter: string | null
   bytesSent: number
   seconds: number | null
+  /** The upload's own part of `seconds`, for a device this run sent objects to (absent otherwise). */
+  uploadSeconds?: number
   installId: number | null
 }
 
@@ -165,6 +167,7 @@ export class Rollout {
       req.onEvent?.({ type: 'stop', reason: why })
     }
     const reads: SharedReadStats = { libraryBytes: 0, servedBytes: 0, ownReads: 0 }
+    const uploads = new Map<string, number>()
     let wave: SharedReads | null = null
     const runWave = async (targets: RolloutTarget[]): Promise<void> => {
       wave = new SharedReads((sha, start, signal) => this.components.library.objects.read(sha, { start, signal }))
@@ -176,7 +179,7 @@ export class Rollout {
       }
     }
     const one = async (t: RolloutTarget): Promise<void> => {
-      const end = await this.device(rid, info.id, info.name, t, req, wave, cutOff.get(t.deviceId))
+      const end = await this.device(rid, info.id, info.name, t, req, wave, cutOff.get(t.deviceId), uploads)
       if (end !== 'failed') return
       failures++
       if (t.canary) stop(`canary ${t.label} failed: the other devices were not started`)
@@ -204,7 +207,17 @@ export class Rollout {
     }
     const rows = rs.rows(rid)
     rs.end(rid, rows.every(r => r.state === 'succeeded' || r.state === 'skipped') ? 'finished' : 'stopped')
-    return { rollout: rid, resumed, revision, signature, dryRun: false, stopped, summary: summarize(rows), devices: reportRows(rows, req.targets), reads }
+    return {
+      rollout: rid,
+      resumed,
+      revision,
+      signature,
+      dryRun: false,
+      stopped,
+      summary: summarize(rows),
+      devices: reportRows(rows, req.targets, uploads),
+      reads,
+    }
   }
 
   private async dryRun(req: RolloutRequest, revision: { id: string; name: string }, signature: string, raw: Uint8Array): Promise<RolloutResult> {
@@ -271,7 +284,8 @@ export class Rollout {
     t: RolloutTarget,
     req: RolloutRequest,
     wave: SharedReads | null,
-    cutInstall?: number,
+    cutInstall: number | undefined,
+    uploads: Map<string, number>,
   ): Promise<DeviceEnd> {
     const rs = this.components.rollouts
     if (cutInstall !== undefined) {
@@ -329,6 +343,7 @@ export class Rollout {
       outcome = res.status
       message = res.statusMsg
       bytesSent = res.bytesSent
+      if (res.bytesSent > 0) uploads.set(t.deviceId, res.uploadSeconds)
       if (ok) after = res.step
     } catch (err) {
       if (req.signal.aborted) {
@@ -459,7 +474,7 @@ function summarize(rows: RolloutDeviceRow[]): RolloutResult['summary'] {
   return { devices: rows.length, succeeded: n('succeeded'), failed: n('failed'), skipped: n('skipped'), notStarted: n('not-started') }
 }
 
-function reportRows(rows: RolloutDeviceRow[], targets: RolloutTarget[]): RolloutReportRow[] {
+function reportRows(rows: RolloutDeviceRow[], targets: RolloutTarget[], uploads?: Map<string, number>): RolloutReportRow[] {
   const byId = new Map(targets.map(t => [t.deviceId, t]))
   return rows.map(r => {
     const t = byId.get(r.deviceId)
@@ -477,6 +492,7 @@ function reportRows(rows: RolloutDeviceRow[], targets: RolloutTarget[]): Rollout
       revisionAfter: r.revisionAfter,
       bytesSent: r.bytesSent,
       seconds: r.startedAt !== null && r.endedAt !== null ? Math.round((r.endedAt - r.startedAt) / 100) / 10 : null,
+      ...(uploads?.has(r.deviceId) === true ? { uploadSeconds: uploads.get(r.deviceId) } : {}),
       installId: r.installId,
     }
   })
