@@ -121,6 +121,8 @@ describe("a site's fleet in browser mode", { skip: skip ?? false, timeout: 180_0
     const dialog = page.getByRole('dialog')
     await dialog.locator('#picker-path').fill(work)
     await dialog.getByRole('button', { name: 'Go' }).click()
+    // The folder is listed before it is chosen (Save here takes the folder shown: on a busy machine, still the start folder).
+    await dialog.getByRole('option', { name: /oven-1/ }).waitFor()
     await dialog.getByRole('button', { name: 'Save here' }).click()
     await page.locator('.toast-ok', { hasText: 'Report saved' }).waitFor()
     const files = (await readdir(work)).filter(f => f.endsWith('.html'))
