@@ -66,8 +66,8 @@ describe('the Rollout screen stops and resumes a rollout', { skip: skip ?? false
     const full = await fullRevisionOf(join(work, 'src'), join(vendoredUpstreamDir, 'watchdog_pinger.tar'), 'watchdog_pinger-full')
     const r = await runCli(['import', full.tarball, '--name', 'watchdog_pinger'], { home })
     assert.equal(r.code, 0, r.stderr)
-    // Each device stays 3 s in TESTING: long enough for Stop to land while one runs.
-    for (const name of NAMES) sims.push(await startSim(join(work, name), ['--fast', '--timing', 'testing=3000', '--name', name]))
+    // Each device stays 5 s in TESTING: long enough for Stop to land while one runs, even on a busy machine.
+    for (const name of NAMES) sims.push(await startSim(join(work, name), ['--fast', '--timing', 'testing=5000', '--name', name]))
     ui = await startUi(home)
     for (const [i, s] of sims.entries()) {
       const added = await apiCall(ui.base, 'devices.add', { address: s.http }, H())
@@ -105,7 +105,7 @@ describe('the Rollout screen stops and resumes a rollout', { skip: skip ?? false
     await page.locator('#rollout-parallel').fill('1')
 
     await page.getByRole('button', { name: 'Start rollout' }).click()
-    // One device at a time: the first finishes, the second runs (3 s in TESTING), then Stop.
+    // One device at a time: the first finishes, the second runs (5 s in TESTING), then Stop.
     await page.locator('[data-testid="rollout-row"][data-state="succeeded"]').first().waitFor({ timeout: 60_000 })
     await page.locator('[data-testid="rollout-row"][data-state="running"]').first().waitFor({ timeout: 30_000 })
     const done = (await page.locator('[data-testid="rollout-row"][data-state="succeeded"]').getAttribute('data-device')) ?? ''
