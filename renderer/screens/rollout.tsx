@@ -44,7 +44,7 @@ function RowLine(p: { r: RolloutRowView }) {
         <Badge tone={ROW_TONE[r.state]}>{r.outcome ?? r.state}</Badge>
       </td>
       <td class='rollout-progress'>
-        {r.state === 'running' ? (
+        {r.state === 'running' && r.outcome === null ? (
           <ProgressBar done={r.progress ?? r.bytesSent} total={r.progress !== null ? 100 : r.bytesToSend} label={`progress of ${r.label}`} />
         ) : null}
       </td>
@@ -57,6 +57,15 @@ function RowLine(p: { r: RolloutRowView }) {
       </td>
     </tr>
   )
+}
+
+/** How far a run has got: its events and a call's answer race (the stop's answer may come after the event that it stopped). */
+const RUN_RANK: Record<RolloutView['state'], number> = { planning: 0, running: 0, stopping: 1, planned: 2, stopped: 2, finished: 2, failed: 2 }
+
+/** The view to keep when a call answers: its answer, unless the events already told a later state of the same run. */
+function newer(current: RolloutView | null, answer: RolloutView): RolloutView {
+  if (current === null || current.id !== answer.id) return answer
+  return RUN_RANK[answer.state] > RUN_RANK[current.state] ? answer : current
 }
 
 function initialSelection(): string[] {
@@ -113,7 +122,9 @@ export function RolloutScreen() {
     setBusy(true)
     setError(null)
     fn()
-      .then(setView, setError)
+      .then(res => {
+        setView(v => newer(v, res))
+      }, setError)
       .finally(() => {
         setBusy(false)
       })

@@ -48,18 +48,22 @@ interface Install {
   endedAt: number | null
 }
 
-async function sims(t: Tctx, dir: string, outcomes: Array<string | null>): Promise<Sim[]> {
+async function sims(t: Tctx, dir: string, outcomes: Array<string | null>, extra: string[] = []): Promise<Sim[]> {
   return await Promise.all(
-    outcomes.map(async (o, i) => await startSim(t, join(dir, `dev${i}`), ['--assume-pvr-sdk-progress', ...(o === null ? [] : ['--outcome', o])])),
+    outcomes.map(async (o, i) => await startSim(t, join(dir, `dev${i}`), ['--assume-pvr-sdk-progress', ...(o === null ? [] : ['--outcome', o]), ...extra])),
   )
 }
 
-async function setup(t: Tctx, outcomes: Array<string | null>): Promise<{ dir: string; home: string; devs: Sim[]; objects: number; bytes: number }> {
+async function setup(
+  t: Tctx,
+  outcomes: Array<string | null>,
+  simArgs: string[] = [],
+): Promise<{ dir: string; home: string; devs: Sim[]; objects: number; bytes: number }> {
   const dir = await tempDir(t, 'fleet-rollout-')
   const home = join(dir, 'home')
   const rev = await makeRev(join(dir, 'src'), 'fleet', [{ name: 'app', bytes: 120_000 }])
   await importRev(home, rev.tarball, 'site-app')
-  const devs = await sims(t, dir, outcomes)
+  const devs = await sims(t, dir, outcomes, simArgs)
   const add = await runCli(['--json', 'devices', '--no-mdns', ...devs.flatMap(d => ['--device', d.http])], { home })
   assert.equal(add.code, 0, add.stderr)
   return { dir, home, devs, objects: rev.objects.length, bytes: rev.bytes }
@@ -337,5 +341,61 @@ describe('rollout killed with -9', () => {
         (await history(home, ids[i])).map(h => h.status),
         ['DONE'],
       )
+  })
+})
+
+describe('rollout stopped with Ctrl+C', () => {
+  it('the device in flight is STOPPED, not failed, the rest not started and untouched; the rerun follows its step (one install) and completes', async t => {
+    // Each device stays 4 s in TESTING: the interrupt lands while the first one runs its update.
+    const { home, devs } = await setup(t, [null, null, null], ['--timing', 'testing=4000'])
+    const ids = devs.map(d => d.http)
+    const args = ['--home', home, '--json', 'rollout', 'site-app', '--devices', ids.join(','), '--parallel', '1', '--poll', '50']
+    const child = spawn(process.execPath, [cliBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+    })
+    const exited = new Promise<number | null>(resolve => {
+      child.on('exit', code => {
+        resolve(code)
+      })
+    })
+    t.after(async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+      await exited
+    })
+    await new Promise<void>((resolve, reject) => {
+      let err = ''
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString()
+        if (err.includes(`${ids[0]}:   TESTING`)) resolve()
+      })
+      child.on('exit', () => {
+        reject(new Error(`rollout exited before it was interrupted: ${err}`))
+      })
+    })
+    child.kill('SIGINT')
+    assert.equal(await exited, 1)
+    const stopped = JSON.parse(out) as Result
+    assert.deepEqual(
+      [stopped.devices[0].state, stopped.devices[0].outcome],
+      ['running', 'STOPPED'],
+      'the device goes on with its update without us: stopped, not failed',
+    )
+    assert.deepEqual(stopped.summary, { devices: 3, succeeded: 0, failed: 0, skipped: 0, notStarted: 2 })
+    await untouched(devs[1])
+    await untouched(devs[2])
+
+    const r = await rollout(home, ['--devices', ids.join(','), '--parallel', '1'])
+    assert.equal(r.code, 0, r.stderr)
+    const res = result(r)
+    assert.equal(res.resumed, true)
+    assert.deepEqual(res.summary, { devices: 3, succeeded: 3, failed: 0, skipped: 0, notStarted: 0 })
+    assert.deepEqual(
+      (await history(home, ids[0])).map(h => h.status),
+      [res.devices[0].outcome],
+      'one install, the stopped one, followed to its end: not installed again',
+    )
+    assert.equal((await deviceSteps(devs[0].socket)).length, 2, 'the device got one step (beside its factory 0)')
   })
 })

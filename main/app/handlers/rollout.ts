@@ -185,7 +185,8 @@ export class RolloutService {
           state: e.state,
           outcome: e.outcome,
           message: e.message,
-          ...(e.state === 'running' ? { progress: null, bytesSent: 0 } : {}),
+          // A device starting afresh (a cut-off one, STOPPED, keeps what it had sent).
+          ...(e.state === 'running' && e.outcome === null ? { progress: null, bytesSent: 0 } : {}),
         })
       } else if (e.type === 'install') {
         const ev = e.event

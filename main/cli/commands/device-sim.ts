@@ -27,6 +27,7 @@ interface SimOpts {
   outcome?: string
   name?: string
   fast?: boolean
+  timing?: string
   mdns?: boolean
   sshPort?: number
   secureboot?: string
@@ -61,6 +62,12 @@ export function registerDeviceSim(program: Command, cli: Cli): void {
     )
     .option('--name <nick>', 'device nick (mDNS name)', 'pantavisor')
     .option('--fast', 'short delays (TESTING 0.5 s instead of 25 s) for tests')
+    .addOption(
+      new Option(
+        '--timing <name=ms,...>',
+        'test: set some delays by hand, over the default or --fast ones (pickup, inprogress, reboot, testing, rollback, gc-defer, loop)',
+      ).hideHelp(),
+    )
     .option('--no-mdns', 'do not advertise on mDNS (always use this on a shared network or in tests)')
     .option('--ssh-port <port>', 'SSH port to advertise', count, 8222)
     .option('--secureboot <mode>', 'signature mode: disabled, lenient, strict, audit', 'lenient')
@@ -85,7 +92,10 @@ export function registerDeviceSim(program: Command, cli: Cli): void {
         const o = ctx.opts
         if (o.secureboot !== undefined && !isPolicyMode(o.secureboot))
           throw new UsageError(`--secureboot ${o.secureboot}: use disabled, lenient, strict or audit`)
-        const { DeviceSimulator } = await import('../../devices/sim/index.js')
+        const { DeviceSimulator, parseTiming, TIMING_HELP } = await import('../../devices/sim/index.js')
+        const timing = o.timing === undefined ? undefined : parseTiming(o.timing)
+        if (timing === null)
+          throw new UsageError(`--timing ${o.timing ?? ''}: give name=ms pairs separated by commas (names: ${TIMING_HELP}), e.g. testing=3000`)
         const sim = new DeviceSimulator(
           { log: ctx.log },
           {
@@ -96,6 +106,7 @@ export function registerDeviceSim(program: Command, cli: Cli): void {
             outcome: o.outcome as 'auto',
             name: o.name,
             fast: o.fast === true,
+            timing,
             mdns: o.mdns !== false,
             sshPort: o.sshPort,
             secureboot: o.secureboot as 'lenient',

@@ -134,6 +134,9 @@ export class HttpClient {
         const stallMs = c.stallMs ?? STALL_MS
         let sent = 0
         const arm = (ms: number, why: string): void => {
+          // Once answered, bytes still leaving and the request's 'finish' (which may come after the
+          // answer) arm nothing: a stray 30 s timer kept a finished `fieldsync rollout` alive for 30 s.
+          if (settled) return
           clearTimeout(stall)
           stall = setTimeout(() => {
             req.destroy()

@@ -58,6 +58,8 @@ export interface RolloutReportRow {
   revisionAfter: string | null
   bytesSent: number
   seconds: number | null
+  /** The upload's own part of `seconds`, for a device this run sent objects to (absent otherwise). */
+  uploadSeconds?: number
   installId: number | null
 }
 
@@ -75,6 +77,13 @@ export interface RolloutResult {
   /** What the waves read from the library beside what they sent (shared reads: about one read per object per wave). */
   reads?: SharedReadStats
 }
+
+/** How one device's part ended in this run (see Rollout.device). */
+type DeviceEnd = 'ok' | 'failed' | 'stopped'
+
+/** The outcome and message of a device the rollout was stopped while it ran (its row stays running). */
+const CUT_OUTCOME = 'STOPPED'
+const CUT_MESSAGE = 'the rollout was stopped while this device ran its update; the device goes on with it: resume the rollout to follow it to its end'
 
 /** How long a resumed rollout follows a cut-off device's step (through its reboot) when no --timeout is given. */
 const FOLLOW_CUT_MS = 10 * 60_000
@@ -173,6 +182,7 @@ export class Rollout {
       req.onEvent?.({ type: 'stop', reason: why })
     }
     const reads: SharedReadStats = { libraryBytes: 0, servedBytes: 0, ownReads: 0 }
+    const uploads = new Map<string, number>()
     let wave: SharedReads | null = null
     const runWave = async (targets: RolloutTarget[]): Promise<void> => {
       wave = new SharedReads((sha, start, signal) => this.components.library.objects.read(sha, { start, signal }))
@@ -184,8 +194,8 @@ export class Rollout {
       }
     }
     const one = async (t: RolloutTarget): Promise<void> => {
-      const ok = await this.device(rid, info.id, info.name, t, req, wave, cutOff.get(t.deviceId))
-      if (ok) return
+      const end = await this.device(rid, info.id, info.name, t, req, wave, cutOff.get(t.deviceId), uploads)
+      if (end !== 'failed') return
       failures++
       if (t.canary) stop(`canary ${t.label} failed: the other devices were not started`)
       else if (failures >= req.maxFailures)
@@ -212,7 +222,17 @@ export class Rollout {
     }
     const rows = rs.rows(rid)
     rs.end(rid, rows.every(r => r.state === 'succeeded' || r.state === 'skipped') ? 'finished' : 'stopped')
-    return { rollout: rid, resumed, revision, signature, dryRun: false, stopped, summary: summarize(rows), devices: reportRows(rows, req.targets), reads }
+    return {
+      rollout: rid,
+      resumed,
+      revision,
+      signature,
+      dryRun: false,
+      stopped,
+      summary: summarize(rows),
+      devices: reportRows(rows, req.targets, uploads),
+      reads,
+    }
   }
 
   private async dryRun(req: RolloutRequest, revision: { id: string; name: string }, signature: string, raw: Uint8Array): Promise<RolloutResult> {
@@ -264,7 +284,12 @@ export class Rollout {
     }
   }
 
-  /** One device, to its end; true when it succeeded or already ran the revision. */
+  /**
+   * One device, to its end: 'ok' when it succeeded or already ran the
+   * revision; 'stopped' when the rollout was stopped before the device was
+   * asked for anything (its row stays pending: not started) or while it ran
+   * (its row stays running, cut off: a resume follows its step).
+   */
   private async device(
     rid: number,
     revId: string,
@@ -272,14 +297,17 @@ export class Rollout {
     t: RolloutTarget,
     req: RolloutRequest,
     wave: SharedReads | null,
-    cutInstall?: number,
-  ): Promise<boolean> {
+    cutInstall: number | undefined,
+    uploads: Map<string, number>,
+  ): Promise<DeviceEnd> {
     const rs = this.components.rollouts
     if (cutInstall !== undefined) {
       const followed = await this.followCut(rid, t, req, cutInstall)
       if (followed !== null) return followed
     }
     const plan = await planDevice(this.components.installer, revId, t, req.signal)
+    // Stopped while planning: the device was only read from, never written to; it is not started.
+    if (req.signal.aborted) return 'stopped'
     req.onEvent?.({ type: 'plan', plan })
     if (plan.alreadyRuns === true) {
       const installId = this.record(t, revId, revName, 'SKIPPED', `already runs ${revName}`, null)
@@ -294,7 +322,7 @@ export class Rollout {
         bytesSent: 0,
       })
       req.onEvent?.({ type: 'device', deviceId: t.deviceId, label: t.label, state: 'skipped', outcome: 'ALREADY_RUNS', message: `already runs ${revName}` })
-      return true
+      return 'ok'
     }
     rs.started(rid, t.deviceId, plan.revisionBefore)
     req.onEvent?.({ type: 'device', deviceId: t.deviceId, label: t.label, state: 'running', outcome: null, message: null })
@@ -328,8 +356,15 @@ export class Rollout {
       outcome = res.status
       message = res.statusMsg
       bytesSent = res.bytesSent
+      if (res.bytesSent > 0) uploads.set(t.deviceId, res.uploadSeconds)
       if (ok) after = res.step
     } catch (err) {
+      if (req.signal.aborted) {
+        // Stopped while this device ran: the device goes on with its step without us. The row stays
+        // running (cut off, as after a kill -9): a resume follows that step to its end, nothing resent.
+        this.cutOff(rid, t, req)
+        return 'stopped'
+      }
       const w = toWireError(err)
       const d = (err as { details?: { step?: string; bytesSent?: number } }).details
       state = 'failed'
@@ -342,7 +377,13 @@ export class Rollout {
     }
     rs.finished(rid, t.deviceId, { state, outcome, message, errorCode, installId, revisionAfter: after, bytesSent })
     req.onEvent?.({ type: 'device', deviceId: t.deviceId, label: t.label, state, outcome, message })
-    return state === 'succeeded'
+    return state === 'succeeded' ? 'ok' : 'failed'
+  }
+
+  /** A device the rollout stopped following while it ran: its row says so and stays running, for a resume to follow. */
+  private cutOff(rid: number, t: RolloutTarget, req: RolloutRequest): void {
+    this.components.rollouts.cut(rid, t.deviceId, CUT_OUTCOME, CUT_MESSAGE)
+    req.onEvent?.({ type: 'device', deviceId: t.deviceId, label: t.label, state: 'running', outcome: CUT_OUTCOME, message: CUT_MESSAGE })
   }
 
   /**
@@ -351,7 +392,7 @@ export class Rollout {
    * end, through the reboot, instead of starting again; null when the device
    * never got the step (the kill came before it), so the install starts anew.
    */
-  private async followCut(rid: number, t: RolloutTarget, req: RolloutRequest, installId: number): Promise<boolean | null> {
+  private async followCut(rid: number, t: RolloutTarget, req: RolloutRequest, installId: number): Promise<DeviceEnd | null> {
     const row = this.components.devices.install(installId)
     if (row?.step == null) return null
     const step = row.step
@@ -381,7 +422,10 @@ export class Rollout {
         await driver.close()
       }
     } catch (err) {
-      if (req.signal.aborted) throw err
+      if (req.signal.aborted) {
+        this.cutOff(rid, t, req)
+        return 'stopped'
+      }
       this.log('%s: could not follow cut-off step %s (%s): installing again', t.label, step, (err as Error).message)
       return null
     }
@@ -404,7 +448,7 @@ export class Rollout {
       bytesSent: row.bytesSent,
     })
     req.onEvent?.({ type: 'device', deviceId: t.deviceId, label: t.label, state: ok ? 'succeeded' : 'failed', outcome: p.status, message })
-    return ok
+    return ok ? 'ok' : 'failed'
   }
 
   private notStarted(rid: number, revId: string, revName: string, t: RolloutTarget, why: string, req: RolloutRequest): void {
@@ -443,7 +487,7 @@ function summarize(rows: RolloutDeviceRow[]): RolloutResult['summary'] {
   return { devices: rows.length, succeeded: n('succeeded'), failed: n('failed'), skipped: n('skipped'), notStarted: n('not-started') }
 }
 
-function reportRows(rows: RolloutDeviceRow[], targets: RolloutTarget[]): RolloutReportRow[] {
+function reportRows(rows: RolloutDeviceRow[], targets: RolloutTarget[], uploads?: Map<string, number>): RolloutReportRow[] {
   const byId = new Map(targets.map(t => [t.deviceId, t]))
   return rows.map(r => {
     const t = byId.get(r.deviceId)
@@ -461,6 +505,7 @@ function reportRows(rows: RolloutDeviceRow[], targets: RolloutTarget[]): Rollout
       revisionAfter: r.revisionAfter,
       bytesSent: r.bytesSent,
       seconds: r.startedAt !== null && r.endedAt !== null ? Math.round((r.endedAt - r.startedAt) / 100) / 10 : null,
+      ...(uploads?.has(r.deviceId) === true ? { uploadSeconds: uploads.get(r.deviceId) } : {}),
       installId: r.installId,
     }
   })

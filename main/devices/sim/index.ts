@@ -20,12 +20,12 @@ import { MdnsAdvertiser } from './mdns.js'
 import { pvctrlHandler } from './pvctrl.js'
 import { createPvrSdkServer, PVR_BASE } from './pvrsdk.js'
 import { DeviceStorage } from './storage.js'
-import { DEVICE_TIMING, FAST_TIMING } from './timing.js'
+import { DEVICE_TIMING, FAST_TIMING, type SimTiming } from './timing.js'
 import type { Outcome } from './update.js'
 import { loadDeviceTrust } from './verify.js'
 
 export { OUTCOMES, type Outcome } from './update.js'
-export { DEVICE_TIMING, FAST_TIMING, type SimTiming } from './timing.js'
+export { DEVICE_TIMING, FAST_TIMING, parseTiming, TIMING_HELP, type SimTiming } from './timing.js'
 export { serveHttp1, type Http1Request, type Http1Response } from './http1.js'
 export type { SimKnobs } from './device.js'
 
@@ -44,6 +44,8 @@ export interface SimulatorOptions {
   /** Device nick (mDNS instance and host name). */
   name?: string
   fast?: boolean
+  /** Some delays set by hand, over the default or --fast ones (`--timing`). */
+  timing?: Partial<SimTiming>
   mdns?: boolean
   /** Port advertised for SSH (pv-avahi: 8222). */
   sshPort?: number
@@ -115,7 +117,7 @@ export class DeviceSimulator {
     const core = new DeviceCore({
       storage: new DeviceStorage(dir, o.storageBytes ?? null),
       trust,
-      timing: o.fast === true ? FAST_TIMING : DEVICE_TIMING,
+      timing: { ...(o.fast === true ? FAST_TIMING : DEVICE_TIMING), ...o.timing },
       outcome: o.outcome ?? 'auto',
       deviceId,
       nick: name,

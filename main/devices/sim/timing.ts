@@ -36,3 +36,33 @@ export const FAST_TIMING: SimTiming = {
   gcDeferMs: 2000,
   loopMs: 250,
 }
+
+/** The SimTiming fields `--timing name=ms,...` may set, by their short names. */
+const TIMING_NAMES: Record<string, keyof SimTiming> = {
+  pickup: 'pickupMs',
+  inprogress: 'inprogressMs',
+  reboot: 'rebootDownMs',
+  testing: 'testingMs',
+  rollback: 'rollbackMs',
+  'gc-defer': 'gcDeferMs',
+  loop: 'loopMs',
+}
+
+/**
+ * `--timing testing=3000,inprogress=0`: some of a device's delays set by
+ * hand on top of the default or --fast ones (tests that need a device to
+ * stay in a phase long enough, or a run with no wait at all). Null when
+ * the text is not that; the caller says what was wrong.
+ */
+export function parseTiming(text: string): Partial<SimTiming> | null {
+  const out: Partial<SimTiming> = {}
+  for (const part of text.split(',')) {
+    const m = /^([a-z-]+)=(\d{1,7})$/.exec(part.trim())
+    const key = m === null ? undefined : TIMING_NAMES[m[1]]
+    if (m === null || key === undefined) return null
+    out[key] = Number(m[2])
+  }
+  return out
+}
+
+export const TIMING_HELP = Object.keys(TIMING_NAMES).join(', ')

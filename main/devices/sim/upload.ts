@@ -126,6 +126,7 @@ export async function receiveObject(dev: DeviceCore, sha: string, body: Readable
     await st.removeObject(sha)
     return { status: 422, error: BAD_CHECKSUM }
   }
+  await st.uploadVerified(sha)
   dev.log('object %s stored (%d bytes)', sha, r.size)
   return { status: 200 }
 }
