@@ -5,52 +5,20 @@
  * revision complete in the library.
  */
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { runCli } from '../helpers/cli.js'
-import { cliBin, vendoredUpstreamDir } from '../helpers/paths.js'
+import { vendoredUpstreamDir } from '../helpers/paths.js'
 import { tempDir } from '../helpers/tmp.js'
+import { startServe, type Serve } from './serve.js'
 import { chromiumMissing, openBrowser, screenshot, startUi, stopChild, type BrowserSession, type UiProcess } from './helpers.js'
 
 const skip = chromiumMissing()
 
-async function startServe(home: string, port = 0): Promise<{ child: ChildProcess; peerId: string; addr: string }> {
-  const child = spawn(
-    process.execPath,
-    [cliBin, '--home', home, '--json', 'serve', '--no-mdns', '--listen', `/ip4/127.0.0.1/tcp/${port}`, '--name', 'colleague-laptop'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  )
-  let out = ''
-  let err = ''
-  child.stderr?.on('data', (d: Buffer) => {
-    err += d.toString()
-  })
-  const info = await new Promise<{ peerId: string; addrs: string[] }>((resolve, reject) => {
-    const t = setTimeout(() => {
-      reject(new Error(`serve printed nothing in 20 s: ${err}`))
-    }, 20_000)
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString()
-      const nl = out.indexOf('\n')
-      if (nl >= 0) {
-        clearTimeout(t)
-        resolve(JSON.parse(out.slice(0, nl)))
-      }
-    })
-    child.once('exit', code => {
-      clearTimeout(t)
-      reject(new Error(`serve exited ${code}: ${err}`))
-    })
-  })
-  const addr = info.addrs.find(a => a.startsWith('/ip4/127.0.0.1/')) ?? info.addrs[0]
-  return { child, peerId: info.peerId, addr: addr.includes('/p2p/') ? addr : `${addr}/p2p/${info.peerId}` }
-}
-
 describe('peers screen in browser mode', { skip: skip ?? false, timeout: 120_000 }, () => {
   let ui: UiProcess
   let b: BrowserSession
-  let serve: { child: ChildProcess; peerId: string; addr: string }
+  let serve: Serve
   let code: string
   let wifiId: string
   let colleagueHome: string
@@ -145,7 +113,7 @@ describe('peers screen in browser mode', { skip: skip ?? false, timeout: 120_000
       .getByText(/^reconnecting… \(seen .*; next try in \d+ s\)$/)
       .waitFor({ timeout: 20_000 })
     await screenshot(page, 'peers-reconnecting')
-    serve = await startServe(colleagueHome, port)
+    serve = await startServe(colleagueHome, { port })
     await card.getByText('connected', { exact: true }).waitFor({ timeout: 30_000 })
   })
 

@@ -10,48 +10,17 @@
  * no horizontal scrollbar (screenshots of both).
  */
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { Page } from 'playwright-core'
 import { runCli } from '../helpers/cli.js'
-import { cliBin, vendoredUpstreamDir } from '../helpers/paths.js'
+import { vendoredUpstreamDir } from '../helpers/paths.js'
 import { tempDir } from '../helpers/tmp.js'
 import { apiCall, chromiumMissing, openBrowser, screenshot, startUi, stopChild, type BrowserSession, type UiProcess } from './helpers.js'
+import { startServe, type Serve } from './serve.js'
 import { startSim, type Sim } from './sim.js'
 
 const skip = chromiumMissing()
-
-/** A colleague's laptop: `fieldsync serve --no-mdns` on loopback. */
-async function startServe(home: string): Promise<{ child: ChildProcess; peerId: string; addr: string }> {
-  const child = spawn(process.execPath, [cliBin, '--home', home, '--json', 'serve', '--no-mdns', '--listen', '/ip4/127.0.0.1/tcp/0', '--name', 'colleague'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let out = ''
-  let err = ''
-  child.stderr?.on('data', (d: Buffer) => {
-    err += d.toString()
-  })
-  const info = await new Promise<{ peerId: string; addrs: string[] }>((resolve, reject) => {
-    const t = setTimeout(() => {
-      reject(new Error(`serve printed nothing in 20 s: ${err}`))
-    }, 20_000)
-    child.stdout?.on('data', (d: Buffer) => {
-      out += d.toString()
-      const nl = out.indexOf('\n')
-      if (nl >= 0) {
-        clearTimeout(t)
-        resolve(JSON.parse(out.slice(0, nl)))
-      }
-    })
-    child.once('exit', code => {
-      clearTimeout(t)
-      reject(new Error(`serve exited ${code}: ${err}`))
-    })
-  })
-  const addr = info.addrs.find(a => a.startsWith('/ip4/127.0.0.1/')) ?? info.addrs[0]
-  return { child, peerId: info.peerId, addr: addr.includes('/p2p/') ? addr : `${addr}/p2p/${info.peerId}` }
-}
 
 /** Where each element's first line of text has its baseline (a zero-size inline-block sits on it). */
 async function baselines(page: Page, selector: string): Promise<number[]> {
@@ -84,7 +53,7 @@ async function overflow(page: Page, wrap: string): Promise<string[]> {
 describe('small things (issue #17 item 13) in browser mode', { skip: skip ?? false, timeout: 240_000 }, () => {
   let ui: UiProcess
   let b: BrowserSession
-  let serve: { child: ChildProcess; peerId: string; addr: string }
+  let serve: Serve
   let pingerId: string
   const sims: Sim[] = []
   const cleanups: Array<() => Promise<void>> = []
@@ -102,7 +71,7 @@ describe('small things (issue #17 item 13) in browser mode', { skip: skip ?? fal
     const imp = await runCli(['--json', 'import', join(vendoredUpstreamDir, 'watchdog_pinger.tar'), '--name', 'watchdog_pinger'], { home: colleague })
     assert.equal(imp.code, 0, imp.stderr)
     pingerId = imp.json().id
-    serve = await startServe(colleague)
+    serve = await startServe(colleague, { name: 'colleague' })
     const mine = join(work, 'mine')
     assert.equal((await runCli(['import', join(vendoredUpstreamDir, 'pvwificonnect.tgz'), '--name', 'pvwificonnect'], { home: mine })).code, 0)
     const joined = await runCli(['team', 'join', created.json().code], { home: mine })
