@@ -347,18 +347,9 @@ export class DeviceStore {
    * imported again finds its row (same device, via, step and start) and adds
    * nothing. Returns the row's id and whether it was added now.
    */
-  recordFinishedInstall(r: {
-    deviceId: string
-    address: string
-    via: string
-    revisionId: string
-    revisionName: string | null
-    step: string | null
-    status: string
-    statusMsg: string | null
-    startedAt: number
-    endedAt: number
-  }): { id: number; added: boolean } {
+  recordFinishedInstall(
+    r: Pick<InstallRow, 'deviceId' | 'address' | 'via' | 'revisionId' | 'revisionName' | 'step' | 'status' | 'statusMsg' | 'startedAt'> & { endedAt: number },
+  ): { id: number; added: boolean } {
     return this.db.transaction(() => {
       const had = this.db
         .prepare('SELECT id FROM device_installs WHERE device_id = ? AND via = ? AND step IS ? AND started_at = ? AND revision_id = ?')
