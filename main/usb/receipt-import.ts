@@ -100,6 +100,7 @@ export async function importReceipts(dir: string, c: { store: DeviceStore; log: 
       failed: rows.filter(r => r.state === 'failed').length,
       skipped: 0,
       notStarted: 0,
+      stopped: 0,
     },
     devices: rows,
   }

@@ -294,7 +294,7 @@ export function RolloutScreen() {
             {view.summary !== null && (
               <span class='small' data-testid='rollout-summary'>
                 {view.summary.succeeded} succeeded, {view.summary.failed} failed, {view.summary.skipped} already ran it, {view.summary.notStarted} not started,
-                of {view.summary.devices}
+                {view.summary.stopped > 0 ? ` ${view.summary.stopped} stopped while running,` : ''} of {view.summary.devices}
               </span>
             )}
             <Button

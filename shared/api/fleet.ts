@@ -71,8 +71,21 @@ export interface RolloutView {
   /** Why devices were left not started. */
   stopped: string | null
   error: { code: string; message: string } | null
-  summary: { devices: number; succeeded: number; failed: number; skipped: number; notStarted: number } | null
+  summary: RolloutSummary | null
   rows: RolloutRowView[]
+}
+
+/** A rollout's devices by how they ended. */
+export interface RolloutSummary {
+  devices: number
+  succeeded: number
+  failed: number
+  /** Already ran the revision: nothing sent. */
+  skipped: number
+  /** Never asked for anything (a stop, a failure limit). */
+  notStarted: number
+  /** Running their update when the rollout was stopped: they go on with it, and a resume follows them. */
+  stopped: number
 }
 
 /** Event payload: one row changed, or the run's state did (then `row` is absent). */

@@ -14,7 +14,7 @@ import { describe, it } from 'node:test'
 import { runCli, type CliRun } from '../helpers/cli.js'
 import { cliBin } from '../helpers/paths.js'
 import { tempDir } from '../helpers/tmp.js'
-import { deviceSteps, importRev, json, makeRev, sentObjects, startSim, type Sim, type Tctx } from './devices-harness.js'
+import { deviceSteps, importRev, json, makeRev, sentObjects, startSim, waitJson, type Sim, type Tctx } from './devices-harness.js'
 
 interface ReportRow {
   device: string
@@ -33,7 +33,7 @@ interface Result {
   resumed: boolean
   stopped: string | null
   reads?: { libraryBytes: number; servedBytes: number; ownReads: number }
-  summary: { devices: number; succeeded: number; failed: number; skipped: number; notStarted: number }
+  summary: { devices: number; succeeded: number; failed: number; skipped: number; notStarted: number; stopped: number }
   devices: ReportRow[]
   seconds: number
 }
@@ -89,6 +89,11 @@ async function untouched(d: Sim): Promise<void> {
   assert.deepEqual(await deviceSteps(d.socket), ['0'], `${d.http} got a step`)
 }
 
+/** Resolves once `cond` holds, checking on every turn of a 20 ms clock. */
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise(resolve => setTimeout(resolve, 20))
+}
+
 function rollout(home: string, args: string[]): Promise<CliRun> {
   return runCli(['--json', 'rollout', 'site-app', '--poll', '50', ...args], { home, timeoutMs: 240_000 })
 }
@@ -130,7 +135,7 @@ describe('rollout to 20 devices', () => {
     assert.equal(r.code, 0, r.stderr)
     const res = result(r)
     t.diagnostic(`20-device rollout, --parallel 4, ${bytes} bytes each: ${res.seconds} s`)
-    assert.deepEqual(res.summary, { devices: 20, succeeded: 20, failed: 0, skipped: 0, notStarted: 0 })
+    assert.deepEqual(res.summary, { devices: 20, succeeded: 20, failed: 0, skipped: 0, notStarted: 0, stopped: 0 })
     // Shared reads: each object read from the library once per wave (the canaries', then the rest's), not once per device.
     assert.deepEqual(res.reads, { libraryBytes: 2 * bytes, servedBytes: 20 * bytes, ownReads: 0 })
     assert.deepEqual(res.devices.map(d => d.device).sort(), [...ids].sort())
@@ -178,7 +183,7 @@ describe('rollout to 20 devices', () => {
     assert.equal(again.code, 0, again.stderr)
     const a = result(again)
     assert.notEqual(a.rollout, res.rollout, 'a finished rollout is not resumed: a new one')
-    assert.deepEqual(a.summary, { devices: 20, succeeded: 0, failed: 0, skipped: 20, notStarted: 0 })
+    assert.deepEqual(a.summary, { devices: 20, succeeded: 0, failed: 0, skipped: 20, notStarted: 0, stopped: 0 })
     assert.ok(a.devices.every(d => d.outcome === 'ALREADY_RUNS' && d.bytesSent === 0))
     assert.deepEqual(
       (await history(home, ids[0])).map(h => h.status),
@@ -344,45 +349,54 @@ describe('rollout killed with -9', () => {
   })
 })
 
+/** `fieldsync rollout` in a child, interrupted with SIGINT once `ready` resolves (given the child's stderr so far); its JSON result. */
+async function interruptedRollout(t: Tctx, home: string, ids: string[], ready: (stderr: () => string) => Promise<void>): Promise<Result> {
+  const args = ['--home', home, '--json', 'rollout', 'site-app', '--devices', ids.join(','), '--parallel', '1', '--poll', '50']
+  const child = spawn(process.execPath, [cliBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString()
+  })
+  const exited = new Promise<number | null>(resolve => {
+    child.on('exit', code => {
+      resolve(code)
+    })
+  })
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    await exited
+  })
+  let err = ''
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString()
+  })
+  await Promise.race([
+    ready(() => err),
+    new Promise<never>((_resolve, reject) => {
+      child.on('exit', () => {
+        reject(new Error(`rollout exited before it was interrupted: ${err}`))
+      })
+    }),
+  ])
+  child.kill('SIGINT')
+  assert.equal(await exited, 1)
+  return JSON.parse(out) as Result
+}
+
 describe('rollout stopped with Ctrl+C', () => {
   it('the device in flight is STOPPED, not failed, the rest not started and untouched; the rerun follows its step (one install) and completes', async t => {
     // Each device stays 4 s in TESTING: the interrupt lands while the first one runs its update.
     const { home, devs } = await setup(t, [null, null, null], ['--timing', 'testing=4000'])
     const ids = devs.map(d => d.http)
-    const args = ['--home', home, '--json', 'rollout', 'site-app', '--devices', ids.join(','), '--parallel', '1', '--poll', '50']
-    const child = spawn(process.execPath, [cliBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString()
+    const stopped = await interruptedRollout(t, home, ids, async err => {
+      await until(() => err().includes(`${ids[0]}:   TESTING`))
     })
-    const exited = new Promise<number | null>(resolve => {
-      child.on('exit', code => {
-        resolve(code)
-      })
-    })
-    t.after(async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-      await exited
-    })
-    await new Promise<void>((resolve, reject) => {
-      let err = ''
-      child.stderr.on('data', (d: Buffer) => {
-        err += d.toString()
-        if (err.includes(`${ids[0]}:   TESTING`)) resolve()
-      })
-      child.on('exit', () => {
-        reject(new Error(`rollout exited before it was interrupted: ${err}`))
-      })
-    })
-    child.kill('SIGINT')
-    assert.equal(await exited, 1)
-    const stopped = JSON.parse(out) as Result
     assert.deepEqual(
       [stopped.devices[0].state, stopped.devices[0].outcome],
       ['running', 'STOPPED'],
       'the device goes on with its update without us: stopped, not failed',
     )
-    assert.deepEqual(stopped.summary, { devices: 3, succeeded: 0, failed: 0, skipped: 0, notStarted: 2 })
+    assert.deepEqual(stopped.summary, { devices: 3, succeeded: 0, failed: 0, skipped: 0, notStarted: 2, stopped: 1 })
     await untouched(devs[1])
     await untouched(devs[2])
 
@@ -390,11 +404,41 @@ describe('rollout stopped with Ctrl+C', () => {
     assert.equal(r.code, 0, r.stderr)
     const res = result(r)
     assert.equal(res.resumed, true)
-    assert.deepEqual(res.summary, { devices: 3, succeeded: 3, failed: 0, skipped: 0, notStarted: 0 })
+    assert.deepEqual(res.summary, { devices: 3, succeeded: 3, failed: 0, skipped: 0, notStarted: 0, stopped: 0 })
     assert.deepEqual(
       (await history(home, ids[0])).map(h => h.status),
       [res.devices[0].outcome],
       'one install, the stopped one, followed to its end: not installed again',
+    )
+    assert.equal((await deviceSteps(devs[0].socket)).length, 2, 'the device got one step (beside its factory 0)')
+  })
+
+  it("stopped before pvr-sdk answered the post: the step the device named is followed on the rerun, counted as installed, not as 'already ran it'", async t => {
+    // pvr-sdk names the step itself and tells it only in its answer, which these devices hold back 4 s
+    // (device-sim --timing post=4000); they run it 2 s after the post (pickup=2000). The interrupt
+    // lands once the device holds the step, before the answer: the rollout never learns the step's name.
+    const { home, devs } = await setup(t, [null], ['--timing', 'post=4000,pickup=2000'])
+    const ids = devs.map(d => d.http)
+    const stopped = await interruptedRollout(t, home, ids, async () => {
+      await waitJson<Array<{ name: string }>>(devs[0].socket, '/steps', s => s.length === 2)
+    })
+    assert.deepEqual([stopped.devices[0].state, stopped.devices[0].outcome], ['running', 'STOPPED'])
+    assert.deepEqual(stopped.summary, { devices: 1, succeeded: 0, failed: 0, skipped: 0, notStarted: 0, stopped: 1 })
+    const named = (await deviceSteps(devs[0].socket)).find(x => x !== '0') ?? ''
+    // The technician resumes once the device has run it (it reboots on the way).
+    await waitJson<{ status: string }>(devs[0].socket, `/steps/${named}/progress`, p => p.status === 'DONE', 30_000)
+
+    const r = await rollout(home, ['--devices', ids.join(','), '--parallel', '1'])
+    assert.equal(r.code, 0, r.stderr)
+    const res = result(r)
+    assert.equal(res.resumed, true)
+    assert.deepEqual(res.summary, { devices: 1, succeeded: 1, failed: 0, skipped: 0, notStarted: 0, stopped: 0 }, JSON.stringify(res.devices))
+    assert.match(res.devices[0].message ?? '', /^followed after the rollout resumed: DONE/)
+    const installs = await history(home, ids[0])
+    assert.deepEqual(
+      installs.map(h => [h.status, h.step]),
+      [['DONE', named]],
+      "one install, under the step the device named, followed to its end: neither installed again nor 'already ran it'",
     )
     assert.equal((await deviceSteps(devs[0].socket)).length, 2, 'the device got one step (beside its factory 0)')
   })

@@ -121,7 +121,7 @@ describe(
       t.diagnostic(`rollout of a whole revision to 3 real devices (canary, then 2 at once): ${((Date.now() - t0) / 1000).toFixed(1)} s`)
       assert.equal(r.code, 0, r.stderr + (await devs[1].console()).slice(-3000))
       const res = r.json() as Result
-      assert.deepEqual(res.summary, { devices: 3, succeeded: 3, failed: 0, skipped: 0, notStarted: 0 })
+      assert.deepEqual(res.summary, { devices: 3, succeeded: 3, failed: 0, skipped: 0, notStarted: 0, stopped: 0 })
       assert.deepEqual(JSON.parse(await readFile(report, 'utf8')).devices, res.devices, 'the report file is the result')
       for (const [i, dev] of devs.entries()) {
         const row = res.devices.find(x => x.device === ids[i])
@@ -162,7 +162,7 @@ describe(
       t.diagnostic(`rollout stopped by its failing canary on a real device: ${((Date.now() - t0) / 1000).toFixed(1)} s`)
       assert.equal(r.code, 1, r.stderr)
       const res = r.json() as Result
-      assert.deepEqual(res.summary, { devices: 3, succeeded: 0, failed: 1, skipped: 0, notStarted: 2 })
+      assert.deepEqual(res.summary, { devices: 3, succeeded: 0, failed: 1, skipped: 0, notStarted: 2, stopped: 0 })
       assert.ok(res.stopped !== null, 'the rollout says why it stopped')
       const canary = res.devices.find(x => x.device === ids[0])
       assert.ok(canary !== undefined && canary.canary)

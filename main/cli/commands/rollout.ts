@@ -76,7 +76,7 @@ function resultText(r: RolloutResult, seconds: number): string {
   ])
   return [
     table(rows, ['DEVICE', 'OUTCOME', 'SENT', 'TIME', 'MESSAGE']),
-    `rollout ${r.rollout ?? '-'}${r.resumed ? ' (resumed)' : ''} of ${r.revision.name}: ${s.succeeded} succeeded, ${s.failed} failed, ${s.skipped} already ran it, ${s.notStarted} not started, of ${s.devices}, in ${seconds} s`,
+    `rollout ${r.rollout ?? '-'}${r.resumed ? ' (resumed)' : ''} of ${r.revision.name}: ${s.succeeded} succeeded, ${s.failed} failed, ${s.skipped} already ran it, ${s.notStarted} not started, ${s.stopped > 0 ? `${s.stopped} stopped while running, ` : ''}of ${s.devices}, in ${seconds} s`,
     ...(r.reads === undefined || r.reads.servedBytes === 0
       ? []
       : [
@@ -152,7 +152,7 @@ export function register(program: Command, cli: Cli): void {
         })
         for (const f of o.report ?? []) await writeReport(f, res)
         const seconds = Math.round((Date.now() - t0) / 100) / 10
-        const ok = res.summary.failed === 0 && res.summary.notStarted === 0
+        const ok = res.summary.failed === 0 && res.summary.notStarted === 0 && res.summary.stopped === 0
         return { json: { ...res, seconds, reports: o.report ?? [] }, text: resultText(res, seconds), exitCode: res.dryRun || ok ? 0 : 1 }
       }),
     )

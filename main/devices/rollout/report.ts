@@ -59,6 +59,7 @@ export function toHtml(res: RolloutResult, now = new Date()): string {
     ['failed', s.failed, 'bad'],
     ['already ran it', s.skipped, ''],
     ['not started', s.notStarted, 'warn'],
+    ['stopped while running', s.stopped, 'warn'],
   ]
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">

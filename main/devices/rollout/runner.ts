@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto'
 import { IncompleteRevisionError, TimeoutError, toWireError, UsageError } from '../../../shared/errors.js'
 import { installSucceeded, type InstallResult } from '../../../shared/api/types.js'
+import type { RolloutSummary } from '../../../shared/api/fleet.js'
 import type { Logger } from '../../../shared/log.js'
 import type { Library } from '../../store/library.js'
 import { applyPolicy, signatureSummary, type PolicyCheck, type TrustSource } from '../../trust/index.js'
@@ -71,7 +72,7 @@ export interface RolloutResult {
   dryRun: boolean
   /** Why devices were left not started, or null when every device was tried. */
   stopped: string | null
-  summary: { devices: number; succeeded: number; failed: number; skipped: number; notStarted: number }
+  summary: RolloutSummary
   plans?: DevicePlan[]
   devices: RolloutReportRow[]
   /** What the waves read from the library beside what they sent (shared reads: about one read per object per wave). */
@@ -308,6 +309,14 @@ export class Rollout {
     const plan = await planDevice(this.components.installer, revId, t, req.signal)
     // Stopped while planning: the device was only read from, never written to; it is not started.
     if (req.signal.aborted) return 'stopped'
+    if (cutInstall !== undefined && plan.alreadyRuns === true && plan.revisionBefore !== null) {
+      // The device runs the revision under a step it named itself (pvr-sdk's post names the step;
+      // the stop or the kill came before its answer): the cut-off install took effect. Follow that
+      // step as the install's, so that the device counts as installed here, not as "already ran it".
+      this.components.devices.renameInstallStep(cutInstall, plan.revisionBefore)
+      const followed = await this.followCut(rid, t, req, cutInstall)
+      if (followed !== null) return followed
+    }
     req.onEvent?.({ type: 'plan', plan })
     if (plan.alreadyRuns === true) {
       const installId = this.record(t, revId, revName, 'SKIPPED', `already runs ${revName}`, null)
@@ -484,7 +493,7 @@ export class Rollout {
 
 function summarize(rows: RolloutDeviceRow[]): RolloutResult['summary'] {
   const n = (s: RolloutDeviceState): number => rows.filter(r => r.state === s).length
-  return { devices: rows.length, succeeded: n('succeeded'), failed: n('failed'), skipped: n('skipped'), notStarted: n('not-started') }
+  return { devices: rows.length, succeeded: n('succeeded'), failed: n('failed'), skipped: n('skipped'), notStarted: n('not-started'), stopped: n('running') }
 }
 
 function reportRows(rows: RolloutDeviceRow[], targets: RolloutTarget[], uploads?: Map<string, number>): RolloutReportRow[] {

@@ -121,6 +121,7 @@ async function post(dev: DeviceCore, req: IncomingMessage, res: ServerResponse):
     fail(res, c.status, c.error ?? '', c.retryAfter === undefined ? {} : { 'Retry-After': String(c.retryAfter) })
     return
   }
+  if (dev.timing.postAnswerMs > 0) await new Promise(resolve => setTimeout(resolve, dev.timing.postAnswerMs))
   json(res, 200, { rev: -1, revlocal: step, 'state-sha': stateSha, 'trail-id': dev.deviceId, 'commit-msg': msgRaw === undefined ? '' : JSON.parse(msgRaw) })
 }
 

@@ -15,6 +15,12 @@ export interface SimTiming {
   gcDeferMs: number
   /** Main loop period (threshold GC, devmeta refresh). */
   loopMs: number
+  /**
+   * Test knob, 0 on a device: pvr-sdk answers a post this long after it
+   * took the step and its run command (a slow or lost answer: the client
+   * may be stopped before it learns the step the device named).
+   */
+  postAnswerMs: number
 }
 
 export const DEVICE_TIMING: SimTiming = {
@@ -25,6 +31,7 @@ export const DEVICE_TIMING: SimTiming = {
   rollbackMs: 3000,
   gcDeferMs: 600_000,
   loopMs: 5000,
+  postAnswerMs: 0,
 }
 
 export const FAST_TIMING: SimTiming = {
@@ -35,6 +42,7 @@ export const FAST_TIMING: SimTiming = {
   rollbackMs: 100,
   gcDeferMs: 2000,
   loopMs: 250,
+  postAnswerMs: 0,
 }
 
 /** The SimTiming fields `--timing name=ms,...` may set, by their short names. */
@@ -46,6 +54,7 @@ const TIMING_NAMES: Record<string, keyof SimTiming> = {
   rollback: 'rollbackMs',
   'gc-defer': 'gcDeferMs',
   loop: 'loopMs',
+  post: 'postAnswerMs',
 }
 
 /**
