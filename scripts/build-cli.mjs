@@ -14,7 +14,7 @@
 // the renderer, package.json, the worker threads, which run tsc's output)
 // is where it was before bundling.
 import { build } from 'esbuild'
-import { readFile } from 'node:fs/promises'
+import { readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 
 const root = path.resolve(import.meta.dirname, '..')
@@ -38,6 +38,8 @@ const importMetaUrl = {
   },
 }
 
+// Chunk names carry a content hash: without a clean folder, every build would leave the last one's chunks behind.
+await rm(outdir, { recursive: true, force: true })
 await build({
   entryPoints: { fieldsync: path.join(root, 'main', 'cli', 'index.ts') },
   outdir,
