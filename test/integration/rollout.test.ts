@@ -349,8 +349,17 @@ describe('rollout killed with -9', () => {
   })
 })
 
-/** `fieldsync rollout` in a child, interrupted with SIGINT once `ready` resolves (given the child's stderr so far); its JSON result. */
-async function interruptedRollout(t: Tctx, home: string, ids: string[], ready: (stderr: () => string) => Promise<void>): Promise<Result> {
+/**
+ * `fieldsync rollout` in a child, sent `sig` once `ready` resolves (given the child's stderr so far);
+ * its JSON result after SIGINT, null after SIGKILL.
+ */
+async function interruptedRollout(
+  t: Tctx,
+  home: string,
+  ids: string[],
+  ready: (stderr: () => string) => Promise<void>,
+  sig: 'SIGINT' | 'SIGKILL' = 'SIGINT',
+): Promise<Result | null> {
   const args = ['--home', home, '--json', 'rollout', 'site-app', '--devices', ids.join(','), '--parallel', '1', '--poll', '50']
   const child = spawn(process.execPath, [cliBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
@@ -378,8 +387,10 @@ async function interruptedRollout(t: Tctx, home: string, ids: string[], ready: (
       })
     }),
   ])
-  child.kill('SIGINT')
-  assert.equal(await exited, 1)
+  child.kill(sig)
+  const code = await exited
+  if (sig === 'SIGKILL') return null
+  assert.equal(code, 1)
   return JSON.parse(out) as Result
 }
 
@@ -391,6 +402,7 @@ describe('rollout stopped with Ctrl+C', () => {
     const stopped = await interruptedRollout(t, home, ids, async err => {
       await until(() => err().includes(`${ids[0]}:   TESTING`))
     })
+    assert.ok(stopped !== null)
     assert.deepEqual(
       [stopped.devices[0].state, stopped.devices[0].outcome],
       ['running', 'STOPPED'],
@@ -413,18 +425,27 @@ describe('rollout stopped with Ctrl+C', () => {
     assert.equal((await deviceSteps(devs[0].socket)).length, 2, 'the device got one step (beside its factory 0)')
   })
 
-  it("stopped before pvr-sdk answered the post: the step the device named is followed on the rerun, counted as installed, not as 'already ran it'", async t => {
+  it("killed before pvr-sdk answered the post: the rerun follows the step the device named, counted as installed, not as 'already ran it'", async t => {
     // pvr-sdk names the step itself and tells it only in its answer, which these devices hold back 4 s
-    // (device-sim --timing post=4000); they run it 2 s after the post (pickup=2000). The interrupt
-    // lands once the device holds the step, before the answer: the rollout never learns the step's name.
+    // (device-sim --timing post=4000); they run it 2 s after the post (pickup=2000). The kill lands
+    // once the device holds the step, before the answer: the rollout never learned the step's name.
     const { home, devs } = await setup(t, [null], ['--timing', 'post=4000,pickup=2000'])
     const ids = devs.map(d => d.http)
-    const stopped = await interruptedRollout(t, home, ids, async () => {
-      await waitJson<Array<{ name: string }>>(devs[0].socket, '/steps', s => s.length === 2)
-    })
-    assert.deepEqual([stopped.devices[0].state, stopped.devices[0].outcome], ['running', 'STOPPED'])
-    assert.deepEqual(stopped.summary, { devices: 1, succeeded: 0, failed: 0, skipped: 0, notStarted: 0, stopped: 1 })
+    await interruptedRollout(
+      t,
+      home,
+      ids,
+      async () => {
+        await waitJson<Array<{ name: string }>>(devs[0].socket, '/steps', s => s.length === 2)
+      },
+      'SIGKILL',
+    )
     const named = (await deviceSteps(devs[0].socket)).find(x => x !== '0') ?? ''
+    assert.notDeepEqual(
+      (await history(home, ids[0])).map(h => h.step),
+      [named],
+      'the install is recorded under the name the rollout planned, not the one the device chose',
+    )
     // The technician resumes once the device has run it (it reboots on the way).
     await waitJson<{ status: string }>(devs[0].socket, `/steps/${named}/progress`, p => p.status === 'DONE', 30_000)
 
@@ -441,5 +462,31 @@ describe('rollout stopped with Ctrl+C', () => {
       "one install, under the step the device named, followed to its end: neither installed again nor 'already ran it'",
     )
     assert.equal((await deviceSteps(devs[0].socket)).length, 2, 'the device got one step (beside its factory 0)')
+  })
+
+  it('a stop while pvr-sdk has not answered the post waits for the answer: the install carries the step the device named', async t => {
+    // The answer comes 2 s after the post (post=2000), before the device runs the step (pickup=4000).
+    const { home, devs } = await setup(t, [null], ['--timing', 'post=2000,pickup=4000'])
+    const ids = devs.map(d => d.http)
+    const stopped = await interruptedRollout(t, home, ids, async () => {
+      await waitJson<Array<{ name: string }>>(devs[0].socket, '/steps', s => s.length === 2)
+    })
+    assert.ok(stopped !== null)
+    assert.deepEqual([stopped.devices[0].state, stopped.devices[0].outcome], ['running', 'STOPPED'])
+    assert.deepEqual(stopped.summary, { devices: 1, succeeded: 0, failed: 0, skipped: 0, notStarted: 0, stopped: 1 })
+    const named = (await deviceSteps(devs[0].socket)).find(x => x !== '0') ?? ''
+    assert.deepEqual(
+      (await history(home, ids[0])).map(h => h.step),
+      [named],
+      'recorded under the step the device named: a resume can follow it by name',
+    )
+    await waitJson<{ status: string }>(devs[0].socket, `/steps/${named}/progress`, p => p.status === 'DONE', 30_000)
+    const r = await rollout(home, ['--devices', ids.join(','), '--parallel', '1'])
+    assert.equal(r.code, 0, r.stderr)
+    assert.deepEqual(result(r).summary, { devices: 1, succeeded: 1, failed: 0, skipped: 0, notStarted: 0, stopped: 0 })
+    assert.deepEqual(
+      (await history(home, ids[0])).map(h => [h.status, h.step]),
+      [['DONE', named]],
+    )
   })
 })

@@ -25,7 +25,7 @@
  * port: a device cannot point the laptop's uploads at another service.
  */
 import type { Readable } from 'node:stream'
-import { BugError, ProtocolError, UsageError } from '../../../shared/errors.js'
+import { AbortedError, BugError, ProtocolError, UsageError } from '../../../shared/errors.js'
 import { isSha256Hex } from '../../../shared/ids.js'
 import { canonicalJson, canonicalizeJsonText, parseState, revisionId } from '../../../shared/state/index.js'
 import { answerError, retryAfterOf } from './answers.js'
@@ -268,12 +268,16 @@ export class PvrSdkDriver implements DeviceDriver {
     if (p.msg !== null && p.msg !== '') members.push(['commit-msg', canonicalJson(p.msg)])
     members.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
     const body = Buffer.from(`{${members.map(([k, v]) => `${canonicalJson(k)}:${v}`).join(',')}}`)
+    // Once sent, the post is answered before a stop takes effect: the device tells the step it
+    // named only in its answer, and a stop that dropped the answer would leave this install under a
+    // name the device does not know. A device that never answers still ends it: the 60 s deadline.
+    if (signal.aborted) throw new AbortedError('cancelled')
     const a = await this.http.call({
       method: 'POST',
       url: this.url(r['post-url'] as string, 'post-url'),
       headers: { 'Content-Type': 'application/json' },
       body,
-      signal,
+      signal: new AbortController().signal,
       timeoutMs: 60_000,
     })
     if (a.status !== 200)
