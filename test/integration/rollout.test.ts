@@ -489,4 +489,26 @@ describe('rollout stopped with Ctrl+C', () => {
       [['DONE', named]],
     )
   })
+
+  it('a stop while the device is asked what it lacks (before anything is sent): NOT_STARTED, untouched, no STOPPED or REFUSED', async t => {
+    // The device takes 1 s to answer each object offer (device-sim --timing offer=1000): the interrupt
+    // lands in the install's preflight, once the rollout said the device started.
+    const { home, devs } = await setup(t, [null], ['--timing', 'offer=1000'])
+    const ids = devs.map(d => d.http)
+    const stopped = await interruptedRollout(t, home, ids, async err => {
+      await until(() => err().includes(`${ids[0]}: started`))
+    })
+    assert.ok(stopped !== null)
+    assert.deepEqual([stopped.devices[0].state, stopped.devices[0].outcome], ['not-started', 'NOT_STARTED'], JSON.stringify(stopped.devices[0]))
+    assert.deepEqual(stopped.summary, { devices: 1, succeeded: 0, failed: 0, skipped: 0, notStarted: 1, stopped: 0 })
+    await untouched(devs[0])
+    assert.deepEqual(
+      (await history(home, ids[0])).map(h => h.status),
+      ['NOT_STARTED'],
+      'one history row, saying what happened: nothing was sent',
+    )
+    const r = await rollout(home, ['--devices', ids.join(','), '--parallel', '1'])
+    assert.equal(r.code, 0, r.stderr)
+    assert.deepEqual(result(r).summary, { devices: 1, succeeded: 1, failed: 0, skipped: 0, notStarted: 0, stopped: 0 })
+  })
 })

@@ -65,7 +65,7 @@ export function registerDeviceSim(program: Command, cli: Cli): void {
     .addOption(
       new Option(
         '--timing <name=ms,...>',
-        'test: set some delays by hand, over the default or --fast ones (pickup, inprogress, reboot, testing, rollback, gc-defer, loop, post)',
+        'test: set some delays by hand, over the default or --fast ones (pickup, inprogress, reboot, testing, rollback, gc-defer, loop, post, offer)',
       ).hideHelp(),
     )
     .option('--no-mdns', 'do not advertise on mDNS (always use this on a shared network or in tests)')

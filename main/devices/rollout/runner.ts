@@ -369,6 +369,12 @@ export class Rollout {
       if (ok) after = res.step
     } catch (err) {
       if (req.signal.aborted) {
+        // Stopped in the install's preflight (the device was only asked what it lacks; the Installer
+        // recorded a refusal): nothing was written to it, so it is not started, as if never reached.
+        if (installId === null || this.components.devices.install(installId)?.status === 'REFUSED') {
+          this.notStarted(rid, revId, revName, t, 'the rollout was stopped before anything was sent to this device', req, installId)
+          return 'stopped'
+        }
         // Stopped while this device ran: the device goes on with its step without us. The row stays
         // running (cut off, as after a kill -9): a resume follows that step to its end, nothing resent.
         this.cutOff(rid, t, req)
@@ -460,9 +466,15 @@ export class Rollout {
     return ok ? 'ok' : 'failed'
   }
 
-  private notStarted(rid: number, revId: string, revName: string, t: RolloutTarget, why: string, req: RolloutRequest): void {
+  /** A device left untouched; `recorded`: the history row the Installer already made of it (its refusal), said again as NOT_STARTED. */
+  private notStarted(rid: number, revId: string, revName: string, t: RolloutTarget, why: string, req: RolloutRequest, recorded: number | null = null): void {
     const message = `not started: ${why}`
-    const installId = this.record(t, revId, revName, 'NOT_STARTED', message, null)
+    let installId: number
+    if (recorded === null) installId = this.record(t, revId, revName, 'NOT_STARTED', message, null)
+    else {
+      installId = recorded
+      this.components.devices.endInstall(installId, { status: 'NOT_STARTED', statusMsg: message, errorCode: null, bytesSent: 0, objectsSent: 0 })
+    }
     this.components.rollouts.finished(rid, t.deviceId, {
       state: 'not-started',
       outcome: 'NOT_STARTED',

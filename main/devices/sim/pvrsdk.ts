@@ -145,6 +145,7 @@ async function objects(dev: DeviceCore, base: string, req: IncomingMessage, res:
       fail(res, 400, 'objects: sha256sum must be 64 lowercase hex characters')
       return
     }
+    if (dev.timing.offerAnswerMs > 0) await new Promise(resolve => setTimeout(resolve, dev.timing.offerAnswerMs))
     const size = await st.objectSize(sha)
     if (size !== null && String(size) === String(info.size)) {
       fail(res, 409, 'object exists', { 'Pantahub-Object-Type': 'object' })

@@ -21,6 +21,8 @@ export interface SimTiming {
    * may be stopped before it learns the step the device named).
    */
   postAnswerMs: number
+  /** Test knob, 0 on a device: pvr-sdk answers an object offer (POST to its objects endpoint) this long after it came. */
+  offerAnswerMs: number
 }
 
 export const DEVICE_TIMING: SimTiming = {
@@ -32,6 +34,7 @@ export const DEVICE_TIMING: SimTiming = {
   gcDeferMs: 600_000,
   loopMs: 5000,
   postAnswerMs: 0,
+  offerAnswerMs: 0,
 }
 
 export const FAST_TIMING: SimTiming = {
@@ -43,6 +46,7 @@ export const FAST_TIMING: SimTiming = {
   gcDeferMs: 2000,
   loopMs: 250,
   postAnswerMs: 0,
+  offerAnswerMs: 0,
 }
 
 /** The SimTiming fields `--timing name=ms,...` may set, by their short names. */
@@ -55,6 +59,7 @@ const TIMING_NAMES: Record<string, keyof SimTiming> = {
   'gc-defer': 'gcDeferMs',
   loop: 'loopMs',
   post: 'postAnswerMs',
+  offer: 'offerAnswerMs',
 }
 
 /**
