@@ -1,4 +1,4 @@
-/** Rollouts: one revision onto many devices (runner.ts), persisted (store.ts), planned (plan.ts), reported (report.ts). */
+/** Rollouts: one revision onto many devices (runner.ts: the waves; device-part.ts: one device's part; types.ts: the contract), persisted (store.ts), planned (plan.ts), reported (report.ts). */
 export { Rollout, planKey, type RolloutRequest, type RolloutEvent, type RolloutResult, type RolloutReportRow } from './runner.js'
 export { RolloutStore, type RolloutDeviceRow, type RolloutDeviceState, type RolloutState } from './store.js'
 export { planDevice, stateIdOf, type DevicePlan, type RolloutTarget } from './plan.js'

@@ -7,7 +7,7 @@
 import { rename, writeFile } from 'node:fs/promises'
 import { extname } from 'node:path'
 import { UsageError } from '../../../shared/errors.js'
-import type { RolloutReportRow, RolloutResult } from './runner.js'
+import type { RolloutReportRow, RolloutResult } from './types.js'
 
 export const REPORT_FORMATS = ['.csv', '.json', '.html'] as const
 export type ReportFormat = (typeof REPORT_FORMATS)[number]
