@@ -29,15 +29,20 @@ export function FolderPicker(p: {
   // Only the answer to the latest request counts: on a busy machine the
   // listing of the start folder may arrive after the one the user asked for.
   const latest = useRef(0)
+  // The user edited the path field since the latest request: what they typed
+  // wins over the path of a listing that arrives late (it still shows its
+  // entries, and Go lists what was typed).
+  const edited = useRef(false)
   const open = (path?: string) => {
     const seq = ++latest.current
+    edited.current = false
     setError(null)
     setFile(null)
     api.fs.list({ path, files: p.files === true }).then(
       l => {
         if (seq === latest.current) {
           setListing(l)
-          setTyped(l.path)
+          if (!edited.current) setTyped(l.path)
         }
       },
       (err: unknown) => {
@@ -86,6 +91,7 @@ export function FolderPicker(p: {
               class='input mono'
               value={typed}
               onInput={e => {
+                edited.current = true
                 setTyped((e.target as HTMLInputElement).value)
               }}
               spellcheck={false}

@@ -5,7 +5,7 @@ import { useInfo } from '../app-context.js'
 import { ago, bytes, plural, shortId } from '../format.js'
 import { useApi, useResource, useTick } from '../hooks.js'
 import { Badge, Button, Copy, Empty, ErrorBox, NotAvailable, errorParts, pullToastKey, useNotify } from '../ui.js'
-import { PullCell, latestPulls } from './pull-cell.js'
+import { HereBadge, PullCell, latestPulls } from './pull-cell.js'
 
 function TeamPanel(p: { status: PeersStatus }) {
   const api = useApi()
@@ -207,13 +207,15 @@ function PeerCard(p: { peer: LanPeer; pulls: Map<string, TransferInfo> }) {
             </thead>
             <tbody>
               {x.lacking.map(r => (
-                <tr key={r.id}>
+                <tr key={r.id} data-rev={r.id} data-local={r.local}>
                   <td class='strong'>{r.name}</td>
                   <td>
                     <code class='mono'>{shortId(r.id)}</code>
                   </td>
                   <td class='num'>{bytes(r.bytes)}</td>
-                  <td>{r.local === 'partial' ? <Badge tone='warn'>incomplete</Badge> : <Badge tone='muted'>not here</Badge>}</td>
+                  <td data-testid='rev-here'>
+                    <HereBadge local={r.local} transfer={p.pulls.get(r.id)} />
+                  </td>
                   <td class='actions'>
                     <PullCell transfer={p.pulls.get(r.id)} name={r.name}>
                       <Button

@@ -2,13 +2,15 @@
  * A pull's progress on its revision's row of the Peers screen (issue #17
  * item 17): while it runs, the bar, the bytes, the rate and the ETA and a
  * Cancel, as under Transfers; after a failure, what went wrong beside the
- * button that pulls again.
+ * button that pulls again. Its "Here" cell says the revision is being
+ * pulled while it is, and "incomplete" only for a partial revision that no
+ * pull is filling.
  */
 import type { ComponentChildren } from 'preact'
-import type { TransferInfo } from '../../shared/api/types.js'
-import { duration, rate } from '../format.js'
+import type { PeerRevision, TransferInfo } from '../../shared/api/types.js'
+import { duration, percent, rate } from '../format.js'
 import { useApi } from '../hooks.js'
-import { Button, ProgressBar, errorParts } from '../ui.js'
+import { Badge, Button, ProgressBar, errorParts } from '../ui.js'
 import { amount } from './transfers.js'
 
 /** The newest pull transfer of each revision (by its full id). */
@@ -59,4 +61,25 @@ export function PullCell(p: { transfer: TransferInfo | undefined; name: string; 
     )
   }
   return <>{p.children}</>
+}
+
+/**
+ * What this laptop holds of a revision a peer offers. A pull stores the
+ * revision's state before its objects, so while a pull runs the library
+ * already holds it incomplete: that is the pull at work, not a problem, and
+ * says so with its progress (`transfer`: the revision's latest pull).
+ */
+export function HereBadge(p: { local: PeerRevision['local']; transfer: TransferInfo | undefined }) {
+  const t = p.transfer
+  if (t?.state === 'running') {
+    const pct = percent(t.bytes, t.totalBytes)
+    return <Badge tone='info'>{pct === null ? 'pulling…' : `pulling ${Math.floor(pct)}%`}</Badge>
+  }
+  if (p.local === 'partial')
+    return (
+      <Badge tone='warn' title='part of it is here: no pull is running; Pull fetches the rest'>
+        incomplete
+      </Badge>
+    )
+  return <Badge tone='muted'>not here</Badge>
 }

@@ -2,7 +2,8 @@
  * A pull on the Peers screen's row (issue #17 item 17) and Retry (item 9):
  * a colleague's laptop (a real `fieldsync serve --no-mdns`) reached through
  * a loopback proxy that slows its bytes down. While a pull
- * runs, the revision's row shows its bar, bytes, rate and ETA and Cancel;
+ * runs, the revision's row shows its bar, bytes, rate and ETA and Cancel,
+ * and says "pulling N%" where a stopped pull leaves it "incomplete";
  * after a failure (the colleague's Fieldsync stopped), the reason beside
  * Retry, and an error toast; Retry under Transfers runs the same pull again
  * once the colleague is back (restarted on its port), and the
@@ -145,10 +146,20 @@ describe('a pull on the Peers row, cancel, failure and Retry', { skip: skip ?? f
     await cell.filter({ hasText: /MiB of [\d.]+ MiB · [\d.]+ [KM]iB\/s · ETA / }).waitFor({ timeout: 30_000 })
     await cell.getByRole('progressbar', { name: 'Pulling big' }).waitFor()
     assert.match(await cell.innerText(), /of 24\.\d MiB/)
+    // The pull stores the revision's state first: the library holds it
+    // incomplete while the pull fills it, and its row says it is being
+    // pulled, with its progress, not "incomplete".
+    const here = card.locator('tbody tr[data-local="partial"]', { hasText: 'big' }).getByTestId('rev-here')
+    await here.waitFor({ timeout: 30_000 })
+    assert.equal(await cell.count(), 1, 'the pull still runs')
+    assert.match(await here.innerText(), /^pulling \d{1,2}%$/)
     await screenshot(page, 'peers-pull-row')
     await cell.getByRole('button', { name: 'Cancel the pull of big' }).click()
     await cell.waitFor({ state: 'detached', timeout: 20_000 })
     assert.equal(await pull.innerText(), 'Pull', 'a cancelled pull is not a failure: the button pulls again')
+    // Stopped half-way, nothing fills it any more: now it is incomplete.
+    await here.getByText('incomplete', { exact: true }).waitFor()
+    await screenshot(page, 'peers-pull-cancelled-incomplete')
     await nav(page, 'Transfers')
     await page.locator('[data-testid="transfer"][data-kind="pull"][data-state="cancelled"]').waitFor()
   })
@@ -165,6 +176,7 @@ describe('a pull on the Peers row, cancel, failure and Retry', { skip: skip ?? f
     const failed = card.getByTestId('pull-failed')
     await failed.waitFor({ timeout: 60_000 })
     assert.match(await failed.innerText(), /^Pull failed: \S/)
+    await card.getByTestId('rev-here').getByText('incomplete', { exact: true }).waitFor()
     // The reason sits beside the button, which now says Retry.
     const cell = card.locator('.row-progress', { has: page.getByTestId('pull-failed') })
     assert.equal(await cell.getByRole('button', { name: 'Pull big' }).innerText(), 'Retry')

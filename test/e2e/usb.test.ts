@@ -14,6 +14,7 @@ import { fatStick } from '../main/usb/helpers.js'
 import { chromiumMissing, openBrowser, screenshot, startUi, type BrowserSession, type UiProcess } from './helpers.js'
 
 const skip = chromiumMissing()
+const reEscape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
 async function isMounted(point: string): Promise<boolean> {
   return (await readFile('/proc/self/mountinfo', 'utf8')).split('\n').some(l => l.split(' ')[4] === point)
@@ -167,6 +168,48 @@ describe('USB screen in browser mode', { skip: skip ?? false, timeout: 120_000 }
     const alert = page.locator('.alert-bad')
     await alert.waitFor()
     assert.ok((await alert.getAttribute('data-code'))?.startsWith('E_'))
+  })
+
+  it('a path typed into the folder picker before its first listing arrives is what the field keeps', async () => {
+    const { page } = b
+    // The start folder's listing is held back until the user has typed, as
+    // on a busy machine; its late answer must not replace what was typed.
+    let release = (): void => {}
+    const held = new Promise<void>(resolve => {
+      release = resolve
+    })
+    let holding = true
+    await page.route('**/api/fs.list', async route => {
+      if (holding) {
+        holding = false
+        await held
+      }
+      await route.continue()
+    })
+    const first = page.waitForRequest(r => r.url().endsWith('/api/fs.list'))
+    await page.locator('#usb-import').fill(work)
+    await page
+      .locator('.field', { has: page.locator('#usb-import') })
+      .getByRole('button', { name: 'Choose…' })
+      .click()
+    const dialog = page.getByRole('dialog', { name: 'Stick or folder' })
+    const request = await first
+    const typed = join(work, 'stick-in')
+    await dialog.locator('#picker-path').fill(typed)
+    release()
+    await request.response()
+    await page.unroute('**/api/fs.list')
+    // The start folder's listing has arrived and is shown…
+    await dialog.locator('.picker-chosen', { hasText: new RegExp(`^${reEscape(work)}$`) }).waitFor()
+    await dialog.getByRole('option', { name: 'stick-in', exact: true }).waitFor()
+    // …and the field still says what the user typed.
+    assert.equal(await dialog.locator('#picker-path').inputValue(), typed)
+    await screenshot(page, 'folder-picker-typed-kept')
+    await dialog.getByRole('button', { name: 'Go' }).click()
+    await dialog.locator('.picker-chosen', { hasText: new RegExp(`^${reEscape(typed)}$`) }).waitFor()
+    await dialog.getByRole('button', { name: 'Choose this folder' }).click()
+    await dialog.waitFor({ state: 'hidden' })
+    assert.equal(await page.locator('#usb-import').inputValue(), typed)
   })
 
   it('raised no page errors', () => {
