@@ -110,6 +110,10 @@ describe('the Rollout screen stops and resumes a rollout', { skip: skip ?? false
     await page.locator('[data-testid="rollout-row"][data-state="running"]').first().waitFor({ timeout: 30_000 })
     const done = (await page.locator('[data-testid="rollout-row"][data-state="succeeded"]').getAttribute('data-device')) ?? ''
     const inFlight = (await page.locator('[data-testid="rollout-row"][data-state="running"]').getAttribute('data-device')) ?? ''
+    // Stop once the device in flight holds its new step (past the preflight, where a stop leaves it not started).
+    const flying = sims[ids.indexOf(inFlight)]
+    const stepsBefore = (JSON.parse(before[ids.indexOf(inFlight)]) as { steps: string[] }).steps.length
+    while (((await pvctrl(flying, '/steps')) as unknown[]).length === stepsBefore) await new Promise(resolve => setTimeout(resolve, 20))
     await page.getByRole('button', { name: 'Stop', exact: true }).click()
     await page.locator('[data-testid="rollout-view"][data-state="stopped"]').waitFor({ timeout: 60_000 })
     await screenshot(page, 'fleet-rollout-stopped')
@@ -121,7 +125,10 @@ describe('the Rollout screen stops and resumes a rollout', { skip: skip ?? false
     assert.ok(!notStarted.includes(done) && !notStarted.includes(inFlight))
     for (const id of notStarted) {
       const i = ids.indexOf(id)
-      assert.match(await page.locator(`[data-testid="rollout-row"][data-device="${id}"]`).innerText(), /NOT_STARTED/)
+      assert.match(
+        await page.locator(`[data-testid="rollout-row"][data-device="${id}"]`).innerText(),
+        /NOT_STARTED.*not started: stopped from the Rollout screen/s,
+      )
       assert.equal(await holdings(sims[i]), before[i], `${NAMES[i]} was not started: it was asked for nothing (no object, no step)`)
     }
     assert.match(
@@ -129,7 +136,10 @@ describe('the Rollout screen stops and resumes a rollout', { skip: skip ?? false
       /^1 succeeded, 0 failed, 0 already ran it, 4 not started, 1 stopped while running, of 6/,
     )
     // The device in flight goes on with its update without us: stopped, not failed; a resume follows it.
-    assert.match(await page.locator(`[data-testid="rollout-row"][data-device="${inFlight}"]`).innerText(), /STOPPED/)
+    const flyingRow = page.locator(`[data-testid="rollout-row"][data-device="${inFlight}"]`)
+    assert.match(await flyingRow.innerText(), /STOPPED/)
+    assert.notEqual(await flyingRow.locator('td').nth(4).innerText(), '0 B', 'what was sent to the device in flight is told')
+    assert.match(await page.getByText('Stopped:').locator('..').innerText(), /stopped from the Rollout screen/)
     const doneHoldings = await holdings(sims[ids.indexOf(done)])
 
     await page.getByRole('button', { name: 'Resume', exact: true }).click()

@@ -408,6 +408,8 @@ describe('rollout stopped with Ctrl+C', () => {
       ['running', 'STOPPED'],
       'the device goes on with its update without us: stopped, not failed',
     )
+    assert.ok(stopped.devices[0].bytesSent > 0, 'what was sent to it is told')
+    assert.equal(stopped.stopped, 'interrupted')
     assert.deepEqual(stopped.summary, { devices: 3, succeeded: 0, failed: 0, skipped: 0, notStarted: 2, stopped: 1 })
     await untouched(devs[1])
     await untouched(devs[2])

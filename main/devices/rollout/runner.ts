@@ -152,7 +152,7 @@ export class Rollout {
       req.onEvent?.({ type: 'wave', wave: 'rest', devices: rest.length })
       await runWave(rest)
     }
-    if (req.signal.aborted) stop('interrupted')
+    if (req.signal.aborted) stop(abortWhy(req.signal))
     for (const r of rs.rows(rid)) {
       if (r.state !== 'pending') continue
       const t = req.targets.find(x => x.deviceId === r.deviceId)
@@ -221,6 +221,12 @@ export class Rollout {
       devices: reportRows(rows, req.targets),
     }
   }
+}
+
+/** Why the rollout was aborted, in words: the reason its caller gave (the app's Stop, Ctrl+C), else "interrupted". */
+function abortWhy(signal: AbortSignal): string {
+  const r: unknown = signal.reason
+  return r instanceof Error && r.name !== 'AbortError' && r.message !== '' ? r.message : 'interrupted'
 }
 
 function summarize(rows: RolloutDeviceRow[]): RolloutResult['summary'] {

@@ -164,10 +164,10 @@ export class RolloutStore {
   }
 
   /** A device the rollout stopped following while it ran: still running (a resume follows it), with why in its outcome and message. */
-  cut(id: number, deviceId: string, outcome: string, message: string): void {
+  cut(id: number, deviceId: string, outcome: string, message: string, bytesSent: number): void {
     this.db
-      .prepare("UPDATE rollout_devices SET outcome = ?, message = ? WHERE rollout_id = ? AND device_id = ? AND state = 'running'")
-      .run(outcome, message, id, deviceId)
+      .prepare("UPDATE rollout_devices SET outcome = ?, message = ?, bytes_sent = ? WHERE rollout_id = ? AND device_id = ? AND state = 'running'")
+      .run(outcome, message, bytesSent, id, deviceId)
   }
 
   private startedAt(id: number, deviceId: string): number | null {
