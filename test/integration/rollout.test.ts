@@ -359,7 +359,7 @@ async function interruptedRollout(
   ids: string[],
   ready: (stderr: () => string) => Promise<void>,
   sig: 'SIGINT' | 'SIGKILL' = 'SIGINT',
-): Promise<Result | null> {
+): Promise<(Result & { stderr: string }) | null> {
   const args = ['--home', home, '--json', 'rollout', 'site-app', '--devices', ids.join(','), '--parallel', '1', '--poll', '50']
   const child = spawn(process.execPath, [cliBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
@@ -391,7 +391,7 @@ async function interruptedRollout(
   const code = await exited
   if (sig === 'SIGKILL') return null
   assert.equal(code, 1)
-  return JSON.parse(out) as Result
+  return { ...(JSON.parse(out) as Result), stderr: err }
 }
 
 describe('rollout stopped with Ctrl+C', () => {
@@ -410,6 +410,11 @@ describe('rollout stopped with Ctrl+C', () => {
     )
     assert.ok(stopped.devices[0].bytesSent > 0, 'what was sent to it is told')
     assert.equal(stopped.stopped, 'interrupted')
+    assert.match(
+      stopped.stderr,
+      new RegExp(`${ids[0]}: STOPPED \\(the device goes on with its update`),
+      'stderr says the device was stopped, not started again',
+    )
     assert.deepEqual(stopped.summary, { devices: 3, succeeded: 0, failed: 0, skipped: 0, notStarted: 2, stopped: 1 })
     await untouched(devs[1])
     await untouched(devs[2])

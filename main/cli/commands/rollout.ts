@@ -43,7 +43,8 @@ function render(ctx: CommandContext<RolloutOpts>): (e: RolloutEvent) => void {
     else if (e.type === 'stop') ctx.note(`stopping: ${terminalText(e.reason, 400)}`)
     else if (e.type === 'plan' && ctx.opts.dryRun === true) return
     else if (e.type === 'device') {
-      const what = e.state === 'running' ? 'started' : `${e.outcome ?? e.state}${e.message === null ? '' : ` (${terminalText(e.message, 200)})`}`
+      const what =
+        e.state === 'running' && e.outcome === null ? 'started' : `${e.outcome ?? e.state}${e.message === null ? '' : ` (${terminalText(e.message, 200)})`}`
       ctx.note(`${terminalText(e.label, CELL)}: ${e.earlier === true ? 'finished earlier: ' : ''}${what}`)
     } else if (e.type === 'install' && e.event.type === 'progress')
       ctx.note(`${terminalText(e.label, CELL)}:   ${terminalText(e.event.status, 32)}${e.event.progress === null ? '' : ` ${e.event.progress}%`}`)

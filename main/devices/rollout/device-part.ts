@@ -21,7 +21,7 @@ type DeviceEnd = 'ok' | 'failed' | 'stopped'
 
 /** The outcome and message of a device the rollout was stopped while it ran (its row stays running). */
 const CUT_OUTCOME = 'STOPPED'
-const CUT_MESSAGE = 'the rollout was stopped while this device ran its update; the device goes on with it: resume the rollout to follow it to its end'
+const CUT_MESSAGE = 'the device goes on with its update: resume the rollout to follow it to its end'
 
 /** How long a resumed rollout follows a cut-off device's step (through its reboot) when no --timeout is given. */
 const FOLLOW_CUT_MS = 10 * 60_000
