@@ -17,6 +17,8 @@ export function statusTone(s: string | null): Tone {
     case 'TIMEOUT':
     case 'INTERRUPTED':
       return 'bad'
+    case 'STOPPED':
+      return 'warn'
     case 'TESTING':
     case 'INPROGRESS':
     case 'NEW':

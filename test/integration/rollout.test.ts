@@ -416,6 +416,11 @@ describe('rollout stopped with Ctrl+C', () => {
       'stderr says the device was stopped, not started again',
     )
     assert.deepEqual(stopped.summary, { devices: 3, succeeded: 0, failed: 0, skipped: 0, notStarted: 2, stopped: 1 })
+    assert.deepEqual(
+      (await history(home, ids[0])).map(h => h.status),
+      ['STOPPED'],
+      "its history says STOPPED (the device goes on), not the install's 'cancelled' failure",
+    )
     await untouched(devs[1])
     await untouched(devs[2])
 

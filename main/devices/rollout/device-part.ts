@@ -125,7 +125,7 @@ export class DevicePart {
         }
         // Stopped while this device ran: the device goes on with its step without us. The row stays
         // running (cut off, as after a kill -9): a resume follows that step to its end, nothing resent.
-        this.cutOff(rid, t, req, this.components.devices.install(installId)?.bytesSent ?? 0)
+        this.cutOff(rid, t, req, installId)
         return 'stopped'
       }
       const w = toWireError(err)
@@ -143,9 +143,16 @@ export class DevicePart {
     return state === 'succeeded' ? 'ok' : 'failed'
   }
 
-  /** A device the rollout stopped following while it ran: its row says so (and what was sent) and stays running, for a resume to follow. */
-  private cutOff(rid: number, t: RolloutTarget, req: RolloutRequest, bytesSent: number): void {
-    this.components.rollouts.cut(rid, t.deviceId, CUT_OUTCOME, CUT_MESSAGE, bytesSent)
+  /**
+   * A device the rollout stopped following while it ran: its row says so (and what was sent) and
+   * stays running, for a resume to follow; its history row says STOPPED (not the Installer's
+   * "cancelled" failure: the device goes on with the update) until a resume records how it ended.
+   */
+  private cutOff(rid: number, t: RolloutTarget, req: RolloutRequest, installId: number): void {
+    const row = this.components.devices.install(installId)
+    const sent = { bytesSent: row?.bytesSent ?? 0, objectsSent: row?.objectsSent ?? 0 }
+    this.components.devices.endInstall(installId, { status: CUT_OUTCOME, statusMsg: CUT_MESSAGE, errorCode: null, ...sent })
+    this.components.rollouts.cut(rid, t.deviceId, CUT_OUTCOME, CUT_MESSAGE, sent.bytesSent)
     req.onEvent?.({ type: 'device', deviceId: t.deviceId, label: t.label, state: 'running', outcome: CUT_OUTCOME, message: CUT_MESSAGE })
   }
 
@@ -186,7 +193,7 @@ export class DevicePart {
       }
     } catch (err) {
       if (req.signal.aborted) {
-        this.cutOff(rid, t, req, row.bytesSent)
+        this.cutOff(rid, t, req, installId)
         return 'stopped'
       }
       this.log('%s: could not follow cut-off step %s (%s): installing again', t.label, step, (err as Error).message)
