@@ -62,6 +62,12 @@ export interface ApiChannels extends TrustChannels {
   'rollout.stop': { req: { id: string }; res: F.RolloutView }
   'rollout.current': { req: T.Empty; res: F.RolloutView | null }
   'rollout.report': { req: { id: string; folder: string; kind: F.ReportKind }; res: { path: string } }
+  /** The newest rollouts that did not finish (killed or stopped), but the one this window runs. */
+  'rollout.unfinished': { req: T.Empty; res: F.UnfinishedRollout[] }
+  /** Start an unfinished rollout again with its stored request: the engine resumes it (finished devices skipped, cut-off ones followed). */
+  'rollout.resume': { req: { rollout: number }; res: F.RolloutView }
+  /** Give an unfinished rollout up: it is no longer listed, and the same plan again starts afresh. */
+  'rollout.dismiss': { req: { rollout: number }; res: { dismissed: number } }
 
   'usb.export': { req: { revs: string[]; folder: string; forDevice?: string; forPeer?: string }; res: T.UsbExportResult }
   'usb.import': { req: { folder: string }; res: T.UsbImportResult }
@@ -122,6 +128,7 @@ const sshCredentials = object({
 }) as unknown as Check<T.SshCredentials>
 const deviceList = arrayOf(deviceRef, { min: 1, max: 1000 })
 const label = str({ max: 64, pattern: /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$/, what: 'letters, digits and . _ @ + - starting with a letter or digit' })
+const rolloutNo = int({ min: 1, max: 2 ** 53 - 1 })
 const runId = str({ max: 64, pattern: /^[0-9a-f]{8,64}$/, what: 'a rollout run id' })
 const rolloutReq = {
   rev: revRef,
@@ -187,6 +194,9 @@ export const requestValidators: { [C in Channel]: Check<Req<C>> } = {
   'rollout.stop': object({ id: runId }),
   'rollout.current': object({}),
   'rollout.report': object({ id: runId, folder: absPath, kind: oneOf(REPORT_KINDS) }),
+  'rollout.unfinished': object({}),
+  'rollout.resume': object({ rollout: rolloutNo }),
+  'rollout.dismiss': object({ rollout: rolloutNo }),
 
   'usb.export': object({ revs: arrayOf(revRef, { min: 1, max: 64 }), folder: absPath, forDevice: optional(absPath), forPeer: optional(absPath) }),
   'usb.import': object({ folder: absPath }),

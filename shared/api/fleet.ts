@@ -88,6 +88,29 @@ export interface RolloutSummary {
   stopped: number
 }
 
+/**
+ * A rollout that did not finish (the app or the CLI was killed while it ran,
+ * or it was stopped), as the Rollout screen offers it to resume or dismiss.
+ */
+export interface UnfinishedRollout {
+  /** The stored rollout's number. */
+  rollout: number
+  /** running: it was cut off while it ran (a kill, a crash); stopped: a stop or its failure limit ended it. */
+  state: 'running' | 'stopped'
+  revision: { id: string; name: string }
+  /** Its devices' rows as they stand: `stopped` counts devices cut off while running (a resume follows them), `pending` those not reached yet. */
+  counts: RolloutSummary & { pending: number }
+  startedAt: number
+  endedAt: number | null
+  /** What Resume sends again: the same revision, devices, canaries and commit (so the engine resumes this rollout). */
+  request: { rev: string; devices: string[]; canary: string[]; parallel: number; maxFailures: number; commit: boolean }
+  /** The devices' names, in the rollout's order (a device forgotten since is named by its id). */
+  labels: string[]
+}
+
+/** At most this many unfinished rollouts are listed, newest first. */
+export const UNFINISHED_ROLLOUTS_SHOWN = 5
+
 /** Event payload: one row changed, or the run's state did (then `row` is absent). */
 export interface RolloutUpdate {
   id: string

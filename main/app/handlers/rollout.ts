@@ -4,23 +4,30 @@
  * that runs in the background and reports each device's row as 'rollout'
  * events; stop aborts it (devices not started stay untouched); a start of
  * the same revision, devices and canaries resumes it, as the CLI does.
+ * Rollouts left unfinished by an earlier process (killed, closed) or stopped
+ * are listed from the database to resume with their stored request, or
+ * dismissed (rollout-unfinished.ts).
  */
 import { randomBytes } from 'node:crypto'
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Req } from '../../../shared/api/contract.js'
-import type { ReportKind, RolloutRowView, RolloutView } from '../../../shared/api/fleet.js'
+import { UNFINISHED_ROLLOUTS_SHOWN, type ReportKind, type RolloutRowView, type RolloutView, type UnfinishedRollout } from '../../../shared/api/fleet.js'
 import { BusyError, NotAvailableError, NotFoundError, toWireError, UsageError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
 import { deviceLabel, DeviceStore, Installer } from '../../devices/index.js'
-import { Rollout, RolloutStore, writeReport, type RolloutEvent, type RolloutResult, type RolloutTarget } from '../../devices/rollout/index.js'
+import { planKey, Rollout, RolloutStore, writeReport, type RolloutEvent, type RolloutResult, type RolloutTarget } from '../../devices/rollout/index.js'
 import type { App } from '../index.js'
 import type { CompositionJudge, PolicyCheck } from '../../trust/index.js'
 import type { HandlerMap } from './context.js'
 import type { DeviceService } from './devices.js'
 import type { ApiEventBus } from './events.js'
+import { checkDevicesKnown, resumeRequest, unfinishedView } from './rollout-unfinished.js'
 
-type RolloutHandlers = Pick<HandlerMap, 'rollout.plan' | 'rollout.start' | 'rollout.stop' | 'rollout.current' | 'rollout.report'>
+type RolloutHandlers = Pick<
+  HandlerMap,
+  'rollout.plan' | 'rollout.start' | 'rollout.stop' | 'rollout.current' | 'rollout.report' | 'rollout.unfinished' | 'rollout.resume' | 'rollout.dismiss'
+>
 type StartReq = Req<'rollout.start'>
 
 /** Upload progress is sent at most this often per device. */
@@ -32,6 +39,8 @@ interface Run {
   result: RolloutResult | null
   done: Promise<void>
   lastUpload: Map<string, number>
+  /** The stored rollout's plan key (RolloutStore): a start's, null for a plan. */
+  planKey: string | null
 }
 
 export class RolloutService {
@@ -151,7 +160,8 @@ export class RolloutService {
       summary: null,
       rows,
     }
-    const run: Run = { view, ac: new AbortController(), result: null, done: Promise.resolve(), lastUpload: new Map() }
+    const key = dryRun ? null : planKey(info.id, targets, req.commit === true)
+    const run: Run = { view, ac: new AbortController(), result: null, done: Promise.resolve(), lastUpload: new Map(), planKey: key }
     this.run = run
     return { run, targets }
   }
@@ -299,6 +309,62 @@ export class RolloutService {
     return { path }
   }
 
+  private store(): RolloutStore {
+    return new RolloutStore(this.components.app.library.db)
+  }
+
+  /** The plan key of this window's rollout while it runs or stands stopped on the screen (its own view offers Resume), else null. */
+  private activeKey(): string | null {
+    const st = this.run?.view.state
+    return st === 'running' || st === 'stopping' || st === 'stopped' ? (this.run?.planKey ?? null) : null
+  }
+
+  private resolver(): ((ref: string) => ReturnType<DeviceService['resolve']>) | undefined {
+    const s = this.components.devices()
+    return s === undefined ? undefined : ref => s.resolve(ref)
+  }
+
+  /** Rollouts the database says did not finish (killed or stopped), newest first, but the one on this window's screen. */
+  unfinished(): UnfinishedRollout[] {
+    const active = this.activeKey()
+    return this.store()
+      .unfinished(UNFINISHED_ROLLOUTS_SHOWN + 1)
+      .filter(r => r.planKey !== active)
+      .slice(0, UNFINISHED_ROLLOUTS_SHOWN)
+      .map(r => unfinishedView(r, this.components.app.library, this.resolver()))
+  }
+
+  private unfinishedRecord(id: number) {
+    const rec = this.store().getUnfinished(id)
+    if (rec === undefined) throw new NotFoundError(`rollout ${id}: no unfinished rollout of that number (it finished, was dismissed, or never was)`)
+    return rec
+  }
+
+  /** Start unfinished rollout `id` again with its stored request: the engine resumes it. A device forgotten since refuses it, naming the device. */
+  resume(id: number): RolloutView {
+    this.busy()
+    const rec = this.unfinishedRecord(id)
+    checkDevicesKnown(rec, ref => this.svc().resolve(ref))
+    const req = resumeRequest(rec)
+    // The engine resumes the newest unfinished rollout of the plan: it must be this one.
+    const key = planKey(rec.revisionId, this.targets(req.devices, req.canary), req.commit)
+    const resumes = this.store().resumable(key)
+    if (key !== rec.planKey || resumes !== id)
+      throw new UsageError(`rollout ${id}: its devices no longer make the same rollout${resumes === undefined ? '' : ` (rollout ${resumes} would be resumed)`}`)
+    return this.startRun(req)
+  }
+
+  /** Give up unfinished rollout `id`: not listed again, never resumed. */
+  dismiss(id: number): { dismissed: number } {
+    const rec = this.unfinishedRecord(id)
+    const st = this.run?.view.state
+    if (rec.planKey === this.run?.planKey && (st === 'running' || st === 'stopping'))
+      throw new BusyError(`rollout ${id} runs in this window: stop it before dismissing it`)
+    if (!this.store().dismiss(id)) throw new NotFoundError(`rollout ${id}: no unfinished rollout of that number`)
+    this.log('rollout %d dismissed', id)
+    return { dismissed: id }
+  }
+
   private byId(id: string): Run {
     if (this.run === undefined || this.run.view.id !== id) throw new NotFoundError(`rollout ${id}: not this window's rollout (reload the Rollout screen)`)
     return this.run
@@ -321,6 +387,15 @@ export function rolloutHandlers(svc: () => RolloutService): RolloutHandlers {
     },
     async 'rollout.report'({ id, folder, kind }) {
       return await svc().report(id, folder, kind)
+    },
+    async 'rollout.unfinished'() {
+      return svc().unfinished()
+    },
+    async 'rollout.resume'({ rollout }) {
+      return svc().resume(rollout)
+    },
+    async 'rollout.dismiss'({ rollout }) {
+      return svc().dismiss(rollout)
     },
   }
 }

@@ -7,7 +7,35 @@
 import type { Db } from '../../store/db.js'
 
 export type RolloutDeviceState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'not-started'
-export type RolloutState = 'running' | 'stopped' | 'finished'
+/** abandoned: the technician gave it up (the app's Dismiss): never resumed, never listed as unfinished. */
+export type RolloutState = 'running' | 'stopped' | 'finished' | 'abandoned'
+
+/** A rollout that did not finish (killed while running, or stopped), as the app lists it to resume or dismiss. */
+export interface UnfinishedRolloutRecord {
+  id: number
+  planKey: string
+  revisionId: string
+  revisionName: string | null
+  state: 'running' | 'stopped'
+  options: RolloutOptionsRecord
+  createdAt: number
+  endedAt: number | null
+  rows: RolloutDeviceRow[]
+}
+
+interface RolloutDbRow {
+  id: number
+  plan_key: string
+  revision_id: string
+  revision_name: string | null
+  state: string
+  options: string
+  created_at: number
+  ended_at: number | null
+}
+
+/** The states a rollout can be resumed from. */
+const UNFINISHED = "state IN ('running', 'stopped')"
 
 export interface RolloutOptionsRecord {
   parallel: number
@@ -73,9 +101,45 @@ export class RolloutStore {
 
   /** The newest rollout of this plan that did not finish (killed, or stopped by failures). */
   resumable(planKey: string): number | undefined {
-    const r = this.db.prepare("SELECT id FROM rollouts WHERE plan_key = ? AND state <> 'finished' ORDER BY id DESC LIMIT 1").get(planKey) as
+    const r = this.db.prepare(`SELECT id FROM rollouts WHERE plan_key = ? AND ${UNFINISHED} ORDER BY id DESC LIMIT 1`).get(planKey) as
       { id: number } | undefined
     return r?.id
+  }
+
+  /** The newest unfinished rollouts (at most `limit`), newest first, each with its devices' rows. */
+  unfinished(limit: number): UnfinishedRolloutRecord[] {
+    const rs = this.db.prepare(`SELECT * FROM rollouts WHERE ${UNFINISHED} ORDER BY id DESC LIMIT ?`).all(limit) as RolloutDbRow[]
+    return rs.map(r => this.record(r)).filter((r): r is UnfinishedRolloutRecord => r !== undefined)
+  }
+
+  /** One unfinished rollout, or undefined (no such rollout, or it finished or was dismissed). */
+  getUnfinished(id: number): UnfinishedRolloutRecord | undefined {
+    const r = this.db.prepare(`SELECT * FROM rollouts WHERE id = ? AND ${UNFINISHED}`).get(id) as RolloutDbRow | undefined
+    return r === undefined ? undefined : this.record(r)
+  }
+
+  /** Give an unfinished rollout up: it is never resumed (the same plan again starts afresh) nor listed. False: it was not unfinished. */
+  dismiss(id: number): boolean {
+    return (
+      this.db.prepare(`UPDATE rollouts SET state = 'abandoned', ended_at = coalesce(ended_at, ?) WHERE id = ? AND ${UNFINISHED}`).run(Date.now(), id)
+        .changes === 1
+    )
+  }
+
+  private record(r: RolloutDbRow): UnfinishedRolloutRecord | undefined {
+    if (r.state !== 'running' && r.state !== 'stopped') return undefined
+    const o = JSON.parse(r.options) as Partial<RolloutOptionsRecord>
+    return {
+      id: r.id,
+      planKey: r.plan_key,
+      revisionId: r.revision_id,
+      revisionName: r.revision_name,
+      state: r.state,
+      options: { parallel: o.parallel ?? 1, maxFailures: o.maxFailures ?? 1, commit: o.commit === true },
+      createdAt: r.created_at,
+      endedAt: r.ended_at,
+      rows: this.rows(r.id),
+    }
   }
 
   create(r: {

@@ -44,6 +44,9 @@ const examples: { [C in Channel]: Req<C> } = {
   'rollout.stop': { id: '0a1b2c3d4e5f6071' },
   'rollout.current': {},
   'rollout.report': { id: '0a1b2c3d4e5f6071', folder: '/media/stick', kind: 'html' },
+  'rollout.unfinished': {},
+  'rollout.resume': { rollout: 7 },
+  'rollout.dismiss': { rollout: 1 },
   'usb.export': { revs: ['a', 'b'], folder: '/media/stick', forDevice: '/media/stick/inventory.json' },
   'usb.import': { folder: '/media/stick' },
   'usb.inventory': { folder: '/media/stick' },
@@ -100,6 +103,11 @@ describe('API contract', () => {
     refuses('rollout.start', { rev: 'x', devices: ['d'], parallel: 1 }, /rollout\.start\.maxFailures: expected an integer/)
     refuses('rollout.report', { id: '0a1b2c3d4e5f6071', folder: '/tmp', kind: 'pdf' }, /kind: must be one of csv, json, html/)
     refuses('rollout.report', { id: '0a1b2c3d4e5f6071', folder: 'tmp', kind: 'csv' }, /folder: must be an absolute path/)
+    refuses('rollout.resume', { rollout: 0 }, /rollout\.resume\.rollout: must be between 1/)
+    refuses('rollout.resume', { rollout: '3' }, /rollout\.resume\.rollout: expected an integer/)
+    refuses('rollout.dismiss', { rollout: 1.5 }, /rollout\.dismiss\.rollout: expected an integer/)
+    refuses('rollout.dismiss', {}, /rollout\.dismiss\.rollout/)
+    refuses('rollout.unfinished', { limit: 9 }, /unknown argument/)
   })
 
   it('refuses paths that are not absolute and names that do not fit', () => {

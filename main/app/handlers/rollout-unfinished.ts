@@ -1,0 +1,83 @@
+/**
+ * The unfinished rollouts the Rollout screen offers (rollout.unfinished,
+ * rollout.resume, rollout.dismiss): rollouts the database says are running
+ * or stopped, left by a process that was killed or closed mid-rollout, or
+ * stopped. Resume sends the stored request again, so that the engine
+ * resumes the same rollout (same plan key: finished devices are skipped, a
+ * device cut off while running is followed). Pure reads and checks: the
+ * RolloutService runs it.
+ */
+import type { UnfinishedRollout } from '../../../shared/api/fleet.js'
+import { NotFoundError } from '../../../shared/errors.js'
+import { deviceLabel, type ResolvedDevice } from '../../devices/index.js'
+import type { UnfinishedRolloutRecord } from '../../devices/rollout/index.js'
+import type { Library } from '../../store/library.js'
+
+/** Resolves a stored device id as the app does (DeviceService.resolve); throws when it names no device. */
+export type DeviceResolver = (ref: string) => ResolvedDevice
+
+/** The device the id names in the store now, or undefined: it was forgotten (or the id now names another). */
+function known(resolve: DeviceResolver | undefined, deviceId: string): ResolvedDevice | undefined {
+  if (resolve === undefined) return undefined
+  try {
+    const r = resolve(deviceId)
+    return r.deviceId === deviceId && r.record !== undefined ? r : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** The request that resumes `rec`: its revision, its devices in their order, its canaries and options. */
+export function resumeRequest(rec: UnfinishedRolloutRecord): UnfinishedRollout['request'] {
+  return {
+    rev: rec.revisionId,
+    devices: rec.rows.map(r => r.deviceId),
+    canary: rec.rows.filter(r => r.canary).map(r => r.deviceId),
+    parallel: rec.options.parallel,
+    maxFailures: rec.options.maxFailures,
+    commit: rec.options.commit,
+  }
+}
+
+/** Refuse to resume `rec` when a device of it was forgotten since: the error names each one, and nothing is changed. */
+export function checkDevicesKnown(rec: UnfinishedRolloutRecord, resolve: DeviceResolver): void {
+  const gone = rec.rows.map(r => r.deviceId).filter(id => known(resolve, id) === undefined)
+  if (gone.length === 0) return
+  throw new NotFoundError(
+    `rollout ${rec.id}: ${gone.length === 1 ? 'device' : 'devices'} ${gone.join(', ')} ${gone.length === 1 ? 'was' : 'were'} forgotten since it started; ` +
+      'add it again by its address to resume the rollout, or dismiss it',
+    { rollout: rec.id, devices: gone },
+  )
+}
+
+export function unfinishedView(rec: UnfinishedRolloutRecord, library: Library, resolve: DeviceResolver | undefined): UnfinishedRollout {
+  let name = rec.revisionName ?? rec.revisionId.slice(0, 12)
+  try {
+    // Its name now (it may have been renamed since); a revision removed since keeps the stored name.
+    name = library.resolve(rec.revisionId).name
+  } catch {
+    /* the stored name */
+  }
+  const n = (s: string): number => rec.rows.filter(r => r.state === s).length
+  return {
+    rollout: rec.id,
+    state: rec.state,
+    revision: { id: rec.revisionId, name },
+    counts: {
+      devices: rec.rows.length,
+      succeeded: n('succeeded'),
+      failed: n('failed'),
+      skipped: n('skipped'),
+      notStarted: n('not-started'),
+      stopped: n('running'),
+      pending: n('pending'),
+    },
+    startedAt: rec.createdAt,
+    endedAt: rec.endedAt,
+    request: resumeRequest(rec),
+    labels: rec.rows.map(r => {
+      const d = known(resolve, r.deviceId)?.record
+      return d === undefined ? r.deviceId : deviceLabel(d)
+    }),
+  }
+}
