@@ -9,7 +9,6 @@
  * finished is skipped (no second step, no second install in its history).
  */
 import assert from 'node:assert/strict'
-import { request } from 'node:http'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { runCli } from '../helpers/cli.js'
@@ -17,35 +16,10 @@ import { vendoredUpstreamDir } from '../helpers/paths.js'
 import { tempDir } from '../helpers/tmp.js'
 import { fullRevisionOf } from '../integration/devices-harness.js'
 import { apiCall, chromiumMissing, openBrowser, screenshot, startUi, stopChild, type BrowserSession, type UiProcess } from './helpers.js'
-import { startSim, type Sim } from './sim.js'
+import { holdings, pvctrl, startSim, type Sim } from './sim.js'
 
 const skip = chromiumMissing()
 const NAMES = ['hall-a-1', 'hall-a-2', 'hall-a-3', 'hall-a-4', 'hall-a-5', 'hall-a-6']
-
-/** GET a pv-ctrl path on a simulated device's socket, as the device answers it. */
-function pvctrl(sim: Sim, path: string): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: sim.socket, path, method: 'GET', timeout: 10_000 }, res => {
-      let body = ''
-      res.on('data', (d: Buffer) => {
-        body += d.toString()
-      })
-      res.on('end', () => {
-        if (res.statusCode === 200) resolve(JSON.parse(body))
-        else reject(new Error(`${path}: ${String(res.statusCode)} ${body}`))
-      })
-    })
-    req.on('error', reject)
-    req.end()
-  })
-}
-
-/** What a device holds: its steps and objects (what a rollout would have touched). */
-async function holdings(sim: Sim): Promise<string> {
-  const steps = (await pvctrl(sim, '/steps')) as Array<{ name: string }>
-  const objects = (await pvctrl(sim, '/objects')) as Array<{ sha256: string }>
-  return JSON.stringify({ steps: steps.map(s => s.name).sort(), objects: objects.map(o => o.sha256).sort() })
-}
 
 describe('the Rollout screen stops and resumes a rollout', { skip: skip ?? false, timeout: 240_000 }, () => {
   let ui: UiProcess

@@ -1,5 +1,6 @@
 /** The device simulator for e2e tests: `fieldsync device-sim --no-mdns` on a free loopback port. */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { request } from 'node:http'
 import { cliBin } from '../helpers/paths.js'
 
 export interface Sim {
@@ -39,4 +40,29 @@ export async function startSim(dir: string, extra: string[]): Promise<Sim> {
     })
   })
   return { child, ...info }
+}
+
+/** GET a pv-ctrl path on a simulated device's socket, as the device answers it. */
+export function pvctrl(sim: Sim, path: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: sim.socket, path, method: 'GET', timeout: 10_000 }, res => {
+      let body = ''
+      res.on('data', (d: Buffer) => {
+        body += d.toString()
+      })
+      res.on('end', () => {
+        if (res.statusCode === 200) resolve(JSON.parse(body))
+        else reject(new Error(`${path}: ${String(res.statusCode)} ${body}`))
+      })
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+/** What a device holds: its steps and objects (what a rollout would have touched). */
+export async function holdings(sim: Sim): Promise<string> {
+  const steps = (await pvctrl(sim, '/steps')) as Array<{ name: string }>
+  const objects = (await pvctrl(sim, '/objects')) as Array<{ sha256: string }>
+  return JSON.stringify({ steps: steps.map(s => s.name).sort(), objects: objects.map(o => o.sha256).sort() })
 }
