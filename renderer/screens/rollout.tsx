@@ -4,7 +4,8 @@
  * (searchable), devices by tag or by hand and canaries, parallel and max
  * failures; see the plan; start; watch each device's row live; stop;
  * resume (the same rollout again: devices that finished are skipped); save
- * the report as csv, json or html.
+ * the report as csv, json or html. Rollouts an earlier run left unfinished
+ * (killed, closed, stopped) are offered as cards (rollout-unfinished.tsx).
  */
 import { useEffect, useMemo, useState } from 'preact/hooks'
 import type { ReportKind, RolloutRowView, RolloutView } from '../../shared/api/fleet.js'
@@ -14,6 +15,7 @@ import { useApi, useEvent, useResource } from '../hooks.js'
 import { matches, SearchBox } from '../list-tools.js'
 import { Badge, Button, ErrorBox, ProgressBar, errorParts, useNotify, type Tone } from '../ui.js'
 import { ROLLOUT_SELECTION_KEY } from './device-list.js'
+import { UnfinishedRollouts } from './rollout-unfinished.js'
 
 const ROW_TONE: Record<RolloutRowView['state'], Tone> = {
   planned: 'muted',
@@ -144,6 +146,12 @@ export function RolloutScreen() {
           <p class='subtitle'>One revision onto many devices: canaries first, then the rest a few at a time.</p>
         </div>
       </header>
+      <UnfinishedRollouts
+        disabled={running}
+        onResumed={res => {
+          setView(v => newer(v, res))
+        }}
+      />
       <section class='rollout-form' aria-label='What to roll out'>
         <div>
           <label for='rollout-rev'>Revision</label>
