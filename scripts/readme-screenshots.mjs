@@ -32,6 +32,7 @@ export const SHOWN = [
   'usb-write',
   'trust',
   'palette',
+  'rollout-unfinished',
 ]
 
 const missing = []
