@@ -7,10 +7,10 @@
  * device cut off while running is followed). Pure reads and checks: the
  * RolloutService runs it.
  */
-import type { UnfinishedRollout } from '../../../shared/api/fleet.js'
-import { NotFoundError } from '../../../shared/errors.js'
+import { UNFINISHED_ROLLOUTS_SHOWN, type UnfinishedRollout } from '../../../shared/api/fleet.js'
+import { BusyError, NotFoundError, UsageError } from '../../../shared/errors.js'
 import { deviceLabel, type ResolvedDevice } from '../../devices/index.js'
-import type { UnfinishedRolloutRecord } from '../../devices/rollout/index.js'
+import type { RolloutStore, UnfinishedRolloutRecord } from '../../devices/rollout/index.js'
 import type { Library } from '../../store/library.js'
 
 /** Resolves a stored device id as the app does (DeviceService.resolve); throws when it names no device. */
@@ -48,6 +48,50 @@ export function checkDevicesKnown(rec: UnfinishedRolloutRecord, resolve: DeviceR
       'add it again by its address to resume the rollout, or dismiss it',
     { rollout: rec.id, devices: gone },
   )
+}
+
+/** The newest unfinished rollouts, at most UNFINISHED_ROLLOUTS_SHOWN, but the one of plan `exclude` (this window's). */
+export function listUnfinished(store: RolloutStore, library: Library, resolve: DeviceResolver | undefined, exclude: string | null): UnfinishedRollout[] {
+  return store
+    .unfinished(UNFINISHED_ROLLOUTS_SHOWN + 1)
+    .filter(r => r.planKey !== exclude)
+    .slice(0, UNFINISHED_ROLLOUTS_SHOWN)
+    .map(r => unfinishedView(r, library, resolve))
+}
+
+function unfinishedRecord(store: RolloutStore, id: number): UnfinishedRolloutRecord {
+  const rec = store.getUnfinished(id)
+  if (rec === undefined) throw new NotFoundError(`rollout ${id}: no unfinished rollout of that number (it finished, was dismissed, or never was)`)
+  return rec
+}
+
+/**
+ * The stored request of unfinished rollout `id`, checked before anything
+ * changes: every device still known, and the engine would resume this very
+ * rollout (`keyOf`: the engine's plan key of a request).
+ */
+export function checkedResume(
+  store: RolloutStore,
+  id: number,
+  resolve: DeviceResolver,
+  keyOf: (req: UnfinishedRollout['request']) => string,
+): UnfinishedRollout['request'] {
+  const rec = unfinishedRecord(store, id)
+  checkDevicesKnown(rec, resolve)
+  const req = resumeRequest(rec)
+  // The engine resumes the newest unfinished rollout of the plan: it must be this one.
+  const key = keyOf(req)
+  const resumes = store.resumable(key)
+  if (key !== rec.planKey || resumes !== id)
+    throw new UsageError(`rollout ${id}: its devices no longer make the same rollout${resumes === undefined ? '' : ` (rollout ${resumes} would be resumed)`}`)
+  return req
+}
+
+/** Mark unfinished rollout `id` abandoned; refused while it runs (`running`: the plan key of the rollout this window runs, if any). */
+export function dismissRollout(store: RolloutStore, id: number, running: string | null): void {
+  const rec = unfinishedRecord(store, id)
+  if (rec.planKey === running) throw new BusyError(`rollout ${id} runs in this window: stop it before dismissing it`)
+  if (!store.dismiss(id)) throw new NotFoundError(`rollout ${id}: no unfinished rollout of that number`)
 }
 
 export function unfinishedView(rec: UnfinishedRolloutRecord, library: Library, resolve: DeviceResolver | undefined): UnfinishedRollout {

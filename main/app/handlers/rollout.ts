@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto'
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Req } from '../../../shared/api/contract.js'
-import { UNFINISHED_ROLLOUTS_SHOWN, type ReportKind, type RolloutRowView, type RolloutView, type UnfinishedRollout } from '../../../shared/api/fleet.js'
+import type { ReportKind, RolloutRowView, RolloutView, UnfinishedRollout } from '../../../shared/api/fleet.js'
 import { BusyError, NotAvailableError, NotFoundError, toWireError, UsageError } from '../../../shared/errors.js'
 import type { Logger } from '../../../shared/log.js'
 import { deviceLabel, DeviceStore, Installer } from '../../devices/index.js'
@@ -22,7 +22,7 @@ import type { CompositionJudge, PolicyCheck } from '../../trust/index.js'
 import type { HandlerMap } from './context.js'
 import type { DeviceService } from './devices.js'
 import type { ApiEventBus } from './events.js'
-import { checkDevicesKnown, resumeRequest, unfinishedView } from './rollout-unfinished.js'
+import { checkedResume, dismissRollout, listUnfinished } from './rollout-unfinished.js'
 
 type RolloutHandlers = Pick<
   HandlerMap,
@@ -313,54 +313,31 @@ export class RolloutService {
     return new RolloutStore(this.components.app.library.db)
   }
 
-  /** The plan key of this window's rollout while it runs or stands stopped on the screen (its own view offers Resume), else null. */
-  private activeKey(): string | null {
-    const st = this.run?.view.state
-    return st === 'running' || st === 'stopping' || st === 'stopped' ? (this.run?.planKey ?? null) : null
-  }
-
-  private resolver(): ((ref: string) => ReturnType<DeviceService['resolve']>) | undefined {
-    const s = this.components.devices()
-    return s === undefined ? undefined : ref => s.resolve(ref)
-  }
-
   /** Rollouts the database says did not finish (killed or stopped), newest first, but the one on this window's screen. */
   unfinished(): UnfinishedRollout[] {
-    const active = this.activeKey()
-    return this.store()
-      .unfinished(UNFINISHED_ROLLOUTS_SHOWN + 1)
-      .filter(r => r.planKey !== active)
-      .slice(0, UNFINISHED_ROLLOUTS_SHOWN)
-      .map(r => unfinishedView(r, this.components.app.library, this.resolver()))
-  }
-
-  private unfinishedRecord(id: number) {
-    const rec = this.store().getUnfinished(id)
-    if (rec === undefined) throw new NotFoundError(`rollout ${id}: no unfinished rollout of that number (it finished, was dismissed, or never was)`)
-    return rec
+    const st = this.run?.view.state
+    // This window's rollout, running or stopped on the screen (its own view offers Resume), is no card.
+    const active = st === 'running' || st === 'stopping' || st === 'stopped' ? (this.run?.planKey ?? null) : null
+    const s = this.components.devices()
+    return listUnfinished(this.store(), this.components.app.library, s === undefined ? undefined : ref => s.resolve(ref), active)
   }
 
   /** Start unfinished rollout `id` again with its stored request: the engine resumes it. A device forgotten since refuses it, naming the device. */
   resume(id: number): RolloutView {
     this.busy()
-    const rec = this.unfinishedRecord(id)
-    checkDevicesKnown(rec, ref => this.svc().resolve(ref))
-    const req = resumeRequest(rec)
-    // The engine resumes the newest unfinished rollout of the plan: it must be this one.
-    const key = planKey(rec.revisionId, this.targets(req.devices, req.canary), req.commit)
-    const resumes = this.store().resumable(key)
-    if (key !== rec.planKey || resumes !== id)
-      throw new UsageError(`rollout ${id}: its devices no longer make the same rollout${resumes === undefined ? '' : ` (rollout ${resumes} would be resumed)`}`)
+    const req = checkedResume(
+      this.store(),
+      id,
+      ref => this.svc().resolve(ref),
+      q => planKey(q.rev, this.targets(q.devices, q.canary), q.commit),
+    )
     return this.startRun(req)
   }
 
   /** Give up unfinished rollout `id`: not listed again, never resumed. */
   dismiss(id: number): { dismissed: number } {
-    const rec = this.unfinishedRecord(id)
     const st = this.run?.view.state
-    if (rec.planKey === this.run?.planKey && (st === 'running' || st === 'stopping'))
-      throw new BusyError(`rollout ${id} runs in this window: stop it before dismissing it`)
-    if (!this.store().dismiss(id)) throw new NotFoundError(`rollout ${id}: no unfinished rollout of that number`)
+    dismissRollout(this.store(), id, st === 'running' || st === 'stopping' ? (this.run?.planKey ?? null) : null)
     this.log('rollout %d dismissed', id)
     return { dismissed: id }
   }
