@@ -16,7 +16,7 @@ import { vendoredUpstreamDir } from '../helpers/paths.js'
 import { tempDir } from '../helpers/tmp.js'
 import { fullRevisionOf } from '../integration/devices-harness.js'
 import { apiCall, chromiumMissing, openBrowser, screenshot, startUi, stopChild, type BrowserSession, type UiProcess } from './helpers.js'
-import { holdings, pvctrl, startSim, type Sim } from './sim.js'
+import { holdings, pvctrl, startSim, untilNewStep, type Sim } from './sim.js'
 
 const skip = chromiumMissing()
 const NAMES = ['hall-a-1', 'hall-a-2', 'hall-a-3', 'hall-a-4', 'hall-a-5', 'hall-a-6']
@@ -87,7 +87,7 @@ describe('the Rollout screen stops and resumes a rollout', { skip: skip ?? false
     // Stop once the device in flight holds its new step (past the preflight, where a stop leaves it not started).
     const flying = sims[ids.indexOf(inFlight)]
     const stepsBefore = (JSON.parse(before[ids.indexOf(inFlight)]) as { steps: string[] }).steps.length
-    while (((await pvctrl(flying, '/steps')) as unknown[]).length === stepsBefore) await new Promise(resolve => setTimeout(resolve, 20))
+    await untilNewStep(flying, stepsBefore)
     await page.getByRole('button', { name: 'Stop', exact: true }).click()
     await page.locator('[data-testid="rollout-view"][data-state="stopped"]').waitFor({ timeout: 60_000 })
     await screenshot(page, 'fleet-rollout-stopped')

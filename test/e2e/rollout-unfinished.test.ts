@@ -19,7 +19,7 @@ import { vendoredUpstreamDir } from '../helpers/paths.js'
 import { tempDir } from '../helpers/tmp.js'
 import { fullRevisionOf } from '../integration/devices-harness.js'
 import { apiCall, chromiumMissing, openBrowser, screenshot, startUi, stopChild, type BrowserSession, type UiProcess } from './helpers.js'
-import { holdings, pvctrl, startSim, type Sim } from './sim.js'
+import { holdings, pvctrl, startSim, untilNewStep, type Sim } from './sim.js'
 
 const skip = chromiumMissing()
 const NAMES = ['hall-b-1', 'hall-b-2', 'hall-b-3', 'hall-b-4', 'hall-b-5', 'hall-b-6']
@@ -94,7 +94,7 @@ describe('the Rollout screen offers a rollout the app was killed in to resume', 
     assert.equal(await page.locator('[data-testid="unfinished-rollout"][data-state="running"]').count(), 0, "the window's own rollout is no card")
     // Kill the app once the device in flight holds its new step: it goes on with its update without us.
     const flying = sims[ids.indexOf(inFlight)]
-    while ((await steps(flying)) === before[ids.indexOf(inFlight)]) await new Promise(resolve => setTimeout(resolve, 20))
+    await untilNewStep(flying, before[ids.indexOf(inFlight)])
     const exited = new Promise<void>(resolve => ui.child.once('exit', () => resolve()))
     ui.child.kill('SIGKILL')
     await exited

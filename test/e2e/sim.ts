@@ -66,3 +66,20 @@ export async function holdings(sim: Sim): Promise<string> {
   const objects = (await pvctrl(sim, '/objects')) as Array<{ sha256: string }>
   return JSON.stringify({ steps: steps.map(s => s.name).sort(), objects: objects.map(o => o.sha256).sort() })
 }
+
+/**
+ * Wait until the device holds more than `count` steps. The device reboots
+ * into a new step (its socket vanishes for a while): a socket that is not
+ * there, or refuses, means "ask again", as a device coming back would.
+ */
+export async function untilNewStep(sim: Sim, count: number): Promise<void> {
+  for (;;) {
+    const steps = await (pvctrl(sim, '/steps') as Promise<unknown[]>).catch((err: unknown) => {
+      const code = (err as { code?: string }).code
+      if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ECONNRESET') return null
+      throw err
+    })
+    if (steps !== null && steps.length > count) return
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+}
