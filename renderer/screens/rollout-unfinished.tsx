@@ -57,15 +57,25 @@ function Card(p: { r: UnfinishedRollout; disabled: boolean; onResumed: (v: Rollo
             {shortId(r.revision.id)}
           </span>
         </h3>
-        <Badge tone='warn' title={r.state === 'running' ? 'the app or the command running it ended before it did' : 'it was stopped'}>
-          {r.state === 'running' ? 'cut off while running' : 'stopped'}
-        </Badge>
+        {r.runningIn !== null ? (
+          <Badge tone='info' title='another Fieldsync window or command is running it now'>
+            running in another Fieldsync process (pid {r.runningIn})
+          </Badge>
+        ) : (
+          <Badge tone='warn' title={r.state === 'running' ? 'the app or the command running it ended before it did' : 'it was stopped'}>
+            {r.state === 'running' ? 'cut off while running' : 'stopped'}
+          </Badge>
+        )}
       </header>
       <p data-testid='unfinished-counts'>{countsText(r.counts)}</p>
       <p class='small muted'>
         Started {dateTime(r.startedAt)}
-        {r.endedAt === null ? ', never ended (the app or the command was closed or killed)' : `, stopped ${dateTime(r.endedAt)}`} ·{' '}
-        {q.parallel === 1 ? 'one device at a time' : `${q.parallel} at once`}, stops after {plural(q.maxFailures, 'failure')}
+        {r.endedAt !== null
+          ? `, stopped ${dateTime(r.endedAt)}`
+          : r.runningIn !== null
+            ? ', still running'
+            : ', never ended (the app or the command was closed or killed)'}{' '}
+        · {q.parallel === 1 ? 'one device at a time' : `${q.parallel} at once`}, stops after {plural(q.maxFailures, 'failure')}
         {q.canary.length > 0 ? `, ${plural(q.canary.length, 'canary', 'canaries')}` : ''}
         {q.commit ? ', commits' : ''}
       </p>
@@ -78,7 +88,7 @@ function Card(p: { r: UnfinishedRollout; disabled: boolean; onResumed: (v: Rollo
         <Button
           kind='primary'
           busy={busy === 'resume'}
-          disabled={p.disabled || busy !== null}
+          disabled={p.disabled || busy !== null || r.runningIn !== null}
           label={`Resume rollout no. ${r.rollout}`}
           onClick={() => {
             act('resume')
@@ -89,7 +99,7 @@ function Card(p: { r: UnfinishedRollout; disabled: boolean; onResumed: (v: Rollo
         <Button
           kind='quiet'
           busy={busy === 'dismiss'}
-          disabled={busy !== null}
+          disabled={busy !== null || r.runningIn !== null}
           label={`Dismiss rollout no. ${r.rollout}`}
           title='Give this rollout up: it is no longer offered, and the same rollout started again begins afresh'
           onClick={() => {

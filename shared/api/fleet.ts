@@ -106,6 +106,8 @@ export interface UnfinishedRollout {
   request: { rev: string; devices: string[]; canary: string[]; parallel: number; maxFailures: number; commit: boolean }
   /** The devices' names, in the rollout's order (a device forgotten since is named by its id). */
   labels: string[]
+  /** Another Fieldsync process (this pid) runs it now: it can be neither resumed nor dismissed until that one ends. */
+  runningIn: number | null
 }
 
 /** At most this many unfinished rollouts are listed, newest first. */

@@ -524,3 +524,38 @@ describe('rollout stopped with Ctrl+C', () => {
     assert.deepEqual(result(r).summary, { devices: 1, succeeded: 1, failed: 0, skipped: 0, notStarted: 0, stopped: 0 })
   })
 })
+
+describe('two processes on one rollout', () => {
+  it('the same rollout run again while the first process runs it is refused (E_BUSY, naming that process) and touches nothing', async t => {
+    const { home, devs } = await setup(t, [null], ['--timing', 'testing=4000'])
+    const ids = devs.map(d => d.http)
+    const args = ['--home', home, '--json', 'rollout', 'site-app', '--devices', ids.join(','), '--poll', '50']
+    const first = spawn(process.execPath, [cliBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    first.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+    })
+    first.stderr.on('data', (d: Buffer) => {
+      err += d.toString()
+    })
+    const exited = new Promise<number | null>(resolve => {
+      first.on('exit', code => {
+        resolve(code)
+      })
+    })
+    t.after(async () => {
+      if (first.exitCode === null && first.signalCode === null) first.kill('SIGKILL')
+      await exited
+    })
+    await until(() => err.includes(`${ids[0]}:   TESTING`))
+    const second = await rollout(home, ['--devices', ids.join(',')])
+    assert.notEqual(second.code, 0)
+    assert.equal((second.json() as { error: { code: string } }).error.code, 'E_BUSY', second.stdout)
+    assert.match(second.stdout, new RegExp(`running in another Fieldsync process \\(pid ${String(first.pid)}\\)`))
+    assert.equal(await exited, 0, err)
+    assert.deepEqual((JSON.parse(out) as Result).summary, { devices: 1, succeeded: 1, failed: 0, skipped: 0, notStarted: 0, stopped: 0 })
+    assert.equal((await deviceSteps(devs[0].socket)).length, 2, 'one step: the second process sent nothing')
+    assert.equal((await history(home, ids[0])).length, 1, 'one install in the history')
+  })
+})

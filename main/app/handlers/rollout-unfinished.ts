@@ -10,7 +10,7 @@
 import { UNFINISHED_ROLLOUTS_SHOWN, type UnfinishedRollout } from '../../../shared/api/fleet.js'
 import { BusyError, NotFoundError, UsageError } from '../../../shared/errors.js'
 import { deviceLabel, type ResolvedDevice } from '../../devices/index.js'
-import type { RolloutStore, UnfinishedRolloutRecord } from '../../devices/rollout/index.js'
+import { busyElsewhere, type RolloutStore, type UnfinishedRolloutRecord } from '../../devices/rollout/index.js'
 import type { Library } from '../../store/library.js'
 
 /** Resolves a stored device id as the app does (DeviceService.resolve); throws when it names no device. */
@@ -77,6 +77,7 @@ export function checkedResume(
   keyOf: (req: UnfinishedRollout['request']) => string,
 ): UnfinishedRollout['request'] {
   const rec = unfinishedRecord(store, id)
+  if (rec.runningIn !== null) throw busyElsewhere(id, rec.runningIn)
   checkDevicesKnown(rec, resolve)
   const req = resumeRequest(rec)
   // The engine resumes the newest unfinished rollout of the plan: it must be this one.
@@ -119,6 +120,7 @@ export function unfinishedView(rec: UnfinishedRolloutRecord, library: Library, r
     startedAt: rec.createdAt,
     endedAt: rec.endedAt,
     request: resumeRequest(rec),
+    runningIn: rec.runningIn,
     labels: rec.rows.map(r => {
       const d = known(resolve, r.deviceId)?.record
       return d === undefined ? r.deviceId : deviceLabel(d)

@@ -4,7 +4,9 @@
  * process killed with -9 leaves a state the next run resumes from. Writes are
  * synchronous and short (house rule 7).
  */
+import { BusyError, type FieldsyncError } from '../../../shared/errors.js'
 import type { Db } from '../../store/db.js'
+import { processAlive, processIdentity } from '../process-identity.js'
 
 export type RolloutDeviceState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'not-started'
 /** abandoned: the technician gave it up (the app's Dismiss): never resumed, never listed as unfinished. */
@@ -21,6 +23,8 @@ export interface UnfinishedRolloutRecord {
   createdAt: number
   endedAt: number | null
   rows: RolloutDeviceRow[]
+  /** Another live process runs it now (its pid): it can be neither resumed nor dismissed from here. */
+  runningIn: number | null
 }
 
 interface RolloutDbRow {
@@ -32,6 +36,22 @@ interface RolloutDbRow {
   options: string
   created_at: number
   ended_at: number | null
+  owner_pid: number | null
+  owner_start: string | null
+}
+
+/** The pid of the other, live process that runs rollout row `r`, or null (none, this process, or one that is gone). */
+function otherOwner(r: { state: string; owner_pid: number | null; owner_start: string | null }): number | null {
+  if (r.state !== 'running' || r.owner_pid === null || r.owner_pid === process.pid) return null
+  return processAlive(r.owner_pid, r.owner_start) ? r.owner_pid : null
+}
+
+/** The refusal to resume or dismiss a rollout another live process runs (the store's and the app's). */
+export function busyElsewhere(id: number, pid: number): FieldsyncError {
+  return new BusyError(`rollout ${id} is running in another Fieldsync process (pid ${pid}): let it finish, or stop it there, then resume it`, {
+    rollout: id,
+    pid,
+  })
 }
 
 /** The states a rollout can be resumed from. */
@@ -120,10 +140,20 @@ export class RolloutStore {
 
   /** Give an unfinished rollout up: it is never resumed (the same plan again starts afresh) nor listed. False: it was not unfinished. */
   dismiss(id: number): boolean {
-    return (
-      this.db.prepare(`UPDATE rollouts SET state = 'abandoned', ended_at = coalesce(ended_at, ?) WHERE id = ? AND ${UNFINISHED}`).run(Date.now(), id)
-        .changes === 1
-    )
+    return this.db
+      .transaction(() => {
+        const r = this.db.prepare('SELECT state, owner_pid, owner_start FROM rollouts WHERE id = ?').get(id) as RolloutDbRow | undefined
+        const other = r === undefined ? null : otherOwner(r)
+        if (other !== null) throw busyElsewhere(id, other)
+        return (
+          this.db
+            .prepare(
+              `UPDATE rollouts SET state = 'abandoned', ended_at = coalesce(ended_at, ?), owner_pid = NULL, owner_start = NULL WHERE id = ? AND ${UNFINISHED}`,
+            )
+            .run(Date.now(), id).changes === 1
+        )
+      })
+      .immediate()
   }
 
   private record(r: RolloutDbRow): UnfinishedRolloutRecord | undefined {
@@ -139,6 +169,7 @@ export class RolloutStore {
       createdAt: r.created_at,
       endedAt: r.ended_at,
       rows: this.rows(r.id),
+      runningIn: otherOwner(r),
     }
   }
 
@@ -151,8 +182,10 @@ export class RolloutStore {
   }): number {
     return this.db.transaction(() => {
       const res = this.db
-        .prepare("INSERT INTO rollouts (plan_key, revision_id, revision_name, state, options, created_at) VALUES (?, ?, ?, 'running', ?, ?)")
-        .run(r.planKey, r.revisionId, r.revisionName, JSON.stringify(r.options), Date.now())
+        .prepare(
+          "INSERT INTO rollouts (plan_key, revision_id, revision_name, state, options, created_at, owner_pid, owner_start) VALUES (?, ?, ?, 'running', ?, ?, ?, ?)",
+        )
+        .run(r.planKey, r.revisionId, r.revisionName, JSON.stringify(r.options), Date.now(), process.pid, processIdentity(process.pid))
       const id = Number(res.lastInsertRowid)
       const ins = this.db.prepare("INSERT INTO rollout_devices (rollout_id, device_id, position, canary, state) VALUES (?, ?, ?, ?, 'pending')")
       r.devices.forEach((d, i) => {
@@ -162,14 +195,24 @@ export class RolloutStore {
     })()
   }
 
-  /** Resume: the rollout runs again; devices that did not finish are pending again. */
+  /**
+   * Resume: the rollout runs again, in this process; devices that did not finish are pending again.
+   * BusyError, changing nothing, while another live process runs it (two would drive the same devices).
+   */
   reopen(id: number): void {
-    this.db.transaction(() => {
-      this.db.prepare("UPDATE rollouts SET state = 'running', ended_at = NULL WHERE id = ?").run(id)
-      this.db
-        .prepare(`UPDATE rollout_devices SET state = 'pending' WHERE rollout_id = ? AND state NOT IN (${FINISHED_STATES.map(() => '?').join(', ')})`)
-        .run(id, ...FINISHED_STATES)
-    })()
+    this.db
+      .transaction(() => {
+        const r = this.db.prepare('SELECT state, owner_pid, owner_start FROM rollouts WHERE id = ?').get(id) as RolloutDbRow | undefined
+        const other = r === undefined ? null : otherOwner(r)
+        if (other !== null) throw busyElsewhere(id, other)
+        this.db
+          .prepare("UPDATE rollouts SET state = 'running', ended_at = NULL, owner_pid = ?, owner_start = ? WHERE id = ?")
+          .run(process.pid, processIdentity(process.pid), id)
+        this.db
+          .prepare(`UPDATE rollout_devices SET state = 'pending' WHERE rollout_id = ? AND state NOT IN (${FINISHED_STATES.map(() => '?').join(', ')})`)
+          .run(id, ...FINISHED_STATES)
+      })
+      .immediate()
   }
 
   rows(id: number): RolloutDeviceRow[] {
@@ -244,6 +287,6 @@ export class RolloutStore {
   }
 
   end(id: number, state: RolloutState): void {
-    this.db.prepare('UPDATE rollouts SET state = ?, ended_at = ? WHERE id = ?').run(state, Date.now(), id)
+    this.db.prepare('UPDATE rollouts SET state = ?, ended_at = ?, owner_pid = NULL, owner_start = NULL WHERE id = ?').run(state, Date.now(), id)
   }
 }

@@ -10,5 +10,6 @@ import { sql as m4 } from './004-trust.js'
 import { sql as m5 } from './005-usb.js'
 import { sql as m6 } from './006-fleet.js'
 import { sql as m7 } from './007-ssh-logins.js'
+import { sql as m8 } from './008-rollout-owner.js'
 
-export const migrations: readonly string[] = [m1, m2, m3, m4, m5, m6, m7]
+export const migrations: readonly string[] = [m1, m2, m3, m4, m5, m6, m7, m8]

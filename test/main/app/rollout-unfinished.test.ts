@@ -7,6 +7,8 @@
  * was forgotten since, naming it and changing nothing.
  */
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { join } from 'node:path'
 import { describe, it, type TestContext } from 'node:test'
 import type { ApiEvents } from '../../../shared/api/contract.js'
@@ -15,6 +17,7 @@ import { ErrorCodes } from '../../../shared/errors.js'
 import { silentLogger } from '../../../shared/log.js'
 import { ApiCore } from '../../../main/app/handlers/index.js'
 import { App } from '../../../main/app/index.js'
+import { processIdentity } from '../../../main/devices/process-identity.js'
 import { planKey, RolloutStore } from '../../../main/devices/rollout/index.js'
 import type { RolloutTarget } from '../../../main/devices/rollout/index.js'
 import { vendoredUpstreamDir } from '../../helpers/paths.js'
@@ -22,6 +25,7 @@ import { tempDir } from '../../helpers/tmp.js'
 
 interface Setup {
   core: ApiCore
+  app: App
   rollouts: RolloutStore
   rev: string
   devices: string[]
@@ -42,7 +46,7 @@ async function startCore(t: TestContext): Promise<Setup> {
   // Three devices of the site that answer nothing (ports nobody listens on), added offline.
   const devices: string[] = []
   for (const port of [9, 19, 29]) devices.push((await call(core, 'devices.add', { address: `127.0.0.1:${port}`, offline: true })).deviceId)
-  return { core, rollouts: new RolloutStore(app.library.db), rev, devices }
+  return { core, app, rollouts: new RolloutStore(app.library.db), rev, devices }
 }
 
 async function call(core: ApiCore, channel: string, req: unknown): Promise<any> {
@@ -188,5 +192,35 @@ describe('unfinished rollouts in the app', { timeout: 60_000 }, () => {
     assert.equal(end.view?.rows.find(r => r.deviceId === a)?.state, 'succeeded')
     assert.equal(end.view?.rows.find(r => r.deviceId === b)?.state, 'failed')
     assert.deepEqual(await call(s.core, 'rollout.unfinished', {}), [], "the rollout on this window's screen is not listed twice")
+  })
+
+  it('a rollout another live Fieldsync process runs is shown as such: Resume and Dismiss are refused (E_BUSY) until that process is gone', async t => {
+    const s = await startCore(t)
+    const [a, b] = s.devices
+    const id = leave(s, [a, b], { [a]: 'running' }, 'running')
+    // Another process runs it: its pid and start recorded as the engine records its own.
+    const other = spawn('sleep', ['60'], { stdio: 'ignore' })
+    t.after(() => other.kill('SIGKILL'))
+    await once(other, 'spawn')
+    const pid = other.pid ?? 0
+    s.app.library.db.prepare('UPDATE rollouts SET owner_pid = ?, owner_start = ? WHERE id = ?').run(pid, processIdentity(pid), id)
+    const [card] = (await call(s.core, 'rollout.unfinished', {})) as UnfinishedRollout[]
+    assert.equal(card.rollout, id)
+    assert.equal(card.runningIn, pid)
+    const r1 = await refused(s.core, 'rollout.resume', { rollout: id })
+    assert.equal(r1.code, ErrorCodes.Busy)
+    const r2 = await refused(s.core, 'rollout.dismiss', { rollout: id })
+    assert.equal(r2.code, ErrorCodes.Busy)
+    assert.deepEqual(
+      s.rollouts.rows(id).map(r => r.state),
+      ['running', 'pending'],
+      'nothing changed',
+    )
+    // That process is gone (a crash): the rollout is cut off, and may be dismissed or resumed.
+    other.kill('SIGKILL')
+    await once(other, 'exit')
+    const [after] = (await call(s.core, 'rollout.unfinished', {})) as UnfinishedRollout[]
+    assert.equal(after.runningIn, null)
+    assert.deepEqual(await call(s.core, 'rollout.dismiss', { rollout: id }), { dismissed: id })
   })
 })
