@@ -9,7 +9,7 @@ import { UsageError } from '../../shared/errors.js'
 import type { Db } from '../store/db.js'
 import { isUnregisteredId } from './discovery.js'
 import { sql as devicesSchema } from '../store/migrations/003-devices.js'
-import { processAlive, processIdentity } from './process-identity.js'
+import { processAlive, processIdentity } from '../store/process-identity.js'
 import { CONTAINER_RE, type SshLoginMemory } from './ssh-login.js'
 
 /**

@@ -22,8 +22,8 @@
  *   second pull in another process waits for the object instead of writing
  *   the same partial file.
  */
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { processAlive, processIdentity } from './process-identity.js'
 import { BUSY_WAIT_MS, Database } from './sqlite.js'
 import { AbortedError, BugError, BusyError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
@@ -134,13 +134,12 @@ export class LeaseBook {
   private ready = false
   private readonly log: Logger
   private readonly mine = new Set<number>()
-  private readonly me: ProcessSelf
+  /** This process's start (process-identity.ts), recorded with its pid in each of its leases ('' where /proc cannot tell). */
+  private readonly identity = processIdentity(process.pid) ?? ''
 
   constructor(components: { log: Logger }, opts: { home: string }) {
     this.file = join(opts.home, 'leases.db')
     this.log = components.log.child('leases')
-    const bootId = readBootId()
-    this.me = { pid: process.pid, bootId, identity: processIdentity(process.pid, bootId) }
   }
 
   /**
@@ -217,7 +216,7 @@ export class LeaseBook {
         const id = Number(
           db
             .prepare('INSERT INTO leases (kind, pid, identity, what, command, since) VALUES (?, ?, ?, ?, ?, ?)')
-            .run(kind, this.me.pid, this.me.identity, what, commandLine(), Date.now()).lastInsertRowid,
+            .run(kind, process.pid, this.identity, what, commandLine(), Date.now()).lastInsertRowid,
         )
         this.mine.add(id)
         return id
@@ -231,7 +230,7 @@ export class LeaseBook {
     const rows = db.prepare('SELECT id, kind, pid, identity, what, command, since FROM leases ORDER BY id').all() as LeaseRow[]
     const live: LeaseRow[] = []
     for (const r of rows) {
-      if (processIsAlive(r.pid, r.identity, this.me)) live.push(r)
+      if (processAlive(r.pid, r.identity === '' ? null : r.identity)) live.push(r)
       else {
         this.log('lease %d of dead process %d (%s) swept', r.id, r.pid, r.what)
         db.prepare('DELETE FROM leases WHERE id = ?').run(r.id)
@@ -333,51 +332,4 @@ function commandLine(): string {
   const args = process.argv.slice(2).join(' ')
   const line = /fieldsync(\.js)?$/.test(process.argv[1] ?? '') ? `fieldsync ${args}` : `${process.title} ${args}`
   return line.length > 200 ? line.slice(0, 197) + '...' : line.trim()
-}
-
-/** This process, as leases record it. */
-interface ProcessSelf {
-  pid: number
-  bootId: string
-  identity: string
-}
-
-/** This boot's id (Linux), '' elsewhere: a lease of a boot before is dead whatever its pid. */
-function readBootId(): string {
-  try {
-    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()
-  } catch {
-    return ''
-  }
-}
-
-/**
- * Who a pid is, beyond its number: on Linux the boot id and the start time
- * (clock ticks after boot, field 22 of /proc/<pid>/stat); '' elsewhere.
- */
-export function processIdentity(pid: number, bootId: string): string {
-  if (bootId === '') return ''
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    // The command name (field 2) is in parentheses and may hold anything: count from the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return `${bootId}:${fields[19]}`
-  } catch {
-    return ''
-  }
-}
-
-/** Whether the process that took a lease still runs (the same process, not a recycled pid). */
-export function processIsAlive(pid: number, identity: string, me: ProcessSelf): boolean {
-  if (pid === me.pid) return identity === me.identity
-  if (identity !== '') {
-    const now = processIdentity(pid, me.bootId)
-    if (now !== '' || me.identity !== '') return now === identity
-  }
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }

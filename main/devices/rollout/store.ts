@@ -6,7 +6,7 @@
  */
 import { BusyError, type FieldsyncError } from '../../../shared/errors.js'
 import type { Db } from '../../store/db.js'
-import { processAlive, processIdentity } from '../process-identity.js'
+import { processAlive, processIdentity } from '../../store/process-identity.js'
 
 export type RolloutDeviceState = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'not-started'
 /** abandoned: the technician gave it up (the app's Dismiss): never resumed, never listed as unfinished. */

@@ -16,6 +16,8 @@ function readProc(path: string): string | null {
   }
 }
 
+let bootId: string | undefined
+
 /** `<boot id>:<start ticks>` of `pid`, or null where /proc cannot tell (not Linux, or no such process). */
 export function processIdentity(pid: number): string | null {
   const stat = readProc(`/proc/${pid}/stat`)
@@ -24,8 +26,9 @@ export function processIdentity(pid: number): string | null {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   const start = fields[19] // field 22 overall: fields[0] is field 3
   if (start === undefined || !/^\d+$/.test(start)) return null
-  const boot = readProc('/proc/sys/kernel/random/boot_id')?.trim() ?? 'boot'
-  return `${boot}:${start}`
+  // The boot does not change while this process runs: read once (leases ask for every row they sweep).
+  bootId ??= readProc('/proc/sys/kernel/random/boot_id')?.trim() ?? 'boot'
+  return `${bootId}:${start}`
 }
 
 /**
