@@ -6,6 +6,7 @@ import { silentLogger } from '../../../shared/log.js'
 import { migrate, openDatabase } from '../../../main/store/db.js'
 import { migrations } from '../../../main/store/migrations/index.js'
 import { DeviceStore } from '../../../main/devices/store.js'
+import { RolloutStore } from '../../../main/devices/rollout/store.js'
 import { resolveDevice } from '../../../main/devices/address.js'
 import { parseSelectors, selectDevices } from '../../../main/devices/selectors.js'
 
@@ -85,5 +86,27 @@ describe('labels and selectors', () => {
       source: 'manual',
     })
     assert.deepEqual([s.get('127.0.0.1:44957')?.alias, s.get('127.0.0.1:44957')?.tags], [null, []], 'found again, without the labels it had')
+  })
+})
+
+describe('migration 008 (who runs a rollout)', () => {
+  it('takes a library at schema 7 to 8: its rollouts keep their rows and have no owner, so the next process may resume them', () => {
+    const db = new Database(':memory:')
+    for (const m of migrations.slice(0, 7)) db.exec(m)
+    db.pragma('user_version = 7')
+    db.prepare(
+      "INSERT INTO rollouts (plan_key, revision_id, revision_name, state, options, created_at) VALUES ('k', 'r', 'site-app', 'running', '{\"parallel\":1,\"maxFailures\":1,\"commit\":false}', 1)",
+    ).run()
+    migrate(db, ':memory:', silentLogger())
+    assert.equal(db.pragma('user_version', { simple: true }), migrations.length)
+    assert.deepEqual(db.prepare('SELECT plan_key, state, owner_pid, owner_start FROM rollouts').all(), [
+      { plan_key: 'k', state: 'running', owner_pid: null, owner_start: null },
+    ])
+    const rs = new RolloutStore(db)
+    assert.equal(rs.unfinished(5)[0].runningIn, null)
+    rs.reopen(1)
+    assert.deepEqual(db.prepare('SELECT owner_pid FROM rollouts').get(), { owner_pid: process.pid }, 'the process that resumes it records itself')
+    rs.end(1, 'stopped')
+    assert.deepEqual(db.prepare('SELECT owner_pid, owner_start FROM rollouts').get(), { owner_pid: null, owner_start: null })
   })
 })
