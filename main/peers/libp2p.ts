@@ -3,17 +3,14 @@
  * never pay for it): TCP, Noise with the team prologue, yamux, identify, and
  * mDNS unless switched off. Inbound connections that have not proved the
  * team secret yet are bounded by an InboundGuard (inbound.ts).
+ *
+ * The libp2p packages are ES modules only: they are loaded with import(),
+ * never a static import, so that the CLI's CommonJS bundle
+ * (scripts/build-cli.mjs) can reach them too.
  */
 import '../polyfills.js'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify } from '@libp2p/identify'
 import type { ConnectionGater, Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
-import { mdns } from '@libp2p/mdns'
-import { peerIdFromString } from '@libp2p/peer-id'
-import { tcp } from '@libp2p/tcp'
-import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
-import { createLibp2p } from 'libp2p'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { NodeTuning } from './config.js'
 import { InboundGuard, InboundLimits } from './inbound.js'
 
@@ -30,7 +27,42 @@ export interface StackOptions {
 
 export type Stack = Libp2p<{ identify: unknown }>
 
-export async function createStack(o: StackOptions): Promise<Stack> {
+/** What PeerNode uses of libp2p, once its modules are loaded. */
+export interface Libp2pLib {
+  createStack: (o: StackOptions) => Promise<Stack>
+  parsePeerId: (s: string) => PeerId
+  parseMultiaddr: (s: string) => Multiaddr
+}
+
+export async function loadLibp2p(): Promise<Libp2pLib> {
+  const [{ noise }, { yamux }, { identify }, { mdns }, { peerIdFromString }, { tcp }, { multiaddr }, { createLibp2p }] = await Promise.all([
+    import('@chainsafe/libp2p-noise'),
+    import('@chainsafe/libp2p-yamux'),
+    import('@libp2p/identify'),
+    import('@libp2p/mdns'),
+    import('@libp2p/peer-id'),
+    import('@libp2p/tcp'),
+    import('@multiformats/multiaddr'),
+    import('libp2p'),
+  ])
+  return {
+    createStack: async o => await createStack(o, { noise, yamux, identify, mdns, tcp, createLibp2p }),
+    parsePeerId: s => peerIdFromString(s),
+    parseMultiaddr: s => multiaddr(s),
+  }
+}
+
+interface StackModules {
+  noise: typeof import('@chainsafe/libp2p-noise').noise
+  yamux: typeof import('@chainsafe/libp2p-yamux').yamux
+  identify: typeof import('@libp2p/identify').identify
+  mdns: typeof import('@libp2p/mdns').mdns
+  tcp: typeof import('@libp2p/tcp').tcp
+  createLibp2p: typeof import('libp2p').createLibp2p
+}
+
+async function createStack(o: StackOptions, m: StackModules): Promise<Stack> {
+  const { noise, yamux, identify, mdns, tcp, createLibp2p } = m
   const inbound = new InboundGuard(InboundLimits, o.log)
   const gater: ConnectionGater = {
     denyDialPeer: (p: PeerId) => o.isBlocked(p.toString()),
@@ -67,11 +99,4 @@ export async function createStack(o: StackOptions): Promise<Stack> {
       maxIncomingPendingConnections: 2 * InboundLimits.pendingTotal,
     },
   })
-}
-
-export function parsePeerId(s: string): PeerId {
-  return peerIdFromString(s)
-}
-export function parseMultiaddr(s: string): Multiaddr {
-  return multiaddr(s)
 }

@@ -14,7 +14,7 @@ import { catalogVersion, helloOf, localCatalog, serveCatalog } from './catalog/h
 import { CATALOG_PROTOCOL, CATALOG_VERSIONS, CatalogLimits, type RemoteRevision } from './catalog/protocol.js'
 import { DEFAULT_LISTEN, NodeTuning, type PeerNodeOptions } from './config.js'
 import { loadOrCreatePeerKey } from './identity.js'
-import type { Stack } from './libp2p.js'
+import type { Libp2pLib, Stack } from './libp2p.js'
 import { ObjectsClient } from './objects/client.js'
 import { serveObjects } from './objects/handler.js'
 import { OBJECTS_PROTOCOL, OBJECTS_VERSIONS, ObjectsLimits } from './objects/protocol.js'
@@ -34,7 +34,7 @@ export class PeerNode extends EventEmitter<PeerTableEvents> {
   private readonly library: Library
   private readonly log: Logger
   private stack?: Stack
-  private lib?: typeof import('./libp2p.js')
+  private lib?: Libp2pLib
   private team?: TeamInfo
   private ac = new AbortController()
   private poll?: NodeJS.Timeout
@@ -82,7 +82,7 @@ export class PeerNode extends EventEmitter<PeerTableEvents> {
     this.team = await new TeamStore(this.opts.home).require()
     this.ac = new AbortController()
     setMaxListeners(0, this.ac.signal)
-    this.lib = await import('./libp2p.js')
+    this.lib = await (await import('./libp2p.js')).loadLibp2p()
     const privateKey = await loadOrCreatePeerKey(this.opts.home, this.log)
     const stack = await this.lib.createStack({
       privateKey,

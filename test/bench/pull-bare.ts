@@ -12,9 +12,11 @@ import { open } from 'node:fs/promises'
 import { join } from 'node:path'
 import { silentLogger } from '../../shared/log.js'
 import { loadOrCreatePeerKey } from '../../main/peers/identity.js'
-import { createStack, parseMultiaddr } from '../../main/peers/libp2p.js'
+import { loadLibp2p } from '../../main/peers/libp2p.js'
 import { ObjectsLimits } from '../../main/peers/objects/protocol.js'
 import { TeamStore, teamPrologue } from '../../main/peers/team.js'
+
+const { createStack, parseMultiaddr } = await loadLibp2p()
 
 const PROTOCOL = '/fieldsync-bench/bare/1'
 

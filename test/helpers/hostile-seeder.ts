@@ -15,12 +15,14 @@ import { silentLogger } from '../../shared/log.js'
 import { helloOf, localCatalog } from '../../main/peers/catalog/handler.js'
 import { CATALOG_PROTOCOL, CatalogLimits, decodeCids, encodeHave, encodeList, validateRequest } from '../../main/peers/catalog/protocol.js'
 import { loadOrCreatePeerKey } from '../../main/peers/identity.js'
-import { createStack, type Stack } from '../../main/peers/libp2p.js'
+import { loadLibp2p, type Stack } from '../../main/peers/libp2p.js'
 import { OBJECTS_PROTOCOL, ObjectsLimits, validateRangeRequest, type RangeRequest } from '../../main/peers/objects/protocol.js'
 import { TeamStore, teamPrologue } from '../../main/peers/team.js'
 import { decodeJson, encodeFrame, FrameKind, jsonFrame, StreamReader } from '../../main/peers/wire.js'
 import { Library } from '../../main/store/library.js'
 import { CID_BYTES } from '../../shared/ids.js'
+
+const { createStack } = await loadLibp2p()
 
 /** Reads `length` true bytes of an object at `offset` (short at the end of the file). */
 export type ReadBytes = (offset: number, length: number) => Promise<Uint8Array>

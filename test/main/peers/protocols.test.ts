@@ -18,7 +18,7 @@ import { CatalogClient } from '../../../main/peers/catalog/client.js'
 import { ObjectsClient } from '../../../main/peers/objects/client.js'
 import { CATALOG_PROTOCOL, CATALOG_VERSIONS } from '../../../main/peers/catalog/protocol.js'
 import { loadOrCreatePeerKey } from '../../../main/peers/identity.js'
-import { createStack, parseMultiaddr, parsePeerId, type Stack } from '../../../main/peers/libp2p.js'
+import { loadLibp2p, type Stack } from '../../../main/peers/libp2p.js'
 import type { PeerNode } from '../../../main/peers/node.js'
 import { createPeerServices } from '../../../main/peers/index.js'
 import { OBJECTS_PROTOCOL, OBJECTS_VERSIONS } from '../../../main/peers/objects/protocol.js'
@@ -30,6 +30,8 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+
+const { createStack, parseMultiaddr, parsePeerId } = await loadLibp2p()
 
 // idleMs: long enough that a busy machine starving the slow consumer below does not look like a stalled peer; the stalled-reader case still ends well inside its 8 s.
 const FAST = { catalog: { requestMs: 1500 }, objects: { headerMs: 1000, idleMs: 3000 } }
