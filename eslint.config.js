@@ -29,7 +29,7 @@ const preloadPureOnly = {
 }
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'renderer/dist/**', '**/*.cjs'] },
+  { ignores: ['dist/**', 'node_modules/**', 'renderer/dist/**', '**/*.cjs', '!bin/*.cjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -38,6 +38,15 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       'no-console': 'off',
     },
+  },
+  // The launcher (bin/fieldsync.cjs): plain CommonJS for Node, which loads it before anything else.
+  {
+    files: ['bin/*.cjs'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', module: 'readonly', __dirname: 'readonly', process: 'readonly' },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   { files: ['shared/**/*.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [sharedOnly, noElectron, noMain, noRenderer] }] } },
   { files: ['renderer/**/*.{ts,tsx}'], rules: { 'no-restricted-imports': ['error', { patterns: [rendererOnly, noElectron, noMain] }] } },

@@ -60,5 +60,5 @@ if (e.bin !== undefined) {
   run(e.bin, [root], env)
 } else {
   say(`starting browser mode (fieldsync ui): ${e.why}`)
-  run(process.execPath, [path.join(root, 'bin', 'fieldsync.js'), 'ui', ...args])
+  run(process.execPath, [path.join(root, 'bin', 'fieldsync.cjs'), 'ui', ...args])
 }

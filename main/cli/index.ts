@@ -3,14 +3,9 @@
  * need them; `--version` loads nothing but package.json.
  */
 import { readFileSync } from 'node:fs'
+import { versionOnly } from './commands/groups.js'
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
-
-/** `fieldsync --version` (or -V) alone: the version without loading any command. */
-function versionOnly(argv: string[]): boolean {
-  const rest = argv.slice(2)
-  return rest.length === 1 && (rest[0] === '--version' || rest[0] === '-V')
-}
 
 export async function main(argv: string[]): Promise<number> {
   if (versionOnly(argv)) {
@@ -44,4 +39,6 @@ export async function main(argv: string[]): Promise<number> {
   return cli.exitCode
 }
 
-process.exitCode = await main(process.argv)
+void main(process.argv).then(code => {
+  process.exitCode = code
+})

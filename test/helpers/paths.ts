@@ -14,7 +14,7 @@ function findRoot(): string {
 }
 
 export const repoRoot = findRoot()
-export const cliBin = join(repoRoot, 'bin', 'fieldsync.js')
+export const cliBin = join(repoRoot, 'bin', 'fieldsync.cjs')
 /**
  * Upstream DATA vendored into the repository (export tarballs, state JSONs,
  * the Dev CA, pvtx.sh's resources and expected states), with its provenance
