@@ -275,7 +275,7 @@ export class Installer {
     try {
       req.onEvent?.({ type: 'planned', bytesToSend: p.plan.bytesToSend, objectsToSend: p.plan.objectsToSend })
       const u0 = Date.now()
-      await this.upload(req, p, sent)
+      await this.upload(req, p, sent, id)
       uploadMs = p.lacking.length === 0 ? 0 : Date.now() - u0
       const still = await d.lacking(p.objects, req.signal)
       const partial = [...still].filter(([, held]) => held !== null)
@@ -351,7 +351,7 @@ export class Installer {
     }
   }
 
-  private async upload(req: InstallRequest, p: Prepared, sent: { bytes: number; objects: number }): Promise<void> {
+  private async upload(req: InstallRequest, p: Prepared, sent: { bytes: number; objects: number }, installId: number): Promise<void> {
     const d = req.driver
     const total = p.plan.bytesToSend
     if (p.lacking.length === 0) {
@@ -362,6 +362,14 @@ export class Installer {
     const t0 = Date.now()
     let done = 0
     let lastEvent = 0
+    let lastNoted = t0
+    /** The install's row says what was sent, once a second and at the end: a kill -9 loses at most a second of it. */
+    const note = (force: boolean): void => {
+      const now = Date.now()
+      if (!force && now - lastNoted < 1000) return
+      lastNoted = now
+      this.components.devices.noteSent(installId, { bytesSent: sent.bytes, objectsSent: sent.objects })
+    }
     for (const [i, o] of p.lacking.entries()) {
       for (let attempt = 1; ; attempt++) {
         let mine = 0
@@ -391,12 +399,14 @@ export class Installer {
               mine += n
               sent.bytes += n
               emit(false)
+              note(false)
             },
           })
           done += o.size
           mine = 0
           sent.objects++
           emit(true)
+          note(i === p.lacking.length - 1)
           break
         } catch (err) {
           if (err instanceof ObjectHashMismatchError && attempt === 1) {

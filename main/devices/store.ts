@@ -335,6 +335,15 @@ export class DeviceStore {
     return Number(res.lastInsertRowid)
   }
 
+  /**
+   * What an install in progress has sent so far (written at most once a
+   * second by the installer), so that an install cut off by a kill -9 still
+   * tells what reached the device.
+   */
+  noteSent(id: number, r: { bytesSent: number; objectsSent: number }): void {
+    this.db.prepare("UPDATE device_installs SET bytes_sent = ?, objects_sent = ? WHERE id = ? AND status = 'STARTED'").run(r.bytesSent, r.objectsSent, id)
+  }
+
   endInstall(id: number, r: { status: string; statusMsg: string | null; errorCode: string | null; bytesSent: number; objectsSent: number }): void {
     this.db
       .prepare(`UPDATE device_installs SET status = ?, status_msg = ?, error_code = ?, bytes_sent = ?, objects_sent = ?, ended_at = ? WHERE id = ?`)

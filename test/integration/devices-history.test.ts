@@ -1,7 +1,8 @@
 /**
  * The install history across processes: an install whose `fieldsync`
  * process is killed with -9 is marked INTERRUPTED by the next run, while an
- * install another live process is running stays STARTED.
+ * install another live process is running stays STARTED. What an install
+ * sent before the kill stays on record.
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
@@ -11,7 +12,7 @@ import { runCli } from '../helpers/cli.js'
 import { cliBin } from '../helpers/paths.js'
 import { startHostileDevice } from '../helpers/hostile-device.js'
 import { tempDir } from '../helpers/tmp.js'
-import { importRev, makeRev } from './devices-harness.js'
+import { importRev, makeRev, startSim } from './devices-harness.js'
 
 describe('install history', () => {
   it('an install killed with -9 is INTERRUPTED at the next run; while it runs, another process sees it STARTED', async t => {
@@ -57,5 +58,45 @@ describe('install history', () => {
     const [row] = after.json().installs as Array<{ status: string; statusMsg: string; step: string }>
     assert.equal(row.status, 'INTERRUPTED')
     assert.match(row.statusMsg, new RegExp(`pid ${String(child.pid)}\\b.*ended before the install finished`))
+  })
+
+  it('what an install sent before a kill -9 stays on record', async t => {
+    const dir = await tempDir(t)
+    const home = join(dir, 'home')
+    const rev = await makeRev(join(dir, 'src'), 'sent', [{ name: 'app', bytes: 300_000 }])
+    await importRev(home, rev.tarball, 'site-app')
+    // The device stays in TESTING for a minute: the install is killed while it follows the device, after the upload.
+    const sim = await startSim(t, join(dir, 'dev'), ['--timing', 'testing=60000'])
+    const child = spawn(process.execPath, [cliBin, '--home', home, 'install', 'site-app', '--device', sim.http, '--poll', '50'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    })
+    const exited = new Promise<NodeJS.Signals | null>(resolve => {
+      child.on('exit', (_code, signal) => {
+        resolve(signal)
+      })
+    })
+    t.after(async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+      await exited
+    })
+    await new Promise<void>((resolve, reject) => {
+      let err = ''
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString()
+        if (err.includes('INPROGRESS')) resolve()
+      })
+      child.on('exit', () => {
+        reject(new Error(`install exited early: ${err}`))
+      })
+    })
+    child.kill('SIGKILL')
+    assert.equal(await exited, 'SIGKILL')
+    const after = await runCli(['--json', 'devices', 'show', sim.http], { home })
+    assert.equal(after.code, 0, after.stderr)
+    const [row] = after.json().installs as Array<{ status: string; bytesSent: number; objectsSent: number }>
+    assert.equal(row.status, 'INTERRUPTED')
+    // Written during the upload, not only when the install ends (which a kill -9 never reaches).
+    assert.equal(row.bytesSent, rev.bytes)
+    assert.equal(row.objectsSent, rev.objects.length)
   })
 })
