@@ -5,11 +5,9 @@
  * sent before the kill stays on record.
  */
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { runCli } from '../helpers/cli.js'
-import { cliBin } from '../helpers/paths.js'
+import { runCli, startCli } from '../helpers/cli.js'
 import { startHostileDevice } from '../helpers/hostile-device.js'
 import { tempDir } from '../helpers/tmp.js'
 import { importRev, makeRev, startSim } from './devices-harness.js'
@@ -22,28 +20,8 @@ describe('install history', () => {
     await importRev(home, rev.tarball, 'site-app')
     // A device that never finishes: the install follows its progress until killed.
     const dev = await startHostileDevice(t, { progress: () => JSON.stringify({ status: 'INPROGRESS', 'status-msg': 'Update in progress', progress: 50 }) })
-    const child = spawn(process.execPath, [cliBin, '--home', home, 'install', 'site-app', '--device', dev.address, '--poll', '50'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    })
-    const exited = new Promise<NodeJS.Signals | null>(resolve => {
-      child.on('exit', (_code, signal) => {
-        resolve(signal)
-      })
-    })
-    t.after(async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-      await exited
-    })
-    await new Promise<void>((resolve, reject) => {
-      let err = ''
-      child.stderr.on('data', (d: Buffer) => {
-        err += d.toString()
-        if (err.includes('INPROGRESS')) resolve()
-      })
-      child.on('exit', () => {
-        reject(new Error(`install exited early: ${err}`))
-      })
-    })
+    const run = startCli(t, ['--home', home, 'install', 'site-app', '--device', dev.address, '--poll', '50'])
+    await run.until(err => err.includes('INPROGRESS'))
     const during = await runCli(['--json', 'devices', 'show', '127.0.0.1'], { home })
     assert.equal(during.code, 0, during.stderr)
     assert.deepEqual(
@@ -51,13 +29,13 @@ describe('install history', () => {
       ['STARTED'],
       'the install of a live process is left alone',
     )
-    child.kill('SIGKILL')
-    assert.equal(await exited, 'SIGKILL')
+    run.child.kill('SIGKILL')
+    assert.equal((await run.exited).signal, 'SIGKILL')
     const after = await runCli(['--json', 'devices', 'show', '127.0.0.1'], { home })
     assert.equal(after.code, 0, after.stderr)
     const [row] = after.json().installs as Array<{ status: string; statusMsg: string; step: string }>
     assert.equal(row.status, 'INTERRUPTED')
-    assert.match(row.statusMsg, new RegExp(`pid ${String(child.pid)}\\b.*ended before the install finished`))
+    assert.match(row.statusMsg, new RegExp(`pid ${String(run.pid)}\\b.*ended before the install finished`))
   })
 
   it('what an install sent before a kill -9 stays on record', async t => {
@@ -67,30 +45,10 @@ describe('install history', () => {
     await importRev(home, rev.tarball, 'site-app')
     // The device stays in TESTING for a minute: the install is killed while it follows the device, after the upload.
     const sim = await startSim(t, join(dir, 'dev'), ['--timing', 'testing=60000'])
-    const child = spawn(process.execPath, [cliBin, '--home', home, 'install', 'site-app', '--device', sim.http, '--poll', '50'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    })
-    const exited = new Promise<NodeJS.Signals | null>(resolve => {
-      child.on('exit', (_code, signal) => {
-        resolve(signal)
-      })
-    })
-    t.after(async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-      await exited
-    })
-    await new Promise<void>((resolve, reject) => {
-      let err = ''
-      child.stderr.on('data', (d: Buffer) => {
-        err += d.toString()
-        if (err.includes('INPROGRESS')) resolve()
-      })
-      child.on('exit', () => {
-        reject(new Error(`install exited early: ${err}`))
-      })
-    })
-    child.kill('SIGKILL')
-    assert.equal(await exited, 'SIGKILL')
+    const run = startCli(t, ['--home', home, 'install', 'site-app', '--device', sim.http, '--poll', '50'])
+    await run.until(err => err.includes('INPROGRESS'))
+    run.child.kill('SIGKILL')
+    assert.equal((await run.exited).signal, 'SIGKILL')
     const after = await runCli(['--json', 'devices', 'show', sim.http], { home })
     assert.equal(after.code, 0, after.stderr)
     const [row] = after.json().installs as Array<{ status: string; bytesSent: number; objectsSent: number }>

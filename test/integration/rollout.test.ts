@@ -7,12 +7,10 @@
  * with -9 and resumed.
  */
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, it } from 'node:test'
-import { runCli, type CliRun } from '../helpers/cli.js'
-import { cliBin } from '../helpers/paths.js'
+import { runCli, startCli, type CliRun, type RunningCli } from '../helpers/cli.js'
 import { tempDir } from '../helpers/tmp.js'
 import { deviceSteps, importRev, json, makeRev, sentObjects, startSim, waitJson, type Sim, type Tctx } from './devices-harness.js'
 
@@ -87,11 +85,6 @@ async function history(home: string, device: string): Promise<Install[]> {
 async function untouched(d: Sim): Promise<void> {
   assert.equal((await sentObjects(d.socket)).size, 0, `${d.http} got objects`)
   assert.deepEqual(await deviceSteps(d.socket), ['0'], `${d.http} got a step`)
-}
-
-/** Resolves once `cond` holds, checking on every turn of a 20 ms clock. */
-async function until(cond: () => boolean): Promise<void> {
-  while (!cond()) await new Promise(resolve => setTimeout(resolve, 20))
 }
 
 function rollout(home: string, args: string[]): Promise<CliRun> {
@@ -292,29 +285,11 @@ describe('rollout killed with -9', () => {
     const { home, devs } = await setup(t, [null, null, null, null])
     const ids = devs.map(d => d.http)
     const args = ['--home', home, '--json', 'rollout', 'site-app', '--devices', ids.join(','), '--parallel', '1', '--poll', '50']
-    const child = spawn(process.execPath, [cliBin, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
-    const exited = new Promise<NodeJS.Signals | null>(resolve => {
-      child.on('exit', (_c, s) => {
-        resolve(s)
-      })
-    })
-    t.after(async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-      await exited
-    })
+    const run = startCli(t, args)
     // Killed while it follows the second device's progress.
-    await new Promise<void>((resolve, reject) => {
-      let err = ''
-      child.stderr.on('data', (d: Buffer) => {
-        err += d.toString()
-        if (err.includes(`${ids[1]}:   INPROGRESS`) || err.includes(`${ids[1]}:   TESTING`)) resolve()
-      })
-      child.on('exit', () => {
-        reject(new Error(`rollout exited before it was killed: ${err}`))
-      })
-    })
-    child.kill('SIGKILL')
-    assert.equal(await exited, 'SIGKILL')
+    await run.until(err => err.includes(`${ids[1]}:   INPROGRESS`) || err.includes(`${ids[1]}:   TESTING`))
+    run.child.kill('SIGKILL')
+    assert.equal((await run.exited).signal, 'SIGKILL')
     await untouched(devs[2])
     await untouched(devs[3])
     // The device goes on with its update without the laptop; its containers restart the system, so it
@@ -357,41 +332,23 @@ async function interruptedRollout(
   t: Tctx,
   home: string,
   ids: string[],
-  ready: (stderr: () => string) => Promise<void>,
+  ready: (run: RunningCli) => Promise<void>,
   sig: 'SIGINT' | 'SIGKILL' = 'SIGINT',
 ): Promise<(Result & { stderr: string }) | null> {
-  const args = ['--home', home, '--json', 'rollout', 'site-app', '--devices', ids.join(','), '--parallel', '1', '--poll', '50']
-  const child = spawn(process.execPath, [cliBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString()
-  })
-  const exited = new Promise<number | null>(resolve => {
-    child.on('exit', code => {
-      resolve(code)
-    })
-  })
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    await exited
-  })
-  let err = ''
-  child.stderr.on('data', (d: Buffer) => {
-    err += d.toString()
-  })
+  const run = startCli(t, ['--home', home, '--json', 'rollout', 'site-app', '--devices', ids.join(','), '--parallel', '1', '--poll', '50'])
+  let interrupted = false
   await Promise.race([
-    ready(() => err),
-    new Promise<never>((_resolve, reject) => {
-      child.on('exit', () => {
-        reject(new Error(`rollout exited before it was interrupted: ${err}`))
-      })
+    ready(run),
+    run.exited.then(() => {
+      if (!interrupted) throw new Error(`rollout exited before it was interrupted: ${run.stderr()}`)
     }),
   ])
-  child.kill(sig)
-  const code = await exited
+  interrupted = true
+  run.child.kill(sig)
+  const { code } = await run.exited
   if (sig === 'SIGKILL') return null
   assert.equal(code, 1)
-  return { ...(JSON.parse(out) as Result), stderr: err }
+  return { ...(JSON.parse(run.stdout()) as Result), stderr: run.stderr() }
 }
 
 describe('rollout stopped with Ctrl+C', () => {
@@ -399,8 +356,8 @@ describe('rollout stopped with Ctrl+C', () => {
     // Each device stays 4 s in TESTING: the interrupt lands while the first one runs its update.
     const { home, devs } = await setup(t, [null, null, null], ['--timing', 'testing=4000'])
     const ids = devs.map(d => d.http)
-    const stopped = await interruptedRollout(t, home, ids, async err => {
-      await until(() => err().includes(`${ids[0]}:   TESTING`))
+    const stopped = await interruptedRollout(t, home, ids, async run => {
+      await run.until(err => err.includes(`${ids[0]}:   TESTING`))
     })
     assert.ok(stopped !== null)
     assert.deepEqual(
@@ -507,8 +464,8 @@ describe('rollout stopped with Ctrl+C', () => {
     // lands in the install's preflight, once the rollout said the device started.
     const { home, devs } = await setup(t, [null], ['--timing', 'offer=1000'])
     const ids = devs.map(d => d.http)
-    const stopped = await interruptedRollout(t, home, ids, async err => {
-      await until(() => err().includes(`${ids[0]}: started`))
+    const stopped = await interruptedRollout(t, home, ids, async run => {
+      await run.until(err => err.includes(`${ids[0]}: started`))
     })
     assert.ok(stopped !== null)
     assert.deepEqual([stopped.devices[0].state, stopped.devices[0].outcome], ['not-started', 'NOT_STARTED'], JSON.stringify(stopped.devices[0]))
@@ -530,31 +487,14 @@ describe('two processes on one rollout', () => {
     const { home, devs } = await setup(t, [null], ['--timing', 'testing=4000'])
     const ids = devs.map(d => d.http)
     const args = ['--home', home, '--json', 'rollout', 'site-app', '--devices', ids.join(','), '--poll', '50']
-    const first = spawn(process.execPath, [cliBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    first.stdout.on('data', (d: Buffer) => {
-      out += d.toString()
-    })
-    first.stderr.on('data', (d: Buffer) => {
-      err += d.toString()
-    })
-    const exited = new Promise<number | null>(resolve => {
-      first.on('exit', code => {
-        resolve(code)
-      })
-    })
-    t.after(async () => {
-      if (first.exitCode === null && first.signalCode === null) first.kill('SIGKILL')
-      await exited
-    })
-    await until(() => err.includes(`${ids[0]}:   TESTING`))
+    const first = startCli(t, args)
+    await first.until(err => err.includes(`${ids[0]}:   TESTING`))
     const second = await rollout(home, ['--devices', ids.join(',')])
     assert.notEqual(second.code, 0)
     assert.equal((second.json() as { error: { code: string } }).error.code, 'E_BUSY', second.stdout)
     assert.match(second.stdout, new RegExp(`running in another Fieldsync process \\(pid ${String(first.pid)}\\)`))
-    assert.equal(await exited, 0, err)
-    assert.deepEqual((JSON.parse(out) as Result).summary, { devices: 1, succeeded: 1, failed: 0, skipped: 0, notStarted: 0, stopped: 0 })
+    assert.equal((await first.exited).code, 0, first.stderr())
+    assert.deepEqual((JSON.parse(first.stdout()) as Result).summary, { devices: 1, succeeded: 1, failed: 0, skipped: 0, notStarted: 0, stopped: 0 })
     assert.equal((await deviceSteps(devs[0].socket)).length, 2, 'one step: the second process sent nothing')
     assert.equal((await history(home, ids[0])).length, 1, 'one install in the history')
   })
