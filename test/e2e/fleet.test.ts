@@ -11,53 +11,30 @@ import assert from 'node:assert/strict'
 import { readFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { runCli } from '../helpers/cli.js'
-import { vendoredUpstreamDir } from '../helpers/paths.js'
-import { tempDir } from '../helpers/tmp.js'
-import { fullRevisionOf } from '../integration/devices-harness.js'
-import { apiCall, chromiumMissing, openBrowser, screenshot, startUi, stopChild, type BrowserSession, type UiProcess } from './helpers.js'
-import { startSim, type Sim } from './sim.js'
+import { chromiumMissing, screenshot, type BrowserSession } from './helpers.js'
+import { startSite, type Site } from './site.js'
 
 const skip = chromiumMissing()
 
 describe("a site's fleet in browser mode", { skip: skip ?? false, timeout: 180_000 }, () => {
-  let ui: UiProcess
+  let site: Site
   let b: BrowserSession
-  const sims: Sim[] = []
-  const ids: Record<string, string> = {}
   let work: string
-  const cleanups: Array<() => Promise<void>> = []
+  const ids: Record<string, string> = {}
+  const NAMES = ['press-1', 'press-2', 'oven-1']
 
   before(async () => {
-    work = await tempDir({
-      after: (fn: () => Promise<void>) => {
-        cleanups.push(fn)
-      },
-    })
-    const home = join(work, 'home')
-    const full = await fullRevisionOf(join(work, 'src'), join(vendoredUpstreamDir, 'watchdog_pinger.tar'), 'watchdog_pinger-full')
-    const r = await runCli(['import', full.tarball, '--name', 'watchdog_pinger'], { home })
-    assert.equal(r.code, 0, r.stderr)
-    for (const name of ['press-1', 'press-2', 'oven-1']) sims.push(await startSim(join(work, name), ['--fast', '--outcome', 'done', '--name', name]))
-    ui = await startUi(home)
-    for (const [i, s] of sims.entries()) {
-      const added = await apiCall(ui.base, 'devices.add', { address: s.http }, { 'x-fieldsync-token': ui.token })
-      assert.equal(added.status, 200, JSON.stringify(added.json))
-      const name = ['press-1', 'press-2', 'oven-1'][i] as string
-      ids[name] = added.json.value.deviceId
+    site = await startSite({ names: NAMES, simArgs: ['--fast', '--outcome', 'done'] })
+    ;({ b, work } = site)
+    for (const [i, name] of NAMES.entries()) {
+      ids[name] = site.ids[i]
       // Added by address, a device tells its address and port (pvr-sdk has no name to give): the technician names it.
-      assert.equal(added.json.value.name, s.http.replace(/^http:\/\//, ''))
-      const named = await apiCall(ui.base, 'devices.rename', { device: ids[name], alias: name }, { 'x-fieldsync-token': ui.token })
-      assert.equal(named.status, 200, JSON.stringify(named.json))
+      assert.equal(site.addedNames[i], site.sims[i].http.replace(/^http:\/\//, ''))
     }
-    b = await openBrowser()
-    await b.page.goto(ui.url)
+    await b.page.goto(site.ui.url)
   })
   after(async () => {
-    await b?.close()
-    await ui?.stop()
-    for (const s of sims) await stopChild(s.child)
-    for (const c of cleanups.reverse()) await c()
+    await site?.close()
   })
 
   it('the Devices table tells the devices apart, searches, and tags a selection', async () => {

@@ -9,62 +9,29 @@
  * finished is skipped (no second step, no second install in its history).
  */
 import assert from 'node:assert/strict'
-import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { runCli } from '../helpers/cli.js'
-import { vendoredUpstreamDir } from '../helpers/paths.js'
-import { tempDir } from '../helpers/tmp.js'
-import { fullRevisionOf } from '../integration/devices-harness.js'
-import { apiCall, chromiumMissing, openBrowser, screenshot, startUi, stopChild, type BrowserSession, type UiProcess } from './helpers.js'
-import { holdings, pvctrl, startSim, untilNewStep, type Sim } from './sim.js'
+import { apiCall, chromiumMissing, screenshot } from './helpers.js'
+import { holdings, pvctrl, untilNewStep } from './sim.js'
+import { startSite, type Site } from './site.js'
 
 const skip = chromiumMissing()
 const NAMES = ['hall-a-1', 'hall-a-2', 'hall-a-3', 'hall-a-4', 'hall-a-5', 'hall-a-6']
 
 describe('the Rollout screen stops and resumes a rollout', { skip: skip ?? false, timeout: 240_000 }, () => {
-  let ui: UiProcess
-  let b: BrowserSession
-  const sims: Sim[] = []
-  const ids: string[] = []
-  let work: string
-  const cleanups: Array<() => Promise<void>> = []
-  const H = (): Record<string, string> => ({ 'x-fieldsync-token': ui.token })
+  let site: Site
 
   before(async () => {
-    work = await tempDir({
-      after: (fn: () => Promise<void>) => {
-        cleanups.push(fn)
-      },
-    })
-    const home = join(work, 'home')
-    const full = await fullRevisionOf(join(work, 'src'), join(vendoredUpstreamDir, 'watchdog_pinger.tar'), 'watchdog_pinger-full')
-    const r = await runCli(['import', full.tarball, '--name', 'watchdog_pinger'], { home })
-    assert.equal(r.code, 0, r.stderr)
     // Each device stays 5 s in TESTING: long enough for Stop to land while one runs, even on a busy machine.
-    for (const name of NAMES) sims.push(await startSim(join(work, name), ['--fast', '--timing', 'testing=5000', '--name', name]))
-    ui = await startUi(home)
-    for (const [i, s] of sims.entries()) {
-      const added = await apiCall(ui.base, 'devices.add', { address: s.http }, H())
-      assert.equal(added.status, 200, JSON.stringify(added.json))
-      ids.push(added.json.value.deviceId)
-      assert.equal((await apiCall(ui.base, 'devices.rename', { device: ids[i], alias: NAMES[i] }, H())).status, 200)
-    }
-    assert.equal((await apiCall(ui.base, 'devices.tag', { devices: ids, tags: ['hall-a'] }, H())).status, 200)
-    // A device of the site without the tag (nothing answers at its address): choosing by tag leaves it out.
-    const spare = await apiCall(ui.base, 'devices.add', { address: '127.0.0.1:9', offline: true }, H())
-    assert.equal(spare.status, 200, JSON.stringify(spare.json))
-    assert.equal((await apiCall(ui.base, 'devices.rename', { device: spare.json.value.deviceId, alias: 'spare' }, H())).status, 200)
-    b = await openBrowser()
-    await b.page.goto(ui.url)
+    // A device of the site without the tag (the spare): choosing by tag leaves it out.
+    site = await startSite({ names: NAMES, simArgs: ['--fast', '--timing', 'testing=5000'], tag: 'hall-a', spare: true })
+    await site.b.page.goto(site.ui.url)
   })
   after(async () => {
-    await b?.close()
-    await ui?.stop()
-    for (const s of sims) await stopChild(s.child)
-    for (const c of cleanups.reverse()) await c()
+    await site?.close()
   })
 
   it('chooses the devices by tag, stops mid-run leaving the rest untouched, and resumes skipping the device that finished', async () => {
+    const { b, sims, ids, ui, H } = site
     const { page } = b
     const before = await Promise.all(sims.map(holdings))
     await page.getByRole('link', { name: 'Rollout', exact: true }).first().click()

@@ -12,14 +12,11 @@
  * reload.
  */
 import assert from 'node:assert/strict'
-import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { runCli } from '../helpers/cli.js'
-import { vendoredUpstreamDir } from '../helpers/paths.js'
-import { tempDir } from '../helpers/tmp.js'
-import { fullRevisionOf } from '../integration/devices-harness.js'
-import { apiCall, chromiumMissing, openBrowser, screenshot, startUi, stopChild, type BrowserSession, type UiProcess } from './helpers.js'
-import { holdings, pvctrl, startSim, untilNewStep, type Sim } from './sim.js'
+import { apiCall, chromiumMissing, screenshot, startUi } from './helpers.js'
+import { holdings, pvctrl, untilNewStep, type Sim } from './sim.js'
+import { startSite, type Site } from './site.js'
 
 const skip = chromiumMissing()
 const NAMES = ['hall-b-1', 'hall-b-2', 'hall-b-3', 'hall-b-4', 'hall-b-5', 'hall-b-6']
@@ -29,50 +26,21 @@ async function steps(sim: Sim): Promise<number> {
 }
 
 describe('the Rollout screen offers a rollout the app was killed in to resume', { skip: skip ?? false, timeout: 300_000 }, () => {
-  let ui: UiProcess
-  let b: BrowserSession
-  let home: string
-  const sims: Sim[] = []
-  const ids: string[] = []
-  const cleanups: Array<() => Promise<void>> = []
-  const H = (): Record<string, string> => ({ 'x-fieldsync-token': ui.token })
+  let site: Site
 
   before(async () => {
-    const work = await tempDir({
-      after: (fn: () => Promise<void>) => {
-        cleanups.push(fn)
-      },
-    })
-    home = join(work, 'home')
-    const full = await fullRevisionOf(join(work, 'src'), join(vendoredUpstreamDir, 'watchdog_pinger.tar'), 'watchdog_pinger-full')
-    const r = await runCli(['import', full.tarball, '--name', 'watchdog_pinger'], { home })
-    assert.equal(r.code, 0, r.stderr)
-    for (const name of NAMES) sims.push(await startSim(join(work, name), ['--fast', '--timing', 'testing=5000', '--name', name]))
-    ui = await startUi(home)
-    for (const [i, s] of sims.entries()) {
-      const added = await apiCall(ui.base, 'devices.add', { address: s.http }, H())
-      assert.equal(added.status, 200, JSON.stringify(added.json))
-      ids.push(added.json.value.deviceId)
-      assert.equal((await apiCall(ui.base, 'devices.rename', { device: ids[i], alias: NAMES[i] }, H())).status, 200)
-    }
-    assert.equal((await apiCall(ui.base, 'devices.tag', { devices: ids, tags: ['hall-b'] }, H())).status, 200)
-    // Another rollout, left stopped by the CLI: its one device answers nothing (the first failure stops it).
-    const spare = await apiCall(ui.base, 'devices.add', { address: '127.0.0.1:9', offline: true }, H())
-    assert.equal(spare.status, 200, JSON.stringify(spare.json))
-    assert.equal((await apiCall(ui.base, 'devices.rename', { device: spare.json.value.deviceId, alias: 'spare' }, H())).status, 200)
-    const cli = await runCli(['rollout', 'watchdog_pinger', '--devices', 'name:spare'], { home })
+    site = await startSite({ names: NAMES, simArgs: ['--fast', '--timing', 'testing=5000'], tag: 'hall-b', spare: true })
+    // Another rollout, left stopped by the CLI: its one device, the spare, answers nothing (the first failure stops it).
+    const cli = await runCli(['rollout', 'watchdog_pinger', '--devices', 'name:spare'], { home: site.home })
     assert.equal(cli.code, 1, `the CLI rollout to a device that answers nothing fails: ${cli.stderr}`)
-    b = await openBrowser()
-    await b.page.goto(ui.url)
+    await site.b.page.goto(site.ui.url)
   })
   after(async () => {
-    await b?.close()
-    await ui?.stop()
-    for (const s of sims) await stopChild(s.child)
-    for (const c of cleanups.reverse()) await c()
+    await site?.close()
   })
 
   it('after a kill -9 mid-rollout, the new app shows the rollout as unfinished; Resume finishes it without installing twice; Dismiss removes another', async () => {
+    const { b, sims, ids, home } = site
     const { page } = b
     const before = await Promise.all(sims.map(steps))
     await page.getByRole('link', { name: 'Rollout', exact: true }).first().click()
@@ -95,13 +63,13 @@ describe('the Rollout screen offers a rollout the app was killed in to resume', 
     // Kill the app once the device in flight holds its new step: it goes on with its update without us.
     const flying = sims[ids.indexOf(inFlight)]
     await untilNewStep(flying, before[ids.indexOf(inFlight)])
-    const exited = new Promise<void>(resolve => ui.child.once('exit', () => resolve()))
-    ui.child.kill('SIGKILL')
+    const exited = new Promise<void>(resolve => site.ui.child.once('exit', () => resolve()))
+    site.ui.child.kill('SIGKILL')
     await exited
     const doneHoldings = await holdings(sims[ids.indexOf(done)])
 
-    ui = await startUi(home)
-    await page.goto(ui.url)
+    site.ui = await startUi(home)
+    await page.goto(site.ui.url)
     const errorsBefore = b.errors.length
     await page.getByRole('link', { name: 'Rollout', exact: true }).first().click()
     const card = page.locator('[data-testid="unfinished-rollout"][data-state="running"]')
@@ -124,7 +92,7 @@ describe('the Rollout screen offers a rollout the app was killed in to resume', 
 
     assert.equal(await holdings(sims[ids.indexOf(done)]), doneHoldings, 'the device that finished before the kill got nothing more')
     for (const id of [done, inFlight]) {
-      const history = await apiCall(ui.base, 'devices.history', { device: id }, H())
+      const history = await apiCall(site.ui.base, 'devices.history', { device: id }, site.H())
       assert.equal(history.json.value.length, 1, `one install in the history of ${NAMES[ids.indexOf(id)]}`)
     }
     for (const [i, s] of sims.entries())
