@@ -7,7 +7,7 @@
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks'
 import { go } from './hooks.js'
-import { Dialog } from './ui.js'
+import { closeDialog, Dialog, dialogClosed } from './ui.js'
 
 export interface Action {
   id: string
@@ -91,6 +91,7 @@ export function Palette(p: { open: boolean; onClose: () => void; actions: Action
   const input = useRef<HTMLInputElement>(null)
   const listRef = useRef<HTMLUListElement>(null)
   const opener = useRef<HTMLElement | null>(null)
+  const own = useRef(0)
   const [query, setQuery] = useState('')
   const [sel, setSel] = useState(0)
   const shown = useMemo(() => filterActions(p.actions, query), [p.actions, query])
@@ -106,7 +107,7 @@ export function Palette(p: { open: boolean; onClose: () => void; actions: Action
       input.current?.focus()
     }
     if (!p.open && d.open) {
-      d.close()
+      closeDialog(d, own)
       // Focus goes back where it was, unless the action moved it (a dialog, a field it focused).
       const back = opener.current
       opener.current = null
@@ -115,9 +116,6 @@ export function Palette(p: { open: boolean; onClose: () => void; actions: Action
       })
     }
   }, [p.open])
-  useEffect(() => {
-    setSel(0)
-  }, [query])
   useEffect(() => {
     listRef.current?.querySelector('[aria-selected="true"]')?.scrollIntoView({ block: 'nearest' })
   }, [sel, shown])
@@ -148,7 +146,7 @@ export function Palette(p: { open: boolean; onClose: () => void; actions: Action
   }
 
   return (
-    <dialog ref={ref} class='dialog palette' aria-label='Command palette' onClose={p.onClose} onCancel={p.onClose}>
+    <dialog ref={ref} class='dialog palette' aria-label='Command palette' onClose={dialogClosed(own, p.onClose)} onCancel={p.onClose}>
       {p.open && (
         <div class='dialog-inner'>
           <input
@@ -165,7 +163,10 @@ export function Palette(p: { open: boolean; onClose: () => void; actions: Action
             aria-activedescendant={shown[sel] !== undefined ? `palette-${shown[sel].a.id}` : undefined}
             value={query}
             onInput={e => {
+              // The choice goes back to the first match with the keystroke itself, not in an effect
+              // after the next paint, which would undo an arrow key pressed straight after typing.
               setQuery((e.target as HTMLInputElement).value)
+              setSel(0)
             }}
             onKeyDown={onKey}
           />

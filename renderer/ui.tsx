@@ -152,16 +152,37 @@ export function Empty(p: { title: string; children?: ComponentChildren }) {
   )
 }
 
+/**
+ * A <dialog> closed by code (its `open` prop went false) must not report
+ * that close back: the browser fires `close` a task after close(), when the
+ * dialog may have been asked to open again already (an action run from the
+ * palette, then Ctrl+K at once), and reporting it then closes the new one.
+ * closeDialog() counts the closes made by code; dialogClosed()'s handler
+ * skips that many close events and reports the others (Escape).
+ */
+export function closeDialog(d: HTMLDialogElement, own: { current: number }): void {
+  own.current++
+  d.close()
+}
+
+export function dialogClosed(own: { current: number }, onClose: () => void): () => void {
+  return () => {
+    if (own.current > 0) own.current--
+    else onClose()
+  }
+}
+
 export function Dialog(p: { title: string; open: boolean; onClose: () => void; children: ComponentChildren; wide?: boolean }) {
   const ref = useRef<HTMLDialogElement>(null)
+  const own = useRef(0)
   useEffect(() => {
     const d = ref.current
     if (d === null) return
     if (p.open && !d.open) d.showModal()
-    if (!p.open && d.open) d.close()
+    if (!p.open && d.open) closeDialog(d, own)
   }, [p.open])
   return (
-    <dialog ref={ref} class={`dialog${p.wide === true ? ' dialog-wide' : ''}`} onClose={p.onClose} onCancel={p.onClose} aria-label={p.title}>
+    <dialog ref={ref} class={`dialog${p.wide === true ? ' dialog-wide' : ''}`} onClose={dialogClosed(own, p.onClose)} onCancel={p.onClose} aria-label={p.title}>
       {p.open && (
         <div class='dialog-inner'>
           <header class='dialog-head'>
